@@ -1,0 +1,1 @@
+//! Vaidya offline client core.

@@ -1,0 +1,660 @@
+//! Request and response bodies of the REST API under `/v1`.
+//!
+//! Every request body rejects unknown fields, so a typo in a client is an error, not a
+//! silently ignored value. Money is integer paise; dates are ISO 8601 on the wire (the UI
+//! shows DD/MM/YYYY); ids are UUIDs, which clients may create themselves for offline work.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::gst::{LineTax, SupplyKind};
+
+// ---------------------------------------------------------------- identity and sign-in
+
+/// A member's role in one clinic (branch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Doctor,
+    Nurse,
+    FrontDesk,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Doctor, Role::Nurse, Role::FrontDesk];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Doctor => "doctor",
+            Role::Nurse => "nurse",
+            Role::FrontDesk => "front_desk",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Clinicians may read and write encounter notes.
+    pub fn is_clinician(self) -> bool {
+        matches!(self, Role::Doctor | Role::Nurse)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserSummary {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// One clinic the signed-in user belongs to, with the role there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Membership {
+    pub clinic_id: Uuid,
+    pub clinic_name: String,
+    pub group_id: Uuid,
+    pub group_name: String,
+    pub role: Role,
+}
+
+/// Returned by login and refresh. Tokens are opaque; the server stores only their hashes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    pub access_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+    /// Until when a client may unlock its offline cache without reaching the server.
+    pub offline_lease_until: DateTime<Utc>,
+    pub user: UserSummary,
+    pub memberships: Vec<Membership>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub user: UserSummary,
+    pub memberships: Vec<Membership>,
+}
+
+/// A membership as clinic admins manage it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub user: UserSummary,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// Add an existing user (by email) to the clinic.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPatch {
+    pub role: Role,
+}
+
+// ---------------------------------------------------------------- paging
+
+/// Paging for list endpoints: `limit` (1–200, default 50) and `offset`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// One page of a list. `next_offset` is absent on the last page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_offset: Option<i64>,
+}
+
+// ---------------------------------------------------------------- patients
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    Female,
+    Male,
+    Other,
+    Unknown,
+}
+
+impl Sex {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::Female => "female",
+            Sex::Male => "male",
+            Sex::Other => "other",
+            Sex::Unknown => "unknown",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Sex> {
+        [Sex::Female, Sex::Male, Sex::Other, Sex::Unknown]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Patient {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    /// Per-clinic running number shown on cards and prints.
+    pub patient_number: i64,
+    pub name: String,
+    pub sex: Sex,
+    pub date_of_birth: Option<NaiveDate>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    /// Ayushman Bharat Health Account number (14 digits), optional.
+    pub abha_number: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPatient {
+    /// Client-chosen id (for offline creation); the server makes one when absent.
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub sex: Sex,
+    pub date_of_birth: Option<NaiveDate>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub abha_number: Option<String>,
+}
+
+/// Fields to change. An empty string clears an optional text field.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatientPatch {
+    /// When given, the update applies only if the row is still at this version.
+    pub base_version: Option<i64>,
+    pub name: Option<String>,
+    pub sex: Option<Sex>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub abha_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PatientQuery {
+    /// Matches name (prefix of any word), phone, patient number or ABHA number.
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+// ---------------------------------------------------------------- appointments
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    Booked,
+    CheckedIn,
+    InConsultation,
+    Completed,
+    Cancelled,
+    NoShow,
+}
+
+impl AppointmentStatus {
+    pub const ALL: [AppointmentStatus; 6] = [
+        AppointmentStatus::Booked,
+        AppointmentStatus::CheckedIn,
+        AppointmentStatus::InConsultation,
+        AppointmentStatus::Completed,
+        AppointmentStatus::Cancelled,
+        AppointmentStatus::NoShow,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Booked => "booked",
+            AppointmentStatus::CheckedIn => "checked_in",
+            AppointmentStatus::InConsultation => "in_consultation",
+            AppointmentStatus::Completed => "completed",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::NoShow => "no_show",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AppointmentStatus> {
+        AppointmentStatus::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// The day's queue moves forward only: booked → checked in → in consultation →
+    /// completed; booked or checked-in visits may be cancelled or marked no-show.
+    pub fn can_move_to(self, next: AppointmentStatus) -> bool {
+        use AppointmentStatus::*;
+        matches!(
+            (self, next),
+            (Booked, CheckedIn)
+                | (Booked, Cancelled)
+                | (Booked, NoShow)
+                | (CheckedIn, InConsultation)
+                | (CheckedIn, Cancelled)
+                | (CheckedIn, NoShow)
+                | (InConsultation, Completed)
+        ) || self == next
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Appointment {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub status: AppointmentStatus,
+    pub reason: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointment {
+    pub id: Option<Uuid>,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentPatch {
+    pub base_version: Option<i64>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub status: Option<AppointmentStatus>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentQuery {
+    pub doctor_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub status: Option<AppointmentStatus>,
+    /// Appointments starting at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Appointments starting before this instant.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+// ---------------------------------------------------------------- encounters
+
+/// Vital signs in integer units, so no float ever reaches a chart.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Vitals {
+    pub pulse_bpm: Option<i32>,
+    pub systolic_mmhg: Option<i32>,
+    pub diastolic_mmhg: Option<i32>,
+    /// Tenths of a degree Celsius (368 = 36.8 °C).
+    pub temperature_dc: Option<i32>,
+    pub spo2_percent: Option<i32>,
+    pub respiratory_rate: Option<i32>,
+    pub weight_g: Option<i32>,
+    pub height_mm: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Addendum {
+    pub id: Uuid,
+    pub encounter_id: Uuid,
+    pub author_id: Uuid,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Encounter {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub appointment_id: Option<Uuid>,
+    pub chief_complaint: String,
+    pub notes: String,
+    pub diagnosis: String,
+    pub vitals: Vitals,
+    /// Once set, the note is immutable; corrections are addenda.
+    pub signed_at: Option<DateTime<Utc>>,
+    pub signed_by: Option<Uuid>,
+    pub addenda: Vec<Addendum>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEncounter {
+    pub id: Option<Uuid>,
+    pub patient_id: Uuid,
+    pub appointment_id: Option<Uuid>,
+    #[serde(default)]
+    pub chief_complaint: String,
+    #[serde(default)]
+    pub notes: String,
+    #[serde(default)]
+    pub diagnosis: String,
+    #[serde(default)]
+    pub vitals: Vitals,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncounterPatch {
+    pub base_version: Option<i64>,
+    pub chief_complaint: Option<String>,
+    pub notes: Option<String>,
+    pub diagnosis: Option<String>,
+    pub vitals: Option<Vitals>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAddendum {
+    pub id: Option<Uuid>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ClinicalQuery {
+    pub patient_id: Option<Uuid>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+// ---------------------------------------------------------------- prescriptions
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PrescriptionItem {
+    pub id: Uuid,
+    pub position: i32,
+    pub drug: String,
+    pub strength: String,
+    pub dose: String,
+    pub frequency: String,
+    pub duration: String,
+    pub instructions: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrescriptionItem {
+    pub drug: String,
+    #[serde(default)]
+    pub strength: String,
+    #[serde(default)]
+    pub dose: String,
+    #[serde(default)]
+    pub frequency: String,
+    #[serde(default)]
+    pub duration: String,
+    #[serde(default)]
+    pub instructions: String,
+}
+
+/// A prescription is issued (signed) when created and is immutable afterwards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Prescription {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub encounter_id: Option<Uuid>,
+    pub notes: String,
+    pub items: Vec<PrescriptionItem>,
+    pub issued_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrescription {
+    pub id: Option<Uuid>,
+    pub patient_id: Uuid,
+    pub encounter_id: Option<Uuid>,
+    #[serde(default)]
+    pub notes: String,
+    pub items: Vec<NewPrescriptionItem>,
+}
+
+// ---------------------------------------------------------------- invoices
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Cash,
+    Upi,
+    Card,
+    Other,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::Upi => "upi",
+            PaymentMethod::Card => "card",
+            PaymentMethod::Other => "other",
+        }
+    }
+    pub fn parse(s: &str) -> Option<PaymentMethod> {
+        [PaymentMethod::Cash, PaymentMethod::Upi, PaymentMethod::Card, PaymentMethod::Other]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InvoiceLine {
+    pub id: Uuid,
+    pub position: i32,
+    pub description: String,
+    /// SAC (services) or HSN (goods) code.
+    pub sac_hsn: String,
+    pub quantity: i64,
+    pub unit_price_paise: i64,
+    pub discount_paise: i64,
+    pub gst_rate_bp: u32,
+    pub tax: LineTax,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoiceLine {
+    pub description: String,
+    pub sac_hsn: String,
+    pub quantity: i64,
+    pub unit_price_paise: i64,
+    #[serde(default)]
+    pub discount_paise: i64,
+    pub gst_rate_bp: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Payment {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    pub amount_paise: i64,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub id: Option<Uuid>,
+    pub amount_paise: i64,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub patient_id: Uuid,
+    /// The series the number was issued from (one per device or branch desk).
+    pub series: String,
+    pub number: i64,
+    /// Printed number, `<series>/<number>`.
+    pub invoice_number: String,
+    pub issued_at: DateTime<Utc>,
+    /// Two-digit GST state code of the place of supply.
+    pub place_of_supply: String,
+    pub supply_kind: SupplyKind,
+    pub lines: Vec<InvoiceLine>,
+    pub totals: LineTax,
+    pub payments: Vec<Payment>,
+    pub paid_paise: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoice {
+    pub id: Option<Uuid>,
+    pub patient_id: Uuid,
+    /// Series to issue from; defaults to the clinic's main series.
+    pub series: Option<String>,
+    /// Two-digit GST state code; defaults to the clinic's own state.
+    pub place_of_supply: Option<String>,
+    pub lines: Vec<NewInvoiceLine>,
+}
+
+// ---------------------------------------------------------------- audit trail
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    Read,
+    List,
+    Create,
+    Update,
+    Delete,
+    Export,
+    Print,
+    Login,
+    Denied,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 9] = [
+        AuditAction::Read,
+        AuditAction::List,
+        AuditAction::Create,
+        AuditAction::Update,
+        AuditAction::Delete,
+        AuditAction::Export,
+        AuditAction::Print,
+        AuditAction::Login,
+        AuditAction::Denied,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Read => "read",
+            AuditAction::List => "list",
+            AuditAction::Create => "create",
+            AuditAction::Update => "update",
+            AuditAction::Delete => "delete",
+            AuditAction::Export => "export",
+            AuditAction::Print => "print",
+            AuditAction::Login => "login",
+            AuditAction::Denied => "denied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// One audit record. It names entities by id only, never patient data values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    /// Position in the clinic's hash chain (1, 2, 3 …).
+    pub seq: i64,
+    pub clinic_id: Uuid,
+    pub actor_id: Option<Uuid>,
+    pub action: AuditAction,
+    pub entity_type: String,
+    pub entity_ids: Vec<Uuid>,
+    pub patient_ids: Vec<Uuid>,
+    pub device: Option<String>,
+    pub request_id: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Records that touched this patient ("who viewed this patient").
+    pub patient_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub action: Option<AuditAction>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// A clinic (branch) as shown to its members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Clinic {
+    pub id: Uuid,
+    pub group_id: Uuid,
+    pub name: String,
+    /// Supplier GSTIN printed on invoices.
+    pub gstin: Option<String>,
+    /// Two-digit GST state code of the clinic.
+    pub state_code: String,
+    pub address: String,
+}

@@ -1,0 +1,18 @@
+//! Vaidya's wire contract: the types that cross between server and clients, the stable
+//! error codes, and the protocol version. No I/O lives here.
+
+pub mod api;
+pub mod error;
+pub mod gst;
+
+pub use error::{ApiError, ErrorCode};
+
+/// Version of the HTTP/sync protocol spoken by this build. A server accepts clients of its
+/// own version and the one before it; anything else gets `ErrorCode::UpgradeRequired`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Header a client sends with its protocol version.
+pub const PROTOCOL_HEADER: &str = "x-vaidya-protocol";
+
+/// Header a client sends to name the device a request comes from (recorded in the audit trail).
+pub const DEVICE_HEADER: &str = "x-vaidya-device";
