@@ -1,1 +1,324 @@
-fn main(){}
+//! `vaidya-server`: the command-line front of the sync server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+use uuid::Uuid;
+use vaidya_server::{
+    admin::Admin, audit_chain, demo, migrate, pg_cluster::PgCluster, verify_isolation, Settings,
+};
+use vaidya_shared::api::Role;
+
+#[derive(Parser)]
+#[command(
+    name = "vaidya-server",
+    version,
+    about = "Vaidya sync server: clinic data in PostgreSQL under forced row-level security, with an audit trail of every access."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Db {
+    /// PostgreSQL connection URL, e.g. postgres://user:pass@127.0.0.1:5432/vaidya
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or update roles, schema and policies (idempotent). Needs an administrator URL
+    /// (a superuser or a role that may create roles).
+    Migrate {
+        #[command(flatten)]
+        db: Db,
+        /// Password to set for the app role `vaidya_app` (required on first run).
+        #[arg(long, env = "VAIDYA_APP_PASSWORD")]
+        app_password: Option<String>,
+    },
+    /// Serve the API. Connect as the app role `vaidya_app`, never the owner.
+    Serve {
+        #[command(flatten)]
+        db: Db,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", env = "VAIDYA_LISTEN")]
+        listen: SocketAddr,
+    },
+    /// Bootstrap a deployment: clinic groups, clinics, users, memberships (administrator URL).
+    Admin {
+        #[command(flatten)]
+        db: Db,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Check a live database against the isolation invariants; exits 1 naming each violation.
+    VerifyIsolation {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Run locally: with no database URL, start a private PostgreSQL cluster under a data
+    /// directory, migrate, seed demo data (printing the sign-ins) and serve.
+    Dev {
+        /// Administrator URL of an existing PostgreSQL instead of the private cluster.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        /// Where the private cluster lives.
+        #[arg(long, env = "VAIDYA_DEV_DATA")]
+        data_dir: Option<PathBuf>,
+        /// Port of the private cluster (loopback only).
+        #[arg(long, default_value_t = 55432)]
+        pg_port: u16,
+        #[arg(long, default_value = "127.0.0.1:8080", env = "VAIDYA_LISTEN")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create a clinic group; prints its id.
+    CreateGroup {
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a clinic (branch) in a group; prints its id.
+    CreateClinic {
+        #[arg(long)]
+        group_id: Uuid,
+        #[arg(long)]
+        name: String,
+        /// Two-digit GST state code, e.g. 27 for Maharashtra.
+        #[arg(long)]
+        state_code: String,
+        #[arg(long)]
+        gstin: Option<String>,
+        #[arg(long, default_value = "")]
+        address: String,
+    },
+    /// Create a user; the password comes from VAIDYA_NEW_PASSWORD (never a command-line flag,
+    /// which other local users could read).
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(
+            long = "password-env",
+            default_value = "VAIDYA_NEW_PASSWORD",
+            hide = true
+        )]
+        password_env: String,
+    },
+    /// Give a user a role in a clinic (restores a revoked membership).
+    AddMember {
+        #[arg(long)]
+        clinic_id: Uuid,
+        #[arg(long)]
+        email: String,
+        /// admin, doctor, nurse or front_desk
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Verify every clinic's hash chain; exits 1 naming the first broken link of each.
+    Verify {
+        #[command(flatten)]
+        db: Db,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Migrate { db, app_password } => {
+            let applied = migrate::migrate(&db.database_url, app_password.as_deref()).await?;
+            println!(
+                "migrated: {}",
+                if applied.is_empty() {
+                    "already up to date".to_string()
+                } else {
+                    applied.join(", ")
+                }
+            );
+        }
+        Command::Serve { db, listen } => {
+            let listener = TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            vaidya_server::launch(
+                Settings::from_url(&db.database_url)?,
+                listener,
+                shutdown_signal(),
+            )
+            .await?;
+        }
+        Command::Admin { db, action } => run_admin(&db.database_url, action).await?,
+        Command::VerifyIsolation { db } => {
+            let client = migrate::connect(&db.database_url).await?;
+            let violations = verify_isolation::verify(&client).await?;
+            if violations.is_empty() {
+                println!("isolation verified: all invariants hold");
+            } else {
+                for v in &violations {
+                    eprintln!("VIOLATION: {v}");
+                }
+                bail!("{} isolation violation(s)", violations.len());
+            }
+        }
+        Command::Audit {
+            action: AuditAction::Verify { db },
+        } => {
+            let client = migrate::connect(&db.database_url).await?;
+            client
+                .batch_execute(&format!("SET ROLE {}", migrate::OWNER_ROLE))
+                .await?;
+            let report = audit_chain::verify(&client).await?;
+            if report.broken.is_empty() {
+                println!(
+                    "audit trail verified: {} clinics, {} rows, every chain intact",
+                    report.clinics, report.rows
+                );
+            } else {
+                for b in &report.broken {
+                    eprintln!("BROKEN: {b}");
+                }
+                bail!("{} broken audit chain(s)", report.broken.len());
+            }
+        }
+        Command::Dev {
+            database_url,
+            data_dir,
+            pg_port,
+            listen,
+        } => run_dev(database_url, data_dir, pg_port, listen).await?,
+    }
+    Ok(())
+}
+
+async fn run_admin(url: &str, action: AdminAction) -> Result<()> {
+    let admin = Admin::connect(url).await?;
+    match action {
+        AdminAction::CreateGroup { name } => println!("{}", admin.create_group(&name).await?),
+        AdminAction::CreateClinic {
+            group_id,
+            name,
+            state_code,
+            gstin,
+            address,
+        } => {
+            println!(
+                "{}",
+                admin
+                    .create_clinic(group_id, &name, &state_code, gstin.as_deref(), &address)
+                    .await?
+            )
+        }
+        AdminAction::CreateUser {
+            email,
+            name,
+            password_env,
+        } => {
+            let password = std::env::var(&password_env)
+                .with_context(|| format!("set the new user's password in {password_env}"))?;
+            println!("{}", admin.create_user(&email, &name, &password).await?)
+        }
+        AdminAction::AddMember {
+            clinic_id,
+            email,
+            role,
+        } => {
+            let role =
+                Role::parse(&role).context("role must be admin, doctor, nurse or front_desk")?;
+            println!("{}", admin.add_member(clinic_id, &email, role).await?)
+        }
+    }
+    Ok(())
+}
+
+async fn run_dev(
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    pg_port: u16,
+    listen: SocketAddr,
+) -> Result<()> {
+    const DEV_APP_PASSWORD: &str = "vaidya-dev-app";
+    let mut _cluster = None;
+    let admin_url = match database_url {
+        Some(url) => url,
+        None => {
+            let dir = data_dir.unwrap_or_else(default_dev_dir);
+            println!("starting a private PostgreSQL in {}", dir.display());
+            let cluster = PgCluster::start(&dir, pg_port, false)?;
+            let setup = migrate::connect(&cluster.superuser_url("postgres")).await?;
+            if setup
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = 'vaidya'", &[])
+                .await?
+                .is_none()
+            {
+                setup.batch_execute("CREATE DATABASE vaidya").await?;
+            }
+            let url = cluster.superuser_url("vaidya");
+            _cluster = Some(cluster);
+            url
+        }
+    };
+    migrate::migrate(&admin_url, Some(DEV_APP_PASSWORD)).await?;
+    let mut app_db: tokio_postgres::Config = admin_url.parse()?;
+    app_db.user(migrate::APP_ROLE).password(DEV_APP_PASSWORD);
+    if demo::seed(&admin_url, app_db.clone()).await? {
+        println!("seeded the demo clinic group");
+    }
+    println!("\nDemo sign-ins (server http://{listen}):");
+    for u in demo::DEMO_USERS {
+        println!(
+            "  {:<28} {:<22} {:<11} {}",
+            u.email,
+            u.password,
+            u.role.as_str(),
+            u.branch
+        );
+    }
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    vaidya_server::launch(Settings::new(app_db), listener, shutdown_signal()).await
+}
+
+/// The dev cluster's home: the platform data directory, except for root, whose home the
+/// `postgres` user cannot enter.
+fn default_dev_dir() -> PathBuf {
+    #[cfg(unix)]
+    if std::env::var("USER").map(|u| u == "root").unwrap_or(false)
+        || std::env::var("HOME").map(|h| h == "/root").unwrap_or(false)
+    {
+        return PathBuf::from("/var/lib/vaidya/dev-postgres");
+    }
+    dirs::data_local_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("vaidya")
+        .join("dev-postgres")
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}

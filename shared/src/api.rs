@@ -485,9 +485,14 @@ impl PaymentMethod {
         }
     }
     pub fn parse(s: &str) -> Option<PaymentMethod> {
-        [PaymentMethod::Cash, PaymentMethod::Upi, PaymentMethod::Card, PaymentMethod::Other]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            PaymentMethod::Cash,
+            PaymentMethod::Upi,
+            PaymentMethod::Card,
+            PaymentMethod::Other,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 

@@ -50,7 +50,9 @@ pub enum GstError {
 impl std::fmt::Display for GstError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            GstError::RateNotAllowed(bp) => write!(f, "GST rate {bp} basis points is not a GST rate"),
+            GstError::RateNotAllowed(bp) => {
+                write!(f, "GST rate {bp} basis points is not a GST rate")
+            }
             GstError::NegativeAmount => f.write_str("amounts must not be negative"),
             GstError::Overflow => f.write_str("amount is too large"),
         }
@@ -107,11 +109,26 @@ pub fn tax_line(
 pub fn sum_lines(lines: &[LineTax]) -> Result<LineTax, GstError> {
     let mut sum = LineTax::default();
     for l in lines {
-        sum.taxable_paise = sum.taxable_paise.checked_add(l.taxable_paise).ok_or(GstError::Overflow)?;
-        sum.cgst_paise = sum.cgst_paise.checked_add(l.cgst_paise).ok_or(GstError::Overflow)?;
-        sum.sgst_paise = sum.sgst_paise.checked_add(l.sgst_paise).ok_or(GstError::Overflow)?;
-        sum.igst_paise = sum.igst_paise.checked_add(l.igst_paise).ok_or(GstError::Overflow)?;
-        sum.total_paise = sum.total_paise.checked_add(l.total_paise).ok_or(GstError::Overflow)?;
+        sum.taxable_paise = sum
+            .taxable_paise
+            .checked_add(l.taxable_paise)
+            .ok_or(GstError::Overflow)?;
+        sum.cgst_paise = sum
+            .cgst_paise
+            .checked_add(l.cgst_paise)
+            .ok_or(GstError::Overflow)?;
+        sum.sgst_paise = sum
+            .sgst_paise
+            .checked_add(l.sgst_paise)
+            .ok_or(GstError::Overflow)?;
+        sum.igst_paise = sum
+            .igst_paise
+            .checked_add(l.igst_paise)
+            .ok_or(GstError::Overflow)?;
+        sum.total_paise = sum
+            .total_paise
+            .checked_add(l.total_paise)
+            .ok_or(GstError::Overflow)?;
     }
     Ok(sum)
 }
@@ -146,10 +163,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(tax_line(1, 100, 0, 1700, SupplyKind::IntraState), Err(GstError::RateNotAllowed(1700)));
-        assert_eq!(tax_line(1, 100, 200, 0, SupplyKind::IntraState), Err(GstError::NegativeAmount));
-        assert_eq!(tax_line(-1, 100, 0, 0, SupplyKind::IntraState), Err(GstError::NegativeAmount));
-        assert_eq!(tax_line(i64::MAX, i64::MAX, 0, 0, SupplyKind::IntraState), Err(GstError::Overflow));
+        assert_eq!(
+            tax_line(1, 100, 0, 1700, SupplyKind::IntraState),
+            Err(GstError::RateNotAllowed(1700))
+        );
+        assert_eq!(
+            tax_line(1, 100, 200, 0, SupplyKind::IntraState),
+            Err(GstError::NegativeAmount)
+        );
+        assert_eq!(
+            tax_line(-1, 100, 0, 0, SupplyKind::IntraState),
+            Err(GstError::NegativeAmount)
+        );
+        assert_eq!(
+            tax_line(i64::MAX, i64::MAX, 0, 0, SupplyKind::IntraState),
+            Err(GstError::Overflow)
+        );
     }
 
     #[test]

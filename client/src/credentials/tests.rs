@@ -1,0 +1,241 @@
+//! Tests of the credential store against the REAL OS keyring.
+//!
+//! On Linux they need a Secret Service on a D-Bus session. Run them with:
+//!
+//! ```text
+//! VAIDYA_REQUIRE_KEYRING=1 dbus-run-session -- bash -c \
+//!   'echo -n pw | gnome-keyring-daemon --unlock --components=secrets; cargo test -p vaidya-client credentials'
+//! ```
+//!
+//! (Debian/Ubuntu: `apt-get install -y dbus gnome-keyring dbus-x11 libsecret-1-0`.)
+//! Without a D-Bus session (plain `cargo test`) the keyring tests print a note and skip, unless
+//! `VAIDYA_REQUIRE_KEYRING=1`, in which case they fail. Each test uses its own service name
+//! and deletes what it stored.
+
+use chrono::{TimeZone, Utc};
+use uuid::Uuid;
+
+use super::*;
+
+/// A store on a fresh service name, or `None` (with a printed note) when this machine has no
+/// usable keyring and `VAIDYA_REQUIRE_KEYRING` is not `1`.
+fn real_keyring(test: &str) -> Option<CredentialStore> {
+    let store = CredentialStore::new(format!("vaidya-test-{}", Uuid::new_v4()));
+    let required = std::env::var("VAIDYA_REQUIRE_KEYRING").is_ok_and(|v| v == "1");
+    let missing =
+        if cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+            Some("no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)".to_owned())
+        } else {
+            store.check_available().err().map(|e| e.to_string())
+        };
+    match missing {
+        None => Some(store),
+        Some(reason) if required => {
+            panic!("{test}: VAIDYA_REQUIRE_KEYRING=1 but the keyring is unavailable: {reason}")
+        }
+        Some(reason) => {
+            println!(
+                "note: skipping {test}: {reason}; set VAIDYA_REQUIRE_KEYRING=1 to fail instead"
+            );
+            None
+        }
+    }
+}
+
+fn session(server: &str, user_id: Uuid, refresh_token: &str) -> StoredSession {
+    StoredSession {
+        server: server.to_owned(),
+        user_id,
+        email: "asha@clinic.example".to_owned(),
+        refresh_token: refresh_token.to_owned(),
+        refresh_expires_at: Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap(),
+        offline_lease_until: Utc.with_ymd_and_hms(2025, 3, 21, 0, 0, 0).unwrap(),
+    }
+}
+
+// ---------------------------------------------------------------- no keyring needed
+
+#[test]
+fn entries_over_the_windows_limit_are_refused_before_touching_the_keyring() {
+    assert!(check_size("x", &[b'a'; MAX_ENTRY_BYTES]).is_ok());
+    let err = check_size("x", &[b'a'; MAX_ENTRY_BYTES + 1]).unwrap_err();
+    assert!(matches!(
+        err,
+        CredentialError::EntryTooLarge { size, limit, .. } if size == 2561 && limit == 2560
+    ));
+    assert_eq!(err.code(), "entry_too_large");
+
+    // The store checks before any keyring call, so this holds with or without a keyring.
+    let store = CredentialStore::new(format!("vaidya-test-{}", Uuid::new_v4()));
+    let huge = session("https://sync.example", Uuid::new_v4(), &"t".repeat(3000));
+    let err = store.save_session(&huge).unwrap_err();
+    assert_eq!(err.code(), "entry_too_large", "{err:?}");
+}
+
+#[test]
+fn a_realistic_session_fits_the_limit() {
+    let s = session(
+        "https://sync.vaidya.example.in/clinic-group/very-long-path",
+        Uuid::new_v4(),
+        &"r".repeat(512),
+    );
+    assert!(serde_json::to_vec(&s).unwrap().len() < MAX_ENTRY_BYTES / 2);
+}
+
+#[test]
+fn secrets_are_redacted_from_debug_output() {
+    let s = session(
+        "https://sync.example",
+        Uuid::new_v4(),
+        "super-secret-refresh",
+    );
+    assert!(!format!("{s:?}").contains("super-secret-refresh"));
+    let key = PartitionKey::generate();
+    assert!(!format!("{key:?}").contains(&key.to_hex()));
+}
+
+#[test]
+fn partition_keys_round_trip_through_hex() {
+    let key = PartitionKey::generate();
+    assert_eq!(PartitionKey::from_hex(&key.to_hex()), Some(key.clone()));
+    assert_eq!(key.to_hex().len(), 64);
+    assert_eq!(PartitionKey::from_hex("abc"), None);
+    assert_eq!(PartitionKey::from_hex(&"zz".repeat(32)), None);
+    assert_ne!(PartitionKey::generate(), key);
+}
+
+#[test]
+fn the_offline_lease_has_an_end() {
+    let s = session("https://sync.example", Uuid::new_v4(), "t");
+    assert!(s.offline_lease_valid_at(Utc.with_ymd_and_hms(2025, 3, 20, 23, 0, 0).unwrap()));
+    assert!(!s.offline_lease_valid_at(s.offline_lease_until));
+}
+
+/// Runs in a child process without any D-Bus session, so that the answer is a typed error
+/// and not a panic or a hang, on every machine (including one that has a keyring).
+#[test]
+#[cfg(target_os = "linux")]
+fn a_missing_keyring_is_a_typed_error() {
+    const CHILD: &str = "VAIDYA_KEYRING_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let store = CredentialStore::new("vaidya-test-unavailable");
+        let err = store.check_available().unwrap_err();
+        assert_eq!(err.code(), "keyring_unavailable", "{err:?}");
+        let err = store.partition_key(Uuid::new_v4()).unwrap_err();
+        assert_eq!(err.code(), "keyring_unavailable", "{err:?}");
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "credentials::tests::a_missing_keyring_is_a_typed_error",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("DISPLAY")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// ---------------------------------------------------------------- real keyring
+
+#[test]
+fn sessions_round_trip_and_sign_out_removes_them() {
+    let Some(store) = real_keyring("sessions_round_trip_and_sign_out_removes_them") else {
+        return;
+    };
+    let server = "https://sync.example/";
+    let (asha, ravi) = (Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(store.session(server, asha).unwrap(), None);
+
+    let mut first = session(server, asha, "refresh-1");
+    first.server = "https://sync.example".to_owned();
+    store.save_session(&first).unwrap();
+    store
+        .save_session(&session("https://sync.example", ravi, "refresh-ravi"))
+        .unwrap();
+    // A trailing slash names the same server.
+    assert_eq!(store.session(server, asha).unwrap(), Some(first.clone()));
+
+    // Saving again replaces (token rotation), it does not add a second entry.
+    let rotated = StoredSession {
+        refresh_token: "refresh-2".to_owned(),
+        ..first
+    };
+    store.save_session(&rotated).unwrap();
+    assert_eq!(store.session(server, asha).unwrap(), Some(rotated));
+
+    store.sign_out(server, asha).unwrap();
+    assert_eq!(store.session(server, asha).unwrap(), None);
+    assert!(
+        store.session(server, ravi).unwrap().is_some(),
+        "other users stay signed in"
+    );
+    // Signing out twice is fine.
+    store.sign_out(server, asha).unwrap();
+    store.sign_out(server, ravi).unwrap();
+    assert_eq!(store.session(server, ravi).unwrap(), None);
+}
+
+#[test]
+fn partition_keys_are_kept_per_clinic() {
+    let Some(store) = real_keyring("partition_keys_are_kept_per_clinic") else {
+        return;
+    };
+    let (pune, nashik) = (Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(store.partition_key(pune).unwrap(), None);
+    let key = store.partition_key_or_create(pune).unwrap();
+    assert_eq!(
+        store.partition_key_or_create(pune).unwrap(),
+        key,
+        "created once"
+    );
+    assert_eq!(store.partition_key(pune).unwrap(), Some(key.clone()));
+    let other = store.partition_key_or_create(nashik).unwrap();
+    assert_ne!(other, key);
+
+    store.delete_partition_key(pune).unwrap();
+    assert_eq!(store.partition_key(pune).unwrap(), None);
+    assert_eq!(store.partition_key(nashik).unwrap(), Some(other));
+    store.delete_partition_key(nashik).unwrap();
+    store.delete_partition_key(nashik).unwrap();
+}
+
+#[test]
+fn a_keyring_key_opens_its_partition() {
+    let Some(store) = real_keyring("a_keyring_key_opens_its_partition") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = crate::partition::DataDir::new(dir.path());
+    let clinic = Uuid::new_v4();
+    let key = store.partition_key_or_create(clinic).unwrap();
+    crate::partition::ClinicPartition::open(&data_dir, clinic, &key).unwrap();
+    // A later run reads the key back from the keyring and opens the same file.
+    let again = store.partition_key(clinic).unwrap().unwrap();
+    let partition = crate::partition::ClinicPartition::open(&data_dir, clinic, &again).unwrap();
+    partition.wipe().unwrap();
+    store.delete_partition_key(clinic).unwrap();
+}
+
+#[test]
+fn unreadable_entries_are_typed_errors() {
+    let Some(store) = real_keyring("unreadable_entries_are_typed_errors") else {
+        return;
+    };
+    let clinic = Uuid::new_v4();
+    store
+        .write(&partition_key_entry_name(clinic), b"not a key")
+        .unwrap();
+    let err = store.partition_key(clinic).unwrap_err();
+    assert_eq!(err.code(), "credential_invalid");
+    store.delete_partition_key(clinic).unwrap();
+}

@@ -1,0 +1,421 @@
+//! One encrypted SQLite file per clinic: where it lives, how it is keyed and verified,
+//! its schema migrations, and how it is wiped.
+//!
+//! A partition is the client's whole view of one clinic (branch): the cached rows, the
+//! outbox of local changes, offline reads waiting for the audit trail, the conflict inbox and
+//! the sync cursor. The file is encrypted with SQLCipher; its 32-byte key lives in the OS
+//! keyring (see [`crate::credentials`]), never on disk.
+//!
+//! Table code lives in one submodule per table; each adds its methods to [`ClinicPartition`].
+
+mod appointments;
+mod conflicts;
+mod encounters;
+mod invoices;
+mod local_reads;
+mod outbox;
+mod patients;
+mod prescriptions;
+mod schema;
+mod sql;
+mod sync_state;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::RngCore;
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+pub use conflicts::{Conflict, ConflictKind, NewConflict};
+pub use local_reads::{LocalRead, ReadAction};
+pub use outbox::{EntityKind, Mutation, Operation, OutboxEntry, OutboxState, Record};
+pub use schema::SCHEMA_VERSION;
+
+/// How long a statement waits for another connection's lock before giving up with
+/// [`PartitionError::Busy`]. The UI thread and the sync task may share a partition file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Every plaintext SQLite file starts with these 16 bytes; an encrypted one never does.
+const SQLITE_PLAINTEXT_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Errors of the local store. [`PartitionError::code`] is what the UI switches on.
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionError {
+    #[error("no per-user data directory is known on this system")]
+    NoDataDir,
+    #[error("this build's SQLite has no SQLCipher; refusing to store clinic data unencrypted")]
+    CipherUnavailable,
+    #[error("the partition key does not open this partition file")]
+    WrongKey,
+    #[error("the partition file is not a Vaidya partition (not an encrypted database)")]
+    NotADatabase,
+    #[error("the partition file is a plain, unencrypted SQLite database")]
+    Unencrypted,
+    #[error("the partition file is corrupted: {detail}")]
+    Corrupted { detail: String },
+    #[error(
+        "the partition file has schema version {found}; this build supports up to {supported}"
+    )]
+    NewerSchema { found: i64, supported: i64 },
+    #[error("the partition file is locked by another connection")]
+    Busy,
+    #[error("a row of clinic {row} cannot be stored in the partition of clinic {partition}")]
+    WrongClinic { partition: Uuid, row: Uuid },
+    #[error("mutation {0} is already in the outbox")]
+    DuplicateMutation(Uuid),
+    #[error("invalid mutation: {0}")]
+    InvalidMutation(String),
+    #[error("a stored row could not be read: {0}")]
+    InvalidRow(String),
+    #[error("file system error on the partition: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("SQLite error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+}
+
+impl PartitionError {
+    /// Stable machine-readable code; never renamed once shipped.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PartitionError::NoDataDir => "partition_no_data_dir",
+            PartitionError::CipherUnavailable => "partition_cipher_unavailable",
+            PartitionError::WrongKey => "partition_wrong_key",
+            PartitionError::NotADatabase => "partition_not_a_database",
+            PartitionError::Unencrypted => "partition_unencrypted",
+            PartitionError::Corrupted { .. } => "partition_corrupted",
+            PartitionError::NewerSchema { .. } => "partition_newer_schema",
+            PartitionError::Busy => "partition_busy",
+            PartitionError::WrongClinic { .. } => "partition_wrong_clinic",
+            PartitionError::DuplicateMutation(_) => "partition_duplicate_mutation",
+            PartitionError::InvalidMutation(_) => "partition_invalid_mutation",
+            PartitionError::InvalidRow(_) => "partition_invalid_row",
+            PartitionError::Io(_) => "partition_io",
+            PartitionError::Sqlite(_) => "partition_sqlite",
+        }
+    }
+}
+
+impl From<rusqlite::Error> for PartitionError {
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseCorrupt) => PartitionError::Corrupted {
+                detail: err.to_string(),
+            },
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => PartitionError::Busy,
+            _ => match err {
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..) => {
+                    PartitionError::InvalidRow(err.to_string())
+                }
+                other => PartitionError::Sqlite(other),
+            },
+        }
+    }
+}
+
+/// The directory under which Vaidya keeps its per-user files. Given by the caller so that
+/// tests (and portable installs) choose their own; [`DataDir::platform_default`] otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> DataDir {
+        DataDir { root: root.into() }
+    }
+
+    /// `%LOCALAPPDATA%\vaidya`, `~/Library/Application Support/vaidya`, `~/.local/share/vaidya`.
+    pub fn platform_default() -> Result<DataDir, PartitionError> {
+        dirs::data_local_dir()
+            .map(|dir| DataDir::new(dir.join("vaidya")))
+            .ok_or(PartitionError::NoDataDir)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn partitions_dir(&self) -> PathBuf {
+        self.root.join("partitions")
+    }
+
+    /// `<data_dir>/partitions/<clinic_uuid>.sqlite`
+    pub fn partition_file(&self, clinic_id: Uuid) -> PathBuf {
+        self.partitions_dir().join(format!("{clinic_id}.sqlite"))
+    }
+
+    /// The SQLite companions of a partition file: `-wal` and `-shm`.
+    fn companion_files(&self, clinic_id: Uuid) -> [PathBuf; 2] {
+        let dir = self.partitions_dir();
+        [
+            dir.join(format!("{clinic_id}.sqlite-wal")),
+            dir.join(format!("{clinic_id}.sqlite-shm")),
+        ]
+    }
+
+    /// A one-way fingerprint of the key that last opened the file. It lets a failed open tell
+    /// "wrong key" from "damaged file": SQLCipher answers both with the same "not a database".
+    fn key_check_file(&self, clinic_id: Uuid) -> PathBuf {
+        self.partitions_dir().join(format!("{clinic_id}.keycheck"))
+    }
+}
+
+/// The 32-byte raw SQLCipher key of one partition. Its `Debug` never shows the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PartitionKey([u8; 32]);
+
+impl PartitionKey {
+    pub const LEN: usize = 32;
+
+    /// A fresh key from the operating system's random source.
+    pub fn generate() -> PartitionKey {
+        let mut bytes = [0u8; Self::LEN];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        PartitionKey(bytes)
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> PartitionKey {
+        PartitionKey(bytes)
+    }
+
+    /// Lower-case hex, the form kept in the keyring.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex digits; anything else is `None`.
+    pub fn from_hex(text: &str) -> Option<PartitionKey> {
+        let bytes = hex::decode(text.trim()).ok()?;
+        let bytes: [u8; 32] = bytes.try_into().ok()?;
+        Some(PartitionKey(bytes))
+    }
+
+    /// SHA-256 over a label, the clinic id and the key: reveals nothing about a 256-bit
+    /// random key, yet shows whether a file was last opened with this key.
+    fn check_value(&self, clinic_id: Uuid) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(b"vaidya partition key check v1\0");
+        hasher.update(clinic_id.as_bytes());
+        hasher.update(self.0);
+        hex::encode(hasher.finalize())
+    }
+}
+
+impl std::fmt::Debug for PartitionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PartitionKey(<redacted>)")
+    }
+}
+
+/// An open, verified and migrated partition of one clinic.
+#[derive(Debug)]
+pub struct ClinicPartition {
+    conn: Connection,
+    clinic_id: Uuid,
+    data_dir: DataDir,
+}
+
+impl ClinicPartition {
+    /// Opens the clinic's partition, creating it when the file does not exist yet.
+    ///
+    /// The key is applied before any other statement, then checked by reading
+    /// `sqlite_master` and, for an existing file, by verifying every page's HMAC, so a wrong
+    /// key or a damaged file fails here with a typed error instead of later, mid-consultation.
+    /// A file that fails to open is left exactly as it was: deciding to wipe it is the
+    /// caller's (and the user's) call, since it may hold changes not yet synced.
+    pub fn open(
+        data_dir: &DataDir,
+        clinic_id: Uuid,
+        key: &PartitionKey,
+    ) -> Result<ClinicPartition, PartitionError> {
+        create_private_dir(&data_dir.partitions_dir())?;
+        let path = data_dir.partition_file(clinic_id);
+        let existed = fs::metadata(&path).map(|m| m.len() > 0).unwrap_or(false);
+        if existed && starts_with_plaintext_magic(&path)? {
+            return Err(PartitionError::Unencrypted);
+        }
+
+        let conn = Connection::open(&path)?;
+        // The key must be the first statement on the connection. The hex comes from our own
+        // bytes, so formatting it into the pragma cannot inject SQL.
+        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))?;
+        // Plain SQLite silently ignores `PRAGMA key`; make sure the cipher is really there.
+        let cipher_version: Option<String> = conn
+            .query_row("PRAGMA cipher_version", [], |row| row.get(0))
+            .optional()?;
+        if cipher_version.as_deref().is_none_or(str::is_empty) {
+            return Err(PartitionError::CipherUnavailable);
+        }
+
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(err) if err.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
+                return Err(classify_unreadable(data_dir, clinic_id, key));
+            }
+            Err(err) => return Err(err.into()),
+        }
+        if existed {
+            verify_page_hmacs(&conn)?;
+        }
+        remember_key(data_dir, clinic_id, key)?;
+
+        // WAL lets the UI read while the sync task writes; NORMAL is durable at each
+        // checkpoint and safe against corruption in WAL mode. Temp tables and sort spills
+        // stay in memory so no plaintext scratch file is ever written.
+        let journal_mode: String =
+            conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !journal_mode.eq_ignore_ascii_case("wal") {
+            // Happens on file systems without shared memory (some network shares).
+            return Err(PartitionError::Io(std::io::Error::other(format!(
+                "the partition's file system does not support WAL (journal mode {journal_mode})"
+            ))));
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY;",
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+
+        let mut partition = ClinicPartition {
+            conn,
+            clinic_id,
+            data_dir: data_dir.clone(),
+        };
+        schema::migrate(&mut partition.conn)?;
+        Ok(partition)
+    }
+
+    pub fn clinic_id(&self) -> Uuid {
+        self.clinic_id
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.data_dir.partition_file(self.clinic_id)
+    }
+
+    /// The schema version stored in the file (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<i64, PartitionError> {
+        Ok(schema::user_version(&self.conn)?)
+    }
+
+    /// Moves everything from the WAL into the main file and truncates the WAL, e.g. before
+    /// copying the file for a backup.
+    pub fn checkpoint(&self) -> Result<(), PartitionError> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy != 0 {
+            return Err(PartitionError::Busy);
+        }
+        Ok(())
+    }
+
+    /// Closes the partition and deletes its file, `-wal`, `-shm` and key check.
+    /// Used when a membership is revoked or the user chooses to start this clinic afresh.
+    pub fn wipe(self) -> Result<(), PartitionError> {
+        let ClinicPartition {
+            conn,
+            clinic_id,
+            data_dir,
+        } = self;
+        // Close first: Windows refuses to delete a file that is still open.
+        conn.close().map_err(|(_, err)| PartitionError::from(err))?;
+        ClinicPartition::wipe_files(&data_dir, clinic_id)
+    }
+
+    /// Deletes a partition's files without opening it (e.g. its key is lost or it is
+    /// corrupted). Files that are already gone are not an error.
+    pub fn wipe_files(data_dir: &DataDir, clinic_id: Uuid) -> Result<(), PartitionError> {
+        let [wal, shm] = data_dir.companion_files(clinic_id);
+        for path in [
+            data_dir.partition_file(clinic_id),
+            wal,
+            shm,
+            data_dir.key_check_file(clinic_id),
+        ] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The partition directory holds only ciphertext, but there is no reason for other local
+/// users to list it either.
+fn create_private_dir(dir: &Path) -> Result<(), PartitionError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)?;
+    Ok(())
+}
+
+fn starts_with_plaintext_magic(path: &Path) -> Result<bool, PartitionError> {
+    let mut head = [0u8; 16];
+    let mut file = fs::File::open(path)?;
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..])? {
+            0 => return Ok(false),
+            n => filled += n,
+        }
+    }
+    Ok(&head == SQLITE_PLAINTEXT_MAGIC)
+}
+
+/// Page 1 failed authentication. With the key fingerprint from the last successful open we
+/// can say whether the key changed (wrong key) or the file did (corrupted).
+fn classify_unreadable(data_dir: &DataDir, clinic_id: Uuid, key: &PartitionKey) -> PartitionError {
+    match fs::read_to_string(data_dir.key_check_file(clinic_id)) {
+        Ok(stored) if stored.trim() == key.check_value(clinic_id) => PartitionError::Corrupted {
+            detail: "the first page fails authentication with the right key".to_owned(),
+        },
+        Ok(_) => PartitionError::WrongKey,
+        // Never opened successfully here: it is not a file we made with any known key.
+        Err(_) => PartitionError::NotADatabase,
+    }
+}
+
+/// Checks every page's HMAC, so damage anywhere in the file is found at open time.
+fn verify_page_hmacs(conn: &Connection) -> Result<(), PartitionError> {
+    let mut stmt = conn.prepare("PRAGMA cipher_integrity_check")?;
+    let problems: Vec<String> = stmt
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    match problems.into_iter().next() {
+        None => Ok(()),
+        Some(first) => Err(PartitionError::Corrupted { detail: first }),
+    }
+}
+
+fn remember_key(
+    data_dir: &DataDir,
+    clinic_id: Uuid,
+    key: &PartitionKey,
+) -> Result<(), PartitionError> {
+    let path = data_dir.key_check_file(clinic_id);
+    let value = key.check_value(clinic_id);
+    if fs::read_to_string(&path).ok().as_deref() != Some(value.as_str()) {
+        fs::write(&path, value)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

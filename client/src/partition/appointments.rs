@@ -1,0 +1,132 @@
+//! Cached appointments: the day's queue and a patient's visits, read from the local cache.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+use vaidya_shared::api::{Appointment, AppointmentStatus};
+
+use super::local_reads::{self, ReadAction};
+use super::outbox::EntityKind;
+use super::sql::{enum_at, ts, ts_at, uuid_at};
+use super::{ClinicPartition, PartitionError};
+
+const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason, \
+                       version, created_at, updated_at";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Appointment> {
+    Ok(Appointment {
+        id: uuid_at(row, 0)?,
+        clinic_id: uuid_at(row, 1)?,
+        patient_id: uuid_at(row, 2)?,
+        doctor_id: uuid_at(row, 3)?,
+        starts_at: ts_at(row, 4)?,
+        ends_at: ts_at(row, 5)?,
+        status: enum_at(row, 6, AppointmentStatus::parse)?,
+        reason: row.get(7)?,
+        version: row.get(8)?,
+        created_at: ts_at(row, 9)?,
+        updated_at: ts_at(row, 10)?,
+    })
+}
+
+pub(crate) fn upsert(conn: &Connection, a: &Appointment) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at,
+                                   status, reason, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (id) DO UPDATE SET
+             clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
+             doctor_id = excluded.doctor_id, starts_at = excluded.starts_at,
+             ends_at = excluded.ends_at, status = excluded.status, reason = excluded.reason,
+             version = excluded.version, created_at = excluded.created_at,
+             updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        a.id.to_string(),
+        a.clinic_id.to_string(),
+        a.patient_id.to_string(),
+        a.doctor_id.to_string(),
+        ts(&a.starts_at),
+        ts(&a.ends_at),
+        a.status.as_str(),
+        a.reason,
+        a.version,
+        ts(&a.created_at),
+        ts(&a.updated_at),
+    ])?;
+    Ok(())
+}
+
+impl ClinicPartition {
+    pub fn get_appointment(&self, id: Uuid) -> Result<Option<Appointment>, PartitionError> {
+        let appointment = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(a) = &appointment {
+            local_reads::record(
+                &self.conn,
+                ReadAction::Read,
+                EntityKind::Appointment,
+                &[a.id],
+                &[a.patient_id],
+            )?;
+        }
+        Ok(appointment)
+    }
+
+    /// Appointments starting in `[from, to)`, earliest first; optionally one doctor's only.
+    pub fn appointments_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        doctor_id: Option<Uuid>,
+    ) -> Result<Vec<Appointment>, PartitionError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM appointments
+             WHERE starts_at >= ?1 AND starts_at < ?2 AND (?3 IS NULL OR doctor_id = ?3)
+             ORDER BY starts_at, id"
+        ))?;
+        let appointments: Vec<Appointment> = stmt
+            .query_map(
+                params![ts(&from), ts(&to), doctor_id.map(|d| d.to_string())],
+                from_row,
+            )?
+            .collect::<Result<_, _>>()?;
+        self.record_list(&appointments)?;
+        Ok(appointments)
+    }
+
+    /// One patient's appointments, latest first.
+    pub fn appointments_for_patient(
+        &self,
+        patient_id: Uuid,
+    ) -> Result<Vec<Appointment>, PartitionError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM appointments WHERE patient_id = ?1
+             ORDER BY starts_at DESC, id"
+        ))?;
+        let appointments: Vec<Appointment> = stmt
+            .query_map([patient_id.to_string()], from_row)?
+            .collect::<Result<_, _>>()?;
+        self.record_list(&appointments)?;
+        Ok(appointments)
+    }
+
+    fn record_list(&self, appointments: &[Appointment]) -> Result<(), PartitionError> {
+        let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();
+        let patients: Vec<Uuid> = appointments.iter().map(|a| a.patient_id).collect();
+        local_reads::record(
+            &self.conn,
+            ReadAction::List,
+            EntityKind::Appointment,
+            &ids,
+            &patients,
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! Cached GST invoices with their lines and payments. Amounts are integer paise; the tax
+//! breakdown is stored as columns, exactly as the server computed it.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+use vaidya_shared::api::{Invoice, InvoiceLine, Payment, PaymentMethod};
+use vaidya_shared::gst::{LineTax, SupplyKind};
+
+use super::local_reads::{self, ReadAction};
+use super::outbox::EntityKind;
+use super::sql::{enum_at, ts, ts_at, uuid_at};
+use super::{ClinicPartition, PartitionError};
+
+fn supply_kind_str(kind: SupplyKind) -> &'static str {
+    match kind {
+        SupplyKind::IntraState => "intra_state",
+        SupplyKind::InterState => "inter_state",
+    }
+}
+
+fn parse_supply_kind(s: &str) -> Option<SupplyKind> {
+    [SupplyKind::IntraState, SupplyKind::InterState]
+        .into_iter()
+        .find(|k| supply_kind_str(*k) == s)
+}
+
+/// Reads five consecutive tax columns starting at `idx`.
+fn tax_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<LineTax> {
+    Ok(LineTax {
+        taxable_paise: row.get(idx)?,
+        cgst_paise: row.get(idx + 1)?,
+        sgst_paise: row.get(idx + 2)?,
+        igst_paise: row.get(idx + 3)?,
+        total_paise: row.get(idx + 4)?,
+    })
+}
+
+const COLUMNS: &str = "id, clinic_id, patient_id, series, number, invoice_number, issued_at, \
+                       place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, \
+                       igst_paise, total_paise, paid_paise, version";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
+    Ok(Invoice {
+        id: uuid_at(row, 0)?,
+        clinic_id: uuid_at(row, 1)?,
+        patient_id: uuid_at(row, 2)?,
+        series: row.get(3)?,
+        number: row.get(4)?,
+        invoice_number: row.get(5)?,
+        issued_at: ts_at(row, 6)?,
+        place_of_supply: row.get(7)?,
+        supply_kind: enum_at(row, 8, parse_supply_kind)?,
+        lines: Vec::new(),
+        totals: tax_at(row, 9)?,
+        payments: Vec::new(),
+        paid_paise: row.get(14)?,
+        version: row.get(15)?,
+    })
+}
+
+/// Writes the invoice and replaces its lines and payments with the ones it carries.
+pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
+                               issued_at, place_of_supply, supply_kind, taxable_paise,
+                               cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
+                               version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         ON CONFLICT (id) DO UPDATE SET
+             clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
+             series = excluded.series, number = excluded.number,
+             invoice_number = excluded.invoice_number, issued_at = excluded.issued_at,
+             place_of_supply = excluded.place_of_supply, supply_kind = excluded.supply_kind,
+             taxable_paise = excluded.taxable_paise, cgst_paise = excluded.cgst_paise,
+             sgst_paise = excluded.sgst_paise, igst_paise = excluded.igst_paise,
+             total_paise = excluded.total_paise, paid_paise = excluded.paid_paise,
+             version = excluded.version",
+    )?
+    .execute(params![
+        i.id.to_string(),
+        i.clinic_id.to_string(),
+        i.patient_id.to_string(),
+        i.series,
+        i.number,
+        i.invoice_number,
+        ts(&i.issued_at),
+        i.place_of_supply,
+        supply_kind_str(i.supply_kind),
+        i.totals.taxable_paise,
+        i.totals.cgst_paise,
+        i.totals.sgst_paise,
+        i.totals.igst_paise,
+        i.totals.total_paise,
+        i.paid_paise,
+        i.version,
+    ])?;
+
+    let id = i.id.to_string();
+    conn.execute("DELETE FROM invoice_lines WHERE invoice_id = ?1", [&id])?;
+    let mut insert_line = conn.prepare_cached(
+        "INSERT INTO invoice_lines (id, invoice_id, position, description, sac_hsn, quantity,
+                                    unit_price_paise, discount_paise, gst_rate_bp,
+                                    taxable_paise, cgst_paise, sgst_paise, igst_paise,
+                                    total_paise)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?;
+    for line in &i.lines {
+        insert_line.execute(params![
+            line.id.to_string(),
+            id,
+            line.position,
+            line.description,
+            line.sac_hsn,
+            line.quantity,
+            line.unit_price_paise,
+            line.discount_paise,
+            line.gst_rate_bp,
+            line.tax.taxable_paise,
+            line.tax.cgst_paise,
+            line.tax.sgst_paise,
+            line.tax.igst_paise,
+            line.tax.total_paise,
+        ])?;
+    }
+
+    conn.execute("DELETE FROM invoice_payments WHERE invoice_id = ?1", [&id])?;
+    let mut insert_payment = conn.prepare_cached(
+        "INSERT INTO invoice_payments (id, invoice_id, amount_paise, method, reference,
+                                       received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for payment in &i.payments {
+        insert_payment.execute(params![
+            payment.id.to_string(),
+            id,
+            payment.amount_paise,
+            payment.method.as_str(),
+            payment.reference,
+            ts(&payment.received_at),
+        ])?;
+    }
+    Ok(())
+}
+
+fn load_children(conn: &Connection, invoice: &mut Invoice) -> rusqlite::Result<()> {
+    let id = invoice.id.to_string();
+    let mut lines = conn.prepare_cached(
+        "SELECT id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise,
+                gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise
+         FROM invoice_lines WHERE invoice_id = ?1 ORDER BY position, id",
+    )?;
+    invoice.lines = lines
+        .query_map([&id], |row| {
+            Ok(InvoiceLine {
+                id: uuid_at(row, 0)?,
+                position: row.get(1)?,
+                description: row.get(2)?,
+                sac_hsn: row.get(3)?,
+                quantity: row.get(4)?,
+                unit_price_paise: row.get(5)?,
+                discount_paise: row.get(6)?,
+                gst_rate_bp: row.get(7)?,
+                tax: tax_at(row, 8)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut payments = conn.prepare_cached(
+        "SELECT id, invoice_id, amount_paise, method, reference, received_at
+         FROM invoice_payments WHERE invoice_id = ?1 ORDER BY received_at, id",
+    )?;
+    invoice.payments = payments
+        .query_map([&id], |row| {
+            Ok(Payment {
+                id: uuid_at(row, 0)?,
+                invoice_id: uuid_at(row, 1)?,
+                amount_paise: row.get(2)?,
+                method: enum_at(row, 3, PaymentMethod::parse)?,
+                reference: row.get(4)?,
+                received_at: ts_at(row, 5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+impl ClinicPartition {
+    pub fn get_invoice(&self, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
+        let mut invoice = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM invoices WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(i) = invoice.as_mut() {
+            load_children(&self.conn, i)?;
+            local_reads::record(
+                &self.conn,
+                ReadAction::Read,
+                EntityKind::Invoice,
+                &[i.id],
+                &[i.patient_id],
+            )?;
+        }
+        Ok(invoice)
+    }
+
+    /// A patient's invoices, latest first, with lines and payments.
+    pub fn invoices_for_patient(&self, patient_id: Uuid) -> Result<Vec<Invoice>, PartitionError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM invoices WHERE patient_id = ?1 ORDER BY issued_at DESC, id"
+        ))?;
+        let mut invoices: Vec<Invoice> = stmt
+            .query_map([patient_id.to_string()], from_row)?
+            .collect::<Result<_, _>>()?;
+        for i in &mut invoices {
+            load_children(&self.conn, i)?;
+        }
+        let ids: Vec<Uuid> = invoices.iter().map(|i| i.id).collect();
+        local_reads::record(
+            &self.conn,
+            ReadAction::List,
+            EntityKind::Invoice,
+            &ids,
+            &[patient_id],
+        )?;
+        Ok(invoices)
+    }
+}

@@ -1,0 +1,204 @@
+//! Cached patients and the front desk's search as you type (FTS5 with prefix indexes over
+//! name, phone, patient number and ABHA number; the index follows the table by triggers).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+use vaidya_shared::api::{Patient, Sex};
+
+use super::local_reads::{self, ReadAction};
+use super::outbox::EntityKind;
+use super::sql::{date, enum_at, opt_date_at, ts, ts_at, uuid_at};
+use super::{ClinicPartition, PartitionError};
+
+/// Most results a search returns, whatever the caller asks for.
+pub const MAX_SEARCH_RESULTS: i64 = 200;
+
+/// At most this many words of a query are used; more only slow the match down.
+const MAX_QUERY_TERMS: usize = 8;
+
+const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, \
+                       abha_number, version, created_at, updated_at";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
+    Ok(Patient {
+        id: uuid_at(row, 0)?,
+        clinic_id: uuid_at(row, 1)?,
+        patient_number: row.get(2)?,
+        name: row.get(3)?,
+        sex: enum_at(row, 4, Sex::parse)?,
+        date_of_birth: opt_date_at(row, 5)?,
+        phone: row.get(6)?,
+        address: row.get(7)?,
+        abha_number: row.get(8)?,
+        version: row.get(9)?,
+        created_at: ts_at(row, 10)?,
+        updated_at: ts_at(row, 11)?,
+    })
+}
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Phone numbers are indexed as digits only, both as stored ("919845012345") and as the
+/// 10-digit national number ("9845012345"), so "+91 98450-12345", "98450" and "09845…"
+/// typed at the desk all find the same patient.
+fn phone_search(phone: Option<&str>) -> String {
+    let all = digits(phone.unwrap_or(""));
+    let mut forms = vec![all.clone()];
+    if all.len() > 10 {
+        forms.push(all[all.len() - 10..].to_owned());
+    }
+    forms.join(" ")
+}
+
+pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone,
+                               address, abha_number, version, created_at, updated_at,
+                               phone_search, abha_search)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (id) DO UPDATE SET
+             clinic_id = excluded.clinic_id, patient_number = excluded.patient_number,
+             name = excluded.name, sex = excluded.sex, date_of_birth = excluded.date_of_birth,
+             phone = excluded.phone, address = excluded.address,
+             abha_number = excluded.abha_number, version = excluded.version,
+             created_at = excluded.created_at, updated_at = excluded.updated_at,
+             phone_search = excluded.phone_search, abha_search = excluded.abha_search",
+    )?
+    .execute(params![
+        p.id.to_string(),
+        p.clinic_id.to_string(),
+        p.patient_number,
+        p.name,
+        p.sex.as_str(),
+        p.date_of_birth.as_ref().map(date),
+        p.phone,
+        p.address,
+        p.abha_number,
+        p.version,
+        ts(&p.created_at),
+        ts(&p.updated_at),
+        phone_search(p.phone.as_deref()),
+        digits(p.abha_number.as_deref().unwrap_or("")),
+    ])?;
+    Ok(())
+}
+
+/// Turns whatever was typed into a safe FTS5 query of prefix terms, or `None` when nothing
+/// searchable is left. Every term is a quoted string (so `AND`, `NEAR(`, `col:` and `*` are
+/// plain text to FTS5) followed by `*` for prefix matching; control characters, NUL included,
+/// become spaces. A query of digits and phone punctuation only ("98450 12345",
+/// "12-3456-7890-1234") is one digit string, matching the digits-only index.
+pub(crate) fn fts_query(input: &str) -> Option<String> {
+    let cleaned: String = input
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let numeric = cleaned.chars().any(|c| c.is_ascii_digit())
+        && cleaned
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace() || "+-()./".contains(c));
+    if numeric {
+        return Some(format!("\"{}\"*", digits(&cleaned)));
+    }
+    let terms: Vec<String> = cleaned
+        .split_whitespace()
+        .filter(|word| word.chars().any(char::is_alphanumeric))
+        .take(MAX_QUERY_TERMS)
+        .map(|word| format!("\"{}\"*", word.replace('"', "\"\"")))
+        .collect();
+    if terms.is_empty() {
+        None
+    } else {
+        Some(terms.join(" "))
+    }
+}
+
+impl ClinicPartition {
+    /// One patient, recorded as a read for the audit trail when found.
+    pub fn get_patient(&self, id: Uuid) -> Result<Option<Patient>, PartitionError> {
+        let patient = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(p) = &patient {
+            local_reads::record(
+                &self.conn,
+                ReadAction::Read,
+                EntityKind::Patient,
+                &[p.id],
+                &[p.id],
+            )?;
+        }
+        Ok(patient)
+    }
+
+    /// Search as you type: every word of `query` is a prefix of a word of the name, or of
+    /// the phone, patient number or ABHA number. Best matches first (FTS5 bm25, then name).
+    /// Never fails on odd input; a query with nothing searchable returns no patients.
+    /// The patients returned are recorded as a list read for the audit trail.
+    pub fn search_patients(&self, query: &str, limit: i64) -> Result<Vec<Patient>, PartitionError> {
+        let Some(fts) = fts_query(query) else {
+            return Ok(Vec::new());
+        };
+        let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS}
+             FROM (SELECT rowid AS hit, bm25(patients_fts) AS score
+                   FROM patients_fts WHERE patients_fts MATCH ?1
+                   ORDER BY score LIMIT ?2)
+             JOIN patients ON patients.pk = hit
+             ORDER BY score, name, pk"
+        ))?;
+        let patients: Vec<Patient> = stmt
+            .query_map(params![fts, limit], from_row)?
+            .collect::<Result<_, _>>()?;
+        let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
+        local_reads::record(
+            &self.conn,
+            ReadAction::List,
+            EntityKind::Patient,
+            &ids,
+            &ids,
+        )?;
+        Ok(patients)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_become_quoted_prefix_terms() {
+        assert_eq!(fts_query("ram sha").as_deref(), Some(r#""ram"* "sha"*"#));
+        assert_eq!(fts_query(r#"a"b"#).as_deref(), Some(r#""a""b"*"#));
+        assert_eq!(
+            fts_query("NEAR(x y)").as_deref(),
+            Some(r#""NEAR(x"* "y)"*"#)
+        );
+        assert_eq!(fts_query("nul\0byte").as_deref(), Some(r#""nul"* "byte"*"#));
+        assert_eq!(
+            fts_query("+91 98450-12345").as_deref(),
+            Some(r#""919845012345"*"#)
+        );
+        assert_eq!(fts_query("  "), None);
+        assert_eq!(fts_query(r#"" * ( ) :"#), None);
+        assert_eq!(fts_query(""), None);
+    }
+
+    #[test]
+    fn phone_search_keeps_the_national_number() {
+        assert_eq!(
+            phone_search(Some("+91 98450 12345")),
+            "919845012345 9845012345"
+        );
+        assert_eq!(phone_search(Some("98450-12345")), "9845012345");
+        assert_eq!(phone_search(None), "");
+    }
+}

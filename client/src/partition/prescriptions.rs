@@ -1,0 +1,145 @@
+//! Cached prescriptions and their items (issued prescriptions are immutable on the server;
+//! the cache simply mirrors what it is given).
+
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+use vaidya_shared::api::{Prescription, PrescriptionItem};
+
+use super::local_reads::{self, ReadAction};
+use super::outbox::EntityKind;
+use super::sql::{opt_uuid_at, ts, ts_at, uuid_at};
+use super::{ClinicPartition, PartitionError};
+
+const COLUMNS: &str =
+    "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, version";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Prescription> {
+    Ok(Prescription {
+        id: uuid_at(row, 0)?,
+        clinic_id: uuid_at(row, 1)?,
+        patient_id: uuid_at(row, 2)?,
+        doctor_id: uuid_at(row, 3)?,
+        encounter_id: opt_uuid_at(row, 4)?,
+        notes: row.get(5)?,
+        items: Vec::new(),
+        issued_at: ts_at(row, 6)?,
+        version: row.get(7)?,
+    })
+}
+
+/// Writes the prescription and replaces its items with the ones it carries.
+pub(crate) fn upsert(conn: &Connection, p: &Prescription) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes,
+                                    issued_at, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET
+             clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
+             doctor_id = excluded.doctor_id, encounter_id = excluded.encounter_id,
+             notes = excluded.notes, issued_at = excluded.issued_at, version = excluded.version",
+    )?
+    .execute(params![
+        p.id.to_string(),
+        p.clinic_id.to_string(),
+        p.patient_id.to_string(),
+        p.doctor_id.to_string(),
+        p.encounter_id.map(|id| id.to_string()),
+        p.notes,
+        ts(&p.issued_at),
+        p.version,
+    ])?;
+    conn.execute(
+        "DELETE FROM prescription_items WHERE prescription_id = ?1",
+        [p.id.to_string()],
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO prescription_items (id, prescription_id, position, drug, strength, dose,
+                                         frequency, duration, instructions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for item in &p.items {
+        insert.execute(params![
+            item.id.to_string(),
+            p.id.to_string(),
+            item.position,
+            item.drug,
+            item.strength,
+            item.dose,
+            item.frequency,
+            item.duration,
+            item.instructions,
+        ])?;
+    }
+    Ok(())
+}
+
+fn load_items(conn: &Connection, prescription: &mut Prescription) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, position, drug, strength, dose, frequency, duration, instructions
+         FROM prescription_items WHERE prescription_id = ?1 ORDER BY position, id",
+    )?;
+    prescription.items = stmt
+        .query_map([prescription.id.to_string()], |row| {
+            Ok(PrescriptionItem {
+                id: uuid_at(row, 0)?,
+                position: row.get(1)?,
+                drug: row.get(2)?,
+                strength: row.get(3)?,
+                dose: row.get(4)?,
+                frequency: row.get(5)?,
+                duration: row.get(6)?,
+                instructions: row.get(7)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(())
+}
+
+impl ClinicPartition {
+    pub fn get_prescription(&self, id: Uuid) -> Result<Option<Prescription>, PartitionError> {
+        let mut prescription = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM prescriptions WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(p) = prescription.as_mut() {
+            load_items(&self.conn, p)?;
+            local_reads::record(
+                &self.conn,
+                ReadAction::Read,
+                EntityKind::Prescription,
+                &[p.id],
+                &[p.patient_id],
+            )?;
+        }
+        Ok(prescription)
+    }
+
+    /// A patient's prescriptions, latest first, with their items.
+    pub fn prescriptions_for_patient(
+        &self,
+        patient_id: Uuid,
+    ) -> Result<Vec<Prescription>, PartitionError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM prescriptions WHERE patient_id = ?1 ORDER BY issued_at DESC, id"
+        ))?;
+        let mut prescriptions: Vec<Prescription> = stmt
+            .query_map([patient_id.to_string()], from_row)?
+            .collect::<Result<_, _>>()?;
+        for p in &mut prescriptions {
+            load_items(&self.conn, p)?;
+        }
+        let ids: Vec<Uuid> = prescriptions.iter().map(|p| p.id).collect();
+        local_reads::record(
+            &self.conn,
+            ReadAction::List,
+            EntityKind::Prescription,
+            &ids,
+            &[patient_id],
+        )?;
+        Ok(prescriptions)
+    }
+}

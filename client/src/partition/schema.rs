@@ -1,0 +1,296 @@
+//! The partition's local schema and its migrations, versioned with `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` takes a file from version `i` to `i + 1`. A shipped migration is never
+//! edited, only followed by a new one. A file whose version is newer than this build knows
+//! is refused rather than opened, because an older binary could silently drop columns or
+//! misread rows written by a newer one.
+//!
+//! Design notes:
+//! - Cached rows mirror the server's entities, with the server `version` for optimistic
+//!   concurrency. Patients and appointments are plain columns because they are searched and
+//!   listed; vitals are a small JSON value object because nothing queries inside them.
+//! - Foreign keys tie only the parts of one entity together (addenda, prescription items,
+//!   invoice lines and payments, which are replaced with their parent). Links *between*
+//!   entities (appointment → patient …) are not foreign keys: the server already enforces
+//!   them, and a pull or a role's visibility may deliver a child before, or without, its parent.
+//! - `patients.pk` is an explicit INTEGER PRIMARY KEY because the FTS index refers to rows by
+//!   rowid, and VACUUM may renumber an implicit rowid.
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use super::PartitionError;
+
+const MIGRATIONS: &[&str] = &[
+    // 0 → 1: the first local schema.
+    r#"
+CREATE TABLE patients (
+    pk             INTEGER PRIMARY KEY,
+    id             TEXT NOT NULL UNIQUE,
+    clinic_id      TEXT NOT NULL,
+    patient_number INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    sex            TEXT NOT NULL,
+    date_of_birth  TEXT,
+    phone          TEXT,
+    address        TEXT,
+    abha_number    TEXT,
+    version        INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL,
+    -- Digits-only forms for search, derived on write; not part of the wire entity.
+    phone_search   TEXT NOT NULL DEFAULT '',
+    abha_search    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX patients_number ON patients (patient_number);
+
+-- Search as you type. A regular FTS5 table over the derived search columns, with prefix
+-- indexes so that one to three typed characters are answered from the index.
+CREATE VIRTUAL TABLE patients_fts USING fts5 (
+    name, phone_search, patient_number, abha_search,
+    content = 'patients', content_rowid = 'pk',
+    prefix = '1 2 3',
+    tokenize = "unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+);
+CREATE TRIGGER patients_fts_insert AFTER INSERT ON patients BEGIN
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
+END;
+CREATE TRIGGER patients_fts_delete AFTER DELETE ON patients BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    VALUES ('delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search);
+END;
+CREATE TRIGGER patients_fts_update AFTER UPDATE ON patients BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    VALUES ('delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search);
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
+END;
+
+CREATE TABLE appointments (
+    id          TEXT PRIMARY KEY NOT NULL,
+    clinic_id   TEXT NOT NULL,
+    patient_id  TEXT NOT NULL,
+    doctor_id   TEXT NOT NULL,
+    starts_at   TEXT NOT NULL,
+    ends_at     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    reason      TEXT,
+    version     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX appointments_starts ON appointments (starts_at);
+CREATE INDEX appointments_doctor ON appointments (doctor_id, starts_at);
+CREATE INDEX appointments_patient ON appointments (patient_id, starts_at);
+
+CREATE TABLE encounters (
+    id              TEXT PRIMARY KEY NOT NULL,
+    clinic_id       TEXT NOT NULL,
+    patient_id      TEXT NOT NULL,
+    doctor_id       TEXT NOT NULL,
+    appointment_id  TEXT,
+    chief_complaint TEXT NOT NULL,
+    notes           TEXT NOT NULL,
+    diagnosis       TEXT NOT NULL,
+    vitals          TEXT NOT NULL,
+    signed_at       TEXT,
+    signed_by       TEXT,
+    version         INTEGER NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX encounters_patient ON encounters (patient_id, created_at);
+
+CREATE TABLE encounter_addenda (
+    id           TEXT PRIMARY KEY NOT NULL,
+    encounter_id TEXT NOT NULL REFERENCES encounters (id) ON DELETE CASCADE,
+    author_id    TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX encounter_addenda_encounter ON encounter_addenda (encounter_id, created_at);
+
+CREATE TABLE prescriptions (
+    id           TEXT PRIMARY KEY NOT NULL,
+    clinic_id    TEXT NOT NULL,
+    patient_id   TEXT NOT NULL,
+    doctor_id    TEXT NOT NULL,
+    encounter_id TEXT,
+    notes        TEXT NOT NULL,
+    issued_at    TEXT NOT NULL,
+    version      INTEGER NOT NULL
+);
+CREATE INDEX prescriptions_patient ON prescriptions (patient_id, issued_at);
+
+CREATE TABLE prescription_items (
+    id              TEXT PRIMARY KEY NOT NULL,
+    prescription_id TEXT NOT NULL REFERENCES prescriptions (id) ON DELETE CASCADE,
+    position        INTEGER NOT NULL,
+    drug            TEXT NOT NULL,
+    strength        TEXT NOT NULL,
+    dose            TEXT NOT NULL,
+    frequency       TEXT NOT NULL,
+    duration        TEXT NOT NULL,
+    instructions    TEXT NOT NULL
+);
+CREATE INDEX prescription_items_prescription ON prescription_items (prescription_id, position);
+
+CREATE TABLE invoices (
+    id              TEXT PRIMARY KEY NOT NULL,
+    clinic_id       TEXT NOT NULL,
+    patient_id      TEXT NOT NULL,
+    series          TEXT NOT NULL,
+    number          INTEGER NOT NULL,
+    invoice_number  TEXT NOT NULL,
+    issued_at       TEXT NOT NULL,
+    place_of_supply TEXT NOT NULL,
+    supply_kind     TEXT NOT NULL,
+    taxable_paise   INTEGER NOT NULL,
+    cgst_paise      INTEGER NOT NULL,
+    sgst_paise      INTEGER NOT NULL,
+    igst_paise      INTEGER NOT NULL,
+    total_paise     INTEGER NOT NULL,
+    paid_paise      INTEGER NOT NULL,
+    version         INTEGER NOT NULL,
+    -- A GST invoice number is unique within its series.
+    UNIQUE (series, number)
+);
+CREATE INDEX invoices_patient ON invoices (patient_id, issued_at);
+
+CREATE TABLE invoice_lines (
+    id               TEXT PRIMARY KEY NOT NULL,
+    invoice_id       TEXT NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,
+    position         INTEGER NOT NULL,
+    description      TEXT NOT NULL,
+    sac_hsn          TEXT NOT NULL,
+    quantity         INTEGER NOT NULL,
+    unit_price_paise INTEGER NOT NULL,
+    discount_paise   INTEGER NOT NULL,
+    gst_rate_bp      INTEGER NOT NULL,
+    taxable_paise    INTEGER NOT NULL,
+    cgst_paise       INTEGER NOT NULL,
+    sgst_paise       INTEGER NOT NULL,
+    igst_paise       INTEGER NOT NULL,
+    total_paise      INTEGER NOT NULL
+);
+CREATE INDEX invoice_lines_invoice ON invoice_lines (invoice_id, position);
+
+CREATE TABLE invoice_payments (
+    id           TEXT PRIMARY KEY NOT NULL,
+    invoice_id   TEXT NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,
+    amount_paise INTEGER NOT NULL,
+    method       TEXT NOT NULL,
+    reference    TEXT,
+    received_at  TEXT NOT NULL
+);
+CREATE INDEX invoice_payments_invoice ON invoice_payments (invoice_id, received_at);
+
+-- Local changes waiting to be pushed, in the order they were made (`seq`).
+CREATE TABLE outbox (
+    mutation_id  TEXT PRIMARY KEY NOT NULL,
+    seq          INTEGER NOT NULL UNIQUE,
+    entity       TEXT NOT NULL,
+    entity_id    TEXT NOT NULL,
+    operation    TEXT NOT NULL CHECK (operation IN ('create', 'update', 'delete')),
+    base_version INTEGER,
+    fields       TEXT NOT NULL CHECK (json_valid(fields) AND json_type(fields) = 'object'),
+    created_at   TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed', 'conflict'))
+);
+CREATE INDEX outbox_entity ON outbox (entity, entity_id);
+
+-- Reads of patient data made on this device, uploaded to the server's audit trail.
+-- Ids only, never values, exactly like the server's audit rows.
+CREATE TABLE local_reads (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    read_id     TEXT NOT NULL UNIQUE,
+    action      TEXT NOT NULL CHECK (action IN ('read', 'list')),
+    entity      TEXT NOT NULL,
+    entity_ids  TEXT NOT NULL CHECK (json_valid(entity_ids)),
+    patient_ids TEXT NOT NULL CHECK (json_valid(patient_ids)),
+    at          TEXT NOT NULL
+);
+
+-- The conflict inbox: what sync could not merge on its own, for a person to decide.
+CREATE TABLE conflicts (
+    id           TEXT PRIMARY KEY NOT NULL,
+    entity       TEXT NOT NULL,
+    entity_id    TEXT NOT NULL,
+    field        TEXT,
+    local_value  TEXT CHECK (local_value IS NULL OR json_valid(local_value)),
+    server_value TEXT CHECK (server_value IS NULL OR json_valid(server_value)),
+    kind         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    resolved_at  TEXT
+);
+CREATE INDEX conflicts_open ON conflicts (resolved_at, created_at);
+
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+"#,
+];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Brings the file up to [`SCHEMA_VERSION`], one transaction per migration, so a crash
+/// leaves the file at a whole version. `user_version` is part of the database header and
+/// commits or rolls back with the migration. The version is read inside an IMMEDIATE
+/// transaction, so two processes opening the same file at once cannot both apply a step.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), PartitionError> {
+    loop {
+        let tx: Transaction<'_> = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found = user_version(&tx)?;
+        if found > SCHEMA_VERSION {
+            return Err(PartitionError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        // user_version is never negative in files we wrote; treat one that is as empty.
+        let step = found.max(0);
+        tx.execute_batch(MIGRATIONS[step as usize])?;
+        tx.pragma_update(None, "user_version", step + 1)?;
+        tx.commit()?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_an_empty_database_to_the_latest_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        // Running again is a no-op, not a "table already exists" error.
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert_eq!(err.code(), "partition_newer_schema");
+        assert!(matches!(
+            err,
+            PartitionError::NewerSchema { found, supported }
+                if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
+        ));
+    }
+}

@@ -1,0 +1,1006 @@
+//! Tests of the partition against real SQLCipher files in temporary directories.
+
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use tempfile::TempDir;
+use uuid::Uuid;
+use vaidya_shared::api::{
+    Addendum, Appointment, AppointmentStatus, Encounter, Invoice, InvoiceLine, Patient, Payment,
+    PaymentMethod, Prescription, PrescriptionItem, Sex, Vitals,
+};
+use vaidya_shared::gst::{LineTax, SupplyKind};
+
+use super::*;
+
+struct Fixture {
+    _dir: TempDir,
+    data_dir: DataDir,
+    clinic: Uuid,
+    key: PartitionKey,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = DataDir::new(dir.path().join("vaidya"));
+    Fixture {
+        _dir: dir,
+        data_dir,
+        clinic: Uuid::new_v4(),
+        key: PartitionKey::generate(),
+    }
+}
+
+impl Fixture {
+    fn open(&self) -> ClinicPartition {
+        ClinicPartition::open(&self.data_dir, self.clinic, &self.key).unwrap()
+    }
+
+    fn open_err(&self, key: &PartitionKey) -> PartitionError {
+        ClinicPartition::open(&self.data_dir, self.clinic, key).unwrap_err()
+    }
+
+    fn file(&self) -> PathBuf {
+        self.data_dir.partition_file(self.clinic)
+    }
+}
+
+fn at(hour: u32, minute: u32) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 14, hour, minute, 0).unwrap()
+        + chrono::Duration::microseconds(123_456)
+}
+
+fn patient(
+    clinic: Uuid,
+    number: i64,
+    name: &str,
+    phone: Option<&str>,
+    abha: Option<&str>,
+) -> Patient {
+    Patient {
+        id: Uuid::new_v4(),
+        clinic_id: clinic,
+        patient_number: number,
+        name: name.to_owned(),
+        sex: Sex::Female,
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(1987, 6, 5),
+        phone: phone.map(str::to_owned),
+        address: Some("12 MG Road, Pune".to_owned()),
+        abha_number: abha.map(str::to_owned),
+        version: 1,
+        created_at: at(9, 0),
+        updated_at: at(9, 30),
+    }
+}
+
+fn create(entity: EntityKind, id: Uuid) -> Mutation {
+    Mutation::new(
+        entity,
+        id,
+        Operation::Create,
+        None,
+        &json!({ "note": "test" }),
+    )
+    .unwrap()
+}
+
+fn add_patient(partition: &mut ClinicPartition, p: &Patient) {
+    partition
+        .upsert_patient_local(p, &create(EntityKind::Patient, p.id))
+        .unwrap();
+}
+
+fn names(patients: &[Patient]) -> Vec<&str> {
+    patients.iter().map(|p| p.name.as_str()).collect()
+}
+
+// ---------------------------------------------------------------- opening and keys
+
+#[test]
+fn creates_reopens_and_round_trips_a_patient() {
+    let f = fixture();
+    let p = patient(
+        f.clinic,
+        1042,
+        "Asha Kulkarni",
+        Some("+91 98450 12345"),
+        Some("12-3456-7890-1234"),
+    );
+    {
+        let mut partition = f.open();
+        assert_eq!(partition.schema_version().unwrap(), SCHEMA_VERSION);
+        add_patient(&mut partition, &p);
+    }
+    assert!(f.file().exists());
+    let partition = f.open();
+    assert_eq!(partition.get_patient(p.id).unwrap(), Some(p));
+    assert_eq!(partition.get_patient(Uuid::new_v4()).unwrap(), None);
+}
+
+#[test]
+fn applies_the_durability_pragmas() {
+    let f = fixture();
+    let partition = f.open();
+    let pragma = |name: &str| -> String {
+        partition
+            .conn
+            .query_row(&format!("PRAGMA {name}"), [], |row| {
+                row.get::<_, rusqlite::types::Value>(0)
+            })
+            .map(|v| format!("{v:?}"))
+            .unwrap()
+    };
+    assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
+    assert_eq!(pragma("synchronous"), "Integer(1)"); // NORMAL
+    assert_eq!(pragma("foreign_keys"), "Integer(1)");
+    assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+}
+
+#[test]
+fn wrong_key_is_a_typed_error_and_leaves_the_file_alone() {
+    let f = fixture();
+    {
+        let mut partition = f.open();
+        add_patient(&mut partition, &patient(f.clinic, 1, "Ravi", None, None));
+    }
+    let before = fs::read(f.file()).unwrap();
+    let err = f.open_err(&PartitionKey::generate());
+    assert!(matches!(err, PartitionError::WrongKey), "{err:?}");
+    assert_eq!(err.code(), "partition_wrong_key");
+    assert_eq!(fs::read(f.file()).unwrap(), before);
+    // The right key still opens it.
+    f.open();
+}
+
+/// Overwrites `len` bytes at `offset` of the closed partition file.
+fn damage(f: &Fixture, offset: usize, len: usize) -> Vec<u8> {
+    let mut bytes = fs::read(f.file()).unwrap();
+    assert!(
+        bytes.len() >= offset + len,
+        "file is only {} bytes",
+        bytes.len()
+    );
+    for b in &mut bytes[offset..offset + len] {
+        *b ^= 0x5a;
+    }
+    fs::write(f.file(), &bytes).unwrap();
+    bytes
+}
+
+fn filled_partition(f: &Fixture) {
+    let mut partition = f.open();
+    for n in 0..200 {
+        add_patient(
+            &mut partition,
+            &patient(
+                f.clinic,
+                n,
+                &format!("Patient {n}"),
+                Some("9845012345"),
+                None,
+            ),
+        );
+    }
+    partition.checkpoint().unwrap();
+}
+
+#[test]
+fn damage_in_the_middle_is_corruption_and_the_file_is_kept() {
+    let f = fixture();
+    filled_partition(&f);
+    let len = fs::metadata(f.file()).unwrap().len() as usize;
+    let damaged = damage(&f, len / 2, 64);
+    let err = f.open_err(&f.key);
+    assert!(matches!(err, PartitionError::Corrupted { .. }), "{err:?}");
+    assert_eq!(err.code(), "partition_corrupted");
+    assert_eq!(
+        fs::read(f.file()).unwrap(),
+        damaged,
+        "a failed open must not modify the file"
+    );
+}
+
+#[test]
+fn damage_to_the_header_page_is_corruption_not_a_wrong_key() {
+    for (offset, len) in [(0, 16), (20, 80)] {
+        let f = fixture();
+        filled_partition(&f);
+        let damaged = damage(&f, offset, len);
+        let err = f.open_err(&f.key);
+        assert!(
+            matches!(err, PartitionError::Corrupted { .. }),
+            "offset {offset}: {err:?}"
+        );
+        assert_eq!(fs::read(f.file()).unwrap(), damaged);
+        // And with another key it is still "wrong key".
+        assert!(matches!(
+            f.open_err(&PartitionKey::generate()),
+            PartitionError::WrongKey
+        ));
+    }
+}
+
+#[test]
+fn a_foreign_file_is_not_a_database() {
+    let f = fixture();
+    fs::create_dir_all(f.data_dir.partitions_dir()).unwrap();
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(f.file(), &garbage).unwrap();
+    let err = f.open_err(&f.key);
+    assert!(matches!(err, PartitionError::NotADatabase), "{err:?}");
+    assert_eq!(fs::read(f.file()).unwrap(), garbage);
+}
+
+#[test]
+fn a_plaintext_sqlite_file_is_refused() {
+    let f = fixture();
+    fs::create_dir_all(f.data_dir.partitions_dir()).unwrap();
+    {
+        // Build a plain SQLite file by keying nothing: SQLCipher then writes plaintext.
+        let conn = Connection::open(f.file()).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+    }
+    let err = f.open_err(&f.key);
+    assert!(matches!(err, PartitionError::Unencrypted), "{err:?}");
+    assert_eq!(err.code(), "partition_unencrypted");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let f = fixture();
+    {
+        let partition = f.open();
+        partition
+            .conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let err = f.open_err(&f.key);
+    assert!(
+        matches!(err, PartitionError::NewerSchema { found, supported }
+            if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "partition_newer_schema");
+}
+
+#[test]
+fn wipe_removes_the_file_and_its_companions() {
+    let f = fixture();
+    let mut partition = f.open();
+    add_patient(&mut partition, &patient(f.clinic, 1, "Ravi", None, None));
+    let [wal, shm] = f.data_dir.companion_files(f.clinic);
+    assert!(f.file().exists() && wal.exists() && shm.exists());
+    partition.wipe().unwrap();
+    for path in [f.file(), wal, shm, f.data_dir.key_check_file(f.clinic)] {
+        assert!(!path.exists(), "{} still exists", path.display());
+    }
+    // Wiping what is already gone is fine, and a fresh partition can be created.
+    ClinicPartition::wipe_files(&f.data_dir, f.clinic).unwrap();
+    assert_eq!(f.open().outbox_len().unwrap(), 0);
+}
+
+#[test]
+fn nothing_is_stored_in_plaintext() {
+    let f = fixture();
+    let secrets = [
+        "Zubeida Vishwanathan",
+        "9876501234",
+        "Quixotic Lane",
+        "99887766554433",
+    ];
+    let mut partition = f.open();
+    for n in 0..50 {
+        let mut p = patient(f.clinic, n, secrets[0], Some(secrets[1]), Some(secrets[3]));
+        p.address = Some(secrets[2].to_owned());
+        add_patient(&mut partition, &p);
+    }
+    partition.search_patients("Zubeida", 10).unwrap();
+
+    let contains = |haystack: &[u8], needle: &str| {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    // Before the checkpoint the rows sit in the WAL; after it in the main file. Check both.
+    let [wal, _] = f.data_dir.companion_files(f.clinic);
+    for stage in ["before checkpoint", "after checkpoint"] {
+        for path in [f.file(), wal.clone()] {
+            let bytes = fs::read(&path).unwrap_or_default();
+            for secret in secrets {
+                assert!(
+                    !contains(&bytes, secret),
+                    "{secret} in {} {stage}",
+                    path.display()
+                );
+            }
+        }
+        partition.checkpoint().unwrap();
+    }
+    assert!(fs::metadata(f.file()).unwrap().len() > 4096);
+    // The control: the same bytes would be visible in an unencrypted file.
+    let plain = f.data_dir.partitions_dir().join("control.sqlite");
+    let conn = Connection::open(&plain).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE t (x); INSERT INTO t VALUES ('{}');",
+        secrets[0]
+    ))
+    .unwrap();
+    drop(conn);
+    assert!(contains(&fs::read(&plain).unwrap(), secrets[0]));
+}
+
+#[test]
+fn rows_of_another_clinic_are_refused() {
+    let f = fixture();
+    let mut partition = f.open();
+    let stranger = patient(Uuid::new_v4(), 1, "Other Clinic", None, None);
+    let err = partition
+        .upsert_patient_local(&stranger, &create(EntityKind::Patient, stranger.id))
+        .unwrap_err();
+    assert_eq!(err.code(), "partition_wrong_clinic");
+    assert_eq!(partition.outbox_len().unwrap(), 0);
+}
+
+// ---------------------------------------------------------------- local writes and outbox
+
+#[test]
+fn a_local_write_stores_the_row_and_its_outbox_entry_together() {
+    let f = fixture();
+    let mut partition = f.open();
+    let p = patient(f.clinic, 7, "Meera Iyer", Some("9000000001"), None);
+    let mutation = create(EntityKind::Patient, p.id);
+    let entry = partition.upsert_patient_local(&p, &mutation).unwrap();
+    assert_eq!(entry.mutation, mutation);
+    assert_eq!(entry.state, OutboxState::Pending);
+    assert_eq!(entry.attempts, 0);
+    assert!(partition
+        .has_outbox_entries(EntityKind::Patient, p.id)
+        .unwrap());
+
+    // A second write whose outbox insert fails (same mutation id) must leave no row behind.
+    let other = patient(f.clinic, 8, "Should Not Exist", Some("9000000002"), None);
+    let err = partition
+        .upsert_patient_local(&other, &mutation)
+        .unwrap_err();
+    assert!(matches!(err, PartitionError::DuplicateMutation(id) if id == mutation.mutation_id));
+    assert_eq!(partition.get_patient(other.id).unwrap(), None);
+    assert!(partition.search_patients("Should", 10).unwrap().is_empty());
+    assert_eq!(partition.outbox_len().unwrap(), 1);
+}
+
+#[test]
+fn a_failing_row_write_appends_no_outbox_entry() {
+    let f = fixture();
+    let mut partition = f.open();
+    let mut first = invoice(f.clinic, Uuid::new_v4(), 1);
+    partition
+        .upsert_invoice_local(&first, &create(EntityKind::Invoice, first.id))
+        .unwrap();
+    // Same series and number as an existing invoice: the row insert fails.
+    first.id = Uuid::new_v4();
+    let mutation = create(EntityKind::Invoice, first.id);
+    assert!(partition.upsert_invoice_local(&first, &mutation).is_err());
+    assert_eq!(partition.outbox_len().unwrap(), 1);
+    assert!(!partition
+        .has_outbox_entries(EntityKind::Invoice, first.id)
+        .unwrap());
+}
+
+#[test]
+fn mutation_fields_must_be_an_object() {
+    let err = Mutation::new(
+        EntityKind::Patient,
+        Uuid::new_v4(),
+        Operation::Update,
+        Some(1),
+        &json!([1, 2]),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "partition_invalid_mutation");
+}
+
+#[test]
+fn the_outbox_keeps_the_order_of_writes() {
+    let f = fixture();
+    let mut partition = f.open();
+    let mut p = patient(f.clinic, 1, "Order Test", None, None);
+    let mut made = Vec::new();
+    for version in 1..=5 {
+        p.version = version;
+        p.name = format!("Order Test {version}");
+        let m = Mutation::new(
+            EntityKind::Patient,
+            p.id,
+            if version == 1 {
+                Operation::Create
+            } else {
+                Operation::Update
+            },
+            (version > 1).then_some(version - 1),
+            &json!({ "name": p.name }),
+        )
+        .unwrap();
+        partition.upsert_patient_local(&p, &m).unwrap();
+        made.push(m.mutation_id);
+    }
+    let ids = |entries: Vec<OutboxEntry>| -> Vec<Uuid> {
+        entries
+            .into_iter()
+            .map(|e| e.mutation.mutation_id)
+            .collect()
+    };
+    assert_eq!(ids(partition.outbox().unwrap()), made);
+
+    // A failed push keeps its place; a conflict waits for a person; an ack removes it.
+    assert!(partition
+        .mark_mutation(made[0], OutboxState::Failed, "timeout")
+        .unwrap());
+    assert!(partition
+        .mark_mutation(made[1], OutboxState::Conflict, "version")
+        .unwrap());
+    assert!(partition.acknowledge_mutation(made[2]).unwrap());
+    assert!(!partition.acknowledge_mutation(made[2]).unwrap());
+    assert!(partition
+        .mark_mutation(made[3], OutboxState::Pending, "x")
+        .is_err());
+    let pushable = partition.pushable_outbox(10).unwrap();
+    assert_eq!(ids(pushable.clone()), vec![made[0], made[3], made[4]]);
+    assert_eq!(pushable[0].attempts, 1);
+    assert_eq!(pushable[0].last_error.as_deref(), Some("timeout"));
+    assert_eq!(partition.outbox_len().unwrap(), 4);
+    // Still in order after reopening.
+    drop(partition);
+    let partition = f.open();
+    assert_eq!(
+        ids(partition.outbox().unwrap()),
+        vec![made[0], made[1], made[3], made[4]]
+    );
+    assert_eq!(
+        partition.get_patient(p.id).unwrap().unwrap().name,
+        "Order Test 5"
+    );
+}
+
+// ---------------------------------------------------------------- other entities
+
+fn appointment(clinic: Uuid, patient_id: Uuid, doctor_id: Uuid, hour: u32) -> Appointment {
+    Appointment {
+        id: Uuid::new_v4(),
+        clinic_id: clinic,
+        patient_id,
+        doctor_id,
+        starts_at: at(hour, 0),
+        ends_at: at(hour, 15),
+        status: AppointmentStatus::Booked,
+        reason: Some("fever".to_owned()),
+        version: 1,
+        created_at: at(8, 0),
+        updated_at: at(8, 0),
+    }
+}
+
+fn invoice(clinic: Uuid, patient_id: Uuid, number: i64) -> Invoice {
+    let id = Uuid::new_v4();
+    let tax = LineTax {
+        taxable_paise: 50_000,
+        cgst_paise: 4_500,
+        sgst_paise: 4_500,
+        igst_paise: 0,
+        total_paise: 59_000,
+    };
+    Invoice {
+        id,
+        clinic_id: clinic,
+        patient_id,
+        series: "PUNE-DESK1".to_owned(),
+        number,
+        invoice_number: format!("PUNE-DESK1/{number}"),
+        issued_at: at(11, 0),
+        place_of_supply: "27".to_owned(),
+        supply_kind: SupplyKind::IntraState,
+        lines: vec![InvoiceLine {
+            id: Uuid::new_v4(),
+            position: 1,
+            description: "Consultation".to_owned(),
+            sac_hsn: "999312".to_owned(),
+            quantity: 1,
+            unit_price_paise: 50_000,
+            discount_paise: 0,
+            gst_rate_bp: 1800,
+            tax,
+        }],
+        totals: tax,
+        payments: vec![Payment {
+            id: Uuid::new_v4(),
+            invoice_id: id,
+            amount_paise: 59_000,
+            method: PaymentMethod::Upi,
+            reference: Some("UPI-REF-1".to_owned()),
+            received_at: at(11, 5),
+        }],
+        paid_paise: 59_000,
+        version: 1,
+    }
+}
+
+#[test]
+fn appointments_round_trip_and_list_by_day() {
+    let f = fixture();
+    let mut partition = f.open();
+    let (patient_id, doctor, other_doctor) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let late = appointment(f.clinic, patient_id, doctor, 16);
+    let early = appointment(f.clinic, patient_id, doctor, 10);
+    let other = appointment(f.clinic, Uuid::new_v4(), other_doctor, 12);
+    for a in [&late, &early, &other] {
+        partition
+            .upsert_appointment_local(a, &create(EntityKind::Appointment, a.id))
+            .unwrap();
+    }
+    assert_eq!(
+        partition.get_appointment(early.id).unwrap().as_ref(),
+        Some(&early)
+    );
+    let day = partition
+        .appointments_between(at(0, 0), at(23, 0), None)
+        .unwrap();
+    assert_eq!(day, vec![early.clone(), other.clone(), late.clone()]);
+    let mine = partition
+        .appointments_between(at(0, 0), at(23, 0), Some(doctor))
+        .unwrap();
+    assert_eq!(mine, vec![early.clone(), late.clone()]);
+    assert_eq!(
+        partition
+            .appointments_between(at(10, 1), at(12, 0), None)
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        partition.appointments_for_patient(patient_id).unwrap(),
+        vec![late, early]
+    );
+}
+
+#[test]
+fn encounters_prescriptions_and_invoices_round_trip_with_their_parts() {
+    let f = fixture();
+    let mut partition = f.open();
+    let (patient_id, doctor) = (Uuid::new_v4(), Uuid::new_v4());
+    let encounter_id = Uuid::new_v4();
+    let mut encounter = Encounter {
+        id: encounter_id,
+        clinic_id: f.clinic,
+        patient_id,
+        doctor_id: doctor,
+        appointment_id: None,
+        chief_complaint: "Cough for 3 days".to_owned(),
+        notes: "Chest clear".to_owned(),
+        diagnosis: "URTI".to_owned(),
+        vitals: Vitals {
+            pulse_bpm: Some(88),
+            temperature_dc: Some(381),
+            ..Vitals::default()
+        },
+        signed_at: Some(at(10, 30)),
+        signed_by: Some(doctor),
+        addenda: vec![],
+        version: 2,
+        created_at: at(10, 0),
+        updated_at: at(10, 30),
+    };
+    partition
+        .upsert_encounter_local(&encounter, &create(EntityKind::Encounter, encounter.id))
+        .unwrap();
+    // An addendum: the encounter with it added, and a mutation on the addendum.
+    let addendum = Addendum {
+        id: Uuid::new_v4(),
+        encounter_id,
+        author_id: doctor,
+        text: "Culture report normal".to_owned(),
+        created_at: at(15, 0),
+    };
+    encounter.addenda.push(addendum.clone());
+    partition
+        .upsert_encounter_local(&encounter, &create(EntityKind::Addendum, addendum.id))
+        .unwrap();
+    assert_eq!(
+        partition.get_encounter(encounter_id).unwrap().as_ref(),
+        Some(&encounter)
+    );
+    assert_eq!(
+        partition.encounters_for_patient(patient_id).unwrap(),
+        vec![encounter]
+    );
+
+    let prescription = Prescription {
+        id: Uuid::new_v4(),
+        clinic_id: f.clinic,
+        patient_id,
+        doctor_id: doctor,
+        encounter_id: Some(encounter_id),
+        notes: "After food".to_owned(),
+        items: (1..=3)
+            .map(|position| PrescriptionItem {
+                id: Uuid::new_v4(),
+                position,
+                drug: format!("Drug {position}"),
+                strength: "500 mg".to_owned(),
+                dose: "1 tab".to_owned(),
+                frequency: "1-0-1".to_owned(),
+                duration: "5 days".to_owned(),
+                instructions: String::new(),
+            })
+            .collect(),
+        issued_at: at(10, 35),
+        version: 1,
+    };
+    partition
+        .upsert_prescription_local(
+            &prescription,
+            &create(EntityKind::Prescription, prescription.id),
+        )
+        .unwrap();
+    assert_eq!(
+        partition
+            .get_prescription(prescription.id)
+            .unwrap()
+            .as_ref(),
+        Some(&prescription)
+    );
+    assert_eq!(
+        partition.prescriptions_for_patient(patient_id).unwrap(),
+        vec![prescription]
+    );
+
+    let inv = invoice(f.clinic, patient_id, 41);
+    partition
+        .upsert_invoice_local(&inv, &create(EntityKind::Invoice, inv.id))
+        .unwrap();
+    assert_eq!(partition.get_invoice(inv.id).unwrap().as_ref(), Some(&inv));
+    assert_eq!(
+        partition.invoices_for_patient(patient_id).unwrap(),
+        vec![inv]
+    );
+}
+
+#[test]
+fn pulled_rows_and_their_cursor_commit_together() {
+    let f = fixture();
+    let mut partition = f.open();
+    let a = patient(f.clinic, 1, "Pulled One", None, None);
+    let b = patient(f.clinic, 2, "Pulled Two", None, None);
+    partition
+        .apply_pulled(
+            &[Record::Patient(&a), Record::Patient(&b)],
+            Some("cursor-2"),
+        )
+        .unwrap();
+    assert_eq!(
+        partition.pull_cursor().unwrap().as_deref(),
+        Some("cursor-2")
+    );
+    assert_eq!(
+        partition.outbox_len().unwrap(),
+        0,
+        "pulled rows are not local changes"
+    );
+
+    // A page with a row of another clinic is refused whole, cursor included.
+    let stranger = patient(Uuid::new_v4(), 3, "Stranger", None, None);
+    let c = patient(f.clinic, 4, "Pulled Four", None, None);
+    assert!(partition
+        .apply_pulled(
+            &[Record::Patient(&c), Record::Patient(&stranger)],
+            Some("cursor-3")
+        )
+        .is_err());
+    assert_eq!(
+        partition.pull_cursor().unwrap().as_deref(),
+        Some("cursor-2")
+    );
+    assert_eq!(partition.get_patient(c.id).unwrap(), None);
+
+    let synced = at(12, 0);
+    partition.set_last_synced_at(synced).unwrap();
+    assert_eq!(partition.last_synced_at().unwrap(), Some(synced));
+}
+
+// ---------------------------------------------------------------- audit of local reads
+
+#[test]
+fn reads_of_patient_data_are_recorded_with_ids_only() {
+    let f = fixture();
+    let mut partition = f.open();
+    let p = patient(f.clinic, 5, "Audit Me", Some("9123456780"), None);
+    add_patient(&mut partition, &p);
+    assert!(
+        partition.local_reads(10).unwrap().is_empty(),
+        "writes are not reads"
+    );
+
+    partition.get_patient(p.id).unwrap();
+    partition.search_patients("audit", 10).unwrap();
+    partition.search_patients("nobody-matches", 10).unwrap();
+    let reads = partition.local_reads(10).unwrap();
+    assert_eq!(reads.len(), 2, "an empty result shows no patient data");
+    assert_eq!(
+        (reads[0].action, reads[0].entity),
+        (ReadAction::Read, EntityKind::Patient)
+    );
+    assert_eq!(reads[0].entity_ids, vec![p.id]);
+    assert_eq!(reads[1].action, ReadAction::List);
+    assert_eq!(reads[1].patient_ids, vec![p.id]);
+    assert!(reads[0].seq < reads[1].seq);
+
+    assert_eq!(
+        partition.forget_local_reads_through(reads[0].seq).unwrap(),
+        1
+    );
+    assert_eq!(partition.local_reads(10).unwrap(), vec![reads[1].clone()]);
+}
+
+// ---------------------------------------------------------------- conflicts
+
+#[test]
+fn conflicts_wait_in_the_inbox_until_resolved() {
+    let f = fixture();
+    let mut partition = f.open();
+    let entity_id = Uuid::new_v4();
+    let conflict = partition
+        .record_conflict(&NewConflict {
+            entity: EntityKind::Patient,
+            entity_id,
+            field: Some("phone".to_owned()),
+            local_value: Some(json!("9000000001")),
+            server_value: Some(json!("9000000002")),
+            kind: ConflictKind::SameField,
+        })
+        .unwrap();
+    assert_eq!(conflict.kind, ConflictKind::SameField);
+    assert_eq!(conflict.local_value, Some(json!("9000000001")));
+    assert_eq!(partition.open_conflicts().unwrap(), vec![conflict.clone()]);
+    assert!(partition.resolve_conflict(conflict.id).unwrap());
+    assert!(!partition.resolve_conflict(conflict.id).unwrap());
+    assert!(partition.open_conflicts().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------- search
+
+fn search_fixture() -> (Fixture, ClinicPartition, Vec<Patient>) {
+    let f = fixture();
+    let mut partition = f.open();
+    let people = vec![
+        patient(
+            f.clinic,
+            1001,
+            "Ramesh Sharma",
+            Some("+91 98450 12345"),
+            None,
+        ),
+        patient(
+            f.clinic,
+            1002,
+            "Rama Krishnan",
+            Some("080-2345 6789"),
+            Some("91-2345-6789-0123"),
+        ),
+        patient(
+            f.clinic,
+            1003,
+            "Priya Raman",
+            Some("9988776655"),
+            Some("12-3456-7890-1234"),
+        ),
+        patient(f.clinic, 2040, "Ananya Deshpande", None, None),
+        patient(f.clinic, 2041, "José D'Souza", Some("9812300000"), None),
+        patient(f.clinic, 2042, "रमेश कुमार", None, None),
+    ];
+    for p in &people {
+        add_patient(&mut partition, p);
+    }
+    (f, partition, people)
+}
+
+#[test]
+fn search_matches_name_prefixes_as_you_type() {
+    let (_f, partition, _) = search_fixture();
+    let s = |q: &str| -> Vec<String> {
+        let mut found: Vec<String> = names(&partition.search_patients(q, 50).unwrap())
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(
+        s("r"),
+        vec!["Priya Raman", "Rama Krishnan", "Ramesh Sharma"]
+    );
+    assert_eq!(
+        s("ram"),
+        vec!["Priya Raman", "Rama Krishnan", "Ramesh Sharma"]
+    );
+    assert_eq!(s("rame"), vec!["Ramesh Sharma"]);
+    assert_eq!(s("RAMESH sh"), vec!["Ramesh Sharma"]);
+    assert_eq!(
+        s("sharma ram"),
+        vec!["Ramesh Sharma"],
+        "word order does not matter"
+    );
+    assert_eq!(s("jose"), vec!["José D'Souza"], "diacritics are folded");
+    assert_eq!(s("d'sou"), vec!["José D'Souza"]);
+    assert_eq!(s("रमे"), vec!["रमेश कुमार"], "Devanagari names are searchable");
+    assert!(s("zzz").is_empty());
+}
+
+#[test]
+fn search_finds_phone_abha_and_patient_number() {
+    let (_f, partition, people) = search_fixture();
+    let ids = |q: &str| -> Vec<Uuid> {
+        partition
+            .search_patients(q, 50)
+            .unwrap()
+            .iter()
+            .map(|p| p.id)
+            .collect()
+    };
+    let ramesh = people[0].id;
+    for q in [
+        "98450",
+        "9845012345",
+        "+91 98450 12345",
+        "98450-123",
+        "919845",
+    ] {
+        assert_eq!(ids(q), vec![ramesh], "phone query {q:?}");
+    }
+    assert_eq!(
+        ids("0802345"),
+        vec![people[1].id],
+        "landline with its STD code"
+    );
+    for q in ["12345678901234", "12-3456-7890-1234", "1234567"] {
+        assert_eq!(ids(q), vec![people[2].id], "ABHA query {q:?}");
+    }
+    assert_eq!(ids("1003"), vec![people[2].id]);
+    let mut numbers: Vec<i64> = partition
+        .search_patients("204", 50)
+        .unwrap()
+        .iter()
+        .map(|p| p.patient_number)
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, vec![2040, 2041, 2042]);
+    assert_eq!(
+        partition.search_patients("r", 2).unwrap().len(),
+        2,
+        "limit is applied"
+    );
+}
+
+#[test]
+fn search_follows_updates() {
+    let (_f, mut partition, people) = search_fixture();
+    let mut renamed = people[3].clone();
+    renamed.name = "Ananya Kulkarni".to_owned();
+    renamed.phone = Some("7000012345".to_owned());
+    renamed.version = 2;
+    let m = Mutation::new(
+        EntityKind::Patient,
+        renamed.id,
+        Operation::Update,
+        Some(1),
+        &json!({"name": renamed.name}),
+    )
+    .unwrap();
+    partition.upsert_patient_local(&renamed, &m).unwrap();
+    assert!(partition.search_patients("deshp", 10).unwrap().is_empty());
+    assert_eq!(
+        names(&partition.search_patients("kulk", 10).unwrap()),
+        vec!["Ananya Kulkarni"]
+    );
+    assert_eq!(
+        names(&partition.search_patients("70000", 10).unwrap()),
+        vec!["Ananya Kulkarni"]
+    );
+}
+
+#[test]
+fn hostile_search_input_never_errors() {
+    let (_f, partition, _) = search_fixture();
+    let hostile = [
+        "",
+        " ",
+        "\"",
+        "\"\"",
+        "'",
+        "*",
+        "**",
+        "\"*",
+        "ram\"",
+        "\"ram",
+        "r*m",
+        "ram*",
+        "-ram",
+        "+",
+        "^ram",
+        "(",
+        ")",
+        "()",
+        "ram)",
+        "(ram",
+        "AND",
+        "OR",
+        "NOT",
+        "ram AND",
+        "OR sharma",
+        "ram NOT sharma",
+        "NEAR",
+        "NEAR(ram sharma)",
+        "NEAR(ram sharma, 2)",
+        "name:ram",
+        "{name phone}:ram",
+        "ram:",
+        ":",
+        "\0",
+        "ram\0sharma",
+        "\0\0\0",
+        "\u{1}\u{7f}",
+        "Ⓐ",
+        "ⓡⓐⓜ",
+        "🙂",
+        "ram 🙂",
+        "\u{301}",
+        "x'00'",
+        "'; DROP TABLE patients; --",
+        "%",
+        "_",
+        "\\",
+        "ram\\",
+        "[ram]",
+        "ram,sharma",
+        "a.b.c",
+        "ram/sharma",
+        "#",
+        "@",
+        "- - -",
+        "+91",
+        "()-",
+        "-0",
+        "..",
+        "9845 0",
+        "0",
+    ];
+    for q in hostile {
+        let result = partition.search_patients(q, 20);
+        assert!(result.is_ok(), "query {q:?} failed: {result:?}");
+    }
+    let long = "ram ".repeat(10_000);
+    assert!(partition.search_patients(&long, 20).is_ok());
+    // Operators are plain words, not syntax: "ram OR priya" needs a word starting "or".
+    assert!(partition
+        .search_patients("ram OR priya", 20)
+        .unwrap()
+        .is_empty());
+    // …and the table is intact.
+    assert_eq!(partition.search_patients("ramesh", 20).unwrap().len(), 1);
+}
+
+#[test]
+fn two_connections_share_one_partition() {
+    let f = fixture();
+    let mut first = f.open();
+    let mut second = f.open();
+    let a = patient(f.clinic, 1, "From First", None, None);
+    let b = patient(f.clinic, 2, "From Second", None, None);
+    add_patient(&mut first, &a);
+    add_patient(&mut second, &b);
+    assert_eq!(first.get_patient(b.id).unwrap(), Some(b.clone()));
+    let order: Vec<Uuid> = second
+        .outbox()
+        .unwrap()
+        .iter()
+        .map(|e| e.mutation.entity_id)
+        .collect();
+    assert_eq!(order, vec![a.id, b.id]);
+}

@@ -1,0 +1,180 @@
+//! The server as a library: settings, shared state, the router, and `launch`, which serves
+//! on a given listener until a shutdown future resolves (tests bind port 0 and stop cleanly).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::routes;
+
+/// Largest request body accepted (a big prescription or invoice is a few KiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Connection of the app role (`vaidya_app`), never the owner.
+    pub database: tokio_postgres::Config,
+    pub pool_size: usize,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// How long a client may unlock its offline cache without reaching the server.
+    pub offline_lease: Duration,
+}
+
+impl Settings {
+    /// Settings with defaults for a connection URL of the app role.
+    pub fn from_url(database_url: &str) -> Result<Settings> {
+        let database = database_url.parse().context("parsing the database URL")?;
+        Ok(Settings::new(database))
+    }
+
+    pub fn new(database: tokio_postgres::Config) -> Settings {
+        Settings {
+            database,
+            pool_size: 16,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            offline_lease: Duration::from_secs(72 * 3600),
+        }
+    }
+}
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct App {
+    pub pool: Pool,
+    pub settings: Arc<Settings>,
+}
+
+impl App {
+    pub fn new(settings: Settings) -> Result<App> {
+        let manager = Manager::from_config(
+            settings.database.clone(),
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .build()?;
+        Ok(App {
+            pool,
+            settings: Arc::new(settings),
+        })
+    }
+}
+
+pub fn router(app: App) -> Router {
+    let v1 = Router::new()
+        .route("/auth/login", post(routes::auth::login))
+        .route("/auth/refresh", post(routes::auth::refresh))
+        .route("/auth/logout", post(routes::auth::logout))
+        .route("/me", get(routes::auth::me))
+        .route("/openapi.json", get(openapi_json))
+        .route("/clinics/{clinic_id}", get(routes::clinics::get_clinic))
+        .route(
+            "/clinics/{clinic_id}/members",
+            get(routes::members::list).post(routes::members::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/members/{member_id}",
+            axum::routing::patch(routes::members::update).delete(routes::members::revoke),
+        )
+        .route(
+            "/clinics/{clinic_id}/patients",
+            get(routes::patients::list).post(routes::patients::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/patients/{id}",
+            get(routes::patients::get)
+                .patch(routes::patients::update)
+                .delete(routes::patients::delete),
+        )
+        .route(
+            "/clinics/{clinic_id}/appointments",
+            get(routes::appointments::list).post(routes::appointments::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/appointments/{id}",
+            get(routes::appointments::get).patch(routes::appointments::update),
+        )
+        .route(
+            "/clinics/{clinic_id}/encounters",
+            get(routes::encounters::list).post(routes::encounters::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/encounters/{id}",
+            get(routes::encounters::get).patch(routes::encounters::update),
+        )
+        .route(
+            "/clinics/{clinic_id}/encounters/{id}/sign",
+            post(routes::encounters::sign),
+        )
+        .route(
+            "/clinics/{clinic_id}/encounters/{id}/addenda",
+            post(routes::encounters::add_addendum),
+        )
+        .route(
+            "/clinics/{clinic_id}/prescriptions",
+            get(routes::prescriptions::list).post(routes::prescriptions::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/prescriptions/{id}",
+            get(routes::prescriptions::get),
+        )
+        .route(
+            "/clinics/{clinic_id}/invoices",
+            get(routes::invoices::list).post(routes::invoices::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/invoices/{id}",
+            get(routes::invoices::get),
+        )
+        .route(
+            "/clinics/{clinic_id}/invoices/{id}/payments",
+            post(routes::invoices::add_payment),
+        )
+        .route("/clinics/{clinic_id}/audit", get(routes::audit::list));
+
+    Router::new()
+        .nest("/v1", v1)
+        .route("/health", get(|| async { "ok" }))
+        .fallback(|| async { crate::http::AppError::not_found() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
+}
+
+/// Serve until `shutdown` resolves. The listener is bound by the caller (port 0 in tests).
+pub async fn launch(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let app = App::new(settings)?;
+    // Fail at start, not at the first request, when the database is unreachable.
+    drop(
+        app.pool
+            .get()
+            .await
+            .context("connecting to the database as the app role")?,
+    );
+    tracing::info!(addr = %listener.local_addr()?, "vaidya-server listening");
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

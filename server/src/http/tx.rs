@@ -1,0 +1,215 @@
+//! `RequestTx`: one database transaction per request, carrying the caller's identity.
+//!
+//! Identity reaches the row-level security policies through `set_config(..., true)` with bind
+//! parameters, which lasts only until the transaction ends, so a pooled connection can never
+//! carry one caller's identity into another's request. A transaction dropped without commit
+//! (an error, a panic, a client that went away) is rolled back before the connection is
+//! reused.
+
+use deadpool_postgres::{Object, Pool};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vaidya_shared::api::{AuditAction, Role};
+use vaidya_shared::ErrorCode;
+
+use super::{AppError, RequestMeta};
+
+pub struct RequestTx {
+    conn: Option<Object>,
+    /// The signed-in user (nil before sign-in completes).
+    pub user_id: Uuid,
+}
+
+impl RequestTx {
+    /// Begin a transaction for a signed-in caller: resolve the bearer token to a user and set
+    /// the identity, in one statement after BEGIN. An unknown, expired or revoked token gives
+    /// `unauthenticated`.
+    pub async fn begin(pool: &Pool, meta: &RequestMeta) -> Result<RequestTx, AppError> {
+        let token_hash = meta
+            .token_hash
+            .clone()
+            .ok_or_else(AppError::unauthenticated)?;
+        let mut tx = Self::begin_anonymous(pool, meta).await?;
+        let row = tx
+            .query_one(
+                "SELECT vaidya.auth_session_user($1)::text AS user_id",
+                &[&token_hash],
+            )
+            .await?;
+        let user: Option<String> = row.get(0);
+        let user = user
+            .and_then(|u| Uuid::parse_str(&u).ok())
+            .ok_or_else(AppError::unauthenticated)?;
+        tx.set_user(user).await?;
+        Ok(tx)
+    }
+
+    /// Begin a transaction with no user yet (sign-in), with request id and device set.
+    pub async fn begin_anonymous(pool: &Pool, meta: &RequestMeta) -> Result<RequestTx, AppError> {
+        let conn = pool.get().await?;
+        conn.batch_execute("BEGIN").await?;
+        let tx = RequestTx {
+            conn: Some(conn),
+            user_id: Uuid::nil(),
+        };
+        tx.execute(
+            "SELECT set_config('app.user_id', '', true), set_config('app.request_id', $1, true),
+                    set_config('app.device', $2, true)",
+            &[&meta.request_id, &meta.device.clone().unwrap_or_default()],
+        )
+        .await?;
+        Ok(tx)
+    }
+
+    /// Set the transaction's user (after the password or token was checked).
+    pub async fn set_user(&mut self, user: Uuid) -> Result<(), AppError> {
+        self.execute(
+            "SELECT set_config('app.user_id', $1, true)",
+            &[&user.to_string()],
+        )
+        .await?;
+        self.user_id = user;
+        Ok(())
+    }
+
+    fn client(&self) -> &Object {
+        self.conn.as_ref().expect("transaction used after it ended")
+    }
+
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, AppError> {
+        Ok(self.client().query(sql, params).await?)
+    }
+
+    pub async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, AppError> {
+        Ok(self.client().query_one(sql, params).await?)
+    }
+
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, AppError> {
+        Ok(self.client().query_opt(sql, params).await?)
+    }
+
+    pub async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, AppError> {
+        Ok(self.client().execute(sql, params).await?)
+    }
+
+    /// The caller's active role in a clinic, read under RLS (only their own memberships and
+    /// those of their clinics are visible).
+    pub async fn role_in(&self, clinic: Uuid) -> Result<Option<Role>, AppError> {
+        let row = self
+            .query_opt(
+                "SELECT role FROM vaidya.memberships
+                 WHERE clinic_id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                &[&clinic, &self.user_id],
+            )
+            .await?;
+        Ok(row.and_then(|r| Role::parse(r.get(0))))
+    }
+
+    /// Require one of `allowed` roles in `clinic`. A refusal is audited as `denied`; a
+    /// non-member gets the same 404 as a missing row, a member with the wrong role a 403.
+    pub async fn authorize(
+        &self,
+        clinic: Uuid,
+        allowed: &[Role],
+        entity_type: &str,
+    ) -> Result<Role, AppError> {
+        match self.role_in(clinic).await? {
+            Some(role) if allowed.contains(&role) => Ok(role),
+            found => {
+                self.audit(clinic, AuditAction::Denied, entity_type, &[], &[])
+                    .await?;
+                Err(AppError::Denied(if found.is_some() {
+                    ErrorCode::Forbidden
+                } else {
+                    ErrorCode::NotFound
+                }))
+            }
+        }
+    }
+
+    /// Append an audit record in this transaction (it commits or rolls back with the work).
+    pub async fn audit(
+        &self,
+        clinic: Uuid,
+        action: AuditAction,
+        entity_type: &str,
+        entity_ids: &[Uuid],
+        patient_ids: &[Uuid],
+    ) -> Result<(), AppError> {
+        let mut patients = patient_ids.to_vec();
+        patients.sort();
+        patients.dedup();
+        self.execute(
+            "SELECT vaidya.audit_append($1, $2, $3, $4, $5)",
+            &[
+                &clinic,
+                &action.as_str(),
+                &entity_type,
+                &entity_ids,
+                &patients,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn commit(mut self) -> Result<(), AppError> {
+        let conn = self.conn.take().expect("transaction used after it ended");
+        conn.batch_execute("COMMIT").await?;
+        Ok(())
+    }
+
+    /// Run `work` in this transaction: commit on success (and on an audited denial, so the
+    /// record of it is kept), roll back on any other error.
+    pub async fn run<T>(
+        mut self,
+        work: impl AsyncFnOnce(&mut RequestTx) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        match work(&mut self).await {
+            Ok(value) => {
+                self.commit().await?;
+                Ok(value)
+            }
+            Err(e) if e.keeps_transaction() => {
+                self.commit().await?;
+                Err(e)
+            }
+            Err(e) => Err(e), // Drop rolls back.
+        }
+    }
+}
+
+impl Drop for RequestTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Roll back before the connection goes back to the pool. If the runtime is gone
+            // the connection is dropped with the task and never reused.
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    if conn.batch_execute("ROLLBACK").await.is_err() {
+                        let _ = Object::take(conn);
+                    }
+                });
+            } else {
+                let _ = Object::take(conn);
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! `vaidya-server migrate`: creates or updates the roles, the schema and its policies.
+//!
+//! Runs with an administrator connection (a superuser, or a role that may create roles).
+//! Everything in the schema is created as `vaidya_owner`; the server itself later connects
+//! as `vaidya_app`, which owns nothing. Idempotent: running it twice changes nothing.
+
+use anyhow::{Context, Result};
+use tokio_postgres::Client;
+
+/// Role that owns the schema; NOLOGIN, used only by migrations and the admin CLI.
+pub const OWNER_ROLE: &str = "vaidya_owner";
+/// Role the server runs as.
+pub const APP_ROLE: &str = "vaidya_app";
+
+/// Migrations in order. A shipped file is never edited; changes go in a new one.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_initial",
+    include_str!("../migrations/0001_initial.sql"),
+)];
+
+/// Connect with tokio-postgres, driving the connection on a background task.
+pub async fn connect(url: &str) -> Result<Client> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("postgres connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Hide the password of a connection URL for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Create or update roles and apply pending migrations. `app_password` sets the app role's
+/// password (required the first time; when `None` an existing password is kept).
+pub async fn migrate(admin_url: &str, app_password: Option<&str>) -> Result<Vec<String>> {
+    let client = connect(admin_url).await?;
+    ensure_roles(&client, app_password).await?;
+
+    let database: String = client
+        .query_one("SELECT current_database()", &[])
+        .await?
+        .get(0);
+    // Only the roles that need it may connect; nobody gets TEMP (the app role must not be
+    // able to create anything, temporary tables included).
+    for sql in [
+        format!(
+            "REVOKE ALL ON DATABASE {} FROM PUBLIC",
+            quote_ident(&database)
+        ),
+        format!(
+            "GRANT CONNECT ON DATABASE {} TO {APP_ROLE}, {OWNER_ROLE}",
+            quote_ident(&database)
+        ),
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_string(),
+        format!("CREATE SCHEMA IF NOT EXISTS vaidya AUTHORIZATION {OWNER_ROLE}"),
+    ] {
+        client
+            .batch_execute(&sql)
+            .await
+            .with_context(|| sql.clone())?;
+    }
+
+    client
+        .batch_execute(&format!(
+            "SET ROLE {OWNER_ROLE};
+             CREATE TABLE IF NOT EXISTS vaidya.schema_migrations (
+                 version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());"
+        ))
+        .await?;
+
+    let mut applied = Vec::new();
+    for (version, sql) in MIGRATIONS {
+        client.batch_execute("BEGIN").await?;
+        // Two migrators at once wait for each other instead of racing.
+        client
+            .batch_execute("SELECT pg_advisory_xact_lock(7283946501)")
+            .await?;
+        let done = client
+            .query_opt(
+                "SELECT 1 FROM vaidya.schema_migrations WHERE version = $1",
+                &[version],
+            )
+            .await?
+            .is_some();
+        if done {
+            client.batch_execute("COMMIT").await?;
+            continue;
+        }
+        if let Err(e) = client.batch_execute(sql).await {
+            client.batch_execute("ROLLBACK").await.ok();
+            return Err(anyhow::Error::new(e).context(format!("applying migration {version}")));
+        }
+        client
+            .execute(
+                "INSERT INTO vaidya.schema_migrations (version) VALUES ($1)",
+                &[version],
+            )
+            .await?;
+        client.batch_execute("COMMIT").await?;
+        applied.push(version.to_string());
+    }
+    client.batch_execute("RESET ROLE").await?;
+    Ok(applied)
+}
+
+async fn ensure_roles(client: &Client, app_password: Option<&str>) -> Result<()> {
+    let exists = |name: &'static str| async move {
+        client
+            .query_opt("SELECT 1 FROM pg_roles WHERE rolname = $1", &[&name])
+            .await
+            .map(|r| r.is_some())
+    };
+    if !exists(OWNER_ROLE).await? {
+        client
+            .batch_execute(&format!(
+                "CREATE ROLE {OWNER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+            ))
+            .await?;
+    }
+    if !exists(APP_ROLE).await? {
+        client
+            .batch_execute(&format!(
+                "CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION"
+            ))
+            .await?;
+    }
+    // Re-assert the attributes every time, in case someone loosened them.
+    client
+        .batch_execute(&format!(
+            "ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION;
+             ALTER ROLE {OWNER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;"
+        ))
+        .await?;
+    if let Some(password) = app_password {
+        // Passwords cannot be bind parameters in ALTER ROLE; let the server quote the literal.
+        let sql: String = client
+            .query_one(
+                &format!("SELECT format('ALTER ROLE {APP_ROLE} PASSWORD %L', $1::text)"),
+                &[&password],
+            )
+            .await?
+            .get(0);
+        client.batch_execute(&sql).await?;
+    }
+    Ok(())
+}
+
+/// Quote an SQL identifier (for the database name in GRANT statements).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("host=/tmp dbname=x"), "host=/tmp dbname=x");
+    }
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}

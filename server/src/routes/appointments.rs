@@ -1,0 +1,258 @@
+//! Appointments and the day's queue: book, move, cancel, and move a visit through
+//! booked → checked in → in consultation → completed (or cancelled / no-show).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vaidya_shared::api::{
+    Appointment, AppointmentPatch, AppointmentQuery, AppointmentStatus, AuditAction,
+    NewAppointment, Page, Role,
+};
+use vaidya_shared::{ApiError, ErrorCode};
+
+use super::{optional_text, Paging, ANY_ROLE};
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+
+const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason, version, created_at, updated_at";
+const ENTITY: &str = "appointment";
+
+fn from_row(r: &Row) -> Appointment {
+    Appointment {
+        id: r.get("id"),
+        clinic_id: r.get("clinic_id"),
+        patient_id: r.get("patient_id"),
+        doctor_id: r.get("doctor_id"),
+        starts_at: r.get("starts_at"),
+        ends_at: r.get("ends_at"),
+        status: AppointmentStatus::parse(r.get("status")).unwrap_or(AppointmentStatus::Booked),
+        reason: r.get("reason"),
+        version: r.get("version"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+fn check_times(
+    starts: chrono::DateTime<chrono::Utc>,
+    ends: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    if ends <= starts {
+        return Err(AppError::field(
+            "ends_at",
+            "An appointment must end after it starts.",
+        ));
+    }
+    if ends - starts > chrono::Duration::hours(12) {
+        return Err(AppError::field(
+            "ends_at",
+            "An appointment may last at most 12 hours.",
+        ));
+    }
+    Ok(())
+}
+
+/// The doctor must be an active doctor of this clinic.
+async fn check_doctor(tx: &RequestTx, clinic: Uuid, doctor: Uuid) -> Result<(), AppError> {
+    let ok = tx
+        .query_opt(
+            "SELECT 1 FROM vaidya.memberships WHERE clinic_id = $1 AND user_id = $2 AND role = $3 AND revoked_at IS NULL",
+            &[&clinic, &doctor, &Role::Doctor.as_str()],
+        )
+        .await?
+        .is_some();
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::field(
+            "doctor_id",
+            "No such doctor in this clinic.",
+        ))
+    }
+}
+
+async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Appointment, AppError> {
+    tx.query_opt(
+        &format!("SELECT {COLUMNS} FROM vaidya.appointments WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
+        &[&clinic, &id],
+    )
+    .await?
+    .map(|r| from_row(&r))
+    .ok_or_else(AppError::not_found)
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), AppointmentQuery),
+    responses((status = 200, body = Page<Appointment>), (status = 404, body = ApiError)))]
+pub async fn list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<AppointmentQuery>,
+) -> Result<Json<Page<Appointment>>, AppError> {
+    let paging = Paging::new(q.limit, q.offset)?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM vaidya.appointments
+                         WHERE clinic_id = $1 AND deleted_at IS NULL
+                           AND ($2::uuid IS NULL OR doctor_id = $2)
+                           AND ($3::uuid IS NULL OR patient_id = $3)
+                           AND ($4::text IS NULL OR status = $4)
+                           AND ($5::timestamptz IS NULL OR starts_at >= $5)
+                           AND ($6::timestamptz IS NULL OR starts_at < $6)
+                         ORDER BY starts_at, id LIMIT $7 OFFSET $8"
+                    ),
+                    &[
+                        &clinic,
+                        &q.doctor_id,
+                        &q.patient_id,
+                        &q.status.map(AppointmentStatus::as_str),
+                        &q.from,
+                        &q.to,
+                        &paging.fetch(),
+                        &paging.offset,
+                    ],
+                )
+                .await?;
+            let page = paging.page(rows.iter().map(from_row).collect());
+            let ids: Vec<Uuid> = page.items.iter().map(|a| a.id).collect();
+            let patients: Vec<Uuid> = page.items.iter().map(|a| a.patient_id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &patients)
+                .await?;
+            Ok(Json(page))
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/appointments/{id}", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = Appointment), (status = 404, body = ApiError)))]
+pub async fn get(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Appointment>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let a = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[a.patient_id])
+                .await?;
+            Ok(Json(a))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewAppointment,
+    responses((status = 201, body = Appointment), (status = 422, body = ApiError)))]
+pub async fn create(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewAppointment>,
+) -> Result<(StatusCode, Json<Appointment>), AppError> {
+    check_times(new.starts_at, new.ends_at)?;
+    let reason = optional_text("reason", new.reason.as_deref(), 1000)?;
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            check_doctor(tx, clinic, new.doctor_id).await?;
+            let row = tx
+                .query_one(
+                    &format!(
+                        "INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7) RETURNING {COLUMNS}"
+                    ),
+                    &[&id, &clinic, &new.patient_id, &new.doctor_id, &new.starts_at, &new.ends_at, &reason],
+                )
+                .await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[new.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(from_row(&row))))
+        })
+        .await
+}
+
+#[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/appointments/{id}", tag = "appointments", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = AppointmentPatch,
+    responses((status = 200, body = Appointment), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn update(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(patch): ApiJson<AppointmentPatch>,
+) -> Result<Json<Appointment>, AppError> {
+    let reason_given = patch.reason.is_some();
+    let reason = optional_text("reason", patch.reason.as_deref(), 1000)?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let current = load(tx, clinic, id).await?;
+            if patch.base_version.is_some_and(|v| v != current.version) {
+                return Err(AppError::client(
+                    ErrorCode::VersionConflict,
+                    "The appointment was changed by someone else; reload and try again.",
+                ));
+            }
+            let status = patch.status.unwrap_or(current.status);
+            if !current.status.can_move_to(status) {
+                return Err(AppError::client(
+                    ErrorCode::InvalidState,
+                    format!(
+                        "An appointment that is {} cannot become {}.",
+                        current.status.as_str(),
+                        status.as_str()
+                    ),
+                ));
+            }
+            let starts = patch.starts_at.unwrap_or(current.starts_at);
+            let ends = patch.ends_at.unwrap_or(current.ends_at);
+            check_times(starts, ends)?;
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "UPDATE vaidya.appointments SET starts_at = $3, ends_at = $4, status = $5,
+                                reason = CASE WHEN $6 THEN $7 ELSE reason END
+                         WHERE clinic_id = $1 AND id = $2 AND version = $8 RETURNING {COLUMNS}"
+                    ),
+                    &[
+                        &clinic,
+                        &id,
+                        &starts,
+                        &ends,
+                        &status.as_str(),
+                        &reason_given,
+                        &reason,
+                        &current.version,
+                    ],
+                )
+                .await?
+                .ok_or_else(|| {
+                    AppError::client(
+                        ErrorCode::VersionConflict,
+                        "The appointment was changed at the same time; please retry.",
+                    )
+                })?;
+            tx.audit(
+                clinic,
+                AuditAction::Update,
+                ENTITY,
+                &[id],
+                &[current.patient_id],
+            )
+            .await?;
+            Ok(Json(from_row(&row)))
+        })
+        .await
+}

@@ -1,0 +1,241 @@
+//! Sign-in: login with email and password, refresh-token rotation, logout, and `me`.
+//!
+//! Sessions live in the database (token hashes only), so a revoked session or a removed
+//! membership takes effect on the caller's next request.
+
+use axum::extract::State;
+use axum::Json;
+use base64::Engine;
+use chrono::Utc;
+use rand::RngCore;
+use uuid::Uuid;
+use vaidya_shared::api::{
+    AuditAction, LoginRequest, Me, Membership, RefreshRequest, Role, Session, UserSummary,
+};
+use vaidya_shared::{ApiError, ErrorCode};
+
+use crate::app::App;
+use crate::http::extract::token_hash;
+use crate::http::{ApiJson, AppError, RequestMeta, RequestTx};
+use crate::password;
+
+/// A fresh 256-bit random token, URL-safe base64.
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::client(
+        ErrorCode::InvalidCredentials,
+        "The email or password is not correct.",
+    )
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", request_body = LoginRequest, tag = "auth",
+    responses((status = 200, body = Session), (status = 401, body = ApiError), (status = 429, body = ApiError)))]
+pub async fn login(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> Result<Json<Session>, AppError> {
+    let email = req.email.trim().to_lowercase();
+    if email.is_empty()
+        || email.len() > 320
+        || req.password.len() > 1024
+        || email.contains('\0')
+        || req.password.contains('\0')
+    {
+        return Err(invalid_credentials());
+    }
+
+    // Look up first, in a short transaction, so no connection is held while hashing.
+    let tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    let wait: i32 = tx
+        .query_one("SELECT vaidya.auth_throttle_wait($1)", &[&email])
+        .await?
+        .get(0);
+    if wait > 0 {
+        return Err(AppError::client(
+            ErrorCode::TooManyAttempts,
+            format!("Too many failed sign-ins. Try again in {wait} seconds."),
+        ));
+    }
+    let found = tx
+        .query_opt(
+            "SELECT user_id, password_hash FROM vaidya.auth_user_by_email($1)",
+            &[&email],
+        )
+        .await?;
+    tx.commit().await?;
+    let (user_id, stored): (Option<Uuid>, Option<String>) = match found {
+        Some(row) => (Some(row.get(0)), Some(row.get(1))),
+        None => (None, None),
+    };
+
+    let password = req.password.clone();
+    let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
+
+    let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    tx.execute("SELECT vaidya.auth_note_result($1, $2)", &[&email, &ok])
+        .await?;
+    let (true, Some(user_id)) = (ok, user_id) else {
+        tx.commit().await?;
+        return Err(invalid_credentials());
+    };
+    tx.set_user(user_id).await?;
+    let session = open_session(&app, &tx, user_id, &meta).await?;
+    for m in &session.memberships {
+        tx.audit(m.clinic_id, AuditAction::Login, "session", &[], &[])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(session))
+}
+
+async fn open_session(
+    app: &App,
+    tx: &RequestTx,
+    user_id: Uuid,
+    meta: &RequestMeta,
+) -> Result<Session, AppError> {
+    let access = new_token();
+    let refresh = new_token();
+    let s = &app.settings;
+    tx.execute(
+        "SELECT vaidya.auth_open_session($1, $2, $3, $4, $5, $6)",
+        &[
+            &user_id,
+            &token_hash(&access),
+            &(s.access_ttl.as_secs() as i32),
+            &token_hash(&refresh),
+            &(s.refresh_ttl.as_secs() as i32),
+            &meta.device,
+        ],
+    )
+    .await?;
+    session_body(app, tx, access, refresh).await
+}
+
+async fn session_body(
+    app: &App,
+    tx: &RequestTx,
+    access: String,
+    refresh: String,
+) -> Result<Session, AppError> {
+    let now = Utc::now();
+    let s = &app.settings;
+    let me = load_me(tx).await?;
+    Ok(Session {
+        access_token: access,
+        access_expires_at: now + s.access_ttl,
+        refresh_token: refresh,
+        refresh_expires_at: now + s.refresh_ttl,
+        offline_lease_until: now + s.offline_lease,
+        user: me.user,
+        memberships: me.memberships,
+    })
+}
+
+/// The signed-in user and their active memberships, read under RLS.
+async fn load_me(tx: &RequestTx) -> Result<Me, AppError> {
+    let row = tx
+        .query_one(
+            "SELECT id, email, display_name FROM vaidya.users WHERE id = $1",
+            &[&tx.user_id],
+        )
+        .await?;
+    let user = UserSummary {
+        id: row.get(0),
+        email: row.get(1),
+        display_name: row.get(2),
+    };
+    let rows = tx
+        .query(
+            "SELECT m.clinic_id, c.name, c.group_id, g.name, m.role
+             FROM vaidya.memberships m
+             JOIN vaidya.clinics c ON c.id = m.clinic_id
+             JOIN vaidya.clinic_groups g ON g.id = c.group_id
+             WHERE m.user_id = $1 AND m.revoked_at IS NULL
+             ORDER BY g.name, c.name",
+            &[&tx.user_id],
+        )
+        .await?;
+    let memberships = rows
+        .iter()
+        .filter_map(|r| {
+            Some(Membership {
+                clinic_id: r.get(0),
+                clinic_name: r.get(1),
+                group_id: r.get(2),
+                group_name: r.get(3),
+                role: Role::parse(r.get(4))?,
+            })
+        })
+        .collect();
+    Ok(Me { user, memberships })
+}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", request_body = RefreshRequest, tag = "auth",
+    responses((status = 200, body = Session), (status = 401, body = ApiError)))]
+pub async fn refresh(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Json<Session>, AppError> {
+    let access = new_token();
+    let refresh = new_token();
+    let s = &app.settings;
+    let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    let user: Option<Uuid> = tx
+        .query_one(
+            "SELECT vaidya.auth_rotate_session($1, $2, $3, $4, $5)",
+            &[
+                &token_hash(&req.refresh_token),
+                &token_hash(&access),
+                &(s.access_ttl.as_secs() as i32),
+                &token_hash(&refresh),
+                &(s.refresh_ttl.as_secs() as i32),
+            ],
+        )
+        .await?
+        .get(0);
+    let Some(user) = user else {
+        // Commit: a replayed refresh token has just revoked its session.
+        tx.commit().await?;
+        return Err(AppError::unauthenticated());
+    };
+    tx.set_user(user).await?;
+    let session = session_body(&app, &tx, access, refresh).await?;
+    tx.commit().await?;
+    Ok(Json(session))
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ApiError)))]
+pub async fn logout(
+    State(app): State<App>,
+    meta: RequestMeta,
+) -> Result<axum::http::StatusCode, AppError> {
+    let token = meta.token_hash.clone();
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.execute("SELECT vaidya.auth_revoke_session($1)", &[&token])
+                .await?;
+            Ok(axum::http::StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = ApiError)))]
+pub async fn me(State(app): State<App>, meta: RequestMeta) -> Result<Json<Me>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| Ok(Json(load_me(tx).await?)))
+        .await
+}

@@ -1,0 +1,283 @@
+//! Encounters: clinical notes and vitals, for clinicians only. A signed note is immutable
+//! (the database refuses the update); corrections are addenda.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vaidya_shared::api::{
+    Addendum, AuditAction, ClinicalQuery, Encounter, EncounterPatch, NewAddendum, NewEncounter,
+    Page, Vitals,
+};
+use vaidya_shared::{ApiError, ErrorCode};
+
+use super::{free_text, required_text, Paging, CLINICIANS, DOCTORS};
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+
+const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals, signed_at, signed_by, version, created_at, updated_at";
+const ENTITY: &str = "encounter";
+
+fn from_row(r: &Row) -> Encounter {
+    let vitals: serde_json::Value = r.get("vitals");
+    Encounter {
+        id: r.get("id"),
+        clinic_id: r.get("clinic_id"),
+        patient_id: r.get("patient_id"),
+        doctor_id: r.get("doctor_id"),
+        appointment_id: r.get("appointment_id"),
+        chief_complaint: r.get("chief_complaint"),
+        notes: r.get("notes"),
+        diagnosis: r.get("diagnosis"),
+        vitals: serde_json::from_value(vitals).unwrap_or_default(),
+        signed_at: r.get("signed_at"),
+        signed_by: r.get("signed_by"),
+        addenda: Vec::new(),
+        version: r.get("version"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+/// Plausible ranges, so a typo (pulse 720) is caught at entry.
+fn check_vitals(v: &Vitals) -> Result<serde_json::Value, AppError> {
+    let ranges: [(&str, Option<i32>, i32, i32); 8] = [
+        ("pulse_bpm", v.pulse_bpm, 20, 300),
+        ("systolic_mmhg", v.systolic_mmhg, 40, 300),
+        ("diastolic_mmhg", v.diastolic_mmhg, 20, 200),
+        ("temperature_dc", v.temperature_dc, 300, 450),
+        ("spo2_percent", v.spo2_percent, 30, 100),
+        ("respiratory_rate", v.respiratory_rate, 4, 80),
+        ("weight_g", v.weight_g, 300, 400_000),
+        ("height_mm", v.height_mm, 200, 2_600),
+    ];
+    for (name, value, lo, hi) in ranges {
+        if let Some(x) = value {
+            if !(lo..=hi).contains(&x) {
+                return Err(AppError::field(
+                    &format!("vitals.{name}"),
+                    format!("{name} must be between {lo} and {hi}."),
+                ));
+            }
+        }
+    }
+    serde_json::to_value(v).map_err(|e| AppError::Internal(e.into()))
+}
+
+async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Encounter, AppError> {
+    let mut e = tx
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM vaidya.encounters WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
+            &[&clinic, &id],
+        )
+        .await?
+        .map(|r| from_row(&r))
+        .ok_or_else(AppError::not_found)?;
+    e.addenda = tx
+        .query(
+            "SELECT id, encounter_id, author_id, text, created_at FROM vaidya.encounter_addenda
+             WHERE clinic_id = $1 AND encounter_id = $2 AND deleted_at IS NULL ORDER BY created_at, id",
+            &[&clinic, &id],
+        )
+        .await?
+        .iter()
+        .map(|r| Addendum { id: r.get(0), encounter_id: r.get(1), author_id: r.get(2), text: r.get(3), created_at: r.get(4) })
+        .collect();
+    Ok(e)
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/encounters", tag = "encounters", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ClinicalQuery),
+    responses((status = 200, body = Page<Encounter>), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<ClinicalQuery>,
+) -> Result<Json<Page<Encounter>>, AppError> {
+    let paging = Paging::new(q.limit, q.offset)?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM vaidya.encounters
+                         WHERE clinic_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR patient_id = $2)
+                         ORDER BY created_at DESC, id LIMIT $3 OFFSET $4"
+                    ),
+                    &[&clinic, &q.patient_id, &paging.fetch(), &paging.offset],
+                )
+                .await?;
+            let page = paging.page(rows.iter().map(from_row).collect());
+            let ids: Vec<Uuid> = page.items.iter().map(|e| e.id).collect();
+            let patients: Vec<Uuid> = page.items.iter().map(|e| e.patient_id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &patients).await?;
+            Ok(Json(page))
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/encounters/{id}", tag = "encounters", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = Encounter), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn get(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Encounter>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let e = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[e.patient_id])
+                .await?;
+            Ok(Json(e))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/encounters", tag = "encounters", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewEncounter,
+    responses((status = 201, body = Encounter), (status = 422, body = ApiError)))]
+pub async fn create(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewEncounter>,
+) -> Result<(StatusCode, Json<Encounter>), AppError> {
+    let complaint = free_text("chief_complaint", &new.chief_complaint, 2000)?;
+    let notes = free_text("notes", &new.notes, 100_000)?;
+    let diagnosis = free_text("diagnosis", &new.diagnosis, 2000)?;
+    let vitals = check_vitals(&new.vitals)?;
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let row = tx
+                .query_one(
+                    &format!(
+                        "INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+                    ),
+                    &[&id, &clinic, &new.patient_id, &tx.user_id, &new.appointment_id, &complaint, &notes, &diagnosis, &vitals],
+                )
+                .await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[new.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(from_row(&row))))
+        })
+        .await
+}
+
+#[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/encounters/{id}", tag = "encounters", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = EncounterPatch,
+    responses((status = 200, body = Encounter), (status = 409, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn update(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(patch): ApiJson<EncounterPatch>,
+) -> Result<Json<Encounter>, AppError> {
+    let complaint = patch
+        .chief_complaint
+        .as_deref()
+        .map(|t| free_text("chief_complaint", t, 2000))
+        .transpose()?;
+    let notes = patch
+        .notes
+        .as_deref()
+        .map(|t| free_text("notes", t, 100_000))
+        .transpose()?;
+    let diagnosis = patch
+        .diagnosis
+        .as_deref()
+        .map(|t| free_text("diagnosis", t, 2000))
+        .transpose()?;
+    let vitals = patch.vitals.as_ref().map(check_vitals).transpose()?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let current = load(tx, clinic, id).await?;
+            if current.signed_at.is_some() {
+                return Err(AppError::client(ErrorCode::InvalidState, "This note is signed and cannot change; add an addendum instead."));
+            }
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "UPDATE vaidya.encounters SET chief_complaint = coalesce($3, chief_complaint),
+                                notes = coalesce($4, notes), diagnosis = coalesce($5, diagnosis), vitals = coalesce($6, vitals)
+                         WHERE clinic_id = $1 AND id = $2 AND version = $7 RETURNING {COLUMNS}"
+                    ),
+                    &[&clinic, &id, &complaint, &notes, &diagnosis, &vitals, &patch.base_version.unwrap_or(current.version)],
+                )
+                .await?
+                .ok_or_else(|| AppError::client(ErrorCode::VersionConflict, "The note was changed by someone else; reload and try again."))?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[current.patient_id]).await?;
+            Ok(Json(from_row(&row)))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/encounters/{id}/sign", tag = "encounters", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = Encounter), (status = 409, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn sign(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Encounter>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, DOCTORS, ENTITY).await?;
+            let current = load(tx, clinic, id).await?;
+            if current.signed_at.is_some() {
+                return Err(AppError::client(ErrorCode::InvalidState, "This note is already signed."));
+            }
+            tx.execute(
+                "UPDATE vaidya.encounters SET signed_at = now(), signed_by = $3 WHERE clinic_id = $1 AND id = $2",
+                &[&clinic, &id, &tx.user_id],
+            )
+            .await?;
+            let e = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id]).await?;
+            Ok(Json(e))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/encounters/{id}/addenda", tag = "encounters", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = NewAddendum,
+    responses((status = 201, body = Encounter), (status = 409, body = ApiError)))]
+pub async fn add_addendum(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(new): ApiJson<NewAddendum>,
+) -> Result<(StatusCode, Json<Encounter>), AppError> {
+    let text = required_text("text", &new.text, 20_000)?;
+    let addendum_id = new.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let current = load(tx, clinic, id).await?;
+            if current.signed_at.is_none() {
+                return Err(AppError::client(ErrorCode::InvalidState, "The note is not signed yet; edit it directly."));
+            }
+            tx.execute(
+                "INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ($1, $2, $3, $4, $5)",
+                &[&addendum_id, &clinic, &id, &tx.user_id, &text],
+            )
+            .await?;
+            let e = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Create, "encounter_addendum", &[addendum_id, id], &[e.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(e)))
+        })
+        .await
+}

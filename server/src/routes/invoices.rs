@@ -1,0 +1,323 @@
+//! GST invoices: lines with SAC/HSN codes, CGST+SGST or IGST by place of supply, amounts in
+//! paise, numbers consecutive within a series; and payments against them. An issued invoice
+//! is immutable (GST rules: corrections are credit notes, not edits).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vaidya_shared::api::{
+    AuditAction, ClinicalQuery, Invoice, InvoiceLine, NewInvoice, NewPayment, Page, Payment,
+    PaymentMethod,
+};
+use vaidya_shared::gst::{self, LineTax, SupplyKind};
+use vaidya_shared::{validate, ApiError};
+
+use super::{optional_text, required_text, Paging, BILLING};
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+
+const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version";
+const ENTITY: &str = "invoice";
+/// The clinic's main series when a client names none.
+const DEFAULT_SERIES: &str = "INV";
+
+fn tax_of(r: &Row) -> LineTax {
+    LineTax {
+        taxable_paise: r.get("taxable_paise"),
+        cgst_paise: r.get("cgst_paise"),
+        sgst_paise: r.get("sgst_paise"),
+        igst_paise: r.get("igst_paise"),
+        total_paise: r.get("total_paise"),
+    }
+}
+
+fn from_row(r: &Row) -> Invoice {
+    let series: String = r.get("series");
+    let number: i64 = r.get("number");
+    Invoice {
+        id: r.get("id"),
+        clinic_id: r.get("clinic_id"),
+        patient_id: r.get("patient_id"),
+        invoice_number: format!("{series}/{number:06}"),
+        series,
+        number,
+        issued_at: r.get("issued_at"),
+        place_of_supply: r.get("place_of_supply"),
+        supply_kind: if r.get::<_, &str>("supply_kind") == "inter_state" {
+            SupplyKind::InterState
+        } else {
+            SupplyKind::IntraState
+        },
+        lines: Vec::new(),
+        totals: tax_of(r),
+        payments: Vec::new(),
+        paid_paise: 0,
+        version: r.get("version"),
+    }
+}
+
+/// Attach lines and payments to a page of invoices (two queries per page).
+async fn with_details(
+    tx: &RequestTx,
+    clinic: Uuid,
+    mut list: Vec<Invoice>,
+) -> Result<Vec<Invoice>, AppError> {
+    let ids: Vec<Uuid> = list.iter().map(|i| i.id).collect();
+    for r in tx
+        .query(
+            "SELECT invoice_id, id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp,
+                    taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise
+             FROM vaidya.invoice_lines WHERE clinic_id = $1 AND invoice_id = ANY($2) ORDER BY invoice_id, position",
+            &[&clinic, &ids],
+        )
+        .await?
+    {
+        let parent: Uuid = r.get(0);
+        if let Some(inv) = list.iter_mut().find(|i| i.id == parent) {
+            inv.lines.push(InvoiceLine {
+                id: r.get(1),
+                position: r.get(2),
+                description: r.get(3),
+                sac_hsn: r.get(4),
+                quantity: r.get(5),
+                unit_price_paise: r.get(6),
+                discount_paise: r.get(7),
+                gst_rate_bp: r.get::<_, i32>(8) as u32,
+                tax: tax_of(&r),
+            });
+        }
+    }
+    for r in tx
+        .query(
+            "SELECT invoice_id, id, amount_paise, method, reference, received_at FROM vaidya.payments
+             WHERE clinic_id = $1 AND invoice_id = ANY($2) AND deleted_at IS NULL ORDER BY received_at, id",
+            &[&clinic, &ids],
+        )
+        .await?
+    {
+        let parent: Uuid = r.get(0);
+        if let Some(inv) = list.iter_mut().find(|i| i.id == parent) {
+            let p = Payment {
+                id: r.get(1),
+                invoice_id: parent,
+                amount_paise: r.get(2),
+                method: PaymentMethod::parse(r.get(3)).unwrap_or(PaymentMethod::Other),
+                reference: r.get(4),
+                received_at: r.get(5),
+            };
+            inv.paid_paise += p.amount_paise;
+            inv.payments.push(p);
+        }
+    }
+    Ok(list)
+}
+
+async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Invoice, AppError> {
+    let inv = tx
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
+            &[&clinic, &id],
+        )
+        .await?
+        .map(|r| from_row(&r))
+        .ok_or_else(AppError::not_found)?;
+    Ok(with_details(tx, clinic, vec![inv]).await?.remove(0))
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/invoices", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ClinicalQuery),
+    responses((status = 200, body = Page<Invoice>), (status = 404, body = ApiError)))]
+pub async fn list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<ClinicalQuery>,
+) -> Result<Json<Page<Invoice>>, AppError> {
+    let paging = Paging::new(q.limit, q.offset)?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, BILLING, ENTITY).await?;
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM vaidya.invoices
+                         WHERE clinic_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR patient_id = $2)
+                         ORDER BY issued_at DESC, id LIMIT $3 OFFSET $4"
+                    ),
+                    &[&clinic, &q.patient_id, &paging.fetch(), &paging.offset],
+                )
+                .await?;
+            let mut page = paging.page(rows.iter().map(from_row).collect());
+            page.items = with_details(tx, clinic, page.items).await?;
+            let ids: Vec<Uuid> = page.items.iter().map(|i| i.id).collect();
+            let patients: Vec<Uuid> = page.items.iter().map(|i| i.patient_id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &patients).await?;
+            Ok(Json(page))
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/invoices/{id}", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = Invoice), (status = 404, body = ApiError)))]
+pub async fn get(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Invoice>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, BILLING, ENTITY).await?;
+            let inv = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[inv.patient_id])
+                .await?;
+            Ok(Json(inv))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/invoices", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewInvoice,
+    responses((status = 201, body = Invoice), (status = 422, body = ApiError)))]
+pub async fn create(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewInvoice>,
+) -> Result<(StatusCode, Json<Invoice>), AppError> {
+    if new.lines.is_empty() || new.lines.len() > 100 {
+        return Err(AppError::field("lines", "An invoice needs 1 to 100 lines."));
+    }
+    let series = new
+        .series
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SERIES.to_string());
+    if !(1..=16).contains(&series.len())
+        || !series
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(AppError::field(
+            "series",
+            "A series is 1–16 capital letters, digits or dashes.",
+        ));
+    }
+    if let Some(pos) = &new.place_of_supply {
+        if !validate::is_state_code(pos) {
+            return Err(AppError::field(
+                "place_of_supply",
+                "The place of supply is a two-digit GST state code.",
+            ));
+        }
+    }
+    let mut lines = Vec::with_capacity(new.lines.len());
+    for (i, l) in new.lines.iter().enumerate() {
+        let description = required_text(&format!("lines[{i}].description"), &l.description, 500)?;
+        if !(4..=8).contains(&l.sac_hsn.len()) || !l.sac_hsn.chars().all(|c| c.is_ascii_digit()) {
+            return Err(AppError::field(
+                &format!("lines[{i}].sac_hsn"),
+                "A SAC/HSN code has 4 to 8 digits.",
+            ));
+        }
+        if l.quantity <= 0 || l.quantity > 100_000 {
+            return Err(AppError::field(
+                &format!("lines[{i}].quantity"),
+                "Quantity must be between 1 and 100000.",
+            ));
+        }
+        if !(0..=10_000_000_00).contains(&l.unit_price_paise) {
+            return Err(AppError::field(
+                &format!("lines[{i}].unit_price_paise"),
+                "Unit price must be between ₹0 and ₹1,00,00,000.",
+            ));
+        }
+        lines.push((description, l));
+    }
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, BILLING, ENTITY).await?;
+            let clinic_row = super::clinics::load(tx, clinic).await?;
+            let place = new.place_of_supply.clone().unwrap_or_else(|| clinic_row.state_code.clone());
+            let kind = SupplyKind::from_states(&clinic_row.state_code, &place);
+            let mut taxes = Vec::with_capacity(lines.len());
+            for (i, (_, l)) in lines.iter().enumerate() {
+                let t = gst::tax_line(l.quantity, l.unit_price_paise, l.discount_paise, l.gst_rate_bp, kind)
+                    .map_err(|e| AppError::field(&format!("lines[{i}]"), e.to_string()))?;
+                taxes.push(t);
+            }
+            let totals = gst::sum_lines(&taxes).map_err(|e| AppError::field("lines", e.to_string()))?;
+            let number = super::patients::next_counter(tx, clinic, &format!("invoice:{series}")).await?;
+            let kind_str = match kind { SupplyKind::IntraState => "intra_state", SupplyKind::InterState => "inter_state" };
+            tx.execute(
+                "INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind,
+                        taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
+                 VALUES ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10, $11, $12)",
+                &[&id, &clinic, &new.patient_id, &series, &number, &place, &kind_str,
+                  &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise],
+            )
+            .await?;
+            for (position, ((description, l), t)) in lines.iter().zip(&taxes).enumerate() {
+                tx.execute(
+                    "INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity,
+                            unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    &[&Uuid::now_v7(), &clinic, &id, &(position as i32), description, &l.sac_hsn, &l.quantity,
+                      &l.unit_price_paise, &l.discount_paise, &(l.gst_rate_bp as i32),
+                      &t.taxable_paise, &t.cgst_paise, &t.sgst_paise, &t.igst_paise, &t.total_paise],
+                )
+                .await?;
+            }
+            let inv = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[inv.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(inv)))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/invoices/{id}/payments", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = NewPayment,
+    responses((status = 201, body = Invoice), (status = 422, body = ApiError)))]
+pub async fn add_payment(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, invoice_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(new): ApiJson<NewPayment>,
+) -> Result<(StatusCode, Json<Invoice>), AppError> {
+    let reference = optional_text("reference", new.reference.as_deref(), 200)?;
+    if new.amount_paise <= 0 {
+        return Err(AppError::field(
+            "amount_paise",
+            "A payment must be more than ₹0.",
+        ));
+    }
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, BILLING, ENTITY).await?;
+            // Lock the invoice so two desks can't both take the last rupee.
+            tx.query_opt("SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 FOR UPDATE", &[&clinic, &invoice_id])
+                .await?
+                .ok_or_else(AppError::not_found)?;
+            let inv = load(tx, clinic, invoice_id).await?;
+            if new.amount_paise > inv.totals.total_paise - inv.paid_paise {
+                return Err(AppError::field("amount_paise", "The payment is more than the amount due."));
+            }
+            tx.execute(
+                "INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, reference, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, now())",
+                &[&id, &clinic, &invoice_id, &new.amount_paise, &new.method.as_str(), &reference],
+            )
+            .await?;
+            let inv = load(tx, clinic, invoice_id).await?;
+            tx.audit(clinic, AuditAction::Create, "payment", &[id, invoice_id], &[inv.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(inv)))
+        })
+        .await
+}

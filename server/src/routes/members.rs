@@ -1,0 +1,173 @@
+//! Clinic memberships: colleagues see the staff list; clinic admins add people by email,
+//! change roles and revoke access. A clinic always keeps at least one admin.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vaidya_shared::api::{AuditAction, Member, MemberPatch, NewMember, Role, UserSummary};
+use vaidya_shared::{ApiError, ErrorCode};
+
+use super::{ADMINS, ANY_ROLE};
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
+
+const ENTITY: &str = "membership";
+const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, u.id AS user_id, u.email, u.display_name
+                      FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id";
+
+fn from_row(r: &Row) -> Member {
+    Member {
+        id: r.get("id"),
+        clinic_id: r.get("clinic_id"),
+        user: UserSummary {
+            id: r.get("user_id"),
+            email: r.get("email"),
+            display_name: r.get("display_name"),
+        },
+        role: Role::parse(r.get("role")).unwrap_or(Role::FrontDesk),
+        created_at: r.get("created_at"),
+        revoked_at: r.get("revoked_at"),
+    }
+}
+
+async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Member, AppError> {
+    tx.query_opt(
+        &format!("{SELECT} WHERE m.clinic_id = $1 AND m.id = $2"),
+        &[&clinic, &id],
+    )
+    .await?
+    .map(|r| from_row(&r))
+    .ok_or_else(AppError::not_found)
+}
+
+/// Refuse a change that would leave the clinic without an active admin.
+async fn keep_an_admin(tx: &RequestTx, clinic: Uuid, member: &Member) -> Result<(), AppError> {
+    if member.role != Role::Admin || member.revoked_at.is_some() {
+        return Ok(());
+    }
+    let others: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM vaidya.memberships WHERE clinic_id = $1 AND role = 'admin' AND revoked_at IS NULL AND id <> $2",
+            &[&clinic, &member.id],
+        )
+        .await?
+        .get(0);
+    if others == 0 {
+        return Err(AppError::client(
+            ErrorCode::InvalidState,
+            "A clinic needs at least one admin.",
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/members", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Member>), (status = 404, body = ApiError)))]
+pub async fn list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+) -> Result<Json<Vec<Member>>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let rows = tx
+                .query(&format!("{SELECT} WHERE m.clinic_id = $1 ORDER BY m.revoked_at NULLS FIRST, u.display_name"), &[&clinic])
+                .await?;
+            let members: Vec<Member> = rows.iter().map(from_row).collect();
+            let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &[]).await?;
+            Ok(Json(members))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/members", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewMember,
+    responses((status = 201, body = Member), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn create(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewMember>,
+) -> Result<(StatusCode, Json<Member>), AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            let user: Option<Uuid> = tx.query_one("SELECT vaidya.user_id_by_email($1)", &[&new.email.trim()]).await?.get(0);
+            let user = user.ok_or_else(|| AppError::field("email", "No Vaidya user has this email; create the user first."))?;
+            // Re-adding a revoked member restores the membership with the new role.
+            let row = tx
+                .query_one(
+                    "INSERT INTO vaidya.memberships (id, clinic_id, user_id, role) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (clinic_id, user_id) DO UPDATE SET role = EXCLUDED.role, revoked_at = NULL
+                     RETURNING id",
+                    &[&Uuid::now_v7(), &clinic, &user, &new.role.as_str()],
+                )
+                .await?;
+            let member = load(tx, clinic, row.get(0)).await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[member.id], &[]).await?;
+            Ok((StatusCode::CREATED, Json(member)))
+        })
+        .await
+}
+
+#[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/members/{member_id}", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("member_id" = Uuid, Path)), request_body = MemberPatch,
+    responses((status = 200, body = Member), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn update(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(patch): ApiJson<MemberPatch>,
+) -> Result<Json<Member>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            let member = load(tx, clinic, id).await?;
+            if patch.role != Role::Admin {
+                keep_an_admin(tx, clinic, &member).await?;
+            }
+            tx.execute(
+                "UPDATE vaidya.memberships SET role = $3 WHERE clinic_id = $1 AND id = $2",
+                &[&clinic, &id, &patch.role.as_str()],
+            )
+            .await?;
+            let member = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[])
+                .await?;
+            Ok(Json(member))
+        })
+        .await
+}
+
+#[utoipa::path(delete, path = "/v1/clinics/{clinic_id}/members/{member_id}", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("member_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn revoke(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            let member = load(tx, clinic, id).await?;
+            keep_an_admin(tx, clinic, &member).await?;
+            tx.execute(
+                "UPDATE vaidya.memberships SET revoked_at = now() WHERE clinic_id = $1 AND id = $2 AND revoked_at IS NULL",
+                &[&clinic, &id],
+            )
+            .await?;
+            tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[]).await?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}

@@ -1,0 +1,121 @@
+//! REST routes under `/v1`. Each module owns one resource: its SQL, its row mapping and its
+//! handlers. Every handler runs in one [`RequestTx`](crate::http::RequestTx): authorize,
+//! work, audit, commit.
+
+pub mod appointments;
+pub mod audit;
+pub mod auth;
+pub mod clinics;
+pub mod encounters;
+pub mod invoices;
+pub mod members;
+pub mod patients;
+pub mod prescriptions;
+
+use vaidya_shared::api::{Page, Role};
+use vaidya_shared::validate;
+
+use crate::http::AppError;
+
+/// Every role of a clinic.
+pub const ANY_ROLE: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::FrontDesk];
+pub const CLINICIANS: &[Role] = &[Role::Doctor, Role::Nurse];
+pub const BILLING: &[Role] = &[Role::Admin, Role::Doctor, Role::FrontDesk];
+pub const ADMINS: &[Role] = &[Role::Admin];
+pub const DOCTORS: &[Role] = &[Role::Doctor];
+
+/// Validated paging: limit 1–200 (default 50), offset ≥ 0.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Paging {
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Result<Paging, AppError> {
+        let limit = limit.unwrap_or(50);
+        let offset = offset.unwrap_or(0);
+        if !(1..=200).contains(&limit) {
+            return Err(AppError::field("limit", "limit must be between 1 and 200."));
+        }
+        if !(0..=10_000_000).contains(&offset) {
+            return Err(AppError::field("offset", "offset must not be negative."));
+        }
+        Ok(Paging { limit, offset })
+    }
+
+    /// The LIMIT to query: one more than the page, to learn whether another page follows.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    pub fn page<T>(&self, mut items: Vec<T>) -> Page<T> {
+        let more = items.len() as i64 > self.limit;
+        items.truncate(self.limit as usize);
+        Page {
+            items,
+            next_offset: more.then_some(self.offset + self.limit),
+        }
+    }
+}
+
+/// Required text: trimmed, non-empty, no control characters, at most `max` characters.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
+    let v = validate::clean_text(value, max).map_err(|m| AppError::field(field, m))?;
+    if v.is_empty() {
+        return Err(AppError::field(
+            field,
+            format!("{field} must not be empty."),
+        ));
+    }
+    Ok(v)
+}
+
+/// Optional text: an absent or empty value is `None`.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, AppError> {
+    match value {
+        None => Ok(None),
+        Some(v) => {
+            let v = validate::clean_text(v, max).map_err(|m| AppError::field(field, m))?;
+            Ok((!v.is_empty()).then_some(v))
+        }
+    }
+}
+
+/// Free text that may be empty (notes).
+pub fn free_text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
+    validate::clean_text(value, max).map_err(|m| AppError::field(field, m))
+}
+
+/// Escape LIKE wildcards so user input matches literally.
+pub fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_bounds() {
+        assert!(Paging::new(Some(0), None).is_err());
+        assert!(Paging::new(Some(201), None).is_err());
+        assert!(Paging::new(None, Some(-1)).is_err());
+        let p = Paging::new(Some(2), Some(4)).unwrap();
+        let page = p.page(vec![1, 2, 3]);
+        assert_eq!(page.items, vec![1, 2]);
+        assert_eq!(page.next_offset, Some(6));
+        assert_eq!(p.page(vec![1]).next_offset, None);
+    }
+
+    #[test]
+    fn like_is_escaped() {
+        assert_eq!(like_escape("50%_a\\"), "50\\%\\_a\\\\");
+    }
+}

@@ -1,0 +1,294 @@
+//! Patients: register, find, read, edit, and tombstone. Every read is audited with the
+//! patient ids it returned.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vaidya_shared::api::{AuditAction, NewPatient, Page, Patient, PatientPatch, PatientQuery, Sex};
+use vaidya_shared::{validate, ApiError, ErrorCode};
+
+use super::{like_escape, optional_text, required_text, Paging, ADMINS, ANY_ROLE};
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+
+const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number, version, created_at, updated_at";
+const ENTITY: &str = "patient";
+
+fn from_row(r: &Row) -> Patient {
+    Patient {
+        id: r.get("id"),
+        clinic_id: r.get("clinic_id"),
+        patient_number: r.get("patient_number"),
+        name: r.get("name"),
+        sex: Sex::parse(r.get("sex")).unwrap_or(Sex::Unknown),
+        date_of_birth: r.get("date_of_birth"),
+        phone: r.get("phone"),
+        address: r.get("address"),
+        abha_number: r.get("abha_number"),
+        version: r.get("version"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+fn phone(value: Option<&str>) -> Result<Option<String>, AppError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => validate::normalize_phone(v)
+            .map(Some)
+            .map_err(|m| AppError::field("phone", m)),
+    }
+}
+
+fn abha(value: Option<&str>) -> Result<Option<String>, AppError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => validate::normalize_abha(v)
+            .map(Some)
+            .map_err(|m| AppError::field("abha_number", m)),
+    }
+}
+
+fn check_birth_date(dob: Option<chrono::NaiveDate>) -> Result<(), AppError> {
+    if let Some(d) = dob {
+        let today = chrono::Utc::now().date_naive();
+        if d > today || d < chrono::NaiveDate::from_ymd_opt(1880, 1, 1).expect("valid date") {
+            return Err(AppError::field(
+                "date_of_birth",
+                "The date of birth is not plausible.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Next value of a per-clinic counter (patient numbers, invoice series). The upsert runs
+/// under the same policies as everything else.
+pub async fn next_counter(tx: &RequestTx, clinic: Uuid, counter: &str) -> Result<i64, AppError> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, $2, 1)
+             ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + 1
+             RETURNING value",
+            &[&clinic, &counter],
+        )
+        .await?
+        .get(0))
+}
+
+/// Load a live patient of the clinic, or the same 404 whether it is missing or not ours.
+pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Patient, AppError> {
+    tx.query_opt(
+        &format!("SELECT {COLUMNS} FROM vaidya.patients WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
+        &[&clinic, &id],
+    )
+    .await?
+    .map(|r| from_row(&r))
+    .ok_or_else(AppError::not_found)
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/patients", tag = "patients", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), PatientQuery),
+    responses((status = 200, body = Page<Patient>), (status = 404, body = ApiError)))]
+pub async fn list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<PatientQuery>,
+) -> Result<Json<Page<Patient>>, AppError> {
+    let paging = Paging::new(q.limit, q.offset)?;
+    let term = optional_text("q", q.q.as_deref(), 100)?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let rows = match &term {
+                None => {
+                    tx.query(
+                        &format!(
+                            "SELECT {COLUMNS} FROM vaidya.patients WHERE clinic_id = $1 AND deleted_at IS NULL
+                             ORDER BY lower(name), id LIMIT $2 OFFSET $3"
+                        ),
+                        &[&clinic, &paging.fetch(), &paging.offset],
+                    )
+                    .await?
+                }
+                Some(term) => {
+                    let lower = like_escape(&term.to_lowercase());
+                    let digits: String = term.chars().filter(|c| c.is_ascii_digit()).collect();
+                    let phone_prefix = (digits.len() >= 3).then(|| format!("%{}%", like_escape(&digits)));
+                    let number: Option<i64> = term.trim().parse().ok();
+                    tx.query(
+                        &format!(
+                            "SELECT {COLUMNS} FROM vaidya.patients
+                             WHERE clinic_id = $1 AND deleted_at IS NULL
+                               AND (lower(name) LIKE $2 || '%' OR lower(name) LIKE '% ' || $2 || '%'
+                                    OR phone LIKE $3 OR abha_number = $4 OR patient_number = $5)
+                             ORDER BY lower(name), id LIMIT $6 OFFSET $7"
+                        ),
+                        &[&clinic, &lower, &phone_prefix, &digits, &number, &paging.fetch(), &paging.offset],
+                    )
+                    .await?
+                }
+            };
+            let page = paging.page(rows.iter().map(from_row).collect());
+            let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &ids).await?;
+            Ok(Json(page))
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = Patient), (status = 404, body = ApiError)))]
+pub async fn get(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Patient>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let patient = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[id])
+                .await?;
+            Ok(Json(patient))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/patients", tag = "patients", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewPatient,
+    responses((status = 201, body = Patient), (status = 422, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn create(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewPatient>,
+) -> Result<(StatusCode, Json<Patient>), AppError> {
+    let name = required_text("name", &new.name, 200)?;
+    let phone = phone(new.phone.as_deref())?;
+    let abha = abha(new.abha_number.as_deref())?;
+    let address = optional_text("address", new.address.as_deref(), 500)?;
+    check_birth_date(new.date_of_birth)?;
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let number = next_counter(tx, clinic, "patient_number").await?;
+            let row = tx
+                .query_one(
+                    &format!(
+                        "INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+                    ),
+                    &[&id, &clinic, &number, &name, &new.sex.as_str(), &new.date_of_birth, &phone, &address, &abha],
+                )
+                .await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[id]).await?;
+            Ok((StatusCode::CREATED, Json(from_row(&row))))
+        })
+        .await
+}
+
+#[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = PatientPatch,
+    responses((status = 200, body = Patient), (status = 404, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn update(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(patch): ApiJson<PatientPatch>,
+) -> Result<Json<Patient>, AppError> {
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| required_text("name", n, 200))
+        .transpose()?;
+    // For optional fields: absent = keep, "" = clear, value = set.
+    let phone_given = patch.phone.is_some();
+    let phone = phone(patch.phone.as_deref())?;
+    let abha_given = patch.abha_number.is_some();
+    let abha = abha(patch.abha_number.as_deref())?;
+    let address_given = patch.address.is_some();
+    let address = optional_text("address", patch.address.as_deref(), 500)?;
+    check_birth_date(patch.date_of_birth)?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "UPDATE vaidya.patients SET
+                            name = coalesce($3, name),
+                            sex = coalesce($4, sex),
+                            date_of_birth = coalesce($5, date_of_birth),
+                            phone = CASE WHEN $6 THEN $7 ELSE phone END,
+                            abha_number = CASE WHEN $8 THEN $9 ELSE abha_number END,
+                            address = CASE WHEN $10 THEN $11 ELSE address END
+                         WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL
+                           AND ($12::bigint IS NULL OR version = $12)
+                         RETURNING {COLUMNS}"
+                    ),
+                    &[
+                        &clinic,
+                        &id,
+                        &name,
+                        &patch.sex.map(Sex::as_str),
+                        &patch.date_of_birth,
+                        &phone_given,
+                        &phone,
+                        &abha_given,
+                        &abha,
+                        &address_given,
+                        &address,
+                        &patch.base_version,
+                    ],
+                )
+                .await?;
+            let Some(row) = row else {
+                load(tx, clinic, id).await?; // 404 when missing
+                return Err(AppError::client(
+                    ErrorCode::VersionConflict,
+                    "The patient was changed by someone else; reload and try again.",
+                ));
+            };
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[id])
+                .await?;
+            Ok(Json(from_row(&row)))
+        })
+        .await
+}
+
+#[utoipa::path(delete, path = "/v1/clinics/{clinic_id}/patients/{id}", tag = "patients", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn delete(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            let n = tx
+                .execute(
+                    "UPDATE vaidya.patients SET deleted_at = now() WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    &[&clinic, &id],
+                )
+                .await?;
+            if n == 0 {
+                return Err(AppError::not_found());
+            }
+            tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[id]).await?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}

@@ -1,0 +1,190 @@
+//! Prescriptions with their items. A prescription is issued (signed) by a doctor when it is
+//! created and never changes afterwards; the database refuses updates.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use vaidya_shared::api::{
+    AuditAction, ClinicalQuery, NewPrescription, Page, Prescription, PrescriptionItem,
+};
+use vaidya_shared::ApiError;
+
+use super::{free_text, required_text, Paging, CLINICIANS, DOCTORS};
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+
+const COLUMNS: &str =
+    "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, version";
+const ENTITY: &str = "prescription";
+
+fn from_row(r: &Row) -> Prescription {
+    Prescription {
+        id: r.get("id"),
+        clinic_id: r.get("clinic_id"),
+        patient_id: r.get("patient_id"),
+        doctor_id: r.get("doctor_id"),
+        encounter_id: r.get("encounter_id"),
+        notes: r.get("notes"),
+        items: Vec::new(),
+        issued_at: r.get("issued_at"),
+        version: r.get("version"),
+    }
+}
+
+/// Attach items to prescriptions with one query for the whole page.
+async fn with_items(
+    tx: &RequestTx,
+    clinic: Uuid,
+    mut list: Vec<Prescription>,
+) -> Result<Vec<Prescription>, AppError> {
+    let ids: Vec<Uuid> = list.iter().map(|p| p.id).collect();
+    let rows = tx
+        .query(
+            "SELECT prescription_id, id, position, drug, strength, dose, frequency, duration, instructions
+             FROM vaidya.prescription_items WHERE clinic_id = $1 AND prescription_id = ANY($2) AND deleted_at IS NULL
+             ORDER BY prescription_id, position",
+            &[&clinic, &ids],
+        )
+        .await?;
+    for r in rows {
+        let parent: Uuid = r.get(0);
+        if let Some(p) = list.iter_mut().find(|p| p.id == parent) {
+            p.items.push(PrescriptionItem {
+                id: r.get(1),
+                position: r.get(2),
+                drug: r.get(3),
+                strength: r.get(4),
+                dose: r.get(5),
+                frequency: r.get(6),
+                duration: r.get(7),
+                instructions: r.get(8),
+            });
+        }
+    }
+    Ok(list)
+}
+
+async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Prescription, AppError> {
+    let p = tx
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM vaidya.prescriptions WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
+            &[&clinic, &id],
+        )
+        .await?
+        .map(|r| from_row(&r))
+        .ok_or_else(AppError::not_found)?;
+    Ok(with_items(tx, clinic, vec![p]).await?.remove(0))
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/prescriptions", tag = "prescriptions", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ClinicalQuery),
+    responses((status = 200, body = Page<Prescription>), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<ClinicalQuery>,
+) -> Result<Json<Page<Prescription>>, AppError> {
+    let paging = Paging::new(q.limit, q.offset)?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM vaidya.prescriptions
+                         WHERE clinic_id = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR patient_id = $2)
+                         ORDER BY issued_at DESC, id LIMIT $3 OFFSET $4"
+                    ),
+                    &[&clinic, &q.patient_id, &paging.fetch(), &paging.offset],
+                )
+                .await?;
+            let mut page = paging.page(rows.iter().map(from_row).collect());
+            page.items = with_items(tx, clinic, page.items).await?;
+            let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
+            let patients: Vec<Uuid> = page.items.iter().map(|p| p.patient_id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &patients).await?;
+            Ok(Json(page))
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/prescriptions/{id}", tag = "prescriptions", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = Prescription), (status = 404, body = ApiError)))]
+pub async fn get(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Prescription>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let p = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[p.patient_id])
+                .await?;
+            Ok(Json(p))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/prescriptions", tag = "prescriptions", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = NewPrescription,
+    responses((status = 201, body = Prescription), (status = 422, body = ApiError), (status = 403, body = ApiError)))]
+pub async fn create(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewPrescription>,
+) -> Result<(StatusCode, Json<Prescription>), AppError> {
+    if new.items.is_empty() || new.items.len() > 50 {
+        return Err(AppError::field(
+            "items",
+            "A prescription needs 1 to 50 items.",
+        ));
+    }
+    let notes = free_text("notes", &new.notes, 5000)?;
+    let mut items = Vec::with_capacity(new.items.len());
+    for (i, item) in new.items.iter().enumerate() {
+        items.push([
+            required_text(&format!("items[{i}].drug"), &item.drug, 200)?,
+            free_text(&format!("items[{i}].strength"), &item.strength, 100)?,
+            free_text(&format!("items[{i}].dose"), &item.dose, 100)?,
+            free_text(&format!("items[{i}].frequency"), &item.frequency, 100)?,
+            free_text(&format!("items[{i}].duration"), &item.duration, 100)?,
+            free_text(
+                &format!("items[{i}].instructions"),
+                &item.instructions,
+                1000,
+            )?,
+        ]);
+    }
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, DOCTORS, ENTITY).await?;
+            tx.execute(
+                "INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, now())",
+                &[&id, &clinic, &new.patient_id, &tx.user_id, &new.encounter_id, &notes],
+            )
+            .await?;
+            for (position, [drug, strength, dose, frequency, duration, instructions]) in items.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug, strength, dose, frequency, duration, instructions)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    &[&Uuid::now_v7(), &clinic, &id, &(position as i32), drug, strength, dose, frequency, duration, instructions],
+                )
+                .await?;
+            }
+            let p = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[p.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(p)))
+        })
+        .await
+}
