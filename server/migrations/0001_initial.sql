@@ -5,9 +5,10 @@
 
 -- The signed-in user of the current transaction, or NULL (which matches no row).
 -- The server sets app.user_id with set_config(..., true): transaction-local, never SET.
+-- Deliberately without a SET clause, so the planner inlines it (it names only pg_catalog
+-- functions, fully qualified, so search_path cannot redirect it).
 CREATE FUNCTION vaidya.current_user_id() RETURNS uuid
 LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid $$;
 
 CREATE SEQUENCE vaidya.change_seq AS bigint;
@@ -126,8 +127,11 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'encounters' AND OLD.signed_at IS NULL THEN
-        RETURN NEW;
+    -- Nested, not AND: OLD.signed_at does not exist on the other tables.
+    IF TG_TABLE_NAME = 'encounters' THEN
+        IF OLD.signed_at IS NULL THEN
+            RETURN NEW;
+        END IF;
     END IF;
     RAISE EXCEPTION '% rows are immutable once signed; add an addendum instead', TG_TABLE_NAME
         USING ERRCODE = 'VD001';
@@ -580,9 +584,14 @@ $$;
 
 -- ------------------------------------------------------------------ row-level security
 
+
 DO $$
 DECLARE
     t text;
+    -- "Clinics where the current user is an active member with one of these roles."
+    member_sql constant text := 'SELECT m.clinic_id FROM vaidya.memberships m
+                   WHERE m.user_id = (SELECT vaidya.current_user_id()) AND m.revoked_at IS NULL
+                     AND m.role = ANY (%L::text[])';
     -- table => roles that may read, roles that may insert/update
     spec constant text[][] := ARRAY[
         ARRAY['patients',           '{admin,doctor,nurse,front_desk}', '{admin,doctor,nurse,front_desk}'],
@@ -602,14 +611,16 @@ BEGIN
         t := spec[i][1];
         EXECUTE format('ALTER TABLE vaidya.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE vaidya.%I FORCE ROW LEVEL SECURITY', t);
+        -- The membership check is plain SQL over the indexed memberships table, so it is
+        -- planned with the query (once per statement, a hashed subplan) instead of calling a
+        -- function per statement; memberships' own policy lets a user see their own rows.
         EXECUTE format($p$CREATE POLICY member_select ON vaidya.%I FOR SELECT TO vaidya_app
-                          USING (clinic_id = ANY ((SELECT vaidya.member_clinics(%L))::uuid[]))$p$, t, spec[i][2]);
+                          USING (clinic_id IN (%s))$p$, t, format(member_sql, spec[i][2]));
         EXECUTE format($p$CREATE POLICY member_insert ON vaidya.%I FOR INSERT TO vaidya_app
-                          WITH CHECK (clinic_id = ANY ((SELECT vaidya.member_clinics(%L))::uuid[]))$p$, t, spec[i][3]);
+                          WITH CHECK (clinic_id IN (%s))$p$, t, format(member_sql, spec[i][3]));
         EXECUTE format($p$CREATE POLICY member_update ON vaidya.%I FOR UPDATE TO vaidya_app
-                          USING (clinic_id = ANY ((SELECT vaidya.member_clinics(%L))::uuid[]))
-                          WITH CHECK (clinic_id = ANY ((SELECT vaidya.member_clinics(%L))::uuid[]))$p$,
-                       t, spec[i][3], spec[i][3]);
+                          USING (clinic_id IN (%s)) WITH CHECK (clinic_id IN (%s))$p$,
+                       t, format(member_sql, spec[i][3]), format(member_sql, spec[i][3]));
         EXECUTE format('GRANT SELECT, INSERT, UPDATE ON vaidya.%I TO vaidya_app', t);
     END LOOP;
 

@@ -52,6 +52,9 @@ impl Settings {
 pub struct App {
     pub pool: Pool,
     pub settings: Arc<Settings>,
+    /// Password hashes computed at once. argon2id uses 19 MiB per hash; running more at
+    /// once than there are cores only thrashes caches, so sign-ins queue here instead.
+    pub hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -66,9 +69,13 @@ impl App {
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .build()?;
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2);
         Ok(App {
             pool,
             settings: Arc::new(settings),
+            hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
         })
     }
 }

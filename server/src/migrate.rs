@@ -137,13 +137,26 @@ async fn ensure_roles(client: &Client, app_password: Option<&str>) -> Result<()>
             ))
             .await?;
     }
-    // Re-assert the attributes every time, in case someone loosened them.
-    client
-        .batch_execute(&format!(
-            "ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION;
-             ALTER ROLE {OWNER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;"
-        ))
-        .await?;
+    // Re-assert the attributes when someone loosened them. Only then: roles are shared by
+    // the cluster, and altering them from two databases at once conflicts.
+    let loosened: bool = client
+        .query_one(
+            "SELECT bool_or(CASE WHEN rolname = $1
+                           THEN rolsuper OR rolbypassrls OR NOT rolcanlogin OR rolcreatedb OR rolcreaterole OR rolinherit OR rolreplication
+                           ELSE rolsuper OR rolbypassrls OR rolcanlogin END)
+             FROM pg_roles WHERE rolname IN ($1, $2)",
+            &[&APP_ROLE, &OWNER_ROLE],
+        )
+        .await?
+        .get(0);
+    if loosened {
+        client
+            .batch_execute(&format!(
+                "ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION;
+                 ALTER ROLE {OWNER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;"
+            ))
+            .await?;
+    }
     if let Some(password) = app_password {
         // Passwords cannot be bind parameters in ALTER ROLE; let the server quote the literal.
         let sql: String = client

@@ -1,1 +1,45 @@
-fn main() {}
+//! Server test suite: real PostgreSQL (a private cluster for this run), the real server on
+//! loopback, driven over HTTP and as SQL under the app role. A custom harness
+//! (libtest-mimic) so the cluster is started once and stopped and removed at the end.
+
+mod audit;
+mod auth;
+mod domain;
+mod input;
+mod isolation;
+mod pool;
+mod support;
+
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Trial};
+use vaidya_tests::Harness;
+
+use support::{TestFn, TESTS};
+
+fn main() {
+    let args = Arguments::from_args();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let harness: Arc<Harness> = runtime
+        .block_on(Harness::start())
+        .expect("starting the PostgreSQL test cluster");
+    let trials: Vec<Trial> = TESTS
+        .iter()
+        .map(|&(name, test): &(&str, TestFn)| {
+            let h = harness.clone();
+            Trial::test(name, move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(test(h)).map_err(|e| format!("{e:#}").into())
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(runtime);
+    // The trials are gone, so this is the last handle: stop and remove the cluster.
+    drop(harness);
+    conclusion.exit();
+}

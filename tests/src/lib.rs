@@ -1,1 +1,304 @@
+//! Test harness for Vaidya's cross-crate tests: one private PostgreSQL cluster per test run
+//! (temp dir, free loopback port, removed afterwards), a fresh migrated database per test,
+//! the real server on port 0, and a world of two clinics with a user of every kind.
 
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+use vaidya_server::admin::Admin;
+use vaidya_server::migrate;
+use vaidya_server::pg_cluster::PgCluster;
+use vaidya_shared::api::Role;
+
+pub const APP_PASSWORD: &str = "test-app-password";
+const TEMPLATE: &str = "vaidya_template";
+
+/// The cluster of this test run, with a migrated template database.
+pub struct Harness {
+    pub cluster: PgCluster,
+}
+
+impl Harness {
+    /// Start the cluster and build the template (migrated once, copied per test).
+    pub async fn start() -> Result<Arc<Harness>> {
+        let cluster = PgCluster::start_temporary()?;
+        let admin = migrate::connect(&cluster.superuser_url("postgres")).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {TEMPLATE}"))
+            .await?;
+        migrate::migrate(&cluster.superuser_url(TEMPLATE), Some(APP_PASSWORD)).await?;
+        Ok(Arc::new(Harness { cluster }))
+    }
+
+    /// A fresh database for one test, copied from the template and re-migrated (database
+    /// grants are not copied by CREATE DATABASE, and a second migrate must be a no-op).
+    pub async fn database(&self) -> Result<TestDb> {
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let admin = migrate::connect(&self.cluster.superuser_url("postgres")).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+            .await?;
+        let applied = migrate::migrate(&self.cluster.superuser_url(&name), None).await?;
+        assert!(applied.is_empty(), "re-running migrate applied {applied:?}");
+        Ok(TestDb {
+            admin_url: self.cluster.superuser_url(&name),
+            app_url: self.cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, &name),
+            name,
+        })
+    }
+}
+
+/// One test's database: the superuser URL (setup, tampering) and the app role URL.
+pub struct TestDb {
+    pub name: String,
+    pub admin_url: String,
+    pub app_url: String,
+}
+
+impl TestDb {
+    /// A connection as the app role, the one the server uses.
+    pub async fn app(&self) -> Result<tokio_postgres::Client> {
+        migrate::connect(&self.app_url).await
+    }
+
+    /// A superuser connection.
+    pub async fn superuser(&self) -> Result<tokio_postgres::Client> {
+        migrate::connect(&self.admin_url).await
+    }
+}
+
+/// The real server on a loopback port, stopped when dropped.
+pub struct TestServer {
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn spawn(db: &TestDb, pool_size: usize) -> Result<TestServer> {
+        let mut settings = vaidya_server::Settings::from_url(&db.app_url)?;
+        settings.pool_size = pool_size;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            if let Err(e) = vaidya_server::launch(settings, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            {
+                eprintln!("server stopped with error: {e:#}");
+            }
+        });
+        Ok(TestServer {
+            base,
+            stop: Some(tx),
+        })
+    }
+
+    /// An HTTP client for this server, not signed in.
+    pub fn client(&self) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            token: None,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A small JSON client over reqwest.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+impl Api {
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(StatusCode, Value)> {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    /// Send a raw body (for malformed input tests).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Value)> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(StatusCode, Value)> {
+        self.send(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Result<(StatusCode, Value)> {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Result<(StatusCode, Value)> {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Result<(StatusCode, Value)> {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Sign in; returns a client carrying the access token, and the session body.
+    pub async fn login(&self, email: &str, password: &str) -> Result<(Api, Value)> {
+        let (status, body) = self
+            .post(
+                "/v1/auth/login",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await?;
+        anyhow::ensure!(
+            status == StatusCode::OK,
+            "login of {email} failed: {status} {body}"
+        );
+        let token = body["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_string();
+        Ok((
+            Api {
+                token: Some(token),
+                ..self.clone()
+            },
+            body,
+        ))
+    }
+}
+
+/// A user of the test world.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: Uuid,
+    pub email: String,
+    pub password: String,
+}
+
+/// A clinic of the test world with one user per role and one revoked member.
+#[derive(Debug, Clone)]
+pub struct TestClinic {
+    pub id: Uuid,
+    pub admin: Person,
+    pub doctor: Person,
+    pub nurse: Person,
+    pub desk: Person,
+    /// A doctor whose membership was revoked.
+    pub revoked: Person,
+}
+
+impl TestClinic {
+    pub fn person(&self, role: Role) -> &Person {
+        match role {
+            Role::Admin => &self.admin,
+            Role::Doctor => &self.doctor,
+            Role::Nurse => &self.nurse,
+            Role::FrontDesk => &self.desk,
+        }
+    }
+}
+
+/// Two clinics (A in Maharashtra, B in Karnataka) in two different groups.
+pub struct World {
+    pub db: TestDb,
+    pub a: TestClinic,
+    pub b: TestClinic,
+}
+
+impl World {
+    pub async fn create(h: &Harness) -> Result<World> {
+        let db = h.database().await?;
+        let admin = Admin::connect(&db.admin_url).await?;
+        let a = Self::clinic(&admin, "a", "27").await?;
+        let b = Self::clinic(&admin, "b", "29").await?;
+        Ok(World { db, a, b })
+    }
+
+    async fn clinic(admin: &Admin, tag: &str, state: &str) -> Result<TestClinic> {
+        let group = admin.create_group(&format!("Group {tag}")).await?;
+        let clinic = admin
+            .create_clinic(group, &format!("Clinic {tag}"), state, None, "Somewhere")
+            .await?;
+        let mut people = Vec::new();
+        for role in ["admin", "doctor", "nurse", "desk", "revoked"] {
+            let email = format!("{role}.{tag}@test.vaidya.in");
+            let password = format!("password-{role}-{tag}");
+            let id = admin
+                .create_user(&email, &format!("{role} {tag}"), &password)
+                .await?;
+            let r = match role {
+                "admin" => Role::Admin,
+                "nurse" => Role::Nurse,
+                "desk" => Role::FrontDesk,
+                _ => Role::Doctor,
+            };
+            admin.add_member(clinic, &email, r).await?;
+            people.push(Person {
+                id,
+                email,
+                password,
+            });
+        }
+        admin
+            .client()
+            .execute("UPDATE vaidya.memberships SET revoked_at = now() WHERE clinic_id = $1 AND user_id = $2", &[&clinic, &people[4].id])
+            .await?;
+        let mut it = people.into_iter();
+        let mut next = || it.next().expect("five people");
+        Ok(TestClinic {
+            id: clinic,
+            admin: next(),
+            doctor: next(),
+            nurse: next(),
+            desk: next(),
+            revoked: next(),
+        })
+    }
+}

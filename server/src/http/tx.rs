@@ -23,43 +23,57 @@ pub struct RequestTx {
 
 impl RequestTx {
     /// Begin a transaction for a signed-in caller: resolve the bearer token to a user and set
-    /// the identity, in one statement after BEGIN. An unknown, expired or revoked token gives
-    /// `unauthenticated`.
+    /// the identity. BEGIN and the (prepared) identity statement are pipelined, so this costs
+    /// one round trip. An unknown, expired or revoked token gives `unauthenticated`.
     pub async fn begin(pool: &Pool, meta: &RequestMeta) -> Result<RequestTx, AppError> {
         let token_hash = meta
             .token_hash
             .clone()
             .ok_or_else(AppError::unauthenticated)?;
-        let mut tx = Self::begin_anonymous(pool, meta).await?;
-        let row = tx
-            .query_one(
-                "SELECT vaidya.auth_session_user($1)::text AS user_id",
-                &[&token_hash],
-            )
-            .await?;
-        let user: Option<String> = row.get(0);
-        let user = user
-            .and_then(|u| Uuid::parse_str(&u).ok())
-            .ok_or_else(AppError::unauthenticated)?;
-        tx.set_user(user).await?;
+        let user = Self::start(
+            pool,
+            "SELECT set_config('app.user_id', coalesce(vaidya.auth_session_user($1)::text, ''), true),
+                    set_config('app.request_id', $2, true), set_config('app.device', $3, true)",
+            &[&token_hash, &meta.request_id, &meta.device.clone().unwrap_or_default()],
+        )
+        .await?;
+        let user_id = Uuid::parse_str(&user.1).map_err(|_| AppError::unauthenticated())?;
+        let mut tx = user.0;
+        tx.user_id = user_id;
         Ok(tx)
     }
 
     /// Begin a transaction with no user yet (sign-in), with request id and device set.
     pub async fn begin_anonymous(pool: &Pool, meta: &RequestMeta) -> Result<RequestTx, AppError> {
-        let conn = pool.get().await?;
-        conn.batch_execute("BEGIN").await?;
-        let tx = RequestTx {
-            conn: Some(conn),
-            user_id: Uuid::nil(),
-        };
-        tx.execute(
+        let (tx, _) = Self::start(
+            pool,
             "SELECT set_config('app.user_id', '', true), set_config('app.request_id', $1, true),
                     set_config('app.device', $2, true)",
             &[&meta.request_id, &meta.device.clone().unwrap_or_default()],
         )
         .await?;
         Ok(tx)
+    }
+
+    /// BEGIN and the identity statement in one round trip; returns the first column.
+    async fn start(
+        pool: &Pool,
+        identity_sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(RequestTx, String), AppError> {
+        let conn = pool.get().await?;
+        let stmt = conn.prepare_cached(identity_sql).await?;
+        let tx = RequestTx {
+            conn: Some(conn),
+            user_id: Uuid::nil(),
+        };
+        let client = tx.client();
+        let (_, row) = tokio::try_join!(
+            client.batch_execute("BEGIN"),
+            client.query_one(&stmt, params)
+        )?;
+        let first: String = row.get(0);
+        Ok((tx, first))
     }
 
     /// Set the transaction's user (after the password or token was checked).
@@ -73,6 +87,8 @@ impl RequestTx {
         Ok(())
     }
 
+    // Statements go through the connection's prepared-statement cache: one round trip per
+    // query instead of a prepare plus an execute.
     fn client(&self) -> &Object {
         self.conn.as_ref().expect("transaction used after it ended")
     }
@@ -82,7 +98,8 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, AppError> {
-        Ok(self.client().query(sql, params).await?)
+        let stmt = self.client().prepare_cached(sql).await?;
+        Ok(self.client().query(&stmt, params).await?)
     }
 
     pub async fn query_one(
@@ -90,7 +107,8 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, AppError> {
-        Ok(self.client().query_one(sql, params).await?)
+        let stmt = self.client().prepare_cached(sql).await?;
+        Ok(self.client().query_one(&stmt, params).await?)
     }
 
     pub async fn query_opt(
@@ -98,7 +116,8 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, AppError> {
-        Ok(self.client().query_opt(sql, params).await?)
+        let stmt = self.client().prepare_cached(sql).await?;
+        Ok(self.client().query_opt(&stmt, params).await?)
     }
 
     pub async fn execute(
@@ -106,7 +125,8 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, AppError> {
-        Ok(self.client().execute(sql, params).await?)
+        let stmt = self.client().prepare_cached(sql).await?;
+        Ok(self.client().execute(&stmt, params).await?)
     }
 
     /// The caller's active role in a clinic, read under RLS (only their own memberships and

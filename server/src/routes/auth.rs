@@ -75,9 +75,15 @@ pub async fn login(
     };
 
     let password = req.password.clone();
+    let permit = app
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     let ok = tokio::task::spawn_blocking(move || password::verify(&password, stored.as_deref()))
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
+    drop(permit);
 
     let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
     tx.execute("SELECT vaidya.auth_note_result($1, $2)", &[&email, &ok])

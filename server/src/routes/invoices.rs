@@ -229,7 +229,7 @@ pub async fn create(
                 "Quantity must be between 1 and 100000.",
             ));
         }
-        if !(0..=10_000_000_00).contains(&l.unit_price_paise) {
+        if !(0..=1_000_000_000).contains(&l.unit_price_paise) {
             return Err(AppError::field(
                 &format!("lines[{i}].unit_price_paise"),
                 "Unit price must be between ₹0 and ₹1,00,00,000.",

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Set up and run every Vaidya test on a fresh Debian/Ubuntu machine.
+# Installs what is missing (PostgreSQL server binaries, a Secret Service keyring daemon,
+# D-Bus), then runs formatting and lint checks and the whole test suite inside a private
+# D-Bus session with an unlocked gnome-keyring, so keyring tests use the real OS keyring.
+# The server tests start their own private PostgreSQL cluster (initdb/pg_ctl, as the
+# `postgres` user when run as root) and remove it afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus)
+command -v dbus-launch >/dev/null 2>&1 || missing+=(dbus-x11)
+command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
+dpkg -s libsecret-1-0 >/dev/null 2>&1 || missing+=(libsecret-1-0)
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then missing+=(postgresql); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_if_needed apt-get update -qq
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+# Keyring tests must not silently skip here.
+export VAIDYA_REQUIRE_KEYRING=1
+dbus-run-session -- bash -c '
+  set -euo pipefail
+  echo -n "vaidya-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  cargo test --workspace
+'

@@ -1,0 +1,313 @@
+//! The audit trail: reads, lists and denials leave rows; tampering is caught by the chain
+//! verifier; the app role can only append.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use reqwest::StatusCode;
+use serde_json::json;
+use vaidya_server::audit_chain;
+use vaidya_tests::{Harness, TestServer, World};
+
+use crate::check;
+
+pub async fn reads_and_denials_are_audited(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let s = crate::isolation::seed(&w.db.superuser().await?, &w.a).await?;
+    let server = TestServer::spawn(&w.db, 4).await?;
+    let anon = server.client();
+    let (doctor, _) = anon.login(&w.a.doctor.email, &w.a.doctor.password).await?;
+    let (desk, _) = anon.login(&w.a.desk.email, &w.a.desk.password).await?;
+    let (nurse, _) = anon.login(&w.a.nurse.email, &w.a.nurse.password).await?;
+    let (admin, _) = anon.login(&w.a.admin.email, &w.a.admin.password).await?;
+    let (other, _) = anon.login(&w.b.admin.email, &w.b.admin.password).await?;
+    let k = w.a.id;
+    let p = s.patient;
+
+    // Every endpoint that reads patient data, and what it must leave.
+    let reads = [
+        (
+            &desk,
+            format!("/v1/clinics/{k}/patients/{p}"),
+            "read",
+            "patient",
+            w.a.desk.id,
+        ),
+        (
+            &desk,
+            format!("/v1/clinics/{k}/patients?q=seed"),
+            "list",
+            "patient",
+            w.a.desk.id,
+        ),
+        (
+            &desk,
+            format!("/v1/clinics/{k}/appointments/{}", s.appointment),
+            "read",
+            "appointment",
+            w.a.desk.id,
+        ),
+        (
+            &desk,
+            format!("/v1/clinics/{k}/appointments?patient_id={p}"),
+            "list",
+            "appointment",
+            w.a.desk.id,
+        ),
+        (
+            &doctor,
+            format!("/v1/clinics/{k}/encounters/{}", s.encounter),
+            "read",
+            "encounter",
+            w.a.doctor.id,
+        ),
+        (
+            &doctor,
+            format!("/v1/clinics/{k}/encounters?patient_id={p}"),
+            "list",
+            "encounter",
+            w.a.doctor.id,
+        ),
+        (
+            &doctor,
+            format!("/v1/clinics/{k}/prescriptions/{}", s.prescription),
+            "read",
+            "prescription",
+            w.a.doctor.id,
+        ),
+        (
+            &doctor,
+            format!("/v1/clinics/{k}/prescriptions?patient_id={p}"),
+            "list",
+            "prescription",
+            w.a.doctor.id,
+        ),
+        (
+            &desk,
+            format!("/v1/clinics/{k}/invoices/{}", s.invoice),
+            "read",
+            "invoice",
+            w.a.desk.id,
+        ),
+        (
+            &desk,
+            format!("/v1/clinics/{k}/invoices?patient_id={p}"),
+            "list",
+            "invoice",
+            w.a.desk.id,
+        ),
+    ];
+    for (client, path, _, _, _) in &reads {
+        let (status, body) = client.get(path).await?;
+        check!(status == StatusCode::OK, "GET {path}: {status} {body}");
+    }
+    // Denied: a nurse opening an invoice (wrong role), and another clinic's admin.
+    let (status, _) = nurse
+        .get(&format!("/v1/clinics/{k}/invoices/{}", s.invoice))
+        .await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "nurse reading invoice: {status}"
+    );
+    let (status, _) = other.get(&format!("/v1/clinics/{k}/patients/{p}")).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "other clinic reading patient: {status}"
+    );
+
+    // "Who viewed this patient": the admin's filtered view.
+    let (status, body) = admin
+        .get(&format!("/v1/clinics/{k}/audit?patient_id={p}&limit=200"))
+        .await?;
+    check!(status == StatusCode::OK, "audit list: {status} {body}");
+    let entries = body["items"].as_array().cloned().unwrap_or_default();
+    for (_, path, action, entity, actor) in &reads {
+        let found = entries.iter().any(|e| {
+            e["action"] == *action
+                && e["entity_type"] == *entity
+                && e["actor_id"] == actor.to_string()
+                && e["patient_ids"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|i| i == &json!(p)))
+        });
+        check!(found, "no {action} {entity} audit row for GET {path}");
+    }
+    // Audit rows carry ids only, never patient data values.
+    check!(
+        !body.to_string().contains("Seed Patient"),
+        "audit rows contain patient data"
+    );
+
+    let (_, denied) = admin
+        .get(&format!("/v1/clinics/{k}/audit?action=denied"))
+        .await?;
+    let denied = denied["items"].as_array().cloned().unwrap_or_default();
+    check!(
+        denied
+            .iter()
+            .any(|e| e["actor_id"] == w.a.nurse.id.to_string() && e["entity_type"] == "invoice"),
+        "nurse's denial not audited: {denied:?}"
+    );
+    check!(
+        denied
+            .iter()
+            .any(|e| e["actor_id"] == w.b.admin.id.to_string() && e["entity_type"] == "patient"),
+        "other clinic's denial not audited: {denied:?}"
+    );
+    // Filters by user and time range work.
+    let (_, mine) = admin
+        .get(&format!("/v1/clinics/{k}/audit?user_id={}", w.a.doctor.id))
+        .await?;
+    check!(
+        mine["items"].as_array().is_some_and(
+            |v| !v.is_empty() && v.iter().all(|e| e["actor_id"] == w.a.doctor.id.to_string())
+        ),
+        "user filter: {mine}"
+    );
+    let (_, none) = admin
+        .get(&format!("/v1/clinics/{k}/audit?to=2000-01-01T00:00:00Z"))
+        .await?;
+    check!(
+        none["items"].as_array().is_some_and(|v| v.is_empty()),
+        "time filter: {none}"
+    );
+
+    // The chain of all this is intact.
+    let su = w.db.superuser().await?;
+    let report = audit_chain::verify(&su).await?;
+    check!(
+        report.broken.is_empty() && report.rows > 20,
+        "chain: {report:?}"
+    );
+    Ok(())
+}
+
+pub async fn tampering_is_detected(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    for i in 0..6 {
+        desk.post(
+            &format!("/v1/clinics/{}/patients", w.a.id),
+            json!({"name": format!("P{i}"), "sex": "other"}),
+        )
+        .await?;
+    }
+    let su = w.db.superuser().await?;
+    check!(
+        audit_chain::verify(&su).await?.broken.is_empty(),
+        "chain broken before tampering"
+    );
+
+    // Even a superuser must first disable the guard trigger to edit the log.
+    let guarded = su
+        .execute(
+            "UPDATE vaidya.audit_log SET action = 'list' WHERE clinic_id = $1 AND seq = 3",
+            &[&w.a.id],
+        )
+        .await;
+    check!(guarded.is_err(), "guard trigger let an UPDATE through");
+    su.batch_execute("ALTER TABLE vaidya.audit_log DISABLE TRIGGER audit_append_only")
+        .await?;
+
+    // Rewrite who did something in row 9 (one of the desk's patient creations).
+    su.execute(
+        "UPDATE vaidya.audit_log SET actor_id = $2 WHERE clinic_id = $1 AND seq = 9",
+        &[&w.a.id, &w.a.admin.id],
+    )
+    .await?;
+    let report = audit_chain::verify(&su).await?;
+    let broken = report.broken.iter().find(|b| b.clinic_id == w.a.id);
+    check!(
+        broken.is_some_and(|b| b.seq == 9),
+        "edited row 9 not named: {report:?}"
+    );
+    check!(
+        report.broken.iter().all(|b| b.clinic_id == w.a.id),
+        "clinic B's chain reported broken: {report:?}"
+    );
+
+    // A deleted row is named too (restore row 4 first by recomputing nothing: use a fresh db).
+    let w2 = World::create(&h).await?;
+    let server2 = TestServer::spawn(&w2.db, 2).await?;
+    let (desk2, _) = server2
+        .client()
+        .login(&w2.a.desk.email, &w2.a.desk.password)
+        .await?;
+    for i in 0..4 {
+        desk2
+            .post(
+                &format!("/v1/clinics/{}/patients", w2.a.id),
+                json!({"name": format!("Q{i}"), "sex": "other"}),
+            )
+            .await?;
+    }
+    let su2 = w2.db.superuser().await?;
+    su2.batch_execute("ALTER TABLE vaidya.audit_log DISABLE TRIGGER audit_append_only")
+        .await?;
+    su2.execute(
+        "DELETE FROM vaidya.audit_log WHERE clinic_id = $1 AND seq = 2",
+        &[&w2.a.id],
+    )
+    .await?;
+    let report = audit_chain::verify(&su2).await?;
+    check!(
+        report
+            .broken
+            .iter()
+            .any(|b| b.clinic_id == w2.a.id && b.seq == 2),
+        "deleted row 2 not named: {report:?}"
+    );
+    // Removing the tail is caught by the chain head.
+    su2.execute(
+        "DELETE FROM vaidya.audit_log WHERE clinic_id = $1 AND seq >= 2",
+        &[&w2.a.id],
+    )
+    .await?;
+    let report = audit_chain::verify(&su2).await?;
+    check!(
+        report.broken.iter().any(|b| b.clinic_id == w2.a.id),
+        "truncated tail not detected: {report:?}"
+    );
+    Ok(())
+}
+
+pub async fn audit_log_is_append_only_for_app_role(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    crate::isolation::seed(&w.db.superuser().await?, &w.a).await?;
+    let app = w.db.app().await?;
+    app.batch_execute(&format!(
+        "BEGIN; SELECT set_config('app.user_id', '{}', true)",
+        w.a.admin.id
+    ))
+    .await?;
+    let n: i64 = app
+        .query_one("SELECT count(*) FROM vaidya.audit_log", &[])
+        .await?
+        .get(0);
+    check!(n > 0, "admin should read the log");
+    app.batch_execute("ROLLBACK").await?;
+    for sql in [
+        "UPDATE vaidya.audit_log SET action = 'read'",
+        "DELETE FROM vaidya.audit_log",
+        "TRUNCATE vaidya.audit_log",
+        "UPDATE vaidya.audit_chain_heads SET seq = 0",
+        "ALTER TABLE vaidya.audit_log DISABLE TRIGGER audit_append_only",
+        "ALTER TABLE vaidya.patients NO FORCE ROW LEVEL SECURITY",
+        "CREATE TABLE vaidya.x (id int)",
+        "CREATE TEMP TABLE x (id int)",
+    ] {
+        app.batch_execute(&format!(
+            "BEGIN; SELECT set_config('app.user_id', '{}', true)",
+            w.a.admin.id
+        ))
+        .await?;
+        let r = app.batch_execute(sql).await;
+        app.batch_execute("ROLLBACK").await?;
+        check!(r.is_err(), "the app role could run `{sql}`");
+    }
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Sign-in: login, refresh rotation with replay detection, logout, throttling, and
+//! membership changes taking effect on the next request.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use reqwest::StatusCode;
+use serde_json::json;
+use vaidya_tests::{Harness, TestServer, World};
+
+use crate::check;
+
+pub async fn login_refresh_logout(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let anon = server.client();
+    let (me, session) = anon
+        .login(&w.a.doctor.email.to_uppercase(), &w.a.doctor.password)
+        .await?;
+    check!(
+        session["memberships"][0]["clinic_id"] == w.a.id.to_string(),
+        "memberships: {session}"
+    );
+    check!(
+        session["memberships"][0]["role"] == "doctor",
+        "role: {session}"
+    );
+    check!(
+        session["offline_lease_until"].is_string(),
+        "no offline lease"
+    );
+    let (status, body) = me.get("/v1/me").await?;
+    check!(
+        status == StatusCode::OK && body["user"]["email"] == w.a.doctor.email,
+        "me: {status} {body}"
+    );
+
+    let (status, refreshed) = anon
+        .post(
+            "/v1/auth/refresh",
+            json!({"refresh_token": session["refresh_token"]}),
+        )
+        .await?;
+    check!(status == StatusCode::OK, "refresh: {status} {refreshed}");
+    // The old access token died with the rotation; the new one works.
+    let (status, _) = me.get("/v1/me").await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED,
+        "old access token still works: {status}"
+    );
+    let me2 = vaidya_tests::Api {
+        token: refreshed["access_token"].as_str().map(String::from),
+        ..anon.clone()
+    };
+    let (status, _) = me2.get("/v1/me").await?;
+    check!(status == StatusCode::OK, "new access token: {status}");
+
+    let (status, _) = me2.post("/v1/auth/logout", json!({})).await?;
+    check!(status == StatusCode::NO_CONTENT, "logout: {status}");
+    let (status, body) = me2.get("/v1/me").await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED && body["code"] == "unauthenticated",
+        "after logout: {status} {body}"
+    );
+
+    // Login is audited in the user's clinic.
+    let su = w.db.superuser().await?;
+    let n: i64 = su
+        .query_one("SELECT count(*) FROM vaidya.audit_log WHERE clinic_id = $1 AND action = 'login' AND actor_id = $2", &[&w.a.id, &w.a.doctor.id])
+        .await?
+        .get(0);
+    check!(n == 1, "login audit rows: {n}");
+    // Tokens are stored hashed only.
+    let raw: i64 = su
+        .query_one("SELECT count(*) FROM vaidya.sessions WHERE encode(access_hash, 'escape') LIKE '%' || $1 || '%'", &[&refreshed["access_token"].as_str().unwrap_or("x")])
+        .await?
+        .get(0);
+    check!(raw == 0, "raw token stored");
+    Ok(())
+}
+
+pub async fn unknown_email_and_wrong_password_look_alike(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let anon = server.client();
+    let wrong = anon
+        .post(
+            "/v1/auth/login",
+            json!({"email": w.a.admin.email, "password": "not-the-password"}),
+        )
+        .await?;
+    let unknown = anon
+        .post(
+            "/v1/auth/login",
+            json!({"email": "nobody@nowhere.in", "password": "not-the-password"}),
+        )
+        .await?;
+    check!(
+        wrong.0 == StatusCode::UNAUTHORIZED,
+        "wrong password: {wrong:?}"
+    );
+    check!(wrong == unknown, "answers differ: {wrong:?} vs {unknown:?}");
+    check!(wrong.1["code"] == "invalid_credentials", "code: {wrong:?}");
+    Ok(())
+}
+
+pub async fn repeated_failures_are_throttled(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let anon = server.client();
+    for _ in 0..5 {
+        let (status, _) = anon
+            .post(
+                "/v1/auth/login",
+                json!({"email": w.a.nurse.email, "password": "guess-guess-guess"}),
+            )
+            .await?;
+        check!(
+            status == StatusCode::UNAUTHORIZED,
+            "failure answered {status}"
+        );
+    }
+    // Even the right password waits now: the throttle answers before checking it.
+    let (status, body) = anon
+        .post(
+            "/v1/auth/login",
+            json!({"email": w.a.nurse.email, "password": w.a.nurse.password}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::TOO_MANY_REQUESTS && body["code"] == "too_many_attempts",
+        "6th attempt: {status} {body}"
+    );
+    // Other accounts are unaffected.
+    anon.login(&w.a.admin.email, &w.a.admin.password).await?;
+    // After the wait, the right password works and clears the counter.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    anon.login(&w.a.nurse.email, &w.a.nurse.password).await?;
+    Ok(())
+}
+
+pub async fn refresh_token_replay_revokes_session(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let anon = server.client();
+    let (_, session) = anon.login(&w.a.desk.email, &w.a.desk.password).await?;
+    let old = session["refresh_token"].clone();
+    let (status, fresh) = anon
+        .post("/v1/auth/refresh", json!({"refresh_token": old}))
+        .await?;
+    check!(status == StatusCode::OK, "first refresh: {status}");
+    // A thief replays the old refresh token: refused, and the legitimate session dies too.
+    let (status, _) = anon
+        .post("/v1/auth/refresh", json!({"refresh_token": old}))
+        .await?;
+    check!(status == StatusCode::UNAUTHORIZED, "replay: {status}");
+    let live = vaidya_tests::Api {
+        token: fresh["access_token"].as_str().map(String::from),
+        ..anon.clone()
+    };
+    let (status, _) = live.get("/v1/me").await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED,
+        "session survived a replay: {status}"
+    );
+    let (status, _) = anon
+        .post(
+            "/v1/auth/refresh",
+            json!({"refresh_token": fresh["refresh_token"]}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED,
+        "rotated token survived a replay: {status}"
+    );
+    Ok(())
+}
+
+pub async fn revoked_membership_takes_effect_next_request(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let anon = server.client();
+    let (admin, _) = anon.login(&w.a.admin.email, &w.a.admin.password).await?;
+    let (nurse, _) = anon.login(&w.a.nurse.email, &w.a.nurse.password).await?;
+    let k = w.a.id;
+    let (status, _) = nurse.get(&format!("/v1/clinics/{k}/patients")).await?;
+    check!(
+        status == StatusCode::OK,
+        "nurse before revocation: {status}"
+    );
+    let (_, members) = admin.get(&format!("/v1/clinics/{k}/members")).await?;
+    let nurse_member = members
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|m| m["user"]["id"] == w.a.nurse.id.to_string())
+        })
+        .map(|m| m["id"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let (status, _) = admin
+        .delete(&format!("/v1/clinics/{k}/members/{nurse_member}"))
+        .await?;
+    check!(status == StatusCode::NO_CONTENT, "revoke: {status}");
+    let (status, _) = nurse.get(&format!("/v1/clinics/{k}/patients")).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "nurse after revocation: {status}"
+    );
+    // The last admin cannot remove themselves.
+    let (_, members) = admin.get(&format!("/v1/clinics/{k}/members")).await?;
+    let me = members
+        .as_array()
+        .and_then(|m| {
+            m.iter()
+                .find(|m| m["user"]["id"] == w.a.admin.id.to_string())
+        })
+        .cloned()
+        .unwrap_or_default();
+    let (status, body) = admin
+        .delete(&format!(
+            "/v1/clinics/{k}/members/{}",
+            me["id"].as_str().unwrap_or_default()
+        ))
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT && body["code"] == "invalid_state",
+        "last admin removal: {status} {body}"
+    );
+    // Re-adding restores access with the new role.
+    let (status, body) = admin
+        .post(
+            &format!("/v1/clinics/{k}/members"),
+            json!({"email": w.a.nurse.email, "role": "front_desk"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED && body["role"] == "front_desk",
+        "re-add: {status} {body}"
+    );
+    let (status, _) = nurse.get(&format!("/v1/clinics/{k}/patients")).await?;
+    check!(status == StatusCode::OK, "nurse after re-adding: {status}");
+    Ok(())
+}

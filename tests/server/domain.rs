@@ -1,0 +1,316 @@
+//! Clinic rules the server enforces: signed notes are immutable (addenda instead), GST
+//! splits by place of supply with consecutive invoice numbers, the day's queue moves
+//! forward only; and the OpenAPI document is served.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use reqwest::StatusCode;
+use serde_json::json;
+use vaidya_tests::{Harness, TestServer, World};
+
+use crate::check;
+
+pub async fn signed_note_is_immutable_and_takes_addenda(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (doctor, _) = server
+        .client()
+        .login(&w.a.doctor.email, &w.a.doctor.password)
+        .await?;
+    let (nurse, _) = server
+        .client()
+        .login(&w.a.nurse.email, &w.a.nurse.password)
+        .await?;
+    let k = w.a.id;
+    let (_, p) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Lata", "sex": "female"}),
+        )
+        .await?;
+    let (status, e) = nurse
+        .post(&format!("/v1/clinics/{k}/encounters"), json!({"patient_id": p["id"], "chief_complaint": "Fever", "vitals": {"pulse_bpm": 92, "temperature_dc": 384}}))
+        .await?;
+    check!(
+        status == StatusCode::CREATED && e["vitals"]["temperature_dc"] == 384,
+        "create encounter: {status} {e}"
+    );
+    let eid = e["id"].as_str().unwrap_or_default().to_string();
+    let (status, body) = nurse
+        .patch(
+            &format!("/v1/clinics/{k}/encounters/{eid}"),
+            json!({"vitals": {"pulse_bpm": 720}}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "vitals.pulse_bpm",
+        "implausible pulse: {status} {body}"
+    );
+    let (status, _) = doctor
+        .patch(
+            &format!("/v1/clinics/{k}/encounters/{eid}"),
+            json!({"notes": "Viral fever", "diagnosis": "J06.9"}),
+        )
+        .await?;
+    check!(status == StatusCode::OK, "edit before signing: {status}");
+    let (status, body) = nurse
+        .post(&format!("/v1/clinics/{k}/encounters/{eid}/sign"), json!({}))
+        .await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "nurse signing: {status} {body}"
+    );
+    let (status, signed) = doctor
+        .post(&format!("/v1/clinics/{k}/encounters/{eid}/sign"), json!({}))
+        .await?;
+    check!(
+        status == StatusCode::OK && signed["signed_by"] == w.a.doctor.id.to_string(),
+        "sign: {status} {signed}"
+    );
+    let (status, body) = doctor
+        .patch(
+            &format!("/v1/clinics/{k}/encounters/{eid}"),
+            json!({"notes": "rewritten"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT && body["code"] == "invalid_state",
+        "edit after signing: {status} {body}"
+    );
+    // The database itself refuses, even if the API check were missing.
+    let app = w.db.app().await?;
+    app.batch_execute(&format!(
+        "BEGIN; SELECT set_config('app.user_id', '{}', true)",
+        w.a.doctor.id
+    ))
+    .await?;
+    let direct = app
+        .execute(
+            "UPDATE vaidya.encounters SET notes = 'sneaky' WHERE id = $1::text::uuid",
+            &[&eid],
+        )
+        .await;
+    app.batch_execute("ROLLBACK").await?;
+    check!(
+        direct
+            .as_ref()
+            .err()
+            .and_then(|e| e.code())
+            .map(|c| c.code())
+            == Some("VD001"),
+        "direct update of a signed note: {direct:?}"
+    );
+    let (status, e2) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/encounters/{eid}/addenda"),
+            json!({"text": "Dose corrected to 500 mg"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED
+            && e2["addenda"].as_array().map(Vec::len) == Some(1)
+            && e2["notes"] == "Viral fever",
+        "addendum: {status} {e2}"
+    );
+    Ok(())
+}
+
+pub async fn invoice_gst_split_and_numbering(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let k = w.a.id; // Maharashtra (27)
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Neha", "sex": "female", "phone": "98200 12345"}),
+        )
+        .await?;
+    check!(p["phone"] == "+919820012345", "phone normalised: {p}");
+    let lines = json!([
+        {"description": "Consultation", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 50000, "gst_rate_bp": 0},
+        {"description": "Nebuliser kit", "sac_hsn": "90192010", "quantity": 2, "unit_price_paise": 45000, "discount_paise": 5000, "gst_rate_bp": 1200}
+    ]);
+    let (status, intra) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": lines}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED,
+        "intra-state invoice: {status} {intra}"
+    );
+    // 2 × 450.00 − 50.00 = 850.00 taxable at 12 %: CGST 51.00 + SGST 51.00.
+    check!(
+        intra["supply_kind"] == "intra_state"
+            && intra["totals"]["cgst_paise"] == 5100
+            && intra["totals"]["sgst_paise"] == 5100
+            && intra["totals"]["igst_paise"] == 0,
+        "split: {intra}"
+    );
+    check!(
+        intra["totals"]["total_paise"] == 50000 + 85000 + 10200,
+        "total: {intra}"
+    );
+    let (_, inter) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "place_of_supply": "29", "lines": lines}),
+        )
+        .await?;
+    check!(
+        inter["supply_kind"] == "inter_state"
+            && inter["totals"]["igst_paise"] == 10200
+            && inter["totals"]["cgst_paise"] == 0,
+        "IGST: {inter}"
+    );
+    check!(
+        intra["number"] == 1 && inter["number"] == 2 && inter["invoice_number"] == "INV/000002",
+        "numbering: {} {}",
+        intra["number"],
+        inter["number"]
+    );
+    let (_, other_series) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "series": "DESK2", "lines": lines}),
+        )
+        .await?;
+    check!(
+        other_series["number"] == 1 && other_series["invoice_number"] == "DESK2/000001",
+        "series: {other_series}"
+    );
+    let (status, body) = desk.post(&format!("/v1/clinics/{k}/invoices"), json!({"patient_id": p["id"], "lines": [{"description": "X", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 100, "gst_rate_bp": 1700}]})).await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "lines[0]",
+        "bad GST rate: {status} {body}"
+    );
+    // Payments: partial, then the rest; more than due is refused.
+    let inv = intra["id"].as_str().unwrap_or_default();
+    let (status, paid) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{inv}/payments"),
+            json!({"amount_paise": 100000, "method": "upi", "reference": "UPI-123"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED && paid["paid_paise"] == 100000,
+        "payment: {status} {paid}"
+    );
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{inv}/payments"),
+            json!({"amount_paise": 99999999, "method": "cash"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "amount_paise",
+        "overpayment: {status} {body}"
+    );
+    Ok(())
+}
+
+pub async fn appointment_queue_transitions(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let k = w.a.id;
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Omkar", "sex": "male"}),
+        )
+        .await?;
+    let starts = chrono::Utc::now();
+    let (status, a) = desk
+        .post(&format!("/v1/clinics/{k}/appointments"), json!({"patient_id": p["id"], "doctor_id": w.a.doctor.id, "starts_at": starts, "ends_at": starts + chrono::Duration::minutes(15)}))
+        .await?;
+    check!(
+        status == StatusCode::CREATED && a["status"] == "booked",
+        "book: {status} {a}"
+    );
+    let path = format!(
+        "/v1/clinics/{k}/appointments/{}",
+        a["id"].as_str().unwrap_or_default()
+    );
+    let (status, body) = desk.patch(&path, json!({"status": "completed"})).await?;
+    check!(
+        status == StatusCode::CONFLICT && body["code"] == "invalid_state",
+        "skip to completed: {status} {body}"
+    );
+    for next in ["checked_in", "in_consultation", "completed"] {
+        let (status, body) = desk.patch(&path, json!({"status": next})).await?;
+        check!(
+            status == StatusCode::OK && body["status"] == next,
+            "{next}: {status} {body}"
+        );
+    }
+    let (status, _) = desk.patch(&path, json!({"status": "cancelled"})).await?;
+    check!(
+        status == StatusCode::CONFLICT,
+        "cancel after completion: {status}"
+    );
+    let (status, body) = desk
+        .patch(&path, json!({"base_version": 1, "reason": "late"}))
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT && body["code"] == "version_conflict",
+        "stale version: {status} {body}"
+    );
+    // Only doctors can be booked.
+    let (status, body) = desk
+        .post(&format!("/v1/clinics/{k}/appointments"), json!({"patient_id": p["id"], "doctor_id": w.a.nurse.id, "starts_at": starts, "ends_at": starts + chrono::Duration::minutes(15)}))
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "doctor_id",
+        "nurse as doctor: {status} {body}"
+    );
+    // The doctor's day, in order.
+    let (_, day) = desk
+        .get(&format!(
+            "/v1/clinics/{k}/appointments?doctor_id={}&from={}",
+            w.a.doctor.id,
+            urlencoding(&(starts - chrono::Duration::hours(1)).to_rfc3339())
+        ))
+        .await?;
+    check!(
+        day["items"].as_array().map(Vec::len) == Some(1),
+        "doctor's day: {day}"
+    );
+    Ok(())
+}
+
+fn urlencoding(s: &str) -> String {
+    s.replace('+', "%2B").replace(':', "%3A")
+}
+
+pub async fn openapi_document_is_served(h: Arc<Harness>) -> Result<()> {
+    let db = h.database().await?;
+    let server = TestServer::spawn(&db, 1).await?;
+    let (status, doc) = server.client().get("/v1/openapi.json").await?;
+    check!(
+        status == StatusCode::OK && doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "openapi: {status}"
+    );
+    for path in [
+        "/v1/auth/login",
+        "/v1/clinics/{clinic_id}/patients",
+        "/v1/clinics/{clinic_id}/invoices",
+        "/v1/clinics/{clinic_id}/audit",
+    ] {
+        check!(doc["paths"][path].is_object(), "openapi lacks {path}");
+    }
+    check!(
+        doc["components"]["schemas"]["ErrorCode"].is_object(),
+        "openapi lacks ErrorCode"
+    );
+    Ok(())
+}

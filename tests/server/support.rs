@@ -1,0 +1,53 @@
+//! The list of tests and helpers they share.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use vaidya_tests::Harness;
+
+pub type TestFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+pub type TestFn = fn(Arc<Harness>) -> TestFuture;
+
+macro_rules! tests {
+    ($($path:path),* $(,)?) => {
+        pub const TESTS: &[(&str, TestFn)] = &[
+            $((stringify!($path), |h| Box::pin($path(h)))),*
+        ];
+    };
+}
+
+tests![
+    crate::isolation::sql_matrix,
+    crate::isolation::http_matrix,
+    crate::isolation::other_clinic_row_looks_missing,
+    crate::isolation::verify_isolation_passes_on_fresh_database,
+    crate::isolation::verify_isolation_names_broken_invariants,
+    crate::isolation::owner_cannot_read_clinical_rows,
+    crate::pool::interleaved_clinics_on_one_connection,
+    crate::pool::aborted_transaction_leaves_no_identity,
+    crate::audit::reads_and_denials_are_audited,
+    crate::audit::tampering_is_detected,
+    crate::audit::audit_log_is_append_only_for_app_role,
+    crate::auth::login_refresh_logout,
+    crate::auth::unknown_email_and_wrong_password_look_alike,
+    crate::auth::repeated_failures_are_throttled,
+    crate::auth::refresh_token_replay_revokes_session,
+    crate::auth::revoked_membership_takes_effect_next_request,
+    crate::input::malformed_input_gets_stable_codes,
+    crate::input::nothing_half_written,
+    crate::domain::signed_note_is_immutable_and_takes_addenda,
+    crate::domain::invoice_gst_split_and_numbering,
+    crate::domain::appointment_queue_transitions,
+    crate::domain::openapi_document_is_served,
+];
+
+/// Assert with a formatted message, returning an error instead of panicking.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            anyhow::bail!($($arg)*);
+        }
+    };
+}
