@@ -569,6 +569,10 @@ pub struct NewInvoice {
     pub patient_id: Uuid,
     /// Series to issue from; defaults to the clinic's main series.
     pub series: Option<String>,
+    /// Number within a device's own series (offline issue). Not allowed for the main series,
+    /// whose numbers the server assigns.
+    #[serde(default)]
+    pub number: Option<i64>,
     /// Two-digit GST state code; defaults to the clinic's own state.
     pub place_of_supply: Option<String>,
     pub lines: Vec<NewInvoiceLine>,

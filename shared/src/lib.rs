@@ -4,6 +4,7 @@
 pub mod api;
 pub mod error;
 pub mod gst;
+pub mod sync;
 pub mod validate;
 
 pub use error::{ApiError, ErrorCode};
