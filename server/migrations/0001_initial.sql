@@ -391,6 +391,8 @@ CREATE TABLE vaidya.audit_log (
     device       text CHECK (length(device) <= 200),
     request_id   text CHECK (length(request_id) <= 100),
     at           timestamptz NOT NULL,
+    -- When the access happened on a device while offline (uploaded with the next sync).
+    occurred_at  timestamptz,
     -- sha256(previous row's hash || canonical text of this row); the first row of a
     -- clinic chains from 32 zero bytes.
     hash         bytea NOT NULL,
@@ -410,7 +412,8 @@ CREATE TABLE vaidya.audit_chain_heads (
 -- text independently, so a change to either side shows up as a broken chain.
 CREATE FUNCTION vaidya.audit_canonical(
     p_clinic uuid, p_seq bigint, p_actor uuid, p_action text, p_entity_type text,
-    p_entity_ids uuid[], p_patient_ids uuid[], p_device text, p_request_id text, p_at timestamptz
+    p_entity_ids uuid[], p_patient_ids uuid[], p_device text, p_request_id text, p_at timestamptz,
+    p_occurred_at timestamptz
 ) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -418,14 +421,16 @@ AS $$
     SELECT concat_ws('|', p_clinic::text, p_seq::text, coalesce(p_actor::text, ''), p_action, p_entity_type,
                      array_to_string(p_entity_ids, ','), array_to_string(p_patient_ids, ','),
                      coalesce(p_device, ''), coalesce(p_request_id, ''),
-                     floor(extract(epoch FROM p_at) * 1000000)::bigint::text)
+                     floor(extract(epoch FROM p_at) * 1000000)::bigint::text,
+                     coalesce(floor(extract(epoch FROM p_occurred_at) * 1000000)::bigint::text, ''))
 $$;
 
 -- Appends one audit row for the current user. The actor comes from the transaction's
 -- identity, never from a parameter. SECURITY DEFINER because the app role may neither read
 -- the chain head nor insert into the log directly; it can only append through here.
 CREATE FUNCTION vaidya.audit_append(
-    p_clinic uuid, p_action text, p_entity_type text, p_entity_ids uuid[], p_patient_ids uuid[]
+    p_clinic uuid, p_action text, p_entity_type text, p_entity_ids uuid[], p_patient_ids uuid[],
+    p_occurred_at timestamptz DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -451,11 +456,11 @@ BEGIN
     v_seq := v_seq + 1;
     v_hash := sha256(v_prev || convert_to(vaidya.audit_canonical(
         p_clinic, v_seq, v_actor, p_action, p_entity_type, coalesce(p_entity_ids, '{}'),
-        coalesce(p_patient_ids, '{}'), v_device, v_request, v_at), 'UTF8'));
+        coalesce(p_patient_ids, '{}'), v_device, v_request, v_at, p_occurred_at), 'UTF8'));
     INSERT INTO vaidya.audit_log (clinic_id, seq, actor_id, action, entity_type, entity_ids,
-                                  patient_ids, device, request_id, at, hash)
+                                  patient_ids, device, request_id, at, occurred_at, hash)
     VALUES (p_clinic, v_seq, v_actor, p_action, p_entity_type, coalesce(p_entity_ids, '{}'),
-            coalesce(p_patient_ids, '{}'), v_device, v_request, v_at, v_hash);
+            coalesce(p_patient_ids, '{}'), v_device, v_request, v_at, p_occurred_at, v_hash);
     UPDATE vaidya.audit_chain_heads SET seq = v_seq, hash = v_hash WHERE clinic_id = p_clinic;
     RETURN v_seq;
 END
@@ -672,7 +677,7 @@ GRANT EXECUTE ON FUNCTION
     vaidya.member_clinics(text[]),
     vaidya.stamp_change(),
     vaidya.refuse_change_after_signing(),
-    vaidya.audit_append(uuid, text, text, uuid[], uuid[]),
+    vaidya.audit_append(uuid, text, text, uuid[], uuid[], timestamptz),
     vaidya.auth_user_by_email(text),
     vaidya.auth_throttle_wait(text),
     vaidya.auth_note_result(text, boolean),

@@ -55,6 +55,8 @@ pub struct App {
     /// Password hashes computed at once. argon2id uses 19 MiB per hash; running more at
     /// once than there are cores only thrashes caches, so sign-ins queue here instead.
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Clinics whose data changed (fed by `LISTEN vaidya_changes`), for live clients.
+    pub changes: tokio::sync::broadcast::Sender<crate::sync::live::ChangeSignal>,
 }
 
 impl App {
@@ -76,6 +78,7 @@ impl App {
             pool,
             settings: Arc::new(settings),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            changes: tokio::sync::broadcast::channel(1024).0,
         })
     }
 }
@@ -150,7 +153,12 @@ pub fn router(app: App) -> Router {
             "/clinics/{clinic_id}/invoices/{id}/payments",
             post(routes::invoices::add_payment),
         )
-        .route("/clinics/{clinic_id}/audit", get(routes::audit::list));
+        .route("/clinics/{clinic_id}/audit", get(routes::audit::list))
+        .route("/clinics/{clinic_id}/sync/push", post(crate::sync::push::push))
+        .route("/clinics/{clinic_id}/sync/pull", get(crate::sync::pull::pull))
+        .route("/clinics/{clinic_id}/sync/live", get(crate::sync::live::live))
+        .route("/clinics/{clinic_id}/conflicts", get(crate::sync::conflicts::list))
+        .route("/clinics/{clinic_id}/conflicts/{id}/resolve", post(crate::sync::conflicts::resolve_handler));
 
     Router::new()
         .nest("/v1", v1)
@@ -179,9 +187,11 @@ pub async fn launch(
             .await
             .context("connecting to the database as the app role")?,
     );
+    let listener_task = tokio::spawn(crate::sync::live::listen(app.settings.database.clone(), app.changes.clone()));
     tracing::info!(addr = %listener.local_addr()?, "vaidya-server listening");
-    axum::serve(listener, router(app))
+    let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+        .await;
+    listener_task.abort();
+    Ok(served?)
 }

@@ -58,7 +58,8 @@ pub async fn verify(client: &Client) -> Result<ChainReport> {
         let rows = client
             .query(
                 "SELECT seq, actor_id, action, entity_type, entity_ids, patient_ids, device, request_id,
-                        floor(extract(epoch FROM at) * 1000000)::bigint AS at_us, hash
+                        floor(extract(epoch FROM at) * 1000000)::bigint AS at_us, hash,
+                        floor(extract(epoch FROM occurred_at) * 1000000)::bigint AS occurred_us
                  FROM vaidya.audit_log WHERE clinic_id = $1 ORDER BY seq",
                 &[&clinic],
             )
@@ -88,6 +89,7 @@ pub async fn verify(client: &Client) -> Result<ChainReport> {
                 r.get::<_, Option<String>>(6).unwrap_or_default(),
                 r.get::<_, Option<String>>(7).unwrap_or_default(),
                 r.get::<_, i64>(8).to_string(),
+                r.get::<_, Option<i64>>(10).map(|v| v.to_string()).unwrap_or_default(),
             ]
             .join("|");
             let mut h = Sha256::new();

@@ -20,6 +20,8 @@ use crate::routes;
         routes::prescriptions::list, routes::prescriptions::get, routes::prescriptions::create,
         routes::invoices::list, routes::invoices::get, routes::invoices::create, routes::invoices::add_payment,
         routes::audit::list,
+        crate::sync::push::push, crate::sync::pull::pull, crate::sync::live::live,
+        crate::sync::conflicts::list, crate::sync::conflicts::resolve_handler,
     ),
     components(schemas(vaidya_shared::ApiError, vaidya_shared::ErrorCode)),
     modifiers(&BearerAuth)

@@ -52,6 +52,12 @@ impl AppError {
         AppError::client(ErrorCode::Unauthenticated, "Please sign in again.")
     }
 
+    /// The stable code and the readable message a client gets for this error.
+    pub fn code_and_message(&self) -> (ErrorCode, String) {
+        let body = self.body();
+        (body.code, body.message)
+    }
+
     /// Whether the transaction should commit despite the error (audit rows of a denial).
     pub fn keeps_transaction(&self) -> bool {
         matches!(self, AppError::Denied(_))

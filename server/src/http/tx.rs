@@ -129,6 +129,11 @@ impl RequestTx {
         Ok(self.client().execute(&stmt, params).await?)
     }
 
+    /// Run a statement without parameters through the simple protocol (savepoints).
+    pub async fn execute_simple(&self, sql: &str) -> Result<(), AppError> {
+        Ok(self.client().batch_execute(sql).await?)
+    }
+
     /// The caller's active role in a clinic, read under RLS (only their own memberships and
     /// those of their clinics are visible).
     pub async fn role_in(&self, clinic: Uuid) -> Result<Option<Role>, AppError> {

@@ -16,10 +16,10 @@ use super::{optional_text, Paging, ANY_ROLE};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
-const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason, version, created_at, updated_at";
+pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason, version, created_at, updated_at";
 const ENTITY: &str = "appointment";
 
-fn from_row(r: &Row) -> Appointment {
+pub fn from_row(r: &Row) -> Appointment {
     Appointment {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
@@ -73,7 +73,7 @@ async fn check_doctor(tx: &RequestTx, clinic: Uuid, doctor: Uuid) -> Result<(), 
     }
 }
 
-async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Appointment, AppError> {
+pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Appointment, AppError> {
     tx.query_opt(
         &format!("SELECT {COLUMNS} FROM vaidya.appointments WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
         &[&clinic, &id],
@@ -160,27 +160,60 @@ pub async fn create(
     ApiPath(clinic): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewAppointment>,
 ) -> Result<(StatusCode, Json<Appointment>), AppError> {
-    check_times(new.starts_at, new.ends_at)?;
-    let reason = optional_text("reason", new.reason.as_deref(), 1000)?;
-    let id = new.id.unwrap_or_else(Uuid::now_v7);
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            check_doctor(tx, clinic, new.doctor_id).await?;
-            let row = tx
-                .query_one(
-                    &format!(
-                        "INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7) RETURNING {COLUMNS}"
-                    ),
-                    &[&id, &clinic, &new.patient_id, &new.doctor_id, &new.starts_at, &new.ends_at, &reason],
-                )
-                .await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[new.patient_id]).await?;
-            Ok((StatusCode::CREATED, Json(from_row(&row))))
+            let a = insert(tx, clinic, new).await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[a.id], &[a.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(a)))
         })
         .await
+}
+
+/// Validate and book an appointment with an active doctor of the clinic.
+pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewAppointment) -> Result<Appointment, AppError> {
+    check_times(new.starts_at, new.ends_at)?;
+    let reason = optional_text("reason", new.reason.as_deref(), 1000)?;
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    check_doctor(tx, clinic, new.doctor_id).await?;
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7) RETURNING {COLUMNS}"
+            ),
+            &[&id, &clinic, &new.patient_id, &new.doctor_id, &new.starts_at, &new.ends_at, &reason],
+        )
+        .await?;
+    Ok(from_row(&row))
+}
+
+/// Other live bookings of the same doctor that overlap this one (double bookings).
+pub async fn overlapping(tx: &RequestTx, a: &Appointment) -> Result<Vec<Uuid>, AppError> {
+    let rows = tx
+        .query(
+            "SELECT id FROM vaidya.appointments
+             WHERE clinic_id = $1 AND doctor_id = $2 AND id <> $3 AND deleted_at IS NULL
+               AND status NOT IN ('cancelled', 'no_show') AND starts_at < $5 AND ends_at > $4",
+            &[&a.clinic_id, &a.doctor_id, &a.id, &a.starts_at, &a.ends_at],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Mark an appointment deleted (sync deletes; the desk cancels instead).
+pub async fn tombstone(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<(), AppError> {
+    let n = tx
+        .execute(
+            "UPDATE vaidya.appointments SET deleted_at = now() WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL",
+            &[&clinic, &id],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AppError::not_found());
+    }
+    Ok(())
 }
 
 #[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/appointments/{id}", tag = "appointments", security(("bearer" = [])),
@@ -192,67 +225,45 @@ pub async fn update(
     ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(patch): ApiJson<AppointmentPatch>,
 ) -> Result<Json<Appointment>, AppError> {
-    let reason_given = patch.reason.is_some();
-    let reason = optional_text("reason", patch.reason.as_deref(), 1000)?;
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            let current = load(tx, clinic, id).await?;
-            if patch.base_version.is_some_and(|v| v != current.version) {
-                return Err(AppError::client(
-                    ErrorCode::VersionConflict,
-                    "The appointment was changed by someone else; reload and try again.",
-                ));
-            }
-            let status = patch.status.unwrap_or(current.status);
-            if !current.status.can_move_to(status) {
-                return Err(AppError::client(
-                    ErrorCode::InvalidState,
-                    format!(
-                        "An appointment that is {} cannot become {}.",
-                        current.status.as_str(),
-                        status.as_str()
-                    ),
-                ));
-            }
-            let starts = patch.starts_at.unwrap_or(current.starts_at);
-            let ends = patch.ends_at.unwrap_or(current.ends_at);
-            check_times(starts, ends)?;
-            let row = tx
-                .query_opt(
-                    &format!(
-                        "UPDATE vaidya.appointments SET starts_at = $3, ends_at = $4, status = $5,
-                                reason = CASE WHEN $6 THEN $7 ELSE reason END
-                         WHERE clinic_id = $1 AND id = $2 AND version = $8 RETURNING {COLUMNS}"
-                    ),
-                    &[
-                        &clinic,
-                        &id,
-                        &starts,
-                        &ends,
-                        &status.as_str(),
-                        &reason_given,
-                        &reason,
-                        &current.version,
-                    ],
-                )
-                .await?
-                .ok_or_else(|| {
-                    AppError::client(
-                        ErrorCode::VersionConflict,
-                        "The appointment was changed at the same time; please retry.",
-                    )
-                })?;
-            tx.audit(
-                clinic,
-                AuditAction::Update,
-                ENTITY,
-                &[id],
-                &[current.patient_id],
-            )
-            .await?;
-            Ok(Json(from_row(&row)))
+            let a = apply_patch(tx, clinic, id, patch).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[a.patient_id]).await?;
+            Ok(Json(a))
         })
         .await
+}
+
+/// Move, re-reason or advance an appointment through the day's queue.
+pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: AppointmentPatch) -> Result<Appointment, AppError> {
+    let reason_given = patch.reason.is_some();
+    let reason = optional_text("reason", patch.reason.as_deref(), 1000)?;
+    let current = load(tx, clinic, id).await?;
+    if patch.base_version.is_some_and(|v| v != current.version) {
+        return Err(AppError::client(ErrorCode::VersionConflict, "The appointment was changed by someone else; reload and try again."));
+    }
+    let status = patch.status.unwrap_or(current.status);
+    if !current.status.can_move_to(status) {
+        return Err(AppError::client(
+            ErrorCode::InvalidState,
+            format!("An appointment that is {} cannot become {}.", current.status.as_str(), status.as_str()),
+        ));
+    }
+    let starts = patch.starts_at.unwrap_or(current.starts_at);
+    let ends = patch.ends_at.unwrap_or(current.ends_at);
+    check_times(starts, ends)?;
+    let row = tx
+        .query_opt(
+            &format!(
+                "UPDATE vaidya.appointments SET starts_at = $3, ends_at = $4, status = $5,
+                        reason = CASE WHEN $6 THEN $7 ELSE reason END
+                 WHERE clinic_id = $1 AND id = $2 AND version = $8 RETURNING {COLUMNS}"
+            ),
+            &[&clinic, &id, &starts, &ends, &status.as_str(), &reason_given, &reason, &current.version],
+        )
+        .await?
+        .ok_or_else(|| AppError::client(ErrorCode::VersionConflict, "The appointment was changed at the same time; please retry."))?;
+    Ok(from_row(&row))
 }

@@ -16,10 +16,10 @@ use super::{free_text, required_text, Paging, CLINICIANS, DOCTORS};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
-const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals, signed_at, signed_by, version, created_at, updated_at";
+pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals, signed_at, signed_by, version, created_at, updated_at";
 const ENTITY: &str = "encounter";
 
-fn from_row(r: &Row) -> Encounter {
+pub fn from_row(r: &Row) -> Encounter {
     let vitals: serde_json::Value = r.get("vitals");
     Encounter {
         id: r.get("id"),
@@ -65,7 +65,26 @@ fn check_vitals(v: &Vitals) -> Result<serde_json::Value, AppError> {
     serde_json::to_value(v).map_err(|e| AppError::Internal(e.into()))
 }
 
-async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Encounter, AppError> {
+/// Attach addenda to encounters with one query for the whole list.
+pub async fn with_addenda(tx: &RequestTx, clinic: Uuid, mut list: Vec<Encounter>) -> Result<Vec<Encounter>, AppError> {
+    let ids: Vec<Uuid> = list.iter().map(|e| e.id).collect();
+    let rows = tx
+        .query(
+            "SELECT id, encounter_id, author_id, text, created_at FROM vaidya.encounter_addenda
+             WHERE clinic_id = $1 AND encounter_id = ANY($2) AND deleted_at IS NULL ORDER BY created_at, id",
+            &[&clinic, &ids],
+        )
+        .await?;
+    for r in rows {
+        let a = Addendum { id: r.get(0), encounter_id: r.get(1), author_id: r.get(2), text: r.get(3), created_at: r.get(4) };
+        if let Some(e) = list.iter_mut().find(|e| e.id == a.encounter_id) {
+            e.addenda.push(a);
+        }
+    }
+    Ok(list)
+}
+
+pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Encounter, AppError> {
     let mut e = tx
         .query_opt(
             &format!("SELECT {COLUMNS} FROM vaidya.encounters WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
@@ -149,28 +168,34 @@ pub async fn create(
     ApiPath(clinic): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewEncounter>,
 ) -> Result<(StatusCode, Json<Encounter>), AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            let e = insert(tx, clinic, new).await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[e.id], &[e.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(e)))
+        })
+        .await
+}
+
+/// Validate and open an encounter by the current clinician.
+pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewEncounter) -> Result<Encounter, AppError> {
     let complaint = free_text("chief_complaint", &new.chief_complaint, 2000)?;
     let notes = free_text("notes", &new.notes, 100_000)?;
     let diagnosis = free_text("diagnosis", &new.diagnosis, 2000)?;
     let vitals = check_vitals(&new.vitals)?;
     let id = new.id.unwrap_or_else(Uuid::now_v7);
-    RequestTx::begin(&app.pool, &meta)
-        .await?
-        .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
-            let row = tx
-                .query_one(
-                    &format!(
-                        "INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
-                    ),
-                    &[&id, &clinic, &new.patient_id, &tx.user_id, &new.appointment_id, &complaint, &notes, &diagnosis, &vitals],
-                )
-                .await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[new.patient_id]).await?;
-            Ok((StatusCode::CREATED, Json(from_row(&row))))
-        })
-        .await
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+            ),
+            &[&id, &clinic, &new.patient_id, &tx.user_id, &new.appointment_id, &complaint, &notes, &diagnosis, &vitals],
+        )
+        .await?;
+    Ok(from_row(&row))
 }
 
 #[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/encounters/{id}", tag = "encounters", security(("bearer" = [])),
@@ -182,45 +207,38 @@ pub async fn update(
     ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(patch): ApiJson<EncounterPatch>,
 ) -> Result<Json<Encounter>, AppError> {
-    let complaint = patch
-        .chief_complaint
-        .as_deref()
-        .map(|t| free_text("chief_complaint", t, 2000))
-        .transpose()?;
-    let notes = patch
-        .notes
-        .as_deref()
-        .map(|t| free_text("notes", t, 100_000))
-        .transpose()?;
-    let diagnosis = patch
-        .diagnosis
-        .as_deref()
-        .map(|t| free_text("diagnosis", t, 2000))
-        .transpose()?;
-    let vitals = patch.vitals.as_ref().map(check_vitals).transpose()?;
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.authorize(clinic, CLINICIANS, ENTITY).await?;
-            let current = load(tx, clinic, id).await?;
-            if current.signed_at.is_some() {
-                return Err(AppError::client(ErrorCode::InvalidState, "This note is signed and cannot change; add an addendum instead."));
-            }
-            let row = tx
-                .query_opt(
-                    &format!(
-                        "UPDATE vaidya.encounters SET chief_complaint = coalesce($3, chief_complaint),
-                                notes = coalesce($4, notes), diagnosis = coalesce($5, diagnosis), vitals = coalesce($6, vitals)
-                         WHERE clinic_id = $1 AND id = $2 AND version = $7 RETURNING {COLUMNS}"
-                    ),
-                    &[&clinic, &id, &complaint, &notes, &diagnosis, &vitals, &patch.base_version.unwrap_or(current.version)],
-                )
-                .await?
-                .ok_or_else(|| AppError::client(ErrorCode::VersionConflict, "The note was changed by someone else; reload and try again."))?;
-            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[current.patient_id]).await?;
-            Ok(Json(from_row(&row)))
+            let e = apply_patch(tx, clinic, id, patch).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id]).await?;
+            Ok(Json(e))
         })
         .await
+}
+
+/// Edit an unsigned note. A signed note refuses with `invalid_state`.
+pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: EncounterPatch) -> Result<Encounter, AppError> {
+    let complaint = patch.chief_complaint.as_deref().map(|t| free_text("chief_complaint", t, 2000)).transpose()?;
+    let notes = patch.notes.as_deref().map(|t| free_text("notes", t, 100_000)).transpose()?;
+    let diagnosis = patch.diagnosis.as_deref().map(|t| free_text("diagnosis", t, 2000)).transpose()?;
+    let vitals = patch.vitals.as_ref().map(check_vitals).transpose()?;
+    let current = load(tx, clinic, id).await?;
+    if current.signed_at.is_some() {
+        return Err(AppError::client(ErrorCode::InvalidState, "This note is signed and cannot change; add an addendum instead."));
+    }
+    tx.query_opt(
+        &format!(
+            "UPDATE vaidya.encounters SET chief_complaint = coalesce($3, chief_complaint),
+                    notes = coalesce($4, notes), diagnosis = coalesce($5, diagnosis), vitals = coalesce($6, vitals)
+             WHERE clinic_id = $1 AND id = $2 AND version = $7 RETURNING id"
+        ),
+        &[&clinic, &id, &complaint, &notes, &diagnosis, &vitals, &patch.base_version.unwrap_or(current.version)],
+    )
+    .await?
+    .ok_or_else(|| AppError::client(ErrorCode::VersionConflict, "The note was changed by someone else; reload and try again."))?;
+    load(tx, clinic, id).await
 }
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/encounters/{id}/sign", tag = "encounters", security(("bearer" = [])),
@@ -260,24 +278,29 @@ pub async fn add_addendum(
     ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(new): ApiJson<NewAddendum>,
 ) -> Result<(StatusCode, Json<Encounter>), AppError> {
-    let text = required_text("text", &new.text, 20_000)?;
-    let addendum_id = new.id.unwrap_or_else(Uuid::now_v7);
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.authorize(clinic, CLINICIANS, ENTITY).await?;
-            let current = load(tx, clinic, id).await?;
-            if current.signed_at.is_none() {
-                return Err(AppError::client(ErrorCode::InvalidState, "The note is not signed yet; edit it directly."));
-            }
-            tx.execute(
-                "INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ($1, $2, $3, $4, $5)",
-                &[&addendum_id, &clinic, &id, &tx.user_id, &text],
-            )
-            .await?;
-            let e = load(tx, clinic, id).await?;
+            let (addendum_id, e) = insert_addendum(tx, clinic, id, new).await?;
             tx.audit(clinic, AuditAction::Create, "encounter_addendum", &[addendum_id, id], &[e.patient_id]).await?;
             Ok((StatusCode::CREATED, Json(e)))
         })
         .await
+}
+
+/// Add an addendum to a signed note; returns its id and the encounter.
+pub async fn insert_addendum(tx: &RequestTx, clinic: Uuid, encounter: Uuid, new: NewAddendum) -> Result<(Uuid, Encounter), AppError> {
+    let text = required_text("text", &new.text, 20_000)?;
+    let addendum_id = new.id.unwrap_or_else(Uuid::now_v7);
+    let current = load(tx, clinic, encounter).await?;
+    if current.signed_at.is_none() {
+        return Err(AppError::client(ErrorCode::InvalidState, "The note is not signed yet; edit it directly."));
+    }
+    tx.execute(
+        "INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ($1, $2, $3, $4, $5)",
+        &[&addendum_id, &clinic, &encounter, &tx.user_id, &text],
+    )
+    .await?;
+    Ok((addendum_id, load(tx, clinic, encounter).await?))
 }

@@ -13,10 +13,10 @@ use super::{like_escape, optional_text, required_text, Paging, ADMINS, ANY_ROLE}
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
-const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number, version, created_at, updated_at";
+pub const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number, version, created_at, updated_at";
 const ENTITY: &str = "patient";
 
-fn from_row(r: &Row) -> Patient {
+pub fn from_row(r: &Row) -> Patient {
     Patient {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
@@ -170,30 +170,36 @@ pub async fn create(
     ApiPath(clinic): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewPatient>,
 ) -> Result<(StatusCode, Json<Patient>), AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let patient = insert(tx, clinic, new).await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[patient.id], &[patient.id]).await?;
+            Ok((StatusCode::CREATED, Json(patient)))
+        })
+        .await
+}
+
+/// Validate and insert a patient with the clinic's next patient number.
+pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPatient) -> Result<Patient, AppError> {
     let name = required_text("name", &new.name, 200)?;
     let phone = phone(new.phone.as_deref())?;
     let abha = abha(new.abha_number.as_deref())?;
     let address = optional_text("address", new.address.as_deref(), 500)?;
     check_birth_date(new.date_of_birth)?;
     let id = new.id.unwrap_or_else(Uuid::now_v7);
-    RequestTx::begin(&app.pool, &meta)
-        .await?
-        .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            let number = next_counter(tx, clinic, "patient_number").await?;
-            let row = tx
-                .query_one(
-                    &format!(
-                        "INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
-                    ),
-                    &[&id, &clinic, &number, &name, &new.sex.as_str(), &new.date_of_birth, &phone, &address, &abha],
-                )
-                .await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[id]).await?;
-            Ok((StatusCode::CREATED, Json(from_row(&row))))
-        })
-        .await
+    let number = next_counter(tx, clinic, "patient_number").await?;
+    let row = tx
+        .query_one(
+            &format!(
+                "INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+            ),
+            &[&id, &clinic, &number, &name, &new.sex.as_str(), &new.date_of_birth, &phone, &address, &abha],
+        )
+        .await?;
+    Ok(from_row(&row))
 }
 
 #[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/patients/{id}", tag = "patients", security(("bearer" = [])),
@@ -205,11 +211,20 @@ pub async fn update(
     ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(patch): ApiJson<PatientPatch>,
 ) -> Result<Json<Patient>, AppError> {
-    let name = patch
-        .name
-        .as_deref()
-        .map(|n| required_text("name", n, 200))
-        .transpose()?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            let patient = apply_patch(tx, clinic, id, patch).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[id]).await?;
+            Ok(Json(patient))
+        })
+        .await
+}
+
+/// Validate and apply a patch. With `base_version`, a row changed since is a conflict.
+pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: PatientPatch) -> Result<Patient, AppError> {
+    let name = patch.name.as_deref().map(|n| required_text("name", n, 200)).transpose()?;
     // For optional fields: absent = keep, "" = clear, value = set.
     let phone_given = patch.phone.is_some();
     let phone = phone(patch.phone.as_deref())?;
@@ -218,52 +233,33 @@ pub async fn update(
     let address_given = patch.address.is_some();
     let address = optional_text("address", patch.address.as_deref(), 500)?;
     check_birth_date(patch.date_of_birth)?;
-    RequestTx::begin(&app.pool, &meta)
-        .await?
-        .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            let row = tx
-                .query_opt(
-                    &format!(
-                        "UPDATE vaidya.patients SET
-                            name = coalesce($3, name),
-                            sex = coalesce($4, sex),
-                            date_of_birth = coalesce($5, date_of_birth),
-                            phone = CASE WHEN $6 THEN $7 ELSE phone END,
-                            abha_number = CASE WHEN $8 THEN $9 ELSE abha_number END,
-                            address = CASE WHEN $10 THEN $11 ELSE address END
-                         WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL
-                           AND ($12::bigint IS NULL OR version = $12)
-                         RETURNING {COLUMNS}"
-                    ),
-                    &[
-                        &clinic,
-                        &id,
-                        &name,
-                        &patch.sex.map(Sex::as_str),
-                        &patch.date_of_birth,
-                        &phone_given,
-                        &phone,
-                        &abha_given,
-                        &abha,
-                        &address_given,
-                        &address,
-                        &patch.base_version,
-                    ],
-                )
-                .await?;
-            let Some(row) = row else {
-                load(tx, clinic, id).await?; // 404 when missing
-                return Err(AppError::client(
-                    ErrorCode::VersionConflict,
-                    "The patient was changed by someone else; reload and try again.",
-                ));
-            };
-            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[id])
-                .await?;
-            Ok(Json(from_row(&row)))
-        })
-        .await
+    let row = tx
+        .query_opt(
+            &format!(
+                "UPDATE vaidya.patients SET
+                    name = coalesce($3, name),
+                    sex = coalesce($4, sex),
+                    date_of_birth = coalesce($5, date_of_birth),
+                    phone = CASE WHEN $6 THEN $7 ELSE phone END,
+                    abha_number = CASE WHEN $8 THEN $9 ELSE abha_number END,
+                    address = CASE WHEN $10 THEN $11 ELSE address END
+                 WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL
+                   AND ($12::bigint IS NULL OR version = $12)
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                &clinic, &id, &name, &patch.sex.map(Sex::as_str), &patch.date_of_birth,
+                &phone_given, &phone, &abha_given, &abha, &address_given, &address, &patch.base_version,
+            ],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(from_row(&row)),
+        None => {
+            load(tx, clinic, id).await?; // 404 when missing
+            Err(AppError::client(ErrorCode::VersionConflict, "The patient was changed by someone else; reload and try again."))
+        }
+    }
 }
 
 #[utoipa::path(delete, path = "/v1/clinics/{clinic_id}/patients/{id}", tag = "patients", security(("bearer" = [])),
@@ -278,17 +274,23 @@ pub async fn delete(
         .await?
         .run(async |tx| {
             tx.authorize(clinic, ADMINS, ENTITY).await?;
-            let n = tx
-                .execute(
-                    "UPDATE vaidya.patients SET deleted_at = now() WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL",
-                    &[&clinic, &id],
-                )
-                .await?;
-            if n == 0 {
-                return Err(AppError::not_found());
-            }
+            tombstone(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[id]).await?;
             Ok(StatusCode::NO_CONTENT)
         })
         .await
+}
+
+/// Mark a patient deleted (clinical records are never removed, only tombstoned).
+pub async fn tombstone(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<(), AppError> {
+    let n = tx
+        .execute(
+            "UPDATE vaidya.patients SET deleted_at = now() WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL",
+            &[&clinic, &id],
+        )
+        .await?;
+    if n == 0 {
+        return Err(AppError::not_found());
+    }
+    Ok(())
 }

@@ -15,11 +15,11 @@ use super::{free_text, required_text, Paging, CLINICIANS, DOCTORS};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
-const COLUMNS: &str =
+pub const COLUMNS: &str =
     "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, version";
 const ENTITY: &str = "prescription";
 
-fn from_row(r: &Row) -> Prescription {
+pub fn from_row(r: &Row) -> Prescription {
     Prescription {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
@@ -34,7 +34,7 @@ fn from_row(r: &Row) -> Prescription {
 }
 
 /// Attach items to prescriptions with one query for the whole page.
-async fn with_items(
+pub async fn with_items(
     tx: &RequestTx,
     clinic: Uuid,
     mut list: Vec<Prescription>,
@@ -66,7 +66,7 @@ async fn with_items(
     Ok(list)
 }
 
-async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Prescription, AppError> {
+pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Prescription, AppError> {
     let p = tx
         .query_opt(
             &format!("SELECT {COLUMNS} FROM vaidya.prescriptions WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL"),
@@ -141,11 +141,21 @@ pub async fn create(
     ApiPath(clinic): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewPrescription>,
 ) -> Result<(StatusCode, Json<Prescription>), AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, DOCTORS, ENTITY).await?;
+            let p = insert(tx, clinic, new).await?;
+            tx.audit(clinic, AuditAction::Create, ENTITY, &[p.id], &[p.patient_id]).await?;
+            Ok((StatusCode::CREATED, Json(p)))
+        })
+        .await
+}
+
+/// Validate and issue a prescription with its items, signed by the current doctor.
+pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPrescription) -> Result<Prescription, AppError> {
     if new.items.is_empty() || new.items.len() > 50 {
-        return Err(AppError::field(
-            "items",
-            "A prescription needs 1 to 50 items.",
-        ));
+        return Err(AppError::field("items", "A prescription needs 1 to 50 items."));
     }
     let notes = free_text("notes", &new.notes, 5000)?;
     let mut items = Vec::with_capacity(new.items.len());
@@ -156,35 +166,23 @@ pub async fn create(
             free_text(&format!("items[{i}].dose"), &item.dose, 100)?,
             free_text(&format!("items[{i}].frequency"), &item.frequency, 100)?,
             free_text(&format!("items[{i}].duration"), &item.duration, 100)?,
-            free_text(
-                &format!("items[{i}].instructions"),
-                &item.instructions,
-                1000,
-            )?,
+            free_text(&format!("items[{i}].instructions"), &item.instructions, 1000)?,
         ]);
     }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
-    RequestTx::begin(&app.pool, &meta)
-        .await?
-        .run(async |tx| {
-            tx.authorize(clinic, DOCTORS, ENTITY).await?;
-            tx.execute(
-                "INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, now())",
-                &[&id, &clinic, &new.patient_id, &tx.user_id, &new.encounter_id, &notes],
-            )
-            .await?;
-            for (position, [drug, strength, dose, frequency, duration, instructions]) in items.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug, strength, dose, frequency, duration, instructions)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    &[&Uuid::now_v7(), &clinic, &id, &(position as i32), drug, strength, dose, frequency, duration, instructions],
-                )
-                .await?;
-            }
-            let p = load(tx, clinic, id).await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[p.patient_id]).await?;
-            Ok((StatusCode::CREATED, Json(p)))
-        })
-        .await
+    tx.execute(
+        "INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())",
+        &[&id, &clinic, &new.patient_id, &tx.user_id, &new.encounter_id, &notes],
+    )
+    .await?;
+    for (position, [drug, strength, dose, frequency, duration, instructions]) in items.iter().enumerate() {
+        tx.execute(
+            "INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug, strength, dose, frequency, duration, instructions)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[&Uuid::now_v7(), &clinic, &id, &(position as i32), drug, strength, dose, frequency, duration, instructions],
+        )
+        .await?;
+    }
+    load(tx, clinic, id).await
 }

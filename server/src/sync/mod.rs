@@ -1,0 +1,9 @@
+//! The sync protocol's server side (types in `vaidya_shared::sync`): idempotent push with
+//! clinical conflict rules, commit-safe pull of whole entities, the conflict inbox, and live
+//! change notifications. Everything runs in a [`RequestTx`](crate::http::RequestTx) under the
+//! same forced RLS, membership checks and audit trail as the REST API.
+
+pub mod conflicts;
+pub mod live;
+pub mod pull;
+pub mod push;

@@ -1,0 +1,219 @@
+//! Pull: whole entities changed after a cursor, in commit-safe order.
+//!
+//! Every tenant row carries the id of the transaction that last changed it (`change_xid`)
+//! and a sequence number (`change_seq`). A pull hands out only rows whose transaction is
+//! older than the oldest transaction still running (`pg_snapshot_xmin`), ordered by
+//! `(change_xid, change_seq)`. Any transaction that commits later has a larger xid than
+//! everything already handed out, so it sorts after the cursor: no change is ever skipped,
+//! however transactions interleave. A long transaction only delays pulls, never loses rows.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::Value;
+use uuid::Uuid;
+use vaidya_shared::api::AuditAction;
+use vaidya_shared::sync::{Change, EntityKind, PullQuery, PullResponse, MAX_PULL_LIMIT};
+use vaidya_shared::{ApiError, ErrorCode};
+
+use crate::app::App;
+use crate::http::{ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+use crate::routes::{self, ANY_ROLE};
+
+/// The tables that hold whole entities, with the kind each pulls as.
+const TABLES: [(EntityKind, &str); 6] = [
+    (EntityKind::Patient, "patients"),
+    (EntityKind::Appointment, "appointments"),
+    (EntityKind::Encounter, "encounters"),
+    (EntityKind::Prescription, "prescriptions"),
+    (EntityKind::Invoice, "invoices"),
+    (EntityKind::Conflict, "sync_conflicts"),
+];
+
+/// A position in the change order: (transaction id, sequence number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Cursor {
+    pub xid: u64,
+    pub seq: i64,
+}
+
+impl Cursor {
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (xid, seq) = s.split_once(':')?;
+        Some(Cursor { xid: xid.parse().ok()?, seq: seq.parse().ok()? })
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}:{}", self.xid, self.seq)
+    }
+}
+
+struct Pending {
+    at: Cursor,
+    entity: EntityKind,
+    id: Uuid,
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/sync/pull", tag = "sync", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), PullQuery),
+    responses((status = 200, body = PullResponse), (status = 404, body = ApiError)))]
+pub async fn pull(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<PullQuery>,
+) -> Result<Json<PullResponse>, AppError> {
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=MAX_PULL_LIMIT).contains(&limit) {
+        return Err(AppError::field("limit", format!("limit must be between 1 and {MAX_PULL_LIMIT}.")));
+    }
+    let after = match &q.cursor {
+        None => Cursor::default(),
+        Some(c) => Cursor::parse(c).ok_or_else(|| AppError::client(ErrorCode::InvalidParameter, "The sync cursor is not valid; start an initial sync."))?,
+    };
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, ANY_ROLE, "sync").await?;
+            let response = page(tx, clinic, after, limit, q.cursor.is_none()).await?;
+            Ok(Json(response))
+        })
+        .await
+}
+
+/// One page of changes after `after`, audited as list reads of what was sent.
+pub async fn page(tx: &RequestTx, clinic: Uuid, after: Cursor, limit: i64, initial: bool) -> Result<PullResponse, AppError> {
+    let mut pending = Vec::new();
+    let mut table_full = false;
+    for (entity, table) in TABLES {
+        // RLS decides what this user may see (a front desk gets no encounters).
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT id, change_xid::text, change_seq FROM vaidya.{table}
+                     WHERE clinic_id = $1 AND (change_xid, change_seq) > ($2::text::xid8, $3)
+                       AND change_xid < pg_snapshot_xmin(pg_current_snapshot())
+                     ORDER BY change_xid, change_seq LIMIT $4"
+                ),
+                &[&clinic, &after.xid.to_string(), &after.seq, &limit],
+            )
+            .await?;
+        table_full |= rows.len() as i64 == limit;
+        for r in rows {
+            let xid: String = r.get(1);
+            pending.push(Pending { at: Cursor { xid: xid.parse().unwrap_or(0), seq: r.get(2) }, entity, id: r.get(0) });
+        }
+    }
+    pending.sort_by_key(|p| p.at);
+    let has_more = table_full || pending.len() as i64 > limit;
+    pending.truncate(limit as usize);
+    let cursor = pending.last().map(|p| p.at).unwrap_or(after);
+
+    let mut changes = Vec::with_capacity(pending.len());
+    let mut patient_ids = Vec::new();
+    for (entity, _) in TABLES {
+        let ids: Vec<Uuid> = pending.iter().filter(|p| p.entity == entity).map(|p| p.id).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let loaded = load_entities(tx, clinic, entity, &ids).await?;
+        for (id, version, deleted, patient, data) in loaded {
+            patient_ids.extend(patient);
+            changes.push((id, Change { entity, id, version, deleted, data }));
+        }
+        tx.audit(clinic, AuditAction::List, entity.as_str(), &ids, &patient_ids).await?;
+        patient_ids.clear();
+    }
+    // Hand out in cursor order.
+    let order: std::collections::HashMap<Uuid, Cursor> = pending.iter().map(|p| (p.id, p.at)).collect();
+    changes.sort_by_key(|(id, _)| order.get(id).copied().unwrap_or_default());
+    let estimated_total = if initial { Some(estimate_total(tx, clinic).await?) } else { None };
+    Ok(PullResponse { changes: changes.into_iter().map(|(_, c)| c).collect(), cursor: cursor.encode(), has_more, estimated_total })
+}
+
+type Loaded = (Uuid, i64, bool, Option<Uuid>, Value);
+
+/// Current state of entities by id, tombstones included.
+async fn load_entities(tx: &RequestTx, clinic: Uuid, entity: EntityKind, ids: &[Uuid]) -> Result<Vec<Loaded>, AppError> {
+    let ids = ids.to_vec();
+    let select = |columns: &str, table: &str| {
+        format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = ANY($2)")
+    };
+    let out = match entity {
+        EntityKind::Patient => tx
+            .query(&select(routes::patients::COLUMNS, "patients"), &[&clinic, &ids])
+            .await?
+            .iter()
+            .map(|r| {
+                let p = routes::patients::from_row(r);
+                (p.id, p.version, r.get("deleted"), Some(p.id), to_json(&p))
+            })
+            .collect(),
+        EntityKind::Appointment => tx
+            .query(&select(routes::appointments::COLUMNS, "appointments"), &[&clinic, &ids])
+            .await?
+            .iter()
+            .map(|r| {
+                let a = routes::appointments::from_row(r);
+                (a.id, a.version, r.get("deleted"), Some(a.patient_id), to_json(&a))
+            })
+            .collect(),
+        EntityKind::Encounter => {
+            let rows = tx.query(&select(routes::encounters::COLUMNS, "encounters"), &[&clinic, &ids]).await?;
+            let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
+            let list = routes::encounters::with_addenda(tx, clinic, rows.iter().map(routes::encounters::from_row).collect()).await?;
+            list.iter().zip(deleted).map(|(e, d)| (e.id, e.version, d, Some(e.patient_id), to_json(e))).collect()
+        }
+        EntityKind::Prescription => {
+            let rows = tx.query(&select(routes::prescriptions::COLUMNS, "prescriptions"), &[&clinic, &ids]).await?;
+            let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
+            let list = routes::prescriptions::with_items(tx, clinic, rows.iter().map(routes::prescriptions::from_row).collect()).await?;
+            list.iter().zip(deleted).map(|(p, d)| (p.id, p.version, d, Some(p.patient_id), to_json(p))).collect()
+        }
+        EntityKind::Invoice => {
+            let rows = tx.query(&select(routes::invoices::COLUMNS, "invoices"), &[&clinic, &ids]).await?;
+            let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
+            let list = routes::invoices::with_details(tx, clinic, rows.iter().map(routes::invoices::from_row).collect()).await?;
+            list.iter().zip(deleted).map(|(i, d)| (i.id, i.version, d, Some(i.patient_id), to_json(i))).collect()
+        }
+        EntityKind::Conflict => tx
+            .query(&select(super::conflicts::COLUMNS, "sync_conflicts"), &[&clinic, &ids])
+            .await?
+            .iter()
+            .map(|r| {
+                let c = super::conflicts::from_row(r);
+                (c.id, c.version, r.get("deleted"), None, to_json(&c))
+            })
+            .collect(),
+        EntityKind::Addendum | EntityKind::Payment => Vec::new(),
+    };
+    Ok(out)
+}
+
+/// Entities are plain data, so serializing them cannot fail.
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// How many entities an initial sync will bring, for the progress bar.
+async fn estimate_total(tx: &RequestTx, clinic: Uuid) -> Result<i64, AppError> {
+    let mut total = 0;
+    for (_, table) in TABLES {
+        let n: i64 = tx.query_one(&format!("SELECT count(*) FROM vaidya.{table} WHERE clinic_id = $1"), &[&clinic]).await?.get(0);
+        total += n;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_order() {
+        let c = Cursor { xid: 745, seq: 12 };
+        assert_eq!(Cursor::parse(&c.encode()), Some(c));
+        assert!(Cursor { xid: 745, seq: 99 } < Cursor { xid: 746, seq: 1 });
+        assert_eq!(Cursor::parse("x:1"), None);
+        assert_eq!(Cursor::parse("1;1"), None);
+    }
+}

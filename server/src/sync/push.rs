@@ -1,0 +1,396 @@
+//! Push: apply a batch of offline mutations, each with its own result.
+//!
+//! Rules (clinical sense, not last-writer-wins):
+//! - A retried mutation id gets its stored result; nothing applies twice.
+//! - Each mutation runs under its own savepoint: a bad one is rejected and the rest go on.
+//! - Updates merge per field: a field whose server value still equals the value the user
+//!   saw (`base`) takes the new value; a field changed on both sides keeps the server's value
+//!   (the first to reach the server wins, so every device converges on the same answer) and
+//!   the device's value goes to the conflict inbox.
+//! - Signed notes and issued prescriptions/invoices never change: an offline edit of a signed
+//!   note becomes an addendum; other edits become conflicts.
+//! - An edit of a record deleted on the server is a conflict; nothing is resurrected.
+//! - Overlapping bookings of one doctor are both kept and flagged as a double booking.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+use vaidya_shared::api::{
+    AppointmentPatch, AuditAction, EncounterPatch, NewAddendum, NewAppointment, NewEncounter, NewInvoice, NewPatient,
+    NewPayment, NewPrescription, PatientPatch, Role,
+};
+use vaidya_shared::sync::{
+    ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation, PushRequest, PushResponse,
+    Resolution, MAX_PUSH_BATCH,
+};
+use vaidya_shared::{ApiError, ErrorCode};
+
+use super::conflicts::{self, NewConflict};
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
+use crate::routes::{self, ADMINS, ANY_ROLE, BILLING, CLINICIANS, DOCTORS};
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/sync/push", tag = "sync", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)), request_body = PushRequest,
+    responses((status = 200, body = PushResponse), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn push(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, AppError> {
+    if req.mutations.len() > MAX_PUSH_BATCH {
+        return Err(AppError::field("mutations", format!("A push carries at most {MAX_PUSH_BATCH} mutations.")));
+    }
+    if req.local_accesses.len() > 1000 || req.local_accesses.iter().any(|a| a.entity_ids.len() > 1000 || a.patient_ids.len() > 1000) {
+        return Err(AppError::field("local_accesses", "Too many local accesses in one push."));
+    }
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            let role = tx.authorize(clinic, ANY_ROLE, "sync").await?;
+            Ok(Json(apply_batch(tx, clinic, role, &req).await?))
+        })
+        .await
+}
+
+/// Apply a batch in the caller's transaction; results in request order.
+pub async fn apply_batch(tx: &RequestTx, clinic: Uuid, role: Role, req: &PushRequest) -> Result<PushResponse, AppError> {
+    // Offline reads and other accesses, audited with when they happened on the device.
+    let now = Utc::now();
+    for a in &req.local_accesses {
+        let at = a.at.min(now);
+        tx.execute(
+            "SELECT vaidya.audit_append($1, $2, $3, $4, $5, $6)",
+            &[&clinic, &a.action.as_str(), &a.entity.as_str(), &a.entity_ids, &a.patient_ids, &at],
+        )
+        .await?;
+    }
+
+    let ids: Vec<Uuid> = req.mutations.iter().map(|m| m.mutation_id).collect();
+    let mut stored: HashMap<Uuid, MutationResult> = HashMap::new();
+    for r in tx
+        .query("SELECT mutation_id, result FROM vaidya.sync_mutations WHERE clinic_id = $1 AND mutation_id = ANY($2)", &[&clinic, &ids])
+        .await?
+    {
+        if let Ok(result) = serde_json::from_value(r.get(1)) {
+            stored.insert(r.get(0), result);
+        }
+    }
+
+    let mut results = Vec::with_capacity(req.mutations.len());
+    let mut fresh: Vec<(Uuid, Value)> = Vec::new();
+    let mut audit: HashMap<(AuditAction, &'static str), (Vec<Uuid>, Vec<Uuid>)> = HashMap::new();
+    let mut savepoint = false;
+    for m in &req.mutations {
+        if let Some(done) = stored.get(&m.mutation_id) {
+            results.push(done.clone());
+            continue;
+        }
+        tx.execute_simple(if savepoint { "RELEASE SAVEPOINT mutation; SAVEPOINT mutation" } else { "SAVEPOINT mutation" })
+            .await?;
+        savepoint = true;
+        let result = match apply_one(tx, clinic, role, m).await {
+            Ok((result, patient)) => {
+                let action = match m.op {
+                    Operation::Create => AuditAction::Create,
+                    Operation::Update => AuditAction::Update,
+                    Operation::Delete => AuditAction::Delete,
+                };
+                let entry = audit.entry((action, m.entity.as_str())).or_default();
+                entry.0.push(m.entity_id);
+                entry.1.extend(patient);
+                result
+            }
+            Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+            Err(e) => {
+                tx.execute_simple("ROLLBACK TO SAVEPOINT mutation").await?;
+                let (code, message) = e.code_and_message();
+                if code == ErrorCode::Forbidden {
+                    let entry = audit.entry((AuditAction::Denied, m.entity.as_str())).or_default();
+                    entry.0.push(m.entity_id);
+                }
+                MutationResult::Rejected { mutation_id: m.mutation_id, code, message }
+            }
+        };
+        fresh.push((m.mutation_id, serde_json::to_value(&result).map_err(|e| AppError::Internal(e.into()))?));
+        stored.insert(m.mutation_id, result.clone());
+        results.push(result);
+    }
+    if savepoint {
+        tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
+    }
+    if !fresh.is_empty() {
+        let (ids, values): (Vec<Uuid>, Vec<Value>) = fresh.into_iter().unzip();
+        tx.execute(
+            "INSERT INTO vaidya.sync_mutations (clinic_id, mutation_id, user_id, result)
+             SELECT $1, m, $3, r FROM unnest($2::uuid[], $4::jsonb[]) AS t(m, r)",
+            &[&clinic, &ids, &tx.user_id, &values],
+        )
+        .await?;
+    }
+    for ((action, entity), (ids, patients)) in audit {
+        tx.audit(clinic, action, entity, &ids, &patients).await?;
+    }
+    Ok(PushResponse { results })
+}
+
+fn require(role: Role, allowed: &[Role]) -> Result<(), AppError> {
+    if allowed.contains(&role) {
+        Ok(())
+    } else {
+        Err(AppError::client(ErrorCode::Forbidden, "Your role in this clinic does not allow this."))
+    }
+}
+
+/// Parse a create body, making sure its id is the mutation's entity id.
+fn create_body<T: DeserializeOwned>(m: &Mutation) -> Result<T, AppError> {
+    let mut data = m.data.clone().ok_or_else(|| AppError::field("data", "A create needs data."))?;
+    let obj = data.as_object_mut().ok_or_else(|| AppError::field("data", "data must be an object."))?;
+    match obj.get("id") {
+        None | Some(Value::Null) => {
+            obj.insert("id".into(), Value::String(m.entity_id.to_string()));
+        }
+        Some(v) if v.as_str() == Some(m.entity_id.to_string().as_str()) => {}
+        Some(_) => return Err(AppError::field("data.id", "data.id differs from entity_id.")),
+    }
+    serde_json::from_value(data).map_err(|e| AppError::client(ErrorCode::MalformedBody, format!("data has the wrong shape: {e}")))
+}
+
+fn applied(m: &Mutation, version: i64) -> MutationResult {
+    MutationResult::Applied { mutation_id: m.mutation_id, version, conflicts: Vec::new(), addendum_id: None }
+}
+
+/// Apply one mutation; returns its result and the patient it concerns (for the audit).
+async fn apply_one(tx: &RequestTx, clinic: Uuid, role: Role, m: &Mutation) -> Result<(MutationResult, Option<Uuid>), AppError> {
+    use EntityKind as E;
+    use Operation as O;
+    match (m.entity, m.op) {
+        (E::Patient, O::Create) => {
+            require(role, ANY_ROLE)?;
+            let p = routes::patients::insert(tx, clinic, create_body::<NewPatient>(m)?).await?;
+            Ok((applied(m, p.version), Some(p.id)))
+        }
+        (E::Appointment, O::Create) => {
+            require(role, ANY_ROLE)?;
+            let a = routes::appointments::insert(tx, clinic, create_body::<NewAppointment>(m)?).await?;
+            let conflicts = flag_double_booking(tx, clinic, &a).await?;
+            Ok((MutationResult::Applied { mutation_id: m.mutation_id, version: a.version, conflicts, addendum_id: None }, Some(a.patient_id)))
+        }
+        (E::Encounter, O::Create) => {
+            require(role, CLINICIANS)?;
+            let e = routes::encounters::insert(tx, clinic, create_body::<NewEncounter>(m)?).await?;
+            Ok((applied(m, e.version), Some(e.patient_id)))
+        }
+        (E::Addendum, O::Create) => {
+            require(role, CLINICIANS)?;
+            let parent = m.parent_id.ok_or_else(|| AppError::field("parent_id", "An addendum needs its encounter as parent_id."))?;
+            let (_, e) = routes::encounters::insert_addendum(tx, clinic, parent, create_body::<NewAddendum>(m)?).await?;
+            Ok((applied(m, e.version), Some(e.patient_id)))
+        }
+        (E::Prescription, O::Create) => {
+            require(role, DOCTORS)?;
+            let p = routes::prescriptions::insert(tx, clinic, create_body::<NewPrescription>(m)?).await?;
+            Ok((applied(m, p.version), Some(p.patient_id)))
+        }
+        (E::Invoice, O::Create) => {
+            require(role, BILLING)?;
+            let i = routes::invoices::insert(tx, clinic, create_body::<NewInvoice>(m)?).await?;
+            Ok((applied(m, i.version), Some(i.patient_id)))
+        }
+        (E::Payment, O::Create) => {
+            require(role, BILLING)?;
+            let parent = m.parent_id.ok_or_else(|| AppError::field("parent_id", "A payment needs its invoice as parent_id."))?;
+            let (_, i) = routes::invoices::insert_payment(tx, clinic, parent, create_body::<NewPayment>(m)?).await?;
+            Ok((applied(m, i.version), Some(i.patient_id)))
+        }
+        (E::Patient | E::Appointment | E::Encounter, O::Update) => {
+            require(role, if m.entity == E::Encounter { CLINICIANS } else { ANY_ROLE })?;
+            merge_update(tx, clinic, m).await
+        }
+        (E::Prescription | E::Invoice | E::Payment | E::Addendum, O::Update | O::Delete) => {
+            require(role, if m.entity == E::Prescription || m.entity == E::Addendum { CLINICIANS } else { BILLING })?;
+            let id = conflicts::record(tx, clinic, NewConflict {
+                kind: ConflictKind::Immutable,
+                entity: m.entity,
+                entity_id: m.entity_id,
+                field: None,
+                server_value: Value::Null,
+                client_value: Value::Object(m.changes.clone()),
+            })
+            .await?;
+            let message = format!("An issued {} cannot change; the edit is in the conflict inbox.", m.entity.as_str());
+            Ok((MutationResult::Conflict { mutation_id: m.mutation_id, kind: ConflictKind::Immutable, conflict_id: id, message }, None))
+        }
+        (E::Patient, O::Delete) => {
+            require(role, ADMINS)?;
+            tombstone_idempotent(tx, clinic, m).await
+        }
+        (E::Appointment, O::Delete) => {
+            require(role, ANY_ROLE)?;
+            tombstone_idempotent(tx, clinic, m).await
+        }
+        (E::Conflict, O::Update) => {
+            require(role, ANY_ROLE)?;
+            let change = m.changes.get("resolution").ok_or_else(|| AppError::field("changes.resolution", "Say how to resolve the conflict."))?;
+            let value = change.get("value").cloned().unwrap_or(Value::Null);
+            let resolution: Resolution = serde_json::from_value(value).map_err(|_| AppError::field("changes.resolution", "keep_server or use_client."))?;
+            let c = conflicts::resolve(tx, clinic, m.entity_id, resolution).await?;
+            Ok((applied(m, c.version), None))
+        }
+        (E::Encounter, O::Delete) | (E::Conflict, O::Create | O::Delete) => {
+            Err(AppError::client(ErrorCode::InvalidParameter, format!("{} {:?} is not something a device can do.", m.entity.as_str(), m.op)))
+        }
+    }
+}
+
+async fn tombstone_idempotent(tx: &RequestTx, clinic: Uuid, m: &Mutation) -> Result<(MutationResult, Option<Uuid>), AppError> {
+    let table = if m.entity == EntityKind::Patient { "patients" } else { "appointments" };
+    let row = tx
+        .query_opt(
+            &format!("UPDATE vaidya.{table} SET deleted_at = coalesce(deleted_at, now()) WHERE clinic_id = $1 AND id = $2 RETURNING version"),
+            &[&clinic, &m.entity_id],
+        )
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let patient = (m.entity == EntityKind::Patient).then_some(m.entity_id);
+    Ok((applied(m, row.get(0)), patient))
+}
+
+/// The entity as JSON with its tombstone flag, or None when it does not exist here.
+async fn current(tx: &RequestTx, clinic: Uuid, entity: EntityKind, id: Uuid) -> Result<Option<(Value, bool)>, AppError> {
+    let (table, columns) = match entity {
+        EntityKind::Patient => ("patients", routes::patients::COLUMNS),
+        EntityKind::Appointment => ("appointments", routes::appointments::COLUMNS),
+        EntityKind::Encounter => ("encounters", routes::encounters::COLUMNS),
+        _ => return Ok(None),
+    };
+    let Some(r) = tx
+        .query_opt(&format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = $2"), &[&clinic, &id])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let value = match entity {
+        EntityKind::Patient => serde_json::to_value(routes::patients::from_row(&r)),
+        EntityKind::Appointment => serde_json::to_value(routes::appointments::from_row(&r)),
+        _ => serde_json::to_value(routes::encounters::from_row(&r)),
+    }
+    .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(Some((value, r.get("deleted"))))
+}
+
+/// Equal as the user would see them: instants compare as instants, not as text.
+fn same(a: &Value, b: &Value) -> bool {
+    if let (Some(x), Some(y)) = (a.as_str(), b.as_str()) {
+        if let (Ok(x), Ok(y)) = (x.parse::<DateTime<Utc>>(), y.parse::<DateTime<Utc>>()) {
+            return x == y;
+        }
+    }
+    a == b
+}
+
+async fn merge_update(tx: &RequestTx, clinic: Uuid, m: &Mutation) -> Result<(MutationResult, Option<Uuid>), AppError> {
+    let Some((server, deleted)) = current(tx, clinic, m.entity, m.entity_id).await? else {
+        return Err(AppError::not_found());
+    };
+    let patient = server.get("patient_id").or_else(|| (m.entity == EntityKind::Patient).then(|| server.get("id")).flatten()).and_then(|v| v.as_str()).and_then(|s| s.parse().ok());
+    if deleted {
+        let id = conflicts::record(tx, clinic, NewConflict {
+            kind: ConflictKind::Deleted,
+            entity: m.entity,
+            entity_id: m.entity_id,
+            field: None,
+            server_value: Value::Null,
+            client_value: Value::Object(m.changes.clone()),
+        })
+        .await?;
+        let message = format!("The {} was deleted on the server; the edit is in the conflict inbox.", m.entity.as_str());
+        return Ok((MutationResult::Conflict { mutation_id: m.mutation_id, kind: ConflictKind::Deleted, conflict_id: id, message }, patient));
+    }
+
+    let mut apply = Map::new();
+    let mut lost = Vec::new();
+    for (field, raw) in &m.changes {
+        let change: FieldChange = serde_json::from_value(raw.clone())
+            .map_err(|_| AppError::field(&format!("changes.{field}"), "Each change needs a value and a base."))?;
+        let now = server.get(field).cloned().unwrap_or(Value::Null);
+        if same(&now, &change.base) || same(&now, &change.value) {
+            apply.insert(field.clone(), change.value);
+        } else {
+            lost.push(FieldConflict { field: field.clone(), server_value: now, client_value: change.value });
+        }
+    }
+
+    // A signed note never changes: the offline edit is kept as an addendum.
+    if m.entity == EntityKind::Encounter && !server["signed_at"].is_null() {
+        let mut text = String::from("Edited on a device after the note was signed:");
+        for (field, raw) in &m.changes {
+            let value = raw.get("value").cloned().unwrap_or(Value::Null);
+            let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            text.push_str(&format!("\n{field}: {shown}"));
+        }
+        let (addendum_id, e) = routes::encounters::insert_addendum(tx, clinic, m.entity_id, NewAddendum { id: None, text }).await?;
+        return Ok((MutationResult::Applied { mutation_id: m.mutation_id, version: e.version, conflicts: Vec::new(), addendum_id: Some(addendum_id) }, patient));
+    }
+
+    let mut version = server["version"].as_i64().unwrap_or(0);
+    let times_changed = apply.contains_key("starts_at") || apply.contains_key("ends_at");
+    if !apply.is_empty() {
+        version = overwrite(tx, clinic, m.entity, m.entity_id, apply).await?;
+    }
+    for c in &lost {
+        conflicts::record(tx, clinic, NewConflict {
+            kind: ConflictKind::SameField,
+            entity: m.entity,
+            entity_id: m.entity_id,
+            field: Some(&c.field),
+            server_value: c.server_value.clone(),
+            client_value: c.client_value.clone(),
+        })
+        .await?;
+    }
+    if m.entity == EntityKind::Appointment && times_changed {
+        let a = routes::appointments::load(tx, clinic, m.entity_id).await?;
+        lost.extend(flag_double_booking(tx, clinic, &a).await?);
+    }
+    Ok((MutationResult::Applied { mutation_id: m.mutation_id, version, conflicts: lost, addendum_id: None }, patient))
+}
+
+/// Set fields to values through the entity's own validation; returns the new version.
+pub async fn overwrite(tx: &RequestTx, clinic: Uuid, entity: EntityKind, id: Uuid, values: Map<String, Value>) -> Result<i64, AppError> {
+    fn patch<T: DeserializeOwned>(values: Map<String, Value>) -> Result<T, AppError> {
+        serde_json::from_value(Value::Object(values)).map_err(|e| AppError::client(ErrorCode::MalformedBody, format!("changes have the wrong shape: {e}")))
+    }
+    match entity {
+        EntityKind::Patient => Ok(routes::patients::apply_patch(tx, clinic, id, patch::<PatientPatch>(values)?).await?.version),
+        EntityKind::Appointment => Ok(routes::appointments::apply_patch(tx, clinic, id, patch::<AppointmentPatch>(values)?).await?.version),
+        EntityKind::Encounter => Ok(routes::encounters::apply_patch(tx, clinic, id, patch::<EncounterPatch>(values)?).await?.version),
+        _ => Err(AppError::client(ErrorCode::InvalidState, "This record cannot be edited.")),
+    }
+}
+
+/// Keep both bookings but put the overlap in the conflict inbox.
+async fn flag_double_booking(tx: &RequestTx, clinic: Uuid, a: &vaidya_shared::api::Appointment) -> Result<Vec<FieldConflict>, AppError> {
+    let others = routes::appointments::overlapping(tx, a).await?;
+    if others.is_empty() || a.status == vaidya_shared::api::AppointmentStatus::Cancelled {
+        return Ok(Vec::new());
+    }
+    let server_value = serde_json::to_value(&others).map_err(|e| AppError::Internal(e.into()))?;
+    let client_value = Value::String(a.id.to_string());
+    conflicts::record(tx, clinic, NewConflict {
+        kind: ConflictKind::DoubleBooking,
+        entity: EntityKind::Appointment,
+        entity_id: a.id,
+        field: None,
+        server_value: server_value.clone(),
+        client_value: client_value.clone(),
+    })
+    .await?;
+    Ok(vec![FieldConflict { field: "starts_at".into(), server_value, client_value }])
+}
