@@ -154,11 +154,26 @@ pub fn router(app: App) -> Router {
             post(routes::invoices::add_payment),
         )
         .route("/clinics/{clinic_id}/audit", get(routes::audit::list))
-        .route("/clinics/{clinic_id}/sync/push", post(crate::sync::push::push))
-        .route("/clinics/{clinic_id}/sync/pull", get(crate::sync::pull::pull))
-        .route("/clinics/{clinic_id}/sync/live", get(crate::sync::live::live))
-        .route("/clinics/{clinic_id}/conflicts", get(crate::sync::conflicts::list))
-        .route("/clinics/{clinic_id}/conflicts/{id}/resolve", post(crate::sync::conflicts::resolve_handler));
+        .route(
+            "/clinics/{clinic_id}/sync/push",
+            post(crate::sync::push::push),
+        )
+        .route(
+            "/clinics/{clinic_id}/sync/pull",
+            get(crate::sync::pull::pull),
+        )
+        .route(
+            "/clinics/{clinic_id}/sync/live",
+            get(crate::sync::live::live),
+        )
+        .route(
+            "/clinics/{clinic_id}/conflicts",
+            get(crate::sync::conflicts::list),
+        )
+        .route(
+            "/clinics/{clinic_id}/conflicts/{id}/resolve",
+            post(crate::sync::conflicts::resolve_handler),
+        );
 
     Router::new()
         .nest("/v1", v1)
@@ -187,7 +202,10 @@ pub async fn launch(
             .await
             .context("connecting to the database as the app role")?,
     );
-    let listener_task = tokio::spawn(crate::sync::live::listen(app.settings.database.clone(), app.changes.clone()));
+    let listener_task = tokio::spawn(crate::sync::live::listen(
+        app.settings.database.clone(),
+        app.changes.clone(),
+    ));
     tracing::info!(addr = %listener.local_addr()?, "vaidya-server listening");
     let served = axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)

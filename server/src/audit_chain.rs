@@ -89,7 +89,9 @@ pub async fn verify(client: &Client) -> Result<ChainReport> {
                 r.get::<_, Option<String>>(6).unwrap_or_default(),
                 r.get::<_, Option<String>>(7).unwrap_or_default(),
                 r.get::<_, i64>(8).to_string(),
-                r.get::<_, Option<i64>>(10).map(|v| v.to_string()).unwrap_or_default(),
+                r.get::<_, Option<i64>>(10)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
             ]
             .join("|");
             let mut h = Sha256::new();

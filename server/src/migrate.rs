@@ -13,10 +13,13 @@ pub const OWNER_ROLE: &str = "vaidya_owner";
 pub const APP_ROLE: &str = "vaidya_app";
 
 /// Migrations in order. A shipped file is never edited; changes go in a new one.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial",
-    include_str!("../migrations/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial",
+        include_str!("../migrations/0001_initial.sql"),
+    ),
+    ("0002_sync", include_str!("../migrations/0002_sync.sql")),
+];
 
 /// Connect with tokio-postgres, driving the connection on a background task.
 pub async fn connect(url: &str) -> Result<Client> {

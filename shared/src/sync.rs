@@ -176,9 +176,18 @@ pub enum MutationResult {
         addendum_id: Option<Uuid>,
     },
     /// Not applied; recorded in the conflict inbox as `conflict_id`.
-    Conflict { mutation_id: Uuid, kind: ConflictKind, conflict_id: Uuid, message: String },
+    Conflict {
+        mutation_id: Uuid,
+        kind: ConflictKind,
+        conflict_id: Uuid,
+        message: String,
+    },
     /// Not applied and will never apply as sent (bad data, no permission).
-    Rejected { mutation_id: Uuid, code: ErrorCode, message: String },
+    Rejected {
+        mutation_id: Uuid,
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 impl MutationResult {
@@ -227,6 +236,10 @@ pub struct PullResponse {
     pub has_more: bool,
     /// On an initial sync (no cursor), about how many entities there are in all.
     pub estimated_total: Option<i64>,
+    /// Changes after the cursor exist but wait for an older transaction (possibly of
+    /// another clinic) to finish; pull again shortly (tens of milliseconds).
+    #[serde(default)]
+    pub settling: bool,
 }
 
 /// A conflict in the clinic's inbox, synced to every device of the clinic.

@@ -78,6 +78,7 @@ struct TableCase {
     /// Updating is refused by the database even for writers (signed/issued rows).
     immutable: bool,
     insert: String,
+    /// The SET clause of the update attempt (a real change, so immutability shows).
     update_col: &'static str,
     upsert: String,
 }
@@ -88,62 +89,62 @@ fn cases(c: &TestClinic, other: &TestClinic, s: &Seeds) -> Vec<TableCase> {
     let pos = rand::random::<u16>() as i32 + 1;
     vec![
         TableCase {
-            table: "patients", read: ALL, write: ALL, immutable: false, update_col: "name",
+            table: "patients", read: ALL, write: ALL, immutable: false, update_col: "name = name || 'x'",
             insert: format!("INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex) VALUES ('{new}', '{k}', 5000, 'New', 'male')"),
             upsert: format!("INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex) VALUES ('{}', '{k}', 1000, 'Changed', 'female') ON CONFLICT (clinic_id, id) DO UPDATE SET name = EXCLUDED.name", s.patient),
         },
         TableCase {
-            table: "appointments", read: ALL, write: ALL, immutable: false, update_col: "reason",
+            table: "appointments", read: ALL, write: ALL, immutable: false, update_col: "reason = coalesce(reason, '') || 'x'",
             insert: format!("INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status) VALUES ('{new}', '{k}', '{}', '{d}', now(), now() + interval '10 minutes', 'booked')", s.patient),
             upsert: format!("INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status) VALUES ('{}', '{k}', '{}', '{d}', now(), now() + interval '10 minutes', 'booked') ON CONFLICT (clinic_id, id) DO UPDATE SET reason = 'x'", s.appointment, s.patient),
         },
         TableCase {
-            table: "encounters", read: CLIN, write: CLIN, immutable: false, update_col: "notes",
+            table: "encounters", read: CLIN, write: CLIN, immutable: false, update_col: "notes = notes || 'x'",
             insert: format!("INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id) VALUES ('{new}', '{k}', '{}', '{d}')", s.patient),
             upsert: format!("INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id) VALUES ('{}', '{k}', '{}', '{d}') ON CONFLICT (clinic_id, id) DO UPDATE SET notes = 'x'", s.encounter, s.patient),
         },
         TableCase {
-            table: "encounter_addenda", read: CLIN, write: CLIN, immutable: true, update_col: "text",
+            table: "encounter_addenda", read: CLIN, write: CLIN, immutable: true, update_col: "text = text || 'x'",
             insert: format!("INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ('{new}', '{k}', '{}', '{d}', 'more')", s.encounter),
             upsert: format!("INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ('{}', '{k}', '{}', '{d}', 'more') ON CONFLICT (clinic_id, id) DO UPDATE SET text = 'x'", s.addendum, s.encounter),
         },
         TableCase {
-            table: "prescriptions", read: CLIN, write: DOC, immutable: true, update_col: "notes",
+            table: "prescriptions", read: CLIN, write: DOC, immutable: true, update_col: "notes = notes || 'x'",
             insert: format!("INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, issued_at) VALUES ('{new}', '{k}', '{}', '{d}', now())", s.patient),
             upsert: format!("INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, issued_at) VALUES ('{}', '{k}', '{}', '{d}', now()) ON CONFLICT (clinic_id, id) DO UPDATE SET notes = 'x'", s.prescription, s.patient),
         },
         TableCase {
-            table: "prescription_items", read: CLIN, write: DOC, immutable: true, update_col: "drug",
+            table: "prescription_items", read: CLIN, write: DOC, immutable: true, update_col: "drug = drug || 'x'",
             insert: format!("INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug) VALUES ('{new}', '{k}', '{}', {pos}, 'Ibuprofen')", s.prescription),
             upsert: format!("INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug) VALUES ('{}', '{k}', '{}', 0, 'Ibuprofen') ON CONFLICT (clinic_id, id) DO UPDATE SET drug = 'x'", s.item, s.prescription),
         },
         TableCase {
-            table: "invoices", read: BILL, write: BILL, immutable: true, update_col: "series",
+            table: "invoices", read: BILL, write: BILL, immutable: true, update_col: "series = series || 'X'",
             insert: format!("INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{new}', '{k}', '{}', 'INV', {pos}, now(), '27', 'intra_state', 0, 0, 0, 0, 0)", s.patient),
             upsert: format!("INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{}', '{k}', '{}', 'INV', 1, now(), '27', 'intra_state', 0, 0, 0, 0, 0) ON CONFLICT (clinic_id, id) DO UPDATE SET total_paise = 0", s.invoice, s.patient),
         },
         TableCase {
-            table: "invoice_lines", read: BILL, write: BILL, immutable: true, update_col: "description",
+            table: "invoice_lines", read: BILL, write: BILL, immutable: true, update_col: "description = description || 'x'",
             insert: format!("INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{new}', '{k}', '{}', {pos}, 'X', '999312', 1, 0, 0, 0, 0, 0, 0, 0, 0)", s.invoice),
             upsert: format!("INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{}', '{k}', '{}', 0, 'X', '999312', 1, 0, 0, 0, 0, 0, 0, 0, 0) ON CONFLICT (clinic_id, id) DO UPDATE SET total_paise = 0", s.line, s.invoice),
         },
         TableCase {
-            table: "payments", read: BILL, write: BILL, immutable: true, update_col: "reference",
+            table: "payments", read: BILL, write: BILL, immutable: true, update_col: "reference = coalesce(reference, '') || 'x'",
             insert: format!("INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, received_at) VALUES ('{new}', '{k}', '{}', 100, 'upi', now())", s.invoice),
             upsert: format!("INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, received_at) VALUES ('{}', '{k}', '{}', 100, 'upi', now()) ON CONFLICT (clinic_id, id) DO UPDATE SET amount_paise = 1", s.payment, s.invoice),
         },
         TableCase {
-            table: "clinic_counters", read: ALL, write: ALL, immutable: false, update_col: "value",
+            table: "clinic_counters", read: ALL, write: ALL, immutable: false, update_col: "value = value + 1",
             insert: format!("INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ('{k}', 'c{pos}', 1)"),
             upsert: format!("INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ('{k}', 'patient_number', 1) ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + 1"),
         },
         TableCase {
-            table: "memberships", read: ALL, write: ADM, immutable: false, update_col: "role",
+            table: "memberships", read: ALL, write: ADM, immutable: false, update_col: "role = role",
             insert: format!("INSERT INTO vaidya.memberships (id, clinic_id, user_id, role) VALUES ('{new}', '{k}', '{}', 'admin')", other.desk.id),
             upsert: format!("INSERT INTO vaidya.memberships (id, clinic_id, user_id, role) VALUES ('{new}', '{k}', '{}', 'admin') ON CONFLICT (clinic_id, user_id) DO UPDATE SET role = 'admin'", c.desk.id),
         },
         TableCase {
-            table: "audit_log", read: ADM, write: &[], immutable: false, update_col: "action",
+            table: "audit_log", read: ADM, write: &[], immutable: false, update_col: "action = action",
             insert: format!("INSERT INTO vaidya.audit_log (clinic_id, seq, action, entity_type, at, hash) VALUES ('{k}', 999999, 'read', 'patient', now(), '\\x00')"),
             upsert: format!("INSERT INTO vaidya.audit_log (clinic_id, seq, action, entity_type, at, hash) VALUES ('{k}', 1, 'read', 'patient', now(), '\\x00') ON CONFLICT (clinic_id, seq) DO UPDATE SET action = 'read'"),
         },
@@ -227,8 +228,8 @@ pub async fn sql_matrix(h: Arc<Harness>) -> Result<()> {
             (
                 Op::Update,
                 format!(
-                    "UPDATE vaidya.{t} SET {c} = {c} WHERE clinic_id = '{k}'",
-                    c = case.update_col
+                    "UPDATE vaidya.{t} SET {} WHERE clinic_id = '{k}'",
+                    case.update_col
                 ),
             ),
             (

@@ -9,6 +9,7 @@ mod input;
 mod isolation;
 mod pool;
 mod support;
+mod sync;
 
 use std::sync::Arc;
 
@@ -19,6 +20,14 @@ use support::{TestFn, TESTS};
 
 fn main() {
     let args = Arguments::from_args();
+    // Server errors (the full chain behind a generic 500) go to stderr; RUST_LOG overrides.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let harness: Arc<Harness> = runtime
         .block_on(Harness::start())

@@ -40,6 +40,11 @@ tests![
     crate::domain::invoice_gst_split_and_numbering,
     crate::domain::appointment_queue_transitions,
     crate::domain::openapi_document_is_served,
+    crate::sync::push_is_idempotent_with_per_mutation_results,
+    crate::sync::merge_rules,
+    crate::sync::pull_never_skips_out_of_order_commits,
+    crate::sync::pull_pages_tombstones_roles_and_audit,
+    crate::sync::live_notification_reaches_other_clients,
 ];
 
 /// Assert with a formatted message, returning an error instead of panicking.

@@ -165,14 +165,25 @@ pub async fn create(
         .run(async |tx| {
             tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
             let a = insert(tx, clinic, new).await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[a.id], &[a.patient_id]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                ENTITY,
+                &[a.id],
+                &[a.patient_id],
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(a)))
         })
         .await
 }
 
 /// Validate and book an appointment with an active doctor of the clinic.
-pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewAppointment) -> Result<Appointment, AppError> {
+pub async fn insert(
+    tx: &RequestTx,
+    clinic: Uuid,
+    new: NewAppointment,
+) -> Result<Appointment, AppError> {
     check_times(new.starts_at, new.ends_at)?;
     let reason = optional_text("reason", new.reason.as_deref(), 1000)?;
     let id = new.id.unwrap_or_else(Uuid::now_v7);
@@ -230,25 +241,38 @@ pub async fn update(
         .run(async |tx| {
             tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
             let a = apply_patch(tx, clinic, id, patch).await?;
-            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[a.patient_id]).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[a.patient_id])
+                .await?;
             Ok(Json(a))
         })
         .await
 }
 
 /// Move, re-reason or advance an appointment through the day's queue.
-pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: AppointmentPatch) -> Result<Appointment, AppError> {
+pub async fn apply_patch(
+    tx: &RequestTx,
+    clinic: Uuid,
+    id: Uuid,
+    patch: AppointmentPatch,
+) -> Result<Appointment, AppError> {
     let reason_given = patch.reason.is_some();
     let reason = optional_text("reason", patch.reason.as_deref(), 1000)?;
     let current = load(tx, clinic, id).await?;
     if patch.base_version.is_some_and(|v| v != current.version) {
-        return Err(AppError::client(ErrorCode::VersionConflict, "The appointment was changed by someone else; reload and try again."));
+        return Err(AppError::client(
+            ErrorCode::VersionConflict,
+            "The appointment was changed by someone else; reload and try again.",
+        ));
     }
     let status = patch.status.unwrap_or(current.status);
     if !current.status.can_move_to(status) {
         return Err(AppError::client(
             ErrorCode::InvalidState,
-            format!("An appointment that is {} cannot become {}.", current.status.as_str(), status.as_str()),
+            format!(
+                "An appointment that is {} cannot become {}.",
+                current.status.as_str(),
+                status.as_str()
+            ),
         ));
     }
     let starts = patch.starts_at.unwrap_or(current.starts_at);
@@ -261,9 +285,23 @@ pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: Appointm
                         reason = CASE WHEN $6 THEN $7 ELSE reason END
                  WHERE clinic_id = $1 AND id = $2 AND version = $8 RETURNING {COLUMNS}"
             ),
-            &[&clinic, &id, &starts, &ends, &status.as_str(), &reason_given, &reason, &current.version],
+            &[
+                &clinic,
+                &id,
+                &starts,
+                &ends,
+                &status.as_str(),
+                &reason_given,
+                &reason,
+                &current.version,
+            ],
         )
         .await?
-        .ok_or_else(|| AppError::client(ErrorCode::VersionConflict, "The appointment was changed at the same time; please retry."))?;
+        .ok_or_else(|| {
+            AppError::client(
+                ErrorCode::VersionConflict,
+                "The appointment was changed at the same time; please retry.",
+            )
+        })?;
     Ok(from_row(&row))
 }

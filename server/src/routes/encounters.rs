@@ -66,7 +66,11 @@ fn check_vitals(v: &Vitals) -> Result<serde_json::Value, AppError> {
 }
 
 /// Attach addenda to encounters with one query for the whole list.
-pub async fn with_addenda(tx: &RequestTx, clinic: Uuid, mut list: Vec<Encounter>) -> Result<Vec<Encounter>, AppError> {
+pub async fn with_addenda(
+    tx: &RequestTx,
+    clinic: Uuid,
+    mut list: Vec<Encounter>,
+) -> Result<Vec<Encounter>, AppError> {
     let ids: Vec<Uuid> = list.iter().map(|e| e.id).collect();
     let rows = tx
         .query(
@@ -76,7 +80,13 @@ pub async fn with_addenda(tx: &RequestTx, clinic: Uuid, mut list: Vec<Encounter>
         )
         .await?;
     for r in rows {
-        let a = Addendum { id: r.get(0), encounter_id: r.get(1), author_id: r.get(2), text: r.get(3), created_at: r.get(4) };
+        let a = Addendum {
+            id: r.get(0),
+            encounter_id: r.get(1),
+            author_id: r.get(2),
+            text: r.get(3),
+            created_at: r.get(4),
+        };
         if let Some(e) = list.iter_mut().find(|e| e.id == a.encounter_id) {
             e.addenda.push(a);
         }
@@ -173,14 +183,25 @@ pub async fn create(
         .run(async |tx| {
             tx.authorize(clinic, CLINICIANS, ENTITY).await?;
             let e = insert(tx, clinic, new).await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[e.id], &[e.patient_id]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                ENTITY,
+                &[e.id],
+                &[e.patient_id],
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(e)))
         })
         .await
 }
 
 /// Validate and open an encounter by the current clinician.
-pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewEncounter) -> Result<Encounter, AppError> {
+pub async fn insert(
+    tx: &RequestTx,
+    clinic: Uuid,
+    new: NewEncounter,
+) -> Result<Encounter, AppError> {
     let complaint = free_text("chief_complaint", &new.chief_complaint, 2000)?;
     let notes = free_text("notes", &new.notes, 100_000)?;
     let diagnosis = free_text("diagnosis", &new.diagnosis, 2000)?;
@@ -212,28 +233,47 @@ pub async fn update(
         .run(async |tx| {
             tx.authorize(clinic, CLINICIANS, ENTITY).await?;
             let e = apply_patch(tx, clinic, id, patch).await?;
-            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id]).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id])
+                .await?;
             Ok(Json(e))
         })
         .await
 }
 
 /// Edit an unsigned note. A signed note refuses with `invalid_state`.
-pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: EncounterPatch) -> Result<Encounter, AppError> {
-    let complaint = patch.chief_complaint.as_deref().map(|t| free_text("chief_complaint", t, 2000)).transpose()?;
-    let notes = patch.notes.as_deref().map(|t| free_text("notes", t, 100_000)).transpose()?;
-    let diagnosis = patch.diagnosis.as_deref().map(|t| free_text("diagnosis", t, 2000)).transpose()?;
+pub async fn apply_patch(
+    tx: &RequestTx,
+    clinic: Uuid,
+    id: Uuid,
+    patch: EncounterPatch,
+) -> Result<Encounter, AppError> {
+    let complaint = patch
+        .chief_complaint
+        .as_deref()
+        .map(|t| free_text("chief_complaint", t, 2000))
+        .transpose()?;
+    let notes = patch
+        .notes
+        .as_deref()
+        .map(|t| free_text("notes", t, 100_000))
+        .transpose()?;
+    let diagnosis = patch
+        .diagnosis
+        .as_deref()
+        .map(|t| free_text("diagnosis", t, 2000))
+        .transpose()?;
     let vitals = patch.vitals.as_ref().map(check_vitals).transpose()?;
     let current = load(tx, clinic, id).await?;
     if current.signed_at.is_some() {
-        return Err(AppError::client(ErrorCode::InvalidState, "This note is signed and cannot change; add an addendum instead."));
+        return Err(AppError::client(
+            ErrorCode::InvalidState,
+            "This note is signed and cannot change; add an addendum instead.",
+        ));
     }
     tx.query_opt(
-        &format!(
-            "UPDATE vaidya.encounters SET chief_complaint = coalesce($3, chief_complaint),
+        "UPDATE vaidya.encounters SET chief_complaint = coalesce($3, chief_complaint),
                     notes = coalesce($4, notes), diagnosis = coalesce($5, diagnosis), vitals = coalesce($6, vitals)
-             WHERE clinic_id = $1 AND id = $2 AND version = $7 RETURNING id"
-        ),
+             WHERE clinic_id = $1 AND id = $2 AND version = $7 RETURNING id",
         &[&clinic, &id, &complaint, &notes, &diagnosis, &vitals, &patch.base_version.unwrap_or(current.version)],
     )
     .await?
@@ -283,19 +323,34 @@ pub async fn add_addendum(
         .run(async |tx| {
             tx.authorize(clinic, CLINICIANS, ENTITY).await?;
             let (addendum_id, e) = insert_addendum(tx, clinic, id, new).await?;
-            tx.audit(clinic, AuditAction::Create, "encounter_addendum", &[addendum_id, id], &[e.patient_id]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                "encounter_addendum",
+                &[addendum_id, id],
+                &[e.patient_id],
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(e)))
         })
         .await
 }
 
 /// Add an addendum to a signed note; returns its id and the encounter.
-pub async fn insert_addendum(tx: &RequestTx, clinic: Uuid, encounter: Uuid, new: NewAddendum) -> Result<(Uuid, Encounter), AppError> {
+pub async fn insert_addendum(
+    tx: &RequestTx,
+    clinic: Uuid,
+    encounter: Uuid,
+    new: NewAddendum,
+) -> Result<(Uuid, Encounter), AppError> {
     let text = required_text("text", &new.text, 20_000)?;
     let addendum_id = new.id.unwrap_or_else(Uuid::now_v7);
     let current = load(tx, clinic, encounter).await?;
     if current.signed_at.is_none() {
-        return Err(AppError::client(ErrorCode::InvalidState, "The note is not signed yet; edit it directly."));
+        return Err(AppError::client(
+            ErrorCode::InvalidState,
+            "The note is not signed yet; edit it directly.",
+        ));
     }
     tx.execute(
         "INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ($1, $2, $3, $4, $5)",

@@ -194,7 +194,14 @@ pub async fn create(
         .run(async |tx| {
             tx.authorize(clinic, BILLING, ENTITY).await?;
             let inv = insert(tx, clinic, new).await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[inv.id], &[inv.patient_id]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                ENTITY,
+                &[inv.id],
+                &[inv.patient_id],
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(inv)))
         })
         .await
@@ -206,44 +213,83 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewInvoice) -> Result<Inv
     if new.lines.is_empty() || new.lines.len() > 100 {
         return Err(AppError::field("lines", "An invoice needs 1 to 100 lines."));
     }
-    let series = new.series.clone().unwrap_or_else(|| DEFAULT_SERIES.to_string());
-    if !(1..=16).contains(&series.len()) || !series.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-') {
-        return Err(AppError::field("series", "A series is 1–16 capital letters, digits or dashes."));
+    let series = new
+        .series
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SERIES.to_string());
+    if !(1..=16).contains(&series.len())
+        || !series
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(AppError::field(
+            "series",
+            "A series is 1–16 capital letters, digits or dashes.",
+        ));
     }
     match new.number {
         Some(_) if series == DEFAULT_SERIES => {
-            return Err(AppError::field("number", "Numbers of the main series are assigned by the server."));
+            return Err(AppError::field(
+                "number",
+                "Numbers of the main series are assigned by the server.",
+            ));
         }
-        Some(n) if n <= 0 => return Err(AppError::field("number", "An invoice number must be positive.")),
+        Some(n) if n <= 0 => {
+            return Err(AppError::field(
+                "number",
+                "An invoice number must be positive.",
+            ))
+        }
         _ => {}
     }
     if let Some(pos) = &new.place_of_supply {
         if !validate::is_state_code(pos) {
-            return Err(AppError::field("place_of_supply", "The place of supply is a two-digit GST state code."));
+            return Err(AppError::field(
+                "place_of_supply",
+                "The place of supply is a two-digit GST state code.",
+            ));
         }
     }
     let mut lines = Vec::with_capacity(new.lines.len());
     for (i, l) in new.lines.iter().enumerate() {
         let description = required_text(&format!("lines[{i}].description"), &l.description, 500)?;
         if !(4..=8).contains(&l.sac_hsn.len()) || !l.sac_hsn.chars().all(|c| c.is_ascii_digit()) {
-            return Err(AppError::field(&format!("lines[{i}].sac_hsn"), "A SAC/HSN code has 4 to 8 digits."));
+            return Err(AppError::field(
+                &format!("lines[{i}].sac_hsn"),
+                "A SAC/HSN code has 4 to 8 digits.",
+            ));
         }
         if l.quantity <= 0 || l.quantity > 100_000 {
-            return Err(AppError::field(&format!("lines[{i}].quantity"), "Quantity must be between 1 and 100000."));
+            return Err(AppError::field(
+                &format!("lines[{i}].quantity"),
+                "Quantity must be between 1 and 100000.",
+            ));
         }
         if !(0..=1_000_000_000).contains(&l.unit_price_paise) {
-            return Err(AppError::field(&format!("lines[{i}].unit_price_paise"), "Unit price must be between ₹0 and ₹1,00,00,000."));
+            return Err(AppError::field(
+                &format!("lines[{i}].unit_price_paise"),
+                "Unit price must be between ₹0 and ₹1,00,00,000.",
+            ));
         }
         lines.push((description, l));
     }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let clinic_row = super::clinics::load(tx, clinic).await?;
-    let place = new.place_of_supply.clone().unwrap_or_else(|| clinic_row.state_code.clone());
+    let place = new
+        .place_of_supply
+        .clone()
+        .unwrap_or_else(|| clinic_row.state_code.clone());
     let kind = SupplyKind::from_states(&clinic_row.state_code, &place);
     let mut taxes = Vec::with_capacity(lines.len());
     for (i, (_, l)) in lines.iter().enumerate() {
-        let t = gst::tax_line(l.quantity, l.unit_price_paise, l.discount_paise, l.gst_rate_bp, kind)
-            .map_err(|e| AppError::field(&format!("lines[{i}]"), e.to_string()))?;
+        let t = gst::tax_line(
+            l.quantity,
+            l.unit_price_paise,
+            l.discount_paise,
+            l.gst_rate_bp,
+            kind,
+        )
+        .map_err(|e| AppError::field(&format!("lines[{i}]"), e.to_string()))?;
         taxes.push(t);
     }
     let totals = gst::sum_lines(&taxes).map_err(|e| AppError::field("lines", e.to_string()))?;
@@ -291,26 +337,47 @@ pub async fn add_payment(
         .run(async |tx| {
             tx.authorize(clinic, BILLING, ENTITY).await?;
             let (payment_id, inv) = insert_payment(tx, clinic, invoice_id, new).await?;
-            tx.audit(clinic, AuditAction::Create, "payment", &[payment_id, invoice_id], &[inv.patient_id]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                "payment",
+                &[payment_id, invoice_id],
+                &[inv.patient_id],
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(inv)))
         })
         .await
 }
 
 /// Record a payment against an invoice; never more than is due.
-pub async fn insert_payment(tx: &RequestTx, clinic: Uuid, invoice_id: Uuid, new: NewPayment) -> Result<(Uuid, Invoice), AppError> {
+pub async fn insert_payment(
+    tx: &RequestTx,
+    clinic: Uuid,
+    invoice_id: Uuid,
+    new: NewPayment,
+) -> Result<(Uuid, Invoice), AppError> {
     let reference = optional_text("reference", new.reference.as_deref(), 200)?;
     if new.amount_paise <= 0 {
-        return Err(AppError::field("amount_paise", "A payment must be more than ₹0."));
+        return Err(AppError::field(
+            "amount_paise",
+            "A payment must be more than ₹0.",
+        ));
     }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     // Lock the invoice so two desks can't both take the last rupee.
-    tx.query_opt("SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 FOR UPDATE", &[&clinic, &invoice_id])
-        .await?
-        .ok_or_else(AppError::not_found)?;
+    tx.query_opt(
+        "SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 FOR UPDATE",
+        &[&clinic, &invoice_id],
+    )
+    .await?
+    .ok_or_else(AppError::not_found)?;
     let inv = load(tx, clinic, invoice_id).await?;
     if new.amount_paise > inv.totals.total_paise - inv.paid_paise {
-        return Err(AppError::field("amount_paise", "The payment is more than the amount due."));
+        return Err(AppError::field(
+            "amount_paise",
+            "The payment is more than the amount due.",
+        ));
     }
     tx.execute(
         "INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, reference, received_at)

@@ -175,7 +175,14 @@ pub async fn create(
         .run(async |tx| {
             tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
             let patient = insert(tx, clinic, new).await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[patient.id], &[patient.id]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                ENTITY,
+                &[patient.id],
+                &[patient.id],
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(patient)))
         })
         .await
@@ -216,15 +223,25 @@ pub async fn update(
         .run(async |tx| {
             tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
             let patient = apply_patch(tx, clinic, id, patch).await?;
-            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[id]).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[id])
+                .await?;
             Ok(Json(patient))
         })
         .await
 }
 
 /// Validate and apply a patch. With `base_version`, a row changed since is a conflict.
-pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: PatientPatch) -> Result<Patient, AppError> {
-    let name = patch.name.as_deref().map(|n| required_text("name", n, 200)).transpose()?;
+pub async fn apply_patch(
+    tx: &RequestTx,
+    clinic: Uuid,
+    id: Uuid,
+    patch: PatientPatch,
+) -> Result<Patient, AppError> {
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| required_text("name", n, 200))
+        .transpose()?;
     // For optional fields: absent = keep, "" = clear, value = set.
     let phone_given = patch.phone.is_some();
     let phone = phone(patch.phone.as_deref())?;
@@ -248,8 +265,18 @@ pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: PatientP
                  RETURNING {COLUMNS}"
             ),
             &[
-                &clinic, &id, &name, &patch.sex.map(Sex::as_str), &patch.date_of_birth,
-                &phone_given, &phone, &abha_given, &abha, &address_given, &address, &patch.base_version,
+                &clinic,
+                &id,
+                &name,
+                &patch.sex.map(Sex::as_str),
+                &patch.date_of_birth,
+                &phone_given,
+                &phone,
+                &abha_given,
+                &abha,
+                &address_given,
+                &address,
+                &patch.base_version,
             ],
         )
         .await?;
@@ -257,7 +284,10 @@ pub async fn apply_patch(tx: &RequestTx, clinic: Uuid, id: Uuid, patch: PatientP
         Some(row) => Ok(from_row(&row)),
         None => {
             load(tx, clinic, id).await?; // 404 when missing
-            Err(AppError::client(ErrorCode::VersionConflict, "The patient was changed by someone else; reload and try again."))
+            Err(AppError::client(
+                ErrorCode::VersionConflict,
+                "The patient was changed by someone else; reload and try again.",
+            ))
         }
     }
 }
@@ -275,7 +305,8 @@ pub async fn delete(
         .run(async |tx| {
             tx.authorize(clinic, ADMINS, ENTITY).await?;
             tombstone(tx, clinic, id).await?;
-            tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[id]).await?;
+            tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[id])
+                .await?;
             Ok(StatusCode::NO_CONTENT)
         })
         .await

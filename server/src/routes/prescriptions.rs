@@ -146,16 +146,30 @@ pub async fn create(
         .run(async |tx| {
             tx.authorize(clinic, DOCTORS, ENTITY).await?;
             let p = insert(tx, clinic, new).await?;
-            tx.audit(clinic, AuditAction::Create, ENTITY, &[p.id], &[p.patient_id]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                ENTITY,
+                &[p.id],
+                &[p.patient_id],
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(p)))
         })
         .await
 }
 
 /// Validate and issue a prescription with its items, signed by the current doctor.
-pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPrescription) -> Result<Prescription, AppError> {
+pub async fn insert(
+    tx: &RequestTx,
+    clinic: Uuid,
+    new: NewPrescription,
+) -> Result<Prescription, AppError> {
     if new.items.is_empty() || new.items.len() > 50 {
-        return Err(AppError::field("items", "A prescription needs 1 to 50 items."));
+        return Err(AppError::field(
+            "items",
+            "A prescription needs 1 to 50 items.",
+        ));
     }
     let notes = free_text("notes", &new.notes, 5000)?;
     let mut items = Vec::with_capacity(new.items.len());
@@ -166,7 +180,11 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPrescription) -> Resul
             free_text(&format!("items[{i}].dose"), &item.dose, 100)?,
             free_text(&format!("items[{i}].frequency"), &item.frequency, 100)?,
             free_text(&format!("items[{i}].duration"), &item.duration, 100)?,
-            free_text(&format!("items[{i}].instructions"), &item.instructions, 1000)?,
+            free_text(
+                &format!("items[{i}].instructions"),
+                &item.instructions,
+                1000,
+            )?,
         ]);
     }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
@@ -176,7 +194,9 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPrescription) -> Resul
         &[&id, &clinic, &new.patient_id, &tx.user_id, &new.encounter_id, &notes],
     )
     .await?;
-    for (position, [drug, strength, dose, frequency, duration, instructions]) in items.iter().enumerate() {
+    for (position, [drug, strength, dose, frequency, duration, instructions]) in
+        items.iter().enumerate()
+    {
         tx.execute(
             "INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug, strength, dose, frequency, duration, instructions)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

@@ -76,22 +76,33 @@ pub async fn record(tx: &RequestTx, clinic: Uuid, c: NewConflict<'_>) -> Result<
 }
 
 pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<ConflictRecord, AppError> {
-    tx.query_opt(&format!("SELECT {COLUMNS} FROM vaidya.sync_conflicts WHERE clinic_id = $1 AND id = $2"), &[&clinic, &id])
-        .await?
-        .map(|r| from_row(&r))
-        .ok_or_else(AppError::not_found)
+    tx.query_opt(
+        &format!("SELECT {COLUMNS} FROM vaidya.sync_conflicts WHERE clinic_id = $1 AND id = $2"),
+        &[&clinic, &id],
+    )
+    .await?
+    .map(|r| from_row(&r))
+    .ok_or_else(AppError::not_found)
 }
 
 /// Resolve a conflict. `use_client` applies the device's value now (through the same rules
 /// as an edit); `keep_server` only closes it.
-pub async fn resolve(tx: &RequestTx, clinic: Uuid, id: Uuid, resolution: Resolution) -> Result<ConflictRecord, AppError> {
+pub async fn resolve(
+    tx: &RequestTx,
+    clinic: Uuid,
+    id: Uuid,
+    resolution: Resolution,
+) -> Result<ConflictRecord, AppError> {
     let c = load(tx, clinic, id).await?;
     if c.resolved_at.is_some() {
         return Ok(c);
     }
     if resolution == Resolution::UseClient {
         let Some(field) = c.field.clone() else {
-            return Err(AppError::client(ErrorCode::InvalidState, "This conflict has no single value to apply; edit the record instead."));
+            return Err(AppError::client(
+                ErrorCode::InvalidState,
+                "This conflict has no single value to apply; edit the record instead.",
+            ));
         };
         let mut changes = serde_json::Map::new();
         changes.insert(field, c.client_value.clone());
@@ -150,7 +161,14 @@ pub async fn resolve_handler(
         .run(async |tx| {
             tx.authorize(clinic, ANY_ROLE, "conflict").await?;
             let c = resolve(tx, clinic, id, body.resolution).await?;
-            tx.audit(clinic, AuditAction::Update, "conflict", &[id, c.entity_id], &[]).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Update,
+                "conflict",
+                &[id, c.entity_id],
+                &[],
+            )
+            .await?;
             Ok(Json(c))
         })
         .await

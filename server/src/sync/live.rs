@@ -79,28 +79,31 @@ pub async fn live(
     check_member(&app, &meta, clinic).await?;
     let rx = app.changes.subscribe();
     let state = (rx, app, meta, tokio::time::Instant::now() + RECHECK, true);
-    let stream = futures::stream::unfold(state, move |(mut rx, app, meta, mut recheck, first)| async move {
-        let event = || Event::default().event(LIVE_EVENT).data(clinic.to_string());
-        if first {
-            // Pull once at connect: changes may have landed before the subscription.
-            return Some((Ok(event()), (rx, app, meta, recheck, false)));
-        }
-        loop {
-            tokio::select! {
-                signal = rx.recv() => match signal {
-                    Ok(Some(c)) if c != clinic => continue,
-                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return Some((Ok(event()), (rx, app, meta, recheck, false))),
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
-                _ = tokio::time::sleep_until(recheck) => {
-                    if check_member(&app, &meta, clinic).await.is_err() {
-                        return None;
+    let stream = futures::stream::unfold(
+        state,
+        move |(mut rx, app, meta, mut recheck, first)| async move {
+            let event = || Event::default().event(LIVE_EVENT).data(clinic.to_string());
+            if first {
+                // Pull once at connect: changes may have landed before the subscription.
+                return Some((Ok(event()), (rx, app, meta, recheck, false)));
+            }
+            loop {
+                tokio::select! {
+                    signal = rx.recv() => match signal {
+                        Ok(Some(c)) if c != clinic => continue,
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return Some((Ok(event()), (rx, app, meta, recheck, false))),
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = tokio::time::sleep_until(recheck) => {
+                        if check_member(&app, &meta, clinic).await.is_err() {
+                            return None;
+                        }
+                        recheck = tokio::time::Instant::now() + RECHECK;
                     }
-                    recheck = tokio::time::Instant::now() + RECHECK;
                 }
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

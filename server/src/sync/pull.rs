@@ -39,7 +39,10 @@ pub struct Cursor {
 impl Cursor {
     pub fn parse(s: &str) -> Option<Cursor> {
         let (xid, seq) = s.split_once(':')?;
-        Some(Cursor { xid: xid.parse().ok()?, seq: seq.parse().ok()? })
+        Some(Cursor {
+            xid: xid.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
     }
 
     pub fn encode(&self) -> String {
@@ -64,11 +67,19 @@ pub async fn pull(
 ) -> Result<Json<PullResponse>, AppError> {
     let limit = q.limit.unwrap_or(1000);
     if !(1..=MAX_PULL_LIMIT).contains(&limit) {
-        return Err(AppError::field("limit", format!("limit must be between 1 and {MAX_PULL_LIMIT}.")));
+        return Err(AppError::field(
+            "limit",
+            format!("limit must be between 1 and {MAX_PULL_LIMIT}."),
+        ));
     }
     let after = match &q.cursor {
         None => Cursor::default(),
-        Some(c) => Cursor::parse(c).ok_or_else(|| AppError::client(ErrorCode::InvalidParameter, "The sync cursor is not valid; start an initial sync."))?,
+        Some(c) => Cursor::parse(c).ok_or_else(|| {
+            AppError::client(
+                ErrorCode::InvalidParameter,
+                "The sync cursor is not valid; start an initial sync.",
+            )
+        })?,
     };
     RequestTx::begin(&app.pool, &meta)
         .await?
@@ -81,7 +92,13 @@ pub async fn pull(
 }
 
 /// One page of changes after `after`, audited as list reads of what was sent.
-pub async fn page(tx: &RequestTx, clinic: Uuid, after: Cursor, limit: i64, initial: bool) -> Result<PullResponse, AppError> {
+pub async fn page(
+    tx: &RequestTx,
+    clinic: Uuid,
+    after: Cursor,
+    limit: i64,
+    initial: bool,
+) -> Result<PullResponse, AppError> {
     let mut pending = Vec::new();
     let mut table_full = false;
     for (entity, table) in TABLES {
@@ -100,7 +117,14 @@ pub async fn page(tx: &RequestTx, clinic: Uuid, after: Cursor, limit: i64, initi
         table_full |= rows.len() as i64 == limit;
         for r in rows {
             let xid: String = r.get(1);
-            pending.push(Pending { at: Cursor { xid: xid.parse().unwrap_or(0), seq: r.get(2) }, entity, id: r.get(0) });
+            pending.push(Pending {
+                at: Cursor {
+                    xid: xid.parse().unwrap_or(0),
+                    seq: r.get(2),
+                },
+                entity,
+                id: r.get(0),
+            });
         }
     }
     pending.sort_by_key(|p| p.at);
@@ -111,36 +135,76 @@ pub async fn page(tx: &RequestTx, clinic: Uuid, after: Cursor, limit: i64, initi
     let mut changes = Vec::with_capacity(pending.len());
     let mut patient_ids = Vec::new();
     for (entity, _) in TABLES {
-        let ids: Vec<Uuid> = pending.iter().filter(|p| p.entity == entity).map(|p| p.id).collect();
+        let ids: Vec<Uuid> = pending
+            .iter()
+            .filter(|p| p.entity == entity)
+            .map(|p| p.id)
+            .collect();
         if ids.is_empty() {
             continue;
         }
         let loaded = load_entities(tx, clinic, entity, &ids).await?;
         for (id, version, deleted, patient, data) in loaded {
             patient_ids.extend(patient);
-            changes.push((id, Change { entity, id, version, deleted, data }));
+            changes.push((
+                id,
+                Change {
+                    entity,
+                    id,
+                    version,
+                    deleted,
+                    data,
+                },
+            ));
         }
-        tx.audit(clinic, AuditAction::List, entity.as_str(), &ids, &patient_ids).await?;
+        tx.audit(
+            clinic,
+            AuditAction::List,
+            entity.as_str(),
+            &ids,
+            &patient_ids,
+        )
+        .await?;
         patient_ids.clear();
     }
     // Hand out in cursor order.
-    let order: std::collections::HashMap<Uuid, Cursor> = pending.iter().map(|p| (p.id, p.at)).collect();
+    let order: std::collections::HashMap<Uuid, Cursor> =
+        pending.iter().map(|p| (p.id, p.at)).collect();
     changes.sort_by_key(|(id, _)| order.get(id).copied().unwrap_or_default());
-    let estimated_total = if initial { Some(estimate_total(tx, clinic).await?) } else { None };
-    Ok(PullResponse { changes: changes.into_iter().map(|(_, c)| c).collect(), cursor: cursor.encode(), has_more, estimated_total })
+    let estimated_total = if initial {
+        Some(estimate_total(tx, clinic).await?)
+    } else {
+        None
+    };
+    let settling = !has_more && settling(tx, clinic, cursor).await?;
+    Ok(PullResponse {
+        changes: changes.into_iter().map(|(_, c)| c).collect(),
+        cursor: cursor.encode(),
+        has_more,
+        estimated_total,
+        settling,
+    })
 }
 
 type Loaded = (Uuid, i64, bool, Option<Uuid>, Value);
 
 /// Current state of entities by id, tombstones included.
-async fn load_entities(tx: &RequestTx, clinic: Uuid, entity: EntityKind, ids: &[Uuid]) -> Result<Vec<Loaded>, AppError> {
+async fn load_entities(
+    tx: &RequestTx,
+    clinic: Uuid,
+    entity: EntityKind,
+    ids: &[Uuid],
+) -> Result<Vec<Loaded>, AppError> {
     let ids = ids.to_vec();
     let select = |columns: &str, table: &str| {
         format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = ANY($2)")
     };
     let out = match entity {
         EntityKind::Patient => tx
-            .query(&select(routes::patients::COLUMNS, "patients"), &[&clinic, &ids])
+            .query(
+                &select(routes::patients::COLUMNS, "patients"),
+                &[&clinic, &ids],
+            )
             .await?
             .iter()
             .map(|r| {
@@ -149,34 +213,85 @@ async fn load_entities(tx: &RequestTx, clinic: Uuid, entity: EntityKind, ids: &[
             })
             .collect(),
         EntityKind::Appointment => tx
-            .query(&select(routes::appointments::COLUMNS, "appointments"), &[&clinic, &ids])
+            .query(
+                &select(routes::appointments::COLUMNS, "appointments"),
+                &[&clinic, &ids],
+            )
             .await?
             .iter()
             .map(|r| {
                 let a = routes::appointments::from_row(r);
-                (a.id, a.version, r.get("deleted"), Some(a.patient_id), to_json(&a))
+                (
+                    a.id,
+                    a.version,
+                    r.get("deleted"),
+                    Some(a.patient_id),
+                    to_json(&a),
+                )
             })
             .collect(),
         EntityKind::Encounter => {
-            let rows = tx.query(&select(routes::encounters::COLUMNS, "encounters"), &[&clinic, &ids]).await?;
+            let rows = tx
+                .query(
+                    &select(routes::encounters::COLUMNS, "encounters"),
+                    &[&clinic, &ids],
+                )
+                .await?;
             let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
-            let list = routes::encounters::with_addenda(tx, clinic, rows.iter().map(routes::encounters::from_row).collect()).await?;
-            list.iter().zip(deleted).map(|(e, d)| (e.id, e.version, d, Some(e.patient_id), to_json(e))).collect()
+            let list = routes::encounters::with_addenda(
+                tx,
+                clinic,
+                rows.iter().map(routes::encounters::from_row).collect(),
+            )
+            .await?;
+            list.iter()
+                .zip(deleted)
+                .map(|(e, d)| (e.id, e.version, d, Some(e.patient_id), to_json(e)))
+                .collect()
         }
         EntityKind::Prescription => {
-            let rows = tx.query(&select(routes::prescriptions::COLUMNS, "prescriptions"), &[&clinic, &ids]).await?;
+            let rows = tx
+                .query(
+                    &select(routes::prescriptions::COLUMNS, "prescriptions"),
+                    &[&clinic, &ids],
+                )
+                .await?;
             let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
-            let list = routes::prescriptions::with_items(tx, clinic, rows.iter().map(routes::prescriptions::from_row).collect()).await?;
-            list.iter().zip(deleted).map(|(p, d)| (p.id, p.version, d, Some(p.patient_id), to_json(p))).collect()
+            let list = routes::prescriptions::with_items(
+                tx,
+                clinic,
+                rows.iter().map(routes::prescriptions::from_row).collect(),
+            )
+            .await?;
+            list.iter()
+                .zip(deleted)
+                .map(|(p, d)| (p.id, p.version, d, Some(p.patient_id), to_json(p)))
+                .collect()
         }
         EntityKind::Invoice => {
-            let rows = tx.query(&select(routes::invoices::COLUMNS, "invoices"), &[&clinic, &ids]).await?;
+            let rows = tx
+                .query(
+                    &select(routes::invoices::COLUMNS, "invoices"),
+                    &[&clinic, &ids],
+                )
+                .await?;
             let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
-            let list = routes::invoices::with_details(tx, clinic, rows.iter().map(routes::invoices::from_row).collect()).await?;
-            list.iter().zip(deleted).map(|(i, d)| (i.id, i.version, d, Some(i.patient_id), to_json(i))).collect()
+            let list = routes::invoices::with_details(
+                tx,
+                clinic,
+                rows.iter().map(routes::invoices::from_row).collect(),
+            )
+            .await?;
+            list.iter()
+                .zip(deleted)
+                .map(|(i, d)| (i.id, i.version, d, Some(i.patient_id), to_json(i)))
+                .collect()
         }
         EntityKind::Conflict => tx
-            .query(&select(super::conflicts::COLUMNS, "sync_conflicts"), &[&clinic, &ids])
+            .query(
+                &select(super::conflicts::COLUMNS, "sync_conflicts"),
+                &[&clinic, &ids],
+            )
             .await?
             .iter()
             .map(|r| {
@@ -194,11 +309,38 @@ fn to_json<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// Whether changes after `after` exist that are held back until older transactions end.
+async fn settling(tx: &RequestTx, clinic: Uuid, after: Cursor) -> Result<bool, AppError> {
+    for (_, table) in TABLES {
+        let held: bool = tx
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM vaidya.{table}
+                     WHERE clinic_id = $1 AND (change_xid, change_seq) > ($2::text::xid8, $3)
+                       AND change_xid >= pg_snapshot_xmin(pg_current_snapshot()))"
+                ),
+                &[&clinic, &after.xid.to_string(), &after.seq],
+            )
+            .await?
+            .get(0);
+        if held {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// How many entities an initial sync will bring, for the progress bar.
 async fn estimate_total(tx: &RequestTx, clinic: Uuid) -> Result<i64, AppError> {
     let mut total = 0;
     for (_, table) in TABLES {
-        let n: i64 = tx.query_one(&format!("SELECT count(*) FROM vaidya.{table} WHERE clinic_id = $1"), &[&clinic]).await?.get(0);
+        let n: i64 = tx
+            .query_one(
+                &format!("SELECT count(*) FROM vaidya.{table} WHERE clinic_id = $1"),
+                &[&clinic],
+            )
+            .await?
+            .get(0);
         total += n;
     }
     Ok(total)

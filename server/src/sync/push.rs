@@ -21,12 +21,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AppointmentPatch, AuditAction, EncounterPatch, NewAddendum, NewAppointment, NewEncounter, NewInvoice, NewPatient,
-    NewPayment, NewPrescription, PatientPatch, Role,
+    AppointmentPatch, AuditAction, EncounterPatch, NewAddendum, NewAppointment, NewEncounter,
+    NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch, Role,
 };
 use vaidya_shared::sync::{
-    ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation, PushRequest, PushResponse,
-    Resolution, MAX_PUSH_BATCH,
+    ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation,
+    PushRequest, PushResponse, Resolution, MAX_PUSH_BATCH,
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -45,10 +45,21 @@ pub async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, AppError> {
     if req.mutations.len() > MAX_PUSH_BATCH {
-        return Err(AppError::field("mutations", format!("A push carries at most {MAX_PUSH_BATCH} mutations.")));
+        return Err(AppError::field(
+            "mutations",
+            format!("A push carries at most {MAX_PUSH_BATCH} mutations."),
+        ));
     }
-    if req.local_accesses.len() > 1000 || req.local_accesses.iter().any(|a| a.entity_ids.len() > 1000 || a.patient_ids.len() > 1000) {
-        return Err(AppError::field("local_accesses", "Too many local accesses in one push."));
+    if req.local_accesses.len() > 1000
+        || req
+            .local_accesses
+            .iter()
+            .any(|a| a.entity_ids.len() > 1000 || a.patient_ids.len() > 1000)
+    {
+        return Err(AppError::field(
+            "local_accesses",
+            "Too many local accesses in one push.",
+        ));
     }
     RequestTx::begin(&app.pool, &meta)
         .await?
@@ -60,14 +71,26 @@ pub async fn push(
 }
 
 /// Apply a batch in the caller's transaction; results in request order.
-pub async fn apply_batch(tx: &RequestTx, clinic: Uuid, role: Role, req: &PushRequest) -> Result<PushResponse, AppError> {
+pub async fn apply_batch(
+    tx: &RequestTx,
+    clinic: Uuid,
+    role: Role,
+    req: &PushRequest,
+) -> Result<PushResponse, AppError> {
     // Offline reads and other accesses, audited with when they happened on the device.
     let now = Utc::now();
     for a in &req.local_accesses {
         let at = a.at.min(now);
         tx.execute(
             "SELECT vaidya.audit_append($1, $2, $3, $4, $5, $6)",
-            &[&clinic, &a.action.as_str(), &a.entity.as_str(), &a.entity_ids, &a.patient_ids, &at],
+            &[
+                &clinic,
+                &a.action.as_str(),
+                &a.entity.as_str(),
+                &a.entity_ids,
+                &a.patient_ids,
+                &at,
+            ],
         )
         .await?;
     }
@@ -85,15 +108,19 @@ pub async fn apply_batch(tx: &RequestTx, clinic: Uuid, role: Role, req: &PushReq
 
     let mut results = Vec::with_capacity(req.mutations.len());
     let mut fresh: Vec<(Uuid, Value)> = Vec::new();
-    let mut audit: HashMap<(AuditAction, &'static str), (Vec<Uuid>, Vec<Uuid>)> = HashMap::new();
+    let mut audit: HashMap<(AuditAction, &'static str), AuditedIds> = HashMap::new();
     let mut savepoint = false;
     for m in &req.mutations {
         if let Some(done) = stored.get(&m.mutation_id) {
             results.push(done.clone());
             continue;
         }
-        tx.execute_simple(if savepoint { "RELEASE SAVEPOINT mutation; SAVEPOINT mutation" } else { "SAVEPOINT mutation" })
-            .await?;
+        tx.execute_simple(if savepoint {
+            "RELEASE SAVEPOINT mutation; SAVEPOINT mutation"
+        } else {
+            "SAVEPOINT mutation"
+        })
+        .await?;
         savepoint = true;
         let result = match apply_one(tx, clinic, role, m).await {
             Ok((result, patient)) => {
@@ -112,13 +139,22 @@ pub async fn apply_batch(tx: &RequestTx, clinic: Uuid, role: Role, req: &PushReq
                 tx.execute_simple("ROLLBACK TO SAVEPOINT mutation").await?;
                 let (code, message) = e.code_and_message();
                 if code == ErrorCode::Forbidden {
-                    let entry = audit.entry((AuditAction::Denied, m.entity.as_str())).or_default();
+                    let entry = audit
+                        .entry((AuditAction::Denied, m.entity.as_str()))
+                        .or_default();
                     entry.0.push(m.entity_id);
                 }
-                MutationResult::Rejected { mutation_id: m.mutation_id, code, message }
+                MutationResult::Rejected {
+                    mutation_id: m.mutation_id,
+                    code,
+                    message,
+                }
             }
         };
-        fresh.push((m.mutation_id, serde_json::to_value(&result).map_err(|e| AppError::Internal(e.into()))?));
+        fresh.push((
+            m.mutation_id,
+            serde_json::to_value(&result).map_err(|e| AppError::Internal(e.into()))?,
+        ));
         stored.insert(m.mutation_id, result.clone());
         results.push(result);
     }
@@ -140,34 +176,65 @@ pub async fn apply_batch(tx: &RequestTx, clinic: Uuid, role: Role, req: &PushReq
     Ok(PushResponse { results })
 }
 
+/// Entity ids and patient ids of one audit row.
+type AuditedIds = (Vec<Uuid>, Vec<Uuid>);
+
 fn require(role: Role, allowed: &[Role]) -> Result<(), AppError> {
     if allowed.contains(&role) {
         Ok(())
     } else {
-        Err(AppError::client(ErrorCode::Forbidden, "Your role in this clinic does not allow this."))
+        Err(AppError::client(
+            ErrorCode::Forbidden,
+            "Your role in this clinic does not allow this.",
+        ))
     }
 }
 
 /// Parse a create body, making sure its id is the mutation's entity id.
 fn create_body<T: DeserializeOwned>(m: &Mutation) -> Result<T, AppError> {
-    let mut data = m.data.clone().ok_or_else(|| AppError::field("data", "A create needs data."))?;
-    let obj = data.as_object_mut().ok_or_else(|| AppError::field("data", "data must be an object."))?;
+    let mut data = m
+        .data
+        .clone()
+        .ok_or_else(|| AppError::field("data", "A create needs data."))?;
+    let obj = data
+        .as_object_mut()
+        .ok_or_else(|| AppError::field("data", "data must be an object."))?;
     match obj.get("id") {
         None | Some(Value::Null) => {
             obj.insert("id".into(), Value::String(m.entity_id.to_string()));
         }
         Some(v) if v.as_str() == Some(m.entity_id.to_string().as_str()) => {}
-        Some(_) => return Err(AppError::field("data.id", "data.id differs from entity_id.")),
+        Some(_) => {
+            return Err(AppError::field(
+                "data.id",
+                "data.id differs from entity_id.",
+            ))
+        }
     }
-    serde_json::from_value(data).map_err(|e| AppError::client(ErrorCode::MalformedBody, format!("data has the wrong shape: {e}")))
+    serde_json::from_value(data).map_err(|e| {
+        AppError::client(
+            ErrorCode::MalformedBody,
+            format!("data has the wrong shape: {e}"),
+        )
+    })
 }
 
 fn applied(m: &Mutation, version: i64) -> MutationResult {
-    MutationResult::Applied { mutation_id: m.mutation_id, version, conflicts: Vec::new(), addendum_id: None }
+    MutationResult::Applied {
+        mutation_id: m.mutation_id,
+        version,
+        conflicts: Vec::new(),
+        addendum_id: None,
+    }
 }
 
 /// Apply one mutation; returns its result and the patient it concerns (for the audit).
-async fn apply_one(tx: &RequestTx, clinic: Uuid, role: Role, m: &Mutation) -> Result<(MutationResult, Option<Uuid>), AppError> {
+async fn apply_one(
+    tx: &RequestTx,
+    clinic: Uuid,
+    role: Role,
+    m: &Mutation,
+) -> Result<(MutationResult, Option<Uuid>), AppError> {
     use EntityKind as E;
     use Operation as O;
     match (m.entity, m.op) {
@@ -178,9 +245,18 @@ async fn apply_one(tx: &RequestTx, clinic: Uuid, role: Role, m: &Mutation) -> Re
         }
         (E::Appointment, O::Create) => {
             require(role, ANY_ROLE)?;
-            let a = routes::appointments::insert(tx, clinic, create_body::<NewAppointment>(m)?).await?;
+            let a =
+                routes::appointments::insert(tx, clinic, create_body::<NewAppointment>(m)?).await?;
             let conflicts = flag_double_booking(tx, clinic, &a).await?;
-            Ok((MutationResult::Applied { mutation_id: m.mutation_id, version: a.version, conflicts, addendum_id: None }, Some(a.patient_id)))
+            Ok((
+                MutationResult::Applied {
+                    mutation_id: m.mutation_id,
+                    version: a.version,
+                    conflicts,
+                    addendum_id: None,
+                },
+                Some(a.patient_id),
+            ))
         }
         (E::Encounter, O::Create) => {
             require(role, CLINICIANS)?;
@@ -189,13 +265,22 @@ async fn apply_one(tx: &RequestTx, clinic: Uuid, role: Role, m: &Mutation) -> Re
         }
         (E::Addendum, O::Create) => {
             require(role, CLINICIANS)?;
-            let parent = m.parent_id.ok_or_else(|| AppError::field("parent_id", "An addendum needs its encounter as parent_id."))?;
-            let (_, e) = routes::encounters::insert_addendum(tx, clinic, parent, create_body::<NewAddendum>(m)?).await?;
+            let parent = m.parent_id.ok_or_else(|| {
+                AppError::field("parent_id", "An addendum needs its encounter as parent_id.")
+            })?;
+            let (_, e) = routes::encounters::insert_addendum(
+                tx,
+                clinic,
+                parent,
+                create_body::<NewAddendum>(m)?,
+            )
+            .await?;
             Ok((applied(m, e.version), Some(e.patient_id)))
         }
         (E::Prescription, O::Create) => {
             require(role, DOCTORS)?;
-            let p = routes::prescriptions::insert(tx, clinic, create_body::<NewPrescription>(m)?).await?;
+            let p = routes::prescriptions::insert(tx, clinic, create_body::<NewPrescription>(m)?)
+                .await?;
             Ok((applied(m, p.version), Some(p.patient_id)))
         }
         (E::Invoice, O::Create) => {
@@ -205,27 +290,60 @@ async fn apply_one(tx: &RequestTx, clinic: Uuid, role: Role, m: &Mutation) -> Re
         }
         (E::Payment, O::Create) => {
             require(role, BILLING)?;
-            let parent = m.parent_id.ok_or_else(|| AppError::field("parent_id", "A payment needs its invoice as parent_id."))?;
-            let (_, i) = routes::invoices::insert_payment(tx, clinic, parent, create_body::<NewPayment>(m)?).await?;
+            let parent = m.parent_id.ok_or_else(|| {
+                AppError::field("parent_id", "A payment needs its invoice as parent_id.")
+            })?;
+            let (_, i) =
+                routes::invoices::insert_payment(tx, clinic, parent, create_body::<NewPayment>(m)?)
+                    .await?;
             Ok((applied(m, i.version), Some(i.patient_id)))
         }
         (E::Patient | E::Appointment | E::Encounter, O::Update) => {
-            require(role, if m.entity == E::Encounter { CLINICIANS } else { ANY_ROLE })?;
+            require(
+                role,
+                if m.entity == E::Encounter {
+                    CLINICIANS
+                } else {
+                    ANY_ROLE
+                },
+            )?;
             merge_update(tx, clinic, m).await
         }
         (E::Prescription | E::Invoice | E::Payment | E::Addendum, O::Update | O::Delete) => {
-            require(role, if m.entity == E::Prescription || m.entity == E::Addendum { CLINICIANS } else { BILLING })?;
-            let id = conflicts::record(tx, clinic, NewConflict {
-                kind: ConflictKind::Immutable,
-                entity: m.entity,
-                entity_id: m.entity_id,
-                field: None,
-                server_value: Value::Null,
-                client_value: Value::Object(m.changes.clone()),
-            })
+            require(
+                role,
+                if m.entity == E::Prescription || m.entity == E::Addendum {
+                    CLINICIANS
+                } else {
+                    BILLING
+                },
+            )?;
+            let id = conflicts::record(
+                tx,
+                clinic,
+                NewConflict {
+                    kind: ConflictKind::Immutable,
+                    entity: m.entity,
+                    entity_id: m.entity_id,
+                    field: None,
+                    server_value: Value::Null,
+                    client_value: Value::Object(m.changes.clone()),
+                },
+            )
             .await?;
-            let message = format!("An issued {} cannot change; the edit is in the conflict inbox.", m.entity.as_str());
-            Ok((MutationResult::Conflict { mutation_id: m.mutation_id, kind: ConflictKind::Immutable, conflict_id: id, message }, None))
+            let message = format!(
+                "An issued {} cannot change; the edit is in the conflict inbox.",
+                m.entity.as_str()
+            );
+            Ok((
+                MutationResult::Conflict {
+                    mutation_id: m.mutation_id,
+                    kind: ConflictKind::Immutable,
+                    conflict_id: id,
+                    message,
+                },
+                None,
+            ))
         }
         (E::Patient, O::Delete) => {
             require(role, ADMINS)?;
@@ -237,20 +355,36 @@ async fn apply_one(tx: &RequestTx, clinic: Uuid, role: Role, m: &Mutation) -> Re
         }
         (E::Conflict, O::Update) => {
             require(role, ANY_ROLE)?;
-            let change = m.changes.get("resolution").ok_or_else(|| AppError::field("changes.resolution", "Say how to resolve the conflict."))?;
+            let change = m.changes.get("resolution").ok_or_else(|| {
+                AppError::field("changes.resolution", "Say how to resolve the conflict.")
+            })?;
             let value = change.get("value").cloned().unwrap_or(Value::Null);
-            let resolution: Resolution = serde_json::from_value(value).map_err(|_| AppError::field("changes.resolution", "keep_server or use_client."))?;
+            let resolution: Resolution = serde_json::from_value(value)
+                .map_err(|_| AppError::field("changes.resolution", "keep_server or use_client."))?;
             let c = conflicts::resolve(tx, clinic, m.entity_id, resolution).await?;
             Ok((applied(m, c.version), None))
         }
-        (E::Encounter, O::Delete) | (E::Conflict, O::Create | O::Delete) => {
-            Err(AppError::client(ErrorCode::InvalidParameter, format!("{} {:?} is not something a device can do.", m.entity.as_str(), m.op)))
-        }
+        (E::Encounter, O::Delete) | (E::Conflict, O::Create | O::Delete) => Err(AppError::client(
+            ErrorCode::InvalidParameter,
+            format!(
+                "{} {:?} is not something a device can do.",
+                m.entity.as_str(),
+                m.op
+            ),
+        )),
     }
 }
 
-async fn tombstone_idempotent(tx: &RequestTx, clinic: Uuid, m: &Mutation) -> Result<(MutationResult, Option<Uuid>), AppError> {
-    let table = if m.entity == EntityKind::Patient { "patients" } else { "appointments" };
+async fn tombstone_idempotent(
+    tx: &RequestTx,
+    clinic: Uuid,
+    m: &Mutation,
+) -> Result<(MutationResult, Option<Uuid>), AppError> {
+    let table = if m.entity == EntityKind::Patient {
+        "patients"
+    } else {
+        "appointments"
+    };
     let row = tx
         .query_opt(
             &format!("UPDATE vaidya.{table} SET deleted_at = coalesce(deleted_at, now()) WHERE clinic_id = $1 AND id = $2 RETURNING version"),
@@ -263,7 +397,12 @@ async fn tombstone_idempotent(tx: &RequestTx, clinic: Uuid, m: &Mutation) -> Res
 }
 
 /// The entity as JSON with its tombstone flag, or None when it does not exist here.
-async fn current(tx: &RequestTx, clinic: Uuid, entity: EntityKind, id: Uuid) -> Result<Option<(Value, bool)>, AppError> {
+async fn current(
+    tx: &RequestTx,
+    clinic: Uuid,
+    entity: EntityKind,
+    id: Uuid,
+) -> Result<Option<(Value, bool)>, AppError> {
     let (table, columns) = match entity {
         EntityKind::Patient => ("patients", routes::patients::COLUMNS),
         EntityKind::Appointment => ("appointments", routes::appointments::COLUMNS),
@@ -295,35 +434,70 @@ fn same(a: &Value, b: &Value) -> bool {
     a == b
 }
 
-async fn merge_update(tx: &RequestTx, clinic: Uuid, m: &Mutation) -> Result<(MutationResult, Option<Uuid>), AppError> {
+async fn merge_update(
+    tx: &RequestTx,
+    clinic: Uuid,
+    m: &Mutation,
+) -> Result<(MutationResult, Option<Uuid>), AppError> {
     let Some((server, deleted)) = current(tx, clinic, m.entity, m.entity_id).await? else {
         return Err(AppError::not_found());
     };
-    let patient = server.get("patient_id").or_else(|| (m.entity == EntityKind::Patient).then(|| server.get("id")).flatten()).and_then(|v| v.as_str()).and_then(|s| s.parse().ok());
-    if deleted {
-        let id = conflicts::record(tx, clinic, NewConflict {
-            kind: ConflictKind::Deleted,
-            entity: m.entity,
-            entity_id: m.entity_id,
-            field: None,
-            server_value: Value::Null,
-            client_value: Value::Object(m.changes.clone()),
+    let patient = server
+        .get("patient_id")
+        .or_else(|| {
+            (m.entity == EntityKind::Patient)
+                .then(|| server.get("id"))
+                .flatten()
         })
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok());
+    if deleted {
+        let id = conflicts::record(
+            tx,
+            clinic,
+            NewConflict {
+                kind: ConflictKind::Deleted,
+                entity: m.entity,
+                entity_id: m.entity_id,
+                field: None,
+                server_value: Value::Null,
+                client_value: Value::Object(m.changes.clone()),
+            },
+        )
         .await?;
-        let message = format!("The {} was deleted on the server; the edit is in the conflict inbox.", m.entity.as_str());
-        return Ok((MutationResult::Conflict { mutation_id: m.mutation_id, kind: ConflictKind::Deleted, conflict_id: id, message }, patient));
+        let message = format!(
+            "The {} was deleted on the server; the edit is in the conflict inbox.",
+            m.entity.as_str()
+        );
+        return Ok((
+            MutationResult::Conflict {
+                mutation_id: m.mutation_id,
+                kind: ConflictKind::Deleted,
+                conflict_id: id,
+                message,
+            },
+            patient,
+        ));
     }
 
     let mut apply = Map::new();
     let mut lost = Vec::new();
     for (field, raw) in &m.changes {
-        let change: FieldChange = serde_json::from_value(raw.clone())
-            .map_err(|_| AppError::field(&format!("changes.{field}"), "Each change needs a value and a base."))?;
+        let change: FieldChange = serde_json::from_value(raw.clone()).map_err(|_| {
+            AppError::field(
+                &format!("changes.{field}"),
+                "Each change needs a value and a base.",
+            )
+        })?;
         let now = server.get(field).cloned().unwrap_or(Value::Null);
         if same(&now, &change.base) || same(&now, &change.value) {
             apply.insert(field.clone(), change.value);
         } else {
-            lost.push(FieldConflict { field: field.clone(), server_value: now, client_value: change.value });
+            lost.push(FieldConflict {
+                field: field.clone(),
+                server_value: now,
+                client_value: change.value,
+            });
         }
     }
 
@@ -332,11 +506,28 @@ async fn merge_update(tx: &RequestTx, clinic: Uuid, m: &Mutation) -> Result<(Mut
         let mut text = String::from("Edited on a device after the note was signed:");
         for (field, raw) in &m.changes {
             let value = raw.get("value").cloned().unwrap_or(Value::Null);
-            let shown = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            let shown = value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
             text.push_str(&format!("\n{field}: {shown}"));
         }
-        let (addendum_id, e) = routes::encounters::insert_addendum(tx, clinic, m.entity_id, NewAddendum { id: None, text }).await?;
-        return Ok((MutationResult::Applied { mutation_id: m.mutation_id, version: e.version, conflicts: Vec::new(), addendum_id: Some(addendum_id) }, patient));
+        let (addendum_id, e) = routes::encounters::insert_addendum(
+            tx,
+            clinic,
+            m.entity_id,
+            NewAddendum { id: None, text },
+        )
+        .await?;
+        return Ok((
+            MutationResult::Applied {
+                mutation_id: m.mutation_id,
+                version: e.version,
+                conflicts: Vec::new(),
+                addendum_id: Some(addendum_id),
+            },
+            patient,
+        ));
     }
 
     let mut version = server["version"].as_i64().unwrap_or(0);
@@ -345,52 +536,109 @@ async fn merge_update(tx: &RequestTx, clinic: Uuid, m: &Mutation) -> Result<(Mut
         version = overwrite(tx, clinic, m.entity, m.entity_id, apply).await?;
     }
     for c in &lost {
-        conflicts::record(tx, clinic, NewConflict {
-            kind: ConflictKind::SameField,
-            entity: m.entity,
-            entity_id: m.entity_id,
-            field: Some(&c.field),
-            server_value: c.server_value.clone(),
-            client_value: c.client_value.clone(),
-        })
+        conflicts::record(
+            tx,
+            clinic,
+            NewConflict {
+                kind: ConflictKind::SameField,
+                entity: m.entity,
+                entity_id: m.entity_id,
+                field: Some(&c.field),
+                server_value: c.server_value.clone(),
+                client_value: c.client_value.clone(),
+            },
+        )
         .await?;
     }
     if m.entity == EntityKind::Appointment && times_changed {
         let a = routes::appointments::load(tx, clinic, m.entity_id).await?;
         lost.extend(flag_double_booking(tx, clinic, &a).await?);
     }
-    Ok((MutationResult::Applied { mutation_id: m.mutation_id, version, conflicts: lost, addendum_id: None }, patient))
+    Ok((
+        MutationResult::Applied {
+            mutation_id: m.mutation_id,
+            version,
+            conflicts: lost,
+            addendum_id: None,
+        },
+        patient,
+    ))
 }
 
 /// Set fields to values through the entity's own validation; returns the new version.
-pub async fn overwrite(tx: &RequestTx, clinic: Uuid, entity: EntityKind, id: Uuid, values: Map<String, Value>) -> Result<i64, AppError> {
+pub async fn overwrite(
+    tx: &RequestTx,
+    clinic: Uuid,
+    entity: EntityKind,
+    id: Uuid,
+    values: Map<String, Value>,
+) -> Result<i64, AppError> {
     fn patch<T: DeserializeOwned>(values: Map<String, Value>) -> Result<T, AppError> {
-        serde_json::from_value(Value::Object(values)).map_err(|e| AppError::client(ErrorCode::MalformedBody, format!("changes have the wrong shape: {e}")))
+        serde_json::from_value(Value::Object(values)).map_err(|e| {
+            AppError::client(
+                ErrorCode::MalformedBody,
+                format!("changes have the wrong shape: {e}"),
+            )
+        })
     }
     match entity {
-        EntityKind::Patient => Ok(routes::patients::apply_patch(tx, clinic, id, patch::<PatientPatch>(values)?).await?.version),
-        EntityKind::Appointment => Ok(routes::appointments::apply_patch(tx, clinic, id, patch::<AppointmentPatch>(values)?).await?.version),
-        EntityKind::Encounter => Ok(routes::encounters::apply_patch(tx, clinic, id, patch::<EncounterPatch>(values)?).await?.version),
-        _ => Err(AppError::client(ErrorCode::InvalidState, "This record cannot be edited.")),
+        EntityKind::Patient => {
+            Ok(
+                routes::patients::apply_patch(tx, clinic, id, patch::<PatientPatch>(values)?)
+                    .await?
+                    .version,
+            )
+        }
+        EntityKind::Appointment => Ok(routes::appointments::apply_patch(
+            tx,
+            clinic,
+            id,
+            patch::<AppointmentPatch>(values)?,
+        )
+        .await?
+        .version),
+        EntityKind::Encounter => {
+            Ok(
+                routes::encounters::apply_patch(tx, clinic, id, patch::<EncounterPatch>(values)?)
+                    .await?
+                    .version,
+            )
+        }
+        _ => Err(AppError::client(
+            ErrorCode::InvalidState,
+            "This record cannot be edited.",
+        )),
     }
 }
 
 /// Keep both bookings but put the overlap in the conflict inbox.
-async fn flag_double_booking(tx: &RequestTx, clinic: Uuid, a: &vaidya_shared::api::Appointment) -> Result<Vec<FieldConflict>, AppError> {
+async fn flag_double_booking(
+    tx: &RequestTx,
+    clinic: Uuid,
+    a: &vaidya_shared::api::Appointment,
+) -> Result<Vec<FieldConflict>, AppError> {
     let others = routes::appointments::overlapping(tx, a).await?;
     if others.is_empty() || a.status == vaidya_shared::api::AppointmentStatus::Cancelled {
         return Ok(Vec::new());
     }
     let server_value = serde_json::to_value(&others).map_err(|e| AppError::Internal(e.into()))?;
     let client_value = Value::String(a.id.to_string());
-    conflicts::record(tx, clinic, NewConflict {
-        kind: ConflictKind::DoubleBooking,
-        entity: EntityKind::Appointment,
-        entity_id: a.id,
-        field: None,
-        server_value: server_value.clone(),
-        client_value: client_value.clone(),
-    })
+    conflicts::record(
+        tx,
+        clinic,
+        NewConflict {
+            kind: ConflictKind::DoubleBooking,
+            entity: EntityKind::Appointment,
+            entity_id: a.id,
+            field: None,
+            server_value: server_value.clone(),
+            client_value: client_value.clone(),
+        },
+    )
     .await?;
-    Ok(vec![FieldConflict { field: "starts_at".into(), server_value, client_value }])
+    Ok(vec![FieldConflict {
+        field: "starts_at".into(),
+        server_value,
+        client_value,
+    }])
 }

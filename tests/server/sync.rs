@@ -1,0 +1,564 @@
+//! The sync protocol on the server: idempotent push, per-mutation results, clinical merge
+//! rules, commit-safe pull (including the out-of-order commit race), live notifications, and
+//! the same isolation and audit as REST.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+use vaidya_tests::{Api, Harness, TestServer, World};
+
+use crate::check;
+
+fn mutation(entity: &str, id: Uuid, op: &str, data: Option<Value>, changes: Value) -> Value {
+    json!({"mutation_id": Uuid::new_v4(), "entity": entity, "entity_id": id, "op": op, "data": data,
+           "changes": changes, "made_at": Utc::now()})
+}
+
+async fn push(api: &Api, clinic: Uuid, mutations: Vec<Value>) -> Result<Vec<Value>> {
+    let (status, body) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/sync/push"),
+            json!({"mutations": mutations}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::OK, "push: {status} {body}");
+    Ok(body["results"].as_array().cloned().unwrap_or_default())
+}
+
+/// Pull everything after `cursor`; returns changes and the new cursor.
+async fn pull_all(
+    api: &Api,
+    clinic: Uuid,
+    mut cursor: Option<String>,
+) -> Result<(Vec<Value>, String)> {
+    let mut all = Vec::new();
+    loop {
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("?cursor={c}&limit=2"))
+            .unwrap_or_else(|| "?limit=2".into());
+        let (status, body) = api
+            .get(&format!("/v1/clinics/{clinic}/sync/pull{q}"))
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "pull: {status} {body}");
+        all.extend(body["changes"].as_array().cloned().unwrap_or_default());
+        cursor = body["cursor"].as_str().map(str::to_string);
+        if body["has_more"] != true {
+            return Ok((all, cursor.unwrap_or_default()));
+        }
+    }
+}
+
+pub async fn push_is_idempotent_with_per_mutation_results(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let k = w.a.id;
+    let (p1, p2) = (Uuid::new_v4(), Uuid::new_v4());
+    let batch = vec![
+        mutation(
+            "patient",
+            p1,
+            "create",
+            Some(json!({"name": "Offline One", "sex": "female"})),
+            json!({}),
+        ),
+        mutation(
+            "patient",
+            Uuid::new_v4(),
+            "create",
+            Some(json!({"name": "", "sex": "female"})),
+            json!({}),
+        ),
+        mutation(
+            "encounter",
+            Uuid::new_v4(),
+            "create",
+            Some(json!({"patient_id": p1})),
+            json!({}),
+        ),
+        mutation(
+            "patient",
+            p2,
+            "create",
+            Some(json!({"name": "Offline Two", "sex": "male", "phone": "98765 43210"})),
+            json!({}),
+        ),
+    ];
+    let first = push(&desk, k, batch.clone()).await?;
+    check!(
+        first[0]["outcome"] == "applied" && first[3]["outcome"] == "applied",
+        "good ones applied: {first:?}"
+    );
+    check!(
+        first[1]["outcome"] == "rejected" && first[1]["code"] == "invalid_field",
+        "bad one rejected: {}",
+        first[1]
+    );
+    check!(
+        first[2]["outcome"] == "rejected" && first[2]["code"] == "forbidden",
+        "front desk encounter rejected: {}",
+        first[2]
+    );
+    let again = push(&desk, k, batch).await?;
+    check!(
+        again == first,
+        "a retried batch got different results: {again:?}"
+    );
+    let su = w.db.superuser().await?;
+    let n: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.patients WHERE clinic_id = $1",
+            &[&k],
+        )
+        .await?
+        .get(0);
+    check!(n == 2, "patients after a retried batch: {n}");
+    let denied: i64 = su
+        .query_one("SELECT count(*) FROM vaidya.audit_log WHERE clinic_id = $1 AND action = 'denied' AND entity_type = 'encounter'", &[&k])
+        .await?
+        .get(0);
+    check!(denied == 1, "denied mutation audited {denied} times");
+    Ok(())
+}
+
+pub async fn merge_rules(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let (doctor, _) = server
+        .client()
+        .login(&w.a.doctor.email, &w.a.doctor.password)
+        .await?;
+    let (admin, _) = server
+        .client()
+        .login(&w.a.admin.email, &w.a.admin.password)
+        .await?;
+    let k = w.a.id;
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Ravi", "sex": "male", "address": "Old Street"}),
+        )
+        .await?;
+    let pid: Uuid = p["id"].as_str().unwrap_or_default().parse()?;
+
+    // Two devices edited offline from the same base: different fields merge, the same field
+    // keeps the first value to reach the server and records the other.
+    let a = push(&desk, k, vec![mutation("patient", pid, "update", None, json!({
+        "phone": {"value": "+919811111111", "base": null}, "address": {"value": "New Street", "base": "Old Street"}}))]).await?;
+    check!(
+        a[0]["outcome"] == "applied" && a[0]["conflicts"].as_array().is_some_and(|c| c.is_empty()),
+        "first device: {a:?}"
+    );
+    let b = push(&doctor, k, vec![mutation("patient", pid, "update", None, json!({
+        "name": {"value": "Ravi Kumar", "base": "Ravi"}, "address": {"value": "Other Street", "base": "Old Street"}}))]).await?;
+    check!(b[0]["outcome"] == "applied", "second device: {b:?}");
+    check!(
+        b[0]["conflicts"][0]["field"] == "address"
+            && b[0]["conflicts"][0]["server_value"] == "New Street"
+            && b[0]["conflicts"][0]["client_value"] == "Other Street",
+        "same-field conflict: {b:?}"
+    );
+    let (_, now) = desk.get(&format!("/v1/clinics/{k}/patients/{pid}")).await?;
+    check!(
+        now["name"] == "Ravi Kumar"
+            && now["address"] == "New Street"
+            && now["phone"] == "+919811111111",
+        "merged patient: {now}"
+    );
+    let (_, inbox) = desk.get(&format!("/v1/clinics/{k}/conflicts")).await?;
+    let conflict = inbox["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|c| c["field"] == "address"))
+        .cloned()
+        .unwrap_or_default();
+    check!(conflict["kind"] == "same_field", "inbox: {inbox}");
+    // A person resolves it in favour of the device's value.
+    let (status, resolved) = desk
+        .post(
+            &format!(
+                "/v1/clinics/{k}/conflicts/{}/resolve",
+                conflict["id"].as_str().unwrap_or_default()
+            ),
+            json!({"resolution": "use_client"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::OK && resolved["resolved_at"].is_string(),
+        "resolve: {status} {resolved}"
+    );
+    let (_, now) = desk.get(&format!("/v1/clinics/{k}/patients/{pid}")).await?;
+    check!(
+        now["address"] == "Other Street",
+        "resolved value applied: {now}"
+    );
+
+    // Deleted on the server, edited offline: a conflict, and the patient stays deleted.
+    let (status, _) = admin
+        .delete(&format!("/v1/clinics/{k}/patients/{pid}"))
+        .await?;
+    check!(status == StatusCode::NO_CONTENT, "delete: {status}");
+    let r = push(
+        &desk,
+        k,
+        vec![mutation(
+            "patient",
+            pid,
+            "update",
+            None,
+            json!({"name": {"value": "Ravi K", "base": "Ravi Kumar"}}),
+        )],
+    )
+    .await?;
+    check!(
+        r[0]["outcome"] == "conflict" && r[0]["kind"] == "deleted",
+        "edit of deleted: {r:?}"
+    );
+    let (status, _) = desk.get(&format!("/v1/clinics/{k}/patients/{pid}")).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "deleted patient resurrected: {status}"
+    );
+
+    // A signed note edited offline becomes an addendum.
+    let (_, p2) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Sita", "sex": "female"}),
+        )
+        .await?;
+    let (_, e) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/encounters"),
+            json!({"patient_id": p2["id"], "notes": "Cough"}),
+        )
+        .await?;
+    let eid: Uuid = e["id"].as_str().unwrap_or_default().parse()?;
+    doctor
+        .post(&format!("/v1/clinics/{k}/encounters/{eid}/sign"), json!({}))
+        .await?;
+    let r = push(
+        &doctor,
+        k,
+        vec![mutation(
+            "encounter",
+            eid,
+            "update",
+            None,
+            json!({"notes": {"value": "Cough, 3 days", "base": "Cough"}}),
+        )],
+    )
+    .await?;
+    check!(
+        r[0]["outcome"] == "applied" && r[0]["addendum_id"].is_string(),
+        "signed edit: {r:?}"
+    );
+    let (_, e) = doctor
+        .get(&format!("/v1/clinics/{k}/encounters/{eid}"))
+        .await?;
+    check!(
+        e["notes"] == "Cough"
+            && e["addenda"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Cough, 3 days")),
+        "addendum: {e}"
+    );
+
+    // Two desks book the same doctor's slot offline: both kept, flagged.
+    let start = Utc::now() + chrono::Duration::days(2);
+    let booking = |id: Uuid| {
+        mutation(
+            "appointment",
+            id,
+            "create",
+            Some(json!({"patient_id": p2["id"], "doctor_id": w.a.doctor.id,
+        "starts_at": start, "ends_at": start + chrono::Duration::minutes(15)})),
+            json!({}),
+        )
+    };
+    let (x, y) = (Uuid::new_v4(), Uuid::new_v4());
+    push(&desk, k, vec![booking(x)]).await?;
+    let r = push(&admin, k, vec![booking(y)]).await?;
+    check!(
+        r[0]["outcome"] == "applied" && r[0]["conflicts"][0]["server_value"][0] == x.to_string(),
+        "double booking: {r:?}"
+    );
+    let (_, inbox) = desk.get(&format!("/v1/clinics/{k}/conflicts")).await?;
+    check!(
+        inbox["items"].as_array().is_some_and(|i| i
+            .iter()
+            .any(|c| c["kind"] == "double_booking" && c["entity_id"] == y.to_string())),
+        "double booking in inbox: {inbox}"
+    );
+
+    // Device series: each device numbers its own invoices; a clash is refused.
+    let inv = |id: Uuid, n: i64| {
+        mutation(
+            "invoice",
+            id,
+            "create",
+            Some(
+                json!({"patient_id": p2["id"], "series": "D1A2B3C", "number": n,
+        "lines": [{"description": "Consultation", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 30000, "gst_rate_bp": 0}]}),
+            ),
+            json!({}),
+        )
+    };
+    let r = push(
+        &desk,
+        k,
+        vec![
+            inv(Uuid::new_v4(), 1),
+            inv(Uuid::new_v4(), 2),
+            inv(Uuid::new_v4(), 2),
+        ],
+    )
+    .await?;
+    check!(
+        r[0]["outcome"] == "applied"
+            && r[1]["outcome"] == "applied"
+            && r[2]["code"] == "already_exists",
+        "device series: {r:?}"
+    );
+    Ok(())
+}
+
+/// Transaction T1 writes first but commits last; T2 writes later and commits first. A pull
+/// between the commits must not move its cursor past T1's row, or T1's row would be lost.
+pub async fn pull_never_skips_out_of_order_commits(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let k = w.a.id;
+    let (before, cursor) = pull_all(&desk, k, None).await?;
+    check!(before.is_empty(), "fresh clinic pulled {before:?}");
+
+    let t1 = w.db.app().await?;
+    let t2 = w.db.app().await?;
+    let insert = |name: &str| {
+        format!(
+        "INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex) VALUES ('{}', '{k}', {}, '{name}', 'other')",
+        Uuid::new_v4(), rand::random::<u32>() % 1_000_000 + 1)
+    };
+    t1.batch_execute(&format!(
+        "BEGIN; SELECT set_config('app.user_id', '{}', true); {}",
+        w.a.desk.id,
+        insert("T1")
+    ))
+    .await?;
+    t2.batch_execute(&format!(
+        "BEGIN; SELECT set_config('app.user_id', '{}', true); {}; COMMIT",
+        w.a.desk.id,
+        insert("T2")
+    ))
+    .await?;
+
+    let (mid, mid_cursor) = pull_all(&desk, k, Some(cursor.clone())).await?;
+    check!(
+        mid.is_empty(),
+        "handed out T2 while T1 (older) is still open: {mid:?}"
+    );
+    let (_, body) = desk
+        .get(&format!("/v1/clinics/{k}/sync/pull?cursor={mid_cursor}"))
+        .await?;
+    check!(
+        body["settling"] == true,
+        "the held-back change is not announced: {body}"
+    );
+    t1.batch_execute("COMMIT").await?;
+    // Other tests' transactions on this cluster may hold the horizon back for a moment
+    // (the server says so with `settling`); the rows come once they end, never skipped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut after = Vec::new();
+    let mut cursor = mid_cursor;
+    while after.len() < 2 && std::time::Instant::now() < deadline {
+        let (more, next) = pull_all(&desk, k, Some(cursor)).await?;
+        after.extend(more);
+        cursor = next;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let names: Vec<&str> = after
+        .iter()
+        .filter_map(|c| c["data"]["name"].as_str())
+        .collect();
+    check!(
+        names == ["T1", "T2"],
+        "after both commits, in commit-safe order: {names:?}"
+    );
+    Ok(())
+}
+
+pub async fn pull_pages_tombstones_roles_and_audit(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let s = crate::isolation::seed(&w.db.superuser().await?, &w.a).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let (doctor, _) = server
+        .client()
+        .login(&w.a.doctor.email, &w.a.doctor.password)
+        .await?;
+    let (admin, _) = server
+        .client()
+        .login(&w.a.admin.email, &w.a.admin.password)
+        .await?;
+    let k = w.a.id;
+    let (status, first) = doctor.get(&format!("/v1/clinics/{k}/sync/pull")).await?;
+    check!(
+        status == StatusCode::OK && first["estimated_total"].as_i64().is_some_and(|n| n >= 5),
+        "initial pull: {status} {first}"
+    );
+    let (all, cursor) = pull_all(&doctor, k, None).await?;
+    let kinds: Vec<&str> = all.iter().filter_map(|c| c["entity"].as_str()).collect();
+    for kind in [
+        "patient",
+        "appointment",
+        "encounter",
+        "prescription",
+        "invoice",
+    ] {
+        check!(
+            kinds.contains(&kind),
+            "doctor's pull lacks {kind}: {kinds:?}"
+        );
+    }
+    let invoice = all
+        .iter()
+        .find(|c| c["entity"] == "invoice")
+        .cloned()
+        .unwrap_or_default();
+    check!(
+        invoice["data"]["lines"].as_array().map(Vec::len) == Some(1)
+            && invoice["data"]["payments"].as_array().map(Vec::len) == Some(1),
+        "invoice pulled whole: {invoice}"
+    );
+    // The front desk gets no clinical notes.
+    let (desk_all, _) = pull_all(&desk, k, None).await?;
+    check!(
+        !desk_all
+            .iter()
+            .any(|c| c["entity"] == "encounter" || c["entity"] == "prescription"),
+        "front desk pulled clinical records"
+    );
+    // A payment (a child row) re-sends its invoice; a deletion arrives as a tombstone.
+    desk.post(
+        &format!("/v1/clinics/{k}/invoices/{}/payments", s.invoice),
+        json!({"amount_paise": 5000, "method": "cash"}),
+    )
+    .await?;
+    admin
+        .delete(&format!("/v1/clinics/{k}/patients/{}", s.patient))
+        .await?;
+    let (next, _) = pull_all(&doctor, k, Some(cursor)).await?;
+    check!(
+        next.iter().any(|c| c["entity"] == "invoice"
+            && c["data"]["payments"].as_array().map(Vec::len) == Some(2)),
+        "payment did not re-send the invoice: {next:?}"
+    );
+    check!(
+        next.iter()
+            .any(|c| c["entity"] == "patient" && c["deleted"] == true),
+        "no tombstone: {next:?}"
+    );
+    // Bad cursors are clear errors.
+    let (status, body) = doctor
+        .get(&format!("/v1/clinics/{k}/sync/pull?cursor=garbage"))
+        .await?;
+    check!(
+        status == StatusCode::BAD_REQUEST && body["code"] == "invalid_parameter",
+        "bad cursor: {status} {body}"
+    );
+    // Another clinic cannot pull or push here; both are audited.
+    let (other, _) = server
+        .client()
+        .login(&w.b.admin.email, &w.b.admin.password)
+        .await?;
+    let (status, _) = other.get(&format!("/v1/clinics/{k}/sync/pull")).await?;
+    check!(status == StatusCode::NOT_FOUND, "foreign pull: {status}");
+    let (status, _) = other.post(&format!("/v1/clinics/{k}/sync/push"), json!({"mutations": [mutation("patient", Uuid::new_v4(), "create", Some(json!({"name": "X", "sex": "male"})), json!({}))]})).await?;
+    check!(status == StatusCode::NOT_FOUND, "foreign push: {status}");
+    let su = w.db.superuser().await?;
+    let denied: i64 = su.query_one("SELECT count(*) FROM vaidya.audit_log WHERE clinic_id = $1 AND action = 'denied' AND actor_id = $2", &[&k, &w.b.admin.id]).await?.get(0);
+    check!(denied == 2, "foreign sync attempts audited {denied} times");
+    // A pull audits what it sent.
+    let listed: i64 = su
+        .query_one("SELECT count(*) FROM vaidya.audit_log WHERE clinic_id = $1 AND action = 'list' AND actor_id = $2 AND entity_type = 'encounter' AND $3 = ANY(entity_ids)", &[&k, &w.a.doctor.id, &s.encounter])
+        .await?
+        .get(0);
+    check!(listed >= 1, "pull of the encounter not audited");
+    Ok(())
+}
+
+pub async fn live_notification_reaches_other_clients(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 4).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let (doctor, _) = server
+        .client()
+        .login(&w.a.doctor.email, &w.a.doctor.password)
+        .await?;
+    let k = w.a.id;
+    let resp = doctor
+        .http
+        .get(format!("{}/v1/clinics/{k}/sync/live", doctor.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .send()
+        .await?;
+    check!(resp.status() == StatusCode::OK, "live: {}", resp.status());
+    let mut stream = resp.bytes_stream();
+    use futures::StreamExt;
+    let mut seen = String::new();
+    // The first event arrives at connect.
+    while !seen.contains("event: changed") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen.clear();
+    let started = std::time::Instant::now();
+    desk.post(
+        &format!("/v1/clinics/{k}/patients"),
+        json!({"name": "Live", "sex": "female"}),
+    )
+    .await?;
+    while !seen.contains("event: changed") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    check!(
+        seen.contains(&k.to_string()),
+        "event names the clinic: {seen}"
+    );
+    println!("live notification after {:?}", started.elapsed());
+    // A user of another clinic cannot subscribe.
+    let (other, _) = server
+        .client()
+        .login(&w.b.admin.email, &w.b.admin.password)
+        .await?;
+    let (status, _) = other.get(&format!("/v1/clinics/{k}/sync/live")).await?;
+    check!(status == StatusCode::NOT_FOUND, "foreign live: {status}");
+    Ok(())
+}
