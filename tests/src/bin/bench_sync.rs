@@ -1,0 +1,163 @@
+//! bench-sync: push ingest under forced RLS, against a COPY of the same rows by a superuser,
+//! measured in the same run on the same cluster.
+//!
+//! `cargo run --release -p vaidya-tests --bin bench-sync -- [--mutations N] [--clients N]`
+
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use futures::SinkExt;
+use serde_json::json;
+use uuid::Uuid;
+use vaidya_server::admin::Admin;
+use vaidya_server::migrate;
+use vaidya_server::pg_cluster::PgCluster;
+use vaidya_shared::api::Role;
+use vaidya_tests::{TestDb, TestServer, APP_PASSWORD};
+
+const BATCH: usize = 500;
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut mutations = 40_000usize;
+    let mut clients = 2usize;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        match (pair[0].as_str(), pair.get(1).and_then(|v| v.parse().ok())) {
+            ("--mutations", Some(n)) => mutations = n,
+            ("--clients", Some(n)) => clients = n,
+            _ => anyhow::bail!("usage: bench-sync [--mutations N] [--clients N]"),
+        }
+    }
+    println!("bench-sync: {mutations} patient-create mutations, {clients} concurrent clients, batches of {BATCH}, {} cores, {}",
+        std::thread::available_parallelism().map(usize::from).unwrap_or(0), Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    let cluster = PgCluster::start_temporary()?;
+    let setup = migrate::connect(&cluster.superuser_url("postgres")).await?;
+    setup.batch_execute("CREATE DATABASE bench").await?;
+    migrate::migrate(&cluster.superuser_url("bench"), Some(APP_PASSWORD)).await?;
+    let db = TestDb {
+        name: "bench".into(),
+        admin_url: cluster.superuser_url("bench"),
+        app_url: cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, "bench"),
+    };
+    let admin = Admin::connect(&db.admin_url).await?;
+    let group = admin.create_group("Bench").await?;
+    let push_clinic = admin.create_clinic(group, "Push", "27", None, "").await?;
+    let copy_clinic = admin.create_clinic(group, "Copy", "27", None, "").await?;
+    admin
+        .create_user("desk@bench.in", "Desk", "bench-password-1")
+        .await?;
+    admin
+        .add_member(push_clinic, "desk@bench.in", Role::FrontDesk)
+        .await?;
+
+    let server = TestServer::spawn(&db, 8).await?;
+    let (desk, _) = server
+        .client()
+        .login("desk@bench.in", "bench-password-1")
+        .await?;
+
+    // Warm up the server's statement caches.
+    push_batch(&desk, push_clinic, 0, 100).await?;
+
+    let per_client = mutations / clients;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let api = desk.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while sent < per_client {
+                let n = BATCH.min(per_client - sent);
+                push_batch(&api, push_clinic, c * per_client + sent + 1000, n).await?;
+                sent += n;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let push_secs = started.elapsed().as_secs_f64();
+    let pushed = per_client * clients;
+    let push_rate = pushed as f64 / push_secs;
+
+    // Baseline: the same rows by COPY as the superuser (COPY FROM refuses tables under RLS
+    // for anyone RLS applies to, the forced owner included), triggers on.
+    let su = migrate::connect(&db.admin_url).await?;
+    let started = Instant::now();
+    let sink = su
+        .copy_in(
+            "COPY vaidya.patients (id, clinic_id, patient_number, name, sex, phone) FROM STDIN",
+        )
+        .await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut buf = String::with_capacity(pushed * 100);
+    for i in 0..pushed {
+        buf.push_str(&format!(
+            "{}\t{}\t{}\tPatient {}\tfemale\t+9198{:08}\n",
+            Uuid::new_v4(),
+            copy_clinic,
+            i + 1,
+            i,
+            i
+        ));
+    }
+    sink.send(bytes::Bytes::from(buf)).await?;
+    let copied = sink.as_mut().finish().await? as usize;
+    let copy_secs = started.elapsed().as_secs_f64();
+    let copy_rate = copied as f64 / copy_secs;
+
+    let stored: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.patients WHERE clinic_id = $1",
+            &[&push_clinic],
+        )
+        .await?
+        .get(0);
+    anyhow::ensure!(
+        stored as usize == pushed + 100,
+        "pushed {pushed} + 100 but {stored} stored"
+    );
+
+    println!("push (HTTP, forced RLS, idempotency record, audit): {pushed} in {push_secs:.2}s = {push_rate:.0} mutations/s (target ≥ 20000) {}",
+        if push_rate >= 20_000.0 { "PASS" } else { "MISS" });
+    println!("COPY baseline (superuser, no RLS, no HTTP): {copied} in {copy_secs:.2}s = {copy_rate:.0} rows/s");
+    println!(
+        "ratio push / COPY = {:.3} (target ≥ 0.25) {}",
+        push_rate / copy_rate,
+        if push_rate / copy_rate >= 0.25 {
+            "PASS"
+        } else {
+            "MISS"
+        }
+    );
+    drop(server);
+    Ok(())
+}
+
+async fn push_batch(api: &vaidya_tests::Api, clinic: Uuid, first: usize, n: usize) -> Result<()> {
+    let mutations: Vec<_> = (first..first + n)
+        .map(|i| {
+            json!({"mutation_id": Uuid::new_v4(), "entity": "patient", "entity_id": Uuid::new_v4(), "op": "create",
+                   "data": {"name": format!("Patient {i}"), "sex": "female", "phone": format!("+9198{:08}", i % 100_000_000)},
+                   "made_at": Utc::now()})
+        })
+        .collect();
+    let (status, body) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/sync/push"),
+            json!({"mutations": mutations}),
+        )
+        .await?;
+    anyhow::ensure!(status.is_success(), "push failed: {status} {body}");
+    let applied = body["results"]
+        .as_array()
+        .context("no results")?
+        .iter()
+        .filter(|r| r["outcome"] == "applied")
+        .count();
+    anyhow::ensure!(applied == n, "only {applied} of {n} applied: {body}");
+    Ok(())
+}
