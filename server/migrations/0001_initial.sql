@@ -616,15 +616,16 @@ BEGIN
         t := spec[i][1];
         EXECUTE format('ALTER TABLE vaidya.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE vaidya.%I FORCE ROW LEVEL SECURITY', t);
-        -- The membership check is plain SQL over the indexed memberships table, so it is
-        -- planned with the query (once per statement, a hashed subplan) instead of calling a
-        -- function per statement; memberships' own policy lets a user see their own rows.
+        -- The membership check is plain SQL over the indexed memberships table inside
+        -- ARRAY(...): planned with the query, run once per statement as an InitPlan, and its
+        -- result used in the index condition on clinic_id (no function call, no per-row
+        -- probe). Memberships' own policy lets a user see their own rows.
         EXECUTE format($p$CREATE POLICY member_select ON vaidya.%I FOR SELECT TO vaidya_app
-                          USING (clinic_id IN (%s))$p$, t, format(member_sql, spec[i][2]));
+                          USING (clinic_id = ANY (ARRAY(%s)))$p$, t, format(member_sql, spec[i][2]));
         EXECUTE format($p$CREATE POLICY member_insert ON vaidya.%I FOR INSERT TO vaidya_app
-                          WITH CHECK (clinic_id IN (%s))$p$, t, format(member_sql, spec[i][3]));
+                          WITH CHECK (clinic_id = ANY (ARRAY(%s)))$p$, t, format(member_sql, spec[i][3]));
         EXECUTE format($p$CREATE POLICY member_update ON vaidya.%I FOR UPDATE TO vaidya_app
-                          USING (clinic_id IN (%s)) WITH CHECK (clinic_id IN (%s))$p$,
+                          USING (clinic_id = ANY (ARRAY(%s))) WITH CHECK (clinic_id = ANY (ARRAY(%s)))$p$,
                        t, format(member_sql, spec[i][3]), format(member_sql, spec[i][3]));
         EXECUTE format('GRANT SELECT, INSERT, UPDATE ON vaidya.%I TO vaidya_app', t);
     END LOOP;

@@ -50,14 +50,14 @@ BEGIN
     ALTER TABLE vaidya.sync_mutations ENABLE ROW LEVEL SECURITY;
     ALTER TABLE vaidya.sync_mutations FORCE ROW LEVEL SECURITY;
     EXECUTE format($p$CREATE POLICY member_select ON vaidya.sync_mutations FOR SELECT TO vaidya_app
-                      USING (clinic_id IN (%s))$p$, format(member_sql, everyone));
+                      USING (clinic_id = ANY (ARRAY(%s)))$p$, format(member_sql, everyone));
     EXECUTE format($p$CREATE POLICY member_insert ON vaidya.sync_mutations FOR INSERT TO vaidya_app
-                      WITH CHECK (clinic_id IN (%s) AND user_id = (SELECT vaidya.current_user_id()))$p$,
+                      WITH CHECK (clinic_id = ANY (ARRAY(%s)) AND user_id = (SELECT vaidya.current_user_id()))$p$,
                    format(member_sql, everyone));
 
     -- Conflicts about clinical records carry clinical values: clinicians only.
-    visible := format($v$clinic_id IN (%s) AND (entity NOT IN ('encounter', 'addendum', 'prescription')
-                                              OR clinic_id IN (%s))$v$,
+    visible := format($v$clinic_id = ANY (ARRAY(%s)) AND (entity NOT IN ('encounter', 'addendum', 'prescription')
+                                              OR clinic_id = ANY (ARRAY(%s)))$v$,
                       format(member_sql, everyone), format(member_sql, clinicians));
     ALTER TABLE vaidya.sync_conflicts ENABLE ROW LEVEL SECURITY;
     ALTER TABLE vaidya.sync_conflicts FORCE ROW LEVEL SECURITY;
