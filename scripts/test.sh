@@ -26,10 +26,15 @@ fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-# Keyring tests must not silently skip here.
+# Keyring tests must not silently skip here. The keyring daemon keeps its files under a
+# private XDG_DATA_HOME, so the tests never touch (or depend on) the user's own keyrings.
 export VAIDYA_REQUIRE_KEYRING=1
-dbus-run-session -- bash -c '
+keyring_home=$(mktemp -d)
+trap 'rm -rf "$keyring_home"' EXIT
+XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c '
   set -euo pipefail
   echo -n "vaidya-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  # The daemon creates its default collection asynchronously; give it a moment.
+  sleep 1
   cargo test --workspace
 '

@@ -77,6 +77,15 @@ pub struct StoredSession {
     pub refresh_token: String,
     pub refresh_expires_at: DateTime<Utc>,
     pub offline_lease_until: DateTime<Utc>,
+    /// The clinics of the user's memberships at the last online sign-in: the partitions
+    /// this user may unlock offline.
+    #[serde(default)]
+    pub clinic_ids: Vec<Uuid>,
+    /// The latest time known to be real: the server's clock at the last online sign-in, or
+    /// the local clock at a later offline unlock. A local clock well before it has been
+    /// turned back (see `session::CLOCK_TOLERANCE`).
+    #[serde(default)]
+    pub last_known_time: Option<DateTime<Utc>>,
 }
 
 impl StoredSession {
@@ -88,6 +97,8 @@ impl StoredSession {
             refresh_token: session.refresh_token.clone(),
             refresh_expires_at: session.refresh_expires_at,
             offline_lease_until: session.offline_lease_until,
+            clinic_ids: session.memberships.iter().map(|m| m.clinic_id).collect(),
+            last_known_time: None,
         }
     }
 
@@ -106,6 +117,8 @@ impl std::fmt::Debug for StoredSession {
             .field("refresh_token", &"<redacted>")
             .field("refresh_expires_at", &self.refresh_expires_at)
             .field("offline_lease_until", &self.offline_lease_until)
+            .field("clinic_ids", &self.clinic_ids)
+            .field("last_known_time", &self.last_known_time)
             .finish()
     }
 }
@@ -116,6 +129,21 @@ fn normalize_server(server: &str) -> String {
 
 fn session_entry_name(server: &str, user_id: Uuid) -> String {
     format!("session:{}:{user_id}", normalize_server(server))
+}
+
+fn known_clinics_entry_name(server: &str, user_id: Uuid) -> String {
+    format!("clinics:{}:{user_id}", normalize_server(server))
+}
+
+/// Which user of which server was signed in last (not secret, but it belongs with the
+/// session it points to).
+const ACTIVE_ENTRY: &str = "active-session";
+
+/// The user whose session a start without sign-in resumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveSession {
+    pub server: String,
+    pub user_id: Uuid,
 }
 
 fn partition_key_entry_name(clinic_id: Uuid) -> String {
@@ -194,6 +222,65 @@ impl CredentialStore {
     /// refresh token and lease), so the partitions stay locked until the next online sign-in.
     pub fn sign_out(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
         self.delete(&session_entry_name(server, user_id))
+    }
+
+    /// Points later starts at this user's session.
+    pub fn set_active(&self, active: &ActiveSession) -> Result<(), CredentialError> {
+        let value = serde_json::to_vec(active).map_err(|e| CredentialError::InvalidEntry {
+            entry: ACTIVE_ENTRY.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.write(ACTIVE_ENTRY, &value)
+    }
+
+    pub fn active(&self) -> Result<Option<ActiveSession>, CredentialError> {
+        match self.read(ACTIVE_ENTRY)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                CredentialError::InvalidEntry {
+                    entry: ACTIVE_ENTRY.to_owned(),
+                    reason: e.to_string(),
+                }
+            }),
+        }
+    }
+
+    pub fn clear_active(&self) -> Result<(), CredentialError> {
+        self.delete(ACTIVE_ENTRY)
+    }
+
+    /// Clinics whose partitions this user has had on this device. Kept across sign-out,
+    /// so a membership revoked while signed out is still noticed at the next sign-in.
+    pub fn known_clinics(&self, server: &str, user_id: Uuid) -> Result<Vec<Uuid>, CredentialError> {
+        let name = known_clinics_entry_name(server, user_id);
+        match self.read(&name)? {
+            None => Ok(Vec::new()),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| CredentialError::InvalidEntry {
+                    entry: name,
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+
+    pub fn save_known_clinics(
+        &self,
+        server: &str,
+        user_id: Uuid,
+        clinics: &[Uuid],
+    ) -> Result<(), CredentialError> {
+        let name = known_clinics_entry_name(server, user_id);
+        let value = serde_json::to_vec(clinics).map_err(|e| CredentialError::InvalidEntry {
+            entry: name.clone(),
+            reason: e.to_string(),
+        })?;
+        self.write(&name, &value)
+    }
+
+    /// Forgets everything of this service: sessions are per user, so the caller names them.
+    pub fn forget_known_clinics(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
+        self.delete(&known_clinics_entry_name(server, user_id))
     }
 
     pub fn save_partition_key(

@@ -10,12 +10,14 @@
 
 mod appointments;
 mod conflicts;
+mod edits;
 mod encounters;
 mod invoices;
 mod local_reads;
 mod outbox;
 mod patients;
 mod prescriptions;
+mod pull;
 mod schema;
 mod sql;
 mod sync_state;
@@ -32,7 +34,11 @@ use uuid::Uuid;
 
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use local_reads::{LocalRead, ReadAction};
-pub use outbox::{EntityKind, Mutation, Operation, OutboxEntry, OutboxState, Record};
+pub use outbox::{
+    cache_target, check_mutation, new_mutation, EntityKind, Mutation, Operation, OutboxEntry,
+    OutboxState, Record,
+};
+pub use pull::{PageOutcome, PushOutcome};
 pub use schema::SCHEMA_VERSION;
 
 /// How long a statement waits for another connection's lock before giving up with
@@ -69,6 +75,10 @@ pub enum PartitionError {
     DuplicateMutation(Uuid),
     #[error("invalid mutation: {0}")]
     InvalidMutation(String),
+    #[error("the server sent data this client cannot store: {0}")]
+    InvalidPulled(String),
+    #[error("no {entity} {id} in this partition")]
+    NotFound { entity: &'static str, id: Uuid },
     #[error("a stored row could not be read: {0}")]
     InvalidRow(String),
     #[error("file system error on the partition: {0}")]
@@ -93,6 +103,8 @@ impl PartitionError {
             PartitionError::DuplicateMutation(_) => "partition_duplicate_mutation",
             PartitionError::InvalidMutation(_) => "partition_invalid_mutation",
             PartitionError::InvalidRow(_) => "partition_invalid_row",
+            PartitionError::InvalidPulled(_) => "partition_invalid_pulled",
+            PartitionError::NotFound { .. } => "partition_not_found",
             PartitionError::Io(_) => "partition_io",
             PartitionError::Sqlite(_) => "partition_sqlite",
         }

@@ -2,6 +2,8 @@
 //! (temp dir, free loopback port, removed afterwards), a fresh migrated database per test,
 //! the real server on port 0, and a world of two clinics with a user of every kind.
 
+pub mod proxy;
+
 use std::sync::Arc;
 
 use anyhow::{Context, Result};

@@ -50,6 +50,8 @@ fn session(server: &str, user_id: Uuid, refresh_token: &str) -> StoredSession {
         refresh_token: refresh_token.to_owned(),
         refresh_expires_at: Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap(),
         offline_lease_until: Utc.with_ymd_and_hms(2025, 3, 21, 0, 0, 0).unwrap(),
+        clinic_ids: vec![Uuid::new_v4()],
+        last_known_time: None,
     }
 }
 

@@ -58,6 +58,29 @@ pub(crate) fn upsert(conn: &Connection, a: &Appointment) -> rusqlite::Result<()>
 }
 
 impl ClinicPartition {
+    /// The cached row without recording a read: for edits of a row the user has open.
+    pub(crate) fn peek_appointment(&self, id: Uuid) -> Result<Option<Appointment>, PartitionError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// Every cached appointment by id (exports and sync checks), recorded as a list read.
+    pub fn all_appointments(&self) -> Result<Vec<Appointment>, PartitionError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM appointments ORDER BY id"))?;
+        let appointments: Vec<Appointment> =
+            stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
+        self.record_list(&appointments)?;
+        Ok(appointments)
+    }
+
     pub fn get_appointment(&self, id: Uuid) -> Result<Option<Appointment>, PartitionError> {
         let appointment = self
             .conn

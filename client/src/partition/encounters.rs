@@ -105,6 +105,22 @@ fn load_addenda(conn: &Connection, encounter: &mut Encounter) -> rusqlite::Resul
 }
 
 impl ClinicPartition {
+    /// The cached note without recording a read: for edits of a note the user has open.
+    pub(crate) fn peek_encounter(&self, id: Uuid) -> Result<Option<Encounter>, PartitionError> {
+        let mut encounter = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM encounters WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(e) = encounter.as_mut() {
+            load_addenda(&self.conn, e)?;
+        }
+        Ok(encounter)
+    }
+
     pub fn get_encounter(&self, id: Uuid) -> Result<Option<Encounter>, PartitionError> {
         let mut encounter = self
             .conn

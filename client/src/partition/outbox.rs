@@ -4,81 +4,44 @@
 //! Because row and entry commit together, a crash or an error can never leave a change
 //! that is visible locally but will never reach the server, nor an entry for a change that
 //! was never made. Entries keep the order they were made in (`seq`), which the push keeps.
+//! Each entry is exactly one wire [`Mutation`] of the sync protocol, stored column by column.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 use vaidya_shared::api::{Appointment, Encounter, Invoice, Patient, Prescription};
+pub use vaidya_shared::sync::{EntityKind, Mutation, Operation};
 
-use super::sql::{enum_at, now, ts_at, uuid_at};
+use super::sql::{enum_at, json_at, now, opt_uuid_at, ts, ts_at, uuid_at};
 use super::{appointments, encounters, invoices, patients, prescriptions, sync_state};
 use super::{ClinicPartition, PartitionError};
 
-/// The kinds of entity that mutations, reads and conflicts refer to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntityKind {
-    Patient,
-    Appointment,
-    Encounter,
-    Addendum,
-    Prescription,
-    Invoice,
-    Payment,
-}
-
-impl EntityKind {
-    pub const ALL: [EntityKind; 7] = [
-        EntityKind::Patient,
-        EntityKind::Appointment,
-        EntityKind::Encounter,
-        EntityKind::Addendum,
-        EntityKind::Prescription,
-        EntityKind::Invoice,
-        EntityKind::Payment,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityKind::Patient => "patient",
-            EntityKind::Appointment => "appointment",
-            EntityKind::Encounter => "encounter",
-            EntityKind::Addendum => "addendum",
-            EntityKind::Prescription => "prescription",
-            EntityKind::Invoice => "invoice",
-            EntityKind::Payment => "payment",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<EntityKind> {
-        EntityKind::ALL.into_iter().find(|k| k.as_str() == s)
+pub(crate) fn operation_str(op: Operation) -> &'static str {
+    match op {
+        Operation::Create => "create",
+        Operation::Update => "update",
+        Operation::Delete => "delete",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
-    Create,
-    Update,
-    Delete,
+pub(crate) fn parse_operation(s: &str) -> Option<Operation> {
+    [Operation::Create, Operation::Update, Operation::Delete]
+        .into_iter()
+        .find(|o| operation_str(*o) == s)
 }
 
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Operation::Create => "create",
-            Operation::Update => "update",
-            Operation::Delete => "delete",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Operation> {
-        [Operation::Create, Operation::Update, Operation::Delete]
-            .into_iter()
-            .find(|o| o.as_str() == s)
+/// The cached entity a mutation changes: the parent for children that travel inside their
+/// parent (an addendum inside its encounter, a payment inside its invoice).
+pub fn cache_target(mutation: &Mutation) -> (EntityKind, Uuid) {
+    match (mutation.entity, mutation.parent_id) {
+        (EntityKind::Addendum, Some(parent)) => (EntityKind::Encounter, parent),
+        (EntityKind::Payment, Some(parent)) => (EntityKind::Invoice, parent),
+        (entity, _) => (entity, mutation.entity_id),
     }
 }
 
-/// Where an outbox entry stands. Entries leave the outbox when the server acknowledges them.
+/// Where an entry stands. Entries leave the outbox when the server acknowledges them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutboxState {
     /// Not pushed yet, or pushed without an answer.
@@ -87,6 +50,9 @@ pub enum OutboxState {
     Failed,
     /// The server answered with a conflict that waits in the conflict inbox.
     Conflict,
+    /// The server refused it for good (bad data, no permission); kept for a person to fix
+    /// or discard, never pushed again as is.
+    Rejected,
 }
 
 impl OutboxState {
@@ -95,6 +61,7 @@ impl OutboxState {
             OutboxState::Pending => "pending",
             OutboxState::Failed => "failed",
             OutboxState::Conflict => "conflict",
+            OutboxState::Rejected => "rejected",
         }
     }
 
@@ -103,53 +70,78 @@ impl OutboxState {
             OutboxState::Pending,
             OutboxState::Failed,
             OutboxState::Conflict,
+            OutboxState::Rejected,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
     }
-}
 
-/// One change to push: what it applies to, the version it was based on, and the changed
-/// fields (the body of the matching `New…` or `…Patch` request).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Mutation {
-    /// Chosen by the client, so a push that is retried is applied once.
-    pub mutation_id: Uuid,
-    pub entity: EntityKind,
-    pub entity_id: Uuid,
-    pub operation: Operation,
-    pub base_version: Option<i64>,
-    pub fields: Map<String, Value>,
-}
-
-impl Mutation {
-    /// A mutation with a fresh id. `fields` must serialize to a JSON object.
-    pub fn new(
-        entity: EntityKind,
-        entity_id: Uuid,
-        operation: Operation,
-        base_version: Option<i64>,
-        fields: &impl serde::Serialize,
-    ) -> Result<Mutation, PartitionError> {
-        let fields = match serde_json::to_value(fields) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => {
-                return Err(PartitionError::InvalidMutation(format!(
-                    "fields must be a JSON object, not {other}"
-                )))
-            }
-            Err(err) => return Err(PartitionError::InvalidMutation(err.to_string())),
-        };
-        Ok(Mutation {
-            // Time-ordered ids make server logs and outbox dumps easy to read.
-            mutation_id: Uuid::now_v7(),
-            entity,
-            entity_id,
-            operation,
-            base_version,
-            fields,
-        })
+    /// Whether the sync engine still pushes entries in this state.
+    pub fn is_pushable(self) -> bool {
+        matches!(self, OutboxState::Pending | OutboxState::Failed)
     }
+}
+
+/// A mutation with a fresh, time-ordered id (server logs and outbox dumps read in order).
+pub fn new_mutation(
+    entity: EntityKind,
+    entity_id: Uuid,
+    op: Operation,
+    base_version: Option<i64>,
+) -> Mutation {
+    Mutation {
+        mutation_id: Uuid::now_v7(),
+        entity,
+        entity_id,
+        op,
+        base_version,
+        parent_id: None,
+        data: None,
+        changes: Map::new(),
+        // Stored with microseconds; truncating here keeps the stored entry equal to this.
+        made_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
+    }
+}
+
+/// Checks the shape the protocol requires before anything is stored: creates carry a data
+/// object, updates at least one `{value, base}` change, deletes neither.
+pub fn check_mutation(m: &Mutation) -> Result<(), PartitionError> {
+    let bad = |why: &str| Err(PartitionError::InvalidMutation(why.to_owned()));
+    match m.op {
+        Operation::Create => {
+            if !matches!(m.data, Some(Value::Object(_))) {
+                return bad("a create carries its data as a JSON object");
+            }
+            if !m.changes.is_empty() {
+                return bad("a create carries no field changes");
+            }
+        }
+        Operation::Update => {
+            if m.changes.is_empty() || m.data.is_some() {
+                return bad("an update carries field changes and no data");
+            }
+            for (field, change) in &m.changes {
+                let ok = change.as_object().is_some_and(|c| {
+                    c.len() == 2 && c.contains_key("value") && c.contains_key("base")
+                });
+                if !ok {
+                    return bad(&format!("change of {field} is not {{value, base}}"));
+                }
+            }
+        }
+        Operation::Delete => {
+            if m.data.is_some() || !m.changes.is_empty() {
+                return bad("a delete carries neither data nor changes");
+            }
+            if !matches!(m.entity, EntityKind::Patient | EntityKind::Appointment) {
+                return bad("only patients and appointments are deleted");
+            }
+        }
+    }
+    if matches!(m.entity, EntityKind::Addendum | EntityKind::Payment) && m.parent_id.is_none() {
+        return bad("an addendum or payment names its parent");
+    }
+    Ok(())
 }
 
 /// A stored outbox entry.
@@ -160,7 +152,11 @@ pub struct OutboxEntry {
     pub mutation: Mutation,
     pub created_at: DateTime<Utc>,
     pub attempts: i64,
+    /// Machine code of the last failure (an `ErrorCode` in snake_case, or a client code).
+    pub error_code: Option<String>,
     pub last_error: Option<String>,
+    /// The server's conflict inbox entry, for entries in [`OutboxState::Conflict`].
+    pub conflict_id: Option<Uuid>,
     pub state: OutboxState,
 }
 
@@ -175,7 +171,7 @@ pub enum Record<'a> {
 }
 
 impl Record<'_> {
-    fn clinic_id(&self) -> Uuid {
+    pub(crate) fn clinic_id(&self) -> Uuid {
         match self {
             Record::Patient(p) => p.clinic_id,
             Record::Appointment(a) => a.clinic_id,
@@ -185,7 +181,7 @@ impl Record<'_> {
         }
     }
 
-    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+    pub(crate) fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
         match self {
             Record::Patient(p) => patients::upsert(conn, p),
             Record::Appointment(a) => appointments::upsert(conn, a),
@@ -196,43 +192,60 @@ impl Record<'_> {
     }
 }
 
-const COLUMNS: &str = "seq, mutation_id, entity, entity_id, operation, base_version, fields, \
-                       created_at, attempts, last_error, state";
+const COLUMNS: &str = "seq, mutation_id, entity, entity_id, operation, base_version, parent_id, \
+                       data, changes, made_at, created_at, attempts, error_code, last_error, \
+                       conflict_id, state";
 
 fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
-    let fields: Map<String, Value> = super::sql::json_at(row, 6)?;
+    let data: Option<String> = row.get(7)?;
+    let data = data
+        .map(|text| {
+            serde_json::from_str(&text).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, e.into())
+            })
+        })
+        .transpose()?;
     Ok(OutboxEntry {
         seq: row.get(0)?,
         mutation: Mutation {
             mutation_id: uuid_at(row, 1)?,
             entity: enum_at(row, 2, EntityKind::parse)?,
             entity_id: uuid_at(row, 3)?,
-            operation: enum_at(row, 4, Operation::parse)?,
+            op: enum_at(row, 4, parse_operation)?,
             base_version: row.get(5)?,
-            fields,
+            parent_id: opt_uuid_at(row, 6)?,
+            data,
+            changes: json_at(row, 8)?,
+            made_at: ts_at(row, 9)?,
         },
-        created_at: ts_at(row, 7)?,
-        attempts: row.get(8)?,
-        last_error: row.get(9)?,
-        state: enum_at(row, 10, OutboxState::parse)?,
+        created_at: ts_at(row, 10)?,
+        attempts: row.get(11)?,
+        error_code: row.get(12)?,
+        last_error: row.get(13)?,
+        conflict_id: opt_uuid_at(row, 14)?,
+        state: enum_at(row, 15, OutboxState::parse)?,
     })
 }
 
 /// Appends one entry at the end of the outbox. Runs inside the caller's transaction.
-fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, PartitionError> {
-    let fields = Value::Object(mutation.fields.clone()).to_string();
+pub(crate) fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, PartitionError> {
+    check_mutation(mutation)?;
     let result = conn.query_row(
         "INSERT INTO outbox (mutation_id, seq, entity, entity_id, operation, base_version,
-                             fields, created_at)
-         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM outbox), ?2, ?3, ?4, ?5, ?6, ?7)
+                             parent_id, data, changes, made_at, created_at)
+         VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM outbox), ?2, ?3, ?4, ?5, ?6, ?7,
+                 ?8, ?9, ?10)
          RETURNING seq",
         params![
             mutation.mutation_id.to_string(),
             mutation.entity.as_str(),
             mutation.entity_id.to_string(),
-            mutation.operation.as_str(),
+            operation_str(mutation.op),
             mutation.base_version,
-            fields,
+            mutation.parent_id.map(|p| p.to_string()),
+            mutation.data.as_ref().map(Value::to_string),
+            Value::Object(mutation.changes.clone()).to_string(),
+            ts(&mutation.made_at),
             now(),
         ],
         |row| row.get(0),
@@ -246,6 +259,26 @@ fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, PartitionError>
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Whether the cached entity still has local changes the server has not seen. Pulled rows
+/// never overwrite such an entity: the edit is pushed and the server merges it.
+pub(crate) fn has_pushable(
+    conn: &Connection,
+    entity: EntityKind,
+    id: Uuid,
+) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM outbox
+             WHERE state IN ('pending', 'failed')
+               AND ((entity = ?1 AND entity_id = ?2) OR parent_id = ?2)
+             LIMIT 1",
+            params![entity.as_str(), id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 impl ClinicPartition {
@@ -316,10 +349,10 @@ impl ClinicPartition {
         self.write_local(Record::Invoice(invoice), mutation)
     }
 
-    /// Stores rows pulled from the server and, in the same transaction, the cursor that
-    /// follows them, so an interrupted pull resumes exactly after the last stored page.
-    /// Deciding what to do with rows that still have outbox entries is the sync engine's job
-    /// (see [`ClinicPartition::has_outbox_entries`]).
+    /// Stores rows and, in the same transaction, the cursor that follows them, so an
+    /// interrupted pull resumes exactly after the last stored page. The sync engine uses
+    /// [`ClinicPartition::apply_pull_page`], which also handles tombstones, conflicts and
+    /// rows with local edits; this is the plain form for tests and imports.
     pub fn apply_pulled(
         &mut self,
         records: &[Record<'_>],
@@ -328,8 +361,6 @@ impl ClinicPartition {
         for record in records {
             self.check_clinic(record.clinic_id())?;
         }
-        // IMMEDIATE takes the write lock up front, so a concurrent writer makes us wait
-        // (busy timeout) instead of failing half-way with SQLITE_BUSY.
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -352,7 +383,8 @@ impl ClinicPartition {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Entries to push next, oldest first: pending and failed ones (conflicts wait for a person).
+    /// Entries to push next, oldest first: pending and failed ones (conflicts wait for a
+    /// person, rejected ones for a fix).
     pub fn pushable_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE state IN ('pending', 'failed') ORDER BY seq LIMIT ?1"
@@ -368,6 +400,19 @@ impl ClinicPartition {
             .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?)
     }
 
+    /// Entries per state: (pushable, rejected, conflict).
+    pub fn outbox_counts(&self) -> Result<(i64, i64, i64), PartitionError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FILTER (WHERE state IN ('pending', 'failed')),
+                    count(*) FILTER (WHERE state = 'rejected'),
+                    count(*) FILTER (WHERE state = 'conflict')
+             FROM outbox",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?)
+    }
+
+    /// Whether any entry (in any state) concerns this cached entity or its children.
     pub fn has_outbox_entries(
         &self,
         entity: EntityKind,
@@ -376,7 +421,8 @@ impl ClinicPartition {
         Ok(self
             .conn
             .query_row(
-                "SELECT 1 FROM outbox WHERE entity = ?1 AND entity_id = ?2 LIMIT 1",
+                "SELECT 1 FROM outbox
+                 WHERE (entity = ?1 AND entity_id = ?2) OR parent_id = ?2 LIMIT 1",
                 params![entity.as_str(), entity_id.to_string()],
                 |_| Ok(()),
             )
@@ -394,27 +440,44 @@ impl ClinicPartition {
         Ok(removed > 0)
     }
 
-    /// Records a failed push attempt. [`OutboxState::Pending`] is not a failure state.
+    /// Records a push attempt that did not apply. [`OutboxState::Pending`] is not a
+    /// failure state.
     pub fn mark_mutation(
         &mut self,
         mutation_id: Uuid,
         state: OutboxState,
         error: &str,
     ) -> Result<bool, PartitionError> {
-        if state == OutboxState::Pending {
-            return Err(PartitionError::InvalidMutation(
-                "a push attempt is marked failed or conflict, not pending".to_owned(),
-            ));
-        }
-        let changed = self.conn.execute(
-            "UPDATE outbox SET state = ?2, attempts = attempts + 1, last_error = ?3
-             WHERE mutation_id = ?1",
-            params![mutation_id.to_string(), state.as_str(), error],
-        )?;
-        Ok(changed > 0)
+        mark(&self.conn, mutation_id, state, None, error, None)
     }
 
-    fn check_clinic(&self, clinic_id: Uuid) -> Result<(), PartitionError> {
+    /// A person gave up on a rejected (or conflicting) change: drop it and let the next
+    /// sync bring the server's state of the entity back.
+    pub fn discard_mutation(&mut self, mutation_id: Uuid) -> Result<bool, PartitionError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let entry = tx
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM outbox WHERE mutation_id = ?1"),
+                [mutation_id.to_string()],
+                entry_from_row,
+            )
+            .optional()?;
+        let Some(entry) = entry else {
+            return Ok(false);
+        };
+        tx.execute(
+            "DELETE FROM outbox WHERE mutation_id = ?1",
+            [mutation_id.to_string()],
+        )?;
+        let (entity, id) = cache_target(&entry.mutation);
+        super::pull::add_refetch(&tx, entity, id)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    pub(crate) fn check_clinic(&self, clinic_id: Uuid) -> Result<(), PartitionError> {
         if clinic_id == self.clinic_id {
             Ok(())
         } else {
@@ -424,4 +487,32 @@ impl ClinicPartition {
             })
         }
     }
+}
+
+pub(crate) fn mark(
+    conn: &Connection,
+    mutation_id: Uuid,
+    state: OutboxState,
+    code: Option<&str>,
+    error: &str,
+    conflict_id: Option<Uuid>,
+) -> Result<bool, PartitionError> {
+    if state == OutboxState::Pending {
+        return Err(PartitionError::InvalidMutation(
+            "a push attempt is marked failed, conflict or rejected, not pending".to_owned(),
+        ));
+    }
+    let changed = conn.execute(
+        "UPDATE outbox SET state = ?2, attempts = attempts + 1, error_code = ?3,
+                           last_error = ?4, conflict_id = ?5
+         WHERE mutation_id = ?1",
+        params![
+            mutation_id.to_string(),
+            state.as_str(),
+            code,
+            error,
+            conflict_id.map(|c| c.to_string())
+        ],
+    )?;
+    Ok(changed > 0)
 }

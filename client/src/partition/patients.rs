@@ -116,6 +116,35 @@ pub(crate) fn fts_query(input: &str) -> Option<String> {
 }
 
 impl ClinicPartition {
+    /// The cached row without recording a read: for edits of a row the user has open.
+    pub(crate) fn peek_patient(&self, id: Uuid) -> Result<Option<Patient>, PartitionError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// Every cached patient by id (exports and sync checks), recorded as a list read.
+    pub fn all_patients(&self) -> Result<Vec<Patient>, PartitionError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM patients ORDER BY id"))?;
+        let patients: Vec<Patient> = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
+        let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
+        local_reads::record(
+            &self.conn,
+            ReadAction::List,
+            EntityKind::Patient,
+            &ids,
+            &ids,
+        )?;
+        Ok(patients)
+    }
+
     /// One patient, recorded as a read for the audit trail when found.
     pub fn get_patient(&self, id: Uuid) -> Result<Option<Patient>, PartitionError> {
         let patient = self

@@ -232,6 +232,55 @@ CREATE TABLE sync_state (
     value TEXT NOT NULL
 );
 "#,
+    // 1 → 2: the outbox stores each wire `Mutation` whole (parent, create data, field
+    // changes with their base values, when it was made), a rejected state that is never
+    // re-pushed, and the server's conflict id; conflicts keep who and which device; the
+    // set of entities whose server state must be fetched again. Update entries written by
+    // version 1 kept a patch body, not `{value, base}` changes; they move over as they are
+    // and the server rejects them visibly rather than the migration guessing base values.
+    r#"
+CREATE TABLE outbox_v2 (
+    mutation_id  TEXT PRIMARY KEY NOT NULL,
+    seq          INTEGER NOT NULL UNIQUE,
+    entity       TEXT NOT NULL,
+    entity_id    TEXT NOT NULL,
+    operation    TEXT NOT NULL CHECK (operation IN ('create', 'update', 'delete')),
+    base_version INTEGER,
+    parent_id    TEXT,
+    data         TEXT CHECK (data IS NULL OR (json_valid(data) AND json_type(data) = 'object')),
+    changes      TEXT NOT NULL CHECK (json_valid(changes) AND json_type(changes) = 'object'),
+    made_at      TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    error_code   TEXT,
+    last_error   TEXT,
+    conflict_id  TEXT,
+    state        TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (state IN ('pending', 'failed', 'conflict', 'rejected'))
+);
+INSERT INTO outbox_v2 (mutation_id, seq, entity, entity_id, operation, base_version, data,
+                       changes, made_at, created_at, attempts, last_error, state)
+SELECT mutation_id, seq, entity, entity_id, operation, base_version,
+       CASE WHEN operation = 'create' THEN fields END,
+       CASE WHEN operation = 'update' THEN fields ELSE '{}' END,
+       created_at, created_at, attempts, last_error, state
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v2 RENAME TO outbox;
+CREATE INDEX outbox_entity ON outbox (entity, entity_id);
+CREATE INDEX outbox_parent ON outbox (parent_id) WHERE parent_id IS NOT NULL;
+
+ALTER TABLE conflicts ADD COLUMN user_id TEXT;
+ALTER TABLE conflicts ADD COLUMN device TEXT;
+
+-- Entities whose cached copy may differ from the server's and that no pull will correct
+-- (a rejected or conflicting change, a discarded edit): fetched again after the next pull.
+CREATE TABLE refetch (
+    entity TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    PRIMARY KEY (entity, id)
+);
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -20,7 +20,7 @@ pub(crate) fn set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result
     Ok(())
 }
 
-fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+pub(crate) fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(
         "SELECT value FROM sync_state WHERE key = ?1",
         [key],
@@ -50,5 +50,57 @@ impl ClinicPartition {
 
     pub fn set_last_synced_at(&mut self, at: DateTime<Utc>) -> Result<(), PartitionError> {
         Ok(set(&self.conn, LAST_SYNCED_AT, &ts(&at))?)
+    }
+}
+
+/// "1" when the last stored pull page said `has_more = false`.
+pub(crate) const PULL_COMPLETE: &str = "pull_complete";
+/// Random id of this device's copy of the partition; names its invoice series.
+const DEVICE_ID: &str = "device_id";
+/// The next number of this device's invoice series.
+const NEXT_INVOICE_NUMBER: &str = "next_invoice_number";
+
+impl ClinicPartition {
+    /// Whether the last pull reached the end of the change feed.
+    pub fn pull_complete(&self) -> Result<bool, PartitionError> {
+        Ok(get(&self.conn, PULL_COMPLETE)?.as_deref() == Some("1"))
+    }
+
+    /// This partition's device id, created on first use. It is random rather than derived
+    /// from the machine, so a restored backup or a re-created partition starts a new series
+    /// instead of reusing numbers another copy may already have issued.
+    pub fn device_id(&mut self) -> Result<String, PartitionError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let id = match get(&tx, DEVICE_ID)? {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                set(&tx, DEVICE_ID, &id)?;
+                id
+            }
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// This device's own GST invoice series: `D` and six hex digits of the device id.
+    pub fn invoice_series(&mut self) -> Result<String, PartitionError> {
+        let id = self.device_id()?;
+        Ok(format!("D{}", id[..6].to_uppercase()))
+    }
+
+    /// Takes the next number of this device's series. Runs in the caller's transaction, so
+    /// a number is used only when the invoice that carries it is stored: consecutive, no gaps.
+    pub(crate) fn take_invoice_number(conn: &Connection) -> Result<i64, PartitionError> {
+        let next = match get(conn, NEXT_INVOICE_NUMBER)? {
+            Some(text) => text
+                .parse::<i64>()
+                .map_err(|e| PartitionError::InvalidRow(format!("{NEXT_INVOICE_NUMBER}: {e}")))?,
+            None => 1,
+        };
+        set(conn, NEXT_INVOICE_NUMBER, &(next + 1).to_string())?;
+        Ok(next)
     }
 }

@@ -5,8 +5,8 @@ use serde_json::json;
 use tempfile::TempDir;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Addendum, Appointment, AppointmentStatus, Encounter, Invoice, InvoiceLine, Patient, Payment,
-    PaymentMethod, Prescription, PrescriptionItem, Sex, Vitals,
+    Addendum, Appointment, AppointmentStatus, Encounter, Invoice, InvoiceLine, Patient,
+    PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Sex, Vitals,
 };
 use vaidya_shared::gst::{LineTax, SupplyKind};
 
@@ -73,14 +73,9 @@ fn patient(
 }
 
 fn create(entity: EntityKind, id: Uuid) -> Mutation {
-    Mutation::new(
-        entity,
-        id,
-        Operation::Create,
-        None,
-        &json!({ "note": "test" }),
-    )
-    .unwrap()
+    let mut m = new_mutation(entity, id, Operation::Create, None);
+    m.data = Some(json!({ "note": "test" }));
+    m
 }
 
 fn add_patient(partition: &mut ClinicPartition, p: &Patient) {
@@ -388,16 +383,45 @@ fn a_failing_row_write_appends_no_outbox_entry() {
 }
 
 #[test]
-fn mutation_fields_must_be_an_object() {
-    let err = Mutation::new(
+fn mutations_must_have_the_protocol_shape() {
+    let mut m = new_mutation(EntityKind::Patient, Uuid::new_v4(), Operation::Create, None);
+    m.data = Some(json!([1, 2]));
+    assert_eq!(
+        check_mutation(&m).unwrap_err().code(),
+        "partition_invalid_mutation"
+    );
+    let mut m = new_mutation(
         EntityKind::Patient,
         Uuid::new_v4(),
         Operation::Update,
         Some(1),
-        &json!([1, 2]),
-    )
-    .unwrap_err();
-    assert_eq!(err.code(), "partition_invalid_mutation");
+    );
+    m.changes.insert("name".into(), json!("no base"));
+    assert_eq!(
+        check_mutation(&m).unwrap_err().code(),
+        "partition_invalid_mutation"
+    );
+    let m = new_mutation(
+        EntityKind::Encounter,
+        Uuid::new_v4(),
+        Operation::Delete,
+        Some(1),
+    );
+    assert!(
+        check_mutation(&m).is_err(),
+        "only patients and appointments are deleted"
+    );
+    let mut m = new_mutation(
+        EntityKind::Addendum,
+        Uuid::new_v4(),
+        Operation::Create,
+        None,
+    );
+    m.data = Some(json!({ "text": "x" }));
+    assert!(
+        check_mutation(&m).is_err(),
+        "an addendum names its encounter"
+    );
 }
 
 #[test]
@@ -409,18 +433,19 @@ fn the_outbox_keeps_the_order_of_writes() {
     for version in 1..=5 {
         p.version = version;
         p.name = format!("Order Test {version}");
-        let m = Mutation::new(
-            EntityKind::Patient,
-            p.id,
-            if version == 1 {
-                Operation::Create
-            } else {
-                Operation::Update
-            },
-            (version > 1).then_some(version - 1),
-            &json!({ "name": p.name }),
-        )
-        .unwrap();
+        let m = if version == 1 {
+            create(EntityKind::Patient, p.id)
+        } else {
+            let mut m = new_mutation(
+                EntityKind::Patient,
+                p.id,
+                Operation::Update,
+                Some(version - 1),
+            );
+            m.changes
+                .insert("name".into(), json!({ "value": p.name, "base": "before" }));
+            m
+        };
         partition.upsert_patient_local(&p, &m).unwrap();
         made.push(m.mutation_id);
     }
@@ -601,7 +626,13 @@ fn encounters_prescriptions_and_invoices_round_trip_with_their_parts() {
     };
     encounter.addenda.push(addendum.clone());
     partition
-        .upsert_encounter_local(&encounter, &create(EntityKind::Addendum, addendum.id))
+        .upsert_encounter_local(
+            &encounter,
+            &Mutation {
+                parent_id: Some(encounter_id),
+                ..create(EntityKind::Addendum, addendum.id)
+            },
+        )
         .unwrap();
     assert_eq!(
         partition.get_encounter(encounter_id).unwrap().as_ref(),
@@ -885,15 +916,19 @@ fn search_follows_updates() {
     renamed.name = "Ananya Kulkarni".to_owned();
     renamed.phone = Some("7000012345".to_owned());
     renamed.version = 2;
-    let m = Mutation::new(
-        EntityKind::Patient,
-        renamed.id,
-        Operation::Update,
-        Some(1),
-        &json!({"name": renamed.name}),
-    )
-    .unwrap();
-    partition.upsert_patient_local(&renamed, &m).unwrap();
+    let patch = PatientPatch {
+        name: Some(renamed.name.clone()),
+        phone: renamed.phone.clone(),
+        ..PatientPatch::default()
+    };
+    let updated = partition.update_patient(renamed.id, patch).unwrap();
+    assert_eq!(updated.name, renamed.name);
+    let entry = partition.outbox().unwrap().pop().unwrap();
+    assert_eq!(
+        entry.mutation.changes["name"],
+        json!({ "value": "Ananya Kulkarni", "base": people[3].name }),
+        "the base is the value the user saw"
+    );
     assert!(partition.search_patients("deshp", 10).unwrap().is_empty());
     assert_eq!(
         names(&partition.search_patients("kulk", 10).unwrap()),

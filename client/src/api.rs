@@ -1,0 +1,587 @@
+//! The HTTP client of the sync server: sign-in, push, pull, the live notification stream
+//! (Server-Sent Events) and the few REST calls the sync engine needs.
+//!
+//! Every request names the protocol version and the device. A 401 is answered by one
+//! refresh with the refresh token kept in the keyring, then the request is sent again; the
+//! rotated refresh token goes straight back to the keyring. Every failure is a typed
+//! [`ApiError`] with a stable [`ApiError::code`]: a server that answers with a truncated or
+//! malformed body, or with something that is not Vaidya at all, never causes a panic.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+use vaidya_shared::api::{LoginRequest, Me, RefreshRequest, Session};
+use vaidya_shared::sync::{
+    EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
+};
+use vaidya_shared::{ErrorCode, DEVICE_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+use crate::credentials::{CredentialError, CredentialStore, StoredSession};
+
+/// How long one request may take before it counts as a network failure. Pull pages of
+/// 1000 whole entities are a few hundred KiB, well inside this on a slow clinic line.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest stretch of silence on the live stream before it is treated as dead.
+pub const LIVE_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the server could not be reached: {0}")]
+    Network(String),
+    #[error("the server's answer was cut off or is not valid: {0}")]
+    MalformedResponse(String),
+    #[error("the server answered HTTP {status} without a Vaidya error body")]
+    UnexpectedStatus { status: u16, body: String },
+    #[error("this version of Vaidya is too old for the server: {0}")]
+    UpgradeRequired(String),
+    #[error("the session has ended; sign in again")]
+    Unauthenticated,
+    #[error("not signed in")]
+    NotSignedIn,
+    #[error("the server refused the request ({code:?}): {message}")]
+    Server {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+    },
+    #[error("invalid server address: {0}")]
+    InvalidServer(String),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+}
+
+impl ApiError {
+    /// Stable machine-readable code; never renamed once shipped.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Network(_) => "network",
+            ApiError::MalformedResponse(_) => "malformed_response",
+            ApiError::UnexpectedStatus { .. } => "unexpected_status",
+            ApiError::UpgradeRequired(_) => "upgrade_required",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::NotSignedIn => "not_signed_in",
+            ApiError::Server { code, .. } => match code {
+                ErrorCode::MalformedBody => "malformed_body",
+                ErrorCode::InvalidField => "invalid_field",
+                ErrorCode::InvalidParameter => "invalid_parameter",
+                ErrorCode::BodyTooLarge => "body_too_large",
+                ErrorCode::Unauthenticated => "unauthenticated",
+                ErrorCode::InvalidCredentials => "invalid_credentials",
+                ErrorCode::TooManyAttempts => "too_many_attempts",
+                ErrorCode::Forbidden => "forbidden",
+                ErrorCode::NotFound => "not_found",
+                ErrorCode::VersionConflict => "version_conflict",
+                ErrorCode::InvalidState => "invalid_state",
+                ErrorCode::AlreadyExists => "already_exists",
+                ErrorCode::UpgradeRequired => "upgrade_required",
+                ErrorCode::Internal => "server_internal",
+            },
+            ApiError::InvalidServer(_) => "invalid_server",
+            ApiError::Credentials(e) => e.code(),
+        }
+    }
+
+    /// Worth trying again later: the network, a server hiccup, a cut-off answer.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Network(_) | ApiError::MalformedResponse(_) => true,
+            ApiError::UnexpectedStatus { status, .. } => *status >= 500 || *status == 429,
+            ApiError::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
+    fn from_reqwest(err: reqwest::Error) -> ApiError {
+        if err.is_body() || err.is_decode() {
+            ApiError::MalformedResponse(err.to_string())
+        } else {
+            ApiError::Network(error_chain(&err))
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Where the refresh token lives, so a 401 can be answered without the caller.
+#[derive(Debug, Clone)]
+struct Refresher {
+    store: CredentialStore,
+    user_id: Uuid,
+}
+
+#[derive(Debug, Default)]
+struct Auth {
+    access: Option<String>,
+    refresher: Option<Refresher>,
+    /// Server time from the last response's `Date` header (for the clock check).
+    server_time: Option<DateTime<Utc>>,
+}
+
+/// A client of one sync server. Cheap to clone; clones share the tokens.
+#[derive(Debug, Clone)]
+pub struct ServerApi {
+    http: reqwest::Client,
+    base: String,
+    device: String,
+    auth: Arc<Mutex<Auth>>,
+}
+
+impl ServerApi {
+    /// `base` is the server's URL (`https://sync.example.in`); `device` names this device
+    /// in the server's audit trail.
+    pub fn new(base: &str, device: &str) -> Result<ServerApi, ApiError> {
+        let base = base.trim().trim_end_matches('/').to_owned();
+        let url = reqwest::Url::parse(&base).map_err(|e| ApiError::InvalidServer(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ApiError::InvalidServer(format!(
+                "{base} is not an http(s) address"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        Ok(ServerApi {
+            http,
+            base,
+            device: device.to_owned(),
+            auth: Arc::new(Mutex::new(Auth::default())),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    fn auth(&self) -> std::sync::MutexGuard<'_, Auth> {
+        // A panic while holding this lock cannot leave the token half-written, so a
+        // poisoned lock is still usable.
+        self.auth.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Uses this access token from now on (for tests and hand-over between processes).
+    pub fn set_access_token(&self, token: Option<String>) {
+        self.auth().access = token;
+    }
+
+    /// Lets a 401 be answered by refreshing with the token kept for `user_id` in `store`.
+    pub fn set_refresher(&self, store: CredentialStore, user_id: Uuid) {
+        self.auth().refresher = Some(Refresher { store, user_id });
+    }
+
+    /// The server's clock as of the last response, if it sent a `Date` header.
+    pub fn server_time(&self) -> Option<DateTime<Utc>> {
+        self.auth().server_time
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .header(DEVICE_HEADER, &self.device);
+        if let Some(token) = &self.auth().access {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    fn note_date(&self, resp: &Response) {
+        let date = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+            .map(|d| d.with_timezone(&Utc));
+        if let Some(date) = date {
+            self.auth().server_time = Some(date);
+        }
+    }
+
+    /// Sends once; a 401 triggers one refresh and one more try.
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        timeout: Option<Duration>,
+    ) -> Result<Response, ApiError> {
+        let mut refreshed = false;
+        loop {
+            let mut req = self.request(method.clone(), path).query(query);
+            if let Some(t) = timeout {
+                req = req.timeout(t);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req.send().await.map_err(ApiError::from_reqwest)?;
+            self.note_date(&resp);
+            if resp.status() == StatusCode::UNAUTHORIZED && !refreshed && self.can_refresh() {
+                refreshed = true;
+                self.refresh_from_keyring().await?;
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    fn can_refresh(&self) -> bool {
+        self.auth().refresher.is_some()
+    }
+
+    /// Refreshes with the keyring-held token and stores the rotated one.
+    async fn refresh_from_keyring(&self) -> Result<(), ApiError> {
+        let Some(r) = self.auth().refresher.clone() else {
+            return Err(ApiError::Unauthenticated);
+        };
+        let stored = r
+            .store
+            .session(&self.base, r.user_id)?
+            .ok_or(ApiError::Unauthenticated)?;
+        let session = match self.refresh(&stored.refresh_token).await {
+            Ok(s) => s,
+            Err(ApiError::Server {
+                code: ErrorCode::Unauthenticated,
+                ..
+            }) => return Err(ApiError::Unauthenticated),
+            Err(e) => return Err(e),
+        };
+        let mut next = StoredSession::from_session(&self.base, &session);
+        next.clinic_ids = session.memberships.iter().map(|m| m.clinic_id).collect();
+        next.last_known_time = stored.last_known_time.max(self.server_time());
+        r.store.save_session(&next)?;
+        Ok(())
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+    ) -> Result<T, ApiError> {
+        let resp = self
+            .send(method, path, query, body, Some(REQUEST_TIMEOUT))
+            .await?;
+        decode(resp).await
+    }
+
+    /// Signs in; the access token is kept for later calls.
+    pub async fn login(&self, email: &str, password: &str) -> Result<Session, ApiError> {
+        let body = LoginRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+        };
+        let resp = self
+            .request(Method::POST, "/v1/auth/login")
+            .timeout(REQUEST_TIMEOUT)
+            .json(&body)
+            .send()
+            .await
+            .map_err(ApiError::from_reqwest)?;
+        self.note_date(&resp);
+        let session: Session = decode(resp).await?;
+        self.set_access_token(Some(session.access_token.clone()));
+        Ok(session)
+    }
+
+    /// Trades a refresh token for a new session (the old refresh token stops working).
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Session, ApiError> {
+        let body = RefreshRequest {
+            refresh_token: refresh_token.to_owned(),
+        };
+        let resp = self
+            .request(Method::POST, "/v1/auth/refresh")
+            .timeout(REQUEST_TIMEOUT)
+            .json(&body)
+            .send()
+            .await
+            .map_err(ApiError::from_reqwest)?;
+        self.note_date(&resp);
+        let session: Session = decode(resp).await?;
+        self.set_access_token(Some(session.access_token.clone()));
+        Ok(session)
+    }
+
+    /// Ends the session on the server. The local token is dropped whatever the answer.
+    pub async fn logout(&self) -> Result<(), ApiError> {
+        let resp = self
+            .request(Method::POST, "/v1/auth/logout")
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(ApiError::from_reqwest);
+        self.set_access_token(None);
+        let resp = resp?;
+        if resp.status().is_success() || resp.status() == StatusCode::UNAUTHORIZED {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+
+    pub async fn me(&self) -> Result<Me, ApiError> {
+        self.call::<(), _>(Method::GET, "/v1/me", &[], None).await
+    }
+
+    pub async fn push(&self, clinic: Uuid, req: &PushRequest) -> Result<PushResponse, ApiError> {
+        let resp: PushResponse = self
+            .call(
+                Method::POST,
+                &format!("/v1/clinics/{clinic}/sync/push"),
+                &[],
+                Some(req),
+            )
+            .await?;
+        if resp.results.len() != req.mutations.len() {
+            return Err(ApiError::MalformedResponse(format!(
+                "{} results for {} mutations",
+                resp.results.len(),
+                req.mutations.len()
+            )));
+        }
+        Ok(resp)
+    }
+
+    pub async fn pull(
+        &self,
+        clinic: Uuid,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<PullResponse, ApiError> {
+        Ok(self.pull_sized(clinic, cursor, limit).await?.0)
+    }
+
+    /// A pull page and the size of its body in bytes (for progress).
+    pub async fn pull_sized(
+        &self,
+        clinic: Uuid,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<(PullResponse, usize), ApiError> {
+        let mut query = Vec::new();
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_owned()));
+        }
+        if let Some(l) = limit {
+            query.push(("limit", l.to_string()));
+        }
+        let resp = self
+            .send::<()>(
+                Method::GET,
+                &format!("/v1/clinics/{clinic}/sync/pull"),
+                &query,
+                None,
+                Some(REQUEST_TIMEOUT),
+            )
+            .await?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp).await);
+        }
+        let bytes = resp.bytes().await.map_err(ApiError::from_reqwest)?;
+        let page = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::MalformedResponse(format!("{e} (after {} bytes)", bytes.len()))
+        })?;
+        Ok((page, bytes.len()))
+    }
+
+    /// The server's current state of one entity through the REST API; `None` when the
+    /// server has no such row for this user (deleted, or not visible to the role).
+    pub async fn fetch_entity(
+        &self,
+        clinic: Uuid,
+        entity: EntityKind,
+        id: Uuid,
+    ) -> Result<Option<Value>, ApiError> {
+        let collection = match entity {
+            EntityKind::Patient => "patients",
+            EntityKind::Appointment => "appointments",
+            EntityKind::Encounter => "encounters",
+            EntityKind::Prescription => "prescriptions",
+            EntityKind::Invoice => "invoices",
+            EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => return Ok(None),
+        };
+        match self
+            .call::<(), Value>(
+                Method::GET,
+                &format!("/v1/clinics/{clinic}/{collection}/{id}"),
+                &[],
+                None,
+            )
+            .await
+        {
+            Ok(v) => Ok(Some(v)),
+            Err(ApiError::Server {
+                code: ErrorCode::NotFound | ErrorCode::Forbidden,
+                ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resolves a conflict of the inbox at once (online alternative to pushing it).
+    pub async fn resolve_conflict(
+        &self,
+        clinic: Uuid,
+        conflict: Uuid,
+        resolution: Resolution,
+    ) -> Result<Value, ApiError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/clinics/{clinic}/conflicts/{conflict}/resolve"),
+            &[],
+            Some(&ResolveConflict { resolution }),
+        )
+        .await
+    }
+
+    /// Opens the clinic's live notification stream.
+    pub async fn live(&self, clinic: Uuid) -> Result<LiveEvents, ApiError> {
+        let resp = self
+            .send::<()>(
+                Method::GET,
+                &format!("/v1/clinics/{clinic}/sync/live"),
+                &[],
+                None,
+                None,
+            )
+            .await?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp).await);
+        }
+        Ok(LiveEvents {
+            stream: Box::pin(resp.bytes_stream().map(|chunk| chunk.map(|b| b.to_vec()))),
+            buffer: Vec::new(),
+            event: None,
+            data: String::new(),
+        })
+    }
+}
+
+/// Turns a response into `T`, or into the typed error its status and body describe.
+async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
+    if !resp.status().is_success() {
+        return Err(error_from(resp).await);
+    }
+    let bytes = resp.bytes().await.map_err(ApiError::from_reqwest)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::MalformedResponse(format!("{e} (after {} bytes)", bytes.len())))
+}
+
+async fn error_from(resp: Response) -> ApiError {
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<vaidya_shared::ApiError>(&bytes) {
+        Ok(body) if body.code == ErrorCode::UpgradeRequired || status == 426 => {
+            ApiError::UpgradeRequired(body.message)
+        }
+        Ok(body) if body.code == ErrorCode::Unauthenticated => ApiError::Server {
+            status,
+            code: body.code,
+            message: body.message,
+        },
+        Ok(body) => ApiError::Server {
+            status,
+            code: body.code,
+            message: body.message,
+        },
+        Err(_) if status == 426 => {
+            ApiError::UpgradeRequired("the server requires a newer protocol".to_owned())
+        }
+        Err(_) => ApiError::UnexpectedStatus {
+            status,
+            body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+        },
+    }
+}
+
+type ByteStream = std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Vec<u8>>> + Send>>;
+
+/// The live notification stream: yields the name of each event (`changed`).
+pub struct LiveEvents {
+    stream: ByteStream,
+    buffer: Vec<u8>,
+    event: Option<String>,
+    data: String,
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveEvent {
+    pub event: String,
+    pub data: String,
+}
+
+impl LiveEvents {
+    /// The next event; `None` when the server closed the stream. Comments (keep-alives)
+    /// are skipped; silence longer than [`LIVE_IDLE_TIMEOUT`] is a network error.
+    pub async fn next(&mut self) -> Option<Result<LiveEvent, ApiError>> {
+        loop {
+            while let Some(pos) = self.buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=pos).collect();
+                let line = String::from_utf8_lossy(&line);
+                let line = line.trim_end_matches(['\n', '\r']);
+                if line.is_empty() {
+                    // A blank line ends an event; one without data is ignored (per spec).
+                    let event = self.event.take().unwrap_or_else(|| "message".to_owned());
+                    let data = std::mem::take(&mut self.data);
+                    if !data.is_empty() || event != "message" {
+                        return Some(Ok(LiveEvent {
+                            event,
+                            data: data.trim_end_matches('\n').to_owned(),
+                        }));
+                    }
+                    continue;
+                }
+                if line.starts_with(':') {
+                    continue;
+                }
+                let (field, value) = match line.split_once(':') {
+                    Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                    None => (line, ""),
+                };
+                match field {
+                    "event" => self.event = Some(value.to_owned()),
+                    "data" => {
+                        self.data.push_str(value);
+                        self.data.push('\n');
+                    }
+                    _ => {}
+                }
+            }
+            match tokio::time::timeout(LIVE_IDLE_TIMEOUT, self.stream.next()).await {
+                Err(_) => {
+                    return Some(Err(ApiError::Network(
+                        "the live stream went silent".to_owned(),
+                    )))
+                }
+                Ok(None) => return None,
+                Ok(Some(Err(e))) => return Some(Err(ApiError::from_reqwest(e))),
+                Ok(Some(Ok(chunk))) => self.buffer.extend_from_slice(&chunk),
+            }
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! Local edits as the UI makes them: build the cached row, and the wire mutation that
+//! carries the change to the server, and store both in one transaction.
+//!
+//! Updates record, for every changed field, the value the user saw (`base`) next to the new
+//! value, so the server can merge field by field and tell a real conflict from an edit of
+//! an untouched field. Rows created offline carry client-chosen ids; what only the server
+//! can assign (the patient number) stays 0 until the created row is pulled back.
+
+use chrono::Utc;
+use rusqlite::TransactionBehavior;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+use vaidya_shared::api::{
+    Addendum, Appointment, AppointmentPatch, AppointmentStatus, Encounter, Invoice, InvoiceLine,
+    NewAddendum, NewAppointment, NewEncounter, NewInvoice, NewPatient, Patient, PatientPatch,
+};
+use vaidya_shared::gst::{self, SupplyKind};
+use vaidya_shared::sync::{EntityKind, Operation, Resolution};
+
+use super::outbox::{append, new_mutation, OutboxEntry, Record};
+use super::{ClinicPartition, PartitionError};
+
+fn to_object(value: &impl Serialize) -> Result<Map<String, Value>, PartitionError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(PartitionError::InvalidMutation(format!(
+            "expected a JSON object, not {other}"
+        ))),
+        Err(e) => Err(PartitionError::InvalidMutation(e.to_string())),
+    }
+}
+
+/// `{field: {value, base}}` for every listed field whose JSON differs between the row the
+/// user saw and the edited row.
+pub fn field_changes(
+    before: &impl Serialize,
+    after: &impl Serialize,
+    fields: &[&str],
+) -> Result<Map<String, Value>, PartitionError> {
+    let (before, after) = (to_object(before)?, to_object(after)?);
+    let mut changes = Map::new();
+    for field in fields {
+        let old = before.get(*field).cloned().unwrap_or(Value::Null);
+        let new = after.get(*field).cloned().unwrap_or(Value::Null);
+        if old != new {
+            changes.insert((*field).to_owned(), json!({ "value": new, "base": old }));
+        }
+    }
+    Ok(changes)
+}
+
+/// An empty string clears an optional text field (as in the REST patch).
+fn patch_text(current: &mut Option<String>, patch: Option<String>) {
+    if let Some(text) = patch {
+        *current = if text.trim().is_empty() {
+            None
+        } else {
+            Some(text)
+        };
+    }
+}
+
+impl ClinicPartition {
+    fn commit_local(
+        &mut self,
+        record: Option<Record<'_>>,
+        remove: Option<(EntityKind, Uuid)>,
+        mutation: &vaidya_shared::sync::Mutation,
+    ) -> Result<OutboxEntry, PartitionError> {
+        if let Some(r) = &record {
+            self.check_clinic(r.clinic_id())?;
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(r) = record {
+            r.upsert(&tx)?;
+        }
+        if let Some((entity, id)) = remove {
+            let table = match entity {
+                EntityKind::Patient => "patients",
+                EntityKind::Appointment => "appointments",
+                _ => return Err(PartitionError::InvalidMutation("not deletable".to_owned())),
+            };
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE id = ?1"),
+                [id.to_string()],
+            )?;
+        }
+        append(&tx, mutation)?;
+        tx.commit()?;
+        let entry = self
+            .outbox()?
+            .into_iter()
+            .find(|e| e.mutation.mutation_id == mutation.mutation_id)
+            .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))?;
+        Ok(entry)
+    }
+
+    fn cached_patient(&self, id: Uuid) -> Result<Patient, PartitionError> {
+        self.peek_patient(id)?.ok_or(PartitionError::NotFound {
+            entity: "patient",
+            id,
+        })
+    }
+
+    fn cached_appointment(&self, id: Uuid) -> Result<Appointment, PartitionError> {
+        self.peek_appointment(id)?.ok_or(PartitionError::NotFound {
+            entity: "appointment",
+            id,
+        })
+    }
+
+    /// Registers a patient offline.
+    pub fn create_patient(&mut self, new: NewPatient) -> Result<Patient, PartitionError> {
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        let now = Utc::now();
+        let patient = Patient {
+            id,
+            clinic_id: self.clinic_id,
+            patient_number: 0,
+            name: new.name.trim().to_owned(),
+            sex: new.sex,
+            date_of_birth: new.date_of_birth,
+            phone: new.phone.clone().filter(|p| !p.trim().is_empty()),
+            address: new.address.clone().filter(|p| !p.trim().is_empty()),
+            abha_number: new.abha_number.clone().filter(|p| !p.trim().is_empty()),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut m = new_mutation(EntityKind::Patient, id, Operation::Create, None);
+        m.data = Some(Value::Object(to_object(&NewPatient {
+            id: Some(id),
+            ..new
+        })?));
+        self.commit_local(Some(Record::Patient(&patient)), None, &m)?;
+        Ok(patient)
+    }
+
+    /// Edits a cached patient; only fields that really change are sent, each with its base.
+    pub fn update_patient(
+        &mut self,
+        id: Uuid,
+        patch: PatientPatch,
+    ) -> Result<Patient, PartitionError> {
+        let before = self.cached_patient(id)?;
+        let mut after = before.clone();
+        if let Some(name) = patch.name {
+            after.name = name.trim().to_owned();
+        }
+        if let Some(sex) = patch.sex {
+            after.sex = sex;
+        }
+        if patch.date_of_birth.is_some() {
+            after.date_of_birth = patch.date_of_birth;
+        }
+        patch_text(&mut after.phone, patch.phone);
+        patch_text(&mut after.address, patch.address);
+        patch_text(&mut after.abha_number, patch.abha_number);
+        let changes = field_changes(
+            &before,
+            &after,
+            &[
+                "name",
+                "sex",
+                "date_of_birth",
+                "phone",
+                "address",
+                "abha_number",
+            ],
+        )?;
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        after.updated_at = Utc::now();
+        let mut m = new_mutation(
+            EntityKind::Patient,
+            id,
+            Operation::Update,
+            Some(before.version),
+        );
+        m.changes = changes;
+        self.commit_local(Some(Record::Patient(&after)), None, &m)?;
+        Ok(after)
+    }
+
+    /// Deletes a patient offline (a tombstone on the server: deleted stays deleted).
+    pub fn delete_patient(&mut self, id: Uuid) -> Result<(), PartitionError> {
+        let before = self.cached_patient(id)?;
+        let m = new_mutation(
+            EntityKind::Patient,
+            id,
+            Operation::Delete,
+            Some(before.version),
+        );
+        self.commit_local(None, Some((EntityKind::Patient, id)), &m)?;
+        Ok(())
+    }
+
+    /// Books an appointment offline.
+    pub fn create_appointment(
+        &mut self,
+        new: NewAppointment,
+    ) -> Result<Appointment, PartitionError> {
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        let now = Utc::now();
+        let appointment = Appointment {
+            id,
+            clinic_id: self.clinic_id,
+            patient_id: new.patient_id,
+            doctor_id: new.doctor_id,
+            starts_at: new.starts_at,
+            ends_at: new.ends_at,
+            status: AppointmentStatus::Booked,
+            reason: new.reason.clone(),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut m = new_mutation(EntityKind::Appointment, id, Operation::Create, None);
+        m.data = Some(Value::Object(to_object(&NewAppointment {
+            id: Some(id),
+            ..new
+        })?));
+        self.commit_local(Some(Record::Appointment(&appointment)), None, &m)?;
+        Ok(appointment)
+    }
+
+    /// Moves, re-describes or advances an appointment offline.
+    pub fn update_appointment(
+        &mut self,
+        id: Uuid,
+        patch: AppointmentPatch,
+    ) -> Result<Appointment, PartitionError> {
+        let before = self.cached_appointment(id)?;
+        let mut after = before.clone();
+        if let Some(s) = patch.starts_at {
+            after.starts_at = s;
+        }
+        if let Some(e) = patch.ends_at {
+            after.ends_at = e;
+        }
+        if let Some(status) = patch.status {
+            if !before.status.can_move_to(status) {
+                return Err(PartitionError::InvalidMutation(format!(
+                    "an appointment cannot move from {} to {}",
+                    before.status.as_str(),
+                    status.as_str()
+                )));
+            }
+            after.status = status;
+        }
+        patch_text(&mut after.reason, patch.reason);
+        let changes = field_changes(
+            &before,
+            &after,
+            &["starts_at", "ends_at", "status", "reason"],
+        )?;
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        after.updated_at = Utc::now();
+        let mut m = new_mutation(
+            EntityKind::Appointment,
+            id,
+            Operation::Update,
+            Some(before.version),
+        );
+        m.changes = changes;
+        self.commit_local(Some(Record::Appointment(&after)), None, &m)?;
+        Ok(after)
+    }
+
+    pub fn delete_appointment(&mut self, id: Uuid) -> Result<(), PartitionError> {
+        let before = self.cached_appointment(id)?;
+        let m = new_mutation(
+            EntityKind::Appointment,
+            id,
+            Operation::Delete,
+            Some(before.version),
+        );
+        self.commit_local(None, Some((EntityKind::Appointment, id)), &m)?;
+        Ok(())
+    }
+
+    /// Starts an encounter note offline, written by `doctor_id` (the signed-in clinician).
+    pub fn create_encounter(
+        &mut self,
+        new: NewEncounter,
+        doctor_id: Uuid,
+    ) -> Result<Encounter, PartitionError> {
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        let now = Utc::now();
+        let encounter = Encounter {
+            id,
+            clinic_id: self.clinic_id,
+            patient_id: new.patient_id,
+            doctor_id,
+            appointment_id: new.appointment_id,
+            chief_complaint: new.chief_complaint.clone(),
+            notes: new.notes.clone(),
+            diagnosis: new.diagnosis.clone(),
+            vitals: new.vitals.clone(),
+            signed_at: None,
+            signed_by: None,
+            addenda: Vec::new(),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut m = new_mutation(EntityKind::Encounter, id, Operation::Create, None);
+        m.data = Some(Value::Object(to_object(&NewEncounter {
+            id: Some(id),
+            ..new
+        })?));
+        self.commit_local(Some(Record::Encounter(&encounter)), None, &m)?;
+        Ok(encounter)
+    }
+
+    /// Adds an addendum to an encounter (the way a signed note is amended).
+    pub fn add_addendum(
+        &mut self,
+        encounter_id: Uuid,
+        text: &str,
+        author_id: Uuid,
+    ) -> Result<Encounter, PartitionError> {
+        let mut encounter = self
+            .peek_encounter(encounter_id)?
+            .ok_or(PartitionError::NotFound {
+                entity: "encounter",
+                id: encounter_id,
+            })?;
+        let id = Uuid::now_v7();
+        encounter.addenda.push(Addendum {
+            id,
+            encounter_id,
+            author_id,
+            text: text.to_owned(),
+            created_at: Utc::now(),
+        });
+        let mut m = new_mutation(EntityKind::Addendum, id, Operation::Create, None);
+        m.parent_id = Some(encounter_id);
+        m.data = Some(Value::Object(to_object(&NewAddendum {
+            id: Some(id),
+            text: text.to_owned(),
+        })?));
+        self.commit_local(Some(Record::Encounter(&encounter)), None, &m)?;
+        Ok(encounter)
+    }
+
+    /// Issues a GST invoice offline from this device's own series, taking the next number
+    /// in the same transaction as the invoice, so numbers are consecutive and never reused.
+    /// `clinic_state` is the clinic's two-digit GST state code.
+    pub fn create_invoice(
+        &mut self,
+        new: NewInvoice,
+        clinic_state: &str,
+    ) -> Result<Invoice, PartitionError> {
+        let series = self.invoice_series()?;
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        let place = new
+            .place_of_supply
+            .clone()
+            .unwrap_or_else(|| clinic_state.to_owned());
+        let kind = SupplyKind::from_states(clinic_state, &place);
+        let mut lines = Vec::new();
+        for (i, l) in new.lines.iter().enumerate() {
+            let tax = gst::tax_line(
+                l.quantity,
+                l.unit_price_paise,
+                l.discount_paise,
+                l.gst_rate_bp,
+                kind,
+            )
+            .map_err(|e| PartitionError::InvalidMutation(format!("line {}: {e}", i + 1)))?;
+            lines.push(InvoiceLine {
+                id: Uuid::now_v7(),
+                position: i as i32 + 1,
+                description: l.description.clone(),
+                sac_hsn: l.sac_hsn.clone(),
+                quantity: l.quantity,
+                unit_price_paise: l.unit_price_paise,
+                discount_paise: l.discount_paise,
+                gst_rate_bp: l.gst_rate_bp,
+                tax,
+            });
+        }
+        let totals = gst::sum_lines(&lines.iter().map(|l| l.tax).collect::<Vec<_>>())
+            .map_err(|e| PartitionError::InvalidMutation(e.to_string()))?;
+        let clinic_id = self.clinic_id;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let number = ClinicPartition::take_invoice_number(&tx)?;
+        let invoice = Invoice {
+            id,
+            clinic_id,
+            patient_id: new.patient_id,
+            series: series.clone(),
+            number,
+            // The same printed form as the server's (`{series}/{number:06}`).
+            invoice_number: format!("{series}/{number:06}"),
+            issued_at: Utc::now(),
+            place_of_supply: place.clone(),
+            supply_kind: kind,
+            lines,
+            totals,
+            payments: Vec::new(),
+            paid_paise: 0,
+            version: 0,
+        };
+        let mut m = new_mutation(EntityKind::Invoice, id, Operation::Create, None);
+        m.data = Some(Value::Object(to_object(&NewInvoice {
+            id: Some(id),
+            series: Some(series),
+            number: Some(number),
+            place_of_supply: Some(place),
+            ..new
+        })?));
+        Record::Invoice(&invoice).upsert(&tx)?;
+        append(&tx, &m)?;
+        tx.commit()?;
+        Ok(invoice)
+    }
+
+    /// Resolves a conflict of the inbox: marked resolved here at once, and the decision
+    /// goes to the server with the next push (any device may resolve; the first wins).
+    pub fn resolve_conflict_with(
+        &mut self,
+        conflict_id: Uuid,
+        resolution: Resolution,
+    ) -> Result<OutboxEntry, PartitionError> {
+        let mut m = new_mutation(EntityKind::Conflict, conflict_id, Operation::Update, None);
+        m.changes.insert(
+            "resolution".to_owned(),
+            json!({ "value": resolution, "base": null }),
+        );
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE conflicts SET resolved_at = ?2 WHERE id = ?1 AND resolved_at IS NULL",
+            rusqlite::params![conflict_id.to_string(), super::sql::now()],
+        )?;
+        // The change that waited on this conflict is settled either way.
+        tx.execute(
+            "DELETE FROM outbox WHERE state = 'conflict' AND conflict_id = ?1",
+            [conflict_id.to_string()],
+        )?;
+        append(&tx, &m)?;
+        tx.commit()?;
+        self.outbox()?
+            .into_iter()
+            .find(|e| e.mutation.mutation_id == m.mutation_id)
+            .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))
+    }
+}

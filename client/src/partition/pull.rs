@@ -1,0 +1,382 @@
+//! Applying what the server says: pulled pages (rows, tombstones, conflict records and the
+//! cursor, one transaction per page), push results, and entities to fetch again.
+//!
+//! The rule that keeps local work safe: a pulled row never overwrites an entity that still
+//! has pushable outbox entries. The edit is pushed and merged by the server, and the merged
+//! row arrives in a later pull. When no later pull will bring the server's state (the
+//! change was rejected or lost a conflict, or a pulled row was held back), the entity goes
+//! into the `refetch` set and the sync engine fetches it again once nothing is pending.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+use serde_json::Value;
+use uuid::Uuid;
+use vaidya_shared::api::{Appointment, Encounter, Invoice, Patient, Prescription};
+use vaidya_shared::sync::{Change, ConflictRecord, EntityKind, MutationResult, Operation};
+
+use super::conflicts::{self, ConflictKind, NewConflict};
+use super::outbox::{self, cache_target, has_pushable, OutboxEntry, OutboxState, Record};
+use super::{sync_state, ClinicPartition, PartitionError};
+
+/// What one pulled page did to the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PageOutcome {
+    /// Rows written or removed.
+    pub applied: usize,
+    /// Rows held back because the entity has local changes still to push.
+    pub held: usize,
+    /// Conflict records stored.
+    pub conflicts: usize,
+}
+
+/// What one push batch's results did to the outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushOutcome {
+    pub applied: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+}
+
+fn table(entity: EntityKind) -> Option<&'static str> {
+    match entity {
+        EntityKind::Patient => Some("patients"),
+        EntityKind::Appointment => Some("appointments"),
+        EntityKind::Encounter => Some("encounters"),
+        EntityKind::Prescription => Some("prescriptions"),
+        EntityKind::Invoice => Some("invoices"),
+        EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => None,
+    }
+}
+
+fn invalid(change: &Change, e: impl std::fmt::Display) -> PartitionError {
+    PartitionError::InvalidPulled(format!("{} {}: {e}", change.entity.as_str(), change.id))
+}
+
+pub(crate) fn add_refetch(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<()> {
+    if table(entity).is_some() {
+        conn.execute(
+            "INSERT INTO refetch (entity, id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![entity.as_str(), id.to_string()],
+        )?;
+    }
+    Ok(())
+}
+
+fn clear_refetch(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM refetch WHERE entity = ?1 AND id = ?2",
+        params![entity.as_str(), id.to_string()],
+    )?;
+    Ok(())
+}
+
+fn remove_row(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<usize> {
+    match table(entity) {
+        // Table names come from the fixed list above, never from input.
+        Some(t) => conn.execute(&format!("DELETE FROM {t} WHERE id = ?1"), [id.to_string()]),
+        None => Ok(0),
+    }
+}
+
+/// Writes the server's state of one entity (or removes it for a tombstone / `None`).
+fn write_server_state(
+    conn: &Connection,
+    clinic_id: Uuid,
+    entity: EntityKind,
+    id: Uuid,
+    data: Option<&Value>,
+    change: &Change,
+) -> Result<(), PartitionError> {
+    let Some(data) = data else {
+        remove_row(conn, entity, id)?;
+        return Ok(());
+    };
+    fn parse<T: serde::de::DeserializeOwned>(
+        data: &Value,
+        change: &Change,
+    ) -> Result<T, PartitionError> {
+        T::deserialize(data).map_err(|e| invalid(change, e))
+    }
+    let check = |row_clinic: Uuid, row_id: Uuid| {
+        if row_clinic != clinic_id {
+            Err(PartitionError::WrongClinic {
+                partition: clinic_id,
+                row: row_clinic,
+            })
+        } else if row_id != id {
+            Err(invalid(change, "the data names another id"))
+        } else {
+            Ok(())
+        }
+    };
+    match entity {
+        EntityKind::Patient => {
+            let p: Patient = parse(data, change)?;
+            check(p.clinic_id, p.id)?;
+            Record::Patient(&p).upsert(conn)?;
+        }
+        EntityKind::Appointment => {
+            let a: Appointment = parse(data, change)?;
+            check(a.clinic_id, a.id)?;
+            Record::Appointment(&a).upsert(conn)?;
+        }
+        EntityKind::Encounter => {
+            let e: Encounter = parse(data, change)?;
+            check(e.clinic_id, e.id)?;
+            Record::Encounter(&e).upsert(conn)?;
+        }
+        EntityKind::Prescription => {
+            let p: Prescription = parse(data, change)?;
+            check(p.clinic_id, p.id)?;
+            Record::Prescription(&p).upsert(conn)?;
+        }
+        EntityKind::Invoice => {
+            let i: Invoice = parse(data, change)?;
+            check(i.clinic_id, i.id)?;
+            Record::Invoice(&i).upsert(conn)?;
+        }
+        // Children travel inside their parents; conflicts are handled by the caller.
+        EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => {}
+    }
+    Ok(())
+}
+
+fn apply_conflict_record(
+    conn: &Connection,
+    clinic_id: Uuid,
+    change: &Change,
+) -> Result<(), PartitionError> {
+    let record: ConflictRecord =
+        serde_json::from_value(change.data.clone()).map_err(|e| invalid(change, e))?;
+    if record.clinic_id != clinic_id {
+        return Err(PartitionError::WrongClinic {
+            partition: clinic_id,
+            row: record.clinic_id,
+        });
+    }
+    conflicts::upsert_record(conn, &record)?;
+    if record.resolved_at.is_some() {
+        // Resolved (perhaps on another device): the change that waited on it is settled,
+        // and the entity's server state is what counts now.
+        conn.execute(
+            "DELETE FROM outbox WHERE state = 'conflict' AND conflict_id = ?1",
+            [record.id.to_string()],
+        )?;
+        add_refetch(conn, record.entity, record.entity_id)?;
+    }
+    Ok(())
+}
+
+impl ClinicPartition {
+    /// Applies one pulled page and stores its cursor in ONE transaction, so a crash leaves
+    /// either the whole page and its cursor or neither; a page pulled again is harmless.
+    /// A page that cannot be applied (a row of another clinic, malformed data) is refused
+    /// whole, cursor included.
+    pub fn apply_pull_page(
+        &mut self,
+        changes: &[Change],
+        cursor: &str,
+        has_more: bool,
+    ) -> Result<PageOutcome, PartitionError> {
+        let clinic_id = self.clinic_id;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcome = PageOutcome::default();
+        for change in changes {
+            if change.entity == EntityKind::Conflict {
+                apply_conflict_record(&tx, clinic_id, change)?;
+                outcome.conflicts += 1;
+                continue;
+            }
+            if table(change.entity).is_none() {
+                // A child kind on its own: the protocol sends children inside parents.
+                continue;
+            }
+            if has_pushable(&tx, change.entity, change.id)? {
+                add_refetch(&tx, change.entity, change.id)?;
+                outcome.held += 1;
+                continue;
+            }
+            let data = (!change.deleted).then_some(&change.data);
+            write_server_state(&tx, clinic_id, change.entity, change.id, data, change)?;
+            clear_refetch(&tx, change.entity, change.id)?;
+            outcome.applied += 1;
+        }
+        sync_state::set(&tx, sync_state::PULL_CURSOR, cursor)?;
+        sync_state::set(
+            &tx,
+            sync_state::PULL_COMPLETE,
+            if has_more { "0" } else { "1" },
+        )?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Entities to fetch from the server again, leaving out those that still have changes
+    /// to push (their merged state will be pulled).
+    pub fn refetch_targets(&self) -> Result<Vec<(EntityKind, Uuid)>, PartitionError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT entity, id FROM refetch ORDER BY entity, id")?;
+        let all: Vec<(EntityKind, Uuid)> = stmt
+            .query_map([], |row| {
+                Ok((
+                    super::sql::enum_at(row, 0, EntityKind::parse)?,
+                    super::sql::uuid_at(row, 1)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (entity, id) in all {
+            if !has_pushable(&self.conn, entity, id)? {
+                out.push((entity, id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores the server's current state of an entity fetched again (`None`: the server
+    /// has no such row for us, so it leaves the cache).
+    pub fn apply_refetched(
+        &mut self,
+        entity: EntityKind,
+        id: Uuid,
+        data: Option<Value>,
+    ) -> Result<(), PartitionError> {
+        let clinic_id = self.clinic_id;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if !has_pushable(&tx, entity, id)? {
+            let change = Change {
+                entity,
+                id,
+                version: 0,
+                deleted: data.is_none(),
+                data: data.clone().unwrap_or(Value::Null),
+            };
+            write_server_state(&tx, clinic_id, entity, id, data.as_ref(), &change)?;
+            clear_refetch(&tx, entity, id)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Applies the results of one push batch and forgets the uploaded local reads, in ONE
+    /// transaction. `entries` are the pushed entries in request order; a result for a
+    /// mutation that is not in the batch is ignored.
+    pub fn apply_push_results(
+        &mut self,
+        entries: &[OutboxEntry],
+        results: &[MutationResult],
+        reads_through: Option<i64>,
+    ) -> Result<PushOutcome, PartitionError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut outcome = PushOutcome::default();
+        for result in results {
+            let Some(entry) = entries
+                .iter()
+                .find(|e| e.mutation.mutation_id == result.mutation_id())
+            else {
+                continue;
+            };
+            let m = &entry.mutation;
+            let (target, target_id) = cache_target(m);
+            match result {
+                MutationResult::Applied { version, .. } => {
+                    tx.execute(
+                        "DELETE FROM outbox WHERE mutation_id = ?1",
+                        [m.mutation_id.to_string()],
+                    )?;
+                    // The next local edit is based on the version the server now has.
+                    if let (Some(t), false) = (table(m.entity), m.op == Operation::Delete) {
+                        tx.execute(
+                            &format!("UPDATE {t} SET version = max(version, ?2) WHERE id = ?1"),
+                            params![m.entity_id.to_string(), version],
+                        )?;
+                    }
+                    outcome.applied += 1;
+                }
+                MutationResult::Conflict {
+                    kind,
+                    conflict_id,
+                    message,
+                    ..
+                } => {
+                    outbox::mark(
+                        &tx,
+                        m.mutation_id,
+                        OutboxState::Conflict,
+                        Some("conflict"),
+                        message,
+                        Some(*conflict_id),
+                    )?;
+                    let local_value = m
+                        .data
+                        .clone()
+                        .or_else(|| Some(Value::Object(m.changes.clone())));
+                    conflicts::note_push_conflict(
+                        &tx,
+                        *conflict_id,
+                        &NewConflict {
+                            entity: m.entity,
+                            entity_id: m.entity_id,
+                            field: None,
+                            local_value,
+                            server_value: None,
+                            kind: ConflictKind::from(*kind),
+                        },
+                    )?;
+                    add_refetch(&tx, target, target_id)?;
+                    outcome.conflicts += 1;
+                }
+                MutationResult::Rejected { code, message, .. } => {
+                    let code = serde_json::to_value(code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned));
+                    outbox::mark(
+                        &tx,
+                        m.mutation_id,
+                        OutboxState::Rejected,
+                        code.as_deref(),
+                        message,
+                        None,
+                    )?;
+                    add_refetch(&tx, target, target_id)?;
+                    outcome.rejected += 1;
+                }
+            }
+        }
+        if let Some(seq) = reads_through {
+            tx.execute("DELETE FROM local_reads WHERE seq <= ?1", [seq])?;
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Records a retryable push failure (network, server error) on every entry of a batch.
+    pub fn note_push_failure(
+        &mut self,
+        entries: &[OutboxEntry],
+        code: &str,
+        error: &str,
+    ) -> Result<(), PartitionError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for e in entries {
+            outbox::mark(
+                &tx,
+                e.mutation.mutation_id,
+                OutboxState::Failed,
+                Some(code),
+                error,
+                None,
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

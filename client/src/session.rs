@@ -1,0 +1,356 @@
+//! Signing in and unlocking: an online sign-in against the server, or an offline start
+//! from the keyring-held session while its lease lasts; which partitions the user may open;
+//! and wiping the partitions of clinics the user is no longer a member of.
+//!
+//! Clock rules (a clinic PC's clock is not trusted):
+//! - The lease is an absolute instant chosen by the server. A clock set far ahead only makes
+//!   the lease look expired (locked, never extended); nothing is computed as "now + TTL" on
+//!   the device.
+//! - The keyring session remembers the latest time known to be real (the server's `Date` at
+//!   the last online sign-in, or the local clock at a later offline unlock). A local clock
+//!   more than [`CLOCK_TOLERANCE`] before it has been turned back, which would stretch the
+//!   lease, so an offline start refuses with [`SessionError::ClockBehind`] until the server
+//!   is reached again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use uuid::Uuid;
+use vaidya_shared::api::{Membership, Session};
+
+use crate::api::{ApiError, ServerApi};
+use crate::credentials::{ActiveSession, CredentialError, CredentialStore, StoredSession};
+use crate::partition::{ClinicPartition, DataDir, PartitionError};
+use crate::sync::SyncEngine;
+
+/// How far the local clock may run behind the latest known real time before an offline
+/// start refuses (clock drift and time zone mistakes stay well inside this).
+pub const CLOCK_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// The time source; tests move it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    #[error(transparent)]
+    Partition(#[from] PartitionError),
+    #[error("nobody is signed in on this device")]
+    NotSignedIn,
+    #[error("the offline sign-in ended at {until}; connect to the server to sign in again")]
+    LeaseExpired { until: DateTime<Utc> },
+    #[error("this computer's clock ({now}) is behind the last known time ({known}); fix the clock or connect to the server")]
+    ClockBehind {
+        now: DateTime<Utc>,
+        known: DateTime<Utc>,
+    },
+    #[error("you are not a member of clinic {0}")]
+    NotAMember(Uuid),
+    #[error("file system error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl SessionError {
+    /// Stable machine-readable code; never renamed once shipped.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SessionError::Api(e) => e.code(),
+            SessionError::Credentials(e) => e.code(),
+            SessionError::Partition(e) => e.code(),
+            SessionError::NotSignedIn => "not_signed_in",
+            SessionError::LeaseExpired { .. } => "lease_expired",
+            SessionError::ClockBehind { .. } => "clock_behind",
+            SessionError::NotAMember(_) => "not_a_member",
+            SessionError::Io(_) => "io",
+        }
+    }
+}
+
+/// Where a client keeps things and which server it talks to.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub server: String,
+    pub data_dir: DataDir,
+    pub credentials: CredentialStore,
+    pub clock: Clock,
+}
+
+impl ClientConfig {
+    pub fn new(server: &str, data_dir: DataDir, credentials: CredentialStore) -> ClientConfig {
+        ClientConfig {
+            server: server.trim().trim_end_matches('/').to_owned(),
+            data_dir,
+            credentials,
+            clock: system_clock(),
+        }
+    }
+
+    /// A random id for this installation, kept beside the partitions (not a secret; it
+    /// names the device in the server's audit trail).
+    pub fn device_name(&self) -> Result<String, SessionError> {
+        let path = self.data_dir.root().join("device-id");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let text = text.trim();
+            if text.len() == 32 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Ok(format!("vaidya-{text}"));
+            }
+        }
+        std::fs::create_dir_all(self.data_dir.root())?;
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let id = hex::encode(bytes);
+        std::fs::write(&path, &id)?;
+        Ok(format!("vaidya-{id}"))
+    }
+}
+
+/// How the client was unlocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Signed in against the server in this run.
+    Online,
+    /// Unlocked from the keyring-held session; the server was not reached.
+    Offline,
+}
+
+/// A signed-in (or offline-unlocked) user on this device.
+pub struct Client {
+    config: ClientConfig,
+    api: ServerApi,
+    user_id: Uuid,
+    email: String,
+    clinics: Vec<Uuid>,
+    memberships: Vec<Membership>,
+    mode: Mode,
+    lease_until: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.config.server)
+            .field("user_id", &self.user_id)
+            .field("clinics", &self.clinics)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl Client {
+    fn api_for(config: &ClientConfig) -> Result<ServerApi, SessionError> {
+        Ok(ServerApi::new(&config.server, &config.device_name()?)?)
+    }
+
+    /// Signs in online with email and password.
+    pub async fn sign_in(
+        config: ClientConfig,
+        email: &str,
+        password: &str,
+    ) -> Result<Client, SessionError> {
+        let api = Client::api_for(&config)?;
+        let session = api.login(email, password).await?;
+        Client::after_online(config, api, session)
+    }
+
+    /// Starts from the session kept in the keyring: refreshes it online when the server
+    /// answers, and otherwise unlocks offline while the lease lasts.
+    pub async fn resume(config: ClientConfig) -> Result<Client, SessionError> {
+        let active = config
+            .credentials
+            .active()?
+            .filter(|a| a.server == config.server)
+            .ok_or(SessionError::NotSignedIn)?;
+        let stored = config
+            .credentials
+            .session(&config.server, active.user_id)?
+            .ok_or(SessionError::NotSignedIn)?;
+        let api = Client::api_for(&config)?;
+        match api.refresh(&stored.refresh_token).await {
+            Ok(session) => Client::after_online(config, api, session),
+            Err(e) if e.is_retryable() => Client::unlock_offline(config, api, stored),
+            Err(ApiError::Server {
+                code: vaidya_shared::ErrorCode::Unauthenticated,
+                ..
+            }) => {
+                config
+                    .credentials
+                    .sign_out(&config.server, active.user_id)?;
+                Err(SessionError::Api(ApiError::Unauthenticated))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Unlocks from the keyring without trying the network.
+    pub fn start_offline(config: ClientConfig) -> Result<Client, SessionError> {
+        let active = config
+            .credentials
+            .active()?
+            .filter(|a| a.server == config.server)
+            .ok_or(SessionError::NotSignedIn)?;
+        let stored = config
+            .credentials
+            .session(&config.server, active.user_id)?
+            .ok_or(SessionError::NotSignedIn)?;
+        let api = Client::api_for(&config)?;
+        Client::unlock_offline(config, api, stored)
+    }
+
+    fn unlock_offline(
+        config: ClientConfig,
+        api: ServerApi,
+        mut stored: StoredSession,
+    ) -> Result<Client, SessionError> {
+        let now = (config.clock)();
+        if let Some(known) = stored.last_known_time {
+            if now + CLOCK_TOLERANCE < known {
+                return Err(SessionError::ClockBehind { now, known });
+            }
+        }
+        if !stored.offline_lease_valid_at(now) {
+            return Err(SessionError::LeaseExpired {
+                until: stored.offline_lease_until,
+            });
+        }
+        // Only a time inside a valid lease is remembered, so a clock set far ahead is never
+        // stored as "known".
+        stored.last_known_time = Some(stored.last_known_time.map_or(now, |k| k.max(now)));
+        config.credentials.save_session(&stored)?;
+        api.set_refresher(config.credentials.clone(), stored.user_id);
+        Ok(Client {
+            api,
+            user_id: stored.user_id,
+            email: stored.email.clone(),
+            clinics: stored.clinic_ids.clone(),
+            memberships: Vec::new(),
+            mode: Mode::Offline,
+            lease_until: stored.offline_lease_until,
+            config,
+        })
+    }
+
+    fn after_online(
+        config: ClientConfig,
+        api: ServerApi,
+        session: Session,
+    ) -> Result<Client, SessionError> {
+        let creds = &config.credentials;
+        let mut stored = StoredSession::from_session(&config.server, &session);
+        stored.last_known_time = api.server_time();
+        creds.save_session(&stored)?;
+        creds.set_active(&ActiveSession {
+            server: config.server.clone(),
+            user_id: session.user.id,
+        })?;
+        api.set_refresher(creds.clone(), session.user.id);
+
+        // Wipe what the user may no longer see: clinics they had here, minus current ones.
+        let current: Vec<Uuid> = stored.clinic_ids.clone();
+        let known = creds.known_clinics(&config.server, session.user.id)?;
+        for clinic in known.iter().filter(|c| !current.contains(c)) {
+            ClinicPartition::wipe_files(&config.data_dir, *clinic)?;
+            creds.delete_partition_key(*clinic)?;
+        }
+        creds.save_known_clinics(&config.server, session.user.id, &current)?;
+
+        Ok(Client {
+            api,
+            user_id: session.user.id,
+            email: session.user.email.clone(),
+            clinics: current,
+            memberships: session.memberships.clone(),
+            mode: Mode::Online,
+            lease_until: session.offline_lease_until,
+            config,
+        })
+    }
+
+    pub fn api(&self) -> &ServerApi {
+        &self.api
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        self.user_id
+    }
+
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn lease_until(&self) -> DateTime<Utc> {
+        self.lease_until
+    }
+
+    /// Clinics this user may open.
+    pub fn clinics(&self) -> &[Uuid] {
+        &self.clinics
+    }
+
+    /// Memberships with names and roles (known after an online sign-in only).
+    pub fn memberships(&self) -> &[Membership] {
+        &self.memberships
+    }
+
+    /// Opens (creating on first use) the clinic's partition with its keyring-held key.
+    /// Clinics the user is not a member of are refused before any file is touched.
+    pub fn open_partition(&self, clinic: Uuid) -> Result<ClinicPartition, SessionError> {
+        if !self.clinics.contains(&clinic) {
+            return Err(SessionError::NotAMember(clinic));
+        }
+        let key = self.config.credentials.partition_key_or_create(clinic)?;
+        let partition = ClinicPartition::open(&self.config.data_dir, clinic, &key)?;
+        // Remember it, so a later revocation wipes it even after a sign-out.
+        let mut known = self
+            .config
+            .credentials
+            .known_clinics(&self.config.server, self.user_id)?;
+        if !known.contains(&clinic) {
+            known.push(clinic);
+            self.config.credentials.save_known_clinics(
+                &self.config.server,
+                self.user_id,
+                &known,
+            )?;
+        }
+        Ok(partition)
+    }
+
+    /// A sync engine over the clinic's partition.
+    pub fn sync_engine(&self, clinic: Uuid) -> Result<SyncEngine, SessionError> {
+        Ok(SyncEngine::new(
+            self.api.clone(),
+            self.open_partition(clinic)?,
+        ))
+    }
+
+    /// Signs out: ends the server session (best effort) and removes the refresh token and
+    /// lease from the keyring, so the partitions stay locked until the next online sign-in.
+    /// Partitions and their keys stay: unsynced work in them is not lost.
+    pub async fn sign_out(self) -> Result<(), SessionError> {
+        // Offline sign-out still has to lock the device; the server session then simply
+        // expires.
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.api.logout()).await;
+        self.config
+            .credentials
+            .sign_out(&self.config.server, self.user_id)?;
+        self.config.credentials.clear_active()?;
+        Ok(())
+    }
+}

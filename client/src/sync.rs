@@ -1,0 +1,422 @@
+//! The sync engine of one clinic partition: push the outbox in batches, pull the change
+//! feed page by page, fetch again what no pull will correct, and keep doing it live.
+//!
+//! Crash safety comes from the storage layer, not from the engine's memory: a push result
+//! and the reads it uploaded are applied in one transaction, a pulled page and its cursor
+//! in another. Dropping the engine at any await point therefore loses nothing: a mutation
+//! pushed again is answered from the server's stored result (push is idempotent by
+//! mutation id), and a page pulled again overwrites rows with the same state.
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use vaidya_shared::api::AuditAction;
+use vaidya_shared::sync::{LocalAccess, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH};
+
+use crate::api::{ApiError, ServerApi};
+use crate::partition::{ClinicPartition, PartitionError, ReadAction};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Partition(#[from] PartitionError),
+}
+
+impl SyncError {
+    /// Stable machine-readable code; never renamed once shipped.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::Api(e) => e.code(),
+            SyncError::Partition(e) => e.code(),
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Api(e) => e.is_retryable(),
+            // Another connection holds the file for a moment.
+            SyncError::Partition(PartitionError::Busy) => true,
+            SyncError::Partition(_) => false,
+        }
+    }
+}
+
+/// Tuning of one engine.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Mutations per push request (at most [`MAX_PUSH_BATCH`]).
+    pub push_batch: usize,
+    /// Local reads uploaded with one push.
+    pub reads_batch: usize,
+    /// Changes per pull page (at most [`MAX_PULL_LIMIT`]).
+    pub pull_limit: i64,
+    /// Tries of a whole sync on retryable errors before giving up.
+    pub max_attempts: u32,
+    /// First retry delay; doubled each time up to `max_delay`, with jitter.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            push_batch: 200,
+            reads_batch: 500,
+            pull_limit: 1000,
+            max_attempts: 6,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Where an initial (or any) sync stands, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SyncProgress {
+    /// Rows pulled so far in this sync.
+    pub rows: u64,
+    /// Bytes of pull responses so far.
+    pub bytes: u64,
+    /// The server's estimate of all rows, on an initial sync.
+    pub estimated_total: Option<i64>,
+    /// `rows / estimated_total`, capped at 100.
+    pub percent: Option<f64>,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub applied: usize,
+    pub conflicts: usize,
+    pub rejected: usize,
+    pub reads_uploaded: usize,
+    pub pulled: usize,
+    pub held: usize,
+    pub pages: usize,
+    pub refetched: usize,
+}
+
+/// What the UI shows. `synced` is true only when the server acknowledged every change of
+/// this device and the last pull reached the end of the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Changes still to push.
+    pub pending: i64,
+    /// Changes the server refused; a person fixes or discards them.
+    pub failed: i64,
+    /// Open conflicts in the inbox.
+    pub conflicts: i64,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub synced: bool,
+}
+
+/// Pulls again at most this many times while the server says changes are settling.
+const MAX_SETTLING_WAITS: u32 = 10;
+
+type ProgressFn = Box<dyn FnMut(&SyncProgress) + Send>;
+
+/// Syncs one clinic partition with the server.
+pub struct SyncEngine {
+    api: ServerApi,
+    partition: ClinicPartition,
+    options: SyncOptions,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("clinic", &self.partition.clinic_id())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// `base × 2^attempt`, capped, times a random factor in [0.5, 1): clients that lost the
+/// server together do not come back together.
+pub fn backoff_delay(options: &SyncOptions, attempt: u32) -> Duration {
+    let exp = options
+        .base_delay
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(options.max_delay);
+    exp.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
+}
+
+impl SyncEngine {
+    pub fn new(api: ServerApi, partition: ClinicPartition) -> SyncEngine {
+        SyncEngine {
+            api,
+            partition,
+            options: SyncOptions::default(),
+            progress: None,
+        }
+    }
+
+    pub fn with_options(mut self, mut options: SyncOptions) -> SyncEngine {
+        options.push_batch = options.push_batch.clamp(1, MAX_PUSH_BATCH);
+        options.pull_limit = options.pull_limit.clamp(1, MAX_PULL_LIMIT);
+        options.max_attempts = options.max_attempts.max(1);
+        self.options = options;
+        self
+    }
+
+    /// Called after every pulled page.
+    pub fn on_progress(mut self, f: impl FnMut(&SyncProgress) + Send + 'static) -> SyncEngine {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    pub fn partition(&self) -> &ClinicPartition {
+        &self.partition
+    }
+
+    pub fn partition_mut(&mut self) -> &mut ClinicPartition {
+        &mut self.partition
+    }
+
+    pub fn into_partition(self) -> ClinicPartition {
+        self.partition
+    }
+
+    pub fn api(&self) -> &ServerApi {
+        &self.api
+    }
+
+    pub fn status(&self) -> Result<SyncStatus, PartitionError> {
+        status_of(&self.partition)
+    }
+
+    /// Syncs, retrying retryable failures with exponential backoff and jitter.
+    pub async fn sync(&mut self) -> Result<SyncReport, SyncError> {
+        let mut attempt = 0;
+        loop {
+            match self.sync_once().await {
+                Ok(report) => return Ok(report),
+                Err(e) if e.is_retryable() && attempt + 1 < self.options.max_attempts => {
+                    tokio::time::sleep(backoff_delay(&self.options, attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One push, pull and refetch round, without retries.
+    pub async fn sync_once(&mut self) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        self.push(&mut report).await?;
+        self.pull(&mut report).await?;
+        self.refetch(&mut report).await?;
+        if self.partition.outbox_counts()?.0 == 0 && self.partition.pull_complete()? {
+            self.partition.set_last_synced_at(Utc::now())?;
+        }
+        Ok(report)
+    }
+
+    /// Pushes every pushable entry, batch by batch, with the local reads.
+    pub async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let clinic = self.partition.clinic_id();
+        loop {
+            let entries = self
+                .partition
+                .pushable_outbox(self.options.push_batch as i64)?;
+            let reads = self
+                .partition
+                .local_reads(self.options.reads_batch as i64)?;
+            if entries.is_empty() && reads.is_empty() {
+                return Ok(());
+            }
+            let request = PushRequest {
+                mutations: entries.iter().map(|e| e.mutation.clone()).collect(),
+                local_accesses: reads
+                    .iter()
+                    .map(|r| LocalAccess {
+                        action: match r.action {
+                            ReadAction::Read => AuditAction::Read,
+                            ReadAction::List => AuditAction::List,
+                        },
+                        entity: r.entity,
+                        entity_ids: r.entity_ids.clone(),
+                        patient_ids: r.patient_ids.clone(),
+                        at: r.at,
+                    })
+                    .collect(),
+            };
+            let response = match self.api.push(clinic, &request).await {
+                Ok(r) => r,
+                Err(e) => {
+                    if e.is_retryable() && !entries.is_empty() {
+                        self.partition
+                            .note_push_failure(&entries, e.code(), &e.to_string())?;
+                    }
+                    return Err(e.into());
+                }
+            };
+            // Results come in request order; anything else is a broken answer, and taking
+            // it would leave entries pending forever.
+            let in_order = response
+                .results
+                .iter()
+                .zip(&request.mutations)
+                .all(|(r, m)| r.mutation_id() == m.mutation_id);
+            if !in_order {
+                return Err(ApiError::MalformedResponse(
+                    "push results do not match the mutations sent".to_owned(),
+                )
+                .into());
+            }
+            let outcome = self.partition.apply_push_results(
+                &entries,
+                &response.results,
+                reads.last().map(|r| r.seq),
+            )?;
+            report.pushed += entries.len();
+            report.applied += outcome.applied;
+            report.conflicts += outcome.conflicts;
+            report.rejected += outcome.rejected;
+            report.reads_uploaded += reads.len();
+        }
+    }
+
+    /// Pulls pages until the server has nothing more.
+    pub async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let clinic = self.partition.clinic_id();
+        let mut progress = SyncProgress {
+            rows: 0,
+            bytes: 0,
+            estimated_total: None,
+            percent: None,
+        };
+        let mut settling_waits = 0u32;
+        loop {
+            let cursor = self.partition.pull_cursor()?;
+            let (page, bytes) = self
+                .api
+                .pull_sized(clinic, cursor.as_deref(), Some(self.options.pull_limit))
+                .await?;
+            // "Settling": changes exist but wait for an older transaction to finish. The
+            // feed is not at its end, so the partition is not reported as synced.
+            let more = page.has_more || page.settling;
+            let outcome = self
+                .partition
+                .apply_pull_page(&page.changes, &page.cursor, more)?;
+            report.pages += 1;
+            report.pulled += outcome.applied + outcome.conflicts;
+            report.held += outcome.held;
+            progress.rows += page.changes.len() as u64;
+            progress.bytes += bytes as u64;
+            if page.estimated_total.is_some() {
+                progress.estimated_total = page.estimated_total;
+            }
+            progress.percent = progress
+                .estimated_total
+                .filter(|t| *t > 0)
+                .map(|t| (progress.rows as f64 * 100.0 / t as f64).min(100.0))
+                .or((!page.has_more).then_some(100.0));
+            if let Some(f) = self.progress.as_mut() {
+                f(&progress);
+            }
+            if !page.has_more {
+                if !page.settling || settling_waits >= MAX_SETTLING_WAITS {
+                    return Ok(());
+                }
+                // Tens of milliseconds, growing a little; a long transaction elsewhere
+                // only delays the pull (the next sync or live event picks it up).
+                settling_waits += 1;
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(settling_waits))).await;
+            }
+        }
+    }
+
+    /// Fetches again the entities no pull will correct (see `partition::pull`).
+    pub async fn refetch(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let clinic = self.partition.clinic_id();
+        for (entity, id) in self.partition.refetch_targets()? {
+            let data = self.api.fetch_entity(clinic, entity, id).await?;
+            self.partition.apply_refetched(entity, id, data)?;
+            report.refetched += 1;
+        }
+        Ok(())
+    }
+
+    /// Live mode: syncs, then listens for `changed` notifications and syncs on each, until
+    /// `stop` resolves. A dropped stream is reopened with backoff (and a sync, since events
+    /// may have been missed meanwhile). `after_sync` is called after every sync.
+    pub async fn run_live<F>(
+        &mut self,
+        stop: F,
+        mut after_sync: impl FnMut(&SyncReport) + Send,
+    ) -> Result<(), SyncError>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        tokio::pin!(stop);
+        let clinic = self.partition.clinic_id();
+        let mut attempt = 0u32;
+        loop {
+            let connected = tokio::select! {
+                _ = &mut stop => return Ok(()),
+                r = self.api.live(clinic) => r,
+            };
+            let mut events = match connected {
+                Ok(events) => events,
+                Err(e) if e.is_retryable() => {
+                    tokio::select! {
+                        _ = &mut stop => return Ok(()),
+                        _ = tokio::time::sleep(backoff_delay(&self.options, attempt)) => {}
+                    }
+                    attempt = attempt.saturating_add(1);
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            // Subscribed first, then synced: nothing that changes in between is missed.
+            match self.sync_once().await {
+                Ok(report) => {
+                    attempt = 0;
+                    after_sync(&report);
+                }
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e),
+            }
+            loop {
+                let next = tokio::select! {
+                    _ = &mut stop => return Ok(()),
+                    n = events.next() => n,
+                };
+                match next {
+                    Some(Ok(event)) if event.event == LIVE_EVENT => match self.sync_once().await {
+                        Ok(report) => after_sync(&report),
+                        Err(e) if e.is_retryable() => break,
+                        Err(e) => return Err(e),
+                    },
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break,
+                }
+            }
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                _ = tokio::time::sleep(backoff_delay(&self.options, attempt)) => {}
+            }
+            attempt = attempt.saturating_add(1);
+        }
+    }
+}
+
+/// The status of a partition, also without an engine (the UI reads it while offline).
+pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionError> {
+    let (pending, failed, conflict_entries) = partition.outbox_counts()?;
+    let open = partition.open_conflicts()?.len() as i64;
+    Ok(SyncStatus {
+        pending,
+        failed,
+        conflicts: open.max(conflict_entries),
+        last_synced_at: partition.last_synced_at()?,
+        synced: partition.outbox_len()? == 0 && partition.pull_complete()?,
+    })
+}

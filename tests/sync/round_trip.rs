@@ -1,0 +1,538 @@
+//! Offline work reaching other devices, clinic isolation seen from the client, revoked
+//! memberships, push idempotency, live notifications, device invoice series, and what the
+//! partition file holds on disk.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{TimeZone, Utc};
+use uuid::Uuid;
+use vaidya_client::partition::new_mutation;
+use vaidya_client::{ServerApi, SessionError, SyncReport};
+use vaidya_shared::api::{NewAppointment, NewInvoice, NewInvoiceLine, NewPatient, Sex};
+use vaidya_shared::sync::{EntityKind, MutationResult, Operation, PushRequest};
+use vaidya_tests::{Harness, TestServer, World};
+
+use crate::check;
+use crate::support::{keyring, server_state, sync_until, Device};
+
+pub fn new_patient(name: &str, phone: &str) -> NewPatient {
+    NewPatient {
+        id: None,
+        name: name.to_owned(),
+        sex: Sex::Female,
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(1990, 1, 2),
+        phone: Some(phone.to_owned()),
+        address: Some("14 Laxmi Road, Pune".to_owned()),
+        abha_number: None,
+    }
+}
+
+pub async fn offline_work_reaches_another_device(h: Arc<Harness>) -> Result<()> {
+    if keyring("offline_work_reaches_another_device")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+
+    let mut a = Device::new(&server, 1).await?;
+    a.sign_in(&world.a.doctor).await?;
+    // Three tries: a pooled connection the proxy cut is only found dead when used.
+    let mut engine = a.engine(clinic, 3)?;
+    engine.sync().await?;
+
+    // The network goes away; the doctor keeps working.
+    a.proxy.set_online(false);
+    let p = engine.partition_mut();
+    let asha = p.create_patient(new_patient("Asha Patil", "9822000001"))?;
+    let ravi = p.create_patient(new_patient("Ravi Kulkarni", "9822000002"))?;
+    let meena = p.create_patient(new_patient("Meena Joshi", "9822000003"))?;
+    let start = Utc.with_ymd_and_hms(2031, 5, 6, 4, 30, 0).unwrap();
+    for (i, patient) in [&asha, &ravi].into_iter().enumerate() {
+        p.create_appointment(NewAppointment {
+            id: None,
+            patient_id: patient.id,
+            doctor_id: world.a.doctor.id,
+            starts_at: start + chrono::Duration::minutes(30 * i as i64),
+            ends_at: start + chrono::Duration::minutes(30 * i as i64 + 20),
+            reason: Some("fever".to_owned()),
+        })?;
+    }
+    let status = engine.status()?;
+    check!(
+        status.pending == 5 && !status.synced,
+        "5 pending, not synced: {status:?}"
+    );
+    let err = engine
+        .sync()
+        .await
+        .err()
+        .context("sync while offline must fail")?;
+    check!(
+        err.code() == "network",
+        "offline sync fails as network: {err:?}"
+    );
+    check!(
+        engine.status()?.pending == 5,
+        "nothing lost by a failed sync"
+    );
+
+    a.proxy.set_online(true);
+    let report = engine.sync().await?;
+    check!(report.applied == 5, "all five applied: {report:?}");
+    let status = engine.status()?;
+    check!(status.synced && status.pending == 0, "synced: {status:?}");
+    sync_until(&mut engine, "the server's rows come back", |e| {
+        Ok(e.partition()
+            .all_patients()?
+            .iter()
+            .all(|p| p.patient_number > 0))
+    })
+    .await?;
+
+    // Another device of the same clinic pulls all of it.
+    // (Deleting a patient is an admin's job; the desk's delete is rejected by the server.)
+    let mut b = Device::new(&server, 2).await?;
+    b.sign_in(&world.a.admin).await?;
+    let mut engine_b = b.engine(clinic, 3)?;
+    sync_until(&mut engine_b, "B has all five rows", |e| {
+        let p = e.partition();
+        Ok(p.all_patients()?
+            .iter()
+            .filter(|p| p.patient_number > 0)
+            .count()
+            == 3
+            && p.all_appointments()?.len() == 2)
+    })
+    .await?;
+    let mut a_patients = engine.partition().all_patients()?;
+    let mut b_patients = engine_b.partition().all_patients()?;
+    a_patients.sort_by_key(|p| p.id);
+    b_patients.sort_by_key(|p| p.id);
+    check!(
+        a_patients == b_patients && b_patients.len() == 3,
+        "B has A's patients:\nA {a_patients:?}\nB {b_patients:?}"
+    );
+    check!(
+        engine.partition().all_appointments()? == engine_b.partition().all_appointments()?,
+        "B has A's appointments"
+    );
+    check!(
+        engine_b.partition().search_patients("meen", 10)?[0].id == meena.id,
+        "B finds Meena by prefix"
+    );
+
+    // A delete made offline on B reaches A as a tombstone.
+    b.proxy.set_online(false);
+    engine_b.partition_mut().delete_patient(ravi.id)?;
+    b.proxy.set_online(true);
+    let report = engine_b.sync().await?;
+    check!(
+        report.applied == 1,
+        "the delete applied: {report:?} {:?}",
+        engine_b.partition().outbox()?
+    );
+    sync_until(&mut engine, "the tombstone removes Ravi on A", |e| {
+        Ok(e.partition().get_patient(ravi.id)?.is_none())
+    })
+    .await?;
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (patients, _) = server_state(&admin, clinic).await?;
+    check!(
+        patients.iter().all(|p| p.id != ravi.id) && patients.len() == 2,
+        "deleted on the server too"
+    );
+    Ok(())
+}
+
+pub async fn other_clinic_is_refused_and_audited(h: Arc<Harness>) -> Result<()> {
+    if keyring("other_clinic_is_refused_and_audited")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let mut d = Device::new(&server, 3).await?;
+    d.sign_in(&world.b.doctor).await?;
+    let client = d.client()?;
+
+    let err = client
+        .open_partition(world.a.id)
+        .err()
+        .context("clinic A must be refused")?;
+    check!(
+        matches!(err, SessionError::NotAMember(c) if c == world.a.id)
+            && err.code() == "not_a_member",
+        "{err:?}"
+    );
+    check!(
+        !client.config().data_dir.partition_file(world.a.id).exists(),
+        "no file was created for clinic A"
+    );
+
+    // Asking the server directly: the same 404 as a clinic that does not exist.
+    for err in [
+        client.api().pull(world.a.id, None, None).await.err(),
+        client
+            .api()
+            .push(
+                world.a.id,
+                &PushRequest {
+                    mutations: vec![],
+                    local_accesses: vec![],
+                },
+            )
+            .await
+            .err(),
+    ] {
+        let err = err.context("the server must refuse clinic A")?;
+        check!(err.code() == "not_found", "denied as not found: {err:?}");
+    }
+    let db = world.db.superuser().await?;
+    let denied: i64 = db
+        .query_one(
+            "SELECT count(*) FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND actor_id = $2 AND action = 'denied'",
+            &[&world.a.id, &world.b.doctor.id],
+        )
+        .await?
+        .get(0);
+    check!(denied >= 2, "both denials audited in clinic A ({denied})");
+    Ok(())
+}
+
+pub async fn revoked_member_partition_is_wiped(h: Arc<Harness>) -> Result<()> {
+    let Some(store) = keyring("revoked_member_partition_is_wiped")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut d = Device::with_store(&server, 4, store.clone()).await?;
+    d.sign_in(&world.a.nurse).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    engine
+        .partition_mut()
+        .create_patient(new_patient("Kept Safe", "9000000009"))?;
+    engine.sync().await?;
+    drop(engine);
+    let file = d.config.data_dir.partition_file(clinic);
+    check!(file.exists(), "partition on disk");
+    check!(store.partition_key(clinic)?.is_some(), "key in the keyring");
+
+    // An admin revokes the nurse.
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (_, members) = admin.get(&format!("/v1/clinics/{clinic}/members")).await?;
+    let member = members
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|m| m["user"]["id"] == serde_json::json!(world.a.nurse.id))
+        })
+        .and_then(|m| m["id"].as_str())
+        .context("nurse membership")?
+        .to_owned();
+    let (status, body) = admin
+        .delete(&format!("/v1/clinics/{clinic}/members/{member}"))
+        .await?;
+    check!(status.is_success(), "revoke: {status} {body}");
+
+    // The nurse signs in again: the partition and its key are gone.
+    d.sign_in(&world.a.nurse).await?;
+    check!(!file.exists(), "partition file wiped");
+    check!(store.partition_key(clinic)?.is_none(), "key deleted");
+    let err = d
+        .client()?
+        .open_partition(clinic)
+        .err()
+        .context("refused")?;
+    check!(err.code() == "not_a_member", "{err:?}");
+    Ok(())
+}
+
+pub async fn same_push_twice_applies_once(h: Arc<Harness>) -> Result<()> {
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let api = ServerApi::new(&server.base, "test-device")?;
+    api.login(&world.a.desk.email, &world.a.desk.password)
+        .await?;
+    let mut mutations = Vec::new();
+    for i in 0..3 {
+        let id = Uuid::now_v7();
+        let mut m = new_mutation(EntityKind::Patient, id, Operation::Create, None);
+        m.data = Some(serde_json::to_value(NewPatient {
+            id: Some(id),
+            ..new_patient(&format!("Twice {i}"), &format!("90000000{i:02}"))
+        })?);
+        mutations.push(m);
+    }
+    let request = PushRequest {
+        mutations,
+        local_accesses: vec![],
+    };
+    let first = api.push(clinic, &request).await?;
+    let second = api.push(clinic, &request).await?;
+    check!(
+        first
+            .results
+            .iter()
+            .all(|r| matches!(r, MutationResult::Applied { .. })),
+        "{first:?}"
+    );
+    check!(first == second, "the retry gets the stored results");
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (patients, _) = server_state(&admin, clinic).await?;
+    check!(
+        patients.len() == 3,
+        "three patients, not six: {}",
+        patients.len()
+    );
+    // Pull the feed to its end (rows may lag while other tests' transactions run).
+    let mut cursor: Option<String> = None;
+    let mut pulled = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pulled < 3 && std::time::Instant::now() < deadline {
+        let page = api.pull(clinic, cursor.as_deref(), Some(1000)).await?;
+        pulled += page
+            .changes
+            .iter()
+            .filter(|c| c.entity == EntityKind::Patient)
+            .count();
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let page = api.pull(clinic, cursor.as_deref(), Some(1000)).await?;
+    pulled += page.changes.len();
+    check!(pulled == 3, "each patient pulled once ({pulled})");
+    let db = world.db.superuser().await?;
+    for m in &request.mutations {
+        let creates: i64 = db
+            .query_one(
+                "SELECT count(*) FROM vaidya.audit_log
+                 WHERE clinic_id = $1 AND action = 'create' AND $2 = ANY (entity_ids)",
+                &[&clinic, &m.entity_id],
+            )
+            .await?
+            .get(0);
+        check!(creates == 1, "created once in the audit trail ({creates})");
+    }
+    Ok(())
+}
+
+pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
+    if keyring("live_notification_triggers_pull")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut a = Device::new(&server, 5).await?;
+    a.sign_in(&world.a.desk).await?;
+    let mut b = Device::new(&server, 6).await?;
+    b.sign_in(&world.a.doctor).await?;
+
+    let mut listener = b.engine(clinic, 3)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SyncReport>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let live = tokio::spawn(async move {
+        let result = listener
+            .run_live(
+                async {
+                    let _ = stop_rx.await;
+                },
+                move |r| {
+                    let _ = tx.send(*r);
+                },
+            )
+            .await;
+        (listener, result)
+    });
+    // The first sync after subscribing.
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await?
+        .context("initial live sync")?;
+
+    let mut engine = a.engine(clinic, 3)?;
+    let created = engine
+        .partition_mut()
+        .create_patient(new_patient("Live Wire", "9111111111"))?;
+    let started = std::time::Instant::now();
+    engine.sync().await?;
+    let deadline = Duration::from_secs(10);
+    loop {
+        let report = tokio::time::timeout(deadline, rx.recv())
+            .await
+            .context("no live sync within 10 s")?
+            .context("live task ended")?;
+        if report.pulled > 0 {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    let _ = stop_tx.send(());
+    let (listener, result) = live.await?;
+    result?;
+    check!(
+        listener.partition().get_patient(created.id)?.is_some(),
+        "B has the new patient"
+    );
+    println!("live propagation took {took:?}");
+    Ok(())
+}
+
+pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<()> {
+    if keyring("offline_invoices_use_the_device_series")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut d = Device::new(&server, 7).await?;
+    d.sign_in(&world.a.desk).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    d.proxy.set_online(false);
+    let p = engine.partition_mut();
+    let patient = p.create_patient(new_patient("Bill Me", "9333333333"))?;
+    let series = p.invoice_series()?;
+    check!(
+        series.len() == 7 && series.starts_with('D'),
+        "device series {series}"
+    );
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        let inv = p.create_invoice(
+            NewInvoice {
+                id: None,
+                patient_id: patient.id,
+                series: None,
+                number: None,
+                place_of_supply: None,
+                lines: vec![NewInvoiceLine {
+                    description: "Consultation".to_owned(),
+                    sac_hsn: "999312".to_owned(),
+                    quantity: 1,
+                    unit_price_paise: 50_000,
+                    discount_paise: 0,
+                    gst_rate_bp: 1800,
+                }],
+            },
+            "27",
+        )?;
+        check!(inv.series == series, "from the device series");
+        check!(
+            inv.totals.cgst_paise == 4_500,
+            "GST split offline: {:?}",
+            inv.totals
+        );
+        numbers.push(inv.number);
+    }
+    check!(numbers == vec![1, 2, 3], "consecutive: {numbers:?}");
+    d.proxy.set_online(true);
+    let report = engine.sync().await?;
+    check!(
+        report.applied == 4 && report.rejected == 0,
+        "patient and invoices applied: {report:?}"
+    );
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (status, body) = admin
+        .get(&format!("/v1/clinics/{clinic}/invoices?limit=50"))
+        .await?;
+    check!(status.is_success(), "{status} {body}");
+    let mut printed: Vec<String> = body["items"]
+        .as_array()
+        .context("items")?
+        .iter()
+        .filter_map(|i| i["invoice_number"].as_str().map(str::to_owned))
+        .collect();
+    printed.sort();
+    check!(
+        printed
+            == (1..=3)
+                .map(|n| format!("{series}/{n:06}"))
+                .collect::<Vec<_>>(),
+        "server numbers {printed:?}"
+    );
+    Ok(())
+}
+
+pub async fn partition_file_holds_no_plaintext_after_sync(h: Arc<Harness>) -> Result<()> {
+    if keyring("partition_file_holds_no_plaintext_after_sync")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    // Written through the REST API, so the rows reach the device only by a pull.
+    let desk = server
+        .client()
+        .login(&world.a.desk.email, &world.a.desk.password)
+        .await?
+        .0;
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{clinic}/patients"),
+            serde_json::json!({"name": "Zubeida Plaintextova", "sex": "female",
+                               "phone": "+91 98765 43210", "address": "Secret Lane 42"}),
+        )
+        .await?;
+    check!(status.is_success(), "{status} {body}");
+
+    let mut d = Device::new(&server, 8).await?;
+    d.sign_in(&world.a.doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    engine
+        .partition_mut()
+        .create_patient(new_patient("Offline Plaintextova", "9876500000"))?;
+    sync_until(&mut engine, "Zubeida pulled", |e| {
+        Ok(e.partition().search_patients("zubeida", 5)?.len() == 1)
+    })
+    .await?;
+    let dir = d.config.data_dir.partitions_dir();
+    let needles: [&[u8]; 5] = [
+        b"Plaintextova",
+        b"Zubeida",
+        b"Secret Lane",
+        b"9876543210",
+        b"SQLite format 3",
+    ];
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let bytes = std::fs::read(&path)?;
+        scanned += bytes.len();
+        for needle in needles {
+            check!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} contains {:?}",
+                path.display(),
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+    check!(
+        scanned > 4096,
+        "the files were really there ({scanned} bytes)"
+    );
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! The list of tests and what they share: a device (data dir, keyring service, proxy,
+//! signed-in client) and the server's state read through its REST API.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tempfile::TempDir;
+use uuid::Uuid;
+use vaidya_client::session::{Client, ClientConfig};
+use vaidya_client::{CredentialStore, DataDir, SyncEngine, SyncOptions};
+use vaidya_shared::api::{Appointment, Page, Patient};
+use vaidya_tests::proxy::Proxy;
+use vaidya_tests::{Api, Harness, Person, TestServer};
+
+pub type TestFuture = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+pub type TestFn = fn(Arc<Harness>) -> TestFuture;
+
+macro_rules! tests {
+    ($($path:path),* $(,)?) => {
+        pub const TESTS: &[(&str, TestFn)] = &[
+            $((stringify!($path), |h| Box::pin($path(h)))),*
+        ];
+    };
+}
+
+tests![
+    crate::round_trip::offline_work_reaches_another_device,
+    crate::round_trip::other_clinic_is_refused_and_audited,
+    crate::round_trip::revoked_member_partition_is_wiped,
+    crate::round_trip::same_push_twice_applies_once,
+    crate::round_trip::live_notification_triggers_pull,
+    crate::round_trip::offline_invoices_use_the_device_series,
+    crate::round_trip::partition_file_holds_no_plaintext_after_sync,
+    crate::bad_input::corrupted_partition_is_a_typed_error,
+    crate::bad_input::truncated_and_malformed_answers_lose_nothing,
+    crate::bad_input::clock_far_ahead_or_behind_extends_nothing,
+    crate::convergence::randomized_schedules_converge,
+];
+
+/// Assert with a formatted message, returning an error instead of panicking.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($arg:tt)*) => {
+        if !$cond {
+            anyhow::bail!($($arg)*);
+        }
+    };
+}
+
+/// A fresh keyring service, or `None` (with a note) when there is no usable keyring and
+/// `VAIDYA_REQUIRE_KEYRING` is not `1`.
+pub fn keyring(test: &str) -> Result<Option<CredentialStore>> {
+    let store = CredentialStore::new(format!("vaidya-sync-test-{}", Uuid::new_v4()));
+    let required = std::env::var("VAIDYA_REQUIRE_KEYRING").is_ok_and(|v| v == "1");
+    let missing =
+        if cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+            Some("no D-Bus session".to_owned())
+        } else {
+            store.check_available().err().map(|e| e.to_string())
+        };
+    match missing {
+        None => Ok(Some(store)),
+        Some(reason) if required => {
+            anyhow::bail!("{test}: VAIDYA_REQUIRE_KEYRING=1 but no keyring: {reason}")
+        }
+        Some(reason) => {
+            println!("note: skipping {test}: {reason}");
+            Ok(None)
+        }
+    }
+}
+
+pub fn addr_of(server: &TestServer) -> Result<SocketAddr> {
+    server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .context("server address")
+}
+
+/// Fast retries, so a test waits milliseconds, not minutes.
+pub fn fast_options(max_attempts: u32) -> SyncOptions {
+    SyncOptions {
+        push_batch: 50,
+        pull_limit: 100,
+        max_attempts,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        ..SyncOptions::default()
+    }
+}
+
+/// One desktop: its own data directory, keyring service and network path to the server.
+pub struct Device {
+    pub _dir: TempDir,
+    pub config: ClientConfig,
+    pub proxy: Proxy,
+    pub client: Option<Client>,
+}
+
+impl Device {
+    pub async fn new(server: &TestServer, seed: u64) -> Result<Device> {
+        let store = CredentialStore::new(format!("vaidya-sync-test-{}", Uuid::new_v4()));
+        Device::with_store(server, seed, store).await
+    }
+
+    pub async fn with_store(
+        server: &TestServer,
+        seed: u64,
+        store: CredentialStore,
+    ) -> Result<Device> {
+        let dir = tempfile::tempdir()?;
+        let proxy = Proxy::start(addr_of(server)?, seed).await?;
+        let config = ClientConfig::new(&proxy.base(), DataDir::new(dir.path()), store);
+        Ok(Device {
+            _dir: dir,
+            config,
+            proxy,
+            client: None,
+        })
+    }
+
+    pub async fn sign_in(&mut self, person: &Person) -> Result<&Client> {
+        let client = Client::sign_in(self.config.clone(), &person.email, &person.password)
+            .await
+            .with_context(|| format!("sign-in of {}", person.email))?;
+        Ok(self.client.insert(client))
+    }
+
+    pub fn client(&self) -> Result<&Client> {
+        self.client.as_ref().context("not signed in")
+    }
+
+    pub fn engine(&self, clinic: Uuid, max_attempts: u32) -> Result<SyncEngine> {
+        Ok(self
+            .client()?
+            .sync_engine(clinic)?
+            .with_options(fast_options(max_attempts)))
+    }
+}
+
+/// Every page of a REST list.
+async fn list_all<T: serde::de::DeserializeOwned>(api: &Api, path: &str) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let (status, body) = api
+            .get(&format!("{path}{sep}limit=200&offset={offset}"))
+            .await?;
+        check!(status.is_success(), "GET {path}: {status} {body}");
+        let page: Page<T> = serde_json::from_value(body)?;
+        out.extend(page.items);
+        match page.next_offset {
+            Some(next) => offset = next,
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The server's patients and appointments of a clinic, sorted by id.
+pub async fn server_state(api: &Api, clinic: Uuid) -> Result<(Vec<Patient>, Vec<Appointment>)> {
+    let mut patients: Vec<Patient> =
+        list_all(api, &format!("/v1/clinics/{clinic}/patients")).await?;
+    let mut appointments: Vec<Appointment> =
+        list_all(api, &format!("/v1/clinics/{clinic}/appointments")).await?;
+    patients.sort_by_key(|p| p.id);
+    appointments.sort_by_key(|a| a.id);
+    Ok((patients, appointments))
+}
+
+/// Syncs until `done` holds. The server hands out a change only once every older
+/// transaction in the cluster has finished, so under load (the other tests share the
+/// PostgreSQL cluster) a row may reach the next pull rather than this one.
+pub async fn sync_until(
+    engine: &mut SyncEngine,
+    what: &str,
+    mut done: impl FnMut(&SyncEngine) -> Result<bool>,
+) -> Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        engine.sync().await?;
+        if done(engine)? {
+            return Ok(());
+        }
+        check!(
+            std::time::Instant::now() < deadline,
+            "not reached within 20 s: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
