@@ -30,11 +30,16 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # private XDG_DATA_HOME, so the tests never touch (or depend on) the user's own keyrings.
 export VAIDYA_REQUIRE_KEYRING=1
 keyring_home=$(mktemp -d)
+export VAIDYA_TEST_LOG="$keyring_home/test.log"
 trap 'rm -rf "$keyring_home"' EXIT
 XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c '
   set -euo pipefail
   echo -n "vaidya-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   # The daemon creates its default collection asynchronously; give it a moment.
   sleep 1
-  cargo test --workspace
+  cargo test --workspace --all-targets 2>&1 | tee "$VAIDYA_TEST_LOG"
 '
+
+# One closing line for the whole run: the sum over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "all test binaries: %d passed, %d failed\n", p, f; if (p == 0) exit 1 }' "$VAIDYA_TEST_LOG"
