@@ -16,12 +16,20 @@ command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus)
 command -v dbus-launch >/dev/null 2>&1 || missing+=(dbus-x11)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 dpkg -s libsecret-1-0 >/dev/null 2>&1 || missing+=(libsecret-1-0)
+# The desktop shell (Tauri 2) links WebKitGTK and friends.
+for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then missing+=(postgresql); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_if_needed apt-get update -qq
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# Web UI: unit tests (GST split, formatting, validation) and the production build that the
+# desktop shell embeds.
+(cd ui && npm ci --no-audit --no-fund && npm test && npm run build)
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -1,0 +1,238 @@
+//! Tauri commands: thin, async, each delegating to [`Core`]. Arguments arrive camelCased
+//! from the UI (`patientId`), results and errors leave as JSON (`{code, message}`).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter as _, Runtime, State, WebviewWindow};
+use uuid::Uuid;
+use vaidya_shared::api::{
+    Appointment, AppointmentPatch, AuditEntry, AuditQuery, Encounter, Invoice, Member,
+    NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
+    PatientPatch, Prescription, Role,
+};
+
+use crate::core::{
+    AppointmentRow, ClinicView, ConflictView, Core, EncounterDraft, PatientChart, SessionView,
+    SyncEvent, SyncStatusView,
+};
+use crate::error::UiError;
+use crate::events;
+
+type Result<T> = std::result::Result<T, UiError>;
+
+#[derive(Debug, Serialize)]
+pub struct AppInfo {
+    pub version: &'static str,
+    pub device: String,
+}
+
+#[tauri::command]
+pub async fn app_info(core: State<'_, Core>) -> Result<AppInfo> {
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        device: core.device()?,
+    })
+}
+
+#[tauri::command]
+pub async fn current_session(core: State<'_, Core>) -> Result<Option<SessionView>> {
+    core.current_session().await
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    core: State<'_, Core>,
+    server: String,
+    email: String,
+    password: String,
+) -> Result<SessionView> {
+    core.sign_in(&server, &email, &password).await
+}
+
+#[tauri::command]
+pub async fn sign_out(core: State<'_, Core>) -> Result<()> {
+    core.sign_out().await
+}
+
+#[tauri::command]
+pub async fn open_clinic<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, Core>,
+    clinic_id: Uuid,
+) -> Result<ClinicView> {
+    let emit = std::sync::Arc::new(move |event: SyncEvent| {
+        let result = match &event {
+            SyncEvent::Status(s) => app.emit(events::STATUS, s),
+            SyncEvent::Changed => app.emit(events::CHANGED, ()),
+            SyncEvent::Conflicts(n) => app.emit(events::CONFLICTS, n),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not emit a sync event");
+        }
+    });
+    core.open_clinic(clinic_id, emit).await
+}
+
+#[tauri::command]
+pub async fn search_patients(
+    core: State<'_, Core>,
+    query: String,
+    limit: Option<i64>,
+) -> Result<Vec<Patient>> {
+    core.search_patients(query, limit.unwrap_or(30)).await
+}
+
+#[tauri::command]
+pub async fn get_patient(core: State<'_, Core>, id: Uuid) -> Result<Patient> {
+    core.get_patient(id).await
+}
+
+#[tauri::command]
+pub async fn create_patient(core: State<'_, Core>, patient: NewPatient) -> Result<Patient> {
+    core.create_patient(patient).await
+}
+
+#[tauri::command]
+pub async fn update_patient(
+    core: State<'_, Core>,
+    id: Uuid,
+    patch: PatientPatch,
+) -> Result<Patient> {
+    core.update_patient(id, patch).await
+}
+
+#[tauri::command]
+pub async fn patient_chart(core: State<'_, Core>, patient_id: Uuid) -> Result<PatientChart> {
+    core.patient_chart(patient_id).await
+}
+
+#[tauri::command]
+pub async fn list_appointments(
+    core: State<'_, Core>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    doctor_id: Option<Uuid>,
+) -> Result<Vec<AppointmentRow>> {
+    core.list_appointments(from, to, doctor_id).await
+}
+
+#[tauri::command]
+pub async fn book_appointment(
+    core: State<'_, Core>,
+    appointment: NewAppointment,
+) -> Result<Appointment> {
+    core.book_appointment(appointment).await
+}
+
+#[tauri::command]
+pub async fn update_appointment(
+    core: State<'_, Core>,
+    id: Uuid,
+    patch: AppointmentPatch,
+) -> Result<Appointment> {
+    core.update_appointment(id, patch).await
+}
+
+#[tauri::command]
+pub async fn clinic_doctors(core: State<'_, Core>) -> Result<Vec<Member>> {
+    core.clinic_doctors().await
+}
+
+#[tauri::command]
+pub async fn save_encounter(core: State<'_, Core>, draft: EncounterDraft) -> Result<Encounter> {
+    core.save_encounter(draft).await
+}
+
+#[tauri::command]
+pub async fn sign_encounter(core: State<'_, Core>, id: Uuid) -> Result<Encounter> {
+    core.sign_encounter(id).await
+}
+
+#[tauri::command]
+pub async fn add_addendum(
+    core: State<'_, Core>,
+    encounter_id: Uuid,
+    text: String,
+) -> Result<Encounter> {
+    core.add_addendum(encounter_id, text).await
+}
+
+#[tauri::command]
+pub async fn issue_prescription(
+    core: State<'_, Core>,
+    prescription: NewPrescription,
+) -> Result<Prescription> {
+    core.issue_prescription(prescription).await
+}
+
+#[tauri::command]
+pub async fn create_invoice(core: State<'_, Core>, invoice: NewInvoice) -> Result<Invoice> {
+    core.create_invoice(invoice).await
+}
+
+#[tauri::command]
+pub async fn add_payment(
+    core: State<'_, Core>,
+    invoice_id: Uuid,
+    payment: NewPayment,
+) -> Result<Invoice> {
+    core.add_payment(invoice_id, payment).await
+}
+
+#[tauri::command]
+pub async fn list_members(core: State<'_, Core>) -> Result<Vec<Member>> {
+    core.list_members().await
+}
+
+#[tauri::command]
+pub async fn add_member(core: State<'_, Core>, member: NewMember) -> Result<Member> {
+    core.add_member(member).await
+}
+
+#[tauri::command]
+pub async fn set_member_role(core: State<'_, Core>, member_id: Uuid, role: Role) -> Result<Member> {
+    core.set_member_role(member_id, role).await
+}
+
+#[tauri::command]
+pub async fn revoke_member(core: State<'_, Core>, member_id: Uuid) -> Result<()> {
+    core.revoke_member(member_id).await
+}
+
+#[tauri::command]
+pub async fn audit_trail(core: State<'_, Core>, query: AuditQuery) -> Result<Page<AuditEntry>> {
+    core.audit_trail(query).await
+}
+
+#[tauri::command]
+pub async fn list_conflicts(core: State<'_, Core>) -> Result<Vec<ConflictView>> {
+    core.list_conflicts().await
+}
+
+#[tauri::command]
+pub async fn resolve_conflict(core: State<'_, Core>, id: Uuid) -> Result<bool> {
+    core.resolve_conflict(id).await
+}
+
+#[tauri::command]
+pub async fn sync_status(core: State<'_, Core>) -> Result<SyncStatusView> {
+    core.sync_status().await
+}
+
+#[tauri::command]
+pub async fn sync_now(core: State<'_, Core>) -> Result<()> {
+    core.sync_now().await
+}
+
+#[tauri::command]
+pub async fn record_print(core: State<'_, Core>, entity: String, id: Uuid) -> Result<()> {
+    core.record_print(entity, id).await
+}
+
+/// Opens the system print dialog for the window (PDF is one of its printers).
+#[tauri::command]
+pub async fn print_page<R: Runtime>(window: WebviewWindow<R>) -> Result<()> {
+    window
+        .print()
+        .map_err(|e| UiError::new("print_failed", e.to_string()))
+}

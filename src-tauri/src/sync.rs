@@ -1,0 +1,155 @@
+//! Background sync of the open clinic: drives the client's `SyncEngine` (a full round, then
+//! live mode until the next tick, "sync now" or stop) and reports status, progress, changes
+//! and conflicts to the UI as events. The protocol itself lives in `vaidya-client`.
+
+use std::sync::{Arc, Mutex as StdMutex};
+
+use tokio::sync::{watch, Notify};
+use vaidya_client::sync::status_of;
+use vaidya_client::{ApiError, ClinicPartition, SyncEngine, SyncError, SyncReport};
+
+use crate::core::{Emitter, ProgressView, SyncEvent, SyncStatusView, SYNC_INTERVAL};
+use crate::error::UiError;
+
+pub struct SyncTask {
+    pub engine: SyncEngine,
+    /// The UI's connection, used to read counts while the engine is busy.
+    pub partition: Arc<StdMutex<ClinicPartition>>,
+    pub emit: Emitter,
+    pub status: Arc<StdMutex<SyncStatusView>>,
+    pub sync_now: Arc<Notify>,
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Updates the shared status (and emits it) with `change` applied and the counts re-read.
+fn publish(task: &SyncTaskRefs, change: impl FnOnce(&mut SyncStatusView)) {
+    let counts = task.partition.lock().ok().and_then(|p| status_of(&p).ok());
+    let view = {
+        let Ok(mut s) = task.status.lock() else {
+            return;
+        };
+        if let Some(c) = counts {
+            s.pending = c.pending + c.failed;
+            s.conflicts = c.conflicts;
+            s.last_synced_at = c.last_synced_at;
+        }
+        let before = s.conflicts;
+        change(&mut s);
+        if s.conflicts != before {
+            (task.emit)(SyncEvent::Conflicts(s.conflicts));
+        }
+        s.clone()
+    };
+    (task.emit)(SyncEvent::Status(view));
+}
+
+/// The parts of a task the callbacks share (cheap clones).
+#[derive(Clone)]
+struct SyncTaskRefs {
+    partition: Arc<StdMutex<ClinicPartition>>,
+    emit: Emitter,
+    status: Arc<StdMutex<SyncStatusView>>,
+}
+
+fn report_changed(report: &SyncReport) -> bool {
+    report.pulled > 0 || report.applied > 0 || report.refetched > 0 || report.conflicts > 0
+}
+
+pub async fn run(task: SyncTask) {
+    let SyncTask {
+        engine,
+        partition,
+        emit,
+        status,
+        sync_now,
+        mut stop,
+    } = task;
+    let refs = SyncTaskRefs {
+        partition,
+        emit,
+        status,
+    };
+    let progress_refs = refs.clone();
+    let mut engine = engine.on_progress(move |p| {
+        let done = p.rows;
+        let total = p.estimated_total;
+        publish(&progress_refs, |s| {
+            s.syncing = true;
+            s.progress = Some(ProgressView { done, total });
+        });
+    });
+
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        publish(&refs, |s| s.syncing = true);
+        let result = engine.sync_once().await;
+        let online = match &result {
+            Ok(_) => true,
+            Err(e) => !e.is_retryable(),
+        };
+        let error = result
+            .as_ref()
+            .err()
+            .filter(|e| !e.is_retryable())
+            .map(|e| {
+                tracing::warn!(error = %e, "sync failed");
+                ui_error(e)
+            });
+        publish(&refs, |s| {
+            s.syncing = false;
+            s.progress = None;
+            s.online = online;
+            s.error = error;
+        });
+        if matches!(&result, Ok(r) if report_changed(r)) {
+            (refs.emit)(SyncEvent::Changed);
+        }
+
+        // Until the next tick, a "sync now" or stop: live mode when the server answered.
+        let mut stop_rx = stop.clone();
+        let wake = sync_now.clone();
+        let next = async move {
+            tokio::select! {
+                _ = tokio::time::sleep(SYNC_INTERVAL) => {}
+                _ = wake.notified() => {}
+                _ = stop_rx.changed() => {}
+            }
+        };
+        if online {
+            let live_refs = refs.clone();
+            let live = engine
+                .run_live(next, move |report| {
+                    publish(&live_refs, |s| {
+                        s.online = true;
+                        s.error = None;
+                    });
+                    if report_changed(report) {
+                        (live_refs.emit)(SyncEvent::Changed);
+                    }
+                })
+                .await;
+            if let Err(e) = live {
+                let error = ui_error(&e);
+                publish(&refs, |s| s.error = Some(error));
+                // A non-retryable live failure (signed out, upgrade needed): wait for a tick.
+                tokio::select! {
+                    _ = tokio::time::sleep(SYNC_INTERVAL) => {}
+                    _ = sync_now.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        } else {
+            next.await;
+        }
+    }
+}
+
+/// The UI's view of a sync failure (codes as in `error.rs`).
+fn ui_error(e: &SyncError) -> UiError {
+    match e {
+        SyncError::Api(ApiError::Network(_)) => UiError::new("offline", e.to_string()),
+        _ => UiError::new(e.code(), e.to_string()),
+    }
+}

@@ -1,0 +1,78 @@
+// The app's frame: sign in → choose a clinic → role-shaped screens, with the status bar
+// always visible and a print host for A4 and 80 mm documents.
+
+import { useEffect, useState } from "preact/hooks";
+import { api } from "./lib/ipc";
+import { screensFor, type Screen } from "./lib/roles";
+import type { ClinicView, SessionView } from "./lib/types";
+import { en } from "./strings/en";
+import { StatusBar } from "./components/StatusBar";
+import { ErrorBanner } from "./components/common";
+import { SignIn } from "./screens/SignIn";
+import { ClinicSwitcher } from "./screens/ClinicSwitcher";
+import { FrontDesk } from "./screens/FrontDesk";
+import { DoctorScreen } from "./screens/Doctor";
+import { AdminScreen } from "./screens/Admin";
+import { ConflictInbox } from "./screens/Conflicts";
+import { PrintHost } from "./print/Print";
+
+export function App() {
+  const [session, setSession] = useState<SessionView | null>(null);
+  const [clinic, setClinic] = useState<ClinicView | null>(null);
+  const [screen, setScreen] = useState<Screen>("desk");
+  const [booting, setBooting] = useState(true);
+  const [error, setError] = useState<unknown>(null);
+
+  useEffect(() => {
+    api.currentSession().then(setSession, setError).finally(() => setBooting(false));
+  }, []);
+
+  const signOut = async () => {
+    await api.signOut().catch(setError);
+    setClinic(null);
+    setSession(null);
+  };
+
+  let body;
+  if (booting) body = <p class="muted center">{en.common.loading}</p>;
+  else if (!session) body = <SignIn onSignedIn={setSession} />;
+  else if (!clinic) body = <ClinicSwitcher session={session} onOpen={(c) => { setClinic(c); setScreen(screensFor(c.membership.role)[0]); }} onSignOut={signOut} />;
+  else {
+    const role = clinic.membership.role;
+    const screens = screensFor(role);
+    const label: Record<Screen, string> = { desk: en.nav.frontDesk, doctor: en.nav.doctor, admin: en.nav.admin, conflicts: en.nav.conflicts };
+    body = (
+      <div class="workspace">
+        <header class="topbar">
+          <strong class="brand">{en.appName}</strong>
+          <span class="clinic-name" data-testid="clinic-name">{clinic.membership.clinic_name}</span>
+          <span class="role-badge">{en.roles[role]}</span>
+          <nav>
+            {screens.map((s) => (
+              <button key={s} class={s === screen ? "tab active" : "tab"} onClick={() => setScreen(s)}>{label[s]}</button>
+            ))}
+          </nav>
+          <span class="spacer" />
+          <span class="muted">{session.user.display_name}</span>
+          <button class="link" onClick={() => setClinic(null)}>{en.clinics.switch}</button>
+          <button class="link" onClick={signOut}>{en.clinics.signOut}</button>
+        </header>
+        <main class="content">
+          {screen === "desk" && <FrontDesk clinic={clinic} session={session} />}
+          {screen === "doctor" && <DoctorScreen clinic={clinic} session={session} />}
+          {screen === "admin" && <AdminScreen clinic={clinic} />}
+          {screen === "conflicts" && <ConflictInbox />}
+        </main>
+      </div>
+    );
+  }
+
+  return (
+    <div class="app">
+      <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {body}
+      <StatusBar active={!!clinic} onOpenConflicts={() => setScreen("conflicts")} />
+      <PrintHost />
+    </div>
+  );
+}

@@ -1,0 +1,60 @@
+// Register or edit a patient. Validation mirrors the server (lib/validate.ts); the write goes
+// to the local cache and outbox and syncs later, so it works offline.
+
+import { useState } from "preact/hooks";
+import { api } from "../lib/ipc";
+import { formatDate } from "../lib/dates";
+import { formatAbha, validatePatient, type FieldErrors, type PatientForm as Form } from "../lib/validate";
+import type { Patient, Sex } from "../lib/types";
+import { en } from "../strings/en";
+import { ErrorBanner, Field, Select, useAction } from "./common";
+
+const fromPatient = (p: Patient | null): Form => ({
+  name: p?.name ?? "", sex: p?.sex ?? "unknown", dob: p?.date_of_birth ? formatDate(p.date_of_birth) : "",
+  phone: p?.phone ?? "", address: p?.address ?? "", abha: p?.abha_number ? formatAbha(p.abha_number) : "",
+});
+
+export function PatientForm(props: { patient: Patient | null; onSaved: (p: Patient) => void; onCancel: () => void }) {
+  const [form, setForm] = useState<Form>(fromPatient(props.patient));
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const { busy, error, run } = useAction();
+  const set = (k: keyof Form) => (v: string) => setForm({ ...form, [k]: v });
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const checked = validatePatient(form);
+    if (!checked.ok) { setErrors(checked.errors); return; }
+    setErrors({});
+    const v = checked.value;
+    const saved = await run(() =>
+      props.patient
+        ? api.updatePatient(props.patient.id, {
+            base_version: props.patient.version, name: v.name, sex: v.sex, date_of_birth: v.date_of_birth,
+            // An empty string clears an optional text field (see PatientPatch).
+            phone: v.phone ?? "", address: v.address ?? "", abha_number: v.abha_number ?? "",
+          })
+        : api.createPatient({ ...v, id: null }),
+    );
+    if (saved) props.onSaved(saved);
+  };
+
+  const sexes: Array<[Sex, string]> = (["female", "male", "other", "unknown"] as Sex[]).map((s) => [s, en.patient.sexes[s]]);
+  return (
+    <form class="card patient-form" onSubmit={submit} data-testid="patient-form">
+      <h2>{props.patient ? en.patient.editTitle : en.patient.newTitle}</h2>
+      <ErrorBanner error={error} />
+      <div class="grid2">
+        <Field name="name" label={en.patient.name} value={form.name} onInput={set("name")} error={errors.name} autoFocus required />
+        <Select name="sex" label={en.patient.sex} value={form.sex} options={sexes} onChange={(v) => setForm({ ...form, sex: v })} />
+        <Field name="dob" label={en.patient.dob} value={form.dob} onInput={set("dob")} error={errors.dob} placeholder="DD/MM/YYYY" />
+        <Field name="phone" label={en.patient.phone} value={form.phone} onInput={set("phone")} error={errors.phone} type="tel" placeholder="+91 98765 43210" />
+        <Field name="abha" label={`${en.patient.abha} (${en.common.optional})`} value={form.abha} onInput={set("abha")} error={errors.abha} placeholder="12-3456-7890-1234" />
+        <Field name="address" label={en.patient.address} value={form.address} onInput={set("address")} error={errors.address} multiline />
+      </div>
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>{en.common.save}</button>
+        <button type="button" onClick={props.onCancel}>{en.common.cancel}</button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,21 @@
+// Doctors of the open clinic, for the queue and booking. Members come from the server via the
+// Rust core; offline (or before the client API has members) the signed-in doctor is used.
+
+import { useEffect, useState } from "preact/hooks";
+import { api } from "./ipc";
+import type { ClinicView, Member, SessionView } from "./types";
+
+export function useDoctors(clinic: ClinicView, session: SessionView): Member[] {
+  const self: Member[] = clinic.membership.role === "doctor"
+    ? [{ id: session.user.id, clinic_id: clinic.membership.clinic_id, user: session.user, role: "doctor", created_at: "", revoked_at: null }]
+    : [];
+  const [doctors, setDoctors] = useState<Member[]>(self);
+  useEffect(() => {
+    api.clinicDoctors().then((d) => { if (d.length > 0) setDoctors(d); }, () => {});
+  }, [clinic.membership.clinic_id]);
+  return doctors;
+}
+
+export function doctorName(doctors: Member[], id: string): string {
+  return doctors.find((d) => d.user.id === id)?.user.display_name ?? `Dr. ${id.slice(0, 8)}`;
+}

@@ -1,0 +1,100 @@
+// The only door to the Rust core. The UI never talks to the server: every call is a Tauri
+// command implemented in `src-tauri/src/commands.rs`, and every error arrives as
+// `{code, message}`.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { en } from "../strings/en";
+import type {
+  AppInfo, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
+  Invoice, Member, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
+  PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, Uuid,
+} from "./types";
+
+export class AppError extends Error {
+  constructor(public readonly code: string, message: string, public readonly field: string | null = null) {
+    super(message);
+  }
+}
+
+/** Turns anything thrown by `invoke` into an AppError. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err && typeof err === "object" && "code" in err && "message" in err) {
+    const e = err as UiError;
+    return new AppError(String(e.code), String(e.message), e.field ?? null);
+  }
+  return new AppError("internal", typeof err === "string" ? err : String((err as Error)?.message ?? err));
+}
+
+/** A sentence a person can read for an error: our own wording per code, else Rust's message. */
+export function readableError(err: unknown): string {
+  const e = toAppError(err);
+  return en.errors.byCode[e.code] ?? (e.message || en.errors.byCode.internal);
+}
+
+function inTauri(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  if (!inTauri()) throw new AppError("not_available", "Vaidya's UI runs inside the desktop app only.");
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (err) {
+    throw toAppError(err);
+  }
+}
+
+export const api = {
+  appInfo: () => call<AppInfo>("app_info"),
+  currentSession: () => call<SessionView | null>("current_session"),
+  signIn: (server: string, email: string, password: string) => call<SessionView>("sign_in", { server, email, password }),
+  signOut: () => call<void>("sign_out"),
+  openClinic: (clinicId: Uuid) => call<ClinicView>("open_clinic", { clinicId }),
+
+  searchPatients: (query: string, limit = 30) => call<Patient[]>("search_patients", { query, limit }),
+  getPatient: (id: Uuid) => call<Patient>("get_patient", { id }),
+  createPatient: (patient: NewPatient) => call<Patient>("create_patient", { patient }),
+  updatePatient: (id: Uuid, patch: PatientPatch) => call<Patient>("update_patient", { id, patch }),
+  patientChart: (patientId: Uuid) => call<PatientChart>("patient_chart", { patientId }),
+
+  listAppointments: (from: string, to: string, doctorId: Uuid | null = null) =>
+    call<AppointmentRow[]>("list_appointments", { from, to, doctorId }),
+  bookAppointment: (appointment: NewAppointment) => call<Appointment>("book_appointment", { appointment }),
+  updateAppointment: (id: Uuid, patch: AppointmentPatch) => call<Appointment>("update_appointment", { id, patch }),
+  clinicDoctors: () => call<Member[]>("clinic_doctors"),
+
+  saveEncounter: (draft: EncounterDraft) => call<Encounter>("save_encounter", { draft }),
+  signEncounter: (id: Uuid) => call<Encounter>("sign_encounter", { id }),
+  addAddendum: (encounterId: Uuid, text: string) => call<Encounter>("add_addendum", { encounterId, text }),
+  issuePrescription: (prescription: NewPrescription) => call<Prescription>("issue_prescription", { prescription }),
+
+  createInvoice: (invoice: NewInvoice) => call<Invoice>("create_invoice", { invoice }),
+  addPayment: (invoiceId: Uuid, payment: NewPayment) => call<Invoice>("add_payment", { invoiceId, payment }),
+
+  listMembers: () => call<Member[]>("list_members"),
+  addMember: (member: NewMember) => call<Member>("add_member", { member }),
+  setMemberRole: (memberId: Uuid, role: Role) => call<Member>("set_member_role", { memberId, role }),
+  revokeMember: (memberId: Uuid) => call<void>("revoke_member", { memberId }),
+  auditTrail: (query: AuditQuery) => call<Page<AuditEntry>>("audit_trail", { query }),
+
+  listConflicts: () => call<Conflict[]>("list_conflicts"),
+  resolveConflict: (id: Uuid) => call<boolean>("resolve_conflict", { id }),
+  syncStatus: () => call<SyncStatus>("sync_status"),
+  syncNow: () => call<void>("sync_now"),
+  recordPrint: (entity: string, id: Uuid) => call<void>("record_print", { entity, id }),
+  printPage: () => call<void>("print_page"),
+};
+
+/** Events the Rust side emits (see `src-tauri/src/sync.rs`). */
+export const EVENTS = {
+  status: "sync://status",
+  changed: "sync://changed",
+  conflicts: "sync://conflicts",
+} as const;
+
+export async function onEvent<T>(name: string, handler: (payload: T) => void): Promise<UnlistenFn> {
+  if (!inTauri()) return () => {};
+  return listen<T>(name, (e) => handler(e.payload));
+}

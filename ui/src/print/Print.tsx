@@ -1,0 +1,162 @@
+// Print documents: A4 prescription, A4 GST tax invoice and 80 mm thermal receipt. A screen
+// calls `requestPrint`; the host renders the page into #print-root (shown only by print CSS),
+// sets the page size and asks the webview to print (PDF via the system print dialog).
+
+import { useEffect, useState } from "preact/hooks";
+import { api } from "../lib/ipc";
+import { ageYears, formatDate, formatDateTime } from "../lib/dates";
+import { formatPaise, rupeesInWords } from "../lib/money";
+import { formatPhone } from "../lib/phone";
+import { formatRate, STATES } from "../lib/gst";
+import { formatAbha } from "../lib/validate";
+import type { ClinicView, Invoice, Patient, Prescription } from "../lib/types";
+import { en } from "../strings/en";
+
+export type PrintDoc =
+  | { kind: "prescription"; prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: string; diagnosis: string }
+  | { kind: "invoice" | "receipt"; invoice: Invoice; patient: Patient; clinic: ClinicView };
+
+let setDocGlobal: ((d: PrintDoc | null) => void) | null = null;
+
+export function requestPrint(doc: PrintDoc) {
+  setDocGlobal?.(doc);
+}
+
+const PAGE_RULES: Record<PrintDoc["kind"], string> = {
+  prescription: "@page { size: A4; margin: 14mm; }",
+  invoice: "@page { size: A4; margin: 12mm; }",
+  receipt: "@page { size: 80mm auto; margin: 3mm; }",
+};
+
+/** The page size is set through CSSOM (allowed under the strict CSP, unlike inline styles). */
+function setPageRule(rule: string) {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(rule);
+  document.adoptedStyleSheets = [sheet];
+}
+
+export function PrintHost() {
+  const [doc, setDoc] = useState<PrintDoc | null>(null);
+  useEffect(() => { setDocGlobal = setDoc; return () => { setDocGlobal = null; }; }, []);
+  useEffect(() => {
+    if (!doc) return;
+    setPageRule(PAGE_RULES[doc.kind]);
+    document.documentElement.dataset.print = doc.kind;
+    const id = doc.kind === "prescription" ? doc.prescription.id : doc.invoice.id;
+    api.recordPrint(doc.kind === "prescription" ? "prescription" : "invoice", id).catch(() => {});
+    // Give the browser a frame to lay the page out, then print.
+    const t = setTimeout(() => {
+      api.printPage().catch(() => window.print());
+    }, 50);
+    const after = () => { setDoc(null); delete document.documentElement.dataset.print; };
+    window.addEventListener("afterprint", after, { once: true });
+    return () => { clearTimeout(t); window.removeEventListener("afterprint", after); };
+  }, [doc]);
+
+  return (
+    <div id="print-root" aria-hidden={!doc}>
+      {doc?.kind === "prescription" && <PrescriptionPage {...doc} />}
+      {doc?.kind === "invoice" && <InvoicePage {...doc} />}
+      {doc?.kind === "receipt" && <ReceiptPage {...doc} />}
+    </div>
+  );
+}
+
+function ClinicHeader(props: { clinic: ClinicView; gstin?: boolean }) {
+  const c = props.clinic.clinic;
+  return (
+    <header class="p-header">
+      <h1>{c?.name ?? props.clinic.membership.clinic_name}</h1>
+      {c?.address && <p>{c.address}</p>}
+      {props.gstin && <p>{en.invoice.supplierGstin}: {c?.gstin ?? en.invoice.noGstin}</p>}
+    </header>
+  );
+}
+
+function patientLine(p: Patient) {
+  const age = p.date_of_birth ? `${ageYears(p.date_of_birth)} y` : "—";
+  return `${age} / ${en.patient.sexes[p.sex]}`;
+}
+
+export function PrescriptionPage(props: { prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: string; diagnosis: string }) {
+  const rx = props.prescription;
+  return (
+    <article class="page a4 rx-page">
+      <ClinicHeader clinic={props.clinic} />
+      <table class="p-meta"><tbody>
+        <tr><th>{en.print.patient}</th><td>{props.patient.name} (#{props.patient.patient_number})</td><th>{en.print.date}</th><td>{formatDate(rx.issued_at.slice(0, 10))}</td></tr>
+        <tr><th>{en.print.ageSex}</th><td>{patientLine(props.patient)}</td><th>{en.patient.phone}</th><td>{formatPhone(props.patient.phone)}</td></tr>
+        {props.patient.abha_number && <tr><th>{en.patient.abha}</th><td colSpan={3}>{formatAbha(props.patient.abha_number)}</td></tr>}
+      </tbody></table>
+      {props.diagnosis && <p><strong>{en.print.diagnosis}:</strong> {props.diagnosis}</p>}
+      <div class="rx-symbol">{en.print.rx}</div>
+      <table class="p-lines"><thead><tr><th>#</th><th>{en.doctor.drug}</th><th>{en.doctor.dose}</th><th>{en.doctor.frequency}</th><th>{en.doctor.duration}</th><th>{en.doctor.instructions}</th></tr></thead>
+        <tbody>{rx.items.map((i, n) => <tr key={i.id}><td>{n + 1}</td><td><strong>{i.drug}</strong> {i.strength}</td><td>{i.dose}</td><td>{i.frequency}</td><td>{i.duration}</td><td>{i.instructions}</td></tr>)}</tbody>
+      </table>
+      {rx.notes && <p><strong>{en.doctor.advice}:</strong> {rx.notes}</p>}
+      <footer class="p-sign"><div>{props.doctor}</div><div class="muted">{en.print.doctorSignature}</div></footer>
+      <p class="p-foot">{en.print.footer}</p>
+    </article>
+  );
+}
+
+export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView }) {
+  const inv = props.invoice;
+  const intra = inv.supply_kind === "intra_state";
+  const state = STATES.find(([c]) => c === inv.place_of_supply)?.[1] ?? inv.place_of_supply;
+  return (
+    <article class="page a4 invoice-page">
+      <ClinicHeader clinic={props.clinic} gstin />
+      <h2 class="center">{en.invoice.taxInvoice}</h2>
+      <table class="p-meta"><tbody>
+        <tr><th>{en.invoice.number}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
+        <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} (#{props.patient.patient_number})<br />{props.patient.address}</td>
+          <th>{en.invoice.placeOfSupply}</th><td>{inv.place_of_supply} – {state}</td></tr>
+      </tbody></table>
+      <table class="p-lines">
+        <thead><tr><th>#</th><th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th class="num">{en.invoice.qty}</th><th class="num">{en.invoice.taxable}</th><th class="num">{en.invoice.rate}</th>
+          {intra ? <><th class="num">{en.invoice.cgst}</th><th class="num">{en.invoice.sgst}</th></> : <th class="num">{en.invoice.igst}</th>}<th class="num">{en.invoice.total}</th></tr></thead>
+        <tbody>
+          {inv.lines.map((l, n) => (
+            <tr key={l.id}><td>{n + 1}</td><td>{l.description}</td><td>{l.sac_hsn}</td><td class="num">{l.quantity}</td><td class="num">{formatPaise(l.tax.taxable_paise)}</td><td class="num">{formatRate(l.gst_rate_bp)}</td>
+              {intra ? <><td class="num">{formatPaise(l.tax.cgst_paise)}</td><td class="num">{formatPaise(l.tax.sgst_paise)}</td></> : <td class="num">{formatPaise(l.tax.igst_paise)}</td>}
+              <td class="num">{formatPaise(l.tax.total_paise)}</td></tr>
+          ))}
+        </tbody>
+        <tfoot><tr><th colSpan={4}>{en.invoice.total}</th><th class="num">{formatPaise(inv.totals.taxable_paise)}</th><th />
+          {intra ? <><th class="num">{formatPaise(inv.totals.cgst_paise)}</th><th class="num">{formatPaise(inv.totals.sgst_paise)}</th></> : <th class="num">{formatPaise(inv.totals.igst_paise)}</th>}
+          <th class="num">{formatPaise(inv.totals.total_paise)}</th></tr></tfoot>
+      </table>
+      <p><strong>{en.invoice.amountInWords}:</strong> {rupeesInWords(inv.totals.total_paise)}</p>
+      <p>{en.invoice.paid}: {formatPaise(inv.paid_paise)} · {en.invoice.balance}: {formatPaise(inv.totals.total_paise - inv.paid_paise)}</p>
+      <p class="p-foot">{en.print.invoiceFooter}</p>
+    </article>
+  );
+}
+
+export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView }) {
+  const inv = props.invoice;
+  const c = props.clinic.clinic;
+  return (
+    <article class="page receipt">
+      <h1>{c?.name ?? props.clinic.membership.clinic_name}</h1>
+      {c?.gstin && <p>{en.invoice.supplierGstin} {c.gstin}</p>}
+      <p class="r-title">{en.invoice.receipt}</p>
+      <p>{inv.invoice_number}<br />{formatDateTime(inv.issued_at)}<br />{props.patient.name}</p>
+      <hr />
+      {inv.lines.map((l) => <p key={l.id} class="r-line"><span>{l.description} ×{l.quantity}</span><span>{formatPaise(l.tax.total_paise)}</span></p>)}
+      <hr />
+      {inv.supply_kind === "intra_state" ? (
+        <>
+          <p class="r-line"><span>{en.invoice.cgst}</span><span>{formatPaise(inv.totals.cgst_paise)}</span></p>
+          <p class="r-line"><span>{en.invoice.sgst}</span><span>{formatPaise(inv.totals.sgst_paise)}</span></p>
+        </>
+      ) : <p class="r-line"><span>{en.invoice.igst}</span><span>{formatPaise(inv.totals.igst_paise)}</span></p>}
+      <p class="r-line r-total"><span>{en.invoice.total}</span><span>{formatPaise(inv.totals.total_paise)}</span></p>
+      {inv.payments.map((p) => <p key={p.id} class="r-line"><span>{en.invoice.methods[p.method]}</span><span>{formatPaise(p.amount_paise)}</span></p>)}
+      <p class="r-line"><span>{en.invoice.balance}</span><span>{formatPaise(inv.totals.total_paise - inv.paid_paise)}</span></p>
+      <hr />
+      <p class="center">{en.invoice.thankYou}</p>
+    </article>
+  );
+}

@@ -1,0 +1,39 @@
+import { api } from "../lib/ipc";
+import type { ClinicView, SessionView } from "../lib/types";
+import { en } from "../strings/en";
+import { ErrorBanner, useAction } from "../components/common";
+
+export function ClinicSwitcher(props: { session: SessionView; onOpen: (c: ClinicView) => void; onSignOut: () => void }) {
+  const { busy, error, run } = useAction();
+  const open = async (clinicId: string) => {
+    const c = await run(() => api.openClinic(clinicId));
+    if (c) props.onOpen(c);
+  };
+  // Branches grouped under their clinic group.
+  const groups = new Map<string, typeof props.session.memberships>();
+  for (const m of props.session.memberships) {
+    groups.set(m.group_name, [...(groups.get(m.group_name) ?? []), m]);
+  }
+  return (
+    <section class="card narrow">
+      <h1>{en.clinics.title}</h1>
+      <ErrorBanner error={error} />
+      {[...groups.entries()].map(([group, ms]) => (
+        <div key={group}>
+          <h3 class="muted">{en.clinics.group}: {group}</h3>
+          <ul class="clinic-list">
+            {ms.map((m) => (
+              <li key={m.clinic_id}>
+                <button class="clinic" disabled={busy} onClick={() => open(m.clinic_id)} data-clinic={m.clinic_id}>
+                  <strong>{m.clinic_name}</strong>
+                  <span class="role-badge">{en.roles[m.role]}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ))}
+      <button class="link" onClick={props.onSignOut}>{en.clinics.signOut}</button>
+    </section>
+  );
+}

@@ -1,0 +1,39 @@
+// The conflict inbox: changes that could not merge silently, shown to a person.
+
+import { useEffect, useState } from "preact/hooks";
+import { api, EVENTS, onEvent } from "../lib/ipc";
+import { formatDateTime } from "../lib/dates";
+import type { Conflict } from "../lib/types";
+import { en } from "../strings/en";
+import { ErrorBanner, useAction } from "../components/common";
+
+const show = (v: unknown) => (v == null ? "—" : typeof v === "string" ? v : JSON.stringify(v));
+
+export function ConflictInbox() {
+  const [items, setItems] = useState<Conflict[]>([]);
+  const { error, run } = useAction();
+  const load = () => run(async () => setItems(await api.listConflicts()));
+  useEffect(() => {
+    load();
+    let un: (() => void) | undefined;
+    onEvent(EVENTS.conflicts, load).then((u) => (un = u));
+    return () => un?.();
+  }, []);
+  return (
+    <section>
+      <h2>{en.conflicts.title}</h2>
+      <ErrorBanner error={error} />
+      {items.length === 0 && <p class="muted">{en.conflicts.empty}</p>}
+      {items.map((c) => (
+        <article class="card conflict" key={c.id}>
+          <h3>{en.conflicts.kinds[c.kind] ?? c.kind} <span class="muted small">{c.entity} · {formatDateTime(c.created_at)}</span></h3>
+          <table class="grid">
+            <thead><tr><th>{en.conflicts.field}</th><th>{en.conflicts.yours}</th><th>{en.conflicts.server}</th></tr></thead>
+            <tbody><tr><td>{c.field ?? "—"}</td><td>{show(c.local_value)}</td><td>{show(c.server_value)}</td></tr></tbody>
+          </table>
+          <button onClick={() => run(async () => { await api.resolveConflict(c.id); await load(); })}>{en.conflicts.resolve}</button>
+        </article>
+      ))}
+    </section>
+  );
+}

@@ -1,0 +1,236 @@
+// The doctor's day: today's patients, the chart, notes (draft → signed, then addenda only)
+// and prescriptions from the drug list shipped with the app. All offline-capable.
+
+import { useEffect, useState } from "preact/hooks";
+import { api } from "../lib/ipc";
+import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
+import { canPrescribe } from "../lib/roles";
+import { searchDrugs, type Drug } from "../lib/drugs";
+import { cleanText } from "../lib/validate";
+import type { AppointmentRow, ClinicView, Encounter, NewPrescriptionItem, Patient, PatientChart, SessionView, Vitals } from "../lib/types";
+import { en } from "../strings/en";
+import { ErrorBanner, Field, Notice, useAction, useDebounced } from "../components/common";
+import { PatientSearch } from "../components/PatientSearch";
+import { PatientCard } from "./FrontDesk";
+import { requestPrint } from "../print/Print";
+
+export function DoctorScreen(props: { clinic: ClinicView; session: SessionView }) {
+  const [today, setToday] = useState<AppointmentRow[]>([]);
+  const [patientId, setPatientId] = useState<string | null>(null);
+  const { error, setError } = useAction();
+  useEffect(() => {
+    const { from, to } = dayRange(isoDate(new Date()));
+    const mine = props.clinic.membership.role === "doctor" ? props.session.user.id : null;
+    api.listAppointments(from, to, mine).then(setToday, setError);
+  }, []);
+
+  return (
+    <div class="split doctor">
+      <aside>
+        <h2>{en.doctor.title}</h2>
+        <ErrorBanner error={error} />
+        <ul class="today">
+          {today.filter((r) => r.appointment.status !== "cancelled").map((r) => (
+            <li key={r.appointment.id} class={r.appointment.patient_id === patientId ? "active" : ""}>
+              <button class="linkish" onClick={() => setPatientId(r.appointment.patient_id)}>
+                <span class="time">{formatTime(r.appointment.starts_at)}</span> {r.patient_name ?? "—"}
+                <span class={`status s-${r.appointment.status}`}>{en.queue.status[r.appointment.status]}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+        <PatientSearch onChoose={(p) => setPatientId(p.id)} compact />
+      </aside>
+      <section>{patientId && <Chart key={patientId} patientId={patientId} clinic={props.clinic} session={props.session} />}</section>
+    </div>
+  );
+}
+
+function Chart(props: { patientId: string; clinic: ClinicView; session: SessionView }) {
+  const [chart, setChart] = useState<PatientChart | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const { error, setError } = useAction();
+  const load = () => api.patientChart(props.patientId).then(setChart, setError);
+  useEffect(() => { load(); }, [props.patientId]);
+  if (!chart) return <ErrorBanner error={error} />;
+  const drafts = chart.encounters.filter((e) => !e.signed_at);
+  return (
+    <div class="chart">
+      <PatientCard patient={chart.patient} />
+      <ErrorBanner error={error} />
+      {notice && <Notice>{notice}</Notice>}
+      <NoteEditor key={drafts[0]?.id ?? "new"} patient={chart.patient} draft={drafts[0] ?? null} onSaved={(m) => { setNotice(m); load(); }} />
+      {canPrescribe(props.clinic.membership.role) && (
+        <PrescriptionEditor patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} onIssued={() => { setNotice(en.doctor.issued); load(); }} />
+      )}
+      <h3>{en.doctor.history}</h3>
+      {chart.encounters.length === 0 && <p class="muted">{en.doctor.noEncounters}</p>}
+      {chart.encounters.filter((e) => e.signed_at).map((e) => <SignedNote key={e.id} encounter={e} onChanged={load} />)}
+      <h3>{en.doctor.prescription}</h3>
+      {chart.prescriptions.length === 0 && <p class="muted">{en.doctor.noPrescriptions}</p>}
+      {chart.prescriptions.map((rx) => (
+        <article class="card" key={rx.id}>
+          <h4>{formatDateTime(rx.issued_at)}</h4>
+          <ol>{rx.items.map((i) => <li key={i.id}>{i.drug} {i.strength} — {i.dose} {i.frequency} × {i.duration} {i.instructions}</li>)}</ol>
+          {rx.notes && <p>{rx.notes}</p>}
+          <button onClick={() => requestPrint({
+            kind: "prescription", prescription: rx, patient: chart.patient, clinic: props.clinic,
+            doctor: props.session.user.display_name, diagnosis: chart.encounters.find((e) => e.id === rx.encounter_id)?.diagnosis ?? "",
+          })}>{en.doctor.printRx}</button>
+        </article>
+      ))}
+    </div>
+  );
+}
+
+const vitalFields: Array<[keyof Vitals, string, number]> = [
+  ["pulse_bpm", en.doctor.pulse, 1], ["systolic_mmhg", en.doctor.systolic, 1], ["diastolic_mmhg", en.doctor.diastolic, 1],
+  ["temperature_dc", en.doctor.temp, 10], ["spo2_percent", en.doctor.spo2, 1], ["respiratory_rate", en.doctor.rr, 1],
+  ["weight_g", en.doctor.weight, 1000], ["height_mm", en.doctor.height, 10],
+];
+
+/** Vitals are integers in small units (tenths of °C, grams, mm); people type °C, kg, cm. */
+export function parseVital(text: string, scale: number): number | null | "invalid" {
+  if (text.trim() === "") return null;
+  if (!/^\d+(\.\d{1,3})?$/.test(text.trim())) return "invalid";
+  const [w, f = ""] = text.trim().split(".");
+  const digits = Math.round(Math.log10(scale));
+  if (f.length > digits) return "invalid";
+  return Number(w) * scale + (f ? Number(f.padEnd(digits, "0")) : 0);
+}
+
+function NoteEditor(props: { patient: Patient; draft: Encounter | null; onSaved: (msg: string) => void }) {
+  const d = props.draft;
+  const [cc, setCc] = useState(d?.chief_complaint ?? "");
+  const [notes, setNotes] = useState(d?.notes ?? "");
+  const [dx, setDx] = useState(d?.diagnosis ?? "");
+  const [vitals, setVitals] = useState<Record<string, string>>(() =>
+    Object.fromEntries(vitalFields.map(([k, , s]) => [k, d?.vitals[k] != null ? String(d.vitals[k]! / s) : ""])));
+  const [err, setErr] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
+
+  const save = async (sign: boolean) => {
+    const v: Vitals = {};
+    for (const [k, , s] of vitalFields) {
+      const parsed = parseVital(vitals[k] ?? "", s);
+      if (parsed === "invalid") { setErr(`${k}: ${en.validation.amount}`); return; }
+      v[k] = parsed;
+    }
+    const texts = [cleanText(cc, 500), cleanText(notes, 20000), cleanText(dx, 1000)];
+    const bad = texts.find((t) => !t.ok);
+    if (bad && !bad.ok) { setErr(bad.error); return; }
+    setErr(null);
+    if (sign && !confirm(en.doctor.signConfirm)) return;
+    const [c, n, x] = texts.map((t) => (t.ok ? t.value : ""));
+    const saved = await run(async () => {
+      const e = await api.saveEncounter({ id: d?.id ?? null, patient_id: props.patient.id, appointment_id: d?.appointment_id ?? null, chief_complaint: c, notes: n, diagnosis: x, vitals: v });
+      return sign ? api.signEncounter(e.id) : e;
+    });
+    if (saved) props.onSaved(sign ? en.doctor.signed(en.doctor.newNote, formatDateTime(saved.signed_at ?? saved.updated_at)) : en.common.saved);
+  };
+
+  return (
+    <form class="card note-editor" onSubmit={(e) => { e.preventDefault(); save(false); }}>
+      <h3>{d ? en.doctor.draft : en.doctor.newNote}</h3>
+      <ErrorBanner error={error} />
+      {err && <p class="error-text">{err}</p>}
+      <Field name="cc" label={en.doctor.chiefComplaint} value={cc} onInput={setCc} />
+      <fieldset class="vitals"><legend>{en.doctor.vitals}</legend>
+        {vitalFields.map(([k, label]) => (
+          <label key={k}>{label}<input inputMode="decimal" value={vitals[k]} onInput={(e) => setVitals({ ...vitals, [k]: (e.currentTarget as HTMLInputElement).value })} /></label>
+        ))}
+      </fieldset>
+      <Field name="notes" label={en.doctor.notes} value={notes} onInput={setNotes} multiline />
+      <Field name="dx" label={en.doctor.diagnosis} value={dx} onInput={setDx} />
+      <div class="actions">
+        <button type="submit" disabled={busy}>{en.doctor.saveDraft}</button>
+        <button type="button" class="primary" disabled={busy} onClick={() => save(true)}>{en.doctor.sign}</button>
+      </div>
+    </form>
+  );
+}
+
+function SignedNote(props: { encounter: Encounter; onChanged: () => void }) {
+  const e = props.encounter;
+  const [text, setText] = useState("");
+  const { busy, error, run } = useAction();
+  const add = async (ev: Event) => {
+    ev.preventDefault();
+    const t = cleanText(text, 5000);
+    if (!t.ok || t.value === "") return;
+    if (await run(() => api.addAddendum(e.id, t.value))) { setText(""); props.onChanged(); }
+  };
+  return (
+    <article class="card signed-note">
+      <h4>{formatDateTime(e.created_at)} · {e.chief_complaint}</h4>
+      <p class="muted small">{en.doctor.signed(e.signed_by?.slice(0, 8) ?? "", formatDateTime(e.signed_at))}</p>
+      <p class="pre">{e.notes}</p>
+      {e.diagnosis && <p><strong>{en.doctor.diagnosis}:</strong> {e.diagnosis}</p>}
+      {e.addenda.map((a) => <p key={a.id} class="addendum"><strong>{en.doctor.addendum} {formatDateTime(a.created_at)}:</strong> {a.text}</p>)}
+      <ErrorBanner error={error} />
+      <form class="row" onSubmit={add}>
+        <input aria-label={en.doctor.addAddendum} placeholder={en.doctor.addAddendum} value={text} onInput={(ev) => setText((ev.currentTarget as HTMLInputElement).value)} />
+        <button type="submit" disabled={busy}>{en.doctor.addAddendum}</button>
+      </form>
+    </article>
+  );
+}
+
+const blankItem = (d: Drug): NewPrescriptionItem => ({ drug: `${d.name} (${d.form})`, strength: d.strengths[0], dose: "1", frequency: "1-0-1", duration: "5 days", instructions: "" });
+
+function PrescriptionEditor(props: { patient: Patient; encounterId: string | null; onIssued: () => void }) {
+  const [query, setQuery] = useState("");
+  const [items, setItems] = useState<Array<NewPrescriptionItem & { strengths: string[] }>>([]);
+  const [advice, setAdvice] = useState("");
+  const q = useDebounced(query, 80);
+  const hits = searchDrugs(q, 10);
+  const { busy, error, run } = useAction();
+  const set = (i: number, patch: Partial<NewPrescriptionItem>) => setItems(items.map((it, j) => (j === i ? { ...it, ...patch } : it)));
+
+  const issue = async () => {
+    if (items.length === 0) return;
+    const rx = await run(() => api.issuePrescription({
+      id: null, patient_id: props.patient.id, encounter_id: props.encounterId, notes: advice.trim(),
+      items: items.map(({ strengths: _s, ...it }) => it),
+    }));
+    if (rx) { setItems([]); setAdvice(""); props.onIssued(); }
+  };
+
+  return (
+    <div class="card rx-editor">
+      <h3>{en.doctor.newPrescription}</h3>
+      <ErrorBanner error={error} />
+      <input type="search" placeholder={en.doctor.drugSearch} value={query} onInput={(e) => setQuery((e.currentTarget as HTMLInputElement).value)}
+        onKeyDown={(e) => { if (e.key === "Enter" && hits[0]) { e.preventDefault(); setItems([...items, { ...blankItem(hits[0]), strengths: hits[0].strengths }]); setQuery(""); } }} />
+      {hits.length > 0 && (
+        <ul class="results">
+          {hits.map((d) => (
+            <li key={`${d.name}-${d.form}`} onClick={() => { setItems([...items, { ...blankItem(d), strengths: d.strengths }]); setQuery(""); }}>
+              <span class="pname">{d.name}</span> <span class="muted">{d.form} · {d.strengths.join(", ")}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {items.length > 0 && (
+        <table class="lines">
+          <thead><tr><th>{en.doctor.drug}</th><th>{en.doctor.strength}</th><th>{en.doctor.dose}</th><th>{en.doctor.frequency}</th><th>{en.doctor.duration}</th><th>{en.doctor.instructions}</th><th /></tr></thead>
+          <tbody>
+            {items.map((it, i) => (
+              <tr key={i}>
+                <td>{it.drug}</td>
+                <td><select value={it.strength} onChange={(e) => set(i, { strength: (e.currentTarget as HTMLSelectElement).value })}>{it.strengths.map((s) => <option key={s}>{s}</option>)}</select></td>
+                <td><input class="w3" value={it.dose} onInput={(e) => set(i, { dose: (e.currentTarget as HTMLInputElement).value })} /></td>
+                <td><select value={it.frequency} onChange={(e) => set(i, { frequency: (e.currentTarget as HTMLSelectElement).value })}>{en.doctor.frequencies.map((f) => <option key={f}>{f}</option>)}</select></td>
+                <td><input class="w6" value={it.duration} onInput={(e) => set(i, { duration: (e.currentTarget as HTMLInputElement).value })} /></td>
+                <td><input value={it.instructions} onInput={(e) => set(i, { instructions: (e.currentTarget as HTMLInputElement).value })} /></td>
+                <td><button class="small subtle" onClick={() => setItems(items.filter((_, j) => j !== i))}>{en.common.remove}</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <Field name="advice" label={en.doctor.advice} value={advice} onInput={setAdvice} multiline />
+      <div class="actions"><button class="primary" disabled={busy || items.length === 0} onClick={issue}>{en.doctor.issue}</button></div>
+    </div>
+  );
+}

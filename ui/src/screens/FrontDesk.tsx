@@ -1,0 +1,86 @@
+// The front desk: find or register patients, run today's queue, book appointments and bill.
+// Front desk never sees clinical notes (the chart shown here has none).
+
+import { useState } from "preact/hooks";
+import type { ClinicView, Patient, SessionView } from "../lib/types";
+import { formatDate, ageYears } from "../lib/dates";
+import { formatPhone } from "../lib/phone";
+import { formatAbha } from "../lib/validate";
+import { en } from "../strings/en";
+import { Notice } from "../components/common";
+import { PatientSearch } from "../components/PatientSearch";
+import { PatientForm } from "../components/PatientForm";
+import { Queue } from "./Queue";
+import { Appointments } from "./Appointments";
+import { Invoices } from "./Invoices";
+
+type Tab = "patients" | "queue" | "appointments" | "invoices";
+
+export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
+  const [tab, setTab] = useState<Tab>("patients");
+  const [patient, setPatient] = useState<Patient | null>(null);
+  const [editing, setEditing] = useState<"new" | "edit" | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [refresh, setRefresh] = useState(0);
+
+  const tabs: Array<[Tab, string]> = [
+    ["patients", en.nav.patients], ["queue", en.nav.queue], ["appointments", en.nav.appointments], ["invoices", en.nav.invoices],
+  ];
+  return (
+    <div class="front-desk">
+      <nav class="subtabs">
+        {tabs.map(([t, label]) => (
+          <button key={t} class={t === tab ? "tab active" : "tab"} onClick={() => setTab(t)}>{label}</button>
+        ))}
+      </nav>
+      {notice && <Notice>{notice}</Notice>}
+      {tab === "patients" && (
+        <div class="split">
+          <section>
+            <div class="row">
+              <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }} refreshKey={refresh} />
+              <button class="primary" onClick={() => { setEditing("new"); setNotice(null); }} data-testid="register-patient">{en.patient.register}</button>
+            </div>
+          </section>
+          <section>
+            {editing && (
+              <PatientForm
+                patient={editing === "edit" ? patient : null}
+                onCancel={() => setEditing(null)}
+                onSaved={(p) => { setPatient(p); setEditing(null); setNotice(en.patient.saved); setRefresh((r) => r + 1); }}
+              />
+            )}
+            {!editing && patient && (
+              <PatientCard patient={patient} onEdit={() => setEditing("edit")} onBook={() => setTab("appointments")} onBill={() => setTab("invoices")} />
+            )}
+          </section>
+        </div>
+      )}
+      {tab === "queue" && <Queue clinic={props.clinic} session={props.session} />}
+      {tab === "appointments" && <Appointments clinic={props.clinic} session={props.session} patient={patient} onChoosePatient={setPatient} />}
+      {tab === "invoices" && <Invoices clinic={props.clinic} patient={patient} onChoosePatient={setPatient} />}
+    </div>
+  );
+}
+
+export function PatientCard(props: { patient: Patient; onEdit?: () => void; onBook?: () => void; onBill?: () => void }) {
+  const p = props.patient;
+  return (
+    <article class="card patient-card" data-testid="patient-card">
+      <h2>{p.name}</h2>
+      <dl class="facts">
+        <dt>{en.patient.number}</dt><dd>{p.patient_number > 0 ? p.patient_number : en.patient.pendingNumber}</dd>
+        <dt>{en.patient.sex}</dt><dd>{en.patient.sexes[p.sex]}{p.date_of_birth ? ` · ${en.patient.age(ageYears(p.date_of_birth))}` : ""}</dd>
+        <dt>{en.patient.dob}</dt><dd>{formatDate(p.date_of_birth) || "—"}</dd>
+        <dt>{en.patient.phone}</dt><dd>{formatPhone(p.phone) || "—"}</dd>
+        <dt>{en.patient.abha}</dt><dd>{formatAbha(p.abha_number) || "—"}</dd>
+        <dt>{en.patient.address}</dt><dd>{p.address || "—"}</dd>
+      </dl>
+      <div class="actions">
+        {props.onEdit && <button onClick={props.onEdit}>{en.common.edit}</button>}
+        {props.onBook && <button onClick={props.onBook}>{en.patient.book}</button>}
+        {props.onBill && <button onClick={props.onBill}>{en.patient.bill}</button>}
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,199 @@
+// GST invoices: lines with SAC/HSN, CGST+SGST or IGST by place of supply (previewed with the
+// same arithmetic as the server), payments, and printing as A4 tax invoice or 80 mm receipt.
+
+import { useEffect, useState } from "preact/hooks";
+import { api } from "../lib/ipc";
+import { ALLOWED_RATES_BP, formatRate, GstFailure, STATES, sumLines, supplyKind, taxLine, type LineTax } from "../lib/gst";
+import { formatPaise, parseRupees } from "../lib/money";
+import { formatDateTime } from "../lib/dates";
+import { isStateCode, cleanText } from "../lib/validate";
+import type { ClinicView, Invoice, NewInvoiceLine, Patient, PaymentMethod } from "../lib/types";
+import { en } from "../strings/en";
+import { ErrorBanner, Field, Notice, useAction } from "../components/common";
+import { PatientSearch } from "../components/PatientSearch";
+import { requestPrint } from "../print/Print";
+
+interface LineForm { description: string; sac_hsn: string; qty: string; price: string; discount: string; rate: number }
+const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_hsn: "999312", qty: "1", price: "", discount: "", rate: 0 });
+
+export function Invoices(props: { clinic: ClinicView; patient: Patient | null; onChoosePatient: (p: Patient) => void }) {
+  const [invoices, setInvoices] = useState<Invoice[]>([]);
+  const [notice, setNotice] = useState<string | null>(null);
+  const { error, setError } = useAction();
+  const patient = props.patient;
+  const load = () => { if (patient) api.patientChart(patient.id).then((c) => setInvoices(c.invoices), setError); };
+  useEffect(load, [patient?.id]);
+
+  return (
+    <section class="split">
+      <div>
+        <PatientSearch onChoose={props.onChoosePatient} compact />
+        {patient && <h2>{en.invoice.title}: {patient.name}</h2>}
+        <ErrorBanner error={error} />
+        {notice && <Notice>{notice}</Notice>}
+        {patient && invoices.length === 0 && <p class="muted">{en.invoice.none}</p>}
+        {patient && invoices.map((inv) => (
+          <InvoiceCard key={inv.id} invoice={inv} clinic={props.clinic} patient={patient} onChanged={load} />
+        ))}
+      </div>
+      {patient && <InvoiceEditor clinic={props.clinic} patient={patient} onIssued={() => { setNotice(en.invoice.issued); load(); }} />}
+    </section>
+  );
+}
+
+function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: () => void }) {
+  const supplierState = props.clinic.clinic?.state_code ?? "27";
+  const [lines, setLines] = useState<LineForm[]>([blankLine()]);
+  const [pos, setPos] = useState(supplierState);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const { busy, error, run } = useAction();
+  const kind = supplyKind(supplierState, pos);
+
+  const parsed = lines.map((l) => {
+    const price = parseRupees(l.price);
+    const discount = l.discount.trim() === "" ? ({ ok: true, paise: 0 } as const) : parseRupees(l.discount);
+    const qty = Number(l.qty);
+    let tax: LineTax | null = null;
+    if (price.ok && discount.ok && Number.isInteger(qty) && qty >= 1) {
+      try { tax = taxLine(qty, price.paise, discount.paise, l.rate, kind); } catch (e) { if (!(e instanceof GstFailure)) throw e; }
+    }
+    return { price, discount, qty, tax };
+  });
+  const totals = sumLines(parsed.flatMap((p) => (p.tax ? [p.tax] : [])));
+  const update = (i: number, patch: Partial<LineForm>) => setLines(lines.map((l, j) => (j === i ? { ...l, ...patch } : l)));
+
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const errs: Record<string, string> = {};
+    const body: NewInvoiceLine[] = [];
+    lines.forEach((l, i) => {
+      const p = parsed[i];
+      const d = cleanText(l.description, 200);
+      if (!d.ok || d.value === "") errs[`d${i}`] = d.ok ? en.validation.required : d.error;
+      if (!p.price.ok) errs[`p${i}`] = p.price.error === "too_many_decimals" ? en.validation.amountDecimals : en.validation.amount;
+      if (!p.discount.ok) errs[`x${i}`] = en.validation.amount;
+      if (!Number.isInteger(p.qty) || p.qty < 1) errs[`q${i}`] = en.validation.quantity;
+      if (p.price.ok && p.discount.ok && !p.tax) errs[`x${i}`] = en.validation.amount;
+      if (p.price.ok && p.discount.ok && d.ok) {
+        body.push({ description: d.value, sac_hsn: l.sac_hsn.trim(), quantity: p.qty, unit_price_paise: p.price.paise, discount_paise: p.discount.paise, gst_rate_bp: l.rate });
+      }
+    });
+    if (!isStateCode(pos)) errs.pos = en.validation.stateCode;
+    setErrors(errs);
+    if (Object.keys(errs).length > 0) return;
+    const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: pos, lines: body }));
+    if (inv) { setLines([blankLine()]); props.onIssued(); }
+  };
+
+  return (
+    <form class="card invoice-editor" onSubmit={submit}>
+      <h3>{en.invoice.new}</h3>
+      <ErrorBanner error={error} />
+      <div class="field">
+        <label for="f-pos">{en.invoice.placeOfSupply}</label>
+        <select id="f-pos" value={pos} onChange={(e) => setPos((e.currentTarget as HTMLSelectElement).value)}>
+          {STATES.map(([code, name]) => <option key={code} value={code}>{code} – {name}</option>)}
+        </select>
+        <small class="hint">{kind === "intra_state" ? en.invoice.intra : en.invoice.inter}</small>
+      </div>
+      <table class="lines">
+        <thead><tr>
+          <th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th>{en.invoice.qty}</th><th>{en.invoice.unitPrice}</th>
+          <th>{en.invoice.discount}</th><th>{en.invoice.rate}</th><th class="num">{en.invoice.total}</th><th />
+        </tr></thead>
+        <tbody>
+          {lines.map((l, i) => (
+            <tr key={i}>
+              <td><input aria-label={en.invoice.description} value={l.description} onInput={(e) => update(i, { description: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`d${i}`]} /></td>
+              <td><input class="w6" aria-label={en.invoice.sacHsn} value={l.sac_hsn} onInput={(e) => update(i, { sac_hsn: (e.currentTarget as HTMLInputElement).value })} /></td>
+              <td><input class="w3" aria-label={en.invoice.qty} inputMode="numeric" value={l.qty} onInput={(e) => update(i, { qty: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`q${i}`]} /></td>
+              <td><input class="w6" aria-label={en.invoice.unitPrice} inputMode="decimal" value={l.price} onInput={(e) => update(i, { price: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`p${i}`]} title={errors[`p${i}`]} /></td>
+              <td><input class="w6" aria-label={en.invoice.discount} inputMode="decimal" value={l.discount} onInput={(e) => update(i, { discount: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`x${i}`]} title={errors[`x${i}`]} /></td>
+              <td>
+                <select aria-label={en.invoice.rate} value={String(l.rate)} onChange={(e) => update(i, { rate: Number((e.currentTarget as HTMLSelectElement).value) })}>
+                  {ALLOWED_RATES_BP.map((r) => <option key={r} value={String(r)}>{formatRate(r)}</option>)}
+                </select>
+              </td>
+              <td class="num">{parsed[i].tax ? formatPaise(parsed[i].tax!.total_paise) : "—"}</td>
+              <td>{lines.length > 1 && <button type="button" class="small subtle" onClick={() => setLines(lines.filter((_, j) => j !== i))}>{en.common.remove}</button>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {Object.values(errors).length > 0 && <p class="error-text">{Object.values(errors)[0]}</p>}
+      <button type="button" onClick={() => setLines([...lines, blankLine()])}>{en.invoice.addLine}</button>
+      <TotalsTable totals={totals} kind={kind} />
+      <div class="actions"><button type="submit" class="primary" disabled={busy}>{en.invoice.issue}</button></div>
+    </form>
+  );
+}
+
+export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "inter_state"; paid?: number }) {
+  const t = props.totals;
+  return (
+    <table class="totals">
+      <tbody>
+        <tr><th>{en.invoice.taxable}</th><td class="num">{formatPaise(t.taxable_paise)}</td></tr>
+        {props.kind === "intra_state" ? (
+          <>
+            <tr><th>{en.invoice.cgst}</th><td class="num">{formatPaise(t.cgst_paise)}</td></tr>
+            <tr><th>{en.invoice.sgst}</th><td class="num">{formatPaise(t.sgst_paise)}</td></tr>
+          </>
+        ) : (
+          <tr><th>{en.invoice.igst}</th><td class="num">{formatPaise(t.igst_paise)}</td></tr>
+        )}
+        <tr class="grand"><th>{en.invoice.total}</th><td class="num">{formatPaise(t.total_paise)}</td></tr>
+        {props.paid !== undefined && (
+          <>
+            <tr><th>{en.invoice.paid}</th><td class="num">{formatPaise(props.paid)}</td></tr>
+            <tr><th>{en.invoice.balance}</th><td class="num">{formatPaise(t.total_paise - props.paid)}</td></tr>
+          </>
+        )}
+      </tbody>
+    </table>
+  );
+}
+
+function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Patient; onChanged: () => void }) {
+  const inv = props.invoice;
+  const balance = inv.totals.total_paise - inv.paid_paise;
+  const [amount, setAmount] = useState(balance > 0 ? formatPaise(balance, { symbol: false }) : "");
+  const [method, setMethod] = useState<PaymentMethod>("cash");
+  const [reference, setReference] = useState("");
+  const [amountError, setAmountError] = useState<string | undefined>();
+  const { busy, error, run } = useAction();
+
+  const pay = async (e: Event) => {
+    e.preventDefault();
+    const a = parseRupees(amount);
+    if (!a.ok || a.paise <= 0) { setAmountError(en.validation.amount); return; }
+    setAmountError(undefined);
+    const ok = await run(() => api.addPayment(inv.id, { id: null, amount_paise: a.paise, method, reference: reference.trim() || null }));
+    if (ok) props.onChanged();
+  };
+  const doc = { invoice: inv, patient: props.patient, clinic: props.clinic };
+  return (
+    <article class="card invoice-card">
+      <h3>{en.invoice.number} {inv.invoice_number} <span class="muted small">{formatDateTime(inv.issued_at)}</span></h3>
+      <TotalsTable totals={inv.totals} kind={inv.supply_kind} paid={inv.paid_paise} />
+      <ErrorBanner error={error} />
+      {balance > 0 && (
+        <form class="row" onSubmit={pay}>
+          <Field name="pay-amount" label={en.invoice.amount} value={amount} onInput={setAmount} error={amountError} />
+          <div class="field">
+            <label for={`m-${inv.id}`}>{en.invoice.method}</label>
+            <select id={`m-${inv.id}`} value={method} onChange={(e) => setMethod((e.currentTarget as HTMLSelectElement).value as PaymentMethod)}>
+              {(["cash", "upi", "card", "other"] as PaymentMethod[]).map((m) => <option key={m} value={m}>{en.invoice.methods[m]}</option>)}
+            </select>
+          </div>
+          <Field name="pay-ref" label={en.invoice.reference} value={reference} onInput={setReference} />
+          <button type="submit" disabled={busy}>{en.invoice.payment}</button>
+        </form>
+      )}
+      <div class="actions">
+        <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4}</button>
+        <button onClick={() => requestPrint({ kind: "receipt", ...doc })}>{en.invoice.printReceipt}</button>
+      </div>
+    </article>
+  );
+}

@@ -1,0 +1,73 @@
+// Today's queue per doctor: check in → in consultation → done, or no-show / cancel.
+
+import { useEffect, useState } from "preact/hooks";
+import { api, EVENTS, onEvent } from "../lib/ipc";
+import { dayRange, formatTime, isoDate } from "../lib/dates";
+import { doctorName, useDoctors } from "../lib/doctors";
+import { nextSteps } from "../lib/roles";
+import type { AppointmentRow, AppointmentStatus, ClinicView, SessionView } from "../lib/types";
+import { en } from "../strings/en";
+import { ErrorBanner, useAction } from "../components/common";
+
+export function Queue(props: { clinic: ClinicView; session: SessionView }) {
+  const doctors = useDoctors(props.clinic, props.session);
+  const [rows, setRows] = useState<AppointmentRow[]>([]);
+  const [doctor, setDoctor] = useState<string>("");
+  const { error, run, setError } = useAction();
+  const load = () => {
+    const { from, to } = dayRange(isoDate(new Date()));
+    api.listAppointments(from, to, doctor || null).then(setRows, setError);
+  };
+  useEffect(load, [doctor]);
+  useEffect(() => {
+    let un: (() => void) | undefined;
+    onEvent(EVENTS.changed, load).then((u) => (un = u));
+    return () => un?.();
+  }, [doctor]);
+
+  const move = (row: AppointmentRow, status: AppointmentStatus) =>
+    run(async () => {
+      await api.updateAppointment(row.appointment.id, { base_version: row.appointment.version, status });
+      load();
+    });
+
+  const byDoctor = new Map<string, AppointmentRow[]>();
+  for (const r of rows) byDoctor.set(r.appointment.doctor_id, [...(byDoctor.get(r.appointment.doctor_id) ?? []), r]);
+
+  return (
+    <section>
+      <div class="row">
+        <h2>{en.queue.title}</h2>
+        <select aria-label={en.queue.doctor} value={doctor} onChange={(e) => setDoctor((e.currentTarget as HTMLSelectElement).value)}>
+          <option value="">{en.queue.allDoctors}</option>
+          {doctors.map((d) => <option key={d.user.id} value={d.user.id}>{d.user.display_name}</option>)}
+        </select>
+      </div>
+      <ErrorBanner error={error} />
+      {rows.length === 0 && <p class="muted">{en.queue.empty}</p>}
+      <div class="queue-columns">
+        {[...byDoctor.entries()].map(([doctorId, list]) => (
+          <div class="card queue" key={doctorId}>
+            <h3>{doctorName(doctors, doctorId)}</h3>
+            <ol>
+              {list.map((r) => (
+                <li key={r.appointment.id} class={`q-${r.appointment.status}`}>
+                  <span class="time">{formatTime(r.appointment.starts_at)}</span>
+                  <span class="pname">{r.patient_name ?? "—"}</span>
+                  <span class={`status s-${r.appointment.status}`}>{en.queue.status[r.appointment.status]}</span>
+                  <span class="actions">
+                    {nextSteps(r.appointment.status).map((s) => (
+                      <button key={s} class={s === "cancelled" || s === "no_show" ? "small subtle" : "small"} onClick={() => move(r, s)}>
+                        {en.queue.action[s]}
+                      </button>
+                    ))}
+                  </span>
+                </li>
+              ))}
+            </ol>
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}
