@@ -81,6 +81,8 @@ CREATE TABLE vaidya.sessions (
     -- The refresh token this one replaced: presenting it again means the token was
     -- stolen and replayed, so the whole session is revoked.
     previous_refresh_hash bytea UNIQUE,
+    -- When the refresh token was last rotated (for the lost-response grace period).
+    rotated_at          timestamptz,
     refresh_expires_at  timestamptz NOT NULL,
     device              text,
     created_at          timestamptz NOT NULL DEFAULT now(),
@@ -547,10 +549,12 @@ AS $$
 $$;
 
 -- Rotate a refresh token: returns the user on success. Replaying an already-rotated refresh
--- token revokes the session (someone else holds a copy) and returns NULL.
+-- token revokes the session (someone else holds a copy) and returns NULL, except within
+-- p_grace_secs of the rotation: a device whose refresh answer was lost on a bad line presents
+-- the previous token again and gets a fresh pair instead of being signed out.
 CREATE FUNCTION vaidya.auth_rotate_session(
     p_refresh_hash bytea, p_new_access_hash bytea, p_access_ttl_secs integer,
-    p_new_refresh_hash bytea, p_refresh_ttl_secs integer
+    p_new_refresh_hash bytea, p_refresh_ttl_secs integer, p_grace_secs integer
 ) RETURNS uuid
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -558,18 +562,22 @@ AS $$
 DECLARE v_user uuid;
 BEGIN
     UPDATE vaidya.sessions s SET revoked_at = now()
-    WHERE s.previous_refresh_hash = p_refresh_hash AND s.revoked_at IS NULL;
+    WHERE s.previous_refresh_hash = p_refresh_hash AND s.revoked_at IS NULL
+      AND (s.rotated_at IS NULL OR s.rotated_at <= now() - make_interval(secs => p_grace_secs));
     IF FOUND THEN
         RETURN NULL;
     END IF;
     UPDATE vaidya.sessions s
-    SET previous_refresh_hash = s.refresh_hash,
+    SET previous_refresh_hash = CASE WHEN s.refresh_hash = p_refresh_hash THEN s.refresh_hash
+                                     ELSE s.previous_refresh_hash END,
         refresh_hash = p_new_refresh_hash,
         refresh_expires_at = now() + make_interval(secs => p_refresh_ttl_secs),
         access_hash = p_new_access_hash,
-        access_expires_at = now() + make_interval(secs => p_access_ttl_secs)
+        access_expires_at = now() + make_interval(secs => p_access_ttl_secs),
+        rotated_at = now()
     FROM vaidya.users u
-    WHERE s.refresh_hash = p_refresh_hash AND s.revoked_at IS NULL
+    WHERE (s.refresh_hash = p_refresh_hash OR s.previous_refresh_hash = p_refresh_hash)
+      AND s.revoked_at IS NULL
       AND s.refresh_expires_at > now() AND u.id = s.user_id AND u.disabled_at IS NULL
     RETURNING s.user_id INTO v_user;
     RETURN v_user;
@@ -684,7 +692,7 @@ GRANT EXECUTE ON FUNCTION
     vaidya.auth_note_result(text, boolean),
     vaidya.auth_open_session(uuid, bytea, integer, bytea, integer, text),
     vaidya.auth_session_user(bytea),
-    vaidya.auth_rotate_session(bytea, bytea, integer, bytea, integer),
+    vaidya.auth_rotate_session(bytea, bytea, integer, bytea, integer, integer),
     vaidya.auth_revoke_session(bytea)
 TO vaidya_app;
 

@@ -27,6 +27,9 @@ pub struct Settings {
     pub refresh_ttl: Duration,
     /// How long a client may unlock its offline cache without reaching the server.
     pub offline_lease: Duration,
+    /// How long after a rotation the previous refresh token still works (a lost response on
+    /// a bad line must not sign the user out); after it, presenting it revokes the session.
+    pub refresh_grace: Duration,
 }
 
 impl Settings {
@@ -43,6 +46,7 @@ impl Settings {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             offline_lease: Duration::from_secs(72 * 3600),
+            refresh_grace: Duration::from_secs(60),
         }
     }
 }

@@ -98,6 +98,8 @@ pub struct FieldChange {
 ///   invoice); `entity_id` is the new row's id and must equal `data.id` when that is given.
 /// - `update`: `changes` maps field names (as in the entity's JSON) to [`FieldChange`]s.
 ///   For `conflict`, `changes` holds `{"resolution": {"value": "keep_server" | "use_client", "base": null}}`.
+///   For `encounter`, `"sign": {"value": true, "base": false}` signs the note as the pushing
+///   doctor after the other changes of the same mutation apply.
 /// - `delete`: a tombstone (patients and appointments only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

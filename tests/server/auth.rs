@@ -141,7 +141,10 @@ pub async fn repeated_failures_are_throttled(h: Arc<Harness>) -> Result<()> {
 
 pub async fn refresh_token_replay_revokes_session(h: Arc<Harness>) -> Result<()> {
     let w = World::create(&h).await?;
-    let server = TestServer::spawn(&w.db, 2).await?;
+    // Within the grace period a replay is a lost response; without one it is theft.
+    let mut settings = vaidya_server::Settings::from_url(&w.db.app_url)?;
+    settings.refresh_grace = std::time::Duration::ZERO;
+    let server = TestServer::spawn_with(settings).await?;
     let anon = server.client();
     let (_, session) = anon.login(&w.a.desk.email, &w.a.desk.password).await?;
     let old = session["refresh_token"].clone();
@@ -239,5 +242,46 @@ pub async fn revoked_membership_takes_effect_next_request(h: Arc<Harness>) -> Re
     );
     let (status, _) = nurse.get(&format!("/v1/clinics/{k}/patients")).await?;
     check!(status == StatusCode::OK, "nurse after re-adding: {status}");
+    Ok(())
+}
+
+/// A refresh whose answer never arrived: the device presents the previous token again within
+/// the grace period and stays signed in; the token it never received stops working.
+pub async fn lost_refresh_answer_keeps_the_session(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let anon = server.client();
+    let (_, session) = anon.login(&w.a.desk.email, &w.a.desk.password).await?;
+    let old = session["refresh_token"].clone();
+    let (status, lost) = anon
+        .post("/v1/auth/refresh", json!({"refresh_token": old}))
+        .await?;
+    check!(status == StatusCode::OK, "first refresh: {status}");
+    let (status, again) = anon
+        .post("/v1/auth/refresh", json!({"refresh_token": old}))
+        .await?;
+    check!(
+        status == StatusCode::OK,
+        "retry with the previous token inside the grace period: {status} {again}"
+    );
+    let live = vaidya_tests::Api {
+        token: again["access_token"].as_str().map(String::from),
+        ..anon.clone()
+    };
+    let (status, _) = live.get("/v1/me").await?;
+    check!(
+        status == StatusCode::OK,
+        "session after the retry: {status}"
+    );
+    let (status, _) = anon
+        .post(
+            "/v1/auth/refresh",
+            json!({"refresh_token": lost["refresh_token"]}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED,
+        "the never-delivered token still works: {status}"
+    );
     Ok(())
 }

@@ -276,6 +276,56 @@ pub async fn merge_rules(h: Arc<Harness>) -> Result<()> {
         "addendum: {e}"
     );
 
+    // A note written and signed offline: one mutation edits and signs; only doctors may sign.
+    let (_, draft) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/encounters"),
+            json!({"patient_id": p2["id"], "notes": "Fever"}),
+        )
+        .await?;
+    let did: Uuid = draft["id"].as_str().unwrap_or_default().parse()?;
+    let (nurse, _) = server
+        .client()
+        .login(&w.a.nurse.email, &w.a.nurse.password)
+        .await?;
+    let r = push(
+        &nurse,
+        k,
+        vec![mutation(
+            "encounter",
+            did,
+            "update",
+            None,
+            json!({"sign": {"value": true, "base": false}}),
+        )],
+    )
+    .await?;
+    check!(
+        r[0]["outcome"] == "rejected" && r[0]["code"] == "forbidden",
+        "nurse signing via sync: {r:?}"
+    );
+    let r = push(
+        &doctor,
+        k,
+        vec![mutation(
+            "encounter",
+            did,
+            "update",
+            None,
+            json!({
+        "diagnosis": {"value": "Viral fever", "base": ""}, "sign": {"value": true, "base": false}}),
+        )],
+    )
+    .await?;
+    check!(r[0]["outcome"] == "applied", "offline sign: {r:?}");
+    let (_, signed) = doctor
+        .get(&format!("/v1/clinics/{k}/encounters/{did}"))
+        .await?;
+    check!(
+        signed["signed_by"] == w.a.doctor.id.to_string() && signed["diagnosis"] == "Viral fever",
+        "signed offline: {signed}"
+    );
+
     // Two desks book the same doctor's slot offline: both kept, flagged.
     let start = Utc::now() + chrono::Duration::days(2);
     let booking = |id: Uuid| {

@@ -83,6 +83,11 @@ impl TestServer {
     pub async fn spawn(db: &TestDb, pool_size: usize) -> Result<TestServer> {
         let mut settings = vaidya_server::Settings::from_url(&db.app_url)?;
         settings.pool_size = pool_size;
+        Self::spawn_with(settings).await
+    }
+
+    /// The server with settings of the test's choosing.
+    pub async fn spawn_with(settings: vaidya_server::Settings) -> Result<TestServer> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = oneshot::channel::<()>();

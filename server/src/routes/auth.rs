@@ -198,13 +198,14 @@ pub async fn refresh(
     let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
     let user: Option<Uuid> = tx
         .query_one(
-            "SELECT vaidya.auth_rotate_session($1, $2, $3, $4, $5)",
+            "SELECT vaidya.auth_rotate_session($1, $2, $3, $4, $5, $6)",
             &[
                 &token_hash(&req.refresh_token),
                 &token_hash(&access),
                 &(s.access_ttl.as_secs() as i32),
                 &token_hash(&refresh),
                 &(s.refresh_ttl.as_secs() as i32),
+                &(s.refresh_grace.as_secs() as i32),
             ],
         )
         .await?

@@ -295,18 +295,28 @@ pub async fn sign(
             tx.authorize(clinic, DOCTORS, ENTITY).await?;
             let current = load(tx, clinic, id).await?;
             if current.signed_at.is_some() {
-                return Err(AppError::client(ErrorCode::InvalidState, "This note is already signed."));
+                return Err(AppError::client(
+                    ErrorCode::InvalidState,
+                    "This note is already signed.",
+                ));
             }
-            tx.execute(
-                "UPDATE vaidya.encounters SET signed_at = now(), signed_by = $3 WHERE clinic_id = $1 AND id = $2",
-                &[&clinic, &id, &tx.user_id],
-            )
-            .await?;
-            let e = load(tx, clinic, id).await?;
-            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id]).await?;
+            let e = sign_note(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id])
+                .await?;
             Ok(Json(e))
         })
         .await
+}
+
+/// Sign a note as the current doctor; signing a signed note changes nothing.
+pub async fn sign_note(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Encounter, AppError> {
+    tx.execute(
+        "UPDATE vaidya.encounters SET signed_at = now(), signed_by = $3
+         WHERE clinic_id = $1 AND id = $2 AND signed_at IS NULL",
+        &[&clinic, &id, &tx.user_id],
+    )
+    .await?;
+    load(tx, clinic, id).await
 }
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/encounters/{id}/addenda", tag = "encounters", security(("bearer" = [])),

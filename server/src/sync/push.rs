@@ -334,7 +334,7 @@ async fn apply_one(
                     ANY_ROLE
                 },
             )?;
-            merge_update(tx, clinic, m).await
+            merge_update(tx, clinic, role, m).await
         }
         (E::Prescription | E::Invoice | E::Payment | E::Addendum, O::Update | O::Delete) => {
             require(
@@ -464,6 +464,7 @@ fn same(a: &Value, b: &Value) -> bool {
 async fn merge_update(
     tx: &RequestTx,
     clinic: Uuid,
+    role: Role,
     m: &Mutation,
 ) -> Result<(MutationResult, Option<Uuid>), AppError> {
     let Some((server, deleted)) = current(tx, clinic, m.entity, m.entity_id).await? else {
@@ -507,9 +508,27 @@ async fn merge_update(
         ));
     }
 
+    // `sign` is not a field but an act: a doctor signing the note (offline too), after the
+    // other fields of the same mutation are applied.
+    let wants_sign = m.entity == EntityKind::Encounter
+        && m.changes
+            .get("sign")
+            .and_then(|c| c.get("value"))
+            .and_then(Value::as_bool)
+            == Some(true);
+    if wants_sign {
+        require(role, DOCTORS)?;
+    }
+    let edits: Map<String, Value> = m
+        .changes
+        .iter()
+        .filter(|(f, _)| f.as_str() != "sign")
+        .map(|(f, v)| (f.clone(), v.clone()))
+        .collect();
+
     let mut apply = Map::new();
     let mut lost = Vec::new();
-    for (field, raw) in &m.changes {
+    for (field, raw) in &edits {
         let change: FieldChange = serde_json::from_value(raw.clone()).map_err(|_| {
             AppError::field(
                 &format!("changes.{field}"),
@@ -530,8 +549,21 @@ async fn merge_update(
 
     // A signed note never changes: the offline edit is kept as an addendum.
     if m.entity == EntityKind::Encounter && !server["signed_at"].is_null() {
+        let version = server["version"].as_i64().unwrap_or(0);
+        if edits.is_empty() {
+            // Signing an already signed note: nothing to do.
+            return Ok((
+                MutationResult::Applied {
+                    mutation_id: m.mutation_id,
+                    version,
+                    conflicts: Vec::new(),
+                    addendum_id: None,
+                },
+                patient,
+            ));
+        }
         let mut text = String::from("Edited on a device after the note was signed:");
-        for (field, raw) in &m.changes {
+        for (field, raw) in &edits {
             let value = raw.get("value").cloned().unwrap_or(Value::Null);
             let shown = value
                 .as_str()
@@ -561,6 +593,11 @@ async fn merge_update(
     let times_changed = apply.contains_key("starts_at") || apply.contains_key("ends_at");
     if !apply.is_empty() {
         version = overwrite(tx, clinic, m.entity, m.entity_id, apply).await?;
+    }
+    if wants_sign {
+        version = routes::encounters::sign_note(tx, clinic, m.entity_id)
+            .await?
+            .version;
     }
     for c in &lost {
         conflicts::record(
