@@ -1,17 +1,47 @@
 #!/usr/bin/env bash
-# Set up and run Vaidya on a fresh Debian/Ubuntu machine: installs PostgreSQL if missing,
-# builds the server, and runs `vaidya-server dev`, which starts a private PostgreSQL cluster
-# under a local data directory, migrates, seeds a demo clinic group (printing the demo
-# sign-ins) and serves the API on http://127.0.0.1:8080. Ctrl-C stops both.
+# Set up and run Vaidya on a fresh Debian/Ubuntu machine.
+#
+# Installs what is missing (PostgreSQL; for the desktop app WebKitGTK and Node packages),
+# builds, and runs `vaidya-server dev`: a private PostgreSQL cluster under a local data
+# directory, migrated, seeded with a demo clinic group (the demo sign-ins are printed), and
+# the API on http://127.0.0.1:8080. When a display is available it then builds and opens the
+# desktop app; sign in with server http://127.0.0.1:8080 and a printed demo account.
+# Closing the app (or Ctrl-C) stops everything. `--server-only` skips the desktop app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+desktop=1
+[ "${1:-}" = "--server-only" ] && { desktop=0; shift; }
+[ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && desktop=0
+
+missing=()
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ "$desktop" -eq 1 ]; then
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config gnome-keyring; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
   sudo_if_needed apt-get update -qq
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 cargo build --release -p vaidya-server
-exec ./target/release/vaidya-server dev "$@"
+if [ "$desktop" -eq 0 ]; then
+  exec ./target/release/vaidya-server dev "$@"
+fi
+
+(cd ui && npm ci --no-audit --no-fund && npm run build)
+cargo build --release -p vaidya-desktop --features custom-protocol
+
+./target/release/vaidya-server dev "$@" &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT
+for _ in $(seq 1 120); do
+  curl -sf http://127.0.0.1:8080/health >/dev/null 2>&1 && break
+  sleep 0.5
+done
+./target/release/vaidya-desktop
