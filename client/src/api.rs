@@ -17,7 +17,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
-use vaidya_shared::api::{LoginRequest, Me, RefreshRequest, Session};
+use vaidya_shared::api::{
+    AuditEntry, AuditQuery, Clinic, LoginRequest, Me, Member, MemberPatch, NewMember, Page,
+    RefreshRequest, Role, Session,
+};
 use vaidya_shared::sync::{
     EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
 };
@@ -270,7 +273,6 @@ impl ServerApi {
             Err(e) => return Err(e),
         };
         let mut next = StoredSession::from_session(&self.base, &session);
-        next.clinic_ids = session.memberships.iter().map(|m| m.clinic_id).collect();
         next.last_known_time = stored.last_known_time.max(self.server_time());
         r.store.save_session(&next)?;
         Ok(())
@@ -458,6 +460,83 @@ impl ServerApi {
         .await
     }
 
+    /// The clinic's details: name, GSTIN, GST state code and address (for tax invoices).
+    pub async fn clinic(&self, clinic: Uuid) -> Result<Clinic, ApiError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/clinics/{clinic}"), &[], None)
+            .await
+    }
+
+    /// The clinic's members (every role may list them: the doctor picker needs it).
+    pub async fn members(&self, clinic: Uuid) -> Result<Vec<Member>, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/members"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// Adds an existing user to the clinic (clinic admins only).
+    pub async fn add_member(&self, clinic: Uuid, new: &NewMember) -> Result<Member, ApiError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/clinics/{clinic}/members"),
+            &[],
+            Some(new),
+        )
+        .await
+    }
+
+    /// Changes a member's role (clinic admins only).
+    pub async fn update_member(
+        &self,
+        clinic: Uuid,
+        member: Uuid,
+        role: Role,
+    ) -> Result<Member, ApiError> {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/clinics/{clinic}/members/{member}"),
+            &[],
+            Some(&MemberPatch { role }),
+        )
+        .await
+    }
+
+    /// Revokes a membership (clinic admins only).
+    pub async fn revoke_member(&self, clinic: Uuid, member: Uuid) -> Result<(), ApiError> {
+        let resp = self
+            .send::<()>(
+                Method::DELETE,
+                &format!("/v1/clinics/{clinic}/members/{member}"),
+                &[],
+                None,
+                Some(REQUEST_TIMEOUT),
+            )
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+
+    /// One page of the clinic's audit trail (clinic admins only).
+    pub async fn audit(
+        &self,
+        clinic: Uuid,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditEntry>, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/audit"),
+            &audit_params(query),
+            None,
+        )
+        .await
+    }
+
     /// Opens the clinic's live notification stream.
     pub async fn live(&self, clinic: Uuid) -> Result<LiveEvents, ApiError> {
         let resp = self
@@ -479,6 +558,34 @@ impl ServerApi {
             data: String::new(),
         })
     }
+}
+
+/// The query string of an audit request; absent filters are left out.
+pub fn audit_params(q: &AuditQuery) -> Vec<(&'static str, String)> {
+    let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let mut out = Vec::new();
+    if let Some(p) = q.patient_id {
+        out.push(("patient_id", p.to_string()));
+    }
+    if let Some(u) = q.user_id {
+        out.push(("user_id", u.to_string()));
+    }
+    if let Some(a) = q.action {
+        out.push(("action", a.as_str().to_owned()));
+    }
+    if let Some(f) = &q.from {
+        out.push(("from", ts(f)));
+    }
+    if let Some(t) = &q.to {
+        out.push(("to", ts(t)));
+    }
+    if let Some(l) = q.limit {
+        out.push(("limit", l.to_string()));
+    }
+    if let Some(o) = q.offset {
+        out.push(("offset", o.to_string()));
+    }
+    out
 }
 
 /// Turns a response into `T`, or into the typed error its status and body describe.

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use keyring::Entry;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use vaidya_shared::api::Session;
+use vaidya_shared::api::{Membership, Role, Session};
 
 use crate::partition::PartitionKey;
 
@@ -86,6 +86,74 @@ pub struct StoredSession {
     /// turned back (see `session::CLOCK_TOLERANCE`).
     #[serde(default)]
     pub last_known_time: Option<DateTime<Utc>>,
+    /// The user's name as the server knows it (shown offline), at most
+    /// [`MAX_STORED_NAME_CHARS`] characters.
+    #[serde(default)]
+    pub display_name: String,
+    /// Clinic names and roles of the memberships at the last online sign-in, so an offline
+    /// start shows the right clinics and screens. Shrunk (names shortened, groups dropped,
+    /// at worst left out) so the entry stays within [`MAX_ENTRY_BYTES`].
+    #[serde(default)]
+    pub memberships: Vec<StoredMembership>,
+}
+
+/// Longest clinic, group or user name kept in the keyring entry (longer ones end in `…`).
+pub const MAX_STORED_NAME_CHARS: usize = 48;
+
+/// Bytes kept free in a session entry for what is set after it is built (the last known time).
+const SESSION_ENTRY_SLACK: usize = 96;
+
+/// One membership as kept with the session: short keys, since the entry is size-limited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredMembership {
+    #[serde(rename = "c")]
+    pub clinic_id: Uuid,
+    #[serde(rename = "r")]
+    pub role: Role,
+    #[serde(rename = "n", default)]
+    pub clinic_name: String,
+    #[serde(rename = "g", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<Uuid>,
+    #[serde(rename = "gn", default, skip_serializing_if = "String::is_empty")]
+    pub group_name: String,
+}
+
+impl StoredMembership {
+    pub fn from_membership(m: &Membership) -> StoredMembership {
+        StoredMembership {
+            clinic_id: m.clinic_id,
+            role: m.role,
+            clinic_name: truncate_chars(&m.clinic_name, MAX_STORED_NAME_CHARS),
+            group_id: Some(m.group_id),
+            group_name: truncate_chars(&m.group_name, MAX_STORED_NAME_CHARS),
+        }
+    }
+
+    /// The membership as the UI shows it; a name that had to be dropped reads
+    /// "Clinic 1a2b3c4d".
+    pub fn to_membership(&self) -> Membership {
+        Membership {
+            clinic_id: self.clinic_id,
+            clinic_name: if self.clinic_name.is_empty() {
+                format!("Clinic {}", &self.clinic_id.to_string()[..8])
+            } else {
+                self.clinic_name.clone()
+            },
+            group_id: self.group_id.unwrap_or(Uuid::nil()),
+            group_name: self.group_name.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// At most `max` characters (never cutting a character in half); `…` marks a cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 impl StoredSession {
@@ -99,7 +167,53 @@ impl StoredSession {
             offline_lease_until: session.offline_lease_until,
             clinic_ids: session.memberships.iter().map(|m| m.clinic_id).collect(),
             last_known_time: None,
+            display_name: truncate_chars(&session.user.display_name, MAX_STORED_NAME_CHARS),
+            memberships: session
+                .memberships
+                .iter()
+                .map(StoredMembership::from_membership)
+                .collect(),
         }
+        .fitted()
+    }
+
+    fn entry_size(&self) -> usize {
+        serde_json::to_vec(self).map_or(usize::MAX, |v| v.len())
+    }
+
+    /// Shrinks what is kept for display until the entry fits the keyring's limit (with room
+    /// for the last known time): shorter names, then no groups, then no names, then no
+    /// memberships at all (the clinic ids, which unlock the partitions, always stay).
+    pub fn fitted(mut self) -> StoredSession {
+        let budget = MAX_ENTRY_BYTES - SESSION_ENTRY_SLACK;
+        let steps: [&dyn Fn(&mut StoredMembership); 4] = [
+            &|m| m.clinic_name = truncate_chars(&m.clinic_name, 24),
+            &|m| {
+                m.group_id = None;
+                m.group_name.clear();
+            },
+            &|m| m.clinic_name = truncate_chars(&m.clinic_name, 10),
+            &|m| m.clinic_name.clear(),
+        ];
+        for step in steps {
+            if self.entry_size() <= budget {
+                return self;
+            }
+            self.memberships.iter_mut().for_each(step);
+        }
+        if self.entry_size() > budget {
+            self.memberships.clear();
+        }
+        self
+    }
+
+    /// The memberships kept with the session, as the UI shows them.
+    pub fn membership_list(&self) -> Vec<Membership> {
+        self.memberships
+            .iter()
+            .filter(|m| self.clinic_ids.contains(&m.clinic_id))
+            .map(StoredMembership::to_membership)
+            .collect()
     }
 
     /// Whether the partitions may be unlocked without reaching the server at `now`.
@@ -119,6 +233,8 @@ impl std::fmt::Debug for StoredSession {
             .field("offline_lease_until", &self.offline_lease_until)
             .field("clinic_ids", &self.clinic_ids)
             .field("last_known_time", &self.last_known_time)
+            .field("display_name", &self.display_name)
+            .field("memberships", &self.memberships)
             .finish()
     }
 }

@@ -128,6 +128,7 @@ pub struct Client {
     api: ServerApi,
     user_id: Uuid,
     email: String,
+    display_name: String,
     clinics: Vec<Uuid>,
     memberships: Vec<Membership>,
     mode: Mode,
@@ -230,8 +231,9 @@ impl Client {
             api,
             user_id: stored.user_id,
             email: stored.email.clone(),
+            display_name: stored.display_name.clone(),
             clinics: stored.clinic_ids.clone(),
-            memberships: Vec::new(),
+            memberships: stored.membership_list(),
             mode: Mode::Offline,
             lease_until: stored.offline_lease_until,
             config,
@@ -266,6 +268,7 @@ impl Client {
             api,
             user_id: session.user.id,
             email: session.user.email.clone(),
+            display_name: session.user.display_name.clone(),
             clinics: current,
             memberships: session.memberships.clone(),
             mode: Mode::Online,
@@ -290,6 +293,12 @@ impl Client {
         &self.email
     }
 
+    /// The user's name; after an offline start, as kept with the session (may be empty
+    /// for a session stored by an older version).
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
     pub fn mode(&self) -> Mode {
         self.mode
     }
@@ -303,7 +312,8 @@ impl Client {
         &self.clinics
     }
 
-    /// Memberships with names and roles (known after an online sign-in only).
+    /// Memberships with names and roles: from the server when online, as kept with the
+    /// session when offline (names may be shortened; empty for an old stored session).
     pub fn memberships(&self) -> &[Membership] {
         &self.memberships
     }

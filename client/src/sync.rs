@@ -239,6 +239,7 @@ impl SyncEngine {
                         action: match r.action {
                             ReadAction::Read => AuditAction::Read,
                             ReadAction::List => AuditAction::List,
+                            ReadAction::Print => AuditAction::Print,
                         },
                         entity: r.entity,
                         entity_ids: r.entity_ids.clone(),

@@ -2,8 +2,9 @@
 //! in the client's API stay local to this file. No sync logic lives here: the client's
 //! `SyncEngine` does the work; this module starts it, and turns its results into UI events.
 //!
-//! FIXMEs below name what the client core does not offer yet; the matching commands answer
-//! `{code: "not_available"}` until it does.
+//! Server-only data (clinic details, members, the audit trail) is fetched through the
+//! client's `ServerApi`; clinic details and the member list are also kept in the partition
+//! so invoices and the doctor picker work offline.
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -12,15 +13,16 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Mutex, Notify};
 use uuid::Uuid;
-use vaidya_client::partition::Conflict;
+use vaidya_client::partition::{Conflict, EntityKind};
 use vaidya_client::sync::status_of;
 use vaidya_client::{
-    Client, ClientConfig, ClinicPartition, CredentialStore, DataDir, Mode, SessionError,
+    ApiError, Client, ClientConfig, ClinicPartition, CredentialStore, DataDir, Mode, ServerApi,
+    SessionError,
 };
 use vaidya_shared::api::{
-    Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, Invoice, Member,
-    Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment, NewPrescription,
-    Page, Patient, PatientPatch, Prescription, Role, UserSummary,
+    Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, EncounterPatch,
+    Invoice, Member, Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment,
+    NewPrescription, Page, Patient, PatientPatch, Prescription, Role, UserSummary,
 };
 use vaidya_shared::sync::Resolution;
 
@@ -32,6 +34,10 @@ pub const SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How long the first keyring look-up may take before the UI is told the keyring is unusable.
 pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long opening a clinic waits for its details from the server before using the
+/// cached copy (a slow line must not keep the front desk on "Loading…").
+pub const CLINIC_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 // ------------------------------------------------------------------ shapes for the UI
 
@@ -47,7 +53,8 @@ pub struct SessionView {
 #[derive(Debug, Clone, Serialize)]
 pub struct ClinicView {
     pub membership: Membership,
-    /// Name, GSTIN, state code and address; `None` until the client can fetch it.
+    /// Name, GSTIN, state code and address: from the server, or the copy kept from the
+    /// last time it answered; `None` when it never has on this device.
     pub clinic: Option<Clinic>,
 }
 
@@ -146,6 +153,7 @@ pub type Emitter = Arc<dyn Fn(SyncEvent) + Send + Sync>;
 // ------------------------------------------------------------------ state
 
 struct OpenClinic {
+    clinic_id: Uuid,
     membership: Membership,
     clinic: Option<Clinic>,
     /// The UI's connection to the partition. The sync engine has its own (WAL lets both work).
@@ -259,6 +267,7 @@ impl Core {
         let partition = client.open_partition(clinic_id)?;
         let engine = client.sync_engine(clinic_id)?;
         let online = client.mode() == Mode::Online;
+        let api = client.api().clone();
         let initial = {
             let s = status_of(&partition)?;
             SyncStatusView {
@@ -284,10 +293,12 @@ impl Core {
             sync_now: sync_now.clone(),
             stop: stop_rx,
         }));
-        // FIXME(client): no `ServerApi` call for `GET /v1/clinics/{id}` yet, so the clinic's
-        // GSTIN, state code and address (needed on tax invoices) are unknown here.
-        let clinic = None;
+        let clinic = fetch_clinic_details(&api, clinic_id, &partition).await;
+        // The member list (doctor picker) is refreshed in the background and kept for
+        // offline booking.
+        tauri::async_runtime::spawn(refresh_members(api, clinic_id, partition.clone()));
         state.clinic = Some(OpenClinic {
+            clinic_id,
             membership: membership.clone(),
             clinic: clinic.clone(),
             partition,
@@ -470,9 +481,30 @@ impl Core {
 
     /// Doctors of the open clinic.
     pub async fn clinic_doctors(&self) -> Result<Vec<Member>, UiError> {
-        // FIXME(client): needs `ServerApi::members(clinic)` (GET /v1/clinics/{id}/members) and
-        // a cached copy for offline use. Until then the UI falls back to the signed-in doctor.
-        Err(UiError::not_available("The clinic's doctor list"))
+        let (api, clinic, _) = self.online().await?;
+        let members = match api.members(clinic).await {
+            Ok(members) => {
+                let kept = members.clone();
+                self.with_partition(move |p, _, _| Ok(p.set_cached_members(&kept)?))
+                    .await?;
+                members
+            }
+            // Offline (or the server is unwell): the list kept from the last fetch.
+            Err(e) if e.is_retryable() || matches!(e, ApiError::Unauthenticated) => {
+                match self
+                    .with_partition(|p, _, _| Ok(p.cached_members()?))
+                    .await?
+                {
+                    Some(members) => members,
+                    None => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(members
+            .into_iter()
+            .filter(|m| m.role == Role::Doctor && m.revoked_at.is_none())
+            .collect())
     }
 
     // -------------------------------------------------------------- clinical
@@ -503,20 +535,38 @@ impl Core {
                             "a signed note cannot change; add an addendum",
                         ));
                     }
-                    // FIXME(client): needs `ClinicPartition::update_encounter(id, EncounterPatch)`
-                    // (local row + field-level outbox mutation) to edit a draft.
-                    Err(UiError::not_available("Editing a saved draft"))
+                    Ok(p.update_encounter(
+                        existing.id,
+                        EncounterPatch {
+                            base_version: None,
+                            chief_complaint: Some(draft.chief_complaint),
+                            notes: Some(draft.notes),
+                            diagnosis: Some(draft.diagnosis),
+                            vitals: Some(draft.vitals),
+                        },
+                    )?)
                 }
             }
         })
         .await
     }
 
-    pub async fn sign_encounter(&self, _id: Uuid) -> Result<Encounter, UiError> {
-        // FIXME(client): needs `ClinicPartition::sign_encounter(id, signer)` and a sync
-        // mutation for signing (the server has POST …/encounters/{id}/sign, the push protocol
-        // has no sign operation yet).
-        Err(UiError::not_available("Signing a note"))
+    /// Signs a note as the signed-in doctor (offline too: the server signs it as the
+    /// doctor who pushes the change).
+    pub async fn sign_encounter(&self, id: Uuid) -> Result<Encounter, UiError> {
+        self.with_partition(move |p, user, role| {
+            if role != Role::Doctor {
+                return Err(UiError::new("forbidden", "only doctors sign notes"));
+            }
+            let existing = p
+                .get_encounter(id)?
+                .ok_or_else(|| UiError::new("not_found", "no such note"))?;
+            if existing.signed_at.is_some() {
+                return Err(UiError::new("invalid_state", "this note is already signed"));
+            }
+            Ok(p.sign_encounter(id, EncounterPatch::default(), user)?)
+        })
+        .await
     }
 
     pub async fn add_addendum(
@@ -537,10 +587,18 @@ impl Core {
         .await
     }
 
-    pub async fn issue_prescription(&self, _new: NewPrescription) -> Result<Prescription, UiError> {
-        // FIXME(client): needs `ClinicPartition::create_prescription(new, doctor_id)` (like
-        // `create_encounter`) so a prescription is written locally with its outbox entry.
-        Err(UiError::not_available("Issuing a prescription"))
+    pub async fn issue_prescription(&self, new: NewPrescription) -> Result<Prescription, UiError> {
+        let new = clean_prescription(new)?;
+        self.with_partition(move |p, user, role| {
+            if role != Role::Doctor {
+                return Err(UiError::new(
+                    "forbidden",
+                    "only doctors issue prescriptions",
+                ));
+            }
+            Ok(p.create_prescription(new, user)?)
+        })
+        .await
     }
 
     // -------------------------------------------------------------- billing
@@ -549,9 +607,8 @@ impl Core {
         let clinic_state = {
             let state = self.state.lock().await;
             let clinic = state.clinic.as_ref().ok_or_else(UiError::no_clinic)?;
-            // FIXME(client): the clinic's own state code comes with `GET /v1/clinics/{id}`,
-            // which the client cannot fetch yet; until then the place of supply stands in,
-            // which makes every invoice intra-state (CGST+SGST).
+            // The clinic's own state (from the server or its cached copy) decides CGST+SGST
+            // or IGST; a clinic never fetched on this device falls back to the place of supply.
             clinic
                 .clinic
                 .as_ref()
@@ -571,39 +628,118 @@ impl Core {
 
     pub async fn add_payment(
         &self,
-        _invoice_id: Uuid,
-        _payment: NewPayment,
+        invoice_id: Uuid,
+        mut payment: NewPayment,
     ) -> Result<Invoice, UiError> {
-        // FIXME(client): needs `ClinicPartition::add_payment(invoice_id, NewPayment)` (the
-        // invoice with the payment added plus a `payment` mutation).
-        Err(UiError::not_available("Recording a payment"))
+        if payment.amount_paise <= 0 {
+            return Err(UiError::invalid(
+                "amount_paise",
+                "Enter an amount above zero.",
+            ));
+        }
+        if let Some(r) = &payment.reference {
+            let r = vaidya_shared::validate::clean_text(r, 200)
+                .map_err(|m| UiError::invalid("reference", m))?;
+            payment.reference = Some(r).filter(|r| !r.is_empty());
+        }
+        self.with_partition(move |p, _, _| {
+            let invoice = p
+                .get_invoice(invoice_id)?
+                .ok_or_else(|| UiError::new("not_found", "no such invoice"))?;
+            let due = invoice.totals.total_paise - invoice.paid_paise;
+            if payment.amount_paise > due {
+                return Err(UiError::invalid(
+                    "amount_paise",
+                    "The amount is more than the balance due.",
+                ));
+            }
+            Ok(p.add_payment(invoice_id, payment)?)
+        })
+        .await
     }
 
     // -------------------------------------------------------------- admin (online only)
 
+    /// The server API, the open clinic and the user's role there.
+    async fn online(&self) -> Result<(ServerApi, Uuid, Role), UiError> {
+        let state = self.state.lock().await;
+        let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
+        let clinic = state.clinic.as_ref().ok_or_else(UiError::no_clinic)?;
+        Ok((
+            client.api().clone(),
+            clinic.clinic_id,
+            clinic.membership.role,
+        ))
+    }
+
+    async fn admin_api(&self) -> Result<(ServerApi, Uuid), UiError> {
+        let (api, clinic, role) = self.online().await?;
+        if role != Role::Admin {
+            return Err(UiError::new(
+                "forbidden",
+                "only clinic admins manage members",
+            ));
+        }
+        Ok((api, clinic))
+    }
+
+    /// The member list from the server, kept in the partition for offline use.
+    async fn fetch_members(&self) -> Result<Vec<Member>, UiError> {
+        let (api, clinic, _) = self.online().await?;
+        let members = api.members(clinic).await?;
+        let kept = members.clone();
+        self.with_partition(move |p, _, _| Ok(p.set_cached_members(&kept)?))
+            .await?;
+        Ok(members)
+    }
+
+    /// Members and roles (online only: admins act on the server's current list).
     pub async fn list_members(&self) -> Result<Vec<Member>, UiError> {
-        // FIXME(client): needs `ServerApi::members(clinic)`.
-        Err(UiError::not_available("The member list"))
+        self.fetch_members().await
     }
 
-    pub async fn add_member(&self, _new: NewMember) -> Result<Member, UiError> {
-        // FIXME(client): needs `ServerApi::add_member(clinic, NewMember)`.
-        Err(UiError::not_available("Adding members"))
+    pub async fn add_member(&self, mut new: NewMember) -> Result<Member, UiError> {
+        new.email = new.email.trim().to_owned();
+        if new.email.is_empty() {
+            return Err(UiError::invalid("email", "This field is required."));
+        }
+        let (api, clinic) = self.admin_api().await?;
+        let member = api.add_member(clinic, &new).await?;
+        let _ = self.fetch_members().await; // keeps the cached list current; best effort
+        Ok(member)
     }
 
-    pub async fn set_member_role(&self, _member: Uuid, _role: Role) -> Result<Member, UiError> {
-        // FIXME(client): needs `ServerApi::update_member(clinic, member, MemberPatch)`.
-        Err(UiError::not_available("Changing roles"))
+    pub async fn set_member_role(&self, member: Uuid, role: Role) -> Result<Member, UiError> {
+        let (api, clinic) = self.admin_api().await?;
+        let member = api.update_member(clinic, member, role).await?;
+        let _ = self.fetch_members().await;
+        Ok(member)
     }
 
-    pub async fn revoke_member(&self, _member: Uuid) -> Result<(), UiError> {
-        // FIXME(client): needs `ServerApi::revoke_member(clinic, member)`.
-        Err(UiError::not_available("Revoking members"))
+    pub async fn revoke_member(&self, member: Uuid) -> Result<(), UiError> {
+        let (api, clinic) = self.admin_api().await?;
+        api.revoke_member(clinic, member).await?;
+        let _ = self.fetch_members().await;
+        Ok(())
     }
 
-    pub async fn audit_trail(&self, _query: AuditQuery) -> Result<Page<AuditEntry>, UiError> {
-        // FIXME(client): needs `ServerApi::audit(clinic, AuditQuery)`.
-        Err(UiError::not_available("The audit trail"))
+    /// One page of the audit trail (online only; the server allows clinic admins).
+    pub async fn audit_trail(&self, mut query: AuditQuery) -> Result<Page<AuditEntry>, UiError> {
+        let (api, clinic, role) = self.online().await?;
+        if role != Role::Admin {
+            return Err(UiError::new(
+                "forbidden",
+                "only clinic admins read the audit trail",
+            ));
+        }
+        if let (Some(from), Some(to)) = (query.from, query.to) {
+            if to < from {
+                return Err(UiError::invalid("to", "The end must be after the start."));
+            }
+        }
+        query.limit = Some(query.limit.unwrap_or(50).clamp(1, 200));
+        query.offset = query.offset.map(|o| o.max(0));
+        Ok(api.audit(clinic, &query).await?)
     }
 
     // -------------------------------------------------------------- conflicts, printing
@@ -627,32 +763,24 @@ impl Core {
         .await
     }
 
+    /// Records a print in the local access log; it reaches the audit trail as `print`
+    /// with the next push (offline prints too).
     pub async fn record_print(&self, entity: String, id: Uuid) -> Result<(), UiError> {
-        // Reading the row records the access locally; the print itself is not yet its own
-        // audit action.
-        // FIXME(client): needs `ClinicPartition::record_print(entity, id)` so prints reach
-        // the audit trail as `print` (DESIGN.md: prints are audited).
-        self.with_partition(move |p, _, _| {
-            match entity.as_str() {
-                "invoice" => {
-                    p.get_invoice(id)?;
-                }
-                "prescription" => {
-                    p.get_prescription(id)?;
-                }
-                _ => return Err(UiError::invalid("entity", "unknown print entity")),
-            }
-            Ok(())
-        })
-        .await
+        let entity = match entity.as_str() {
+            "invoice" | "receipt" => EntityKind::Invoice,
+            "prescription" => EntityKind::Prescription,
+            "encounter" => EntityKind::Encounter,
+            _ => return Err(UiError::invalid("entity", "unknown print entity")),
+        };
+        self.with_partition(move |p, _, _| Ok(p.record_print(entity, id)?))
+            .await
     }
 }
 
 fn session_view(client: &Client) -> SessionView {
     let memberships = if client.memberships().is_empty() {
-        // FIXME(client): offline unlock knows only clinic ids, not names and roles; keep the
-        // memberships with the session so an offline doctor keeps the doctor's screens.
-        // Until then the least-privileged role is assumed.
+        // A session stored by an older version kept only clinic ids: the least-privileged
+        // role is assumed until the next online sign-in.
         client
             .clinics()
             .iter()
@@ -672,8 +800,12 @@ fn session_view(client: &Client) -> SessionView {
         user: UserSummary {
             id: client.user_id(),
             email: client.email().to_owned(),
-            // FIXME(client): `Client` keeps no display name; the email stands in.
-            display_name: client.email().to_owned(),
+            // A session stored by an older version has no name; the email stands in.
+            display_name: if client.display_name().is_empty() {
+                client.email().to_owned()
+            } else {
+                client.display_name().to_owned()
+            },
         },
         memberships,
         offline: client.mode() == Mode::Offline,
@@ -687,6 +819,66 @@ fn membership_of(client: &Client, clinic_id: Uuid) -> Result<Membership, UiError
         .into_iter()
         .find(|m| m.clinic_id == clinic_id)
         .ok_or_else(|| UiError::new("not_a_member", "you are not a member of this clinic"))
+}
+
+/// The clinic's details from the server (kept in the partition), or the kept copy when
+/// the server does not answer in time.
+async fn fetch_clinic_details(
+    api: &ServerApi,
+    clinic_id: Uuid,
+    partition: &StdMutex<ClinicPartition>,
+) -> Option<Clinic> {
+    let fetched = tokio::time::timeout(CLINIC_FETCH_TIMEOUT, api.clinic(clinic_id)).await;
+    let mut p = partition.lock().ok()?;
+    match fetched {
+        Ok(Ok(clinic)) if clinic.id == clinic_id => {
+            let _ = p.set_cached_clinic(&clinic);
+            Some(clinic)
+        }
+        _ => p.cached_clinic().ok().flatten(),
+    }
+}
+
+/// Fetches the member list and keeps it for the doctor picker offline; best effort.
+async fn refresh_members(
+    api: ServerApi,
+    clinic_id: Uuid,
+    partition: Arc<StdMutex<ClinicPartition>>,
+) {
+    let members: Result<Vec<Member>, ApiError> = api.members(clinic_id).await;
+    if let Ok(members) = members {
+        if let Ok(mut p) = partition.lock() {
+            let _ = p.set_cached_members(&members);
+        }
+    }
+}
+
+fn clean_prescription(mut new: NewPrescription) -> Result<NewPrescription, UiError> {
+    use vaidya_shared::validate::clean_text;
+    new.items.retain(|i| !i.drug.trim().is_empty());
+    if new.items.is_empty() {
+        return Err(UiError::invalid("items", "Add at least one medicine."));
+    }
+    if new.items.len() > 50 {
+        return Err(UiError::invalid(
+            "items",
+            "A prescription holds at most 50 medicines.",
+        ));
+    }
+    new.notes = clean_text(&new.notes, 5000).map_err(|m| UiError::invalid("notes", m))?;
+    for item in &mut new.items {
+        for (field, text, max) in [
+            ("drug", &mut item.drug, 200),
+            ("strength", &mut item.strength, 100),
+            ("dose", &mut item.dose, 100),
+            ("frequency", &mut item.frequency, 100),
+            ("duration", &mut item.duration, 100),
+            ("instructions", &mut item.instructions, 1000),
+        ] {
+            *text = clean_text(text, max).map_err(|m| UiError::invalid(field, m))?;
+        }
+    }
+    Ok(new)
 }
 
 /// Same rules as the server (`shared::validate`), so nothing the server would refuse waits
@@ -740,4 +932,47 @@ fn clean_patient_patch(mut patch: PatientPatch) -> Result<PatientPatch, UiError>
         patch.address = Some(clean_text(a, 500).map_err(|m| UiError::invalid("address", m))?);
     }
     Ok(patch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaidya_shared::api::NewPrescriptionItem;
+
+    fn item(drug: &str) -> NewPrescriptionItem {
+        NewPrescriptionItem {
+            drug: drug.to_owned(),
+            strength: " 650 mg ".to_owned(),
+            dose: String::new(),
+            frequency: String::new(),
+            duration: String::new(),
+            instructions: String::new(),
+        }
+    }
+
+    fn prescription(items: Vec<NewPrescriptionItem>) -> NewPrescription {
+        NewPrescription {
+            id: None,
+            patient_id: Uuid::new_v4(),
+            encounter_id: None,
+            notes: String::new(),
+            items,
+        }
+    }
+
+    #[test]
+    fn prescriptions_drop_blank_rows_and_need_a_medicine() {
+        let cleaned =
+            clean_prescription(prescription(vec![item("Paracetamol"), item("  ")])).unwrap();
+        assert_eq!(cleaned.items.len(), 1);
+        let err = clean_prescription(prescription(vec![item(" ")])).unwrap_err();
+        assert_eq!(
+            (err.code.as_str(), err.field.as_deref()),
+            ("invalid_field", Some("items"))
+        );
+        let err = clean_prescription(prescription(vec![item("Bad\u{7}drug")])).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("drug"));
+        let many = (0..51).map(|_| item("ORS")).collect();
+        assert!(clean_prescription(prescription(many)).is_err());
+    }
 }

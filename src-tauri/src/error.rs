@@ -30,7 +30,7 @@ impl UiError {
         UiError::new("no_clinic", "no clinic is open")
     }
 
-    /// A feature the client core does not offer yet (see the FIXMEs in `core.rs`).
+    /// A feature this build does not offer (the UI shows a neutral notice for this code).
     pub fn not_available(what: &str) -> UiError {
         UiError::new(
             "not_available",

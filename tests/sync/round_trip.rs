@@ -536,3 +536,185 @@ pub async fn partition_file_holds_no_plaintext_after_sync(h: Arc<Harness>) -> Re
     );
     Ok(())
 }
+
+pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harness>) -> Result<()> {
+    use vaidya_shared::api::{
+        EncounterPatch, NewEncounter, NewPrescription, NewPrescriptionItem, Prescription, Vitals,
+    };
+    if keyring("offline_signed_note_and_prescription_reach_the_server")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let doctor = &world.a.doctor;
+
+    let mut a = Device::new(&server, 11).await?;
+    a.sign_in(doctor).await?;
+    let mut engine = a.engine(clinic, 3)?;
+    engine.sync().await?;
+
+    // The line goes down during the consultation.
+    a.proxy.set_online(false);
+    let p = engine.partition_mut();
+    let patient = p.create_patient(new_patient("Sunita Deshmukh", "9822000011"))?;
+    let note = p.create_encounter(
+        NewEncounter {
+            id: None,
+            patient_id: patient.id,
+            appointment_id: None,
+            chief_complaint: "fever, body ache".to_owned(),
+            notes: "2 days".to_owned(),
+            diagnosis: String::new(),
+            vitals: Vitals {
+                temperature_dc: Some(384),
+                ..Vitals::default()
+            },
+        },
+        doctor.id,
+    )?;
+    p.update_encounter(
+        note.id,
+        EncounterPatch {
+            notes: Some("2 days, no rash".to_owned()),
+            ..EncounterPatch::default()
+        },
+    )?;
+    let signed = p.sign_encounter(
+        note.id,
+        EncounterPatch {
+            diagnosis: Some("Viral fever".to_owned()),
+            ..EncounterPatch::default()
+        },
+        doctor.id,
+    )?;
+    check!(
+        signed.signed_at.is_some() && signed.signed_by == Some(doctor.id),
+        "signed locally at once: {signed:?}"
+    );
+    let rx = p.create_prescription(
+        NewPrescription {
+            id: None,
+            patient_id: patient.id,
+            encounter_id: Some(note.id),
+            notes: "Plenty of fluids".to_owned(),
+            items: vec![NewPrescriptionItem {
+                drug: "Paracetamol".to_owned(),
+                strength: "650 mg".to_owned(),
+                dose: "1 tab".to_owned(),
+                frequency: "TDS".to_owned(),
+                duration: "3 days".to_owned(),
+                instructions: "after food".to_owned(),
+            }],
+        },
+        doctor.id,
+    )?;
+    p.record_print(EntityKind::Prescription, rx.id)?;
+    check!(
+        engine.status()?.pending == 5,
+        "patient, note, edit, sign, prescription wait: {:?}",
+        engine.partition().outbox()?
+    );
+
+    a.proxy.set_online(true);
+    let report = engine.sync().await?;
+    check!(
+        report.applied == 5 && report.rejected == 0 && report.conflicts == 0,
+        "all applied: {report:?} {:?}",
+        engine.partition().outbox()?
+    );
+    check!(
+        report.reads_uploaded >= 1,
+        "the print was uploaded: {report:?}"
+    );
+
+    // The server has the signed note (signed by the doctor who pushed) and the prescription.
+    let api = server
+        .client()
+        .login(&doctor.email, &doctor.password)
+        .await?
+        .0;
+    let (status, body) = api
+        .get(&format!("/v1/clinics/{clinic}/encounters/{}", note.id))
+        .await?;
+    check!(status.is_success(), "GET encounter: {status} {body}");
+    let on_server: vaidya_shared::api::Encounter = serde_json::from_value(body)?;
+    check!(
+        on_server.signed_at.is_some()
+            && on_server.signed_by == Some(doctor.id)
+            && on_server.diagnosis == "Viral fever"
+            && on_server.notes == "2 days, no rash"
+            && on_server.vitals.temperature_dc == Some(384),
+        "the server's note is the signed one: {on_server:?}"
+    );
+    let (status, body) = api
+        .get(&format!("/v1/clinics/{clinic}/prescriptions/{}", rx.id))
+        .await?;
+    check!(status.is_success(), "GET prescription: {status} {body}");
+    let on_server: Prescription = serde_json::from_value(body)?;
+    check!(
+        on_server.doctor_id == doctor.id
+            && on_server.encounter_id == Some(note.id)
+            && on_server.items.len() == 1
+            && on_server.items[0].drug == "Paracetamol",
+        "the server has the prescription: {on_server:?}"
+    );
+
+    // The print reached the audit trail as a print.
+    let db = world.db.superuser().await?;
+    let prints: i64 = db
+        .query_one(
+            "SELECT count(*) FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND actor_id = $2 AND action = 'print' AND $3 = ANY (entity_ids)",
+            &[&clinic, &doctor.id, &rx.id],
+        )
+        .await?
+        .get(0);
+    check!(prints == 1, "the print is audited once ({prints})");
+
+    // The REST calls the desktop makes beside sync: clinic details and members for every
+    // role, the audit trail (filtered) for admins only.
+    let doctor_api = a.client()?.api();
+    let details = doctor_api.clinic(clinic).await?;
+    check!(details.id == clinic, "clinic details: {details:?}");
+    let members = doctor_api.members(clinic).await?;
+    check!(
+        members
+            .iter()
+            .any(|m| m.user.id == doctor.id && m.role == vaidya_shared::api::Role::Doctor),
+        "the doctor is listed: {members:?}"
+    );
+    let query = vaidya_shared::api::AuditQuery {
+        patient_id: Some(patient.id),
+        action: Some(vaidya_shared::api::AuditAction::Print),
+        from: Some(Utc::now() - chrono::Duration::hours(1)),
+        limit: Some(10),
+        ..Default::default()
+    };
+    let err = doctor_api
+        .audit(clinic, &query)
+        .await
+        .err()
+        .context("a doctor may not read the audit trail")?;
+    check!(err.code() == "forbidden", "{err:?}");
+    let admin = ServerApi::new(&server.base, "test-admin-desk")?;
+    admin
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?;
+    let page = admin.audit(clinic, &query).await?;
+    check!(
+        page.items.len() == 1
+            && page.items[0].entity_ids == vec![rx.id]
+            && page.items[0].actor_id == Some(doctor.id),
+        "the admin finds the print by patient and action: {page:?}"
+    );
+
+    // And the device gets the server's signed note back.
+    sync_until(&mut engine, "the signed note comes back", |e| {
+        Ok(e.partition()
+            .get_encounter(note.id)?
+            .is_some_and(|n| n.version > 0 && n.signed_by == Some(doctor.id)))
+    })
+    .await?;
+    Ok(())
+}

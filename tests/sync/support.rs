@@ -35,6 +35,7 @@ tests![
     crate::round_trip::live_notification_triggers_pull,
     crate::round_trip::offline_invoices_use_the_device_series,
     crate::round_trip::partition_file_holds_no_plaintext_after_sync,
+    crate::round_trip::offline_signed_note_and_prescription_reach_the_server,
     crate::bad_input::corrupted_partition_is_a_typed_error,
     crate::bad_input::truncated_and_malformed_answers_lose_nothing,
     crate::bad_input::clock_far_ahead_or_behind_extends_nothing,

@@ -52,6 +52,8 @@ fn session(server: &str, user_id: Uuid, refresh_token: &str) -> StoredSession {
         offline_lease_until: Utc.with_ymd_and_hms(2025, 3, 21, 0, 0, 0).unwrap(),
         clinic_ids: vec![Uuid::new_v4()],
         last_known_time: None,
+        display_name: String::new(),
+        memberships: Vec::new(),
     }
 }
 
@@ -82,6 +84,90 @@ fn a_realistic_session_fits_the_limit() {
         &"r".repeat(512),
     );
     assert!(serde_json::to_vec(&s).unwrap().len() < MAX_ENTRY_BYTES / 2);
+}
+
+fn login_session(clinics: usize, name: &str) -> vaidya_shared::api::Session {
+    use vaidya_shared::api::{Membership, Role, Session, UserSummary};
+    let at = Utc.with_ymd_and_hms(2025, 3, 21, 0, 0, 0).unwrap();
+    Session {
+        access_token: "a".repeat(43),
+        access_expires_at: at,
+        refresh_token: "r".repeat(43),
+        refresh_expires_at: at,
+        offline_lease_until: at,
+        user: UserSummary {
+            id: Uuid::new_v4(),
+            email: "dr.asha.kulkarni@shanti-clinics.example.in".to_owned(),
+            display_name: "Dr. Asha Kulkarni".to_owned(),
+        },
+        memberships: (0..clinics)
+            .map(|i| Membership {
+                clinic_id: Uuid::new_v4(),
+                clinic_name: format!("{name} {i}"),
+                group_id: Uuid::new_v4(),
+                group_name: "Shanti Clinics Group".to_owned(),
+                role: if i % 2 == 0 {
+                    Role::Doctor
+                } else {
+                    Role::Admin
+                },
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn memberships_are_kept_with_the_session_within_the_limit() {
+    // A branch or two: everything is kept as it is.
+    let small = login_session(2, "शांति क्लिनिक, कोथरूड");
+    let stored = StoredSession::from_session("https://sync.example.in/", &small);
+    assert_eq!(stored.display_name, "Dr. Asha Kulkarni");
+    assert_eq!(stored.membership_list(), small.memberships);
+
+    // A group owner with many long-named branches: names shrink (never mid-character),
+    // roles and clinic ids stay, and the entry still fits with room for the known time.
+    for clinics in [10, 25, 40] {
+        let big = login_session(clinics, &"शांति मल्टीस्पेशियलिटी क्लिनिक ".repeat(4));
+        let mut stored = StoredSession::from_session("https://sync.example.in", &big);
+        stored.last_known_time = Some(Utc::now());
+        let size = serde_json::to_vec(&stored).unwrap().len();
+        assert!(size <= MAX_ENTRY_BYTES, "{clinics} clinics: {size} bytes");
+        assert_eq!(
+            stored.clinic_ids.len(),
+            clinics,
+            "every partition stays unlockable"
+        );
+        let kept = stored.membership_list();
+        if !kept.is_empty() {
+            assert_eq!(kept.len(), clinics);
+            for (k, m) in kept.iter().zip(&big.memberships) {
+                assert_eq!((k.clinic_id, k.role), (m.clinic_id, m.role));
+                assert!(!k.clinic_name.is_empty());
+            }
+        }
+    }
+    // Ten branches keep their roles at least.
+    let ten = StoredSession::from_session(
+        "https://sync.example.in",
+        &login_session(10, &"शांति मल्टीस्पेशियलिटी क्लिनिक ".repeat(4)),
+    );
+    assert_eq!(ten.membership_list().len(), 10);
+
+    // A session stored by an older version (no memberships) still reads.
+    let old = serde_json::json!({
+        "server": "https://sync.example.in", "user_id": Uuid::new_v4(), "email": "a@b.in",
+        "refresh_token": "r", "refresh_expires_at": "2025-03-21T00:00:00Z",
+        "offline_lease_until": "2025-03-21T00:00:00Z", "clinic_ids": [Uuid::new_v4()],
+    });
+    let old: StoredSession = serde_json::from_value(old).unwrap();
+    assert!(old.membership_list().is_empty() && old.display_name.is_empty());
+}
+
+#[test]
+fn names_are_cut_on_character_boundaries() {
+    assert_eq!(truncate_chars("Pune", 10), "Pune");
+    assert_eq!(truncate_chars("कोथरूड क्लिनिक", 4), "कोथ…");
+    assert_eq!(truncate_chars("abcdef", 4).chars().count(), 4);
 }
 
 #[test]

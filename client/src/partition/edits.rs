@@ -12,8 +12,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Addendum, Appointment, AppointmentPatch, AppointmentStatus, Encounter, Invoice, InvoiceLine,
-    NewAddendum, NewAppointment, NewEncounter, NewInvoice, NewPatient, Patient, PatientPatch,
+    Addendum, Appointment, AppointmentPatch, AppointmentStatus, Encounter, EncounterPatch, Invoice,
+    InvoiceLine, NewAddendum, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
+    NewPrescription, Patient, PatientPatch, Payment, Prescription, PrescriptionItem,
 };
 use vaidya_shared::gst::{self, SupplyKind};
 use vaidya_shared::sync::{EntityKind, Operation, Resolution};
@@ -48,6 +49,12 @@ pub fn field_changes(
         }
     }
     Ok(changes)
+}
+
+/// Now, at the precision the partition stores (microseconds), so a returned row equals
+/// the row read back.
+fn stored_now() -> chrono::DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
 }
 
 /// An empty string clears an optional text field (as in the REST patch).
@@ -317,6 +324,185 @@ impl ClinicPartition {
         })?));
         self.commit_local(Some(Record::Encounter(&encounter)), None, &m)?;
         Ok(encounter)
+    }
+
+    fn cached_encounter(&self, id: Uuid) -> Result<Encounter, PartitionError> {
+        self.peek_encounter(id)?.ok_or(PartitionError::NotFound {
+            entity: "encounter",
+            id,
+        })
+    }
+
+    /// The edited note and the `{value, base}` changes of a patch (only real changes).
+    fn edit_encounter(
+        before: &Encounter,
+        patch: EncounterPatch,
+    ) -> Result<(Encounter, Map<String, Value>), PartitionError> {
+        if before.signed_at.is_some() {
+            return Err(PartitionError::InvalidMutation(
+                "a signed note cannot change; add an addendum".to_owned(),
+            ));
+        }
+        let mut after = before.clone();
+        if let Some(text) = patch.chief_complaint {
+            after.chief_complaint = text;
+        }
+        if let Some(text) = patch.notes {
+            after.notes = text;
+        }
+        if let Some(text) = patch.diagnosis {
+            after.diagnosis = text;
+        }
+        if let Some(vitals) = patch.vitals {
+            after.vitals = vitals;
+        }
+        let changes = field_changes(
+            before,
+            &after,
+            &["chief_complaint", "notes", "diagnosis", "vitals"],
+        )?;
+        Ok((after, changes))
+    }
+
+    /// Edits an unsigned note offline; only fields that really change are sent, each with
+    /// its base (vitals travel as one value object).
+    pub fn update_encounter(
+        &mut self,
+        id: Uuid,
+        patch: EncounterPatch,
+    ) -> Result<Encounter, PartitionError> {
+        let before = self.cached_encounter(id)?;
+        let (mut after, changes) = ClinicPartition::edit_encounter(&before, patch)?;
+        if changes.is_empty() {
+            return Ok(before);
+        }
+        after.updated_at = stored_now();
+        let mut m = new_mutation(
+            EntityKind::Encounter,
+            id,
+            Operation::Update,
+            Some(before.version),
+        );
+        m.changes = changes;
+        self.commit_local(Some(Record::Encounter(&after)), None, &m)?;
+        Ok(after)
+    }
+
+    /// Signs a note offline as `signer` (the signed-in doctor), with any last edits in
+    /// `patch` in the same mutation: the server applies the edits, then signs as the doctor
+    /// who pushes. Locally the note shows as signed at once.
+    pub fn sign_encounter(
+        &mut self,
+        id: Uuid,
+        patch: EncounterPatch,
+        signer: Uuid,
+    ) -> Result<Encounter, PartitionError> {
+        let before = self.cached_encounter(id)?;
+        let (mut after, mut changes) = ClinicPartition::edit_encounter(&before, patch)?;
+        changes.insert("sign".to_owned(), json!({ "value": true, "base": false }));
+        let now = stored_now();
+        after.signed_at = Some(now);
+        after.signed_by = Some(signer);
+        after.updated_at = now;
+        let mut m = new_mutation(
+            EntityKind::Encounter,
+            id,
+            Operation::Update,
+            Some(before.version),
+        );
+        m.changes = changes;
+        self.commit_local(Some(Record::Encounter(&after)), None, &m)?;
+        Ok(after)
+    }
+
+    /// Issues a prescription offline, by `doctor_id` (the signed-in doctor). Issued
+    /// prescriptions are immutable; item ids here are local until the row is pulled back.
+    pub fn create_prescription(
+        &mut self,
+        new: NewPrescription,
+        doctor_id: Uuid,
+    ) -> Result<Prescription, PartitionError> {
+        if new.items.is_empty() {
+            return Err(PartitionError::InvalidMutation(
+                "a prescription needs at least one item".to_owned(),
+            ));
+        }
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        let prescription = Prescription {
+            id,
+            clinic_id: self.clinic_id,
+            patient_id: new.patient_id,
+            doctor_id,
+            encounter_id: new.encounter_id,
+            notes: new.notes.clone(),
+            items: new
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| PrescriptionItem {
+                    id: Uuid::now_v7(),
+                    position: i as i32 + 1,
+                    drug: item.drug.clone(),
+                    strength: item.strength.clone(),
+                    dose: item.dose.clone(),
+                    frequency: item.frequency.clone(),
+                    duration: item.duration.clone(),
+                    instructions: item.instructions.clone(),
+                })
+                .collect(),
+            issued_at: stored_now(),
+            version: 0,
+        };
+        let mut m = new_mutation(EntityKind::Prescription, id, Operation::Create, None);
+        m.data = Some(Value::Object(to_object(&NewPrescription {
+            id: Some(id),
+            ..new
+        })?));
+        self.commit_local(Some(Record::Prescription(&prescription)), None, &m)?;
+        Ok(prescription)
+    }
+
+    /// Records a payment against a cached invoice offline: the invoice shows it (and the
+    /// amount paid) at once; a `payment` mutation with the invoice as parent carries it.
+    pub fn add_payment(
+        &mut self,
+        invoice_id: Uuid,
+        new: NewPayment,
+    ) -> Result<Invoice, PartitionError> {
+        if new.amount_paise <= 0 {
+            return Err(PartitionError::InvalidMutation(
+                "a payment amount must be positive".to_owned(),
+            ));
+        }
+        let mut invoice = self
+            .peek_invoice(invoice_id)?
+            .ok_or(PartitionError::NotFound {
+                entity: "invoice",
+                id: invoice_id,
+            })?;
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        let reference = new.reference.clone().filter(|r| !r.trim().is_empty());
+        invoice.payments.push(Payment {
+            id,
+            invoice_id,
+            amount_paise: new.amount_paise,
+            method: new.method,
+            reference: reference.clone(),
+            received_at: stored_now(),
+        });
+        invoice.paid_paise = invoice
+            .paid_paise
+            .checked_add(new.amount_paise)
+            .ok_or_else(|| PartitionError::InvalidMutation("amount too large".to_owned()))?;
+        let mut m = new_mutation(EntityKind::Payment, id, Operation::Create, None);
+        m.parent_id = Some(invoice_id);
+        m.data = Some(Value::Object(to_object(&NewPayment {
+            id: Some(id),
+            reference,
+            ..new
+        })?));
+        self.commit_local(Some(Record::Invoice(&invoice)), None, &m)?;
+        Ok(invoice)
     }
 
     /// Adds an addendum to an encounter (the way a signed note is amended).

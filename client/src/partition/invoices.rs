@@ -184,6 +184,22 @@ fn load_children(conn: &Connection, invoice: &mut Invoice) -> rusqlite::Result<(
 }
 
 impl ClinicPartition {
+    /// The cached invoice without recording a read: for changes to an invoice the user has open.
+    pub(crate) fn peek_invoice(&self, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
+        let mut invoice = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM invoices WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(i) = invoice.as_mut() {
+            load_children(&self.conn, i)?;
+        }
+        Ok(invoice)
+    }
+
     pub fn get_invoice(&self, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
         let mut invoice = self
             .conn

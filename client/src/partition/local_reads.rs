@@ -15,6 +15,8 @@ pub enum ReadAction {
     Read,
     /// A list or search result shown.
     List,
+    /// A record printed (prescription, invoice, receipt).
+    Print,
 }
 
 impl ReadAction {
@@ -22,11 +24,12 @@ impl ReadAction {
         match self {
             ReadAction::Read => "read",
             ReadAction::List => "list",
+            ReadAction::Print => "print",
         }
     }
 
     pub fn parse(s: &str) -> Option<ReadAction> {
-        [ReadAction::Read, ReadAction::List]
+        [ReadAction::Read, ReadAction::List, ReadAction::Print]
             .into_iter()
             .find(|a| a.as_str() == s)
     }
@@ -78,6 +81,36 @@ pub(crate) fn record(
 }
 
 impl ClinicPartition {
+    /// Records that a cached record was printed (a prescription, an invoice or receipt, an
+    /// encounter note); uploaded with the next push as a `print` access. The record must be
+    /// in the cache: its patient is named in the audit row.
+    pub fn record_print(&mut self, entity: EntityKind, id: Uuid) -> Result<(), PartitionError> {
+        let table = match entity {
+            EntityKind::Prescription => "prescriptions",
+            EntityKind::Invoice => "invoices",
+            EntityKind::Encounter => "encounters",
+            other => {
+                return Err(PartitionError::InvalidMutation(format!(
+                    "a {} is not printed",
+                    other.as_str()
+                )))
+            }
+        };
+        let patient: Option<String> = rusqlite::OptionalExtension::optional(self.conn.query_row(
+            &format!("SELECT patient_id FROM {table} WHERE id = ?1"),
+            [id.to_string()],
+            |row| row.get(0),
+        ))?;
+        let patient = patient.ok_or(PartitionError::NotFound {
+            entity: entity.as_str(),
+            id,
+        })?;
+        let patient = Uuid::parse_str(&patient)
+            .map_err(|e| PartitionError::InvalidRow(format!("{table}.patient_id: {e}")))?;
+        record(&self.conn, ReadAction::Print, entity, &[id], &[patient])?;
+        Ok(())
+    }
+
     /// The oldest recorded reads, up to `limit`, for upload.
     pub fn local_reads(&self, limit: i64) -> Result<Vec<LocalRead>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(

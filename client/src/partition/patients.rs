@@ -12,6 +12,9 @@ use super::{ClinicPartition, PartitionError};
 
 /// Most results a search returns, whatever the caller asks for.
 pub const MAX_SEARCH_RESULTS: i64 = 200;
+/// Searches with at most this many matches are ranked by relevance (bm25); broader ones
+/// (the first keystrokes) take this many matches unranked and order them by name.
+const RANK_LIMIT: i64 = 300;
 
 /// At most this many words of a query are used; more only slow the match down.
 const MAX_QUERY_TERMS: usize = 8;
@@ -176,14 +179,32 @@ impl ClinicPartition {
             return Ok(Vec::new());
         };
         let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS}
-             FROM (SELECT rowid AS hit, bm25(patients_fts) AS score
-                   FROM patients_fts WHERE patients_fts MATCH ?1
-                   ORDER BY score LIMIT ?2)
-             JOIN patients ON patients.pk = hit
-             ORDER BY score, name, pk"
-        ))?;
+        // Ranking sorts every match, which for the first keystrokes ("a") is a large share of
+        // the clinic. So rank only when the matches are few; otherwise take the first
+        // RANK_LIMIT matches unranked (FTS5 stops early) and order those by name. Both
+        // paths are bounded, whatever the partition's size.
+        let matches: i64 = self.conn.prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM patients_fts WHERE patients_fts MATCH ?1 LIMIT ?2)",
+        )?
+        .query_row(params![fts, RANK_LIMIT + 1], |r| r.get(0))?;
+        let sql = if matches <= RANK_LIMIT {
+            format!(
+                "SELECT {COLUMNS}
+                 FROM (SELECT rowid AS hit, bm25(patients_fts) AS score
+                       FROM patients_fts WHERE patients_fts MATCH ?1
+                       ORDER BY score LIMIT ?2)
+                 JOIN patients ON patients.pk = hit
+                 ORDER BY score, name, pk"
+            )
+        } else {
+            format!(
+                "SELECT {COLUMNS}
+                 FROM (SELECT rowid AS hit FROM patients_fts WHERE patients_fts MATCH ?1 LIMIT {RANK_LIMIT})
+                 JOIN patients ON patients.pk = hit
+                 ORDER BY name, pk LIMIT ?2"
+            )
+        };
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let patients: Vec<Patient> = stmt
             .query_map(params![fts, limit], from_row)?
             .collect::<Result<_, _>>()?;

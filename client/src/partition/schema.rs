@@ -281,6 +281,24 @@ CREATE TABLE refetch (
     PRIMARY KEY (entity, id)
 );
 "#,
+    // 2 → 3: prints are audited like reads (DESIGN.md: every print leaves an audit record),
+    // so the local access log accepts the action `print`. SQLite cannot change a CHECK in
+    // place: the table is rebuilt with its rows and their sequence numbers.
+    r#"
+CREATE TABLE local_reads_v3 (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    read_id     TEXT NOT NULL UNIQUE,
+    action      TEXT NOT NULL CHECK (action IN ('read', 'list', 'print')),
+    entity      TEXT NOT NULL,
+    entity_ids  TEXT NOT NULL CHECK (json_valid(entity_ids)),
+    patient_ids TEXT NOT NULL CHECK (json_valid(patient_ids)),
+    at          TEXT NOT NULL
+);
+INSERT INTO local_reads_v3 (seq, read_id, action, entity, entity_ids, patient_ids, at)
+SELECT seq, read_id, action, entity, entity_ids, patient_ids, at FROM local_reads;
+DROP TABLE local_reads;
+ALTER TABLE local_reads_v3 RENAME TO local_reads;
+"#,
 ];
 
 /// The schema version this build writes and understands.
@@ -341,5 +359,51 @@ mod tests {
             PartitionError::NewerSchema { found, supported }
                 if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION
         ));
+    }
+
+    #[test]
+    fn version_3_keeps_the_access_log_and_accepts_prints() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for step in &MIGRATIONS[..2] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO local_reads (seq, read_id, action, entity, entity_ids, patient_ids, at)
+             VALUES (7, 'r1', 'read', 'patient', '[]', '[]', '2025-01-01T00:00:00.000000Z')",
+            [],
+        )
+        .unwrap();
+        assert!(conn
+            .execute(
+                "INSERT INTO local_reads (read_id, action, entity, entity_ids, patient_ids, at)
+                 VALUES ('r2', 'print', 'invoice', '[]', '[]', '2025-01-01T00:00:00.000000Z')",
+                [],
+            )
+            .is_err());
+        migrate(&mut conn).unwrap();
+        let kept: (i64, String) = conn
+            .query_row("SELECT seq, read_id FROM local_reads", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(kept, (7, "r1".to_owned()));
+        let seq: i64 = conn
+            .query_row(
+                "INSERT INTO local_reads (read_id, action, entity, entity_ids, patient_ids, at)
+                 VALUES ('r2', 'print', 'invoice', '[]', '[]', '2025-01-01T00:00:00.000000Z')
+                 RETURNING seq",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(seq > 7, "sequence numbers keep growing");
+        assert!(conn
+            .execute(
+                "INSERT INTO local_reads (read_id, action, entity, entity_ids, patient_ids, at)
+                 VALUES ('r3', 'export', 'invoice', '[]', '[]', '2025-01-01T00:00:00.000000Z')",
+                [],
+            )
+            .is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use vaidya_shared::api::{Clinic, Member};
 
 use super::sql::ts;
 use super::{ClinicPartition, PartitionError};
@@ -102,5 +103,58 @@ impl ClinicPartition {
         };
         set(conn, NEXT_INVOICE_NUMBER, &(next + 1).to_string())?;
         Ok(next)
+    }
+}
+
+/// The clinic's members as last fetched online (JSON): the doctor picker works offline.
+const MEMBERS: &str = "members";
+/// The clinic's details as last fetched online (JSON): GSTIN and state code for invoices.
+const CLINIC: &str = "clinic";
+
+impl ClinicPartition {
+    fn cached_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, PartitionError> {
+        match get(&self.conn, key)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| PartitionError::InvalidRow(format!("{key}: {e}"))),
+        }
+    }
+
+    fn cache_json(
+        &mut self,
+        key: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<(), PartitionError> {
+        let text = serde_json::to_string(value)
+            .map_err(|e| PartitionError::InvalidRow(format!("{key}: {e}")))?;
+        Ok(set(&self.conn, key, &text)?)
+    }
+
+    /// The member list last fetched from the server; `None` before the first fetch.
+    pub fn cached_members(&self) -> Result<Option<Vec<Member>>, PartitionError> {
+        self.cached_json(MEMBERS)
+    }
+
+    /// Keeps the member list for offline use (replacing the previous one). Members of
+    /// another clinic are refused.
+    pub fn set_cached_members(&mut self, members: &[Member]) -> Result<(), PartitionError> {
+        for m in members {
+            self.check_clinic(m.clinic_id)?;
+        }
+        self.cache_json(MEMBERS, &members)
+    }
+
+    /// The clinic's details last fetched from the server; `None` before the first fetch.
+    pub fn cached_clinic(&self) -> Result<Option<Clinic>, PartitionError> {
+        self.cached_json(CLINIC)
+    }
+
+    pub fn set_cached_clinic(&mut self, clinic: &Clinic) -> Result<(), PartitionError> {
+        self.check_clinic(clinic.id)?;
+        self.cache_json(CLINIC, clinic)
     }
 }

@@ -1039,3 +1039,434 @@ fn two_connections_share_one_partition() {
         .collect();
     assert_eq!(order, vec![a.id, b.id]);
 }
+
+// ---------------------------------------------------------------- clinical and billing writes
+
+use vaidya_shared::api::{
+    Clinic, EncounterPatch, Member, NewEncounter, NewInvoice, NewInvoiceLine, NewPayment,
+    NewPrescription, NewPrescriptionItem, UserSummary,
+};
+
+/// Rows in a table and outbox entries, to show a write stored both or neither.
+fn counts(partition: &ClinicPartition, table: &str) -> (i64, i64) {
+    let rows = partition
+        .conn
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap();
+    (rows, partition.outbox_len().unwrap())
+}
+
+fn last_mutation(partition: &ClinicPartition) -> Mutation {
+    partition.outbox().unwrap().pop().unwrap().mutation
+}
+
+fn draft_note(partition: &mut ClinicPartition, doctor: Uuid) -> Encounter {
+    partition
+        .create_encounter(
+            NewEncounter {
+                id: None,
+                patient_id: Uuid::new_v4(),
+                appointment_id: None,
+                chief_complaint: "fever".to_owned(),
+                notes: "3 days".to_owned(),
+                diagnosis: String::new(),
+                vitals: Vitals {
+                    pulse_bpm: Some(88),
+                    ..Vitals::default()
+                },
+            },
+            doctor,
+        )
+        .unwrap()
+}
+
+#[test]
+fn an_encounter_edit_sends_only_changed_fields_with_their_base() {
+    let f = fixture();
+    let mut partition = f.open();
+    let doctor = Uuid::new_v4();
+    let note = draft_note(&mut partition, doctor);
+    assert_eq!(counts(&partition, "encounters"), (1, 1));
+
+    let edited = partition
+        .update_encounter(
+            note.id,
+            EncounterPatch {
+                chief_complaint: Some("fever".to_owned()), // unchanged: not sent
+                notes: Some("3 days, worse at night".to_owned()),
+                vitals: Some(Vitals {
+                    pulse_bpm: Some(92),
+                    temperature_dc: Some(384),
+                    ..Vitals::default()
+                }),
+                ..EncounterPatch::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(counts(&partition, "encounters"), (1, 2), "row + one entry");
+    assert_eq!(
+        partition.peek_encounter(note.id).unwrap().unwrap(),
+        edited,
+        "the cached row is the edited note"
+    );
+    let m = last_mutation(&partition);
+    assert_eq!(
+        (m.entity, m.entity_id, m.op, m.base_version),
+        (EntityKind::Encounter, note.id, Operation::Update, Some(0))
+    );
+    assert!(m.data.is_none() && m.parent_id.is_none());
+    assert_eq!(
+        serde_json::Value::Object(m.changes),
+        json!({
+            "notes": {"value": "3 days, worse at night", "base": "3 days"},
+            "vitals": {
+                "value": serde_json::to_value(&edited.vitals).unwrap(),
+                "base": serde_json::to_value(&note.vitals).unwrap(),
+            },
+        })
+    );
+
+    // Nothing changed: no entry.
+    partition
+        .update_encounter(
+            note.id,
+            EncounterPatch {
+                diagnosis: Some(String::new()),
+                ..EncounterPatch::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(counts(&partition, "encounters"), (1, 2));
+    let missing = partition
+        .update_encounter(Uuid::new_v4(), EncounterPatch::default())
+        .unwrap_err();
+    assert_eq!(missing.code(), "partition_not_found");
+}
+
+#[test]
+fn signing_marks_the_note_and_sends_a_sign_change_after_its_edits() {
+    let f = fixture();
+    let mut partition = f.open();
+    let doctor = Uuid::new_v4();
+    let note = draft_note(&mut partition, doctor);
+
+    let signed = partition
+        .sign_encounter(
+            note.id,
+            EncounterPatch {
+                diagnosis: Some("Viral fever".to_owned()),
+                ..EncounterPatch::default()
+            },
+            doctor,
+        )
+        .unwrap();
+    assert!(signed.signed_at.is_some(), "signed locally at once");
+    assert_eq!(signed.signed_by, Some(doctor));
+    assert_eq!(signed.diagnosis, "Viral fever");
+    assert_eq!(partition.peek_encounter(note.id).unwrap().unwrap(), signed);
+    assert_eq!(counts(&partition, "encounters"), (1, 2), "one sign entry");
+    let m = last_mutation(&partition);
+    assert_eq!(
+        (m.entity, m.op, m.base_version),
+        (EntityKind::Encounter, Operation::Update, Some(0))
+    );
+    assert_eq!(
+        serde_json::Value::Object(m.changes.clone()),
+        json!({
+            "diagnosis": {"value": "Viral fever", "base": ""},
+            "sign": {"value": true, "base": false},
+        })
+    );
+    check_mutation(&m).unwrap();
+
+    // A signed note changes only through addenda: nothing is written.
+    for err in [
+        partition
+            .sign_encounter(note.id, EncounterPatch::default(), doctor)
+            .unwrap_err(),
+        partition
+            .update_encounter(
+                note.id,
+                EncounterPatch {
+                    notes: Some("changed".to_owned()),
+                    ..EncounterPatch::default()
+                },
+            )
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.code(), "partition_invalid_mutation");
+    }
+    assert_eq!(counts(&partition, "encounters"), (1, 2));
+    assert_eq!(partition.peek_encounter(note.id).unwrap().unwrap(), signed);
+}
+
+#[test]
+fn a_prescription_is_stored_with_its_create_mutation() {
+    let f = fixture();
+    let mut partition = f.open();
+    let doctor = Uuid::new_v4();
+    let patient_id = Uuid::new_v4();
+    let new = NewPrescription {
+        id: None,
+        patient_id,
+        encounter_id: None,
+        notes: "Review in 5 days".to_owned(),
+        items: vec![
+            NewPrescriptionItem {
+                drug: "Paracetamol".to_owned(),
+                strength: "650 mg".to_owned(),
+                dose: "1 tab".to_owned(),
+                frequency: "TDS".to_owned(),
+                duration: "3 days".to_owned(),
+                instructions: "after food".to_owned(),
+            },
+            NewPrescriptionItem {
+                drug: "Cetirizine".to_owned(),
+                strength: "10 mg".to_owned(),
+                dose: "1 tab".to_owned(),
+                frequency: "HS".to_owned(),
+                duration: "5 days".to_owned(),
+                instructions: String::new(),
+            },
+        ],
+    };
+    let rx = partition.create_prescription(new.clone(), doctor).unwrap();
+    assert_eq!(counts(&partition, "prescriptions"), (1, 1));
+    assert_eq!(
+        (rx.doctor_id, rx.clinic_id, rx.items.len()),
+        (doctor, f.clinic, 2)
+    );
+    assert_eq!(
+        rx.items.iter().map(|i| i.position).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    assert_eq!(partition.get_prescription(rx.id).unwrap().unwrap(), rx);
+
+    let m = last_mutation(&partition);
+    assert_eq!(
+        (m.entity, m.entity_id, m.op, m.base_version, m.parent_id),
+        (
+            EntityKind::Prescription,
+            rx.id,
+            Operation::Create,
+            None,
+            None
+        )
+    );
+    let data: NewPrescription = serde_json::from_value(m.data.clone().unwrap()).unwrap();
+    assert_eq!(data.id, Some(rx.id), "data carries the client-chosen id");
+    assert_eq!(data.patient_id, patient_id);
+    assert_eq!(data.items.len(), 2);
+    assert_eq!(data.items[0].drug, "Paracetamol");
+    assert!(m.changes.is_empty());
+
+    // Without items: neither row nor entry.
+    let err = partition
+        .create_prescription(
+            NewPrescription {
+                items: Vec::new(),
+                ..new
+            },
+            doctor,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "partition_invalid_mutation");
+    assert_eq!(counts(&partition, "prescriptions"), (1, 1));
+}
+
+fn local_invoice(partition: &mut ClinicPartition) -> Invoice {
+    partition
+        .create_invoice(
+            NewInvoice {
+                id: None,
+                patient_id: Uuid::new_v4(),
+                series: None,
+                number: None,
+                place_of_supply: None,
+                lines: vec![NewInvoiceLine {
+                    description: "Consultation".to_owned(),
+                    sac_hsn: "999312".to_owned(),
+                    quantity: 1,
+                    unit_price_paise: 50_000,
+                    discount_paise: 0,
+                    gst_rate_bp: 1800,
+                }],
+            },
+            "27",
+        )
+        .unwrap()
+}
+
+#[test]
+fn a_payment_updates_the_cached_invoice_and_names_its_parent() {
+    let f = fixture();
+    let mut partition = f.open();
+    let invoice = local_invoice(&mut partition);
+    assert_eq!(invoice.totals.total_paise, 59_000);
+    let payments = |p: &ClinicPartition| -> i64 {
+        p.conn
+            .query_row("SELECT count(*) FROM invoice_payments", [], |r| r.get(0))
+            .unwrap()
+    };
+
+    let after = partition
+        .add_payment(
+            invoice.id,
+            NewPayment {
+                id: None,
+                amount_paise: 20_000,
+                method: PaymentMethod::Upi,
+                reference: Some("UPI-123".to_owned()),
+            },
+        )
+        .unwrap();
+    assert_eq!(after.paid_paise, 20_000);
+    assert_eq!(after.payments.len(), 1);
+    let payment = &after.payments[0];
+    assert_eq!(
+        (payment.invoice_id, payment.amount_paise, payment.method),
+        (invoice.id, 20_000, PaymentMethod::Upi)
+    );
+    assert_eq!(partition.get_invoice(invoice.id).unwrap().unwrap(), after);
+    assert_eq!(
+        (payments(&partition), partition.outbox_len().unwrap()),
+        (1, 2)
+    );
+
+    let m = last_mutation(&partition);
+    assert_eq!(
+        (m.entity, m.entity_id, m.op, m.parent_id),
+        (
+            EntityKind::Payment,
+            payment.id,
+            Operation::Create,
+            Some(invoice.id)
+        )
+    );
+    assert_eq!(
+        m.data,
+        Some(json!({
+            "id": payment.id,
+            "amount_paise": 20_000,
+            "method": "upi",
+            "reference": "UPI-123",
+        }))
+    );
+    assert_eq!(
+        cache_target(&m),
+        (EntityKind::Invoice, invoice.id),
+        "a pull does not overwrite the invoice while the payment waits"
+    );
+
+    // A second payment adds up; bad ones write nothing.
+    let after = partition
+        .add_payment(
+            invoice.id,
+            NewPayment {
+                id: None,
+                amount_paise: 39_000,
+                method: PaymentMethod::Cash,
+                reference: None,
+            },
+        )
+        .unwrap();
+    assert_eq!((after.paid_paise, after.payments.len()), (59_000, 2));
+    for (invoice_id, amount) in [(invoice.id, 0), (Uuid::new_v4(), 100)] {
+        partition
+            .add_payment(
+                invoice_id,
+                NewPayment {
+                    id: None,
+                    amount_paise: amount,
+                    method: PaymentMethod::Cash,
+                    reference: None,
+                },
+            )
+            .unwrap_err();
+    }
+    assert_eq!(
+        (payments(&partition), partition.outbox_len().unwrap()),
+        (2, 3)
+    );
+}
+
+#[test]
+fn a_print_is_logged_as_a_print_access_with_its_patient() {
+    let f = fixture();
+    let mut partition = f.open();
+    let invoice = local_invoice(&mut partition);
+    let before = partition.outbox_len().unwrap();
+
+    partition
+        .record_print(EntityKind::Invoice, invoice.id)
+        .unwrap();
+    let reads = partition.local_reads(10).unwrap();
+    assert_eq!(reads.len(), 1, "a print is one access, not a read too");
+    assert_eq!(
+        (reads[0].action, reads[0].entity),
+        (ReadAction::Print, EntityKind::Invoice)
+    );
+    assert_eq!(reads[0].entity_ids, vec![invoice.id]);
+    assert_eq!(reads[0].patient_ids, vec![invoice.patient_id]);
+    assert_eq!(partition.outbox_len().unwrap(), before, "no mutation");
+
+    let missing = partition
+        .record_print(EntityKind::Prescription, Uuid::new_v4())
+        .unwrap_err();
+    assert_eq!(missing.code(), "partition_not_found");
+    let odd = partition
+        .record_print(EntityKind::Patient, Uuid::new_v4())
+        .unwrap_err();
+    assert_eq!(odd.code(), "partition_invalid_mutation");
+    assert_eq!(partition.local_reads(10).unwrap().len(), 1);
+
+    // The log survives a reopen, in order.
+    drop(partition);
+    let partition = f.open();
+    assert_eq!(partition.local_reads(10).unwrap(), reads);
+}
+
+#[test]
+fn members_and_clinic_details_are_kept_for_offline_use() {
+    let f = fixture();
+    let mut partition = f.open();
+    assert_eq!(partition.cached_members().unwrap(), None);
+    assert_eq!(partition.cached_clinic().unwrap(), None);
+    let doctor = Member {
+        id: Uuid::new_v4(),
+        clinic_id: f.clinic,
+        user: UserSummary {
+            id: Uuid::new_v4(),
+            email: "dr.rao@clinic.example".to_owned(),
+            display_name: "Dr. Rao".to_owned(),
+        },
+        role: vaidya_shared::api::Role::Doctor,
+        created_at: at(9, 0),
+        revoked_at: None,
+    };
+    let clinic = Clinic {
+        id: f.clinic,
+        group_id: Uuid::new_v4(),
+        name: "Shanti Clinic, Kothrud".to_owned(),
+        gstin: Some("27AAAAA0000A1Z5".to_owned()),
+        state_code: "27".to_owned(),
+        address: "Pune".to_owned(),
+    };
+    partition
+        .set_cached_members(std::slice::from_ref(&doctor))
+        .unwrap();
+    partition.set_cached_clinic(&clinic).unwrap();
+    let foreign = Member {
+        clinic_id: Uuid::new_v4(),
+        ..doctor.clone()
+    };
+    assert_eq!(
+        partition.set_cached_members(&[foreign]).unwrap_err().code(),
+        "partition_wrong_clinic"
+    );
+
+    drop(partition);
+    let partition = f.open();
+    assert_eq!(partition.cached_members().unwrap(), Some(vec![doctor]));
+    assert_eq!(partition.cached_clinic().unwrap(), Some(clinic));
+}

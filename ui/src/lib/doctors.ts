@@ -1,5 +1,6 @@
 // Doctors of the open clinic, for the queue and booking. Members come from the server via the
-// Rust core; offline (or before the client API has members) the signed-in doctor is used.
+// Rust core, which keeps the last list for offline use; on a device that has never fetched it
+// the signed-in doctor is used.
 
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./ipc";
