@@ -30,16 +30,14 @@ impl RequestTx {
             .token_hash
             .clone()
             .ok_or_else(AppError::unauthenticated)?;
-        let user = Self::start(
+        let (mut tx, user) = Self::start(
             pool,
             "SELECT set_config('app.user_id', coalesce(vaidya.auth_session_user($1)::text, ''), true),
                     set_config('app.request_id', $2, true), set_config('app.device', $3, true)",
             &[&token_hash, &meta.request_id, &meta.device.clone().unwrap_or_default()],
         )
         .await?;
-        let user_id = Uuid::parse_str(&user.1).map_err(|_| AppError::unauthenticated())?;
-        let mut tx = user.0;
-        tx.user_id = user_id;
+        tx.user_id = Uuid::parse_str(&user).map_err(|_| AppError::unauthenticated())?;
         Ok(tx)
     }
 

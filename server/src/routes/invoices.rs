@@ -295,7 +295,7 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewInvoice) -> Result<Inv
     let totals = gst::sum_lines(&taxes).map_err(|e| AppError::field("lines", e.to_string()))?;
     let number = match new.number {
         Some(n) => n,
-        None => super::patients::next_counter(tx, clinic, &format!("invoice:{series}")).await?,
+        None => super::next_counter(tx, clinic, &format!("invoice:{series}")).await?,
     };
     let kind_str = match kind {
         SupplyKind::IntraState => "intra_state",

@@ -15,7 +15,9 @@ pub mod prescriptions;
 use vaidya_shared::api::{Page, Role};
 use vaidya_shared::validate;
 
-use crate::http::AppError;
+use uuid::Uuid;
+
+use crate::http::{AppError, RequestTx};
 
 /// Every role of a clinic.
 pub const ANY_ROLE: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::FrontDesk];
@@ -89,6 +91,20 @@ pub fn optional_text(
 /// Free text that may be empty (notes).
 pub fn free_text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
     validate::clean_text(value, max).map_err(|m| AppError::field(field, m))
+}
+
+/// Next value of a per-clinic counter (patient numbers, invoice series). The upsert runs
+/// under the same policies as everything else.
+pub async fn next_counter(tx: &RequestTx, clinic: Uuid, counter: &str) -> Result<i64, AppError> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, $2, 1)
+             ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + 1
+             RETURNING value",
+            &[&clinic, &counter],
+        )
+        .await?
+        .get(0))
 }
 
 /// Escape LIKE wildcards so user input matches literally.

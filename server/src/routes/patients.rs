@@ -64,20 +64,6 @@ fn check_birth_date(dob: Option<chrono::NaiveDate>) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Next value of a per-clinic counter (patient numbers, invoice series). The upsert runs
-/// under the same policies as everything else.
-pub async fn next_counter(tx: &RequestTx, clinic: Uuid, counter: &str) -> Result<i64, AppError> {
-    Ok(tx
-        .query_one(
-            "INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, $2, 1)
-             ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + 1
-             RETURNING value",
-            &[&clinic, &counter],
-        )
-        .await?
-        .get(0))
-}
-
 /// Load a live patient of the clinic, or the same 404 whether it is missing or not ours.
 pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Patient, AppError> {
     tx.query_opt(
@@ -196,7 +182,7 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPatient) -> Result<Pat
     let address = optional_text("address", new.address.as_deref(), 500)?;
     check_birth_date(new.date_of_birth)?;
     let id = new.id.unwrap_or_else(Uuid::now_v7);
-    let number = next_counter(tx, clinic, "patient_number").await?;
+    let number = super::next_counter(tx, clinic, "patient_number").await?;
     let row = tx
         .query_one(
             &format!(
