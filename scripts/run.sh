@@ -5,8 +5,11 @@
 # builds, and runs `vaidya-server dev`: a private PostgreSQL cluster under a local data
 # directory, migrated, seeded with a demo clinic group (the demo sign-ins are printed), and
 # the API on http://127.0.0.1:8080. When a display is available it then builds and opens the
-# desktop app; sign in with server http://127.0.0.1:8080 and a printed demo account.
-# Closing the app (or Ctrl-C) stops everything. `--server-only` skips the desktop app.
+# desktop app, signed in (through the `vaidya` command line, which keeps the session in the
+# OS keyring like the app does) as the demo doctor of the Pune branch; set VAIDYA_DEMO_EMAIL
+# and VAIDYA_DEMO_PASSWORD to use another printed demo account. If someone is already signed
+# in on this computer, that session is kept. Closing the app (or Ctrl-C) stops everything.
+# `--server-only` skips the desktop app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +39,7 @@ fi
 
 (cd ui && npm ci --no-audit --no-fund && npm run build)
 cargo build --release -p vaidya-desktop --features custom-protocol
+cargo build --release -p vaidya-client --bin vaidya
 
 ./target/release/vaidya-server dev "$@" &
 server=$!
@@ -44,4 +48,10 @@ for _ in $(seq 1 120); do
   curl -sf http://127.0.0.1:8080/health >/dev/null 2>&1 && break
   sleep 0.5
 done
+if ! ./target/release/vaidya status >/dev/null 2>&1; then
+  email="${VAIDYA_DEMO_EMAIL:-doctor@demo.vaidya.in}"
+  VAIDYA_PASSWORD="${VAIDYA_DEMO_PASSWORD:-demo-doctor-pass}" \
+    ./target/release/vaidya --server http://127.0.0.1:8080 login --email "$email" \
+    || echo "could not sign in $email automatically (is the OS keyring unlocked?); sign in in the app"
+fi
 ./target/release/vaidya-desktop

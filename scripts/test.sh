@@ -16,8 +16,11 @@ command -v dbus-run-session >/dev/null 2>&1 || missing+=(dbus)
 command -v dbus-launch >/dev/null 2>&1 || missing+=(dbus-x11)
 command -v gnome-keyring-daemon >/dev/null 2>&1 || missing+=(gnome-keyring)
 dpkg -s libsecret-1-0 >/dev/null 2>&1 || missing+=(libsecret-1-0)
-# The desktop shell (Tauri 2) links WebKitGTK and friends.
-for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config; do
+# The desktop shell (Tauri 2) links WebKitGTK and friends; its end-to-end test drives the
+# real app in Xvfb through WebKitWebDriver, and screenshots need a font.
+command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb xauth)
+command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then missing+=(postgresql); fi
@@ -31,16 +34,23 @@ fi
 # desktop shell embeds.
 (cd ui && npm ci --no-audit --no-fund && npm test && npm run build)
 
+# The desktop app as users get it (release, UI embedded) for the end-to-end test, and
+# tauri-driver (the WebDriver bridge) built into target/tools so CI caches it with target/.
+cargo build --release -p vaidya-desktop --features custom-protocol
+export TAURI_DRIVER="$PWD/target/tools/bin/tauri-driver"
+[ -x "$TAURI_DRIVER" ] || cargo install tauri-driver --locked --version 2.1.0 --root target/tools
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-# Keyring tests must not silently skip here. The keyring daemon keeps its files under a
+# Keyring tests and the desktop end-to-end test must not silently skip here. The keyring daemon keeps its files under a
 # private XDG_DATA_HOME, so the tests never touch (or depend on) the user's own keyrings.
-export VAIDYA_REQUIRE_KEYRING=1
+export VAIDYA_REQUIRE_KEYRING=1 VAIDYA_REQUIRE_E2E=1
 keyring_home=$(mktemp -d)
 export VAIDYA_TEST_LOG="$keyring_home/test.log"
 trap 'rm -rf "$keyring_home"' EXIT
-XDG_DATA_HOME="$keyring_home" dbus-run-session -- bash -c '
+# Xvfb gives the end-to-end test a screen (the app's window is 1280×820).
+XDG_DATA_HOME="$keyring_home" xvfb-run -a -s "-screen 0 1600x1000x24" dbus-run-session -- bash -c '
   set -euo pipefail
   echo -n "vaidya-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   # The daemon creates its default collection asynchronously; give it a moment.

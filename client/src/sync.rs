@@ -147,6 +147,15 @@ pub fn backoff_delay(options: &SyncOptions, attempt: u32) -> Duration {
     exp.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
 }
 
+/// What live mode reports while it runs.
+#[derive(Debug)]
+pub enum LiveEvent<'a> {
+    /// A sync round finished.
+    Synced(&'a SyncReport),
+    /// The server stopped answering; the engine retries with backoff.
+    Disconnected(&'a SyncError),
+}
+
 impl SyncEngine {
     pub fn new(api: ServerApi, partition: ClinicPartition) -> SyncEngine {
         SyncEngine {
@@ -356,6 +365,25 @@ impl SyncEngine {
     where
         F: Future<Output = ()> + Send,
     {
+        self.run_live_reporting(stop, |event| {
+            if let LiveEvent::Synced(report) = event {
+                after_sync(report)
+            }
+        })
+        .await
+    }
+
+    /// [`run_live`](Self::run_live), also telling `on_event` when the server stops
+    /// answering (the stream dropped or a sync failed on the network), so a UI can show
+    /// "offline" while the engine keeps reconnecting with backoff.
+    pub async fn run_live_reporting<F>(
+        &mut self,
+        stop: F,
+        mut on_event: impl FnMut(LiveEvent<'_>) + Send,
+    ) -> Result<(), SyncError>
+    where
+        F: Future<Output = ()> + Send,
+    {
         tokio::pin!(stop);
         let clinic = self.partition.clinic_id();
         let mut attempt = 0u32;
@@ -367,6 +395,7 @@ impl SyncEngine {
             let mut events = match connected {
                 Ok(events) => events,
                 Err(e) if e.is_retryable() => {
+                    on_event(LiveEvent::Disconnected(&SyncError::from(e)));
                     tokio::select! {
                         _ = &mut stop => return Ok(()),
                         _ = tokio::time::sleep(backoff_delay(&self.options, attempt)) => {}
@@ -380,9 +409,9 @@ impl SyncEngine {
             match self.sync_once().await {
                 Ok(report) => {
                     attempt = 0;
-                    after_sync(&report);
+                    on_event(LiveEvent::Synced(&report));
                 }
-                Err(e) if e.is_retryable() => {}
+                Err(e) if e.is_retryable() => on_event(LiveEvent::Disconnected(&e)),
                 Err(e) => return Err(e),
             }
             loop {
@@ -392,12 +421,20 @@ impl SyncEngine {
                 };
                 match next {
                     Some(Ok(event)) if event.event == LIVE_EVENT => match self.sync_once().await {
-                        Ok(report) => after_sync(&report),
-                        Err(e) if e.is_retryable() => break,
+                        Ok(report) => on_event(LiveEvent::Synced(&report)),
+                        Err(e) if e.is_retryable() => {
+                            on_event(LiveEvent::Disconnected(&e));
+                            break;
+                        }
                         Err(e) => return Err(e),
                     },
                     Some(Ok(_)) => {}
-                    Some(Err(_)) | None => break,
+                    Some(Err(_)) | None => {
+                        on_event(LiveEvent::Disconnected(&SyncError::Api(ApiError::Network(
+                            "the live notification stream closed".into(),
+                        ))));
+                        break;
+                    }
                 }
             }
             tokio::select! {

@@ -48,6 +48,8 @@ pub struct SessionView {
     pub memberships: Vec<Membership>,
     pub offline: bool,
     pub offline_lease_until: Option<DateTime<Utc>>,
+    /// The clinic to reopen on start: the one this user last opened here, if still theirs.
+    pub last_clinic_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -229,7 +231,7 @@ impl Core {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(state.client.as_ref().map(session_view))
+        Ok(state.client.as_ref().map(|c| self.view_of(c)))
     }
 
     pub async fn sign_in(
@@ -242,11 +244,19 @@ impl Core {
             return Err(UiError::invalid("server", "Enter the server address."));
         }
         let client = Client::sign_in(self.config(server), email.trim(), password).await?;
-        let view = session_view(&client);
+        let view = self.view_of(&client);
         let mut state = self.state.lock().await;
         state.clinic = None;
         state.client = Some(client);
         Ok(view)
+    }
+
+    /// The session as the UI sees it, with the clinic to reopen.
+    fn view_of(&self, client: &Client) -> SessionView {
+        SessionView {
+            last_clinic_id: self.last_clinic(client),
+            ..session_view(client)
+        }
     }
 
     pub async fn sign_out(&self) -> Result<(), UiError> {
@@ -259,15 +269,29 @@ impl Core {
     }
 
     /// Opens a clinic's partition for the UI and starts its background sync.
+    ///
+    /// The state lock is held only while the partition opens, not while the clinic's
+    /// details are fetched (up to [`CLINIC_FETCH_TIMEOUT`]): other commands stay responsive.
     pub async fn open_clinic(&self, clinic_id: Uuid, emit: Emitter) -> Result<ClinicView, UiError> {
-        let mut state = self.state.lock().await;
-        state.clinic = None;
-        let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
-        let membership = membership_of(client, clinic_id)?;
-        let partition = client.open_partition(clinic_id)?;
-        let engine = client.sync_engine(clinic_id)?;
-        let online = client.mode() == Mode::Online;
-        let api = client.api().clone();
+        let (membership, partition, engine, online, api, user_id) = {
+            let mut state = self.state.lock().await;
+            state.clinic = None;
+            let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
+            let membership = membership_of(client, clinic_id)?;
+            let partition = client.open_partition(clinic_id)?;
+            let engine = client
+                .sync_engine(clinic_id)?
+                .with_options(crate::sync::retry_options());
+            let online = client.mode() == Mode::Online;
+            (
+                membership,
+                partition,
+                engine,
+                online,
+                client.api().clone(),
+                client.user_id(),
+            )
+        };
         let initial = {
             let s = status_of(&partition)?;
             SyncStatusView {
@@ -297,7 +321,7 @@ impl Core {
         // The member list (doctor picker) is refreshed in the background and kept for
         // offline booking.
         tauri::async_runtime::spawn(refresh_members(api, clinic_id, partition.clone()));
-        state.clinic = Some(OpenClinic {
+        let opened = OpenClinic {
             clinic_id,
             membership: membership.clone(),
             clinic: clinic.clone(),
@@ -305,8 +329,37 @@ impl Core {
             sync_now,
             stop,
             status,
-        });
+        };
+        let mut state = self.state.lock().await;
+        // Signed out (or in as someone else) while the details were fetched: dropping
+        // `opened` stops its sync task.
+        if state.client.as_ref().map(Client::user_id) != Some(user_id) {
+            return Err(UiError::not_signed_in());
+        }
+        state.clinic = Some(opened);
+        drop(state);
+        self.remember_last_clinic(user_id, clinic_id);
         Ok(ClinicView { membership, clinic })
+    }
+
+    /// The clinic this user last opened on this computer, if it is still one of theirs: the
+    /// app reopens it on start. Only ids are stored (no patient data, nothing secret).
+    fn last_clinic(&self, client: &Client) -> Option<Uuid> {
+        let text = std::fs::read_to_string(self.last_clinic_file()).ok()?;
+        let (user, clinic) = text.trim().split_once(' ')?;
+        let (user, clinic) = (user.parse::<Uuid>().ok()?, clinic.parse::<Uuid>().ok()?);
+        (user == client.user_id() && client.clinics().contains(&clinic)).then_some(clinic)
+    }
+
+    fn remember_last_clinic(&self, user: Uuid, clinic: Uuid) {
+        // Best effort: without it the app shows the clinic list on the next start.
+        if let Err(e) = std::fs::write(self.last_clinic_file(), format!("{user} {clinic}\n")) {
+            tracing::warn!(error = %e, "could not remember the last clinic");
+        }
+    }
+
+    fn last_clinic_file(&self) -> std::path::PathBuf {
+        self.data_dir.root().join("last-clinic")
     }
 
     /// Runs `f` on the open partition on a blocking thread (SQLite work never blocks the
@@ -810,6 +863,7 @@ fn session_view(client: &Client) -> SessionView {
         memberships,
         offline: client.mode() == Mode::Offline,
         offline_lease_until: Some(client.lease_until()),
+        last_clinic_id: None,
     }
 }
 

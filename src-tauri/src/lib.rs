@@ -30,7 +30,8 @@ pub struct Setup {
 
 impl Setup {
     /// The installed app's setup: `VAIDYA_DATA_DIR` (e2e runs, portable installs) or the
-    /// platform's per-user data directory, and the OS keyring.
+    /// platform's per-user data directory, and the OS keyring under the service name
+    /// `VAIDYA_KEYRING_SERVICE` (two app instances side by side in e2e runs) or the default.
     pub fn from_env() -> Result<Setup, vaidya_client::PartitionError> {
         let data_dir = match std::env::var_os("VAIDYA_DATA_DIR") {
             Some(dir) => DataDir::new(dir),
@@ -38,7 +39,10 @@ impl Setup {
         };
         Ok(Setup {
             data_dir,
-            credentials: CredentialStore::default(),
+            credentials: match std::env::var("VAIDYA_KEYRING_SERVICE") {
+                Ok(service) if !service.is_empty() => CredentialStore::new(service),
+                _ => CredentialStore::default(),
+            },
         })
     }
 }

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::sync::{watch, Notify};
-use vaidya_client::sync::status_of;
-use vaidya_client::{ApiError, ClinicPartition, SyncEngine, SyncError, SyncReport};
+use vaidya_client::sync::{backoff_delay, status_of, LiveEvent};
+use vaidya_client::{ApiError, ClinicPartition, SyncEngine, SyncError, SyncOptions, SyncReport};
 
 use crate::core::{Emitter, ProgressView, SyncEvent, SyncStatusView, SYNC_INTERVAL};
 use crate::error::UiError;
@@ -79,6 +79,9 @@ pub async fn run(task: SyncTask) {
         });
     });
 
+    // Rounds that failed on the network in a row: the retry waits grow with them, so the
+    // app notices a returning server within seconds without hammering a dead one.
+    let mut offline_rounds = 0u32;
     loop {
         if *stop.borrow() {
             return;
@@ -107,12 +110,20 @@ pub async fn run(task: SyncTask) {
             (refs.emit)(SyncEvent::Changed);
         }
 
-        // Until the next tick, a "sync now" or stop: live mode when the server answered.
+        // Until the next tick, a "sync now" or stop: live mode when the server answered,
+        // else a retry with backoff.
         let mut stop_rx = stop.clone();
         let wake = sync_now.clone();
+        let wait = if online {
+            offline_rounds = 0;
+            SYNC_INTERVAL
+        } else {
+            offline_rounds = offline_rounds.saturating_add(1);
+            backoff_delay(&retry_options(), offline_rounds)
+        };
         let next = async move {
             tokio::select! {
-                _ = tokio::time::sleep(SYNC_INTERVAL) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = wake.notified() => {}
                 _ = stop_rx.changed() => {}
             }
@@ -120,14 +131,25 @@ pub async fn run(task: SyncTask) {
         if online {
             let live_refs = refs.clone();
             let live = engine
-                .run_live(next, move |report| {
-                    publish(&live_refs, |s| {
-                        s.online = true;
-                        s.error = None;
-                    });
-                    if report_changed(report) {
-                        (live_refs.emit)(SyncEvent::Changed);
+                .run_live_reporting(next, move |event| match event {
+                    LiveEvent::Synced(report) => {
+                        // Live syncs report progress too: clear it, or the bar says
+                        // "Syncing…" forever.
+                        publish(&live_refs, |s| {
+                            s.syncing = false;
+                            s.progress = None;
+                            s.online = true;
+                            s.error = None;
+                        });
+                        if report_changed(report) {
+                            (live_refs.emit)(SyncEvent::Changed);
+                        }
                     }
+                    LiveEvent::Disconnected(_) => publish(&live_refs, |s| {
+                        s.syncing = false;
+                        s.progress = None;
+                        s.online = false;
+                    }),
                 })
                 .await;
             if let Err(e) = live {
@@ -143,6 +165,17 @@ pub async fn run(task: SyncTask) {
         } else {
             next.await;
         }
+    }
+}
+
+/// How the desktop's engine retries: a round gives up after two tries (the UI shows
+/// "offline" within seconds instead of "syncing" for a minute) and waits at most 10 s
+/// between tries, so a server that comes back is noticed quickly.
+pub fn retry_options() -> SyncOptions {
+    SyncOptions {
+        max_attempts: 2,
+        max_delay: std::time::Duration::from_secs(10),
+        ..SyncOptions::default()
     }
 }
 

@@ -9,7 +9,7 @@ import { en } from "./strings/en";
 import { StatusBar } from "./components/StatusBar";
 import { ErrorBanner } from "./components/common";
 import { SignIn } from "./screens/SignIn";
-import { ClinicSwitcher } from "./screens/ClinicSwitcher";
+import { ClinicSwitcher, clinicToReopen } from "./screens/ClinicSwitcher";
 import { FrontDesk } from "./screens/FrontDesk";
 import { DoctorScreen } from "./screens/Doctor";
 import { AdminScreen } from "./screens/Admin";
@@ -22,6 +22,8 @@ export function App() {
   const [screen, setScreen] = useState<Screen>("desk");
   const [booting, setBooting] = useState(true);
   const [error, setError] = useState<unknown>(null);
+  // Reopen the last (or only) clinic once per sign-in; "Switch clinic" then shows the list.
+  const [autoOpen, setAutoOpen] = useState(true);
 
   useEffect(() => {
     api.currentSession().then(setSession, setError).finally(() => setBooting(false));
@@ -35,8 +37,15 @@ export function App() {
 
   let body;
   if (booting) body = <p class="muted center">{en.common.loading}</p>;
-  else if (!session) body = <SignIn onSignedIn={setSession} />;
-  else if (!clinic) body = <ClinicSwitcher session={session} onOpen={(c) => { setClinic(c); setScreen(screensFor(c.membership.role)[0]); }} onSignOut={signOut} />;
+  else if (!session) body = <SignIn onSignedIn={(s) => { setSession(s); setAutoOpen(true); }} />;
+  else if (!clinic) {
+    body = (
+      <ClinicSwitcher
+        session={session} autoOpen={autoOpen ? clinicToReopen(session) : null} onSignOut={signOut}
+        onOpen={(c) => { setClinic(c); setScreen(screensFor(c.membership.role)[0]); setAutoOpen(false); }}
+      />
+    );
+  }
   else {
     const role = clinic.membership.role;
     const screens = screensFor(role);
@@ -49,7 +58,7 @@ export function App() {
           <span class="role-badge">{en.roles[role]}</span>
           <nav>
             {screens.map((s) => (
-              <button key={s} class={s === screen ? "tab active" : "tab"} onClick={() => setScreen(s)}>{label[s]}</button>
+              <button key={s} class={s === screen ? "tab active" : "tab"} onClick={() => setScreen(s)} data-testid={`nav-${s}`}>{label[s]}</button>
             ))}
           </nav>
           <span class="spacer" />

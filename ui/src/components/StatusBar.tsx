@@ -19,6 +19,8 @@ export function StatusBar(props: { onOpenConflicts?: () => void; active: boolean
   }, [props.active]);
 
   const synced = status.online && status.pending === 0 && !status.syncing;
+  // Before a clinic is open there is nothing to sync: no claim about the network or changes.
+  if (!props.active) return <footer class="status-bar" role="status" aria-live="polite" />;
   return (
     <footer class="status-bar" role="status" aria-live="polite">
       <span class={`dot ${status.online ? "online" : "offline"}`} data-testid="net-state">
@@ -34,12 +36,10 @@ export function StatusBar(props: { onOpenConflicts?: () => void; active: boolean
       )}
       {status.error && <span class="error-text">{readableError(status.error)}</span>}
       <span class="spacer" />
-      {props.active && (
-        <button class={`link ${status.conflicts > 0 ? "warn" : ""}`} onClick={props.onOpenConflicts}>
-          {en.status.conflicts(status.conflicts)}
-        </button>
-      )}
-      {props.active && <button class="link" onClick={() => api.syncNow().catch(() => {})}>{en.status.syncNow}</button>}
+      <button class={`link ${status.conflicts > 0 ? "warn" : ""}`} onClick={props.onOpenConflicts}>
+        {en.status.conflicts(status.conflicts)}
+      </button>
+      <button class="link" onClick={() => api.syncNow().catch(() => {})}>{en.status.syncNow}</button>
     </footer>
   );
 }

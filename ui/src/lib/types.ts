@@ -87,6 +87,8 @@ export interface SessionView {
   /** Signed in from the keyring-held session without reaching the server. */
   offline: boolean;
   offline_lease_until: string | null;
+  /** The clinic to reopen on start (last opened here, still a membership). */
+  last_clinic_id: Uuid | null;
 }
 
 export interface ClinicView { membership: Membership; clinic: Clinic | null }

@@ -1,14 +1,30 @@
+import { useEffect } from "preact/hooks";
 import { api } from "../lib/ipc";
 import type { ClinicView, SessionView } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, useAction } from "../components/common";
 
-export function ClinicSwitcher(props: { session: SessionView; onOpen: (c: ClinicView) => void; onSignOut: () => void }) {
+/** The clinic to open without asking: the one last opened here, or the only one. */
+export function clinicToReopen(session: SessionView): string | null {
+  if (session.last_clinic_id && session.memberships.some((m) => m.clinic_id === session.last_clinic_id)) {
+    return session.last_clinic_id;
+  }
+  return session.memberships.length === 1 ? session.memberships[0].clinic_id : null;
+}
+
+export function ClinicSwitcher(props: {
+  session: SessionView; onOpen: (c: ClinicView) => void; onSignOut: () => void;
+  /** Open this clinic straight away (app start); the list stays as the fallback. */
+  autoOpen?: string | null;
+}) {
   const { busy, error, run } = useAction();
   const open = async (clinicId: string) => {
     const c = await run(() => api.openClinic(clinicId));
     if (c) props.onOpen(c);
   };
+  useEffect(() => {
+    if (props.autoOpen) open(props.autoOpen);
+  }, []);
   // Branches grouped under their clinic group.
   const groups = new Map<string, typeof props.session.memberships>();
   for (const m of props.session.memberships) {

@@ -49,6 +49,8 @@ export function DoctorScreen(props: { clinic: ClinicView; session: SessionView }
 function Chart(props: { patientId: string; clinic: ClinicView; session: SessionView }) {
   const [chart, setChart] = useState<PatientChart | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  // Bumped on every save so the editor starts afresh after a note is signed.
+  const [saves, setSaves] = useState(0);
   const { error, setError } = useAction();
   const load = () => api.patientChart(props.patientId).then(setChart, setError);
   useEffect(() => { load(); }, [props.patientId]);
@@ -59,7 +61,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
       <PatientCard patient={chart.patient} />
       <ErrorBanner error={error} />
       {notice && <Notice>{notice}</Notice>}
-      <NoteEditor key={drafts[0]?.id ?? "new"} patient={chart.patient} draft={drafts[0] ?? null} onSaved={(m) => { setNotice(m); load(); }} />
+      <NoteEditor key={`${drafts[0]?.id ?? "new"}-${saves}`} patient={chart.patient} draft={drafts[0] ?? null} onSaved={(m) => { setNotice(m); setSaves((n) => n + 1); load(); }} />
       {canPrescribe(props.clinic.membership.role) && (
         <PrescriptionEditor patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} onIssued={() => { setNotice(en.doctor.issued); load(); }} />
       )}
@@ -201,7 +203,11 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
       <h3>{en.doctor.newPrescription}</h3>
       <ErrorBanner error={error} />
       <input type="search" placeholder={en.doctor.drugSearch} value={query} onInput={(e) => setQuery((e.currentTarget as HTMLInputElement).value)}
-        onKeyDown={(e) => { if (e.key === "Enter" && hits[0]) { e.preventDefault(); setItems([...items, { ...blankItem(hits[0]), strengths: hits[0].strengths }]); setQuery(""); } }} />
+        onKeyDown={(e) => {
+          // The typed text, not the debounced one: Enter right after typing picks the match.
+          const first = e.key === "Enter" ? searchDrugs(query, 1)[0] : undefined;
+          if (first) { e.preventDefault(); setItems([...items, { ...blankItem(first), strengths: first.strengths }]); setQuery(""); }
+        }} />
       {hits.length > 0 && (
         <ul class="results">
           {hits.map((d) => (

@@ -30,7 +30,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
     <div class="front-desk">
       <nav class="subtabs">
         {tabs.map(([t, label]) => (
-          <button key={t} class={t === tab ? "tab active" : "tab"} onClick={() => setTab(t)}>{label}</button>
+          <button key={t} class={t === tab ? "tab active" : "tab"} onClick={() => setTab(t)} data-testid={`tab-${t}`}>{label}</button>
         ))}
       </nav>
       {notice && <Notice>{notice}</Notice>}

@@ -1,0 +1,566 @@
+//! End-to-end: the real desktop binary (`vaidya-desktop`, release build with the UI embedded)
+//! in a real WebKitGTK webview under Xvfb, driven through `tauri-driver` and WebKitWebDriver,
+//! against the real server (a child process, so it can be killed and restarted) and a private
+//! PostgreSQL cluster, with credentials in the real keyring of the surrounding D-Bus session.
+//!
+//! One clinic day, in order: a doctor signs in, registers a patient and books an appointment;
+//! the server stops; the doctor keeps working offline (new patient, signed note, prescription,
+//! invoice) with the pending count visible; the server comes back and everything syncs; a
+//! second signed-in client of the same clinic (front desk) sees the offline work and a live
+//! change; a user of another branch on that computer sees none of it. Screenshots of the main
+//! screens go to `target/e2e-artifacts/`.
+//!
+//! Needs `DISPLAY`, a D-Bus session with an unlocked Secret Service, `tauri-driver`,
+//! `WebKitWebDriver` and `target/release/vaidya-desktop` (or `VAIDYA_E2E_APP`); without them
+//! the test is reported as ignored, unless `VAIDYA_REQUIRE_E2E=1` (scripts/test.sh) makes
+//! that a failure.
+
+mod webdriver;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+use libtest_mimic::{Arguments, Trial};
+use serde_json::Value;
+use uuid::Uuid;
+use vaidya_tests::{Api, Harness, Person, World};
+use webdriver::{button, By, Driver, Session};
+
+/// This test binary doubles as the server process: `e2e --serve-for-e2e <app-url> <addr>`
+/// runs `vaidya_server::launch` until killed.
+const SERVE_ARG: &str = "--serve-for-e2e";
+
+/// Waits for sync to finish after the server returns (the app retries with backoff of at
+/// most 10 s) and for a live change to reach another client.
+const SYNC_WAIT: Duration = Duration::from_secs(60);
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some(SERVE_ARG) {
+        return match serve(&raw[2], &raw[3]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("e2e server: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let args = Arguments::from_args();
+    let missing = missing_prerequisites();
+    let required = std::env::var("VAIDYA_REQUIRE_E2E").is_ok_and(|v| v == "1");
+    if let Some(why) = &missing {
+        if required {
+            eprintln!("VAIDYA_REQUIRE_E2E=1 but the end-to-end test cannot run: {why}");
+            return ExitCode::FAILURE;
+        }
+        println!("note: ignoring the desktop end-to-end test: {why}");
+    }
+    let trial = Trial::test("desktop_offline_clinic_day", || {
+        let rt = tokio::runtime::Runtime::new()?;
+        rt.block_on(clinic_day())
+            .map_err(|e| format!("{e:#}").into())
+    })
+    .with_ignored_flag(missing.is_some());
+    libtest_mimic::run(&args, vec![trial]).exit_code()
+}
+
+fn serve(app_url: &str, addr: &str) -> Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let settings = vaidya_server::Settings::from_url(app_url)?;
+        vaidya_server::launch(settings, listener, std::future::pending()).await
+    })
+}
+
+fn app_binary() -> PathBuf {
+    std::env::var_os("VAIDYA_E2E_APP")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_target().join("release").join("vaidya-desktop"))
+}
+
+/// `target/` of the workspace (or `CARGO_TARGET_DIR`).
+fn workspace_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        })
+}
+
+fn on_path(bin: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+}
+
+fn missing_prerequisites() -> Option<String> {
+    if std::env::var_os("DISPLAY").is_none() {
+        return Some("no DISPLAY (run under xvfb-run)".into());
+    }
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        return Some("no D-Bus session (run under dbus-run-session with a keyring)".into());
+    }
+    if std::env::var_os("TAURI_DRIVER").is_none() && !on_path("tauri-driver") {
+        return Some("tauri-driver is not installed (cargo install tauri-driver --locked)".into());
+    }
+    if !on_path("WebKitWebDriver") {
+        return Some("WebKitWebDriver is not installed (apt-get install webkit2gtk-driver)".into());
+    }
+    let app = app_binary();
+    if !app.is_file() {
+        return Some(format!(
+            "{} is missing (cargo build --release -p vaidya-desktop --features custom-protocol)",
+            app.display()
+        ));
+    }
+    None
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The server as its own process, so stopping it is as real as a power cut.
+struct ServerProcess {
+    child: Option<Child>,
+    app_url: String,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    async fn start(app_url: &str, addr: SocketAddr) -> Result<ServerProcess> {
+        let mut server = ServerProcess {
+            child: None,
+            app_url: app_url.to_owned(),
+            addr,
+        };
+        server.restart().await?;
+        Ok(server)
+    }
+
+    async fn restart(&mut self) -> Result<()> {
+        let child = Command::new(std::env::current_exe()?)
+            .args([SERVE_ARG, &self.app_url, &self.addr.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting the server process")?;
+        self.child = Some(child);
+        let health = format!("http://{}/health", self.addr);
+        for _ in 0..150 {
+            if reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the server did not come up on {}", self.addr)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Where screenshots go (CI keeps them as artifacts).
+fn artifacts() -> Result<PathBuf> {
+    let dir = workspace_target().join("e2e-artifacts");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// One app instance's surroundings: its data directory and keyring service (two instances
+/// on one machine must not share a signed-in session).
+struct Device {
+    driver: Driver,
+    data_dir: tempfile::TempDir,
+}
+
+impl Device {
+    async fn start() -> Result<Device> {
+        let data_dir = tempfile::tempdir()?;
+        let service = format!("vaidya-e2e-{}", Uuid::new_v4());
+        let dir = data_dir
+            .path()
+            .to_str()
+            .context("data dir path")?
+            .to_owned();
+        let driver = Driver::start(
+            free_port()?,
+            free_port()?,
+            &[
+                ("VAIDYA_DATA_DIR", &dir),
+                ("VAIDYA_KEYRING_SERVICE", &service),
+            ],
+        )
+        .await?;
+        Ok(Device { driver, data_dir })
+    }
+}
+
+async fn sign_in(s: &Session, server: &str, who: &Person) -> Result<()> {
+    s.find(By::Css("form.sign-in")).await?;
+    s.fill(By::Css("#f-server"), server).await?;
+    s.fill(By::Css("#f-email"), &who.email).await?;
+    s.fill(By::Css("#f-password"), &who.password).await?;
+    s.click(By::Css("form.sign-in button[type=submit]")).await?;
+    // A member of one clinic lands in it straight away.
+    s.find(By::Css("[data-testid=clinic-name]")).await?;
+    Ok(())
+}
+
+async fn register_patient(s: &Session, name: &str, dob: &str, phone: &str) -> Result<()> {
+    s.click(By::Css("[data-testid=nav-desk]")).await?;
+    s.click(By::Css("[data-testid=tab-patients]")).await?;
+    s.click(By::Css("[data-testid=register-patient]")).await?;
+    s.fill(By::Css("#f-name"), name).await?;
+    s.fill(By::Css("#f-dob"), dob).await?;
+    s.fill(By::Css("#f-phone"), phone).await?;
+    s.click(By::Css("[data-testid=patient-form] button[type=submit]"))
+        .await?;
+    s.wait_text(
+        By::Css("[data-testid=patient-card] h2"),
+        "the new patient's card",
+        Duration::from_secs(15),
+        |t| t == name,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Searches the local cache and opens the first hit (inside `scope`, a CSS prefix).
+async fn choose_patient(s: &Session, scope: &str, query: &str) -> Result<()> {
+    s.fill(
+        By::Css(&format!("{scope} input[name=patient-search]")),
+        query,
+    )
+    .await?;
+    s.click(By::Css(&format!("{scope} ul.results li"))).await
+}
+
+async fn wait_notice(s: &Session, text: &str) -> Result<()> {
+    let xpath =
+        format!("//*[contains(@class,'banner') and contains(normalize-space(),\"{text}\")]");
+    s.find(By::XPath(&xpath)).await.map(|_| ())
+}
+
+async fn wait_status(
+    s: &Session,
+    testid: &str,
+    what: &str,
+    ok: impl Fn(&str) -> bool,
+) -> Result<String> {
+    s.wait_text(
+        By::Css(&format!("[data-testid={testid}]")),
+        what,
+        SYNC_WAIT,
+        ok,
+    )
+    .await
+}
+
+/// The server's answer as one clinic member sees it.
+async fn server_list(api: &Api, path: &str) -> Result<Vec<Value>> {
+    let (status, body) = api.get(path).await?;
+    ensure!(status.is_success(), "GET {path}: {status} {body}");
+    Ok(body["items"].as_array().cloned().unwrap_or_default())
+}
+
+async fn clinic_day() -> Result<()> {
+    let h = Harness::start().await?;
+    let world = World::create(&h).await?;
+    let a = world.a.id;
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let mut server = ServerProcess::start(&world.db.app_url, addr).await?;
+    let base = format!("http://{addr}");
+    let shots = artifacts()?;
+    let app = app_binary();
+    let (admin_a, _) = Api {
+        http: reqwest::Client::new(),
+        base: base.clone(),
+        token: None,
+    }
+    .login(&world.a.admin.email, &world.a.admin.password)
+    .await?;
+
+    // ---- the doctor's desk, online
+    let doctor_pc = Device::start().await?;
+    let doc = doctor_pc.driver.session(&app).await?;
+    let result = async {
+        doc.find(By::Css("form.sign-in")).await?;
+        doc.screenshot(&shots.join("01-sign-in.png")).await?;
+        sign_in(&doc, &base, &world.a.doctor).await?;
+        println!("  signed in as the doctor of clinic A");
+
+        register_patient(&doc, "Meera Deshpande", "07/04/1990", "98450 12345").await?;
+        doc.screenshot(&shots.join("02-patient-registered.png"))
+            .await?;
+        doc.click(By::XPath(&format!(
+            "//article[@data-testid='patient-card']{}",
+            button("Book")
+        )))
+        .await?;
+        doc.fill(By::Css("#f-appt-start"), "11:30").await?;
+        doc.click(By::XPath(
+            "//form//button[@type='submit' and normalize-space()='Book appointment']",
+        ))
+        .await?;
+        wait_notice(&doc, "Appointment booked.").await?;
+        doc.find(By::XPath(
+            "//div[contains(@class,'appt')]//span[normalize-space()='Meera Deshpande']",
+        ))
+        .await?;
+        doc.screenshot(&shots.join("03-appointments.png")).await?;
+        wait_status(&doc, "pending", "Synced", |t| t == "Synced").await?;
+        let on_server =
+            server_list(&admin_a, &format!("/v1/clinics/{a}/patients?q=Deshpande")).await?;
+        ensure!(
+            on_server.len() == 1,
+            "the server has {} Deshpande patients",
+            on_server.len()
+        );
+        let meera = on_server[0]["id"]
+            .as_str()
+            .context("patient id")?
+            .to_owned();
+        let appts = server_list(
+            &admin_a,
+            &format!("/v1/clinics/{a}/appointments?patient_id={meera}"),
+        )
+        .await?;
+        ensure!(
+            appts.len() == 1,
+            "{} appointments of the patient on the server",
+            appts.len()
+        );
+        println!("  registered and booked online; the server has both");
+
+        // ---- the server goes away
+        server.stop();
+        wait_status(&doc, "net-state", "Offline", |t| t == "Offline").await?;
+        println!("  server stopped; the app shows Offline");
+
+        register_patient(&doc, "Ravi Kulkarni", "15/08/1962", "91234 56780").await?;
+        doc.screenshot(&shots.join("04-offline-patient.png"))
+            .await?;
+
+        doc.click(By::Css("[data-testid=nav-doctor]")).await?;
+        choose_patient(&doc, ".doctor aside", "Kulkarni").await?;
+        doc.fill(By::Css("#f-cc"), "Fever and dry cough for 3 days")
+            .await?;
+        doc.fill(
+            By::Css("#f-notes"),
+            "Throat congested. Chest clear. No breathlessness.",
+        )
+        .await?;
+        doc.fill(By::Css("#f-dx"), "Acute upper respiratory tract infection")
+            .await?;
+        // The sign button asks "Sign now?"; the doctor says yes.
+        doc.execute("window.confirm = () => true; return true;")
+            .await?;
+        doc.click(By::XPath(&button("Sign note"))).await?;
+        doc.find(By::Css(".signed-note")).await?;
+        doc.keys(
+            By::Css(".rx-editor input[type=search]"),
+            "Paracetamol\u{E007}",
+        )
+        .await?;
+        doc.find(By::Css(".rx-editor table.lines tbody tr")).await?;
+        doc.click(By::XPath(&button("Sign and issue"))).await?;
+        wait_notice(&doc, "Prescription issued.").await?;
+        doc.screenshot(&shots.join("05-offline-chart.png")).await?;
+
+        doc.click(By::Css("[data-testid=nav-desk]")).await?;
+        doc.click(By::Css("[data-testid=tab-invoices]")).await?;
+        choose_patient(&doc, ".front-desk", "Kulkarni").await?;
+        doc.fill(
+            By::Css(".invoice-editor input[aria-label='Unit price (₹)']"),
+            "500",
+        )
+        .await?;
+        doc.click(By::XPath(&button("Issue invoice"))).await?;
+        wait_notice(&doc, "Invoice issued.").await?;
+        let pending = doc.text(By::Css("[data-testid=pending]")).await?;
+        let waiting: u32 = pending
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("the status bar says {pending:?}, not a pending count"))?;
+        ensure!(
+            waiting >= 5,
+            "only {waiting} changes waiting after five offline writes"
+        );
+        doc.screenshot(&shots.join("06-offline-invoice-pending.png"))
+            .await?;
+        println!("  offline: patient, signed note, prescription, invoice; status bar: {pending}");
+
+        // Nothing readable on disk while it waits.
+        for entry in std::fs::read_dir(doctor_pc.data_dir.path().join("partitions"))? {
+            let bytes = std::fs::read(entry?.path())?;
+            ensure!(
+                !bytes.windows(8).any(|w| w == b"Kulkarni"),
+                "a partition file holds the patient's name in plain text"
+            );
+        }
+
+        // ---- the server returns
+        server.restart().await?;
+        wait_status(&doc, "pending", "Synced", |t| t == "Synced").await?;
+        wait_status(&doc, "net-state", "Online", |t| t == "Online").await?;
+        doc.screenshot(&shots.join("07-synced.png")).await?;
+        let ravi = server_list(&admin_a, &format!("/v1/clinics/{a}/patients?q=Kulkarni")).await?;
+        ensure!(
+            ravi.len() == 1,
+            "the server has {} Kulkarni patients",
+            ravi.len()
+        );
+        ensure!(
+            ravi[0]["patient_number"].as_i64() > Some(0),
+            "no patient number assigned"
+        );
+        let ravi_id = ravi[0]["id"].as_str().context("patient id")?.to_owned();
+        let (doctor_a, _) = admin_a
+            .login(&world.a.doctor.email, &world.a.doctor.password)
+            .await?;
+        let notes = server_list(
+            &doctor_a,
+            &format!("/v1/clinics/{a}/encounters?patient_id={ravi_id}"),
+        )
+        .await?;
+        ensure!(
+            notes.len() == 1 && !notes[0]["signed_at"].is_null(),
+            "the offline note did not arrive signed: {notes:?}"
+        );
+        let rx = server_list(
+            &doctor_a,
+            &format!("/v1/clinics/{a}/prescriptions?patient_id={ravi_id}"),
+        )
+        .await?;
+        ensure!(rx.len() == 1, "{} prescriptions on the server", rx.len());
+        let invoices = server_list(
+            &admin_a,
+            &format!("/v1/clinics/{a}/invoices?patient_id={ravi_id}"),
+        )
+        .await?;
+        ensure!(
+            invoices.len() == 1,
+            "{} invoices on the server",
+            invoices.len()
+        );
+        println!(
+            "  server back: everything synced (patient #{}, signed note, prescription, invoice)",
+            ravi[0]["patient_number"]
+        );
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = doc.screenshot(&shots.join("99-failure-doctor.png")).await;
+        return Err(e);
+    }
+
+    // ---- a second client of the same clinic: the front desk PC
+    let desk_pc = Device::start().await?;
+    let desk = desk_pc.driver.session(&app).await?;
+    let result = async {
+        sign_in(&desk, &base, &world.a.desk).await?;
+        wait_status(&desk, "pending", "Synced", |t| t == "Synced").await?;
+        desk.fill(
+            By::Css(".front-desk input[name=patient-search]"),
+            "Kulkarni",
+        )
+        .await?;
+        desk.wait_text(
+            By::Css(".front-desk ul.results li .pname"),
+            "the offline patient",
+            SYNC_WAIT,
+            |t| t == "Ravi Kulkarni",
+        )
+        .await?;
+        desk.screenshot(&shots.join("08-second-client-search.png"))
+            .await?;
+        println!("  the front desk's app has the doctor's offline work");
+
+        // A live change: the doctor registers someone; the desk finds them without a restart.
+        register_patient(&doc, "Sunita Patil", "02/02/1985", "99887 66554").await?;
+        let deadline = std::time::Instant::now() + SYNC_WAIT;
+        loop {
+            desk.fill(By::Css(".front-desk input[name=patient-search]"), "Patil")
+                .await?;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            if desk
+                .count(By::XPath(
+                    "//ul[contains(@class,'results')]//span[normalize-space()='Sunita Patil']",
+                ))
+                .await?
+                > 0
+            {
+                break;
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the live change never reached the desk"
+            );
+        }
+        println!("  a live change reached the desk");
+        desk.click(By::XPath(&button("Sign out"))).await?;
+        desk.find(By::Css("form.sign-in")).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = desk.screenshot(&shots.join("99-failure-desk.png")).await;
+        return Err(e);
+    }
+    desk.close().await?;
+
+    // ---- another branch's doctor on the same computer sees none of it
+    let other = desk_pc.driver.session(&app).await?;
+    let result = async {
+        sign_in(&other, &base, &world.b.doctor).await?;
+        wait_status(&other, "pending", "Synced", |t| t == "Synced").await?;
+        other.click(By::Css("[data-testid=nav-desk]")).await?;
+        for name in ["Kulkarni", "Deshpande", "Patil"] {
+            other
+                .fill(By::Css(".front-desk input[name=patient-search]"), name)
+                .await?;
+            other
+                .find(By::XPath(
+                    "//p[contains(normalize-space(),'No patient matches')]",
+                ))
+                .await?;
+            ensure!(
+                other.count(By::Css(".front-desk ul.results li")).await? == 0,
+                "clinic B's doctor sees clinic A's patient {name}"
+            );
+        }
+        other.screenshot(&shots.join("09-other-branch.png")).await?;
+        println!("  clinic B's doctor finds none of clinic A's patients");
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = other.screenshot(&shots.join("99-failure-other.png")).await;
+        return Err(e);
+    }
+    other.close().await?;
+    doc.close().await?;
+    drop(server);
+    Ok(())
+}
