@@ -4,6 +4,10 @@
 //! - A retried mutation id gets its stored result; nothing applies twice.
 //! - A bad mutation is rejected and the rest go on (each runs under its own savepoint once a
 //!   batch has shown a failure).
+//! - Ingest is set-based where that is safe: a run of consecutive patient creates takes its
+//!   patient numbers with one counter update and is inserted by one multi-row statement;
+//!   the idempotency lookup and the idempotency records are one statement each per batch,
+//!   and the audit rows (one per action and entity) are pipelined with the records.
 //! - Updates merge per field: a field whose server value still equals the value the user
 //!   saw (`base`) takes the new value; a field changed on both sides keeps the server's value
 //!   (the first to reach the server wins, so every device converges on the same answer) and
@@ -122,7 +126,14 @@ pub async fn apply_batch(
     let ids: Vec<Uuid> = req.mutations.iter().map(|m| m.mutation_id).collect();
     let mut stored: HashMap<Uuid, MutationResult> = HashMap::new();
     for r in tx
-        .query("SELECT mutation_id, result FROM vaidya.sync_mutations WHERE clinic_id = $1 AND mutation_id = ANY($2)", &[&clinic, &ids])
+        .query(
+            // One index probe per id (LATERAL … LIMIT 1 keeps the planner from hashing all
+            // of the clinic's records when its statistics are stale, as after a bulk load).
+            "SELECT t.id, s.result FROM unnest($2::uuid[]) AS t(id)
+             CROSS JOIN LATERAL (SELECT result FROM vaidya.sync_mutations s
+                                 WHERE s.clinic_id = $1 AND s.mutation_id = t.id LIMIT 1) s",
+            &[&clinic, &ids],
+        )
         .await?
     {
         if let Ok(result) = serde_json::from_value(r.get(1)) {
@@ -134,11 +145,62 @@ pub async fn apply_batch(
     let mut fresh: Vec<(Uuid, Value)> = Vec::new();
     let mut audit: HashMap<(AuditAction, &'static str), AuditedIds> = HashMap::new();
     let mut savepoint = false;
-    for m in &req.mutations {
+    let mut i = 0;
+    while i < req.mutations.len() {
+        let m = &req.mutations[i];
         if let Some(done) = stored.get(&m.mutation_id) {
             results.push(done.clone());
+            i += 1;
             continue;
         }
+        // A run of consecutive new patient creates is inserted set-based: one counter
+        // update and one multi-row INSERT for the whole run (see `insert_patients`).
+        if is_patient_create(m) {
+            let mut end = i + 1;
+            let mut seen = std::collections::HashSet::from([m.mutation_id]);
+            while end < req.mutations.len()
+                && is_patient_create(&req.mutations[end])
+                && !stored.contains_key(&req.mutations[end].mutation_id)
+                && seen.insert(req.mutations[end].mutation_id)
+            {
+                end += 1;
+            }
+            if end - i > 1 {
+                if savepoint {
+                    tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
+                    savepoint = false;
+                }
+                let run = &req.mutations[i..end];
+                let outcomes = apply_patient_run(tx, clinic, role, run, mode).await?;
+                for (m, result) in run.iter().zip(outcomes) {
+                    match &result {
+                        MutationResult::Applied { .. } => {
+                            let entry = audit
+                                .entry((AuditAction::Create, m.entity.as_str()))
+                                .or_default();
+                            entry.0.push(m.entity_id);
+                            entry.1.push(m.entity_id);
+                        }
+                        MutationResult::Rejected { code, .. } if *code == ErrorCode::Forbidden => {
+                            let entry = audit
+                                .entry((AuditAction::Denied, m.entity.as_str()))
+                                .or_default();
+                            entry.0.push(m.entity_id);
+                        }
+                        _ => {}
+                    }
+                    fresh.push((
+                        m.mutation_id,
+                        serde_json::to_value(&result).map_err(|e| AppError::Internal(e.into()))?,
+                    ));
+                    stored.insert(m.mutation_id, result.clone());
+                    results.push(result);
+                }
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
         if mode == Mode::Careful {
             tx.execute_simple(if savepoint {
                 "RELEASE SAVEPOINT mutation; SAVEPOINT mutation"
@@ -164,18 +226,7 @@ pub async fn apply_batch(
             Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
             Err(e) => {
                 tx.execute_simple("ROLLBACK TO SAVEPOINT mutation").await?;
-                let (code, message) = e.code_and_message();
-                if code == ErrorCode::Forbidden {
-                    let entry = audit
-                        .entry((AuditAction::Denied, m.entity.as_str()))
-                        .or_default();
-                    entry.0.push(m.entity_id);
-                }
-                MutationResult::Rejected {
-                    mutation_id: m.mutation_id,
-                    code,
-                    message,
-                }
+                rejected(m, e, &mut audit)
             }
         };
         fresh.push((
@@ -188,19 +239,207 @@ pub async fn apply_batch(
     if savepoint {
         tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
     }
-    if !fresh.is_empty() {
-        let (ids, values): (Vec<Uuid>, Vec<Value>) = fresh.into_iter().unzip();
-        tx.execute(
-            "INSERT INTO vaidya.sync_mutations (clinic_id, mutation_id, user_id, result)
-             SELECT $1, m, $3, r FROM unnest($2::uuid[], $4::jsonb[]) AS t(m, r)",
-            &[&clinic, &ids, &tx.user_id, &values],
+    // The idempotency records and the audit rows are independent statements: pipelined on
+    // the connection (sent together, one round trip for all of them).
+    let record = async {
+        if !fresh.is_empty() {
+            let (ids, values): (Vec<Uuid>, Vec<Value>) = fresh.into_iter().unzip();
+            tx.execute(
+                "INSERT INTO vaidya.sync_mutations (clinic_id, mutation_id, user_id, result)
+                 SELECT $1, m, $3, r FROM unnest($2::uuid[], $4::jsonb[]) AS t(m, r)",
+                &[&clinic, &ids, &tx.user_id, &values],
+            )
+            .await?;
+        }
+        Ok::<_, AppError>(())
+    };
+    let audits =
+        futures::future::try_join_all(audit.iter().map(|((action, entity), (ids, patients))| {
+            tx.audit(clinic, *action, entity, ids, patients)
+        }));
+    tokio::try_join!(record, audits)?;
+    Ok(PushResponse { results })
+}
+
+/// The `rejected` result of a mutation that failed (a `forbidden` one is audited as denied).
+fn rejected(
+    m: &Mutation,
+    e: AppError,
+    audit: &mut HashMap<(AuditAction, &'static str), AuditedIds>,
+) -> MutationResult {
+    let (code, message) = e.code_and_message();
+    if code == ErrorCode::Forbidden {
+        let entry = audit
+            .entry((AuditAction::Denied, m.entity.as_str()))
+            .or_default();
+        entry.0.push(m.entity_id);
+    }
+    MutationResult::Rejected {
+        mutation_id: m.mutation_id,
+        code,
+        message,
+    }
+}
+
+fn is_patient_create(m: &Mutation) -> bool {
+    m.entity == EntityKind::Patient && m.op == Operation::Create
+}
+
+/// A patient create, validated exactly as `routes::patients::insert` validates it.
+struct PatientRow {
+    id: Uuid,
+    name: String,
+    sex: &'static str,
+    date_of_birth: Option<chrono::NaiveDate>,
+    phone: Option<String>,
+    address: Option<String>,
+    abha: Option<String>,
+}
+
+fn validate_patient(m: &Mutation) -> Result<PatientRow, AppError> {
+    use vaidya_shared::validate;
+    let new = create_body::<NewPatient>(m)?;
+    let name = routes::required_text("name", &new.name, 200)?;
+    let phone = match new.phone.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(v) => Some(validate::normalize_phone(v).map_err(|e| AppError::field("phone", e))?),
+    };
+    let abha = match new.abha_number.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(v) => {
+            Some(validate::normalize_abha(v).map_err(|e| AppError::field("abha_number", e))?)
+        }
+    };
+    let address = routes::optional_text("address", new.address.as_deref(), 500)?;
+    if let Some(d) = new.date_of_birth {
+        let today = Utc::now().date_naive();
+        if d > today || d < chrono::NaiveDate::from_ymd_opt(1880, 1, 1).expect("valid date") {
+            return Err(AppError::field(
+                "date_of_birth",
+                "The date of birth is not plausible.",
+            ));
+        }
+    }
+    Ok(PatientRow {
+        id: new.id.unwrap_or(m.entity_id),
+        name,
+        sex: new.sex.as_str(),
+        date_of_birth: new.date_of_birth,
+        phone,
+        address,
+        abha,
+    })
+}
+
+/// Apply a run of new patient creates (at least two, distinct mutation ids); results in
+/// order. Invalid ones are rejected (optimistic mode: the attempt fails). The valid ones are
+/// inserted by one statement: a counter update that takes `n` consecutive patient numbers,
+/// and a multi-row `INSERT … SELECT FROM unnest(…)` under the same RLS policies as a single
+/// insert. If that statement fails in careful mode (a duplicate id or ABHA number), it is
+/// undone and the run is applied one by one, each under its own savepoint.
+async fn apply_patient_run(
+    tx: &RequestTx,
+    clinic: Uuid,
+    role: Role,
+    run: &[Mutation],
+    mode: Mode,
+) -> Result<Vec<MutationResult>, AppError> {
+    let mut outcomes: Vec<Option<MutationResult>> = vec![None; run.len()];
+    let mut rows = Vec::with_capacity(run.len());
+    let mut audit = HashMap::new();
+    for (k, m) in run.iter().enumerate() {
+        match require(role, ANY_ROLE).and_then(|()| validate_patient(m)) {
+            Ok(row) => rows.push((k, row)),
+            Err(e) if mode == Mode::Optimistic => return Err(e),
+            Err(e) => outcomes[k] = Some(rejected(m, e, &mut audit)),
+        }
+    }
+    if !rows.is_empty() {
+        if mode == Mode::Careful {
+            tx.execute_simple("SAVEPOINT run").await?;
+        }
+        match insert_patients(tx, clinic, &rows).await {
+            Ok(versions) => {
+                if mode == Mode::Careful {
+                    tx.execute_simple("RELEASE SAVEPOINT run").await?;
+                }
+                for (k, row) in &rows {
+                    let version = *versions.get(&row.id).ok_or_else(|| {
+                        AppError::Internal(anyhow::anyhow!("patient row not returned"))
+                    })?;
+                    outcomes[*k] = Some(applied(&run[*k], version));
+                }
+            }
+            Err(e) if mode == Mode::Optimistic => return Err(e),
+            Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+            Err(_) => {
+                tx.execute_simple("ROLLBACK TO SAVEPOINT run; RELEASE SAVEPOINT run")
+                    .await?;
+                for (k, _) in &rows {
+                    let m = &run[*k];
+                    tx.execute_simple("SAVEPOINT mutation").await?;
+                    outcomes[*k] = Some(match apply_one(tx, clinic, role, m).await {
+                        Ok((result, _)) => {
+                            tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
+                            result
+                        }
+                        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+                        Err(e) => {
+                            tx.execute_simple(
+                                "ROLLBACK TO SAVEPOINT mutation; RELEASE SAVEPOINT mutation",
+                            )
+                            .await?;
+                            rejected(m, e, &mut audit)
+                        }
+                    });
+                }
+            }
+        }
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.expect("every mutation of the run has an outcome"))
+        .collect())
+}
+
+/// Insert validated patients with consecutive patient numbers (in run order) in one
+/// statement; returns each new row's version by id.
+async fn insert_patients(
+    tx: &RequestTx,
+    clinic: Uuid,
+    rows: &[(usize, PatientRow)],
+) -> Result<HashMap<Uuid, i64>, AppError> {
+    let n = rows.len() as i64;
+    let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id).collect();
+    let names: Vec<&str> = rows.iter().map(|(_, r)| r.name.as_str()).collect();
+    let sexes: Vec<&str> = rows.iter().map(|(_, r)| r.sex).collect();
+    let births: Vec<Option<chrono::NaiveDate>> =
+        rows.iter().map(|(_, r)| r.date_of_birth).collect();
+    let phones: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.phone.as_deref()).collect();
+    let addresses: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.address.as_deref()).collect();
+    let abhas: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.abha.as_deref()).collect();
+    let returned = tx
+        .query(
+            "WITH counter AS (
+                 INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, 'patient_number', $2)
+                 ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + $2
+                 RETURNING value - $2 AS base)
+             INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
+             SELECT t.id, $1, counter.base + t.ord, t.name, t.sex, t.dob, t.phone, t.address, t.abha
+             FROM counter, unnest($3::uuid[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[])
+                  WITH ORDINALITY AS t(id, name, sex, dob, phone, address, abha, ord)
+             RETURNING id, version",
+            &[&clinic, &n, &ids, &names, &sexes, &births, &phones, &addresses, &abhas],
         )
         .await?;
+    if returned.len() != rows.len() {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "{} of {} patients inserted",
+            returned.len(),
+            rows.len()
+        )));
     }
-    for ((action, entity), (ids, patients)) in audit {
-        tx.audit(clinic, action, entity, &ids, &patients).await?;
-    }
-    Ok(PushResponse { results })
+    Ok(returned.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Entity ids and patient ids of one audit row.

@@ -121,6 +121,8 @@ async fn main() -> Result<()> {
         "pushed {pushed} + 100 but {stored} stored"
     );
 
+    check_careful_run(&desk, &su, push_clinic).await?;
+
     println!("push (HTTP, forced RLS, idempotency record, audit): {pushed} in {push_secs:.2}s = {push_rate:.0} mutations/s (target ≥ 20000) {}",
         if push_rate >= 20_000.0 { "PASS" } else { "MISS" });
     println!("COPY baseline (superuser, no RLS, no HTTP): {copied} in {copy_secs:.2}s = {copy_rate:.0} rows/s");
@@ -134,6 +136,74 @@ async fn main() -> Result<()> {
         }
     );
     drop(server);
+    Ok(())
+}
+
+/// Not timed: a run of patient creates that the set-based insert cannot take whole (a
+/// duplicate ABHA number, a repeated entity id) falls back to one savepoint per mutation:
+/// exact per-mutation results, consecutive patient numbers, and the same answer on retry.
+async fn check_careful_run(
+    api: &vaidya_tests::Api,
+    su: &tokio_postgres::Client,
+    clinic: Uuid,
+) -> Result<()> {
+    let count = || async {
+        let n: i64 = su
+            .query_one(
+                "SELECT count(*) FROM vaidya.patients WHERE clinic_id = $1",
+                &[&clinic],
+            )
+            .await?
+            .get(0);
+        anyhow::Ok(n)
+    };
+    let before = count().await?;
+    let a = Uuid::new_v4();
+    let m = |entity_id: Uuid, data: serde_json::Value| {
+        json!({"mutation_id": Uuid::new_v4(), "entity": "patient", "entity_id": entity_id,
+               "op": "create", "data": data, "made_at": Utc::now()})
+    };
+    let c = Uuid::new_v4();
+    let batch = json!({"mutations": [
+        m(a, json!({"name": "Run A", "sex": "female", "abha_number": "12345678901234"})),
+        m(Uuid::new_v4(), json!({"name": "Run B", "sex": "male", "abha_number": "12345678901234"})),
+        m(c, json!({"name": "Run C", "sex": "other"})),
+        m(a, json!({"name": "Run D", "sex": "unknown"})),
+        m(Uuid::new_v4(), json!({"name": "", "sex": "unknown"})),
+    ]});
+    let url = format!("/v1/clinics/{clinic}/sync/push");
+    let (status, first) = api.post(&url, batch.clone()).await?;
+    anyhow::ensure!(status.is_success(), "careful run: {status} {first}");
+    let outcomes: Vec<&str> = first["results"]
+        .as_array()
+        .context("no results")?
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap_or(""))
+        .collect();
+    anyhow::ensure!(
+        outcomes == ["applied", "rejected", "applied", "rejected", "rejected"],
+        "careful run results: {first}"
+    );
+    let (_, again) = api.post(&url, batch).await?;
+    anyhow::ensure!(again == first, "retry differs: {again} vs {first}");
+    anyhow::ensure!(
+        count().await? == before + 2,
+        "careful run stored wrong rows"
+    );
+    let numbers: Vec<i64> = su
+        .query(
+            "SELECT patient_number FROM vaidya.patients WHERE clinic_id = $1 AND id = ANY($2) ORDER BY name",
+            &[&clinic, &vec![a, c]],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    anyhow::ensure!(
+        numbers.len() == 2 && numbers[1] == numbers[0] + 1 && numbers[0] == before + 1,
+        "patient numbers not consecutive after {before}: {numbers:?}"
+    );
+    println!("careful run (duplicate ABHA, repeated id, empty name): exact results, consecutive numbers, idempotent: ok");
     Ok(())
 }
 
