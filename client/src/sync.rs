@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
+use uuid::Uuid;
 use vaidya_shared::api::AuditAction;
-use vaidya_shared::sync::{LocalAccess, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH};
+use vaidya_shared::sync::{
+    LocalAccess, PullResponse, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH,
+};
 
 use crate::api::{ApiError, ServerApi};
 use crate::partition::{ClinicPartition, PartitionError, ReadAction};
@@ -156,6 +159,35 @@ pub enum LiveEvent<'a> {
     Disconnected(&'a SyncError),
 }
 
+/// The next pull page, fetched in its own task while the current one is applied. Dropping
+/// it stops the fetch.
+struct Prefetch(tokio::task::JoinHandle<Result<(PullResponse, usize), ApiError>>);
+
+impl Prefetch {
+    fn start(api: &ServerApi, clinic: Uuid, cursor: &str, limit: i64) -> Prefetch {
+        let api = api.clone();
+        let cursor = cursor.to_owned();
+        Prefetch(tokio::spawn(async move {
+            api.pull_sized(clinic, Some(&cursor), Some(limit)).await
+        }))
+    }
+
+    async fn join(mut self) -> Result<(PullResponse, usize), ApiError> {
+        let result = (&mut self.0).await;
+        match result {
+            Ok(page) => page,
+            // The task panicked or the runtime is shutting down.
+            Err(e) => Err(ApiError::Network(format!("the page fetch stopped: {e}"))),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl SyncEngine {
     pub fn new(api: ServerApi, partition: ClinicPartition) -> SyncEngine {
         SyncEngine {
@@ -294,8 +326,16 @@ impl SyncEngine {
     }
 
     /// Pulls pages until the server has nothing more.
+    ///
+    /// While a page is applied (SQLite work on this thread) the next one is already being
+    /// fetched in a task of its own, from the cursor the page ends at; so a long (initial)
+    /// sync takes about the longer of the server's and the partition's time, not their sum.
+    /// A page is stored with its cursor in one transaction as before, so a crash at any
+    /// point resumes from the last stored page; a prefetched page that is never applied is
+    /// just dropped.
     pub async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         let clinic = self.partition.clinic_id();
+        let limit = self.options.pull_limit;
         let mut progress = SyncProgress {
             rows: 0,
             bytes: 0,
@@ -303,12 +343,21 @@ impl SyncEngine {
             percent: None,
         };
         let mut settling_waits = 0u32;
+        let mut prefetched: Option<Prefetch> = None;
         loop {
-            let cursor = self.partition.pull_cursor()?;
-            let (page, bytes) = self
-                .api
-                .pull_sized(clinic, cursor.as_deref(), Some(self.options.pull_limit))
-                .await?;
+            let fetched = match prefetched.take() {
+                Some(next) => next.join().await,
+                None => {
+                    let cursor = self.partition.pull_cursor()?;
+                    self.api
+                        .pull_sized(clinic, cursor.as_deref(), Some(limit))
+                        .await
+                }
+            };
+            let (page, bytes) = fetched?;
+            if page.has_more {
+                prefetched = Some(Prefetch::start(&self.api, clinic, &page.cursor, limit));
+            }
             // "Settling": changes exist but wait for an older transaction to finish. The
             // feed is not at its end, so the partition is not reported as synced.
             let more = page.has_more || page.settling;

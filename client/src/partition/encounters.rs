@@ -65,10 +65,8 @@ pub(crate) fn upsert(conn: &Connection, e: &Encounter) -> rusqlite::Result<()> {
         ts(&e.created_at),
         ts(&e.updated_at),
     ])?;
-    conn.execute(
-        "DELETE FROM encounter_addenda WHERE encounter_id = ?1",
-        [e.id.to_string()],
-    )?;
+    conn.prepare_cached("DELETE FROM encounter_addenda WHERE encounter_id = ?1")?
+        .execute([e.id.to_string()])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO encounter_addenda (id, encounter_id, author_id, text, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",

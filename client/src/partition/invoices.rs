@@ -96,7 +96,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
     ])?;
 
     let id = i.id.to_string();
-    conn.execute("DELETE FROM invoice_lines WHERE invoice_id = ?1", [&id])?;
+    conn.prepare_cached("DELETE FROM invoice_lines WHERE invoice_id = ?1")?
+        .execute([&id])?;
     let mut insert_line = conn.prepare_cached(
         "INSERT INTO invoice_lines (id, invoice_id, position, description, sac_hsn, quantity,
                                     unit_price_paise, discount_paise, gst_rate_bp,
@@ -123,7 +124,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         ])?;
     }
 
-    conn.execute("DELETE FROM invoice_payments WHERE invoice_id = ?1", [&id])?;
+    conn.prepare_cached("DELETE FROM invoice_payments WHERE invoice_id = ?1")?
+        .execute([&id])?;
     let mut insert_payment = conn.prepare_cached(
         "INSERT INTO invoice_payments (id, invoice_id, amount_paise, method, reference,
                                        received_at)

@@ -269,16 +269,23 @@ pub(crate) fn has_pushable(
     id: Uuid,
 ) -> rusqlite::Result<bool> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT 1 FROM outbox
              WHERE state IN ('pending', 'failed')
                AND ((entity = ?1 AND entity_id = ?2) OR parent_id = ?2)
              LIMIT 1",
-            params![entity.as_str(), id.to_string()],
-            |_| Ok(()),
-        )
+        )?
+        .query_row(params![entity.as_str(), id.to_string()], |_| Ok(()))
         .optional()?
         .is_some())
+}
+
+/// Whether the outbox holds anything still to push (one probe for a whole pulled page).
+pub(crate) fn any_pushable(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state IN ('pending', 'failed'))",
+    )?
+    .query_row([], |row| row.get(0))
 }
 
 impl ClinicPartition {

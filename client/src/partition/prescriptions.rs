@@ -48,10 +48,8 @@ pub(crate) fn upsert(conn: &Connection, p: &Prescription) -> rusqlite::Result<()
         ts(&p.issued_at),
         p.version,
     ])?;
-    conn.execute(
-        "DELETE FROM prescription_items WHERE prescription_id = ?1",
-        [p.id.to_string()],
-    )?;
+    conn.prepare_cached("DELETE FROM prescription_items WHERE prescription_id = ?1")?
+        .execute([p.id.to_string()])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO prescription_items (id, prescription_id, position, drug, strength, dose,
                                          frequency, duration, instructions)

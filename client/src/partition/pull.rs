@@ -14,7 +14,9 @@ use vaidya_shared::api::{Appointment, Encounter, Invoice, Patient, Prescription}
 use vaidya_shared::sync::{Change, ConflictRecord, EntityKind, MutationResult, Operation};
 
 use super::conflicts::{self, ConflictKind, NewConflict};
-use super::outbox::{self, cache_target, has_pushable, OutboxEntry, OutboxState, Record};
+use super::outbox::{
+    self, any_pushable, cache_target, has_pushable, OutboxEntry, OutboxState, Record,
+};
 use super::{sync_state, ClinicPartition, PartitionError};
 
 /// What one pulled page did to the cache.
@@ -62,17 +64,22 @@ pub(crate) fn add_refetch(conn: &Connection, entity: EntityKind, id: Uuid) -> ru
 }
 
 fn clear_refetch(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<()> {
-    conn.execute(
-        "DELETE FROM refetch WHERE entity = ?1 AND id = ?2",
-        params![entity.as_str(), id.to_string()],
-    )?;
+    conn.prepare_cached("DELETE FROM refetch WHERE entity = ?1 AND id = ?2")?
+        .execute(params![entity.as_str(), id.to_string()])?;
     Ok(())
+}
+
+fn any_refetch(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM refetch)")?
+        .query_row([], |row| row.get(0))
 }
 
 fn remove_row(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<usize> {
     match table(entity) {
         // Table names come from the fixed list above, never from input.
-        Some(t) => conn.execute(&format!("DELETE FROM {t} WHERE id = ?1"), [id.to_string()]),
+        Some(t) => conn
+            .prepare_cached(&format!("DELETE FROM {t} WHERE id = ?1"))?
+            .execute([id.to_string()]),
         None => Ok(0),
     }
 }
@@ -182,9 +189,17 @@ impl ClinicPartition {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PageOutcome::default();
+        // One probe each per page instead of per row: with nothing to push (an initial sync,
+        // most live pulls) no row can be held back, and with an empty refetch set there is
+        // nothing to clear. Both only change inside this transaction through the rows below,
+        // and a conflict record can only empty the outbox, never fill it, and can only add
+        // to the refetch set (after which `refetch_pending` is set again).
+        let outbox_pending = any_pushable(&tx)?;
+        let mut refetch_pending = any_refetch(&tx)?;
         for change in changes {
             if change.entity == EntityKind::Conflict {
                 apply_conflict_record(&tx, clinic_id, change)?;
+                refetch_pending = true;
                 outcome.conflicts += 1;
                 continue;
             }
@@ -192,14 +207,17 @@ impl ClinicPartition {
                 // A child kind on its own: the protocol sends children inside parents.
                 continue;
             }
-            if has_pushable(&tx, change.entity, change.id)? {
+            if outbox_pending && has_pushable(&tx, change.entity, change.id)? {
                 add_refetch(&tx, change.entity, change.id)?;
+                refetch_pending = true;
                 outcome.held += 1;
                 continue;
             }
             let data = (!change.deleted).then_some(&change.data);
             write_server_state(&tx, clinic_id, change.entity, change.id, data, change)?;
-            clear_refetch(&tx, change.entity, change.id)?;
+            if refetch_pending {
+                clear_refetch(&tx, change.entity, change.id)?;
+            }
             outcome.applied += 1;
         }
         sync_state::set(&tx, sync_state::PULL_CURSOR, cursor)?;

@@ -13,11 +13,11 @@ pub(crate) const PULL_CURSOR: &str = "pull_cursor";
 const LAST_SYNCED_AT: &str = "last_synced_at";
 
 pub(crate) fn set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO sync_state (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 
