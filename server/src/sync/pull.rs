@@ -99,9 +99,10 @@ pub async fn page(
     limit: i64,
     initial: bool,
 ) -> Result<PullResponse, AppError> {
-    // One statement over the six tables: each branch is an index scan in change order
-    // (`<table>_changes` on clinic_id, change_xid, change_seq) and the merge stops after
-    // limit + 1 rows, so a page reads about `limit` rows instead of `limit` per table.
+    // One statement (one round trip) over the six tables: each branch is an index scan in
+    // change order (`<table>_changes` on clinic_id, change_xid, change_seq) that stops after
+    // limit + 1 rows; the union's first limit + 1 rows in change order are then the page
+    // plus, if there is one, proof that more follows.
     // RLS decides what this user may see (a front desk gets no encounters).
     let rows = tx
         .query(
@@ -192,15 +193,17 @@ fn changes_sql() -> &'static str {
             .enumerate()
             .map(|(kind, (_, table))| {
                 format!(
-                    "SELECT {kind} AS kind, id, change_xid, change_seq FROM vaidya.{table}
-                     WHERE clinic_id = $1 AND (change_xid, change_seq) > ($2::text::xid8, $3)
-                       AND change_xid < pg_snapshot_xmin(pg_current_snapshot())"
+                    "(SELECT {kind} AS kind, id, change_xid, change_seq FROM vaidya.{table}
+                      WHERE clinic_id = $1 AND (change_xid, change_seq) > ($2::text::xid8, $3)
+                        AND change_xid < pg_snapshot_xmin(pg_current_snapshot())
+                      ORDER BY change_xid, change_seq LIMIT $4)"
                 )
             })
             .collect();
         format!(
-            "SELECT kind, id, change_xid::text, change_seq FROM ({}) AS c
-             ORDER BY change_xid, change_seq LIMIT $4",
+            // Ordered by the xid8 itself (its text would sort "1000" before "999").
+            "SELECT c.kind, c.id, c.change_xid::text AS xid, c.change_seq FROM ({}) AS c
+             ORDER BY c.change_xid, c.change_seq LIMIT $4",
             branches.join(" UNION ALL ")
         )
     })
