@@ -6,6 +6,7 @@
 /// and the `allow-app-commands` set in `permissions/app.toml`.
 const COMMANDS: &[&str] = &[
     "app_info",
+    "ui_ready",
     "current_session",
     "sign_in",
     "sign_out",

@@ -34,6 +34,14 @@ pub async fn app_info(core: State<'_, Core>) -> Result<AppInfo> {
     })
 }
 
+/// The UI's first interactive screen is on screen: logs how long start-up took (the
+/// desktop benchmark reads this line; support staff can too).
+#[tauri::command]
+pub fn ui_ready(screen: String) {
+    let since_start = crate::STARTED.get().map(|t| t.elapsed().as_millis());
+    tracing::info!(screen = %screen, ms = ?since_start, "first screen interactive");
+}
+
 #[tauri::command]
 pub async fn current_session(core: State<'_, Core>) -> Result<Option<SessionView>> {
     core.current_session().await

@@ -17,7 +17,7 @@ use vaidya_client::partition::{Conflict, EntityKind};
 use vaidya_client::sync::status_of;
 use vaidya_client::{
     ApiError, Client, ClientConfig, ClinicPartition, CredentialStore, DataDir, Mode, ServerApi,
-    SessionError,
+    SessionError, SyncEngine,
 };
 use vaidya_shared::api::{
     Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, EncounterPatch,
@@ -208,6 +208,7 @@ impl Core {
     pub async fn current_session(&self) -> Result<Option<SessionView>, UiError> {
         let mut state = self.state.lock().await;
         if state.client.is_none() {
+            let started = std::time::Instant::now();
             // The keyring call blocks (a locked Secret Service may wait on an unlock prompt):
             // run it off the async runtime, and give up after a while instead of leaving the
             // UI on "Loading…".
@@ -225,8 +226,17 @@ impl Core {
             let Some(active) = active else {
                 return Ok(None);
             };
+            let keyring_ms = started.elapsed().as_millis();
             match Client::resume(self.config(&active.server)).await {
-                Ok(client) => state.client = Some(client),
+                Ok(client) => {
+                    tracing::info!(
+                        keyring_ms,
+                        total_ms = started.elapsed().as_millis(),
+                        online = client.mode() == Mode::Online,
+                        "session resumed"
+                    );
+                    state.client = Some(client)
+                }
                 Err(SessionError::NotSignedIn) => return Ok(None),
                 Err(e) => return Err(e.into()),
             }
@@ -273,15 +283,25 @@ impl Core {
     /// The state lock is held only while the partition opens, not while the clinic's
     /// details are fetched (up to [`CLINIC_FETCH_TIMEOUT`]): other commands stay responsive.
     pub async fn open_clinic(&self, clinic_id: Uuid, emit: Emitter) -> Result<ClinicView, UiError> {
+        let started = std::time::Instant::now();
         let (membership, partition, engine, online, api, user_id) = {
             let mut state = self.state.lock().await;
             state.clinic = None;
             let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
             let membership = membership_of(client, clinic_id)?;
             let partition = client.open_partition(clinic_id)?;
-            let engine = client
-                .sync_engine(clinic_id)?
-                .with_options(crate::sync::retry_options());
+            // The engine's connection opens in the sync task (a second full page check of
+            // a large partition would otherwise delay the first screen).
+            let (api, data_dir, credentials) = (
+                client.api().clone(),
+                self.data_dir.clone(),
+                self.credentials.clone(),
+            );
+            let engine: crate::sync::OpenEngine = Box::new(move || {
+                let key = credentials.partition_key_or_create(clinic_id)?;
+                let partition = ClinicPartition::open(&data_dir, clinic_id, &key)?;
+                Ok(SyncEngine::new(api, partition).with_options(crate::sync::retry_options()))
+            });
             let online = client.mode() == Mode::Online;
             (
                 membership,
@@ -310,14 +330,20 @@ impl Core {
         emit(SyncEvent::Status(initial));
         let partition = Arc::new(StdMutex::new(partition));
         tauri::async_runtime::spawn(crate::sync::run(crate::sync::SyncTask {
-            engine,
+            open_engine: engine,
             partition: partition.clone(),
             emit,
             status: status.clone(),
             sync_now: sync_now.clone(),
             stop: stop_rx,
         }));
+        let opened_ms = started.elapsed().as_millis();
         let clinic = fetch_clinic_details(&api, clinic_id, &partition).await;
+        tracing::info!(
+            opened_ms,
+            total_ms = started.elapsed().as_millis(),
+            "clinic opened"
+        );
         // The member list (doctor picker) is refreshed in the background and kept for
         // offline booking.
         tauri::async_runtime::spawn(refresh_members(api, clinic_id, partition.clone()));
@@ -362,11 +388,31 @@ impl Core {
         self.data_dir.root().join("last-clinic")
     }
 
-    /// Runs `f` on the open partition on a blocking thread (SQLite work never blocks the
-    /// async runtime), with the user's id and role.
+    /// Runs a local write on the open partition (see [`Core::on_partition`]) and nudges the
+    /// background sync: the new outbox entry goes to the server at once when online.
     async fn with_partition<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut ClinicPartition, Uuid, Role) -> Result<T, UiError> + Send + 'static,
+    ) -> Result<T, UiError> {
+        self.on_partition(f, true).await
+    }
+
+    /// Runs a local read on the open partition. Reads of patient data are recorded for the
+    /// audit trail and go up with the next push; they do not start a sync round of their
+    /// own, or every keystroke of a search would compete with one for the partition.
+    async fn read_partition<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut ClinicPartition, Uuid, Role) -> Result<T, UiError> + Send + 'static,
+    ) -> Result<T, UiError> {
+        self.on_partition(f, false).await
+    }
+
+    /// Runs `f` on the open partition on a blocking thread (SQLite work never blocks the
+    /// async runtime), with the user's id and role.
+    async fn on_partition<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut ClinicPartition, Uuid, Role) -> Result<T, UiError> + Send + 'static,
+        nudge_sync: bool,
     ) -> Result<T, UiError> {
         let (partition, user, role, sync_now) = {
             let state = self.state.lock().await;
@@ -387,8 +433,9 @@ impl Core {
         })
         .await
         .map_err(|e| UiError::new("internal", e.to_string()))?;
-        // A local write (or read, which is audited) waits in the outbox: push it soon.
-        sync_now.notify_one();
+        if nudge_sync {
+            sync_now.notify_one();
+        }
         result
     }
 
@@ -417,12 +464,12 @@ impl Core {
         query: String,
         limit: i64,
     ) -> Result<Vec<Patient>, UiError> {
-        self.with_partition(move |p, _, _| Ok(p.search_patients(&query, limit.clamp(1, 200))?))
+        self.read_partition(move |p, _, _| Ok(p.search_patients(&query, limit.clamp(1, 200))?))
             .await
     }
 
     pub async fn get_patient(&self, id: Uuid) -> Result<Patient, UiError> {
-        self.with_partition(move |p, _, _| {
+        self.read_partition(move |p, _, _| {
             p.get_patient(id)?
                 .ok_or_else(|| UiError::new("not_found", "no such patient"))
         })
@@ -445,7 +492,7 @@ impl Core {
     }
 
     pub async fn patient_chart(&self, patient_id: Uuid) -> Result<PatientChart, UiError> {
-        self.with_partition(move |p, _, role| {
+        self.read_partition(move |p, _, role| {
             let patient = p
                 .get_patient(patient_id)?
                 .ok_or_else(|| UiError::new("not_found", "no such patient"))?;
@@ -479,7 +526,7 @@ impl Core {
         to: DateTime<Utc>,
         doctor_id: Option<Uuid>,
     ) -> Result<Vec<AppointmentRow>, UiError> {
-        self.with_partition(move |p, _, _| {
+        self.read_partition(move |p, _, _| {
             let appointments = p.appointments_between(from, to, doctor_id)?;
             let mut rows = Vec::with_capacity(appointments.len());
             for a in appointments {
@@ -545,7 +592,7 @@ impl Core {
             // Offline (or the server is unwell): the list kept from the last fetch.
             Err(e) if e.is_retryable() || matches!(e, ApiError::Unauthenticated) => {
                 match self
-                    .with_partition(|p, _, _| Ok(p.cached_members()?))
+                    .read_partition(|p, _, _| Ok(p.cached_members()?))
                     .await?
                 {
                     Some(members) => members,
@@ -798,7 +845,7 @@ impl Core {
     // -------------------------------------------------------------- conflicts, printing
 
     pub async fn list_conflicts(&self) -> Result<Vec<ConflictView>, UiError> {
-        self.with_partition(|p, _, _| {
+        self.read_partition(|p, _, _| {
             Ok(p.open_conflicts()?
                 .into_iter()
                 .map(ConflictView::from)
@@ -825,7 +872,7 @@ impl Core {
             "encounter" => EntityKind::Encounter,
             _ => return Err(UiError::invalid("entity", "unknown print entity")),
         };
-        self.with_partition(move |p, _, _| Ok(p.record_print(entity, id)?))
+        self.read_partition(move |p, _, _| Ok(p.record_print(entity, id)?))
             .await
     }
 }

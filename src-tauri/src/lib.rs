@@ -53,6 +53,7 @@ pub fn builder<R: Runtime>(builder: Builder<R>, setup: Setup) -> Builder<R> {
         .manage(core::Core::new(setup.data_dir, setup.credentials))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
+            commands::ui_ready,
             commands::current_session,
             commands::sign_in,
             commands::sign_out,
@@ -86,8 +87,12 @@ pub fn builder<R: Runtime>(builder: Builder<R>, setup: Setup) -> Builder<R> {
         ])
 }
 
+/// When the process started, for the "first screen interactive" startup figure.
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Entry point of the desktop binary.
 pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

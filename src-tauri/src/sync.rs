@@ -11,8 +11,12 @@ use vaidya_client::{ApiError, ClinicPartition, SyncEngine, SyncError, SyncOption
 use crate::core::{Emitter, ProgressView, SyncEvent, SyncStatusView, SYNC_INTERVAL};
 use crate::error::UiError;
 
+/// Opens the engine's own connection to the partition (with the full page check) on a
+/// blocking thread once the task runs, so opening a clinic does not wait for it.
+pub type OpenEngine = Box<dyn FnOnce() -> Result<SyncEngine, UiError> + Send>;
+
 pub struct SyncTask {
-    pub engine: SyncEngine,
+    pub open_engine: OpenEngine,
     /// The UI's connection, used to read counts while the engine is busy.
     pub partition: Arc<StdMutex<ClinicPartition>>,
     pub emit: Emitter,
@@ -57,7 +61,7 @@ fn report_changed(report: &SyncReport) -> bool {
 
 pub async fn run(task: SyncTask) {
     let SyncTask {
-        engine,
+        open_engine,
         partition,
         emit,
         status,
@@ -68,6 +72,19 @@ pub async fn run(task: SyncTask) {
         partition,
         emit,
         status,
+    };
+    let engine = match tauri::async_runtime::spawn_blocking(open_engine).await {
+        Ok(Ok(engine)) => engine,
+        Ok(Err(error)) => {
+            tracing::warn!(code = error.code, "the sync connection did not open");
+            publish(&refs, |s| s.error = Some(error));
+            return;
+        }
+        Err(e) => {
+            let error = UiError::new("internal", e.to_string());
+            publish(&refs, |s| s.error = Some(error));
+            return;
+        }
     };
     let progress_refs = refs.clone();
     let mut engine = engine.on_progress(move |p| {

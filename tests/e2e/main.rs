@@ -7,15 +7,13 @@
 //! the server stops; the doctor keeps working offline (new patient, signed note, prescription,
 //! invoice) with the pending count visible; the server comes back and everything syncs; a
 //! second signed-in client of the same clinic (front desk) sees the offline work and a live
-//! change; a user of another branch on that computer sees none of it. Screenshots of the main
-//! screens go to `target/e2e-artifacts/`.
+//! change; a user of another branch on that computer sees none of it; the clinic's admin
+//! opens the audit trail. Screenshots of the main screens go to `target/e2e-artifacts/`.
 //!
 //! Needs `DISPLAY`, a D-Bus session with an unlocked Secret Service, `tauri-driver`,
 //! `WebKitWebDriver` and `target/release/vaidya-desktop` (or `VAIDYA_E2E_APP`); without them
 //! the test is reported as ignored, unless `VAIDYA_REQUIRE_E2E=1` (scripts/test.sh) makes
 //! that a failure.
-
-mod webdriver;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -26,8 +24,8 @@ use anyhow::{bail, ensure, Context, Result};
 use libtest_mimic::{Arguments, Trial};
 use serde_json::Value;
 use uuid::Uuid;
+use vaidya_tests::webdriver::{button, By, Driver, Session};
 use vaidya_tests::{Api, Harness, Person, World};
-use webdriver::{button, By, Driver, Session};
 
 /// This test binary doubles as the server process: `e2e --serve-for-e2e <app-url> <addr>`
 /// runs `vaidya_server::launch` until killed.
@@ -552,6 +550,16 @@ async fn clinic_day() -> Result<()> {
         }
         other.screenshot(&shots.join("09-other-branch.png")).await?;
         println!("  clinic B's doctor finds none of clinic A's patients");
+
+        // Clinic A's admin reviews the day on the same PC: members and the audit trail.
+        other.click(By::XPath(&button("Sign out"))).await?;
+        sign_in(&other, &base, &world.a.admin).await?;
+        other.click(By::Css("[data-testid=nav-admin]")).await?;
+        other.find(By::Css("table.grid tbody tr")).await?;
+        other.click(By::XPath(&button("Audit trail"))).await?;
+        other.find(By::Css("table.audit tbody tr")).await?;
+        other.screenshot(&shots.join("10-admin-audit.png")).await?;
+        println!("  clinic A's admin sees the audit trail");
         Ok::<_, anyhow::Error>(())
     }
     .await;

@@ -3,6 +3,7 @@
 //! the real server on port 0, and a world of two clinics with a user of every kind.
 
 pub mod proxy;
+pub mod webdriver;
 
 use std::sync::Arc;
 

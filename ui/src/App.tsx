@@ -16,6 +16,9 @@ import { AdminScreen } from "./screens/Admin";
 import { ConflictInbox } from "./screens/Conflicts";
 import { PrintHost } from "./print/Print";
 
+/** Start-up is reported once, when the first interactive screen is on screen. */
+let startupReported = false;
+
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
   const [clinic, setClinic] = useState<ClinicView | null>(null);
@@ -28,6 +31,14 @@ export function App() {
   useEffect(() => {
     api.currentSession().then(setSession, setError).finally(() => setBooting(false));
   }, []);
+
+  useEffect(() => {
+    if (startupReported || booting) return;
+    const screen = !session ? "sign-in" : clinic ? "clinic" : autoOpen && clinicToReopen(session) ? null : "clinics";
+    if (!screen) return; // still opening the clinic
+    startupReported = true;
+    api.uiReady(screen).catch(() => {});
+  }, [booting, session, clinic, autoOpen]);
 
   const signOut = async () => {
     await api.signOut().catch(setError);

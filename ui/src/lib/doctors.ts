@@ -4,6 +4,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./ipc";
+import { shortId } from "./ids";
 import type { ClinicView, Member, SessionView } from "./types";
 
 export function useDoctors(clinic: ClinicView, session: SessionView): Member[] {
@@ -18,5 +19,5 @@ export function useDoctors(clinic: ClinicView, session: SessionView): Member[] {
 }
 
 export function doctorName(doctors: Member[], id: string): string {
-  return doctors.find((d) => d.user.id === id)?.user.display_name ?? `Dr. ${id.slice(0, 8)}`;
+  return doctors.find((d) => d.user.id === id)?.user.display_name ?? `Dr. ${shortId(id)}`;
 }

@@ -98,3 +98,11 @@ describe("amount in words", () => {
     expect(rupeesInWords(1500000000)).toBe("Rupees One Crore Fifty Lakh Only");
   });
 });
+
+import { shortId } from "./ids";
+describe("shortId", () => {
+  it("keeps the tail of a v7 UUID, where rows made together differ", () => {
+    expect(shortId("019abc12-3456-7def-8123-456789abcdef")).toBe("89abcdef");
+    expect(shortId("019abc12-3456-7def-8123-000000000001")).not.toBe(shortId("019abc12-3456-7def-8123-000000000002"));
+  });
+});

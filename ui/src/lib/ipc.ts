@@ -48,6 +48,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),
+  uiReady: (screen: string) => call<void>("ui_ready", { screen }),
   currentSession: () => call<SessionView | null>("current_session"),
   signIn: (server: string, email: string, password: string) => call<SessionView>("sign_in", { server, email, password }),
   signOut: () => call<void>("sign_out"),

@@ -6,6 +6,7 @@ import { api } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
 import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Member, Role } from "../lib/types";
 import { en } from "../strings/en";
+import { shortId } from "../lib/ids";
 import { ErrorBanner, Field, Select, useAction } from "../components/common";
 
 const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
@@ -73,7 +74,14 @@ function Audit() {
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [next, setNext] = useState<number | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
+  // Who is who: member names by user id (ids are v7 UUIDs, whose leading digits are a
+  // timestamp, so a short id shows the tail).
+  const [names, setNames] = useState<Map<string, string>>(new Map());
   const { busy, error, run } = useAction();
+  useEffect(() => {
+    api.listMembers().then((ms) => setNames(new Map(ms.map((m) => [m.user.id, m.user.display_name]))), () => {});
+  }, []);
+  const who = (id: string | null) => (id ? names.get(id) ?? shortId(id) : "—");
 
   const query = (offset: number): AuditQuery | null => {
     const f = from ? parseDate(from) : null;
@@ -119,8 +127,8 @@ function Audit() {
         <tbody>
           {entries.map((e) => (
             <tr key={e.seq} class={e.action === "denied" ? "denied" : ""}>
-              <td>{e.seq}</td><td>{formatDateTime(e.at)}</td><td class="mono">{e.actor_id?.slice(0, 8) ?? "—"}</td>
-              <td>{en.admin.actions[e.action]}</td><td>{e.entity_type} <span class="mono muted">{e.entity_ids.map((i) => i.slice(0, 8)).join(", ")}</span></td>
+              <td>{e.seq}</td><td>{formatDateTime(e.at)}</td><td title={e.actor_id ?? ""}>{who(e.actor_id)}</td>
+              <td>{en.admin.actions[e.action]}</td><td>{e.entity_type} <span class="mono muted">{e.entity_ids.map(shortId).join(", ")}</span></td>
               <td>{e.device ?? "—"}</td>
             </tr>
           ))}

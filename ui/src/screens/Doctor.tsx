@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
 import { canPrescribe } from "../lib/roles";
+import { doctorName, useDoctors } from "../lib/doctors";
 import { searchDrugs, type Drug } from "../lib/drugs";
 import { cleanText } from "../lib/validate";
 import type { AppointmentRow, ClinicView, Encounter, NewPrescriptionItem, Patient, PatientChart, SessionView, Vitals } from "../lib/types";
@@ -51,6 +52,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
   const [notice, setNotice] = useState<string | null>(null);
   // Bumped on every save so the editor starts afresh after a note is signed.
   const [saves, setSaves] = useState(0);
+  const doctors = useDoctors(props.clinic, props.session);
   const { error, setError } = useAction();
   const load = () => api.patientChart(props.patientId).then(setChart, setError);
   useEffect(() => { load(); }, [props.patientId]);
@@ -67,7 +69,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
       )}
       <h3>{en.doctor.history}</h3>
       {chart.encounters.length === 0 && <p class="muted">{en.doctor.noEncounters}</p>}
-      {chart.encounters.filter((e) => e.signed_at).map((e) => <SignedNote key={e.id} encounter={e} onChanged={load} />)}
+      {chart.encounters.filter((e) => e.signed_at).map((e) => <SignedNote key={e.id} encounter={e} signer={e.signed_by ? doctorName(doctors, e.signed_by) : ""} onChanged={load} />)}
       <h3>{en.doctor.prescription}</h3>
       {chart.prescriptions.length === 0 && <p class="muted">{en.doctor.noPrescriptions}</p>}
       {chart.prescriptions.map((rx) => (
@@ -152,7 +154,7 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; onSaved:
   );
 }
 
-function SignedNote(props: { encounter: Encounter; onChanged: () => void }) {
+function SignedNote(props: { encounter: Encounter; signer: string; onChanged: () => void }) {
   const e = props.encounter;
   const [text, setText] = useState("");
   const { busy, error, run } = useAction();
@@ -165,7 +167,7 @@ function SignedNote(props: { encounter: Encounter; onChanged: () => void }) {
   return (
     <article class="card signed-note">
       <h4>{formatDateTime(e.created_at)} · {e.chief_complaint}</h4>
-      <p class="muted small">{en.doctor.signed(e.signed_by?.slice(0, 8) ?? "", formatDateTime(e.signed_at))}</p>
+      <p class="muted small">{en.doctor.signed(props.signer, formatDateTime(e.signed_at))}</p>
       <p class="pre">{e.notes}</p>
       {e.diagnosis && <p><strong>{en.doctor.diagnosis}:</strong> {e.diagnosis}</p>}
       {e.addenda.map((a) => <p key={a.id} class="addendum"><strong>{en.doctor.addendum} {formatDateTime(a.created_at)}:</strong> {a.text}</p>)}

@@ -272,6 +272,16 @@ impl Session {
         .await
     }
 
+    /// Runs an asynchronous script: its last argument is the callback that returns.
+    pub async fn execute_async(&self, script: &str, args: Value) -> Result<Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
     /// Saves a PNG of the window.
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await?;
