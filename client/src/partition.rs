@@ -41,6 +41,9 @@ pub use outbox::{
 pub use pull::{PageOutcome, PushOutcome};
 pub use schema::SCHEMA_VERSION;
 
+/// The page cache of a partition connection, in MiB (SQLite's default is 2 MiB).
+const DEFAULT_CACHE_MIB: u32 = 64;
+
 /// How long a statement waits for another connection's lock before giving up with
 /// [`PartitionError::Busy`]. The UI thread and the sync task may share a partition file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -322,6 +325,16 @@ impl ClinicPartition {
     /// The schema version stored in the file (`PRAGMA user_version`).
     pub fn schema_version(&self) -> Result<i64, PartitionError> {
         Ok(schema::user_version(&self.conn)?)
+    }
+
+    /// Sets the page cache for a bulk load: `Some(MiB)` while an initial sync fills the
+    /// partition (its B-trees and FTS index outgrow the usual cache), `None` to go back to
+    /// the usual 64 MiB. Memory only; nothing on disk changes.
+    pub fn set_bulk_cache(&self, mib: Option<u32>) -> Result<(), PartitionError> {
+        let kib = i64::from(mib.unwrap_or(DEFAULT_CACHE_MIB)) * 1024;
+        self.conn
+            .execute_batch(&format!("PRAGMA cache_size = -{kib};"))?;
+        Ok(())
     }
 
     /// Moves everything from the WAL into the main file and truncates the WAL, e.g. before

@@ -118,6 +118,9 @@ pub struct SyncStatus {
     pub synced: bool,
 }
 
+/// Page cache (MiB) while an initial sync fills a partition; the usual one is 64 MiB.
+const INITIAL_SYNC_CACHE_MIB: u32 = 256;
+
 /// Pulls again at most this many times while the server says changes are settling.
 const MAX_SETTLING_WAITS: u32 = 10;
 
@@ -334,6 +337,21 @@ impl SyncEngine {
     /// point resumes from the last stored page; a prefetched page that is never applied is
     /// just dropped.
     pub async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        // An initial sync (no cursor yet) fills the partition: give it a bigger page cache
+        // for the duration, and the usual one back however the pull ends.
+        let initial = self.partition.pull_cursor()?.is_none();
+        if initial {
+            self.partition
+                .set_bulk_cache(Some(INITIAL_SYNC_CACHE_MIB))?;
+        }
+        let result = self.pull_pages(report).await;
+        if initial {
+            self.partition.set_bulk_cache(None)?;
+        }
+        result
+    }
+
+    async fn pull_pages(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         let clinic = self.partition.clinic_id();
         let limit = self.options.pull_limit;
         let mut progress = SyncProgress {
