@@ -10,6 +10,6 @@ pub mod sync;
 
 pub use api::{ApiError, ServerApi};
 pub use credentials::{CredentialError, CredentialStore, StoredSession};
-pub use partition::{ClinicPartition, DataDir, PartitionError, PartitionKey};
+pub use partition::{ClinicPartition, DataDir, OpenCheck, PartitionError, PartitionKey};
 pub use session::{Client, ClientConfig, Mode, SessionError};
 pub use sync::{SyncEngine, SyncError, SyncOptions, SyncProgress, SyncReport, SyncStatus};

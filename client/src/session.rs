@@ -22,7 +22,7 @@ use vaidya_shared::api::{Membership, Session};
 
 use crate::api::{ApiError, ServerApi};
 use crate::credentials::{ActiveSession, CredentialError, CredentialStore, StoredSession};
-use crate::partition::{ClinicPartition, DataDir, PartitionError};
+use crate::partition::{ClinicPartition, DataDir, OpenCheck, PartitionError};
 use crate::sync::SyncEngine;
 
 /// How far the local clock may run behind the latest known real time before an offline
@@ -321,11 +321,21 @@ impl Client {
     /// Opens (creating on first use) the clinic's partition with its keyring-held key.
     /// Clinics the user is not a member of are refused before any file is touched.
     pub fn open_partition(&self, clinic: Uuid) -> Result<ClinicPartition, SessionError> {
+        self.open_partition_with(clinic, OpenCheck::EveryPage)
+    }
+
+    /// [`open_partition`](Self::open_partition) with a choice of up-front file check (see
+    /// [`ClinicPartition::open_with`]).
+    pub fn open_partition_with(
+        &self,
+        clinic: Uuid,
+        check: OpenCheck,
+    ) -> Result<ClinicPartition, SessionError> {
         if !self.clinics.contains(&clinic) {
             return Err(SessionError::NotAMember(clinic));
         }
         let key = self.config.credentials.partition_key_or_create(clinic)?;
-        let partition = ClinicPartition::open(&self.config.data_dir, clinic, &key)?;
+        let partition = ClinicPartition::open_with(&self.config.data_dir, clinic, &key, check)?;
         // Remember it, so a later revocation wipes it even after a sign-out.
         let mut known = self
             .config

@@ -16,8 +16,8 @@ use uuid::Uuid;
 use vaidya_client::partition::{Conflict, EntityKind};
 use vaidya_client::sync::status_of;
 use vaidya_client::{
-    ApiError, Client, ClientConfig, ClinicPartition, CredentialStore, DataDir, Mode, ServerApi,
-    SessionError, SyncEngine,
+    ApiError, Client, ClientConfig, ClinicPartition, CredentialStore, DataDir, Mode, OpenCheck,
+    ServerApi, SessionError, SyncEngine,
 };
 use vaidya_shared::api::{
     Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, EncounterPatch,
@@ -289,9 +289,11 @@ impl Core {
             state.clinic = None;
             let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
             let membership = membership_of(client, clinic_id)?;
-            let partition = client.open_partition(clinic_id)?;
-            // The engine's connection opens in the sync task (a second full page check of
-            // a large partition would otherwise delay the first screen).
+            // The UI's connection skips the whole-file page check (SQLCipher still checks
+            // each page as it is read); the engine's connection, opened in the sync task
+            // right after, does the full check and reports a damaged file in the status
+            // bar. A large clinic opens without reading its whole file first.
+            let partition = client.open_partition_with(clinic_id, OpenCheck::PagesAsRead)?;
             let (api, data_dir, credentials) = (
                 client.api().clone(),
                 self.data_dir.clone(),

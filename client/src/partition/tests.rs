@@ -195,6 +195,32 @@ fn damage_in_the_middle_is_corruption_and_the_file_is_kept() {
 }
 
 #[test]
+fn opening_without_the_whole_file_check_still_never_returns_damaged_data() {
+    let f = fixture();
+    filled_partition(&f);
+    let len = fs::metadata(f.file()).unwrap().len() as usize;
+    damage(&f, len / 2, 64);
+    // The quick open succeeds (it reads only what opening needs)…
+    let partition =
+        ClinicPartition::open_with(&f.data_dir, f.clinic, &f.key, OpenCheck::PagesAsRead)
+            .expect("the quick open does not read the damaged page");
+    // …but reading every b-tree page hits the damaged page's HMAC: an error, not data.
+    let check: Result<String, _> = partition
+        .conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0));
+    assert!(
+        !matches!(check.as_deref(), Ok("ok")),
+        "every page was read without an error: {check:?}"
+    );
+    drop(partition);
+    // The full check (the app's sync connection) names the damage.
+    assert!(matches!(
+        f.open_err(&f.key),
+        PartitionError::Corrupted { .. }
+    ));
+}
+
+#[test]
 fn damage_to_the_header_page_is_corruption_not_a_wrong_key() {
     for (offset, len) in [(0, 16), (20, 80)] {
         let f = fixture();
