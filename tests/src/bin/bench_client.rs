@@ -1219,15 +1219,28 @@ fn raw_search(conn: &Connection, typed: &str) -> Result<usize> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let mut stmt = conn.prepare_cached(
+    // The bounded search `search_patients` runs: count up to 301 matches, rank with bm25
+    // only when there are at most 300, else take the first 300 unranked and order by name.
+    let matches: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT rowid FROM patients_fts WHERE patients_fts MATCH ?1 LIMIT 301)",
+        )?
+        .query_row(params![fts], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(if matches <= 300 {
         "SELECT id, clinic_id, patient_number, name, sex, date_of_birth, phone, address,
                 abha_number, version, created_at, updated_at
          FROM (SELECT rowid AS hit, bm25(patients_fts) AS score
                FROM patients_fts WHERE patients_fts MATCH ?1
                ORDER BY score LIMIT ?2)
          JOIN patients ON patients.pk = hit
-         ORDER BY score, name, pk",
-    )?;
+         ORDER BY score, name, pk"
+    } else {
+        "SELECT id, clinic_id, patient_number, name, sex, date_of_birth, phone, address,
+                abha_number, version, created_at, updated_at
+         FROM (SELECT rowid AS hit FROM patients_fts WHERE patients_fts MATCH ?1 LIMIT 300)
+         JOIN patients ON patients.pk = hit
+         ORDER BY name, pk LIMIT ?2"
+    })?;
     let rows = stmt.query_map(params![fts, SEARCH_LIMIT], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(3)?))
     })?;
