@@ -46,7 +46,11 @@ impl Driver {
         let driver = Driver {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
+            // No WebDriver call may hang a test run: creating a session (which starts the
+            // app) is the slowest, a few seconds.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .build()?,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
