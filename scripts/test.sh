@@ -55,7 +55,12 @@ XDG_DATA_HOME="$keyring_home" xvfb-run -a -s "-screen 0 1600x1000x24" dbus-run-s
   echo -n "vaidya-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   # The daemon creates its default collection asynchronously; give it a moment.
   sleep 1
-  cargo test --workspace --all-targets 2>&1 | tee "$VAIDYA_TEST_LOG"
+  # Into a file, followed live: a pipe to tee would wait for every process that inherited
+  # it (one stray WebKit helper would hang the run); a file does not.
+  cargo test --workspace --all-targets >"$VAIDYA_TEST_LOG" 2>&1 &
+  tests=$!
+  tail -n +1 -f --pid="$tests" "$VAIDYA_TEST_LOG"
+  wait "$tests"
 '
 
 # One closing line for the whole run: the sum over every test binary.

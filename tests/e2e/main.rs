@@ -382,6 +382,8 @@ async fn clinic_day() -> Result<()> {
         doc.find(By::Css(".rx-editor table.lines tbody tr")).await?;
         doc.click(By::XPath(&button("Sign and issue"))).await?;
         wait_notice(&doc, "Prescription issued.").await?;
+        doc.execute("document.querySelector('.chart .signed-note').scrollIntoView({ block: 'center' }); return true;")
+            .await?;
         doc.screenshot(&shots.join("05-offline-chart.png")).await?;
 
         doc.click(By::Css("[data-testid=nav-desk]")).await?;

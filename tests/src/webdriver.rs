@@ -40,6 +40,11 @@ impl Driver {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        // Its own process group: tauri-driver starts WebKitWebDriver, which starts the app;
+        // stopping the driver must stop them all, or an orphan keeps the test run's output
+        // open and the run never ends.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {bin} (cargo install tauri-driver --locked)"))?;
@@ -97,6 +102,11 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // The whole group (see `start`): tauri-driver, WebKitWebDriver, app instances.
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
