@@ -345,7 +345,7 @@ const IPC_SCRIPT: &str = r#"
 const q = arguments[0];
 const done = arguments[arguments.length - 1];
 const t0 = performance.now();
-window.__TAURI_INTERNALS__.invoke('search_patients', { query: q, limit: 30 })
+window.__TAURI_INTERNALS__.invoke('search_patients', { query: q, limit: 15 })
   .then(() => done(performance.now() - t0), (e) => done(-1));
 "#;
 

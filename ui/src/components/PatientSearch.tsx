@@ -10,6 +10,9 @@ import type { Patient } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, useSlashFocus } from "./common";
 
+/** Rows shown: more than fit the list without scrolling, few enough to paint within a frame. */
+const RESULTS = 15;
+
 export function PatientSearch(props: { onChoose: (p: Patient) => void; refreshKey?: number; compact?: boolean }) {
   const [query, setQuery] = useState("");
   const [results, setResults] = useState<Patient[]>([]);
@@ -28,7 +31,7 @@ export function PatientSearch(props: { onChoose: (p: Patient) => void; refreshKe
       setAnswered("");
       return;
     }
-    api.searchPatients(q, 30).then(
+    api.searchPatients(q, RESULTS).then(
       (r) => { if (ticket === latest.current) { setResults(r); setActive(0); setError(null); setAnswered(q); } },
       (e) => { if (ticket === latest.current) setError(e); },
     );
