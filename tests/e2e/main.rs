@@ -15,8 +15,8 @@
 //! the test is reported as ignored, unless `VAIDYA_REQUIRE_E2E=1` (scripts/test.sh) makes
 //! that a failure.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use anyhow::{bail, ensure, Context, Result};
 use libtest_mimic::{Arguments, Trial};
 use serde_json::Value;
 use uuid::Uuid;
-use vaidya_tests::webdriver::{button, By, Driver, Session};
+use vaidya_tests::webdriver::{button, free_port, target_dir, By, Driver, Session};
 use vaidya_tests::{Api, Harness, Person, World};
 
 /// This test binary doubles as the server process: `e2e --serve-for-e2e <app-url> <addr>`
@@ -77,18 +77,7 @@ fn serve(app_url: &str, addr: &str) -> Result<()> {
 fn app_binary() -> PathBuf {
     std::env::var_os("VAIDYA_E2E_APP")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_target().join("release").join("vaidya-desktop"))
-}
-
-/// `target/` of the workspace (or `CARGO_TARGET_DIR`).
-fn workspace_target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        })
+        .unwrap_or_else(|| target_dir().join("release").join("vaidya-desktop"))
 }
 
 fn on_path(bin: &str) -> bool {
@@ -117,10 +106,6 @@ fn missing_prerequisites() -> Option<String> {
         ));
     }
     None
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// The server as its own process, so stopping it is as real as a power cut.
@@ -178,7 +163,7 @@ impl Drop for ServerProcess {
 
 /// Where screenshots go (CI keeps them as artifacts).
 fn artifacts() -> Result<PathBuf> {
-    let dir = workspace_target().join("e2e-artifacts");
+    let dir = target_dir().join("e2e-artifacts");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -11,6 +11,24 @@ use anyhow::{bail, Context, Result};
 use base64::Engine;
 use serde_json::{json, Value};
 
+/// The workspace's `target/` (or `CARGO_TARGET_DIR`): where the desktop binaries are.
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        })
+}
+
+/// A loopback port nobody listens on (the probe socket is closed before it is handed out).
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 /// The key W3C uses for element references in JSON.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 

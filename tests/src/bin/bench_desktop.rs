@@ -24,7 +24,7 @@ use serde_json::json;
 use uuid::Uuid;
 use vaidya_client::session::{Client, ClientConfig};
 use vaidya_client::{CredentialStore, DataDir};
-use vaidya_tests::webdriver::{By, Driver};
+use vaidya_tests::webdriver::{free_port, target_dir, By, Driver};
 use vaidya_tests::{Harness, TestServer, World};
 
 const READY_LINE: &str = "first screen interactive";
@@ -55,14 +55,7 @@ fn parse_args() -> Result<Args> {
 }
 
 fn release_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        })
-        .join("release")
+    target_dir().join("release")
 }
 
 const FIRST_NAMES: &[&str] = &[
@@ -283,13 +276,6 @@ fn strip_ansi(line: &str) -> String {
         }
     }
     out
-}
-
-/// A loopback port nobody listens on (the probe socket is closed before it is handed out).
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn median(v: &mut [f64]) -> f64 {
