@@ -4,6 +4,7 @@
 pub mod api;
 pub mod error;
 pub mod gst;
+pub mod rules;
 pub mod sync;
 pub mod validate;
 

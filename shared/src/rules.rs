@@ -1,0 +1,60 @@
+//! The one rule set: who may do what ([`permissions`]) and what a valid record is
+//! ([`validation`]). Every tier calls these functions; none restates a rule. What the device
+//! accepts, the server accepts.
+
+pub mod permissions;
+pub mod validation;
+
+pub use permissions::{authorize, may, roles_for, Action, Resource};
+pub use validation::{Valid, Validate};
+
+/// The rule set as data for the web UI (`ui/src/generated/rules.json`, written by
+/// `cargo test -p vaidya-shared --test ui_rules` with `VAIDYA_UPDATE_GENERATED=1`; the same
+/// test fails when the committed file is stale). The UI's checks read their numbers and its
+/// screens their permissions from it, never from a hand-written copy.
+pub fn rules_for_ui() -> serde_json::Value {
+    use validation::limits as l;
+    let grants: Vec<serde_json::Value> = permissions::GRANTS
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "resource": g.resource,
+                "action": g.action,
+                "roles": g.roles,
+            })
+        })
+        .collect();
+    let vitals: serde_json::Map<String, serde_json::Value> = validation::VITAL_RANGES
+        .iter()
+        .map(|(name, lo, hi)| (name.to_string(), serde_json::json!([lo, hi])))
+        .collect();
+    serde_json::json!({
+        "generated_from": "shared/src/rules (do not edit by hand)",
+        "grants": grants,
+        "vital_ranges": vitals,
+        "limits": {
+            "patient_name": l::PATIENT_NAME,
+            "address": l::ADDRESS,
+            "appointment_reason": l::APPOINTMENT_REASON,
+            "appointment_hours": l::APPOINTMENT_HOURS,
+            "chief_complaint": l::CHIEF_COMPLAINT,
+            "notes": l::NOTES,
+            "diagnosis": l::DIAGNOSIS,
+            "addendum": l::ADDENDUM,
+            "prescription_notes": l::PRESCRIPTION_NOTES,
+            "prescription_items": l::PRESCRIPTION_ITEMS,
+            "drug": l::DRUG,
+            "dosing": l::DOSING,
+            "instructions": l::INSTRUCTIONS,
+            "invoice_lines": l::INVOICE_LINES,
+            "line_description": l::LINE_DESCRIPTION,
+            "max_quantity": l::MAX_QUANTITY,
+            "max_unit_price_paise": l::MAX_UNIT_PRICE_PAISE,
+            "payment_reference": l::PAYMENT_REFERENCE,
+            "series": l::SERIES,
+            "earliest_birth": format!("{:04}-{:02}-{:02}", l::EARLIEST_BIRTH.0, l::EARLIEST_BIRTH.1, l::EARLIEST_BIRTH.2),
+        },
+        "gst_rates_bp": crate::gst::ALLOWED_RATES_BP,
+        "main_series": validation::MAIN_SERIES,
+    })
+}

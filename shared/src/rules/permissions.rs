@@ -1,0 +1,328 @@
+//! Who may do what: one table of role × action × resource, used by the server (REST and
+//! push), the client core (before anything is written on the device) and, generated, the UI.
+//! The database's row-level security policies are checked against this same table by a test
+//! (`tests/server/policies.rs`), so the tiers cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::Role;
+use crate::sync::EntityKind;
+use crate::{ApiError, ErrorCode};
+
+/// What a member does to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Read,
+    Create,
+    Update,
+    Delete,
+    /// Sign an encounter note (a legal act; afterwards the note never changes).
+    Sign,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::Read,
+        Action::Create,
+        Action::Update,
+        Action::Delete,
+        Action::Sign,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Sign => "sign",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Read => "see",
+            Action::Create => "add",
+            Action::Update => "change",
+            Action::Delete => "delete",
+            Action::Sign => "sign",
+        }
+    }
+}
+
+/// A kind of record a permission is about: every synced entity, plus the clinic's
+/// administration (members, audit trail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resource {
+    Patient,
+    Appointment,
+    Encounter,
+    Addendum,
+    Prescription,
+    Invoice,
+    Payment,
+    Conflict,
+    Allergy,
+    Member,
+    AuditLog,
+}
+
+impl Resource {
+    pub const ALL: [Resource; 11] = [
+        Resource::Patient,
+        Resource::Appointment,
+        Resource::Encounter,
+        Resource::Addendum,
+        Resource::Prescription,
+        Resource::Invoice,
+        Resource::Payment,
+        Resource::Conflict,
+        Resource::Allergy,
+        Resource::Member,
+        Resource::AuditLog,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Patient => "patient",
+            Resource::Appointment => "appointment",
+            Resource::Encounter => "encounter",
+            Resource::Addendum => "addendum",
+            Resource::Prescription => "prescription",
+            Resource::Invoice => "invoice",
+            Resource::Payment => "payment",
+            Resource::Conflict => "conflict",
+            Resource::Allergy => "allergy",
+            Resource::Member => "member",
+            Resource::AuditLog => "audit_log",
+        }
+    }
+
+    /// Plural noun for messages ("Your role may not add invoices").
+    fn plural(self) -> &'static str {
+        match self {
+            Resource::Patient => "patients",
+            Resource::Appointment => "appointments",
+            Resource::Encounter => "clinical notes",
+            Resource::Addendum => "addenda to notes",
+            Resource::Prescription => "prescriptions",
+            Resource::Invoice => "invoices",
+            Resource::Payment => "payments",
+            Resource::Conflict => "conflicts",
+            Resource::Allergy => "allergies",
+            Resource::Member => "clinic members",
+            Resource::AuditLog => "the audit trail",
+        }
+    }
+}
+
+impl From<EntityKind> for Resource {
+    fn from(kind: EntityKind) -> Resource {
+        match kind {
+            EntityKind::Patient => Resource::Patient,
+            EntityKind::Appointment => Resource::Appointment,
+            EntityKind::Encounter => Resource::Encounter,
+            EntityKind::Addendum => Resource::Addendum,
+            EntityKind::Prescription => Resource::Prescription,
+            EntityKind::Invoice => Resource::Invoice,
+            EntityKind::Payment => Resource::Payment,
+            EntityKind::Conflict => Resource::Conflict,
+        }
+    }
+}
+
+use Role::{Admin, Doctor, FrontDesk, Nurse};
+
+const EVERYONE: &[Role] = &[Admin, Doctor, Nurse, FrontDesk];
+const CLINICIANS: &[Role] = &[Doctor, Nurse];
+const DOCTORS: &[Role] = &[Doctor];
+/// Billing is the front desk's work; doctors of small clinics bill their own patients.
+const BILLING: &[Role] = &[Admin, Doctor, FrontDesk];
+const ADMINS: &[Role] = &[Admin];
+const NOBODY: &[Role] = &[];
+
+/// One line of the permission table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub resource: Resource,
+    pub action: Action,
+    pub roles: &'static [Role],
+}
+
+const fn grant(resource: Resource, action: Action, roles: &'static [Role]) -> Grant {
+    Grant {
+        resource,
+        action,
+        roles,
+    }
+}
+
+/// THE permission table. A (resource, action) pair that is not listed is allowed to nobody:
+/// issued prescriptions, invoices, payments and addenda never change (corrections are new
+/// records), and notes are never deleted.
+pub const GRANTS: &[Grant] = &[
+    grant(Resource::Patient, Action::Read, EVERYONE),
+    grant(Resource::Patient, Action::Create, EVERYONE),
+    grant(Resource::Patient, Action::Update, EVERYONE),
+    grant(Resource::Patient, Action::Delete, ADMINS),
+    grant(Resource::Appointment, Action::Read, EVERYONE),
+    grant(Resource::Appointment, Action::Create, EVERYONE),
+    grant(Resource::Appointment, Action::Update, EVERYONE),
+    grant(Resource::Appointment, Action::Delete, EVERYONE),
+    grant(Resource::Encounter, Action::Read, CLINICIANS),
+    grant(Resource::Encounter, Action::Create, CLINICIANS),
+    grant(Resource::Encounter, Action::Update, CLINICIANS),
+    grant(Resource::Encounter, Action::Sign, DOCTORS),
+    grant(Resource::Addendum, Action::Read, CLINICIANS),
+    grant(Resource::Addendum, Action::Create, CLINICIANS),
+    grant(Resource::Prescription, Action::Read, CLINICIANS),
+    grant(Resource::Prescription, Action::Create, DOCTORS),
+    grant(Resource::Invoice, Action::Read, BILLING),
+    grant(Resource::Invoice, Action::Create, BILLING),
+    grant(Resource::Payment, Action::Read, BILLING),
+    grant(Resource::Payment, Action::Create, BILLING),
+    // Conflicts about clinical records carry clinical values: the database shows those to
+    // the roles that may read the record itself (see `tests/server/policies.rs`).
+    grant(Resource::Conflict, Action::Read, EVERYONE),
+    grant(Resource::Conflict, Action::Update, EVERYONE),
+    // Allergies are a safety fact: every member sees them (the front desk's card shows a
+    // badge), clinicians record and change them.
+    grant(Resource::Allergy, Action::Read, EVERYONE),
+    grant(Resource::Allergy, Action::Create, CLINICIANS),
+    grant(Resource::Allergy, Action::Update, CLINICIANS),
+    grant(Resource::Member, Action::Read, EVERYONE),
+    grant(Resource::Member, Action::Create, ADMINS),
+    grant(Resource::Member, Action::Update, ADMINS),
+    grant(Resource::Member, Action::Delete, ADMINS),
+    grant(Resource::AuditLog, Action::Read, ADMINS),
+];
+
+/// The roles that may do `action` to `resource` (empty: nobody).
+pub fn roles_for(resource: Resource, action: Action) -> &'static [Role] {
+    GRANTS
+        .iter()
+        .find(|g| g.resource == resource && g.action == action)
+        .map_or(NOBODY, |g| g.roles)
+}
+
+/// Whether a member with `role` may do `action` to `resource`.
+pub fn may(role: Role, resource: Resource, action: Action) -> bool {
+    roles_for(resource, action).contains(&role)
+}
+
+/// `may`, as the error every tier shows: code `forbidden` and a sentence in words.
+pub fn authorize(
+    role: Role,
+    resource: impl Into<Resource>,
+    action: Action,
+) -> Result<(), ApiError> {
+    let resource = resource.into();
+    if may(role, resource, action) {
+        Ok(())
+    } else {
+        Err(denied(role, resource, action))
+    }
+}
+
+/// The refusal of `action` on `resource` for `role`, in words.
+pub fn denied(role: Role, resource: Resource, action: Action) -> ApiError {
+    let who = match role {
+        Admin => "A clinic admin",
+        Doctor => "A doctor",
+        Nurse => "A nurse",
+        FrontDesk => "The front desk",
+    };
+    ApiError {
+        code: ErrorCode::Forbidden,
+        message: format!(
+            "{who} may not {} {} in this clinic.",
+            action.verb(),
+            resource.plural()
+        ),
+        field: None,
+    }
+}
+
+/// A SQL command as row-level security policies know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlCommand {
+    Select,
+    Insert,
+    Update,
+}
+
+/// Which tables hold each resource's rows (children travel with their parent's rules).
+pub const TABLES: &[(&str, Resource)] = &[
+    ("patients", Resource::Patient),
+    ("appointments", Resource::Appointment),
+    ("encounters", Resource::Encounter),
+    ("encounter_addenda", Resource::Addendum),
+    ("prescriptions", Resource::Prescription),
+    ("prescription_items", Resource::Prescription),
+    ("invoices", Resource::Invoice),
+    ("invoice_lines", Resource::Invoice),
+    ("payments", Resource::Payment),
+    ("allergies", Resource::Allergy),
+];
+
+/// The roles the database must let run `command` on the resource's tables. SELECT is
+/// `Read`; INSERT is `Create`; UPDATE is any write, because tombstones (delete), signatures
+/// and the "touch" that re-syncs a parent are all UPDATEs at the storage level.
+pub fn storage_roles(resource: Resource, command: SqlCommand) -> Vec<Role> {
+    let actions: &[Action] = match command {
+        SqlCommand::Select => &[Action::Read],
+        SqlCommand::Insert => &[Action::Create],
+        SqlCommand::Update => &[Action::Create, Action::Update, Action::Delete, Action::Sign],
+    };
+    Role::ALL
+        .into_iter()
+        .filter(|r| actions.iter().any(|a| may(*r, resource, *a)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_pair_is_listed_once() {
+        for (i, a) in GRANTS.iter().enumerate() {
+            for b in &GRANTS[i + 1..] {
+                assert!(
+                    (a.resource, a.action) != (b.resource, b.action),
+                    "{:?} {:?} listed twice",
+                    a.resource,
+                    a.action
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_rules_the_clinic_relies_on() {
+        assert!(!may(Nurse, Resource::Invoice, Action::Create));
+        assert!(may(Doctor, Resource::Invoice, Action::Create));
+        assert!(!may(FrontDesk, Resource::Encounter, Action::Read));
+        assert!(!may(Nurse, Resource::Encounter, Action::Sign));
+        assert!(!may(Nurse, Resource::Prescription, Action::Create));
+        assert!(!may(Doctor, Resource::Patient, Action::Delete));
+        assert!(!may(Admin, Resource::Prescription, Action::Update));
+        let e = authorize(Nurse, EntityKind::Invoice, Action::Create).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert_eq!(e.message, "A nurse may not add invoices in this clinic.");
+    }
+
+    #[test]
+    fn storage_roles_follow_the_table() {
+        assert_eq!(
+            storage_roles(Resource::Prescription, SqlCommand::Update),
+            vec![Doctor]
+        );
+        assert_eq!(
+            storage_roles(Resource::Patient, SqlCommand::Update),
+            EVERYONE.to_vec()
+        );
+    }
+}

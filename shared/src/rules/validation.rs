@@ -1,0 +1,543 @@
+//! What a valid record is: every field rule of every clinical entity, written once and used
+//! by the server (REST and push), the client core (before a change is stored on the device)
+//! and, through `shared/fixtures/validation.json`, checked against the UI's helper.
+//!
+//! Parse, don't validate: `validate` turns an input into a [`Valid`] value, normalised
+//! (trimmed text, `+91…` phones, 14-digit ABHA numbers, blank prescription rows dropped).
+//! Functions that write take `Valid<T>`, so a write path that forgot to validate does not
+//! compile. Rules that depend on a record's current state (a signed note, an appointment's
+//! status, the balance due) are plain functions here too, called by both tiers with the
+//! state each has.
+
+use std::ops::Deref;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::api::{
+    AppointmentPatch, AppointmentStatus, EncounterPatch, NewAddendum, NewAppointment, NewEncounter,
+    NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch, Vitals,
+};
+use crate::gst::{self, SupplyKind};
+use crate::validate::{clean_text, is_state_code, normalize_abha, normalize_phone};
+use crate::{ApiError, ErrorCode};
+
+/// A value that passed its rules. Only `validate` makes one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Valid<T>(T);
+
+impl<T> Valid<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Valid<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Inputs with field rules. `today` is the UTC date of the tier that checks (the device's
+/// or the server's); rules that use it allow a day's slack for time zones.
+pub trait Validate: Sized {
+    fn validate(self, today: NaiveDate) -> Result<Valid<Self>, ApiError>;
+}
+
+// ------------------------------------------------------------------ limits
+
+/// Longest texts, in characters.
+pub mod limits {
+    pub const PATIENT_NAME: usize = 200;
+    pub const ADDRESS: usize = 500;
+    pub const APPOINTMENT_REASON: usize = 1000;
+    /// Longest appointment, in hours.
+    pub const APPOINTMENT_HOURS: i64 = 12;
+    pub const CHIEF_COMPLAINT: usize = 2000;
+    pub const NOTES: usize = 100_000;
+    pub const DIAGNOSIS: usize = 2000;
+    pub const ADDENDUM: usize = 20_000;
+    pub const PRESCRIPTION_NOTES: usize = 5000;
+    pub const PRESCRIPTION_ITEMS: usize = 50;
+    pub const DRUG: usize = 200;
+    pub const DOSING: usize = 100;
+    pub const INSTRUCTIONS: usize = 1000;
+    pub const INVOICE_LINES: usize = 100;
+    pub const LINE_DESCRIPTION: usize = 500;
+    pub const MAX_QUANTITY: i64 = 100_000;
+    /// ₹1,00,00,000 in paise.
+    pub const MAX_UNIT_PRICE_PAISE: i64 = 1_000_000_000;
+    pub const PAYMENT_REFERENCE: usize = 200;
+    pub const SERIES: usize = 16;
+    /// The earliest plausible date of birth.
+    pub const EARLIEST_BIRTH: (i32, u32, u32) = (1880, 1, 1);
+}
+
+/// Plausible vital-sign ranges (inclusive), so a typo such as pulse 720 or a temperature
+/// of 386 (for 38.6 °C) is caught where it is typed.
+pub const VITAL_RANGES: [(&str, i32, i32); 8] = [
+    ("pulse_bpm", 20, 300),
+    ("systolic_mmhg", 40, 300),
+    ("diastolic_mmhg", 20, 200),
+    ("temperature_dc", 300, 450),
+    ("spo2_percent", 30, 100),
+    ("respiratory_rate", 4, 80),
+    ("weight_g", 300, 400_000),
+    ("height_mm", 200, 2_600),
+];
+
+// ------------------------------------------------------------------ errors
+
+/// `invalid_field` for `field`, with a sentence a person can act on.
+pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+    ApiError {
+        code: ErrorCode::InvalidField,
+        message: message.into(),
+        field: Some(field.into()),
+    }
+}
+
+/// `invalid_state`: the record's state does not allow the change.
+pub fn invalid_state(message: impl Into<String>) -> ApiError {
+    ApiError {
+        code: ErrorCode::InvalidState,
+        message: message.into(),
+        field: None,
+    }
+}
+
+// ------------------------------------------------------------------ text
+
+/// Text that may be empty: no control characters, at most `max` characters, trimmed.
+pub fn free_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    clean_text(value, max).map_err(|m| invalid(field, m))
+}
+
+/// Text that must not be empty.
+pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let v = free_text(field, value, max)?;
+    if v.is_empty() {
+        return Err(invalid(field, "This field is required."));
+    }
+    Ok(v)
+}
+
+/// Optional text: absent stays absent; blank becomes absent.
+pub fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    value
+        .map(|v| free_text(field, v, max))
+        .transpose()
+        .map(|v| v.filter(|v| !v.is_empty()))
+}
+
+/// A patch's optional text: absent = keep, blank = clear (`Some("")`), else the clean text.
+fn patch_text(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    value.map(|v| free_text(field, &v, max)).transpose()
+}
+
+fn phone(value: Option<&str>) -> Result<Option<String>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => normalize_phone(v)
+            .map(Some)
+            .map_err(|m| invalid("phone", m)),
+    }
+}
+
+fn abha(value: Option<&str>) -> Result<Option<String>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => normalize_abha(v)
+            .map(Some)
+            .map_err(|m| invalid("abha_number", m)),
+    }
+}
+
+fn birth_date(dob: Option<NaiveDate>, today: NaiveDate) -> Result<(), ApiError> {
+    let (y, m, d) = limits::EARLIEST_BIRTH;
+    let earliest = NaiveDate::from_ymd_opt(y, m, d).expect("a valid date");
+    match dob {
+        // A day of slack: a newborn registered just after midnight in India is "tomorrow"
+        // in UTC.
+        Some(d) if d < earliest || d > today + Duration::days(1) => Err(invalid(
+            "date_of_birth",
+            "The date of birth is not plausible (after 1880 and not in the future).",
+        )),
+        _ => Ok(()),
+    }
+}
+
+// ------------------------------------------------------------------ patients
+
+impl Validate for NewPatient {
+    fn validate(self, today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        birth_date(self.date_of_birth, today)?;
+        Ok(Valid(NewPatient {
+            id: self.id,
+            name: required_text("name", &self.name, limits::PATIENT_NAME)?,
+            sex: self.sex,
+            date_of_birth: self.date_of_birth,
+            phone: phone(self.phone.as_deref())?,
+            address: optional_text("address", self.address.as_deref(), limits::ADDRESS)?,
+            abha_number: abha(self.abha_number.as_deref())?,
+        }))
+    }
+}
+
+impl Validate for PatientPatch {
+    /// Optional fields: absent = keep, `""` = clear, a value = set (normalised).
+    fn validate(self, today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        birth_date(self.date_of_birth, today)?;
+        let cleared_or =
+            |v: Option<String>, f: fn(Option<&str>) -> Result<Option<String>, ApiError>| {
+                v.map(|v| f(Some(&v)).map(Option::unwrap_or_default))
+                    .transpose()
+            };
+        Ok(Valid(PatientPatch {
+            base_version: self.base_version,
+            name: self
+                .name
+                .map(|n| required_text("name", &n, limits::PATIENT_NAME))
+                .transpose()?,
+            sex: self.sex,
+            date_of_birth: self.date_of_birth,
+            phone: cleared_or(self.phone, phone)?,
+            address: patch_text("address", self.address, limits::ADDRESS)?,
+            abha_number: cleared_or(self.abha_number, abha)?,
+        }))
+    }
+}
+
+// ------------------------------------------------------------------ appointments
+
+/// An appointment ends after it starts and lasts at most 12 hours.
+pub fn appointment_times(starts: DateTime<Utc>, ends: DateTime<Utc>) -> Result<(), ApiError> {
+    if ends <= starts {
+        return Err(invalid(
+            "ends_at",
+            "An appointment must end after it starts.",
+        ));
+    }
+    if ends - starts > Duration::hours(limits::APPOINTMENT_HOURS) {
+        return Err(invalid(
+            "ends_at",
+            "An appointment may last at most 12 hours.",
+        ));
+    }
+    Ok(())
+}
+
+impl Validate for NewAppointment {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        appointment_times(self.starts_at, self.ends_at)?;
+        Ok(Valid(NewAppointment {
+            reason: optional_text("reason", self.reason.as_deref(), limits::APPOINTMENT_REASON)?,
+            ..self
+        }))
+    }
+}
+
+impl Validate for AppointmentPatch {
+    /// Field rules only; [`appointment_change`] checks the patch against the booking.
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(AppointmentPatch {
+            reason: patch_text("reason", self.reason, limits::APPOINTMENT_REASON)?,
+            ..self
+        }))
+    }
+}
+
+/// The booking after `patch`: the day's queue only moves forward (see
+/// [`AppointmentStatus::can_move_to`]) and the times stay sane.
+pub fn appointment_change(
+    status: AppointmentStatus,
+    starts: DateTime<Utc>,
+    ends: DateTime<Utc>,
+    patch: &AppointmentPatch,
+) -> Result<(AppointmentStatus, DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let next = patch.status.unwrap_or(status);
+    if !status.can_move_to(next) {
+        return Err(invalid_state(format!(
+            "An appointment that is {} cannot become {}.",
+            status.as_str().replace('_', " "),
+            next.as_str().replace('_', " ")
+        )));
+    }
+    let (starts, ends) = (
+        patch.starts_at.unwrap_or(starts),
+        patch.ends_at.unwrap_or(ends),
+    );
+    appointment_times(starts, ends)?;
+    Ok((next, starts, ends))
+}
+
+// ------------------------------------------------------------------ encounters
+
+impl Validate for Vitals {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        let values = [
+            self.pulse_bpm,
+            self.systolic_mmhg,
+            self.diastolic_mmhg,
+            self.temperature_dc,
+            self.spo2_percent,
+            self.respiratory_rate,
+            self.weight_g,
+            self.height_mm,
+        ];
+        for ((name, lo, hi), value) in VITAL_RANGES.iter().zip(values) {
+            if let Some(x) = value {
+                if !(*lo..=*hi).contains(&x) {
+                    return Err(invalid(
+                        format!("vitals.{name}"),
+                        format!("{} must be between {lo} and {hi}.", vital_label(name)),
+                    ));
+                }
+            }
+        }
+        Ok(Valid(self))
+    }
+}
+
+/// The vital's name as a clinician reads it, with its unit.
+fn vital_label(name: &str) -> &'static str {
+    match name {
+        "pulse_bpm" => "Pulse (beats/min)",
+        "systolic_mmhg" => "Systolic BP (mmHg)",
+        "diastolic_mmhg" => "Diastolic BP (mmHg)",
+        "temperature_dc" => "Temperature (tenths of °C, 386 = 38.6 °C)",
+        "spo2_percent" => "SpO₂ (%)",
+        "respiratory_rate" => "Respiratory rate (/min)",
+        "weight_g" => "Weight (g)",
+        _ => "Height (mm)",
+    }
+}
+
+impl Validate for NewEncounter {
+    fn validate(self, today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(NewEncounter {
+            chief_complaint: free_text(
+                "chief_complaint",
+                &self.chief_complaint,
+                limits::CHIEF_COMPLAINT,
+            )?,
+            notes: free_text("notes", &self.notes, limits::NOTES)?,
+            diagnosis: free_text("diagnosis", &self.diagnosis, limits::DIAGNOSIS)?,
+            vitals: self.vitals.validate(today)?.into_inner(),
+            ..self
+        }))
+    }
+}
+
+impl Validate for EncounterPatch {
+    fn validate(self, today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        let text = |field: &str, v: Option<String>, max: usize| {
+            v.map(|t| free_text(field, &t, max)).transpose()
+        };
+        Ok(Valid(EncounterPatch {
+            base_version: self.base_version,
+            chief_complaint: text(
+                "chief_complaint",
+                self.chief_complaint,
+                limits::CHIEF_COMPLAINT,
+            )?,
+            notes: text("notes", self.notes, limits::NOTES)?,
+            diagnosis: text("diagnosis", self.diagnosis, limits::DIAGNOSIS)?,
+            vitals: self
+                .vitals
+                .map(|v| v.validate(today).map(Valid::into_inner))
+                .transpose()?,
+        }))
+    }
+}
+
+/// A signed note never changes; corrections are addenda.
+pub fn note_editable(signed_at: Option<DateTime<Utc>>) -> Result<(), ApiError> {
+    match signed_at {
+        Some(_) => Err(invalid_state(
+            "This note is signed and cannot change; add an addendum instead.",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Signing is once.
+pub fn note_signable(signed_at: Option<DateTime<Utc>>) -> Result<(), ApiError> {
+    match signed_at {
+        Some(_) => Err(invalid_state("This note is already signed.")),
+        None => Ok(()),
+    }
+}
+
+/// Addenda correct signed notes; an unsigned note is edited directly.
+pub fn addendum_allowed(signed_at: Option<DateTime<Utc>>) -> Result<(), ApiError> {
+    match signed_at {
+        Some(_) => Ok(()),
+        None => Err(invalid_state(
+            "The note is not signed yet; edit it directly.",
+        )),
+    }
+}
+
+impl Validate for NewAddendum {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(NewAddendum {
+            id: self.id,
+            text: required_text("text", &self.text, limits::ADDENDUM)?,
+        }))
+    }
+}
+
+// ------------------------------------------------------------------ prescriptions
+
+impl Validate for NewPrescription {
+    /// Rows without a medicine are dropped (the pad always shows an empty row); at least
+    /// one medicine remains.
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        let mut items = self.items;
+        items.retain(|i| !i.drug.trim().is_empty());
+        if items.is_empty() {
+            return Err(invalid("items", "Add at least one medicine."));
+        }
+        if items.len() > limits::PRESCRIPTION_ITEMS {
+            return Err(invalid(
+                "items",
+                format!(
+                    "A prescription holds at most {} medicines.",
+                    limits::PRESCRIPTION_ITEMS
+                ),
+            ));
+        }
+        for (i, item) in items.iter_mut().enumerate() {
+            let f = |name: &str| format!("items[{i}].{name}");
+            item.drug = required_text(&f("drug"), &item.drug, limits::DRUG)?;
+            item.strength = free_text(&f("strength"), &item.strength, limits::DOSING)?;
+            item.dose = free_text(&f("dose"), &item.dose, limits::DOSING)?;
+            item.frequency = free_text(&f("frequency"), &item.frequency, limits::DOSING)?;
+            item.duration = free_text(&f("duration"), &item.duration, limits::DOSING)?;
+            item.instructions =
+                free_text(&f("instructions"), &item.instructions, limits::INSTRUCTIONS)?;
+        }
+        Ok(Valid(NewPrescription {
+            notes: free_text("notes", &self.notes, limits::PRESCRIPTION_NOTES)?,
+            items,
+            ..self
+        }))
+    }
+}
+
+// ------------------------------------------------------------------ invoices
+
+/// The clinic's main series, numbered by the server.
+pub const MAIN_SERIES: &str = "INV";
+
+impl Validate for NewInvoice {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        if self.lines.is_empty() || self.lines.len() > limits::INVOICE_LINES {
+            return Err(invalid(
+                "lines",
+                format!("An invoice needs 1 to {} lines.", limits::INVOICE_LINES),
+            ));
+        }
+        let series = self.series.as_deref().unwrap_or(MAIN_SERIES);
+        if !(1..=limits::SERIES).contains(&series.len())
+            || !series
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(invalid(
+                "series",
+                "A series is 1–16 capital letters, digits or dashes.",
+            ));
+        }
+        match self.number {
+            Some(_) if series == MAIN_SERIES => {
+                return Err(invalid(
+                    "number",
+                    "Numbers of the main series are assigned by the server.",
+                ))
+            }
+            Some(n) if n <= 0 => {
+                return Err(invalid("number", "An invoice number must be positive."))
+            }
+            _ => {}
+        }
+        if let Some(pos) = &self.place_of_supply {
+            if !is_state_code(pos) {
+                return Err(invalid(
+                    "place_of_supply",
+                    "The place of supply is a two-digit GST state code.",
+                ));
+            }
+        }
+        let mut lines = self.lines;
+        for (i, l) in lines.iter_mut().enumerate() {
+            let f = |name: &str| format!("lines[{i}].{name}");
+            l.description =
+                required_text(&f("description"), &l.description, limits::LINE_DESCRIPTION)?;
+            if !(4..=8).contains(&l.sac_hsn.len()) || !l.sac_hsn.chars().all(|c| c.is_ascii_digit())
+            {
+                return Err(invalid(f("sac_hsn"), "A SAC/HSN code has 4 to 8 digits."));
+            }
+            if !(1..=limits::MAX_QUANTITY).contains(&l.quantity) {
+                return Err(invalid(
+                    f("quantity"),
+                    "Quantity must be between 1 and 100000.",
+                ));
+            }
+            if !(0..=limits::MAX_UNIT_PRICE_PAISE).contains(&l.unit_price_paise) {
+                return Err(invalid(
+                    f("unit_price_paise"),
+                    "Unit price must be between ₹0 and ₹1,00,00,000.",
+                ));
+            }
+            // The arithmetic (allowed rate, discount within the amount) does not depend on
+            // the place of supply, so one split checks it for both.
+            gst::tax_line(
+                l.quantity,
+                l.unit_price_paise,
+                l.discount_paise,
+                l.gst_rate_bp,
+                SupplyKind::IntraState,
+            )
+            .map_err(|e| match e {
+                gst::GstError::RateNotAllowed(_) => invalid(f("gst_rate_bp"), e.to_string()),
+                _ => invalid(f("discount_paise"), e.to_string()),
+            })?;
+        }
+        Ok(Valid(NewInvoice { lines, ..self }))
+    }
+}
+
+impl Validate for NewPayment {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        if self.amount_paise <= 0 {
+            return Err(invalid("amount_paise", "A payment must be more than ₹0."));
+        }
+        Ok(Valid(NewPayment {
+            reference: optional_text(
+                "reference",
+                self.reference.as_deref(),
+                limits::PAYMENT_REFERENCE,
+            )?,
+            ..self
+        }))
+    }
+}
+
+/// A payment never takes more than is due.
+pub fn payment_fits(amount_paise: i64, due_paise: i64) -> Result<(), ApiError> {
+    if amount_paise > due_paise {
+        return Err(invalid(
+            "amount_paise",
+            "The payment is more than the amount due.",
+        ));
+    }
+    Ok(())
+}
