@@ -424,6 +424,7 @@ impl ServerApi {
             EntityKind::Encounter => "encounters",
             EntityKind::Prescription => "prescriptions",
             EntityKind::Invoice => "invoices",
+            EntityKind::Allergy => "allergies",
             EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => return Ok(None),
         };
         match self

@@ -3,12 +3,14 @@
 //! keyring. No Tauri code lives here.
 
 pub mod api;
+pub mod clinic;
 pub mod credentials;
 pub mod partition;
 pub mod session;
 pub mod sync;
 
 pub use api::{ApiError, ServerApi};
+pub use clinic::{ClinicError, OpenClinic, PatientChart};
 pub use credentials::{CredentialError, CredentialStore, StoredSession};
 pub use partition::{ClinicPartition, DataDir, OpenCheck, PartitionError, PartitionKey};
 pub use session::{Client, ClientConfig, Mode, SessionError};

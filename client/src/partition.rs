@@ -8,6 +8,7 @@
 //!
 //! Table code lives in one submodule per table; each adds its methods to [`ClinicPartition`].
 
+mod allergies;
 mod appointments;
 mod conflicts;
 mod edits;

@@ -157,6 +157,18 @@ pub fn router(app: App) -> Router {
             "/clinics/{clinic_id}/invoices/{id}/payments",
             post(routes::invoices::add_payment),
         )
+        .route(
+            "/clinics/{clinic_id}/patients/{patient_id}/allergies",
+            get(routes::allergies::list),
+        )
+        .route(
+            "/clinics/{clinic_id}/allergies",
+            post(routes::allergies::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/allergies/{id}",
+            get(routes::allergies::get).patch(routes::allergies::update),
+        )
         .route("/clinics/{clinic_id}/audit", get(routes::audit::list))
         .route(
             "/clinics/{clinic_id}/sync/push",

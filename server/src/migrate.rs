@@ -19,6 +19,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0001_initial.sql"),
     ),
     ("0002_sync", include_str!("../migrations/0002_sync.sql")),
+    (
+        "0005_tenant_policies",
+        include_str!("../migrations/0005_tenant_policies.sql"),
+    ),
+    (
+        "0006_allergies",
+        include_str!("../migrations/0006_allergies.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

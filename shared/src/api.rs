@@ -409,6 +409,102 @@ pub struct ClinicalQuery {
     pub offset: Option<i64>,
 }
 
+// ---------------------------------------------------------------- allergies
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AllergySeverity {
+    Mild,
+    Moderate,
+    Severe,
+    LifeThreatening,
+}
+
+impl AllergySeverity {
+    pub const ALL: [AllergySeverity; 4] = [
+        AllergySeverity::Mild,
+        AllergySeverity::Moderate,
+        AllergySeverity::Severe,
+        AllergySeverity::LifeThreatening,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllergySeverity::Mild => "mild",
+            AllergySeverity::Moderate => "moderate",
+            AllergySeverity::Severe => "severe",
+            AllergySeverity::LifeThreatening => "life_threatening",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AllergySeverity> {
+        AllergySeverity::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AllergyStatus {
+    Active,
+    /// Resolved or entered in error; kept for the record, never warns.
+    Inactive,
+}
+
+impl AllergyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllergyStatus::Active => "active",
+            AllergyStatus::Inactive => "inactive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AllergyStatus> {
+        [AllergyStatus::Active, AllergyStatus::Inactive]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// A patient's allergy or adverse reaction, noted by a clinician. Every member of the
+/// clinic sees it (the front desk's card shows a badge); prescribing a matching drug needs
+/// an acknowledgement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Allergy {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub patient_id: Uuid,
+    /// What the patient reacts to: a drug's generic name from the list, or free text.
+    pub substance: String,
+    pub reaction: String,
+    pub severity: AllergySeverity,
+    pub status: AllergyStatus,
+    pub noted_by: Uuid,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAllergy {
+    pub id: Option<Uuid>,
+    pub patient_id: Uuid,
+    pub substance: String,
+    #[serde(default)]
+    pub reaction: String,
+    pub severity: AllergySeverity,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AllergyPatch {
+    pub base_version: Option<i64>,
+    pub substance: Option<String>,
+    pub reaction: Option<String>,
+    pub severity: Option<AllergySeverity>,
+    pub status: Option<AllergyStatus>,
+}
+
 // ---------------------------------------------------------------- prescriptions
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -449,6 +545,9 @@ pub struct Prescription {
     pub encounter_id: Option<Uuid>,
     pub notes: String,
     pub items: Vec<PrescriptionItem>,
+    /// Active allergies the prescribing doctor was warned about and acknowledged.
+    #[serde(default)]
+    pub acknowledged_allergies: Vec<Uuid>,
     pub issued_at: DateTime<Utc>,
     pub version: i64,
 }
@@ -462,6 +561,10 @@ pub struct NewPrescription {
     #[serde(default)]
     pub notes: String,
     pub items: Vec<NewPrescriptionItem>,
+    /// Ids of the patient's active allergies that match a drug of this prescription, which
+    /// the doctor acknowledged after the warning.
+    #[serde(default)]
+    pub acknowledged_allergies: Vec<Uuid>,
 }
 
 // ---------------------------------------------------------------- invoices

@@ -52,6 +52,8 @@ pub fn rules_for_ui() -> serde_json::Value {
             "max_unit_price_paise": l::MAX_UNIT_PRICE_PAISE,
             "payment_reference": l::PAYMENT_REFERENCE,
             "series": l::SERIES,
+            "allergy_substance": l::ALLERGY_SUBSTANCE,
+            "allergy_reaction": l::ALLERGY_REACTION,
             "earliest_birth": format!("{:04}-{:02}-{:02}", l::EARLIEST_BIRTH.0, l::EARLIEST_BIRTH.1, l::EARLIEST_BIRTH.2),
         },
         "gst_rates_bp": crate::gst::ALLOWED_RATES_BP,

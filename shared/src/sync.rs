@@ -41,10 +41,11 @@ pub enum EntityKind {
     Invoice,
     Payment,
     Conflict,
+    Allergy,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 8] = [
+    pub const ALL: [EntityKind; 9] = [
         EntityKind::Patient,
         EntityKind::Appointment,
         EntityKind::Encounter,
@@ -53,6 +54,7 @@ impl EntityKind {
         EntityKind::Invoice,
         EntityKind::Payment,
         EntityKind::Conflict,
+        EntityKind::Allergy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +67,7 @@ impl EntityKind {
             EntityKind::Invoice => "invoice",
             EntityKind::Payment => "payment",
             EntityKind::Conflict => "conflict",
+            EntityKind::Allergy => "allergy",
         }
     }
 

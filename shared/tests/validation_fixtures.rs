@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use vaidya_shared::api::{
-    AppointmentPatch, EncounterPatch, NewAddendum, NewAppointment, NewEncounter, NewInvoice,
-    NewPatient, NewPayment, NewPrescription, PatientPatch, Vitals,
+    AllergyPatch, AppointmentPatch, EncounterPatch, NewAddendum, NewAllergy, NewAppointment,
+    NewEncounter, NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch, Vitals,
 };
 use vaidya_shared::rules::Validate;
 use vaidya_shared::ApiError;
@@ -52,6 +52,8 @@ pub fn validate_fixture(entity: &str, input: Value, today: NaiveDate) -> Result<
         "prescription" => check::<NewPrescription>(input, today),
         "invoice" => check::<NewInvoice>(input, today),
         "payment" => check::<NewPayment>(input, today),
+        "allergy" => check::<NewAllergy>(input, today),
+        "allergy_patch" => check::<AllergyPatch>(input, today),
         other => panic!("the fixture names an entity the rules do not know: {other}"),
     }
 }

@@ -11,9 +11,13 @@ use vaidya_shared::api::{
     PatientPatch, Prescription, Role,
 };
 
+use vaidya_client::PatientChart;
+use vaidya_shared::api::{Allergy, AllergyPatch, NewAllergy};
+use vaidya_shared::rules::validation::AllergyWarning;
+
 use crate::core::{
-    AppointmentRow, ClinicView, ConflictView, Core, EncounterDraft, PatientChart, SessionView,
-    SyncEvent, SyncStatusView,
+    AppointmentRow, ClinicView, ConflictView, Core, EncounterDraft, SessionView, SyncEvent,
+    SyncStatusView,
 };
 use crate::error::UiError;
 use crate::events;
@@ -112,6 +116,33 @@ pub async fn update_patient(
 #[tauri::command]
 pub async fn patient_chart(core: State<'_, Core>, patient_id: Uuid) -> Result<PatientChart> {
     core.patient_chart(patient_id).await
+}
+
+#[tauri::command]
+pub async fn patient_allergies(core: State<'_, Core>, patient_id: Uuid) -> Result<Vec<Allergy>> {
+    core.patient_allergies(patient_id).await
+}
+
+#[tauri::command]
+pub async fn record_allergy(core: State<'_, Core>, allergy: NewAllergy) -> Result<Allergy> {
+    core.record_allergy(allergy).await
+}
+
+#[tauri::command]
+pub async fn update_allergy(
+    core: State<'_, Core>,
+    id: Uuid,
+    patch: AllergyPatch,
+) -> Result<Allergy> {
+    core.update_allergy(id, patch).await
+}
+
+#[tauri::command]
+pub async fn prescription_warnings(
+    core: State<'_, Core>,
+    prescription: NewPrescription,
+) -> Result<Vec<AllergyWarning>> {
+    core.prescription_warnings(prescription).await
 }
 
 #[tauri::command]

@@ -17,13 +17,14 @@ use vaidya_client::partition::{Conflict, EntityKind};
 use vaidya_client::sync::status_of;
 use vaidya_client::{
     ApiError, Client, ClientConfig, ClinicPartition, CredentialStore, DataDir, Mode, OpenCheck,
-    ServerApi, SessionError, SyncEngine,
+    OpenClinic, PatientChart, ServerApi, SessionError, SyncEngine,
 };
 use vaidya_shared::api::{
-    Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, EncounterPatch,
-    Invoice, Member, Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment,
-    NewPrescription, Page, Patient, PatientPatch, Prescription, Role, UserSummary,
+    Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, Invoice, Member,
+    Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment, NewPrescription,
+    Page, Patient, PatientPatch, Prescription, Role, UserSummary,
 };
+use vaidya_shared::rules::{self, Action, Resource};
 use vaidya_shared::sync::Resolution;
 
 use crate::error::UiError;
@@ -65,16 +66,6 @@ pub struct AppointmentRow {
     pub appointment: Appointment,
     pub patient_name: Option<String>,
     pub patient_number: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PatientChart {
-    pub patient: Patient,
-    pub appointments: Vec<Appointment>,
-    /// Empty for roles that may not read clinical notes (front desk, admin).
-    pub encounters: Vec<Encounter>,
-    pub prescriptions: Vec<Prescription>,
-    pub invoices: Vec<Invoice>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -399,6 +390,16 @@ impl Core {
         self.on_partition(f, true).await
     }
 
+    /// Runs one of the clinic's operations (`vaidya_client::OpenClinic`, which applies the
+    /// shared rules) as the signed-in member, then nudges sync.
+    async fn with_clinic<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut OpenClinic<'_>) -> Result<T, UiError> + Send + 'static,
+    ) -> Result<T, UiError> {
+        self.with_partition(move |p, user, role| f(&mut OpenClinic::new(p, user, role)))
+            .await
+    }
+
     /// Runs a local read on the open partition. Reads of patient data are recorded for the
     /// audit trail and go up with the next push; they do not start a sync round of their
     /// own, or every keystroke of a search would compete with one for the partition.
@@ -482,40 +483,18 @@ impl Core {
         &self,
         new: vaidya_shared::api::NewPatient,
     ) -> Result<Patient, UiError> {
-        let new = clean_new_patient(new)?;
-        self.with_partition(move |p, _, _| Ok(p.create_patient(new)?))
+        self.with_clinic(move |c| Ok(c.register_patient(new)?))
             .await
     }
 
     pub async fn update_patient(&self, id: Uuid, patch: PatientPatch) -> Result<Patient, UiError> {
-        let patch = clean_patient_patch(patch)?;
-        self.with_partition(move |p, _, _| Ok(p.update_patient(id, patch)?))
+        self.with_clinic(move |c| Ok(c.update_patient(id, patch)?))
             .await
     }
 
     pub async fn patient_chart(&self, patient_id: Uuid) -> Result<PatientChart, UiError> {
-        self.read_partition(move |p, _, role| {
-            let patient = p
-                .get_patient(patient_id)?
-                .ok_or_else(|| UiError::new("not_found", "no such patient"))?;
-            // Clinical notes only for clinicians (the server's RLS agrees).
-            let encounters = if role.is_clinician() {
-                p.encounters_for_patient(patient_id)?
-            } else {
-                Vec::new()
-            };
-            let prescriptions = if role.is_clinician() {
-                p.prescriptions_for_patient(patient_id)?
-            } else {
-                Vec::new()
-            };
-            Ok(PatientChart {
-                patient,
-                appointments: p.appointments_for_patient(patient_id)?,
-                encounters,
-                prescriptions,
-                invoices: p.invoices_for_patient(patient_id)?,
-            })
+        self.read_partition(move |p, user, role| {
+            Ok(OpenClinic::new(p, user, role).patient_chart(patient_id)?)
         })
         .await
     }
@@ -545,13 +524,7 @@ impl Core {
     }
 
     pub async fn book_appointment(&self, new: NewAppointment) -> Result<Appointment, UiError> {
-        if new.ends_at <= new.starts_at {
-            return Err(UiError::invalid(
-                "ends_at",
-                "The end must be after the start.",
-            ));
-        }
-        self.with_partition(move |p, _, _| Ok(p.create_appointment(new)?))
+        self.with_clinic(move |c| Ok(c.book_appointment(new)?))
             .await
     }
 
@@ -560,25 +533,8 @@ impl Core {
         id: Uuid,
         patch: AppointmentPatch,
     ) -> Result<Appointment, UiError> {
-        self.with_partition(move |p, _, _| {
-            if let Some(next) = patch.status {
-                let current = p
-                    .get_appointment(id)?
-                    .ok_or_else(|| UiError::new("not_found", "no such appointment"))?;
-                if !current.status.can_move_to(next) {
-                    return Err(UiError::new(
-                        "invalid_state",
-                        format!(
-                            "an appointment cannot go from {} to {}",
-                            current.status.as_str(),
-                            next.as_str()
-                        ),
-                    ));
-                }
-            }
-            Ok(p.update_appointment(id, patch)?)
-        })
-        .await
+        self.with_clinic(move |c| Ok(c.update_appointment(id, patch)?))
+            .await
     }
 
     /// Doctors of the open clinic.
@@ -612,63 +568,22 @@ impl Core {
     // -------------------------------------------------------------- clinical
 
     pub async fn save_encounter(&self, draft: EncounterDraft) -> Result<Encounter, UiError> {
-        self.with_partition(move |p, user, role| {
-            if !role.is_clinician() {
-                return Err(UiError::new("forbidden", "only clinicians write notes"));
-            }
-            match draft.id.and_then(|id| p.get_encounter(id).transpose()) {
-                None => Ok(p.create_encounter(
-                    NewEncounter {
-                        id: draft.id,
-                        patient_id: draft.patient_id,
-                        appointment_id: draft.appointment_id,
-                        chief_complaint: draft.chief_complaint,
-                        notes: draft.notes,
-                        diagnosis: draft.diagnosis,
-                        vitals: draft.vitals,
-                    },
-                    user,
-                )?),
-                Some(existing) => {
-                    let existing = existing?;
-                    if existing.signed_at.is_some() {
-                        return Err(UiError::new(
-                            "invalid_state",
-                            "a signed note cannot change; add an addendum",
-                        ));
-                    }
-                    Ok(p.update_encounter(
-                        existing.id,
-                        EncounterPatch {
-                            base_version: None,
-                            chief_complaint: Some(draft.chief_complaint),
-                            notes: Some(draft.notes),
-                            diagnosis: Some(draft.diagnosis),
-                            vitals: Some(draft.vitals),
-                        },
-                    )?)
-                }
-            }
-        })
-        .await
+        let new = NewEncounter {
+            id: draft.id,
+            patient_id: draft.patient_id,
+            appointment_id: draft.appointment_id,
+            chief_complaint: draft.chief_complaint,
+            notes: draft.notes,
+            diagnosis: draft.diagnosis,
+            vitals: draft.vitals,
+        };
+        self.with_clinic(move |c| Ok(c.save_note(new)?)).await
     }
 
     /// Signs a note as the signed-in doctor (offline too: the server signs it as the
     /// doctor who pushes the change).
     pub async fn sign_encounter(&self, id: Uuid) -> Result<Encounter, UiError> {
-        self.with_partition(move |p, user, role| {
-            if role != Role::Doctor {
-                return Err(UiError::new("forbidden", "only doctors sign notes"));
-            }
-            let existing = p
-                .get_encounter(id)?
-                .ok_or_else(|| UiError::new("not_found", "no such note"))?;
-            if existing.signed_at.is_some() {
-                return Err(UiError::new("invalid_state", "this note is already signed"));
-            }
-            Ok(p.sign_encounter(id, EncounterPatch::default(), user)?)
-        })
-        .await
+        self.with_clinic(move |c| Ok(c.sign_note(id)?)).await
     }
 
     pub async fn add_addendum(
@@ -676,31 +591,52 @@ impl Core {
         encounter_id: Uuid,
         text: String,
     ) -> Result<Encounter, UiError> {
-        let text = text.trim().to_owned();
-        if text.is_empty() {
-            return Err(UiError::invalid("text", "This field is required."));
-        }
-        self.with_partition(move |p, user, role| {
-            if !role.is_clinician() {
-                return Err(UiError::new("forbidden", "only clinicians write notes"));
-            }
-            Ok(p.add_addendum(encounter_id, &text, user)?)
+        self.with_clinic(move |c| Ok(c.add_addendum(encounter_id, text)?))
+            .await
+    }
+
+    pub async fn issue_prescription(&self, new: NewPrescription) -> Result<Prescription, UiError> {
+        self.with_clinic(move |c| Ok(c.issue_prescription(new)?))
+            .await
+    }
+
+    /// The allergy warnings for the drugs on the pad so far (the pad asks for an
+    /// acknowledgement of each before it issues).
+    pub async fn prescription_warnings(
+        &self,
+        draft: NewPrescription,
+    ) -> Result<Vec<vaidya_shared::rules::validation::AllergyWarning>, UiError> {
+        self.read_partition(move |p, user, role| {
+            Ok(OpenClinic::new(p, user, role).prescription_warnings(&draft)?)
         })
         .await
     }
 
-    pub async fn issue_prescription(&self, new: NewPrescription) -> Result<Prescription, UiError> {
-        let new = clean_prescription(new)?;
-        self.with_partition(move |p, user, role| {
-            if role != Role::Doctor {
-                return Err(UiError::new(
-                    "forbidden",
-                    "only doctors issue prescriptions",
-                ));
-            }
-            Ok(p.create_prescription(new, user)?)
+    /// A patient's allergies (every role: the front desk's card shows a badge).
+    pub async fn patient_allergies(
+        &self,
+        patient_id: Uuid,
+    ) -> Result<Vec<vaidya_shared::api::Allergy>, UiError> {
+        self.read_partition(move |p, user, role| {
+            Ok(OpenClinic::new(p, user, role).allergies(patient_id)?)
         })
         .await
+    }
+
+    pub async fn record_allergy(
+        &self,
+        new: vaidya_shared::api::NewAllergy,
+    ) -> Result<vaidya_shared::api::Allergy, UiError> {
+        self.with_clinic(move |c| Ok(c.record_allergy(new)?)).await
+    }
+
+    pub async fn update_allergy(
+        &self,
+        id: Uuid,
+        patch: vaidya_shared::api::AllergyPatch,
+    ) -> Result<vaidya_shared::api::Allergy, UiError> {
+        self.with_clinic(move |c| Ok(c.update_allergy(id, patch)?))
+            .await
     }
 
     // -------------------------------------------------------------- billing
@@ -710,54 +646,31 @@ impl Core {
             let state = self.state.lock().await;
             let clinic = state.clinic.as_ref().ok_or_else(UiError::no_clinic)?;
             // The clinic's own state (from the server or its cached copy) decides CGST+SGST
-            // or IGST; a clinic never fetched on this device falls back to the place of supply.
+            // or IGST. Never a guess: a PC that has not yet loaded the clinic's details
+            // bills only with an explicit place of supply.
             clinic
                 .clinic
                 .as_ref()
                 .map(|c| c.state_code.clone())
                 .or_else(|| new.place_of_supply.clone())
-                .unwrap_or_else(|| "27".to_owned())
+                .ok_or_else(|| {
+                    UiError::invalid(
+                        "place_of_supply",
+                        "This PC has not loaded the clinic's GST details yet; connect once or choose the place of supply.",
+                    )
+                })?
         };
-        if new.lines.is_empty() {
-            return Err(UiError::invalid(
-                "lines",
-                "An invoice needs at least one line.",
-            ));
-        }
-        self.with_partition(move |p, _, _| Ok(p.create_invoice(new, &clinic_state)?))
+        self.with_clinic(move |c| Ok(c.issue_invoice(new, &clinic_state)?))
             .await
     }
 
     pub async fn add_payment(
         &self,
         invoice_id: Uuid,
-        mut payment: NewPayment,
+        payment: NewPayment,
     ) -> Result<Invoice, UiError> {
-        if payment.amount_paise <= 0 {
-            return Err(UiError::invalid(
-                "amount_paise",
-                "Enter an amount above zero.",
-            ));
-        }
-        if let Some(r) = &payment.reference {
-            let r = vaidya_shared::validate::clean_text(r, 200)
-                .map_err(|m| UiError::invalid("reference", m))?;
-            payment.reference = Some(r).filter(|r| !r.is_empty());
-        }
-        self.with_partition(move |p, _, _| {
-            let invoice = p
-                .get_invoice(invoice_id)?
-                .ok_or_else(|| UiError::new("not_found", "no such invoice"))?;
-            let due = invoice.totals.total_paise - invoice.paid_paise;
-            if payment.amount_paise > due {
-                return Err(UiError::invalid(
-                    "amount_paise",
-                    "The amount is more than the balance due.",
-                ));
-            }
-            Ok(p.add_payment(invoice_id, payment)?)
-        })
-        .await
+        self.with_clinic(move |c| Ok(c.take_payment(invoice_id, payment)?))
+            .await
     }
 
     // -------------------------------------------------------------- admin (online only)
@@ -774,14 +687,14 @@ impl Core {
         ))
     }
 
-    async fn admin_api(&self) -> Result<(ServerApi, Uuid), UiError> {
+    /// The server API, if the permission table lets this member do `action` to `resource`.
+    async fn api_for(
+        &self,
+        resource: Resource,
+        action: Action,
+    ) -> Result<(ServerApi, Uuid), UiError> {
         let (api, clinic, role) = self.online().await?;
-        if role != Role::Admin {
-            return Err(UiError::new(
-                "forbidden",
-                "only clinic admins manage members",
-            ));
-        }
+        rules::authorize(role, resource, action)?;
         Ok((api, clinic))
     }
 
@@ -805,21 +718,21 @@ impl Core {
         if new.email.is_empty() {
             return Err(UiError::invalid("email", "This field is required."));
         }
-        let (api, clinic) = self.admin_api().await?;
+        let (api, clinic) = self.api_for(Resource::Member, Action::Create).await?;
         let member = api.add_member(clinic, &new).await?;
         let _ = self.fetch_members().await; // keeps the cached list current; best effort
         Ok(member)
     }
 
     pub async fn set_member_role(&self, member: Uuid, role: Role) -> Result<Member, UiError> {
-        let (api, clinic) = self.admin_api().await?;
+        let (api, clinic) = self.api_for(Resource::Member, Action::Update).await?;
         let member = api.update_member(clinic, member, role).await?;
         let _ = self.fetch_members().await;
         Ok(member)
     }
 
     pub async fn revoke_member(&self, member: Uuid) -> Result<(), UiError> {
-        let (api, clinic) = self.admin_api().await?;
+        let (api, clinic) = self.api_for(Resource::Member, Action::Delete).await?;
         api.revoke_member(clinic, member).await?;
         let _ = self.fetch_members().await;
         Ok(())
@@ -827,13 +740,7 @@ impl Core {
 
     /// One page of the audit trail (online only; the server allows clinic admins).
     pub async fn audit_trail(&self, mut query: AuditQuery) -> Result<Page<AuditEntry>, UiError> {
-        let (api, clinic, role) = self.online().await?;
-        if role != Role::Admin {
-            return Err(UiError::new(
-                "forbidden",
-                "only clinic admins read the audit trail",
-            ));
-        }
+        let (api, clinic) = self.api_for(Resource::AuditLog, Action::Read).await?;
         if let (Some(from), Some(to)) = (query.from, query.to) {
             if to < from {
                 return Err(UiError::invalid("to", "The end must be after the start."));
@@ -953,129 +860,5 @@ async fn refresh_members(
         if let Ok(mut p) = partition.lock() {
             let _ = p.set_cached_members(&members);
         }
-    }
-}
-
-fn clean_prescription(mut new: NewPrescription) -> Result<NewPrescription, UiError> {
-    use vaidya_shared::validate::clean_text;
-    new.items.retain(|i| !i.drug.trim().is_empty());
-    if new.items.is_empty() {
-        return Err(UiError::invalid("items", "Add at least one medicine."));
-    }
-    if new.items.len() > 50 {
-        return Err(UiError::invalid(
-            "items",
-            "A prescription holds at most 50 medicines.",
-        ));
-    }
-    new.notes = clean_text(&new.notes, 5000).map_err(|m| UiError::invalid("notes", m))?;
-    for item in &mut new.items {
-        for (field, text, max) in [
-            ("drug", &mut item.drug, 200),
-            ("strength", &mut item.strength, 100),
-            ("dose", &mut item.dose, 100),
-            ("frequency", &mut item.frequency, 100),
-            ("duration", &mut item.duration, 100),
-            ("instructions", &mut item.instructions, 1000),
-        ] {
-            *text = clean_text(text, max).map_err(|m| UiError::invalid(field, m))?;
-        }
-    }
-    Ok(new)
-}
-
-/// Same rules as the server (`shared::validate`), so nothing the server would refuse waits
-/// in the outbox.
-fn clean_new_patient(
-    mut new: vaidya_shared::api::NewPatient,
-) -> Result<vaidya_shared::api::NewPatient, UiError> {
-    use vaidya_shared::validate::{clean_text, normalize_abha, normalize_phone};
-    new.name = clean_text(&new.name, 200).map_err(|m| UiError::invalid("name", m))?;
-    if new.name.is_empty() {
-        return Err(UiError::invalid("name", "This field is required."));
-    }
-    new.phone = match new.phone.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(p) => Some(normalize_phone(p).map_err(|m| UiError::invalid("phone", m))?),
-    };
-    new.abha_number = match new.abha_number.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(a) => Some(normalize_abha(a).map_err(|m| UiError::invalid("abha_number", m))?),
-    };
-    new.address = match new.address.as_deref() {
-        None => None,
-        Some(a) => Some(clean_text(a, 500).map_err(|m| UiError::invalid("address", m))?)
-            .filter(|a| !a.is_empty()),
-    };
-    Ok(new)
-}
-
-fn clean_patient_patch(mut patch: PatientPatch) -> Result<PatientPatch, UiError> {
-    use vaidya_shared::validate::{clean_text, normalize_abha, normalize_phone};
-    if let Some(name) = &patch.name {
-        let name = clean_text(name, 200).map_err(|m| UiError::invalid("name", m))?;
-        if name.is_empty() {
-            return Err(UiError::invalid("name", "This field is required."));
-        }
-        patch.name = Some(name);
-    }
-    // An empty string clears the field (PatientPatch convention).
-    if let Some(p) = patch.phone.as_deref().filter(|p| !p.trim().is_empty()) {
-        patch.phone = Some(normalize_phone(p).map_err(|m| UiError::invalid("phone", m))?);
-    }
-    if let Some(a) = patch
-        .abha_number
-        .as_deref()
-        .filter(|a| !a.trim().is_empty())
-    {
-        patch.abha_number =
-            Some(normalize_abha(a).map_err(|m| UiError::invalid("abha_number", m))?);
-    }
-    if let Some(a) = &patch.address {
-        patch.address = Some(clean_text(a, 500).map_err(|m| UiError::invalid("address", m))?);
-    }
-    Ok(patch)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vaidya_shared::api::NewPrescriptionItem;
-
-    fn item(drug: &str) -> NewPrescriptionItem {
-        NewPrescriptionItem {
-            drug: drug.to_owned(),
-            strength: " 650 mg ".to_owned(),
-            dose: String::new(),
-            frequency: String::new(),
-            duration: String::new(),
-            instructions: String::new(),
-        }
-    }
-
-    fn prescription(items: Vec<NewPrescriptionItem>) -> NewPrescription {
-        NewPrescription {
-            id: None,
-            patient_id: Uuid::new_v4(),
-            encounter_id: None,
-            notes: String::new(),
-            items,
-        }
-    }
-
-    #[test]
-    fn prescriptions_drop_blank_rows_and_need_a_medicine() {
-        let cleaned =
-            clean_prescription(prescription(vec![item("Paracetamol"), item("  ")])).unwrap();
-        assert_eq!(cleaned.items.len(), 1);
-        let err = clean_prescription(prescription(vec![item(" ")])).unwrap_err();
-        assert_eq!(
-            (err.code.as_str(), err.field.as_deref()),
-            ("invalid_field", Some("items"))
-        );
-        let err = clean_prescription(prescription(vec![item("Bad\u{7}drug")])).unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("drug"));
-        let many = (0..51).map(|_| item("ORS")).collect();
-        assert!(clean_prescription(prescription(many)).is_err());
     }
 }

@@ -75,6 +75,30 @@ impl From<SessionError> for UiError {
     }
 }
 
+/// A refusal by the shared rules: the same code, field and words as the server's answer.
+impl From<vaidya_shared::ApiError> for UiError {
+    fn from(e: vaidya_shared::ApiError) -> Self {
+        let code = serde_json::to_value(e.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "invalid_field".to_owned());
+        UiError {
+            code,
+            message: e.message,
+            field: e.field,
+        }
+    }
+}
+
+impl From<vaidya_client::ClinicError> for UiError {
+    fn from(e: vaidya_client::ClinicError) -> Self {
+        match e {
+            vaidya_client::ClinicError::Refused(e) => e.into(),
+            vaidya_client::ClinicError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<PartitionError> for UiError {
     fn from(e: PartitionError) -> Self {
         UiError::new(e.code(), e.to_string())

@@ -2,11 +2,13 @@
 //! loopback, driven over HTTP and as SQL under the app role. A custom harness
 //! (libtest-mimic) so the cluster is started once and stopped and removed at the end.
 
+mod allergies;
 mod audit;
 mod auth;
 mod domain;
 mod input;
 mod isolation;
+mod policies;
 mod pool;
 mod support;
 mod sync;

@@ -12,7 +12,7 @@ use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
 use crate::round_trip::new_patient;
-use crate::support::{fast_options, keyring, server_state, Device};
+use crate::support::{fast_options, keyring, server_state, valid, Device};
 
 pub async fn corrupted_partition_is_a_typed_error(h: Arc<Harness>) -> Result<()> {
     if keyring("corrupted_partition_is_a_typed_error")?.is_none() {
@@ -27,7 +27,7 @@ pub async fn corrupted_partition_is_a_typed_error(h: Arc<Harness>) -> Result<()>
     d.proxy.set_online(false);
     let kept = engine
         .partition_mut()
-        .create_patient(new_patient("Unsynced Work", "9444444444"))?;
+        .create_patient(valid(new_patient("Unsynced Work", "9444444444")))?;
     engine.partition().checkpoint()?;
     drop(engine);
 
@@ -116,7 +116,7 @@ pub async fn truncated_and_malformed_answers_lose_nothing(h: Arc<Harness>) -> Re
     let cursor = engine.partition().pull_cursor()?;
     let made = engine
         .partition_mut()
-        .create_patient(new_patient("Cut Short", "9555555555"))?;
+        .create_patient(valid(new_patient("Cut Short", "9555555555")))?;
 
     // Every answer is cut after 150 bytes (inside the headers or the body).
     d.proxy.set_truncate_responses(Some(150));
@@ -186,7 +186,7 @@ pub async fn truncated_and_malformed_answers_lose_nothing(h: Arc<Harness>) -> Re
     ];
     engine
         .partition_mut()
-        .create_patient(new_patient("Still Here", "9666666666"))?;
+        .create_patient(valid(new_patient("Still Here", "9666666666")))?;
     let before = engine.partition().outbox()?;
     let cursor_before = engine.partition().pull_cursor()?;
     check!(
@@ -250,7 +250,7 @@ pub async fn clock_far_ahead_or_behind_extends_nothing(h: Arc<Harness>) -> Resul
     let mut engine = d.engine(clinic, 3)?;
     let kept = engine
         .partition_mut()
-        .create_patient(new_patient("Before The Jump", "9777777777"))?;
+        .create_patient(valid(new_patient("Before The Jump", "9777777777")))?;
     drop(engine);
     d.client = None;
     d.proxy.set_online(false);

@@ -24,7 +24,7 @@ use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
 use crate::round_trip::new_patient;
-use crate::support::{addr_of, keyring, server_state, Device};
+use crate::support::{addr_of, keyring, server_state, valid, Device};
 
 #[derive(Debug, Default)]
 struct Totals {
@@ -91,10 +91,10 @@ fn random_edit(
     let value = format!("{tag}-{}", rng.gen_range(0..1_000_000));
     let result = match roll {
         0..=29 => p
-            .create_patient(new_patient(
+            .create_patient(valid(new_patient(
                 &format!("Patient {value}"),
                 &format!("98{:08}", rng.gen_range(0..100_000_000u64)),
-            ))
+            )))
             .map(|_| ()),
         30..=54 => match pick(rng, &patients) {
             Some(patient) => {
@@ -112,7 +112,7 @@ fn random_edit(
                         ..PatientPatch::default()
                     },
                 };
-                p.update_patient(patient.id, patch).map(|_| ())
+                p.update_patient(patient.id, valid(patch)).map(|_| ())
             }
             None => Ok(()),
         },
@@ -124,14 +124,14 @@ fn random_edit(
             Some(patient) => {
                 let start = Utc.with_ymd_and_hms(2032, 1, 5, 3, 30, 0).unwrap()
                     + chrono::Duration::minutes(15 * rng.gen_range(0..400));
-                p.create_appointment(NewAppointment {
+                p.create_appointment(valid(NewAppointment {
                     id: None,
                     patient_id: patient.id,
                     doctor_id: doctor,
                     starts_at: start,
                     ends_at: start + chrono::Duration::minutes(10),
                     reason: Some(format!("Visit {value}")),
-                })
+                }))
                 .map(|_| ())
             }
             None => Ok(()),
@@ -151,7 +151,7 @@ fn random_edit(
                         ..AppointmentPatch::default()
                     }
                 };
-                p.update_appointment(a.id, patch).map(|_| ())
+                p.update_appointment(a.id, valid(patch)).map(|_| ())
             }
             None => Ok(()),
         },

@@ -15,7 +15,7 @@ use vaidya_shared::sync::{EntityKind, MutationResult, Operation, PushRequest};
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
-use crate::support::{keyring, server_state, sync_until, Device};
+use crate::support::{keyring, server_state, sync_until, valid, Device};
 
 pub fn new_patient(name: &str, phone: &str) -> NewPatient {
     NewPatient {
@@ -46,19 +46,19 @@ pub async fn offline_work_reaches_another_device(h: Arc<Harness>) -> Result<()> 
     // The network goes away; the doctor keeps working.
     a.proxy.set_online(false);
     let p = engine.partition_mut();
-    let asha = p.create_patient(new_patient("Asha Patil", "9822000001"))?;
-    let ravi = p.create_patient(new_patient("Ravi Kulkarni", "9822000002"))?;
-    let meena = p.create_patient(new_patient("Meena Joshi", "9822000003"))?;
+    let asha = p.create_patient(valid(new_patient("Asha Patil", "9822000001")))?;
+    let ravi = p.create_patient(valid(new_patient("Ravi Kulkarni", "9822000002")))?;
+    let meena = p.create_patient(valid(new_patient("Meena Joshi", "9822000003")))?;
     let start = Utc.with_ymd_and_hms(2031, 5, 6, 4, 30, 0).unwrap();
     for (i, patient) in [&asha, &ravi].into_iter().enumerate() {
-        p.create_appointment(NewAppointment {
+        p.create_appointment(valid(NewAppointment {
             id: None,
             patient_id: patient.id,
             doctor_id: world.a.doctor.id,
             starts_at: start + chrono::Duration::minutes(30 * i as i64),
             ends_at: start + chrono::Duration::minutes(30 * i as i64 + 20),
             reason: Some("fever".to_owned()),
-        })?;
+        }))?;
     }
     let status = engine.status()?;
     check!(
@@ -218,7 +218,7 @@ pub async fn revoked_member_partition_is_wiped(h: Arc<Harness>) -> Result<()> {
     let mut engine = d.engine(clinic, 3)?;
     engine
         .partition_mut()
-        .create_patient(new_patient("Kept Safe", "9000000009"))?;
+        .create_patient(valid(new_patient("Kept Safe", "9000000009")))?;
     engine.sync().await?;
     drop(engine);
     let file = d.config.data_dir.partition_file(clinic);
@@ -372,7 +372,7 @@ pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
     let mut engine = a.engine(clinic, 3)?;
     let created = engine
         .partition_mut()
-        .create_patient(new_patient("Live Wire", "9111111111"))?;
+        .create_patient(valid(new_patient("Live Wire", "9111111111")))?;
     let started = std::time::Instant::now();
     engine.sync().await?;
     let deadline = Duration::from_secs(10);
@@ -409,7 +409,7 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
     let mut engine = d.engine(clinic, 3)?;
     d.proxy.set_online(false);
     let p = engine.partition_mut();
-    let patient = p.create_patient(new_patient("Bill Me", "9333333333"))?;
+    let patient = p.create_patient(valid(new_patient("Bill Me", "9333333333")))?;
     let series = p.invoice_series()?;
     check!(
         series.len() == 7 && series.starts_with('D'),
@@ -418,7 +418,7 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
     let mut numbers = Vec::new();
     for _ in 0..3 {
         let inv = p.create_invoice(
-            NewInvoice {
+            valid(NewInvoice {
                 id: None,
                 patient_id: patient.id,
                 series: None,
@@ -432,7 +432,7 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
                     discount_paise: 0,
                     gst_rate_bp: 1800,
                 }],
-            },
+            }),
             "27",
         )?;
         check!(inv.series == series, "from the device series");
@@ -503,7 +503,7 @@ pub async fn partition_file_holds_no_plaintext_after_sync(h: Arc<Harness>) -> Re
     let mut engine = d.engine(clinic, 3)?;
     engine
         .partition_mut()
-        .create_patient(new_patient("Offline Plaintextova", "9876500000"))?;
+        .create_patient(valid(new_patient("Offline Plaintextova", "9876500000")))?;
     sync_until(&mut engine, "Zubeida pulled", |e| {
         Ok(e.partition().search_patients("zubeida", 5)?.len() == 1)
     })
@@ -557,9 +557,9 @@ pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harnes
     // The line goes down during the consultation.
     a.proxy.set_online(false);
     let p = engine.partition_mut();
-    let patient = p.create_patient(new_patient("Sunita Deshmukh", "9822000011"))?;
+    let patient = p.create_patient(valid(new_patient("Sunita Deshmukh", "9822000011")))?;
     let note = p.create_encounter(
-        NewEncounter {
+        valid(NewEncounter {
             id: None,
             patient_id: patient.id,
             appointment_id: None,
@@ -570,22 +570,22 @@ pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harnes
                 temperature_dc: Some(384),
                 ..Vitals::default()
             },
-        },
+        }),
         doctor.id,
     )?;
     p.update_encounter(
         note.id,
-        EncounterPatch {
+        valid(EncounterPatch {
             notes: Some("2 days, no rash".to_owned()),
             ..EncounterPatch::default()
-        },
+        }),
     )?;
     let signed = p.sign_encounter(
         note.id,
-        EncounterPatch {
+        valid(EncounterPatch {
             diagnosis: Some("Viral fever".to_owned()),
             ..EncounterPatch::default()
-        },
+        }),
         doctor.id,
     )?;
     check!(
@@ -593,7 +593,7 @@ pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harnes
         "signed locally at once: {signed:?}"
     );
     let rx = p.create_prescription(
-        NewPrescription {
+        valid(NewPrescription {
             id: None,
             patient_id: patient.id,
             encounter_id: Some(note.id),
@@ -606,7 +606,7 @@ pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harnes
                 duration: "3 days".to_owned(),
                 instructions: "after food".to_owned(),
             }],
-        },
+        }),
         doctor.id,
     )?;
     p.record_print(EntityKind::Prescription, rx.id)?;

@@ -195,3 +195,11 @@ pub async fn sync_until(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Test input through the shared rules, as the client core would take it (a fixture that
+/// breaks a rule fails the test here, not later at the server).
+pub fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
+    input
+        .validate(chrono::Utc::now().date_naive())
+        .expect("test input follows the shared rules")
+}

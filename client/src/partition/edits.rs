@@ -17,12 +17,13 @@ use vaidya_shared::api::{
     NewPrescription, Patient, PatientPatch, Payment, Prescription, PrescriptionItem,
 };
 use vaidya_shared::gst::{self, SupplyKind};
+use vaidya_shared::rules::Valid;
 use vaidya_shared::sync::{EntityKind, Operation, Resolution};
 
 use super::outbox::{append, new_mutation, OutboxEntry, Record};
 use super::{ClinicPartition, PartitionError};
 
-fn to_object(value: &impl Serialize) -> Result<Map<String, Value>, PartitionError> {
+pub(super) fn to_object(value: &impl Serialize) -> Result<Map<String, Value>, PartitionError> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(other) => Err(PartitionError::InvalidMutation(format!(
@@ -53,7 +54,7 @@ pub fn field_changes(
 
 /// Now, at the precision the partition stores (microseconds), so a returned row equals
 /// the row read back.
-fn stored_now() -> chrono::DateTime<Utc> {
+pub(super) fn stored_now() -> chrono::DateTime<Utc> {
     chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
 }
 
@@ -69,7 +70,7 @@ fn patch_text(current: &mut Option<String>, patch: Option<String>) {
 }
 
 impl ClinicPartition {
-    fn commit_local(
+    pub(super) fn commit_local(
         &mut self,
         record: Option<Record<'_>>,
         remove: Option<(EntityKind, Uuid)>,
@@ -96,12 +97,8 @@ impl ClinicPartition {
             )?;
         }
         append(&tx, mutation)?;
+        let entry = super::outbox::entry(&tx, mutation.mutation_id)?;
         tx.commit()?;
-        let entry = self
-            .outbox()?
-            .into_iter()
-            .find(|e| e.mutation.mutation_id == mutation.mutation_id)
-            .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))?;
         Ok(entry)
     }
 
@@ -120,7 +117,8 @@ impl ClinicPartition {
     }
 
     /// Registers a patient offline.
-    pub fn create_patient(&mut self, new: NewPatient) -> Result<Patient, PartitionError> {
+    pub fn create_patient(&mut self, new: Valid<NewPatient>) -> Result<Patient, PartitionError> {
+        let new = new.into_inner();
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let now = Utc::now();
         let patient = Patient {
@@ -150,8 +148,9 @@ impl ClinicPartition {
     pub fn update_patient(
         &mut self,
         id: Uuid,
-        patch: PatientPatch,
+        patch: Valid<PatientPatch>,
     ) -> Result<Patient, PartitionError> {
+        let patch = patch.into_inner();
         let before = self.cached_patient(id)?;
         let mut after = before.clone();
         if let Some(name) = patch.name {
@@ -209,8 +208,9 @@ impl ClinicPartition {
     /// Books an appointment offline.
     pub fn create_appointment(
         &mut self,
-        new: NewAppointment,
+        new: Valid<NewAppointment>,
     ) -> Result<Appointment, PartitionError> {
+        let new = new.into_inner();
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let now = Utc::now();
         let appointment = Appointment {
@@ -239,8 +239,9 @@ impl ClinicPartition {
     pub fn update_appointment(
         &mut self,
         id: Uuid,
-        patch: AppointmentPatch,
+        patch: Valid<AppointmentPatch>,
     ) -> Result<Appointment, PartitionError> {
+        let patch = patch.into_inner();
         let before = self.cached_appointment(id)?;
         let mut after = before.clone();
         if let Some(s) = patch.starts_at {
@@ -295,9 +296,10 @@ impl ClinicPartition {
     /// Starts an encounter note offline, written by `doctor_id` (the signed-in clinician).
     pub fn create_encounter(
         &mut self,
-        new: NewEncounter,
+        new: Valid<NewEncounter>,
         doctor_id: Uuid,
     ) -> Result<Encounter, PartitionError> {
+        let new = new.into_inner();
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let now = Utc::now();
         let encounter = Encounter {
@@ -369,8 +371,9 @@ impl ClinicPartition {
     pub fn update_encounter(
         &mut self,
         id: Uuid,
-        patch: EncounterPatch,
+        patch: Valid<EncounterPatch>,
     ) -> Result<Encounter, PartitionError> {
+        let patch = patch.into_inner();
         let before = self.cached_encounter(id)?;
         let (mut after, changes) = ClinicPartition::edit_encounter(&before, patch)?;
         if changes.is_empty() {
@@ -394,9 +397,10 @@ impl ClinicPartition {
     pub fn sign_encounter(
         &mut self,
         id: Uuid,
-        patch: EncounterPatch,
+        patch: Valid<EncounterPatch>,
         signer: Uuid,
     ) -> Result<Encounter, PartitionError> {
+        let patch = patch.into_inner();
         let before = self.cached_encounter(id)?;
         let (mut after, mut changes) = ClinicPartition::edit_encounter(&before, patch)?;
         changes.insert("sign".to_owned(), json!({ "value": true, "base": false }));
@@ -419,14 +423,10 @@ impl ClinicPartition {
     /// prescriptions are immutable; item ids here are local until the row is pulled back.
     pub fn create_prescription(
         &mut self,
-        new: NewPrescription,
+        new: Valid<NewPrescription>,
         doctor_id: Uuid,
     ) -> Result<Prescription, PartitionError> {
-        if new.items.is_empty() {
-            return Err(PartitionError::InvalidMutation(
-                "a prescription needs at least one item".to_owned(),
-            ));
-        }
+        let new = new.into_inner();
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let prescription = Prescription {
             id,
@@ -450,6 +450,7 @@ impl ClinicPartition {
                     instructions: item.instructions.clone(),
                 })
                 .collect(),
+            acknowledged_allergies: new.acknowledged_allergies.clone(),
             issued_at: stored_now(),
             version: 0,
         };
@@ -467,13 +468,9 @@ impl ClinicPartition {
     pub fn add_payment(
         &mut self,
         invoice_id: Uuid,
-        new: NewPayment,
+        new: Valid<NewPayment>,
     ) -> Result<Invoice, PartitionError> {
-        if new.amount_paise <= 0 {
-            return Err(PartitionError::InvalidMutation(
-                "a payment amount must be positive".to_owned(),
-            ));
-        }
+        let new = new.into_inner();
         let mut invoice = self
             .peek_invoice(invoice_id)?
             .ok_or(PartitionError::NotFound {
@@ -509,9 +506,10 @@ impl ClinicPartition {
     pub fn add_addendum(
         &mut self,
         encounter_id: Uuid,
-        text: &str,
+        addendum: Valid<NewAddendum>,
         author_id: Uuid,
     ) -> Result<Encounter, PartitionError> {
+        let text = addendum.text.as_str();
         let mut encounter = self
             .peek_encounter(encounter_id)?
             .ok_or(PartitionError::NotFound {
@@ -541,9 +539,10 @@ impl ClinicPartition {
     /// `clinic_state` is the clinic's two-digit GST state code.
     pub fn create_invoice(
         &mut self,
-        new: NewInvoice,
+        new: Valid<NewInvoice>,
         clinic_state: &str,
     ) -> Result<Invoice, PartitionError> {
+        let new = new.into_inner();
         let series = self.invoice_series()?;
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let place = new

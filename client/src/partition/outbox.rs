@@ -10,11 +10,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 use uuid::Uuid;
-use vaidya_shared::api::{Appointment, Encounter, Invoice, Patient, Prescription};
+use vaidya_shared::api::{Allergy, Appointment, Encounter, Invoice, Patient, Prescription};
 pub use vaidya_shared::sync::{EntityKind, Mutation, Operation};
 
 use super::sql::{enum_at, json_at, now, opt_uuid_at, ts, ts_at, uuid_at};
-use super::{appointments, encounters, invoices, patients, prescriptions, sync_state};
+use super::{allergies, appointments, encounters, invoices, patients, prescriptions, sync_state};
 use super::{ClinicPartition, PartitionError};
 
 pub(crate) fn operation_str(op: Operation) -> &'static str {
@@ -168,6 +168,7 @@ pub enum Record<'a> {
     Encounter(&'a Encounter),
     Prescription(&'a Prescription),
     Invoice(&'a Invoice),
+    Allergy(&'a Allergy),
 }
 
 impl Record<'_> {
@@ -178,6 +179,7 @@ impl Record<'_> {
             Record::Encounter(e) => e.clinic_id,
             Record::Prescription(p) => p.clinic_id,
             Record::Invoice(i) => i.clinic_id,
+            Record::Allergy(a) => a.clinic_id,
         }
     }
 
@@ -188,6 +190,7 @@ impl Record<'_> {
             Record::Encounter(e) => encounters::upsert(conn, e),
             Record::Prescription(p) => prescriptions::upsert(conn, p),
             Record::Invoice(i) => invoices::upsert(conn, i),
+            Record::Allergy(a) => allergies::upsert(conn, a),
         }
     }
 }
@@ -225,6 +228,16 @@ fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
         conflict_id: opt_uuid_at(row, 14)?,
         state: enum_at(row, 15, OutboxState::parse)?,
     })
+}
+
+/// One entry by its mutation id (the one just appended, without reading the whole outbox).
+pub(crate) fn entry(conn: &Connection, mutation_id: Uuid) -> Result<OutboxEntry, PartitionError> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE mutation_id = ?1"
+    ))?
+    .query_row([mutation_id.to_string()], entry_from_row)
+    .optional()?
+    .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))
 }
 
 /// Appends one entry at the end of the outbox. Runs inside the caller's transaction.

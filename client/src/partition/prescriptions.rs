@@ -7,11 +7,11 @@ use vaidya_shared::api::{Prescription, PrescriptionItem};
 
 use super::local_reads::{self, ReadAction};
 use super::outbox::EntityKind;
-use super::sql::{opt_uuid_at, ts, ts_at, uuid_at};
+use super::sql::{json_at, opt_uuid_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 
-const COLUMNS: &str =
-    "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, version";
+const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, \
+                       version, acknowledged_allergies";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Prescription> {
     Ok(Prescription {
@@ -22,6 +22,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Prescription> {
         encounter_id: opt_uuid_at(row, 4)?,
         notes: row.get(5)?,
         items: Vec::new(),
+        acknowledged_allergies: json_at(row, 8)?,
         issued_at: ts_at(row, 6)?,
         version: row.get(7)?,
     })
@@ -31,12 +32,13 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Prescription> {
 pub(crate) fn upsert(conn: &Connection, p: &Prescription) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes,
-                                    issued_at, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                    issued_at, version, acknowledged_allergies)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (id) DO UPDATE SET
              clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
              doctor_id = excluded.doctor_id, encounter_id = excluded.encounter_id,
-             notes = excluded.notes, issued_at = excluded.issued_at, version = excluded.version",
+             notes = excluded.notes, issued_at = excluded.issued_at, version = excluded.version,
+             acknowledged_allergies = excluded.acknowledged_allergies",
     )?
     .execute(params![
         p.id.to_string(),
@@ -47,6 +49,7 @@ pub(crate) fn upsert(conn: &Connection, p: &Prescription) -> rusqlite::Result<()
         p.notes,
         ts(&p.issued_at),
         p.version,
+        serde_json::to_string(&p.acknowledged_allergies).unwrap_or_else(|_| "[]".to_owned()),
     ])?;
     conn.prepare_cached("DELETE FROM prescription_items WHERE prescription_id = ?1")?
         .execute([p.id.to_string()])?;

@@ -10,7 +10,7 @@
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde_json::Value;
 use uuid::Uuid;
-use vaidya_shared::api::{Appointment, Encounter, Invoice, Patient, Prescription};
+use vaidya_shared::api::{Allergy, Appointment, Encounter, Invoice, Patient, Prescription};
 use vaidya_shared::sync::{Change, ConflictRecord, EntityKind, MutationResult, Operation};
 
 use super::conflicts::{self, ConflictKind, NewConflict};
@@ -45,6 +45,7 @@ fn table(entity: EntityKind) -> Option<&'static str> {
         EntityKind::Encounter => Some("encounters"),
         EntityKind::Prescription => Some("prescriptions"),
         EntityKind::Invoice => Some("invoices"),
+        EntityKind::Allergy => Some("allergies"),
         EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => None,
     }
 }
@@ -135,6 +136,11 @@ fn write_server_state(
             let p: Prescription = parse(data, change)?;
             check(p.clinic_id, p.id)?;
             Record::Prescription(&p).upsert(conn)?;
+        }
+        EntityKind::Allergy => {
+            let a: Allergy = parse(data, change)?;
+            check(a.clinic_id, a.id)?;
+            Record::Allergy(&a).upsert(conn)?;
         }
         EntityKind::Invoice => {
             let i: Invoice = parse(data, change)?;

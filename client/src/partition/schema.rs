@@ -299,6 +299,25 @@ SELECT seq, read_id, action, entity, entity_ids, patient_ids, at FROM local_read
 DROP TABLE local_reads;
 ALTER TABLE local_reads_v3 RENAME TO local_reads;
 "#,
+    // 3 → 4: patient allergies, and the allergy warnings a prescription acknowledged.
+    r#"
+CREATE TABLE allergies (
+    id          TEXT PRIMARY KEY NOT NULL,
+    clinic_id   TEXT NOT NULL,
+    patient_id  TEXT NOT NULL,
+    substance   TEXT NOT NULL,
+    reaction    TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    noted_by    TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX allergies_patient ON allergies (patient_id);
+ALTER TABLE prescriptions ADD COLUMN acknowledged_allergies TEXT NOT NULL DEFAULT '[]'
+    CHECK (json_valid(acknowledged_allergies));
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -947,7 +947,7 @@ fn search_follows_updates() {
         phone: renamed.phone.clone(),
         ..PatientPatch::default()
     };
-    let updated = partition.update_patient(renamed.id, patch).unwrap();
+    let updated = partition.update_patient(renamed.id, valid(patch)).unwrap();
     assert_eq!(updated.name, renamed.name);
     let entry = partition.outbox().unwrap().pop().unwrap();
     assert_eq!(
@@ -1089,7 +1089,7 @@ fn last_mutation(partition: &ClinicPartition) -> Mutation {
 fn draft_note(partition: &mut ClinicPartition, doctor: Uuid) -> Encounter {
     partition
         .create_encounter(
-            NewEncounter {
+            valid(NewEncounter {
                 id: None,
                 patient_id: Uuid::new_v4(),
                 appointment_id: None,
@@ -1100,7 +1100,7 @@ fn draft_note(partition: &mut ClinicPartition, doctor: Uuid) -> Encounter {
                     pulse_bpm: Some(88),
                     ..Vitals::default()
                 },
-            },
+            }),
             doctor,
         )
         .unwrap()
@@ -1117,7 +1117,7 @@ fn an_encounter_edit_sends_only_changed_fields_with_their_base() {
     let edited = partition
         .update_encounter(
             note.id,
-            EncounterPatch {
+            valid(EncounterPatch {
                 chief_complaint: Some("fever".to_owned()), // unchanged: not sent
                 notes: Some("3 days, worse at night".to_owned()),
                 vitals: Some(Vitals {
@@ -1126,7 +1126,7 @@ fn an_encounter_edit_sends_only_changed_fields_with_their_base() {
                     ..Vitals::default()
                 }),
                 ..EncounterPatch::default()
-            },
+            }),
         )
         .unwrap();
     assert_eq!(counts(&partition, "encounters"), (1, 2), "row + one entry");
@@ -1156,15 +1156,15 @@ fn an_encounter_edit_sends_only_changed_fields_with_their_base() {
     partition
         .update_encounter(
             note.id,
-            EncounterPatch {
+            valid(EncounterPatch {
                 diagnosis: Some(String::new()),
                 ..EncounterPatch::default()
-            },
+            }),
         )
         .unwrap();
     assert_eq!(counts(&partition, "encounters"), (1, 2));
     let missing = partition
-        .update_encounter(Uuid::new_v4(), EncounterPatch::default())
+        .update_encounter(Uuid::new_v4(), valid(EncounterPatch::default()))
         .unwrap_err();
     assert_eq!(missing.code(), "partition_not_found");
 }
@@ -1179,10 +1179,10 @@ fn signing_marks_the_note_and_sends_a_sign_change_after_its_edits() {
     let signed = partition
         .sign_encounter(
             note.id,
-            EncounterPatch {
+            valid(EncounterPatch {
                 diagnosis: Some("Viral fever".to_owned()),
                 ..EncounterPatch::default()
-            },
+            }),
             doctor,
         )
         .unwrap();
@@ -1208,15 +1208,15 @@ fn signing_marks_the_note_and_sends_a_sign_change_after_its_edits() {
     // A signed note changes only through addenda: nothing is written.
     for err in [
         partition
-            .sign_encounter(note.id, EncounterPatch::default(), doctor)
+            .sign_encounter(note.id, valid(EncounterPatch::default()), doctor)
             .unwrap_err(),
         partition
             .update_encounter(
                 note.id,
-                EncounterPatch {
+                valid(EncounterPatch {
                     notes: Some("changed".to_owned()),
                     ..EncounterPatch::default()
-                },
+                }),
             )
             .unwrap_err(),
     ] {
@@ -1256,7 +1256,9 @@ fn a_prescription_is_stored_with_its_create_mutation() {
             },
         ],
     };
-    let rx = partition.create_prescription(new.clone(), doctor).unwrap();
+    let rx = partition
+        .create_prescription(valid(new.clone()), doctor)
+        .unwrap();
     assert_eq!(counts(&partition, "prescriptions"), (1, 1));
     assert_eq!(
         (rx.doctor_id, rx.clinic_id, rx.items.len()),
@@ -1289,10 +1291,10 @@ fn a_prescription_is_stored_with_its_create_mutation() {
     // Without items: neither row nor entry.
     let err = partition
         .create_prescription(
-            NewPrescription {
+            valid(NewPrescription {
                 items: Vec::new(),
                 ..new
-            },
+            }),
             doctor,
         )
         .unwrap_err();
@@ -1303,7 +1305,7 @@ fn a_prescription_is_stored_with_its_create_mutation() {
 fn local_invoice(partition: &mut ClinicPartition) -> Invoice {
     partition
         .create_invoice(
-            NewInvoice {
+            valid(NewInvoice {
                 id: None,
                 patient_id: Uuid::new_v4(),
                 series: None,
@@ -1317,7 +1319,7 @@ fn local_invoice(partition: &mut ClinicPartition) -> Invoice {
                     discount_paise: 0,
                     gst_rate_bp: 1800,
                 }],
-            },
+            }),
             "27",
         )
         .unwrap()
@@ -1338,12 +1340,12 @@ fn a_payment_updates_the_cached_invoice_and_names_its_parent() {
     let after = partition
         .add_payment(
             invoice.id,
-            NewPayment {
+            valid(NewPayment {
                 id: None,
                 amount_paise: 20_000,
                 method: PaymentMethod::Upi,
                 reference: Some("UPI-123".to_owned()),
-            },
+            }),
         )
         .unwrap();
     assert_eq!(after.paid_paise, 20_000);
@@ -1388,12 +1390,12 @@ fn a_payment_updates_the_cached_invoice_and_names_its_parent() {
     let after = partition
         .add_payment(
             invoice.id,
-            NewPayment {
+            valid(NewPayment {
                 id: None,
                 amount_paise: 39_000,
                 method: PaymentMethod::Cash,
                 reference: None,
-            },
+            }),
         )
         .unwrap();
     assert_eq!((after.paid_paise, after.payments.len()), (59_000, 2));
@@ -1401,12 +1403,12 @@ fn a_payment_updates_the_cached_invoice_and_names_its_parent() {
         partition
             .add_payment(
                 invoice_id,
-                NewPayment {
+                valid(NewPayment {
                     id: None,
                     amount_paise: amount,
                     method: PaymentMethod::Cash,
                     reference: None,
-                },
+                }),
             )
             .unwrap_err();
     }
@@ -1495,4 +1497,11 @@ fn members_and_clinic_details_are_kept_for_offline_use() {
     let partition = f.open();
     assert_eq!(partition.cached_members().unwrap(), Some(vec![doctor]));
     assert_eq!(partition.cached_clinic().unwrap(), Some(clinic));
+}
+
+/// Test input through the shared rules, as `OpenClinic` takes it.
+fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
+    input
+        .validate(chrono::Utc::now().date_naive())
+        .expect("test input follows the shared rules")
 }

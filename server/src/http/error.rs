@@ -105,6 +105,17 @@ impl IntoResponse for AppError {
     }
 }
 
+/// A refusal by the shared rules (`shared::rules`) is a client error with the same body.
+impl From<ApiError> for AppError {
+    fn from(e: ApiError) -> AppError {
+        AppError::Client {
+            code: e.code,
+            message: e.message,
+            field: e.field,
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for AppError {
     fn from(e: tokio_postgres::Error) -> AppError {
         let Some(db) = e.as_db_error() else {

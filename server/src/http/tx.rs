@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, Role};
+use vaidya_shared::rules::{self, Action, Resource};
 use vaidya_shared::ErrorCode;
 
 use super::{AppError, RequestMeta};
@@ -145,9 +146,30 @@ impl RequestTx {
         Ok(row.and_then(|r| Role::parse(r.get(0))))
     }
 
-    /// Require one of `allowed` roles in `clinic`. A refusal is audited as `denied`; a
+    /// Require a role that the permission table (`shared::rules`) allows for `action` on
+    /// `resource` in `clinic`. A refusal is audited as `denied`; a
     /// non-member gets the same 404 as a missing row, a member with the wrong role a 403.
     pub async fn authorize(
+        &self,
+        clinic: Uuid,
+        resource: Resource,
+        action: Action,
+    ) -> Result<Role, AppError> {
+        self.check_role(
+            clinic,
+            rules::roles_for(resource, action),
+            resource.as_str(),
+        )
+        .await
+    }
+
+    /// Any active membership of the clinic will do (sync, the clinic's own details); the
+    /// records themselves are then filtered by row-level security.
+    pub async fn require_member(&self, clinic: Uuid, entity_type: &str) -> Result<Role, AppError> {
+        self.check_role(clinic, &Role::ALL, entity_type).await
+    }
+
+    async fn check_role(
         &self,
         clinic: Uuid,
         allowed: &[Role],

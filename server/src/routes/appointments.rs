@@ -12,7 +12,10 @@ use vaidya_shared::api::{
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
-use super::{optional_text, Paging, ANY_ROLE};
+use vaidya_shared::rules::validation::appointment_change;
+use vaidya_shared::rules::{Action, Resource, Valid, Validate};
+
+use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
@@ -33,25 +36,6 @@ pub fn from_row(r: &Row) -> Appointment {
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
     }
-}
-
-fn check_times(
-    starts: chrono::DateTime<chrono::Utc>,
-    ends: chrono::DateTime<chrono::Utc>,
-) -> Result<(), AppError> {
-    if ends <= starts {
-        return Err(AppError::field(
-            "ends_at",
-            "An appointment must end after it starts.",
-        ));
-    }
-    if ends - starts > chrono::Duration::hours(12) {
-        return Err(AppError::field(
-            "ends_at",
-            "An appointment may last at most 12 hours.",
-        ));
-    }
-    Ok(())
 }
 
 /// The doctor must be an active doctor of this clinic.
@@ -96,7 +80,8 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            tx.authorize(clinic, Resource::Appointment, Action::Read)
+                .await?;
             let rows = tx
                 .query(
                     &format!(
@@ -142,7 +127,8 @@ pub async fn get(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            tx.authorize(clinic, Resource::Appointment, Action::Read)
+                .await?;
             let a = load(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[a.patient_id])
                 .await?;
@@ -163,8 +149,9 @@ pub async fn create(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            let a = insert(tx, clinic, new).await?;
+            tx.authorize(clinic, Resource::Appointment, Action::Create)
+                .await?;
+            let a = insert(tx, clinic, new.validate(today())?).await?;
             tx.audit(
                 clinic,
                 AuditAction::Create,
@@ -182,10 +169,8 @@ pub async fn create(
 pub async fn insert(
     tx: &RequestTx,
     clinic: Uuid,
-    new: NewAppointment,
+    new: Valid<NewAppointment>,
 ) -> Result<Appointment, AppError> {
-    check_times(new.starts_at, new.ends_at)?;
-    let reason = optional_text("reason", new.reason.as_deref(), 1000)?;
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     check_doctor(tx, clinic, new.doctor_id).await?;
     let row = tx
@@ -194,7 +179,7 @@ pub async fn insert(
                 "INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason)
                  VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7) RETURNING {COLUMNS}"
             ),
-            &[&id, &clinic, &new.patient_id, &new.doctor_id, &new.starts_at, &new.ends_at, &reason],
+            &[&id, &clinic, &new.patient_id, &new.doctor_id, &new.starts_at, &new.ends_at, &new.reason],
         )
         .await?;
     Ok(from_row(&row))
@@ -239,8 +224,9 @@ pub async fn update(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            let a = apply_patch(tx, clinic, id, patch).await?;
+            tx.authorize(clinic, Resource::Appointment, Action::Update)
+                .await?;
+            let a = apply_patch(tx, clinic, id, patch.validate(today())?).await?;
             tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[a.patient_id])
                 .await?;
             Ok(Json(a))
@@ -253,10 +239,10 @@ pub async fn apply_patch(
     tx: &RequestTx,
     clinic: Uuid,
     id: Uuid,
-    patch: AppointmentPatch,
+    patch: Valid<AppointmentPatch>,
 ) -> Result<Appointment, AppError> {
     let reason_given = patch.reason.is_some();
-    let reason = optional_text("reason", patch.reason.as_deref(), 1000)?;
+    let reason = patch.reason.clone().filter(|r| !r.is_empty());
     let current = load(tx, clinic, id).await?;
     if patch.base_version.is_some_and(|v| v != current.version) {
         return Err(AppError::client(
@@ -264,20 +250,8 @@ pub async fn apply_patch(
             "The appointment was changed by someone else; reload and try again.",
         ));
     }
-    let status = patch.status.unwrap_or(current.status);
-    if !current.status.can_move_to(status) {
-        return Err(AppError::client(
-            ErrorCode::InvalidState,
-            format!(
-                "An appointment that is {} cannot become {}.",
-                current.status.as_str(),
-                status.as_str()
-            ),
-        ));
-    }
-    let starts = patch.starts_at.unwrap_or(current.starts_at);
-    let ends = patch.ends_at.unwrap_or(current.ends_at);
-    check_times(starts, ends)?;
+    let (status, starts, ends) =
+        appointment_change(current.status, current.starts_at, current.ends_at, &patch)?;
     let row = tx
         .query_opt(
             &format!(

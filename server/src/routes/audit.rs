@@ -7,7 +7,9 @@ use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, AuditEntry, AuditQuery, Page};
 use vaidya_shared::ApiError;
 
-use super::{Paging, ADMINS};
+use vaidya_shared::rules::{Action, Resource};
+
+use super::Paging;
 use crate::app::App;
 use crate::http::{ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
@@ -24,7 +26,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ADMINS, "audit_log").await?;
+            tx.authorize(clinic, Resource::AuditLog, Action::Read).await?;
             let rows = tx
                 .query(
                     "SELECT seq, clinic_id, actor_id, action, entity_type, entity_ids, patient_ids, device, request_id, at

@@ -6,7 +6,6 @@ use uuid::Uuid;
 use vaidya_shared::api::Clinic;
 use vaidya_shared::ApiError;
 
-use super::ANY_ROLE;
 use crate::app::App;
 use crate::http::{ApiPath, AppError, RequestMeta, RequestTx};
 
@@ -36,7 +35,7 @@ pub async fn get_clinic(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, "clinic").await?;
+            tx.require_member(clinic, "clinic").await?;
             Ok(Json(load(tx, clinic).await?))
         })
         .await

@@ -12,7 +12,10 @@ use vaidya_shared::api::{
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
-use super::{free_text, required_text, Paging, CLINICIANS, DOCTORS};
+use vaidya_shared::rules::validation::{addendum_allowed, note_editable, note_signable};
+use vaidya_shared::rules::{Action, Resource, Valid, Validate};
+
+use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
@@ -38,31 +41,6 @@ pub fn from_row(r: &Row) -> Encounter {
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
     }
-}
-
-/// Plausible ranges, so a typo (pulse 720) is caught at entry.
-fn check_vitals(v: &Vitals) -> Result<serde_json::Value, AppError> {
-    let ranges: [(&str, Option<i32>, i32, i32); 8] = [
-        ("pulse_bpm", v.pulse_bpm, 20, 300),
-        ("systolic_mmhg", v.systolic_mmhg, 40, 300),
-        ("diastolic_mmhg", v.diastolic_mmhg, 20, 200),
-        ("temperature_dc", v.temperature_dc, 300, 450),
-        ("spo2_percent", v.spo2_percent, 30, 100),
-        ("respiratory_rate", v.respiratory_rate, 4, 80),
-        ("weight_g", v.weight_g, 300, 400_000),
-        ("height_mm", v.height_mm, 200, 2_600),
-    ];
-    for (name, value, lo, hi) in ranges {
-        if let Some(x) = value {
-            if !(lo..=hi).contains(&x) {
-                return Err(AppError::field(
-                    &format!("vitals.{name}"),
-                    format!("{name} must be between {lo} and {hi}."),
-                ));
-            }
-        }
-    }
-    serde_json::to_value(v).map_err(|e| AppError::Internal(e.into()))
 }
 
 /// Attach addenda to encounters with one query for the whole list.
@@ -129,7 +107,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Encounter, Action::Read).await?;
             let rows = tx
                 .query(
                     &format!(
@@ -160,7 +138,8 @@ pub async fn get(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Encounter, Action::Read)
+                .await?;
             let e = load(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[e.patient_id])
                 .await?;
@@ -181,8 +160,9 @@ pub async fn create(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
-            let e = insert(tx, clinic, new).await?;
+            tx.authorize(clinic, Resource::Encounter, Action::Create)
+                .await?;
+            let e = insert(tx, clinic, new.validate(today())?).await?;
             tx.audit(
                 clinic,
                 AuditAction::Create,
@@ -200,12 +180,9 @@ pub async fn create(
 pub async fn insert(
     tx: &RequestTx,
     clinic: Uuid,
-    new: NewEncounter,
+    new: Valid<NewEncounter>,
 ) -> Result<Encounter, AppError> {
-    let complaint = free_text("chief_complaint", &new.chief_complaint, 2000)?;
-    let notes = free_text("notes", &new.notes, 100_000)?;
-    let diagnosis = free_text("diagnosis", &new.diagnosis, 2000)?;
-    let vitals = check_vitals(&new.vitals)?;
+    let vitals = serde_json::to_value(&new.vitals).map_err(|e| AppError::Internal(e.into()))?;
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let row = tx
         .query_one(
@@ -213,7 +190,7 @@ pub async fn insert(
                 "INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
             ),
-            &[&id, &clinic, &new.patient_id, &tx.user_id, &new.appointment_id, &complaint, &notes, &diagnosis, &vitals],
+            &[&id, &clinic, &new.patient_id, &tx.user_id, &new.appointment_id, &new.chief_complaint, &new.notes, &new.diagnosis, &vitals],
         )
         .await?;
     Ok(from_row(&row))
@@ -231,8 +208,9 @@ pub async fn update(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
-            let e = apply_patch(tx, clinic, id, patch).await?;
+            tx.authorize(clinic, Resource::Encounter, Action::Update)
+                .await?;
+            let e = apply_patch(tx, clinic, id, patch.validate(today())?).await?;
             tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id])
                 .await?;
             Ok(Json(e))
@@ -245,36 +223,21 @@ pub async fn apply_patch(
     tx: &RequestTx,
     clinic: Uuid,
     id: Uuid,
-    patch: EncounterPatch,
+    patch: Valid<EncounterPatch>,
 ) -> Result<Encounter, AppError> {
-    let complaint = patch
-        .chief_complaint
-        .as_deref()
-        .map(|t| free_text("chief_complaint", t, 2000))
-        .transpose()?;
-    let notes = patch
-        .notes
-        .as_deref()
-        .map(|t| free_text("notes", t, 100_000))
-        .transpose()?;
-    let diagnosis = patch
-        .diagnosis
-        .as_deref()
-        .map(|t| free_text("diagnosis", t, 2000))
-        .transpose()?;
-    let vitals = patch.vitals.as_ref().map(check_vitals).transpose()?;
+    let vitals = patch
+        .vitals
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| AppError::Internal(e.into()))?;
     let current = load(tx, clinic, id).await?;
-    if current.signed_at.is_some() {
-        return Err(AppError::client(
-            ErrorCode::InvalidState,
-            "This note is signed and cannot change; add an addendum instead.",
-        ));
-    }
+    note_editable(current.signed_at)?;
     tx.query_opt(
         "UPDATE vaidya.encounters SET chief_complaint = coalesce($3, chief_complaint),
                     notes = coalesce($4, notes), diagnosis = coalesce($5, diagnosis), vitals = coalesce($6, vitals)
              WHERE clinic_id = $1 AND id = $2 AND version = $7 RETURNING id",
-        &[&clinic, &id, &complaint, &notes, &diagnosis, &vitals, &patch.base_version.unwrap_or(current.version)],
+        &[&clinic, &id, &patch.chief_complaint, &patch.notes, &patch.diagnosis, &vitals, &patch.base_version.unwrap_or(current.version)],
     )
     .await?
     .ok_or_else(|| AppError::client(ErrorCode::VersionConflict, "The note was changed by someone else; reload and try again."))?;
@@ -292,14 +255,9 @@ pub async fn sign(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, DOCTORS, ENTITY).await?;
-            let current = load(tx, clinic, id).await?;
-            if current.signed_at.is_some() {
-                return Err(AppError::client(
-                    ErrorCode::InvalidState,
-                    "This note is already signed.",
-                ));
-            }
+            tx.authorize(clinic, Resource::Encounter, Action::Sign)
+                .await?;
+            note_signable(load(tx, clinic, id).await?.signed_at)?;
             let e = sign_note(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[e.patient_id])
                 .await?;
@@ -331,8 +289,9 @@ pub async fn add_addendum(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
-            let (addendum_id, e) = insert_addendum(tx, clinic, id, new).await?;
+            tx.authorize(clinic, Resource::Addendum, Action::Create)
+                .await?;
+            let (addendum_id, e) = insert_addendum(tx, clinic, id, new.validate(today())?).await?;
             tx.audit(
                 clinic,
                 AuditAction::Create,
@@ -351,20 +310,13 @@ pub async fn insert_addendum(
     tx: &RequestTx,
     clinic: Uuid,
     encounter: Uuid,
-    new: NewAddendum,
+    new: Valid<NewAddendum>,
 ) -> Result<(Uuid, Encounter), AppError> {
-    let text = required_text("text", &new.text, 20_000)?;
     let addendum_id = new.id.unwrap_or_else(Uuid::now_v7);
-    let current = load(tx, clinic, encounter).await?;
-    if current.signed_at.is_none() {
-        return Err(AppError::client(
-            ErrorCode::InvalidState,
-            "The note is not signed yet; edit it directly.",
-        ));
-    }
+    addendum_allowed(load(tx, clinic, encounter).await?.signed_at)?;
     tx.execute(
         "INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ($1, $2, $3, $4, $5)",
-        &[&addendum_id, &clinic, &encounter, &tx.user_id, &text],
+        &[&addendum_id, &clinic, &encounter, &tx.user_id, &new.text],
     )
     .await?;
     Ok((addendum_id, load(tx, clinic, encounter).await?))

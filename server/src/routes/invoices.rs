@@ -12,16 +12,16 @@ use vaidya_shared::api::{
     PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
-use vaidya_shared::{validate, ApiError};
+use vaidya_shared::rules::validation::{payment_fits, MAIN_SERIES};
+use vaidya_shared::rules::{Action, Resource, Valid, Validate};
+use vaidya_shared::ApiError;
 
-use super::{optional_text, required_text, Paging, BILLING};
+use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
 pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version";
 const ENTITY: &str = "invoice";
-/// The clinic's main series when a client names none.
-const DEFAULT_SERIES: &str = "INV";
 
 fn tax_of(r: &Row) -> LineTax {
     LineTax {
@@ -139,7 +139,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, BILLING, ENTITY).await?;
+            tx.authorize(clinic, Resource::Invoice, Action::Read).await?;
             let rows = tx
                 .query(
                     &format!(
@@ -171,7 +171,8 @@ pub async fn get(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, BILLING, ENTITY).await?;
+            tx.authorize(clinic, Resource::Invoice, Action::Read)
+                .await?;
             let inv = load(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[inv.patient_id])
                 .await?;
@@ -192,8 +193,9 @@ pub async fn create(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, BILLING, ENTITY).await?;
-            let inv = insert(tx, clinic, new).await?;
+            tx.authorize(clinic, Resource::Invoice, Action::Create)
+                .await?;
+            let inv = insert(tx, clinic, new.validate(today())?).await?;
             tx.audit(
                 clinic,
                 AuditAction::Create,
@@ -209,70 +211,12 @@ pub async fn create(
 
 /// Validate, tax and issue an invoice. The main series is numbered by the server; a
 /// device's own series (offline issue) brings its number, unique within the series.
-pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewInvoice) -> Result<Invoice, AppError> {
-    if new.lines.is_empty() || new.lines.len() > 100 {
-        return Err(AppError::field("lines", "An invoice needs 1 to 100 lines."));
-    }
-    let series = new
-        .series
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SERIES.to_string());
-    if !(1..=16).contains(&series.len())
-        || !series
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(AppError::field(
-            "series",
-            "A series is 1–16 capital letters, digits or dashes.",
-        ));
-    }
-    match new.number {
-        Some(_) if series == DEFAULT_SERIES => {
-            return Err(AppError::field(
-                "number",
-                "Numbers of the main series are assigned by the server.",
-            ));
-        }
-        Some(n) if n <= 0 => {
-            return Err(AppError::field(
-                "number",
-                "An invoice number must be positive.",
-            ))
-        }
-        _ => {}
-    }
-    if let Some(pos) = &new.place_of_supply {
-        if !validate::is_state_code(pos) {
-            return Err(AppError::field(
-                "place_of_supply",
-                "The place of supply is a two-digit GST state code.",
-            ));
-        }
-    }
-    let mut lines = Vec::with_capacity(new.lines.len());
-    for (i, l) in new.lines.iter().enumerate() {
-        let description = required_text(&format!("lines[{i}].description"), &l.description, 500)?;
-        if !(4..=8).contains(&l.sac_hsn.len()) || !l.sac_hsn.chars().all(|c| c.is_ascii_digit()) {
-            return Err(AppError::field(
-                &format!("lines[{i}].sac_hsn"),
-                "A SAC/HSN code has 4 to 8 digits.",
-            ));
-        }
-        if l.quantity <= 0 || l.quantity > 100_000 {
-            return Err(AppError::field(
-                &format!("lines[{i}].quantity"),
-                "Quantity must be between 1 and 100000.",
-            ));
-        }
-        if !(0..=1_000_000_000).contains(&l.unit_price_paise) {
-            return Err(AppError::field(
-                &format!("lines[{i}].unit_price_paise"),
-                "Unit price must be between ₹0 and ₹1,00,00,000.",
-            ));
-        }
-        lines.push((description, l));
-    }
+pub async fn insert(
+    tx: &RequestTx,
+    clinic: Uuid,
+    new: Valid<NewInvoice>,
+) -> Result<Invoice, AppError> {
+    let series = new.series.as_deref().unwrap_or(MAIN_SERIES);
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let clinic_row = super::clinics::load(tx, clinic).await?;
     let place = new
@@ -280,8 +224,8 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewInvoice) -> Result<Inv
         .clone()
         .unwrap_or_else(|| clinic_row.state_code.clone());
     let kind = SupplyKind::from_states(&clinic_row.state_code, &place);
-    let mut taxes = Vec::with_capacity(lines.len());
-    for (i, (_, l)) in lines.iter().enumerate() {
+    let mut taxes = Vec::with_capacity(new.lines.len());
+    for (i, l) in new.lines.iter().enumerate() {
         let t = gst::tax_line(
             l.quantity,
             l.unit_price_paise,
@@ -309,12 +253,12 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewInvoice) -> Result<Inv
           &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise],
     )
     .await?;
-    for (position, ((description, l), t)) in lines.iter().zip(&taxes).enumerate() {
+    for (position, (l, t)) in new.lines.iter().zip(&taxes).enumerate() {
         tx.execute(
             "INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity,
                     unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            &[&Uuid::now_v7(), &clinic, &id, &(position as i32), description, &l.sac_hsn, &l.quantity,
+            &[&Uuid::now_v7(), &clinic, &id, &(position as i32), &l.description, &l.sac_hsn, &l.quantity,
               &l.unit_price_paise, &l.discount_paise, &(l.gst_rate_bp as i32),
               &t.taxable_paise, &t.cgst_paise, &t.sgst_paise, &t.igst_paise, &t.total_paise],
         )
@@ -335,8 +279,10 @@ pub async fn add_payment(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, BILLING, ENTITY).await?;
-            let (payment_id, inv) = insert_payment(tx, clinic, invoice_id, new).await?;
+            tx.authorize(clinic, Resource::Payment, Action::Create)
+                .await?;
+            let (payment_id, inv) =
+                insert_payment(tx, clinic, invoice_id, new.validate(today())?).await?;
             tx.audit(
                 clinic,
                 AuditAction::Create,
@@ -355,15 +301,8 @@ pub async fn insert_payment(
     tx: &RequestTx,
     clinic: Uuid,
     invoice_id: Uuid,
-    new: NewPayment,
+    new: Valid<NewPayment>,
 ) -> Result<(Uuid, Invoice), AppError> {
-    let reference = optional_text("reference", new.reference.as_deref(), 200)?;
-    if new.amount_paise <= 0 {
-        return Err(AppError::field(
-            "amount_paise",
-            "A payment must be more than ₹0.",
-        ));
-    }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     // Lock the invoice so two desks can't both take the last rupee.
     tx.query_opt(
@@ -373,16 +312,11 @@ pub async fn insert_payment(
     .await?
     .ok_or_else(AppError::not_found)?;
     let inv = load(tx, clinic, invoice_id).await?;
-    if new.amount_paise > inv.totals.total_paise - inv.paid_paise {
-        return Err(AppError::field(
-            "amount_paise",
-            "The payment is more than the amount due.",
-        ));
-    }
+    payment_fits(new.amount_paise, inv.totals.total_paise - inv.paid_paise)?;
     tx.execute(
         "INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, reference, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, now())",
-        &[&id, &clinic, &invoice_id, &new.amount_paise, &new.method.as_str(), &reference],
+        &[&id, &clinic, &invoice_id, &new.amount_paise, &new.method.as_str(), &new.reference],
     )
     .await?;
     Ok((id, load(tx, clinic, invoice_id).await?))

@@ -9,9 +9,9 @@ use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, Member, MemberPatch, NewMember, Role, UserSummary};
 use vaidya_shared::{ApiError, ErrorCode};
 
-use super::{ADMINS, ANY_ROLE};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
+use vaidya_shared::rules::{Action, Resource};
 
 const ENTITY: &str = "membership";
 const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, u.id AS user_id, u.email, u.display_name
@@ -74,7 +74,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            tx.authorize(clinic, Resource::Member, Action::Read).await?;
             let rows = tx
                 .query(&format!("{SELECT} WHERE m.clinic_id = $1 ORDER BY m.revoked_at NULLS FIRST, u.display_name"), &[&clinic])
                 .await?;
@@ -98,7 +98,7 @@ pub async fn create(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Member, Action::Create).await?;
             let user: Option<Uuid> = tx.query_one("SELECT vaidya.user_id_by_email($1)", &[&new.email.trim()]).await?.get(0);
             let user = user.ok_or_else(|| AppError::field("email", "No Vaidya user has this email; create the user first."))?;
             // Re-adding a revoked member restores the membership with the new role.
@@ -129,7 +129,8 @@ pub async fn update(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Member, Action::Update)
+                .await?;
             let member = load(tx, clinic, id).await?;
             if patch.role != Role::Admin {
                 keep_an_admin(tx, clinic, &member).await?;
@@ -158,7 +159,7 @@ pub async fn revoke(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Member, Action::Delete).await?;
             let member = load(tx, clinic, id).await?;
             keep_an_admin(tx, clinic, &member).await?;
             tx.execute(

@@ -2,6 +2,7 @@
 //! handlers. Every handler runs in one [`RequestTx`](crate::http::RequestTx): authorize,
 //! work, audit, commit.
 
+pub mod allergies;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
@@ -12,19 +13,16 @@ pub mod members;
 pub mod patients;
 pub mod prescriptions;
 
-use vaidya_shared::api::{Page, Role};
-use vaidya_shared::validate;
+use vaidya_shared::api::Page;
 
 use uuid::Uuid;
 
 use crate::http::{AppError, RequestTx};
 
-/// Every role of a clinic.
-pub const ANY_ROLE: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::FrontDesk];
-pub const CLINICIANS: &[Role] = &[Role::Doctor, Role::Nurse];
-pub const BILLING: &[Role] = &[Role::Admin, Role::Doctor, Role::FrontDesk];
-pub const ADMINS: &[Role] = &[Role::Admin];
-pub const DOCTORS: &[Role] = &[Role::Doctor];
+/// The server's date for the shared rules that need one (dates of birth).
+pub fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
 
 /// Validated paging: limit 1–200 (default 50), offset ≥ 0.
 #[derive(Debug, Clone, Copy)]
@@ -59,38 +57,6 @@ impl Paging {
             next_offset: more.then_some(self.offset + self.limit),
         }
     }
-}
-
-/// Required text: trimmed, non-empty, no control characters, at most `max` characters.
-pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
-    let v = validate::clean_text(value, max).map_err(|m| AppError::field(field, m))?;
-    if v.is_empty() {
-        return Err(AppError::field(
-            field,
-            format!("{field} must not be empty."),
-        ));
-    }
-    Ok(v)
-}
-
-/// Optional text: an absent or empty value is `None`.
-pub fn optional_text(
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, AppError> {
-    match value {
-        None => Ok(None),
-        Some(v) => {
-            let v = validate::clean_text(v, max).map_err(|m| AppError::field(field, m))?;
-            Ok((!v.is_empty()).then_some(v))
-        }
-    }
-}
-
-/// Free text that may be empty (notes).
-pub fn free_text(field: &str, value: &str, max: usize) -> Result<String, AppError> {
-    validate::clean_text(value, max).map_err(|m| AppError::field(field, m))
 }
 
 /// Next value of a per-clinic counter (patient numbers, invoice series). The upsert runs

@@ -7,9 +7,11 @@ use axum::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, NewPatient, Page, Patient, PatientPatch, PatientQuery, Sex};
-use vaidya_shared::{validate, ApiError, ErrorCode};
+use vaidya_shared::rules::validation::optional_text;
+use vaidya_shared::rules::{Action, Resource, Valid, Validate};
+use vaidya_shared::{ApiError, ErrorCode};
 
-use super::{like_escape, optional_text, required_text, Paging, ADMINS, ANY_ROLE};
+use super::{like_escape, today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
@@ -31,37 +33,6 @@ pub fn from_row(r: &Row) -> Patient {
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
     }
-}
-
-fn phone(value: Option<&str>) -> Result<Option<String>, AppError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => validate::normalize_phone(v)
-            .map(Some)
-            .map_err(|m| AppError::field("phone", m)),
-    }
-}
-
-fn abha(value: Option<&str>) -> Result<Option<String>, AppError> {
-    match value.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => validate::normalize_abha(v)
-            .map(Some)
-            .map_err(|m| AppError::field("abha_number", m)),
-    }
-}
-
-fn check_birth_date(dob: Option<chrono::NaiveDate>) -> Result<(), AppError> {
-    if let Some(d) = dob {
-        let today = chrono::Utc::now().date_naive();
-        if d > today || d < chrono::NaiveDate::from_ymd_opt(1880, 1, 1).expect("valid date") {
-            return Err(AppError::field(
-                "date_of_birth",
-                "The date of birth is not plausible.",
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Load a live patient of the clinic, or the same 404 whether it is missing or not ours.
@@ -89,7 +60,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            tx.authorize(clinic, Resource::Patient, Action::Read).await?;
             let rows = match &term {
                 None => {
                     tx.query(
@@ -138,7 +109,8 @@ pub async fn get(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
+            tx.authorize(clinic, Resource::Patient, Action::Read)
+                .await?;
             let patient = load(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[id])
                 .await?;
@@ -159,8 +131,9 @@ pub async fn create(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            let patient = insert(tx, clinic, new).await?;
+            tx.authorize(clinic, Resource::Patient, Action::Create)
+                .await?;
+            let patient = insert(tx, clinic, new.validate(today())?).await?;
             tx.audit(
                 clinic,
                 AuditAction::Create,
@@ -175,12 +148,11 @@ pub async fn create(
 }
 
 /// Validate and insert a patient with the clinic's next patient number.
-pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPatient) -> Result<Patient, AppError> {
-    let name = required_text("name", &new.name, 200)?;
-    let phone = phone(new.phone.as_deref())?;
-    let abha = abha(new.abha_number.as_deref())?;
-    let address = optional_text("address", new.address.as_deref(), 500)?;
-    check_birth_date(new.date_of_birth)?;
+pub async fn insert(
+    tx: &RequestTx,
+    clinic: Uuid,
+    new: Valid<NewPatient>,
+) -> Result<Patient, AppError> {
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let number = super::next_counter(tx, clinic, "patient_number").await?;
     let row = tx
@@ -189,7 +161,7 @@ pub async fn insert(tx: &RequestTx, clinic: Uuid, new: NewPatient) -> Result<Pat
                 "INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
             ),
-            &[&id, &clinic, &number, &name, &new.sex.as_str(), &new.date_of_birth, &phone, &address, &abha],
+            &[&id, &clinic, &number, &new.name, &new.sex.as_str(), &new.date_of_birth, &new.phone, &new.address, &new.abha_number],
         )
         .await?;
     Ok(from_row(&row))
@@ -207,8 +179,9 @@ pub async fn update(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, ENTITY).await?;
-            let patient = apply_patch(tx, clinic, id, patch).await?;
+            tx.authorize(clinic, Resource::Patient, Action::Update)
+                .await?;
+            let patient = apply_patch(tx, clinic, id, patch.validate(today())?).await?;
             tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[id])
                 .await?;
             Ok(Json(patient))
@@ -221,21 +194,13 @@ pub async fn apply_patch(
     tx: &RequestTx,
     clinic: Uuid,
     id: Uuid,
-    patch: PatientPatch,
+    patch: Valid<PatientPatch>,
 ) -> Result<Patient, AppError> {
-    let name = patch
-        .name
-        .as_deref()
-        .map(|n| required_text("name", n, 200))
-        .transpose()?;
-    // For optional fields: absent = keep, "" = clear, value = set.
-    let phone_given = patch.phone.is_some();
-    let phone = phone(patch.phone.as_deref())?;
-    let abha_given = patch.abha_number.is_some();
-    let abha = abha(patch.abha_number.as_deref())?;
-    let address_given = patch.address.is_some();
-    let address = optional_text("address", patch.address.as_deref(), 500)?;
-    check_birth_date(patch.date_of_birth)?;
+    // Optional fields: absent = keep, "" = clear, a value = set (already normalised).
+    let set = |v: &Option<String>| (v.is_some(), v.clone().filter(|v| !v.is_empty()));
+    let (phone_given, phone) = set(&patch.phone);
+    let (abha_given, abha) = set(&patch.abha_number);
+    let (address_given, address) = set(&patch.address);
     let row = tx
         .query_opt(
             &format!(
@@ -253,7 +218,7 @@ pub async fn apply_patch(
             &[
                 &clinic,
                 &id,
-                &name,
+                &patch.name,
                 &patch.sex.map(Sex::as_str),
                 &patch.date_of_birth,
                 &phone_given,
@@ -289,7 +254,8 @@ pub async fn delete(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ADMINS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Patient, Action::Delete)
+                .await?;
             tombstone(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[id])
                 .await?;

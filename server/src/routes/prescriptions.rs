@@ -11,12 +11,15 @@ use vaidya_shared::api::{
 };
 use vaidya_shared::ApiError;
 
-use super::{free_text, required_text, Paging, CLINICIANS, DOCTORS};
+use vaidya_shared::rules::validation::allergies_acknowledged;
+use vaidya_shared::rules::{Action, Resource, Valid, Validate};
+
+use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
 pub const COLUMNS: &str =
-    "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, version";
+    "id, clinic_id, patient_id, doctor_id, encounter_id, notes, acknowledged_allergies, issued_at, version";
 const ENTITY: &str = "prescription";
 
 pub fn from_row(r: &Row) -> Prescription {
@@ -28,6 +31,7 @@ pub fn from_row(r: &Row) -> Prescription {
         encounter_id: r.get("encounter_id"),
         notes: r.get("notes"),
         items: Vec::new(),
+        acknowledged_allergies: r.get("acknowledged_allergies"),
         issued_at: r.get("issued_at"),
         version: r.get("version"),
     }
@@ -91,7 +95,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Prescription, Action::Read).await?;
             let rows = tx
                 .query(
                     &format!(
@@ -123,7 +127,8 @@ pub async fn get(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, CLINICIANS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Prescription, Action::Read)
+                .await?;
             let p = load(tx, clinic, id).await?;
             tx.audit(clinic, AuditAction::Read, ENTITY, &[id], &[p.patient_id])
                 .await?;
@@ -144,7 +149,15 @@ pub async fn create(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, DOCTORS, ENTITY).await?;
+            tx.authorize(clinic, Resource::Prescription, Action::Create)
+                .await?;
+            let new = new.validate(today())?;
+            // Online, the server knows the patient's allergies as of now: the same rule as
+            // the prescription pad applies. (A prescription pushed from a device was checked
+            // there against what the device knew; an allergy noted elsewhere meanwhile does
+            // not strand a signed legal document.)
+            let allergies = super::allergies::for_patient(tx, clinic, new.patient_id).await?;
+            allergies_acknowledged(&new, &allergies)?;
             let p = insert(tx, clinic, new).await?;
             tx.audit(
                 clinic,
@@ -163,44 +176,20 @@ pub async fn create(
 pub async fn insert(
     tx: &RequestTx,
     clinic: Uuid,
-    new: NewPrescription,
+    new: Valid<NewPrescription>,
 ) -> Result<Prescription, AppError> {
-    if new.items.is_empty() || new.items.len() > 50 {
-        return Err(AppError::field(
-            "items",
-            "A prescription needs 1 to 50 items.",
-        ));
-    }
-    let notes = free_text("notes", &new.notes, 5000)?;
-    let mut items = Vec::with_capacity(new.items.len());
-    for (i, item) in new.items.iter().enumerate() {
-        items.push([
-            required_text(&format!("items[{i}].drug"), &item.drug, 200)?,
-            free_text(&format!("items[{i}].strength"), &item.strength, 100)?,
-            free_text(&format!("items[{i}].dose"), &item.dose, 100)?,
-            free_text(&format!("items[{i}].frequency"), &item.frequency, 100)?,
-            free_text(&format!("items[{i}].duration"), &item.duration, 100)?,
-            free_text(
-                &format!("items[{i}].instructions"),
-                &item.instructions,
-                1000,
-            )?,
-        ]);
-    }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     tx.execute(
-        "INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now())",
-        &[&id, &clinic, &new.patient_id, &tx.user_id, &new.encounter_id, &notes],
+        "INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes, acknowledged_allergies, issued_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())",
+        &[&id, &clinic, &new.patient_id, &tx.user_id, &new.encounter_id, &new.notes, &new.acknowledged_allergies],
     )
     .await?;
-    for (position, [drug, strength, dose, frequency, duration, instructions]) in
-        items.iter().enumerate()
-    {
+    for (position, item) in new.items.iter().enumerate() {
         tx.execute(
             "INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug, strength, dose, frequency, duration, instructions)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[&Uuid::now_v7(), &clinic, &id, &(position as i32), drug, strength, dose, frequency, duration, instructions],
+            &[&Uuid::now_v7(), &clinic, &id, &(position as i32), &item.drug, &item.strength, &item.dose, &item.frequency, &item.duration, &item.instructions],
         )
         .await?;
     }

@@ -13,7 +13,8 @@ use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
-use crate::routes::{Paging, ANY_ROLE};
+use crate::routes::Paging;
+use vaidya_shared::rules::{Action, Resource};
 
 pub const COLUMNS: &str = "id, clinic_id, kind, entity, entity_id, field, server_value, client_value, user_id, device, created_at, resolved_at, version";
 
@@ -129,7 +130,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, "conflict").await?;
+            tx.authorize(clinic, Resource::Conflict, Action::Read).await?;
             let rows = tx
                 .query(
                     &format!(
@@ -159,7 +160,8 @@ pub async fn resolve_handler(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, "conflict").await?;
+            tx.authorize(clinic, Resource::Conflict, Action::Update)
+                .await?;
             let c = resolve(tx, clinic, id, body.resolution).await?;
             tx.audit(
                 clinic,

@@ -16,7 +16,6 @@ use vaidya_shared::ApiError;
 
 use crate::app::App;
 use crate::http::{ApiPath, AppError, RequestMeta, RequestTx};
-use crate::routes::ANY_ROLE;
 
 /// A clinic whose data changed; `None` means "unknown, everyone pull" (after a reconnect).
 pub type ChangeSignal = Option<Uuid>;
@@ -111,7 +110,7 @@ async fn check_member(app: &App, meta: &RequestMeta, clinic: Uuid) -> Result<(),
     RequestTx::begin(&app.pool, meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, "sync").await?;
+            tx.require_member(clinic, "sync").await?;
             Ok(())
         })
         .await

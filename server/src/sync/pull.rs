@@ -17,16 +17,17 @@ use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::app::App;
 use crate::http::{ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
-use crate::routes::{self, ANY_ROLE};
+use crate::routes;
 
 /// The tables that hold whole entities, with the kind each pulls as.
-const TABLES: [(EntityKind, &str); 6] = [
+const TABLES: [(EntityKind, &str); 7] = [
     (EntityKind::Patient, "patients"),
     (EntityKind::Appointment, "appointments"),
     (EntityKind::Encounter, "encounters"),
     (EntityKind::Prescription, "prescriptions"),
     (EntityKind::Invoice, "invoices"),
     (EntityKind::Conflict, "sync_conflicts"),
+    (EntityKind::Allergy, "allergies"),
 ];
 
 /// A position in the change order: (transaction id, sequence number).
@@ -84,7 +85,7 @@ pub async fn pull(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, ANY_ROLE, "sync").await?;
+            tx.require_member(clinic, "sync").await?;
             let response = page(tx, clinic, after, limit, q.cursor.is_none()).await?;
             Ok(Json(response))
         })
@@ -322,6 +323,24 @@ async fn load_entities(
                 (c.id, c.version, r.get("deleted"), None, to_json(&c))
             })
             .collect(),
+        EntityKind::Allergy => tx
+            .query(
+                &select(routes::allergies::COLUMNS, "allergies"),
+                &[&clinic, &ids],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let a = routes::allergies::from_row(r)?;
+                Ok((
+                    a.id,
+                    a.version,
+                    r.get("deleted"),
+                    Some(a.patient_id),
+                    to_json(&a),
+                ))
+            })
+            .collect::<Result<_, AppError>>()?,
         EntityKind::Addendum | EntityKind::Payment => Vec::new(),
     };
     Ok(out)

@@ -26,9 +26,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AppointmentPatch, AuditAction, EncounterPatch, NewAddendum, NewAppointment, NewEncounter,
-    NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch, Role,
+    AllergyPatch, AppointmentPatch, AuditAction, EncounterPatch, NewAddendum, NewAllergy,
+    NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment, NewPrescription,
+    PatientPatch, Role,
 };
+use vaidya_shared::rules::{self, Action, Resource, Valid, Validate};
 use vaidya_shared::sync::{
     ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation,
     PushRequest, PushResponse, Resolution, MAX_PUSH_BATCH,
@@ -38,7 +40,7 @@ use vaidya_shared::{ApiError, ErrorCode};
 use super::conflicts::{self, NewConflict};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
-use crate::routes::{self, ADMINS, ANY_ROLE, BILLING, CLINICIANS, DOCTORS};
+use crate::routes::{self, today};
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/sync/push", tag = "sync", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = PushRequest,
@@ -69,7 +71,7 @@ pub async fn push(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            let role = tx.authorize(clinic, ANY_ROLE, "sync").await?;
+            let role = tx.require_member(clinic, "sync").await?;
             // Optimistic first: the whole batch without per-mutation savepoints (a third of
             // the round trips). If any mutation fails, undo the attempt and apply the batch
             // again with a savepoint around each mutation, so the bad one alone is rejected.
@@ -285,52 +287,6 @@ fn is_patient_create(m: &Mutation) -> bool {
     m.entity == EntityKind::Patient && m.op == Operation::Create
 }
 
-/// A patient create, validated exactly as `routes::patients::insert` validates it.
-struct PatientRow {
-    id: Uuid,
-    name: String,
-    sex: &'static str,
-    date_of_birth: Option<chrono::NaiveDate>,
-    phone: Option<String>,
-    address: Option<String>,
-    abha: Option<String>,
-}
-
-fn validate_patient(m: &Mutation) -> Result<PatientRow, AppError> {
-    use vaidya_shared::validate;
-    let new = create_body::<NewPatient>(m)?;
-    let name = routes::required_text("name", &new.name, 200)?;
-    let phone = match new.phone.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(v) => Some(validate::normalize_phone(v).map_err(|e| AppError::field("phone", e))?),
-    };
-    let abha = match new.abha_number.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(v) => {
-            Some(validate::normalize_abha(v).map_err(|e| AppError::field("abha_number", e))?)
-        }
-    };
-    let address = routes::optional_text("address", new.address.as_deref(), 500)?;
-    if let Some(d) = new.date_of_birth {
-        let today = Utc::now().date_naive();
-        if d > today || d < chrono::NaiveDate::from_ymd_opt(1880, 1, 1).expect("valid date") {
-            return Err(AppError::field(
-                "date_of_birth",
-                "The date of birth is not plausible.",
-            ));
-        }
-    }
-    Ok(PatientRow {
-        id: new.id.unwrap_or(m.entity_id),
-        name,
-        sex: new.sex.as_str(),
-        date_of_birth: new.date_of_birth,
-        phone,
-        address,
-        abha,
-    })
-}
-
 /// Apply a run of new patient creates (at least two, distinct mutation ids); results in
 /// order. Invalid ones are rejected (optimistic mode: the attempt fails). The valid ones are
 /// inserted by one statement: a counter update that takes `n` consecutive patient numbers,
@@ -348,7 +304,10 @@ async fn apply_patient_run(
     let mut rows = Vec::with_capacity(run.len());
     let mut audit = HashMap::new();
     for (k, m) in run.iter().enumerate() {
-        match require(role, ANY_ROLE).and_then(|()| validate_patient(m)) {
+        match rules::authorize(role, Resource::Patient, Action::Create)
+            .map_err(AppError::from)
+            .and_then(|()| create_body::<NewPatient>(m))
+        {
             Ok(row) => rows.push((k, row)),
             Err(e) if mode == Mode::Optimistic => return Err(e),
             Err(e) => outcomes[k] = Some(rejected(m, e, &mut audit)),
@@ -364,7 +323,7 @@ async fn apply_patient_run(
                     tx.execute_simple("RELEASE SAVEPOINT run").await?;
                 }
                 for (k, row) in &rows {
-                    let version = *versions.get(&row.id).ok_or_else(|| {
+                    let version = *versions.get(&run[*k].entity_id).ok_or_else(|| {
                         AppError::Internal(anyhow::anyhow!("patient row not returned"))
                     })?;
                     outcomes[*k] = Some(applied(&run[*k], version));
@@ -407,17 +366,18 @@ async fn apply_patient_run(
 async fn insert_patients(
     tx: &RequestTx,
     clinic: Uuid,
-    rows: &[(usize, PatientRow)],
+    rows: &[(usize, Valid<NewPatient>)],
 ) -> Result<HashMap<Uuid, i64>, AppError> {
     let n = rows.len() as i64;
-    let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id).collect();
+    // `create_body` made every id equal to its mutation's entity id.
+    let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id.unwrap_or_default()).collect();
     let names: Vec<&str> = rows.iter().map(|(_, r)| r.name.as_str()).collect();
-    let sexes: Vec<&str> = rows.iter().map(|(_, r)| r.sex).collect();
+    let sexes: Vec<&str> = rows.iter().map(|(_, r)| r.sex.as_str()).collect();
     let births: Vec<Option<chrono::NaiveDate>> =
         rows.iter().map(|(_, r)| r.date_of_birth).collect();
     let phones: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.phone.as_deref()).collect();
     let addresses: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.address.as_deref()).collect();
-    let abhas: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.abha.as_deref()).collect();
+    let abhas: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.abha_number.as_deref()).collect();
     let returned = tx
         .query(
             "WITH counter AS (
@@ -445,19 +405,9 @@ async fn insert_patients(
 /// Entity ids and patient ids of one audit row.
 type AuditedIds = (Vec<Uuid>, Vec<Uuid>);
 
-fn require(role: Role, allowed: &[Role]) -> Result<(), AppError> {
-    if allowed.contains(&role) {
-        Ok(())
-    } else {
-        Err(AppError::client(
-            ErrorCode::Forbidden,
-            "Your role in this clinic does not allow this.",
-        ))
-    }
-}
-
-/// Parse a create body, making sure its id is the mutation's entity id.
-fn create_body<T: DeserializeOwned>(m: &Mutation) -> Result<T, AppError> {
+/// Parse and validate a create body (the shared rules, as REST and the device apply them),
+/// making sure its id is the mutation's entity id.
+fn create_body<T: DeserializeOwned + Validate>(m: &Mutation) -> Result<Valid<T>, AppError> {
     let mut data = m
         .data
         .clone()
@@ -477,12 +427,13 @@ fn create_body<T: DeserializeOwned>(m: &Mutation) -> Result<T, AppError> {
             ))
         }
     }
-    serde_json::from_value(data).map_err(|e| {
+    let parsed: T = serde_json::from_value(data).map_err(|e| {
         AppError::client(
             ErrorCode::MalformedBody,
             format!("data has the wrong shape: {e}"),
         )
-    })
+    })?;
+    Ok(parsed.validate(today())?)
 }
 
 fn applied(m: &Mutation, version: i64) -> MutationResult {
@@ -505,12 +456,12 @@ async fn apply_one(
     use Operation as O;
     match (m.entity, m.op) {
         (E::Patient, O::Create) => {
-            require(role, ANY_ROLE)?;
+            rules::authorize(role, Resource::Patient, Action::Create)?;
             let p = routes::patients::insert(tx, clinic, create_body::<NewPatient>(m)?).await?;
             Ok((applied(m, p.version), Some(p.id)))
         }
         (E::Appointment, O::Create) => {
-            require(role, ANY_ROLE)?;
+            rules::authorize(role, Resource::Appointment, Action::Create)?;
             let a =
                 routes::appointments::insert(tx, clinic, create_body::<NewAppointment>(m)?).await?;
             let conflicts = flag_double_booking(tx, clinic, &a).await?;
@@ -525,12 +476,12 @@ async fn apply_one(
             ))
         }
         (E::Encounter, O::Create) => {
-            require(role, CLINICIANS)?;
+            rules::authorize(role, Resource::Encounter, Action::Create)?;
             let e = routes::encounters::insert(tx, clinic, create_body::<NewEncounter>(m)?).await?;
             Ok((applied(m, e.version), Some(e.patient_id)))
         }
         (E::Addendum, O::Create) => {
-            require(role, CLINICIANS)?;
+            rules::authorize(role, Resource::Addendum, Action::Create)?;
             let parent = m.parent_id.ok_or_else(|| {
                 AppError::field("parent_id", "An addendum needs its encounter as parent_id.")
             })?;
@@ -544,18 +495,18 @@ async fn apply_one(
             Ok((applied(m, e.version), Some(e.patient_id)))
         }
         (E::Prescription, O::Create) => {
-            require(role, DOCTORS)?;
+            rules::authorize(role, Resource::Prescription, Action::Create)?;
             let p = routes::prescriptions::insert(tx, clinic, create_body::<NewPrescription>(m)?)
                 .await?;
             Ok((applied(m, p.version), Some(p.patient_id)))
         }
         (E::Invoice, O::Create) => {
-            require(role, BILLING)?;
+            rules::authorize(role, Resource::Invoice, Action::Create)?;
             let i = routes::invoices::insert(tx, clinic, create_body::<NewInvoice>(m)?).await?;
             Ok((applied(m, i.version), Some(i.patient_id)))
         }
         (E::Payment, O::Create) => {
-            require(role, BILLING)?;
+            rules::authorize(role, Resource::Payment, Action::Create)?;
             let parent = m.parent_id.ok_or_else(|| {
                 AppError::field("parent_id", "A payment needs its invoice as parent_id.")
             })?;
@@ -565,25 +516,13 @@ async fn apply_one(
             Ok((applied(m, i.version), Some(i.patient_id)))
         }
         (E::Patient | E::Appointment | E::Encounter, O::Update) => {
-            require(
-                role,
-                if m.entity == E::Encounter {
-                    CLINICIANS
-                } else {
-                    ANY_ROLE
-                },
-            )?;
+            rules::authorize(role, m.entity, Action::Update)?;
             merge_update(tx, clinic, role, m).await
         }
         (E::Prescription | E::Invoice | E::Payment | E::Addendum, O::Update | O::Delete) => {
-            require(
-                role,
-                if m.entity == E::Prescription || m.entity == E::Addendum {
-                    CLINICIANS
-                } else {
-                    BILLING
-                },
-            )?;
+            // Whoever may issue such a record learns why the edit did not apply (the
+            // inbox); nobody may change it.
+            rules::authorize(role, m.entity, Action::Create)?;
             let id = conflicts::record(
                 tx,
                 clinic,
@@ -612,15 +551,15 @@ async fn apply_one(
             ))
         }
         (E::Patient, O::Delete) => {
-            require(role, ADMINS)?;
+            rules::authorize(role, Resource::Patient, Action::Delete)?;
             tombstone_idempotent(tx, clinic, m).await
         }
         (E::Appointment, O::Delete) => {
-            require(role, ANY_ROLE)?;
+            rules::authorize(role, Resource::Appointment, Action::Delete)?;
             tombstone_idempotent(tx, clinic, m).await
         }
         (E::Conflict, O::Update) => {
-            require(role, ANY_ROLE)?;
+            rules::authorize(role, Resource::Conflict, Action::Update)?;
             let change = m.changes.get("resolution").ok_or_else(|| {
                 AppError::field("changes.resolution", "Say how to resolve the conflict.")
             })?;
@@ -630,14 +569,25 @@ async fn apply_one(
             let c = conflicts::resolve(tx, clinic, m.entity_id, resolution).await?;
             Ok((applied(m, c.version), None))
         }
-        (E::Encounter, O::Delete) | (E::Conflict, O::Create | O::Delete) => Err(AppError::client(
-            ErrorCode::InvalidParameter,
-            format!(
-                "{} {:?} is not something a device can do.",
-                m.entity.as_str(),
-                m.op
-            ),
-        )),
+        (E::Allergy, O::Create) => {
+            rules::authorize(role, Resource::Allergy, Action::Create)?;
+            let a = routes::allergies::insert(tx, clinic, create_body::<NewAllergy>(m)?).await?;
+            Ok((applied(m, a.version), Some(a.patient_id)))
+        }
+        (E::Allergy, O::Update) => {
+            rules::authorize(role, Resource::Allergy, Action::Update)?;
+            merge_update(tx, clinic, role, m).await
+        }
+        (E::Encounter | E::Allergy, O::Delete) | (E::Conflict, O::Create | O::Delete) => {
+            Err(AppError::client(
+                ErrorCode::InvalidParameter,
+                format!(
+                    "{} {:?} is not something a device can do.",
+                    m.entity.as_str(),
+                    m.op
+                ),
+            ))
+        }
     }
 }
 
@@ -673,6 +623,7 @@ async fn current(
         EntityKind::Patient => ("patients", routes::patients::COLUMNS),
         EntityKind::Appointment => ("appointments", routes::appointments::COLUMNS),
         EntityKind::Encounter => ("encounters", routes::encounters::COLUMNS),
+        EntityKind::Allergy => ("allergies", routes::allergies::COLUMNS),
         _ => return Ok(None),
     };
     let Some(r) = tx
@@ -684,6 +635,7 @@ async fn current(
     let value = match entity {
         EntityKind::Patient => serde_json::to_value(routes::patients::from_row(&r)),
         EntityKind::Appointment => serde_json::to_value(routes::appointments::from_row(&r)),
+        EntityKind::Allergy => serde_json::to_value(routes::allergies::from_row(&r)?),
         _ => serde_json::to_value(routes::encounters::from_row(&r)),
     }
     .map_err(|e| AppError::Internal(e.into()))?;
@@ -756,7 +708,7 @@ async fn merge_update(
             .and_then(Value::as_bool)
             == Some(true);
     if wants_sign {
-        require(role, DOCTORS)?;
+        rules::authorize(role, Resource::Encounter, Action::Sign)?;
     }
     let edits: Map<String, Value> = m
         .changes
@@ -814,7 +766,7 @@ async fn merge_update(
             tx,
             clinic,
             m.entity_id,
-            NewAddendum { id: None, text },
+            NewAddendum { id: None, text }.validate(today())?,
         )
         .await?;
         return Ok((
@@ -876,13 +828,16 @@ pub async fn overwrite(
     id: Uuid,
     values: Map<String, Value>,
 ) -> Result<i64, AppError> {
-    fn patch<T: DeserializeOwned>(values: Map<String, Value>) -> Result<T, AppError> {
-        serde_json::from_value(Value::Object(values)).map_err(|e| {
+    fn patch<T: DeserializeOwned + Validate>(
+        values: Map<String, Value>,
+    ) -> Result<Valid<T>, AppError> {
+        let parsed: T = serde_json::from_value(Value::Object(values)).map_err(|e| {
             AppError::client(
                 ErrorCode::MalformedBody,
                 format!("changes have the wrong shape: {e}"),
             )
-        })
+        })?;
+        Ok(parsed.validate(today())?)
     }
     match entity {
         EntityKind::Patient => {
@@ -903,6 +858,13 @@ pub async fn overwrite(
         EntityKind::Encounter => {
             Ok(
                 routes::encounters::apply_patch(tx, clinic, id, patch::<EncounterPatch>(values)?)
+                    .await?
+                    .version,
+            )
+        }
+        EntityKind::Allergy => {
+            Ok(
+                routes::allergies::apply_patch(tx, clinic, id, patch::<AllergyPatch>(values)?)
                     .await?
                     .version,
             )

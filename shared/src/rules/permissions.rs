@@ -129,6 +129,7 @@ impl From<EntityKind> for Resource {
             EntityKind::Invoice => Resource::Invoice,
             EntityKind::Payment => Resource::Payment,
             EntityKind::Conflict => Resource::Conflict,
+            EntityKind::Allergy => Resource::Allergy,
         }
     }
 }

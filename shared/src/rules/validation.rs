@@ -15,8 +15,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::api::{
-    AppointmentPatch, AppointmentStatus, EncounterPatch, NewAddendum, NewAppointment, NewEncounter,
-    NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch, Vitals,
+    Allergy, AllergyPatch, AllergyStatus, AppointmentPatch, AppointmentStatus, EncounterPatch,
+    NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
+    NewPrescription, PatientPatch, Vitals,
 };
 use crate::gst::{self, SupplyKind};
 use crate::validate::{clean_text, is_state_code, normalize_abha, normalize_phone};
@@ -70,6 +71,8 @@ pub mod limits {
     /// ₹1,00,00,000 in paise.
     pub const MAX_UNIT_PRICE_PAISE: i64 = 1_000_000_000;
     pub const PAYMENT_REFERENCE: usize = 200;
+    pub const ALLERGY_SUBSTANCE: usize = 200;
+    pub const ALLERGY_REACTION: usize = 1000;
     pub const SERIES: usize = 16;
     /// The earliest plausible date of birth.
     pub const EARLIEST_BIRTH: (i32, u32, u32) = (1880, 1, 1);
@@ -394,6 +397,110 @@ impl Validate for NewAddendum {
     }
 }
 
+// ------------------------------------------------------------------ allergies
+
+impl Validate for NewAllergy {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(NewAllergy {
+            substance: required_text("substance", &self.substance, limits::ALLERGY_SUBSTANCE)?,
+            reaction: free_text("reaction", &self.reaction, limits::ALLERGY_REACTION)?,
+            ..self
+        }))
+    }
+}
+
+impl Validate for AllergyPatch {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(AllergyPatch {
+            substance: self
+                .substance
+                .map(|v| required_text("substance", &v, limits::ALLERGY_SUBSTANCE))
+                .transpose()?,
+            reaction: self
+                .reaction
+                .map(|v| free_text("reaction", &v, limits::ALLERGY_REACTION))
+                .transpose()?,
+            ..self
+        }))
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether a prescribed drug is the allergy's substance: every word of the substance is a
+/// word of the drug, case-insensitively ("Amoxicillin" matches "Amoxicillin + Clavulanic
+/// acid"). Generic names only: drug classes (penicillins) are not expanded.
+pub fn drug_matches(substance: &str, drug: &str) -> bool {
+    let (substance, drug) = (words(substance), words(drug));
+    !substance.is_empty() && substance.iter().all(|w| drug.contains(w))
+}
+
+/// One active allergy that a prescribed drug matches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AllergyWarning {
+    pub allergy_id: uuid::Uuid,
+    pub item: usize,
+    pub drug: String,
+    pub substance: String,
+    pub severity: crate::api::AllergySeverity,
+    pub reaction: String,
+}
+
+/// The warnings a prescription pad shows: each (item, active allergy) pair that matches.
+pub fn allergy_warnings(
+    prescription: &NewPrescription,
+    allergies: &[Allergy],
+) -> Vec<AllergyWarning> {
+    let mut out = Vec::new();
+    for (item, i) in prescription.items.iter().enumerate() {
+        for a in allergies.iter().filter(|a| {
+            a.status == AllergyStatus::Active && a.patient_id == prescription.patient_id
+        }) {
+            if drug_matches(&a.substance, &i.drug) {
+                out.push(AllergyWarning {
+                    allergy_id: a.id,
+                    item,
+                    drug: i.drug.clone(),
+                    substance: a.substance.clone(),
+                    severity: a.severity,
+                    reaction: a.reaction.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A drug that matches an active allergy is prescribed only once the doctor acknowledged
+/// the warning (the acknowledgement is stored with the prescription). Checked where the
+/// prescription is written, against the allergies known there.
+pub fn allergies_acknowledged(
+    prescription: &NewPrescription,
+    allergies: &[Allergy],
+) -> Result<(), ApiError> {
+    match allergy_warnings(prescription, allergies)
+        .into_iter()
+        .find(|w| !prescription.acknowledged_allergies.contains(&w.allergy_id))
+    {
+        None => Ok(()),
+        Some(w) => Err(invalid(
+            format!("items[{}].drug", w.item),
+            format!(
+                "The patient has a recorded {} allergy to {}{}. Acknowledge the warning to prescribe {}.",
+                w.severity.as_str().replace('_', "-"),
+                w.substance,
+                if w.reaction.is_empty() { String::new() } else { format!(" ({})", w.reaction) },
+                w.drug
+            ),
+        )),
+    }
+}
+
 // ------------------------------------------------------------------ prescriptions
 
 impl Validate for NewPrescription {
@@ -540,4 +647,78 @@ pub fn payment_fits(amount_paise: i64, due_paise: i64) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{AllergySeverity, NewPrescriptionItem};
+    use uuid::Uuid;
+
+    fn allergy(patient: Uuid, substance: &str, status: AllergyStatus) -> Allergy {
+        let now = Utc::now();
+        Allergy {
+            id: Uuid::new_v4(),
+            clinic_id: Uuid::nil(),
+            patient_id: patient,
+            substance: substance.to_owned(),
+            reaction: "Rash".to_owned(),
+            severity: AllergySeverity::Severe,
+            status,
+            noted_by: Uuid::nil(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn rx(patient: Uuid, drugs: &[&str]) -> NewPrescription {
+        NewPrescription {
+            id: None,
+            patient_id: patient,
+            encounter_id: None,
+            notes: String::new(),
+            items: drugs
+                .iter()
+                .map(|d| NewPrescriptionItem {
+                    drug: d.to_string(),
+                    strength: String::new(),
+                    dose: String::new(),
+                    frequency: String::new(),
+                    duration: String::new(),
+                    instructions: String::new(),
+                })
+                .collect(),
+            acknowledged_allergies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn drug_names_match_by_words() {
+        assert!(drug_matches("Amoxicillin", "amoxicillin + Clavulanic acid"));
+        assert!(drug_matches(
+            "clavulanic acid",
+            "Amoxicillin + Clavulanic Acid"
+        ));
+        assert!(!drug_matches("Penicillin", "Amoxicillin"));
+        assert!(!drug_matches("", "Amoxicillin"));
+        assert!(!drug_matches("Sulfa", "Sulfasalazine"));
+    }
+
+    #[test]
+    fn an_active_matching_allergy_must_be_acknowledged() {
+        let patient = Uuid::new_v4();
+        let amox = allergy(patient, "Amoxicillin", AllergyStatus::Active);
+        let old = allergy(patient, "Paracetamol", AllergyStatus::Inactive);
+        let other = allergy(Uuid::new_v4(), "Cetirizine", AllergyStatus::Active);
+        let allergies = [amox.clone(), old, other];
+        let mut new = rx(patient, &["Paracetamol", "Amoxicillin", "Cetirizine"]);
+        let warnings = allergy_warnings(&new, &allergies);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].item, 1);
+        let e = allergies_acknowledged(&new, &allergies).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("items[1].drug"));
+        new.acknowledged_allergies.push(amox.id);
+        allergies_acknowledged(&new, &allergies).unwrap();
+    }
 }

@@ -1008,7 +1008,7 @@ async fn live_bench(
     let mut ids = Vec::new();
     // Ten warm-up iterations (connection pools, statement caches) are not counted.
     for i in 0..iters + 10 {
-        let created = a.partition_mut().create_patient(NewPatient {
+        let created = a.partition_mut().create_patient(valid(NewPatient {
             id: None,
             name: format!("Live Patient {i}"),
             sex: Sex::Female,
@@ -1016,7 +1016,7 @@ async fn live_bench(
             phone: Some(format!("+91 98{:08}", rng.gen_range(0..100_000_000u32))),
             address: None,
             abha_number: None,
-        })?;
+        }))?;
         ids.push(created.id);
         let t0 = Instant::now();
         let mut report = SyncReport::default();
@@ -1250,4 +1250,11 @@ fn raw_search(conn: &Connection, typed: &str) -> Result<usize> {
         n += 1;
     }
     Ok(n)
+}
+
+/// Input through the shared rules, as the client core takes it.
+fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
+    input
+        .validate(chrono::Utc::now().date_naive())
+        .expect("benchmark input follows the shared rules")
 }

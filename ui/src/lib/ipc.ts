@@ -70,6 +70,10 @@ export const api = {
   signEncounter: (id: Uuid) => call<Encounter>("sign_encounter", { id }),
   addAddendum: (encounterId: Uuid, text: string) => call<Encounter>("add_addendum", { encounterId, text }),
   issuePrescription: (prescription: NewPrescription) => call<Prescription>("issue_prescription", { prescription }),
+  prescriptionWarnings: (prescription: NewPrescription) => call<AllergyWarning[]>("prescription_warnings", { prescription }),
+  patientAllergies: (patientId: Uuid) => call<Allergy[]>("patient_allergies", { patientId }),
+  recordAllergy: (allergy: NewAllergy) => call<Allergy>("record_allergy", { allergy }),
+  updateAllergy: (id: Uuid, patch: AllergyPatch) => call<Allergy>("update_allergy", { id, patch }),
 
   createInvoice: (invoice: NewInvoice) => call<Invoice>("create_invoice", { invoice }),
   addPayment: (invoiceId: Uuid, payment: NewPayment) => call<Invoice>("add_payment", { invoiceId, payment }),

@@ -8,12 +8,13 @@ import { canPrescribe } from "../lib/roles";
 import { doctorName, useDoctors } from "../lib/doctors";
 import { searchDrugs, type Drug } from "../lib/drugs";
 import { cleanText } from "../lib/validate";
-import type { AppointmentRow, ClinicView, Encounter, NewPrescriptionItem, Patient, PatientChart, SessionView, Vitals } from "../lib/types";
+import type { AllergyWarning, AppointmentRow, ClinicView, Encounter, NewPrescription, NewPrescriptionItem, Patient, PatientChart, SessionView, Vitals } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction, useDebounced } from "../components/common";
 import { PatientSearch } from "../components/PatientSearch";
 import { PatientCard } from "./FrontDesk";
 import { requestPrint } from "../print/Print";
+import { AllergyList, AllergyWarnings } from "../components/Allergies";
 
 export function DoctorScreen(props: { clinic: ClinicView; session: SessionView }) {
   const [today, setToday] = useState<AppointmentRow[]>([]);
@@ -61,6 +62,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
   return (
     <div class="chart">
       <PatientCard patient={chart.patient} />
+      <AllergyList patientId={chart.patient.id} role={props.clinic.membership.role} allergies={chart.allergies} onChanged={load} />
       <ErrorBanner error={error} />
       {notice && <Notice>{notice}</Notice>}
       <NoteEditor key={`${drafts[0]?.id ?? "new"}-${saves}`} patient={chart.patient} draft={drafts[0] ?? null} onSaved={(m) => { setNotice(m); setSaves((n) => n + 1); load(); }} />
@@ -190,14 +192,24 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
   const hits = searchDrugs(q, 10);
   const { busy, error, run } = useAction();
   const set = (i: number, patch: Partial<NewPrescriptionItem>) => setItems(items.map((it, j) => (j === i ? { ...it, ...patch } : it)));
+  // Allergy warnings for the drugs on the pad, from the client core's shared rule; each must
+  // be acknowledged (ticked) before the pad issues, and the acknowledgement is stored.
+  const [warnings, setWarnings] = useState<AllergyWarning[]>([]);
+  const [acknowledged, setAcknowledged] = useState<string[]>([]);
+  const draft = (): NewPrescription => ({
+    id: null, patient_id: props.patient.id, encounter_id: props.encounterId, notes: advice.trim(),
+    items: items.map(({ strengths: _s, ...it }) => it), acknowledged_allergies: acknowledged,
+  });
+  useEffect(() => {
+    if (items.length === 0) { setWarnings([]); return; }
+    api.prescriptionWarnings(draft()).then(setWarnings, () => setWarnings([]));
+  }, [items.map((i) => i.drug).join("\n")]);
+  const unacknowledged = warnings.some((w) => !acknowledged.includes(w.allergy_id));
 
   const issue = async () => {
-    if (items.length === 0) return;
-    const rx = await run(() => api.issuePrescription({
-      id: null, patient_id: props.patient.id, encounter_id: props.encounterId, notes: advice.trim(),
-      items: items.map(({ strengths: _s, ...it }) => it),
-    }));
-    if (rx) { setItems([]); setAdvice(""); props.onIssued(); }
+    if (items.length === 0 || unacknowledged) return;
+    const rx = await run(() => api.issuePrescription(draft()));
+    if (rx) { setItems([]); setAdvice(""); setAcknowledged([]); props.onIssued(); }
   };
 
   return (
@@ -237,8 +249,10 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
           </tbody>
         </table>
       )}
+      <AllergyWarnings warnings={warnings} acknowledged={acknowledged}
+        onToggle={(id) => setAcknowledged(acknowledged.includes(id) ? acknowledged.filter((a) => a !== id) : [...acknowledged, id])} />
       <Field name="advice" label={en.doctor.advice} value={advice} onInput={setAdvice} multiline />
-      <div class="actions"><button class="primary" disabled={busy || items.length === 0} onClick={issue}>{en.doctor.issue}</button></div>
+      <div class="actions"><button class="primary" disabled={busy || items.length === 0 || unacknowledged} onClick={issue}>{en.doctor.issue}</button></div>
     </div>
   );
 }

@@ -1,6 +1,7 @@
 // The front desk: find or register patients, run today's queue, book appointments and bill.
 // Front desk never sees clinical notes (the chart shown here has none).
 
+import { AllergyBadge } from "../components/Allergies";
 import { useState } from "preact/hooks";
 import type { ClinicView, Patient, SessionView } from "../lib/types";
 import { formatDate, ageYears } from "../lib/dates";
@@ -68,6 +69,7 @@ export function PatientCard(props: { patient: Patient; onEdit?: () => void; onBo
   return (
     <article class="card patient-card" data-testid="patient-card">
       <h2>{p.name}</h2>
+      <AllergyBadge patientId={p.id} />
       <dl class="facts">
         <dt>{en.patient.number}</dt><dd>{p.patient_number > 0 ? p.patient_number : en.patient.pendingNumber}</dd>
         <dt>{en.patient.sex}</dt><dd>{en.patient.sexes[p.sex]}{p.date_of_birth ? ` · ${en.patient.age(ageYears(p.date_of_birth))}` : ""}</dd>

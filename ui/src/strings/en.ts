@@ -176,6 +176,20 @@ export const en = {
     none: "No invoices for this patient.",
     amountInWords: "Amount",
   },
+  allergy: {
+    title: "Allergies",
+    badge: "Allergies",
+    none: "No known allergies recorded.",
+    substance: "Substance or drug",
+    reaction: "Reaction",
+    severity: "Severity",
+    add: "Add allergy",
+    inactive: "inactive",
+    markInactive: "Mark inactive",
+    severities: { mild: "mild", moderate: "moderate", severe: "severe", life_threatening: "life-threatening" } as Record<string, string>,
+    warning: (drug: string, substance: string, severity: string, reaction: string) =>
+      `${drug}: the patient has a ${severity} allergy to ${substance}${reaction ? ` (${reaction})` : ""}. Tick to confirm you have considered it.`,
+  },
   doctor: {
     title: "Today's patients",
     chart: "Patient chart",

@@ -1,0 +1,462 @@
+//! The clinic's operations as one signed-in member does them on this device: register a
+//! patient, book, write and sign a note, prescribe, bill. Each operation checks the shared
+//! rules (`vaidya_shared::rules`: permission table, then validation, then the rules that
+//! depend on the record's current state) before it writes the row and its outbox entry, so
+//! what the device accepts, the server accepts. The desktop shell, the `vaidya` CLI and the
+//! tests all go through this API.
+
+use chrono::{NaiveDate, Utc};
+use uuid::Uuid;
+use vaidya_shared::api::{
+    Appointment, AppointmentPatch, Encounter, EncounterPatch, Invoice, NewAddendum, NewAppointment,
+    NewEncounter, NewInvoice, NewPatient, NewPayment, NewPrescription, Patient, PatientPatch,
+    Prescription, Role,
+};
+use vaidya_shared::rules::validation::{
+    addendum_allowed, appointment_change, note_editable, note_signable, payment_fits,
+};
+use vaidya_shared::rules::{authorize, may, Action, Resource, Validate};
+use vaidya_shared::ApiError;
+
+use crate::partition::{ClinicPartition, PartitionError};
+
+/// Why an operation did not happen: a rule refused it (the same code, field and words the
+/// server would give), or the local store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClinicError {
+    #[error("{}", .0.message)]
+    Refused(ApiError),
+    #[error(transparent)]
+    Store(#[from] PartitionError),
+}
+
+impl From<ApiError> for ClinicError {
+    fn from(e: ApiError) -> Self {
+        ClinicError::Refused(e)
+    }
+}
+
+/// A patient's records as this member's role may see them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PatientChart {
+    pub patient: Patient,
+    /// Every member sees allergies (a safety fact); active ones first.
+    pub allergies: Vec<Allergy>,
+    pub appointments: Vec<Appointment>,
+    /// Empty for roles that may not read clinical notes (front desk, admin).
+    pub encounters: Vec<Encounter>,
+    pub prescriptions: Vec<Prescription>,
+    /// Empty for roles that may not see billing (nurses).
+    pub invoices: Vec<Invoice>,
+}
+
+/// One member acting on one clinic's partition.
+pub struct OpenClinic<'a> {
+    partition: &'a mut ClinicPartition,
+    user: Uuid,
+    role: Role,
+    today: NaiveDate,
+}
+
+fn not_found(entity: &'static str, id: Uuid) -> ClinicError {
+    ClinicError::Store(PartitionError::NotFound { entity, id })
+}
+
+impl<'a> OpenClinic<'a> {
+    pub fn new(partition: &'a mut ClinicPartition, user: Uuid, role: Role) -> OpenClinic<'a> {
+        OpenClinic {
+            partition,
+            user,
+            role,
+            today: Utc::now().date_naive(),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn may(&self, resource: Resource, action: Action) -> bool {
+        may(self.role, resource, action)
+    }
+
+    fn allow(&self, resource: Resource, action: Action) -> Result<(), ClinicError> {
+        Ok(authorize(self.role, resource, action)?)
+    }
+
+    // ------------------------------------------------------------ patients
+
+    pub fn register_patient(&mut self, new: NewPatient) -> Result<Patient, ClinicError> {
+        self.allow(Resource::Patient, Action::Create)?;
+        let new = new.validate(self.today)?;
+        Ok(self.partition.create_patient(new)?)
+    }
+
+    pub fn update_patient(
+        &mut self,
+        id: Uuid,
+        patch: PatientPatch,
+    ) -> Result<Patient, ClinicError> {
+        self.allow(Resource::Patient, Action::Update)?;
+        let patch = patch.validate(self.today)?;
+        Ok(self.partition.update_patient(id, patch)?)
+    }
+
+    pub fn patient_chart(&mut self, patient_id: Uuid) -> Result<PatientChart, ClinicError> {
+        self.allow(Resource::Patient, Action::Read)?;
+        let p = &mut *self.partition;
+        let patient = p
+            .get_patient(patient_id)?
+            .ok_or_else(|| not_found("patient", patient_id))?;
+        let clinical = may(self.role, Resource::Encounter, Action::Read);
+        Ok(PatientChart {
+            patient,
+            allergies: if may(self.role, Resource::Allergy, Action::Read) {
+                p.allergies_for_patient(patient_id)?
+            } else {
+                Vec::new()
+            },
+            appointments: p.appointments_for_patient(patient_id)?,
+            encounters: if clinical {
+                p.encounters_for_patient(patient_id)?
+            } else {
+                Vec::new()
+            },
+            prescriptions: if may(self.role, Resource::Prescription, Action::Read) {
+                p.prescriptions_for_patient(patient_id)?
+            } else {
+                Vec::new()
+            },
+            invoices: if may(self.role, Resource::Invoice, Action::Read) {
+                p.invoices_for_patient(patient_id)?
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    // ------------------------------------------------------------ appointments
+
+    pub fn book_appointment(&mut self, new: NewAppointment) -> Result<Appointment, ClinicError> {
+        self.allow(Resource::Appointment, Action::Create)?;
+        let new = new.validate(self.today)?;
+        Ok(self.partition.create_appointment(new)?)
+    }
+
+    pub fn update_appointment(
+        &mut self,
+        id: Uuid,
+        patch: AppointmentPatch,
+    ) -> Result<Appointment, ClinicError> {
+        self.allow(Resource::Appointment, Action::Update)?;
+        let patch = patch.validate(self.today)?;
+        let current = self
+            .partition
+            .get_appointment(id)?
+            .ok_or_else(|| not_found("appointment", id))?;
+        appointment_change(current.status, current.starts_at, current.ends_at, &patch)?;
+        Ok(self.partition.update_appointment(id, patch)?)
+    }
+
+    // ------------------------------------------------------------ clinical
+
+    /// A new note, or changes to an unsigned one (a signed note never changes).
+    pub fn save_note(&mut self, new: NewEncounter) -> Result<Encounter, ClinicError> {
+        let existing = match new.id {
+            Some(id) => self.partition.get_encounter(id)?,
+            None => None,
+        };
+        match existing {
+            None => {
+                self.allow(Resource::Encounter, Action::Create)?;
+                let new = new.validate(self.today)?;
+                Ok(self.partition.create_encounter(new, self.user)?)
+            }
+            Some(existing) => {
+                self.allow(Resource::Encounter, Action::Update)?;
+                note_editable(existing.signed_at)?;
+                let patch = EncounterPatch {
+                    base_version: None,
+                    chief_complaint: Some(new.chief_complaint),
+                    notes: Some(new.notes),
+                    diagnosis: Some(new.diagnosis),
+                    vitals: Some(new.vitals),
+                }
+                .validate(self.today)?;
+                Ok(self.partition.update_encounter(existing.id, patch)?)
+            }
+        }
+    }
+
+    /// Signs a note as this doctor; the server checks the same rules when it arrives.
+    pub fn sign_note(&mut self, id: Uuid) -> Result<Encounter, ClinicError> {
+        self.allow(Resource::Encounter, Action::Sign)?;
+        let existing = self
+            .partition
+            .get_encounter(id)?
+            .ok_or_else(|| not_found("encounter", id))?;
+        note_signable(existing.signed_at)?;
+        let patch = EncounterPatch::default().validate(self.today)?;
+        Ok(self.partition.sign_encounter(id, patch, self.user)?)
+    }
+
+    pub fn add_addendum(
+        &mut self,
+        encounter_id: Uuid,
+        text: String,
+    ) -> Result<Encounter, ClinicError> {
+        self.allow(Resource::Addendum, Action::Create)?;
+        let addendum = NewAddendum { id: None, text }.validate(self.today)?;
+        let existing = self
+            .partition
+            .get_encounter(encounter_id)?
+            .ok_or_else(|| not_found("encounter", encounter_id))?;
+        addendum_allowed(existing.signed_at)?;
+        Ok(self
+            .partition
+            .add_addendum(encounter_id, addendum, self.user)?)
+    }
+
+    pub fn issue_prescription(
+        &mut self,
+        new: NewPrescription,
+    ) -> Result<Prescription, ClinicError> {
+        self.allow(Resource::Prescription, Action::Create)?;
+        let new = new.validate(self.today)?;
+        Ok(self.partition.create_prescription(new, self.user)?)
+    }
+
+    // ------------------------------------------------------------ billing
+
+    /// Issues an invoice from this device's own series. `clinic_state` is the clinic's GST
+    /// state code (decides CGST+SGST or IGST).
+    pub fn issue_invoice(
+        &mut self,
+        new: NewInvoice,
+        clinic_state: &str,
+    ) -> Result<Invoice, ClinicError> {
+        self.allow(Resource::Invoice, Action::Create)?;
+        let new = new.validate(self.today)?;
+        Ok(self.partition.create_invoice(new, clinic_state)?)
+    }
+
+    pub fn take_payment(
+        &mut self,
+        invoice_id: Uuid,
+        payment: NewPayment,
+    ) -> Result<Invoice, ClinicError> {
+        self.allow(Resource::Payment, Action::Create)?;
+        let payment = payment.validate(self.today)?;
+        let invoice = self
+            .partition
+            .get_invoice(invoice_id)?
+            .ok_or_else(|| not_found("invoice", invoice_id))?;
+        payment_fits(
+            payment.amount_paise,
+            invoice.totals.total_paise - invoice.paid_paise,
+        )?;
+        Ok(self.partition.add_payment(invoice_id, payment)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Against a real SQLCipher partition file: a refused operation writes nothing.
+    use vaidya_shared::api::{NewInvoiceLine, Sex, Vitals};
+    use vaidya_shared::ErrorCode;
+
+    use super::*;
+    use crate::partition::{DataDir, PartitionKey};
+
+    fn partition() -> (tempfile::TempDir, ClinicPartition) {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(dir.path().join("vaidya"));
+        let p =
+            ClinicPartition::open(&data_dir, Uuid::new_v4(), &PartitionKey::generate()).unwrap();
+        (dir, p)
+    }
+
+    fn patient(name: &str) -> NewPatient {
+        NewPatient {
+            id: None,
+            name: name.to_owned(),
+            sex: Sex::Female,
+            date_of_birth: None,
+            phone: Some("98220 00001".to_owned()),
+            address: None,
+            abha_number: None,
+        }
+    }
+
+    fn refused(e: ClinicError) -> ApiError {
+        match e {
+            ClinicError::Refused(e) => e,
+            other => panic!("expected a rule refusal, got {other}"),
+        }
+    }
+
+    #[test]
+    fn a_nurse_cannot_issue_an_invoice_and_no_number_is_used() {
+        let (_dir, mut p) = partition();
+        let user = Uuid::new_v4();
+        let asha = OpenClinic::new(&mut p, user, Role::FrontDesk)
+            .register_patient(patient("Asha Rao"))
+            .unwrap();
+        let before = p.outbox_len().unwrap();
+        let invoice = NewInvoice {
+            id: None,
+            patient_id: asha.id,
+            series: None,
+            number: None,
+            place_of_supply: None,
+            lines: vec![NewInvoiceLine {
+                description: "Dressing".to_owned(),
+                sac_hsn: "999312".to_owned(),
+                quantity: 1,
+                unit_price_paise: 20_000,
+                discount_paise: 0,
+                gst_rate_bp: 0,
+            }],
+        };
+        let e = refused(
+            OpenClinic::new(&mut p, user, Role::Nurse)
+                .issue_invoice(invoice.clone(), "27")
+                .unwrap_err(),
+        );
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert_eq!(e.message, "A nurse may not add invoices in this clinic.");
+        assert_eq!(p.outbox_len().unwrap(), before, "nothing was written");
+        // The first invoice the front desk issues takes number 1: none was burnt.
+        let issued = OpenClinic::new(&mut p, user, Role::FrontDesk)
+            .issue_invoice(invoice, "27")
+            .unwrap();
+        assert_eq!(issued.number, 1);
+    }
+
+    #[test]
+    fn an_out_of_range_vital_is_refused_on_the_device_with_the_servers_field() {
+        let (_dir, mut p) = partition();
+        let doctor = Uuid::new_v4();
+        let mut clinic = OpenClinic::new(&mut p, doctor, Role::Doctor);
+        let asha = clinic.register_patient(patient("Asha Rao")).unwrap();
+        let note = NewEncounter {
+            id: None,
+            patient_id: asha.id,
+            appointment_id: None,
+            chief_complaint: "Fever".to_owned(),
+            notes: String::new(),
+            diagnosis: String::new(),
+            vitals: Vitals {
+                temperature_dc: Some(3860),
+                ..Vitals::default()
+            },
+        };
+        let e = refused(clinic.save_note(note).unwrap_err());
+        assert_eq!(e.code, ErrorCode::InvalidField);
+        assert_eq!(e.field.as_deref(), Some("vitals.temperature_dc"));
+        assert_eq!(p.outbox_len().unwrap(), 1, "only the patient waits to sync");
+    }
+
+    #[test]
+    fn the_front_desk_sees_no_clinical_records_and_cannot_sign() {
+        let (_dir, mut p) = partition();
+        let doctor = Uuid::new_v4();
+        let mut clinic = OpenClinic::new(&mut p, doctor, Role::Doctor);
+        let asha = clinic.register_patient(patient("Asha Rao")).unwrap();
+        let note = clinic
+            .save_note(NewEncounter {
+                id: None,
+                patient_id: asha.id,
+                appointment_id: None,
+                chief_complaint: "Cough".to_owned(),
+                notes: String::new(),
+                diagnosis: String::new(),
+                vitals: Vitals::default(),
+            })
+            .unwrap();
+        let mut desk = OpenClinic::new(&mut p, Uuid::new_v4(), Role::FrontDesk);
+        assert!(desk.patient_chart(asha.id).unwrap().encounters.is_empty());
+        let e = refused(desk.sign_note(note.id).unwrap_err());
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        let mut nurse = OpenClinic::new(&mut p, Uuid::new_v4(), Role::Nurse);
+        assert_eq!(nurse.patient_chart(asha.id).unwrap().encounters.len(), 1);
+        assert!(nurse.patient_chart(asha.id).unwrap().invoices.is_empty());
+        // A signed note refuses edits on the device, as the server does.
+        let mut doc = OpenClinic::new(&mut p, doctor, Role::Doctor);
+        doc.sign_note(note.id).unwrap();
+        let e = refused(
+            doc.save_note(NewEncounter {
+                id: Some(note.id),
+                patient_id: asha.id,
+                appointment_id: None,
+                chief_complaint: "Changed".to_owned(),
+                notes: String::new(),
+                diagnosis: String::new(),
+                vitals: Vitals::default(),
+            })
+            .unwrap_err(),
+        );
+        assert_eq!(e.code, ErrorCode::InvalidState);
+    }
+
+    #[test]
+    fn a_matching_allergy_needs_the_prescribers_acknowledgement() {
+        use vaidya_shared::api::{AllergySeverity, NewPrescriptionItem};
+        let (_dir, mut p) = partition();
+        let asha = OpenClinic::new(&mut p, Uuid::new_v4(), Role::FrontDesk)
+            .register_patient(patient("Asha Rao"))
+            .unwrap();
+        let new_allergy = NewAllergy {
+            id: None,
+            patient_id: asha.id,
+            substance: "Amoxicillin".to_owned(),
+            reaction: "Hives".to_owned(),
+            severity: AllergySeverity::Severe,
+        };
+        let e = refused(
+            OpenClinic::new(&mut p, Uuid::new_v4(), Role::FrontDesk)
+                .record_allergy(new_allergy.clone())
+                .unwrap_err(),
+        );
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        let allergy = OpenClinic::new(&mut p, Uuid::new_v4(), Role::Nurse)
+            .record_allergy(new_allergy)
+            .unwrap();
+        // The front desk's card shows it.
+        let chart = OpenClinic::new(&mut p, Uuid::new_v4(), Role::FrontDesk)
+            .patient_chart(asha.id)
+            .unwrap();
+        assert_eq!(chart.allergies.len(), 1);
+
+        let mut doctor = OpenClinic::new(&mut p, Uuid::new_v4(), Role::Doctor);
+        let mut rx = NewPrescription {
+            id: None,
+            patient_id: asha.id,
+            encounter_id: None,
+            notes: String::new(),
+            items: vec![NewPrescriptionItem {
+                drug: "Amoxicillin (capsule)".to_owned(),
+                strength: "500 mg".to_owned(),
+                dose: "1".to_owned(),
+                frequency: "1-0-1".to_owned(),
+                duration: "5 days".to_owned(),
+                instructions: String::new(),
+            }],
+            acknowledged_allergies: Vec::new(),
+        };
+        let warnings = doctor.prescription_warnings(&rx).unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].allergy_id, allergy.id);
+        let before = p_len(&mut doctor);
+        let e = refused(doctor.issue_prescription(rx.clone()).unwrap_err());
+        assert_eq!(e.field.as_deref(), Some("items[0].drug"));
+        assert_eq!(p_len(&mut doctor), before, "nothing was written");
+        rx.acknowledged_allergies.push(allergy.id);
+        let issued = doctor.issue_prescription(rx).unwrap();
+        assert_eq!(issued.acknowledged_allergies, vec![allergy.id]);
+    }
+
+    fn p_len(clinic: &mut OpenClinic<'_>) -> i64 {
+        clinic.partition.outbox_len().unwrap()
+    }
+}

@@ -1,0 +1,124 @@
+//! The database's row-level security policies agree with the Rust permission table
+//! (`shared/src/rules/permissions.rs`): for every tenant table, SQL command and role, the
+//! roles a policy names are exactly the roles the table's resource allows. A policy edited
+//! by hand, or a table registered with other roles, fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use vaidya_shared::api::Role;
+use vaidya_shared::rules::permissions::{storage_roles, SqlCommand, TABLES};
+use vaidya_shared::rules::Resource;
+use vaidya_tests::Harness;
+
+use crate::check;
+
+/// The role names inside `m.role = ANY ('{…}'::text[])` of a policy expression.
+fn roles_in(expr: &str) -> Result<BTreeSet<String>> {
+    let start = expr
+        .find("ANY ('{")
+        .context("the policy does not check a membership role list")?
+        + "ANY ('{".len();
+    let end = start + expr[start..].find('}').context("unterminated role list")?;
+    Ok(expr[start..end].split(',').map(str::to_owned).collect())
+}
+
+fn names(roles: &[Role]) -> BTreeSet<String> {
+    roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+async fn policies(h: &Harness) -> Result<BTreeMap<(String, String), (String, String)>> {
+    let db = h.database().await?;
+    let su = db.superuser().await?;
+    let rows = su
+        .query(
+            "SELECT tablename::text, cmd, coalesce(qual, ''), coalesce(with_check, '')
+             FROM pg_policies WHERE schemaname = 'vaidya' AND 'vaidya_app' = ANY (roles)",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), (r.get(2), r.get(3))))
+        .collect())
+}
+
+pub async fn policies_match_the_permission_table(h: Arc<Harness>) -> Result<()> {
+    let found = policies(&h).await?;
+    let mut compared = 0;
+    for (table, resource) in TABLES {
+        for (command, cmd) in [
+            (SqlCommand::Select, "SELECT"),
+            (SqlCommand::Insert, "INSERT"),
+            (SqlCommand::Update, "UPDATE"),
+        ] {
+            let want = names(&storage_roles(*resource, command));
+            let (qual, check_expr) = found
+                .get(&(table.to_string(), cmd.to_owned()))
+                .with_context(|| format!("{table} has no {cmd} policy for the app role"))?;
+            // Each expression the policy has (USING, WITH CHECK) names exactly these roles.
+            for expr in [qual, check_expr].into_iter().filter(|e| !e.is_empty()) {
+                let got = roles_in(expr)?;
+                check!(
+                    got == want,
+                    "{table} {cmd}: the policy allows {got:?}, the permission table {want:?}"
+                );
+                compared += 1;
+            }
+        }
+        // No DELETE for anyone: clinical deletes are tombstones.
+        check!(
+            !found.contains_key(&(table.to_string(), "DELETE".to_owned()))
+                && !found.contains_key(&(table.to_string(), "ALL".to_owned())),
+            "{table} has a DELETE/ALL policy for the app role"
+        );
+    }
+    // Conflicts show a clinical record's values only to those who may read the record.
+    let (qual, _) = found
+        .get(&("sync_conflicts".to_owned(), "SELECT".to_owned()))
+        .context("sync_conflicts has no SELECT policy")?;
+    check!(
+        qual.contains(&format!(
+            "{{{}}}",
+            storage_roles(Resource::Encounter, SqlCommand::Select)
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        )),
+        "sync_conflicts hides clinical conflicts from other roles than the permission table's readers of notes"
+    );
+    check!(
+        compared >= 40,
+        "only {compared} policy expressions compared"
+    );
+    Ok(())
+}
+
+/// The comparison itself would catch a hand edit: widen one policy and it must fail.
+pub async fn a_hand_edited_policy_is_caught(h: Arc<Harness>) -> Result<()> {
+    let db = h.database().await?;
+    let su = db.superuser().await?;
+    su.batch_execute(
+        "ALTER POLICY member_insert ON vaidya.prescriptions
+           WITH CHECK (clinic_id = ANY (ARRAY(SELECT m.clinic_id FROM vaidya.memberships m
+             WHERE m.user_id = (SELECT vaidya.current_user_id()) AND m.revoked_at IS NULL
+               AND m.role = ANY ('{doctor,nurse}'::text[]))))",
+    )
+    .await?;
+    let rows = su
+        .query_one(
+            "SELECT with_check FROM pg_policies WHERE schemaname = 'vaidya'
+               AND tablename = 'prescriptions' AND policyname = 'member_insert'",
+            &[],
+        )
+        .await?;
+    let got = roles_in(rows.get(0))?;
+    let want = names(&storage_roles(Resource::Prescription, SqlCommand::Insert));
+    check!(
+        got != want,
+        "the edited policy still reads as the table's roles"
+    );
+    Ok(())
+}
