@@ -306,7 +306,7 @@ impl Validate for Vitals {
 }
 
 /// The vital's name as a clinician reads it, with its unit.
-fn vital_label(name: &str) -> &'static str {
+pub fn vital_label(name: &str) -> &'static str {
     match name {
         "pulse_bpm" => "Pulse (beats/min)",
         "systolic_mmhg" => "Systolic BP (mmHg)",
