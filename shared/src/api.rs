@@ -15,6 +15,7 @@ use crate::gst::{LineTax, SupplyKind};
 
 /// A member's role in one clinic (branch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -46,6 +47,7 @@ impl Role {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -53,12 +55,14 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UserSummary {
     pub id: Uuid,
     pub email: String,
@@ -67,6 +71,7 @@ pub struct UserSummary {
 
 /// One clinic the signed-in user belongs to, with the role there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Membership {
     pub clinic_id: Uuid,
     pub clinic_name: String,
@@ -77,6 +82,7 @@ pub struct Membership {
 
 /// Returned by login and refresh. Tokens are opaque; the server stores only their hashes.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Session {
     pub access_token: String,
     pub access_expires_at: DateTime<Utc>,
@@ -89,6 +95,7 @@ pub struct Session {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Me {
     pub user: UserSummary,
     pub memberships: Vec<Membership>,
@@ -96,6 +103,7 @@ pub struct Me {
 
 /// A membership as clinic admins manage it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Member {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -107,6 +115,7 @@ pub struct Member {
 
 /// Add an existing user (by email) to the clinic.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     pub email: String,
@@ -114,6 +123,7 @@ pub struct NewMember {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
     pub role: Role,
@@ -123,6 +133,8 @@ pub struct MemberPatch {
 
 /// Paging for list endpoints: `limit` (1–200, default 50) and `offset`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     pub limit: Option<i64>,
@@ -131,6 +143,7 @@ pub struct PageQuery {
 
 /// One page of a list. `next_offset` is absent on the last page.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_offset: Option<i64>,
@@ -139,6 +152,7 @@ pub struct Page<T> {
 // ---------------------------------------------------------------- patients
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Female,
@@ -164,6 +178,7 @@ impl Sex {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Patient {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -182,9 +197,11 @@ pub struct Patient {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewPatient {
     /// Client-chosen id (for offline creation); the server makes one when absent.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub id: Option<Uuid>,
     pub name: String,
     pub sex: Sex,
@@ -196,6 +213,8 @@ pub struct NewPatient {
 
 /// Fields to change. An empty string clears an optional text field.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct PatientPatch {
     /// When given, the update applies only if the row is still at this version.
@@ -209,6 +228,8 @@ pub struct PatientPatch {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct PatientQuery {
     /// Matches name (prefix of any word), phone, patient number or ABHA number.
@@ -220,6 +241,7 @@ pub struct PatientQuery {
 // ---------------------------------------------------------------- appointments
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentStatus {
     Booked,
@@ -273,6 +295,7 @@ impl AppointmentStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Appointment {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -288,8 +311,10 @@ pub struct Appointment {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewAppointment {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub id: Option<Uuid>,
     pub patient_id: Uuid,
     pub doctor_id: Uuid,
@@ -299,6 +324,8 @@ pub struct NewAppointment {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct AppointmentPatch {
     pub base_version: Option<i64>,
@@ -309,6 +336,8 @@ pub struct AppointmentPatch {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct AppointmentQuery {
     pub doctor_id: Option<Uuid>,
@@ -326,6 +355,8 @@ pub struct AppointmentQuery {
 
 /// Vital signs in integer units, so no float ever reaches a chart.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct Vitals {
     pub pulse_bpm: Option<i32>,
@@ -340,6 +371,7 @@ pub struct Vitals {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Addendum {
     pub id: Uuid,
     pub encounter_id: Uuid,
@@ -349,6 +381,7 @@ pub struct Addendum {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Encounter {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -369,8 +402,10 @@ pub struct Encounter {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewEncounter {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub id: Option<Uuid>,
     pub patient_id: Uuid,
     pub appointment_id: Option<Uuid>,
@@ -385,6 +420,8 @@ pub struct NewEncounter {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct EncounterPatch {
     pub base_version: Option<i64>,
@@ -395,13 +432,17 @@ pub struct EncounterPatch {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewAddendum {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub id: Option<Uuid>,
     pub text: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct ClinicalQuery {
     pub patient_id: Option<Uuid>,
@@ -412,6 +453,7 @@ pub struct ClinicalQuery {
 // ---------------------------------------------------------------- allergies
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AllergySeverity {
     Mild,
@@ -443,6 +485,7 @@ impl AllergySeverity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AllergyStatus {
     Active,
@@ -469,6 +512,7 @@ impl AllergyStatus {
 /// clinic sees it (the front desk's card shows a badge); prescribing a matching drug needs
 /// an acknowledgement.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Allergy {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -485,6 +529,8 @@ pub struct Allergy {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct NewAllergy {
     pub id: Option<Uuid>,
@@ -496,6 +542,8 @@ pub struct NewAllergy {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct AllergyPatch {
     pub base_version: Option<i64>,
@@ -508,6 +556,7 @@ pub struct AllergyPatch {
 // ---------------------------------------------------------------- prescriptions
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PrescriptionItem {
     pub id: Uuid,
     pub position: i32,
@@ -520,6 +569,7 @@ pub struct PrescriptionItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewPrescriptionItem {
     pub drug: String,
@@ -537,6 +587,7 @@ pub struct NewPrescriptionItem {
 
 /// A prescription is issued (signed) when created and is immutable afterwards.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Prescription {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -553,8 +604,10 @@ pub struct Prescription {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewPrescription {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub id: Option<Uuid>,
     pub patient_id: Uuid,
     pub encounter_id: Option<Uuid>,
@@ -570,6 +623,7 @@ pub struct NewPrescription {
 // ---------------------------------------------------------------- invoices
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     Cash,
@@ -600,6 +654,7 @@ impl PaymentMethod {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InvoiceLine {
     pub id: Uuid,
     pub position: i32,
@@ -614,6 +669,7 @@ pub struct InvoiceLine {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewInvoiceLine {
     pub description: String,
@@ -626,6 +682,7 @@ pub struct NewInvoiceLine {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Payment {
     pub id: Uuid,
     pub invoice_id: Uuid,
@@ -636,8 +693,10 @@ pub struct Payment {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewPayment {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub id: Option<Uuid>,
     pub amount_paise: i64,
     pub method: PaymentMethod,
@@ -645,6 +704,7 @@ pub struct NewPayment {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Invoice {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -666,15 +726,19 @@ pub struct Invoice {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct NewInvoice {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub id: Option<Uuid>,
     pub patient_id: Uuid,
     /// Series to issue from; defaults to the clinic's main series.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub series: Option<String>,
     /// Number within a device's own series (offline issue). Not allowed for the main series,
     /// whose numbers the server assigns.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub number: Option<i64>,
     /// Two-digit GST state code; defaults to the clinic's own state.
     pub place_of_supply: Option<String>,
@@ -684,6 +748,7 @@ pub struct NewInvoice {
 // ---------------------------------------------------------------- audit trail
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     Read,
@@ -731,6 +796,7 @@ impl AuditAction {
 
 /// One audit record. It names entities by id only, never patient data values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AuditEntry {
     /// Position in the clinic's hash chain (1, 2, 3 …).
     pub seq: i64,
@@ -746,6 +812,8 @@ pub struct AuditEntry {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Records that touched this patient ("who viewed this patient").
@@ -760,6 +828,7 @@ pub struct AuditQuery {
 
 /// A clinic (branch) as shown to its members.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Clinic {
     pub id: Uuid,
     pub group_id: Uuid,

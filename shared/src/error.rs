@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 /// Machine-readable error code. Serialized in snake_case; never renamed once shipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request body is not valid JSON, or has the wrong shape or unknown fields.
@@ -59,12 +60,14 @@ impl ErrorCode {
 
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApiError {
     pub code: ErrorCode,
     /// A sentence a person can read. Never contains database details.
     pub message: String,
     /// The offending field, when one is to blame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub field: Option<String>,
 }
 

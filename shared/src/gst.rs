@@ -10,6 +10,7 @@ pub const ALLOWED_RATES_BP: [u32; 8] = [0, 10, 25, 300, 500, 1200, 1800, 2800];
 
 /// How a line's tax splits, decided by place of supply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SupplyKind {
     /// Supplier and place of supply in the same state: CGST + SGST, half each.
@@ -31,6 +32,7 @@ impl SupplyKind {
 
 /// Tax amounts of one line, all in paise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LineTax {
     pub taxable_paise: i64,
     pub cgst_paise: i64,

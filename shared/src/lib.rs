@@ -6,6 +6,8 @@ pub mod error;
 pub mod gst;
 pub mod rules;
 pub mod sync;
+#[cfg(feature = "ts")]
+pub mod ts;
 pub mod validate;
 
 pub use error::{ApiError, ErrorCode};

@@ -24,9 +24,17 @@ pub fn rules_for_ui() -> serde_json::Value {
             })
         })
         .collect();
-    let vitals: serde_json::Map<String, serde_json::Value> = validation::VITAL_RANGES
+    // In the order the rules check them: the first vital out of range is the one reported.
+    let vitals: Vec<serde_json::Value> = validation::VITAL_RANGES
         .iter()
-        .map(|(name, lo, hi)| (name.to_string(), serde_json::json!([lo, hi])))
+        .map(|(name, lo, hi)| {
+            serde_json::json!({
+                "field": name,
+                "label": validation::vital_label(name),
+                "min": lo,
+                "max": hi,
+            })
+        })
         .collect();
     serde_json::json!({
         "generated_from": "shared/src/rules (do not edit by hand)",

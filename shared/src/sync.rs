@@ -31,6 +31,7 @@ pub const MAX_PULL_LIMIT: i64 = 5000;
 /// (addenda in encounters, items in prescriptions, lines and payments in invoices); the
 /// mutation kinds `addendum` and `payment` create a child of an existing parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     Patient,
@@ -77,6 +78,7 @@ impl EntityKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     Create,
@@ -87,6 +89,7 @@ pub enum Operation {
 /// One field edited offline: the new value and the value it had when the user edited it
 /// (the base). The server applies the edit when its current value still equals the base.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct FieldChange {
     pub value: Value,
@@ -105,6 +108,7 @@ pub struct FieldChange {
 ///   doctor after the other changes of the same mutation apply.
 /// - `delete`: a tombstone (patients and appointments only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct Mutation {
     pub mutation_id: Uuid,
@@ -127,6 +131,7 @@ pub struct Mutation {
 
 /// An access to patient data made on the device (offline reads are audited too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct LocalAccess {
     pub action: AuditAction,
@@ -137,6 +142,7 @@ pub struct LocalAccess {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     pub mutations: Vec<Mutation>,
@@ -147,6 +153,7 @@ pub struct PushRequest {
 /// A field whose edit lost: the server kept `server_value`; `client_value` is recorded in
 /// the clinic's conflict inbox for a person to review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldConflict {
     pub field: String,
     pub server_value: Value,
@@ -155,6 +162,7 @@ pub struct FieldConflict {
 
 /// Why a mutation became a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
     /// The same field was edited on the server and on the device; the server's value stays.
@@ -168,6 +176,7 @@ pub enum ConflictKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum MutationResult {
     /// Applied (possibly partly: `conflicts` lists fields whose edit lost).
@@ -206,12 +215,15 @@ impl MutationResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PushResponse {
     /// One result per mutation, in request order.
     pub results: Vec<MutationResult>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct PullQuery {
     /// Opaque cursor from the previous page; absent for an initial sync.
@@ -222,6 +234,7 @@ pub struct PullQuery {
 
 /// One entity's current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Change {
     pub entity: EntityKind,
     pub id: Uuid,
@@ -233,6 +246,7 @@ pub struct Change {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PullResponse {
     pub changes: Vec<Change>,
     /// Pass this back to continue; store it only after applying `changes`.
@@ -249,6 +263,7 @@ pub struct PullResponse {
 
 /// A conflict in the clinic's inbox, synced to every device of the clinic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ConflictRecord {
     pub id: Uuid,
     pub clinic_id: Uuid,
@@ -267,6 +282,7 @@ pub struct ConflictRecord {
 
 /// How a person resolved a conflict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     /// Keep what the server has; dismiss the device's value.
@@ -276,6 +292,7 @@ pub enum Resolution {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct ResolveConflict {
     pub resolution: Resolution,

@@ -11,6 +11,7 @@ use crate::{ApiError, ErrorCode};
 
 /// What a member does to a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Read,
@@ -54,6 +55,7 @@ impl Action {
 /// A kind of record a permission is about: every synced entity, plus the clinic's
 /// administration (members, audit trail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     Patient,

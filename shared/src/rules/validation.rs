@@ -309,7 +309,7 @@ impl Validate for Vitals {
 }
 
 /// The vital's name as a clinician reads it, with its unit.
-fn vital_label(name: &str) -> &'static str {
+pub fn vital_label(name: &str) -> &'static str {
     match name {
         "pulse_bpm" => "Pulse (beats/min)",
         "systolic_mmhg" => "Systolic BP (mmHg)",
@@ -442,6 +442,7 @@ pub fn drug_matches(substance: &str, drug: &str) -> bool {
 
 /// One active allergy that a prescribed drug matches.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AllergyWarning {
     pub allergy_id: uuid::Uuid,
     pub item: usize,

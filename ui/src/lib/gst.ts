@@ -3,17 +3,13 @@
 // The server is authoritative; the UI previews the same numbers offline. BigInt keeps the
 // intermediate products exact, as i128 does in Rust.
 
-export const ALLOWED_RATES_BP = [0, 10, 25, 300, 500, 1200, 1800, 2800] as const;
+import type { LineTax, SupplyKind } from "../generated/types";
+import rules from "../generated/rules.json";
 
-export type SupplyKind = "intra_state" | "inter_state";
+export type { LineTax, SupplyKind };
 
-export interface LineTax {
-  taxable_paise: number;
-  cgst_paise: number;
-  sgst_paise: number;
-  igst_paise: number;
-  total_paise: number;
-}
+/** GST rates allowed on a line, from the shared rules (`shared::gst::ALLOWED_RATES_BP`). */
+export const ALLOWED_RATES_BP: readonly number[] = rules.gst_rates_bp;
 
 export type GstError = { kind: "rate_not_allowed"; rate_bp: number } | { kind: "negative_amount" } | { kind: "overflow" };
 

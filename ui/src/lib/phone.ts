@@ -3,11 +3,19 @@
 
 export type PhoneResult = { ok: true; value: string } | { ok: false; error: "phone_chars" | "phone_mobile" };
 
+/**
+ * Rust's `str::trim`: strips Unicode White_Space. (JS `trim` also strips U+FEFF, which Rust
+ * keeps, and keeps U+0085, which Rust strips.)
+ */
+export function rustTrim(s: string): string {
+  return s.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, "");
+}
+
 const isMobile = (d: string) => d.length === 10 && d[0] >= "6" && d[0] <= "9";
 
 /** Mobiles become `+91XXXXXXXXXX`; landlines with an STD code stay digits (`02223456789`). */
 export function normalizePhone(input: string): PhoneResult {
-  const trimmed = input.trim();
+  const trimmed = rustTrim(input);
   for (const c of trimmed) {
     if (!((c >= "0" && c <= "9") || " -()+".includes(c))) return { ok: false, error: "phone_chars" };
   }

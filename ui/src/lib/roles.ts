@@ -1,13 +1,22 @@
-// What each role sees. The server and the database enforce this too (RLS); the UI only
-// avoids showing screens a role cannot use. Front desk never sees clinical notes.
+// What each role sees, derived from the one permission table (`./rules`, generated from
+// `shared/src/rules/permissions.rs`): never a hand-written list of roles. The server, the
+// client core and the database enforce the same table; the UI only avoids showing screens
+// and buttons a role cannot use. Front desk never sees clinical notes.
 
+import { may } from "./rules";
 import type { AppointmentStatus, Role } from "./types";
 
-export const canReadClinical = (role: Role) => role === "doctor" || role === "nurse";
-export const canWriteNotes = (role: Role) => role === "doctor" || role === "nurse";
-export const canPrescribe = (role: Role) => role === "doctor";
-export const canAdmin = (role: Role) => role === "admin";
-export const canBill = (role: Role) => role === "front_desk" || role === "admin";
+/** Clinical notes (and with them the doctor's screen). */
+export const canReadClinical = (role: Role) => may(role, "encounter", "read");
+export const canWriteNotes = (role: Role) => may(role, "encounter", "create") && may(role, "encounter", "update");
+export const canSignNotes = (role: Role) => may(role, "encounter", "sign");
+export const canPrescribe = (role: Role) => may(role, "prescription", "create");
+/** Invoices and payments: the Invoices tab and the patient card's Bill button. */
+export const canBill = (role: Role) => may(role, "invoice", "create");
+export const canManageMembers = (role: Role) => may(role, "member", "update");
+export const canReadAudit = (role: Role) => may(role, "audit_log", "read");
+/** The admin screen: members and the audit trail. */
+export const canAdmin = (role: Role) => canManageMembers(role) || canReadAudit(role);
 
 export type Screen = "desk" | "doctor" | "admin" | "conflicts";
 

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
-import { canPrescribe } from "../lib/roles";
+import { canPrescribe, canSignNotes } from "../lib/roles";
 import { doctorName, useDoctors } from "../lib/doctors";
 import { searchDrugs, type Drug } from "../lib/drugs";
 import { cleanText } from "../lib/validate";
@@ -65,7 +65,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
       <AllergyList patientId={chart.patient.id} role={props.clinic.membership.role} allergies={chart.allergies} onChanged={load} />
       <ErrorBanner error={error} />
       {notice && <Notice>{notice}</Notice>}
-      <NoteEditor key={`${drafts[0]?.id ?? "new"}-${saves}`} patient={chart.patient} draft={drafts[0] ?? null} onSaved={(m) => { setNotice(m); setSaves((n) => n + 1); load(); }} />
+      <NoteEditor key={`${drafts[0]?.id ?? "new"}-${saves}`} patient={chart.patient} draft={drafts[0] ?? null} canSign={canSignNotes(props.clinic.membership.role)} onSaved={(m) => { setNotice(m); setSaves((n) => n + 1); load(); }} />
       {canPrescribe(props.clinic.membership.role) && (
         <PrescriptionEditor patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} onIssued={() => { setNotice(en.doctor.issued); load(); }} />
       )}
@@ -105,7 +105,7 @@ export function parseVital(text: string, scale: number): number | null | "invali
   return Number(w) * scale + (f ? Number(f.padEnd(digits, "0")) : 0);
 }
 
-function NoteEditor(props: { patient: Patient; draft: Encounter | null; onSaved: (msg: string) => void }) {
+function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign: boolean; onSaved: (msg: string) => void }) {
   const d = props.draft;
   const [cc, setCc] = useState(d?.chief_complaint ?? "");
   const [notes, setNotes] = useState(d?.notes ?? "");
@@ -150,7 +150,7 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; onSaved:
       <Field name="dx" label={en.doctor.diagnosis} value={dx} onInput={setDx} />
       <div class="actions">
         <button type="submit" disabled={busy}>{en.doctor.saveDraft}</button>
-        <button type="button" class="primary" disabled={busy} onClick={() => save(true)}>{en.doctor.sign}</button>
+        {props.canSign && <button type="button" class="primary" disabled={busy} onClick={() => save(true)}>{en.doctor.sign}</button>}
       </div>
     </form>
   );

@@ -7,6 +7,7 @@ import type { ClinicView, Patient, SessionView } from "../lib/types";
 import { formatDate, ageYears } from "../lib/dates";
 import { formatPhone } from "../lib/phone";
 import { formatAbha } from "../lib/validate";
+import { canBill } from "../lib/roles";
 import { en } from "../strings/en";
 import { Notice } from "../components/common";
 import { PatientSearch } from "../components/PatientSearch";
@@ -24,8 +25,11 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [refresh, setRefresh] = useState(0);
 
+  // Invoices only for roles that may bill (the shared permission table).
+  const bill = canBill(props.clinic.membership.role);
   const tabs: Array<[Tab, string]> = [
-    ["patients", en.nav.patients], ["queue", en.nav.queue], ["appointments", en.nav.appointments], ["invoices", en.nav.invoices],
+    ["patients", en.nav.patients], ["queue", en.nav.queue], ["appointments", en.nav.appointments],
+    ...(bill ? [["invoices", en.nav.invoices] as [Tab, string]] : []),
   ];
   return (
     <div class="front-desk">
@@ -52,14 +56,14 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
               />
             )}
             {!editing && patient && (
-              <PatientCard patient={patient} onEdit={() => setEditing("edit")} onBook={() => setTab("appointments")} onBill={() => setTab("invoices")} />
+              <PatientCard patient={patient} onEdit={() => setEditing("edit")} onBook={() => setTab("appointments")} onBill={bill ? () => setTab("invoices") : undefined} />
             )}
           </section>
         </div>
       )}
       {tab === "queue" && <Queue clinic={props.clinic} session={props.session} />}
       {tab === "appointments" && <Appointments clinic={props.clinic} session={props.session} patient={patient} onChoosePatient={setPatient} />}
-      {tab === "invoices" && <Invoices clinic={props.clinic} patient={patient} onChoosePatient={setPatient} />}
+      {tab === "invoices" && bill && <Invoices clinic={props.clinic} patient={patient} onChoosePatient={setPatient} />}
     </div>
   );
 }

@@ -1,0 +1,412 @@
+// generated — do not edit. Made by ts-rs from the Rust types of vaidya-shared
+// (shared/src/{api,sync,gst,error}.rs, shared/src/rules/permissions.rs); rewrite with
+// `VAIDYA_UPDATE_GENERATED=1 cargo test -p vaidya-shared --features ts --test ui_types`.
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]: JsonValue } | null;
+
+/**
+ * A member's role in one clinic (branch).
+ */
+export type Role = "admin" | "doctor" | "nurse" | "front_desk";
+
+export type LoginRequest = { email: string, password: string, };
+
+export type RefreshRequest = { refresh_token: string, };
+
+export type UserSummary = { id: string, email: string, display_name: string, };
+
+/**
+ * One clinic the signed-in user belongs to, with the role there.
+ */
+export type Membership = { clinic_id: string, clinic_name: string, group_id: string, group_name: string, role: Role, };
+
+/**
+ * Returned by login and refresh. Tokens are opaque; the server stores only their hashes.
+ */
+export type Session = { access_token: string, access_expires_at: string, refresh_token: string, refresh_expires_at: string, 
+/**
+ * Until when a client may unlock its offline cache without reaching the server.
+ */
+offline_lease_until: string, user: UserSummary, memberships: Array<Membership>, };
+
+export type Me = { user: UserSummary, memberships: Array<Membership>, };
+
+/**
+ * A membership as clinic admins manage it.
+ */
+export type Member = { id: string, clinic_id: string, user: UserSummary, role: Role, created_at: string, revoked_at: string | null, };
+
+/**
+ * Add an existing user (by email) to the clinic.
+ */
+export type NewMember = { email: string, role: Role, };
+
+export type MemberPatch = { role: Role, };
+
+/**
+ * Paging for list endpoints: `limit` (1–200, default 50) and `offset`.
+ */
+export type PageQuery = { limit?: number | null, offset?: number | null, };
+
+/**
+ * One page of a list. `next_offset` is absent on the last page.
+ */
+export type Page<T> = { items: Array<T>, next_offset: number | null, };
+
+export type Sex = "female" | "male" | "other" | "unknown";
+
+export type Patient = { id: string, clinic_id: string, 
+/**
+ * Per-clinic running number shown on cards and prints.
+ */
+patient_number: number, name: string, sex: Sex, date_of_birth: string | null, phone: string | null, address: string | null, 
+/**
+ * Ayushman Bharat Health Account number (14 digits), optional.
+ */
+abha_number: string | null, version: number, created_at: string, updated_at: string, };
+
+export type NewPatient = { 
+/**
+ * Client-chosen id (for offline creation); the server makes one when absent.
+ */
+id?: string | null, name: string, sex: Sex, date_of_birth: string | null, phone: string | null, address: string | null, abha_number: string | null, };
+
+/**
+ * Fields to change. An empty string clears an optional text field.
+ */
+export type PatientPatch = { 
+/**
+ * When given, the update applies only if the row is still at this version.
+ */
+base_version?: number | null, name?: string | null, sex?: Sex | null, date_of_birth?: string | null, phone?: string | null, address?: string | null, abha_number?: string | null, };
+
+export type PatientQuery = { 
+/**
+ * Matches name (prefix of any word), phone, patient number or ABHA number.
+ */
+q?: string | null, limit?: number | null, offset?: number | null, };
+
+export type AppointmentStatus = "booked" | "checked_in" | "in_consultation" | "completed" | "cancelled" | "no_show";
+
+export type Appointment = { id: string, clinic_id: string, patient_id: string, doctor_id: string, starts_at: string, ends_at: string, status: AppointmentStatus, reason: string | null, version: number, created_at: string, updated_at: string, };
+
+export type NewAppointment = { id?: string | null, patient_id: string, doctor_id: string, starts_at: string, ends_at: string, reason: string | null, };
+
+export type AppointmentPatch = { base_version?: number | null, starts_at?: string | null, ends_at?: string | null, status?: AppointmentStatus | null, reason?: string | null, };
+
+export type AppointmentQuery = { doctor_id?: string | null, patient_id?: string | null, status?: AppointmentStatus | null, 
+/**
+ * Appointments starting at or after this instant.
+ */
+from?: string | null, 
+/**
+ * Appointments starting before this instant.
+ */
+to?: string | null, limit?: number | null, offset?: number | null, };
+
+/**
+ * Vital signs in integer units, so no float ever reaches a chart.
+ */
+export type Vitals = { pulse_bpm?: number | null, systolic_mmhg?: number | null, diastolic_mmhg?: number | null, 
+/**
+ * Tenths of a degree Celsius (368 = 36.8 °C).
+ */
+temperature_dc?: number | null, spo2_percent?: number | null, respiratory_rate?: number | null, weight_g?: number | null, height_mm?: number | null, };
+
+export type Addendum = { id: string, encounter_id: string, author_id: string, text: string, created_at: string, };
+
+export type Encounter = { id: string, clinic_id: string, patient_id: string, doctor_id: string, appointment_id: string | null, chief_complaint: string, notes: string, diagnosis: string, vitals: Vitals, 
+/**
+ * Once set, the note is immutable; corrections are addenda.
+ */
+signed_at: string | null, signed_by: string | null, addenda: Array<Addendum>, version: number, created_at: string, updated_at: string, };
+
+export type NewEncounter = { id?: string | null, patient_id: string, appointment_id: string | null, chief_complaint: string, notes: string, diagnosis: string, vitals: Vitals, };
+
+export type EncounterPatch = { base_version?: number | null, chief_complaint?: string | null, notes?: string | null, diagnosis?: string | null, vitals?: Vitals | null, };
+
+export type NewAddendum = { id?: string | null, text: string, };
+
+export type ClinicalQuery = { patient_id?: string | null, limit?: number | null, offset?: number | null, };
+
+export type AllergySeverity = "mild" | "moderate" | "severe" | "life_threatening";
+
+export type AllergyStatus = "active" | "inactive";
+
+/**
+ * A patient's allergy or adverse reaction, noted by a clinician. Every member of the
+ * clinic sees it (the front desk's card shows a badge); prescribing a matching drug needs
+ * an acknowledgement.
+ */
+export type Allergy = { id: string, clinic_id: string, patient_id: string, 
+/**
+ * What the patient reacts to: a drug's generic name from the list, or free text.
+ */
+substance: string, reaction: string, severity: AllergySeverity, status: AllergyStatus, noted_by: string, version: number, created_at: string, updated_at: string, };
+
+export type NewAllergy = { id?: string | null, patient_id: string, substance: string, reaction: string, severity: AllergySeverity, };
+
+export type AllergyPatch = { base_version?: number | null, substance?: string | null, reaction?: string | null, severity?: AllergySeverity | null, status?: AllergyStatus | null, };
+
+/**
+ * One active allergy that a prescribed drug matches.
+ */
+export type AllergyWarning = { allergy_id: string, item: number, drug: string, substance: string, severity: AllergySeverity, reaction: string, };
+
+export type PrescriptionItem = { id: string, position: number, drug: string, strength: string, dose: string, frequency: string, duration: string, instructions: string, };
+
+export type NewPrescriptionItem = { drug: string, strength: string, dose: string, frequency: string, duration: string, instructions: string, };
+
+/**
+ * A prescription is issued (signed) when created and is immutable afterwards.
+ */
+export type Prescription = { id: string, clinic_id: string, patient_id: string, doctor_id: string, encounter_id: string | null, notes: string, items: Array<PrescriptionItem>, 
+/**
+ * Active allergies the prescribing doctor was warned about and acknowledged.
+ */
+acknowledged_allergies: Array<string>, issued_at: string, version: number, };
+
+export type NewPrescription = { id?: string | null, patient_id: string, encounter_id: string | null, notes: string, items: Array<NewPrescriptionItem>, 
+/**
+ * Ids of the patient's active allergies that match a drug of this prescription, which
+ * the doctor acknowledged after the warning.
+ */
+acknowledged_allergies: Array<string>, };
+
+/**
+ * How a line's tax splits, decided by place of supply.
+ */
+export type SupplyKind = "intra_state" | "inter_state";
+
+/**
+ * Tax amounts of one line, all in paise.
+ */
+export type LineTax = { taxable_paise: number, cgst_paise: number, sgst_paise: number, igst_paise: number, total_paise: number, };
+
+export type PaymentMethod = "cash" | "upi" | "card" | "other";
+
+export type InvoiceLine = { id: string, position: number, description: string, 
+/**
+ * SAC (services) or HSN (goods) code.
+ */
+sac_hsn: string, quantity: number, unit_price_paise: number, discount_paise: number, gst_rate_bp: number, tax: LineTax, };
+
+export type NewInvoiceLine = { description: string, sac_hsn: string, quantity: number, unit_price_paise: number, discount_paise: number, gst_rate_bp: number, };
+
+export type Payment = { id: string, invoice_id: string, amount_paise: number, method: PaymentMethod, reference: string | null, received_at: string, };
+
+export type NewPayment = { id?: string | null, amount_paise: number, method: PaymentMethod, reference: string | null, };
+
+export type Invoice = { id: string, clinic_id: string, patient_id: string, 
+/**
+ * The series the number was issued from (one per device or branch desk).
+ */
+series: string, number: number, 
+/**
+ * Printed number, `<series>/<number>`.
+ */
+invoice_number: string, issued_at: string, 
+/**
+ * Two-digit GST state code of the place of supply.
+ */
+place_of_supply: string, supply_kind: SupplyKind, lines: Array<InvoiceLine>, totals: LineTax, payments: Array<Payment>, paid_paise: number, version: number, };
+
+export type NewInvoice = { id?: string | null, patient_id: string, 
+/**
+ * Series to issue from; defaults to the clinic's main series.
+ */
+series?: string | null, 
+/**
+ * Number within a device's own series (offline issue). Not allowed for the main series,
+ * whose numbers the server assigns.
+ */
+number?: number | null, 
+/**
+ * Two-digit GST state code; defaults to the clinic's own state.
+ */
+place_of_supply: string | null, lines: Array<NewInvoiceLine>, };
+
+export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied";
+
+/**
+ * One audit record. It names entities by id only, never patient data values.
+ */
+export type AuditEntry = { 
+/**
+ * Position in the clinic's hash chain (1, 2, 3 …).
+ */
+seq: number, clinic_id: string, actor_id: string | null, action: AuditAction, entity_type: string, entity_ids: Array<string>, patient_ids: Array<string>, device: string | null, request_id: string | null, at: string, };
+
+export type AuditQuery = { 
+/**
+ * Records that touched this patient ("who viewed this patient").
+ */
+patient_id?: string | null, user_id?: string | null, action?: AuditAction | null, from?: string | null, to?: string | null, limit?: number | null, offset?: number | null, };
+
+/**
+ * A clinic (branch) as shown to its members.
+ */
+export type Clinic = { id: string, group_id: string, name: string, 
+/**
+ * Supplier GSTIN printed on invoices.
+ */
+gstin: string | null, 
+/**
+ * Two-digit GST state code of the clinic.
+ */
+state_code: string, address: string, };
+
+/**
+ * Machine-readable error code. Serialized in snake_case; never renamed once shipped.
+ */
+export type ErrorCode = "malformed_body" | "invalid_field" | "invalid_parameter" | "body_too_large" | "unauthenticated" | "invalid_credentials" | "too_many_attempts" | "forbidden" | "not_found" | "version_conflict" | "invalid_state" | "already_exists" | "upgrade_required" | "internal";
+
+/**
+ * The body of every error response.
+ */
+export type ApiError = { code: ErrorCode, 
+/**
+ * A sentence a person can read. Never contains database details.
+ */
+message: string, 
+/**
+ * The offending field, when one is to blame.
+ */
+field?: string | null, };
+
+/**
+ * What a mutation or change is about. Child rows travel inside their parent entity
+ * (addenda in encounters, items in prescriptions, lines and payments in invoices); the
+ * mutation kinds `addendum` and `payment` create a child of an existing parent.
+ */
+export type EntityKind = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy";
+
+export type Operation = "create" | "update" | "delete";
+
+/**
+ * One field edited offline: the new value and the value it had when the user edited it
+ * (the base). The server applies the edit when its current value still equals the base.
+ */
+export type FieldChange = { value: JsonValue, base: JsonValue, };
+
+/**
+ * One change made on a device.
+ *
+ * - `create`: `data` is the same body as the REST create (`NewPatient`, `NewAppointment`,
+ *   `NewEncounter`, `NewAddendum` with `parent_id` = the encounter, `NewPrescription`,
+ *   `NewInvoice` with the device's `series` and `number`, `NewPayment` with `parent_id` = the
+ *   invoice); `entity_id` is the new row's id and must equal `data.id` when that is given.
+ * - `update`: `changes` maps field names (as in the entity's JSON) to [`FieldChange`]s.
+ *   For `conflict`, `changes` holds `{"resolution": {"value": "keep_server" | "use_client", "base": null}}`.
+ *   For `encounter`, `"sign": {"value": true, "base": false}` signs the note as the pushing
+ *   doctor after the other changes of the same mutation apply.
+ * - `delete`: a tombstone (patients and appointments only).
+ */
+export type Mutation = { mutation_id: string, entity: EntityKind, entity_id: string, op: Operation, 
+/**
+ * The server version the edit was made against (absent for creates).
+ */
+base_version: number | null, 
+/**
+ * Parent entity id for `addendum` (an encounter) and `payment` (an invoice).
+ */
+parent_id: string | null, data: JsonValue | null, changes: { [key in string]: JsonValue }, 
+/**
+ * When the user made the change on the device (informational; never used to order).
+ */
+made_at: string, };
+
+/**
+ * An access to patient data made on the device (offline reads are audited too).
+ */
+export type LocalAccess = { action: AuditAction, entity: EntityKind, entity_ids: Array<string>, patient_ids: Array<string>, at: string, };
+
+export type PushRequest = { mutations: Array<Mutation>, local_accesses: Array<LocalAccess>, };
+
+/**
+ * A field whose edit lost: the server kept `server_value`; `client_value` is recorded in
+ * the clinic's conflict inbox for a person to review.
+ */
+export type FieldConflict = { field: string, server_value: JsonValue, client_value: JsonValue, };
+
+/**
+ * Why a mutation became a conflict.
+ */
+export type ConflictKind = "same_field" | "deleted" | "double_booking" | "immutable";
+
+export type MutationResult = { "outcome": "applied", mutation_id: string, version: number, conflicts: Array<FieldConflict>, 
+/**
+ * Set when an edit of a signed note was turned into this addendum.
+ */
+addendum_id: string | null, } | { "outcome": "conflict", mutation_id: string, kind: ConflictKind, conflict_id: string, message: string, } | { "outcome": "rejected", mutation_id: string, code: ErrorCode, message: string, };
+
+export type PushResponse = { 
+/**
+ * One result per mutation, in request order.
+ */
+results: Array<MutationResult>, };
+
+export type PullQuery = { 
+/**
+ * Opaque cursor from the previous page; absent for an initial sync.
+ */
+cursor?: string | null, 
+/**
+ * Page size, 1–5000 (default 1000).
+ */
+limit?: number | null, };
+
+/**
+ * One entity's current state.
+ */
+export type Change = { entity: EntityKind, id: string, version: number, 
+/**
+ * A tombstone: the client removes the entity from its cache.
+ */
+deleted: boolean, 
+/**
+ * The entity as the REST API returns it (`Patient`, `Encounter` with addenda, …).
+ */
+data: JsonValue, };
+
+export type PullResponse = { changes: Array<Change>, 
+/**
+ * Pass this back to continue; store it only after applying `changes`.
+ */
+cursor: string, 
+/**
+ * More changes are ready now; pull again at once.
+ */
+has_more: boolean, 
+/**
+ * On an initial sync (no cursor), about how many entities there are in all.
+ */
+estimated_total: number | null, 
+/**
+ * Changes after the cursor exist but wait for an older transaction (possibly of
+ * another clinic) to finish; pull again shortly (tens of milliseconds).
+ */
+settling: boolean, };
+
+/**
+ * A conflict in the clinic's inbox, synced to every device of the clinic.
+ */
+export type ConflictRecord = { id: string, clinic_id: string, kind: ConflictKind, entity: EntityKind, entity_id: string, field: string | null, server_value: JsonValue, client_value: JsonValue, user_id: string | null, device: string | null, created_at: string, resolved_at: string | null, version: number, };
+
+/**
+ * How a person resolved a conflict.
+ */
+export type Resolution = "keep_server" | "use_client";
+
+export type ResolveConflict = { resolution: Resolution, };
+
+/**
+ * What a member does to a record.
+ */
+export type Action = "read" | "create" | "update" | "delete" | "sign";
+
+/**
+ * A kind of record a permission is about: every synced entity, plus the clinic's
+ * administration (members, audit trail).
+ */
+export type Resource = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "member" | "audit_log";

@@ -1,0 +1,45 @@
+// The one rule set, as the UI reads it: `../generated/rules.json` is generated from
+// `shared/src/rules` (`shared::rules::rules_for_ui()`, kept current by
+// `cargo test -p vaidya-shared --test ui_rules`). Permissions, limits and vital ranges are
+// read from it here and nowhere restated; the server enforces the same table.
+
+import rules from "../generated/rules.json";
+import type { Action, Resource, Role } from "../generated/types";
+
+export type { Action, Resource };
+
+/** One line of the permission table (`shared::rules::permissions::GRANTS`). */
+export interface Grant { resource: Resource; action: Action; roles: Role[] }
+
+export const GRANTS: readonly Grant[] = rules.grants as Grant[];
+
+/** The roles that may do `action` to `resource` (empty: nobody). */
+export function rolesFor(resource: Resource, action: Action): readonly Role[] {
+  return GRANTS.find((g) => g.resource === resource && g.action === action)?.roles ?? [];
+}
+
+/** Whether a member with `role` may do `action` to `resource` (`shared::rules::may`). */
+export function may(role: Role, resource: Resource, action: Action): boolean {
+  return rolesFor(resource, action).includes(role);
+}
+
+/** Longest texts (characters) and other limits (`shared::rules::validation::limits`). */
+export const LIMITS = rules.limits;
+
+export type VitalName =
+  | "pulse_bpm" | "systolic_mmhg" | "diastolic_mmhg" | "temperature_dc"
+  | "spo2_percent" | "respiratory_rate" | "weight_g" | "height_mm";
+
+/**
+ * Plausible vital-sign ranges, inclusive (`VITAL_RANGES`), in the order Rust checks them:
+ * `[field, min, max, label]`.
+ */
+export const VITAL_RANGES: ReadonlyArray<readonly [VitalName, number, number, string]> = rules.vital_ranges.map(
+  (v) => [v.field as VitalName, v.min, v.max, v.label] as const,
+);
+
+/** The clinic's main series, numbered by the server. */
+export const MAIN_SERIES: string = rules.main_series;
+
+/** GST rates allowed on a line, in basis points. */
+export const GST_RATES_BP: readonly number[] = rules.gst_rates_bp;
