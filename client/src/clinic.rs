@@ -8,12 +8,13 @@
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Appointment, AppointmentPatch, Encounter, EncounterPatch, Invoice, NewAddendum, NewAppointment,
-    NewEncounter, NewInvoice, NewPatient, NewPayment, NewPrescription, Patient, PatientPatch,
-    Prescription, Role,
+    Allergy, AllergyPatch, Appointment, AppointmentPatch, Encounter, EncounterPatch, Invoice,
+    NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
+    NewPrescription, Patient, PatientPatch, Prescription, Role,
 };
 use vaidya_shared::rules::validation::{
-    addendum_allowed, appointment_change, note_editable, note_signable, payment_fits,
+    addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change, note_editable,
+    note_signable, payment_fits, AllergyWarning,
 };
 use vaidya_shared::rules::{authorize, may, Action, Resource, Validate};
 use vaidya_shared::ApiError;
@@ -217,13 +218,49 @@ impl<'a> OpenClinic<'a> {
             .add_addendum(encounter_id, addendum, self.user)?)
     }
 
+    /// Issues a prescription. A drug that matches one of the patient's active allergies
+    /// needs the doctor's acknowledgement of the warning (stored with the prescription).
     pub fn issue_prescription(
         &mut self,
         new: NewPrescription,
     ) -> Result<Prescription, ClinicError> {
         self.allow(Resource::Prescription, Action::Create)?;
         let new = new.validate(self.today)?;
+        let allergies = self.partition.allergies_for_patient(new.patient_id)?;
+        allergies_acknowledged(&new, &allergies)?;
         Ok(self.partition.create_prescription(new, self.user)?)
+    }
+
+    /// The allergy warnings the prescription pad shows for the drugs entered so far.
+    pub fn prescription_warnings(
+        &mut self,
+        draft: &NewPrescription,
+    ) -> Result<Vec<AllergyWarning>, ClinicError> {
+        let allergies = self.partition.allergies_for_patient(draft.patient_id)?;
+        Ok(allergy_warnings(draft, &allergies))
+    }
+
+    // ------------------------------------------------------------ allergies
+
+    pub fn allergies(&mut self, patient_id: Uuid) -> Result<Vec<Allergy>, ClinicError> {
+        self.allow(Resource::Allergy, Action::Read)?;
+        Ok(self.partition.allergies_for_patient(patient_id)?)
+    }
+
+    pub fn record_allergy(&mut self, new: NewAllergy) -> Result<Allergy, ClinicError> {
+        self.allow(Resource::Allergy, Action::Create)?;
+        let new = new.validate(self.today)?;
+        Ok(self.partition.create_allergy(new, self.user)?)
+    }
+
+    pub fn update_allergy(
+        &mut self,
+        id: Uuid,
+        patch: AllergyPatch,
+    ) -> Result<Allergy, ClinicError> {
+        self.allow(Resource::Allergy, Action::Update)?;
+        let patch = patch.validate(self.today)?;
+        Ok(self.partition.update_allergy(id, patch)?)
     }
 
     // ------------------------------------------------------------ billing

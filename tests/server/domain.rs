@@ -187,7 +187,7 @@ pub async fn invoice_gst_split_and_numbering(h: Arc<Harness>) -> Result<()> {
     );
     let (status, body) = desk.post(&format!("/v1/clinics/{k}/invoices"), json!({"patient_id": p["id"], "lines": [{"description": "X", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 100, "gst_rate_bp": 1700}]})).await?;
     check!(
-        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "lines[0]",
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "lines[0].gst_rate_bp",
         "bad GST rate: {status} {body}"
     );
     // Payments: partial, then the rest; more than due is refused.

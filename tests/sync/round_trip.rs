@@ -594,6 +594,7 @@ pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harnes
     );
     let rx = p.create_prescription(
         valid(NewPrescription {
+            acknowledged_allergies: Vec::new(),
             id: None,
             patient_id: patient.id,
             encounter_id: Some(note.id),

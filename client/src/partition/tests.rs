@@ -670,6 +670,7 @@ fn encounters_prescriptions_and_invoices_round_trip_with_their_parts() {
     );
 
     let prescription = Prescription {
+        acknowledged_allergies: Vec::new(),
         id: Uuid::new_v4(),
         clinic_id: f.clinic,
         patient_id,
@@ -1233,6 +1234,7 @@ fn a_prescription_is_stored_with_its_create_mutation() {
     let doctor = Uuid::new_v4();
     let patient_id = Uuid::new_v4();
     let new = NewPrescription {
+        acknowledged_allergies: Vec::new(),
         id: None,
         patient_id,
         encounter_id: None,
@@ -1288,17 +1290,17 @@ fn a_prescription_is_stored_with_its_create_mutation() {
     assert_eq!(data.items[0].drug, "Paracetamol");
     assert!(m.changes.is_empty());
 
-    // Without items: neither row nor entry.
-    let err = partition
-        .create_prescription(
-            valid(NewPrescription {
-                items: Vec::new(),
-                ..new
-            }),
-            doctor,
-        )
-        .unwrap_err();
-    assert_eq!(err.code(), "partition_invalid_mutation");
+    // Without items: the shared rules refuse it, so no `Valid` value (and no row or entry)
+    // can be made from it.
+    let err = vaidya_shared::rules::Validate::validate(
+        NewPrescription {
+            items: Vec::new(),
+            ..new
+        },
+        Utc::now().date_naive(),
+    )
+    .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("items"));
     assert_eq!(counts(&partition, "prescriptions"), (1, 1));
 }
 
@@ -1399,19 +1401,26 @@ fn a_payment_updates_the_cached_invoice_and_names_its_parent() {
         )
         .unwrap();
     assert_eq!((after.paid_paise, after.payments.len()), (59_000, 2));
-    for (invoice_id, amount) in [(invoice.id, 0), (Uuid::new_v4(), 100)] {
-        partition
-            .add_payment(
-                invoice_id,
-                valid(NewPayment {
-                    id: None,
-                    amount_paise: amount,
-                    method: PaymentMethod::Cash,
-                    reference: None,
-                }),
-            )
-            .unwrap_err();
-    }
+    // A payment of ₹0 is refused by the shared rules (no `Valid` value exists); one for an
+    // invoice that is not here is refused by the partition.
+    let zero = NewPayment {
+        id: None,
+        amount_paise: 0,
+        method: PaymentMethod::Cash,
+        reference: None,
+    };
+    assert!(vaidya_shared::rules::Validate::validate(zero, Utc::now().date_naive()).is_err());
+    partition
+        .add_payment(
+            Uuid::new_v4(),
+            valid(NewPayment {
+                id: None,
+                amount_paise: 100,
+                method: PaymentMethod::Cash,
+                reference: None,
+            }),
+        )
+        .unwrap_err();
     assert_eq!(
         (payments(&partition), partition.outbox_len().unwrap()),
         (2, 3)

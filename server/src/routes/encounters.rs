@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
     Addendum, AuditAction, ClinicalQuery, Encounter, EncounterPatch, NewAddendum, NewEncounter,
-    Page, Vitals,
+    Page,
 };
 use vaidya_shared::{ApiError, ErrorCode};
 

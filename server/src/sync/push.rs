@@ -322,7 +322,7 @@ async fn apply_patient_run(
                 if mode == Mode::Careful {
                     tx.execute_simple("RELEASE SAVEPOINT run").await?;
                 }
-                for (k, row) in &rows {
+                for (k, _) in &rows {
                     let version = *versions.get(&run[*k].entity_id).ok_or_else(|| {
                         AppError::Internal(anyhow::anyhow!("patient row not returned"))
                     })?;
