@@ -345,6 +345,15 @@ async fn clinic_day() -> Result<()> {
 
         doc.click(By::Css("[data-testid=nav-doctor]")).await?;
         choose_patient(&doc, ".doctor aside", "Kulkarni").await?;
+        // An allergy noted offline (the shared rules let a doctor note it on the device).
+        doc.fill(By::Css("#f-allergy-substance"), "Paracetamol")
+            .await?;
+        doc.fill(By::Css("#f-allergy-reaction"), "Rash").await?;
+        doc.click(By::XPath(&button("Add allergy"))).await?;
+        doc.find(By::XPath(
+            "//section[@data-testid='allergies']//strong[normalize-space()='Paracetamol']",
+        ))
+        .await?;
         doc.fill(By::Css("#f-cc"), "Fever and dry cough for 3 days")
             .await?;
         doc.fill(
@@ -365,6 +374,16 @@ async fn clinic_day() -> Result<()> {
         )
         .await?;
         doc.find(By::Css(".rx-editor table.lines tbody tr")).await?;
+        // The pad warns about the allergy and will not issue until the doctor acknowledges it.
+        doc.find(By::Css("[data-testid=allergy-warnings]")).await?;
+        let blocked = doc
+            .execute("return document.querySelector('.rx-editor .actions button.primary').disabled;")
+            .await?;
+        ensure!(
+            blocked == Value::Bool(true),
+            "the pad would issue without the allergy acknowledged"
+        );
+        doc.click(By::Css("[data-testid=allergy-ack]")).await?;
         doc.click(By::XPath(&button("Sign and issue"))).await?;
         wait_notice(&doc, "Prescription issued.").await?;
         doc.execute("document.querySelector('.chart .signed-note').scrollIntoView({ block: 'center' }); return true;")
@@ -438,6 +457,20 @@ async fn clinic_day() -> Result<()> {
         )
         .await?;
         ensure!(rx.len() == 1, "{} prescriptions on the server", rx.len());
+        let allergies = server_list(
+            &doctor_a,
+            &format!("/v1/clinics/{a}/patients/{ravi_id}/allergies"),
+        )
+        .await?;
+        ensure!(
+            allergies.len() == 1 && allergies[0]["noted_by"] == world.a.doctor.id.to_string(),
+            "the offline allergy on the server: {allergies:?}"
+        );
+        ensure!(
+            rx[0]["acknowledged_allergies"] == serde_json::json!([allergies[0]["id"]]),
+            "the prescription does not carry the acknowledged allergy: {}",
+            rx[0]
+        );
         let invoices = server_list(
             &admin_a,
             &format!("/v1/clinics/{a}/invoices?patient_id={ravi_id}"),
@@ -478,9 +511,17 @@ async fn clinic_day() -> Result<()> {
             |t| t == "Ravi Kulkarni",
         )
         .await?;
+        desk.click(By::Css(".front-desk ul.results li")).await?;
+        desk.wait_text(
+            By::Css("[data-testid=allergy-badge]"),
+            "the allergy badge on the front desk's card",
+            SYNC_WAIT,
+            |t| t.contains("Paracetamol"),
+        )
+        .await?;
         desk.screenshot(&shots.join("08-second-client-search.png"))
             .await?;
-        println!("  the front desk's app has the doctor's offline work");
+        println!("  the front desk's app has the doctor's offline work, allergy badge included");
 
         // A live change: the doctor registers someone; the desk finds them without a restart.
         register_patient(&doc, "Sunita Patil", "02/02/1985", "99887 66554").await?;
