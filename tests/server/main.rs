@@ -10,6 +10,7 @@ mod isolation;
 mod pool;
 mod support;
 mod sync;
+mod transient;
 
 use std::sync::Arc;
 
