@@ -97,12 +97,12 @@ fn check_results(what: &str, status: StatusCode, body: &Value, n: usize) -> Resu
     let results = body["results"].as_array().context("results")?;
     check!(results.len() == n, "{what}: {body}");
     check!(
-        results[0]["status"] == "rejected" && results[0]["code"] == "invalid_parameter",
+        results[0]["outcome"] == "rejected" && results[0]["code"] == "invalid_parameter",
         "{what}: the rules' rejection: {}",
         results[0]
     );
     for r in &results[1..] {
-        check!(r["status"] == "applied", "{what}: stranded by a transient error: {r}");
+        check!(r["outcome"] == "applied", "{what}: stranded by a transient error: {r}");
     }
     Ok(())
 }
