@@ -273,7 +273,7 @@ impl RequestTx {
         loop {
             match attempt().await {
                 Err(e) if e.is_transient() && tries < MAX_ATTEMPTS => {
-                    tracing::info!(tries, error = %e, "transaction failed transiently; retrying");
+                    tracing::info!(tries, error = ?e, "transaction failed transiently; retrying");
                     // A deadlock's other party needs a moment to finish; jitter keeps two
                     // retrying victims from meeting again.
                     let pause = rand::thread_rng().gen_range(10..=40) * u64::from(tries);
