@@ -34,6 +34,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest stretch of silence on the live stream before it is treated as dead.
 pub const LIVE_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// A server's `Retry-After` is obeyed up to this long (a wrong header must not park the
+/// sync for hours).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -42,7 +45,12 @@ pub enum ApiError {
     #[error("the server's answer was cut off or is not valid: {0}")]
     MalformedResponse(String),
     #[error("the server answered HTTP {status} without a Vaidya error body")]
-    UnexpectedStatus { status: u16, body: String },
+    UnexpectedStatus {
+        status: u16,
+        body: String,
+        /// The response's `Retry-After` (a 503 or 429), capped at [`MAX_RETRY_AFTER`].
+        retry_after: Option<Duration>,
+    },
     #[error("this version of Vaidya is too old for the server: {0}")]
     UpgradeRequired(String),
     #[error("the session has ended; sign in again")]
@@ -54,6 +62,8 @@ pub enum ApiError {
         status: u16,
         code: ErrorCode,
         message: String,
+        /// The response's `Retry-After` (a 503 or 429), capped at [`MAX_RETRY_AFTER`].
+        retry_after: Option<Duration>,
     },
     #[error("invalid server address: {0}")]
     InvalidServer(String),
@@ -86,19 +96,33 @@ impl ApiError {
                 ErrorCode::AlreadyExists => "already_exists",
                 ErrorCode::UpgradeRequired => "upgrade_required",
                 ErrorCode::Internal => "server_internal",
+                ErrorCode::RetryLater => "retry_later",
             },
             ApiError::InvalidServer(_) => "invalid_server",
             ApiError::Credentials(e) => e.code(),
         }
     }
 
-    /// Worth trying again later: the network, a server hiccup, a cut-off answer.
+    /// Worth trying again later: the network, a server hiccup (any 5xx, including
+    /// `503 retry_later`, a transient database failure of which nothing was stored), a
+    /// throttle (429), a cut-off answer. Wait at least [`retry_after`](Self::retry_after).
     pub fn is_retryable(&self) -> bool {
         match self {
             ApiError::Network(_) | ApiError::MalformedResponse(_) => true,
             ApiError::UnexpectedStatus { status, .. } => *status >= 500 || *status == 429,
-            ApiError::Server { status, .. } => *status >= 500 || *status == 429,
+            ApiError::Server { status, code, .. } => {
+                *status >= 500 || *status == 429 || *code == ErrorCode::RetryLater
+            }
             _ => false,
+        }
+    }
+
+    /// How long the server asked us to wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Server { retry_after, .. }
+            | ApiError::UnexpectedStatus { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -599,22 +623,39 @@ async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
         .map_err(|e| ApiError::MalformedResponse(format!("{e} (after {} bytes)", bytes.len())))
 }
 
+/// `Retry-After` as delta-seconds or an HTTP date, capped at [`MAX_RETRY_AFTER`].
+fn retry_after_of(resp: &Response) -> Option<Duration> {
+    let value = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = DateTime::parse_from_rfc2822(value)
+                .ok()?
+                .with_timezone(&Utc);
+            (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
+}
+
 async fn error_from(resp: Response) -> ApiError {
     let status = resp.status().as_u16();
+    let retry_after = retry_after_of(&resp);
     let bytes = resp.bytes().await.unwrap_or_default();
     match serde_json::from_slice::<vaidya_shared::ApiError>(&bytes) {
         Ok(body) if body.code == ErrorCode::UpgradeRequired || status == 426 => {
             ApiError::UpgradeRequired(body.message)
         }
-        Ok(body) if body.code == ErrorCode::Unauthenticated => ApiError::Server {
-            status,
-            code: body.code,
-            message: body.message,
-        },
         Ok(body) => ApiError::Server {
             status,
             code: body.code,
             message: body.message,
+            retry_after,
         },
         Err(_) if status == 426 => {
             ApiError::UpgradeRequired("the server requires a newer protocol".to_owned())
@@ -622,6 +663,7 @@ async fn error_from(resp: Response) -> ApiError {
         Err(_) => ApiError::UnexpectedStatus {
             status,
             body: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            retry_after,
         },
     }
 }

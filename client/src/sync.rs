@@ -38,6 +38,14 @@ impl SyncError {
         }
     }
 
+    /// How long the server asked us to wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Api(e) => e.retry_after(),
+            SyncError::Partition(_) => None,
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         match self {
             SyncError::Api(e) => e.is_retryable(),
@@ -153,6 +161,12 @@ pub fn backoff_delay(options: &SyncOptions, attempt: u32) -> Duration {
     exp.mul_f64(rand::thread_rng().gen_range(0.5..1.0))
 }
 
+/// The pause before trying again after `error`: the backoff, but never shorter than the
+/// server's `Retry-After` (a 503 `retry_later` or a 429).
+pub fn retry_delay(options: &SyncOptions, attempt: u32, error: &SyncError) -> Duration {
+    backoff_delay(options, attempt).max(error.retry_after().unwrap_or_default())
+}
+
 /// What live mode reports while it runs.
 #[derive(Debug)]
 pub enum LiveEvent<'a> {
@@ -242,7 +256,7 @@ impl SyncEngine {
             match self.sync_once().await {
                 Ok(report) => return Ok(report),
                 Err(e) if e.is_retryable() && attempt + 1 < self.options.max_attempts => {
-                    tokio::time::sleep(backoff_delay(&self.options, attempt)).await;
+                    tokio::time::sleep(retry_delay(&self.options, attempt, &e)).await;
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
@@ -294,6 +308,8 @@ impl SyncEngine {
             };
             let response = match self.api.push(clinic, &request).await {
                 Ok(r) => r,
+                // A failed request (a 503 `retry_later` included) leaves every entry
+                // pushable: only a mutation's own `rejected` result rejects it.
                 Err(e) => {
                     if e.is_retryable() && !entries.is_empty() {
                         self.partition
@@ -454,6 +470,8 @@ impl SyncEngine {
         tokio::pin!(stop);
         let clinic = self.partition.clinic_id();
         let mut attempt = 0u32;
+        // The server's `Retry-After` of the last failed sync, obeyed by the next pause.
+        let mut server_wait = Duration::ZERO;
         loop {
             let connected = tokio::select! {
                 _ = &mut stop => return Ok(()),
@@ -490,6 +508,7 @@ impl SyncEngine {
                     Some(Ok(event)) if event.event == LIVE_EVENT => match self.sync_once().await {
                         Ok(report) => on_event(LiveEvent::Synced(&report)),
                         Err(e) if e.is_retryable() => {
+                            server_wait = e.retry_after().unwrap_or_default();
                             on_event(LiveEvent::Disconnected(&e));
                             break;
                         }
@@ -504,9 +523,10 @@ impl SyncEngine {
                     }
                 }
             }
+            let pause = backoff_delay(&self.options, attempt).max(std::mem::take(&mut server_wait));
             tokio::select! {
                 _ = &mut stop => return Ok(()),
-                _ = tokio::time::sleep(backoff_delay(&self.options, attempt)) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
             attempt = attempt.saturating_add(1);
         }
@@ -524,4 +544,111 @@ pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionErr
         last_synced_at: partition.last_synced_at()?,
         synced: partition.outbox_len()? == 0 && partition.pull_complete()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use vaidya_shared::api::{NewPatient, Sex};
+
+    use super::*;
+    use crate::partition::{DataDir, PartitionKey};
+
+    /// An HTTP endpoint that answers every request (after reading it whole) as a server does
+    /// when a transaction keeps failing transiently: `503 retry_later`, `Retry-After: 1`.
+    async fn busy_server(hits: Arc<AtomicUsize>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let hits = hits.clone();
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&seen[..end]).to_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            if seen.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let body = r#"{"code":"retry_later","message":"The server is busy for a moment; nothing was saved. Please retry."}"#;
+                    let response = format!(
+                        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = sock.write_all(response.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_503_retry_later_is_waited_for_and_leaves_the_entry_pushable() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let base = busy_server(hits.clone()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut partition = ClinicPartition::open(
+            &DataDir::new(dir.path().join("vaidya")),
+            Uuid::new_v4(),
+            &PartitionKey::generate(),
+        )
+        .unwrap();
+        let patient = partition
+            .create_patient(NewPatient {
+                id: None,
+                name: "Waiting Wasim".to_owned(),
+                sex: Sex::Male,
+                date_of_birth: None,
+                phone: None,
+                address: None,
+                abha_number: None,
+            })
+            .unwrap();
+        let api = ServerApi::new(&base, "test-device").unwrap();
+        // The engine's own backoff is a millisecond: any longer pause is the server's.
+        let mut engine = SyncEngine::new(api, partition).with_options(SyncOptions {
+            max_attempts: 2,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+            ..SyncOptions::default()
+        });
+
+        let started = Instant::now();
+        let err = engine.sync().await.unwrap_err();
+        assert!(err.is_retryable(), "{err:?}");
+        assert_eq!(err.code(), "retry_later");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(1)));
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "tried twice");
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "the retry came {:?} after the first try, before Retry-After",
+            started.elapsed()
+        );
+
+        // Still to push (failed = may be retried), never rejected.
+        let pushable = engine.partition().pushable_outbox(10).unwrap();
+        assert_eq!(pushable.len(), 1);
+        assert_eq!(pushable[0].mutation.entity_id, patient.id);
+        let status = engine.status().unwrap();
+        assert_eq!((status.pending, status.failed), (1, 0), "{status:?}");
+        assert!(!status.synced);
+    }
 }

@@ -38,6 +38,10 @@ pub enum ErrorCode {
     UpgradeRequired,
     /// Something failed on the server; details are in the server log, never in the body.
     Internal,
+    /// A passing condition on the server (a deadlock or serialization failure that its own
+    /// retries did not absorb, a database restart): nothing was stored; send the same
+    /// request again after the response's `Retry-After` seconds.
+    RetryLater,
 }
 
 impl ErrorCode {
@@ -54,6 +58,7 @@ impl ErrorCode {
             ErrorCode::VersionConflict | ErrorCode::InvalidState | ErrorCode::AlreadyExists => 409,
             ErrorCode::UpgradeRequired => 426,
             ErrorCode::Internal => 500,
+            ErrorCode::RetryLater => 503,
         }
     }
 }

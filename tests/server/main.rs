@@ -12,6 +12,7 @@ mod policies;
 mod pool;
 mod support;
 mod sync;
+mod transient;
 
 use std::sync::Arc;
 

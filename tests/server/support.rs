@@ -50,6 +50,9 @@ tests![
     crate::sync::pull_never_skips_out_of_order_commits,
     crate::sync::pull_pages_tombstones_roles_and_audit,
     crate::sync::live_notification_reaches_other_clients,
+    crate::transient::crossing_reads_and_creates_do_not_deadlock,
+    crate::transient::deadlock_between_pushes_is_retried_not_stored,
+    crate::transient::serialization_failure_is_retried_or_503_never_stored,
 ];
 
 /// Assert with a formatted message, returning an error instead of panicking.

@@ -5,8 +5,18 @@
 //! carry one caller's identity into another's request. A transaction dropped without commit
 //! (an error, a panic, a client that went away) is rolled back before the connection is
 //! reused.
+//!
+//! A transaction that fails transiently (a deadlock victim, a serialization failure, a
+//! broken connection: [`AppError::Transient`]) is rolled back; the client gets
+//! `503 retry_later` with `Retry-After`, never a 409. A sync push is first run again from
+//! the start by the server itself ([`RequestTx::retrying`], up to [`MAX_ATTEMPTS`] times).
+//! Nothing of a failed attempt is kept, so a retry can neither apply anything twice nor
+//! remember the failure.
+
+use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
+use rand::Rng;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -15,6 +25,11 @@ use vaidya_shared::rules::{self, Action, Resource};
 use vaidya_shared::ErrorCode;
 
 use super::{AppError, RequestMeta};
+
+const AUDIT_SQL: &str = "SELECT vaidya.audit_append($1, $2, $3, $4, $5)";
+
+/// Tries of one request's transaction before a transient failure reaches the client.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 pub struct RequestTx {
     conn: Option<Object>,
@@ -128,6 +143,19 @@ impl RequestTx {
         Ok(self.client().execute(&stmt, params).await?)
     }
 
+    /// Prepare a statement into the connection's cache (no round trip when it is there).
+    /// Pipelined statements whose order matters are prepared first: then each is sent when
+    /// its future is first polled.
+    pub async fn prepare(&self, sql: &str) -> Result<(), AppError> {
+        self.client().prepare_cached(sql).await?;
+        Ok(())
+    }
+
+    /// [`prepare`](Self::prepare) the statement of [`audit`](Self::audit).
+    pub async fn prepare_audit(&self) -> Result<(), AppError> {
+        self.prepare(AUDIT_SQL).await
+    }
+
     /// Run a statement without parameters through the simple protocol (savepoints).
     pub async fn execute_simple(&self, sql: &str) -> Result<(), AppError> {
         Ok(self.client().batch_execute(sql).await?)
@@ -202,7 +230,7 @@ impl RequestTx {
         patients.sort();
         patients.dedup();
         self.execute(
-            "SELECT vaidya.audit_append($1, $2, $3, $4, $5)",
+            AUDIT_SQL,
             &[
                 &clinic,
                 &action.as_str(),
@@ -221,6 +249,16 @@ impl RequestTx {
         Ok(())
     }
 
+    /// Roll back now, so the connection is back in the pool when the caller goes on (a
+    /// retry on a one-connection pool would otherwise wait for the rollback of `Drop`).
+    async fn rollback(mut self) {
+        if let Some(conn) = self.conn.take() {
+            if conn.batch_execute("ROLLBACK").await.is_err() {
+                let _ = Object::take(conn);
+            }
+        }
+    }
+
     /// Run `work` in this transaction: commit on success (and on an audited denial, so the
     /// record of it is kept), roll back on any other error.
     pub async fn run<T>(
@@ -236,7 +274,36 @@ impl RequestTx {
                 self.commit().await?;
                 Err(e)
             }
-            Err(e) => Err(e), // Drop rolls back.
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Run `attempt` (a whole transaction: begin, [`run`](Self::run)) again while it fails
+    /// transiently, at most [`MAX_ATTEMPTS`] times with a short jittered pause; the last
+    /// error is returned (a transient one becomes `503 retry_later`).
+    ///
+    /// Only for work that is safe to repeat even when a lost answer to COMMIT hides that an
+    /// attempt did commit: a sync push is (the next attempt finds its stored results).
+    pub async fn retrying<T, F>(mut attempt: impl FnMut() -> F) -> Result<T, AppError>
+    where
+        F: std::future::Future<Output = Result<T, AppError>>,
+    {
+        let mut tries = 1;
+        loop {
+            match attempt().await {
+                Err(e) if e.is_transient() && tries < MAX_ATTEMPTS => {
+                    tracing::info!(tries, error = ?e, "transaction failed transiently; retrying");
+                    // A deadlock's other party needs a moment to finish; jitter keeps two
+                    // retrying victims from meeting again.
+                    let pause = rand::thread_rng().gen_range(10..=40) * u64::from(tries);
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                    tries += 1;
+                }
+                result => return result,
+            }
         }
     }
 }

@@ -16,6 +16,19 @@
 //!   note becomes an addendum; other edits become conflicts.
 //! - An edit of a record deleted on the server is a conflict; nothing is resurrected.
 //! - Overlapping bookings of one doctor are both kept and flagged as a double booking.
+//! - Only the rules reject. A transient database error (deadlock, serialization failure,
+//!   lost connection) is never a mutation's result: it aborts the whole attempt, which
+//!   `RequestTx::retrying` runs again from the start; if it keeps failing the push is answered
+//!   `503 retry_later` with `Retry-After` and nothing of it is stored.
+//!
+//! Lock order of a push (any other order between two transactions can deadlock):
+//! 1. the mutations' own rows and counters, in batch order (records, `clinic_counters`,
+//!    the parent a child "touches", conflict rows). Two batches editing the same records in
+//!    opposite orders can still deadlock; that is the transient case above.
+//! 2. `sync_mutations`, the idempotency records (one insert, sent first at the end);
+//! 3. the clinic's audit chain head (`audit_append`), LAST: the audit rows of the
+//!    mutations and the uploaded offline accesses, together after everything else. REST
+//!    handlers likewise append their audit row after their work.
 
 use std::collections::HashMap;
 
@@ -24,6 +37,7 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use vaidya_shared::api::{
     AllergyPatch, AppointmentPatch, AuditAction, EncounterPatch, NewAddendum, NewAllergy,
@@ -44,7 +58,8 @@ use crate::routes::{self, today};
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/sync/push", tag = "sync", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = PushRequest,
-    responses((status = 200, body = PushResponse), (status = 404, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 200, body = PushResponse), (status = 404, body = ApiError), (status = 422, body = ApiError),
+        (status = 503, description = "A transient database failure (`retry_later`); nothing was stored; retry after `Retry-After` seconds", body = ApiError)))]
 pub async fn push(
     State(app): State<App>,
     meta: RequestMeta,
@@ -68,7 +83,19 @@ pub async fn push(
             "Too many local accesses in one push.",
         ));
     }
-    RequestTx::begin(&app.pool, &meta)
+    // A transient failure (a deadlock victim, say) undoes the whole attempt; the push is run
+    // again from the start (safe: push is idempotent), and only then answered 503.
+    RequestTx::retrying(|| push_once(&app, &meta, clinic, &req)).await
+}
+
+/// One attempt of a push: one transaction.
+async fn push_once(
+    app: &App,
+    meta: &RequestMeta,
+    clinic: Uuid,
+    req: &PushRequest,
+) -> Result<Json<PushResponse>, AppError> {
+    RequestTx::begin(&app.pool, meta)
         .await?
         .run(async |tx| {
             let role = tx.require_member(clinic, "sync").await?;
@@ -76,13 +103,15 @@ pub async fn push(
             // the round trips). If any mutation fails, undo the attempt and apply the batch
             // again with a savepoint around each mutation, so the bad one alone is rejected.
             tx.execute_simple("SAVEPOINT batch").await?;
-            match apply_batch(tx, clinic, role, &req, Mode::Optimistic).await {
+            match apply_batch(tx, clinic, role, req, Mode::Optimistic).await {
                 Ok(response) => Ok(Json(response)),
-                Err(AppError::Internal(e)) => Err(AppError::Internal(e)),
+                // A server fault or a transient failure (the whole push is retried), never
+                // a reason to apply the batch in careful mode.
+                Err(e) if e.fails_request() => Err(e),
                 Err(_) => {
                     tx.execute_simple("ROLLBACK TO SAVEPOINT batch").await?;
                     Ok(Json(
-                        apply_batch(tx, clinic, role, &req, Mode::Careful).await?,
+                        apply_batch(tx, clinic, role, req, Mode::Careful).await?,
                     ))
                 }
             }
@@ -107,24 +136,6 @@ pub async fn apply_batch(
     req: &PushRequest,
     mode: Mode,
 ) -> Result<PushResponse, AppError> {
-    // Offline reads and other accesses, audited with when they happened on the device.
-    let now = Utc::now();
-    for a in &req.local_accesses {
-        let at = a.at.min(now);
-        tx.execute(
-            "SELECT vaidya.audit_append($1, $2, $3, $4, $5, $6)",
-            &[
-                &clinic,
-                &a.action.as_str(),
-                &a.entity.as_str(),
-                &a.entity_ids,
-                &a.patient_ids,
-                &at,
-            ],
-        )
-        .await?;
-    }
-
     let ids: Vec<Uuid> = req.mutations.iter().map(|m| m.mutation_id).collect();
     let mut stored: HashMap<Uuid, MutationResult> = HashMap::new();
     for r in tx
@@ -225,7 +236,8 @@ pub async fn apply_batch(
                 result
             }
             Err(e) if mode == Mode::Optimistic => return Err(e),
-            Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+            // Transient errors too: the attempt is aborted and retried whole, never stored.
+            Err(e) if e.fails_request() => return Err(e),
             Err(e) => {
                 tx.execute_simple("ROLLBACK TO SAVEPOINT mutation").await?;
                 rejected(m, e, &mut audit)
@@ -242,26 +254,58 @@ pub async fn apply_batch(
         tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
     }
     // The idempotency records and the audit rows are independent statements: pipelined on
-    // the connection (sent together, one round trip for all of them).
+    // the connection (sent together, one round trip for all of them). The statements are
+    // prepared first (cache hits after a connection's first push), so each is sent when
+    // first polled, in this order: the records, then the audit rows, which take the clinic's
+    // audit chain head last (see the lock order above).
+    tokio::try_join!(
+        tx.prepare(RECORD_SQL),
+        tx.prepare(ACCESS_SQL),
+        tx.prepare_audit()
+    )?;
     let record = async {
         if !fresh.is_empty() {
             let (ids, values): (Vec<Uuid>, Vec<Value>) = fresh.into_iter().unzip();
-            tx.execute(
-                "INSERT INTO vaidya.sync_mutations (clinic_id, mutation_id, user_id, result)
-                 SELECT $1, m, $3, r FROM unnest($2::uuid[], $4::jsonb[]) AS t(m, r)",
-                &[&clinic, &ids, &tx.user_id, &values],
-            )
-            .await?;
+            tx.execute(RECORD_SQL, &[&clinic, &ids, &tx.user_id, &values])
+                .await?;
         }
         Ok::<_, AppError>(())
     };
     let audits =
-        futures::future::try_join_all(audit.iter().map(|((action, entity), (ids, patients))| {
+        futures::future::join_all(audit.iter().map(|((action, entity), (ids, patients))| {
             tx.audit(clinic, *action, entity, ids, patients)
         }));
-    tokio::try_join!(record, audits)?;
+    // Offline reads and other accesses, audited with when they happened on the device.
+    let now = Utc::now();
+    let accesses = futures::future::join_all(req.local_accesses.iter().map(|a| async move {
+        let at = a.at.min(now);
+        let params: [&(dyn ToSql + Sync); 6] = [
+            &clinic,
+            &a.action.as_str(),
+            &a.entity.as_str(),
+            &a.entity_ids,
+            &a.patient_ids,
+            &at,
+        ];
+        tx.execute(ACCESS_SQL, &params).await.map(drop)
+    }));
+    // Every answer is awaited, and the first failure in statement order is the one
+    // reported: it is the cause (a deadlock, say, which is retried); the statements after
+    // it only saw an aborted transaction (which alone would read as a server fault).
+    let (record, audits, accesses) = tokio::join!(record, audits, accesses);
+    record?;
+    for done in audits.into_iter().chain(accesses) {
+        done?;
+    }
     Ok(PushResponse { results })
 }
+
+const RECORD_SQL: &str =
+    "INSERT INTO vaidya.sync_mutations (clinic_id, mutation_id, user_id, result)
+     SELECT $1, m, $3, r FROM unnest($2::uuid[], $4::jsonb[]) AS t(m, r)";
+
+/// An uploaded offline access, with when it happened on the device.
+const ACCESS_SQL: &str = "SELECT vaidya.audit_append($1, $2, $3, $4, $5, $6)";
 
 /// The `rejected` result of a mutation that failed (a `forbidden` one is audited as denied).
 fn rejected(
@@ -330,7 +374,7 @@ async fn apply_patient_run(
                 }
             }
             Err(e) if mode == Mode::Optimistic => return Err(e),
-            Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+            Err(e) if e.fails_request() => return Err(e),
             Err(_) => {
                 tx.execute_simple("ROLLBACK TO SAVEPOINT run; RELEASE SAVEPOINT run")
                     .await?;
@@ -342,7 +386,7 @@ async fn apply_patient_run(
                             tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
                             result
                         }
-                        Err(AppError::Internal(e)) => return Err(AppError::Internal(e)),
+                        Err(e) if e.fails_request() => return Err(e),
                         Err(e) => {
                             tx.execute_simple(
                                 "ROLLBACK TO SAVEPOINT mutation; RELEASE SAVEPOINT mutation",

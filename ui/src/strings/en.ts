@@ -327,7 +327,9 @@ export const en = {
       invalid_credentials: "Wrong email or password.",
       too_many_attempts: "Too many failed sign-ins. Wait a minute and try again.",
       unauthenticated: "Your session has ended. Please sign in again.",
-      forbidden: "Your role in this clinic does not allow this.",
+      // `forbidden` is not here: the shared permission table words each refusal ("A nurse
+      // may not add invoices in this clinic."), and the UI shows those words.
+      retry_later: "The server is busy. Your work is kept and will be sent again in a moment.",
       not_found: "Not found. It may have been removed, or belongs to another clinic.",
       version_conflict: "Someone changed this record meanwhile. It was reloaded; please check and save again.",
       invalid_state: "This record can no longer be changed in this way.",
