@@ -145,7 +145,8 @@ pub type Emitter = Arc<dyn Fn(SyncEvent) + Send + Sync>;
 
 // ------------------------------------------------------------------ state
 
-struct OpenClinic {
+/// The clinic open in this window: its partition connection and its background sync.
+struct ClinicSlot {
     clinic_id: Uuid,
     membership: Membership,
     clinic: Option<Clinic>,
@@ -156,7 +157,7 @@ struct OpenClinic {
     status: Arc<StdMutex<SyncStatusView>>,
 }
 
-impl Drop for OpenClinic {
+impl Drop for ClinicSlot {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
@@ -165,7 +166,7 @@ impl Drop for OpenClinic {
 #[derive(Default)]
 struct State {
     client: Option<Client>,
-    clinic: Option<OpenClinic>,
+    clinic: Option<ClinicSlot>,
 }
 
 /// The desktop app's state, managed by Tauri and shared by all commands.
@@ -340,7 +341,7 @@ impl Core {
         // The member list (doctor picker) is refreshed in the background and kept for
         // offline booking.
         tauri::async_runtime::spawn(refresh_members(api, clinic_id, partition.clone()));
-        let opened = OpenClinic {
+        let opened = ClinicSlot {
             clinic_id,
             membership: membership.clone(),
             clinic: clinic.clone(),

@@ -22,20 +22,20 @@ use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason, version, created_at, updated_at";
 const ENTITY: &str = "appointment";
 
-pub fn from_row(r: &Row) -> Appointment {
-    Appointment {
+pub fn from_row(r: &Row) -> Result<Appointment, AppError> {
+    Ok(Appointment {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
         patient_id: r.get("patient_id"),
         doctor_id: r.get("doctor_id"),
         starts_at: r.get("starts_at"),
         ends_at: r.get("ends_at"),
-        status: AppointmentStatus::parse(r.get("status")).unwrap_or(AppointmentStatus::Booked),
+        status: super::db_enum(r, "status", AppointmentStatus::parse)?,
         reason: r.get("reason"),
         version: r.get("version"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
-    }
+    })
 }
 
 /// The doctor must be an active doctor of this clinic.
@@ -64,6 +64,7 @@ pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Appointment,
     )
     .await?
     .map(|r| from_row(&r))
+    .transpose()?
     .ok_or_else(AppError::not_found)
 }
 
@@ -106,7 +107,7 @@ pub async fn list(
                     ],
                 )
                 .await?;
-            let page = paging.page(rows.iter().map(from_row).collect());
+            let page = paging.page(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?);
             let ids: Vec<Uuid> = page.items.iter().map(|a| a.id).collect();
             let patients: Vec<Uuid> = page.items.iter().map(|a| a.patient_id).collect();
             tx.audit(clinic, AuditAction::List, ENTITY, &ids, &patients)
@@ -182,7 +183,7 @@ pub async fn insert(
             &[&id, &clinic, &new.patient_id, &new.doctor_id, &new.starts_at, &new.ends_at, &new.reason],
         )
         .await?;
-    Ok(from_row(&row))
+    from_row(&row)
 }
 
 /// Other live bookings of the same doctor that overlap this one (double bookings).
@@ -277,5 +278,5 @@ pub async fn apply_patch(
                 "The appointment was changed at the same time; please retry.",
             )
         })?;
-    Ok(from_row(&row))
+    from_row(&row)
 }

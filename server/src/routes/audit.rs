@@ -43,19 +43,19 @@ pub async fn list(
                 .await?;
             let entries = rows
                 .iter()
-                .map(|r| AuditEntry {
+                .map(|r| -> Result<AuditEntry, AppError> { Ok(AuditEntry {
                     seq: r.get(0),
                     clinic_id: r.get(1),
                     actor_id: r.get(2),
-                    action: AuditAction::parse(r.get(3)).unwrap_or(AuditAction::Read),
+                    action: super::db_enum(r, "action", AuditAction::parse)?,
                     entity_type: r.get(4),
                     entity_ids: r.get(5),
                     patient_ids: r.get(6),
                     device: r.get(7),
                     request_id: r.get(8),
                     at: r.get(9),
-                })
-                .collect();
+                })})
+                .collect::<Result<Vec<_>, _>>()?;
             let page = paging.page(entries);
             tx.audit(clinic, AuditAction::Export, "audit_log", &[], &q.patient_id.into_iter().collect::<Vec<_>>()).await?;
             Ok(Json(page))

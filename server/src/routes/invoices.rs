@@ -103,7 +103,7 @@ pub async fn with_details(
                 id: r.get(1),
                 invoice_id: parent,
                 amount_paise: r.get(2),
-                method: PaymentMethod::parse(r.get(3)).unwrap_or(PaymentMethod::Other),
+                method: super::db_enum(&r, "method", PaymentMethod::parse)?,
                 reference: r.get(4),
                 received_at: r.get(5),
             };

@@ -17,8 +17,8 @@ const ENTITY: &str = "membership";
 const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, u.id AS user_id, u.email, u.display_name
                       FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id";
 
-fn from_row(r: &Row) -> Member {
-    Member {
+fn from_row(r: &Row) -> Result<Member, AppError> {
+    Ok(Member {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
         user: UserSummary {
@@ -26,10 +26,10 @@ fn from_row(r: &Row) -> Member {
             email: r.get("email"),
             display_name: r.get("display_name"),
         },
-        role: Role::parse(r.get("role")).unwrap_or(Role::FrontDesk),
+        role: super::db_enum(r, "role", Role::parse)?,
         created_at: r.get("created_at"),
         revoked_at: r.get("revoked_at"),
-    }
+    })
 }
 
 async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Member, AppError> {
@@ -39,6 +39,7 @@ async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Member, AppError
     )
     .await?
     .map(|r| from_row(&r))
+    .transpose()?
     .ok_or_else(AppError::not_found)
 }
 
@@ -78,7 +79,7 @@ pub async fn list(
             let rows = tx
                 .query(&format!("{SELECT} WHERE m.clinic_id = $1 ORDER BY m.revoked_at NULLS FIRST, u.display_name"), &[&clinic])
                 .await?;
-            let members: Vec<Member> = rows.iter().map(from_row).collect();
+            let members = rows.iter().map(from_row).collect::<Result<Vec<Member>, _>>()?;
             let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
             tx.audit(clinic, AuditAction::List, ENTITY, &ids, &[]).await?;
             Ok(Json(members))

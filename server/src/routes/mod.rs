@@ -19,6 +19,19 @@ use uuid::Uuid;
 
 use crate::http::{AppError, RequestTx};
 
+/// An enum stored as text, read back strictly: text this build does not know (a newer
+/// schema, a hand edit) is an error, never a silent default.
+pub fn db_enum<T>(
+    r: &tokio_postgres::Row,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, AppError> {
+    let text: &str = r.try_get(column)?;
+    parse(text).ok_or_else(|| {
+        AppError::Internal(anyhow::anyhow!("unknown {column} {text:?} in the database"))
+    })
+}
+
 /// The server's date for the shared rules that need one (dates of birth).
 pub fn today() -> chrono::NaiveDate {
     chrono::Utc::now().date_naive()

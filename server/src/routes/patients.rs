@@ -18,13 +18,13 @@ use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 pub const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number, version, created_at, updated_at";
 const ENTITY: &str = "patient";
 
-pub fn from_row(r: &Row) -> Patient {
-    Patient {
+pub fn from_row(r: &Row) -> Result<Patient, AppError> {
+    Ok(Patient {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
         patient_number: r.get("patient_number"),
         name: r.get("name"),
-        sex: Sex::parse(r.get("sex")).unwrap_or(Sex::Unknown),
+        sex: super::db_enum(r, "sex", Sex::parse)?,
         date_of_birth: r.get("date_of_birth"),
         phone: r.get("phone"),
         address: r.get("address"),
@@ -32,7 +32,7 @@ pub fn from_row(r: &Row) -> Patient {
         version: r.get("version"),
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
-    }
+    })
 }
 
 /// Load a live patient of the clinic, or the same 404 whether it is missing or not ours.
@@ -43,6 +43,7 @@ pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Patient, App
     )
     .await?
     .map(|r| from_row(&r))
+    .transpose()?
     .ok_or_else(AppError::not_found)
 }
 
@@ -90,7 +91,7 @@ pub async fn list(
                     .await?
                 }
             };
-            let page = paging.page(rows.iter().map(from_row).collect());
+            let page = paging.page(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?);
             let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
             tx.audit(clinic, AuditAction::List, ENTITY, &ids, &ids).await?;
             Ok(Json(page))
@@ -164,7 +165,7 @@ pub async fn insert(
             &[&id, &clinic, &number, &new.name, &new.sex.as_str(), &new.date_of_birth, &new.phone, &new.address, &new.abha_number],
         )
         .await?;
-    Ok(from_row(&row))
+    from_row(&row)
 }
 
 #[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/patients/{id}", tag = "patients", security(("bearer" = [])),
@@ -232,7 +233,7 @@ pub async fn apply_patch(
         )
         .await?;
     match row {
-        Some(row) => Ok(from_row(&row)),
+        Some(row) => from_row(&row),
         None => {
             load(tx, clinic, id).await?; // 404 when missing
             Err(AppError::client(

@@ -27,21 +27,22 @@ fn kind_str(k: ConflictKind) -> &'static str {
     }
 }
 
-fn parse_kind(s: &str) -> ConflictKind {
+fn parse_kind(s: &str) -> Option<ConflictKind> {
     match s {
-        "deleted" => ConflictKind::Deleted,
-        "double_booking" => ConflictKind::DoubleBooking,
-        "immutable" => ConflictKind::Immutable,
-        _ => ConflictKind::SameField,
+        "same_field" => Some(ConflictKind::SameField),
+        "deleted" => Some(ConflictKind::Deleted),
+        "double_booking" => Some(ConflictKind::DoubleBooking),
+        "immutable" => Some(ConflictKind::Immutable),
+        _ => None,
     }
 }
 
-pub fn from_row(r: &Row) -> ConflictRecord {
-    ConflictRecord {
+pub fn from_row(r: &Row) -> Result<ConflictRecord, AppError> {
+    Ok(ConflictRecord {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
-        kind: parse_kind(r.get("kind")),
-        entity: EntityKind::parse(r.get("entity")).unwrap_or(EntityKind::Conflict),
+        kind: crate::routes::db_enum(r, "kind", parse_kind)?,
+        entity: crate::routes::db_enum(r, "entity", EntityKind::parse)?,
         entity_id: r.get("entity_id"),
         field: r.get("field"),
         server_value: r.get("server_value"),
@@ -51,7 +52,7 @@ pub fn from_row(r: &Row) -> ConflictRecord {
         created_at: r.get("created_at"),
         resolved_at: r.get("resolved_at"),
         version: r.get("version"),
-    }
+    })
 }
 
 /// One conflict to record.
@@ -83,6 +84,7 @@ pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<ConflictReco
     )
     .await?
     .map(|r| from_row(&r))
+    .transpose()?
     .ok_or_else(AppError::not_found)
 }
 
@@ -140,7 +142,7 @@ pub async fn list(
                     &[&clinic, &paging.fetch(), &paging.offset],
                 )
                 .await?;
-            let page = paging.page(rows.iter().map(from_row).collect::<Vec<_>>());
+            let page = paging.page(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?);
             let ids: Vec<Uuid> = page.items.iter().map(|c| c.id).collect();
             tx.audit(clinic, AuditAction::List, "conflict", &ids, &[]).await?;
             Ok(Json(page))

@@ -232,10 +232,10 @@ async fn load_entities(
             .await?
             .iter()
             .map(|r| {
-                let p = routes::patients::from_row(r);
-                (p.id, p.version, r.get("deleted"), Some(p.id), to_json(&p))
+                let p = routes::patients::from_row(r)?;
+                Ok((p.id, p.version, r.get("deleted"), Some(p.id), to_json(&p)))
             })
-            .collect(),
+            .collect::<Result<_, AppError>>()?,
         EntityKind::Appointment => tx
             .query(
                 &select(routes::appointments::COLUMNS, "appointments"),
@@ -244,16 +244,16 @@ async fn load_entities(
             .await?
             .iter()
             .map(|r| {
-                let a = routes::appointments::from_row(r);
-                (
+                let a = routes::appointments::from_row(r)?;
+                Ok((
                     a.id,
                     a.version,
                     r.get("deleted"),
                     Some(a.patient_id),
                     to_json(&a),
-                )
+                ))
             })
-            .collect(),
+            .collect::<Result<_, AppError>>()?,
         EntityKind::Encounter => {
             let rows = tx
                 .query(
@@ -319,10 +319,10 @@ async fn load_entities(
             .await?
             .iter()
             .map(|r| {
-                let c = super::conflicts::from_row(r);
-                (c.id, c.version, r.get("deleted"), None, to_json(&c))
+                let c = super::conflicts::from_row(r)?;
+                Ok((c.id, c.version, r.get("deleted"), None, to_json(&c)))
             })
-            .collect(),
+            .collect::<Result<_, AppError>>()?,
         EntityKind::Allergy => tx
             .query(
                 &select(routes::allergies::COLUMNS, "allergies"),

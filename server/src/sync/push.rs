@@ -677,8 +677,8 @@ async fn current(
         return Ok(None);
     };
     let value = match entity {
-        EntityKind::Patient => serde_json::to_value(routes::patients::from_row(&r)),
-        EntityKind::Appointment => serde_json::to_value(routes::appointments::from_row(&r)),
+        EntityKind::Patient => serde_json::to_value(routes::patients::from_row(&r)?),
+        EntityKind::Appointment => serde_json::to_value(routes::appointments::from_row(&r)?),
         EntityKind::Allergy => serde_json::to_value(routes::allergies::from_row(&r)?),
         _ => serde_json::to_value(routes::encounters::from_row(&r)),
     }
