@@ -9,13 +9,15 @@ export const canPrescribe = (role: Role) => role === "doctor";
 export const canAdmin = (role: Role) => role === "admin";
 export const canBill = (role: Role) => role === "front_desk" || role === "admin";
 
-export type Screen = "desk" | "doctor" | "admin" | "conflicts";
+export type Screen = "desk" | "doctor" | "admin" | "conflicts" | "unsent";
 
 export function screensFor(role: Role): Screen[] {
   const screens: Screen[] = ["desk"];
   if (canReadClinical(role)) screens.unshift("doctor");
   if (canAdmin(role)) screens.push("admin");
   screens.push("conflicts");
+  // Every role may have changes the server refused; each sees and settles its own.
+  screens.push("unsent");
   return screens;
 }
 

@@ -8,6 +8,7 @@ import { formatPhone } from "../lib/phone";
 import { formatAbha } from "../lib/validate";
 import { en } from "../strings/en";
 import { Notice } from "../components/common";
+import { clinicDataChanged } from "../lib/useClinicData";
 import { PatientSearch } from "../components/PatientSearch";
 import { PatientForm } from "../components/PatientForm";
 import { Queue } from "./Queue";
@@ -21,7 +22,6 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
   const [patient, setPatient] = useState<Patient | null>(null);
   const [editing, setEditing] = useState<"new" | "edit" | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [refresh, setRefresh] = useState(0);
 
   const tabs: Array<[Tab, string]> = [
     ["patients", en.nav.patients], ["queue", en.nav.queue], ["appointments", en.nav.appointments], ["invoices", en.nav.invoices],
@@ -38,7 +38,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
         <div class="split">
           <section>
             <div class="row">
-              <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }} refreshKey={refresh} />
+              <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }} />
               <button class="primary" onClick={() => { setEditing("new"); setNotice(null); }} data-testid="register-patient">{en.patient.register}</button>
             </div>
           </section>
@@ -47,7 +47,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
               <PatientForm
                 patient={editing === "edit" ? patient : null}
                 onCancel={() => setEditing(null)}
-                onSaved={(p) => { setPatient(p); setEditing(null); setNotice(en.patient.saved); setRefresh((r) => r + 1); }}
+                onSaved={(p) => { setPatient(p); setEditing(null); setNotice(en.patient.saved); clinicDataChanged(); }}
               />
             )}
             {!editing && patient && (
