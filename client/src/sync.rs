@@ -110,8 +110,8 @@ pub struct SyncReport {
 pub struct SyncStatus {
     /// Changes still to push.
     pub pending: i64,
-    /// Changes the server refused; a person fixes or discards them.
-    pub failed: i64,
+    /// Changes the server refused for good; a person corrects or discards them.
+    pub rejected: i64,
     /// Open conflicts in the inbox.
     pub conflicts: i64,
     pub last_synced_at: Option<DateTime<Utc>>,
@@ -284,6 +284,7 @@ impl SyncEngine {
                             ReadAction::Read => AuditAction::Read,
                             ReadAction::List => AuditAction::List,
                             ReadAction::Print => AuditAction::Print,
+                            ReadAction::Discard => AuditAction::Discard,
                         },
                         entity: r.entity,
                         entity_ids: r.entity_ids.clone(),
@@ -515,11 +516,11 @@ impl SyncEngine {
 
 /// The status of a partition, also without an engine (the UI reads it while offline).
 pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionError> {
-    let (pending, failed, conflict_entries) = partition.outbox_counts()?;
+    let (pending, rejected, conflict_entries) = partition.outbox_counts()?;
     let open = partition.open_conflicts()?.len() as i64;
     Ok(SyncStatus {
         pending,
-        failed,
+        rejected,
         conflicts: open.max(conflict_entries),
         last_synced_at: partition.last_synced_at()?,
         synced: partition.outbox_len()? == 0 && partition.pull_complete()?,

@@ -19,6 +19,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../migrations/0001_initial.sql"),
     ),
     ("0002_sync", include_str!("../migrations/0002_sync.sql")),
+    (
+        "0004_discard_audit",
+        include_str!("../migrations/0004_discard_audit.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.
