@@ -77,7 +77,11 @@ impl From<SessionError> for UiError {
 
 impl From<PartitionError> for UiError {
     fn from(e: PartitionError) -> Self {
-        UiError::new(e.code(), e.to_string())
+        match e {
+            // The field travels separately so the form can mark it.
+            PartitionError::InvalidValue { field, message } => UiError::invalid(&field, message),
+            other => UiError::new(other.code(), other.to_string()),
+        }
     }
 }
 

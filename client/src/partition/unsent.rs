@@ -321,16 +321,15 @@ impl ClinicPartition {
         let json = |v: Result<Value, serde_json::Error>| {
             v.map_err(|e| PartitionError::InvalidRow(e.to_string()))
         };
-        Ok(match entity {
+        let row = match entity {
             EntityKind::Patient => self.peek_patient(id)?.map(serde_json::to_value),
             EntityKind::Appointment => self.peek_appointment(id)?.map(serde_json::to_value),
             EntityKind::Encounter => self.peek_encounter(id)?.map(serde_json::to_value),
             EntityKind::Prescription => self.peek_prescription(id)?.map(serde_json::to_value),
             EntityKind::Invoice => self.peek_invoice(id)?.map(serde_json::to_value),
             EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => None,
-        }
-        .map(json)
-        .transpose()?)
+        };
+        row.map(json).transpose()
     }
 
     /// Writes corrected values into the cached row the change made (or into the child it
