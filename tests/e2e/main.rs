@@ -262,9 +262,11 @@ async fn wait_status(
 /// with its reason, discarded through the in-app dialog (audited on the server), after
 /// which the status bar reaches "Synced" again.
 ///
-/// The rejection is real: while the app is offline, the clinic's admin makes the doctor a
-/// front desk member (the admin API), so the doctor's offline note is refused by the
-/// server's row-level security (`forbidden`), not merged or turned into a conflict.
+/// The rejection is real: the clinic's admin makes the doctor a front desk member (the admin
+/// API) just before the server goes away; the app still knows the doctor as a doctor, so
+/// the note written offline is refused at the next push (`forbidden`: notes are for
+/// clinicians), not merged or turned into a conflict. Changing the role before the server
+/// stops (not after it returns) leaves no race with the app's first push.
 async fn rejected_change_is_discarded(
     doc: &Session,
     server: &mut ServerProcess,
@@ -295,6 +297,7 @@ async fn rejected_change_is_discarded(
         }
     };
 
+    set_role("front_desk").await?;
     server.stop();
     wait_status(doc, "net-state", "Offline", |t| t == "Offline").await?;
     doc.click(By::Css("[data-testid=nav-doctor]")).await?;
@@ -303,10 +306,7 @@ async fn rejected_change_is_discarded(
         .await?;
     doc.click(By::XPath(&button("Save draft"))).await?;
     wait_notice(doc, "Saved").await?;
-    // The server comes back and, before the app's next try (its backoff is seconds), the
-    // admin takes the doctor's clinical role away.
     server.restart().await?;
-    set_role("front_desk").await?;
     let rejected = wait_status(doc, "rejected", "1 rejected", |t| t == "1 rejected").await?;
     let waiting = doc.text(By::Css("[data-testid=pending]")).await?;
     ensure!(
