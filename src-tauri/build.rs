@@ -41,6 +41,9 @@ const COMMANDS: &[&str] = &[
     "sync_now",
     "record_print",
     "print_page",
+    "unsent_changes",
+    "resend_change",
+    "discard_change",
 ];
 
 /// `generate_context!` embeds `ui/dist` and fails to compile without it. A workspace build

@@ -22,6 +22,7 @@ mod pull;
 mod schema;
 mod sql;
 mod sync_state;
+mod unsent;
 
 use std::fs;
 use std::io::Read;
@@ -41,6 +42,10 @@ pub use outbox::{
 };
 pub use pull::{PageOutcome, PushOutcome};
 pub use schema::SCHEMA_VERSION;
+pub use unsent::{
+    apply_corrections, editable_fields, DiscardOutcome, EditableField, UnsentChange,
+    VoidedInvoiceNumber,
+};
 
 /// The page cache of a partition connection, in MiB (SQLite's default is 2 MiB).
 const DEFAULT_CACHE_MIB: u32 = 64;
@@ -79,6 +84,9 @@ pub enum PartitionError {
     DuplicateMutation(Uuid),
     #[error("invalid mutation: {0}")]
     InvalidMutation(String),
+    /// A value a person entered (e.g. correcting a rejected change) breaks a rule.
+    #[error("{field}: {message}")]
+    InvalidValue { field: String, message: String },
     #[error("the server sent data this client cannot store: {0}")]
     InvalidPulled(String),
     #[error("no {entity} {id} in this partition")]
@@ -106,6 +114,8 @@ impl PartitionError {
             PartitionError::WrongClinic { .. } => "partition_wrong_clinic",
             PartitionError::DuplicateMutation(_) => "partition_duplicate_mutation",
             PartitionError::InvalidMutation(_) => "partition_invalid_mutation",
+            // The UI's code for a field to fix (as the server's `invalid_field`).
+            PartitionError::InvalidValue { .. } => "invalid_field",
             PartitionError::InvalidRow(_) => "partition_invalid_row",
             PartitionError::InvalidPulled(_) => "partition_invalid_pulled",
             PartitionError::NotFound { .. } => "partition_not_found",
@@ -473,3 +483,5 @@ fn remember_key(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unsent_tests;

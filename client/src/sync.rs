@@ -118,8 +118,8 @@ pub struct SyncReport {
 pub struct SyncStatus {
     /// Changes still to push.
     pub pending: i64,
-    /// Changes the server refused; a person fixes or discards them.
-    pub failed: i64,
+    /// Changes the server refused for good; a person corrects or discards them.
+    pub rejected: i64,
     /// Open conflicts in the inbox.
     pub conflicts: i64,
     pub last_synced_at: Option<DateTime<Utc>>,
@@ -298,6 +298,7 @@ impl SyncEngine {
                             ReadAction::Read => AuditAction::Read,
                             ReadAction::List => AuditAction::List,
                             ReadAction::Print => AuditAction::Print,
+                            ReadAction::Discard => AuditAction::Discard,
                         },
                         entity: r.entity,
                         entity_ids: r.entity_ids.clone(),
@@ -535,11 +536,11 @@ impl SyncEngine {
 
 /// The status of a partition, also without an engine (the UI reads it while offline).
 pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionError> {
-    let (pending, failed, conflict_entries) = partition.outbox_counts()?;
+    let (pending, rejected, conflict_entries) = partition.outbox_counts()?;
     let open = partition.open_conflicts()?.len() as i64;
     Ok(SyncStatus {
         pending,
-        failed,
+        rejected,
         conflicts: open.max(conflict_entries),
         last_synced_at: partition.last_synced_at()?,
         synced: partition.outbox_len()? == 0 && partition.pull_complete()?,
@@ -548,6 +549,13 @@ pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionErr
 
 #[cfg(test)]
 mod tests {
+    /// Test input through the shared rules, as `OpenClinic` takes it.
+    fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
+        input
+            .validate(chrono::Utc::now().date_naive())
+            .expect("test input follows the shared rules")
+    }
+
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Instant;
@@ -612,7 +620,7 @@ mod tests {
         )
         .unwrap();
         let patient = partition
-            .create_patient(NewPatient {
+            .create_patient(valid(NewPatient {
                 id: None,
                 name: "Waiting Wasim".to_owned(),
                 sex: Sex::Male,
@@ -620,7 +628,7 @@ mod tests {
                 phone: None,
                 address: None,
                 abha_number: None,
-            })
+            }))
             .unwrap();
         let api = ServerApi::new(&base, "test-device").unwrap();
         // The engine's own backoff is a millisecond: any longer pause is the server's.
@@ -648,7 +656,7 @@ mod tests {
         assert_eq!(pushable.len(), 1);
         assert_eq!(pushable[0].mutation.entity_id, patient.id);
         let status = engine.status().unwrap();
-        assert_eq!((status.pending, status.failed), (1, 0), "{status:?}");
+        assert_eq!((status.pending, status.rejected), (1, 0), "{status:?}");
         assert!(!status.synced);
     }
 }

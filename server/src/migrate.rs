@@ -20,12 +20,16 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0002_sync", include_str!("../migrations/0002_sync.sql")),
     (
-        "0005_tenant_policies",
-        include_str!("../migrations/0005_tenant_policies.sql"),
+        "0003_discard_audit",
+        include_str!("../migrations/0003_discard_audit.sql"),
     ),
     (
-        "0006_allergies",
-        include_str!("../migrations/0006_allergies.sql"),
+        "0004_tenant_policies",
+        include_str!("../migrations/0004_tenant_policies.sql"),
+    ),
+    (
+        "0005_allergies",
+        include_str!("../migrations/0005_allergies.sql"),
     ),
 ];
 

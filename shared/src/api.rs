@@ -760,10 +760,12 @@ pub enum AuditAction {
     Print,
     Login,
     Denied,
+    /// A person discarded a change the server had rejected (uploaded from the device).
+    Discard,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 10] = [
         AuditAction::Read,
         AuditAction::List,
         AuditAction::Create,
@@ -773,6 +775,7 @@ impl AuditAction {
         AuditAction::Print,
         AuditAction::Login,
         AuditAction::Denied,
+        AuditAction::Discard,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -786,6 +789,7 @@ impl AuditAction {
             AuditAction::Print => "print",
             AuditAction::Login => "login",
             AuditAction::Denied => "denied",
+            AuditAction::Discard => "discard",
         }
     }
 

@@ -201,6 +201,10 @@ pub enum MutationResult {
         mutation_id: Uuid,
         code: ErrorCode,
         message: String,
+        /// The offending field, when one is to blame (absent in results stored before
+        /// servers sent it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
     },
 }
 

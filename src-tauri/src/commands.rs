@@ -17,7 +17,7 @@ use vaidya_shared::rules::validation::AllergyWarning;
 
 use crate::core::{
     AppointmentRow, ClinicView, ConflictView, Core, EncounterDraft, SessionView, SyncEvent,
-    SyncStatusView,
+    SyncStatusView, UnsentView,
 };
 use crate::error::UiError;
 use crate::events;
@@ -266,6 +266,28 @@ pub async fn sync_now(core: State<'_, Core>) -> Result<()> {
 #[tauri::command]
 pub async fn record_print(core: State<'_, Core>, entity: String, id: Uuid) -> Result<()> {
     core.record_print(entity, id).await
+}
+
+/// Rejected changes and cancelled device invoice numbers (the Unsent changes screen).
+#[tauri::command]
+pub async fn unsent_changes(core: State<'_, Core>) -> Result<UnsentView> {
+    core.unsent_changes().await
+}
+
+/// Corrects a rejected change and sends it again; returns its new mutation id.
+#[tauri::command]
+pub async fn resend_change(
+    core: State<'_, Core>,
+    mutation_id: Uuid,
+    corrections: serde_json::Map<String, serde_json::Value>,
+) -> Result<Uuid> {
+    core.resend_change(mutation_id, corrections).await
+}
+
+/// Discards a rejected change; returns the device invoice number it cancelled, if any.
+#[tauri::command]
+pub async fn discard_change(core: State<'_, Core>, mutation_id: Uuid) -> Result<Option<String>> {
+    core.discard_change(mutation_id).await
 }
 
 /// Opens the system print dialog for the window (PDF is one of its printers).

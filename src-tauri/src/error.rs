@@ -101,7 +101,11 @@ impl From<vaidya_client::ClinicError> for UiError {
 
 impl From<PartitionError> for UiError {
     fn from(e: PartitionError) -> Self {
-        UiError::new(e.code(), e.to_string())
+        match e {
+            // The field travels separately so the form can mark it.
+            PartitionError::InvalidValue { field, message } => UiError::invalid(&field, message),
+            other => UiError::new(other.code(), other.to_string()),
+        }
     }
 }
 

@@ -88,6 +88,9 @@ pub fn builder<R: Runtime>(builder: Builder<R>, setup: Setup) -> Builder<R> {
             commands::sync_now,
             commands::record_print,
             commands::print_page,
+            commands::unsent_changes,
+            commands::resend_change,
+            commands::discard_change,
         ])
 }
 

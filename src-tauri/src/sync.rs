@@ -33,7 +33,8 @@ fn publish(task: &SyncTaskRefs, change: impl FnOnce(&mut SyncStatusView)) {
             return;
         };
         if let Some(c) = counts {
-            s.pending = c.pending + c.failed;
+            s.pending = c.pending;
+            s.rejected = c.rejected;
             s.conflicts = c.conflicts;
             s.last_synced_at = c.last_synced_at;
         }

@@ -83,6 +83,20 @@ fn clinic_commands_need_a_signed_in_user() {
 
     let err = invoke(&app, "sync_status", json!({})).unwrap_err();
     assert_eq!(err["code"], "no_clinic");
+
+    // The Unsent changes commands are granted by the capability and reach the core.
+    let id = "0190d1a2-0000-7000-8000-000000000001";
+    for (command, args) in [
+        ("unsent_changes", json!({})),
+        (
+            "resend_change",
+            json!({"mutationId": id, "corrections": {"phone": "9845012345"}}),
+        ),
+        ("discard_change", json!({"mutationId": id})),
+    ] {
+        let err = invoke(&app, command, args).unwrap_err();
+        assert_eq!(err["code"], "not_signed_in", "{command}: {err}");
+    }
 }
 
 #[test]

@@ -258,6 +258,123 @@ async fn wait_status(
     .await
 }
 
+/// An offline change the server then rejects for good: shown on the Unsent changes screen
+/// with its reason, discarded through the in-app dialog (audited on the server), after
+/// which the status bar reaches "Synced" again.
+///
+/// The rejection is real: the clinic's admin makes the doctor a front desk member (the admin
+/// API) just before the server goes away; the app still knows the doctor as a doctor, so
+/// the note written offline is refused at the next push (`forbidden`: notes are for
+/// clinicians), not merged or turned into a conflict. Changing the role before the server
+/// stops (not after it returns) leaves no race with the app's first push.
+async fn rejected_change_is_discarded(
+    doc: &Session,
+    server: &mut ServerProcess,
+    admin: &Api,
+    clinic: Uuid,
+    doctor: &Person,
+    shots: &std::path::Path,
+) -> Result<()> {
+    let members = {
+        let (status, body) = admin.get(&format!("/v1/clinics/{clinic}/members")).await?;
+        ensure!(status.is_success(), "GET members: {status} {body}");
+        body.as_array().cloned().unwrap_or_default()
+    };
+    let member = members
+        .iter()
+        .find(|m| m["user"]["email"] == doctor.email.as_str())
+        .and_then(|m| m["id"].as_str())
+        .context("the doctor's membership")?
+        .to_owned();
+    let set_role = |role: &'static str| {
+        let path = format!("/v1/clinics/{clinic}/members/{member}");
+        async move {
+            let (status, body) = admin
+                .patch(&path, serde_json::json!({ "role": role }))
+                .await?;
+            ensure!(status.is_success(), "PATCH role {role}: {status} {body}");
+            Ok::<_, anyhow::Error>(())
+        }
+    };
+
+    set_role("front_desk").await?;
+    server.stop();
+    wait_status(doc, "net-state", "Offline", |t| t == "Offline").await?;
+    doc.click(By::Css("[data-testid=nav-doctor]")).await?;
+    choose_patient(doc, ".doctor aside", "Kulkarni").await?;
+    doc.fill(By::Css("#f-cc"), "Follow-up: cough better")
+        .await?;
+    doc.click(By::XPath(&button("Save draft"))).await?;
+    wait_notice(doc, "Saved").await?;
+    server.restart().await?;
+    let rejected = wait_status(doc, "rejected", "1 rejected", |t| t == "1 rejected").await?;
+    let waiting = doc.text(By::Css("[data-testid=pending]")).await?;
+    ensure!(
+        waiting != "Synced",
+        "the status bar says Synced with a rejected change"
+    );
+    println!("  a change made offline was rejected; status bar: {waiting} · {rejected}");
+
+    // The status bar's count opens the Unsent changes screen.
+    doc.click(By::Css("[data-testid=rejected]")).await?;
+    doc.wait_text(
+        By::Css("[data-testid=unsent-change] h3"),
+        "the rejected note in words",
+        SYNC_WAIT,
+        |t| t.starts_with("New consultation note") && t.contains("Ravi Kulkarni"),
+    )
+    .await?;
+    let reason = doc.text(By::Css("[data-testid=unsent-reason]")).await?;
+    ensure!(
+        reason.contains("role"),
+        "the reason does not say why: {reason:?}"
+    );
+    doc.screenshot(&shots.join("07b-unsent-changes.png"))
+        .await?;
+
+    doc.click(By::Css("[data-testid=unsent-discard]")).await?;
+    let dialog = doc
+        .wait_text(
+            By::Css("[data-testid=confirm-dialog]"),
+            "the discard dialog",
+            Duration::from_secs(10),
+            |t| t.contains("will be removed from this PC"),
+        )
+        .await?;
+    ensure!(
+        dialog.contains("audit trail"),
+        "the dialog does not say discarding is audited: {dialog:?}"
+    );
+    doc.screenshot(&shots.join("07c-discard-dialog.png"))
+        .await?;
+    doc.click(By::Css("[data-testid=confirm-ok]")).await?;
+    wait_notice(doc, "Change discarded.").await?;
+    doc.find(By::Css("[data-testid=unsent-empty]")).await?;
+    wait_status(doc, "pending", "Synced", |t| t == "Synced").await?;
+    ensure!(
+        doc.count(By::Css("[data-testid=rejected]")).await? == 0,
+        "the rejected count is still shown"
+    );
+
+    // The discard reached the server's audit trail with the push that followed it.
+    let deadline = std::time::Instant::now() + SYNC_WAIT;
+    loop {
+        let audit =
+            server_list(admin, &format!("/v1/clinics/{clinic}/audit?action=discard")).await?;
+        if audit.iter().any(|e| e["entity_type"] == "encounter") {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "no discard in the server's audit trail: {audit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    set_role("doctor").await?;
+    println!("  discarded on the Unsent changes screen (audited); the status bar is Synced");
+    Ok(())
+}
+
 /// The server's answer as one clinic member sees it.
 async fn server_list(api: &Api, path: &str) -> Result<Vec<Value>> {
     let (status, body) = api.get(path).await?;
@@ -485,6 +602,9 @@ async fn clinic_day() -> Result<()> {
             "  server back: everything synced (patient #{}, signed note, prescription, invoice)",
             ravi[0]["patient_number"]
         );
+
+        rejected_change_is_discarded(&doc, &mut server, &admin_a, a, &world.a.doctor, &shots)
+            .await?;
         Ok::<_, anyhow::Error>(())
     }
     .await;

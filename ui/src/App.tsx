@@ -14,6 +14,7 @@ import { FrontDesk } from "./screens/FrontDesk";
 import { DoctorScreen } from "./screens/Doctor";
 import { AdminScreen } from "./screens/Admin";
 import { ConflictInbox } from "./screens/Conflicts";
+import { UnsentChanges } from "./screens/UnsentChanges";
 import { PrintHost } from "./print/Print";
 
 /** Start-up is reported once, when the first interactive screen is on screen. */
@@ -60,7 +61,7 @@ export function App() {
   else {
     const role = clinic.membership.role;
     const screens = screensFor(role);
-    const label: Record<Screen, string> = { desk: en.nav.frontDesk, doctor: en.nav.doctor, admin: en.nav.admin, conflicts: en.nav.conflicts };
+    const label: Record<Screen, string> = { desk: en.nav.frontDesk, doctor: en.nav.doctor, admin: en.nav.admin, conflicts: en.nav.conflicts, unsent: en.nav.unsent };
     body = (
       <div class="workspace">
         <header class="topbar">
@@ -82,6 +83,7 @@ export function App() {
           {screen === "doctor" && <DoctorScreen clinic={clinic} session={session} />}
           {screen === "admin" && <AdminScreen clinic={clinic} />}
           {screen === "conflicts" && <ConflictInbox />}
+          {screen === "unsent" && <UnsentChanges clinic={clinic} session={session} />}
         </main>
       </div>
     );
@@ -91,7 +93,7 @@ export function App() {
     <div class="app">
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {body}
-      <StatusBar active={!!clinic} onOpenConflicts={() => setScreen("conflicts")} />
+      <StatusBar active={!!clinic} onOpenConflicts={() => setScreen("conflicts")} onOpenUnsent={() => setScreen("unsent")} />
       <PrintHost />
     </div>
   );

@@ -148,9 +148,9 @@ async fn run(cli: Cli) -> Result<()> {
                 let partition = client.open_partition(*clinic)?;
                 let s = status_of(&partition)?;
                 println!(
-                    "{clinic}: pending {}, failed {}, conflicts {}, last synced {}, {}",
+                    "{clinic}: pending {}, rejected {}, conflicts {}, last synced {}, {}",
                     s.pending,
-                    s.failed,
+                    s.rejected,
                     s.conflicts,
                     s.last_synced_at
                         .map_or("never".to_owned(), |t| t.to_rfc3339()),

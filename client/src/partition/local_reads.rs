@@ -17,6 +17,8 @@ pub enum ReadAction {
     List,
     /// A record printed (prescription, invoice, receipt).
     Print,
+    /// A change the server rejected was discarded by a person on this device.
+    Discard,
 }
 
 impl ReadAction {
@@ -25,13 +27,19 @@ impl ReadAction {
             ReadAction::Read => "read",
             ReadAction::List => "list",
             ReadAction::Print => "print",
+            ReadAction::Discard => "discard",
         }
     }
 
     pub fn parse(s: &str) -> Option<ReadAction> {
-        [ReadAction::Read, ReadAction::List, ReadAction::Print]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            ReadAction::Read,
+            ReadAction::List,
+            ReadAction::Print,
+            ReadAction::Discard,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }
 

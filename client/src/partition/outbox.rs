@@ -155,6 +155,8 @@ pub struct OutboxEntry {
     /// Machine code of the last failure (an `ErrorCode` in snake_case, or a client code).
     pub error_code: Option<String>,
     pub last_error: Option<String>,
+    /// The field the server blamed for a rejection, when it named one.
+    pub error_field: Option<String>,
     /// The server's conflict inbox entry, for entries in [`OutboxState::Conflict`].
     pub conflict_id: Option<Uuid>,
     pub state: OutboxState,
@@ -195,11 +197,11 @@ impl Record<'_> {
     }
 }
 
-const COLUMNS: &str = "seq, mutation_id, entity, entity_id, operation, base_version, parent_id, \
-                       data, changes, made_at, created_at, attempts, error_code, last_error, \
-                       conflict_id, state";
+pub(crate) const COLUMNS: &str =
+    "seq, mutation_id, entity, entity_id, operation, base_version, parent_id, data, changes, \
+     made_at, created_at, attempts, error_code, last_error, conflict_id, state, error_field";
 
-fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
+pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     let data: Option<String> = row.get(7)?;
     let data = data
         .map(|text| {
@@ -227,6 +229,7 @@ fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
         last_error: row.get(13)?,
         conflict_id: opt_uuid_at(row, 14)?,
         state: enum_at(row, 15, OutboxState::parse)?,
+        error_field: row.get(16)?,
     })
 }
 
@@ -468,7 +471,7 @@ impl ClinicPartition {
         state: OutboxState,
         error: &str,
     ) -> Result<bool, PartitionError> {
-        mark(&self.conn, mutation_id, state, None, error, None)
+        mark(&self.conn, mutation_id, state, None, error, None, None)
     }
 
     /// A person gave up on a rejected (or conflicting) change: drop it and let the next
@@ -516,6 +519,7 @@ pub(crate) fn mark(
     code: Option<&str>,
     error: &str,
     conflict_id: Option<Uuid>,
+    field: Option<&str>,
 ) -> Result<bool, PartitionError> {
     if state == OutboxState::Pending {
         return Err(PartitionError::InvalidMutation(
@@ -524,14 +528,15 @@ pub(crate) fn mark(
     }
     let changed = conn.execute(
         "UPDATE outbox SET state = ?2, attempts = attempts + 1, error_code = ?3,
-                           last_error = ?4, conflict_id = ?5
+                           last_error = ?4, conflict_id = ?5, error_field = ?6
          WHERE mutation_id = ?1",
         params![
             mutation_id.to_string(),
             state.as_str(),
             code,
             error,
-            conflict_id.map(|c| c.to_string())
+            conflict_id.map(|c| c.to_string()),
+            field,
         ],
     )?;
     Ok(changed > 0)

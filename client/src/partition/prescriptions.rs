@@ -97,6 +97,25 @@ fn load_items(conn: &Connection, prescription: &mut Prescription) -> rusqlite::R
 }
 
 impl ClinicPartition {
+    /// The cached row without recording a read: for changes to a prescription on screen.
+    pub(crate) fn peek_prescription(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<Prescription>, PartitionError> {
+        let mut prescription = self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM prescriptions WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(p) = prescription.as_mut() {
+            load_items(&self.conn, p)?;
+        }
+        Ok(prescription)
+    }
+
     pub fn get_prescription(&self, id: Uuid) -> Result<Option<Prescription>, PartitionError> {
         let mut prescription = self
             .conn

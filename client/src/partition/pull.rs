@@ -75,7 +75,11 @@ fn any_refetch(conn: &Connection) -> rusqlite::Result<bool> {
         .query_row([], |row| row.get(0))
 }
 
-fn remove_row(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<usize> {
+pub(crate) fn remove_row(
+    conn: &Connection,
+    entity: EntityKind,
+    id: Uuid,
+) -> rusqlite::Result<usize> {
     match table(entity) {
         // Table names come from the fixed list above, never from input.
         Some(t) => conn
@@ -336,6 +340,7 @@ impl ClinicPartition {
                         Some("conflict"),
                         message,
                         Some(*conflict_id),
+                        None,
                     )?;
                     let local_value = m
                         .data
@@ -356,7 +361,12 @@ impl ClinicPartition {
                     add_refetch(&tx, target, target_id)?;
                     outcome.conflicts += 1;
                 }
-                MutationResult::Rejected { code, message, .. } => {
+                MutationResult::Rejected {
+                    code,
+                    message,
+                    field,
+                    ..
+                } => {
                     let code = serde_json::to_value(code)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned));
@@ -367,8 +377,14 @@ impl ClinicPartition {
                         code.as_deref(),
                         message,
                         None,
+                        field.as_deref(),
                     )?;
-                    add_refetch(&tx, target, target_id)?;
+                    // The server never had a rejected create: fetching it again would only
+                    // delete the person's work from this PC before they could correct it.
+                    // It stays until they resend or discard it (discarding refetches).
+                    if m.op != Operation::Create {
+                        add_refetch(&tx, target, target_id)?;
+                    }
                     outcome.rejected += 1;
                 }
             }
@@ -397,6 +413,7 @@ impl ClinicPartition {
                 OutboxState::Failed,
                 Some(code),
                 error,
+                None,
                 None,
             )?;
         }

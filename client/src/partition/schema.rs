@@ -299,7 +299,40 @@ SELECT seq, read_id, action, entity, entity_ids, patient_ids, at FROM local_read
 DROP TABLE local_reads;
 ALTER TABLE local_reads_v3 RENAME TO local_reads;
 "#,
-    // 3 → 4: patient allergies, and the allergy warnings a prescription acknowledged.
+    // 3 → 4: rejected changes are shown, corrected or discarded by a person (issue 8).
+    // The outbox keeps the field the server blamed; the access log accepts `discard` (a
+    // discarded change goes to the server's audit trail); a discarded invoice that took a
+    // number of this device's series is kept as a cancelled number, so the series shows
+    // why it has a gap instead of silently skipping a number.
+    r#"
+ALTER TABLE outbox ADD COLUMN error_field TEXT;
+
+CREATE TABLE local_reads_v4 (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    read_id     TEXT NOT NULL UNIQUE,
+    action      TEXT NOT NULL CHECK (action IN ('read', 'list', 'print', 'discard')),
+    entity      TEXT NOT NULL,
+    entity_ids  TEXT NOT NULL CHECK (json_valid(entity_ids)),
+    patient_ids TEXT NOT NULL CHECK (json_valid(patient_ids)),
+    at          TEXT NOT NULL
+);
+INSERT INTO local_reads_v4 (seq, read_id, action, entity, entity_ids, patient_ids, at)
+SELECT seq, read_id, action, entity, entity_ids, patient_ids, at FROM local_reads;
+DROP TABLE local_reads;
+ALTER TABLE local_reads_v4 RENAME TO local_reads;
+
+CREATE TABLE voided_invoice_numbers (
+    series      TEXT NOT NULL,
+    number      INTEGER NOT NULL,
+    invoice_id  TEXT NOT NULL,
+    patient_id  TEXT,
+    voided_at   TEXT NOT NULL,
+    -- The server's reason for refusing the invoice (code and message), kept for the record.
+    reason      TEXT,
+    PRIMARY KEY (series, number)
+);
+"#,
+    // 4 → 5: patient allergies, and the allergy warnings a prescription acknowledged.
     r#"
 CREATE TABLE allergies (
     id          TEXT PRIMARY KEY NOT NULL,

@@ -85,6 +85,12 @@ impl AppError {
         (body.code, body.message)
     }
 
+    /// Code, message and the offending field (if any), as the error body carries them.
+    pub fn code_message_field(&self) -> (ErrorCode, String, Option<String>) {
+        let body = self.body();
+        (body.code, body.message, body.field)
+    }
+
     /// Whether the transaction should commit despite the error (audit rows of a denial).
     pub fn keeps_transaction(&self) -> bool {
         matches!(self, AppError::Denied(_))

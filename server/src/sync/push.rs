@@ -313,7 +313,7 @@ fn rejected(
     e: AppError,
     audit: &mut HashMap<(AuditAction, &'static str), AuditedIds>,
 ) -> MutationResult {
-    let (code, message) = e.code_and_message();
+    let (code, message, field) = e.code_message_field();
     if code == ErrorCode::Forbidden {
         let entry = audit
             .entry((AuditAction::Denied, m.entity.as_str()))
@@ -324,6 +324,7 @@ fn rejected(
         mutation_id: m.mutation_id,
         code,
         message,
+        field,
     }
 }
 

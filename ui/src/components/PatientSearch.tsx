@@ -4,6 +4,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../lib/ipc";
+import { subscribeClinicChanges } from "../lib/useClinicData";
 import { formatDate } from "../lib/dates";
 import { formatPhone } from "../lib/phone";
 import type { Patient } from "../lib/types";
@@ -13,7 +14,7 @@ import { ErrorBanner, useSlashFocus } from "./common";
 /** Rows shown: more than fit the list without scrolling, few enough to paint within a frame. */
 const RESULTS = 15;
 
-export function PatientSearch(props: { onChoose: (p: Patient) => void; refreshKey?: number; compact?: boolean }) {
+export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?: boolean }) {
   const [query, setQuery] = useState("");
   const [results, setResults] = useState<Patient[]>([]);
   const [active, setActive] = useState(0);
@@ -39,8 +40,12 @@ export function PatientSearch(props: { onChoose: (p: Patient) => void; refreshKe
   // Searching straight from the input handler, not from an effect (which Preact runs only
   // after the next paint), keeps a frame out of every keystroke's latency.
   const onInput = (q: string) => { setQuery(q); search(q); };
-  // Rows changed elsewhere (a save, a sync): ask again.
-  useEffect(() => { if (props.refreshKey) search(query); }, [props.refreshKey]);
+  // Rows changed (a save, a sync): ask again, through the data layer's one subscription.
+  // Not `useClinicData`: its loader runs from an effect, after the next paint, and typing
+  // must search straight from the input handler (see above).
+  const queryRef = useRef(query);
+  queryRef.current = query;
+  useEffect(() => subscribeClinicChanges(() => search(queryRef.current)), []);
 
   const choose = (p: Patient) => { props.onChoose(p); if (props.compact) onInput(""); };
   const onKey = (e: KeyboardEvent) => {

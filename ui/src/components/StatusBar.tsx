@@ -1,15 +1,17 @@
-// Always visible: online/offline, changes waiting for the server, last sync, the initial
+// Always visible: online/offline, changes waiting for the server and changes it rejected
+// (counted apart; rejected links to the Unsent changes screen), last sync, the initial
 // sync's progress and the conflict inbox. Fed by `sync://status` events from Rust.
 
 import { useEffect, useState } from "preact/hooks";
 import { api, EVENTS, onEvent, readableError } from "../lib/ipc";
 import { formatDateTime } from "../lib/dates";
+import { statusCounts } from "../lib/unsent";
 import type { SyncStatus } from "../lib/types";
 import { en } from "../strings/en";
 
-const EMPTY: SyncStatus = { online: false, syncing: false, pending: 0, conflicts: 0, last_synced_at: null, progress: null, error: null };
+const EMPTY: SyncStatus = { online: false, syncing: false, pending: 0, rejected: 0, conflicts: 0, last_synced_at: null, progress: null, error: null };
 
-export function StatusBar(props: { onOpenConflicts?: () => void; active: boolean }) {
+export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: () => void; active: boolean }) {
   const [status, setStatus] = useState<SyncStatus>(EMPTY);
   useEffect(() => {
     let unlisten: (() => void) | undefined;
@@ -18,7 +20,9 @@ export function StatusBar(props: { onOpenConflicts?: () => void; active: boolean
     return () => unlisten?.();
   }, [props.active]);
 
-  const synced = status.online && status.pending === 0 && !status.syncing;
+  // A rejected change is not synced: it waits for a person on the Unsent changes screen.
+  const synced = status.online && status.pending === 0 && (status.rejected ?? 0) === 0 && !status.syncing;
+  const counts = statusCounts({ pending: status.pending, rejected: status.rejected ?? 0 });
   // Before a clinic is open there is nothing to sync: no claim about the network or changes.
   if (!props.active) return <footer class="status-bar" role="status" aria-live="polite" />;
   return (
@@ -26,7 +30,10 @@ export function StatusBar(props: { onOpenConflicts?: () => void; active: boolean
       <span class={`dot ${status.online ? "online" : "offline"}`} data-testid="net-state">
         {status.online ? en.status.online : en.status.offline}
       </span>
-      <span data-testid="pending">{status.syncing ? en.status.syncing : synced ? en.status.synced : en.status.pending(status.pending)}</span>
+      <span data-testid="pending">{status.syncing ? en.status.syncing : synced ? en.status.synced : counts.waiting ?? ""}</span>
+      {counts.rejected && (
+        <button class="link warn" onClick={props.onOpenUnsent} data-testid="rejected">{counts.rejected}</button>
+      )}
       <span>{status.last_synced_at ? en.status.lastSync(formatDateTime(status.last_synced_at)) : en.status.never}</span>
       {status.progress && (
         <span class="progress">

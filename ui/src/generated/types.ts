@@ -226,7 +226,7 @@ number?: number | null,
  */
 place_of_supply: string | null, lines: Array<NewInvoiceLine>, };
 
-export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied";
+export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied" | "discard";
 
 /**
  * One audit record. It names entities by id only, never patient data values.
@@ -338,7 +338,12 @@ export type MutationResult = { "outcome": "applied", mutation_id: string, versio
 /**
  * Set when an edit of a signed note was turned into this addendum.
  */
-addendum_id: string | null, } | { "outcome": "conflict", mutation_id: string, kind: ConflictKind, conflict_id: string, message: string, } | { "outcome": "rejected", mutation_id: string, code: ErrorCode, message: string, };
+addendum_id: string | null, } | { "outcome": "conflict", mutation_id: string, kind: ConflictKind, conflict_id: string, message: string, } | { "outcome": "rejected", mutation_id: string, code: ErrorCode, message: string, 
+/**
+ * The offending field, when one is to blame (absent in results stored before
+ * servers sent it).
+ */
+field?: string | null, };
 
 export type PushResponse = { 
 /**

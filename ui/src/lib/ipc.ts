@@ -8,7 +8,7 @@ import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
   Invoice, Member, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
-  PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, Uuid,
+  PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
 
 export class AppError extends Error {
@@ -90,6 +90,11 @@ export const api = {
   syncNow: () => call<void>("sync_now"),
   recordPrint: (entity: string, id: Uuid) => call<void>("record_print", { entity, id }),
   printPage: () => call<void>("print_page"),
+
+  unsentChanges: () => call<UnsentView>("unsent_changes"),
+  resendChange: (mutationId: Uuid, corrections: Record<string, unknown>) =>
+    call<Uuid>("resend_change", { mutationId, corrections }),
+  discardChange: (mutationId: Uuid) => call<string | null>("discard_change", { mutationId }),
 };
 
 /** Events the Rust side emits (see `src-tauri/src/sync.rs`). */

@@ -18,13 +18,15 @@ export const canReadAudit = (role: Role) => may(role, "audit_log", "read");
 /** The admin screen: members and the audit trail. */
 export const canAdmin = (role: Role) => canManageMembers(role) || canReadAudit(role);
 
-export type Screen = "desk" | "doctor" | "admin" | "conflicts";
+export type Screen = "desk" | "doctor" | "admin" | "conflicts" | "unsent";
 
 export function screensFor(role: Role): Screen[] {
   const screens: Screen[] = ["desk"];
   if (canReadClinical(role)) screens.unshift("doctor");
   if (canAdmin(role)) screens.push("admin");
   screens.push("conflicts");
+  // Every role may have changes the server refused; each sees and settles its own.
+  screens.push("unsent");
   return screens;
 }
 

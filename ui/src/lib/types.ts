@@ -54,7 +54,10 @@ export interface SyncProgress { done: number; total: number | null }
 export interface SyncStatus {
   online: boolean;
   syncing: boolean;
+  /** Changes still to push. */
   pending: number;
+  /** Changes the server refused for good (the Unsent changes screen). */
+  rejected: number;
   conflicts: number;
   last_synced_at: string | null;
   progress: SyncProgress | null;
@@ -68,3 +71,33 @@ export interface AppInfo { version: string; device: string }
 
 /** An appointment with the patient's name, as the queue and calendar show it. */
 export interface AppointmentRow { appointment: Appointment; patient_name: string | null; patient_number: number | null }
+
+/** A value of a rejected change that may be corrected (`src-tauri/src/core.rs` → `EditableFieldView`). */
+export interface EditableField { name: string; value: string | number | boolean | null }
+
+/** One change the server rejected (`UnsentChangeView`). */
+export interface UnsentChange {
+  mutation_id: Uuid;
+  entity: string;
+  entity_id: Uuid;
+  op: "create" | "update" | "delete";
+  patient_id: Uuid | null;
+  patient_name: string | null;
+  patient_number: number | null;
+  starts_at: string | null;
+  doctor_id: Uuid | null;
+  invoice_number: string | null;
+  code: string | null;
+  message: string | null;
+  field: string | null;
+  made_at: string;
+  attempts: number;
+  editable: EditableField[];
+  /** False for a clinical change shown to a non-clinician. */
+  may_change: boolean;
+}
+
+/** A device invoice number cancelled because its invoice was discarded. */
+export interface VoidedInvoice { invoice_number: string; invoice_id: Uuid; voided_at: string; reason: string | null }
+
+export interface UnsentView { changes: UnsentChange[]; voided: VoidedInvoice[] }

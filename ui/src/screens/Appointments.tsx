@@ -1,6 +1,7 @@
 // Book, move and cancel appointments on a day or week view.
 
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
+import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { addDays, dayRange, formatDate, formatTime, isoDate, localInstant, parseDate, startOfDay, weekOf } from "../lib/dates";
 import { doctorName, useDoctors } from "../lib/doctors";
@@ -14,18 +15,17 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
   const doctors = useDoctors(props.clinic, props.session);
   const [view, setView] = useState<"day" | "week">("day");
   const [day, setDay] = useState(isoDate(new Date()));
-  const [rows, setRows] = useState<AppointmentRow[]>([]);
   const [moving, setMoving] = useState<AppointmentRow | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const { error, run, setError } = useAction();
+  const { error: actionError, run } = useAction();
 
   const days = view === "day" ? [day] : weekOf(day);
-  const load = () => {
+  const { data: rows, error: loadError, reload: load } = useClinicData(() => {
     const from = dayRange(days[0]).from;
     const to = dayRange(days[days.length - 1]).to;
-    api.listAppointments(from, to, null).then(setRows, setError);
-  };
-  useEffect(load, [day, view]);
+    return api.listAppointments(from, to, null);
+  }, [day, view], [] as AppointmentRow[]);
+  const error = actionError ?? loadError;
 
   const shift = (n: number) => setDay(isoDate(addDays(startOfDay(day), view === "day" ? n : 7 * n)));
   const cancel = (r: AppointmentRow) => run(async () => {

@@ -1,7 +1,7 @@
 // The conflict inbox: changes that could not merge silently, shown to a person.
 
-import { useEffect, useState } from "preact/hooks";
-import { api, EVENTS, onEvent } from "../lib/ipc";
+import { api } from "../lib/ipc";
+import { useClinicData } from "../lib/useClinicData";
 import { formatDateTime } from "../lib/dates";
 import type { Conflict } from "../lib/types";
 import { en } from "../strings/en";
@@ -10,15 +10,10 @@ import { ErrorBanner, useAction } from "../components/common";
 const show = (v: unknown) => (v == null ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
 export function ConflictInbox() {
-  const [items, setItems] = useState<Conflict[]>([]);
-  const { error, run } = useAction();
-  const load = () => run(async () => setItems(await api.listConflicts()));
-  useEffect(() => {
-    load();
-    let un: (() => void) | undefined;
-    onEvent(EVENTS.conflicts, load).then((u) => (un = u));
-    return () => un?.();
-  }, []);
+  const { error: actionError, run } = useAction();
+  const { data: items, error: loadError, reload: load } = useClinicData(() => api.listConflicts(), [], [] as Conflict[]);
+  const error = actionError ?? loadError;
+
   return (
     <section>
       <h2>{en.conflicts.title}</h2>

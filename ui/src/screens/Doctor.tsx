@@ -2,6 +2,7 @@
 // and prescriptions from the drug list shipped with the app. All offline-capable.
 
 import { useEffect, useState } from "preact/hooks";
+import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
 import { canPrescribe, canSignNotes } from "../lib/roles";
@@ -17,14 +18,12 @@ import { requestPrint } from "../print/Print";
 import { AllergyList, AllergyWarnings } from "../components/Allergies";
 
 export function DoctorScreen(props: { clinic: ClinicView; session: SessionView }) {
-  const [today, setToday] = useState<AppointmentRow[]>([]);
   const [patientId, setPatientId] = useState<string | null>(null);
-  const { error, setError } = useAction();
-  useEffect(() => {
+  const { data: today, error } = useClinicData(() => {
     const { from, to } = dayRange(isoDate(new Date()));
     const mine = props.clinic.membership.role === "doctor" ? props.session.user.id : null;
-    api.listAppointments(from, to, mine).then(setToday, setError);
-  }, []);
+    return api.listAppointments(from, to, mine);
+  }, [], [] as AppointmentRow[]);
 
   return (
     <div class="split doctor">
@@ -49,14 +48,13 @@ export function DoctorScreen(props: { clinic: ClinicView; session: SessionView }
 }
 
 function Chart(props: { patientId: string; clinic: ClinicView; session: SessionView }) {
-  const [chart, setChart] = useState<PatientChart | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   // Bumped on every save so the editor starts afresh after a note is signed.
   const [saves, setSaves] = useState(0);
   const doctors = useDoctors(props.clinic, props.session);
-  const { error, setError } = useAction();
-  const load = () => api.patientChart(props.patientId).then(setChart, setError);
-  useEffect(() => { load(); }, [props.patientId]);
+  const { data: chart, error, reload: load } = useClinicData<PatientChart | null>(
+    () => api.patientChart(props.patientId), [props.patientId], null,
+  );
   if (!chart) return <ErrorBanner error={error} />;
   const drafts = chart.encounters.filter((e) => !e.signed_at);
   return (

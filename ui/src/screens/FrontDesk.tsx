@@ -10,6 +10,7 @@ import { formatAbha } from "../lib/validate";
 import { canBill } from "../lib/roles";
 import { en } from "../strings/en";
 import { Notice } from "../components/common";
+import { clinicDataChanged } from "../lib/useClinicData";
 import { PatientSearch } from "../components/PatientSearch";
 import { PatientForm } from "../components/PatientForm";
 import { Queue } from "./Queue";
@@ -23,7 +24,6 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
   const [patient, setPatient] = useState<Patient | null>(null);
   const [editing, setEditing] = useState<"new" | "edit" | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [refresh, setRefresh] = useState(0);
 
   // Invoices only for roles that may bill (the shared permission table).
   const bill = canBill(props.clinic.membership.role);
@@ -43,7 +43,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
         <div class="split">
           <section>
             <div class="row">
-              <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }} refreshKey={refresh} />
+              <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }} />
               <button class="primary" onClick={() => { setEditing("new"); setNotice(null); }} data-testid="register-patient">{en.patient.register}</button>
             </div>
           </section>
@@ -52,7 +52,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
               <PatientForm
                 patient={editing === "edit" ? patient : null}
                 onCancel={() => setEditing(null)}
-                onSaved={(p) => { setPatient(p); setEditing(null); setNotice(en.patient.saved); setRefresh((r) => r + 1); }}
+                onSaved={(p) => { setPatient(p); setEditing(null); setNotice(en.patient.saved); clinicDataChanged(); }}
               />
             )}
             {!editing && patient && (

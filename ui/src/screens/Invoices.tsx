@@ -1,7 +1,8 @@
 // GST invoices: lines with SAC/HSN, CGST+SGST or IGST by place of supply (previewed with the
 // same arithmetic as the server), payments, and printing as A4 tax invoice or 80 mm receipt.
 
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
+import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { ALLOWED_RATES_BP, formatRate, GstFailure, STATES, sumLines, supplyKind, taxLine, type LineTax } from "../lib/gst";
 import { formatPaise, parseRupees } from "../lib/money";
@@ -17,12 +18,12 @@ interface LineForm { description: string; sac_hsn: string; qty: string; price: s
 const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_hsn: "999312", qty: "1", price: "", discount: "", rate: 0 });
 
 export function Invoices(props: { clinic: ClinicView; patient: Patient | null; onChoosePatient: (p: Patient) => void }) {
-  const [invoices, setInvoices] = useState<Invoice[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
-  const { error, setError } = useAction();
   const patient = props.patient;
-  const load = () => { if (patient) api.patientChart(patient.id).then((c) => setInvoices(c.invoices), setError); };
-  useEffect(load, [patient?.id]);
+  const { data: invoices, error, reload: load } = useClinicData(
+    async (): Promise<Invoice[]> => (patient ? (await api.patientChart(patient.id)).invoices : []),
+    [patient?.id], [],
+  );
 
   return (
     <section class="split">

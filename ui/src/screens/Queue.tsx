@@ -1,7 +1,8 @@
 // Today's queue per doctor: check in → in consultation → done, or no-show / cancel.
 
-import { useEffect, useState } from "preact/hooks";
-import { api, EVENTS, onEvent } from "../lib/ipc";
+import { useState } from "preact/hooks";
+import { api } from "../lib/ipc";
+import { useClinicData } from "../lib/useClinicData";
 import { dayRange, formatTime, isoDate } from "../lib/dates";
 import { doctorName, useDoctors } from "../lib/doctors";
 import { nextSteps } from "../lib/roles";
@@ -11,19 +12,13 @@ import { ErrorBanner, useAction } from "../components/common";
 
 export function Queue(props: { clinic: ClinicView; session: SessionView }) {
   const doctors = useDoctors(props.clinic, props.session);
-  const [rows, setRows] = useState<AppointmentRow[]>([]);
   const [doctor, setDoctor] = useState<string>("");
-  const { error, run, setError } = useAction();
-  const load = () => {
+  const { error: actionError, run } = useAction();
+  const { data: rows, error: loadError, reload: load } = useClinicData(() => {
     const { from, to } = dayRange(isoDate(new Date()));
-    api.listAppointments(from, to, doctor || null).then(setRows, setError);
-  };
-  useEffect(load, [doctor]);
-  useEffect(() => {
-    let un: (() => void) | undefined;
-    onEvent(EVENTS.changed, load).then((u) => (un = u));
-    return () => un?.();
-  }, [doctor]);
+    return api.listAppointments(from, to, doctor || null);
+  }, [doctor], [] as AppointmentRow[]);
+  const error = actionError ?? loadError;
 
   const move = (row: AppointmentRow, status: AppointmentStatus) =>
     run(async () => {
