@@ -24,8 +24,11 @@ describe("unsent changes in words", () => {
 
   it("turns the server's code and message into sentences", () => {
     expect(reasonText(base)).toBe("The server did not accept a value. Enter a 10-digit mobile number, optionally with +91.");
+    // The server's generic wording is not repeated after ours.
     expect(reasonText({ code: "forbidden", message: "Your role in this clinic does not allow this." }))
-      .toMatch(/^Your role in this clinic does not allow this change/);
+      .toBe("Your role in this clinic does not allow this change (it may have changed since you made it).");
+    expect(reasonText({ code: "not_found", message: "Not found." }))
+      .toBe("The record it refers to no longer exists on the server (it may have been deleted).");
     expect(reasonText({ code: "something_new", message: "Odd" })).toBe("Odd");
     expect(reasonText({ code: null, message: null })).toBe("An unexpected error occurred.");
   });

@@ -49,7 +49,11 @@ export function fieldLabel(name: string): string {
 export function reasonText(c: Pick<UnsentChange, "code" | "message">): string {
   const ours = c.code ? en.unsent.reasons[c.code] : undefined;
   const theirs = c.message?.trim() ?? "";
-  if (ours && theirs && ours !== theirs) return `${ours} ${theirs.endsWith(".") ? theirs : `${theirs}.`}`;
+  // The server's generic wording for a code ("Not found.", "Your role in this clinic does not
+  // allow this.") adds nothing to ours; a specific one (the rule a value broke) does.
+  const generic = theirs.replace(/\.$/, "");
+  const adds = theirs !== "" && generic !== "Not found" && !(ours ?? "").startsWith(generic);
+  if (ours && adds) return `${ours} ${theirs.endsWith(".") ? theirs : `${theirs}.`}`;
   return ours ?? (theirs || en.errors.byCode.internal);
 }
 
