@@ -6,7 +6,7 @@ impl Core {
     // -------------------------------------------------------------- admin (online only)
 
     /// The server API, the open clinic and the user's role there.
-    async fn online(&self) -> Result<(ServerApi, Uuid, Role), UiError> {
+    pub(super) async fn online(&self) -> Result<(ServerApi, Uuid, Role), UiError> {
         let state = self.state.lock().await;
         let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
         let clinic = state.clinic.as_ref().ok_or_else(UiError::no_clinic)?;
@@ -18,7 +18,7 @@ impl Core {
     }
 
     /// The server API, if the permission table lets this member do `action` to `resource`.
-    async fn api_for(
+    pub(super) async fn api_for(
         &self,
         resource: Resource,
         action: Action,
@@ -29,7 +29,7 @@ impl Core {
     }
 
     /// The member list from the server, kept in the partition for offline use.
-    async fn fetch_members(&self) -> Result<Vec<Member>, UiError> {
+    pub(super) async fn fetch_members(&self) -> Result<Vec<Member>, UiError> {
         let (api, clinic, _) = self.online().await?;
         let members = api.members(clinic).await?;
         let kept = members.clone();
