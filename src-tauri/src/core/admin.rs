@@ -1,0 +1,117 @@
+//! Online-only administration (members, the audit trail), the conflict inbox and printing.
+
+use super::*;
+
+impl Core {
+    // -------------------------------------------------------------- admin (online only)
+
+    /// The server API, the open clinic and the user's role there.
+    pub(super) async fn online(&self) -> Result<(ServerApi, Uuid, Role), UiError> {
+        let state = self.state.lock().await;
+        let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
+        let clinic = state.clinic.as_ref().ok_or_else(UiError::no_clinic)?;
+        Ok((
+            client.api().clone(),
+            clinic.clinic_id,
+            clinic.membership.role,
+        ))
+    }
+
+    /// The server API, if the permission table lets this member do `action` to `resource`.
+    pub(super) async fn api_for(
+        &self,
+        resource: Resource,
+        action: Action,
+    ) -> Result<(ServerApi, Uuid), UiError> {
+        let (api, clinic, role) = self.online().await?;
+        rules::authorize(role, resource, action)?;
+        Ok((api, clinic))
+    }
+
+    /// The member list from the server, kept in the partition for offline use.
+    pub(super) async fn fetch_members(&self) -> Result<Vec<Member>, UiError> {
+        let (api, clinic, _) = self.online().await?;
+        let members = api.members(clinic).await?;
+        let kept = members.clone();
+        self.with_partition(move |p, _, _| Ok(p.set_cached_members(&kept)?))
+            .await?;
+        Ok(members)
+    }
+
+    /// Members and roles (online only: admins act on the server's current list).
+    pub async fn list_members(&self) -> Result<Vec<Member>, UiError> {
+        self.fetch_members().await
+    }
+
+    pub async fn add_member(&self, mut new: NewMember) -> Result<Member, UiError> {
+        new.email = new.email.trim().to_owned();
+        if new.email.is_empty() {
+            return Err(UiError::invalid("email", "This field is required."));
+        }
+        let (api, clinic) = self.api_for(Resource::Member, Action::Create).await?;
+        let member = api.add_member(clinic, &new).await?;
+        let _ = self.fetch_members().await; // keeps the cached list current; best effort
+        Ok(member)
+    }
+
+    pub async fn set_member_role(&self, member: Uuid, role: Role) -> Result<Member, UiError> {
+        let (api, clinic) = self.api_for(Resource::Member, Action::Update).await?;
+        let member = api.update_member(clinic, member, role).await?;
+        let _ = self.fetch_members().await;
+        Ok(member)
+    }
+
+    pub async fn revoke_member(&self, member: Uuid) -> Result<(), UiError> {
+        let (api, clinic) = self.api_for(Resource::Member, Action::Delete).await?;
+        api.revoke_member(clinic, member).await?;
+        let _ = self.fetch_members().await;
+        Ok(())
+    }
+
+    /// One page of the audit trail (online only; the server allows clinic admins).
+    pub async fn audit_trail(&self, mut query: AuditQuery) -> Result<Page<AuditEntry>, UiError> {
+        let (api, clinic) = self.api_for(Resource::AuditLog, Action::Read).await?;
+        if let (Some(from), Some(to)) = (query.from, query.to) {
+            if to < from {
+                return Err(UiError::invalid("to", "The end must be after the start."));
+            }
+        }
+        query.limit = Some(query.limit.unwrap_or(50).clamp(1, 200));
+        query.offset = query.offset.map(|o| o.max(0));
+        Ok(api.audit(clinic, &query).await?)
+    }
+
+    // -------------------------------------------------------------- conflicts, printing
+
+    pub async fn list_conflicts(&self) -> Result<Vec<ConflictView>, UiError> {
+        self.read_partition(|p, _, _| {
+            Ok(p.open_conflicts()?
+                .into_iter()
+                .map(ConflictView::from)
+                .collect())
+        })
+        .await
+    }
+
+    /// "Mark resolved" keeps the server's value (the device's value stays on record).
+    pub async fn resolve_conflict(&self, id: Uuid) -> Result<bool, UiError> {
+        self.with_partition(move |p, _, _| {
+            p.resolve_conflict_with(id, Resolution::KeepServer)?;
+            Ok(p.resolve_conflict(id)?)
+        })
+        .await
+    }
+
+    /// Records a print in the local access log; it reaches the audit trail as `print`
+    /// with the next push (offline prints too).
+    pub async fn record_print(&self, entity: String, id: Uuid) -> Result<(), UiError> {
+        let entity = match entity.as_str() {
+            "invoice" | "receipt" => EntityKind::Invoice,
+            "prescription" => EntityKind::Prescription,
+            "encounter" => EntityKind::Encounter,
+            _ => return Err(UiError::invalid("entity", "unknown print entity")),
+        };
+        self.read_partition(move |p, _, _| Ok(p.record_print(entity, id)?))
+            .await
+    }
+}

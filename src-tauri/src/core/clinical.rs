@@ -1,0 +1,80 @@
+//! Notes, addenda, prescriptions and allergies: one-line delegations to the client core's
+//! `OpenClinic`, which authorizes with the permission table and validates with the shared rules.
+
+use super::*;
+
+impl Core {
+    // -------------------------------------------------------------- clinical
+
+    pub async fn save_encounter(&self, draft: EncounterDraft) -> Result<Encounter, UiError> {
+        let new = NewEncounter {
+            id: draft.id,
+            patient_id: draft.patient_id,
+            appointment_id: draft.appointment_id,
+            chief_complaint: draft.chief_complaint,
+            notes: draft.notes,
+            diagnosis: draft.diagnosis,
+            vitals: draft.vitals,
+        };
+        self.with_clinic(move |c| Ok(c.save_note(new)?)).await
+    }
+
+    /// Signs a note as the signed-in doctor (offline too: the server signs it as the
+    /// doctor who pushes the change).
+    pub async fn sign_encounter(&self, id: Uuid) -> Result<Encounter, UiError> {
+        self.with_clinic(move |c| Ok(c.sign_note(id)?)).await
+    }
+
+    pub async fn add_addendum(
+        &self,
+        encounter_id: Uuid,
+        text: String,
+    ) -> Result<Encounter, UiError> {
+        self.with_clinic(move |c| Ok(c.add_addendum(encounter_id, text)?))
+            .await
+    }
+
+    pub async fn issue_prescription(&self, new: NewPrescription) -> Result<Prescription, UiError> {
+        self.with_clinic(move |c| Ok(c.issue_prescription(new)?))
+            .await
+    }
+
+    /// The allergy warnings for the drugs on the pad so far (the pad asks for an
+    /// acknowledgement of each before it issues).
+    pub async fn prescription_warnings(
+        &self,
+        draft: NewPrescription,
+    ) -> Result<Vec<vaidya_shared::rules::validation::AllergyWarning>, UiError> {
+        self.read_partition(move |p, user, role| {
+            Ok(OpenClinic::new(p, user, role).prescription_warnings(&draft)?)
+        })
+        .await
+    }
+
+    /// A patient's allergies (every role: the front desk's card shows a badge).
+    pub async fn patient_allergies(
+        &self,
+        patient_id: Uuid,
+    ) -> Result<Vec<vaidya_shared::api::Allergy>, UiError> {
+        self.read_partition(move |p, user, role| {
+            Ok(OpenClinic::new(p, user, role).allergies(patient_id)?)
+        })
+        .await
+    }
+
+    pub async fn record_allergy(
+        &self,
+        new: vaidya_shared::api::NewAllergy,
+    ) -> Result<vaidya_shared::api::Allergy, UiError> {
+        self.with_clinic(move |c| Ok(c.record_allergy(new)?)).await
+    }
+
+    pub async fn update_allergy(
+        &self,
+        id: Uuid,
+        patch: vaidya_shared::api::AllergyPatch,
+    ) -> Result<vaidya_shared::api::Allergy, UiError> {
+        self.with_clinic(move |c| Ok(c.update_allergy(id, patch)?))
+            .await
+    }
+}

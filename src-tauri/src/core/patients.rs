@@ -1,0 +1,111 @@
+//! Patients, appointments and the doctor picker: one-line delegations to the client core
+//! (`OpenClinic` applies the shared rules) on the open partition.
+
+use super::*;
+
+impl Core {
+    // -------------------------------------------------------------- patients
+
+    pub async fn search_patients(
+        &self,
+        query: String,
+        limit: i64,
+    ) -> Result<Vec<Patient>, UiError> {
+        self.read_partition(move |p, _, _| Ok(p.search_patients(&query, limit.clamp(1, 200))?))
+            .await
+    }
+
+    pub async fn get_patient(&self, id: Uuid) -> Result<Patient, UiError> {
+        self.read_partition(move |p, _, _| {
+            p.get_patient(id)?
+                .ok_or_else(|| UiError::new("not_found", "no such patient"))
+        })
+        .await
+    }
+
+    pub async fn create_patient(
+        &self,
+        new: vaidya_shared::api::NewPatient,
+    ) -> Result<Patient, UiError> {
+        self.with_clinic(move |c| Ok(c.register_patient(new)?))
+            .await
+    }
+
+    pub async fn update_patient(&self, id: Uuid, patch: PatientPatch) -> Result<Patient, UiError> {
+        self.with_clinic(move |c| Ok(c.update_patient(id, patch)?))
+            .await
+    }
+
+    pub async fn patient_chart(&self, patient_id: Uuid) -> Result<PatientChart, UiError> {
+        self.read_partition(move |p, user, role| {
+            Ok(OpenClinic::new(p, user, role).patient_chart(patient_id)?)
+        })
+        .await
+    }
+
+    // -------------------------------------------------------------- appointments
+
+    pub async fn list_appointments(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        doctor_id: Option<Uuid>,
+    ) -> Result<Vec<AppointmentRow>, UiError> {
+        self.read_partition(move |p, _, _| {
+            let appointments = p.appointments_between(from, to, doctor_id)?;
+            let mut rows = Vec::with_capacity(appointments.len());
+            for a in appointments {
+                let patient = p.get_patient(a.patient_id)?;
+                rows.push(AppointmentRow {
+                    patient_name: patient.as_ref().map(|x| x.name.clone()),
+                    patient_number: patient.map(|x| x.patient_number),
+                    appointment: a,
+                });
+            }
+            Ok(rows)
+        })
+        .await
+    }
+
+    pub async fn book_appointment(&self, new: NewAppointment) -> Result<Appointment, UiError> {
+        self.with_clinic(move |c| Ok(c.book_appointment(new)?))
+            .await
+    }
+
+    pub async fn update_appointment(
+        &self,
+        id: Uuid,
+        patch: AppointmentPatch,
+    ) -> Result<Appointment, UiError> {
+        self.with_clinic(move |c| Ok(c.update_appointment(id, patch)?))
+            .await
+    }
+
+    /// Doctors of the open clinic.
+    pub async fn clinic_doctors(&self) -> Result<Vec<Member>, UiError> {
+        let (api, clinic, _) = self.online().await?;
+        let members = match api.members(clinic).await {
+            Ok(members) => {
+                let kept = members.clone();
+                self.with_partition(move |p, _, _| Ok(p.set_cached_members(&kept)?))
+                    .await?;
+                members
+            }
+            // Offline (or the server is unwell): the list kept from the last fetch.
+            Err(e) if e.is_retryable() || matches!(e, ApiError::Unauthenticated) => {
+                match self
+                    .read_partition(|p, _, _| Ok(p.cached_members()?))
+                    .await?
+                {
+                    Some(members) => members,
+                    None => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(members
+            .into_iter()
+            .filter(|m| m.role == Role::Doctor && m.revoked_at.is_none())
+            .collect())
+    }
+}
