@@ -311,3 +311,53 @@ pub async fn audit_log_is_append_only_for_app_role(h: Arc<Harness>) -> Result<()
     }
     Ok(())
 }
+
+/// A device may upload only the accesses it makes itself (reads, lists, prints, discards);
+/// a forged "login" or "denied" record is refused and nothing of the push is written.
+pub async fn devices_cannot_upload_server_records(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let (admin, _) = server
+        .client()
+        .login(&w.a.admin.email, &w.a.admin.password)
+        .await?;
+    let k = w.a.id;
+    let patient = uuid::Uuid::now_v7();
+    for action in ["login", "denied", "create", "export"] {
+        let (status, body) = desk
+            .post(
+                &format!("/v1/clinics/{k}/sync/push"),
+                json!({
+                    "mutations": [{"mutation_id": uuid::Uuid::now_v7(), "entity": "patient", "entity_id": patient,
+                                   "op": "create", "data": {"name": "Forged Day", "sex": "female"},
+                                   "made_at": "2026-06-15T05:00:00Z"}],
+                    "local_accesses": [{"action": action, "entity": "patient", "entity_ids": [patient],
+                                        "patient_ids": [patient], "at": "2026-06-15T05:00:00Z"}],
+                }),
+            )
+            .await?;
+        check!(
+            status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "local_accesses",
+            "a device's {action} record: {status} {body}"
+        );
+    }
+    let (_, found) = admin
+        .get(&format!("/v1/clinics/{k}/patients?q=Forged"))
+        .await?;
+    check!(
+        found["items"].as_array().map(Vec::len) == Some(0),
+        "the refused push wrote its patient: {found}"
+    );
+    let (_, audit) = admin
+        .get(&format!("/v1/clinics/{k}/audit?patient_id={patient}"))
+        .await?;
+    check!(
+        audit["items"].as_array().map(Vec::len) == Some(0),
+        "the forged records reached the audit trail: {audit}"
+    );
+    Ok(())
+}

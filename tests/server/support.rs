@@ -31,6 +31,7 @@ tests![
     crate::audit::reads_and_denials_are_audited,
     crate::audit::tampering_is_detected,
     crate::audit::audit_log_is_append_only_for_app_role,
+    crate::audit::devices_cannot_upload_server_records,
     crate::auth::login_refresh_logout,
     crate::auth::unknown_email_and_wrong_password_look_alike,
     crate::auth::repeated_failures_are_throttled,

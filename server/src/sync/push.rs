@@ -83,6 +83,9 @@ pub async fn push(
             "Too many local accesses in one push.",
         ));
     }
+    for a in &req.local_accesses {
+        rules::validation::device_access(a.action)?;
+    }
     // A transient failure (a deadlock victim, say) undoes the whole attempt; the push is run
     // again from the start (safe: push is idempotent), and only then answered 503.
     RequestTx::retrying(|| push_once(&app, &meta, clinic, &req)).await

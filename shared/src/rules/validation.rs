@@ -639,6 +639,23 @@ impl Validate for NewPayment {
     }
 }
 
+/// A device reports only what it did on its own: reads, lists and prints of patient data,
+/// and discards of its unsent changes. Sign-ins, denials and writes are the server's to
+/// record; an uploaded claim of one would put words in the audit trail's mouth.
+pub fn device_access(action: crate::api::AuditAction) -> Result<(), ApiError> {
+    use crate::api::AuditAction as A;
+    match action {
+        A::Read | A::List | A::Print | A::Discard => Ok(()),
+        other => Err(invalid(
+            "local_accesses",
+            format!(
+                "A device does not report {} records; the server writes those itself.",
+                other.as_str()
+            ),
+        )),
+    }
+}
+
 /// A payment never takes more than is due.
 pub fn payment_fits(amount_paise: i64, due_paise: i64) -> Result<(), ApiError> {
     if amount_paise > due_paise {
