@@ -483,10 +483,6 @@ async fn clinic_day() -> Result<()> {
         // The sign button asks "Sign now?"; the doctor says yes.
         doc.execute("window.confirm = () => true; return true;")
             .await?;
-        // The chart is long (allergies above the note): bring the button clear of the
-        // status bar before clicking, as a person would scroll to it.
-        doc.execute("[...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'Sign note').scrollIntoView({ block: 'center' }); return true;")
-            .await?;
         doc.click(By::XPath(&button("Sign note"))).await?;
         doc.find(By::Css(".signed-note")).await?;
         doc.keys(

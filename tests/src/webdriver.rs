@@ -230,8 +230,24 @@ impl Session {
         Ok(v.as_array().map_or(0, Vec::len))
     }
 
+    /// Scrolls an element to the middle of the window, as a person scrolls to what they
+    /// are about to use: the app's sticky top bar and fixed status bar never cover it.
+    async fn bring_into_view(&self, el: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({
+                "script": "arguments[0].scrollIntoView({ block: 'center', inline: 'nearest' }); return true;",
+                "args": [{ (ELEMENT): el }],
+            })),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn click(&self, by: By<'_>) -> Result<()> {
         let el = self.find(by).await?;
+        self.bring_into_view(&el).await?;
         self.call(reqwest::Method::POST, &format!("/element/{el}/click"), None)
             .await
             .with_context(|| format!("clicking {}", by.describe()))?;
@@ -241,6 +257,7 @@ impl Session {
     /// Clears a field and types `text` into it (real key events, as a person would).
     pub async fn fill(&self, by: By<'_>, text: &str) -> Result<()> {
         let el = self.find(by).await?;
+        self.bring_into_view(&el).await?;
         self.call(reqwest::Method::POST, &format!("/element/{el}/clear"), None)
             .await?;
         self.keys(by, text).await

@@ -2,7 +2,8 @@
 // "mark inactive" for clinicians, and the prescription pad's warnings that must be
 // acknowledged. Who may do what comes from the generated permission table (lib/rules).
 
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
+import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { may } from "../lib/rules";
 import type { Allergy, AllergySeverity, AllergyWarning, Role } from "../lib/types";
@@ -19,14 +20,16 @@ export function allergySummary(allergies: Allergy[]): string {
     .join(", ");
 }
 
-/** The red badge on the patient card: loads the patient's allergies itself. */
-export function AllergyBadge(props: { patientId: string }) {
-  const [allergies, setAllergies] = useState<Allergy[] | null>(null);
-  useEffect(() => {
-    let live = true;
-    api.patientAllergies(props.patientId).then((a) => live && setAllergies(a), () => live && setAllergies([]));
-    return () => { live = false; };
-  }, [props.patientId]);
+/**
+ * The red badge on the patient card. Given the allergies (the chart has them) it shows
+ * those; otherwise it loads them, and again whenever the clinic's data changes.
+ */
+export function AllergyBadge(props: { patientId: string; allergies?: Allergy[] }) {
+  const { data: loaded } = useClinicData<Allergy[] | null>(
+    () => (props.allergies ? Promise.resolve(props.allergies) : api.patientAllergies(props.patientId)),
+    [props.patientId, props.allergies], null,
+  );
+  const allergies = props.allergies ?? loaded;
   if (!allergies) return null;
   const summary = allergySummary(allergies);
   return summary

@@ -59,7 +59,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
   const drafts = chart.encounters.filter((e) => !e.signed_at);
   return (
     <div class="chart">
-      <PatientCard patient={chart.patient} />
+      <PatientCard patient={chart.patient} allergies={chart.allergies} />
       <AllergyList patientId={chart.patient.id} role={props.clinic.membership.role} allergies={chart.allergies} onChanged={load} />
       <ErrorBanner error={error} />
       {notice && <Notice>{notice}</Notice>}

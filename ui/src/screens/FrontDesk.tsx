@@ -3,7 +3,7 @@
 
 import { AllergyBadge } from "../components/Allergies";
 import { useState } from "preact/hooks";
-import type { ClinicView, Patient, SessionView } from "../lib/types";
+import type { Allergy, ClinicView, Patient, SessionView } from "../lib/types";
 import { formatDate, ageYears } from "../lib/dates";
 import { formatPhone } from "../lib/phone";
 import { formatAbha } from "../lib/validate";
@@ -68,12 +68,12 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
   );
 }
 
-export function PatientCard(props: { patient: Patient; onEdit?: () => void; onBook?: () => void; onBill?: () => void }) {
+export function PatientCard(props: { patient: Patient; allergies?: Allergy[]; onEdit?: () => void; onBook?: () => void; onBill?: () => void }) {
   const p = props.patient;
   return (
     <article class="card patient-card" data-testid="patient-card">
       <h2>{p.name}</h2>
-      <AllergyBadge patientId={p.id} />
+      <AllergyBadge patientId={p.id} allergies={props.allergies} />
       <dl class="facts">
         <dt>{en.patient.number}</dt><dd>{p.patient_number > 0 ? p.patient_number : en.patient.pendingNumber}</dd>
         <dt>{en.patient.sex}</dt><dd>{en.patient.sexes[p.sex]}{p.date_of_birth ? ` · ${en.patient.age(ageYears(p.date_of_birth))}` : ""}</dd>
