@@ -27,7 +27,7 @@ use super::sql::{now, opt_uuid_at, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 
 /// One value of a rejected change that a person may correct.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EditableField {
     /// The field's name as in the entity's JSON (`phone`, `starts_at`, `place_of_supply`).
     pub name: String,
@@ -35,8 +35,9 @@ pub struct EditableField {
     pub value: Value,
 }
 
-/// A rejected change, described for a person.
-#[derive(Debug, Clone, PartialEq)]
+/// A rejected change, described for a person (serialized as the Unsent changes screen
+/// reads it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UnsentChange {
     pub mutation_id: Uuid,
     /// Position in the outbox (kept when the change is corrected and sent again).

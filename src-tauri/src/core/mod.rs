@@ -37,7 +37,7 @@ mod clinical;
 mod patients;
 mod unsent;
 
-pub use unsent::{EditableFieldView, UnsentChangeView, UnsentView, VoidedInvoiceView};
+pub use unsent::{UnsentChangeView, UnsentView, VoidedInvoiceView};
 
 /// How often the background sync does a full round even without live notifications, so the
 /// online/offline indicator stays true on a quiet day.

@@ -80,72 +80,23 @@ fn check_unsent_access(p: &ClinicPartition, mutation_id: Uuid, role: Role) -> Re
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct EditableFieldView {
-    pub name: String,
-    pub value: serde_json::Value,
-}
-
-/// One rejected change for the Unsent changes screen.
+/// One rejected change for the Unsent changes screen: the client core's description, and
+/// whether this member may open it (its values are withheld otherwise).
 #[derive(Debug, Clone, Serialize)]
 pub struct UnsentChangeView {
-    pub mutation_id: Uuid,
-    pub entity: String,
-    pub entity_id: Uuid,
-    pub op: String,
-    pub patient_id: Option<Uuid>,
-    pub patient_name: Option<String>,
-    pub patient_number: Option<i64>,
-    pub starts_at: Option<DateTime<Utc>>,
-    pub doctor_id: Option<Uuid>,
-    pub invoice_number: Option<String>,
-    pub code: Option<String>,
-    pub message: Option<String>,
-    pub field: Option<String>,
-    pub made_at: DateTime<Utc>,
-    pub attempts: i64,
-    pub editable: Vec<EditableFieldView>,
+    #[serde(flatten)]
+    pub change: vaidya_client::partition::UnsentChange,
     /// False for a clinical change shown to a non-clinician: listed, not opened.
     pub may_change: bool,
 }
 
 impl UnsentChangeView {
-    fn new(c: vaidya_client::partition::UnsentChange, role: Role) -> UnsentChangeView {
-        let may_change = may_open(c.entity, role);
-        let op = match c.op {
-            vaidya_client::partition::Operation::Create => "create",
-            vaidya_client::partition::Operation::Update => "update",
-            vaidya_client::partition::Operation::Delete => "delete",
-        };
-        UnsentChangeView {
-            mutation_id: c.mutation_id,
-            entity: c.entity.as_str().to_owned(),
-            entity_id: c.entity_id,
-            op: op.to_owned(),
-            patient_id: c.patient_id,
-            patient_name: c.patient_name,
-            patient_number: c.patient_number,
-            starts_at: c.starts_at,
-            doctor_id: c.doctor_id,
-            invoice_number: c.invoice_number,
-            code: c.code,
-            message: c.message,
-            field: c.field,
-            made_at: c.made_at,
-            attempts: c.attempts,
-            editable: if may_change {
-                c.editable
-                    .into_iter()
-                    .map(|f| EditableFieldView {
-                        name: f.name,
-                        value: f.value,
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            may_change,
+    fn new(mut change: vaidya_client::partition::UnsentChange, role: Role) -> UnsentChangeView {
+        let may_change = may_open(change.entity, role);
+        if !may_change {
+            change.editable.clear();
         }
+        UnsentChangeView { change, may_change }
     }
 }
 
