@@ -66,5 +66,18 @@ pub fn rules_for_ui() -> serde_json::Value {
         },
         "gst_rates_bp": crate::gst::ALLOWED_RATES_BP,
         "main_series": validation::MAIN_SERIES,
+        // The day's queue only moves forward: for each status, where it may go next
+        // (`AppointmentStatus::can_move_to`, staying put excluded).
+        "appointment_transitions": crate::api::AppointmentStatus::ALL
+            .iter()
+            .map(|from| {
+                let next: Vec<&str> = crate::api::AppointmentStatus::ALL
+                    .iter()
+                    .filter(|to| *to != from && from.can_move_to(**to))
+                    .map(|to| to.as_str())
+                    .collect();
+                (from.as_str().to_owned(), serde_json::json!(next))
+            })
+            .collect::<serde_json::Map<_, _>>(),
     })
 }

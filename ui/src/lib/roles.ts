@@ -3,7 +3,7 @@
 // client core and the database enforce the same table; the UI only avoids showing screens
 // and buttons a role cannot use. Front desk never sees clinical notes.
 
-import { may } from "./rules";
+import { APPOINTMENT_TRANSITIONS, may } from "./rules";
 import type { AppointmentStatus, Role } from "./types";
 
 /** Clinical notes (and with them the doctor's screen). */
@@ -30,18 +30,9 @@ export function screensFor(role: Role): Screen[] {
   return screens;
 }
 
-/** Mirror of `AppointmentStatus::can_move_to`: the queue only moves forward. */
+/** `AppointmentStatus::can_move_to`, from the generated rules: the queue only moves forward. */
 export function canMoveTo(from: AppointmentStatus, to: AppointmentStatus): boolean {
-  if (from === to) return true;
-  const allowed: Record<AppointmentStatus, AppointmentStatus[]> = {
-    booked: ["checked_in", "cancelled", "no_show"],
-    checked_in: ["in_consultation", "cancelled", "no_show"],
-    in_consultation: ["completed"],
-    completed: [],
-    cancelled: [],
-    no_show: [],
-  };
-  return allowed[from].includes(to);
+  return from === to || (APPOINTMENT_TRANSITIONS[from] ?? []).includes(to);
 }
 
 /** The next steps offered as buttons in the queue. */

@@ -41,5 +41,8 @@ export const VITAL_RANGES: ReadonlyArray<readonly [VitalName, number, number, st
 /** The clinic's main series, numbered by the server. */
 export const MAIN_SERIES: string = rules.main_series;
 
+/** Where each appointment status may go next (`AppointmentStatus::can_move_to`). */
+export const APPOINTMENT_TRANSITIONS: Readonly<Record<string, readonly string[]>> = rules.appointment_transitions;
+
 /** GST rates allowed on a line, in basis points. */
 export const GST_RATES_BP: readonly number[] = rules.gst_rates_bp;
