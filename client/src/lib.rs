@@ -15,3 +15,15 @@ pub use credentials::{CredentialError, CredentialStore, StoredSession};
 pub use partition::{ClinicPartition, DataDir, OpenCheck, PartitionError, PartitionKey};
 pub use session::{Client, ClientConfig, Mode, SessionError};
 pub use sync::{SyncEngine, SyncError, SyncOptions, SyncProgress, SyncReport, SyncStatus};
+
+/// What the crate's own tests share.
+#[cfg(test)]
+mod test_support {
+    /// Test input through the shared rules, as `OpenClinic` takes it (a fixture that breaks
+    /// a rule fails here, not later at the server).
+    pub fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
+        input
+            .validate(chrono::Utc::now().date_naive())
+            .expect("test input follows the shared rules")
+    }
+}

@@ -549,12 +549,7 @@ pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionErr
 
 #[cfg(test)]
 mod tests {
-    /// Test input through the shared rules, as `OpenClinic` takes it.
-    fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
-        input
-            .validate(chrono::Utc::now().date_naive())
-            .expect("test input follows the shared rules")
-    }
+    use crate::test_support::valid;
 
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;

@@ -11,6 +11,7 @@ use vaidya_shared::api::{
 use vaidya_shared::gst::{LineTax, SupplyKind};
 
 use super::*;
+use crate::test_support::valid;
 
 struct Fixture {
     _dir: TempDir,
@@ -1506,11 +1507,4 @@ fn members_and_clinic_details_are_kept_for_offline_use() {
     let partition = f.open();
     assert_eq!(partition.cached_members().unwrap(), Some(vec![doctor]));
     assert_eq!(partition.cached_clinic().unwrap(), Some(clinic));
-}
-
-/// Test input through the shared rules, as `OpenClinic` takes it.
-fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
-    input
-        .validate(chrono::Utc::now().date_naive())
-        .expect("test input follows the shared rules")
 }

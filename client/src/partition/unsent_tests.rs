@@ -10,6 +10,7 @@ use vaidya_shared::ErrorCode;
 
 use super::*;
 use crate::sync::status_of;
+use crate::test_support::valid;
 
 struct Fixture {
     _dir: TempDir,
@@ -416,11 +417,4 @@ fn a_discarded_update_restores_the_server_state_through_a_refetch() {
     );
     let status = status_of(p).unwrap();
     assert_eq!((status.pending, status.rejected), (0, 0));
-}
-
-/// Test input through the shared rules, as `OpenClinic` takes it.
-fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
-    input
-        .validate(chrono::Utc::now().date_naive())
-        .expect("test input follows the shared rules")
 }

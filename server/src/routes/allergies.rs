@@ -63,14 +63,9 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, Resource::Allergy, Action::Read).await?;
-            let rows = tx
-                .query(
-                    &format!("SELECT {COLUMNS} FROM vaidya.allergies WHERE clinic_id = $1 AND patient_id = $2 AND deleted_at IS NULL ORDER BY created_at, id"),
-                    &[&clinic, &patient],
-                )
+            tx.authorize(clinic, Resource::Allergy, Action::Read)
                 .await?;
-            let list = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+            let list = for_patient(tx, clinic, patient).await?;
             let ids: Vec<Uuid> = list.iter().map(|a| a.id).collect();
             tx.audit(clinic, AuditAction::List, ENTITY, &ids, &[patient])
                 .await?;
@@ -209,14 +204,15 @@ pub async fn apply_patch(
     }
 }
 
-/// The patient's allergies (active and inactive), for the prescribing check.
+/// The patient's allergies (active and inactive) in the order they were noted: the list
+/// endpoint and the prescribing check.
 pub async fn for_patient(
     tx: &RequestTx,
     clinic: Uuid,
     patient: Uuid,
 ) -> Result<Vec<Allergy>, AppError> {
     tx.query(
-        &format!("SELECT {COLUMNS} FROM vaidya.allergies WHERE clinic_id = $1 AND patient_id = $2 AND deleted_at IS NULL"),
+        &format!("SELECT {COLUMNS} FROM vaidya.allergies WHERE clinic_id = $1 AND patient_id = $2 AND deleted_at IS NULL ORDER BY created_at, id"),
         &[&clinic, &patient],
     )
     .await?

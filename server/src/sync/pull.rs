@@ -224,36 +224,30 @@ async fn load_entities(
         format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = ANY($2)")
     };
     let out = match entity {
-        EntityKind::Patient => tx
-            .query(
-                &select(routes::patients::COLUMNS, "patients"),
-                &[&clinic, &ids],
+        EntityKind::Patient => {
+            flat(
+                tx,
+                clinic,
+                &ids,
+                "patients",
+                routes::patients::COLUMNS,
+                routes::patients::from_row,
+                |p| (p.id, p.version, Some(p.id)),
             )
             .await?
-            .iter()
-            .map(|r| {
-                let p = routes::patients::from_row(r)?;
-                Ok((p.id, p.version, r.get("deleted"), Some(p.id), to_json(&p)))
-            })
-            .collect::<Result<_, AppError>>()?,
-        EntityKind::Appointment => tx
-            .query(
-                &select(routes::appointments::COLUMNS, "appointments"),
-                &[&clinic, &ids],
+        }
+        EntityKind::Appointment => {
+            flat(
+                tx,
+                clinic,
+                &ids,
+                "appointments",
+                routes::appointments::COLUMNS,
+                routes::appointments::from_row,
+                |a| (a.id, a.version, Some(a.patient_id)),
             )
             .await?
-            .iter()
-            .map(|r| {
-                let a = routes::appointments::from_row(r)?;
-                Ok((
-                    a.id,
-                    a.version,
-                    r.get("deleted"),
-                    Some(a.patient_id),
-                    to_json(&a),
-                ))
-            })
-            .collect::<Result<_, AppError>>()?,
+        }
         EntityKind::Encounter => {
             let rows = tx
                 .query(
@@ -311,39 +305,58 @@ async fn load_entities(
                 .map(|(i, d)| (i.id, i.version, d, Some(i.patient_id), to_json(i)))
                 .collect()
         }
-        EntityKind::Conflict => tx
-            .query(
-                &select(super::conflicts::COLUMNS, "sync_conflicts"),
-                &[&clinic, &ids],
+        EntityKind::Conflict => {
+            flat(
+                tx,
+                clinic,
+                &ids,
+                "sync_conflicts",
+                super::conflicts::COLUMNS,
+                super::conflicts::from_row,
+                |c| (c.id, c.version, None),
             )
             .await?
-            .iter()
-            .map(|r| {
-                let c = super::conflicts::from_row(r)?;
-                Ok((c.id, c.version, r.get("deleted"), None, to_json(&c)))
-            })
-            .collect::<Result<_, AppError>>()?,
-        EntityKind::Allergy => tx
-            .query(
-                &select(routes::allergies::COLUMNS, "allergies"),
-                &[&clinic, &ids],
+        }
+        EntityKind::Allergy => {
+            flat(
+                tx,
+                clinic,
+                &ids,
+                "allergies",
+                routes::allergies::COLUMNS,
+                routes::allergies::from_row,
+                |a| (a.id, a.version, Some(a.patient_id)),
             )
             .await?
-            .iter()
-            .map(|r| {
-                let a = routes::allergies::from_row(r)?;
-                Ok((
-                    a.id,
-                    a.version,
-                    r.get("deleted"),
-                    Some(a.patient_id),
-                    to_json(&a),
-                ))
-            })
-            .collect::<Result<_, AppError>>()?,
+        }
         EntityKind::Addendum | EntityKind::Payment => Vec::new(),
     };
     Ok(out)
+}
+
+/// Entities stored as one row each (no children): load by id, tombstones included, keyed
+/// by (id, version, patient).
+async fn flat<T: serde::Serialize>(
+    tx: &RequestTx,
+    clinic: Uuid,
+    ids: &[Uuid],
+    table: &str,
+    columns: &str,
+    from_row: fn(&tokio_postgres::Row) -> Result<T, AppError>,
+    key: fn(&T) -> (Uuid, i64, Option<Uuid>),
+) -> Result<Vec<Loaded>, AppError> {
+    tx.query(
+        &format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = ANY($2)"),
+        &[&clinic, &ids],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let entity = from_row(r)?;
+        let (id, version, patient) = key(&entity);
+        Ok((id, version, r.get("deleted"), patient, to_json(&entity)))
+    })
+    .collect()
 }
 
 /// Entities are plain data, so serializing them cannot fail.
