@@ -442,14 +442,10 @@ impl ServerApi {
         entity: EntityKind,
         id: Uuid,
     ) -> Result<Option<Value>, ApiError> {
-        let collection = match entity {
-            EntityKind::Patient => "patients",
-            EntityKind::Appointment => "appointments",
-            EntityKind::Encounter => "encounters",
-            EntityKind::Prescription => "prescriptions",
-            EntityKind::Invoice => "invoices",
-            EntityKind::Allergy => "allergies",
-            EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => return Ok(None),
+        // Only kinds cached as rows of their own are fetched again (see the registry).
+        let spec = entity.spec();
+        let (Some(_), Some(collection)) = (spec.device_table, spec.collection) else {
+            return Ok(None);
         };
         match self
             .call::<(), Value>(

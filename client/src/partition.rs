@@ -10,6 +10,7 @@
 
 mod allergies;
 mod appointments;
+mod cache;
 mod conflicts;
 mod edits;
 mod encounters;
@@ -34,11 +35,12 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use cache::CachedRow;
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use local_reads::{LocalRead, ReadAction};
 pub use outbox::{
     cache_target, check_mutation, new_mutation, EntityKind, Mutation, Operation, OutboxEntry,
-    OutboxState, Record,
+    OutboxState,
 };
 pub use pull::{PageOutcome, PushOutcome};
 pub use schema::SCHEMA_VERSION;

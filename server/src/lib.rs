@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod password;
 pub mod pg_cluster;
 pub mod routes;
+pub mod store;
 pub mod sync;
 pub mod verify_isolation;
 

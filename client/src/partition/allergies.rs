@@ -8,17 +8,16 @@ use vaidya_shared::api::{Allergy, AllergyPatch, AllergySeverity, AllergyStatus, 
 use vaidya_shared::rules::Valid;
 use vaidya_shared::sync::Operation;
 
+use super::cache::{Cached, CachedRow};
 use super::edits::{field_changes, stored_now, to_object};
 use super::local_reads::{self, ReadAction};
-use super::outbox::{new_mutation, EntityKind, Record};
+use super::outbox::{new_mutation, EntityKind};
 use super::sql::{enum_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
+use vaidya_shared::entity::kinds;
 
 const COLUMNS: &str = "id, clinic_id, patient_id, substance, reaction, severity, status, \
                        noted_by, version, created_at, updated_at";
-
-/// The fields an offline edit may change (what `AllergyPatch` carries).
-const EDITABLE: &[&str] = &["substance", "reaction", "severity", "status"];
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Allergy> {
     Ok(Allergy {
@@ -65,18 +64,6 @@ pub(crate) fn upsert(conn: &Connection, a: &Allergy) -> rusqlite::Result<()> {
 }
 
 impl ClinicPartition {
-    /// The cached row without recording a read: for edits of a row the user has open.
-    pub(crate) fn peek_allergy(&self, id: Uuid) -> Result<Option<Allergy>, PartitionError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM allergies WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?)
-    }
-
     /// A patient's allergies, active first, then as noted. Recorded as a list read.
     pub fn allergies_for_patient(&self, patient_id: Uuid) -> Result<Vec<Allergy>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -124,7 +111,7 @@ impl ClinicPartition {
             id: Some(id),
             ..new
         })?));
-        self.commit_local(Some(Record::Allergy(&allergy)), None, &m)?;
+        self.commit_local(Some(&allergy), None, &m)?;
         Ok(allergy)
     }
 
@@ -135,10 +122,12 @@ impl ClinicPartition {
         patch: Valid<AllergyPatch>,
     ) -> Result<Allergy, PartitionError> {
         let patch = patch.into_inner();
-        let before = self.peek_allergy(id)?.ok_or(PartitionError::NotFound {
-            entity: "allergy",
-            id,
-        })?;
+        let before = self
+            .peek::<kinds::Allergy>(id)?
+            .ok_or(PartitionError::NotFound {
+                entity: "allergy",
+                id,
+            })?;
         let mut after = before.clone();
         if let Some(v) = patch.substance {
             after.substance = v;
@@ -152,7 +141,7 @@ impl ClinicPartition {
         if let Some(v) = patch.status {
             after.status = v;
         }
-        let changes = field_changes(&before, &after, EDITABLE)?;
+        let changes = field_changes::<kinds::Allergy>(&before, &after)?;
         if changes.is_empty() {
             return Ok(before);
         }
@@ -164,7 +153,26 @@ impl ClinicPartition {
             Some(before.version),
         );
         m.changes = changes;
-        self.commit_local(Some(Record::Allergy(&after)), None, &m)?;
+        self.commit_local(Some(&after), None, &m)?;
         Ok(after)
+    }
+}
+
+impl CachedRow for Allergy {
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        upsert(conn, self)
+    }
+}
+
+impl Cached for kinds::Allergy {
+    /// The cached row without recording a read: for edits of a row the user has open.
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Allergy>, PartitionError> {
+        Ok(conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM allergies WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?)
     }
 }

@@ -5,10 +5,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 use vaidya_shared::api::{Appointment, AppointmentStatus};
 
+use super::cache::{Cached, CachedRow};
 use super::local_reads::{self, ReadAction};
 use super::outbox::EntityKind;
 use super::sql::{enum_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
+use vaidya_shared::entity::kinds;
 
 const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason, \
                        version, created_at, updated_at";
@@ -58,18 +60,6 @@ pub(crate) fn upsert(conn: &Connection, a: &Appointment) -> rusqlite::Result<()>
 }
 
 impl ClinicPartition {
-    /// The cached row without recording a read: for edits of a row the user has open.
-    pub(crate) fn peek_appointment(&self, id: Uuid) -> Result<Option<Appointment>, PartitionError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?)
-    }
-
     /// Every cached appointment by id (exports and sync checks), recorded as a list read.
     pub fn all_appointments(&self) -> Result<Vec<Appointment>, PartitionError> {
         let mut stmt = self
@@ -151,5 +141,24 @@ impl ClinicPartition {
             &patients,
         )?;
         Ok(())
+    }
+}
+
+impl CachedRow for Appointment {
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        upsert(conn, self)
+    }
+}
+
+impl Cached for kinds::Appointment {
+    /// The cached row without recording a read: for edits of a row the user has open.
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Appointment>, PartitionError> {
+        Ok(conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?)
     }
 }

@@ -10,9 +10,11 @@ use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::sync::{ConflictKind as WireConflictKind, ConflictRecord};
 
+use super::cache::{Cached, CachedRow};
 use super::outbox::EntityKind;
 use super::sql::{enum_at, now, opt_ts_at, to_json, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
+use vaidya_shared::entity::kinds;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConflictKind {
@@ -233,5 +235,19 @@ impl ClinicPartition {
             params![id.to_string(), now()],
         )?;
         Ok(changed > 0)
+    }
+}
+
+impl CachedRow for ConflictRecord {
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        upsert_record(conn, self)
+    }
+}
+
+/// Conflicts live in the device's own inbox tables, not as a cached entity row: a change
+/// about a conflict (its resolution) has no row to read back.
+impl Cached for kinds::Conflict {
+    fn peek(_conn: &Connection, _id: Uuid) -> Result<Option<ConflictRecord>, PartitionError> {
+        Ok(None)
     }
 }

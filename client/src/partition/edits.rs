@@ -16,11 +16,13 @@ use vaidya_shared::api::{
     InvoiceLine, NewAddendum, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
     NewPrescription, Patient, PatientPatch, Payment, Prescription, PrescriptionItem,
 };
+use vaidya_shared::entity::{kinds, Entity};
 use vaidya_shared::gst::{self, SupplyKind};
 use vaidya_shared::rules::Valid;
 use vaidya_shared::sync::{EntityKind, Operation, Resolution};
 
-use super::outbox::{append, new_mutation, OutboxEntry, Record};
+use super::cache::{self, CachedRow};
+use super::outbox::{append, new_mutation, OutboxEntry};
 use super::{ClinicPartition, PartitionError};
 
 pub(super) fn to_object(value: &impl Serialize) -> Result<Map<String, Value>, PartitionError> {
@@ -33,16 +35,16 @@ pub(super) fn to_object(value: &impl Serialize) -> Result<Map<String, Value>, Pa
     }
 }
 
-/// `{field: {value, base}}` for every listed field whose JSON differs between the row the
-/// user saw and the edited row.
-pub fn field_changes(
-    before: &impl Serialize,
-    after: &impl Serialize,
-    fields: &[&str],
+/// `{field: {value, base}}` for every field an update of `E` may set (`E::EDITABLE`, which
+/// the compiler holds to the kind's patch type) whose JSON differs between the record the
+/// user saw and the edited record.
+pub fn field_changes<E: Entity>(
+    before: &E::Record,
+    after: &E::Record,
 ) -> Result<Map<String, Value>, PartitionError> {
     let (before, after) = (to_object(before)?, to_object(after)?);
     let mut changes = Map::new();
-    for field in fields {
+    for field in E::EDITABLE {
         let old = before.get(*field).cloned().unwrap_or(Value::Null);
         let new = after.get(*field).cloned().unwrap_or(Value::Null);
         if old != new {
@@ -70,9 +72,11 @@ fn patch_text(current: &mut Option<String>, patch: Option<String>) {
 }
 
 impl ClinicPartition {
+    /// Writes the cached row (or removes one) and appends the change's outbox entry in ONE
+    /// SQLite transaction: both or neither. Every local edit ends here.
     pub(super) fn commit_local(
         &mut self,
-        record: Option<Record<'_>>,
+        record: Option<&dyn CachedRow>,
         remove: Option<(EntityKind, Uuid)>,
         mutation: &vaidya_shared::sync::Mutation,
     ) -> Result<OutboxEntry, PartitionError> {
@@ -86,15 +90,10 @@ impl ClinicPartition {
             r.upsert(&tx)?;
         }
         if let Some((entity, id)) = remove {
-            let table = match entity {
-                EntityKind::Patient => "patients",
-                EntityKind::Appointment => "appointments",
-                _ => return Err(PartitionError::InvalidMutation("not deletable".to_owned())),
-            };
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE id = ?1"),
-                [id.to_string()],
-            )?;
+            if !entity.spec().deletable {
+                return Err(PartitionError::InvalidMutation("not deletable".to_owned()));
+            }
+            cache::remove_row(&tx, entity, id)?;
         }
         append(&tx, mutation)?;
         let entry = super::outbox::entry(&tx, mutation.mutation_id)?;
@@ -103,17 +102,19 @@ impl ClinicPartition {
     }
 
     fn cached_patient(&self, id: Uuid) -> Result<Patient, PartitionError> {
-        self.peek_patient(id)?.ok_or(PartitionError::NotFound {
-            entity: "patient",
-            id,
-        })
+        self.peek::<kinds::Patient>(id)?
+            .ok_or(PartitionError::NotFound {
+                entity: "patient",
+                id,
+            })
     }
 
     fn cached_appointment(&self, id: Uuid) -> Result<Appointment, PartitionError> {
-        self.peek_appointment(id)?.ok_or(PartitionError::NotFound {
-            entity: "appointment",
-            id,
-        })
+        self.peek::<kinds::Appointment>(id)?
+            .ok_or(PartitionError::NotFound {
+                entity: "appointment",
+                id,
+            })
     }
 
     /// Registers a patient offline.
@@ -140,7 +141,7 @@ impl ClinicPartition {
             id: Some(id),
             ..new
         })?));
-        self.commit_local(Some(Record::Patient(&patient)), None, &m)?;
+        self.commit_local(Some(&patient), None, &m)?;
         Ok(patient)
     }
 
@@ -165,18 +166,7 @@ impl ClinicPartition {
         patch_text(&mut after.phone, patch.phone);
         patch_text(&mut after.address, patch.address);
         patch_text(&mut after.abha_number, patch.abha_number);
-        let changes = field_changes(
-            &before,
-            &after,
-            &[
-                "name",
-                "sex",
-                "date_of_birth",
-                "phone",
-                "address",
-                "abha_number",
-            ],
-        )?;
+        let changes = field_changes::<kinds::Patient>(&before, &after)?;
         if changes.is_empty() {
             return Ok(before);
         }
@@ -188,7 +178,7 @@ impl ClinicPartition {
             Some(before.version),
         );
         m.changes = changes;
-        self.commit_local(Some(Record::Patient(&after)), None, &m)?;
+        self.commit_local(Some(&after), None, &m)?;
         Ok(after)
     }
 
@@ -231,7 +221,7 @@ impl ClinicPartition {
             id: Some(id),
             ..new
         })?));
-        self.commit_local(Some(Record::Appointment(&appointment)), None, &m)?;
+        self.commit_local(Some(&appointment), None, &m)?;
         Ok(appointment)
     }
 
@@ -261,11 +251,7 @@ impl ClinicPartition {
             after.status = status;
         }
         patch_text(&mut after.reason, patch.reason);
-        let changes = field_changes(
-            &before,
-            &after,
-            &["starts_at", "ends_at", "status", "reason"],
-        )?;
+        let changes = field_changes::<kinds::Appointment>(&before, &after)?;
         if changes.is_empty() {
             return Ok(before);
         }
@@ -277,7 +263,7 @@ impl ClinicPartition {
             Some(before.version),
         );
         m.changes = changes;
-        self.commit_local(Some(Record::Appointment(&after)), None, &m)?;
+        self.commit_local(Some(&after), None, &m)?;
         Ok(after)
     }
 
@@ -324,15 +310,16 @@ impl ClinicPartition {
             id: Some(id),
             ..new
         })?));
-        self.commit_local(Some(Record::Encounter(&encounter)), None, &m)?;
+        self.commit_local(Some(&encounter), None, &m)?;
         Ok(encounter)
     }
 
     fn cached_encounter(&self, id: Uuid) -> Result<Encounter, PartitionError> {
-        self.peek_encounter(id)?.ok_or(PartitionError::NotFound {
-            entity: "encounter",
-            id,
-        })
+        self.peek::<kinds::Encounter>(id)?
+            .ok_or(PartitionError::NotFound {
+                entity: "encounter",
+                id,
+            })
     }
 
     /// The edited note and the `{value, base}` changes of a patch (only real changes).
@@ -358,11 +345,7 @@ impl ClinicPartition {
         if let Some(vitals) = patch.vitals {
             after.vitals = vitals;
         }
-        let changes = field_changes(
-            before,
-            &after,
-            &["chief_complaint", "notes", "diagnosis", "vitals"],
-        )?;
+        let changes = field_changes::<kinds::Encounter>(before, &after)?;
         Ok((after, changes))
     }
 
@@ -387,7 +370,7 @@ impl ClinicPartition {
             Some(before.version),
         );
         m.changes = changes;
-        self.commit_local(Some(Record::Encounter(&after)), None, &m)?;
+        self.commit_local(Some(&after), None, &m)?;
         Ok(after)
     }
 
@@ -415,7 +398,7 @@ impl ClinicPartition {
             Some(before.version),
         );
         m.changes = changes;
-        self.commit_local(Some(Record::Encounter(&after)), None, &m)?;
+        self.commit_local(Some(&after), None, &m)?;
         Ok(after)
     }
 
@@ -459,7 +442,7 @@ impl ClinicPartition {
             id: Some(id),
             ..new
         })?));
-        self.commit_local(Some(Record::Prescription(&prescription)), None, &m)?;
+        self.commit_local(Some(&prescription), None, &m)?;
         Ok(prescription)
     }
 
@@ -471,12 +454,12 @@ impl ClinicPartition {
         new: Valid<NewPayment>,
     ) -> Result<Invoice, PartitionError> {
         let new = new.into_inner();
-        let mut invoice = self
-            .peek_invoice(invoice_id)?
-            .ok_or(PartitionError::NotFound {
-                entity: "invoice",
-                id: invoice_id,
-            })?;
+        let mut invoice =
+            self.peek::<kinds::Invoice>(invoice_id)?
+                .ok_or(PartitionError::NotFound {
+                    entity: "invoice",
+                    id: invoice_id,
+                })?;
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let reference = new.reference.clone().filter(|r| !r.trim().is_empty());
         invoice.payments.push(Payment {
@@ -498,7 +481,7 @@ impl ClinicPartition {
             reference,
             ..new
         })?));
-        self.commit_local(Some(Record::Invoice(&invoice)), None, &m)?;
+        self.commit_local(Some(&invoice), None, &m)?;
         Ok(invoice)
     }
 
@@ -510,12 +493,12 @@ impl ClinicPartition {
         author_id: Uuid,
     ) -> Result<Encounter, PartitionError> {
         let text = addendum.text.as_str();
-        let mut encounter = self
-            .peek_encounter(encounter_id)?
-            .ok_or(PartitionError::NotFound {
-                entity: "encounter",
-                id: encounter_id,
-            })?;
+        let mut encounter =
+            self.peek::<kinds::Encounter>(encounter_id)?
+                .ok_or(PartitionError::NotFound {
+                    entity: "encounter",
+                    id: encounter_id,
+                })?;
         let id = Uuid::now_v7();
         encounter.addenda.push(Addendum {
             id,
@@ -530,7 +513,7 @@ impl ClinicPartition {
             id: Some(id),
             text: text.to_owned(),
         })?));
-        self.commit_local(Some(Record::Encounter(&encounter)), None, &m)?;
+        self.commit_local(Some(&encounter), None, &m)?;
         Ok(encounter)
     }
 
@@ -604,7 +587,7 @@ impl ClinicPartition {
             place_of_supply: Some(place),
             ..new
         })?));
-        Record::Invoice(&invoice).upsert(&tx)?;
+        invoice.upsert(&tx)?;
         append(&tx, &m)?;
         tx.commit()?;
         Ok(invoice)
@@ -635,10 +618,8 @@ impl ClinicPartition {
             [conflict_id.to_string()],
         )?;
         append(&tx, &m)?;
+        let entry = super::outbox::entry(&tx, m.mutation_id)?;
         tx.commit()?;
-        self.outbox()?
-            .into_iter()
-            .find(|e| e.mutation.mutation_id == m.mutation_id)
-            .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))
+        Ok(entry)
     }
 }

@@ -4,10 +4,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 use vaidya_shared::api::{Addendum, Encounter};
 
+use super::cache::{Cached, CachedRow};
 use super::local_reads::{self, ReadAction};
 use super::outbox::EntityKind;
 use super::sql::{json_at, opt_ts_at, opt_uuid_at, to_json, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
+use vaidya_shared::entity::kinds;
 
 const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, \
                        notes, diagnosis, vitals, signed_at, signed_by, version, created_at, \
@@ -103,22 +105,6 @@ fn load_addenda(conn: &Connection, encounter: &mut Encounter) -> rusqlite::Resul
 }
 
 impl ClinicPartition {
-    /// The cached note without recording a read: for edits of a note the user has open.
-    pub(crate) fn peek_encounter(&self, id: Uuid) -> Result<Option<Encounter>, PartitionError> {
-        let mut encounter = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM encounters WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(e) = encounter.as_mut() {
-            load_addenda(&self.conn, e)?;
-        }
-        Ok(encounter)
-    }
-
     pub fn get_encounter(&self, id: Uuid) -> Result<Option<Encounter>, PartitionError> {
         let mut encounter = self
             .conn
@@ -164,5 +150,35 @@ impl ClinicPartition {
             &[patient_id],
         )?;
         Ok(encounters)
+    }
+}
+
+impl CachedRow for Encounter {
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        upsert(conn, self)
+    }
+}
+
+impl Cached for kinds::Encounter {
+    /// The cached note without recording a read: for edits of a note the user has open.
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Encounter>, PartitionError> {
+        let mut encounter = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM encounters WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(e) = encounter.as_mut() {
+            load_addenda(conn, e)?;
+        }
+        Ok(encounter)
+    }
+}
+
+/// An addendum travels inside its encounter: cached and read back as the encounter.
+impl Cached for kinds::Addendum {
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Encounter>, PartitionError> {
+        kinds::Encounter::peek(conn, id)
     }
 }

@@ -6,10 +6,12 @@ use uuid::Uuid;
 use vaidya_shared::api::{Invoice, InvoiceLine, Payment, PaymentMethod};
 use vaidya_shared::gst::{LineTax, SupplyKind};
 
+use super::cache::{Cached, CachedRow};
 use super::local_reads::{self, ReadAction};
 use super::outbox::EntityKind;
 use super::sql::{enum_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
+use vaidya_shared::entity::kinds;
 
 fn supply_kind_str(kind: SupplyKind) -> &'static str {
     match kind {
@@ -186,22 +188,6 @@ fn load_children(conn: &Connection, invoice: &mut Invoice) -> rusqlite::Result<(
 }
 
 impl ClinicPartition {
-    /// The cached invoice without recording a read: for changes to an invoice the user has open.
-    pub(crate) fn peek_invoice(&self, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
-        let mut invoice = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM invoices WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(i) = invoice.as_mut() {
-            load_children(&self.conn, i)?;
-        }
-        Ok(invoice)
-    }
-
     pub fn get_invoice(&self, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
         let mut invoice = self
             .conn
@@ -244,5 +230,40 @@ impl ClinicPartition {
             &[patient_id],
         )?;
         Ok(invoices)
+    }
+}
+
+impl CachedRow for Invoice {
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        upsert(conn, self)
+    }
+
+    /// A corrected payment amount changes what the invoice shows as paid.
+    fn recompute(&mut self) {
+        self.paid_paise = self.payments.iter().map(|p| p.amount_paise).sum();
+    }
+}
+
+impl Cached for kinds::Invoice {
+    /// The cached invoice without recording a read: for changes to an invoice the user has open.
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
+        let mut invoice = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM invoices WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(i) = invoice.as_mut() {
+            load_children(conn, i)?;
+        }
+        Ok(invoice)
+    }
+}
+
+/// A payment travels inside its invoice: cached and read back as the invoice.
+impl Cached for kinds::Payment {
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
+        kinds::Invoice::peek(conn, id)
     }
 }

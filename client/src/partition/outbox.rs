@@ -10,11 +10,9 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{Map, Value};
 use uuid::Uuid;
-use vaidya_shared::api::{Allergy, Appointment, Encounter, Invoice, Patient, Prescription};
 pub use vaidya_shared::sync::{EntityKind, Mutation, Operation};
 
 use super::sql::{enum_at, json_at, now, opt_uuid_at, ts, ts_at, uuid_at};
-use super::{allergies, appointments, encounters, invoices, patients, prescriptions, sync_state};
 use super::{ClinicPartition, PartitionError};
 
 pub(crate) fn operation_str(op: Operation) -> &'static str {
@@ -133,13 +131,17 @@ pub fn check_mutation(m: &Mutation) -> Result<(), PartitionError> {
             if m.data.is_some() || !m.changes.is_empty() {
                 return bad("a delete carries neither data nor changes");
             }
-            if !matches!(m.entity, EntityKind::Patient | EntityKind::Appointment) {
-                return bad("only patients and appointments are deleted");
+            if !m.entity.spec().deletable {
+                return bad(&format!("a {} is never deleted", m.entity.as_str()));
             }
         }
     }
-    if matches!(m.entity, EntityKind::Addendum | EntityKind::Payment) && m.parent_id.is_none() {
-        return bad("an addendum or payment names its parent");
+    if let (Some(parent), None) = (m.entity.spec().parent, m.parent_id) {
+        return bad(&format!(
+            "a {} names its {} as parent",
+            m.entity.as_str(),
+            parent.as_str()
+        ));
     }
     Ok(())
 }
@@ -160,41 +162,6 @@ pub struct OutboxEntry {
     /// The server's conflict inbox entry, for entries in [`OutboxState::Conflict`].
     pub conflict_id: Option<Uuid>,
     pub state: OutboxState,
-}
-
-/// A cached entity to write, borrowed from the caller.
-#[derive(Debug, Clone, Copy)]
-pub enum Record<'a> {
-    Patient(&'a Patient),
-    Appointment(&'a Appointment),
-    Encounter(&'a Encounter),
-    Prescription(&'a Prescription),
-    Invoice(&'a Invoice),
-    Allergy(&'a Allergy),
-}
-
-impl Record<'_> {
-    pub(crate) fn clinic_id(&self) -> Uuid {
-        match self {
-            Record::Patient(p) => p.clinic_id,
-            Record::Appointment(a) => a.clinic_id,
-            Record::Encounter(e) => e.clinic_id,
-            Record::Prescription(p) => p.clinic_id,
-            Record::Invoice(i) => i.clinic_id,
-            Record::Allergy(a) => a.clinic_id,
-        }
-    }
-
-    pub(crate) fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
-        match self {
-            Record::Patient(p) => patients::upsert(conn, p),
-            Record::Appointment(a) => appointments::upsert(conn, a),
-            Record::Encounter(e) => encounters::upsert(conn, e),
-            Record::Prescription(p) => prescriptions::upsert(conn, p),
-            Record::Invoice(i) => invoices::upsert(conn, i),
-            Record::Allergy(a) => allergies::upsert(conn, a),
-        }
-    }
 }
 
 pub(crate) const COLUMNS: &str =
@@ -305,98 +272,6 @@ pub(crate) fn any_pushable(conn: &Connection) -> rusqlite::Result<bool> {
 }
 
 impl ClinicPartition {
-    /// Writes a cached row and appends its outbox entry in ONE transaction: both or neither.
-    pub fn write_local(
-        &mut self,
-        record: Record<'_>,
-        mutation: &Mutation,
-    ) -> Result<OutboxEntry, PartitionError> {
-        self.check_clinic(record.clinic_id())?;
-        // IMMEDIATE takes the write lock up front, so a concurrent writer makes us wait
-        // (busy timeout) instead of failing half-way with SQLITE_BUSY.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        record.upsert(&tx)?;
-        let seq = append(&tx, mutation)?;
-        let entry = tx.query_row(
-            &format!("SELECT {COLUMNS} FROM outbox WHERE seq = ?1"),
-            [seq],
-            entry_from_row,
-        )?;
-        tx.commit()?;
-        Ok(entry)
-    }
-
-    pub fn upsert_patient_local(
-        &mut self,
-        patient: &Patient,
-        mutation: &Mutation,
-    ) -> Result<OutboxEntry, PartitionError> {
-        self.write_local(Record::Patient(patient), mutation)
-    }
-
-    pub fn upsert_appointment_local(
-        &mut self,
-        appointment: &Appointment,
-        mutation: &Mutation,
-    ) -> Result<OutboxEntry, PartitionError> {
-        self.write_local(Record::Appointment(appointment), mutation)
-    }
-
-    /// Also used for a new addendum: the encounter with the addendum added, and a
-    /// mutation on [`EntityKind::Addendum`].
-    pub fn upsert_encounter_local(
-        &mut self,
-        encounter: &Encounter,
-        mutation: &Mutation,
-    ) -> Result<OutboxEntry, PartitionError> {
-        self.write_local(Record::Encounter(encounter), mutation)
-    }
-
-    pub fn upsert_prescription_local(
-        &mut self,
-        prescription: &Prescription,
-        mutation: &Mutation,
-    ) -> Result<OutboxEntry, PartitionError> {
-        self.write_local(Record::Prescription(prescription), mutation)
-    }
-
-    /// Also used for a new payment: the invoice with the payment added, and a mutation on
-    /// [`EntityKind::Payment`].
-    pub fn upsert_invoice_local(
-        &mut self,
-        invoice: &Invoice,
-        mutation: &Mutation,
-    ) -> Result<OutboxEntry, PartitionError> {
-        self.write_local(Record::Invoice(invoice), mutation)
-    }
-
-    /// Stores rows and, in the same transaction, the cursor that follows them, so an
-    /// interrupted pull resumes exactly after the last stored page. The sync engine uses
-    /// [`ClinicPartition::apply_pull_page`], which also handles tombstones, conflicts and
-    /// rows with local edits; this is the plain form for tests and imports.
-    pub fn apply_pulled(
-        &mut self,
-        records: &[Record<'_>],
-        next_cursor: Option<&str>,
-    ) -> Result<(), PartitionError> {
-        for record in records {
-            self.check_clinic(record.clinic_id())?;
-        }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for record in records {
-            record.upsert(&tx)?;
-        }
-        if let Some(cursor) = next_cursor {
-            sync_state::set(&tx, sync_state::PULL_CURSOR, cursor)?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     /// The whole outbox, oldest first, whatever the state.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self
@@ -495,7 +370,7 @@ impl ClinicPartition {
             [mutation_id.to_string()],
         )?;
         let (entity, id) = cache_target(&entry.mutation);
-        super::pull::add_refetch(&tx, entity, id)?;
+        super::cache::add_refetch(&tx, entity, id)?;
         tx.commit()?;
         Ok(true)
     }

@@ -5,10 +5,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 use vaidya_shared::api::{Patient, Sex};
 
+use super::cache::{Cached, CachedRow};
 use super::local_reads::{self, ReadAction};
 use super::outbox::EntityKind;
 use super::sql::{date, enum_at, opt_date_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
+use vaidya_shared::entity::kinds;
 
 /// Most results a search returns, whatever the caller asks for.
 pub const MAX_SEARCH_RESULTS: i64 = 200;
@@ -119,18 +121,6 @@ pub(crate) fn fts_query(input: &str) -> Option<String> {
 }
 
 impl ClinicPartition {
-    /// The cached row without recording a read: for edits of a row the user has open.
-    pub(crate) fn peek_patient(&self, id: Uuid) -> Result<Option<Patient>, PartitionError> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?)
-    }
-
     /// Every cached patient by id (exports and sync checks), recorded as a list read.
     pub fn all_patients(&self) -> Result<Vec<Patient>, PartitionError> {
         let mut stmt = self
@@ -217,6 +207,25 @@ impl ClinicPartition {
             &ids,
         )?;
         Ok(patients)
+    }
+}
+
+impl CachedRow for Patient {
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        upsert(conn, self)
+    }
+}
+
+impl Cached for kinds::Patient {
+    /// The cached row without recording a read: for edits of a row the user has open.
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Patient>, PartitionError> {
+        Ok(conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?)
     }
 }
 

@@ -5,10 +5,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 use vaidya_shared::api::{Prescription, PrescriptionItem};
 
+use super::cache::{Cached, CachedRow};
 use super::local_reads::{self, ReadAction};
 use super::outbox::EntityKind;
 use super::sql::{json_at, opt_uuid_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
+use vaidya_shared::entity::kinds;
 
 const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, \
                        version, acknowledged_allergies";
@@ -97,25 +99,6 @@ fn load_items(conn: &Connection, prescription: &mut Prescription) -> rusqlite::R
 }
 
 impl ClinicPartition {
-    /// The cached row without recording a read: for changes to a prescription on screen.
-    pub(crate) fn peek_prescription(
-        &self,
-        id: Uuid,
-    ) -> Result<Option<Prescription>, PartitionError> {
-        let mut prescription = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM prescriptions WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(p) = prescription.as_mut() {
-            load_items(&self.conn, p)?;
-        }
-        Ok(prescription)
-    }
-
     pub fn get_prescription(&self, id: Uuid) -> Result<Option<Prescription>, PartitionError> {
         let mut prescription = self
             .conn
@@ -161,5 +144,28 @@ impl ClinicPartition {
             &[patient_id],
         )?;
         Ok(prescriptions)
+    }
+}
+
+impl CachedRow for Prescription {
+    fn upsert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        upsert(conn, self)
+    }
+}
+
+impl Cached for kinds::Prescription {
+    /// The cached row without recording a read: for changes to a prescription on screen.
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Prescription>, PartitionError> {
+        let mut prescription = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM prescriptions WHERE id = ?1"),
+                [id.to_string()],
+                from_row,
+            )
+            .optional()?;
+        if let Some(p) = prescription.as_mut() {
+            load_items(conn, p)?;
+        }
+        Ok(prescription)
     }
 }

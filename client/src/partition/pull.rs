@@ -8,15 +8,16 @@
 //! into the `refetch` set and the sync engine fetches it again once nothing is pending.
 
 use rusqlite::{params, Connection, TransactionBehavior};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
-use vaidya_shared::api::{Allergy, Appointment, Encounter, Invoice, Patient, Prescription};
+use vaidya_shared::entity::Stored;
+use vaidya_shared::for_each_kind;
 use vaidya_shared::sync::{Change, ConflictRecord, EntityKind, MutationResult, Operation};
 
+use super::cache::{add_refetch, any_refetch, clear_refetch, remove_row, table, Cached, CachedRow};
 use super::conflicts::{self, ConflictKind, NewConflict};
-use super::outbox::{
-    self, any_pushable, cache_target, has_pushable, OutboxEntry, OutboxState, Record,
-};
+use super::outbox::{self, any_pushable, cache_target, has_pushable, OutboxEntry, OutboxState};
 use super::{sync_state, ClinicPartition, PartitionError};
 
 /// What one pulled page did to the cache.
@@ -38,55 +39,8 @@ pub struct PushOutcome {
     pub rejected: usize,
 }
 
-fn table(entity: EntityKind) -> Option<&'static str> {
-    match entity {
-        EntityKind::Patient => Some("patients"),
-        EntityKind::Appointment => Some("appointments"),
-        EntityKind::Encounter => Some("encounters"),
-        EntityKind::Prescription => Some("prescriptions"),
-        EntityKind::Invoice => Some("invoices"),
-        EntityKind::Allergy => Some("allergies"),
-        EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => None,
-    }
-}
-
 fn invalid(change: &Change, e: impl std::fmt::Display) -> PartitionError {
     PartitionError::InvalidPulled(format!("{} {}: {e}", change.entity.as_str(), change.id))
-}
-
-pub(crate) fn add_refetch(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<()> {
-    if table(entity).is_some() {
-        conn.execute(
-            "INSERT INTO refetch (entity, id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![entity.as_str(), id.to_string()],
-        )?;
-    }
-    Ok(())
-}
-
-fn clear_refetch(conn: &Connection, entity: EntityKind, id: Uuid) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM refetch WHERE entity = ?1 AND id = ?2")?
-        .execute(params![entity.as_str(), id.to_string()])?;
-    Ok(())
-}
-
-fn any_refetch(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM refetch)")?
-        .query_row([], |row| row.get(0))
-}
-
-pub(crate) fn remove_row(
-    conn: &Connection,
-    entity: EntityKind,
-    id: Uuid,
-) -> rusqlite::Result<usize> {
-    match table(entity) {
-        // Table names come from the fixed list above, never from input.
-        Some(t) => conn
-            .prepare_cached(&format!("DELETE FROM {t} WHERE id = ?1"))?
-            .execute([id.to_string()]),
-        None => Ok(0),
-    }
 }
 
 /// Writes the server's state of one entity (or removes it for a tombstone / `None`).
@@ -102,58 +56,32 @@ fn write_server_state(
         remove_row(conn, entity, id)?;
         return Ok(());
     };
-    fn parse<T: serde::de::DeserializeOwned>(
-        data: &Value,
-        change: &Change,
-    ) -> Result<T, PartitionError> {
-        T::deserialize(data).map_err(|e| invalid(change, e))
+    // Children travel inside their parents; conflicts are handled by the caller.
+    if table(entity).is_none() {
+        return Ok(());
     }
-    let check = |row_clinic: Uuid, row_id: Uuid| {
-        if row_clinic != clinic_id {
-            Err(PartitionError::WrongClinic {
-                partition: clinic_id,
-                row: row_clinic,
-            })
-        } else if row_id != id {
-            Err(invalid(change, "the data names another id"))
-        } else {
-            Ok(())
-        }
-    };
-    match entity {
-        EntityKind::Patient => {
-            let p: Patient = parse(data, change)?;
-            check(p.clinic_id, p.id)?;
-            Record::Patient(&p).upsert(conn)?;
-        }
-        EntityKind::Appointment => {
-            let a: Appointment = parse(data, change)?;
-            check(a.clinic_id, a.id)?;
-            Record::Appointment(&a).upsert(conn)?;
-        }
-        EntityKind::Encounter => {
-            let e: Encounter = parse(data, change)?;
-            check(e.clinic_id, e.id)?;
-            Record::Encounter(&e).upsert(conn)?;
-        }
-        EntityKind::Prescription => {
-            let p: Prescription = parse(data, change)?;
-            check(p.clinic_id, p.id)?;
-            Record::Prescription(&p).upsert(conn)?;
-        }
-        EntityKind::Allergy => {
-            let a: Allergy = parse(data, change)?;
-            check(a.clinic_id, a.id)?;
-            Record::Allergy(&a).upsert(conn)?;
-        }
-        EntityKind::Invoice => {
-            let i: Invoice = parse(data, change)?;
-            check(i.clinic_id, i.id)?;
-            Record::Invoice(&i).upsert(conn)?;
-        }
-        // Children travel inside their parents; conflicts are handled by the caller.
-        EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => {}
+    for_each_kind!(entity, E => write_pulled::<E>(conn, clinic_id, id, data, change))
+}
+
+/// Writes one pulled record of kind `E`, which must be of this clinic and name `id`.
+fn write_pulled<E: Cached>(
+    conn: &Connection,
+    clinic_id: Uuid,
+    id: Uuid,
+    data: &Value,
+    change: &Change,
+) -> Result<(), PartitionError> {
+    let record = E::Record::deserialize(data).map_err(|e| invalid(change, e))?;
+    if record.clinic_id() != clinic_id {
+        return Err(PartitionError::WrongClinic {
+            partition: clinic_id,
+            row: record.clinic_id(),
+        });
     }
+    if record.id() != id {
+        return Err(invalid(change, "the data names another id"));
+    }
+    record.upsert(conn)?;
     Ok(())
 }
 

@@ -35,7 +35,7 @@ impl ClinicPartition {
         Ok(get(&self.conn, PULL_CURSOR)?)
     }
 
-    /// Usually set together with the pulled rows by [`ClinicPartition::apply_pulled`].
+    /// Usually set together with the pulled rows by [`ClinicPartition::apply_pull_page`].
     pub fn set_pull_cursor(&mut self, cursor: &str) -> Result<(), PartitionError> {
         Ok(set(&self.conn, PULL_CURSOR, cursor)?)
     }

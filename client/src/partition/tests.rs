@@ -12,6 +12,7 @@ use vaidya_shared::gst::{LineTax, SupplyKind};
 
 use super::*;
 use crate::test_support::valid;
+use vaidya_shared::entity::kinds;
 
 struct Fixture {
     _dir: TempDir,
@@ -79,9 +80,20 @@ fn create(entity: EntityKind, id: Uuid) -> Mutation {
     m
 }
 
+/// A patient as a pull page carries it.
+fn pulled(p: &Patient) -> vaidya_shared::sync::Change {
+    vaidya_shared::sync::Change {
+        entity: EntityKind::Patient,
+        id: p.id,
+        version: p.version,
+        deleted: false,
+        data: serde_json::to_value(p).unwrap(),
+    }
+}
+
 fn add_patient(partition: &mut ClinicPartition, p: &Patient) {
     partition
-        .upsert_patient_local(p, &create(EntityKind::Patient, p.id))
+        .commit_local(Some(p), None, &create(EntityKind::Patient, p.id))
         .unwrap();
 }
 
@@ -358,7 +370,11 @@ fn rows_of_another_clinic_are_refused() {
     let mut partition = f.open();
     let stranger = patient(Uuid::new_v4(), 1, "Other Clinic", None, None);
     let err = partition
-        .upsert_patient_local(&stranger, &create(EntityKind::Patient, stranger.id))
+        .commit_local(
+            Some(&stranger),
+            None,
+            &create(EntityKind::Patient, stranger.id),
+        )
         .unwrap_err();
     assert_eq!(err.code(), "partition_wrong_clinic");
     assert_eq!(partition.outbox_len().unwrap(), 0);
@@ -372,7 +388,7 @@ fn a_local_write_stores_the_row_and_its_outbox_entry_together() {
     let mut partition = f.open();
     let p = patient(f.clinic, 7, "Meera Iyer", Some("9000000001"), None);
     let mutation = create(EntityKind::Patient, p.id);
-    let entry = partition.upsert_patient_local(&p, &mutation).unwrap();
+    let entry = partition.commit_local(Some(&p), None, &mutation).unwrap();
     assert_eq!(entry.mutation, mutation);
     assert_eq!(entry.state, OutboxState::Pending);
     assert_eq!(entry.attempts, 0);
@@ -383,7 +399,7 @@ fn a_local_write_stores_the_row_and_its_outbox_entry_together() {
     // A second write whose outbox insert fails (same mutation id) must leave no row behind.
     let other = patient(f.clinic, 8, "Should Not Exist", Some("9000000002"), None);
     let err = partition
-        .upsert_patient_local(&other, &mutation)
+        .commit_local(Some(&other), None, &mutation)
         .unwrap_err();
     assert!(matches!(err, PartitionError::DuplicateMutation(id) if id == mutation.mutation_id));
     assert_eq!(partition.get_patient(other.id).unwrap(), None);
@@ -397,12 +413,14 @@ fn a_failing_row_write_appends_no_outbox_entry() {
     let mut partition = f.open();
     let mut first = invoice(f.clinic, Uuid::new_v4(), 1);
     partition
-        .upsert_invoice_local(&first, &create(EntityKind::Invoice, first.id))
+        .commit_local(Some(&first), None, &create(EntityKind::Invoice, first.id))
         .unwrap();
     // Same series and number as an existing invoice: the row insert fails.
     first.id = Uuid::new_v4();
     let mutation = create(EntityKind::Invoice, first.id);
-    assert!(partition.upsert_invoice_local(&first, &mutation).is_err());
+    assert!(partition
+        .commit_local(Some(&first), None, &mutation)
+        .is_err());
     assert_eq!(partition.outbox_len().unwrap(), 1);
     assert!(!partition
         .has_outbox_entries(EntityKind::Invoice, first.id)
@@ -473,7 +491,7 @@ fn the_outbox_keeps_the_order_of_writes() {
                 .insert("name".into(), json!({ "value": p.name, "base": "before" }));
             m
         };
-        partition.upsert_patient_local(&p, &m).unwrap();
+        partition.commit_local(Some(&p), None, &m).unwrap();
         made.push(m.mutation_id);
     }
     let ids = |entries: Vec<OutboxEntry>| -> Vec<Uuid> {
@@ -586,7 +604,7 @@ fn appointments_round_trip_and_list_by_day() {
     let other = appointment(f.clinic, Uuid::new_v4(), other_doctor, 12);
     for a in [&late, &early, &other] {
         partition
-            .upsert_appointment_local(a, &create(EntityKind::Appointment, a.id))
+            .commit_local(Some(a), None, &create(EntityKind::Appointment, a.id))
             .unwrap();
     }
     assert_eq!(
@@ -641,7 +659,11 @@ fn encounters_prescriptions_and_invoices_round_trip_with_their_parts() {
         updated_at: at(10, 30),
     };
     partition
-        .upsert_encounter_local(&encounter, &create(EntityKind::Encounter, encounter.id))
+        .commit_local(
+            Some(&encounter),
+            None,
+            &create(EntityKind::Encounter, encounter.id),
+        )
         .unwrap();
     // An addendum: the encounter with it added, and a mutation on the addendum.
     let addendum = Addendum {
@@ -653,8 +675,9 @@ fn encounters_prescriptions_and_invoices_round_trip_with_their_parts() {
     };
     encounter.addenda.push(addendum.clone());
     partition
-        .upsert_encounter_local(
-            &encounter,
+        .commit_local(
+            Some(&encounter),
+            None,
             &Mutation {
                 parent_id: Some(encounter_id),
                 ..create(EntityKind::Addendum, addendum.id)
@@ -694,8 +717,9 @@ fn encounters_prescriptions_and_invoices_round_trip_with_their_parts() {
         version: 1,
     };
     partition
-        .upsert_prescription_local(
-            &prescription,
+        .commit_local(
+            Some(&prescription),
+            None,
             &create(EntityKind::Prescription, prescription.id),
         )
         .unwrap();
@@ -713,7 +737,7 @@ fn encounters_prescriptions_and_invoices_round_trip_with_their_parts() {
 
     let inv = invoice(f.clinic, patient_id, 41);
     partition
-        .upsert_invoice_local(&inv, &create(EntityKind::Invoice, inv.id))
+        .commit_local(Some(&inv), None, &create(EntityKind::Invoice, inv.id))
         .unwrap();
     assert_eq!(partition.get_invoice(inv.id).unwrap().as_ref(), Some(&inv));
     assert_eq!(
@@ -729,10 +753,7 @@ fn pulled_rows_and_their_cursor_commit_together() {
     let a = patient(f.clinic, 1, "Pulled One", None, None);
     let b = patient(f.clinic, 2, "Pulled Two", None, None);
     partition
-        .apply_pulled(
-            &[Record::Patient(&a), Record::Patient(&b)],
-            Some("cursor-2"),
-        )
+        .apply_pull_page(&[pulled(&a), pulled(&b)], "cursor-2", false)
         .unwrap();
     assert_eq!(
         partition.pull_cursor().unwrap().as_deref(),
@@ -748,10 +769,7 @@ fn pulled_rows_and_their_cursor_commit_together() {
     let stranger = patient(Uuid::new_v4(), 3, "Stranger", None, None);
     let c = patient(f.clinic, 4, "Pulled Four", None, None);
     assert!(partition
-        .apply_pulled(
-            &[Record::Patient(&c), Record::Patient(&stranger)],
-            Some("cursor-3")
-        )
+        .apply_pull_page(&[pulled(&c), pulled(&stranger)], "cursor-3", false)
         .is_err());
     assert_eq!(
         partition.pull_cursor().unwrap().as_deref(),
@@ -1133,7 +1151,10 @@ fn an_encounter_edit_sends_only_changed_fields_with_their_base() {
         .unwrap();
     assert_eq!(counts(&partition, "encounters"), (1, 2), "row + one entry");
     assert_eq!(
-        partition.peek_encounter(note.id).unwrap().unwrap(),
+        partition
+            .peek::<kinds::Encounter>(note.id)
+            .unwrap()
+            .unwrap(),
         edited,
         "the cached row is the edited note"
     );
@@ -1191,7 +1212,13 @@ fn signing_marks_the_note_and_sends_a_sign_change_after_its_edits() {
     assert!(signed.signed_at.is_some(), "signed locally at once");
     assert_eq!(signed.signed_by, Some(doctor));
     assert_eq!(signed.diagnosis, "Viral fever");
-    assert_eq!(partition.peek_encounter(note.id).unwrap().unwrap(), signed);
+    assert_eq!(
+        partition
+            .peek::<kinds::Encounter>(note.id)
+            .unwrap()
+            .unwrap(),
+        signed
+    );
     assert_eq!(counts(&partition, "encounters"), (1, 2), "one sign entry");
     let m = last_mutation(&partition);
     assert_eq!(
@@ -1225,7 +1252,13 @@ fn signing_marks_the_note_and_sends_a_sign_change_after_its_edits() {
         assert_eq!(err.code(), "partition_invalid_mutation");
     }
     assert_eq!(counts(&partition, "encounters"), (1, 2));
-    assert_eq!(partition.peek_encounter(note.id).unwrap().unwrap(), signed);
+    assert_eq!(
+        partition
+            .peek::<kinds::Encounter>(note.id)
+            .unwrap()
+            .unwrap(),
+        signed
+    );
 }
 
 #[test]

@@ -12,16 +12,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
-use vaidya_shared::api::{
-    AllergyPatch, AppointmentPatch, EncounterPatch, NewAddendum, NewAllergy, NewAppointment,
-    NewEncounter, NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch,
-};
+use vaidya_shared::entity::{kinds, Entity, Updates};
+use vaidya_shared::for_each_kind;
 use vaidya_shared::rules::Validate;
 use vaidya_shared::ApiError;
 
+use super::cache::{add_refetch, remove_row, table, Cached, CachedRow};
 use super::local_reads::{self, ReadAction};
 use super::outbox::{
-    cache_target, entry_from_row, EntityKind, Mutation, Operation, OutboxEntry, Record, COLUMNS,
+    cache_target, entry_from_row, EntityKind, Mutation, Operation, OutboxEntry, COLUMNS,
 };
 use super::sql::{now, opt_uuid_at, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -95,13 +94,10 @@ fn is_scalar(v: &Value) -> bool {
     !matches!(v, Value::Array(_) | Value::Object(_))
 }
 
-/// Fields a correction may not touch: identities, the invoice's place in its series, and
-/// the control keys of updates (signing a note, resolving a conflict).
+/// Fields of a create a correction may not touch: identities and the invoice's place in
+/// its series. (An update's correctable fields are its kind's `EDITABLE` list.)
 fn is_fixed(name: &str) -> bool {
-    matches!(
-        name,
-        "id" | "series" | "number" | "sign" | "resolution" | "base_version"
-    ) || name.ends_with("_id")
+    matches!(name, "id" | "series" | "number" | "base_version") || name.ends_with("_id")
 }
 
 /// The values of a change a person may correct.
@@ -119,13 +115,16 @@ pub fn editable_fields(m: &Mutation) -> Vec<EditableField> {
                 .collect(),
             _ => Vec::new(),
         },
-        Operation::Update if m.entity != EntityKind::Conflict => m
-            .changes
-            .iter()
-            .filter_map(|(k, c)| Some((k, c.get("value")?)))
-            .filter(|(k, v)| !is_fixed(k) && is_scalar(v))
-            .map(|(k, v)| field(k, v))
-            .collect(),
+        Operation::Update => {
+            // Exactly the fields the kind's patch sets (never `sign` or `resolution`).
+            let editable = for_each_kind!(m.entity, E => E::EDITABLE);
+            m.changes
+                .iter()
+                .filter_map(|(k, c)| Some((k, c.get("value")?)))
+                .filter(|(k, v)| editable.contains(&k.as_str()) && is_scalar(v))
+                .map(|(k, v)| field(k, v))
+                .collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -149,40 +148,28 @@ fn rules<T: DeserializeOwned + Serialize + Validate>(value: Value) -> Result<Val
 /// holding the update's new values. Returns the normalised body, or the refusal naming its
 /// field — the same verdict the server gives at the next push.
 fn check_rules(m: &Mutation) -> Result<Value, ApiError> {
+    let spec = m.entity.spec();
     match m.op {
         Operation::Create => {
             let data = m.data.clone().unwrap_or(Value::Null);
-            match m.entity {
-                EntityKind::Patient => rules::<NewPatient>(data),
-                EntityKind::Appointment => rules::<NewAppointment>(data),
-                EntityKind::Encounter => rules::<NewEncounter>(data),
-                EntityKind::Addendum => rules::<NewAddendum>(data),
-                EntityKind::Prescription => rules::<NewPrescription>(data),
-                EntityKind::Invoice => rules::<NewInvoice>(data),
-                EntityKind::Payment => rules::<NewPayment>(data),
-                EntityKind::Allergy => rules::<NewAllergy>(data),
-                EntityKind::Conflict => Ok(data),
+            if !spec.creatable {
+                return Ok(data);
             }
+            for_each_kind!(m.entity, E => rules::<<E as Entity>::New>(data))
         }
         Operation::Update => {
+            let editable = for_each_kind!(m.entity, E => E::EDITABLE);
             let values: Map<String, Value> = m
                 .changes
                 .iter()
-                .filter(|(k, _)| !is_fixed(k))
+                .filter(|(k, _)| editable.contains(&k.as_str()))
                 .filter_map(|(k, c)| Some((k.clone(), c.get("value")?.clone())))
                 .collect();
             let values = Value::Object(values);
-            match m.entity {
-                EntityKind::Patient => rules::<PatientPatch>(values),
-                EntityKind::Appointment => rules::<AppointmentPatch>(values),
-                EntityKind::Encounter => rules::<EncounterPatch>(values),
-                EntityKind::Allergy => rules::<AllergyPatch>(values),
-                EntityKind::Addendum
-                | EntityKind::Prescription
-                | EntityKind::Invoice
-                | EntityKind::Payment
-                | EntityKind::Conflict => Ok(values),
+            if spec.updates != Updates::MergeFields {
+                return Ok(values);
             }
+            for_each_kind!(m.entity, E => rules::<<E as Entity>::Patch>(values))
         }
         Operation::Delete => Ok(Value::Null),
     }
@@ -287,15 +274,11 @@ impl ClinicPartition {
         let json = |v: Result<Value, serde_json::Error>| {
             v.map_err(|e| PartitionError::InvalidRow(e.to_string()))
         };
-        let row = match entity {
-            EntityKind::Patient => self.peek_patient(id)?.map(serde_json::to_value),
-            EntityKind::Appointment => self.peek_appointment(id)?.map(serde_json::to_value),
-            EntityKind::Encounter => self.peek_encounter(id)?.map(serde_json::to_value),
-            EntityKind::Prescription => self.peek_prescription(id)?.map(serde_json::to_value),
-            EntityKind::Invoice => self.peek_invoice(id)?.map(serde_json::to_value),
-            EntityKind::Allergy => self.peek_allergy(id)?.map(serde_json::to_value),
-            EntityKind::Addendum | EntityKind::Payment | EntityKind::Conflict => None,
-        };
+        if table(entity).is_none() {
+            return Ok(None);
+        }
+        let row =
+            for_each_kind!(entity, E => self.peek::<E>(id)?.map(|r| serde_json::to_value(&r)));
         row.map(json).transpose()
     }
 
@@ -311,11 +294,7 @@ impl ClinicPartition {
         let Some(mut row) = self.cached_entity_json(target, target_id)? else {
             return Ok(());
         };
-        let children = match m.entity {
-            EntityKind::Addendum => Some("addenda"),
-            EntityKind::Payment => Some("payments"),
-            _ => None,
-        };
+        let children = m.entity.spec().child_list;
         let id = Value::String(m.entity_id.to_string());
         let object = match children {
             Some(key) => row
@@ -333,30 +312,8 @@ impl ClinicPartition {
                 object.insert(k.clone(), v.clone());
             }
         }
-        let invalid = |e: serde_json::Error| PartitionError::InvalidMutation(e.to_string());
-        match target {
-            EntityKind::Patient => Record::Patient(&serde_json::from_value(row).map_err(invalid)?)
-                .upsert(&self.conn)?,
-            EntityKind::Appointment => {
-                Record::Appointment(&serde_json::from_value(row).map_err(invalid)?)
-                    .upsert(&self.conn)?
-            }
-            EntityKind::Encounter => {
-                Record::Encounter(&serde_json::from_value(row).map_err(invalid)?)
-                    .upsert(&self.conn)?
-            }
-            EntityKind::Prescription => {
-                Record::Prescription(&serde_json::from_value(row).map_err(invalid)?)
-                    .upsert(&self.conn)?
-            }
-            EntityKind::Invoice => {
-                let mut invoice: vaidya_shared::api::Invoice =
-                    serde_json::from_value(row).map_err(invalid)?;
-                // A corrected payment amount changes what the invoice shows as paid.
-                invoice.paid_paise = invoice.payments.iter().map(|p| p.amount_paise).sum();
-                Record::Invoice(&invoice).upsert(&self.conn)?
-            }
-            _ => {}
+        if table(target).is_some() {
+            for_each_kind!(target, E => rewrite_cached::<E>(&self.conn, row))?;
         }
         Ok(())
     }
@@ -388,7 +345,7 @@ impl ClinicPartition {
         let m = &entry.mutation;
         let patient_id = self.patient_of(m)?;
         let patient = match patient_id {
-            Some(id) => self.peek_patient(id)?,
+            Some(id) => self.peek::<kinds::Patient>(id)?,
             None => None,
         };
         // A patient created offline and then rejected may be known only from its create.
@@ -586,11 +543,11 @@ impl ClinicPartition {
                     )?;
                 }
                 _ => {
-                    super::pull::remove_row(&self.conn, m.entity, m.entity_id)?;
+                    remove_row(&self.conn, m.entity, m.entity_id)?;
                 }
             }
         }
-        super::pull::add_refetch(&self.conn, target, target_id)?;
+        add_refetch(&self.conn, target, target_id)?;
         local_reads::record(
             &self.conn,
             ReadAction::Discard,
@@ -626,4 +583,17 @@ impl ClinicPartition {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+/// Writes a corrected cached record of kind `E` back, with what it derives from the
+/// corrected values recomputed.
+fn rewrite_cached<E: Cached>(
+    conn: &rusqlite::Connection,
+    row: Value,
+) -> Result<(), PartitionError> {
+    let mut record: E::Record =
+        serde_json::from_value(row).map_err(|e| PartitionError::InvalidMutation(e.to_string()))?;
+    record.recompute();
+    record.upsert(conn)?;
+    Ok(())
 }

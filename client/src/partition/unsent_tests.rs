@@ -11,6 +11,7 @@ use vaidya_shared::ErrorCode;
 use super::*;
 use crate::sync::status_of;
 use crate::test_support::valid;
+use vaidya_shared::entity::kinds;
 
 struct Fixture {
     _dir: TempDir,
@@ -122,7 +123,7 @@ fn a_rejected_create_is_listed_in_words_and_stays_on_this_pc() {
     // The server never had it: no refetch would bring it back, so it is not fetched (which
     // would delete the person's work before they could correct it).
     assert!(p.refetch_targets().unwrap().is_empty());
-    assert!(p.peek_patient(asha.id).unwrap().is_some());
+    assert!(p.peek::<kinds::Patient>(asha.id).unwrap().is_some());
     // Showing the list names the patient: recorded as a list read.
     let reads = p.local_reads(100).unwrap();
     assert!(reads
@@ -174,7 +175,11 @@ fn a_correction_gets_a_new_id_keeps_its_place_and_updates_the_row() {
     );
     assert_eq!(p.pushable_outbox(10).unwrap()[0].mutation.mutation_id, new);
     assert_eq!(
-        p.peek_patient(asha.id).unwrap().unwrap().phone.as_deref(),
+        p.peek::<kinds::Patient>(asha.id)
+            .unwrap()
+            .unwrap()
+            .phone
+            .as_deref(),
         Some("+919845099999"),
         "the cached row matches the corrected change"
     );
@@ -222,7 +227,7 @@ fn a_bad_correction_changes_nothing() {
     }
     assert_eq!(p.outbox().unwrap(), before);
     assert_eq!(
-        p.peek_patient(asha.id).unwrap().unwrap().phone,
+        p.peek::<kinds::Patient>(asha.id).unwrap().unwrap().phone,
         asha.phone,
         "the cached row is unchanged"
     );
@@ -250,12 +255,15 @@ fn a_resend_is_one_transaction() {
         .is_err());
     p.conn.execute_batch("DROP TRIGGER refuse").unwrap();
     assert_eq!(p.outbox().unwrap(), before);
-    assert_eq!(p.peek_patient(asha.id).unwrap().unwrap().name, "Asha Rao");
+    assert_eq!(
+        p.peek::<kinds::Patient>(asha.id).unwrap().unwrap().name,
+        "Asha Rao"
+    );
     // And the connection is usable again (no transaction left open).
     p.resend_change(old, &corrections(&[("name", json!("Asha R. Rao"))]))
         .unwrap();
     assert_eq!(
-        p.peek_patient(asha.id).unwrap().unwrap().name,
+        p.peek::<kinds::Patient>(asha.id).unwrap().unwrap().name,
         "Asha R. Rao"
     );
 }
@@ -302,7 +310,11 @@ fn a_rejected_update_is_resent_with_its_new_values() {
         json!({ "value": "14 MG Road", "base": null })
     );
     assert_eq!(
-        p.peek_patient(asha.id).unwrap().unwrap().address.as_deref(),
+        p.peek::<kinds::Patient>(asha.id)
+            .unwrap()
+            .unwrap()
+            .address
+            .as_deref(),
         Some("14 MG Road")
     );
 }
@@ -335,7 +347,7 @@ fn discarding_is_audited_and_cancels_a_device_invoice_number() {
         .unwrap();
     let pending_id = p.outbox().unwrap()[1].mutation.mutation_id;
     assert!(!p.discard_change(pending_id).unwrap().discarded);
-    assert!(p.peek_patient(pending.id).unwrap().is_some());
+    assert!(p.peek::<kinds::Patient>(pending.id).unwrap().is_some());
 
     let outcome = p.discard_change(id).unwrap();
     assert!(outcome.discarded);
@@ -345,7 +357,7 @@ fn discarding_is_audited_and_cancels_a_device_invoice_number() {
     );
     assert_eq!(ids(p).len(), 1, "only the pending change is left");
     assert!(
-        p.peek_invoice(invoice.id).unwrap().is_none(),
+        p.peek::<kinds::Invoice>(invoice.id).unwrap().is_none(),
         "gone from this PC"
     );
     assert_eq!(
@@ -410,7 +422,7 @@ fn a_discarded_update_restores_the_server_state_through_a_refetch() {
     assert!(p.discard_change(id).unwrap().discarded);
     // An update's row stays until the server's version arrives (it was never the server's
     // to remove); the refetch brings that version.
-    assert!(p.peek_patient(asha.id).unwrap().is_some());
+    assert!(p.peek::<kinds::Patient>(asha.id).unwrap().is_some());
     assert_eq!(
         p.refetch_targets().unwrap(),
         vec![(EntityKind::Patient, asha.id)]

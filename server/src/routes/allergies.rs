@@ -15,6 +15,8 @@ use vaidya_shared::{ApiError, ErrorCode};
 use super::today;
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
+use crate::store::Store;
+use vaidya_shared::entity::kinds;
 
 pub const COLUMNS: &str = "id, clinic_id, patient_id, substance, reaction, severity, status, noted_by, version, created_at, updated_at";
 const ENTITY: &str = "allergy";
@@ -219,4 +221,27 @@ pub async fn for_patient(
     .iter()
     .map(from_row)
     .collect()
+}
+
+impl Store for kinds::Allergy {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Allergy, AppError> {
+        from_row(r)
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        _parent: Option<Uuid>,
+        new: Valid<NewAllergy>,
+    ) -> Result<Allergy, AppError> {
+        insert(tx, clinic, new).await
+    }
+    async fn patch(
+        tx: &RequestTx,
+        clinic: Uuid,
+        id: Uuid,
+        patch: Valid<AllergyPatch>,
+    ) -> Result<Allergy, AppError> {
+        apply_patch(tx, clinic, id, patch).await
+    }
 }

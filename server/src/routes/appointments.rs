@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use serde_json::Value;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
@@ -18,6 +19,10 @@ use vaidya_shared::rules::{Action, Resource, Valid, Validate};
 use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+use crate::store::Store;
+use crate::sync::conflicts::{self, NewConflict};
+use vaidya_shared::entity::kinds;
+use vaidya_shared::sync::{ConflictKind, EntityKind, FieldConflict};
 
 pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason, version, created_at, updated_at";
 const ENTITY: &str = "appointment";
@@ -279,4 +284,74 @@ pub async fn apply_patch(
             )
         })?;
     from_row(&row)
+}
+
+impl Store for kinds::Appointment {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Appointment, AppError> {
+        from_row(r)
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        _parent: Option<Uuid>,
+        new: Valid<NewAppointment>,
+    ) -> Result<Appointment, AppError> {
+        insert(tx, clinic, new).await
+    }
+    async fn patch(
+        tx: &RequestTx,
+        clinic: Uuid,
+        id: Uuid,
+        patch: Valid<AppointmentPatch>,
+    ) -> Result<Appointment, AppError> {
+        apply_patch(tx, clinic, id, patch).await
+    }
+    /// A new booking, or one whose times moved, may overlap another: both are kept and the
+    /// overlap goes to the conflict inbox.
+    async fn after_device_write(
+        tx: &RequestTx,
+        clinic: Uuid,
+        a: &Appointment,
+        changed: Option<&[String]>,
+    ) -> Result<Vec<FieldConflict>, AppError> {
+        let moved =
+            changed.is_none_or(|fields| fields.iter().any(|f| f == "starts_at" || f == "ends_at"));
+        if !moved {
+            return Ok(Vec::new());
+        }
+        flag_double_booking(tx, clinic, a).await
+    }
+}
+
+/// Keep both bookings but put the overlap in the conflict inbox.
+async fn flag_double_booking(
+    tx: &RequestTx,
+    clinic: Uuid,
+    a: &Appointment,
+) -> Result<Vec<FieldConflict>, AppError> {
+    let others = overlapping(tx, a).await?;
+    if others.is_empty() || a.status == AppointmentStatus::Cancelled {
+        return Ok(Vec::new());
+    }
+    let server_value = serde_json::to_value(&others).map_err(|e| AppError::Internal(e.into()))?;
+    let client_value = Value::String(a.id.to_string());
+    conflicts::record(
+        tx,
+        clinic,
+        NewConflict {
+            kind: ConflictKind::DoubleBooking,
+            entity: EntityKind::Appointment,
+            entity_id: a.id,
+            field: None,
+            server_value: server_value.clone(),
+            client_value: client_value.clone(),
+        },
+    )
+    .await?;
+    Ok(vec![FieldConflict {
+        field: "starts_at".into(),
+        server_value,
+        client_value,
+    }])
 }

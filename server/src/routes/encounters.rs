@@ -18,6 +18,9 @@ use vaidya_shared::rules::{Action, Resource, Valid, Validate};
 use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+use crate::store::Store;
+use vaidya_shared::entity::{kinds, Unchangeable};
+use vaidya_shared::sync::EntityKind;
 
 pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals, signed_at, signed_by, version, created_at, updated_at";
 const ENTITY: &str = "encounter";
@@ -320,4 +323,59 @@ pub async fn insert_addendum(
     )
     .await?;
     Ok((addendum_id, load(tx, clinic, encounter).await?))
+}
+
+impl Store for kinds::Encounter {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Encounter, AppError> {
+        Ok(from_row(r))
+    }
+    async fn with_children(
+        tx: &RequestTx,
+        clinic: Uuid,
+        list: Vec<Encounter>,
+    ) -> Result<Vec<Encounter>, AppError> {
+        with_addenda(tx, clinic, list).await
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        _parent: Option<Uuid>,
+        new: Valid<NewEncounter>,
+    ) -> Result<Encounter, AppError> {
+        insert(tx, clinic, new).await
+    }
+    async fn patch(
+        tx: &RequestTx,
+        clinic: Uuid,
+        id: Uuid,
+        patch: Valid<EncounterPatch>,
+    ) -> Result<Encounter, AppError> {
+        apply_patch(tx, clinic, id, patch).await
+    }
+}
+
+/// An addendum travels inside its encounter: it is stored and loaded as the encounter.
+impl Store for kinds::Addendum {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Encounter, AppError> {
+        Ok(from_row(r))
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        parent: Option<Uuid>,
+        new: Valid<NewAddendum>,
+    ) -> Result<Encounter, AppError> {
+        let encounter = crate::store::parent_of(EntityKind::Addendum, parent)?;
+        Ok(insert_addendum(tx, clinic, encounter, new).await?.1)
+    }
+    async fn patch(
+        _tx: &RequestTx,
+        _clinic: Uuid,
+        _id: Uuid,
+        patch: Valid<Unchangeable>,
+    ) -> Result<Encounter, AppError> {
+        match patch.into_inner() {}
+    }
 }

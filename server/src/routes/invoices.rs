@@ -19,6 +19,9 @@ use vaidya_shared::ApiError;
 use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+use crate::store::Store;
+use vaidya_shared::entity::{kinds, Unchangeable};
+use vaidya_shared::sync::EntityKind;
 
 pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version";
 const ENTITY: &str = "invoice";
@@ -320,4 +323,59 @@ pub async fn insert_payment(
     )
     .await?;
     Ok((id, load(tx, clinic, invoice_id).await?))
+}
+
+impl Store for kinds::Invoice {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Invoice, AppError> {
+        Ok(from_row(r))
+    }
+    async fn with_children(
+        tx: &RequestTx,
+        clinic: Uuid,
+        list: Vec<Invoice>,
+    ) -> Result<Vec<Invoice>, AppError> {
+        with_details(tx, clinic, list).await
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        _parent: Option<Uuid>,
+        new: Valid<NewInvoice>,
+    ) -> Result<Invoice, AppError> {
+        insert(tx, clinic, new).await
+    }
+    async fn patch(
+        _tx: &RequestTx,
+        _clinic: Uuid,
+        _id: Uuid,
+        patch: Valid<Unchangeable>,
+    ) -> Result<Invoice, AppError> {
+        match patch.into_inner() {}
+    }
+}
+
+/// A payment travels inside its invoice: it is stored and loaded as the invoice.
+impl Store for kinds::Payment {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Invoice, AppError> {
+        Ok(from_row(r))
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        parent: Option<Uuid>,
+        new: Valid<NewPayment>,
+    ) -> Result<Invoice, AppError> {
+        let invoice = crate::store::parent_of(EntityKind::Payment, parent)?;
+        Ok(insert_payment(tx, clinic, invoice, new).await?.1)
+    }
+    async fn patch(
+        _tx: &RequestTx,
+        _clinic: Uuid,
+        _id: Uuid,
+        patch: Valid<Unchangeable>,
+    ) -> Result<Invoice, AppError> {
+        match patch.into_inner() {}
+    }
 }

@@ -14,6 +14,8 @@ use vaidya_shared::{ApiError, ErrorCode};
 use super::{like_escape, today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+use crate::store::Store;
+use vaidya_shared::entity::kinds;
 
 pub const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number, version, created_at, updated_at";
 const ENTITY: &str = "patient";
@@ -277,4 +279,27 @@ pub async fn tombstone(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<(), App
         return Err(AppError::not_found());
     }
     Ok(())
+}
+
+impl Store for kinds::Patient {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Patient, AppError> {
+        from_row(r)
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        _parent: Option<Uuid>,
+        new: Valid<NewPatient>,
+    ) -> Result<Patient, AppError> {
+        insert(tx, clinic, new).await
+    }
+    async fn patch(
+        tx: &RequestTx,
+        clinic: Uuid,
+        id: Uuid,
+        patch: Valid<PatientPatch>,
+    ) -> Result<Patient, AppError> {
+        apply_patch(tx, clinic, id, patch).await
+    }
 }

@@ -17,6 +17,8 @@ use vaidya_shared::rules::{Action, Resource, Valid, Validate};
 use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
+use crate::store::Store;
+use vaidya_shared::entity::{kinds, Unchangeable};
 
 pub const COLUMNS: &str =
     "id, clinic_id, patient_id, doctor_id, encounter_id, notes, acknowledged_allergies, issued_at, version";
@@ -194,4 +196,34 @@ pub async fn insert(
         .await?;
     }
     load(tx, clinic, id).await
+}
+
+impl Store for kinds::Prescription {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Prescription, AppError> {
+        Ok(from_row(r))
+    }
+    async fn with_children(
+        tx: &RequestTx,
+        clinic: Uuid,
+        list: Vec<Prescription>,
+    ) -> Result<Vec<Prescription>, AppError> {
+        with_items(tx, clinic, list).await
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        _parent: Option<Uuid>,
+        new: Valid<NewPrescription>,
+    ) -> Result<Prescription, AppError> {
+        insert(tx, clinic, new).await
+    }
+    async fn patch(
+        _tx: &RequestTx,
+        _clinic: Uuid,
+        _id: Uuid,
+        patch: Valid<Unchangeable>,
+    ) -> Result<Prescription, AppError> {
+        match patch.into_inner() {}
+    }
 }

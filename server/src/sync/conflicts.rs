@@ -14,7 +14,9 @@ use vaidya_shared::{ApiError, ErrorCode};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 use crate::routes::Paging;
-use vaidya_shared::rules::{Action, Resource};
+use crate::store::Store;
+use vaidya_shared::entity::{kinds, Unchangeable};
+use vaidya_shared::rules::{Action, Resource, Valid};
 
 pub const COLUMNS: &str = "id, clinic_id, kind, entity, entity_id, field, server_value, client_value, user_id, device, created_at, resolved_at, version";
 
@@ -176,4 +178,28 @@ pub async fn resolve_handler(
             Ok(Json(c))
         })
         .await
+}
+
+/// Conflicts are made by the server; a device's only change is how a person resolved one.
+impl Store for kinds::Conflict {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<ConflictRecord, AppError> {
+        from_row(r)
+    }
+    async fn insert(
+        _tx: &RequestTx,
+        _clinic: Uuid,
+        _parent: Option<Uuid>,
+        new: Valid<Unchangeable>,
+    ) -> Result<ConflictRecord, AppError> {
+        match new.into_inner() {}
+    }
+    async fn patch(
+        tx: &RequestTx,
+        clinic: Uuid,
+        id: Uuid,
+        patch: Valid<ResolveConflict>,
+    ) -> Result<ConflictRecord, AppError> {
+        resolve(tx, clinic, id, patch.into_inner().resolution).await
+    }
 }

@@ -17,18 +17,22 @@ use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::app::App;
 use crate::http::{ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
-use crate::routes;
+use crate::store::{self, Store};
+use vaidya_shared::entity::Stored;
+use vaidya_shared::for_each_kind;
 
-/// The tables that hold whole entities, with the kind each pulls as.
-const TABLES: [(EntityKind, &str); 7] = [
-    (EntityKind::Patient, "patients"),
-    (EntityKind::Appointment, "appointments"),
-    (EntityKind::Encounter, "encounters"),
-    (EntityKind::Prescription, "prescriptions"),
-    (EntityKind::Invoice, "invoices"),
-    (EntityKind::Conflict, "sync_conflicts"),
-    (EntityKind::Allergy, "allergies"),
-];
+/// The kinds whose rows pulls hand out, with their tables: every kind with a table of its
+/// own in the entity registry (children travel inside their parents).
+fn tables() -> &'static [(EntityKind, &'static str)] {
+    static TABLES: std::sync::OnceLock<Vec<(EntityKind, &'static str)>> =
+        std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        EntityKind::ALL
+            .into_iter()
+            .filter_map(|kind| Some((kind, kind.spec().server_table?)))
+            .collect()
+    })
+}
 
 /// A position in the change order: (transaction id, sequence number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -121,7 +125,7 @@ pub async fn page(
                     xid: xid.parse().unwrap_or(0),
                     seq: r.get(3),
                 },
-                entity: TABLES[kind as usize].0,
+                entity: tables()[kind as usize].0,
                 id: r.get(1),
             }
         })
@@ -133,7 +137,7 @@ pub async fn page(
 
     let mut changes = Vec::with_capacity(pending.len());
     let mut patient_ids = Vec::new();
-    for (entity, _) in TABLES {
+    for &(entity, _) in tables() {
         let ids: Vec<Uuid> = pending
             .iter()
             .filter(|p| p.entity == entity)
@@ -189,7 +193,7 @@ pub async fn page(
 fn changes_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
-        let branches: Vec<String> = TABLES
+        let branches: Vec<String> = tables()
             .iter()
             .enumerate()
             .map(|(kind, (_, table))| {
@@ -212,161 +216,40 @@ fn changes_sql() -> &'static str {
 
 type Loaded = (Uuid, i64, bool, Option<Uuid>, Value);
 
-/// Current state of entities by id, tombstones included.
+/// Current state of entities by id, tombstones included, through the kind's own `Store`.
 async fn load_entities(
     tx: &RequestTx,
     clinic: Uuid,
     entity: EntityKind,
     ids: &[Uuid],
 ) -> Result<Vec<Loaded>, AppError> {
-    let ids = ids.to_vec();
-    let select = |columns: &str, table: &str| {
-        format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = ANY($2)")
-    };
-    let out = match entity {
-        EntityKind::Patient => {
-            flat(
-                tx,
-                clinic,
-                &ids,
-                "patients",
-                routes::patients::COLUMNS,
-                routes::patients::from_row,
-                |p| (p.id, p.version, Some(p.id)),
-            )
-            .await?
-        }
-        EntityKind::Appointment => {
-            flat(
-                tx,
-                clinic,
-                &ids,
-                "appointments",
-                routes::appointments::COLUMNS,
-                routes::appointments::from_row,
-                |a| (a.id, a.version, Some(a.patient_id)),
-            )
-            .await?
-        }
-        EntityKind::Encounter => {
-            let rows = tx
-                .query(
-                    &select(routes::encounters::COLUMNS, "encounters"),
-                    &[&clinic, &ids],
-                )
-                .await?;
-            let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
-            let list = routes::encounters::with_addenda(
-                tx,
-                clinic,
-                rows.iter().map(routes::encounters::from_row).collect(),
-            )
-            .await?;
-            list.iter()
-                .zip(deleted)
-                .map(|(e, d)| (e.id, e.version, d, Some(e.patient_id), to_json(e)))
-                .collect()
-        }
-        EntityKind::Prescription => {
-            let rows = tx
-                .query(
-                    &select(routes::prescriptions::COLUMNS, "prescriptions"),
-                    &[&clinic, &ids],
-                )
-                .await?;
-            let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
-            let list = routes::prescriptions::with_items(
-                tx,
-                clinic,
-                rows.iter().map(routes::prescriptions::from_row).collect(),
-            )
-            .await?;
-            list.iter()
-                .zip(deleted)
-                .map(|(p, d)| (p.id, p.version, d, Some(p.patient_id), to_json(p)))
-                .collect()
-        }
-        EntityKind::Invoice => {
-            let rows = tx
-                .query(
-                    &select(routes::invoices::COLUMNS, "invoices"),
-                    &[&clinic, &ids],
-                )
-                .await?;
-            let deleted: Vec<bool> = rows.iter().map(|r| r.get("deleted")).collect();
-            let list = routes::invoices::with_details(
-                tx,
-                clinic,
-                rows.iter().map(routes::invoices::from_row).collect(),
-            )
-            .await?;
-            list.iter()
-                .zip(deleted)
-                .map(|(i, d)| (i.id, i.version, d, Some(i.patient_id), to_json(i)))
-                .collect()
-        }
-        EntityKind::Conflict => {
-            flat(
-                tx,
-                clinic,
-                &ids,
-                "sync_conflicts",
-                super::conflicts::COLUMNS,
-                super::conflicts::from_row,
-                |c| (c.id, c.version, None),
-            )
-            .await?
-        }
-        EntityKind::Allergy => {
-            flat(
-                tx,
-                clinic,
-                &ids,
-                "allergies",
-                routes::allergies::COLUMNS,
-                routes::allergies::from_row,
-                |a| (a.id, a.version, Some(a.patient_id)),
-            )
-            .await?
-        }
-        EntityKind::Addendum | EntityKind::Payment => Vec::new(),
-    };
-    Ok(out)
+    for_each_kind!(entity, E => loaded::<E>(tx, clinic, ids).await)
 }
 
-/// Entities stored as one row each (no children): load by id, tombstones included, keyed
-/// by (id, version, patient).
-async fn flat<T: serde::Serialize>(
+async fn loaded<E: Store>(
     tx: &RequestTx,
     clinic: Uuid,
     ids: &[Uuid],
-    table: &str,
-    columns: &str,
-    from_row: fn(&tokio_postgres::Row) -> Result<T, AppError>,
-    key: fn(&T) -> (Uuid, i64, Option<Uuid>),
 ) -> Result<Vec<Loaded>, AppError> {
-    tx.query(
-        &format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = ANY($2)"),
-        &[&clinic, &ids],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        let entity = from_row(r)?;
-        let (id, version, patient) = key(&entity);
-        Ok((id, version, r.get("deleted"), patient, to_json(&entity)))
-    })
-    .collect()
-}
-
-/// Entities are plain data, so serializing them cannot fail.
-fn to_json<T: serde::Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).unwrap_or(Value::Null)
+    store::load_many::<E>(tx, clinic, ids)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let r = &l.record;
+            Ok((
+                r.id(),
+                r.version(),
+                l.deleted,
+                r.patient_id(),
+                store::to_json(r)?,
+            ))
+        })
+        .collect()
 }
 
 /// Whether changes after `after` exist that are held back until older transactions end.
 async fn settling(tx: &RequestTx, clinic: Uuid, after: Cursor) -> Result<bool, AppError> {
-    for (_, table) in TABLES {
+    for (_, table) in tables() {
         let held: bool = tx
             .query_one(
                 &format!(
@@ -388,7 +271,7 @@ async fn settling(tx: &RequestTx, clinic: Uuid, after: Cursor) -> Result<bool, A
 /// How many entities an initial sync will bring, for the progress bar.
 async fn estimate_total(tx: &RequestTx, clinic: Uuid) -> Result<i64, AppError> {
     let mut total = 0;
-    for (_, table) in TABLES {
+    for (_, table) in tables() {
         let n: i64 = tx
             .query_one(
                 &format!("SELECT count(*) FROM vaidya.{table} WHERE clinic_id = $1"),

@@ -35,19 +35,17 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
+use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
-use vaidya_shared::api::{
-    AllergyPatch, AppointmentPatch, AuditAction, EncounterPatch, NewAddendum, NewAllergy,
-    NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment, NewPrescription,
-    PatientPatch, Role,
-};
+use vaidya_shared::api::{AuditAction, NewAddendum, NewPatient, Role};
+use vaidya_shared::entity::{self, kinds, Entity, Stored, Updates};
+use vaidya_shared::for_each_kind;
 use vaidya_shared::rules::{self, Action, Resource, Valid, Validate};
 use vaidya_shared::sync::{
     ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation,
-    PushRequest, PushResponse, Resolution, MAX_PUSH_BATCH,
+    PushRequest, PushResponse, MAX_PUSH_BATCH,
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -55,6 +53,7 @@ use super::conflicts::{self, NewConflict};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
 use crate::routes::{self, today};
+use crate::store::{self, Store};
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/sync/push", tag = "sync", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = PushRequest,
@@ -354,7 +353,7 @@ async fn apply_patient_run(
     for (k, m) in run.iter().enumerate() {
         match rules::authorize(role, Resource::Patient, Action::Create)
             .map_err(AppError::from)
-            .and_then(|()| create_body::<NewPatient>(m))
+            .and_then(|()| create_body::<kinds::Patient>(m))
         {
             Ok(row) => rows.push((k, row)),
             Err(e) if mode == Mode::Optimistic => return Err(e),
@@ -453,9 +452,9 @@ async fn insert_patients(
 /// Entity ids and patient ids of one audit row.
 type AuditedIds = (Vec<Uuid>, Vec<Uuid>);
 
-/// Parse and validate a create body (the shared rules, as REST and the device apply them),
-/// making sure its id is the mutation's entity id.
-fn create_body<T: DeserializeOwned + Validate>(m: &Mutation) -> Result<Valid<T>, AppError> {
+/// Parse and validate a create body of `E` (the shared rules, as REST and the device apply
+/// them), making sure its id is the mutation's entity id.
+fn create_body<E: Entity>(m: &Mutation) -> Result<Valid<E::New>, AppError> {
     let mut data = m
         .data
         .clone()
@@ -475,13 +474,7 @@ fn create_body<T: DeserializeOwned + Validate>(m: &Mutation) -> Result<Valid<T>,
             ))
         }
     }
-    let parsed: T = serde_json::from_value(data).map_err(|e| {
-        AppError::client(
-            ErrorCode::MalformedBody,
-            format!("data has the wrong shape: {e}"),
-        )
-    })?;
-    Ok(parsed.validate(today())?)
+    Ok(entity::parse_new::<E>(data, today())?)
 }
 
 fn applied(m: &Mutation, version: i64) -> MutationResult {
@@ -494,83 +487,37 @@ fn applied(m: &Mutation, version: i64) -> MutationResult {
 }
 
 /// Apply one mutation; returns its result and the patient it concerns (for the audit).
+/// What a device may do with each kind, and how, is the kind's `EntitySpec`; the work is
+/// the kind's `Store`.
 async fn apply_one(
     tx: &RequestTx,
     clinic: Uuid,
     role: Role,
     m: &Mutation,
 ) -> Result<(MutationResult, Option<Uuid>), AppError> {
-    use EntityKind as E;
-    use Operation as O;
-    match (m.entity, m.op) {
-        (E::Patient, O::Create) => {
-            rules::authorize(role, Resource::Patient, Action::Create)?;
-            let p = routes::patients::insert(tx, clinic, create_body::<NewPatient>(m)?).await?;
-            Ok((applied(m, p.version), Some(p.id)))
+    let spec = m.entity.spec();
+    match m.op {
+        Operation::Create if spec.creatable => {
+            rules::authorize(role, spec.resource(), Action::Create)?;
+            for_each_kind!(m.entity, E => create::<E>(tx, clinic, m).await)
         }
-        (E::Appointment, O::Create) => {
-            rules::authorize(role, Resource::Appointment, Action::Create)?;
-            let a =
-                routes::appointments::insert(tx, clinic, create_body::<NewAppointment>(m)?).await?;
-            let conflicts = flag_double_booking(tx, clinic, &a).await?;
-            Ok((
-                MutationResult::Applied {
-                    mutation_id: m.mutation_id,
-                    version: a.version,
-                    conflicts,
-                    addendum_id: None,
-                },
-                Some(a.patient_id),
-            ))
+        Operation::Update if spec.updates == Updates::MergeFields => {
+            rules::authorize(role, spec.resource(), Action::Update)?;
+            for_each_kind!(m.entity, E => merge_update::<E>(tx, clinic, role, m).await)
         }
-        (E::Encounter, O::Create) => {
-            rules::authorize(role, Resource::Encounter, Action::Create)?;
-            let e = routes::encounters::insert(tx, clinic, create_body::<NewEncounter>(m)?).await?;
-            Ok((applied(m, e.version), Some(e.patient_id)))
+        Operation::Update if spec.updates == Updates::Resolve => {
+            rules::authorize(role, spec.resource(), Action::Update)?;
+            let version = overwrite(tx, clinic, m.entity, m.entity_id, new_values(m)?).await?;
+            Ok((applied(m, version), None))
         }
-        (E::Addendum, O::Create) => {
-            rules::authorize(role, Resource::Addendum, Action::Create)?;
-            let parent = m.parent_id.ok_or_else(|| {
-                AppError::field("parent_id", "An addendum needs its encounter as parent_id.")
-            })?;
-            let (_, e) = routes::encounters::insert_addendum(
-                tx,
-                clinic,
-                parent,
-                create_body::<NewAddendum>(m)?,
-            )
-            .await?;
-            Ok((applied(m, e.version), Some(e.patient_id)))
+        Operation::Delete if spec.deletable => {
+            rules::authorize(role, spec.resource(), Action::Delete)?;
+            tombstone_idempotent(tx, clinic, m).await
         }
-        (E::Prescription, O::Create) => {
-            rules::authorize(role, Resource::Prescription, Action::Create)?;
-            let p = routes::prescriptions::insert(tx, clinic, create_body::<NewPrescription>(m)?)
-                .await?;
-            Ok((applied(m, p.version), Some(p.patient_id)))
-        }
-        (E::Invoice, O::Create) => {
-            rules::authorize(role, Resource::Invoice, Action::Create)?;
-            let i = routes::invoices::insert(tx, clinic, create_body::<NewInvoice>(m)?).await?;
-            Ok((applied(m, i.version), Some(i.patient_id)))
-        }
-        (E::Payment, O::Create) => {
-            rules::authorize(role, Resource::Payment, Action::Create)?;
-            let parent = m.parent_id.ok_or_else(|| {
-                AppError::field("parent_id", "A payment needs its invoice as parent_id.")
-            })?;
-            let (_, i) =
-                routes::invoices::insert_payment(tx, clinic, parent, create_body::<NewPayment>(m)?)
-                    .await?;
-            Ok((applied(m, i.version), Some(i.patient_id)))
-        }
-        (E::Patient | E::Appointment | E::Encounter, O::Update) => {
-            rules::authorize(role, m.entity, Action::Update)?;
-            merge_update(tx, clinic, role, m).await
-        }
-        (E::Prescription | E::Invoice | E::Payment | E::Addendum, O::Update | O::Delete) => {
+        Operation::Update | Operation::Delete if spec.updates == Updates::Immutable => {
             // Whoever may issue such a record learns why the edit did not apply (the
             // inbox); nobody may change it.
-            rules::authorize(role, m.entity, Action::Create)?;
+            rules::authorize(role, spec.resource(), Action::Create)?;
             let id = conflicts::record(
                 tx,
                 clinic,
@@ -598,45 +545,34 @@ async fn apply_one(
                 None,
             ))
         }
-        (E::Patient, O::Delete) => {
-            rules::authorize(role, Resource::Patient, Action::Delete)?;
-            tombstone_idempotent(tx, clinic, m).await
-        }
-        (E::Appointment, O::Delete) => {
-            rules::authorize(role, Resource::Appointment, Action::Delete)?;
-            tombstone_idempotent(tx, clinic, m).await
-        }
-        (E::Conflict, O::Update) => {
-            rules::authorize(role, Resource::Conflict, Action::Update)?;
-            let change = m.changes.get("resolution").ok_or_else(|| {
-                AppError::field("changes.resolution", "Say how to resolve the conflict.")
-            })?;
-            let value = change.get("value").cloned().unwrap_or(Value::Null);
-            let resolution: Resolution = serde_json::from_value(value)
-                .map_err(|_| AppError::field("changes.resolution", "keep_server or use_client."))?;
-            let c = conflicts::resolve(tx, clinic, m.entity_id, resolution).await?;
-            Ok((applied(m, c.version), None))
-        }
-        (E::Allergy, O::Create) => {
-            rules::authorize(role, Resource::Allergy, Action::Create)?;
-            let a = routes::allergies::insert(tx, clinic, create_body::<NewAllergy>(m)?).await?;
-            Ok((applied(m, a.version), Some(a.patient_id)))
-        }
-        (E::Allergy, O::Update) => {
-            rules::authorize(role, Resource::Allergy, Action::Update)?;
-            merge_update(tx, clinic, role, m).await
-        }
-        (E::Encounter | E::Allergy, O::Delete) | (E::Conflict, O::Create | O::Delete) => {
-            Err(AppError::client(
-                ErrorCode::InvalidParameter,
-                format!(
-                    "{} {:?} is not something a device can do.",
-                    m.entity.as_str(),
-                    m.op
-                ),
-            ))
-        }
+        Operation::Create | Operation::Update | Operation::Delete => Err(AppError::client(
+            ErrorCode::InvalidParameter,
+            format!(
+                "{} {:?} is not something a device can do.",
+                m.entity.as_str(),
+                m.op
+            ),
+        )),
     }
+}
+
+/// A device's create of kind `E`, through the shared rules and the kind's own insert.
+async fn create<E: Store>(
+    tx: &RequestTx,
+    clinic: Uuid,
+    m: &Mutation,
+) -> Result<(MutationResult, Option<Uuid>), AppError> {
+    let record = E::insert(tx, clinic, m.parent_id, create_body::<E>(m)?).await?;
+    let conflicts = E::after_device_write(tx, clinic, &record, None).await?;
+    Ok((
+        MutationResult::Applied {
+            mutation_id: m.mutation_id,
+            version: record.version(),
+            conflicts,
+            addendum_id: None,
+        },
+        record.patient_id(),
+    ))
 }
 
 async fn tombstone_idempotent(
@@ -644,13 +580,14 @@ async fn tombstone_idempotent(
     clinic: Uuid,
     m: &Mutation,
 ) -> Result<(MutationResult, Option<Uuid>), AppError> {
-    let table = if m.entity == EntityKind::Patient {
-        "patients"
-    } else {
-        "appointments"
-    };
+    let table = m
+        .entity
+        .spec()
+        .server_table
+        .ok_or_else(AppError::not_found)?;
     let row = tx
         .query_opt(
+            // The table name comes from the entity registry, never from input.
             &format!("UPDATE vaidya.{table} SET deleted_at = coalesce(deleted_at, now()) WHERE clinic_id = $1 AND id = $2 RETURNING version"),
             &[&clinic, &m.entity_id],
         )
@@ -660,34 +597,20 @@ async fn tombstone_idempotent(
     Ok((applied(m, row.get(0)), patient))
 }
 
-/// The entity as JSON with its tombstone flag, or None when it does not exist here.
-async fn current(
-    tx: &RequestTx,
-    clinic: Uuid,
-    entity: EntityKind,
-    id: Uuid,
-) -> Result<Option<(Value, bool)>, AppError> {
-    let (table, columns) = match entity {
-        EntityKind::Patient => ("patients", routes::patients::COLUMNS),
-        EntityKind::Appointment => ("appointments", routes::appointments::COLUMNS),
-        EntityKind::Encounter => ("encounters", routes::encounters::COLUMNS),
-        EntityKind::Allergy => ("allergies", routes::allergies::COLUMNS),
-        _ => return Ok(None),
-    };
-    let Some(r) = tx
-        .query_opt(&format!("SELECT {columns}, deleted_at IS NOT NULL AS deleted FROM vaidya.{table} WHERE clinic_id = $1 AND id = $2"), &[&clinic, &id])
-        .await?
-    else {
-        return Ok(None);
-    };
-    let value = match entity {
-        EntityKind::Patient => serde_json::to_value(routes::patients::from_row(&r)?),
-        EntityKind::Appointment => serde_json::to_value(routes::appointments::from_row(&r)?),
-        EntityKind::Allergy => serde_json::to_value(routes::allergies::from_row(&r)?),
-        _ => serde_json::to_value(routes::encounters::from_row(&r)),
-    }
-    .map_err(|e| AppError::Internal(e.into()))?;
-    Ok(Some((value, r.get("deleted"))))
+/// The new values an update carries (field name → value), each change checked for shape.
+fn new_values(m: &Mutation) -> Result<Map<String, Value>, AppError> {
+    m.changes
+        .iter()
+        .map(|(field, raw)| {
+            let change: FieldChange = serde_json::from_value(raw.clone()).map_err(|_| {
+                AppError::field(
+                    &format!("changes.{field}"),
+                    "Each change needs a value and a base.",
+                )
+            })?;
+            Ok((field.clone(), change.value))
+        })
+        .collect()
 }
 
 /// Equal as the user would see them: instants compare as instants, not as text.
@@ -700,24 +623,16 @@ fn same(a: &Value, b: &Value) -> bool {
     a == b
 }
 
-async fn merge_update(
+async fn merge_update<E: Store>(
     tx: &RequestTx,
     clinic: Uuid,
     role: Role,
     m: &Mutation,
 ) -> Result<(MutationResult, Option<Uuid>), AppError> {
-    let Some((server, deleted)) = current(tx, clinic, m.entity, m.entity_id).await? else {
+    let Some((server, deleted, patient)) = store::load_json::<E>(tx, clinic, m.entity_id).await?
+    else {
         return Err(AppError::not_found());
     };
-    let patient = server
-        .get("patient_id")
-        .or_else(|| {
-            (m.entity == EntityKind::Patient)
-                .then(|| server.get("id"))
-                .flatten()
-        })
-        .and_then(|v| v.as_str())
-        .and_then(|s| s.parse().ok());
     if deleted {
         let id = conflicts::record(
             tx,
@@ -749,7 +664,7 @@ async fn merge_update(
 
     // `sign` is not a field but an act: a doctor signing the note (offline too), after the
     // other fields of the same mutation are applied.
-    let wants_sign = m.entity == EntityKind::Encounter
+    let wants_sign = E::KIND == EntityKind::Encounter
         && m.changes
             .get("sign")
             .and_then(|c| c.get("value"))
@@ -758,52 +673,37 @@ async fn merge_update(
     if wants_sign {
         rules::authorize(role, Resource::Encounter, Action::Sign)?;
     }
-    let edits: Map<String, Value> = m
-        .changes
-        .iter()
-        .filter(|(f, _)| f.as_str() != "sign")
-        .map(|(f, v)| (f.clone(), v.clone()))
-        .collect();
+    let mut edits = new_values(m)?;
+    edits.remove("sign");
 
     let mut apply = Map::new();
     let mut lost = Vec::new();
-    for (field, raw) in &edits {
-        let change: FieldChange = serde_json::from_value(raw.clone()).map_err(|_| {
-            AppError::field(
-                &format!("changes.{field}"),
-                "Each change needs a value and a base.",
-            )
-        })?;
+    for (field, raw) in &m.changes {
+        let Some(value) = edits.get(field) else {
+            continue;
+        };
+        let base = raw.get("base").unwrap_or(&Value::Null);
         let now = server.get(field).cloned().unwrap_or(Value::Null);
-        if same(&now, &change.base) || same(&now, &change.value) {
-            apply.insert(field.clone(), change.value);
+        if same(&now, base) || same(&now, value) {
+            apply.insert(field.clone(), value.clone());
         } else {
             lost.push(FieldConflict {
                 field: field.clone(),
                 server_value: now,
-                client_value: change.value,
+                client_value: value.clone(),
             });
         }
     }
 
     // A signed note never changes: the offline edit is kept as an addendum.
-    if m.entity == EntityKind::Encounter && !server["signed_at"].is_null() {
+    if E::KIND == EntityKind::Encounter && !server["signed_at"].is_null() {
         let version = server["version"].as_i64().unwrap_or(0);
         if edits.is_empty() {
             // Signing an already signed note: nothing to do.
-            return Ok((
-                MutationResult::Applied {
-                    mutation_id: m.mutation_id,
-                    version,
-                    conflicts: Vec::new(),
-                    addendum_id: None,
-                },
-                patient,
-            ));
+            return Ok((applied(m, version), patient));
         }
         let mut text = String::from("Edited on a device after the note was signed:");
-        for (field, raw) in &edits {
-            let value = raw.get("value").cloned().unwrap_or(Value::Null);
+        for (field, value) in &edits {
             let shown = value
                 .as_str()
                 .map(str::to_string)
@@ -829,9 +729,18 @@ async fn merge_update(
     }
 
     let mut version = server["version"].as_i64().unwrap_or(0);
-    let times_changed = apply.contains_key("starts_at") || apply.contains_key("ends_at");
+    let mut flagged = Vec::new();
     if !apply.is_empty() {
-        version = overwrite(tx, clinic, m.entity, m.entity_id, apply).await?;
+        let changed: Vec<String> = apply.keys().cloned().collect();
+        let record = E::patch(
+            tx,
+            clinic,
+            m.entity_id,
+            entity::parse_patch::<E>(apply, today())?,
+        )
+        .await?;
+        version = record.version();
+        flagged = E::after_device_write(tx, clinic, &record, Some(&changed)).await?;
     }
     if wants_sign {
         version = routes::encounters::sign_note(tx, clinic, m.entity_id)
@@ -853,10 +762,7 @@ async fn merge_update(
         )
         .await?;
     }
-    if m.entity == EntityKind::Appointment && times_changed {
-        let a = routes::appointments::load(tx, clinic, m.entity_id).await?;
-        lost.extend(flag_double_booking(tx, clinic, &a).await?);
-    }
+    lost.extend(flagged);
     Ok((
         MutationResult::Applied {
             mutation_id: m.mutation_id,
@@ -868,90 +774,26 @@ async fn merge_update(
     ))
 }
 
-/// Set fields to values through the entity's own validation; returns the new version.
-pub async fn overwrite(
-    tx: &RequestTx,
+/// Set fields of a record to values through its kind's own validation and patch; returns
+/// the new version. Also how a conflict resolved as `use_client` applies the device's value
+/// (boxed: resolving a conflict is itself such an update).
+pub fn overwrite<'a>(
+    tx: &'a RequestTx,
     clinic: Uuid,
     entity: EntityKind,
     id: Uuid,
     values: Map<String, Value>,
-) -> Result<i64, AppError> {
-    fn patch<T: DeserializeOwned + Validate>(
-        values: Map<String, Value>,
-    ) -> Result<Valid<T>, AppError> {
-        let parsed: T = serde_json::from_value(Value::Object(values)).map_err(|e| {
-            AppError::client(
-                ErrorCode::MalformedBody,
-                format!("changes have the wrong shape: {e}"),
-            )
-        })?;
-        Ok(parsed.validate(today())?)
-    }
-    match entity {
-        EntityKind::Patient => {
-            Ok(
-                routes::patients::apply_patch(tx, clinic, id, patch::<PatientPatch>(values)?)
-                    .await?
-                    .version,
-            )
+) -> BoxFuture<'a, Result<i64, AppError>> {
+    Box::pin(async move {
+        if entity.spec().updates == Updates::Immutable {
+            return Err(AppError::client(
+                ErrorCode::InvalidState,
+                "This record cannot be edited.",
+            ));
         }
-        EntityKind::Appointment => Ok(routes::appointments::apply_patch(
-            tx,
-            clinic,
-            id,
-            patch::<AppointmentPatch>(values)?,
-        )
-        .await?
-        .version),
-        EntityKind::Encounter => {
-            Ok(
-                routes::encounters::apply_patch(tx, clinic, id, patch::<EncounterPatch>(values)?)
-                    .await?
-                    .version,
-            )
-        }
-        EntityKind::Allergy => {
-            Ok(
-                routes::allergies::apply_patch(tx, clinic, id, patch::<AllergyPatch>(values)?)
-                    .await?
-                    .version,
-            )
-        }
-        _ => Err(AppError::client(
-            ErrorCode::InvalidState,
-            "This record cannot be edited.",
-        )),
-    }
-}
-
-/// Keep both bookings but put the overlap in the conflict inbox.
-async fn flag_double_booking(
-    tx: &RequestTx,
-    clinic: Uuid,
-    a: &vaidya_shared::api::Appointment,
-) -> Result<Vec<FieldConflict>, AppError> {
-    let others = routes::appointments::overlapping(tx, a).await?;
-    if others.is_empty() || a.status == vaidya_shared::api::AppointmentStatus::Cancelled {
-        return Ok(Vec::new());
-    }
-    let server_value = serde_json::to_value(&others).map_err(|e| AppError::Internal(e.into()))?;
-    let client_value = Value::String(a.id.to_string());
-    conflicts::record(
-        tx,
-        clinic,
-        NewConflict {
-            kind: ConflictKind::DoubleBooking,
-            entity: EntityKind::Appointment,
-            entity_id: a.id,
-            field: None,
-            server_value: server_value.clone(),
-            client_value: client_value.clone(),
-        },
-    )
-    .await?;
-    Ok(vec![FieldConflict {
-        field: "starts_at".into(),
-        server_value,
-        client_value,
-    }])
+        for_each_kind!(entity, E => {
+            let patch = entity::parse_patch::<E>(values, today())?;
+            Ok(E::patch(tx, clinic, id, patch).await?.version())
+        })
+    })
 }

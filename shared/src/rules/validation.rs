@@ -397,6 +397,15 @@ impl Validate for NewAddendum {
     }
 }
 
+// ------------------------------------------------------------------ conflicts
+
+/// Either resolution is valid; whether the conflict is still open is a state rule.
+impl Validate for crate::sync::ResolveConflict {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(self))
+    }
+}
+
 // ------------------------------------------------------------------ allergies
 
 impl Validate for NewAllergy {
