@@ -103,6 +103,12 @@ impl<'a> OpenClinic<'a> {
         Ok(self.partition.update_patient(id, patch)?)
     }
 
+    /// Removes a patient (a tombstone on the server: deleted stays deleted). Admins only.
+    pub fn delete_patient(&mut self, id: Uuid) -> Result<(), ClinicError> {
+        self.allow(Resource::Patient, Action::Delete)?;
+        Ok(self.partition.delete_patient(id)?)
+    }
+
     pub fn patient_chart(&mut self, patient_id: Uuid) -> Result<PatientChart, ClinicError> {
         self.allow(Resource::Patient, Action::Read)?;
         let p = &mut *self.partition;
@@ -157,6 +163,12 @@ impl<'a> OpenClinic<'a> {
             .ok_or_else(|| not_found("appointment", id))?;
         appointment_change(current.status, current.starts_at, current.ends_at, &patch)?;
         Ok(self.partition.update_appointment(id, patch)?)
+    }
+
+    /// Removes a booking made in error (a cancelled visit is a status change instead).
+    pub fn delete_appointment(&mut self, id: Uuid) -> Result<(), ClinicError> {
+        self.allow(Resource::Appointment, Action::Delete)?;
+        Ok(self.partition.delete_appointment(id)?)
     }
 
     // ------------------------------------------------------------ clinical

@@ -500,10 +500,21 @@ impl SyncEngine {
                 Err(e) if e.is_retryable() => on_event(LiveEvent::Disconnected(&e)),
                 Err(e) => return Err(e),
             }
+            // Changes the server held back (an older transaction, perhaps of another
+            // clinic, still running: "settling") raise no new notification when they are
+            // released, so the engine comes back for them itself, a little later each time.
+            let mut unsettled = 0u32;
             loop {
+                let held_back = !self.partition.pull_complete()?;
+                unsettled = if held_back { unsettled + 1 } else { 0 };
+                let recheck = Duration::from_millis(250 * u64::from(unsettled.min(20)));
                 let next = tokio::select! {
                     _ = &mut stop => return Ok(()),
                     n = events.next() => n,
+                    _ = tokio::time::sleep(recheck), if held_back => Some(Ok(crate::api::LiveEvent {
+                        event: LIVE_EVENT.to_owned(),
+                        data: clinic.to_string(),
+                    })),
                 };
                 match next {
                     Some(Ok(event)) if event.event == LIVE_EVENT => match self.sync_once().await {

@@ -12,7 +12,7 @@ use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
 use crate::round_trip::new_patient;
-use crate::support::{fast_options, keyring, server_state, valid, Device};
+use crate::support::{fast_options, keyring, server_state, Device};
 
 pub async fn corrupted_partition_is_a_typed_error(h: Arc<Harness>) -> Result<()> {
     if keyring("corrupted_partition_is_a_typed_error")?.is_none() {
@@ -25,9 +25,9 @@ pub async fn corrupted_partition_is_a_typed_error(h: Arc<Harness>) -> Result<()>
     d.sign_in(&world.a.desk).await?;
     let mut engine = d.engine(clinic, 3)?;
     d.proxy.set_online(false);
-    let kept = engine
-        .partition_mut()
-        .create_patient(valid(new_patient("Unsynced Work", "9444444444")))?;
+    let kept = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Unsynced Work", "9444444444"))?;
     engine.partition().checkpoint()?;
     drop(engine);
 
@@ -114,9 +114,9 @@ pub async fn truncated_and_malformed_answers_lose_nothing(h: Arc<Harness>) -> Re
     let mut engine = d.engine(clinic, 2)?;
     engine.sync().await?;
     let cursor = engine.partition().pull_cursor()?;
-    let made = engine
-        .partition_mut()
-        .create_patient(valid(new_patient("Cut Short", "9555555555")))?;
+    let made = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Cut Short", "9555555555"))?;
 
     // Every answer is cut after 150 bytes (inside the headers or the body).
     d.proxy.set_truncate_responses(Some(150));
@@ -184,9 +184,8 @@ pub async fn truncated_and_malformed_answers_lose_nothing(h: Arc<Harness>) -> Re
             &["upgrade_required"],
         ),
     ];
-    engine
-        .partition_mut()
-        .create_patient(valid(new_patient("Still Here", "9666666666")))?;
+    d.clinic(&mut engine)?
+        .register_patient(new_patient("Still Here", "9666666666"))?;
     let before = engine.partition().outbox()?;
     let cursor_before = engine.partition().pull_cursor()?;
     check!(
@@ -248,9 +247,9 @@ pub async fn clock_far_ahead_or_behind_extends_nothing(h: Arc<Harness>) -> Resul
     d.sign_in(&world.a.doctor).await?;
     let lease = d.client()?.lease_until();
     let mut engine = d.engine(clinic, 3)?;
-    let kept = engine
-        .partition_mut()
-        .create_patient(valid(new_patient("Before The Jump", "9777777777")))?;
+    let kept = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Before The Jump", "9777777777"))?;
     drop(engine);
     d.client = None;
     d.proxy.set_online(false);

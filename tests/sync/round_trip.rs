@@ -15,7 +15,7 @@ use vaidya_shared::sync::{EntityKind, MutationResult, Operation, PushRequest};
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
-use crate::support::{keyring, server_state, sync_until, valid, Device};
+use crate::support::{keyring, server_state, sync_until, Device};
 
 pub fn new_patient(name: &str, phone: &str) -> NewPatient {
     NewPatient {
@@ -45,20 +45,20 @@ pub async fn offline_work_reaches_another_device(h: Arc<Harness>) -> Result<()> 
 
     // The network goes away; the doctor keeps working.
     a.proxy.set_online(false);
-    let p = engine.partition_mut();
-    let asha = p.create_patient(valid(new_patient("Asha Patil", "9822000001")))?;
-    let ravi = p.create_patient(valid(new_patient("Ravi Kulkarni", "9822000002")))?;
-    let meena = p.create_patient(valid(new_patient("Meena Joshi", "9822000003")))?;
+    let mut c = a.clinic(&mut engine)?;
+    let asha = c.register_patient(new_patient("Asha Patil", "9822000001"))?;
+    let ravi = c.register_patient(new_patient("Ravi Kulkarni", "9822000002"))?;
+    let meena = c.register_patient(new_patient("Meena Joshi", "9822000003"))?;
     let start = Utc.with_ymd_and_hms(2031, 5, 6, 4, 30, 0).unwrap();
     for (i, patient) in [&asha, &ravi].into_iter().enumerate() {
-        p.create_appointment(valid(NewAppointment {
+        c.book_appointment(NewAppointment {
             id: None,
             patient_id: patient.id,
             doctor_id: world.a.doctor.id,
             starts_at: start + chrono::Duration::minutes(30 * i as i64),
             ends_at: start + chrono::Duration::minutes(30 * i as i64 + 20),
             reason: Some("fever".to_owned()),
-        }))?;
+        })?;
     }
     let status = engine.status()?;
     check!(
@@ -126,7 +126,7 @@ pub async fn offline_work_reaches_another_device(h: Arc<Harness>) -> Result<()> 
 
     // A delete made offline on B reaches A as a tombstone.
     b.proxy.set_online(false);
-    engine_b.partition_mut().delete_patient(ravi.id)?;
+    b.clinic(&mut engine_b)?.delete_patient(ravi.id)?;
     b.proxy.set_online(true);
     let report = engine_b.sync().await?;
     check!(
@@ -216,9 +216,8 @@ pub async fn revoked_member_partition_is_wiped(h: Arc<Harness>) -> Result<()> {
     let mut d = Device::with_store(&server, 4, store.clone()).await?;
     d.sign_in(&world.a.nurse).await?;
     let mut engine = d.engine(clinic, 3)?;
-    engine
-        .partition_mut()
-        .create_patient(valid(new_patient("Kept Safe", "9000000009")))?;
+    d.clinic(&mut engine)?
+        .register_patient(new_patient("Kept Safe", "9000000009"))?;
     engine.sync().await?;
     drop(engine);
     let file = d.config.data_dir.partition_file(clinic);
@@ -370,9 +369,9 @@ pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
         .context("initial live sync")?;
 
     let mut engine = a.engine(clinic, 3)?;
-    let created = engine
-        .partition_mut()
-        .create_patient(valid(new_patient("Live Wire", "9111111111")))?;
+    let created = a
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Live Wire", "9111111111"))?;
     let started = std::time::Instant::now();
     engine.sync().await?;
     let deadline = Duration::from_secs(10);
@@ -397,6 +396,85 @@ pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
     Ok(())
 }
 
+/// A change the server held back (an older transaction, of any clinic, still running) raises
+/// no second notification when it is released; a live device still gets it, by coming back
+/// for it on its own. (Before, it waited for the clinic's next change, however long.)
+pub async fn held_back_change_reaches_a_live_device(h: Arc<Harness>) -> Result<()> {
+    if keyring("held_back_change_reaches_a_live_device")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut a = Device::new(&server, 21).await?;
+    a.sign_in(&world.a.desk).await?;
+    let mut b = Device::new(&server, 22).await?;
+    b.sign_in(&world.a.doctor).await?;
+
+    let mut listener = b.engine(clinic, 3)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SyncReport>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let live = tokio::spawn(async move {
+        let result = listener
+            .run_live(
+                async {
+                    let _ = stop_rx.await;
+                },
+                move |r| {
+                    let _ = tx.send(*r);
+                },
+            )
+            .await;
+        (listener, result)
+    });
+    tokio::time::timeout(Duration::from_secs(20), rx.recv())
+        .await?
+        .context("initial live sync")?;
+
+    // An older transaction stays open, so the next change is held back ("settling").
+    let blocker = world.db.superuser().await?;
+    blocker
+        .batch_execute("BEGIN; SELECT pg_current_xact_id();")
+        .await?;
+    let mut engine = a.engine(clinic, 3)?;
+    let created = a
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Held Back", "9222222222"))?;
+    engine.sync().await?;
+    // Longer than a sync's own settling waits (about a second): the notified pull ends
+    // with the change still held back.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut pulled_while_held = 0;
+    while let Ok(report) = rx.try_recv() {
+        pulled_while_held += report.pulled;
+    }
+    check!(
+        pulled_while_held == 0,
+        "the change is held back while the older transaction runs"
+    );
+    blocker.batch_execute("COMMIT").await?;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let report = tokio::time::timeout(left, rx.recv())
+            .await
+            .context("the held-back change never reached the live device")?
+            .context("live task ended")?;
+        if report.pulled > 0 {
+            break;
+        }
+    }
+    let _ = stop_tx.send(());
+    let (listener, result) = live.await?;
+    result?;
+    check!(
+        listener.partition().get_patient(created.id)?.is_some(),
+        "B has the held-back patient"
+    );
+    Ok(())
+}
+
 pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<()> {
     if keyring("offline_invoices_use_the_device_series")?.is_none() {
         return Ok(());
@@ -408,17 +486,17 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
     d.sign_in(&world.a.desk).await?;
     let mut engine = d.engine(clinic, 3)?;
     d.proxy.set_online(false);
-    let p = engine.partition_mut();
-    let patient = p.create_patient(valid(new_patient("Bill Me", "9333333333")))?;
-    let series = p.invoice_series()?;
+    let series = engine.partition_mut().invoice_series()?;
+    let mut c = d.clinic(&mut engine)?;
+    let patient = c.register_patient(new_patient("Bill Me", "9333333333"))?;
     check!(
         series.len() == 7 && series.starts_with('D'),
         "device series {series}"
     );
     let mut numbers = Vec::new();
     for _ in 0..3 {
-        let inv = p.create_invoice(
-            valid(NewInvoice {
+        let inv = c.issue_invoice(
+            NewInvoice {
                 id: None,
                 patient_id: patient.id,
                 series: None,
@@ -432,7 +510,7 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
                     discount_paise: 0,
                     gst_rate_bp: 1800,
                 }],
-            }),
+            },
             "27",
         )?;
         check!(inv.series == series, "from the device series");
@@ -501,9 +579,8 @@ pub async fn partition_file_holds_no_plaintext_after_sync(h: Arc<Harness>) -> Re
     let mut d = Device::new(&server, 8).await?;
     d.sign_in(&world.a.doctor).await?;
     let mut engine = d.engine(clinic, 3)?;
-    engine
-        .partition_mut()
-        .create_patient(valid(new_patient("Offline Plaintextova", "9876500000")))?;
+    d.clinic(&mut engine)?
+        .register_patient(new_patient("Offline Plaintextova", "9876500000"))?;
     sync_until(&mut engine, "Zubeida pulled", |e| {
         Ok(e.partition().search_patients("zubeida", 5)?.len() == 1)
     })
@@ -539,7 +616,7 @@ pub async fn partition_file_holds_no_plaintext_after_sync(h: Arc<Harness>) -> Re
 
 pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harness>) -> Result<()> {
     use vaidya_shared::api::{
-        EncounterPatch, NewEncounter, NewPrescription, NewPrescriptionItem, Prescription, Vitals,
+        NewEncounter, NewPrescription, NewPrescriptionItem, Prescription, Vitals,
     };
     if keyring("offline_signed_note_and_prescription_reach_the_server")?.is_none() {
         return Ok(());
@@ -556,61 +633,51 @@ pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harnes
 
     // The line goes down during the consultation.
     a.proxy.set_online(false);
-    let p = engine.partition_mut();
-    let patient = p.create_patient(valid(new_patient("Sunita Deshmukh", "9822000011")))?;
-    let note = p.create_encounter(
-        valid(NewEncounter {
-            id: None,
-            patient_id: patient.id,
-            appointment_id: None,
-            chief_complaint: "fever, body ache".to_owned(),
-            notes: "2 days".to_owned(),
-            diagnosis: String::new(),
-            vitals: Vitals {
-                temperature_dc: Some(384),
-                ..Vitals::default()
-            },
-        }),
-        doctor.id,
-    )?;
-    p.update_encounter(
-        note.id,
-        valid(EncounterPatch {
-            notes: Some("2 days, no rash".to_owned()),
-            ..EncounterPatch::default()
-        }),
-    )?;
-    let signed = p.sign_encounter(
-        note.id,
-        valid(EncounterPatch {
-            diagnosis: Some("Viral fever".to_owned()),
-            ..EncounterPatch::default()
-        }),
-        doctor.id,
-    )?;
+    let mut c = a.clinic(&mut engine)?;
+    let patient = c.register_patient(new_patient("Sunita Deshmukh", "9822000011"))?;
+    let first = NewEncounter {
+        id: None,
+        patient_id: patient.id,
+        appointment_id: None,
+        chief_complaint: "fever, body ache".to_owned(),
+        notes: "2 days".to_owned(),
+        diagnosis: String::new(),
+        vitals: Vitals {
+            temperature_dc: Some(384),
+            ..Vitals::default()
+        },
+    };
+    let note = c.save_note(first.clone())?;
+    // The note as the doctor finishes it (one edit), then signed.
+    c.save_note(NewEncounter {
+        id: Some(note.id),
+        notes: "2 days, no rash".to_owned(),
+        diagnosis: "Viral fever".to_owned(),
+        ..first
+    })?;
+    let signed = c.sign_note(note.id)?;
     check!(
         signed.signed_at.is_some() && signed.signed_by == Some(doctor.id),
         "signed locally at once: {signed:?}"
     );
-    let rx = p.create_prescription(
-        valid(NewPrescription {
-            acknowledged_allergies: Vec::new(),
-            id: None,
-            patient_id: patient.id,
-            encounter_id: Some(note.id),
-            notes: "Plenty of fluids".to_owned(),
-            items: vec![NewPrescriptionItem {
-                drug: "Paracetamol".to_owned(),
-                strength: "650 mg".to_owned(),
-                dose: "1 tab".to_owned(),
-                frequency: "TDS".to_owned(),
-                duration: "3 days".to_owned(),
-                instructions: "after food".to_owned(),
-            }],
-        }),
-        doctor.id,
-    )?;
-    p.record_print(EntityKind::Prescription, rx.id)?;
+    let rx = c.issue_prescription(NewPrescription {
+        acknowledged_allergies: Vec::new(),
+        id: None,
+        patient_id: patient.id,
+        encounter_id: Some(note.id),
+        notes: "Plenty of fluids".to_owned(),
+        items: vec![NewPrescriptionItem {
+            drug: "Paracetamol".to_owned(),
+            strength: "650 mg".to_owned(),
+            dose: "1 tab".to_owned(),
+            frequency: "TDS".to_owned(),
+            duration: "3 days".to_owned(),
+            instructions: "after food".to_owned(),
+        }],
+    })?;
+    engine
+        .partition_mut()
+        .record_print(EntityKind::Prescription, rx.id)?;
     check!(
         engine.status()?.pending == 5,
         "patient, note, edit, sign, prescription wait: {:?}",

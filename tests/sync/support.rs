@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use tempfile::TempDir;
 use uuid::Uuid;
 use vaidya_client::session::{Client, ClientConfig};
-use vaidya_client::{CredentialStore, DataDir, SyncEngine, SyncOptions};
+use vaidya_client::{CredentialStore, DataDir, OpenClinic, SyncEngine, SyncOptions};
 use vaidya_shared::api::{Appointment, Page, Patient};
 use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Api, Harness, Person, TestServer};
@@ -33,6 +33,7 @@ tests![
     crate::round_trip::revoked_member_partition_is_wiped,
     crate::round_trip::same_push_twice_applies_once,
     crate::round_trip::live_notification_triggers_pull,
+    crate::round_trip::held_back_change_reaches_a_live_device,
     crate::round_trip::offline_invoices_use_the_device_series,
     crate::round_trip::partition_file_holds_no_plaintext_after_sync,
     crate::round_trip::offline_signed_note_and_prescription_reach_the_server,
@@ -136,6 +137,25 @@ impl Device {
         self.client.as_ref().context("not signed in")
     }
 
+    /// The clinic's operations as the signed-in member, on `engine`'s partition: the API the
+    /// desktop and the CLI use, with the shared rules (permissions, validation, state) applied
+    /// before anything is written.
+    pub fn clinic<'a>(&self, engine: &'a mut SyncEngine) -> Result<OpenClinic<'a>> {
+        let client = self.client()?;
+        let clinic = engine.partition().clinic_id();
+        let role = client
+            .memberships()
+            .iter()
+            .find(|m| m.clinic_id == clinic)
+            .context("not a member of the engine's clinic")?
+            .role;
+        Ok(OpenClinic::new(
+            engine.partition_mut(),
+            client.user_id(),
+            role,
+        ))
+    }
+
     pub fn engine(&self, clinic: Uuid, max_attempts: u32) -> Result<SyncEngine> {
         Ok(self
             .client()?
@@ -194,12 +214,4 @@ pub async fn sync_until(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// Test input through the shared rules, as the client core would take it (a fixture that
-/// breaks a rule fails the test here, not later at the server).
-pub fn valid<T: vaidya_shared::rules::Validate>(input: T) -> vaidya_shared::rules::Valid<T> {
-    input
-        .validate(chrono::Utc::now().date_naive())
-        .expect("test input follows the shared rules")
 }
