@@ -19,7 +19,10 @@ use vaidya_shared::rules::validation::{
 use vaidya_shared::rules::{authorize, may, Action, Resource, Validate};
 use vaidya_shared::ApiError;
 
-use crate::partition::{ClinicPartition, PartitionError};
+use crate::partition::{
+    ClinicPartition, DiscardOutcome, OutboxEntry, PartitionError, UnsentChange, VoidedInvoiceNumber,
+};
+use vaidya_shared::sync::Resolution;
 
 /// Why an operation did not happen: a rule refused it (the same code, field and words the
 /// server would give), or the local store failed.
@@ -306,6 +309,74 @@ impl<'a> OpenClinic<'a> {
         )?;
         Ok(self.partition.add_payment(invoice_id, payment)?)
     }
+
+    // ------------------------------------------------------------ sync: conflicts and
+    // rejected changes
+
+    /// "Mark resolved": the server's value stays (the device's value stays on record).
+    pub fn resolve_conflict(&mut self, id: Uuid) -> Result<bool, ClinicError> {
+        self.allow(Resource::Conflict, Action::Update)?;
+        self.partition
+            .resolve_conflict_with(id, Resolution::KeepServer)?;
+        Ok(self.partition.resolve_conflict(id)?)
+    }
+
+    /// The changes the server rejected, as this member may see them: every change is
+    /// listed, but a clinical one (a note, a prescription) shows its values and may be
+    /// corrected only by a role that may read such records, as in the chart.
+    pub fn unsent_changes(&mut self) -> Result<Vec<MemberUnsentChange>, ClinicError> {
+        Ok(self
+            .partition
+            .rejected_changes()?
+            .into_iter()
+            .map(|mut change| {
+                let may_change = may(self.role, Resource::from(change.entity), Action::Read);
+                if !may_change {
+                    change.editable.clear();
+                }
+                MemberUnsentChange { change, may_change }
+            })
+            .collect())
+    }
+
+    /// Device invoice numbers cancelled because their invoices were discarded.
+    pub fn voided_invoice_numbers(&self) -> Result<Vec<VoidedInvoiceNumber>, ClinicError> {
+        Ok(self.partition.voided_invoice_numbers()?)
+    }
+
+    /// Corrects a rejected change (through the shared rules) and queues it again.
+    pub fn resend_change(
+        &mut self,
+        mutation_id: Uuid,
+        corrections: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<OutboxEntry, ClinicError> {
+        self.allow_unsent(mutation_id)?;
+        Ok(self.partition.resend_change(mutation_id, corrections)?)
+    }
+
+    /// Discards a rejected change (audited as `discard` with the next push; a device
+    /// invoice number it used is recorded as cancelled).
+    pub fn discard_change(&mut self, mutation_id: Uuid) -> Result<DiscardOutcome, ClinicError> {
+        self.allow_unsent(mutation_id)?;
+        Ok(self.partition.discard_change(mutation_id)?)
+    }
+
+    /// Refuses a correction or discard of a change this member may not open.
+    fn allow_unsent(&self, mutation_id: Uuid) -> Result<(), ClinicError> {
+        match self.partition.rejected_entry(mutation_id)? {
+            Some(entry) => self.allow(Resource::from(entry.mutation.entity), Action::Read),
+            None => Err(not_found("rejected change", mutation_id)),
+        }
+    }
+}
+
+/// A rejected change as one member sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemberUnsentChange {
+    #[serde(flatten)]
+    pub change: UnsentChange,
+    /// False for a clinical change shown to a non-clinician: listed, not opened.
+    pub may_change: bool,
 }
 
 #[cfg(test)]
@@ -380,6 +451,52 @@ mod tests {
             .issue_invoice(invoice, "27")
             .unwrap();
         assert_eq!(issued.number, 1);
+    }
+
+    #[test]
+    fn a_rejected_clinical_change_is_listed_for_the_desk_but_only_a_clinician_may_touch_it() {
+        let (_dir, mut p) = partition();
+        let doctor = Uuid::new_v4();
+        let mut clinic = OpenClinic::new(&mut p, doctor, Role::Doctor);
+        let asha = clinic.register_patient(patient("Asha Rao")).unwrap();
+        let note = clinic
+            .save_note(NewEncounter {
+                id: None,
+                patient_id: asha.id,
+                appointment_id: None,
+                chief_complaint: "Fever".to_owned(),
+                notes: String::new(),
+                diagnosis: String::new(),
+                vitals: Vitals::default(),
+            })
+            .unwrap();
+        let entries = p.outbox().unwrap();
+        let note_change = entries
+            .iter()
+            .find(|e| e.mutation.entity_id == note.id)
+            .unwrap()
+            .mutation
+            .mutation_id;
+        let rejection = vaidya_shared::sync::MutationResult::Rejected {
+            mutation_id: note_change,
+            code: ErrorCode::InvalidState,
+            message: "The appointment was cancelled.".to_owned(),
+            field: None,
+        };
+        p.apply_push_results(&entries, &[rejection], None).unwrap();
+
+        let mut desk = OpenClinic::new(&mut p, Uuid::new_v4(), Role::FrontDesk);
+        let listed = desk.unsent_changes().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(!listed[0].may_change && listed[0].change.editable.is_empty());
+        let e = refused(desk.discard_change(note_change).unwrap_err());
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert_eq!(p.rejected_changes().unwrap().len(), 1, "still there");
+
+        let mut clinician = OpenClinic::new(&mut p, doctor, Role::Doctor);
+        assert!(clinician.unsent_changes().unwrap()[0].may_change);
+        assert!(clinician.discard_change(note_change).unwrap().discarded);
+        assert!(p.rejected_changes().unwrap().is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod session;
 pub mod sync;
 
 pub use api::{ApiError, ServerApi};
-pub use clinic::{ClinicError, OpenClinic, PatientChart};
+pub use clinic::{ClinicError, MemberUnsentChange, OpenClinic, PatientChart};
 pub use credentials::{CredentialError, CredentialStore, StoredSession};
 pub use partition::{ClinicPartition, DataDir, OpenCheck, PartitionError, PartitionKey};
 pub use session::{Client, ClientConfig, Mode, SessionError};

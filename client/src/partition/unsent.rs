@@ -252,7 +252,8 @@ impl Drop for Immediate<'_> {
 }
 
 impl ClinicPartition {
-    fn rejected_entry(&self, mutation_id: Uuid) -> Result<Option<OutboxEntry>, PartitionError> {
+    /// The rejected change with this mutation id, if there is one.
+    pub fn rejected_entry(&self, mutation_id: Uuid) -> Result<Option<OutboxEntry>, PartitionError> {
         Ok(self
             .conn
             .query_row(

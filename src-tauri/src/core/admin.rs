@@ -95,11 +95,7 @@ impl Core {
 
     /// "Mark resolved" keeps the server's value (the device's value stays on record).
     pub async fn resolve_conflict(&self, id: Uuid) -> Result<bool, UiError> {
-        self.with_partition(move |p, _, _| {
-            p.resolve_conflict_with(id, Resolution::KeepServer)?;
-            Ok(p.resolve_conflict(id)?)
-        })
-        .await
+        self.with_clinic(move |c| Ok(c.resolve_conflict(id)?)).await
     }
 
     /// Records a print in the local access log; it reaches the audit trail as `print`

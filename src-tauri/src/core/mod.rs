@@ -27,7 +27,6 @@ use vaidya_shared::api::{
     Page, Patient, PatientPatch, Prescription, Role, UserSummary,
 };
 use vaidya_shared::rules::{self, Action, Resource};
-use vaidya_shared::sync::Resolution;
 
 use crate::error::UiError;
 
@@ -37,7 +36,7 @@ mod clinical;
 mod patients;
 mod unsent;
 
-pub use unsent::{UnsentChangeView, UnsentView, VoidedInvoiceView};
+pub use unsent::{UnsentView, VoidedInvoiceView};
 
 /// How often the background sync does a full round even without live notifications, so the
 /// online/offline indicator stays true on a quiet day.
@@ -412,6 +411,15 @@ impl Core {
         f: impl FnOnce(&mut OpenClinic<'_>) -> Result<T, UiError> + Send + 'static,
     ) -> Result<T, UiError> {
         self.with_partition(move |p, user, role| f(&mut OpenClinic::new(p, user, role)))
+            .await
+    }
+
+    /// Runs one of the clinic's read operations as the signed-in member (no sync nudge).
+    async fn with_clinic_reading<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut OpenClinic<'_>) -> Result<T, UiError> + Send + 'static,
+    ) -> Result<T, UiError> {
+        self.read_partition(move |p, user, role| f(&mut OpenClinic::new(p, user, role)))
             .await
     }
 
