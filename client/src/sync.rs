@@ -286,7 +286,10 @@ impl SyncEngine {
             let reads = self
                 .partition
                 .local_reads(self.options.reads_batch as i64)?;
-            if entries.is_empty() && reads.is_empty() {
+            let cancelled = self
+                .partition
+                .cancelled_numbers_to_upload(self.options.push_batch as i64)?;
+            if entries.is_empty() && reads.is_empty() && cancelled.is_empty() {
                 return Ok(());
             }
             let request = PushRequest {
@@ -306,6 +309,7 @@ impl SyncEngine {
                         at: r.at,
                     })
                     .collect(),
+                cancelled_numbers: cancelled,
             };
             let response = match self.api.push(clinic, &request).await {
                 Ok(r) => r,
@@ -337,6 +341,8 @@ impl SyncEngine {
                 &response.results,
                 reads.last().map(|r| r.seq),
             )?;
+            self.partition
+                .mark_cancelled_numbers_uploaded(&request.cancelled_numbers)?;
             report.pushed += entries.len();
             report.applied += outcome.applied;
             report.conflicts += outcome.conflicts;

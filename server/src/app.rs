@@ -154,6 +154,10 @@ pub fn router(app: App) -> Router {
             get(routes::invoices::get),
         )
         .route(
+            "/clinics/{clinic_id}/cancelled-invoice-numbers",
+            get(routes::invoices::cancelled_numbers),
+        )
+        .route(
             "/clinics/{clinic_id}/invoices/{id}/payments",
             post(routes::invoices::add_payment),
         )

@@ -31,6 +31,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_allergies",
         include_str!("../migrations/0005_allergies.sql"),
     ),
+    (
+        "0006_cancelled_invoice_numbers",
+        include_str!("../migrations/0006_cancelled_invoice_numbers.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

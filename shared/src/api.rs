@@ -725,6 +725,25 @@ pub struct Invoice {
     pub version: i64,
 }
 
+/// A number of a device's invoice series whose invoice never reached the books: the server
+/// refused it and a person discarded it on the device. Recorded on the server so the
+/// series shows why the number is missing (no silent gap for the accountant).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct CancelledInvoiceNumber {
+    /// A device series (never the clinic's main series).
+    pub series: String,
+    pub number: i64,
+    /// The discarded invoice's id.
+    pub invoice_id: Uuid,
+    /// Why the server refused the invoice, as the device was told.
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub reason: Option<String>,
+    /// When it was discarded on the device (never later than the server's clock).
+    pub cancelled_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::AuditAction;
+use crate::api::{AuditAction, CancelledInvoiceNumber};
 use crate::ErrorCode;
 
 /// Largest push batch the server accepts.
@@ -148,6 +148,11 @@ pub struct PushRequest {
     pub mutations: Vec<Mutation>,
     #[serde(default)]
     pub local_accesses: Vec<LocalAccess>,
+    /// Device invoice numbers whose invoices were discarded (see
+    /// [`CancelledInvoiceNumber`]); recorded once each, a number an issued invoice holds is
+    /// left alone. Sent only when there are some.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancelled_numbers: Vec<CancelledInvoiceNumber>,
 }
 
 /// A field whose edit lost: the server kept `server_value`; `client_value` is recorded in

@@ -46,6 +46,7 @@ tests![
     crate::domain::openapi_document_is_served,
     crate::allergies::allergies_noted_by_clinicians_warn_the_prescriber,
     crate::allergies::a_nurse_cannot_issue_an_invoice,
+    crate::cancelled_numbers::cancelled_device_numbers_are_recorded_once_and_never_over_an_invoice,
     crate::sync::push_is_idempotent_with_per_mutation_results,
     crate::sync::merge_rules,
     crate::sync::pull_never_skips_out_of_order_commits,

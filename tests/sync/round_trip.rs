@@ -185,6 +185,7 @@ pub async fn other_clinic_is_refused_and_audited(h: Arc<Harness>) -> Result<()> 
                 &PushRequest {
                     mutations: vec![],
                     local_accesses: vec![],
+                    cancelled_numbers: vec![],
                 },
             )
             .await
@@ -279,6 +280,7 @@ pub async fn same_push_twice_applies_once(h: Arc<Harness>) -> Result<()> {
     let request = PushRequest {
         mutations,
         local_accesses: vec![],
+        cancelled_numbers: vec![],
     };
     let first = api.push(clinic, &request).await?;
     let second = api.push(clinic, &request).await?;
@@ -471,6 +473,106 @@ pub async fn held_back_change_reaches_a_live_device(h: Arc<Harness>) -> Result<(
     check!(
         listener.partition().get_patient(created.id)?.is_some(),
         "B has the held-back patient"
+    );
+    Ok(())
+}
+
+/// A device invoice the server refuses (its patient was refused: the ABHA number is taken)
+/// is discarded on the device; its number is recorded as cancelled there AND reaches the
+/// server's books, so the device series has no silent gap for the accountant.
+pub async fn a_discarded_device_invoice_number_reaches_the_books(h: Arc<Harness>) -> Result<()> {
+    if keyring("a_discarded_device_invoice_number_reaches_the_books")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut d = Device::new(&server, 23).await?;
+    d.sign_in(&world.a.desk).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    engine.sync().await?;
+    d.proxy.set_online(false);
+
+    // Meanwhile at the main desk, the same ABHA number is registered first.
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (status, body) = admin
+        .post(
+            &format!("/v1/clinics/{clinic}/patients"),
+            serde_json::json!({"name": "Asha Rao", "sex": "female", "abha_number": "12-3456-7890-1234"}),
+        )
+        .await?;
+    check!(status.is_success(), "{status} {body}");
+
+    let series = engine.partition_mut().invoice_series()?;
+    let mut c = d.clinic(&mut engine)?;
+    let patient = c.register_patient(NewPatient {
+        abha_number: Some("12345678901234".to_owned()),
+        ..new_patient("Asha R.", "9333333334")
+    })?;
+    let invoice = c.issue_invoice(
+        NewInvoice {
+            id: None,
+            patient_id: patient.id,
+            series: None,
+            number: None,
+            place_of_supply: None,
+            lines: vec![NewInvoiceLine {
+                description: "Consultation".to_owned(),
+                sac_hsn: "999312".to_owned(),
+                quantity: 1,
+                unit_price_paise: 50_000,
+                discount_paise: 0,
+                gst_rate_bp: 0,
+            }],
+        },
+        "27",
+    )?;
+    d.proxy.set_online(true);
+    let report = engine.sync().await?;
+    check!(
+        report.rejected == 2,
+        "the patient (ABHA taken) and so its invoice are refused: {report:?} {:?}",
+        engine.partition().rejected_changes()?
+    );
+
+    let mut c = d.clinic(&mut engine)?;
+    let unsent = c.unsent_changes()?;
+    let invoice_change = unsent
+        .iter()
+        .find(|u| u.change.entity == EntityKind::Invoice)
+        .context("the refused invoice is listed")?
+        .change
+        .mutation_id;
+    let outcome = c.discard_change(invoice_change)?;
+    let printed = format!("{series}/{:06}", invoice.number);
+    check!(
+        outcome.voided_invoice_number.as_deref() == Some(printed.as_str()),
+        "the number is cancelled on the device: {outcome:?}"
+    );
+    engine.sync().await?;
+    check!(
+        engine
+            .partition()
+            .cancelled_numbers_to_upload(10)?
+            .is_empty(),
+        "the server has it"
+    );
+    let (status, books) = admin
+        .get(&format!("/v1/clinics/{clinic}/cancelled-invoice-numbers"))
+        .await?;
+    let rows = books.as_array().cloned().unwrap_or_default();
+    check!(
+        status.is_success()
+            && rows.len() == 1
+            && rows[0]["series"] == series.as_str()
+            && rows[0]["number"] == invoice.number
+            && rows[0]["invoice_id"] == invoice.id.to_string()
+            && rows[0]["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "the books show the cancelled number and why: {status} {books}"
     );
     Ok(())
 }

@@ -351,6 +351,12 @@ CREATE INDEX allergies_patient ON allergies (patient_id);
 ALTER TABLE prescriptions ADD COLUMN acknowledged_allergies TEXT NOT NULL DEFAULT '[]'
     CHECK (json_valid(acknowledged_allergies));
 "#,
+    // 5 → 6: cancelled device invoice numbers are recorded on the server too; this marks
+    // the ones the server has (sent with a push, like the offline reads).
+    r#"
+ALTER TABLE voided_invoice_numbers ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0
+    CHECK (uploaded IN (0, 1));
+"#,
 ];
 
 /// The schema version this build writes and understands.

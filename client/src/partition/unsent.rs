@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use uuid::Uuid;
+use vaidya_shared::api::CancelledInvoiceNumber;
 use vaidya_shared::entity::{kinds, Entity, Updates};
 use vaidya_shared::for_each_kind;
 use vaidya_shared::rules::Validate;
@@ -583,6 +584,45 @@ impl ClinicPartition {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Cancelled numbers the server does not have yet (sent with the next push), oldest
+    /// first.
+    pub fn cancelled_numbers_to_upload(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<CancelledInvoiceNumber>, PartitionError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT series, number, invoice_id, reason, voided_at FROM voided_invoice_numbers
+             WHERE uploaded = 0 ORDER BY voided_at, series, number LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |row| {
+            Ok(CancelledInvoiceNumber {
+                series: row.get(0)?,
+                number: row.get(1)?,
+                invoice_id: uuid_at(row, 2)?,
+                reason: row.get(3)?,
+                cancelled_at: ts_at(row, 4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Marks cancelled numbers as recorded by the server (after a push that carried them
+    /// was answered).
+    pub fn mark_cancelled_numbers_uploaded(
+        &mut self,
+        numbers: &[CancelledInvoiceNumber],
+    ) -> Result<(), PartitionError> {
+        let tx = Immediate::begin(&self.conn)?;
+        for n in numbers {
+            self.conn.execute(
+                "UPDATE voided_invoice_numbers SET uploaded = 1 WHERE series = ?1 AND number = ?2",
+                params![n.series, n.number],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 

@@ -8,8 +8,8 @@ use axum::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, ClinicalQuery, Invoice, InvoiceLine, NewInvoice, NewPayment, Page, Payment,
-    PaymentMethod,
+    AuditAction, CancelledInvoiceNumber, ClinicalQuery, Invoice, InvoiceLine, NewInvoice,
+    NewPayment, Page, Payment, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
 use vaidya_shared::rules::validation::{payment_fits, MAIN_SERIES};
@@ -159,6 +159,47 @@ pub async fn list(
             let patients: Vec<Uuid> = page.items.iter().map(|i| i.patient_id).collect();
             tx.audit(clinic, AuditAction::List, ENTITY, &ids, &patients).await?;
             Ok(Json(page))
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/cancelled-invoice-numbers", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<CancelledInvoiceNumber>), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+/// Numbers of device series whose invoices were discarded before the books took them, by
+/// series and number: what the accountant reads next to the issued invoices.
+pub async fn cancelled_numbers(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+) -> Result<Json<Vec<CancelledInvoiceNumber>>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, Resource::Invoice, Action::Read)
+                .await?;
+            let rows = tx
+                .query(
+                    "SELECT series, number, invoice_id, reason, cancelled_at
+                     FROM vaidya.cancelled_invoice_numbers WHERE clinic_id = $1
+                     ORDER BY series, number",
+                    &[&clinic],
+                )
+                .await?;
+            let list: Vec<CancelledInvoiceNumber> = rows
+                .iter()
+                .map(|r| CancelledInvoiceNumber {
+                    series: r.get(0),
+                    number: r.get(1),
+                    invoice_id: r.get(2),
+                    reason: r.get(3),
+                    cancelled_at: r.get(4),
+                })
+                .collect();
+            let ids: Vec<Uuid> = list.iter().map(|n| n.invoice_id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &[])
+                .await?;
+            Ok(Json(list))
         })
         .await
 }

@@ -39,7 +39,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, NewAddendum, NewPatient, Role};
+use vaidya_shared::api::{AuditAction, CancelledInvoiceNumber, NewAddendum, NewPatient, Role};
 use vaidya_shared::entity::{self, kinds, Entity, Stored, Updates};
 use vaidya_shared::for_each_kind;
 use vaidya_shared::rules::{self, Action, Resource, Valid, Validate};
@@ -84,6 +84,18 @@ pub async fn push(
     }
     for a in &req.local_accesses {
         rules::validation::device_access(a.action)?;
+    }
+    if req.cancelled_numbers.len() > MAX_PUSH_BATCH {
+        return Err(AppError::field(
+            "cancelled_numbers",
+            format!("A push carries at most {MAX_PUSH_BATCH} cancelled numbers."),
+        ));
+    }
+    for (i, n) in req.cancelled_numbers.iter().enumerate() {
+        n.clone().validate(today()).map_err(|e| ApiError {
+            field: e.field.map(|f| format!("cancelled_numbers[{i}].{f}")),
+            ..e
+        })?;
     }
     // A transient failure (a deadlock victim, say) undoes the whole attempt; the push is run
     // again from the start (safe: push is idempotent), and only then answered 503.
@@ -255,6 +267,7 @@ pub async fn apply_batch(
     if savepoint {
         tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
     }
+    record_cancelled_numbers(tx, clinic, role, &req.cancelled_numbers, &mut audit).await?;
     // The idempotency records and the audit rows are independent statements: pipelined on
     // the connection (sent together, one round trip for all of them). The statements are
     // prepared first (cache hits after a connection's first push), so each is sent when
@@ -300,6 +313,56 @@ pub async fn apply_batch(
         done?;
     }
     Ok(PushResponse { results })
+}
+
+/// Records device invoice numbers whose invoices were discarded: once each (a retried push
+/// changes nothing) and never over a number an issued invoice holds (that invoice stands).
+/// A role that may not issue invoices records none; the attempt is audited as denied, and
+/// the push goes on (the device must not be stuck on it).
+async fn record_cancelled_numbers(
+    tx: &RequestTx,
+    clinic: Uuid,
+    role: Role,
+    numbers: &[CancelledInvoiceNumber],
+    audit: &mut HashMap<(AuditAction, &'static str), AuditedIds>,
+) -> Result<(), AppError> {
+    if numbers.is_empty() {
+        return Ok(());
+    }
+    let invoice_ids: Vec<Uuid> = numbers.iter().map(|n| n.invoice_id).collect();
+    if !rules::may(role, Resource::Invoice, Action::Create) {
+        let entry = audit
+            .entry((AuditAction::Denied, EntityKind::Invoice.as_str()))
+            .or_default();
+        entry.0.extend(invoice_ids);
+        return Ok(());
+    }
+    let now = Utc::now();
+    let series: Vec<&str> = numbers.iter().map(|n| n.series.as_str()).collect();
+    let values: Vec<i64> = numbers.iter().map(|n| n.number).collect();
+    let reasons: Vec<Option<&str>> = numbers.iter().map(|n| n.reason.as_deref()).collect();
+    let at: Vec<DateTime<Utc>> = numbers.iter().map(|n| n.cancelled_at.min(now)).collect();
+    tx.execute(
+        "INSERT INTO vaidya.cancelled_invoice_numbers
+             (clinic_id, series, number, invoice_id, reason, cancelled_at, recorded_by)
+         SELECT $1, t.series, t.number, t.invoice_id, t.reason, t.at, $7
+         FROM unnest($2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::timestamptz[])
+              AS t(series, number, invoice_id, reason, at)
+         WHERE NOT EXISTS (SELECT 1 FROM vaidya.invoices i
+                           WHERE i.clinic_id = $1 AND i.series = t.series AND i.number = t.number)
+         ON CONFLICT DO NOTHING",
+        &[
+            &clinic,
+            &series,
+            &values,
+            &invoice_ids,
+            &reasons,
+            &at,
+            &tx.user_id,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 const RECORD_SQL: &str =

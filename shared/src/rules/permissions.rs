@@ -268,6 +268,7 @@ pub const TABLES: &[(&str, Resource)] = &[
     ("invoice_lines", Resource::Invoice),
     ("payments", Resource::Payment),
     ("allergies", Resource::Allergy),
+    ("cancelled_invoice_numbers", Resource::Invoice),
 ];
 
 /// The roles the database must let run `command` on the resource's tables. SELECT is

@@ -15,9 +15,9 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::api::{
-    Allergy, AllergyPatch, AllergyStatus, AppointmentPatch, AppointmentStatus, EncounterPatch,
-    NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
-    NewPrescription, PatientPatch, Vitals,
+    Allergy, AllergyPatch, AllergyStatus, AppointmentPatch, AppointmentStatus,
+    CancelledInvoiceNumber, EncounterPatch, NewAddendum, NewAllergy, NewAppointment, NewEncounter,
+    NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch, Vitals,
 };
 use crate::gst::{self, SupplyKind};
 use crate::validate::{clean_text, is_state_code, normalize_abha, normalize_phone};
@@ -74,6 +74,8 @@ pub mod limits {
     pub const ALLERGY_SUBSTANCE: usize = 200;
     pub const ALLERGY_REACTION: usize = 1000;
     pub const SERIES: usize = 16;
+    /// The reason kept with a cancelled device invoice number.
+    pub const CANCEL_REASON: usize = 1000;
     /// The earliest plausible date of birth.
     pub const EARLIEST_BIRTH: (i32, u32, u32) = (1880, 1, 1);
 }
@@ -554,6 +556,42 @@ impl Validate for NewPrescription {
 /// The clinic's main series, numbered by the server.
 pub const MAIN_SERIES: &str = "INV";
 
+/// A series name: 1–16 capital letters, digits or dashes.
+fn check_series(field: &str, series: &str) -> Result<(), ApiError> {
+    if !(1..=limits::SERIES).contains(&series.len())
+        || !series
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(invalid(
+            field,
+            "A series is 1–16 capital letters, digits or dashes.",
+        ));
+    }
+    Ok(())
+}
+
+/// Only a device series has numbers a device can cancel; the main series is numbered by
+/// the server, which never hands out a number it then loses.
+impl Validate for CancelledInvoiceNumber {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        check_series("series", &self.series)?;
+        if self.series == MAIN_SERIES {
+            return Err(invalid(
+                "series",
+                "Numbers of the main series are never cancelled by a device.",
+            ));
+        }
+        if self.number <= 0 {
+            return Err(invalid("number", "An invoice number must be positive."));
+        }
+        Ok(Valid(CancelledInvoiceNumber {
+            reason: optional_text("reason", self.reason.as_deref(), limits::CANCEL_REASON)?,
+            ..self
+        }))
+    }
+}
+
 impl Validate for NewInvoice {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
         if self.lines.is_empty() || self.lines.len() > limits::INVOICE_LINES {
@@ -563,16 +601,7 @@ impl Validate for NewInvoice {
             ));
         }
         let series = self.series.as_deref().unwrap_or(MAIN_SERIES);
-        if !(1..=limits::SERIES).contains(&series.len())
-            || !series
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Err(invalid(
-                "series",
-                "A series is 1–16 capital letters, digits or dashes.",
-            ));
-        }
+        check_series("series", series)?;
         match self.number {
             Some(_) if series == MAIN_SERIES => {
                 return Err(invalid(

@@ -226,6 +226,29 @@ number?: number | null,
  */
 place_of_supply: string | null, lines: Array<NewInvoiceLine>, };
 
+/**
+ * A number of a device's invoice series whose invoice never reached the books: the server
+ * refused it and a person discarded it on the device. Recorded on the server so the
+ * series shows why the number is missing (no silent gap for the accountant).
+ */
+export type CancelledInvoiceNumber = { 
+/**
+ * A device series (never the clinic's main series).
+ */
+series: string, number: number, 
+/**
+ * The discarded invoice's id.
+ */
+invoice_id: string, 
+/**
+ * Why the server refused the invoice, as the device was told.
+ */
+reason?: string | null, 
+/**
+ * When it was discarded on the device (never later than the server's clock).
+ */
+cancelled_at: string, };
+
 export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied" | "discard";
 
 /**
@@ -321,7 +344,13 @@ made_at: string, };
  */
 export type LocalAccess = { action: AuditAction, entity: EntityKind, entity_ids: Array<string>, patient_ids: Array<string>, at: string, };
 
-export type PushRequest = { mutations: Array<Mutation>, local_accesses: Array<LocalAccess>, };
+export type PushRequest = { mutations: Array<Mutation>, local_accesses: Array<LocalAccess>, 
+/**
+ * Device invoice numbers whose invoices were discarded (see
+ * [`CancelledInvoiceNumber`]); recorded once each, a number an issued invoice holds is
+ * left alone. Sent only when there are some.
+ */
+cancelled_numbers?: Array<CancelledInvoiceNumber>, };
 
 /**
  * A field whose edit lost: the server kept `server_value`; `client_value` is recorded in
