@@ -197,6 +197,24 @@ pub fn quote_ident(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A migration file that is not in `MIGRATIONS` would never run; this catches it.
+    #[test]
+    fn every_migration_file_is_listed_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".sql"))
+            .map(|name| name.trim_end_matches(".sql").to_owned())
+            .collect();
+        files.sort();
+        let listed: Vec<String> = super::MIGRATIONS
+            .iter()
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert_eq!(listed, files);
+    }
+
     use super::*;
 
     #[test]

@@ -74,6 +74,36 @@ pub async fn policies_match_the_permission_table(h: Arc<Harness>) -> Result<()> 
             "{table} has a DELETE/ALL policy for the app role"
         );
     }
+    // Every table with member policies is in the Rust table, so none escapes this
+    // comparison, but for the tables of membership itself and of the sync machinery, whose
+    // policies are written out in 0001/0002 and attacked in `isolation.rs`.
+    const NOT_CLINICAL: [&str; 7] = [
+        "clinics",
+        "clinic_groups",
+        "memberships",
+        "users",
+        "sync_mutations",
+        "sync_conflicts",
+        "clinic_counters",
+    ];
+    let registered = h
+        .database()
+        .await?
+        .superuser()
+        .await?
+        .query(
+            "SELECT DISTINCT tablename::text FROM pg_policies
+             WHERE schemaname = 'vaidya' AND policyname = 'member_select'",
+            &[],
+        )
+        .await?;
+    for row in registered {
+        let table: String = row.get(0);
+        check!(
+            NOT_CLINICAL.contains(&table.as_str()) || TABLES.iter().any(|(t, _)| *t == table),
+            "{table} is a tenant table but not in permissions::TABLES"
+        );
+    }
     // Conflicts show a clinical record's values only to those who may read the record.
     let (qual, _) = found
         .get(&("sync_conflicts".to_owned(), "SELECT".to_owned()))
