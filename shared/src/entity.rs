@@ -261,43 +261,21 @@ pub mod kinds {
 #[macro_export]
 macro_rules! for_each_kind {
     ($kind:expr, $E:ident => $body:expr) => {
+        $crate::__match_kinds!($kind, $E, $body; Patient, Appointment, Encounter, Addendum,
+            Prescription, Invoice, Payment, Conflict, Allergy)
+    };
+}
+
+/// The match behind [`for_each_kind!`]: one arm per kind named.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __match_kinds {
+    ($kind:expr, $E:ident, $body:expr; $($variant:ident),*) => {
         match $kind {
-            $crate::sync::EntityKind::Patient => {
-                type $E = $crate::entity::kinds::Patient;
+            $($crate::sync::EntityKind::$variant => {
+                type $E = $crate::entity::kinds::$variant;
                 $body
-            }
-            $crate::sync::EntityKind::Appointment => {
-                type $E = $crate::entity::kinds::Appointment;
-                $body
-            }
-            $crate::sync::EntityKind::Encounter => {
-                type $E = $crate::entity::kinds::Encounter;
-                $body
-            }
-            $crate::sync::EntityKind::Addendum => {
-                type $E = $crate::entity::kinds::Addendum;
-                $body
-            }
-            $crate::sync::EntityKind::Prescription => {
-                type $E = $crate::entity::kinds::Prescription;
-                $body
-            }
-            $crate::sync::EntityKind::Invoice => {
-                type $E = $crate::entity::kinds::Invoice;
-                $body
-            }
-            $crate::sync::EntityKind::Payment => {
-                type $E = $crate::entity::kinds::Payment;
-                $body
-            }
-            $crate::sync::EntityKind::Conflict => {
-                type $E = $crate::entity::kinds::Conflict;
-                $body
-            }
-            $crate::sync::EntityKind::Allergy => {
-                type $E = $crate::entity::kinds::Allergy;
-                $body
-            }
+            })*
         }
     };
 }

@@ -9,13 +9,13 @@ use anyhow::{Context, Result};
 use chrono::{TimeZone, Utc};
 use uuid::Uuid;
 use vaidya_client::partition::new_mutation;
-use vaidya_client::{ServerApi, SessionError, SyncReport};
+use vaidya_client::{ServerApi, SessionError};
 use vaidya_shared::api::{NewAppointment, NewInvoice, NewInvoiceLine, NewPatient, Sex};
 use vaidya_shared::sync::{EntityKind, MutationResult, Operation, PushRequest};
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
-use crate::support::{keyring, server_state, sync_until, Device};
+use crate::support::{keyring, server_state, sync_until, Device, LiveListener};
 
 pub fn new_patient(name: &str, phone: &str) -> NewPatient {
     NewPatient {
@@ -349,26 +349,7 @@ pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
     let mut b = Device::new(&server, 6).await?;
     b.sign_in(&world.a.doctor).await?;
 
-    let mut listener = b.engine(clinic, 3)?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SyncReport>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let live = tokio::spawn(async move {
-        let result = listener
-            .run_live(
-                async {
-                    let _ = stop_rx.await;
-                },
-                move |r| {
-                    let _ = tx.send(*r);
-                },
-            )
-            .await;
-        (listener, result)
-    });
-    // The first sync after subscribing.
-    tokio::time::timeout(Duration::from_secs(20), rx.recv())
-        .await?
-        .context("initial live sync")?;
+    let mut listener = LiveListener::start(b.engine(clinic, 3)?).await?;
 
     let mut engine = a.engine(clinic, 3)?;
     let created = a
@@ -376,20 +357,11 @@ pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
         .register_patient(new_patient("Live Wire", "9111111111"))?;
     let started = std::time::Instant::now();
     engine.sync().await?;
-    let deadline = Duration::from_secs(10);
-    loop {
-        let report = tokio::time::timeout(deadline, rx.recv())
-            .await
-            .context("no live sync within 10 s")?
-            .context("live task ended")?;
-        if report.pulled > 0 {
-            break;
-        }
-    }
+    listener
+        .until_pulled(Duration::from_secs(10), "live sync")
+        .await?;
     let took = started.elapsed();
-    let _ = stop_tx.send(());
-    let (listener, result) = live.await?;
-    result?;
+    let listener = listener.stop().await?;
     check!(
         listener.partition().get_patient(created.id)?.is_some(),
         "B has the new patient"
@@ -413,25 +385,7 @@ pub async fn held_back_change_reaches_a_live_device(h: Arc<Harness>) -> Result<(
     let mut b = Device::new(&server, 22).await?;
     b.sign_in(&world.a.doctor).await?;
 
-    let mut listener = b.engine(clinic, 3)?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<SyncReport>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let live = tokio::spawn(async move {
-        let result = listener
-            .run_live(
-                async {
-                    let _ = stop_rx.await;
-                },
-                move |r| {
-                    let _ = tx.send(*r);
-                },
-            )
-            .await;
-        (listener, result)
-    });
-    tokio::time::timeout(Duration::from_secs(20), rx.recv())
-        .await?
-        .context("initial live sync")?;
+    let mut listener = LiveListener::start(b.engine(clinic, 3)?).await?;
 
     // An older transaction stays open, so the next change is held back ("settling").
     let blocker = world.db.superuser().await?;
@@ -447,7 +401,7 @@ pub async fn held_back_change_reaches_a_live_device(h: Arc<Harness>) -> Result<(
     // with the change still held back.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut pulled_while_held = 0;
-    while let Ok(report) = rx.try_recv() {
+    while let Ok(report) = listener.reports.try_recv() {
         pulled_while_held += report.pulled;
     }
     check!(
@@ -456,20 +410,13 @@ pub async fn held_back_change_reaches_a_live_device(h: Arc<Harness>) -> Result<(
     );
     blocker.batch_execute("COMMIT").await?;
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let report = tokio::time::timeout(left, rx.recv())
-            .await
-            .context("the held-back change never reached the live device")?
-            .context("live task ended")?;
-        if report.pulled > 0 {
-            break;
-        }
-    }
-    let _ = stop_tx.send(());
-    let (listener, result) = live.await?;
-    result?;
+    listener
+        .until_pulled(
+            Duration::from_secs(15),
+            "the held-back change reaching the live device",
+        )
+        .await?;
+    let listener = listener.stop().await?;
     check!(
         listener.partition().get_patient(created.id)?.is_some(),
         "B has the held-back patient"

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use tempfile::TempDir;
 use uuid::Uuid;
 use vaidya_client::session::{Client, ClientConfig};
-use vaidya_client::{CredentialStore, DataDir, OpenClinic, SyncEngine, SyncOptions};
+use vaidya_client::{CredentialStore, DataDir, OpenClinic, SyncEngine, SyncOptions, SyncReport};
 use vaidya_shared::api::{Appointment, Page, Patient};
 use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Api, Harness, Person, TestServer};
@@ -214,5 +214,65 @@ pub async fn sync_until(
             "not reached within 20 s: {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A device listening live: its engine runs `run_live` on a task of its own, and every
+/// sync's report arrives on `reports`.
+pub struct LiveListener {
+    pub reports: tokio::sync::mpsc::UnboundedReceiver<SyncReport>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<(SyncEngine, Result<(), vaidya_client::SyncError>)>,
+}
+
+impl LiveListener {
+    /// Starts listening and waits for the first sync after subscribing.
+    pub async fn start(mut engine: SyncEngine) -> Result<LiveListener> {
+        let (tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<SyncReport>();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let result = engine
+                .run_live(
+                    async {
+                        let _ = stop_rx.await;
+                    },
+                    move |r| {
+                        let _ = tx.send(*r);
+                    },
+                )
+                .await;
+            (engine, result)
+        });
+        tokio::time::timeout(Duration::from_secs(20), reports.recv())
+            .await?
+            .context("initial live sync")?;
+        Ok(LiveListener {
+            reports,
+            stop,
+            task,
+        })
+    }
+
+    /// Waits (at most `within`) for a sync that pulled something.
+    pub async fn until_pulled(&mut self, within: Duration, what: &str) -> Result<()> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let report = tokio::time::timeout(left, self.reports.recv())
+                .await
+                .with_context(|| format!("{what}: nothing pulled within {within:?}"))?
+                .context("live task ended")?;
+            if report.pulled > 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Stops listening; the engine back, its live loop's result checked.
+    pub async fn stop(self) -> Result<SyncEngine> {
+        let _ = self.stop.send(());
+        let (engine, result) = self.task.await?;
+        result?;
+        Ok(engine)
     }
 }

@@ -72,24 +72,7 @@ impl ClinicPartition {
     }
 
     pub fn get_appointment(&self, id: Uuid) -> Result<Option<Appointment>, PartitionError> {
-        let appointment = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(a) = &appointment {
-            local_reads::record(
-                &self.conn,
-                ReadAction::Read,
-                EntityKind::Appointment,
-                &[a.id],
-                &[a.patient_id],
-            )?;
-        }
-        Ok(appointment)
+        self.read::<kinds::Appointment>(id)
     }
 
     /// Appointments starting in `[from, to)`, earliest first; optionally one doctor's only.

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use vaidya_shared::entity::{Entity, Stored};
 use vaidya_shared::sync::EntityKind;
 
+use super::local_reads::{self, ReadAction};
 use super::{ClinicPartition, PartitionError};
 
 /// A record the cache can write (with its children: addenda, items, lines, payments).
@@ -80,5 +81,16 @@ impl ClinicPartition {
     /// The cached record of kind `E` without recording a read.
     pub(crate) fn peek<E: Cached>(&self, id: Uuid) -> Result<Option<E::Record>, PartitionError> {
         E::peek(&self.conn, id)
+    }
+
+    /// The cached record of kind `E`, recorded as a read of patient data (uploaded to the
+    /// audit trail with the next push).
+    pub(crate) fn read<E: Cached>(&self, id: Uuid) -> Result<Option<E::Record>, PartitionError> {
+        let record = E::peek(&self.conn, id)?;
+        if let Some(r) = &record {
+            let patients: Vec<Uuid> = r.patient_id().into_iter().collect();
+            local_reads::record(&self.conn, ReadAction::Read, E::KIND, &[r.id()], &patients)?;
+        }
+        Ok(record)
     }
 }

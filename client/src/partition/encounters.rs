@@ -106,25 +106,7 @@ fn load_addenda(conn: &Connection, encounter: &mut Encounter) -> rusqlite::Resul
 
 impl ClinicPartition {
     pub fn get_encounter(&self, id: Uuid) -> Result<Option<Encounter>, PartitionError> {
-        let mut encounter = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM encounters WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(e) = encounter.as_mut() {
-            load_addenda(&self.conn, e)?;
-            local_reads::record(
-                &self.conn,
-                ReadAction::Read,
-                EntityKind::Encounter,
-                &[e.id],
-                &[e.patient_id],
-            )?;
-        }
-        Ok(encounter)
+        self.read::<kinds::Encounter>(id)
     }
 
     /// A patient's encounters, latest first, with their addenda.

@@ -189,25 +189,7 @@ fn load_children(conn: &Connection, invoice: &mut Invoice) -> rusqlite::Result<(
 
 impl ClinicPartition {
     pub fn get_invoice(&self, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
-        let mut invoice = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM invoices WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(i) = invoice.as_mut() {
-            load_children(&self.conn, i)?;
-            local_reads::record(
-                &self.conn,
-                ReadAction::Read,
-                EntityKind::Invoice,
-                &[i.id],
-                &[i.patient_id],
-            )?;
-        }
-        Ok(invoice)
+        self.read::<kinds::Invoice>(id)
     }
 
     /// A patient's invoices, latest first, with lines and payments.

@@ -140,24 +140,7 @@ impl ClinicPartition {
 
     /// One patient, recorded as a read for the audit trail when found.
     pub fn get_patient(&self, id: Uuid) -> Result<Option<Patient>, PartitionError> {
-        let patient = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(p) = &patient {
-            local_reads::record(
-                &self.conn,
-                ReadAction::Read,
-                EntityKind::Patient,
-                &[p.id],
-                &[p.id],
-            )?;
-        }
-        Ok(patient)
+        self.read::<kinds::Patient>(id)
     }
 
     /// Search as you type: every word of `query` is a prefix of a word of the name, or of

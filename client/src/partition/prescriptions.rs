@@ -100,25 +100,7 @@ fn load_items(conn: &Connection, prescription: &mut Prescription) -> rusqlite::R
 
 impl ClinicPartition {
     pub fn get_prescription(&self, id: Uuid) -> Result<Option<Prescription>, PartitionError> {
-        let mut prescription = self
-            .conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM prescriptions WHERE id = ?1"),
-                [id.to_string()],
-                from_row,
-            )
-            .optional()?;
-        if let Some(p) = prescription.as_mut() {
-            load_items(&self.conn, p)?;
-            local_reads::record(
-                &self.conn,
-                ReadAction::Read,
-                EntityKind::Prescription,
-                &[p.id],
-                &[p.patient_id],
-            )?;
-        }
-        Ok(prescription)
+        self.read::<kinds::Prescription>(id)
     }
 
     /// A patient's prescriptions, latest first, with their items.
