@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod audit_chain;
 pub mod demo;
+pub mod grace;
 pub mod http;
 pub mod migrate;
 pub mod openapi;

@@ -35,6 +35,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_cancelled_invoice_numbers",
         include_str!("../migrations/0006_cancelled_invoice_numbers.sql"),
     ),
+    (
+        "0007_audit_guards",
+        include_str!("../migrations/0007_audit_guards.sql"),
+    ),
+    (
+        "0008_refresh_grace_pair",
+        include_str!("../migrations/0008_refresh_grace_pair.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -18,6 +18,7 @@ const OWNER_READABLE: &[&str] = &[
     "login_failures",
     "audit_log",
     "audit_chain_heads",
+    "retired_refresh_tokens",
 ];
 
 /// Run every check; an empty list means the database holds all invariants.
@@ -204,6 +205,25 @@ pub async fn verify(client: &Client) -> Result<Vec<String>> {
         if public {
             v.push(format!("SECURITY DEFINER function {name} is executable by PUBLIC"));
         }
+    }
+
+    // 8b. A SECURITY DEFINER function that takes a clinic re-checks the caller's membership
+    //     (it runs with the owner's rights: without the check any signed-in user could act
+    //     on any clinic through it).
+    for r in client
+        .query(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE p.prosecdef AND n.nspname = 'vaidya'
+               AND EXISTS (SELECT 1 FROM unnest(coalesce(p.proargnames, '{}')) a WHERE a LIKE '%clinic%')
+               AND p.prosrc NOT LIKE '%vaidya.memberships%'",
+            &[],
+        )
+        .await?
+    {
+        let name: String = r.get(0);
+        v.push(format!(
+            "SECURITY DEFINER function {name} takes a clinic but never checks the caller's membership"
+        ));
     }
 
     // 9. Views must run with the caller's rights, or they bypass RLS.

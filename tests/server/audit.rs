@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use reqwest::StatusCode;
 use serde_json::json;
+use uuid::Uuid;
 use vaidya_server::audit_chain;
 use vaidya_tests::{Harness, TestServer, World};
 
@@ -358,6 +359,160 @@ pub async fn devices_cannot_upload_server_records(h: Arc<Harness>) -> Result<()>
     check!(
         audit["items"].as_array().map(Vec::len) == Some(0),
         "the forged records reached the audit trail: {audit}"
+    );
+    Ok(())
+}
+
+/// The audit trail belongs to real clinics and their members: a user of clinic A cannot
+/// append to clinic B's chain (nor learn its length), may leave only a bare `denied` row
+/// there, and a request naming a clinic that does not exist opens no chain at all. An
+/// offline access a device uploads never names another clinic's patient.
+pub async fn audit_chains_belong_to_real_clinics_and_their_members(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let su = w.db.superuser().await?;
+    crate::isolation::seed(&su, &w.a).await?;
+    crate::isolation::seed(&su, &w.b).await?;
+    let b_patient: Uuid = su
+        .query_one(
+            "SELECT id FROM vaidya.patients WHERE clinic_id = $1 LIMIT 1",
+            &[&w.b.id],
+        )
+        .await?
+        .get(0);
+    let heads = |clinic: Uuid| {
+        let su = &su;
+        async move {
+            let row = su
+                .query_opt(
+                    "SELECT seq FROM vaidya.audit_chain_heads WHERE clinic_id = $1",
+                    &[&clinic],
+                )
+                .await?;
+            Ok::<_, anyhow::Error>(row.map(|r| r.get::<_, i64>(0)))
+        }
+    };
+    let b_before = heads(w.b.id).await?;
+
+    // As the app role, identified as clinic A's doctor.
+    let app = w.db.app().await?;
+    let as_a_doctor = format!(
+        "BEGIN; SELECT set_config('app.user_id', '{}', true)",
+        w.a.doctor.id
+    );
+    app.batch_execute(&as_a_doctor).await?;
+    let forged = app
+        .query_one(
+            "SELECT vaidya.audit_append($1, 'read', 'patient', ARRAY[$2::uuid], ARRAY[$2::uuid])",
+            &[&w.b.id, &b_patient],
+        )
+        .await;
+    app.batch_execute("ROLLBACK").await?;
+    check!(
+        forged.is_err(),
+        "a member of A appended a read to B's chain"
+    );
+    app.batch_execute(&as_a_doctor).await?;
+    let answer: Option<i64> = app
+        .query_one(
+            "SELECT vaidya.audit_append($1, 'denied', 'patient', ARRAY[$2::uuid], ARRAY[$2::uuid])",
+            &[&w.b.id, &b_patient],
+        )
+        .await?
+        .get(0);
+    app.batch_execute("COMMIT").await?;
+    check!(
+        answer.is_none(),
+        "a non-member learnt B's chain length: {answer:?}"
+    );
+    let denied = su
+        .query_one(
+            "SELECT actor_id, cardinality(entity_ids), cardinality(patient_ids)
+             FROM vaidya.audit_log WHERE clinic_id = $1 ORDER BY seq DESC LIMIT 1",
+            &[&w.b.id],
+        )
+        .await?;
+    check!(
+        denied.get::<_, Option<Uuid>>(0) == Some(w.a.doctor.id)
+            && denied.get::<_, i32>(1) == 0
+            && denied.get::<_, i32>(2) == 0,
+        "the denial in B's trail is bare (no ids a stranger chose)"
+    );
+    check!(
+        heads(w.b.id).await? == b_before.map(|s| s + 1).or(Some(1)),
+        "exactly one row was added to B's chain"
+    );
+
+    // A clinic that does not exist: nothing recorded, over SQL and over HTTP.
+    let ghost = Uuid::new_v4();
+    app.batch_execute(&as_a_doctor).await?;
+    let answer: Option<i64> = app
+        .query_one(
+            "SELECT vaidya.audit_append($1, 'denied', 'patient', '{}', '{}')",
+            &[&ghost],
+        )
+        .await?
+        .get(0);
+    app.batch_execute("COMMIT").await?;
+    check!(answer.is_none(), "a made-up clinic answered {answer:?}");
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (doctor, _) = server
+        .client()
+        .login(&w.a.doctor.email, &w.a.doctor.password)
+        .await?;
+    for _ in 0..3 {
+        let (status, _) = doctor
+            .get(&format!("/v1/clinics/{}/patients", Uuid::new_v4()))
+            .await?;
+        check!(
+            status == StatusCode::NOT_FOUND,
+            "a made-up clinic: {status}"
+        );
+    }
+    let orphans: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.audit_chain_heads h
+             WHERE NOT EXISTS (SELECT 1 FROM vaidya.clinics c WHERE c.id = h.clinic_id)",
+            &[],
+        )
+        .await?
+        .get(0);
+    check!(
+        orphans == 0,
+        "{orphans} audit chains of clinics that do not exist"
+    );
+
+    // An uploaded offline read naming B's patient: A's trail keeps only A's patients.
+    let a_patient: Uuid = su
+        .query_one(
+            "SELECT id FROM vaidya.patients WHERE clinic_id = $1 LIMIT 1",
+            &[&w.a.id],
+        )
+        .await?
+        .get(0);
+    let (status, body) = doctor
+        .post(
+            &format!("/v1/clinics/{}/sync/push", w.a.id),
+            json!({"mutations": [], "local_accesses": [{"action": "read", "entity": "patient",
+                "entity_ids": [a_patient, b_patient], "patient_ids": [a_patient, b_patient],
+                "at": "2026-06-15T05:00:00Z"}]}),
+        )
+        .await?;
+    check!(status == StatusCode::OK, "push: {status} {body}");
+    let named: Vec<Uuid> = su
+        .query_one(
+            "SELECT patient_ids FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND action = 'read' ORDER BY seq DESC LIMIT 1",
+            &[&w.a.id],
+        )
+        .await?
+        .get(0);
+    check!(
+        named == vec![a_patient],
+        "A's trail names only A's patient: {named:?}"
+    );
+    check!(
+        audit_chain::verify(&su).await?.broken.is_empty(),
+        "every chain still verifies"
     );
     Ok(())
 }

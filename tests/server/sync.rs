@@ -612,3 +612,76 @@ pub async fn live_notification_reaches_other_clients(h: Arc<Harness>) -> Result<
     check!(status == StatusCode::NOT_FOUND, "foreign live: {status}");
     Ok(())
 }
+
+/// A member revoked while their live stream is open receives no further change event: the
+/// stream closes at the next change (membership is checked for each event sent), not up
+/// to a minute later.
+pub async fn a_revoked_members_live_stream_gets_no_more_changes(h: Arc<Harness>) -> Result<()> {
+    use futures::StreamExt;
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 4).await?;
+    let login = |p: &vaidya_tests::Person| {
+        let (email, password) = (p.email.clone(), p.password.clone());
+        let c = server.client();
+        async move { c.login(&email, &password).await.map(|(api, _)| api) }
+    };
+    let (desk, doctor, admin) = (
+        login(&w.a.desk).await?,
+        login(&w.a.doctor).await?,
+        login(&w.a.admin).await?,
+    );
+    let k = w.a.id;
+    let resp = doctor
+        .http
+        .get(format!("{}/v1/clinics/{k}/sync/live", doctor.base))
+        .bearer_auth(doctor.token.clone().unwrap_or_default())
+        .send()
+        .await?;
+    check!(resp.status() == StatusCode::OK, "live: {}", resp.status());
+    let mut stream = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("event: changed") {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    let (_, members) = admin.get(&format!("/v1/clinics/{k}/members")).await?;
+    let membership = members
+        .as_array()
+        .and_then(|list| {
+            list.iter()
+                .find(|m| m["user"]["id"] == w.a.doctor.id.to_string())
+        })
+        .and_then(|m| m["id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("the doctor's membership: {members}"))?;
+    let (status, body) = admin
+        .delete(&format!("/v1/clinics/{k}/members/{membership}"))
+        .await?;
+    check!(status.is_success(), "revoke: {status} {body}");
+    desk.post(
+        &format!("/v1/clinics/{k}/patients"),
+        json!({"name": "After Revocation", "sex": "female"}),
+    )
+    .await?;
+
+    // The stream ends without another `changed` (keep-alive comments may come first).
+    let mut after = String::new();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => after.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => break,
+            }
+        }
+    })
+    .await;
+    check!(ended.is_ok(), "the revoked member's stream stayed open");
+    check!(
+        !after.contains("event: changed"),
+        "a revoked member was told of a change: {after}"
+    );
+    Ok(())
+}

@@ -195,10 +195,15 @@ pub async fn refresh(
     let access = new_token();
     let refresh = new_token();
     let s = &app.settings;
+    // The new pair, sealed under the token it replaces: a retry within the grace period gets
+    // this same pair back (see `grace`).
+    let sealed =
+        crate::grace::seal(&req.refresh_token, &access, &refresh).map_err(AppError::Internal)?;
     let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
-    let user: Option<Uuid> = tx
-        .query_one(
-            "SELECT vaidya.auth_rotate_session($1, $2, $3, $4, $5, $6)",
+    let rotated = tx
+        .query_opt(
+            "SELECT user_id, replayed_pair, access_expires_at, refresh_expires_at
+             FROM vaidya.auth_rotate_session($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &token_hash(&req.refresh_token),
                 &token_hash(&access),
@@ -206,17 +211,25 @@ pub async fn refresh(
                 &token_hash(&refresh),
                 &(s.refresh_ttl.as_secs() as i32),
                 &(s.refresh_grace.as_secs() as i32),
+                &sealed,
             ],
         )
-        .await?
-        .get(0);
-    let Some(user) = user else {
+        .await?;
+    let Some(row) = rotated else {
         // Commit: a replayed refresh token has just revoked its session.
         tx.commit().await?;
         return Err(AppError::unauthenticated());
     };
-    tx.set_user(user).await?;
-    let session = session_body(&app, &tx, access, refresh).await?;
+    let (access, refresh) = match row.get::<_, Option<Vec<u8>>>("replayed_pair") {
+        None => (access, refresh),
+        Some(pair) => {
+            crate::grace::open(&req.refresh_token, &pair).ok_or_else(AppError::unauthenticated)?
+        }
+    };
+    tx.set_user(row.get("user_id")).await?;
+    let mut session = session_body(&app, &tx, access, refresh).await?;
+    session.access_expires_at = row.get("access_expires_at");
+    session.refresh_expires_at = row.get("refresh_expires_at");
     tx.commit().await?;
     Ok(Json(session))
 }

@@ -90,7 +90,14 @@ pub async fn live(
                 tokio::select! {
                     signal = rx.recv() => match signal {
                         Ok(Some(c)) if c != clinic => continue,
-                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => return Some((Ok(event()), (rx, app, meta, recheck, false))),
+                        Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                            // Checked for every event sent: a member revoked a moment ago
+                            // hears of no further change; the stream ends.
+                            if check_member(&app, &meta, clinic).await.is_err() {
+                                return None;
+                            }
+                            return Some((Ok(event()), (rx, app, meta, recheck, false)));
+                        }
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
                     _ = tokio::time::sleep_until(recheck) => {

@@ -44,8 +44,8 @@ use vaidya_shared::entity::{self, kinds, Entity, Stored, Updates};
 use vaidya_shared::for_each_kind;
 use vaidya_shared::rules::{self, Action, Resource, Valid, Validate};
 use vaidya_shared::sync::{
-    ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation,
-    PushRequest, PushResponse, MAX_PUSH_BATCH,
+    ConflictKind, EntityKind, FieldChange, FieldConflict, LocalAccess, Mutation, MutationResult,
+    Operation, PushRequest, PushResponse, MAX_PUSH_BATCH,
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -268,6 +268,7 @@ pub async fn apply_batch(
         tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
     }
     record_cancelled_numbers(tx, clinic, role, &req.cancelled_numbers, &mut audit).await?;
+    let known_patients = patients_of_clinic(tx, clinic, &req.local_accesses).await?;
     // The idempotency records and the audit rows are independent statements: pipelined on
     // the connection (sent together, one round trip for all of them). The statements are
     // prepared first (cache hits after a connection's first push), so each is sent when
@@ -292,14 +293,21 @@ pub async fn apply_batch(
         }));
     // Offline reads and other accesses, audited with when they happened on the device.
     let now = Utc::now();
+    let known_patients = &known_patients;
     let accesses = futures::future::join_all(req.local_accesses.iter().map(|a| async move {
         let at = a.at.min(now);
+        let patients: Vec<Uuid> = a
+            .patient_ids
+            .iter()
+            .filter(|p| known_patients.contains(p))
+            .copied()
+            .collect();
         let params: [&(dyn ToSql + Sync); 6] = [
             &clinic,
             &a.action.as_str(),
             &a.entity.as_str(),
             &a.entity_ids,
-            &a.patient_ids,
+            &patients,
             &at,
         ];
         tx.execute(ACCESS_SQL, &params).await.map(drop)
@@ -363,6 +371,33 @@ async fn record_cancelled_numbers(
     )
     .await?;
     Ok(())
+}
+
+/// The patients named by uploaded offline accesses that this clinic has: an access is
+/// audited with these only, so a device cannot write another clinic's patient (or a made-up
+/// id) into this clinic's trail. (A patient created offline and pushed in this batch is
+/// already here.)
+async fn patients_of_clinic(
+    tx: &RequestTx,
+    clinic: Uuid,
+    accesses: &[LocalAccess],
+) -> Result<std::collections::HashSet<Uuid>, AppError> {
+    let named: Vec<Uuid> = accesses
+        .iter()
+        .flat_map(|a| a.patient_ids.iter().copied())
+        .collect();
+    if named.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(tx
+        .query(
+            "SELECT id FROM vaidya.patients WHERE clinic_id = $1 AND id = ANY($2)",
+            &[&clinic, &named],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 const RECORD_SQL: &str =
