@@ -317,9 +317,21 @@ impl ServerApi {
 
     /// Signs in; the access token is kept for later calls.
     pub async fn login(&self, email: &str, password: &str) -> Result<Session, ApiError> {
+        self.login_from_device(email, password, None).await
+    }
+
+    /// Signs in presenting this device's token for the account (from an earlier sign-in):
+    /// a known device is throttled on its own, never locked out by others' failed guesses.
+    pub async fn login_from_device(
+        &self,
+        email: &str,
+        password: &str,
+        device_token: Option<&str>,
+    ) -> Result<Session, ApiError> {
         let body = LoginRequest {
             email: email.to_owned(),
             password: password.to_owned(),
+            device_token: device_token.map(str::to_owned),
         };
         let resp = self
             .request(Method::POST, "/v1/auth/login")

@@ -247,6 +247,14 @@ fn session_entry_name(server: &str, user_id: Uuid) -> String {
     format!("session:{}:{user_id}", normalize_server(server))
 }
 
+fn device_token_entry_name(server: &str, email: &str) -> String {
+    format!(
+        "device:{}:{}",
+        normalize_server(server),
+        email.trim().to_lowercase()
+    )
+}
+
 fn known_clinics_entry_name(server: &str, user_id: Uuid) -> String {
     format!("clinics:{}:{user_id}", normalize_server(server))
 }
@@ -397,6 +405,36 @@ impl CredentialStore {
     /// Forgets everything of this service: sessions are per user, so the caller names them.
     pub fn forget_known_clinics(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
         self.delete(&known_clinics_entry_name(server, user_id))
+    }
+
+    /// This device's token for an account (see `LoginRequest::device_token`). Kept across
+    /// sign-out: it is what makes this computer a known device of the account.
+    pub fn device_token(
+        &self,
+        server: &str,
+        email: &str,
+    ) -> Result<Option<String>, CredentialError> {
+        let name = device_token_entry_name(server, email);
+        match self.read(&name)? {
+            None => Ok(None),
+            Some(bytes) => {
+                String::from_utf8(bytes)
+                    .map(Some)
+                    .map_err(|e| CredentialError::InvalidEntry {
+                        entry: name,
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    pub fn save_device_token(
+        &self,
+        server: &str,
+        email: &str,
+        token: &str,
+    ) -> Result<(), CredentialError> {
+        self.write(&device_token_entry_name(server, email), token.as_bytes())
     }
 
     pub fn save_partition_key(

@@ -158,7 +158,17 @@ impl Client {
         password: &str,
     ) -> Result<Client, SessionError> {
         let api = Client::api_for(&config)?;
-        let session = api.login(email, password).await?;
+        let known = config.credentials.device_token(&config.server, email)?;
+        let session = api
+            .login_from_device(email, password, known.as_deref())
+            .await?;
+        if let Some(token) = &session.device_token {
+            if known.as_deref() != Some(token) {
+                config
+                    .credentials
+                    .save_device_token(&config.server, email, token)?;
+            }
+        }
         Client::after_online(config, api, session)
     }
 

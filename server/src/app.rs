@@ -227,9 +227,12 @@ pub async fn launch(
         app.changes.clone(),
     ));
     tracing::info!(addr = %listener.local_addr()?, "vaidya-server listening");
-    let served = axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     listener_task.abort();
     Ok(served?)
 }

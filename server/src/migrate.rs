@@ -43,6 +43,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_refresh_grace_pair",
         include_str!("../migrations/0008_refresh_grace_pair.sql"),
     ),
+    (
+        "0009_login_throttle",
+        include_str!("../migrations/0009_login_throttle.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

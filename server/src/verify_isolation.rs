@@ -19,6 +19,7 @@ const OWNER_READABLE: &[&str] = &[
     "audit_log",
     "audit_chain_heads",
     "retired_refresh_tokens",
+    "known_devices",
 ];
 
 /// Run every check; an empty list means the database holds all invariants.

@@ -52,6 +52,12 @@ impl Role {
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
+    /// The token this device got when it last signed in to this account. A known device's
+    /// attempts are throttled on their own, so failed guesses from elsewhere never lock the
+    /// account out of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -92,6 +98,11 @@ pub struct Session {
     pub offline_lease_until: DateTime<Utc>,
     pub user: UserSummary,
     pub memberships: Vec<Membership>,
+    /// After a sign-in: this device's token for the account (keep it with the session's
+    /// secrets and send it with the next sign-in). Absent after a refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub device_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -318,3 +318,120 @@ pub async fn lost_refresh_answer_keeps_the_session(h: Arc<Harness>) -> Result<()
     );
     Ok(())
 }
+
+/// The throttle takes each attempt in one locked step, so concurrent guesses (here spread
+/// over two server instances) cannot all slip through; a device the account signed in from
+/// before is not locked out by guesses made elsewhere; and one address cannot guess across
+/// many accounts without being slowed.
+pub async fn throttle_holds_under_concurrency_and_spares_known_devices(
+    h: Arc<Harness>,
+) -> Result<()> {
+    let w = World::create(&h).await?;
+    let (one, two) = (
+        TestServer::spawn(&w.db, 4).await?,
+        TestServer::spawn(&w.db, 4).await?,
+    );
+    // The nurse's own computer signs in once: it is a known device from now on.
+    let (status, session) = one
+        .client()
+        .post(
+            "/v1/auth/login",
+            json!({"email": w.a.nurse.email, "password": w.a.nurse.password}),
+        )
+        .await?;
+    let device_token = session["device_token"].clone();
+    check!(
+        status == StatusCode::OK && device_token.is_string(),
+        "a first sign-in gets a device token: {status} {session}"
+    );
+
+    // Twenty wrong passwords at once, over both instances, from a stranger.
+    let attempts = (0..20).map(|i| {
+        let api = if i % 2 == 0 {
+            one.client()
+        } else {
+            two.client()
+        };
+        let email = w.a.nurse.email.clone();
+        async move {
+            api.post(
+                "/v1/auth/login",
+                json!({"email": email, "password": format!("guess-{i}")}),
+            )
+            .await
+            .map(|(status, _)| status)
+        }
+    });
+    let answers = futures::future::try_join_all(attempts).await?;
+    let checked = answers
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    check!(
+        checked == 5 && throttled == 15,
+        "5 guesses checked and 15 refused, got {checked} checked, {throttled} refused: {answers:?}"
+    );
+    // The account is locked for strangers, even with the right password ...
+    let (status, _) = two
+        .client()
+        .post(
+            "/v1/auth/login",
+            json!({"email": w.a.nurse.email, "password": w.a.nurse.password}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::TOO_MANY_REQUESTS,
+        "locked for an unknown device: {status}"
+    );
+    // ... but not on the nurse's own computer.
+    let (status, body) = one
+        .client()
+        .post(
+            "/v1/auth/login",
+            json!({"email": w.a.nurse.email, "password": w.a.nurse.password,
+                   "device_token": device_token}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::OK && body["device_token"] == device_token,
+        "the known device signs in and keeps its token: {status} {body}"
+    );
+    // A forged device token is just an unknown device.
+    let (status, _) = one
+        .client()
+        .post(
+            "/v1/auth/login",
+            json!({"email": w.a.nurse.email, "password": w.a.nurse.password,
+                   "device_token": "not-a-token"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::TOO_MANY_REQUESTS,
+        "a made-up device token is not a known device: {status}"
+    );
+
+    // One address guessing across many accounts is slowed after 30 failures.
+    let mut last = StatusCode::OK;
+    for i in 0..40 {
+        let (status, _) = one
+            .client()
+            .post(
+                "/v1/auth/login",
+                json!({"email": format!("nobody{i}@example.in"), "password": "guess"}),
+            )
+            .await?;
+        last = status;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+    }
+    check!(
+        last == StatusCode::TOO_MANY_REQUESTS,
+        "an address guessing across accounts was never slowed"
+    );
+    Ok(())
+}

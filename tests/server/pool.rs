@@ -115,6 +115,7 @@ pub async fn aborted_transaction_leaves_no_identity(h: Arc<Harness>) -> Result<(
         token_hash: None,
         request_id: "t".into(),
         device: None,
+        client_addr: None,
     };
     {
         let mut tx = vaidya_server::http::RequestTx::begin_anonymous(&app.pool, &meta).await?;

@@ -38,6 +38,7 @@ tests![
     crate::auth::repeated_failures_are_throttled,
     crate::auth::refresh_token_replay_revokes_session,
     crate::auth::lost_refresh_answer_keeps_the_session,
+    crate::auth::throttle_holds_under_concurrency_and_spares_known_devices,
     crate::auth::revoked_membership_takes_effect_next_request,
     crate::input::malformed_input_gets_stable_codes,
     crate::input::nothing_half_written,

@@ -100,6 +100,7 @@ fn login_session(clinics: usize, name: &str) -> vaidya_shared::api::Session {
             email: "dr.asha.kulkarni@shanti-clinics.example.in".to_owned(),
             display_name: "Dr. Asha Kulkarni".to_owned(),
         },
+        device_token: None,
         memberships: (0..clinics)
             .map(|i| Membership {
                 clinic_id: Uuid::new_v4(),
@@ -326,4 +327,35 @@ fn unreadable_entries_are_typed_errors() {
     let err = store.partition_key(clinic).unwrap_err();
     assert_eq!(err.code(), "credential_invalid");
     store.delete_partition_key(clinic).unwrap();
+}
+
+#[test]
+fn device_tokens_are_kept_per_server_and_account_across_sign_out() {
+    let Some(store) = real_keyring("device_tokens_are_kept_per_server_and_account_across_sign_out")
+    else {
+        return;
+    };
+    let server = "https://sync.example/";
+    assert_eq!(store.device_token(server, "asha@clinic.in").unwrap(), None);
+    store
+        .save_device_token(server, "Asha@Clinic.in ", "token-asha")
+        .unwrap();
+    // The same account however the email is typed; another account has none.
+    assert_eq!(
+        store
+            .device_token("https://sync.example", "asha@clinic.in")
+            .unwrap(),
+        Some("token-asha".to_owned())
+    );
+    assert_eq!(store.device_token(server, "ravi@clinic.in").unwrap(), None);
+    let user = Uuid::new_v4();
+    store
+        .save_session(&session(server, user, "refresh"))
+        .unwrap();
+    store.sign_out(server, user).unwrap();
+    assert_eq!(
+        store.device_token(server, "asha@clinic.in").unwrap(),
+        Some("token-asha".to_owned()),
+        "signing out keeps the computer a known device"
+    );
 }

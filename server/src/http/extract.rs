@@ -76,6 +76,9 @@ pub struct RequestMeta {
     pub token_hash: Option<Vec<u8>>,
     pub request_id: String,
     pub device: Option<String>,
+    /// The peer's IP address (the sign-in throttle counts unknown devices per address).
+    /// Behind a reverse proxy this is the proxy's address.
+    pub client_addr: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
@@ -111,10 +114,15 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let device = header(DEVICE_HEADER)
             .map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect());
+        let client_addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
         Ok(RequestMeta {
             token_hash,
             request_id,
             device,
+            client_addr,
         })
     }
 }

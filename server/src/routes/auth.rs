@@ -50,13 +50,20 @@ pub async fn login(
         return Err(invalid_credentials());
     }
 
-    // Look up first, in a short transaction, so no connection is held while hashing.
+    // Take the attempt first (counted as a failure until it succeeds, in one locked step,
+    // so concurrent guesses cannot all slip through), then look the user up, in a short
+    // transaction, so no connection is held while hashing.
+    let device_hash = req.device_token.as_deref().map(token_hash);
     let tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
     let wait: i32 = tx
-        .query_one("SELECT vaidya.auth_throttle_wait($1)", &[&email])
+        .query_one(
+            "SELECT vaidya.auth_throttle_begin($1, $2, $3)",
+            &[&email, &device_hash, &meta.client_addr],
+        )
         .await?
         .get(0);
     if wait > 0 {
+        tx.commit().await?;
         return Err(AppError::client(
             ErrorCode::TooManyAttempts,
             format!("Too many failed sign-ins. Try again in {wait} seconds."),
@@ -85,15 +92,32 @@ pub async fn login(
         .map_err(|e| AppError::Internal(e.into()))?;
     drop(permit);
 
-    let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
-    tx.execute("SELECT vaidya.auth_note_result($1, $2)", &[&email, &ok])
-        .await?;
     let (true, Some(user_id)) = (ok, user_id) else {
-        tx.commit().await?;
+        // The failure was counted when the attempt was taken.
         return Err(invalid_credentials());
     };
+    let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    let new_device_token = new_token();
+    let registered: bool = tx
+        .query_one(
+            "SELECT vaidya.auth_login_succeeded($1, $2, $3, $4, $5)",
+            &[
+                &email,
+                &user_id,
+                &device_hash,
+                &token_hash(&new_device_token),
+                &meta.client_addr,
+            ],
+        )
+        .await?
+        .get(0);
     tx.set_user(user_id).await?;
-    let session = open_session(&app, &tx, user_id, &meta).await?;
+    let mut session = open_session(&app, &tx, user_id, &meta).await?;
+    session.device_token = if registered {
+        Some(new_device_token)
+    } else {
+        req.device_token.clone()
+    };
     for m in &session.memberships {
         tx.audit(m.clinic_id, AuditAction::Login, "session", &[], &[])
             .await?;
@@ -143,6 +167,7 @@ async fn session_body(
         offline_lease_until: now + s.offline_lease,
         user: me.user,
         memberships: me.memberships,
+        device_token: None,
     })
 }
 

@@ -820,6 +820,7 @@ async fn bench_identity(
         token_hash: Some(token_hash(&token)),
         request_id: "bench".into(),
         device: Some("bench".into()),
+        client_addr: None,
     };
     let mut request_begin = Samples::default();
     for i in 0..2200 {
@@ -1033,6 +1034,7 @@ async fn login_once(http: &reqwest::Client, url: &str, email: &str) -> Result<bo
         .json(&LoginRequest {
             email: email.to_string(),
             password: USER_PASSWORD.to_string(),
+            device_token: None,
         })
         .send()
         .await?;

@@ -9,7 +9,13 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
  */
 export type Role = "admin" | "doctor" | "nurse" | "front_desk";
 
-export type LoginRequest = { email: string, password: string, };
+export type LoginRequest = { email: string, password: string, 
+/**
+ * The token this device got when it last signed in to this account. A known device's
+ * attempts are throttled on their own, so failed guesses from elsewhere never lock the
+ * account out of it.
+ */
+device_token?: string | null, };
 
 export type RefreshRequest = { refresh_token: string, };
 
@@ -27,7 +33,12 @@ export type Session = { access_token: string, access_expires_at: string, refresh
 /**
  * Until when a client may unlock its offline cache without reaching the server.
  */
-offline_lease_until: string, user: UserSummary, memberships: Array<Membership>, };
+offline_lease_until: string, user: UserSummary, memberships: Array<Membership>, 
+/**
+ * After a sign-in: this device's token for the account (keep it with the session's
+ * secrets and send it with the next sign-in). Absent after a refresh.
+ */
+device_token?: string | null, };
 
 export type Me = { user: UserSummary, memberships: Array<Membership>, };
 
