@@ -90,6 +90,7 @@ impl ApiError {
                 ErrorCode::InvalidCredentials => "invalid_credentials",
                 ErrorCode::TooManyAttempts => "too_many_attempts",
                 ErrorCode::Forbidden => "forbidden",
+                ErrorCode::InvalidSignature => "invalid_signature",
                 ErrorCode::NotFound => "not_found",
                 ErrorCode::VersionConflict => "version_conflict",
                 ErrorCode::InvalidState => "invalid_state",
@@ -375,6 +376,30 @@ impl ServerApi {
         self.set_access_token(None);
         let resp = resp?;
         if resp.status().is_success() || resp.status() == StatusCode::UNAUTHORIZED {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+
+    /// Registers the signed-in user's signing key for this device.
+    pub async fn register_device_key(
+        &self,
+        id: Uuid,
+        public_key: &[u8; 32],
+    ) -> Result<(), ApiError> {
+        let body = vaidya_shared::api::NewDeviceKey {
+            id,
+            public_key: vaidya_shared::authorship::encode_public_key(public_key),
+        };
+        let resp = self
+            .request(Method::POST, "/v1/me/device-keys")
+            .timeout(REQUEST_TIMEOUT)
+            .json(&body)
+            .send()
+            .await
+            .map_err(ApiError::from_reqwest)?;
+        if resp.status().is_success() {
             Ok(())
         } else {
             Err(error_from(resp).await)

@@ -12,6 +12,7 @@ use vaidya_shared::api::{
     NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
     NewPrescription, Patient, PatientPatch, Prescription, Role,
 };
+use vaidya_shared::authorship::DeviceSigner;
 use vaidya_shared::rules::validation::{
     addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change, note_editable,
     note_signable, payment_fits, AllergyWarning,
@@ -67,13 +68,31 @@ fn not_found(entity: &'static str, id: Uuid) -> ClinicError {
 }
 
 impl<'a> OpenClinic<'a> {
+    /// The clinic as `user` with `role`. Changes are signed with the partition's author key
+    /// when that key is `user`'s (see [`ClinicPartition::set_author`] and
+    /// [`OpenClinic::signed`]); never with another user's: otherwise they go unsigned, and
+    /// the pushing user vouches for them.
     pub fn new(partition: &'a mut ClinicPartition, user: Uuid, role: Role) -> OpenClinic<'a> {
+        partition.keep_author_only_for(user);
         OpenClinic {
             partition,
             user,
             role,
             today: Utc::now().date_naive(),
         }
+    }
+
+    /// The clinic as the member whose device key `signer` is: every change is signed, so
+    /// whoever's session later syncs it, the server applies it as this member's.
+    pub fn signed(
+        partition: &'a mut ClinicPartition,
+        signer: &DeviceSigner,
+        role: Role,
+    ) -> OpenClinic<'a> {
+        let user = signer.user_id;
+        let clinic = OpenClinic::new(partition, user, role);
+        clinic.partition.set_author(Some(signer.clone()));
+        clinic
     }
 
     pub fn role(&self) -> Role {

@@ -15,6 +15,7 @@ use keyring::Entry;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vaidya_shared::api::{Membership, Role, Session};
+use vaidya_shared::authorship::DeviceSigner;
 
 use crate::partition::PartitionKey;
 
@@ -247,6 +248,17 @@ fn session_entry_name(server: &str, user_id: Uuid) -> String {
     format!("session:{}:{user_id}", normalize_server(server))
 }
 
+/// A signing key as its keyring entry holds it.
+#[derive(Serialize, Deserialize)]
+struct StoredSigningKey {
+    key_id: Uuid,
+    secret: String,
+}
+
+fn signing_key_entry_name(server: &str, user_id: Uuid) -> String {
+    format!("signing:{}:{user_id}", normalize_server(server))
+}
+
 fn device_token_entry_name(server: &str, email: &str) -> String {
     format!(
         "device:{}:{}",
@@ -435,6 +447,53 @@ impl CredentialStore {
         token: &str,
     ) -> Result<(), CredentialError> {
         self.write(&device_token_entry_name(server, email), token.as_bytes())
+    }
+
+    /// This user's signing key on this device (see `vaidya_shared::authorship`): the key id
+    /// and the secret, only in this user's keyring entry.
+    pub fn signing_key(
+        &self,
+        server: &str,
+        user_id: Uuid,
+    ) -> Result<Option<DeviceSigner>, CredentialError> {
+        let name = signing_key_entry_name(server, user_id);
+        let Some(bytes) = self.read(&name)? else {
+            return Ok(None);
+        };
+        let invalid = |reason: String| CredentialError::InvalidEntry {
+            entry: name.clone(),
+            reason,
+        };
+        let stored: StoredSigningKey =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let secret = <[u8; 32]>::try_from(
+            hex::decode(&stored.secret)
+                .map_err(|e| invalid(e.to_string()))?
+                .as_slice(),
+        )
+        .map_err(|_| invalid("not a 32-byte key".to_owned()))?;
+        Ok(Some(DeviceSigner::from_secret(
+            user_id,
+            stored.key_id,
+            secret,
+        )))
+    }
+
+    pub fn save_signing_key(
+        &self,
+        server: &str,
+        key: &DeviceSigner,
+    ) -> Result<(), CredentialError> {
+        let name = signing_key_entry_name(server, key.user_id);
+        let value = serde_json::to_vec(&StoredSigningKey {
+            key_id: key.key_id,
+            secret: hex::encode(key.secret()),
+        })
+        .map_err(|e| CredentialError::InvalidEntry {
+            entry: name.clone(),
+            reason: e.to_string(),
+        })?;
+        self.write(&name, &value)
     }
 
     pub fn save_partition_key(

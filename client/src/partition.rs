@@ -257,6 +257,10 @@ pub struct ClinicPartition {
     conn: Connection,
     clinic_id: Uuid,
     data_dir: DataDir,
+    /// Who makes the changes now (the signed-in member's device key): every change written
+    /// to the outbox is signed with it, so whoever's session pushes it, the server applies
+    /// it as its author. Set by `OpenClinic`.
+    author: Option<vaidya_shared::authorship::DeviceSigner>,
 }
 
 impl ClinicPartition {
@@ -345,6 +349,7 @@ impl ClinicPartition {
             conn,
             clinic_id,
             data_dir: data_dir.clone(),
+            author: None,
         };
         schema::migrate(&mut partition.conn)?;
         Ok(partition)
@@ -392,6 +397,7 @@ impl ClinicPartition {
             conn,
             clinic_id,
             data_dir,
+            author: _,
         } = self;
         // Close first: Windows refuses to delete a file that is still open.
         conn.close().map_err(|(_, err)| PartitionError::from(err))?;

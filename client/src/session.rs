@@ -24,6 +24,7 @@ use crate::api::{ApiError, ServerApi};
 use crate::credentials::{ActiveSession, CredentialError, CredentialStore, StoredSession};
 use crate::partition::{ClinicPartition, DataDir, OpenCheck, PartitionError};
 use crate::sync::SyncEngine;
+use vaidya_shared::authorship::DeviceSigner;
 
 /// How far the local clock may run behind the latest known real time before an offline
 /// start refuses (clock drift and time zone mistakes stay well inside this).
@@ -133,6 +134,8 @@ pub struct Client {
     memberships: Vec<Membership>,
     mode: Mode,
     lease_until: DateTime<Utc>,
+    /// This user's signing key on this device: every change they make is signed with it.
+    signer: Option<DeviceSigner>,
 }
 
 impl std::fmt::Debug for Client {
@@ -169,7 +172,9 @@ impl Client {
                     .save_device_token(&config.server, email, token)?;
             }
         }
-        Client::after_online(config, api, session)
+        Client::after_online(config, api, session)?
+            .ensure_signer()
+            .await
     }
 
     /// Starts from the session kept in the keyring: refreshes it online when the server
@@ -186,7 +191,11 @@ impl Client {
             .ok_or(SessionError::NotSignedIn)?;
         let api = Client::api_for(&config)?;
         match api.refresh(&stored.refresh_token).await {
-            Ok(session) => Client::after_online(config, api, session),
+            Ok(session) => {
+                Client::after_online(config, api, session)?
+                    .ensure_signer()
+                    .await
+            }
             Err(e) if e.is_retryable() => Client::unlock_offline(config, api, stored),
             Err(ApiError::Server {
                 code: vaidya_shared::ErrorCode::Unauthenticated,
@@ -246,6 +255,9 @@ impl Client {
             memberships: stored.membership_list(),
             mode: Mode::Offline,
             lease_until: stored.offline_lease_until,
+            signer: config
+                .credentials
+                .signing_key(&config.server, stored.user_id)?,
             config,
         })
     }
@@ -283,8 +295,41 @@ impl Client {
             memberships: session.memberships.clone(),
             mode: Mode::Online,
             lease_until: session.offline_lease_until,
+            signer: None,
             config,
         })
+    }
+
+    /// This user's signing key on this device, if there is one.
+    pub fn signer(&self) -> Option<&DeviceSigner> {
+        self.signer.as_ref()
+    }
+
+    /// Loads this user's signing key from the keyring, or makes one and registers it with
+    /// the server first (only a registered key is kept, so the device never signs with a key
+    /// the server cannot check). Offline, the next online start registers one.
+    async fn ensure_signer(mut self) -> Result<Client, SessionError> {
+        let creds = &self.config.credentials;
+        if let Some(key) = creds.signing_key(&self.config.server, self.user_id)? {
+            self.signer = Some(key);
+            return Ok(self);
+        }
+        let mut secret = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let key = DeviceSigner::from_secret(self.user_id, Uuid::now_v7(), secret);
+        match self
+            .api
+            .register_device_key(key.key_id, &key.public_key())
+            .await
+        {
+            Ok(()) => {
+                creds.save_signing_key(&self.config.server, &key)?;
+                self.signer = Some(key);
+            }
+            Err(e) if e.is_retryable() => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self)
     }
 
     pub fn api(&self) -> &ServerApi {

@@ -99,6 +99,11 @@ pub fn router(app: App) -> Router {
             "/clinics/{clinic_id}/members",
             get(routes::members::list).post(routes::members::create),
         )
+        .route("/me/device-keys", post(routes::device_keys::register))
+        .route(
+            "/clinics/{clinic_id}/device-keys/{id}",
+            axum::routing::delete(routes::device_keys::revoke),
+        )
         .route(
             "/clinics/{clinic_id}/members/{member_id}",
             axum::routing::patch(routes::members::update).delete(routes::members::revoke),

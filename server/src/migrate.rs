@@ -47,6 +47,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_login_throttle",
         include_str!("../migrations/0009_login_throttle.sql"),
     ),
+    (
+        "0010_device_keys",
+        include_str!("../migrations/0010_device_keys.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -20,6 +20,7 @@ const OWNER_READABLE: &[&str] = &[
     "audit_chain_heads",
     "retired_refresh_tokens",
     "known_devices",
+    "device_keys",
 ];
 
 /// Run every check; an empty list means the database holds all invariants.

@@ -124,6 +124,17 @@ pub struct Member {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A signing key of the signed-in user on this device (see `vaidya_shared::authorship`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewDeviceKey {
+    /// Chosen by the device; names the key in each signature.
+    pub id: Uuid,
+    /// The Ed25519 public key, base64 of 32 bytes.
+    pub public_key: String,
+}
+
 /// Add an existing user (by email) to the clinic.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

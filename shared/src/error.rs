@@ -26,6 +26,9 @@ pub enum ErrorCode {
     TooManyAttempts,
     /// Signed in, but the user's role in this clinic does not allow the action.
     Forbidden,
+    /// A change carries an author whose signature does not hold: forged, altered after
+    /// signing, or made with a key that is not that author's, or revoked.
+    InvalidSignature,
     /// No such row in a clinic the caller may see (also: another clinic's row).
     NotFound,
     /// The row changed since the version the client based its edit on.
@@ -53,7 +56,7 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => 413,
             ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials => 401,
             ErrorCode::TooManyAttempts => 429,
-            ErrorCode::Forbidden => 403,
+            ErrorCode::Forbidden | ErrorCode::InvalidSignature => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::VersionConflict | ErrorCode::InvalidState | ErrorCode::AlreadyExists => 409,
             ErrorCode::UpgradeRequired => 426,

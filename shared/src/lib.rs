@@ -2,6 +2,7 @@
 //! error codes, and the protocol version. No I/O lives here.
 
 pub mod api;
+pub mod authorship;
 pub mod entity;
 pub mod error;
 pub mod gst;

@@ -127,6 +127,12 @@ pub struct Mutation {
     pub changes: Map<String, Value>,
     /// When the user made the change on the device (informational; never used to order).
     pub made_at: DateTime<Utc>,
+    /// Who made the change, proven by their device key's signature. Absent: the pushing
+    /// user made it. Present: the server applies the change as this author, after checking
+    /// the signature ([`crate::authorship`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub author: Option<crate::authorship::Authorship>,
 }
 
 /// An access to patient data made on the device (offline reads are audited too).

@@ -6,6 +6,7 @@
 use ts_rs::{Config, TS};
 
 use crate::api::*;
+use crate::authorship::Authorship;
 use crate::error::{ApiError, ErrorCode};
 use crate::gst::{LineTax, SupplyKind};
 use crate::rules::validation::AllergyWarning;
@@ -31,7 +32,7 @@ pub fn typescript() -> String {
         serde_json::Value,
         // identity and sign-in
         Role, LoginRequest, RefreshRequest, UserSummary, Membership, Session, Me, Member,
-        NewMember, MemberPatch,
+        NewMember, MemberPatch, NewDeviceKey,
         // paging
         PageQuery, Page<()>,
         // patients
@@ -52,7 +53,7 @@ pub fn typescript() -> String {
         // errors
         ErrorCode, ApiError,
         // sync
-        EntityKind, Operation, FieldChange, Mutation, LocalAccess, PushRequest, FieldConflict,
+        EntityKind, Operation, FieldChange, Authorship, Mutation, LocalAccess, PushRequest, FieldConflict,
         ConflictKind, MutationResult, PushResponse, PullQuery, Change, PullResponse,
         ConflictRecord, Resolution, ResolveConflict,
         // the rules' vocabulary

@@ -5,6 +5,7 @@
 mod allergies;
 mod audit;
 mod auth;
+mod authorship;
 mod cancelled_numbers;
 mod domain;
 mod input;

@@ -10,6 +10,7 @@
 mod bad_input;
 mod convergence;
 mod round_trip;
+mod shared_pc;
 mod support;
 
 use std::sync::Arc;

@@ -41,6 +41,7 @@ tests![
     crate::bad_input::corrupted_partition_is_a_typed_error,
     crate::bad_input::truncated_and_malformed_answers_lose_nothing,
     crate::bad_input::clock_far_ahead_or_behind_extends_nothing,
+    crate::shared_pc::a_shared_pcs_offline_day_keeps_each_authors_work,
     crate::convergence::randomized_schedules_converge,
 ];
 
@@ -150,11 +151,10 @@ impl Device {
             .find(|m| m.clinic_id == clinic)
             .context("not a member of the engine's clinic")?
             .role;
-        Ok(OpenClinic::new(
-            engine.partition_mut(),
-            client.user_id(),
-            role,
-        ))
+        Ok(match client.signer() {
+            Some(signer) => OpenClinic::signed(engine.partition_mut(), signer, role),
+            None => OpenClinic::new(engine.partition_mut(), client.user_id(), role),
+        })
     }
 
     pub fn engine(&self, clinic: Uuid, max_attempts: u32) -> Result<SyncEngine> {

@@ -95,7 +95,12 @@ impl ClinicPartition {
             }
             cache::remove_row(&tx, entity, id)?;
         }
-        append(&tx, mutation)?;
+        let mut mutation = mutation.clone();
+        // Field by field: the transaction holds `self.conn`.
+        if let Some(author) = &self.author {
+            author.sign(self.clinic_id, &mut mutation);
+        }
+        append(&tx, &mutation)?;
         let entry = super::outbox::entry(&tx, mutation.mutation_id)?;
         tx.commit()?;
         Ok(entry)
@@ -588,6 +593,9 @@ impl ClinicPartition {
             ..new
         })?));
         invoice.upsert(&tx)?;
+        if let Some(author) = &self.author {
+            author.sign(self.clinic_id, &mut m);
+        }
         append(&tx, &m)?;
         tx.commit()?;
         Ok(invoice)
@@ -605,6 +613,7 @@ impl ClinicPartition {
             "resolution".to_owned(),
             json!({ "value": resolution, "base": null }),
         );
+        self.sign(&mut m);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

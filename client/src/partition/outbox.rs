@@ -98,6 +98,7 @@ pub fn new_mutation(
         changes: Map::new(),
         // Stored with microseconds; truncating here keeps the stored entry equal to this.
         made_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
+        author: None,
     }
 }
 
@@ -166,7 +167,8 @@ pub struct OutboxEntry {
 
 pub(crate) const COLUMNS: &str =
     "seq, mutation_id, entity, entity_id, operation, base_version, parent_id, data, changes, \
-     made_at, created_at, attempts, error_code, last_error, conflict_id, state, error_field";
+     made_at, created_at, attempts, error_code, last_error, conflict_id, state, error_field, \
+     author";
 
 pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     let data: Option<String> = row.get(7)?;
@@ -189,6 +191,20 @@ pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Outbox
             data,
             changes: json_at(row, 8)?,
             made_at: ts_at(row, 9)?,
+            author: {
+                let author: Option<String> = row.get(17)?;
+                author
+                    .map(|text| {
+                        serde_json::from_str(&text).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                17,
+                                rusqlite::types::Type::Text,
+                                e.into(),
+                            )
+                        })
+                    })
+                    .transpose()?
+            },
         },
         created_at: ts_at(row, 10)?,
         attempts: row.get(11)?,
@@ -210,14 +226,21 @@ pub(crate) fn entry(conn: &Connection, mutation_id: Uuid) -> Result<OutboxEntry,
     .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))
 }
 
-/// Appends one entry at the end of the outbox. Runs inside the caller's transaction.
+/// Appends one entry at the end of the outbox. Runs inside the caller's transaction. The
+/// mutation is stored as given, its authorship included (see [`ClinicPartition::sign`]).
 pub(crate) fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, PartitionError> {
     check_mutation(mutation)?;
+    let author = mutation
+        .author
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| PartitionError::InvalidMutation(e.to_string()))?;
     let result = conn.query_row(
         "INSERT INTO outbox (mutation_id, seq, entity, entity_id, operation, base_version,
-                             parent_id, data, changes, made_at, created_at)
+                             parent_id, data, changes, made_at, created_at, author)
          VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM outbox), ?2, ?3, ?4, ?5, ?6, ?7,
-                 ?8, ?9, ?10)
+                 ?8, ?9, ?10, ?11)
          RETURNING seq",
         params![
             mutation.mutation_id.to_string(),
@@ -230,6 +253,7 @@ pub(crate) fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, Part
             Value::Object(mutation.changes.clone()).to_string(),
             ts(&mutation.made_at),
             now(),
+            author,
         ],
         |row| row.get(0),
     );
@@ -272,6 +296,27 @@ pub(crate) fn any_pushable(conn: &Connection) -> rusqlite::Result<bool> {
 }
 
 impl ClinicPartition {
+    /// Who makes the changes from now on: their device key signs every change written to the
+    /// outbox (`None`: changes go unsigned, and the pushing user vouches for them).
+    pub fn set_author(&mut self, author: Option<vaidya_shared::authorship::DeviceSigner>) {
+        self.author = author;
+    }
+
+    /// Forgets the author key unless it is `user`'s (a change is never signed as someone
+    /// other than the member making it).
+    pub fn keep_author_only_for(&mut self, user: Uuid) {
+        if self.author.as_ref().is_some_and(|a| a.user_id != user) {
+            self.author = None;
+        }
+    }
+
+    /// Signs `mutation` as the current author (the last step before it enters the outbox).
+    pub(crate) fn sign(&self, mutation: &mut Mutation) {
+        if let Some(author) = &self.author {
+            author.sign(self.clinic_id, mutation);
+        }
+    }
+
     /// The whole outbox, oldest first, whatever the state.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self

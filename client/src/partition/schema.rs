@@ -357,6 +357,11 @@ ALTER TABLE prescriptions ADD COLUMN acknowledged_allergies TEXT NOT NULL DEFAUL
 ALTER TABLE voided_invoice_numbers ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 0
     CHECK (uploaded IN (0, 1));
 "#,
+    // 6 → 7: who made each change, with their device key's signature (JSON `Authorship`;
+    // NULL for changes made before, which the pushing user then vouches for).
+    r#"
+ALTER TABLE outbox ADD COLUMN author TEXT CHECK (author IS NULL OR json_valid(author));
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -448,6 +448,9 @@ impl ClinicPartition {
             })?;
         let mut corrected = apply_corrections(&entry.mutation, corrections)?;
         corrected.mutation_id = Uuid::now_v7();
+        // The correction is the corrector's work now: signed by them.
+        corrected.author = None;
+        self.sign(&mut corrected);
         let values: Map<String, Value> = editable_fields(&corrected)
             .into_iter()
             .map(|f| (f.name, f.value))
@@ -456,13 +459,19 @@ impl ClinicPartition {
         self.conn.execute(
             "UPDATE outbox SET mutation_id = ?2, data = ?3, changes = ?4, state = 'pending',
                                attempts = 0, error_code = NULL, last_error = NULL,
-                               error_field = NULL, conflict_id = NULL
+                               error_field = NULL, conflict_id = NULL, author = ?5
              WHERE mutation_id = ?1",
             params![
                 mutation_id.to_string(),
                 corrected.mutation_id.to_string(),
                 corrected.data.as_ref().map(Value::to_string),
                 Value::Object(corrected.changes.clone()).to_string(),
+                corrected
+                    .author
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| PartitionError::InvalidMutation(e.to_string()))?,
             ],
         )?;
         let stored = self.conn.query_row(

@@ -33,8 +33,9 @@ pub const MAX_ATTEMPTS: u32 = 3;
 
 pub struct RequestTx {
     conn: Option<Object>,
-    /// The signed-in user (nil before sign-in completes).
-    pub user_id: Uuid,
+    /// The user the transaction acts as: the signed-in user (nil before sign-in completes),
+    /// or, while a push applies a colleague's signed change, its author (`act_as`).
+    user: std::sync::RwLock<Uuid>,
 }
 
 impl RequestTx {
@@ -53,7 +54,8 @@ impl RequestTx {
             &[&token_hash, &meta.request_id, &meta.device.clone().unwrap_or_default()],
         )
         .await?;
-        tx.user_id = Uuid::parse_str(&user).map_err(|_| AppError::unauthenticated())?;
+        let user = Uuid::parse_str(&user).map_err(|_| AppError::unauthenticated())?;
+        tx.user = std::sync::RwLock::new(user);
         Ok(tx)
     }
 
@@ -79,7 +81,7 @@ impl RequestTx {
         let stmt = conn.prepare_cached(identity_sql).await?;
         let tx = RequestTx {
             conn: Some(conn),
-            user_id: Uuid::nil(),
+            user: std::sync::RwLock::new(Uuid::nil()),
         };
         let client = tx.client();
         let (_, row) = tokio::try_join!(
@@ -92,12 +94,30 @@ impl RequestTx {
 
     /// Set the transaction's user (after the password or token was checked).
     pub async fn set_user(&mut self, user: Uuid) -> Result<(), AppError> {
+        self.act_as(user).await
+    }
+
+    /// The user the transaction acts as (whose memberships RLS applies).
+    pub fn user_id(&self) -> Uuid {
+        *self.user.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `user` as the acting user without telling the database: only after a rollback
+    /// to a savepoint has already restored the database identity to `user`.
+    pub fn assume_user(&self, user: Uuid) {
+        *self.user.write().unwrap_or_else(|e| e.into_inner()) = user;
+    }
+
+    /// Acts as `user` from now on in this transaction: the database identity (RLS, audit
+    /// actor) and `user_id()`. A push uses it to apply a colleague's change, proven by its
+    /// signature, as its author; it then acts as the pushing user again.
+    pub async fn act_as(&self, user: Uuid) -> Result<(), AppError> {
         self.execute(
             "SELECT set_config('app.user_id', $1, true)",
             &[&user.to_string()],
         )
         .await?;
-        self.user_id = user;
+        *self.user.write().unwrap_or_else(|e| e.into_inner()) = user;
         Ok(())
     }
 
@@ -168,7 +188,7 @@ impl RequestTx {
             .query_opt(
                 "SELECT role FROM vaidya.memberships
                  WHERE clinic_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-                &[&clinic, &self.user_id],
+                &[&clinic, &self.user_id()],
             )
             .await?;
         Ok(row.and_then(|r| Role::parse(r.get(0))))

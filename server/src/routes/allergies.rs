@@ -138,7 +138,7 @@ pub async fn insert(
                 "INSERT INTO vaidya.allergies (id, clinic_id, patient_id, substance, reaction, severity, status, noted_by)
                  VALUES ($1, $2, $3, $4, $5, $6, 'active', $7) RETURNING {COLUMNS}"
             ),
-            &[&id, &clinic, &new.patient_id, &new.substance, &new.reaction, &new.severity.as_str(), &tx.user_id],
+            &[&id, &clinic, &new.patient_id, &new.substance, &new.reaction, &new.severity.as_str(), &tx.user_id()],
         )
         .await?;
     from_row(&row)

@@ -176,7 +176,7 @@ async fn load_me(tx: &RequestTx) -> Result<Me, AppError> {
     let row = tx
         .query_one(
             "SELECT id, email, display_name FROM vaidya.users WHERE id = $1",
-            &[&tx.user_id],
+            &[&tx.user_id()],
         )
         .await?;
     let user = UserSummary {
@@ -192,7 +192,7 @@ async fn load_me(tx: &RequestTx) -> Result<Me, AppError> {
              JOIN vaidya.clinic_groups g ON g.id = c.group_id
              WHERE m.user_id = $1 AND m.revoked_at IS NULL
              ORDER BY g.name, c.name",
-            &[&tx.user_id],
+            &[&tx.user_id()],
         )
         .await?;
     let memberships = rows

@@ -193,7 +193,7 @@ pub async fn insert(
                 "INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, notes, diagnosis, vitals)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
             ),
-            &[&id, &clinic, &new.patient_id, &tx.user_id, &new.appointment_id, &new.chief_complaint, &new.notes, &new.diagnosis, &vitals],
+            &[&id, &clinic, &new.patient_id, &tx.user_id(), &new.appointment_id, &new.chief_complaint, &new.notes, &new.diagnosis, &vitals],
         )
         .await?;
     Ok(from_row(&row))
@@ -274,7 +274,7 @@ pub async fn sign_note(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Encount
     tx.execute(
         "UPDATE vaidya.encounters SET signed_at = now(), signed_by = $3
          WHERE clinic_id = $1 AND id = $2 AND signed_at IS NULL",
-        &[&clinic, &id, &tx.user_id],
+        &[&clinic, &id, &tx.user_id()],
     )
     .await?;
     load(tx, clinic, id).await
@@ -319,7 +319,7 @@ pub async fn insert_addendum(
     addendum_allowed(load(tx, clinic, encounter).await?.signed_at)?;
     tx.execute(
         "INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ($1, $2, $3, $4, $5)",
-        &[&addendum_id, &clinic, &encounter, &tx.user_id, &new.text],
+        &[&addendum_id, &clinic, &encounter, &tx.user_id(), &new.text],
     )
     .await?;
     Ok((addendum_id, load(tx, clinic, encounter).await?))

@@ -184,7 +184,7 @@ pub async fn insert(
     tx.execute(
         "INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes, acknowledged_allergies, issued_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, now())",
-        &[&id, &clinic, &new.patient_id, &tx.user_id, &new.encounter_id, &new.notes, &new.acknowledged_allergies],
+        &[&id, &clinic, &new.patient_id, &tx.user_id(), &new.encounter_id, &new.notes, &new.acknowledged_allergies],
     )
     .await?;
     for (position, item) in new.items.iter().enumerate() {

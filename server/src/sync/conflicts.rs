@@ -73,7 +73,7 @@ pub async fn record(tx: &RequestTx, clinic: Uuid, c: NewConflict<'_>) -> Result<
     tx.execute(
         "INSERT INTO vaidya.sync_conflicts (id, clinic_id, kind, entity, entity_id, field, server_value, client_value, user_id, device)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif(current_setting('app.device', true), ''))",
-        &[&id, &clinic, &kind_str(c.kind), &c.entity.as_str(), &c.entity_id, &c.field, &c.server_value, &c.client_value, &tx.user_id],
+        &[&id, &clinic, &kind_str(c.kind), &c.entity.as_str(), &c.entity_id, &c.field, &c.server_value, &c.client_value, &tx.user_id()],
     )
     .await?;
     Ok(id)
@@ -115,7 +115,7 @@ pub async fn resolve(
     }
     tx.execute(
         "UPDATE vaidya.sync_conflicts SET resolved_at = now(), resolved_by = $3 WHERE clinic_id = $1 AND id = $2",
-        &[&clinic, &id, &tx.user_id],
+        &[&clinic, &id, &tx.user_id()],
     )
     .await?;
     load(tx, clinic, id).await

@@ -3,6 +3,7 @@
 //! change notifications. Everything runs in a [`RequestTx`](crate::http::RequestTx) under the
 //! same forced RLS, membership checks and audit trail as the REST API.
 
+pub mod authors;
 pub mod conflicts;
 pub mod live;
 pub mod pull;

@@ -49,6 +49,7 @@ use vaidya_shared::sync::{
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
+use super::authors::Authors;
 use super::conflicts::{self, NewConflict};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
@@ -170,7 +171,9 @@ pub async fn apply_batch(
 
     let mut results = Vec::with_capacity(req.mutations.len());
     let mut fresh: Vec<(Uuid, Value)> = Vec::new();
-    let mut audit: HashMap<(AuditAction, &'static str), AuditedIds> = HashMap::new();
+    let mut audit: AuditRows = HashMap::new();
+    let mut authors = Authors::new(tx.user_id(), role);
+    let pusher = authors.pusher;
     let mut savepoint = false;
     let mut i = 0;
     while i < req.mutations.len() {
@@ -182,11 +185,11 @@ pub async fn apply_batch(
         }
         // A run of consecutive new patient creates is inserted set-based: one counter
         // update and one multi-row INSERT for the whole run (see `insert_patients`).
-        if is_patient_create(m) {
+        if is_patient_create(m, pusher) {
             let mut end = i + 1;
             let mut seen = std::collections::HashSet::from([m.mutation_id]);
             while end < req.mutations.len()
-                && is_patient_create(&req.mutations[end])
+                && is_patient_create(&req.mutations[end], pusher)
                 && !stored.contains_key(&req.mutations[end].mutation_id)
                 && seen.insert(req.mutations[end].mutation_id)
             {
@@ -198,19 +201,19 @@ pub async fn apply_batch(
                     savepoint = false;
                 }
                 let run = &req.mutations[i..end];
-                let outcomes = apply_patient_run(tx, clinic, role, run, mode).await?;
+                let outcomes = apply_patient_run(tx, clinic, &mut authors, run, mode).await?;
                 for (m, result) in run.iter().zip(outcomes) {
                     match &result {
                         MutationResult::Applied { .. } => {
                             let entry = audit
-                                .entry((AuditAction::Create, m.entity.as_str()))
+                                .entry((pusher, AuditAction::Create, m.entity.as_str()))
                                 .or_default();
                             entry.0.push(m.entity_id);
                             entry.1.push(m.entity_id);
                         }
-                        MutationResult::Rejected { code, .. } if *code == ErrorCode::Forbidden => {
+                        MutationResult::Rejected { code, .. } if is_denial(*code) => {
                             let entry = audit
-                                .entry((AuditAction::Denied, m.entity.as_str()))
+                                .entry((pusher, AuditAction::Denied, m.entity.as_str()))
                                 .or_default();
                             entry.0.push(m.entity_id);
                         }
@@ -237,14 +240,16 @@ pub async fn apply_batch(
             .await?;
             savepoint = true;
         }
-        let result = match apply_one(tx, clinic, role, m).await {
-            Ok((result, patient)) => {
+        let result = match apply_as_author(tx, clinic, &mut authors, m).await {
+            Ok((result, patient, author)) => {
                 let action = match m.op {
                     Operation::Create => AuditAction::Create,
                     Operation::Update => AuditAction::Update,
                     Operation::Delete => AuditAction::Delete,
                 };
-                let entry = audit.entry((action, m.entity.as_str())).or_default();
+                let entry = audit
+                    .entry((author, action, m.entity.as_str()))
+                    .or_default();
                 entry.0.push(m.entity_id);
                 entry.1.extend(patient);
                 result
@@ -254,7 +259,7 @@ pub async fn apply_batch(
             Err(e) if e.fails_request() => return Err(e),
             Err(e) => {
                 tx.execute_simple("ROLLBACK TO SAVEPOINT mutation").await?;
-                rejected(m, e, &mut audit)
+                rejected(m, e, pusher, &mut audit)
             }
         };
         fresh.push((
@@ -267,7 +272,7 @@ pub async fn apply_batch(
     if savepoint {
         tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
     }
-    record_cancelled_numbers(tx, clinic, role, &req.cancelled_numbers, &mut audit).await?;
+    record_cancelled_numbers(tx, clinic, role, &req.cancelled_numbers, pusher, &mut audit).await?;
     let known_patients = patients_of_clinic(tx, clinic, &req.local_accesses).await?;
     // The idempotency records and the audit rows are independent statements: pipelined on
     // the connection (sent together, one round trip for all of them). The statements are
@@ -281,16 +286,23 @@ pub async fn apply_batch(
     )?;
     let record = async {
         if !fresh.is_empty() {
+            // Recorded as the pusher's request (the audit trail names each author).
             let (ids, values): (Vec<Uuid>, Vec<Value>) = fresh.into_iter().unzip();
-            tx.execute(RECORD_SQL, &[&clinic, &ids, &tx.user_id, &values])
+            tx.execute(RECORD_SQL, &[&clinic, &ids, &pusher, &values])
                 .await?;
         }
         Ok::<_, AppError>(())
     };
-    let audits =
-        futures::future::join_all(audit.iter().map(|((action, entity), (ids, patients))| {
-            tx.audit(clinic, *action, entity, ids, patients)
-        }));
+    // The pusher's own audit rows go with the pipelined statements; a colleague's, whose
+    // signed work this push carried, are appended afterwards as that colleague.
+    let audits = futures::future::join_all(
+        audit
+            .iter()
+            .filter(|((actor, _, _), _)| *actor == pusher)
+            .map(|((_, action, entity), (ids, patients))| {
+                tx.audit(clinic, *action, entity, ids, patients)
+            }),
+    );
     // Offline reads and other accesses, audited with when they happened on the device.
     let now = Utc::now();
     let known_patients = &known_patients;
@@ -320,6 +332,23 @@ pub async fn apply_batch(
     for done in audits.into_iter().chain(accesses) {
         done?;
     }
+    let mut colleagues: Vec<Uuid> = audit
+        .keys()
+        .map(|(actor, _, _)| *actor)
+        .filter(|actor| *actor != pusher)
+        .collect();
+    colleagues.sort();
+    colleagues.dedup();
+    for colleague in colleagues {
+        tx.act_as(colleague).await?;
+        for ((_, action, entity), (ids, patients)) in audit
+            .iter()
+            .filter(|((actor, _, _), _)| *actor == colleague)
+        {
+            tx.audit(clinic, *action, entity, ids, patients).await?;
+        }
+        tx.act_as(pusher).await?;
+    }
     Ok(PushResponse { results })
 }
 
@@ -332,7 +361,8 @@ async fn record_cancelled_numbers(
     clinic: Uuid,
     role: Role,
     numbers: &[CancelledInvoiceNumber],
-    audit: &mut HashMap<(AuditAction, &'static str), AuditedIds>,
+    pusher: Uuid,
+    audit: &mut AuditRows,
 ) -> Result<(), AppError> {
     if numbers.is_empty() {
         return Ok(());
@@ -340,7 +370,7 @@ async fn record_cancelled_numbers(
     let invoice_ids: Vec<Uuid> = numbers.iter().map(|n| n.invoice_id).collect();
     if !rules::may(role, Resource::Invoice, Action::Create) {
         let entry = audit
-            .entry((AuditAction::Denied, EntityKind::Invoice.as_str()))
+            .entry((pusher, AuditAction::Denied, EntityKind::Invoice.as_str()))
             .or_default();
         entry.0.extend(invoice_ids);
         return Ok(());
@@ -366,7 +396,7 @@ async fn record_cancelled_numbers(
             &invoice_ids,
             &reasons,
             &at,
-            &tx.user_id,
+            &pusher,
         ],
     )
     .await?;
@@ -407,16 +437,21 @@ const RECORD_SQL: &str =
 /// An uploaded offline access, with when it happened on the device.
 const ACCESS_SQL: &str = "SELECT vaidya.audit_append($1, $2, $3, $4, $5, $6)";
 
-/// The `rejected` result of a mutation that failed (a `forbidden` one is audited as denied).
-fn rejected(
-    m: &Mutation,
-    e: AppError,
-    audit: &mut HashMap<(AuditAction, &'static str), AuditedIds>,
-) -> MutationResult {
+/// Audit rows of a push: (actor, action, entity) → entity and patient ids.
+type AuditRows = HashMap<(Uuid, AuditAction, &'static str), AuditedIds>;
+
+/// Refusals audited as denied: no permission, or a signature that does not hold.
+fn is_denial(code: ErrorCode) -> bool {
+    matches!(code, ErrorCode::Forbidden | ErrorCode::InvalidSignature)
+}
+
+/// The `rejected` result of a mutation that failed (a refusal is audited as denied, with
+/// the pusher as actor).
+fn rejected(m: &Mutation, e: AppError, pusher: Uuid, audit: &mut AuditRows) -> MutationResult {
     let (code, message, field) = e.code_message_field();
-    if code == ErrorCode::Forbidden {
+    if is_denial(code) {
         let entry = audit
-            .entry((AuditAction::Denied, m.entity.as_str()))
+            .entry((pusher, AuditAction::Denied, m.entity.as_str()))
             .or_default();
         entry.0.push(m.entity_id);
     }
@@ -428,8 +463,41 @@ fn rejected(
     }
 }
 
-fn is_patient_create(m: &Mutation) -> bool {
-    m.entity == EntityKind::Patient && m.op == Operation::Create
+/// A patient create the pusher made (set-based runs are the pusher's own work; a
+/// colleague's signed creates go one by one, applied as their author).
+fn is_patient_create(m: &Mutation, pusher: Uuid) -> bool {
+    m.entity == EntityKind::Patient
+        && m.op == Operation::Create
+        && m.author.as_ref().is_none_or(|a| a.user_id == pusher)
+}
+
+/// Applies one mutation as the user it is proven to be by: the pusher, or the colleague
+/// whose signature it carries, with that colleague's role and identity (RLS, audit,
+/// `doctor_id`, `signed_by` …). Returns the result, the patient, and who it was applied as.
+async fn apply_as_author(
+    tx: &RequestTx,
+    clinic: Uuid,
+    authors: &mut Authors,
+    m: &Mutation,
+) -> Result<(MutationResult, Option<Uuid>, Uuid), AppError> {
+    let (author, role) = authors.of(tx, clinic, m).await?;
+    if author == authors.pusher {
+        let (result, patient) = apply_one(tx, clinic, role, m).await?;
+        return Ok((result, patient, author));
+    }
+    tx.act_as(author).await?;
+    match apply_one(tx, clinic, role, m).await {
+        Ok((result, patient)) => {
+            tx.act_as(authors.pusher).await?;
+            Ok((result, patient, author))
+        }
+        Err(e) => {
+            // The failed statement aborted the (sub)transaction; the caller's rollback to
+            // its savepoint restores the database identity, so only ours is reset here.
+            tx.assume_user(authors.pusher);
+            Err(e)
+        }
+    }
 }
 
 /// Apply a run of new patient creates (at least two, distinct mutation ids); results in
@@ -441,21 +509,26 @@ fn is_patient_create(m: &Mutation) -> bool {
 async fn apply_patient_run(
     tx: &RequestTx,
     clinic: Uuid,
-    role: Role,
+    authors: &mut Authors,
     run: &[Mutation],
     mode: Mode,
 ) -> Result<Vec<MutationResult>, AppError> {
     let mut outcomes: Vec<Option<MutationResult>> = vec![None; run.len()];
     let mut rows = Vec::with_capacity(run.len());
     let mut audit = HashMap::new();
+    let (pusher, role) = (authors.pusher, authors.pusher_role);
     for (k, m) in run.iter().enumerate() {
-        match rules::authorize(role, Resource::Patient, Action::Create)
-            .map_err(AppError::from)
-            .and_then(|()| create_body::<kinds::Patient>(m))
-        {
+        let checked = match authors.of(tx, clinic, m).await {
+            Ok(_) => rules::authorize(role, Resource::Patient, Action::Create)
+                .map_err(AppError::from)
+                .and_then(|()| create_body::<kinds::Patient>(m)),
+            Err(e) => Err(e),
+        };
+        match checked {
             Ok(row) => rows.push((k, row)),
             Err(e) if mode == Mode::Optimistic => return Err(e),
-            Err(e) => outcomes[k] = Some(rejected(m, e, &mut audit)),
+            Err(e) if e.fails_request() => return Err(e),
+            Err(e) => outcomes[k] = Some(rejected(m, e, pusher, &mut audit)),
         }
     }
     if !rows.is_empty() {
@@ -493,7 +566,7 @@ async fn apply_patient_run(
                                 "ROLLBACK TO SAVEPOINT mutation; RELEASE SAVEPOINT mutation",
                             )
                             .await?;
-                            rejected(m, e, &mut audit)
+                            rejected(m, e, pusher, &mut audit)
                         }
                     });
                 }

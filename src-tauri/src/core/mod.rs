@@ -440,7 +440,7 @@ impl Core {
         f: impl FnOnce(&mut ClinicPartition, Uuid, Role) -> Result<T, UiError> + Send + 'static,
         nudge_sync: bool,
     ) -> Result<T, UiError> {
-        let (partition, user, role, sync_now) = {
+        let (partition, user, role, signer, sync_now) = {
             let state = self.state.lock().await;
             let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
             let clinic = state.clinic.as_ref().ok_or_else(UiError::no_clinic)?;
@@ -448,6 +448,7 @@ impl Core {
                 clinic.partition.clone(),
                 client.user_id(),
                 clinic.membership.role,
+                client.signer().cloned(),
                 clinic.sync_now.clone(),
             )
         };
@@ -455,6 +456,9 @@ impl Core {
             let mut p = partition
                 .lock()
                 .map_err(|_| UiError::new("internal", "the partition lock was poisoned"))?;
+            // The signed-in member's device key signs what they change (a shared PC's next
+            // user gets their own).
+            p.set_author(signer);
             f(&mut p, user, role)
         })
         .await

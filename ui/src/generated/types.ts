@@ -55,6 +55,19 @@ export type NewMember = { email: string, role: Role, };
 export type MemberPatch = { role: Role, };
 
 /**
+ * A signing key of the signed-in user on this device (see `vaidya_shared::authorship`).
+ */
+export type NewDeviceKey = { 
+/**
+ * Chosen by the device; names the key in each signature.
+ */
+id: string, 
+/**
+ * The Ed25519 public key, base64 of 32 bytes.
+ */
+public_key: string, };
+
+/**
  * Paging for list endpoints: `limit` (1–200, default 50) and `offset`.
  */
 export type PageQuery = { limit?: number | null, offset?: number | null, };
@@ -293,7 +306,7 @@ state_code: string, address: string, };
 /**
  * Machine-readable error code. Serialized in snake_case; never renamed once shipped.
  */
-export type ErrorCode = "malformed_body" | "invalid_field" | "invalid_parameter" | "body_too_large" | "unauthenticated" | "invalid_credentials" | "too_many_attempts" | "forbidden" | "not_found" | "version_conflict" | "invalid_state" | "already_exists" | "upgrade_required" | "internal" | "retry_later";
+export type ErrorCode = "malformed_body" | "invalid_field" | "invalid_parameter" | "body_too_large" | "unauthenticated" | "invalid_credentials" | "too_many_attempts" | "forbidden" | "invalid_signature" | "not_found" | "version_conflict" | "invalid_state" | "already_exists" | "upgrade_required" | "internal" | "retry_later";
 
 /**
  * The body of every error response.
@@ -324,6 +337,19 @@ export type Operation = "create" | "update" | "delete";
 export type FieldChange = { value: JsonValue, base: JsonValue, };
 
 /**
+ * Who made a change, and the proof.
+ */
+export type Authorship = { user_id: string, 
+/**
+ * The author's signing key on the device that made the change.
+ */
+key_id: string, 
+/**
+ * Ed25519 signature over [`signed_bytes`], base64 (standard alphabet).
+ */
+signature: string, };
+
+/**
  * One change made on a device.
  *
  * - `create`: `data` is the same body as the REST create (`NewPatient`, `NewAppointment`,
@@ -348,7 +374,13 @@ parent_id: string | null, data: JsonValue | null, changes: { [key in string]: Js
 /**
  * When the user made the change on the device (informational; never used to order).
  */
-made_at: string, };
+made_at: string, 
+/**
+ * Who made the change, proven by their device key's signature. Absent: the pushing
+ * user made it. Present: the server applies the change as this author, after checking
+ * the signature ([`crate::authorship`]).
+ */
+author?: Authorship | null, };
 
 /**
  * An access to patient data made on the device (offline reads are audited too).

@@ -1,0 +1,71 @@
+//! Device signing keys: a user registers the key their device signs offline work with; a
+//! clinic admin revokes a member's key (a lost PC). Keys are reached only through the
+//! SECURITY DEFINER functions of migration 0010.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use uuid::Uuid;
+use vaidya_shared::api::{AuditAction, NewDeviceKey};
+use vaidya_shared::authorship::decode_public_key;
+use vaidya_shared::{ApiError, ErrorCode};
+
+use crate::app::App;
+use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
+
+#[utoipa::path(post, path = "/v1/me/device-keys", tag = "auth", security(("bearer" = [])),
+    request_body = NewDeviceKey,
+    responses((status = 201), (status = 401, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn register(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiJson(key): ApiJson<NewDeviceKey>,
+) -> Result<StatusCode, AppError> {
+    let public_key = decode_public_key(&key.public_key).ok_or_else(|| {
+        AppError::field("public_key", "An Ed25519 public key, base64 of 32 bytes.")
+    })?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.execute(
+                "SELECT vaidya.register_device_key($1, $2, $3)",
+                &[&key.id, &public_key.as_slice(), &meta.device],
+            )
+            .await?;
+            Ok(StatusCode::CREATED)
+        })
+        .await
+}
+
+#[utoipa::path(delete, path = "/v1/clinics/{clinic_id}/device-keys/{id}", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+pub async fn revoke(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<StatusCode, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(
+                clinic,
+                vaidya_shared::rules::Resource::Member,
+                vaidya_shared::rules::Action::Delete,
+            )
+            .await?;
+            let revoked: bool = tx
+                .query_one("SELECT vaidya.revoke_device_key($1, $2)", &[&clinic, &id])
+                .await?
+                .get(0);
+            if !revoked {
+                return Err(AppError::client(
+                    ErrorCode::NotFound,
+                    "No such device key of this clinic's members.",
+                ));
+            }
+            tx.audit(clinic, AuditAction::Delete, "device_key", &[id], &[])
+                .await?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}

@@ -1,0 +1,231 @@
+//! Proven authorship: a colleague's session may carry a doctor's offline work, and the
+//! server applies it as the doctor — because the doctor's device key signed it — never as
+//! the pusher, and never on an unsigned or forged claim.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
+use vaidya_shared::sync::{EntityKind, Mutation, Operation};
+use vaidya_tests::{Api, Harness, TestServer, World};
+
+use crate::check;
+
+fn mutation(entity: EntityKind, op: Operation, id: Uuid, data: Option<Value>) -> Mutation {
+    Mutation {
+        mutation_id: Uuid::now_v7(),
+        entity,
+        entity_id: id,
+        op,
+        base_version: None,
+        parent_id: None,
+        data,
+        changes: serde_json::Map::new(),
+        made_at: chrono::Utc::now(),
+        author: None,
+    }
+}
+
+async fn register(api: &Api, signer: &DeviceSigner) -> Result<()> {
+    let (status, body) = api
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == StatusCode::CREATED,
+        "register key: {status} {body}"
+    );
+    Ok(())
+}
+
+pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let login = |p: &vaidya_tests::Person| {
+        let (email, password) = (p.email.clone(), p.password.clone());
+        let c = server.client();
+        async move { c.login(&email, &password).await.map(|(api, _)| api) }
+    };
+    let (doctor, desk, admin) = (
+        login(&w.a.doctor).await?,
+        login(&w.a.desk).await?,
+        login(&w.a.admin).await?,
+    );
+    let k = w.a.id;
+    let signer = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [11; 32]);
+    register(&doctor, &signer).await?;
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Sunita Deshmukh", "sex": "female"}),
+        )
+        .await?;
+    let patient = p["id"].as_str().unwrap_or_default().to_owned();
+
+    // The doctor's offline note, its signing, and a prescription — pushed by the desk.
+    let note = Uuid::now_v7();
+    let mut create_note = mutation(
+        EntityKind::Encounter,
+        Operation::Create,
+        note,
+        Some(
+            json!({"patient_id": patient, "chief_complaint": "fever", "notes": "", "diagnosis": ""}),
+        ),
+    );
+    signer.sign(k, &mut create_note);
+    let mut sign_note = mutation(EntityKind::Encounter, Operation::Update, note, None);
+    sign_note.base_version = Some(1);
+    sign_note
+        .changes
+        .insert("sign".into(), json!({"value": true, "base": false}));
+    signer.sign(k, &mut sign_note);
+    let rx = Uuid::now_v7();
+    let prescription = |id: Uuid| {
+        json!({"patient_id": patient, "encounter_id": note, "notes": "",
+               "items": [{"drug": "Paracetamol", "strength": "650 mg", "dose": "1 tab",
+                          "frequency": "TDS", "duration": "3 days", "instructions": ""}],
+               "id": id})
+    };
+    let mut create_rx = mutation(
+        EntityKind::Prescription,
+        Operation::Create,
+        rx,
+        Some(prescription(rx)),
+    );
+    signer.sign(k, &mut create_rx);
+    let push = format!("/v1/clinics/{k}/sync/push");
+    let (status, body) = desk
+        .post(
+            &push,
+            json!({"mutations": [create_note, sign_note, create_rx]}),
+        )
+        .await?;
+    let outcomes: Vec<&Value> = body["results"]
+        .as_array()
+        .map(|r| r.iter().map(|x| &x["outcome"]).collect())
+        .unwrap_or_default();
+    check!(
+        status == StatusCode::OK && outcomes.iter().all(|o| *o == "applied"),
+        "the desk's push of the doctor's signed work: {status} {body}"
+    );
+    let (_, e) = doctor
+        .get(&format!("/v1/clinics/{k}/encounters/{note}"))
+        .await?;
+    check!(
+        e["doctor_id"] == w.a.doctor.id.to_string() && e["signed_by"] == w.a.doctor.id.to_string(),
+        "the note is the doctor's, signed by the doctor: {e}"
+    );
+    let (_, p) = doctor
+        .get(&format!("/v1/clinics/{k}/prescriptions/{rx}"))
+        .await?;
+    check!(
+        p["doctor_id"] == w.a.doctor.id.to_string(),
+        "the prescription is the doctor's: {p}"
+    );
+    let su = w.db.superuser().await?;
+    let actor: Option<Uuid> = su
+        .query_one(
+            "SELECT actor_id FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND action = 'create' AND entity_type = 'prescription' AND $2 = ANY (entity_ids)",
+            &[&k, &rx],
+        )
+        .await?
+        .get(0);
+    check!(
+        actor == Some(w.a.doctor.id),
+        "the audit trail names the doctor: {actor:?}"
+    );
+
+    // Refused, nothing written, denial audited: each way a claim can fail.
+    let stranger = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [12; 32]);
+    let mut unregistered = mutation(
+        EntityKind::Prescription,
+        Operation::Create,
+        Uuid::now_v7(),
+        None,
+    );
+    unregistered.data = Some(prescription(unregistered.entity_id));
+    stranger.sign(k, &mut unregistered);
+    let mut altered = mutation(
+        EntityKind::Prescription,
+        Operation::Create,
+        Uuid::now_v7(),
+        None,
+    );
+    altered.data = Some(prescription(altered.entity_id));
+    signer.sign(k, &mut altered);
+    if let Some(data) = altered.data.as_mut() {
+        data["notes"] = json!("and morphine");
+    }
+    let mut borrowed = mutation(
+        EntityKind::Prescription,
+        Operation::Create,
+        Uuid::now_v7(),
+        None,
+    );
+    borrowed.data = Some(prescription(borrowed.entity_id));
+    signer.sign(k, &mut borrowed);
+    if let Some(a) = borrowed.author.as_mut() {
+        a.user_id = w.a.nurse.id; // the doctor's key, claimed for the nurse
+    }
+    for (what, m) in [
+        ("a key never registered", &unregistered),
+        ("a body altered after signing", &altered),
+        ("another user's key", &borrowed),
+    ] {
+        let (status, body) = desk.post(&push, json!({"mutations": [m]})).await?;
+        check!(
+            status == StatusCode::OK
+                && body["results"][0]["outcome"] == "rejected"
+                && body["results"][0]["code"] == "invalid_signature",
+            "{what}: {status} {body}"
+        );
+        let (status, _) = doctor
+            .get(&format!("/v1/clinics/{k}/prescriptions/{}", m.entity_id))
+            .await?;
+        check!(status == StatusCode::NOT_FOUND, "{what}: nothing written");
+        let denied: i64 = su
+            .query_one(
+                "SELECT count(*) FROM vaidya.audit_log WHERE clinic_id = $1 AND action = 'denied'
+                   AND actor_id = $2 AND $3 = ANY (entity_ids)",
+                &[&k, &w.a.desk.id, &m.entity_id],
+            )
+            .await?
+            .get(0);
+        check!(denied == 1, "{what}: the refusal is audited");
+    }
+
+    // A clinic admin revokes the doctor's key (a lost PC): its signatures stop counting.
+    let (status, body) = admin
+        .delete(&format!("/v1/clinics/{k}/device-keys/{}", signer.key_id))
+        .await?;
+    check!(status == StatusCode::NO_CONTENT, "revoke: {status} {body}");
+    let mut after = mutation(
+        EntityKind::Prescription,
+        Operation::Create,
+        Uuid::now_v7(),
+        None,
+    );
+    after.data = Some(prescription(after.entity_id));
+    signer.sign(k, &mut after);
+    let (_, body) = desk.post(&push, json!({"mutations": [after]})).await?;
+    check!(
+        body["results"][0]["code"] == "invalid_signature",
+        "a revoked key's signature: {body}"
+    );
+    // A doctor cannot revoke keys; nor register a key as someone else (the key is always
+    // the caller's own).
+    let (status, _) = doctor
+        .delete(&format!("/v1/clinics/{k}/device-keys/{}", signer.key_id))
+        .await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "a doctor revoking: {status}"
+    );
+    Ok(())
+}
