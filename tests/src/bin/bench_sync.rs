@@ -2,6 +2,10 @@
 //! measured in the same run on the same cluster.
 //!
 //! `cargo run --release -p vaidya-tests --bin bench-sync -- [--mutations N] [--clients N]`
+//!
+//! Then the same ingest again with every mutation signed by the desk's device key (proven
+//! authorship, issue 9): the server verifies each signature. Batches are built (and signed)
+//! before each timed run, so both runs time the server's ingest, not the client's work.
 
 use std::time::Instant;
 
@@ -14,6 +18,8 @@ use vaidya_server::admin::Admin;
 use vaidya_server::migrate;
 use vaidya_server::pg_cluster::PgCluster;
 use vaidya_shared::api::Role;
+use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
+use vaidya_shared::sync::{EntityKind, Mutation, Operation};
 use vaidya_tests::{TestDb, TestServer, APP_PASSWORD};
 
 const BATCH: usize = 500;
@@ -59,29 +65,32 @@ async fn main() -> Result<()> {
         .await?;
 
     // Warm up the server's statement caches.
-    push_batch(&desk, push_clinic, 0, 100).await?;
+    push_batches(&desk, push_clinic, vec![batch(push_clinic, 0, 100, None)]).await?;
 
     let per_client = mutations / clients;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let api = desk.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut sent = 0;
-            while sent < per_client {
-                let n = BATCH.min(per_client - sent);
-                push_batch(&api, push_clinic, c * per_client + sent + 1000, n).await?;
-                sent += n;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let push_secs = started.elapsed().as_secs_f64();
     let pushed = per_client * clients;
+    let push_secs = timed_push(&desk, push_clinic, clients, per_client, 1000, None).await?;
     let push_rate = pushed as f64 / push_secs;
+
+    // The same ingest, every mutation signed by the desk's registered device key.
+    let signer = DeviceSigner::from_secret(desk_id(&desk).await?, Uuid::now_v7(), [42; 32]);
+    let (status, body) = desk
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
+        )
+        .await?;
+    anyhow::ensure!(status.is_success(), "registering the key: {status} {body}");
+    let signed_secs = timed_push(
+        &desk,
+        push_clinic,
+        clients,
+        per_client,
+        1000 + pushed,
+        Some(&signer),
+    )
+    .await?;
+    let signed_rate = pushed as f64 / signed_secs;
 
     // Baseline: the same rows by COPY as the superuser (COPY FROM refuses tables under RLS
     // for anyone RLS applies to, the forced owner included), triggers on.
@@ -117,8 +126,8 @@ async fn main() -> Result<()> {
         .await?
         .get(0);
     anyhow::ensure!(
-        stored as usize == pushed + 100,
-        "pushed {pushed} + 100 but {stored} stored"
+        stored as usize == 2 * pushed + 100,
+        "pushed 2 × {pushed} + 100 but {stored} stored"
     );
 
     check_careful_run(&desk, &su, push_clinic).await?;
@@ -126,6 +135,16 @@ async fn main() -> Result<()> {
     println!("push (HTTP, forced RLS, idempotency record, audit): {pushed} in {push_secs:.2}s = {push_rate:.0} mutations/s (target ≥ 20000) {}",
         if push_rate >= 20_000.0 { "PASS" } else { "MISS" });
     println!("COPY baseline (superuser, no RLS, no HTTP): {copied} in {copy_secs:.2}s = {copy_rate:.0} rows/s");
+    println!("push, every mutation signed (Ed25519 verified per mutation): {pushed} in {signed_secs:.2}s = {signed_rate:.0} mutations/s");
+    println!(
+        "ratio signed / unsigned push = {:.3} (target ≥ 0.8) {}",
+        signed_rate / push_rate,
+        if signed_rate / push_rate >= 0.8 {
+            "PASS"
+        } else {
+            "MISS"
+        }
+    );
     println!(
         "ratio push / COPY = {:.3} (target ≥ 0.25) {}",
         push_rate / copy_rate,
@@ -207,27 +226,95 @@ async fn check_careful_run(
     Ok(())
 }
 
-async fn push_batch(api: &vaidya_tests::Api, clinic: Uuid, first: usize, n: usize) -> Result<()> {
-    let mutations: Vec<_> = (first..first + n)
+/// `n` patient creates numbered from `first`, signed when a signer is given.
+fn batch(clinic: Uuid, first: usize, n: usize, signer: Option<&DeviceSigner>) -> Vec<Mutation> {
+    (first..first + n)
         .map(|i| {
-            json!({"mutation_id": Uuid::new_v4(), "entity": "patient", "entity_id": Uuid::new_v4(), "op": "create",
-                   "data": {"name": format!("Patient {i}"), "sex": "female", "phone": format!("+9198{:08}", i % 100_000_000)},
-                   "made_at": Utc::now()})
+            let mut m = Mutation {
+                mutation_id: Uuid::new_v4(),
+                entity: EntityKind::Patient,
+                entity_id: Uuid::new_v4(),
+                op: Operation::Create,
+                base_version: None,
+                parent_id: None,
+                data: Some(json!({"name": format!("Patient {i}"), "sex": "female",
+                                  "phone": format!("+9198{:08}", i % 100_000_000)})),
+                changes: serde_json::Map::new(),
+                made_at: Utc::now(),
+                author: None,
+            };
+            if let Some(signer) = signer {
+                signer.sign(clinic, &mut m);
+            }
+            m
+        })
+        .collect()
+}
+
+/// Pushes `per_client` mutations from each of `clients` concurrent clients; the batches are
+/// built (and signed) first, so the time is the server's ingest.
+async fn timed_push(
+    api: &vaidya_tests::Api,
+    clinic: Uuid,
+    clients: usize,
+    per_client: usize,
+    first: usize,
+    signer: Option<&DeviceSigner>,
+) -> Result<f64> {
+    let mut work = Vec::new();
+    for c in 0..clients {
+        let mut batches = Vec::new();
+        let mut sent = 0;
+        while sent < per_client {
+            let n = BATCH.min(per_client - sent);
+            batches.push(batch(clinic, first + c * per_client + sent, n, signer));
+            sent += n;
+        }
+        work.push(batches);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = work
+        .into_iter()
+        .map(|batches| {
+            let api = api.clone();
+            tokio::spawn(async move { push_batches(&api, clinic, batches).await })
         })
         .collect();
-    let (status, body) = api
-        .post(
-            &format!("/v1/clinics/{clinic}/sync/push"),
-            json!({"mutations": mutations}),
-        )
-        .await?;
-    anyhow::ensure!(status.is_success(), "push failed: {status} {body}");
-    let applied = body["results"]
-        .as_array()
-        .context("no results")?
-        .iter()
-        .filter(|r| r["outcome"] == "applied")
-        .count();
-    anyhow::ensure!(applied == n, "only {applied} of {n} applied: {body}");
+    for t in tasks {
+        t.await??;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+async fn push_batches(
+    api: &vaidya_tests::Api,
+    clinic: Uuid,
+    batches: Vec<Vec<Mutation>>,
+) -> Result<()> {
+    for mutations in batches {
+        let n = mutations.len();
+        let (status, body) = api
+            .post(
+                &format!("/v1/clinics/{clinic}/sync/push"),
+                json!({"mutations": mutations}),
+            )
+            .await?;
+        anyhow::ensure!(status.is_success(), "push failed: {status} {body}");
+        let applied = body["results"]
+            .as_array()
+            .context("no results")?
+            .iter()
+            .filter(|r| r["outcome"] == "applied")
+            .count();
+        anyhow::ensure!(applied == n, "only {applied} of {n} applied: {body}");
+    }
     Ok(())
+}
+
+async fn desk_id(api: &vaidya_tests::Api) -> Result<Uuid> {
+    let (_, me) = api.get("/v1/me").await?;
+    me["user"]["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .context("the desk's id")
 }
