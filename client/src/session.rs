@@ -305,14 +305,31 @@ impl Client {
         self.signer.as_ref()
     }
 
-    /// Loads this user's signing key from the keyring, or makes one and registers it with
-    /// the server first (only a registered key is kept, so the device never signs with a key
-    /// the server cannot check). Offline, the next online start registers one.
+    /// This user's signing key on this device, checked with the server at every online
+    /// start: the stored key is registered again (idempotent) so the server knows it even
+    /// after a restore; a revoked or unknown-to-keep key is replaced by a new one, registered
+    /// before it is kept, so the device never signs with a key the server cannot check.
+    /// Offline, the next online start does this.
     async fn ensure_signer(mut self) -> Result<Client, SessionError> {
         let creds = &self.config.credentials;
         if let Some(key) = creds.signing_key(&self.config.server, self.user_id)? {
-            self.signer = Some(key);
-            return Ok(self);
+            match self
+                .api
+                .register_device_key(key.key_id, &key.public_key())
+                .await
+            {
+                Ok(()) => {
+                    self.signer = Some(key);
+                    return Ok(self);
+                }
+                Err(e) if e.is_retryable() => {
+                    self.signer = Some(key);
+                    return Ok(self);
+                }
+                // Revoked (or its id taken): make a new key below.
+                Err(ApiError::Server { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);

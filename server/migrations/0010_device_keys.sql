@@ -20,20 +20,31 @@ ALTER TABLE vaidya.device_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE vaidya.device_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY owner_all ON vaidya.device_keys TO vaidya_owner USING (true) WITH CHECK (true);
 
--- The signed-in user registers one of their own keys.
+-- The signed-in user registers one of their own keys. Idempotent, so a device re-registers
+-- its key at every online sign-in: 'registered' (new), 'known' (the same key, in force),
+-- 'revoked' (the device must make a new key), or 'taken' (the id is another key's).
 CREATE FUNCTION vaidya.register_device_key(p_id uuid, p_public_key bytea, p_device text)
-RETURNS void
+RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_user uuid := vaidya.current_user_id();
+    k vaidya.device_keys%ROWTYPE;
 BEGIN
     IF v_user IS NULL THEN
         RAISE EXCEPTION 'sign in first' USING ERRCODE = '42501';
     END IF;
-    INSERT INTO vaidya.device_keys (id, user_id, public_key, device)
-    VALUES (p_id, v_user, p_public_key, left(p_device, 200));
+    SELECT * INTO k FROM vaidya.device_keys WHERE id = p_id;
+    IF NOT FOUND THEN
+        INSERT INTO vaidya.device_keys (id, user_id, public_key, device)
+        VALUES (p_id, v_user, p_public_key, left(p_device, 200));
+        RETURN 'registered';
+    END IF;
+    IF k.user_id <> v_user OR k.public_key <> p_public_key THEN
+        RETURN 'taken';
+    END IF;
+    RETURN CASE WHEN k.revoked_at IS NULL THEN 'known' ELSE 'revoked' END;
 END
 $$;
 

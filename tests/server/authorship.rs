@@ -59,6 +59,19 @@ pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>
     let k = w.a.id;
     let signer = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [11; 32]);
     register(&doctor, &signer).await?;
+    // Registering is idempotent (a device re-registers its key at every online start).
+    register(&doctor, &signer).await?;
+    // A key id is one key: another key, or another user, under it is refused.
+    let (status, _) = desk
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT,
+        "another user's key id: {status}"
+    );
     let (_, p) = desk
         .post(
             &format!("/v1/clinics/{k}/patients"),
@@ -217,6 +230,16 @@ pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>
     check!(
         body["results"][0]["code"] == "invalid_signature",
         "a revoked key's signature: {body}"
+    );
+    let (status, body) = doctor
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT && body["code"] == "invalid_state",
+        "a revoked key cannot be registered again (the device makes a new one): {status} {body}"
     );
     // A doctor cannot revoke keys; nor register a key as someone else (the key is always
     // the caller's own).

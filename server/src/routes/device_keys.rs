@@ -14,7 +14,9 @@ use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
 
 #[utoipa::path(post, path = "/v1/me/device-keys", tag = "auth", security(("bearer" = [])),
     request_body = NewDeviceKey,
-    responses((status = 201), (status = 401, body = ApiError), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, description = "Registered, or already registered and in force"), (status = 401, body = ApiError),
+        (status = 409, description = "`invalid_state`: the key was revoked (make a new one); `already_exists`: the id names another key", body = ApiError),
+        (status = 422, body = ApiError)))]
 pub async fn register(
     State(app): State<App>,
     meta: RequestMeta,
@@ -26,12 +28,24 @@ pub async fn register(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.execute(
-                "SELECT vaidya.register_device_key($1, $2, $3)",
-                &[&key.id, &public_key.as_slice(), &meta.device],
-            )
-            .await?;
-            Ok(StatusCode::CREATED)
+            let outcome: String = tx
+                .query_one(
+                    "SELECT vaidya.register_device_key($1, $2, $3)",
+                    &[&key.id, &public_key.as_slice(), &meta.device],
+                )
+                .await?
+                .get(0);
+            match outcome.as_str() {
+                "registered" | "known" => Ok(StatusCode::CREATED),
+                "revoked" => Err(AppError::client(
+                    ErrorCode::InvalidState,
+                    "This device key was revoked; make a new one.",
+                )),
+                _ => Err(AppError::client(
+                    ErrorCode::AlreadyExists,
+                    "This key id names another key.",
+                )),
+            }
         })
         .await
 }

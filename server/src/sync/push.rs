@@ -185,11 +185,11 @@ pub async fn apply_batch(
         }
         // A run of consecutive new patient creates is inserted set-based: one counter
         // update and one multi-row INSERT for the whole run (see `insert_patients`).
-        if is_patient_create(m, pusher) {
+        if let Some(run_author) = patient_create_by(m, pusher) {
             let mut end = i + 1;
             let mut seen = std::collections::HashSet::from([m.mutation_id]);
             while end < req.mutations.len()
-                && is_patient_create(&req.mutations[end], pusher)
+                && patient_create_by(&req.mutations[end], pusher) == Some(run_author)
                 && !stored.contains_key(&req.mutations[end].mutation_id)
                 && seen.insert(req.mutations[end].mutation_id)
             {
@@ -201,12 +201,13 @@ pub async fn apply_batch(
                     savepoint = false;
                 }
                 let run = &req.mutations[i..end];
-                let outcomes = apply_patient_run(tx, clinic, &mut authors, run, mode).await?;
+                let outcomes =
+                    apply_patient_run(tx, clinic, &mut authors, run, run_author, mode).await?;
                 for (m, result) in run.iter().zip(outcomes) {
                     match &result {
                         MutationResult::Applied { .. } => {
                             let entry = audit
-                                .entry((pusher, AuditAction::Create, m.entity.as_str()))
+                                .entry((run_author, AuditAction::Create, m.entity.as_str()))
                                 .or_default();
                             entry.0.push(m.entity_id);
                             entry.1.push(m.entity_id);
@@ -463,12 +464,11 @@ fn rejected(m: &Mutation, e: AppError, pusher: Uuid, audit: &mut AuditRows) -> M
     }
 }
 
-/// A patient create the pusher made (set-based runs are the pusher's own work; a
-/// colleague's signed creates go one by one, applied as their author).
-fn is_patient_create(m: &Mutation, pusher: Uuid) -> bool {
-    m.entity == EntityKind::Patient
-        && m.op == Operation::Create
-        && m.author.as_ref().is_none_or(|a| a.user_id == pusher)
+/// For a patient create, who it claims to be by (the pusher when unsigned): consecutive
+/// creates by one author are inserted set-based, as that author.
+fn patient_create_by(m: &Mutation, pusher: Uuid) -> Option<Uuid> {
+    (m.entity == EntityKind::Patient && m.op == Operation::Create)
+        .then(|| m.author.as_ref().map_or(pusher, |a| a.user_id))
 }
 
 /// Applies one mutation as the user it is proven to be by: the pusher, or the colleague
@@ -511,17 +511,43 @@ async fn apply_patient_run(
     clinic: Uuid,
     authors: &mut Authors,
     run: &[Mutation],
+    run_author: Uuid,
+    mode: Mode,
+) -> Result<Vec<MutationResult>, AppError> {
+    let pusher = authors.pusher;
+    let outcome = apply_patient_run_as(tx, clinic, authors, run, run_author, mode).await;
+    match &outcome {
+        Ok(_) if run_author != pusher => tx.act_as(pusher).await?,
+        Ok(_) => {}
+        // The caller's rollback to its savepoint restores the database identity.
+        Err(_) => tx.assume_user(pusher),
+    }
+    outcome
+}
+
+/// [`apply_patient_run`], acting as the run's author for its writes once every signature
+/// has been checked.
+async fn apply_patient_run_as(
+    tx: &RequestTx,
+    clinic: Uuid,
+    authors: &mut Authors,
+    run: &[Mutation],
+    run_author: Uuid,
     mode: Mode,
 ) -> Result<Vec<MutationResult>, AppError> {
     let mut outcomes: Vec<Option<MutationResult>> = vec![None; run.len()];
     let mut rows = Vec::with_capacity(run.len());
     let mut audit = HashMap::new();
-    let (pusher, role) = (authors.pusher, authors.pusher_role);
+    let pusher = authors.pusher;
+    let mut role = authors.pusher_role;
     for (k, m) in run.iter().enumerate() {
         let checked = match authors.of(tx, clinic, m).await {
-            Ok(_) => rules::authorize(role, Resource::Patient, Action::Create)
-                .map_err(AppError::from)
-                .and_then(|()| create_body::<kinds::Patient>(m)),
+            Ok((_, author_role)) => {
+                role = author_role;
+                rules::authorize(author_role, Resource::Patient, Action::Create)
+                    .map_err(AppError::from)
+                    .and_then(|()| create_body::<kinds::Patient>(m))
+            }
             Err(e) => Err(e),
         };
         match checked {
@@ -532,6 +558,9 @@ async fn apply_patient_run(
         }
     }
     if !rows.is_empty() {
+        if run_author != pusher {
+            tx.act_as(run_author).await?;
+        }
         if mode == Mode::Careful {
             tx.execute_simple("SAVEPOINT run").await?;
         }
