@@ -420,3 +420,41 @@ impl Store for kinds::Payment {
         match patch.into_inner() {}
     }
 }
+
+/// Records device invoice numbers whose invoices were discarded (the caller checked the
+/// role): once each (a retried push changes nothing), never over a number an issued invoice
+/// holds (that invoice stands), and never dated later than the server's clock.
+pub async fn record_cancelled_numbers(
+    tx: &RequestTx,
+    clinic: Uuid,
+    numbers: &[CancelledInvoiceNumber],
+) -> Result<(), AppError> {
+    let now = chrono::Utc::now();
+    let series: Vec<&str> = numbers.iter().map(|n| n.series.as_str()).collect();
+    let values: Vec<i64> = numbers.iter().map(|n| n.number).collect();
+    let invoice_ids: Vec<Uuid> = numbers.iter().map(|n| n.invoice_id).collect();
+    let reasons: Vec<Option<&str>> = numbers.iter().map(|n| n.reason.as_deref()).collect();
+    let at: Vec<chrono::DateTime<chrono::Utc>> =
+        numbers.iter().map(|n| n.cancelled_at.min(now)).collect();
+    tx.execute(
+        "INSERT INTO vaidya.cancelled_invoice_numbers
+             (clinic_id, series, number, invoice_id, reason, cancelled_at, recorded_by)
+         SELECT $1, t.series, t.number, t.invoice_id, t.reason, t.at, $7
+         FROM unnest($2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::timestamptz[])
+              AS t(series, number, invoice_id, reason, at)
+         WHERE NOT EXISTS (SELECT 1 FROM vaidya.invoices i
+                           WHERE i.clinic_id = $1 AND i.series = t.series AND i.number = t.number)
+         ON CONFLICT DO NOTHING",
+        &[
+            &clinic,
+            &series,
+            &values,
+            &invoice_ids,
+            &reasons,
+            &at,
+            &tx.user_id(),
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -303,3 +303,65 @@ impl Store for kinds::Patient {
         apply_patch(tx, clinic, id, patch).await
     }
 }
+
+/// Inserts validated patients with consecutive patient numbers (in the given order) in one
+/// statement: a counter update that takes `n` numbers and a multi-row `INSERT … SELECT FROM
+/// unnest(…)`, under the same RLS policies as a single insert (a push's set-based ingest).
+/// Returns each new row's version by id; every row's `id` must be set.
+pub async fn insert_many(
+    tx: &RequestTx,
+    clinic: Uuid,
+    rows: &[(usize, Valid<NewPatient>)],
+) -> Result<std::collections::HashMap<Uuid, i64>, AppError> {
+    let n = rows.len() as i64;
+    let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id.unwrap_or_default()).collect();
+    let names: Vec<&str> = rows.iter().map(|(_, r)| r.name.as_str()).collect();
+    let sexes: Vec<&str> = rows.iter().map(|(_, r)| r.sex.as_str()).collect();
+    let births: Vec<Option<chrono::NaiveDate>> =
+        rows.iter().map(|(_, r)| r.date_of_birth).collect();
+    let phones: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.phone.as_deref()).collect();
+    let addresses: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.address.as_deref()).collect();
+    let abhas: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.abha_number.as_deref()).collect();
+    let returned = tx
+        .query(
+            "WITH counter AS (
+                 INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, 'patient_number', $2)
+                 ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + $2
+                 RETURNING value - $2 AS base)
+             INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
+             SELECT t.id, $1, counter.base + t.ord, t.name, t.sex, t.dob, t.phone, t.address, t.abha
+             FROM counter, unnest($3::uuid[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[])
+                  WITH ORDINALITY AS t(id, name, sex, dob, phone, address, abha, ord)
+             RETURNING id, version",
+            &[&clinic, &n, &ids, &names, &sexes, &births, &phones, &addresses, &abhas],
+        )
+        .await?;
+    if returned.len() != rows.len() {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "{} of {} patients inserted",
+            returned.len(),
+            rows.len()
+        )));
+    }
+    Ok(returned.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Which of `ids` are patients of this clinic.
+pub async fn existing(
+    tx: &RequestTx,
+    clinic: Uuid,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, AppError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(tx
+        .query(
+            "SELECT id FROM vaidya.patients WHERE clinic_id = $1 AND id = ANY($2)",
+            &[&clinic, &ids],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}

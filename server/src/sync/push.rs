@@ -39,13 +39,13 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, CancelledInvoiceNumber, NewAddendum, NewPatient, Role};
+use vaidya_shared::api::{AuditAction, CancelledInvoiceNumber, NewAddendum, Role};
 use vaidya_shared::entity::{self, kinds, Entity, Stored, Updates};
 use vaidya_shared::for_each_kind;
 use vaidya_shared::rules::{self, Action, Resource, Valid, Validate};
 use vaidya_shared::sync::{
-    ConflictKind, EntityKind, FieldChange, FieldConflict, LocalAccess, Mutation, MutationResult,
-    Operation, PushRequest, PushResponse, MAX_PUSH_BATCH,
+    ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation,
+    PushRequest, PushResponse, MAX_PUSH_BATCH,
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -274,7 +274,14 @@ pub async fn apply_batch(
         tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
     }
     record_cancelled_numbers(tx, clinic, role, &req.cancelled_numbers, pusher, &mut audit).await?;
-    let known_patients = patients_of_clinic(tx, clinic, &req.local_accesses).await?;
+    // An uploaded access is audited with this clinic's patients only, so a device cannot
+    // write another clinic's patient (or a made-up id) into this clinic's trail.
+    let named: Vec<Uuid> = req
+        .local_accesses
+        .iter()
+        .flat_map(|a| a.patient_ids.iter().copied())
+        .collect();
+    let known_patients = routes::patients::existing(tx, clinic, &named).await?;
     // The idempotency records and the audit rows are independent statements: pipelined on
     // the connection (sent together, one round trip for all of them). The statements are
     // prepared first (cache hits after a connection's first push), so each is sent when
@@ -353,10 +360,10 @@ pub async fn apply_batch(
     Ok(PushResponse { results })
 }
 
-/// Records device invoice numbers whose invoices were discarded: once each (a retried push
-/// changes nothing) and never over a number an issued invoice holds (that invoice stands).
-/// A role that may not issue invoices records none; the attempt is audited as denied, and
-/// the push goes on (the device must not be stuck on it).
+/// Records device invoice numbers whose invoices were discarded
+/// (`invoices::record_cancelled_numbers`). A role that may not issue invoices records none;
+/// the attempt is audited as denied, and the push goes on (the device must not be stuck on
+/// it).
 async fn record_cancelled_numbers(
     tx: &RequestTx,
     clinic: Uuid,
@@ -368,67 +375,14 @@ async fn record_cancelled_numbers(
     if numbers.is_empty() {
         return Ok(());
     }
-    let invoice_ids: Vec<Uuid> = numbers.iter().map(|n| n.invoice_id).collect();
     if !rules::may(role, Resource::Invoice, Action::Create) {
         let entry = audit
             .entry((pusher, AuditAction::Denied, EntityKind::Invoice.as_str()))
             .or_default();
-        entry.0.extend(invoice_ids);
+        entry.0.extend(numbers.iter().map(|n| n.invoice_id));
         return Ok(());
     }
-    let now = Utc::now();
-    let series: Vec<&str> = numbers.iter().map(|n| n.series.as_str()).collect();
-    let values: Vec<i64> = numbers.iter().map(|n| n.number).collect();
-    let reasons: Vec<Option<&str>> = numbers.iter().map(|n| n.reason.as_deref()).collect();
-    let at: Vec<DateTime<Utc>> = numbers.iter().map(|n| n.cancelled_at.min(now)).collect();
-    tx.execute(
-        "INSERT INTO vaidya.cancelled_invoice_numbers
-             (clinic_id, series, number, invoice_id, reason, cancelled_at, recorded_by)
-         SELECT $1, t.series, t.number, t.invoice_id, t.reason, t.at, $7
-         FROM unnest($2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::timestamptz[])
-              AS t(series, number, invoice_id, reason, at)
-         WHERE NOT EXISTS (SELECT 1 FROM vaidya.invoices i
-                           WHERE i.clinic_id = $1 AND i.series = t.series AND i.number = t.number)
-         ON CONFLICT DO NOTHING",
-        &[
-            &clinic,
-            &series,
-            &values,
-            &invoice_ids,
-            &reasons,
-            &at,
-            &pusher,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The patients named by uploaded offline accesses that this clinic has: an access is
-/// audited with these only, so a device cannot write another clinic's patient (or a made-up
-/// id) into this clinic's trail. (A patient created offline and pushed in this batch is
-/// already here.)
-async fn patients_of_clinic(
-    tx: &RequestTx,
-    clinic: Uuid,
-    accesses: &[LocalAccess],
-) -> Result<std::collections::HashSet<Uuid>, AppError> {
-    let named: Vec<Uuid> = accesses
-        .iter()
-        .flat_map(|a| a.patient_ids.iter().copied())
-        .collect();
-    if named.is_empty() {
-        return Ok(Default::default());
-    }
-    Ok(tx
-        .query(
-            "SELECT id FROM vaidya.patients WHERE clinic_id = $1 AND id = ANY($2)",
-            &[&clinic, &named],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    routes::invoices::record_cancelled_numbers(tx, clinic, numbers).await
 }
 
 const RECORD_SQL: &str =
@@ -564,7 +518,7 @@ async fn apply_patient_run_as(
         if mode == Mode::Careful {
             tx.execute_simple("SAVEPOINT run").await?;
         }
-        match insert_patients(tx, clinic, &rows).await {
+        match routes::patients::insert_many(tx, clinic, &rows).await {
             Ok(versions) => {
                 if mode == Mode::Careful {
                     tx.execute_simple("RELEASE SAVEPOINT run").await?;
@@ -606,47 +560,6 @@ async fn apply_patient_run_as(
         .into_iter()
         .map(|o| o.expect("every mutation of the run has an outcome"))
         .collect())
-}
-
-/// Insert validated patients with consecutive patient numbers (in run order) in one
-/// statement; returns each new row's version by id.
-async fn insert_patients(
-    tx: &RequestTx,
-    clinic: Uuid,
-    rows: &[(usize, Valid<NewPatient>)],
-) -> Result<HashMap<Uuid, i64>, AppError> {
-    let n = rows.len() as i64;
-    // `create_body` made every id equal to its mutation's entity id.
-    let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id.unwrap_or_default()).collect();
-    let names: Vec<&str> = rows.iter().map(|(_, r)| r.name.as_str()).collect();
-    let sexes: Vec<&str> = rows.iter().map(|(_, r)| r.sex.as_str()).collect();
-    let births: Vec<Option<chrono::NaiveDate>> =
-        rows.iter().map(|(_, r)| r.date_of_birth).collect();
-    let phones: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.phone.as_deref()).collect();
-    let addresses: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.address.as_deref()).collect();
-    let abhas: Vec<Option<&str>> = rows.iter().map(|(_, r)| r.abha_number.as_deref()).collect();
-    let returned = tx
-        .query(
-            "WITH counter AS (
-                 INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, 'patient_number', $2)
-                 ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + $2
-                 RETURNING value - $2 AS base)
-             INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
-             SELECT t.id, $1, counter.base + t.ord, t.name, t.sex, t.dob, t.phone, t.address, t.abha
-             FROM counter, unnest($3::uuid[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[])
-                  WITH ORDINALITY AS t(id, name, sex, dob, phone, address, abha, ord)
-             RETURNING id, version",
-            &[&clinic, &n, &ids, &names, &sexes, &births, &phones, &addresses, &abhas],
-        )
-        .await?;
-    if returned.len() != rows.len() {
-        return Err(AppError::Internal(anyhow::anyhow!(
-            "{} of {} patients inserted",
-            returned.len(),
-            rows.len()
-        )));
-    }
-    Ok(returned.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Entity ids and patient ids of one audit row.
