@@ -166,10 +166,14 @@ impl Api {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Value)> {
+        // A connection of its own, closed after the answer: the server may close one whose
+        // body it refused unread (413), and a pooled client racing to reuse it would fail
+        // the next request with "connection closed before message completed".
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
             .header("content-type", content_type)
+            .header("connection", "close")
             .body(body);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
