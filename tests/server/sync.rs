@@ -31,12 +31,16 @@ async fn push(api: &Api, clinic: Uuid, mutations: Vec<Value>) -> Result<Vec<Valu
 }
 
 /// Pull everything after `cursor`; returns changes and the new cursor.
+/// Pulls to the end of the feed, as a client does: while the server says changes are
+/// `settling` (held back by an older transaction — the suite's other tests share the
+/// cluster), it pulls again shortly.
 async fn pull_all(
     api: &Api,
     clinic: Uuid,
     mut cursor: Option<String>,
 ) -> Result<(Vec<Value>, String)> {
     let mut all = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let q = cursor
             .as_ref()
@@ -48,6 +52,10 @@ async fn pull_all(
         anyhow::ensure!(status == StatusCode::OK, "pull: {status} {body}");
         all.extend(body["changes"].as_array().cloned().unwrap_or_default());
         cursor = body["cursor"].as_str().map(str::to_string);
+        if body["settling"] == true && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
         if body["has_more"] != true {
             return Ok((all, cursor.unwrap_or_default()));
         }
