@@ -30,14 +30,27 @@ async fn push(api: &Api, clinic: Uuid, mutations: Vec<Value>) -> Result<Vec<Valu
     Ok(body["results"].as_array().cloned().unwrap_or_default())
 }
 
-/// Pull everything after `cursor`; returns changes and the new cursor.
-/// Pulls to the end of the feed, as a client does: while the server says changes are
+/// Pulls everything after `cursor` (returns the changes and the new cursor), to the end of what the feed hands out now (`settling` changes are not waited for).
+async fn pull_all(api: &Api, clinic: Uuid, cursor: Option<String>) -> Result<(Vec<Value>, String)> {
+    pull(api, clinic, cursor, false).await
+}
+
+/// Pulls to the end of the feed as a client does: while the server says changes are
 /// `settling` (held back by an older transaction — the suite's other tests share the
 /// cluster), it pulls again shortly.
-async fn pull_all(
+async fn pull_settled(
+    api: &Api,
+    clinic: Uuid,
+    cursor: Option<String>,
+) -> Result<(Vec<Value>, String)> {
+    pull(api, clinic, cursor, true).await
+}
+
+async fn pull(
     api: &Api,
     clinic: Uuid,
     mut cursor: Option<String>,
+    until_settled: bool,
 ) -> Result<(Vec<Value>, String)> {
     let mut all = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -52,7 +65,7 @@ async fn pull_all(
         anyhow::ensure!(status == StatusCode::OK, "pull: {status} {body}");
         all.extend(body["changes"].as_array().cloned().unwrap_or_default());
         cursor = body["cursor"].as_str().map(str::to_string);
-        if body["settling"] == true && std::time::Instant::now() < deadline {
+        if until_settled && body["settling"] == true && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         }
@@ -483,7 +496,7 @@ pub async fn pull_pages_tombstones_roles_and_audit(h: Arc<Harness>) -> Result<()
         status == StatusCode::OK && first["estimated_total"].as_i64().is_some_and(|n| n >= 5),
         "initial pull: {status} {first}"
     );
-    let (all, cursor) = pull_all(&doctor, k, None).await?;
+    let (all, cursor) = pull_settled(&doctor, k, None).await?;
     let kinds: Vec<&str> = all.iter().filter_map(|c| c["entity"].as_str()).collect();
     for kind in [
         "patient",
@@ -524,7 +537,7 @@ pub async fn pull_pages_tombstones_roles_and_audit(h: Arc<Harness>) -> Result<()
     admin
         .delete(&format!("/v1/clinics/{k}/patients/{}", s.patient))
         .await?;
-    let (next, _) = pull_all(&doctor, k, Some(cursor)).await?;
+    let (next, _) = pull_settled(&doctor, k, Some(cursor)).await?;
     check!(
         next.iter().any(|c| c["entity"] == "invoice"
             && c["data"]["payments"].as_array().map(Vec::len) == Some(2)),
