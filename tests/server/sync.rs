@@ -30,7 +30,8 @@ async fn push(api: &Api, clinic: Uuid, mutations: Vec<Value>) -> Result<Vec<Valu
     Ok(body["results"].as_array().cloned().unwrap_or_default())
 }
 
-/// Pulls everything after `cursor` (returns the changes and the new cursor), to the end of what the feed hands out now (`settling` changes are not waited for).
+/// Pulls everything after `cursor` (returns the changes and the new cursor), to the end of
+/// what the feed hands out now (`settling` changes are not waited for).
 async fn pull_all(api: &Api, clinic: Uuid, cursor: Option<String>) -> Result<(Vec<Value>, String)> {
     pull(api, clinic, cursor, false).await
 }
