@@ -318,33 +318,29 @@ impl Client {
                 .register_device_key(key.key_id, &key.public_key())
                 .await
             {
-                Ok(()) => {
-                    self.signer = Some(key);
-                    return Ok(self);
-                }
-                Err(e) if e.is_retryable() => {
-                    self.signer = Some(key);
-                    return Ok(self);
-                }
                 // Revoked (or its id taken): make a new key below.
                 Err(ApiError::Server { .. }) => {}
-                Err(e) => return Err(e.into()),
+                // In force, or the server could not say (unreachable): keep it.
+                Ok(()) | Err(_) => {
+                    self.signer = Some(key);
+                    return Ok(self);
+                }
             }
         }
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let key = DeviceSigner::from_secret(self.user_id, Uuid::now_v7(), secret);
-        match self
+        // Without a registered key the member still works: their changes go unsigned and
+        // the pushing user vouches for them. A key problem never blocks sign-in; the next
+        // online start tries again.
+        if self
             .api
             .register_device_key(key.key_id, &key.public_key())
             .await
+            .is_ok()
         {
-            Ok(()) => {
-                creds.save_signing_key(&self.config.server, &key)?;
-                self.signer = Some(key);
-            }
-            Err(e) if e.is_retryable() => {}
-            Err(e) => return Err(e.into()),
+            creds.save_signing_key(&self.config.server, &key)?;
+            self.signer = Some(key);
         }
         Ok(self)
     }
