@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# One clean build, not an edit loop: incremental caches would only add gigabytes to target/.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 missing=()
@@ -70,3 +73,5 @@ XDG_DATA_HOME="$keyring_home" xvfb-run -a -s "-screen 0 1600x1000x24" dbus-run-s
 # One closing line for the whole run: the sum over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "all test binaries: %d passed, %d failed\n", p, f; if (p == 0) exit 1 }' "$VAIDYA_TEST_LOG"
+# How much disk the build took (CI disks can be small; see docs/benchmarks.md).
+du -sh target 2>/dev/null || true
