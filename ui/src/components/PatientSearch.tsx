@@ -22,6 +22,10 @@ export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?:
   const [answered, setAnswered] = useState("");
   const [error, setError] = useState<unknown>(null);
   const inputRef = useSlashFocus();
+  // The full search (the front desk's) takes the focus when it appears; see useFocusOnMount.
+  useEffect(() => {
+    if (!props.compact) inputRef.current?.focus();
+  }, []);
 
   // Each search gets a number; only the answer to the latest one is shown.
   const latest = useRef(0);
@@ -58,7 +62,7 @@ export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?:
   return (
     <div class="patient-search" data-answered={answered}>
       <input
-        ref={inputRef} type="search" class="search-input" name="patient-search" autoFocus={!props.compact}
+        ref={inputRef} type="search" class="search-input" name="patient-search"
         placeholder={en.patient.searchPlaceholder} value={query} aria-label={en.common.search}
         onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)} onKeyDown={onKey}
       />

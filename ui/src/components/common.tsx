@@ -5,13 +5,27 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { readableError } from "../lib/ipc";
 import { en } from "../strings/en";
 
+/**
+ * Focuses the element once, when it mounts. Not the `autofocus` attribute: WebKit applies
+ * that at a later rendering update, and on a busy PC it landed mid-typing in another field
+ * (keys typed into the date of birth went on into the patient search).
+ */
+export function useFocusOnMount<T extends HTMLElement>(enabled: boolean | undefined) {
+  const ref = useRef<T>(null);
+  useEffect(() => {
+    if (enabled) ref.current?.focus();
+  }, []);
+  return ref;
+}
+
 export function Field(props: {
   label: string; value: string; onInput: (v: string) => void; error?: string; type?: string;
   placeholder?: string; name?: string; autoFocus?: boolean; multiline?: boolean; hint?: string; required?: boolean;
 }) {
   const id = `f-${props.name ?? props.label.replace(/\W+/g, "-").toLowerCase()}`;
+  const focusRef = useFocusOnMount<HTMLInputElement & HTMLTextAreaElement>(props.autoFocus);
   const common = {
-    id, name: props.name, value: props.value, placeholder: props.placeholder, autoFocus: props.autoFocus,
+    id, name: props.name, value: props.value, placeholder: props.placeholder, ref: focusRef,
     "aria-invalid": props.error ? true : undefined, required: props.required,
     onInput: (e: Event) => props.onInput((e.currentTarget as HTMLInputElement).value),
   };
