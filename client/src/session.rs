@@ -26,9 +26,8 @@ use crate::partition::{ClinicPartition, DataDir, OpenCheck, PartitionError};
 use crate::sync::SyncEngine;
 use vaidya_shared::authorship::DeviceSigner;
 
-/// How far the local clock may run behind the latest known real time before an offline
-/// start refuses (clock drift and time zone mistakes stay well inside this).
-pub const CLOCK_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// The one clock tolerance, shared with the server (`rules::clock`).
+pub use vaidya_shared::rules::clock::CLOCK_TOLERANCE;
 
 /// The time source; tests move it.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;

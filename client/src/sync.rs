@@ -13,13 +13,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use uuid::Uuid;
-use vaidya_shared::api::AuditAction;
-use vaidya_shared::sync::{
-    LocalAccess, PullResponse, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH,
-};
+use vaidya_shared::sync::{PullResponse, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH};
 
 use crate::api::{ApiError, ServerApi};
-use crate::partition::{ClinicPartition, PartitionError, ReadAction};
+use crate::partition::{ClinicPartition, PartitionError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -294,21 +291,7 @@ impl SyncEngine {
             }
             let request = PushRequest {
                 mutations: entries.iter().map(|e| e.mutation.clone()).collect(),
-                local_accesses: reads
-                    .iter()
-                    .map(|r| LocalAccess {
-                        action: match r.action {
-                            ReadAction::Read => AuditAction::Read,
-                            ReadAction::List => AuditAction::List,
-                            ReadAction::Print => AuditAction::Print,
-                            ReadAction::Discard => AuditAction::Discard,
-                        },
-                        entity: r.entity,
-                        entity_ids: r.entity_ids.clone(),
-                        patient_ids: r.patient_ids.clone(),
-                        at: r.at,
-                    })
-                    .collect(),
+                local_accesses: reads.iter().map(|r| r.to_access()).collect(),
                 cancelled_numbers: cancelled,
             };
             let response = match self.api.push(clinic, &request).await {

@@ -51,6 +51,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_device_keys",
         include_str!("../migrations/0010_device_keys.sql"),
     ),
+    (
+        "0011_act_times",
+        include_str!("../migrations/0011_act_times.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

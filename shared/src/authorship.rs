@@ -5,7 +5,9 @@
 //! user makes offline is signed with it, so whoever's session later syncs it, the server
 //! applies it as its author: the signature names the author, never the pusher's word.
 //!
-//! What is signed is [`signed_bytes`]: the clinic id and the mutation without its
+//! Offline reads are signed the same way, so the audit trail names their real reader.
+//!
+//! What is signed is [`signed_bytes`]: the clinic id and the item without its
 //! [`Authorship`], as RFC 8785 canonical JSON (sorted keys, one number format), so the
 //! device and the server derive the same bytes whatever order their JSON maps keep.
 
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::sync::Mutation;
+use crate::sync::{LocalAccess, Mutation};
 use crate::{ApiError, ErrorCode};
 
 /// Who made a change, and the proof.
@@ -30,22 +32,48 @@ pub struct Authorship {
     pub signature: String,
 }
 
-/// The bytes an author signs for `mutation` in `clinic`.
-pub fn signed_bytes(clinic: Uuid, mutation: &Mutation) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Signed<'a> {
-        clinic_id: Uuid,
-        mutation: &'a Mutation,
+/// Something a user does on a device and signs: a change ([`Mutation`]) or an access to
+/// patient data ([`LocalAccess`]). Each kind signs under its own name, so a signature made
+/// for one can never pass as the other.
+pub trait Signable: Serialize + Clone {
+    /// The key the item sits under in the signed JSON.
+    const DOMAIN: &'static str;
+    fn author(&self) -> Option<&Authorship>;
+    fn set_author(&mut self, author: Option<Authorship>);
+}
+
+impl Signable for Mutation {
+    const DOMAIN: &'static str = "mutation";
+    fn author(&self) -> Option<&Authorship> {
+        self.author.as_ref()
     }
-    let unsigned = Mutation {
-        author: None,
-        ..mutation.clone()
-    };
-    serde_json_canonicalizer::to_vec(&Signed {
-        clinic_id: clinic,
-        mutation: &unsigned,
-    })
-    .expect("a mutation is plain JSON")
+    fn set_author(&mut self, author: Option<Authorship>) {
+        self.author = author;
+    }
+}
+
+impl Signable for LocalAccess {
+    const DOMAIN: &'static str = "access";
+    fn author(&self) -> Option<&Authorship> {
+        self.author.as_ref()
+    }
+    fn set_author(&mut self, author: Option<Authorship>) {
+        self.author = author;
+    }
+}
+
+/// The bytes an author signs for `item` in `clinic`: `{"clinic_id": …, DOMAIN: item}` with
+/// the item's authorship left out, as canonical JSON.
+pub fn signed_bytes<T: Signable>(clinic: Uuid, item: &T) -> Vec<u8> {
+    let mut unsigned = item.clone();
+    unsigned.set_author(None);
+    let mut signed = serde_json::Map::new();
+    signed.insert("clinic_id".to_owned(), serde_json::json!(clinic));
+    signed.insert(
+        T::DOMAIN.to_owned(),
+        serde_json::to_value(&unsigned).expect("a signable item is plain JSON"),
+    );
+    serde_json_canonicalizer::to_vec(&signed).expect("a signable item is plain JSON")
 }
 
 /// A user's signing key on this device.
@@ -84,14 +112,14 @@ impl DeviceSigner {
         self.key.verifying_key().to_bytes()
     }
 
-    /// Signs `mutation` for `clinic` as this user (replacing any earlier authorship).
-    pub fn sign(&self, clinic: Uuid, mutation: &mut Mutation) {
-        let signature = self.key.sign(&signed_bytes(clinic, mutation));
-        mutation.author = Some(Authorship {
+    /// Signs `item` for `clinic` as this user (replacing any earlier authorship).
+    pub fn sign<T: Signable>(&self, clinic: Uuid, item: &mut T) {
+        let signature = self.key.sign(&signed_bytes(clinic, item));
+        item.set_author(Some(Authorship {
             user_id: self.user_id,
             key_id: self.key_id,
             signature: base64::engine::general_purpose::STANDARD.encode(signature.to_bytes()),
-        });
+        }));
     }
 }
 
@@ -103,12 +131,11 @@ fn invalid(message: &str) -> ApiError {
     }
 }
 
-/// Checks that `mutation`'s authorship was signed for `clinic` with `public_key` (the key
-/// the server registered as `author.key_id` of `author.user_id`).
-pub fn verify(clinic: Uuid, mutation: &Mutation, public_key: &[u8]) -> Result<(), ApiError> {
-    let author = mutation
-        .author
-        .as_ref()
+/// Checks that `item`'s authorship was signed for `clinic` with `public_key` (the key the
+/// server registered as `author.key_id` of `author.user_id`).
+pub fn verify<T: Signable>(clinic: Uuid, item: &T, public_key: &[u8]) -> Result<(), ApiError> {
+    let author = item
+        .author()
         .ok_or_else(|| invalid("The change names no author."))?;
     let key = <[u8; 32]>::try_from(public_key)
         .ok()
@@ -119,7 +146,7 @@ pub fn verify(clinic: Uuid, mutation: &Mutation, public_key: &[u8]) -> Result<()
         .ok()
         .and_then(|b| Signature::from_slice(&b).ok())
         .ok_or_else(|| invalid("The change's signature is malformed."))?;
-    key.verify_strict(&signed_bytes(clinic, mutation), &signature)
+    key.verify_strict(&signed_bytes(clinic, item), &signature)
         .map_err(|_| invalid("The change's signature does not match its author and content."))
 }
 
@@ -181,5 +208,32 @@ mod tests {
         let mut unsigned = m.clone();
         unsigned.author = None;
         assert!(verify(clinic, &unsigned, &signer.public_key()).is_err());
+    }
+
+    #[test]
+    fn a_signature_for_one_kind_of_act_never_passes_as_another() {
+        // Same clinic and author: the signed bytes name the kind, so a change's signature
+        // cannot be replayed on a read (nor the reverse), whatever the fields.
+        let m = mutation();
+        let access = LocalAccess {
+            access_id: m.mutation_id,
+            action: crate::api::AuditAction::Read,
+            entity: EntityKind::Patient,
+            entity_ids: vec![m.entity_id],
+            patient_ids: vec![m.entity_id],
+            at: m.made_at,
+            author: None,
+        };
+        let clinic = Uuid::new_v4();
+        assert!(signed_bytes(clinic, &m).starts_with(b"{\"clinic_id\""));
+        assert_ne!(signed_bytes(clinic, &m), signed_bytes(clinic, &access));
+        let signer = DeviceSigner::from_secret(Uuid::new_v4(), Uuid::new_v4(), [9; 32]);
+        let mut signed = m.clone();
+        signer.sign(clinic, &mut signed);
+        let replayed = LocalAccess {
+            author: signed.author.clone(),
+            ..access
+        };
+        assert!(verify(clinic, &replayed, &signer.public_key()).is_err());
     }
 }

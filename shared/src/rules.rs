@@ -1,7 +1,8 @@
-//! The one rule set: who may do what ([`permissions`]) and what a valid record is
-//! ([`validation`]). Every tier calls these functions; none restates a rule. What the device
+//! The one rule set: who may do what ([`permissions`]), what a valid record is
+//! ([`validation`]) and how far a device's clock is believed ([`clock`]). Every tier calls these functions; none restates a rule. What the device
 //! accepts, the server accepts.
 
+pub mod clock;
 pub mod permissions;
 pub mod validation;
 

@@ -125,7 +125,9 @@ pub struct Mutation {
     pub data: Option<Value>,
     #[serde(default)]
     pub changes: Map<String, Value>,
-    /// When the user made the change on the device (informational; never used to order).
+    /// When the user made the change on the device. Never used to order changes; it is the
+    /// act's own time where the act has one (a note's signing, an invoice's or a
+    /// prescription's issue, a payment's receipt), bounded by the server (`rules::clock`).
     pub made_at: DateTime<Utc>,
     /// Who made the change, proven by their device key's signature. Absent: the pushing
     /// user made it. Present: the server applies the change as this author, after checking
@@ -140,11 +142,19 @@ pub struct Mutation {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct LocalAccess {
+    /// Made on the device when the access was recorded: the server audits each id once, so
+    /// an upload retried after a lost answer is not audited twice.
+    pub access_id: Uuid,
     pub action: AuditAction,
     pub entity: EntityKind,
     pub entity_ids: Vec<Uuid>,
     pub patient_ids: Vec<Uuid>,
+    /// When it happened on the device (bounded by the server: see `rules::clock`).
     pub at: DateTime<Utc>,
+    /// Who read, proven like a mutation's author. Absent: the pushing user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub author: Option<crate::authorship::Authorship>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -336,7 +336,7 @@ pub async fn devices_cannot_upload_server_records(h: Arc<Harness>) -> Result<()>
                     "mutations": [{"mutation_id": uuid::Uuid::now_v7(), "entity": "patient", "entity_id": patient,
                                    "op": "create", "data": {"name": "Forged Day", "sex": "female"},
                                    "made_at": "2026-06-15T05:00:00Z"}],
-                    "local_accesses": [{"action": action, "entity": "patient", "entity_ids": [patient],
+                    "local_accesses": [{"access_id": uuid::Uuid::now_v7(), "action": action, "entity": "patient", "entity_ids": [patient],
                                         "patient_ids": [patient], "at": "2026-06-15T05:00:00Z"}],
                 }),
             )
@@ -492,7 +492,7 @@ pub async fn audit_chains_belong_to_real_clinics_and_their_members(h: Arc<Harnes
     let (status, body) = doctor
         .post(
             &format!("/v1/clinics/{}/sync/push", w.a.id),
-            json!({"mutations": [], "local_accesses": [{"action": "read", "entity": "patient",
+            json!({"mutations": [], "local_accesses": [{"access_id": Uuid::now_v7(), "action": "read", "entity": "patient",
                 "entity_ids": [a_patient, b_patient], "patient_ids": [a_patient, b_patient],
                 "at": "2026-06-15T05:00:00Z"}]}),
         )

@@ -2,6 +2,7 @@
 //! loopback, driven over HTTP and as SQL under the app role. A custom harness
 //! (libtest-mimic) so the cluster is started once and stopped and removed at the end.
 
+mod act_times;
 mod allergies;
 mod audit;
 mod auth;

@@ -35,6 +35,7 @@ tests![
     crate::audit::audit_chains_belong_to_real_clinics_and_their_members,
     crate::auth::login_refresh_logout,
     crate::authorship::a_colleagues_sync_applies_signed_work_as_its_author,
+    crate::act_times::acts_keep_their_device_time_and_reads_their_reader_once,
     crate::auth::unknown_email_and_wrong_password_look_alike,
     crate::auth::repeated_failures_are_throttled,
     crate::auth::refresh_token_replay_revokes_session,

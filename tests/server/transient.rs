@@ -150,7 +150,7 @@ pub async fn crossing_reads_and_creates_do_not_deadlock(h: Arc<Harness>) -> Resu
     let batch_b = json!({"mutations": [refused(), create_patient(x, "Crossing X")]});
     let batch_a = json!({
         "mutations": [refused(), create_patient(y, "Crossing Y")],
-        "local_accesses": [{"action": "read", "entity": "patient", "entity_ids": [read],
+        "local_accesses": [{"access_id": Uuid::now_v7(), "action": "read", "entity": "patient", "entity_ids": [read],
                             "patient_ids": [read], "at": Utc::now()}],
     });
 

@@ -1,13 +1,18 @@
 //! One clinic PC, several people: each offline act is its author's, whoever's session
-//! syncs it (the author's device key signs it; the server applies it as the author).
+//! syncs it (the author's device key signs it; the server applies it as the author), and
+//! keeps its own time; each offline read is audited as its reader's, once.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vaidya_client::credentials::ActiveSession;
 use vaidya_client::session::Client;
-use vaidya_shared::api::{NewEncounter, NewPrescription, NewPrescriptionItem, Vitals};
+use vaidya_shared::api::{
+    NewEncounter, NewInvoice, NewInvoiceLine, NewPayment, NewPrescription, NewPrescriptionItem,
+    PaymentMethod, Vitals,
+};
 use vaidya_tests::{Harness, Person, TestServer, World};
 
 use crate::check;
@@ -54,7 +59,9 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
         diagnosis: "Viral fever".to_owned(),
         vitals: Vitals::default(),
     })?;
-    c.sign_note(note.id)?;
+    let signed = c.sign_note(note.id)?;
+    // The doctor reads the chart back (an offline read, to be audited as the doctor's).
+    c.patient_chart(patient.id)?;
     let rx = c.issue_prescription(NewPrescription {
         acknowledged_allergies: Vec::new(),
         id: None,
@@ -72,21 +79,52 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
     })?;
     drop(engine);
 
-    // The desk takes the PC back, still offline, and registers a walk-in.
+    // The desk takes the PC back, still offline, registers a walk-in and bills the
+    // doctor's patient.
     take_the_pc_offline(&mut d, desk)?;
     let mut engine = d.engine(clinic, 3)?;
-    let walk_in = d
-        .clinic(&mut engine)?
-        .register_patient(new_patient("Walk In", "9822000032"))?;
+    let mut c = d.clinic(&mut engine)?;
+    let walk_in = c.register_patient(new_patient("Walk In", "9822000032"))?;
+    let invoice = c.issue_invoice(
+        NewInvoice {
+            id: None,
+            patient_id: patient.id,
+            series: None,
+            number: None,
+            place_of_supply: None,
+            lines: vec![NewInvoiceLine {
+                description: "Consultation".to_owned(),
+                sac_hsn: "999312".to_owned(),
+                quantity: 1,
+                unit_price_paise: 50_000,
+                discount_paise: 0,
+                gst_rate_bp: 0,
+            }],
+        },
+        "27",
+    )?;
+    let paid = c.take_payment(
+        invoice.id,
+        NewPayment {
+            id: None,
+            amount_paise: 50_000,
+            method: PaymentMethod::Cash,
+            reference: None,
+        },
+    )?;
+    // Time passes before the line returns: the server must keep the device's times.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
 
     // The line returns; the desk's session syncs everyone's work.
     d.proxy.set_online(true);
     let report = engine.sync().await?;
     check!(
-        report.applied == 5 && report.rejected == 0,
-        "the doctor's four changes and the desk's one, all applied: {report:?} {:?}",
+        report.applied == 7 && report.rejected == 0,
+        "the doctor's four changes and the desk's three, all applied: {report:?} {:?}",
         engine.partition().rejected_changes()?
     );
+    // A second sync uploads nothing again (each read was recorded once).
+    engine.sync().await?;
 
     let api = server
         .client()
@@ -130,6 +168,43 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
     check!(
         author_of(walk_in.id).await? == Some(desk.id),
         "the desk's registration is audited as the desk's"
+    );
+
+    // Each act keeps the device's time, not the sync's.
+    let times = su
+        .query_one(
+            "SELECT (SELECT signed_at FROM vaidya.encounters WHERE id = $1),
+                    (SELECT issued_at FROM vaidya.prescriptions WHERE id = $2),
+                    (SELECT issued_at FROM vaidya.invoices WHERE id = $3),
+                    (SELECT received_at FROM vaidya.payments WHERE invoice_id = $3)",
+            &[&note.id, &rx.id, &invoice.id],
+        )
+        .await?;
+    let got: [Option<DateTime<Utc>>; 4] = [times.get(0), times.get(1), times.get(2), times.get(3)];
+    let want = [
+        signed.signed_at,
+        Some(rx.issued_at),
+        Some(invoice.issued_at),
+        paid.payments.first().map(|p| p.received_at),
+    ];
+    check!(
+        got == want,
+        "signing, issue and receipt keep their device times: {got:?}, want {want:?}"
+    );
+    // The doctor's offline reads of the chart: the doctor's, each once.
+    let readers = su
+        .query(
+            "SELECT actor_id, count(*) FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND action = 'list' AND occurred_at IS NOT NULL
+               AND $2 = ANY (patient_ids) AND entity_type = 'encounter'
+             GROUP BY actor_id",
+            &[&clinic, &patient.id],
+        )
+        .await?;
+    let readers: Vec<(Option<Uuid>, i64)> = readers.iter().map(|r| (r.get(0), r.get(1))).collect();
+    check!(
+        readers == vec![(Some(doctor.id), 1)],
+        "the chart's notes were listed offline by the doctor, once: {readers:?}"
     );
     Ok(())
 }

@@ -10,7 +10,7 @@ use vaidya_shared::sync::Operation;
 
 use super::cache::{Cached, CachedRow};
 use super::edits::{field_changes, stored_now, to_object};
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::outbox::{new_mutation, EntityKind};
 use super::sql::{enum_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -74,13 +74,7 @@ impl ClinicPartition {
             .query_map([patient_id.to_string()], from_row)?
             .collect::<Result<_, _>>()?;
         let ids: Vec<Uuid> = allergies.iter().map(|a| a.id).collect();
-        local_reads::record(
-            &self.conn,
-            ReadAction::List,
-            EntityKind::Allergy,
-            &ids,
-            &[patient_id],
-        )?;
+        self.record_access(ReadAction::List, EntityKind::Allergy, &ids, &[patient_id])?;
         Ok(allergies)
     }
 

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use vaidya_shared::api::{Appointment, AppointmentStatus};
 
 use super::cache::{Cached, CachedRow};
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
 use super::sql::{enum_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -116,13 +116,7 @@ impl ClinicPartition {
     fn record_list(&self, appointments: &[Appointment]) -> Result<(), PartitionError> {
         let ids: Vec<Uuid> = appointments.iter().map(|a| a.id).collect();
         let patients: Vec<Uuid> = appointments.iter().map(|a| a.patient_id).collect();
-        local_reads::record(
-            &self.conn,
-            ReadAction::List,
-            EntityKind::Appointment,
-            &ids,
-            &patients,
-        )?;
+        self.record_access(ReadAction::List, EntityKind::Appointment, &ids, &patients)?;
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use vaidya_shared::entity::{Entity, Stored};
 use vaidya_shared::sync::EntityKind;
 
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::{ClinicPartition, PartitionError};
 
 /// A record the cache can write (with its children: addenda, items, lines, payments).
@@ -89,7 +89,7 @@ impl ClinicPartition {
         let record = E::peek(&self.conn, id)?;
         if let Some(r) = &record {
             let patients: Vec<Uuid> = r.patient_id().into_iter().collect();
-            local_reads::record(&self.conn, ReadAction::Read, E::KIND, &[r.id()], &patients)?;
+            self.record_access(ReadAction::Read, E::KIND, &[r.id()], &patients)?;
         }
         Ok(record)
     }

@@ -403,6 +403,8 @@ impl ClinicPartition {
             Some(before.version),
         );
         m.changes = changes;
+        // The server dates the signature with the change's time: the same instant.
+        m.made_at = now;
         self.commit_local(Some(&after), None, &m)?;
         Ok(after)
     }
@@ -443,6 +445,8 @@ impl ClinicPartition {
             version: 0,
         };
         let mut m = new_mutation(EntityKind::Prescription, id, Operation::Create, None);
+        // Issued when it was printed: the server dates it with the change's time.
+        m.made_at = prescription.issued_at;
         m.data = Some(Value::Object(to_object(&NewPrescription {
             id: Some(id),
             ..new
@@ -467,19 +471,22 @@ impl ClinicPartition {
                 })?;
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let reference = new.reference.clone().filter(|r| !r.trim().is_empty());
+        let received_at = stored_now();
         invoice.payments.push(Payment {
             id,
             invoice_id,
             amount_paise: new.amount_paise,
             method: new.method,
             reference: reference.clone(),
-            received_at: stored_now(),
+            received_at,
         });
         invoice.paid_paise = invoice
             .paid_paise
             .checked_add(new.amount_paise)
             .ok_or_else(|| PartitionError::InvalidMutation("amount too large".to_owned()))?;
         let mut m = new_mutation(EntityKind::Payment, id, Operation::Create, None);
+        // Received when the desk took it: the server dates it with the change's time.
+        m.made_at = received_at;
         m.parent_id = Some(invoice_id);
         m.data = Some(Value::Object(to_object(&NewPayment {
             id: Some(id),
@@ -575,7 +582,7 @@ impl ClinicPartition {
             number,
             // The same printed form as the server's (`{series}/{number:06}`).
             invoice_number: format!("{series}/{number:06}"),
-            issued_at: Utc::now(),
+            issued_at: stored_now(),
             place_of_supply: place.clone(),
             supply_kind: kind,
             lines,
@@ -585,6 +592,8 @@ impl ClinicPartition {
             version: 0,
         };
         let mut m = new_mutation(EntityKind::Invoice, id, Operation::Create, None);
+        // The date printed on the invoice is the one the server keeps.
+        m.made_at = invoice.issued_at;
         m.data = Some(Value::Object(to_object(&NewInvoice {
             id: Some(id),
             series: Some(series),

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use vaidya_shared::api::{Addendum, Encounter};
 
 use super::cache::{Cached, CachedRow};
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
 use super::sql::{json_at, opt_ts_at, opt_uuid_at, to_json, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -124,13 +124,7 @@ impl ClinicPartition {
             load_addenda(&self.conn, e)?;
         }
         let ids: Vec<Uuid> = encounters.iter().map(|e| e.id).collect();
-        local_reads::record(
-            &self.conn,
-            ReadAction::List,
-            EntityKind::Encounter,
-            &ids,
-            &[patient_id],
-        )?;
+        self.record_access(ReadAction::List, EntityKind::Encounter, &ids, &[patient_id])?;
         Ok(encounters)
     }
 }

@@ -7,7 +7,7 @@ use vaidya_shared::api::{Invoice, InvoiceLine, Payment, PaymentMethod};
 use vaidya_shared::gst::{LineTax, SupplyKind};
 
 use super::cache::{Cached, CachedRow};
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
 use super::sql::{enum_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -204,13 +204,7 @@ impl ClinicPartition {
             load_children(&self.conn, i)?;
         }
         let ids: Vec<Uuid> = invoices.iter().map(|i| i.id).collect();
-        local_reads::record(
-            &self.conn,
-            ReadAction::List,
-            EntityKind::Invoice,
-            &ids,
-            &[patient_id],
-        )?;
+        self.record_access(ReadAction::List, EntityKind::Invoice, &ids, &[patient_id])?;
         Ok(invoices)
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 pub use vaidya_shared::sync::{EntityKind, Mutation, Operation};
 
-use super::sql::{enum_at, json_at, now, opt_uuid_at, ts, ts_at, uuid_at};
+use super::sql::{enum_at, json_at, now, opt_json_at, opt_uuid_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 
 pub(crate) fn operation_str(op: Operation) -> &'static str {
@@ -191,20 +191,7 @@ pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Outbox
             data,
             changes: json_at(row, 8)?,
             made_at: ts_at(row, 9)?,
-            author: {
-                let author: Option<String> = row.get(17)?;
-                author
-                    .map(|text| {
-                        serde_json::from_str(&text).map_err(|e| {
-                            rusqlite::Error::FromSqlConversionFailure(
-                                17,
-                                rusqlite::types::Type::Text,
-                                e.into(),
-                            )
-                        })
-                    })
-                    .transpose()?
-            },
+            author: opt_json_at(row, 17)?,
         },
         created_at: ts_at(row, 10)?,
         attempts: row.get(11)?,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use vaidya_shared::api::{Patient, Sex};
 
 use super::cache::{Cached, CachedRow};
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
 use super::sql::{date, enum_at, opt_date_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -128,13 +128,7 @@ impl ClinicPartition {
             .prepare_cached(&format!("SELECT {COLUMNS} FROM patients ORDER BY id"))?;
         let patients: Vec<Patient> = stmt.query_map([], from_row)?.collect::<Result<_, _>>()?;
         let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
-        local_reads::record(
-            &self.conn,
-            ReadAction::List,
-            EntityKind::Patient,
-            &ids,
-            &ids,
-        )?;
+        self.record_access(ReadAction::List, EntityKind::Patient, &ids, &ids)?;
         Ok(patients)
     }
 
@@ -182,13 +176,7 @@ impl ClinicPartition {
             .query_map(params![fts, limit], from_row)?
             .collect::<Result<_, _>>()?;
         let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
-        local_reads::record(
-            &self.conn,
-            ReadAction::List,
-            EntityKind::Patient,
-            &ids,
-            &ids,
-        )?;
+        self.record_access(ReadAction::List, EntityKind::Patient, &ids, &ids)?;
         Ok(patients)
     }
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use vaidya_shared::api::{Prescription, PrescriptionItem};
 
 use super::cache::{Cached, CachedRow};
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
 use super::sql::{json_at, opt_uuid_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -118,8 +118,7 @@ impl ClinicPartition {
             load_items(&self.conn, p)?;
         }
         let ids: Vec<Uuid> = prescriptions.iter().map(|p| p.id).collect();
-        local_reads::record(
-            &self.conn,
+        self.record_access(
             ReadAction::List,
             EntityKind::Prescription,
             &ids,

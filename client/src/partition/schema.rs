@@ -362,6 +362,11 @@ ALTER TABLE voided_invoice_numbers ADD COLUMN uploaded INTEGER NOT NULL DEFAULT 
     r#"
 ALTER TABLE outbox ADD COLUMN author TEXT CHECK (author IS NULL OR json_valid(author));
 "#,
+    // 7 → 8: offline reads are signed by their reader too, so the server's audit trail names
+    // who read, whoever's session uploads them (NULL for reads recorded before).
+    r#"
+ALTER TABLE local_reads ADD COLUMN author TEXT CHECK (author IS NULL OR json_valid(author));
+"#,
 ];
 
 /// The schema version this build writes and understands.

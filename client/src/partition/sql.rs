@@ -93,6 +93,16 @@ pub(crate) fn json_at<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&text).map_err(|e| conversion_error(idx, e))
 }
 
+/// Reads a nullable JSON text column (a change's or a read's authorship).
+pub(crate) fn opt_json_at<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<T>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| conversion_error(idx, e)))
+        .transpose()
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }

@@ -816,6 +816,42 @@ fn reads_of_patient_data_are_recorded_with_ids_only() {
     assert_eq!(partition.local_reads(10).unwrap(), vec![reads[1].clone()]);
 }
 
+#[test]
+fn a_read_is_signed_by_its_reader_as_stored() {
+    let f = fixture();
+    let mut partition = f.open();
+    let p = patient(f.clinic, 6, "Signed Read", None, None);
+    add_patient(&mut partition, &p);
+    partition.get_patient(p.id).unwrap();
+    let reader = vaidya_shared::authorship::DeviceSigner::from_secret(
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        [5; 32],
+    );
+    partition.set_author(Some(reader.clone()));
+    partition.get_patient(p.id).unwrap();
+    drop(partition);
+    // Reopened: what is uploaded is exactly what was signed.
+    let partition = f.open();
+    let reads = partition.local_reads(10).unwrap();
+    assert_eq!(reads.len(), 2);
+    assert!(reads[0].author.is_none(), "read before anyone was signing");
+    let access = reads[1].to_access();
+    assert_eq!(access.access_id, reads[1].read_id);
+    assert_eq!(
+        access.author.as_ref().map(|a| a.user_id),
+        Some(reader.user_id)
+    );
+    vaidya_shared::authorship::verify(f.clinic, &access, &reader.public_key())
+        .expect("the stored read verifies");
+    let mut altered = access.clone();
+    altered.at += chrono::TimeDelta::seconds(1);
+    assert!(
+        vaidya_shared::authorship::verify(f.clinic, &altered, &reader.public_key()).is_err(),
+        "a read's time is part of what is signed"
+    );
+}
+
 // ---------------------------------------------------------------- conflicts
 
 #[test]

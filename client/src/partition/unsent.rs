@@ -19,7 +19,7 @@ use vaidya_shared::rules::Validate;
 use vaidya_shared::ApiError;
 
 use super::cache::{add_refetch, remove_row, table, Cached, CachedRow};
-use super::local_reads::{self, ReadAction};
+use super::local_reads::ReadAction;
 use super::outbox::{
     cache_target, entry_from_row, EntityKind, Mutation, Operation, OutboxEntry, COLUMNS,
 };
@@ -420,13 +420,7 @@ impl ClinicPartition {
             .map(|e| self.describe(e))
             .collect::<Result<_, _>>()?;
         let patients: Vec<Uuid> = changes.iter().filter_map(|c| c.patient_id).collect();
-        local_reads::record(
-            &self.conn,
-            ReadAction::List,
-            EntityKind::Patient,
-            &patients,
-            &patients,
-        )?;
+        self.record_access(ReadAction::List, EntityKind::Patient, &patients, &patients)?;
         Ok(changes)
     }
 
@@ -559,8 +553,7 @@ impl ClinicPartition {
             }
         }
         add_refetch(&self.conn, target, target_id)?;
-        local_reads::record(
-            &self.conn,
+        self.record_access(
             ReadAction::Discard,
             m.entity,
             &[m.entity_id],

@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Object, Pool};
 use rand::Rng;
 use tokio_postgres::types::ToSql;
@@ -36,6 +37,9 @@ pub struct RequestTx {
     /// The user the transaction acts as: the signed-in user (nil before sign-in completes),
     /// or, while a push applies a colleague's signed change, its author (`act_as`).
     user: std::sync::RwLock<Uuid>,
+    /// When the act being written happened: set by a push to a device change's bounded
+    /// device time (`rules::clock`); unset, it is now.
+    acted_at: std::sync::RwLock<Option<DateTime<Utc>>>,
 }
 
 impl RequestTx {
@@ -82,6 +86,7 @@ impl RequestTx {
         let tx = RequestTx {
             conn: Some(conn),
             user: std::sync::RwLock::new(Uuid::nil()),
+            acted_at: std::sync::RwLock::new(None),
         };
         let client = tx.client();
         let (_, row) = tokio::try_join!(
@@ -100,6 +105,20 @@ impl RequestTx {
     /// The user the transaction acts as (whose memberships RLS applies).
     pub fn user_id(&self) -> Uuid {
         *self.user.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the act being written happened (a note's signing, an invoice's issue, a
+    /// payment's receipt): the device's time while a push applies a device change, else now.
+    pub fn acted_at(&self) -> DateTime<Utc> {
+        self.acted_at
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(Utc::now)
+    }
+
+    /// Dates the acts written from now on (`None`: now). Set per change by a push.
+    pub fn set_acted_at(&self, at: Option<DateTime<Utc>>) {
+        *self.acted_at.write().unwrap_or_else(|e| e.into_inner()) = at;
     }
 
     /// Takes `user` as the acting user without telling the database: only after a rollback

@@ -269,12 +269,14 @@ pub async fn sign(
         .await
 }
 
-/// Sign a note as the current doctor; signing a signed note changes nothing.
+/// Sign a note as the current doctor, dated `tx.acted_at()`; signing a signed note changes
+/// nothing.
 pub async fn sign_note(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Encounter, AppError> {
+    // Signed when the doctor signed (offline: the device's bounded time); received now.
     tx.execute(
-        "UPDATE vaidya.encounters SET signed_at = now(), signed_by = $3
+        "UPDATE vaidya.encounters SET signed_at = $4, signed_by = $3, sign_recorded_at = now()
          WHERE clinic_id = $1 AND id = $2 AND signed_at IS NULL",
-        &[&clinic, &id, &tx.user_id()],
+        &[&clinic, &id, &tx.user_id(), &tx.acted_at()],
     )
     .await?;
     load(tx, clinic, id).await

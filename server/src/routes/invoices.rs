@@ -292,9 +292,10 @@ pub async fn insert(
     tx.execute(
         "INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind,
                 taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
-         VALUES ($1, $2, $3, $4, $5, now(), $6, $7, $8, $9, $10, $11, $12)",
+         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $11, $12)",
         &[&id, &clinic, &new.patient_id, &series, &number, &place, &kind_str,
-          &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise],
+          &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise,
+          &tx.acted_at()],
     )
     .await?;
     for (position, (l, t)) in new.lines.iter().zip(&taxes).enumerate() {
@@ -359,8 +360,8 @@ pub async fn insert_payment(
     payment_fits(new.amount_paise, inv.totals.total_paise - inv.paid_paise)?;
     tx.execute(
         "INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, reference, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now())",
-        &[&id, &clinic, &invoice_id, &new.amount_paise, &new.method.as_str(), &new.reference],
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&id, &clinic, &invoice_id, &new.amount_paise, &new.method.as_str(), &new.reference, &tx.acted_at()],
     )
     .await?;
     Ok((id, load(tx, clinic, invoice_id).await?))

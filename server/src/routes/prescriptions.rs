@@ -183,8 +183,8 @@ pub async fn insert(
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     tx.execute(
         "INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes, acknowledged_allergies, issued_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now())",
-        &[&id, &clinic, &new.patient_id, &tx.user_id(), &new.encounter_id, &new.notes, &new.acknowledged_allergies],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&id, &clinic, &new.patient_id, &tx.user_id(), &new.encounter_id, &new.notes, &new.acknowledged_allergies, &tx.acted_at()],
     )
     .await?;
     for (position, item) in new.items.iter().enumerate() {

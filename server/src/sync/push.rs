@@ -42,14 +42,14 @@ use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, CancelledInvoiceNumber, NewAddendum, Role};
 use vaidya_shared::entity::{self, kinds, Entity, Stored, Updates};
 use vaidya_shared::for_each_kind;
-use vaidya_shared::rules::{self, Action, Resource, Valid, Validate};
+use vaidya_shared::rules::{self, clock, Action, Resource, Valid, Validate};
 use vaidya_shared::sync::{
-    ConflictKind, EntityKind, FieldChange, FieldConflict, Mutation, MutationResult, Operation,
-    PushRequest, PushResponse, MAX_PUSH_BATCH,
+    ConflictKind, EntityKind, FieldChange, FieldConflict, LocalAccess, Mutation, MutationResult,
+    Operation, PushRequest, PushResponse, MAX_PUSH_BATCH,
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
-use super::authors::Authors;
+use super::authors::{Author, Authors};
 use super::conflicts::{self, NewConflict};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
@@ -172,7 +172,7 @@ pub async fn apply_batch(
     let mut results = Vec::with_capacity(req.mutations.len());
     let mut fresh: Vec<(Uuid, Value)> = Vec::new();
     let mut audit: AuditRows = HashMap::new();
-    let mut authors = Authors::new(tx.user_id(), role);
+    let mut authors = Authors::load(tx, clinic, role).await?;
     let pusher = authors.pusher;
     let mut savepoint = false;
     let mut i = 0;
@@ -274,6 +274,27 @@ pub async fn apply_batch(
         tx.execute_simple("RELEASE SAVEPOINT mutation").await?;
     }
     record_cancelled_numbers(tx, clinic, role, &req.cancelled_numbers, pusher, &mut audit).await?;
+    // Uploaded offline accesses: each as its reader (proven like a mutation's author), at
+    // its bounded device time, once per access id. One whose signature does not hold is
+    // still audited (it is a disclosure record) under the pusher, whose session uploaded
+    // it, beside a `denied` row for the unproven claim.
+    let mut accesses = Vec::with_capacity(req.local_accesses.len());
+    for a in &req.local_accesses {
+        let reader = match authors.of(tx, clinic, a).await {
+            Ok(reader) => reader,
+            Err(e) if e.fails_request() => return Err(e),
+            Err(_) => {
+                audit
+                    .entry((pusher, AuditAction::Denied, a.entity.as_str()))
+                    .or_default()
+                    .0
+                    .extend(&a.entity_ids);
+                authors.pusher()
+            }
+        };
+        let at = clock::act_time(a.at, reader.not_before, authors.received);
+        accesses.push((a, reader.user_id, at));
+    }
     // An uploaded access is audited with this clinic's patients only, so a device cannot
     // write another clinic's patient (or a made-up id) into this clinic's trail.
     let named: Vec<Uuid> = req
@@ -311,38 +332,26 @@ pub async fn apply_batch(
                 tx.audit(clinic, *action, entity, ids, patients)
             }),
     );
-    // Offline reads and other accesses, audited with when they happened on the device.
-    let now = Utc::now();
     let known_patients = &known_patients;
-    let accesses = futures::future::join_all(req.local_accesses.iter().map(|a| async move {
-        let at = a.at.min(now);
-        let patients: Vec<Uuid> = a
-            .patient_ids
+    let access = |a, at| audit_access(tx, clinic, pusher, known_patients, a, at);
+    let own_accesses = futures::future::join_all(
+        accesses
             .iter()
-            .filter(|p| known_patients.contains(p))
-            .copied()
-            .collect();
-        let params: [&(dyn ToSql + Sync); 6] = [
-            &clinic,
-            &a.action.as_str(),
-            &a.entity.as_str(),
-            &a.entity_ids,
-            &patients,
-            &at,
-        ];
-        tx.execute(ACCESS_SQL, &params).await.map(drop)
-    }));
+            .filter(|(_, reader, _)| *reader == pusher)
+            .map(|(a, _, at)| access(a, *at)),
+    );
     // Every answer is awaited, and the first failure in statement order is the one
     // reported: it is the cause (a deadlock, say, which is retried); the statements after
     // it only saw an aborted transaction (which alone would read as a server fault).
-    let (record, audits, accesses) = tokio::join!(record, audits, accesses);
+    let (record, audits, own_accesses) = tokio::join!(record, audits, own_accesses);
     record?;
-    for done in audits.into_iter().chain(accesses) {
+    for done in audits.into_iter().chain(own_accesses) {
         done?;
     }
     let mut colleagues: Vec<Uuid> = audit
         .keys()
         .map(|(actor, _, _)| *actor)
+        .chain(accesses.iter().map(|(_, reader, _)| *reader))
         .filter(|actor| *actor != pusher)
         .collect();
     colleagues.sort();
@@ -354,6 +363,9 @@ pub async fn apply_batch(
             .filter(|((actor, _, _), _)| *actor == colleague)
         {
             tx.audit(clinic, *action, entity, ids, patients).await?;
+        }
+        for (a, _, at) in accesses.iter().filter(|(_, r, _)| *r == colleague) {
+            access(a, *at).await?;
         }
         tx.act_as(pusher).await?;
     }
@@ -389,8 +401,41 @@ const RECORD_SQL: &str =
     "INSERT INTO vaidya.sync_mutations (clinic_id, mutation_id, user_id, result)
      SELECT $1, m, $3, r FROM unnest($2::uuid[], $4::jsonb[]) AS t(m, r)";
 
-/// An uploaded offline access, with when it happened on the device.
-const ACCESS_SQL: &str = "SELECT vaidya.audit_append($1, $2, $3, $4, $5, $6)";
+/// Audits one uploaded access (with this clinic's patients only) as the acting user.
+async fn audit_access(
+    tx: &RequestTx,
+    clinic: Uuid,
+    pusher: Uuid,
+    known_patients: &std::collections::HashSet<Uuid>,
+    a: &LocalAccess,
+    at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let patients: Vec<Uuid> = a
+        .patient_ids
+        .iter()
+        .filter(|p| known_patients.contains(p))
+        .copied()
+        .collect();
+    let params: [&(dyn ToSql + Sync); 8] = [
+        &clinic,
+        &a.action.as_str(),
+        &a.entity.as_str(),
+        &a.entity_ids,
+        &patients,
+        &at,
+        &a.access_id,
+        &pusher,
+    ];
+    tx.execute(ACCESS_SQL, &params).await?;
+    Ok(())
+}
+
+/// An uploaded offline access, with when it happened on the device; audited only the first
+/// time its id arrives (a retried upload inserts nothing, so appends nothing).
+const ACCESS_SQL: &str = "WITH fresh AS (
+         INSERT INTO vaidya.uploaded_accesses (clinic_id, access_id, user_id)
+         VALUES ($1, $7, $8) ON CONFLICT DO NOTHING RETURNING 1)
+     SELECT vaidya.audit_append($1, $2, $3, $4, $5, $6) FROM fresh";
 
 /// Audit rows of a push: (actor, action, entity) → entity and patient ids.
 type AuditRows = HashMap<(Uuid, AuditAction, &'static str), AuditedIds>;
@@ -434,24 +479,37 @@ async fn apply_as_author(
     authors: &mut Authors,
     m: &Mutation,
 ) -> Result<(MutationResult, Option<Uuid>, Uuid), AppError> {
-    let (author, role) = authors.of(tx, clinic, m).await?;
-    if author == authors.pusher {
-        let (result, patient) = apply_one(tx, clinic, role, m).await?;
-        return Ok((result, patient, author));
-    }
-    tx.act_as(author).await?;
-    match apply_one(tx, clinic, role, m).await {
-        Ok((result, patient)) => {
-            tx.act_as(authors.pusher).await?;
-            Ok((result, patient, author))
+    let Author {
+        user_id: author,
+        role,
+        not_before,
+    } = authors.of(tx, clinic, m).await?;
+    // The act keeps its device time, bounded (a note's signing, an invoice's issue …).
+    tx.set_acted_at(Some(clock::act_time(
+        m.made_at,
+        not_before,
+        authors.received,
+    )));
+    let outcome = if author == authors.pusher {
+        apply_one(tx, clinic, role, m).await
+    } else {
+        tx.act_as(author).await?;
+        match apply_one(tx, clinic, role, m).await {
+            Ok(done) => {
+                tx.act_as(authors.pusher).await?;
+                Ok(done)
+            }
+            Err(e) => {
+                // The failed statement aborted the (sub)transaction; the caller's rollback
+                // to its savepoint restores the database identity, so only ours is reset.
+                tx.assume_user(authors.pusher);
+                Err(e)
+            }
         }
-        Err(e) => {
-            // The failed statement aborted the (sub)transaction; the caller's rollback to
-            // its savepoint restores the database identity, so only ours is reset here.
-            tx.assume_user(authors.pusher);
-            Err(e)
-        }
-    }
+    };
+    tx.set_acted_at(None);
+    let (result, patient) = outcome?;
+    Ok((result, patient, author))
 }
 
 /// Apply a run of new patient creates (at least two, distinct mutation ids); results in
@@ -496,9 +554,9 @@ async fn apply_patient_run_as(
     let mut role = authors.pusher_role;
     for (k, m) in run.iter().enumerate() {
         let checked = match authors.of(tx, clinic, m).await {
-            Ok((_, author_role)) => {
-                role = author_role;
-                rules::authorize(author_role, Resource::Patient, Action::Create)
+            Ok(author) => {
+                role = author.role;
+                rules::authorize(author.role, Resource::Patient, Action::Create)
                     .map_err(AppError::from)
                     .and_then(|()| create_body::<kinds::Patient>(m))
             }

@@ -372,7 +372,9 @@ base_version: number | null,
  */
 parent_id: string | null, data: JsonValue | null, changes: { [key in string]: JsonValue }, 
 /**
- * When the user made the change on the device (informational; never used to order).
+ * When the user made the change on the device. Never used to order changes; it is the
+ * act's own time where the act has one (a note's signing, an invoice's or a
+ * prescription's issue, a payment's receipt), bounded by the server (`rules::clock`).
  */
 made_at: string, 
 /**
@@ -385,7 +387,20 @@ author?: Authorship | null, };
 /**
  * An access to patient data made on the device (offline reads are audited too).
  */
-export type LocalAccess = { action: AuditAction, entity: EntityKind, entity_ids: Array<string>, patient_ids: Array<string>, at: string, };
+export type LocalAccess = { 
+/**
+ * Made on the device when the access was recorded: the server audits each id once, so
+ * an upload retried after a lost answer is not audited twice.
+ */
+access_id: string, action: AuditAction, entity: EntityKind, entity_ids: Array<string>, patient_ids: Array<string>, 
+/**
+ * When it happened on the device (bounded by the server: see `rules::clock`).
+ */
+at: string, 
+/**
+ * Who read, proven like a mutation's author. Absent: the pushing user.
+ */
+author?: Authorship | null, };
 
 export type PushRequest = { mutations: Array<Mutation>, local_accesses: Array<LocalAccess>, 
 /**
