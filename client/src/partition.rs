@@ -16,6 +16,7 @@ mod edits;
 mod encounters;
 mod invoices;
 mod local_reads;
+mod members;
 mod outbox;
 mod patients;
 mod prescriptions;
@@ -38,6 +39,7 @@ use uuid::Uuid;
 pub use cache::CachedRow;
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use local_reads::{LocalRead, ReadAction};
+pub use members::Remaining;
 pub use outbox::{
     cache_target, check_mutation, new_mutation, EntityKind, Mutation, Operation, OutboxEntry,
     OutboxState,

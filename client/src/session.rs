@@ -261,6 +261,37 @@ impl Client {
         })
     }
 
+    /// `user` is no longer a member of `clinic`. The clinic's file on this PC is shared: it
+    /// is wiped (with its key) only when no other member uses it here and it holds nobody
+    /// else's pending work; otherwise only the user is forgotten, and the others keep their
+    /// cache and their unsent changes. A file that cannot be opened is left alone: it may
+    /// hold someone's work, and its key stays with it.
+    fn leave_clinic(config: &ClientConfig, clinic: Uuid, user: Uuid) -> Result<(), SessionError> {
+        let creds = &config.credentials;
+        let file = config.data_dir.partition_file(clinic);
+        let Some(key) = creds.partition_key(clinic)? else {
+            // Nothing here can be read without the key: remove what is left of it.
+            ClinicPartition::wipe_files(&config.data_dir, clinic)?;
+            return Ok(());
+        };
+        if file.exists() {
+            let remaining = match ClinicPartition::open(&config.data_dir, clinic, &key) {
+                Ok(mut partition) => partition.forget_member(user)?,
+                Err(e) => {
+                    tracing::warn!(%clinic, "a former clinic's file could not be opened; kept: {e}");
+                    return Ok(());
+                }
+            };
+            if !remaining.nobody() {
+                tracing::info!(%clinic, ?remaining, "former member forgotten; the clinic's file stays for the others");
+                return Ok(());
+            }
+        }
+        ClinicPartition::wipe_files(&config.data_dir, clinic)?;
+        creds.delete_partition_key(clinic)?;
+        Ok(())
+    }
+
     fn after_online(
         config: ClientConfig,
         api: ServerApi,
@@ -276,12 +307,12 @@ impl Client {
         })?;
         api.set_refresher(creds.clone(), session.user.id);
 
-        // Wipe what the user may no longer see: clinics they had here, minus current ones.
+        // Clinics the user had here but is no longer a member of: forget the user there, and
+        // wipe the clinic's file only when nobody else on this PC uses it.
         let current: Vec<Uuid> = stored.clinic_ids.clone();
         let known = creds.known_clinics(&config.server, session.user.id)?;
         for clinic in known.iter().filter(|c| !current.contains(c)) {
-            ClinicPartition::wipe_files(&config.data_dir, *clinic)?;
-            creds.delete_partition_key(*clinic)?;
+            Self::leave_clinic(&config, *clinic, session.user.id)?;
         }
         creds.save_known_clinics(&config.server, session.user.id, &current)?;
 
@@ -403,7 +434,9 @@ impl Client {
         }
         let key = self.config.credentials.partition_key_or_create(clinic)?;
         let partition = ClinicPartition::open_with(&self.config.data_dir, clinic, &key, check)?;
-        // Remember it, so a later revocation wipes it even after a sign-out.
+        // The file is shared by whoever signs in on this PC: record that this user uses it.
+        partition.note_member(self.user_id)?;
+        // Remember it, so a later revocation is handled even after a sign-out.
         let mut known = self
             .config
             .credentials

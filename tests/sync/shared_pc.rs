@@ -208,3 +208,113 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
     );
     Ok(())
 }
+
+/// Revoking one member of a shared PC forgets only them: the clinic's file, its key and the
+/// other members' pending work stay, and the colleague's sync delivers that work.
+pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Result<()> {
+    let Some(store) = keyring("revoking_one_member_keeps_the_others_work")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let (doctor, nurse) = (&world.a.doctor, &world.a.nurse);
+    let mut d = Device::with_store(&server, 33, store.clone()).await?;
+    // Both use the PC this morning, online.
+    d.sign_in(nurse).await?;
+    d.engine(clinic, 3)?.sync().await?;
+    d.sign_in(doctor).await?;
+    d.engine(clinic, 3)?.sync().await?;
+
+    // Offline: the nurse registers a patient, the doctor writes a note for another.
+    d.proxy.set_online(false);
+    take_the_pc_offline(&mut d, nurse)?;
+    let mut engine = d.engine(clinic, 3)?;
+    let nurses = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Nurse Entered", "9822000033"))?;
+    drop(engine);
+    take_the_pc_offline(&mut d, doctor)?;
+    let mut engine = d.engine(clinic, 3)?;
+    let mut c = d.clinic(&mut engine)?;
+    let patient = c.register_patient(new_patient("Doctor Seen", "9822000034"))?;
+    let note = c.save_note(NewEncounter {
+        id: None,
+        patient_id: patient.id,
+        appointment_id: None,
+        chief_complaint: "headache".to_owned(),
+        notes: String::new(),
+        diagnosis: "Tension headache".to_owned(),
+        vitals: Vitals::default(),
+    })?;
+    drop(engine);
+
+    // An admin revokes the nurse meanwhile.
+    d.proxy.set_online(true);
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (_, members) = admin.get(&format!("/v1/clinics/{clinic}/members")).await?;
+    let member = members
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|m| m["user"]["id"] == serde_json::json!(nurse.id))
+        })
+        .and_then(|m| m["id"].as_str())
+        .context("nurse membership")?
+        .to_owned();
+    let (status, body) = admin
+        .delete(&format!("/v1/clinics/{clinic}/members/{member}"))
+        .await?;
+    check!(status.is_success(), "revoke: {status} {body}");
+
+    // The nurse signs in online: she is forgotten here, the file and its key stay.
+    let file = d.config.data_dir.partition_file(clinic);
+    d.sign_in(nurse).await?;
+    check!(file.exists(), "the shared file stays: the doctor uses it");
+    check!(
+        store.partition_key(clinic)?.is_some(),
+        "the key stays with the file"
+    );
+    let refused = d
+        .client()?
+        .open_partition(clinic)
+        .err()
+        .context("refused")?;
+    check!(
+        refused.code() == "not_a_member",
+        "the nurse no longer opens it: {refused:?}"
+    );
+
+    // The doctor signs in and syncs: the doctor's work arrives; the nurse's change is
+    // refused (its author is no longer a member) and waits, visible, for a person.
+    d.sign_in(doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    let report = engine.sync().await?;
+    let rejected = engine.partition().rejected_changes()?;
+    check!(
+        report.applied == 2 && report.rejected == 1,
+        "the doctor's two changes applied, the revoked nurse's one refused: {report:?} {rejected:?}"
+    );
+    check!(
+        rejected.len() == 1 && rejected[0].entity_id == nurses.id,
+        "the nurse's change waits on the Unsent changes screen: {rejected:?}"
+    );
+    let api = server
+        .client()
+        .login(&doctor.email, &doctor.password)
+        .await?
+        .0;
+    let (status, e) = api
+        .get(&format!("/v1/clinics/{clinic}/encounters/{}", note.id))
+        .await?;
+    check!(
+        status.is_success() && e["doctor_id"] == doctor.id.to_string(),
+        "the doctor's note reached the server: {status} {e}"
+    );
+    Ok(())
+}

@@ -42,6 +42,7 @@ tests![
     crate::bad_input::truncated_and_malformed_answers_lose_nothing,
     crate::bad_input::clock_far_ahead_or_behind_extends_nothing,
     crate::shared_pc::a_shared_pcs_offline_day_keeps_each_authors_work,
+    crate::shared_pc::revoking_one_member_keeps_the_others_work,
     crate::convergence::randomized_schedules_converge,
 ];
 

@@ -367,6 +367,15 @@ ALTER TABLE outbox ADD COLUMN author TEXT CHECK (author IS NULL OR json_valid(au
     r#"
 ALTER TABLE local_reads ADD COLUMN author TEXT CHECK (author IS NULL OR json_valid(author));
 "#,
+    // 8 → 9: who uses this clinic's file on this PC, so revoking one of them never wipes
+    // the file (and the pending work) the others still use.
+    r#"
+CREATE TABLE device_members (
+    user_id    TEXT PRIMARY KEY NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen  TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes and understands.
