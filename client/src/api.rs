@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditEntry, AuditQuery, Clinic, LoginRequest, Me, Member, MemberPatch, NewMember, Page,
-    RefreshRequest, Role, Session,
+    AuditEntry, AuditQuery, Clinic, LoginRequest, Me, Member, MemberDevice, MemberPatch, NewMember,
+    Page, RefreshRequest, Role, Session,
 };
 use vaidya_shared::sync::{
     EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
@@ -529,6 +529,17 @@ impl ServerApi {
         self.call::<(), _>(
             Method::GET,
             &format!("/v1/clinics/{clinic}/members"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// Which devices hold each member's data: their signing keys (clinic admins only).
+    pub async fn member_devices(&self, clinic: Uuid) -> Result<Vec<MemberDevice>, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/device-keys"),
             &[],
             None,
         )

@@ -50,3 +50,22 @@ AS $$
 $$;
 REVOKE ALL ON FUNCTION vaidya.author_key(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vaidya.author_key(uuid, uuid) TO vaidya_app;
+
+-- A clinic admin sees which devices hold (and sign for) each member's data: every device
+-- key of the clinic's members, revoked ones included, newest first. Nothing for others.
+CREATE FUNCTION vaidya.clinic_device_keys(p_clinic uuid)
+RETURNS TABLE (id uuid, user_id uuid, device text, registered_at timestamptz,
+               revoked_at timestamptz, member_revoked_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.id, k.user_id, k.device, k.created_at, k.revoked_at, m.revoked_at
+    FROM vaidya.device_keys k
+    JOIN vaidya.memberships m ON m.clinic_id = p_clinic AND m.user_id = k.user_id
+    WHERE EXISTS (SELECT 1 FROM vaidya.memberships a
+                  WHERE a.clinic_id = p_clinic AND a.user_id = vaidya.current_user_id()
+                    AND a.role = 'admin' AND a.revoked_at IS NULL)
+    ORDER BY k.created_at DESC, k.id
+$$;
+REVOKE ALL ON FUNCTION vaidya.clinic_device_keys(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.clinic_device_keys(uuid) TO vaidya_app;

@@ -101,6 +101,10 @@ pub fn router(app: App) -> Router {
         )
         .route("/me/device-keys", post(routes::device_keys::register))
         .route(
+            "/clinics/{clinic_id}/device-keys",
+            get(routes::device_keys::list),
+        )
+        .route(
             "/clinics/{clinic_id}/device-keys/{id}",
             axum::routing::delete(routes::device_keys::revoke),
         )

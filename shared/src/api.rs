@@ -135,6 +135,21 @@ pub struct NewDeviceKey {
     pub public_key: String,
 }
 
+/// A device key of a clinic member, as a clinic admin sees it: which devices hold (and sign
+/// for) the member's data, and whether the key or the membership was revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MemberDevice {
+    pub key_id: Uuid,
+    pub user_id: Uuid,
+    /// The device's name as it signed in (`X-Vaidya-Device`), when it gave one.
+    pub device: Option<String>,
+    pub registered_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When the member lost their membership, if they did.
+    pub member_revoked_at: Option<DateTime<Utc>>,
+}
+
 /// Add an existing user (by email) to the clinic.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

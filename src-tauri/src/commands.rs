@@ -7,8 +7,8 @@ use tauri::{AppHandle, Emitter as _, Runtime, State, WebviewWindow};
 use uuid::Uuid;
 use vaidya_shared::api::{
     Appointment, AppointmentPatch, AuditEntry, AuditQuery, Encounter, Invoice, Member,
-    NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
-    PatientPatch, Prescription, Role,
+    MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription,
+    Page, Patient, PatientPatch, Prescription, Role,
 };
 
 use vaidya_client::PatientChart;
@@ -221,6 +221,11 @@ pub async fn add_payment(
 #[tauri::command]
 pub async fn list_members(core: State<'_, Core>) -> Result<Vec<Member>> {
     core.list_members().await
+}
+
+#[tauri::command]
+pub async fn member_devices(core: State<'_, Core>) -> Result<Vec<MemberDevice>> {
+    core.member_devices().await
 }
 
 #[tauri::command]

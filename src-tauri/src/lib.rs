@@ -81,6 +81,7 @@ pub fn builder<R: Runtime>(builder: Builder<R>, setup: Setup) -> Builder<R> {
             commands::add_member,
             commands::set_member_role,
             commands::revoke_member,
+            commands::member_devices,
             commands::audit_trail,
             commands::list_conflicts,
             commands::resolve_conflict,

@@ -705,6 +705,15 @@ async fn clinic_day() -> Result<()> {
         sign_in(&other, &base, &world.a.admin).await?;
         other.click(By::Css("[data-testid=nav-admin]")).await?;
         other.find(By::Css("table.grid tbody tr")).await?;
+        // Which PCs hold each member's data (their device keys): this PC signed in as both.
+        other
+            .wait_text(
+                By::Css("table.grid tbody"),
+                "the members' devices",
+                Duration::from_secs(15),
+                |t| t.matches(" · ").count() >= 2,
+            )
+            .await?;
         other.click(By::XPath(&button("Audit trail"))).await?;
         other.find(By::Css("table.audit tbody tr")).await?;
         other.screenshot(&shots.join("10-admin-audit.png")).await?;

@@ -241,6 +241,34 @@ pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>
         status == StatusCode::CONFLICT && body["code"] == "invalid_state",
         "a revoked key cannot be registered again (the device makes a new one): {status} {body}"
     );
+    // The admin sees which devices hold each member's data, the revoked key included; a
+    // doctor may not look, and clinic B's admin sees none of clinic A's devices.
+    let (status, devices) = admin.get(&format!("/v1/clinics/{k}/device-keys")).await?;
+    let listed = devices
+        .as_array()
+        .and_then(|d| d.iter().find(|x| x["key_id"] == signer.key_id.to_string()))
+        .cloned()
+        .unwrap_or_default();
+    check!(
+        status == StatusCode::OK
+            && listed["user_id"] == w.a.doctor.id.to_string()
+            && listed["revoked_at"].is_string()
+            && listed["member_revoked_at"].is_null(),
+        "the admin's device list: {status} {devices}"
+    );
+    let (status, _) = doctor.get(&format!("/v1/clinics/{k}/device-keys")).await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "a doctor listing devices: {status}"
+    );
+    let other_admin = login(&w.b.admin).await?;
+    let (status, body) = other_admin
+        .get(&format!("/v1/clinics/{k}/device-keys"))
+        .await?;
+    check!(
+        !status.is_success() && !body.to_string().contains(&signer.key_id.to_string()),
+        "another clinic's admin: {status} {body}"
+    );
     // A doctor cannot revoke keys; nor register a key as someone else (the key is always
     // the caller's own).
     let (status, _) = doctor

@@ -1,11 +1,12 @@
 //! Device signing keys: a user registers the key their device signs offline work with; a
 //! clinic admin revokes a member's key (a lost PC). Keys are reached only through the
-//! SECURITY DEFINER functions of migration 0010.
+//! SECURITY DEFINER functions of migrations 0010 and 0011 (an admin's list).
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::Json;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, NewDeviceKey};
+use vaidya_shared::api::{AuditAction, MemberDevice, NewDeviceKey};
 use vaidya_shared::authorship::decode_public_key;
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -46,6 +47,50 @@ pub async fn register(
                     "This key id names another key.",
                 )),
             }
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/device-keys", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = [MemberDevice]), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+/// Which devices hold each member's data (their signing keys), for the clinic's admin.
+pub async fn list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+) -> Result<Json<Vec<MemberDevice>>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(
+                clinic,
+                vaidya_shared::rules::Resource::Member,
+                vaidya_shared::rules::Action::Delete,
+            )
+            .await?;
+            let rows = tx
+                .query(
+                    "SELECT id, user_id, device, registered_at, revoked_at, member_revoked_at
+                     FROM vaidya.clinic_device_keys($1)",
+                    &[&clinic],
+                )
+                .await?;
+            let devices: Vec<MemberDevice> = rows
+                .iter()
+                .map(|r| MemberDevice {
+                    key_id: r.get(0),
+                    user_id: r.get(1),
+                    device: r.get(2),
+                    registered_at: r.get(3),
+                    revoked_at: r.get(4),
+                    member_revoked_at: r.get(5),
+                })
+                .collect();
+            let keys: Vec<Uuid> = devices.iter().map(|d| d.key_id).collect();
+            tx.audit(clinic, AuditAction::List, "device_key", &keys, &[])
+                .await?;
+            Ok(Json(devices))
         })
         .await
 }

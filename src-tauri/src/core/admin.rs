@@ -43,6 +43,12 @@ impl Core {
         self.fetch_members().await
     }
 
+    /// Which devices hold each member's data (online only; clinic admins).
+    pub async fn member_devices(&self) -> Result<Vec<MemberDevice>, UiError> {
+        let (api, clinic) = self.api_for(Resource::Member, Action::Delete).await?;
+        Ok(api.member_devices(clinic).await?)
+    }
+
     pub async fn add_member(&self, mut new: NewMember) -> Result<Member, UiError> {
         new.email = new.email.trim().to_owned();
         if new.email.is_empty() {

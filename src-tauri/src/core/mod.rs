@@ -23,8 +23,8 @@ use vaidya_client::{
 };
 use vaidya_shared::api::{
     Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, Invoice, Member,
-    Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment, NewPrescription,
-    Page, Patient, PatientPatch, Prescription, Role, UserSummary,
+    MemberDevice, Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment,
+    NewPrescription, Page, Patient, PatientPatch, Prescription, Role, UserSummary,
 };
 use vaidya_shared::rules::{self, Action, Resource};
 

@@ -68,6 +68,20 @@ id: string,
 public_key: string, };
 
 /**
+ * A device key of a clinic member, as a clinic admin sees it: which devices hold (and sign
+ * for) the member's data, and whether the key or the membership was revoked.
+ */
+export type MemberDevice = { key_id: string, user_id: string, 
+/**
+ * The device's name as it signed in (`X-Vaidya-Device`), when it gave one.
+ */
+device: string | null, registered_at: string, revoked_at: string | null, 
+/**
+ * When the member lost their membership, if they did.
+ */
+member_revoked_at: string | null, };
+
+/**
  * Paging for list endpoints: `limit` (1–200, default 50) and `offset`.
  */
 export type PageQuery = { limit?: number | null, offset?: number | null, };

@@ -7,7 +7,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
-  Invoice, Member, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
+  Invoice, Member, MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
 
@@ -82,6 +82,7 @@ export const api = {
   addMember: (member: NewMember) => call<Member>("add_member", { member }),
   setMemberRole: (memberId: Uuid, role: Role) => call<Member>("set_member_role", { memberId, role }),
   revokeMember: (memberId: Uuid) => call<void>("revoke_member", { memberId }),
+  memberDevices: () => call<MemberDevice[]>("member_devices"),
   auditTrail: (query: AuditQuery) => call<Page<AuditEntry>>("audit_trail", { query }),
 
   listConflicts: () => call<Conflict[]>("list_conflicts"),

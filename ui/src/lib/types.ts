@@ -8,7 +8,7 @@ import type { Allergy, Appointment, Clinic, Encounter, Invoice, Membership, NewE
 export type {
   Allergy, AllergyPatch, AllergySeverity, AllergyStatus, AllergyWarning, NewAllergy,
   Addendum, ApiError, Appointment, AppointmentPatch, AppointmentStatus, AuditAction, AuditEntry, AuditQuery, Clinic,
-  Encounter, EncounterPatch, ErrorCode, Invoice, InvoiceLine, LineTax, Member, MemberPatch, Membership, NewAddendum,
+  Encounter, EncounterPatch, ErrorCode, Invoice, InvoiceLine, LineTax, Member, MemberDevice, MemberPatch, Membership, NewAddendum,
   NewAppointment, NewEncounter, NewInvoice, NewInvoiceLine, NewMember, NewPatient, NewPayment, NewPrescription,
   NewPrescriptionItem, Page, Patient, PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Role, Sex,
   SupplyKind, UserSummary, Vitals,

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
-import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Member, Role } from "../lib/types";
+import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Member, MemberDevice, Role } from "../lib/types";
 import { en } from "../strings/en";
 import { shortId } from "../lib/ids";
 import { ErrorBanner, Field, Select, useAction } from "../components/common";
@@ -27,10 +27,16 @@ export function AdminScreen(props: { clinic: ClinicView }) {
 
 function Members(_props: { clinic: ClinicView }) {
   const [members, setMembers] = useState<Member[]>([]);
+  // Which PCs hold (and sign for) each member's data: what to revoke when a PC is lost.
+  const [devices, setDevices] = useState<MemberDevice[]>([]);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("front_desk");
   const { busy, error, run } = useAction();
-  const load = () => run(async () => setMembers(await api.listMembers()));
+  const load = () => run(async () => {
+    const [m, d] = await Promise.all([api.listMembers(), api.memberDevices()]);
+    setMembers(m);
+    setDevices(d);
+  });
   useEffect(() => { load(); }, []);
   const roleOptions = ROLES.map((r) => [r, en.roles[r]] as [Role, string]);
   return (
@@ -38,7 +44,7 @@ function Members(_props: { clinic: ClinicView }) {
       <h2>{en.admin.members}</h2>
       <ErrorBanner error={error} />
       <table class="grid">
-        <thead><tr><th>{en.signIn.email}</th><th>{en.admin.role}</th><th>{en.admin.since}</th><th /></tr></thead>
+        <thead><tr><th>{en.signIn.email}</th><th>{en.admin.role}</th><th>{en.admin.since}</th><th>{en.admin.devices}</th><th /></tr></thead>
         <tbody>
           {members.map((m) => (
             <tr key={m.id} class={m.revoked_at ? "revoked" : ""}>
@@ -51,6 +57,14 @@ function Members(_props: { clinic: ClinicView }) {
                 )}
               </td>
               <td>{formatDate(m.created_at)}</td>
+              <td data-testid="member-devices">
+                {devices.filter((d) => d.user_id === m.user.id).map((d) => (
+                  <div key={d.key_id} class={d.revoked_at ? "muted" : ""}>
+                    {d.device ?? en.admin.unnamedDevice} · {formatDate(d.registered_at)}{d.revoked_at ? ` · ${en.admin.keyRevoked}` : ""}
+                  </div>
+                ))}
+                {!devices.some((d) => d.user_id === m.user.id) && <span class="muted">{en.admin.noDevices}</span>}
+              </td>
               <td>{!m.revoked_at && <button class="small subtle" onClick={() => run(async () => { await api.revokeMember(m.id); await load(); })}>{en.admin.revoke}</button>}</td>
             </tr>
           ))}
