@@ -39,7 +39,7 @@ use uuid::Uuid;
 pub use cache::CachedRow;
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use local_reads::{LocalRead, ReadAction};
-pub use members::Remaining;
+pub use members::{Remaining, WaitingWork};
 pub use outbox::{
     cache_target, check_mutation, new_mutation, EntityKind, Mutation, Operation, OutboxEntry,
     OutboxState,

@@ -121,6 +121,8 @@ pub struct SyncStatus {
     pub conflicts: i64,
     pub last_synced_at: Option<DateTime<Utc>>,
     pub synced: bool,
+    /// Whose work is waiting (a shared PC): pending and rejected changes by author.
+    pub waiting: Vec<crate::partition::WaitingWork>,
 }
 
 /// Page cache (MiB) while an initial sync fills a partition; the usual one is 64 MiB.
@@ -544,6 +546,7 @@ pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionErr
         conflicts: open.max(conflict_entries),
         last_synced_at: partition.last_synced_at()?,
         synced: partition.outbox_len()? == 0 && partition.pull_complete()?,
+        waiting: partition.waiting_work()?,
     })
 }
 

@@ -37,6 +37,7 @@ fn publish(task: &SyncTaskRefs, change: impl FnOnce(&mut SyncStatusView)) {
             s.rejected = c.rejected;
             s.conflicts = c.conflicts;
             s.last_synced_at = c.last_synced_at;
+            s.waiting = c.waiting;
         }
         let before = s.conflicts;
         change(&mut s);

@@ -115,6 +115,18 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
     // Time passes before the line returns: the server must keep the device's times.
     std::thread::sleep(std::time::Duration::from_millis(1500));
 
+    // The status bar tells whose work is waiting on this PC.
+    let waiting: Vec<(Option<Uuid>, i64)> = engine
+        .status()?
+        .waiting
+        .iter()
+        .map(|w| (w.author_id, w.pending))
+        .collect();
+    check!(
+        waiting == vec![(Some(doctor.id), 4), (Some(desk.id), 3)],
+        "whose work is waiting: {waiting:?}"
+    );
+
     // The line returns; the desk's session syncs everyone's work.
     d.proxy.set_online(true);
     let report = engine.sync().await?;

@@ -3,6 +3,7 @@
 //! member (a revoked nurse) must never wipe what the others still use.
 
 use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::sql::now;
@@ -25,7 +26,65 @@ impl Remaining {
     }
 }
 
+/// Changes waiting on this PC, by whose they are (the status bar's "whose work is waiting").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitingWork {
+    /// The signing author; `None` for changes made before changes were signed.
+    pub author_id: Option<Uuid>,
+    /// From the clinic's member list kept for offline use, when the author is on it.
+    pub author_name: Option<String>,
+    /// Still to push (waiting for the network or retrying).
+    pub pending: i64,
+    /// Refused by the server, waiting for a person on the Unsent changes screen.
+    pub rejected: i64,
+}
+
 impl ClinicPartition {
+    /// The display name of a member, from the member list kept for offline use.
+    pub fn member_name(&self, user: Uuid) -> Result<Option<String>, PartitionError> {
+        Ok(self.cached_members()?.and_then(|members| {
+            members
+                .into_iter()
+                .find(|m| m.user.id == user)
+                .map(|m| m.user.display_name)
+        }))
+    }
+
+    /// Pending and rejected changes by author, oldest author first.
+    pub fn waiting_work(&self) -> Result<Vec<WaitingWork>, PartitionError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT json_extract(author, '$.user_id') AS who,
+                    count(*) FILTER (WHERE state IN ('pending', 'failed')),
+                    count(*) FILTER (WHERE state = 'rejected')
+             FROM outbox WHERE state IN ('pending', 'failed', 'rejected')
+             GROUP BY who ORDER BY min(seq)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((super::sql::opt_uuid_at(r, 0)?, r.get(1)?, r.get(2)?))
+        })?;
+        let counts: Vec<(Option<Uuid>, i64, i64)> = rows.collect::<Result<_, _>>()?;
+        let members = if counts.is_empty() {
+            None
+        } else {
+            self.cached_members()?
+        };
+        Ok(counts
+            .into_iter()
+            .map(|(author_id, pending, rejected)| WaitingWork {
+                author_id,
+                author_name: author_id.and_then(|id| {
+                    members
+                        .iter()
+                        .flatten()
+                        .find(|m| m.user.id == id)
+                        .map(|m| m.user.display_name.clone())
+                }),
+                pending,
+                rejected,
+            })
+            .collect())
+    }
+
     /// Records that `user` opened the file on this PC.
     pub fn note_member(&self, user: Uuid) -> Result<(), PartitionError> {
         self.conn.execute(

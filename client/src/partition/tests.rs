@@ -1577,3 +1577,55 @@ fn members_and_clinic_details_are_kept_for_offline_use() {
     assert_eq!(partition.cached_members().unwrap(), Some(vec![doctor]));
     assert_eq!(partition.cached_clinic().unwrap(), Some(clinic));
 }
+
+#[test]
+fn waiting_work_is_counted_by_author_and_named_from_the_member_list() {
+    let f = fixture();
+    let mut partition = f.open();
+    let rao = Uuid::new_v4();
+    partition
+        .set_cached_members(&[Member {
+            id: Uuid::new_v4(),
+            clinic_id: f.clinic,
+            user: UserSummary {
+                id: rao,
+                email: "dr.rao@clinic.example".to_owned(),
+                display_name: "Dr. Rao".to_owned(),
+            },
+            role: vaidya_shared::api::Role::Doctor,
+            created_at: at(9, 0),
+            revoked_at: None,
+        }])
+        .unwrap();
+    let signer = vaidya_shared::authorship::DeviceSigner::from_secret(rao, Uuid::new_v4(), [3; 32]);
+    for (i, signed) in [(1, true), (2, true), (3, false)] {
+        let p = patient(f.clinic, i, "Waiting", None, None);
+        let mut m = create(EntityKind::Patient, p.id);
+        if signed {
+            signer.sign(f.clinic, &mut m);
+        }
+        partition.commit_local(Some(&p), None, &m).unwrap();
+    }
+    let stranger = patient(f.clinic, 4, "Former", None, None);
+    let mut m = create(EntityKind::Patient, stranger.id);
+    vaidya_shared::authorship::DeviceSigner::from_secret(Uuid::new_v4(), Uuid::new_v4(), [4; 32])
+        .sign(f.clinic, &mut m);
+    partition.commit_local(Some(&stranger), None, &m).unwrap();
+
+    let waiting = partition.waiting_work().unwrap();
+    let summary: Vec<(Option<&str>, i64)> = waiting
+        .iter()
+        .map(|w| (w.author_name.as_deref(), w.pending))
+        .collect();
+    assert_eq!(summary, vec![(Some("Dr. Rao"), 2), (None, 1), (None, 1)]);
+    assert_eq!(waiting[0].author_id, Some(rao));
+    assert_eq!(waiting[1].author_id, None, "unsigned: made before signing");
+    assert!(
+        waiting[2].author_id.is_some(),
+        "a signer not on the member list"
+    );
+    assert_eq!(
+        partition.member_name(rao).unwrap().as_deref(),
+        Some("Dr. Rao")
+    );
+}

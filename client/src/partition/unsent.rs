@@ -62,6 +62,10 @@ pub struct UnsentChange {
     /// The field the server blamed, when it named one.
     pub field: Option<String>,
     pub made_at: DateTime<Utc>,
+    /// Whose change it is (its signing author; `None` before changes were signed) and
+    /// their name from the member list kept for offline use.
+    pub author_id: Option<Uuid>,
+    pub author_name: Option<String>,
     pub attempts: i64,
     /// What may be corrected: a create's scalar data fields, an update's new values.
     pub editable: Vec<EditableField>,
@@ -400,6 +404,11 @@ impl ClinicPartition {
             message: entry.last_error.clone(),
             field: entry.error_field.clone(),
             made_at: m.made_at,
+            author_id: m.author.as_ref().map(|a| a.user_id),
+            author_name: match &m.author {
+                Some(a) => self.member_name(a.user_id)?,
+                None => None,
+            },
             attempts: entry.attempts,
             editable: editable_fields(m),
         })

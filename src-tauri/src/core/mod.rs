@@ -125,6 +125,8 @@ pub struct SyncStatusView {
     pub last_synced_at: Option<DateTime<Utc>>,
     pub progress: Option<ProgressView>,
     pub error: Option<UiError>,
+    /// Whose work is waiting on this shared PC.
+    pub waiting: Vec<vaidya_client::partition::WaitingWork>,
 }
 
 /// A draft note: a new encounter, or changes to an unsigned one.
@@ -329,6 +331,7 @@ impl Core {
                 last_synced_at: s.last_synced_at,
                 progress: None,
                 error: None,
+                waiting: s.waiting,
             }
         };
         let status = Arc::new(StdMutex::new(initial.clone()));

@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, EVENTS, onEvent, readableError } from "../lib/ipc";
 import { formatDateTime } from "../lib/dates";
-import { statusCounts } from "../lib/unsent";
+import { statusCounts, waitingBy } from "../lib/unsent";
 import type { SyncStatus } from "../lib/types";
 import { en } from "../strings/en";
 
@@ -23,6 +23,8 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
   // A rejected change is not synced: it waits for a person on the Unsent changes screen.
   const synced = status.online && status.pending === 0 && (status.rejected ?? 0) === 0 && !status.syncing;
   const counts = statusCounts({ pending: status.pending, rejected: status.rejected ?? 0 });
+  // A shared PC: whose changes they are, so nobody signs out on a colleague's unsent work.
+  const whose = synced || status.syncing ? null : waitingBy(status.waiting);
   // Before a clinic is open there is nothing to sync: no claim about the network or changes.
   if (!props.active) return <footer class="status-bar" role="status" aria-live="polite" />;
   return (
@@ -31,6 +33,7 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
         {status.online ? en.status.online : en.status.offline}
       </span>
       <span data-testid="pending">{status.syncing ? en.status.syncing : synced ? en.status.synced : counts.waiting ?? ""}</span>
+      {whose && <span class="muted" data-testid="waiting-by">{en.status.waitingBy(whose)}</span>}
       {counts.rejected && (
         <button class="link warn" onClick={props.onOpenUnsent} data-testid="rejected">{counts.rejected}</button>
       )}

@@ -62,7 +62,12 @@ export interface SyncStatus {
   last_synced_at: string | null;
   progress: SyncProgress | null;
   error: UiError | null;
+  /** Whose work is waiting on this shared PC (oldest author first). */
+  waiting?: WaitingWork[];
 }
+
+/** Changes waiting on this PC by one author (`WaitingWork` in the client core). */
+export interface WaitingWork { author_id: Uuid | null; author_name: string | null; pending: number; rejected: number }
 
 /** Every error from Rust reaches the UI in this shape; screens switch on `code`. */
 export interface UiError { code: string; message: string; field?: string | null }
@@ -91,6 +96,9 @@ export interface UnsentChange {
   message: string | null;
   field: string | null;
   made_at: string;
+  /** Whose change it is: its signing author (null for changes made before signing). */
+  author_id: Uuid | null;
+  author_name: string | null;
   attempts: number;
   editable: EditableField[];
   /** False for a clinical change shown to a non-clinician. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { corrections, describeChange, discardConsequence, fieldLabel, fromInput, reasonText, statusCounts, toInput } from "./unsent";
+import { corrections, describeChange, discardConsequence, fieldLabel, fromInput, reasonText, statusCounts, toInput, waitingBy } from "./unsent";
 import { clinicDataChanged, subscribeClinicChanges } from "./useClinicData";
 import type { UnsentChange } from "./types";
 
@@ -7,7 +7,7 @@ const base: UnsentChange = {
   mutation_id: "m1", entity: "patient", entity_id: "p1", op: "create", patient_id: "p1",
   patient_name: "Asha Rao", patient_number: 0, starts_at: null, doctor_id: null, invoice_number: null,
   code: "invalid_field", message: "Enter a 10-digit mobile number, optionally with +91.", field: "phone",
-  made_at: "2025-04-07T05:00:00Z", attempts: 1, editable: [{ name: "phone", value: "12345" }], may_change: true,
+  made_at: "2025-04-07T05:00:00Z", author_id: null, author_name: null, attempts: 1, editable: [{ name: "phone", value: "12345" }], may_change: true,
 };
 
 describe("unsent changes in words", () => {
@@ -90,5 +90,22 @@ describe("clinic data layer", () => {
     clinicDataChanged();
     offB();
     expect([a, b]).toEqual([1, 2]);
+  });
+});
+
+describe("whose work is waiting on a shared PC", () => {
+  it("names each author with their count, oldest first", () => {
+    expect(waitingBy([
+      { author_id: "d", author_name: "Dr Rao", pending: 2, rejected: 1 },
+      { author_id: "a", author_name: "Asha", pending: 1, rejected: 0 },
+    ])).toBe("Dr Rao 3 · Asha 1");
+  });
+  it("says who when the name is unknown, and nothing when nothing waits", () => {
+    expect(waitingBy([
+      { author_id: "x", author_name: null, pending: 1, rejected: 0 },
+      { author_id: null, author_name: null, pending: 0, rejected: 2 },
+    ])).toBe("a former member 1 · this PC (before sign-in keys) 2");
+    expect(waitingBy([])).toBeNull();
+    expect(waitingBy(undefined)).toBeNull();
   });
 });

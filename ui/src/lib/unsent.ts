@@ -5,7 +5,7 @@
 import { en } from "../strings/en";
 import { formatDate, formatDateTime, formatTime, localInstant, parseDate } from "./dates";
 import { paiseToInput, parseRupees } from "./money";
-import type { EditableField, UnsentChange } from "./types";
+import type { EditableField, UnsentChange, WaitingWork } from "./types";
 
 const thing = (c: UnsentChange) => en.unsent.entities[c.entity] ?? c.entity;
 
@@ -124,6 +124,20 @@ export function corrections(fields: EditableField[], typed: Record<string, strin
     else errors[f.name] = parsed.error;
   }
   return Object.keys(errors).length > 0 ? { ok: false, errors } : { ok: true, values };
+}
+
+/** Whose work is waiting, for a shared PC's status bar ("Dr Rao 2 · Asha 1"); null when none. */
+export function waitingBy(waiting: WaitingWork[] | undefined): string | null {
+  const parts = (waiting ?? [])
+    .filter((w) => w.pending + w.rejected > 0)
+    .map((w) => `${authorLabel(w.author_id, w.author_name)} ${w.pending + w.rejected}`);
+  return parts.length > 0 ? parts.join(" · ") : null;
+}
+
+/** A change's author as a person reads it. */
+export function authorLabel(id: string | null, name: string | null): string {
+  if (name) return name;
+  return id ? en.unsent.unknownAuthor : en.unsent.unsignedAuthor;
 }
 
 /** The status bar's words for changes waiting and rejected ("3 changes waiting · 1 rejected"). */

@@ -7,7 +7,7 @@ import { api, AppError } from "../lib/ipc";
 import { formatDateTime } from "../lib/dates";
 import { doctorName, useDoctors } from "../lib/doctors";
 import { clinicDataChanged, useClinicData } from "../lib/useClinicData";
-import { corrections, describeChange, discardConsequence, fieldLabel, reasonText, toInput } from "../lib/unsent";
+import { authorLabel, corrections, describeChange, discardConsequence, fieldLabel, reasonText, toInput } from "../lib/unsent";
 import type { ClinicView, SessionView, UnsentChange, UnsentView } from "../lib/types";
 import { en } from "../strings/en";
 import { ConfirmDialog } from "../components/ConfirmDialog";
@@ -89,7 +89,11 @@ function UnsentCard(props: { change: UnsentChange; describe: (c: UnsentChange) =
   return (
     <article class="card unsent-change" data-testid="unsent-change" data-entity={c.entity}>
       <h3>{props.describe(c)}</h3>
-      <p class="muted small">{en.unsent.madeAt(formatDateTime(c.made_at))}</p>
+      <p class="muted small" data-testid="unsent-author">
+        {c.author_id || c.author_name
+          ? en.unsent.madeBy(authorLabel(c.author_id, c.author_name), formatDateTime(c.made_at))
+          : en.unsent.madeAt(formatDateTime(c.made_at))}
+      </p>
       <p class="unsent-reason"><strong>{en.unsent.reason}: </strong><span data-testid="unsent-reason">{reasonText(c)}</span></p>
       {c.field && <p class="small">{en.unsent.field(fieldLabel(c.field))}</p>}
       {!c.may_change && <p class="muted">{en.unsent.clinicalHidden}</p>}

@@ -307,6 +307,7 @@ export const en = {
     syncing: "Syncing…",
     synced: "Synced",
     pending: (n: number) => (n === 1 ? "1 change waiting" : `${n} changes waiting`),
+    waitingBy: (who: string) => `by ${who}`,
     lastSync: (when: string) => `Last sync ${when}`,
     never: "Never synced",
     initialSync: (done: number, total: number | null) =>
@@ -320,6 +321,9 @@ export const en = {
     intro: "The server refused these changes, so they are kept only on this PC. Correct and send each again, or discard it.",
     empty: "Nothing waiting here: the server accepted every change from this PC.",
     madeAt: (when: string) => `Made ${when}`,
+    madeBy: (who: string, when: string) => `Made by ${who}, ${when}`,
+    unknownAuthor: "a former member",
+    unsignedAuthor: "this PC (before sign-in keys)",
     reason: "Why",
     field: (label: string) => `Field: ${label}`,
     correct: "Correct and send again",
