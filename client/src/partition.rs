@@ -263,6 +263,8 @@ pub struct ClinicPartition {
     /// to the outbox is signed with it, so whoever's session pushes it, the server applies
     /// it as its author. Set by `OpenClinic`.
     author: Option<vaidya_shared::authorship::DeviceSigner>,
+    /// The reader's visibility class: names the pull cursor (see `set_reader`).
+    visibility: Option<String>,
 }
 
 impl ClinicPartition {
@@ -352,6 +354,7 @@ impl ClinicPartition {
             clinic_id,
             data_dir: data_dir.clone(),
             author: None,
+            visibility: None,
         };
         schema::migrate(&mut partition.conn)?;
         Ok(partition)
@@ -400,6 +403,7 @@ impl ClinicPartition {
             clinic_id,
             data_dir,
             author: _,
+            visibility: _,
         } = self;
         // Close first: Windows refuses to delete a file that is still open.
         conn.close().map_err(|(_, err)| PartitionError::from(err))?;

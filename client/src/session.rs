@@ -433,9 +433,13 @@ impl Client {
             return Err(SessionError::NotAMember(clinic));
         }
         let key = self.config.credentials.partition_key_or_create(clinic)?;
-        let partition = ClinicPartition::open_with(&self.config.data_dir, clinic, &key, check)?;
-        // The file is shared by whoever signs in on this PC: record that this user uses it.
+        let mut partition = ClinicPartition::open_with(&self.config.data_dir, clinic, &key, check)?;
+        // The file is shared by whoever signs in on this PC: record that this user uses it,
+        // and pull with the cursor of what their role may see.
         partition.note_member(self.user_id)?;
+        if let Some(m) = self.memberships.iter().find(|m| m.clinic_id == clinic) {
+            partition.set_reader(m.role);
+        }
         // Remember it, so a later revocation is handled even after a sign-out.
         let mut known = self
             .config

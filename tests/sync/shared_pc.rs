@@ -330,3 +330,67 @@ pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Resul
     );
     Ok(())
 }
+
+/// The front desk syncs first on a shared PC; a doctor who signs in later still receives
+/// every older note (each visibility class pulls with a cursor of its own), while the front
+/// desk's pull never brought a note down.
+pub async fn a_doctor_after_the_front_desk_receives_the_older_notes(h: Arc<Harness>) -> Result<()> {
+    if keyring("a_doctor_after_the_front_desk_receives_the_older_notes")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let (doctor, desk) = (&world.a.doctor, &world.a.desk);
+    // Yesterday, on another computer: a patient and the doctor's signed note.
+    let api = server
+        .client()
+        .login(&doctor.email, &doctor.password)
+        .await?
+        .0;
+    let (_, p) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/patients"),
+            serde_json::json!({"name": "Older Note", "sex": "male"}),
+        )
+        .await?;
+    let (status, e) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/encounters"),
+            serde_json::json!({"patient_id": p["id"], "chief_complaint": "follow-up",
+                               "notes": "", "diagnosis": "Hypertension"}),
+        )
+        .await?;
+    check!(status.is_success(), "note: {status} {e}");
+    let note: Uuid = e["id"].as_str().unwrap_or_default().parse()?;
+    // Then a registration, which the front desk does see: its pull ends past the note.
+    let (status, later) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/patients"),
+            serde_json::json!({"name": "Later Registration", "sex": "female"}),
+        )
+        .await?;
+    check!(status.is_success(), "later patient: {status} {later}");
+
+    // This morning the front desk syncs the PC first.
+    let mut d = Device::new(&server, 34).await?;
+    d.sign_in(desk).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    engine.sync().await?;
+    check!(
+        engine.partition().get_encounter(note)?.is_none(),
+        "the front desk's pull brought no clinical note"
+    );
+    drop(engine);
+
+    // The doctor signs in on the same PC later.
+    d.sign_in(doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    engine.sync().await?;
+    let got = engine.partition().get_encounter(note)?;
+    check!(
+        got.as_ref().is_some_and(|e| e.diagnosis == "Hypertension"),
+        "the doctor receives the older note: {got:?}"
+    );
+    Ok(())
+}

@@ -43,6 +43,7 @@ tests![
     crate::bad_input::clock_far_ahead_or_behind_extends_nothing,
     crate::shared_pc::a_shared_pcs_offline_day_keeps_each_authors_work,
     crate::shared_pc::revoking_one_member_keeps_the_others_work,
+    crate::shared_pc::a_doctor_after_the_front_desk_receives_the_older_notes,
     crate::convergence::randomized_schedules_converge,
 ];
 

@@ -123,6 +123,10 @@ impl ClinicPartition {
         has_more: bool,
     ) -> Result<PageOutcome, PartitionError> {
         let clinic_id = self.clinic_id;
+        let (cursor_key, complete_key) = (
+            self.reader_key(sync_state::PULL_CURSOR),
+            self.reader_key(sync_state::PULL_COMPLETE),
+        );
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -158,12 +162,8 @@ impl ClinicPartition {
             }
             outcome.applied += 1;
         }
-        sync_state::set(&tx, sync_state::PULL_CURSOR, cursor)?;
-        sync_state::set(
-            &tx,
-            sync_state::PULL_COMPLETE,
-            if has_more { "0" } else { "1" },
-        )?;
+        sync_state::set(&tx, &cursor_key, cursor)?;
+        sync_state::set(&tx, &complete_key, if has_more { "0" } else { "1" })?;
         tx.commit()?;
         Ok(outcome)
     }

@@ -31,13 +31,30 @@ pub(crate) fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<Strin
 }
 
 impl ClinicPartition {
+    /// Who pulls with this connection: their role's visibility class names the pull cursor
+    /// (`rules::permissions::visibility_class`). The file is shared by every member who
+    /// signs in on the PC, and the server's RLS shows each class other rows, so one cursor
+    /// for all would leave a doctor who signs in after the front desk without the older
+    /// notes. Unset (tools, tests): the one cursor of a single-user file.
+    pub fn set_reader(&mut self, role: vaidya_shared::api::Role) {
+        self.visibility = Some(vaidya_shared::rules::permissions::visibility_class(role));
+    }
+
+    /// The sync-state key of the reader's cursor (`base`: the cursor or its completeness).
+    pub(crate) fn reader_key(&self, base: &str) -> String {
+        match &self.visibility {
+            Some(class) => format!("{base}:{class}"),
+            None => base.to_owned(),
+        }
+    }
+
     pub fn pull_cursor(&self) -> Result<Option<String>, PartitionError> {
-        Ok(get(&self.conn, PULL_CURSOR)?)
+        Ok(get(&self.conn, &self.reader_key(PULL_CURSOR))?)
     }
 
     /// Usually set together with the pulled rows by [`ClinicPartition::apply_pull_page`].
     pub fn set_pull_cursor(&mut self, cursor: &str) -> Result<(), PartitionError> {
-        Ok(set(&self.conn, PULL_CURSOR, cursor)?)
+        Ok(set(&self.conn, &self.reader_key(PULL_CURSOR), cursor)?)
     }
 
     pub fn last_synced_at(&self) -> Result<Option<DateTime<Utc>>, PartitionError> {
@@ -64,7 +81,7 @@ const NEXT_INVOICE_NUMBER: &str = "next_invoice_number";
 impl ClinicPartition {
     /// Whether the last pull reached the end of the change feed.
     pub fn pull_complete(&self) -> Result<bool, PartitionError> {
-        Ok(get(&self.conn, PULL_COMPLETE)?.as_deref() == Some("1"))
+        Ok(get(&self.conn, &self.reader_key(PULL_COMPLETE))?.as_deref() == Some("1"))
     }
 
     /// This partition's device id, created on first use. It is random rather than derived

@@ -271,6 +271,19 @@ pub const TABLES: &[(&str, Resource)] = &[
     ("cancelled_invoice_numbers", Resource::Invoice),
 ];
 
+/// The resources `role` may read, as one key. Roles with the same key are shown the same
+/// rows by the server's RLS, so a shared device keeps one pull cursor per key: a doctor who
+/// signs in after the front desk synced still receives every older note (`client`
+/// `ClinicPartition::set_reader`).
+pub fn visibility_class(role: Role) -> String {
+    Resource::ALL
+        .into_iter()
+        .filter(|r| may(role, *r, Action::Read))
+        .map(Resource::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The roles the database must let run `command` on the resource's tables. SELECT is
 /// `Read`; INSERT is `Create`; UPDATE is any write, because tombstones (delete), signatures
 /// and the "touch" that re-syncs a parent are all UPDATEs at the storage level.
@@ -284,6 +297,20 @@ pub fn storage_roles(resource: Resource, command: SqlCommand) -> Vec<Role> {
         .into_iter()
         .filter(|r| actions.iter().any(|a| may(*r, resource, *a)))
         .collect()
+}
+
+#[cfg(test)]
+mod visibility_tests {
+    use super::*;
+
+    #[test]
+    fn clinicians_and_the_front_desk_see_different_rows() {
+        let desk = visibility_class(Role::FrontDesk);
+        let doctor = visibility_class(Role::Doctor);
+        assert_ne!(desk, doctor);
+        assert!(doctor.contains("encounter") && !desk.contains("encounter"));
+        assert_eq!(visibility_class(Role::Doctor), doctor, "stable");
+    }
 }
 
 #[cfg(test)]

@@ -305,9 +305,12 @@ impl Core {
                 self.data_dir.clone(),
                 self.credentials.clone(),
             );
+            let role = membership.role;
             let engine: crate::sync::OpenEngine = Box::new(move || {
                 let key = credentials.partition_key_or_create(clinic_id)?;
-                let partition = ClinicPartition::open(&data_dir, clinic_id, &key)?;
+                let mut partition = ClinicPartition::open(&data_dir, clinic_id, &key)?;
+                // Pull with the cursor of what this member's role may see.
+                partition.set_reader(role);
                 Ok(SyncEngine::new(api, partition).with_options(crate::sync::retry_options()))
             });
             let online = client.mode() == Mode::Online;
