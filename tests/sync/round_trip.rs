@@ -17,6 +17,50 @@ use vaidya_tests::{Harness, TestServer, World};
 use crate::check;
 use crate::support::{keyring, server_state, sync_until, Device, LiveListener};
 
+/// One consultation line on the device's own series (the clinic's state, `27`, decides the
+/// GST split).
+pub fn consultation_invoice(patient_id: Uuid, gst_rate_bp: u32) -> NewInvoice {
+    NewInvoice {
+        id: None,
+        patient_id,
+        series: None,
+        number: None,
+        place_of_supply: None,
+        lines: vec![NewInvoiceLine {
+            description: "Consultation".to_owned(),
+            sac_hsn: "999312".to_owned(),
+            quantity: 1,
+            unit_price_paise: 50_000,
+            discount_paise: 0,
+            gst_rate_bp,
+        }],
+    }
+}
+
+/// A clinic admin revokes `person`'s membership of `clinic`.
+pub async fn revoke_member(
+    admin: &vaidya_tests::Api,
+    clinic: Uuid,
+    person: &vaidya_tests::Person,
+) -> Result<()> {
+    let (_, members) = admin.get(&format!("/v1/clinics/{clinic}/members")).await?;
+    let member = members
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .find(|m| m["user"]["id"] == serde_json::json!(person.id))
+        })
+        .and_then(|m| m["id"].as_str())
+        .context("the member to revoke")?
+        .to_owned();
+    let (status, body) = admin
+        .delete(&format!("/v1/clinics/{clinic}/members/{member}"))
+        .await?;
+    anyhow::ensure!(status.is_success(), "revoke: {status} {body}");
+    Ok(())
+}
+
 pub fn new_patient(name: &str, phone: &str) -> NewPatient {
     NewPatient {
         id: None,
@@ -231,21 +275,7 @@ pub async fn revoked_member_partition_is_wiped(h: Arc<Harness>) -> Result<()> {
         .login(&world.a.admin.email, &world.a.admin.password)
         .await?
         .0;
-    let (_, members) = admin.get(&format!("/v1/clinics/{clinic}/members")).await?;
-    let member = members
-        .as_array()
-        .and_then(|items| {
-            items
-                .iter()
-                .find(|m| m["user"]["id"] == serde_json::json!(world.a.nurse.id))
-        })
-        .and_then(|m| m["id"].as_str())
-        .context("nurse membership")?
-        .to_owned();
-    let (status, body) = admin
-        .delete(&format!("/v1/clinics/{clinic}/members/{member}"))
-        .await?;
-    check!(status.is_success(), "revoke: {status} {body}");
+    revoke_member(&admin, clinic, &world.a.nurse).await?;
 
     // The nurse signs in again: the partition and its key are gone.
     d.sign_in(&world.a.nurse).await?;
@@ -460,24 +490,7 @@ pub async fn a_discarded_device_invoice_number_reaches_the_books(h: Arc<Harness>
         abha_number: Some("12345678901234".to_owned()),
         ..new_patient("Asha R.", "9333333334")
     })?;
-    let invoice = c.issue_invoice(
-        NewInvoice {
-            id: None,
-            patient_id: patient.id,
-            series: None,
-            number: None,
-            place_of_supply: None,
-            lines: vec![NewInvoiceLine {
-                description: "Consultation".to_owned(),
-                sac_hsn: "999312".to_owned(),
-                quantity: 1,
-                unit_price_paise: 50_000,
-                discount_paise: 0,
-                gst_rate_bp: 0,
-            }],
-        },
-        "27",
-    )?;
+    let invoice = c.issue_invoice(consultation_invoice(patient.id, 0), "27")?;
     d.proxy.set_online(true);
     let report = engine.sync().await?;
     check!(
@@ -544,24 +557,7 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
     );
     let mut numbers = Vec::new();
     for _ in 0..3 {
-        let inv = c.issue_invoice(
-            NewInvoice {
-                id: None,
-                patient_id: patient.id,
-                series: None,
-                number: None,
-                place_of_supply: None,
-                lines: vec![NewInvoiceLine {
-                    description: "Consultation".to_owned(),
-                    sac_hsn: "999312".to_owned(),
-                    quantity: 1,
-                    unit_price_paise: 50_000,
-                    discount_paise: 0,
-                    gst_rate_bp: 1800,
-                }],
-            },
-            "27",
-        )?;
+        let inv = c.issue_invoice(consultation_invoice(patient.id, 1800), "27")?;
         check!(inv.series == series, "from the device series");
         check!(
             inv.totals.cgst_paise == 4_500,

@@ -10,13 +10,12 @@ use uuid::Uuid;
 use vaidya_client::credentials::ActiveSession;
 use vaidya_client::session::Client;
 use vaidya_shared::api::{
-    NewEncounter, NewInvoice, NewInvoiceLine, NewPayment, NewPrescription, NewPrescriptionItem,
-    PaymentMethod, Vitals,
+    NewEncounter, NewPayment, NewPrescription, NewPrescriptionItem, PaymentMethod, Vitals,
 };
 use vaidya_tests::{Harness, Person, TestServer, World};
 
 use crate::check;
-use crate::round_trip::new_patient;
+use crate::round_trip::{consultation_invoice, new_patient, revoke_member};
 use crate::support::{keyring, Device};
 
 /// The member `person` takes the PC without the network (their session, lease and key are
@@ -85,24 +84,7 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
     let mut engine = d.engine(clinic, 3)?;
     let mut c = d.clinic(&mut engine)?;
     let walk_in = c.register_patient(new_patient("Walk In", "9822000032"))?;
-    let invoice = c.issue_invoice(
-        NewInvoice {
-            id: None,
-            patient_id: patient.id,
-            series: None,
-            number: None,
-            place_of_supply: None,
-            lines: vec![NewInvoiceLine {
-                description: "Consultation".to_owned(),
-                sac_hsn: "999312".to_owned(),
-                quantity: 1,
-                unit_price_paise: 50_000,
-                discount_paise: 0,
-                gst_rate_bp: 0,
-            }],
-        },
-        "27",
-    )?;
+    let invoice = c.issue_invoice(consultation_invoice(patient.id, 0), "27")?;
     let paid = c.take_payment(
         invoice.id,
         NewPayment {
@@ -268,21 +250,7 @@ pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Resul
         .login(&world.a.admin.email, &world.a.admin.password)
         .await?
         .0;
-    let (_, members) = admin.get(&format!("/v1/clinics/{clinic}/members")).await?;
-    let member = members
-        .as_array()
-        .and_then(|items| {
-            items
-                .iter()
-                .find(|m| m["user"]["id"] == serde_json::json!(nurse.id))
-        })
-        .and_then(|m| m["id"].as_str())
-        .context("nurse membership")?
-        .to_owned();
-    let (status, body) = admin
-        .delete(&format!("/v1/clinics/{clinic}/members/{member}"))
-        .await?;
-    check!(status.is_success(), "revoke: {status} {body}");
+    revoke_member(&admin, clinic, nurse).await?;
 
     // The nurse signs in online: she is forgotten here, the file and its key stay.
     let file = d.config.data_dir.partition_file(clinic);
