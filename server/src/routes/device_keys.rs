@@ -8,6 +8,7 @@ use axum::Json;
 use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, MemberDevice, NewDeviceKey};
 use vaidya_shared::authorship::decode_public_key;
+use vaidya_shared::rules::{Action, Resource};
 use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::app::App;
@@ -63,12 +64,9 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(
-                clinic,
-                vaidya_shared::rules::Resource::Member,
-                vaidya_shared::rules::Action::Delete,
-            )
-            .await?;
+            // Those who may revoke a member manage the member's devices.
+            tx.authorize(clinic, Resource::Member, Action::Delete)
+                .await?;
             let rows = tx
                 .query(
                     "SELECT id, user_id, device, registered_at, revoked_at, member_revoked_at
@@ -106,12 +104,9 @@ pub async fn revoke(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(
-                clinic,
-                vaidya_shared::rules::Resource::Member,
-                vaidya_shared::rules::Action::Delete,
-            )
-            .await?;
+            // Those who may revoke a member manage the member's devices.
+            tx.authorize(clinic, Resource::Member, Action::Delete)
+                .await?;
             let revoked: bool = tx
                 .query_one("SELECT vaidya.revoke_device_key($1, $2)", &[&clinic, &id])
                 .await?
