@@ -47,52 +47,18 @@ impl Setup {
     }
 }
 
+include!("command_list.rs");
+
+/// Registers every listed command (`commands::<name>`) with Tauri.
+macro_rules! app_handler {
+    ($($command:ident),* $(,)?) => { tauri::generate_handler![$(commands::$command),*] };
+}
+
 /// The app without a runtime or context: commands and state.
 pub fn builder<R: Runtime>(builder: Builder<R>, setup: Setup) -> Builder<R> {
     builder
         .manage(core::Core::new(setup.data_dir, setup.credentials))
-        .invoke_handler(tauri::generate_handler![
-            commands::app_info,
-            commands::ui_ready,
-            commands::current_session,
-            commands::sign_in,
-            commands::sign_out,
-            commands::open_clinic,
-            commands::search_patients,
-            commands::get_patient,
-            commands::create_patient,
-            commands::update_patient,
-            commands::patient_chart,
-            commands::list_appointments,
-            commands::book_appointment,
-            commands::update_appointment,
-            commands::clinic_doctors,
-            commands::save_encounter,
-            commands::sign_encounter,
-            commands::add_addendum,
-            commands::issue_prescription,
-            commands::prescription_warnings,
-            commands::patient_allergies,
-            commands::record_allergy,
-            commands::update_allergy,
-            commands::create_invoice,
-            commands::add_payment,
-            commands::list_members,
-            commands::add_member,
-            commands::set_member_role,
-            commands::revoke_member,
-            commands::member_devices,
-            commands::audit_trail,
-            commands::list_conflicts,
-            commands::resolve_conflict,
-            commands::sync_status,
-            commands::sync_now,
-            commands::record_print,
-            commands::print_page,
-            commands::unsent_changes,
-            commands::resend_change,
-            commands::discard_change,
-        ])
+        .invoke_handler(with_app_commands!(app_handler))
 }
 
 /// When the process started, for the "first screen interactive" startup figure.
@@ -111,4 +77,61 @@ pub fn run() {
     builder(tauri::Builder::default(), setup)
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running the Vaidya desktop app");
+}
+
+#[cfg(test)]
+mod tests {
+    macro_rules! command_names {
+        ($($command:ident),* $(,)?) => { &[$(stringify!($command)),*] };
+    }
+    const COMMANDS: &[&str] = with_app_commands!(command_names);
+
+    /// The commands `ui/src/lib/ipc.ts` invokes: every `call<…>("name"` or `call("name"`.
+    fn commands_the_ui_calls() -> Vec<&'static str> {
+        let ipc = include_str!("../../ui/src/lib/ipc.ts");
+        let mut names = Vec::new();
+        for (at, _) in ipc.match_indices("call") {
+            let rest = &ipc[at + 4..];
+            if !(rest.starts_with('<') || rest.starts_with('(')) {
+                continue;
+            }
+            // The command name is the first argument: `call<T>("name"`, not a later `("`.
+            let Some(open) = rest.find('(') else { continue };
+            let Some(name) = rest[open + 1..].strip_prefix('"') else {
+                continue;
+            };
+            if let Some(end) = name.find('"') {
+                names.push(&name[..end]);
+            }
+        }
+        names
+    }
+
+    /// A command the UI calls but the app does not register or allow fails only at run time,
+    /// as "an unexpected error" on screen; this catches it at test time.
+    #[test]
+    fn the_ui_calls_exactly_the_registered_and_allowed_commands() {
+        let called = commands_the_ui_calls();
+        assert!(called.len() > 30, "found only {called:?} in ipc.ts");
+        for name in &called {
+            assert!(
+                COMMANDS.contains(name),
+                "the UI calls `{name}`, which is not in src/command_list.rs"
+            );
+        }
+        for name in COMMANDS {
+            assert!(
+                called.contains(name),
+                "`{name}` is registered but the UI never calls it"
+            );
+        }
+        let allowed = include_str!("../permissions/app.toml");
+        for name in COMMANDS {
+            let permission = format!("\"allow-{}\"", name.replace('_', "-"));
+            assert!(
+                allowed.contains(&permission),
+                "permissions/app.toml lacks {permission}"
+            );
+        }
+    }
 }

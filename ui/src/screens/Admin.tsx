@@ -2,7 +2,7 @@
 // Both are online-only: they are read from the server through the Rust core.
 
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../lib/ipc";
+import { api, readableError } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
 import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Member, MemberDevice, Role } from "../lib/types";
 import { en } from "../strings/en";
@@ -32,10 +32,19 @@ function Members(_props: { clinic: ClinicView }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("front_desk");
   const { busy, error, run } = useAction();
+  // The device column is an aid; if it cannot be read, the members (what an admin acts on)
+  // still show, and the device column says why it is empty.
+  const [devicesError, setDevicesError] = useState<unknown>(null);
   const load = () => run(async () => {
-    const [m, d] = await Promise.all([api.listMembers(), api.memberDevices()]);
-    setMembers(m);
-    setDevices(d);
+    const [m, d] = await Promise.allSettled([api.listMembers(), api.memberDevices()]);
+    if (d.status === "fulfilled") {
+      setDevices(d.value);
+      setDevicesError(null);
+    } else {
+      setDevicesError(d.reason);
+    }
+    if (m.status === "rejected") throw m.reason;
+    setMembers(m.value);
   });
   useEffect(() => { load(); }, []);
   const roleOptions = ROLES.map((r) => [r, en.roles[r]] as [Role, string]);
@@ -43,6 +52,7 @@ function Members(_props: { clinic: ClinicView }) {
     <section>
       <h2>{en.admin.members}</h2>
       <ErrorBanner error={error} />
+      {devicesError ? <p class="banner error" role="alert">{en.admin.devicesUnavailable}: {readableError(devicesError)}</p> : null}
       <table class="grid">
         <thead><tr><th>{en.signIn.email}</th><th>{en.admin.role}</th><th>{en.admin.since}</th><th>{en.admin.devices}</th><th /></tr></thead>
         <tbody>

@@ -263,6 +263,7 @@ export const en = {
     since: "Member since",
     devices: "Devices holding their data",
     noDevices: "None",
+    devicesUnavailable: "The members' devices could not be read",
     keyRevoked: "key revoked",
     unnamedDevice: "Unnamed device",
     audit: "Audit trail",
