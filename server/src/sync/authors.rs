@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::Role;
-use vaidya_shared::authorship::{self, Signable};
+use vaidya_shared::authorship::{self, Authorship, Signable, VerifyingKey};
 use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::http::{AppError, RequestTx};
@@ -30,7 +30,7 @@ pub struct Author {
 }
 
 /// A registered device key: its owner, public key and registration time.
-type Key = (Uuid, Vec<u8>, DateTime<Utc>);
+type Key = (Uuid, VerifyingKey, DateTime<Utc>);
 
 /// The authors of one push, with the keys and roles looked up once each.
 pub struct Authors {
@@ -44,12 +44,12 @@ pub struct Authors {
     roles: HashMap<Uuid, Option<Role>>,
 }
 
-fn refused(message: &str) -> AppError {
-    AppError::from(ApiError {
+fn refused(message: &str) -> ApiError {
+    ApiError {
         code: ErrorCode::InvalidSignature,
         message: message.to_owned(),
         field: Some("author".to_owned()),
-    })
+    }
 }
 
 impl Authors {
@@ -79,59 +79,101 @@ impl Authors {
         })
     }
 
-    /// The user (and their role in the clinic) a signed act (a mutation, an offline read) is
-    /// applied as.
-    pub async fn of<T: Signable>(
+    /// Who each of `items` (signed acts: mutations, offline reads) is applied as, in order,
+    /// with that user's role in the clinic. An unsigned item, or the pusher's own, is the
+    /// pusher's: the session already proves the pusher, so their own signature adds nothing
+    /// to check (a bad one gains nothing: the item is applied as the pusher, exactly as
+    /// unsigned). A colleague's claim is checked with their registered key; all of them
+    /// together ([`authorship::verify_many`]: batched, over the cores), which is what makes
+    /// carrying a colleague's work cheap. An item whose claim does not hold gets its
+    /// refusal; only a database failure fails the call.
+    pub async fn of_each<T: Signable>(
         &mut self,
         tx: &RequestTx,
         clinic: Uuid,
-        item: &T,
-    ) -> Result<Author, AppError> {
-        // Unsigned, or the pusher's own: the session already proves the pusher, so their own
-        // signature adds nothing to check (a bad one gains nothing: the change is applied as
-        // the pusher, exactly as unsigned). Only a colleague's signature is verified.
-        let author = match item.author() {
-            Some(a) if a.user_id != self.pusher => a,
-            _ => return Ok(self.pusher()),
-        };
-        if let Entry::Vacant(slot) = self.keys.entry(author.key_id) {
+        items: &[T],
+    ) -> Result<Vec<Result<Author, ApiError>>, AppError> {
+        let mut verdicts = Vec::with_capacity(items.len());
+        let mut to_check: Vec<(usize, &T, VerifyingKey)> = Vec::new();
+        for (k, item) in items.iter().enumerate() {
+            let claimed = match item.author() {
+                Some(a) if a.user_id != self.pusher => a,
+                _ => {
+                    verdicts.push(Ok(self.pusher()));
+                    continue;
+                }
+            };
+            match self.claim(tx, clinic, claimed).await? {
+                Ok((author, key)) => {
+                    to_check.push((k, item, key));
+                    verdicts.push(Ok(author));
+                }
+                Err(refusal) => verdicts.push(Err(refusal)),
+            }
+        }
+        let pairs: Vec<(&T, &VerifyingKey)> =
+            to_check.iter().map(|(_, item, key)| (*item, key)).collect();
+        let checked = authorship::verify_many(clinic, &pairs);
+        for ((k, _, _), outcome) in to_check.iter().zip(checked) {
+            if let Err(refusal) = outcome {
+                verdicts[*k] = Err(refusal);
+            }
+        }
+        Ok(verdicts)
+    }
+
+    /// A colleague's claimed authorship, before its signature is checked: the registered key
+    /// it names (looked up once per key) must be in force and the claimed user's, and that
+    /// user a member of the clinic (their role, looked up once per user).
+    async fn claim(
+        &mut self,
+        tx: &RequestTx,
+        clinic: Uuid,
+        claimed: &Authorship,
+    ) -> Result<Result<(Author, VerifyingKey), ApiError>, AppError> {
+        if let Entry::Vacant(slot) = self.keys.entry(claimed.key_id) {
             let key = tx
                 .query_opt(
                     "SELECT user_id, public_key, registered_at FROM vaidya.author_key($1, $2)",
-                    &[&clinic, &author.key_id],
+                    &[&clinic, &claimed.key_id],
                 )
                 .await?
-                .map(|r| (r.get(0), r.get(1), r.get(2)));
+                .and_then(|r| {
+                    let key = authorship::parse_public_key(r.get(1))?;
+                    Some((r.get(0), key, r.get(2)))
+                });
             slot.insert(key);
         }
-        let Some((owner, public_key, registered_at)) = &self.keys[&author.key_id] else {
-            return Err(refused(
+        let Some((owner, key, registered_at)) = self.keys[&claimed.key_id] else {
+            return Ok(Err(refused(
                 "The author's device key is not known here, or was revoked.",
-            ));
+            )));
         };
-        if *owner != author.user_id {
-            return Err(refused("The device key belongs to another user."));
+        if owner != claimed.user_id {
+            return Ok(Err(refused("The device key belongs to another user.")));
         }
-        authorship::verify(clinic, item, public_key)?;
-        let not_before = Some(*registered_at);
-        if let Entry::Vacant(slot) = self.roles.entry(author.user_id) {
+        if let Entry::Vacant(slot) = self.roles.entry(claimed.user_id) {
             let role = tx
                 .query_opt(
                     "SELECT role FROM vaidya.memberships
                      WHERE clinic_id = $1 AND user_id = $2 AND revoked_at IS NULL",
-                    &[&clinic, &author.user_id],
+                    &[&clinic, &claimed.user_id],
                 )
                 .await?
                 .and_then(|r| Role::parse(r.get(0)));
             slot.insert(role);
         }
-        let role = self.roles[&author.user_id]
-            .ok_or_else(|| refused("The author is not a member of this clinic."))?;
-        Ok(Author {
-            user_id: author.user_id,
-            role,
-            not_before,
-        })
+        let Some(role) = self.roles[&claimed.user_id] else {
+            return Ok(Err(refused("The author is not a member of this clinic.")));
+        };
+        Ok(Ok((
+            Author {
+                user_id: claimed.user_id,
+                role,
+                not_before: Some(registered_at),
+            },
+            key,
+        )))
     }
 
     /// The pushing user, dated no earlier than their joining the clinic.

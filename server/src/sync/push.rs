@@ -174,6 +174,8 @@ pub async fn apply_batch(
     let mut audit: AuditRows = HashMap::new();
     let mut authors = Authors::load(tx, clinic, role).await?;
     let pusher = authors.pusher;
+    // Who each change is applied as, every colleague's signature checked up front together.
+    let claimed = authors.of_each(tx, clinic, &req.mutations).await?;
     let mut savepoint = false;
     let mut i = 0;
     while i < req.mutations.len() {
@@ -201,8 +203,16 @@ pub async fn apply_batch(
                     savepoint = false;
                 }
                 let run = &req.mutations[i..end];
-                let outcomes =
-                    apply_patient_run(tx, clinic, &mut authors, run, run_author, mode).await?;
+                let outcomes = apply_patient_run(
+                    tx,
+                    clinic,
+                    &authors,
+                    run,
+                    &claimed[i..end],
+                    run_author,
+                    mode,
+                )
+                .await?;
                 for (m, result) in run.iter().zip(outcomes) {
                     match &result {
                         MutationResult::Applied { .. } => {
@@ -231,6 +241,7 @@ pub async fn apply_batch(
                 continue;
             }
         }
+        let author = claimed[i].clone();
         i += 1;
         if mode == Mode::Careful {
             tx.execute_simple(if savepoint {
@@ -241,7 +252,7 @@ pub async fn apply_batch(
             .await?;
             savepoint = true;
         }
-        let result = match apply_as_author(tx, clinic, &mut authors, m).await {
+        let result = match apply_as_author(tx, clinic, &authors, m, author).await {
             Ok((result, patient, author)) => {
                 let action = match m.op {
                     Operation::Create => AuditAction::Create,
@@ -279,10 +290,10 @@ pub async fn apply_batch(
     // still audited (it is a disclosure record) under the pusher, whose session uploaded
     // it, beside a `denied` row for the unproven claim.
     let mut accesses = Vec::with_capacity(req.local_accesses.len());
-    for a in &req.local_accesses {
-        let reader = match authors.of(tx, clinic, a).await {
+    let readers = authors.of_each(tx, clinic, &req.local_accesses).await?;
+    for (a, reader) in req.local_accesses.iter().zip(readers) {
+        let reader = match reader {
             Ok(reader) => reader,
-            Err(e) if e.fails_request() => return Err(e),
             Err(_) => {
                 audit
                     .entry((pusher, AuditAction::Denied, a.entity.as_str()))
@@ -476,14 +487,15 @@ fn patient_create_by(m: &Mutation, pusher: Uuid) -> Option<Uuid> {
 async fn apply_as_author(
     tx: &RequestTx,
     clinic: Uuid,
-    authors: &mut Authors,
+    authors: &Authors,
     m: &Mutation,
+    author: Result<Author, ApiError>,
 ) -> Result<(MutationResult, Option<Uuid>, Uuid), AppError> {
     let Author {
         user_id: author,
         role,
         not_before,
-    } = authors.of(tx, clinic, m).await?;
+    } = author?;
     // The act keeps its device time, bounded (a note's signing, an invoice's issue …).
     tx.set_acted_at(Some(clock::act_time(
         m.made_at,
@@ -521,13 +533,15 @@ async fn apply_as_author(
 async fn apply_patient_run(
     tx: &RequestTx,
     clinic: Uuid,
-    authors: &mut Authors,
+    authors: &Authors,
     run: &[Mutation],
+    run_authors: &[Result<Author, ApiError>],
     run_author: Uuid,
     mode: Mode,
 ) -> Result<Vec<MutationResult>, AppError> {
     let pusher = authors.pusher;
-    let outcome = apply_patient_run_as(tx, clinic, authors, run, run_author, mode).await;
+    let outcome =
+        apply_patient_run_as(tx, clinic, authors, run, run_authors, run_author, mode).await;
     match &outcome {
         Ok(_) if run_author != pusher => tx.act_as(pusher).await?,
         Ok(_) => {}
@@ -542,8 +556,9 @@ async fn apply_patient_run(
 async fn apply_patient_run_as(
     tx: &RequestTx,
     clinic: Uuid,
-    authors: &mut Authors,
+    authors: &Authors,
     run: &[Mutation],
+    run_authors: &[Result<Author, ApiError>],
     run_author: Uuid,
     mode: Mode,
 ) -> Result<Vec<MutationResult>, AppError> {
@@ -553,14 +568,14 @@ async fn apply_patient_run_as(
     let pusher = authors.pusher;
     let mut role = authors.pusher_role;
     for (k, m) in run.iter().enumerate() {
-        let checked = match authors.of(tx, clinic, m).await {
+        let checked = match &run_authors[k] {
             Ok(author) => {
                 role = author.role;
                 rules::authorize(author.role, Resource::Patient, Action::Create)
                     .map_err(AppError::from)
                     .and_then(|()| create_body::<kinds::Patient>(m))
             }
-            Err(e) => Err(e),
+            Err(refusal) => Err(AppError::from(refusal.clone())),
         };
         match checked {
             Ok(row) => rows.push((k, row)),
