@@ -190,7 +190,11 @@ fn verify_part<T: Signable>(
 ) -> Vec<Result<(), ApiError>> {
     let prepared: Vec<Result<(Vec<u8>, Signature), ApiError>> = items
         .iter()
-        .map(|(item, _)| Ok((signed_bytes(clinic, *item), signature_of(*item)?)))
+        .map(|(item, _)| {
+            // A missing or malformed signature is refused before its bytes are built.
+            let signature = signature_of(*item)?;
+            Ok((signed_bytes(clinic, *item), signature))
+        })
         .collect();
     let mut messages = Vec::with_capacity(items.len());
     let mut signatures = Vec::with_capacity(items.len());
@@ -235,14 +239,14 @@ fn mismatch() -> ApiError {
     invalid("The change's signature does not match its author and content.")
 }
 
-/// A public key as the wire carries it (base64 of 32 bytes).
+/// A public key as the wire carries it (base64 of 32 bytes), usable by the same rule the
+/// checks apply ([`parse_public_key`]), so a key that could never prove anything is refused
+/// when it is registered rather than at every later push.
 pub fn decode_public_key(text: &str) -> Option<[u8; 32]> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
         .ok()?;
-    let key = <[u8; 32]>::try_from(bytes.as_slice()).ok()?;
-    VerifyingKey::from_bytes(&key).ok()?;
-    Some(key)
+    parse_public_key(&bytes).map(|key| key.to_bytes())
 }
 
 pub fn encode_public_key(key: &[u8; 32]) -> String {
@@ -368,6 +372,8 @@ mod tests {
         let mut identity = [0u8; 32];
         identity[0] = 1;
         assert!(parse_public_key(&identity).is_none());
+        // Nor can it be registered.
+        assert!(decode_public_key(&encode_public_key(&identity)).is_none());
         assert!(parse_public_key(&[1; 31]).is_none());
     }
 
