@@ -392,10 +392,27 @@ impl ServerApi {
             id,
             public_key: vaidya_shared::authorship::encode_public_key(public_key),
         };
+        self.post_expecting_no_body("/v1/me/device-keys", &body)
+            .await
+    }
+
+    /// Reports a wipe this device did on a member's revocation, for the clinic's audit
+    /// trail. Sent again with the same id, it is recorded once.
+    pub async fn report_wipe(&self, wipe: &vaidya_shared::api::DeviceWipe) -> Result<(), ApiError> {
+        self.post_expecting_no_body("/v1/me/device-wipes", wipe)
+            .await
+    }
+
+    /// POSTs `body` to a route that answers success without a body.
+    async fn post_expecting_no_body(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<(), ApiError> {
         let resp = self
-            .request(Method::POST, "/v1/me/device-keys")
+            .request(Method::POST, path)
             .timeout(REQUEST_TIMEOUT)
-            .json(&body)
+            .json(body)
             .send()
             .await
             .map_err(ApiError::from_reqwest)?;

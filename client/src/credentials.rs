@@ -496,6 +496,12 @@ impl CredentialStore {
         self.write(&name, &value)
     }
 
+    /// Forgets this user's signing key on this device (they are no longer a member of any
+    /// clinic here; a new key is made if they come back).
+    pub fn delete_signing_key(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
+        self.delete(&signing_key_entry_name(server, user_id))
+    }
+
     pub fn save_partition_key(
         &self,
         clinic_id: Uuid,

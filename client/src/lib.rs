@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod partition;
 pub mod session;
 pub mod sync;
+pub mod wipes;
 
 pub use api::{ApiError, ServerApi};
 pub use clinic::{ClinicError, MemberUnsentChange, OpenClinic, PatientChart};

@@ -1,6 +1,7 @@
 //! Signing in and unlocking: an online sign-in against the server, or an offline start
 //! from the keyring-held session while its lease lasts; which partitions the user may open;
-//! and wiping the partitions of clinics the user is no longer a member of.
+//! and, when a member loses their place in a clinic, removing what was theirs on this PC
+//! (and reporting that to the clinic's audit trail).
 //!
 //! Clock rules (a clinic PC's clock is not trusted):
 //! - The lease is an absolute instant chosen by the server. A clock set far ahead only makes
@@ -18,13 +19,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
 use uuid::Uuid;
-use vaidya_shared::api::{Membership, Session};
+use vaidya_shared::api::{DeviceWipe, Membership, Session, WipeScope};
 
 use crate::api::{ApiError, ServerApi};
 use crate::credentials::{ActiveSession, CredentialError, CredentialStore, StoredSession};
 use crate::partition::{ClinicPartition, DataDir, OpenCheck, PartitionError};
 use crate::sync::SyncEngine;
+use crate::wipes;
 use vaidya_shared::authorship::DeviceSigner;
+use vaidya_shared::ErrorCode;
 
 /// The one clock tolerance, shared with the server (`rules::clock`).
 pub use vaidya_shared::rules::clock::CLOCK_TOLERANCE;
@@ -173,6 +176,8 @@ impl Client {
         }
         Client::after_online(config, api, session)?
             .ensure_signer()
+            .await?
+            .report_wipes()
             .await
     }
 
@@ -193,11 +198,13 @@ impl Client {
             Ok(session) => {
                 Client::after_online(config, api, session)?
                     .ensure_signer()
+                    .await?
+                    .report_wipes()
                     .await
             }
             Err(e) if e.is_retryable() => Client::unlock_offline(config, api, stored),
             Err(ApiError::Server {
-                code: vaidya_shared::ErrorCode::Unauthenticated,
+                code: ErrorCode::Unauthenticated,
                 ..
             }) => {
                 config
@@ -263,33 +270,39 @@ impl Client {
 
     /// `user` is no longer a member of `clinic`. The clinic's file on this PC is shared: it
     /// is wiped (with its key) only when no other member uses it here and it holds nobody
-    /// else's pending work; otherwise only the user is forgotten, and the others keep their
-    /// cache and their unsent changes. A file that cannot be opened is left alone: it may
-    /// hold someone's work, and its key stays with it.
-    fn leave_clinic(config: &ClientConfig, clinic: Uuid, user: Uuid) -> Result<(), SessionError> {
+    /// else's pending work; otherwise only the user and what only they could read are
+    /// removed, and the others keep their cache and their unsent changes. A file that cannot
+    /// be opened is left alone: it may hold someone's work, and its key stays with it.
+    /// Returns what was removed, if anything.
+    fn leave_clinic(
+        config: &ClientConfig,
+        clinic: Uuid,
+        user: Uuid,
+    ) -> Result<Option<WipeScope>, SessionError> {
         let creds = &config.credentials;
         let file = config.data_dir.partition_file(clinic);
+        let existed = file.exists();
         let Some(key) = creds.partition_key(clinic)? else {
             // Nothing here can be read without the key: remove what is left of it.
             ClinicPartition::wipe_files(&config.data_dir, clinic)?;
-            return Ok(());
+            return Ok(existed.then_some(WipeScope::File));
         };
-        if file.exists() {
+        if existed {
             let remaining = match ClinicPartition::open(&config.data_dir, clinic, &key) {
                 Ok(mut partition) => partition.forget_member(user)?,
                 Err(e) => {
                     tracing::warn!(%clinic, "a former clinic's file could not be opened; kept: {e}");
-                    return Ok(());
+                    return Ok(None);
                 }
             };
             if !remaining.nobody() {
                 tracing::info!(%clinic, ?remaining, "former member forgotten; the clinic's file stays for the others");
-                return Ok(());
+                return Ok(Some(WipeScope::Member));
             }
         }
         ClinicPartition::wipe_files(&config.data_dir, clinic)?;
         creds.delete_partition_key(clinic)?;
-        Ok(())
+        Ok(existed.then_some(WipeScope::File))
     }
 
     fn after_online(
@@ -312,9 +325,25 @@ impl Client {
         let current: Vec<Uuid> = stored.clinic_ids.clone();
         let known = creds.known_clinics(&config.server, session.user.id)?;
         for clinic in known.iter().filter(|c| !current.contains(c)) {
-            Self::leave_clinic(&config, *clinic, session.user.id)?;
+            if let Some(scope) = Self::leave_clinic(&config, *clinic, session.user.id)? {
+                // Kept beside the partitions until the server has it in the clinic's audit
+                // trail (reported below, or at a later online start).
+                let wipe = DeviceWipe {
+                    id: Uuid::now_v7(),
+                    clinic_id: *clinic,
+                    user_id: session.user.id,
+                    wiped_at: (config.clock)(),
+                    scope,
+                };
+                wipes::record(&config.data_dir, &config.server, wipe)?;
+            }
         }
         creds.save_known_clinics(&config.server, session.user.id, &current)?;
+        if current.is_empty() {
+            // A member of no clinic any more: their signing key on this PC goes too (a new
+            // one is made if they come back).
+            creds.delete_signing_key(&config.server, session.user.id)?;
+        }
 
         Ok(Client {
             api,
@@ -341,6 +370,10 @@ impl Client {
     /// before it is kept, so the device never signs with a key the server cannot check.
     /// Offline, the next online start does this.
     async fn ensure_signer(mut self) -> Result<Client, SessionError> {
+        if self.clinics.is_empty() {
+            // A member of no clinic has nothing to sign (and their key was just removed).
+            return Ok(self);
+        }
         let creds = &self.config.credentials;
         if let Some(key) = creds.signing_key(&self.config.server, self.user_id)? {
             match self
@@ -371,6 +404,49 @@ impl Client {
         {
             creds.save_signing_key(&self.config.server, &key)?;
             self.signer = Some(key);
+        }
+        Ok(self)
+    }
+
+    /// Reports the wipes this PC did that the server has not recorded yet, those this user
+    /// may report: their own, or a former colleague's in a clinic they are a member of.
+    /// Others wait for someone who may. A report is dropped once recorded or refused for
+    /// good; one the server could not take now waits for the next online start. Never
+    /// blocks the sign-in.
+    async fn report_wipes(self) -> Result<Client, SessionError> {
+        let (data, server) = (&self.config.data_dir, &self.config.server);
+        let pending = match wipes::pending(data, server) {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::error!("the list of wipes to report could not be read: {e}");
+                return Ok(self);
+            }
+        };
+        let mut done = Vec::new();
+        for wipe in pending
+            .iter()
+            .filter(|w| w.user_id == self.user_id || self.clinics.contains(&w.clinic_id))
+        {
+            match self.api.report_wipe(wipe).await {
+                Ok(()) => done.push(wipe.id),
+                // Refused for good: this report can never be recorded (not a revoked
+                // member's, or malformed); keeping it would only send it forever.
+                Err(
+                    e @ ApiError::Server {
+                        code:
+                            ErrorCode::Forbidden | ErrorCode::MalformedBody | ErrorCode::InvalidField,
+                        ..
+                    },
+                ) => {
+                    tracing::warn!(wipe = %wipe.id, "the server refused a wipe report: {e}");
+                    done.push(wipe.id);
+                }
+                // Unreachable, busy, signed out meanwhile: the next online start tries again.
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = wipes::remove(data, &done) {
+            tracing::error!("reported wipes could not be struck off the list: {e}");
         }
         Ok(self)
     }
@@ -436,9 +512,14 @@ impl Client {
         let mut partition = ClinicPartition::open_with(&self.config.data_dir, clinic, &key, check)?;
         // The file is shared by whoever signs in on this PC: record that this user uses it,
         // and pull with the cursor of what their role may see.
-        partition.note_member(self.user_id)?;
-        if let Some(m) = self.memberships.iter().find(|m| m.clinic_id == clinic) {
-            partition.set_reader(m.role);
+        let role = self
+            .memberships
+            .iter()
+            .find(|m| m.clinic_id == clinic)
+            .map(|m| m.role);
+        partition.note_member(self.user_id, role)?;
+        if let Some(role) = role {
+            partition.set_reader(role);
         }
         // Remember it, so a later revocation is handled even after a sign-out.
         let mut known = self

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use uuid::Uuid;
 use vaidya_shared::sync::{PullResponse, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH};
+use vaidya_shared::ErrorCode;
 
 use crate::api::{ApiError, ServerApi};
 use crate::partition::{ClinicPartition, PartitionError};
@@ -370,6 +371,7 @@ impl SyncEngine {
         };
         let mut settling_waits = 0u32;
         let mut prefetched: Option<Prefetch> = None;
+        let mut restarted = false;
         loop {
             let fetched = match prefetched.take() {
                 Some(next) => next.join().await,
@@ -380,7 +382,21 @@ impl SyncEngine {
                         .await
                 }
             };
-            let (page, bytes) = fetched?;
+            let (page, bytes) = match fetched {
+                // The server no longer takes the stored cursor (sealed under another key,
+                // or from before cursors were sealed): this class pulls from the beginning,
+                // once; what is already here is matched by version.
+                Err(ApiError::Server {
+                    code: ErrorCode::InvalidParameter,
+                    ..
+                }) if !restarted && self.partition.pull_cursor()?.is_some() => {
+                    tracing::info!(%clinic, "the server refused the stored pull cursor; pulling from the start");
+                    self.partition.forget_pull_cursor()?;
+                    restarted = true;
+                    continue;
+                }
+                other => other?,
+            };
             if page.has_more {
                 prefetched = Some(Prefetch::start(&self.api, clinic, &page.cursor, limit));
             }

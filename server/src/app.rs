@@ -61,6 +61,8 @@ pub struct App {
     pub hashing: Arc<tokio::sync::Semaphore>,
     /// Clinics whose data changed (fed by `LISTEN vaidya_changes`), for live clients.
     pub changes: tokio::sync::broadcast::Sender<crate::sync::live::ChangeSignal>,
+    /// The key pull cursors are sealed with, read from the database at the first pull.
+    pub cursor_key: Arc<tokio::sync::OnceCell<crate::sync::cursor::CursorKey>>,
 }
 
 impl App {
@@ -83,6 +85,7 @@ impl App {
             settings: Arc::new(settings),
             hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
             changes: tokio::sync::broadcast::channel(1024).0,
+            cursor_key: Arc::default(),
         })
     }
 }
@@ -100,6 +103,7 @@ pub fn router(app: App) -> Router {
             get(routes::members::list).post(routes::members::create),
         )
         .route("/me/device-keys", post(routes::device_keys::register))
+        .route("/me/device-wipes", post(routes::device_keys::report_wipe))
         .route(
             "/clinics/{clinic_id}/device-keys",
             get(routes::device_keys::list),

@@ -55,6 +55,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_act_times",
         include_str!("../migrations/0011_act_times.sql"),
     ),
+    (
+        "0012_device_wipes",
+        include_str!("../migrations/0012_device_wipes.sql"),
+    ),
+    (
+        "0013_cursor_key",
+        include_str!("../migrations/0013_cursor_key.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

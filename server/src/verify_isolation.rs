@@ -21,6 +21,9 @@ const OWNER_READABLE: &[&str] = &[
     "retired_refresh_tokens",
     "known_devices",
     "device_keys",
+    // Ids and times of device wipes (audit plumbing), and the pull-cursor key.
+    "device_wipes",
+    "server_secrets",
 ];
 
 /// Run every check; an empty list means the database holds all invariants.

@@ -135,6 +135,44 @@ pub struct NewDeviceKey {
     pub public_key: String,
 }
 
+/// What a device removed when a member lost their place in a clinic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum WipeScope {
+    /// The clinic's whole file on the device and its key: nobody else used it there.
+    File,
+    /// What only the former member could read there; colleagues keep the file and their
+    /// pending work.
+    Member,
+}
+
+impl WipeScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WipeScope::File => "file",
+            WipeScope::Member => "member",
+        }
+    }
+}
+
+/// A wipe a device did on a member's revocation, reported once (by `id`) for the clinic's
+/// audit trail: by the former member at the sign-in that did it, or later by a colleague's
+/// session on the same PC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct DeviceWipe {
+    /// Chosen by the device: a report sent twice is recorded once.
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    /// The former member whose data left the device.
+    pub user_id: Uuid,
+    /// The device's time of the wipe (bounded by the server like every device time).
+    pub wiped_at: DateTime<Utc>,
+    pub scope: WipeScope,
+}
+
 /// A device key of a clinic member, as a clinic admin sees it: which devices hold (and sign
 /// for) the member's data, and whether the key or the membership was revoked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -818,10 +856,13 @@ pub enum AuditAction {
     Denied,
     /// A person discarded a change the server had rejected (uploaded from the device).
     Discard,
+    /// A device removed a former member's data from the clinic's file on it (reported by
+    /// the device, `DeviceWipe`).
+    Wipe,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::Read,
         AuditAction::List,
         AuditAction::Create,
@@ -832,6 +873,7 @@ impl AuditAction {
         AuditAction::Login,
         AuditAction::Denied,
         AuditAction::Discard,
+        AuditAction::Wipe,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -846,6 +888,7 @@ impl AuditAction {
             AuditAction::Login => "login",
             AuditAction::Denied => "denied",
             AuditAction::Discard => "discard",
+            AuditAction::Wipe => "wipe",
         }
     }
 
@@ -868,7 +911,11 @@ pub struct AuditEntry {
     pub patient_ids: Vec<Uuid>,
     pub device: Option<String>,
     pub request_id: Option<String>,
+    /// When the server recorded it.
     pub at: DateTime<Utc>,
+    /// When it happened on the device, for an act done offline and reported later (an
+    /// offline read, a wipe): the device's time, bounded by the server's clock rules.
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]

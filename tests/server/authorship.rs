@@ -280,3 +280,152 @@ pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>
     );
     Ok(())
 }
+
+/// What a device wiped on a member's revocation reaches the clinic's audit trail: once per
+/// report id, from the former member or an active colleague, with the device's time bounded
+/// by the revocation and the receipt; nobody else can write one, and a wipe of someone who
+/// is still a member is refused.
+pub async fn device_wipes_are_audited_once_from_who_may_report(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let login = |p: &vaidya_tests::Person| {
+        let (email, password) = (p.email.clone(), p.password.clone());
+        let c = server.client();
+        async move { c.login(&email, &password).await.map(|(api, _)| api) }
+    };
+    let (former, desk, admin, stranger) = (
+        login(&w.a.revoked).await?,
+        login(&w.a.desk).await?,
+        login(&w.a.admin).await?,
+        login(&w.b.admin).await?,
+    );
+    let k = w.a.id;
+    let wipe = |user: Uuid, scope: &str, at: chrono::DateTime<chrono::Utc>| json!({"id": Uuid::now_v7(), "clinic_id": k, "user_id": user, "wiped_at": at, "scope": scope});
+    let wipes = async || -> Result<Vec<Value>> {
+        let (status, body) = admin
+            .get(&format!("/v1/clinics/{k}/audit?action=wipe"))
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "audit: {status} {body}");
+        Ok(body["items"].as_array().cloned().unwrap_or_default())
+    };
+
+    // The former member's own sign-in wiped the file: reported twice (a lost answer), one row.
+    let now = chrono::Utc::now();
+    let own = wipe(w.a.revoked.id, "file", now + chrono::TimeDelta::days(2));
+    for _ in 0..2 {
+        let (status, body) = former.post("/v1/me/device-wipes", own.clone()).await?;
+        check!(
+            status == StatusCode::NO_CONTENT,
+            "own wipe: {status} {body}"
+        );
+    }
+    let rows = wipes().await?;
+    check!(rows.len() == 1, "one row per report id: {rows:?}");
+    let row = &rows[0];
+    check!(
+        row["actor_id"] == w.a.revoked.id.to_string()
+            && row["entity_type"] == "device_file"
+            && row["entity_ids"] == json!([w.a.revoked.id]),
+        "the wipe's row: {row}"
+    );
+    // A device time after the receipt is the receipt.
+    let occurred: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(row["occurred_at"].clone())?;
+    check!(
+        occurred <= chrono::Utc::now(),
+        "a future device time is bounded by the receipt: {occurred}"
+    );
+
+    // A colleague's session on the same PC reports what it removed later; a time from long
+    // before the revocation is bounded by it.
+    let (status, body) = desk
+        .post(
+            "/v1/me/device-wipes",
+            wipe(
+                w.a.revoked.id,
+                "member",
+                "2001-01-01T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>()?,
+            ),
+        )
+        .await?;
+    check!(
+        status == StatusCode::NO_CONTENT,
+        "colleague's report: {status} {body}"
+    );
+    let rows = wipes().await?;
+    let by_desk = rows
+        .iter()
+        .find(|r| r["actor_id"] == w.a.desk.id.to_string())
+        .cloned()
+        .unwrap_or_default();
+    check!(
+        by_desk["entity_type"] == "device_member_data",
+        "the colleague's row: {rows:?}"
+    );
+    let occurred: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(by_desk["occurred_at"].clone())?;
+    check!(
+        occurred > now - chrono::TimeDelta::days(1),
+        "a device time before the revocation is bounded by it: {occurred}"
+    );
+
+    // Refused, nothing written: another group's admin; a wipe of a member still in force;
+    // a report for another person by someone who is not a member.
+    let (status, _) = stranger
+        .post("/v1/me/device-wipes", wipe(w.a.revoked.id, "file", now))
+        .await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "a stranger's report: {status}"
+    );
+    let (status, _) = desk
+        .post("/v1/me/device-wipes", wipe(w.a.doctor.id, "member", now))
+        .await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "a wipe of an active member: {status}"
+    );
+    let (status, body) = desk
+        .post(
+            "/v1/me/device-wipes",
+            json!({"id": Uuid::now_v7(), "clinic_id": k, "user_id": w.a.revoked.id,
+                   "wiped_at": now, "scope": "everything"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST,
+        "an unknown scope: {status} {body}"
+    );
+    check!(wipes().await?.len() == 2, "refused reports wrote nothing");
+    let (_, denied) = admin
+        .get(&format!("/v1/clinics/{k}/audit?action=denied"))
+        .await?;
+    let denied = denied["items"].as_array().cloned().unwrap_or_default();
+    for who in [w.b.admin.id, w.a.desk.id] {
+        check!(
+            denied
+                .iter()
+                .any(|e| e["actor_id"] == who.to_string() && e["entity_type"] == "device_wipe"),
+            "refusal audited for {who}: {denied:?}"
+        );
+    }
+    // The wipes table is reached only through the functions above: under the app role even
+    // the clinic's own admin neither reads nor writes it directly (the audit trail is the
+    // view of it).
+    let mut app = w.db.app().await?;
+    for who in [w.a.admin.id, w.b.admin.id, w.a.revoked.id] {
+        for sql in [
+            "SELECT count(*) FROM vaidya.device_wipes",
+            "INSERT INTO vaidya.device_wipes (clinic_id, id, user_id, scope, reported_by, wiped_at)
+             SELECT clinic_id, gen_random_uuid(), user_id, scope, user_id, now() FROM vaidya.device_wipes",
+        ] {
+            let tx = app.transaction().await?;
+            tx.execute("SELECT set_config('app.user_id', $1, true)", &[&who.to_string()])
+                .await?;
+            let outcome = tx.execute(sql, &[]).await;
+            check!(outcome.is_err(), "{who} reached the wipes table directly: {sql}");
+            tx.rollback().await?;
+        }
+    }
+    Ok(())
+}

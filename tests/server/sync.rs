@@ -707,3 +707,77 @@ pub async fn a_revoked_members_live_stream_gets_no_more_changes(h: Arc<Harness>)
     );
     Ok(())
 }
+
+/// A pull cursor reveals nothing about other clinics: it is sealed (not the global
+/// transaction position), refreshed on every answer, bound to its clinic, and shared by
+/// every server instance of the deployment; a plain, altered or foreign cursor is refused.
+pub async fn pull_cursors_are_sealed_and_bound_to_their_clinic(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    crate::isolation::seed(&w.db.superuser().await?, &w.a).await?;
+    crate::isolation::seed(&w.db.superuser().await?, &w.b).await?;
+    let (one, two) = (
+        TestServer::spawn(&w.db, 2).await?,
+        TestServer::spawn(&w.db, 2).await?,
+    );
+    let (a_desk, _) = one
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let (b_desk, _) = one
+        .client()
+        .login(&w.b.desk.email, &w.b.desk.password)
+        .await?;
+    let (a, b) = (w.a.id, w.b.id);
+    let (_, cursor) = pull_all(&a_desk, a, None).await?;
+    check!(
+        cursor.starts_with("c1.") && !cursor.contains(':'),
+        "a sealed cursor, not a position: {cursor}"
+    );
+    // Clinic B writes; clinic A's next (empty) pull gives a cursor that tells nothing.
+    for i in 0..3 {
+        let (status, _) = b_desk
+            .post(
+                &format!("/v1/clinics/{b}/patients"),
+                json!({"name": format!("Other Clinic {i}"), "sex": "female"}),
+            )
+            .await?;
+        check!(status == StatusCode::CREATED, "clinic B writes: {status}");
+    }
+    let (changes, again) = pull_all(&a_desk, a, Some(cursor.clone())).await?;
+    check!(
+        changes.is_empty() && again != cursor && again.len() == cursor.len(),
+        "an empty pull's cursor is fresh and the same length: {cursor} {again}"
+    );
+    // The other instance opens it (one key per deployment, kept in the database).
+    let (a_desk_two, _) = two
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let (status, body) = a_desk_two
+        .get(&format!("/v1/clinics/{a}/sync/pull?cursor={again}"))
+        .await?;
+    check!(
+        status == StatusCode::OK,
+        "another instance takes the cursor: {status} {body}"
+    );
+    // Refused: clinic A's cursor in clinic B's pull, a plain position, an altered cursor.
+    let mut altered = again.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered)?;
+    for (who, clinic, bad) in [
+        (&b_desk, b, again.clone()),
+        (&a_desk, a, "0:0".to_owned()),
+        (&a_desk, a, "18446744073709551615:9".to_owned()),
+        (&a_desk, a, altered),
+    ] {
+        let (status, body) = who
+            .get(&format!("/v1/clinics/{clinic}/sync/pull?cursor={bad}"))
+            .await?;
+        check!(
+            status == StatusCode::BAD_REQUEST && body["code"] == "invalid_parameter",
+            "cursor {bad} for {clinic}: {status} {body}"
+        );
+    }
+    Ok(())
+}

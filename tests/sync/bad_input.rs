@@ -293,3 +293,57 @@ pub async fn clock_far_ahead_or_behind_extends_nothing(h: Arc<Harness>) -> Resul
     check!(engine.status()?.synced, "synced");
     Ok(())
 }
+
+/// A stored pull cursor the server no longer takes (from before cursors were sealed, or
+/// sealed under another deployment's key) does not leave the PC stuck: the pull starts
+/// again from the beginning, once, and ends with a sealed cursor and everything present.
+pub async fn a_refused_pull_cursor_starts_the_pull_again(h: Arc<Harness>) -> Result<()> {
+    if keyring("a_refused_pull_cursor_starts_the_pull_again")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut d = Device::new(&server, 12).await?;
+    d.sign_in(&world.a.desk).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    let patient = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Before The Upgrade", "9444444455"))?;
+    engine.sync().await?;
+    // An old server's plain cursor, far past everything.
+    engine.partition_mut().set_pull_cursor("99999999:1")?;
+    let api = server
+        .client()
+        .login(&world.a.desk.email, &world.a.desk.password)
+        .await?
+        .0;
+    let (status, _) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/patients"),
+            serde_json::json!({"name": "Registered Elsewhere", "sex": "male"}),
+        )
+        .await?;
+    check!(
+        status.is_success(),
+        "a registration on another PC: {status}"
+    );
+    let report = engine.sync().await?;
+    let cursor = engine.partition().pull_cursor()?.unwrap_or_default();
+    check!(
+        cursor.starts_with("c1."),
+        "a sealed cursor is stored: {cursor} ({report:?})"
+    );
+    let names: Vec<String> = engine
+        .partition()
+        .all_patients()?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    check!(
+        names.contains(&"Registered Elsewhere".to_owned())
+            && engine.partition().get_patient(patient.id)?.is_some(),
+        "the pull started again and brought everything: {names:?}"
+    );
+    Ok(())
+}

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vaidya_client::credentials::ActiveSession;
+use vaidya_client::partition::ClinicPartition;
 use vaidya_client::session::Client;
 use vaidya_shared::api::{
     NewEncounter, NewPayment, NewPrescription, NewPrescriptionItem, PaymentMethod, Vitals,
@@ -269,6 +270,21 @@ pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Resul
         refused.code() == "not_a_member",
         "the nurse no longer opens it: {refused:?}"
     );
+    // A member of no clinic now: her signing key left the keyring; the doctor's stays. The
+    // PC reported what it removed to the clinic's audit trail.
+    check!(
+        store.signing_key(&d.config.server, nurse.id)?.is_none(),
+        "the nurse's signing key is gone"
+    );
+    check!(
+        store.signing_key(&d.config.server, doctor.id)?.is_some(),
+        "the doctor's signing key stays"
+    );
+    let wipes = audited_wipes(&admin, clinic).await?;
+    check!(
+        wipes == [(nurse.id, "device_member_data".to_owned())],
+        "the nurse's wipe is audited once, as hers: {wipes:?}"
+    );
 
     // The doctor signs in and syncs: the doctor's work arrives; the nurse's change is
     // refused (its author is no longer a member) and waits, visible, for a person.
@@ -295,6 +311,137 @@ pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Resul
     check!(
         status.is_success() && e["doctor_id"] == doctor.id.to_string(),
         "the doctor's note reached the server: {status} {e}"
+    );
+    Ok(())
+}
+
+/// The wipes in `clinic`'s audit trail: (actor, what was wiped), oldest first.
+async fn audited_wipes(admin: &vaidya_tests::Api, clinic: Uuid) -> Result<Vec<(Uuid, String)>> {
+    let (status, body) = admin
+        .get(&format!("/v1/clinics/{clinic}/audit?action=wipe"))
+        .await?;
+    anyhow::ensure!(status.is_success(), "audit: {status} {body}");
+    let mut rows: Vec<(String, Uuid, String)> = body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            Ok((
+                r["at"].as_str().unwrap_or_default().to_owned(),
+                r["actor_id"].as_str().unwrap_or_default().parse()?,
+                r["entity_type"].as_str().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    rows.sort();
+    Ok(rows.into_iter().map(|(_, who, what)| (who, what)).collect())
+}
+
+/// A doctor revoked on a PC the front desk keeps using: what only a clinician could read
+/// leaves the file, while the front desk's unsent work stays and syncs; when the last
+/// member goes too, the whole file and its key go. Both wipes reach the audit trail.
+pub async fn revoking_a_doctor_removes_what_only_clinicians_could_read(
+    h: Arc<Harness>,
+) -> Result<()> {
+    let Some(store) = keyring("revoking_a_doctor_removes_what_only_clinicians_could_read")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let (doctor, desk) = (&world.a.doctor, &world.a.desk);
+    let login = |p: &Person| {
+        let (email, password) = (p.email.clone(), p.password.clone());
+        let c = server.client();
+        async move { c.login(&email, &password).await.map(|(api, _)| api) }
+    };
+    let admin = login(&world.a.admin).await?;
+    // Yesterday, on another computer, the doctor wrote a note.
+    let api = login(doctor).await?;
+    let (_, p) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/patients"),
+            serde_json::json!({"name": "Clinical Only", "sex": "male"}),
+        )
+        .await?;
+    let (status, e) = api
+        .post(
+            &format!("/v1/clinics/{clinic}/encounters"),
+            serde_json::json!({"patient_id": p["id"], "chief_complaint": "cough",
+                               "notes": "", "diagnosis": "Bronchitis"}),
+        )
+        .await?;
+    check!(status.is_success(), "note: {status} {e}");
+    let note: Uuid = e["id"].as_str().unwrap_or_default().parse()?;
+
+    // This morning both sync the shared PC; the doctor's pull brings the note down.
+    let mut d = Device::with_store(&server, 35, store.clone()).await?;
+    d.sign_in(doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    engine.sync().await?;
+    check!(
+        engine.partition().get_encounter(note)?.is_some(),
+        "the doctor's pull brought the note"
+    );
+    drop(engine);
+    d.sign_in(desk).await?;
+    d.engine(clinic, 3)?.sync().await?;
+    // Offline, the front desk registers a walk-in.
+    d.proxy.set_online(false);
+    take_the_pc_offline(&mut d, desk)?;
+    let mut engine = d.engine(clinic, 3)?;
+    let walk_in = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Walk In", "9822000035"))?;
+    drop(engine);
+
+    // The doctor is revoked and signs in: the note leaves the file, the rest stays.
+    d.proxy.set_online(true);
+    revoke_member(&admin, clinic, doctor).await?;
+    d.sign_in(doctor).await?;
+    let file = d.config.data_dir.partition_file(clinic);
+    let key = store.partition_key(clinic)?.context("the key stays")?;
+    let partition = ClinicPartition::open(&d.config.data_dir, clinic, &key)?;
+    check!(
+        partition.get_encounter(note)?.is_none(),
+        "the note only a clinician could read left the file"
+    );
+    check!(
+        partition.get_patient(walk_in.id)?.is_some() && partition.outbox_len()? == 1,
+        "the front desk's walk-in and its unsent change stay"
+    );
+    drop(partition);
+
+    // The front desk syncs: the walk-in reaches the server, and the note does not come back.
+    d.sign_in(desk).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    let report = engine.sync().await?;
+    check!(
+        report.applied == 1 && report.rejected == 0,
+        "the front desk's work synced: {report:?}"
+    );
+    check!(
+        engine.partition().get_encounter(note)?.is_none(),
+        "the front desk's pull does not bring the note back"
+    );
+    drop(engine);
+
+    // The front desk leaves the clinic too: nobody is left here, so the file and its key go.
+    revoke_member(&admin, clinic, desk).await?;
+    d.sign_in(desk).await?;
+    check!(
+        !file.exists() && store.partition_key(clinic)?.is_none(),
+        "the last member's revocation wipes the file and its key"
+    );
+    let wipes = audited_wipes(&admin, clinic).await?;
+    check!(
+        wipes
+            == [
+                (doctor.id, "device_member_data".to_owned()),
+                (desk.id, "device_file".to_owned())
+            ],
+        "both wipes audited, each as its member's: {wipes:?}"
     );
     Ok(())
 }

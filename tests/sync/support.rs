@@ -41,8 +41,10 @@ tests![
     crate::bad_input::corrupted_partition_is_a_typed_error,
     crate::bad_input::truncated_and_malformed_answers_lose_nothing,
     crate::bad_input::clock_far_ahead_or_behind_extends_nothing,
+    crate::bad_input::a_refused_pull_cursor_starts_the_pull_again,
     crate::shared_pc::a_shared_pcs_offline_day_keeps_each_authors_work,
     crate::shared_pc::revoking_one_member_keeps_the_others_work,
+    crate::shared_pc::revoking_a_doctor_removes_what_only_clinicians_could_read,
     crate::shared_pc::a_doctor_after_the_front_desk_receives_the_older_notes,
     crate::convergence::randomized_schedules_converge,
 ];

@@ -2,9 +2,12 @@
 //! holds the cache and the pending work of every member who signs in here, so losing one
 //! member (a revoked nurse) must never wipe what the others still use.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Transaction};
 use serde::Serialize;
 use uuid::Uuid;
+use vaidya_shared::api::Role;
+use vaidya_shared::rules::{self, Action, Resource};
+use vaidya_shared::sync::EntityKind;
 
 use super::sql::now;
 use super::{ClinicPartition, PartitionError};
@@ -17,6 +20,8 @@ pub struct Remaining {
     /// Pending changes not signed by the forgotten member (colleagues', or unsigned ones
     /// from before changes were signed, which whoever pushes vouches for).
     pub others_pending: usize,
+    /// Cached rows removed because no remaining member's role may read them.
+    pub rows_removed: usize,
 }
 
 impl Remaining {
@@ -85,12 +90,15 @@ impl ClinicPartition {
             .collect())
     }
 
-    /// Records that `user` opened the file on this PC.
-    pub fn note_member(&self, user: Uuid) -> Result<(), PartitionError> {
+    /// Records that `user` opened the file on this PC, with their role in the clinic when
+    /// it is known (what they may read here).
+    pub fn note_member(&self, user: Uuid, role: Option<Role>) -> Result<(), PartitionError> {
         self.conn.execute(
-            "INSERT INTO device_members (user_id, first_seen, last_seen) VALUES (?1, ?2, ?2)
-             ON CONFLICT (user_id) DO UPDATE SET last_seen = excluded.last_seen",
-            params![user.to_string(), now()],
+            "INSERT INTO device_members (user_id, role, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (user_id) DO UPDATE
+             SET last_seen = excluded.last_seen, role = coalesce(excluded.role, role)",
+            params![user.to_string(), role.map(Role::as_str), now()],
         )?;
         Ok(())
     }
@@ -104,20 +112,30 @@ impl ClinicPartition {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Forgets `user` (no longer a member of the clinic) and tells what the others still
-    /// have here. Their pending changes stay: pushed by a colleague they are refused (the
-    /// author is no longer a member) and wait on the Unsent changes screen for a person to
-    /// discard them, so nothing leaves the device unseen.
+    /// Forgets `user` (no longer a member of the clinic), removes what only they could read
+    /// here, and tells what the others still have. In one transaction.
+    ///
+    /// "Only they could read": the cached rows of every kind that no remaining member's
+    /// role may read (a revoked doctor's notes on a PC the front desk keeps using), and the
+    /// pull cursors that vouched for those rows, so a clinician who signs in later pulls
+    /// them afresh. Rows someone's pending change touches stay (that change still has to
+    /// be pushed or shown). A remaining member whose role is not recorded (they have not
+    /// opened the file since roles were) counts as reading everything: nothing is removed
+    /// on a guess.
+    ///
+    /// The forgotten member's pending changes stay: pushed by a colleague they are refused
+    /// (the author is no longer a member) and wait on the Unsent changes screen for a
+    /// person to discard them (audited), so nothing leaves the device unseen and a
+    /// colleague's change that builds on one of them is not cut loose.
     pub fn forget_member(&mut self, user: Uuid) -> Result<Remaining, PartitionError> {
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "DELETE FROM device_members WHERE user_id = ?1",
             [user.to_string()],
         )?;
         let other_members: i64 =
-            self.conn
-                .query_row("SELECT count(*) FROM device_members", [], |r| r.get(0))?;
-        let others_pending: i64 = self
-            .conn
+            tx.query_row("SELECT count(*) FROM device_members", [], |r| r.get(0))?;
+        let others_pending: i64 = tx
             .query_row(
                 "SELECT count(*) FROM outbox
                  WHERE author IS NULL OR json_extract(author, '$.user_id') <> ?1",
@@ -126,9 +144,61 @@ impl ClinicPartition {
             )
             .optional()?
             .unwrap_or(0);
+        let rows_removed = if other_members == 0 && others_pending == 0 {
+            // The caller wipes the whole file.
+            0
+        } else {
+            remove_unreadable(&tx)?
+        };
+        tx.commit()?;
         Ok(Remaining {
             other_members: other_members as usize,
             others_pending: others_pending as usize,
+            rows_removed,
         })
     }
+}
+
+/// Removes the cached rows no remaining member may read (see
+/// [`ClinicPartition::forget_member`]) and the pull cursors of every visibility class that
+/// includes them; returns how many rows went.
+fn remove_unreadable(tx: &Transaction<'_>) -> Result<usize, PartitionError> {
+    let mut roles = Vec::new();
+    {
+        let mut stmt = tx.prepare("SELECT role FROM device_members")?;
+        for role in stmt.query_map([], |r| r.get::<_, Option<String>>(0))? {
+            match role?.as_deref().and_then(Role::parse) {
+                Some(role) => roles.push(role),
+                None => return Ok(0),
+            }
+        }
+    }
+    let unread: Vec<EntityKind> = EntityKind::ALL
+        .into_iter()
+        .filter(|kind| {
+            let resource = Resource::from(*kind);
+            kind.spec().device_table.is_some()
+                && !roles.iter().any(|r| rules::may(*r, resource, Action::Read))
+        })
+        .collect();
+    let mut removed = 0;
+    for kind in &unread {
+        // Table names come from the registry, never from input.
+        let table = kind.spec().device_table.expect("filtered above");
+        let untouched = "NOT IN (SELECT entity_id FROM outbox WHERE entity = ?1)
+                         AND id NOT IN (SELECT parent_id FROM outbox WHERE parent_id IS NOT NULL)";
+        removed += tx.execute(
+            &format!("DELETE FROM {table} WHERE id {untouched}"),
+            [kind.as_str()],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM refetch WHERE entity = ?1 AND id {untouched}"),
+            [kind.as_str()],
+        )?;
+    }
+    if !unread.is_empty() {
+        let names: Vec<&str> = unread.iter().map(|k| Resource::from(*k).as_str()).collect();
+        super::sync_state::forget_cursors_reading(tx, &names)?;
+    }
+    Ok(removed)
 }

@@ -376,6 +376,12 @@ CREATE TABLE device_members (
     last_seen  TEXT NOT NULL
 );
 "#,
+    // 9 → 10: each member's role here, so forgetting one member removes what only they
+    // could read and keeps what the others' roles read (NULL: recorded before; read as
+    // "may read everything", so nothing is removed on a guess).
+    r#"
+ALTER TABLE device_members ADD COLUMN role TEXT;
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -57,6 +57,16 @@ impl ClinicPartition {
         Ok(set(&self.conn, &self.reader_key(PULL_CURSOR), cursor)?)
     }
 
+    /// Forgets the reader's cursor (the server refused it): their next pull starts from
+    /// the beginning.
+    pub fn forget_pull_cursor(&mut self) -> Result<(), PartitionError> {
+        self.conn.execute(
+            "DELETE FROM sync_state WHERE key IN (?1, ?2)",
+            [self.reader_key(PULL_CURSOR), self.reader_key(PULL_COMPLETE)],
+        )?;
+        Ok(())
+    }
+
     pub fn last_synced_at(&self) -> Result<Option<DateTime<Utc>>, PartitionError> {
         match get(&self.conn, LAST_SYNCED_AT)? {
             None => Ok(None),
@@ -77,6 +87,33 @@ pub(crate) const PULL_COMPLETE: &str = "pull_complete";
 const DEVICE_ID: &str = "device_id";
 /// The next number of this device's invoice series.
 const NEXT_INVOICE_NUMBER: &str = "next_invoice_number";
+
+/// Forgets the pull cursors (and their completeness) of every visibility class that reads
+/// one of `resources`, and the single cursor of a file without classes: the rows they
+/// vouched for were removed, so the next pull of such a class starts from the beginning.
+pub(crate) fn forget_cursors_reading(
+    conn: &Connection,
+    resources: &[&str],
+) -> rusqlite::Result<()> {
+    let keys: Vec<String> = conn
+        .prepare(
+            "SELECT key FROM sync_state WHERE key IN (?1, ?2)
+             OR substr(key, 1, length(?1) + 1) = ?1 || ':'
+             OR substr(key, 1, length(?2) + 1) = ?2 || ':'",
+        )?
+        .query_map([PULL_CURSOR, PULL_COMPLETE], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for key in keys {
+        let reads_removed = match key.split_once(':') {
+            Some((_, class)) => class.split(',').any(|r| resources.contains(&r)),
+            None => true,
+        };
+        if reads_removed {
+            conn.execute("DELETE FROM sync_state WHERE key = ?1", [&key])?;
+        }
+    }
+    Ok(())
+}
 
 impl ClinicPartition {
     /// Whether the last pull reached the end of the change feed.

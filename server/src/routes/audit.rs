@@ -29,7 +29,7 @@ pub async fn list(
             tx.authorize(clinic, Resource::AuditLog, Action::Read).await?;
             let rows = tx
                 .query(
-                    "SELECT seq, clinic_id, actor_id, action, entity_type, entity_ids, patient_ids, device, request_id, at
+                    "SELECT seq, clinic_id, actor_id, action, entity_type, entity_ids, patient_ids, device, request_id, at, occurred_at
                      FROM vaidya.audit_log
                      WHERE clinic_id = $1
                        AND ($2::uuid IS NULL OR patient_ids @> ARRAY[$2::uuid])
@@ -54,6 +54,7 @@ pub async fn list(
                     device: r.get(7),
                     request_id: r.get(8),
                     at: r.get(9),
+                    occurred_at: r.get(10),
                 })})
                 .collect::<Result<Vec<_>, _>>()?;
             let page = paging.page(entries);

@@ -1,14 +1,16 @@
 //! Device signing keys: a user registers the key their device signs offline work with; a
 //! clinic admin revokes a member's key (a lost PC). Keys are reached only through the
-//! SECURITY DEFINER functions of migrations 0010 and 0011 (an admin's list).
+//! SECURITY DEFINER functions of migrations 0010 and 0011 (an admin's list). A device also
+//! reports here what it wiped when a member lost their place in a clinic (migration 0012).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, MemberDevice, NewDeviceKey};
+use vaidya_shared::api::{AuditAction, DeviceWipe, MemberDevice, NewDeviceKey};
 use vaidya_shared::authorship::decode_public_key;
-use vaidya_shared::rules::{Action, Resource};
+use vaidya_shared::rules::{clock, Action, Resource};
 use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::app::App;
@@ -120,6 +122,62 @@ pub async fn revoke(
             tx.audit(clinic, AuditAction::Delete, "device_key", &[id], &[])
                 .await?;
             Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/me/device-wipes", tag = "auth", security(("bearer" = [])),
+    request_body = DeviceWipe,
+    responses((status = 204, description = "Recorded in the clinic's audit trail (once per id: a report sent again changes nothing)"),
+        (status = 401, body = ApiError),
+        (status = 403, description = "`forbidden`: only the former member, or an active member of the clinic, reports the wipe of a member who was revoked", body = ApiError),
+        (status = 422, body = ApiError)))]
+/// A device reports that it removed a former member's data from a clinic's file. Accepted
+/// from the former member (at the sign-in that did it) or from an active member of the
+/// clinic (a colleague's session on the same PC, later); the member must have been revoked.
+/// The device's time is bounded like every device time, the revocation being the earliest.
+pub async fn report_wipe(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiJson(wipe): ApiJson<DeviceWipe>,
+) -> Result<StatusCode, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            let row = tx
+                .query_one(
+                    "SELECT vaidya.device_wipe_not_before($1, $2), now()",
+                    &[&wipe.clinic_id, &wipe.user_id],
+                )
+                .await?;
+            let (not_before, received): (Option<DateTime<Utc>>, DateTime<Utc>) =
+                (row.get(0), row.get(1));
+            let outcome: Option<String> = match not_before {
+                Some(revoked) => {
+                    let at = clock::act_time(wipe.wiped_at, Some(revoked), received);
+                    tx.query_one(
+                        "SELECT vaidya.record_device_wipe($1, $2, $3, $4, $5)",
+                        &[
+                            &wipe.id,
+                            &wipe.clinic_id,
+                            &wipe.user_id,
+                            &wipe.scope.as_str(),
+                            &at,
+                        ],
+                    )
+                    .await?
+                    .get(0)
+                }
+                None => None,
+            };
+            match outcome.as_deref() {
+                Some("recorded" | "known") => Ok(StatusCode::NO_CONTENT),
+                _ => {
+                    tx.audit(wipe.clinic_id, AuditAction::Denied, "device_wipe", &[], &[])
+                        .await?;
+                    Err(AppError::Denied(ErrorCode::Forbidden))
+                }
+            }
         })
         .await
 }

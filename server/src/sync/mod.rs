@@ -5,6 +5,7 @@
 
 pub mod authors;
 pub mod conflicts;
+pub mod cursor;
 pub mod live;
 pub mod pull;
 pub mod push;

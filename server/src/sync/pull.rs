@@ -18,6 +18,7 @@ use vaidya_shared::{ApiError, ErrorCode};
 use crate::app::App;
 use crate::http::{ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 use crate::store::{self, Store};
+use crate::sync::cursor::{Cursor, CursorKey};
 use vaidya_shared::entity::Stored;
 use vaidya_shared::for_each_kind;
 
@@ -32,27 +33,6 @@ fn tables() -> &'static [(EntityKind, &'static str)] {
             .filter_map(|kind| Some((kind, kind.spec().server_table?)))
             .collect()
     })
-}
-
-/// A position in the change order: (transaction id, sequence number).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Cursor {
-    pub xid: u64,
-    pub seq: i64,
-}
-
-impl Cursor {
-    pub fn parse(s: &str) -> Option<Cursor> {
-        let (xid, seq) = s.split_once(':')?;
-        Some(Cursor {
-            xid: xid.parse().ok()?,
-            seq: seq.parse().ok()?,
-        })
-    }
-
-    pub fn encode(&self) -> String {
-        format!("{}:{}", self.xid, self.seq)
-    }
 }
 
 struct Pending {
@@ -77,28 +57,49 @@ pub async fn pull(
             format!("limit must be between 1 and {MAX_PULL_LIMIT}."),
         ));
     }
-    let after = match &q.cursor {
-        None => Cursor::default(),
-        Some(c) => Cursor::parse(c).ok_or_else(|| {
-            AppError::client(
-                ErrorCode::InvalidParameter,
-                "The sync cursor is not valid; start an initial sync.",
-            )
-        })?,
-    };
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.require_member(clinic, "sync").await?;
-            let response = page(tx, clinic, after, limit, q.cursor.is_none()).await?;
+            let key = cursor_key(&app, tx).await?;
+            let after = match &q.cursor {
+                None => Cursor::default(),
+                // Another clinic's, altered or from before cursors were sealed: the device
+                // starts its pull again from the beginning.
+                Some(c) => key.open(clinic, c).ok_or_else(|| {
+                    AppError::client(
+                        ErrorCode::InvalidParameter,
+                        "The sync cursor is not valid; start an initial sync.",
+                    )
+                })?,
+            };
+            let response = page(tx, key, clinic, after, limit, q.cursor.is_none()).await?;
             Ok(Json(response))
         })
         .await
 }
 
-/// One page of changes after `after`, audited as list reads of what was sent.
+/// The deployment's cursor key, read (or first stored) once per server.
+async fn cursor_key<'a>(app: &'a App, tx: &RequestTx) -> Result<&'a CursorKey, AppError> {
+    app.cursor_key
+        .get_or_try_init(async || {
+            let proposed = CursorKey::random_secret()?;
+            let secret: Vec<u8> = tx
+                .query_one("SELECT vaidya.cursor_key($1)", &[&proposed.as_slice()])
+                .await?
+                .get(0);
+            CursorKey::new(&secret).ok_or_else(|| {
+                AppError::from(anyhow::anyhow!("the stored cursor key is not a key"))
+            })
+        })
+        .await
+}
+
+/// One page of changes after `after`, audited as list reads of what was sent; its cursor
+/// sealed with `key`.
 pub async fn page(
     tx: &RequestTx,
+    key: &CursorKey,
     clinic: Uuid,
     after: Cursor,
     limit: i64,
@@ -182,7 +183,7 @@ pub async fn page(
     let settling = !has_more && settling(tx, clinic, cursor).await?;
     Ok(PullResponse {
         changes: changes.into_iter().map(|(_, c)| c).collect(),
-        cursor: cursor.encode(),
+        cursor: key.seal(clinic, cursor)?,
         has_more,
         estimated_total,
         settling,
@@ -282,18 +283,4 @@ async fn estimate_total(tx: &RequestTx, clinic: Uuid) -> Result<i64, AppError> {
         total += n;
     }
     Ok(total)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_round_trip_and_order() {
-        let c = Cursor { xid: 745, seq: 12 };
-        assert_eq!(Cursor::parse(&c.encode()), Some(c));
-        assert!(Cursor { xid: 745, seq: 99 } < Cursor { xid: 746, seq: 1 });
-        assert_eq!(Cursor::parse("x:1"), None);
-        assert_eq!(Cursor::parse("1;1"), None);
-    }
 }

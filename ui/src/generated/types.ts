@@ -287,7 +287,7 @@ reason?: string | null,
  */
 cancelled_at: string, };
 
-export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied" | "discard";
+export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied" | "discard" | "wipe";
 
 /**
  * One audit record. It names entities by id only, never patient data values.
@@ -296,7 +296,16 @@ export type AuditEntry = {
 /**
  * Position in the clinic's hash chain (1, 2, 3 …).
  */
-seq: number, clinic_id: string, actor_id: string | null, action: AuditAction, entity_type: string, entity_ids: Array<string>, patient_ids: Array<string>, device: string | null, request_id: string | null, at: string, };
+seq: number, clinic_id: string, actor_id: string | null, action: AuditAction, entity_type: string, entity_ids: Array<string>, patient_ids: Array<string>, device: string | null, request_id: string | null, 
+/**
+ * When the server recorded it.
+ */
+at: string, 
+/**
+ * When it happened on the device, for an act done offline and reported later (an
+ * offline read, a wipe): the device's time, bounded by the server's clock rules.
+ */
+occurred_at: string | null, };
 
 export type AuditQuery = { 
 /**

@@ -10,7 +10,7 @@ import { shortId } from "../lib/ids";
 import { ErrorBanner, Field, Select, useAction } from "../components/common";
 
 const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
-const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied"];
+const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied", "discard", "wipe"];
 
 export function AdminScreen(props: { clinic: ClinicView }) {
   const [tab, setTab] = useState<"members" | "audit">("members");
@@ -151,7 +151,7 @@ function Audit() {
         <tbody>
           {entries.map((e) => (
             <tr key={e.seq} class={e.action === "denied" ? "denied" : ""}>
-              <td>{e.seq}</td><td>{formatDateTime(e.at)}</td><td title={e.actor_id ?? ""}>{who(e.actor_id)}</td>
+              <td>{e.seq}</td><td>{formatDateTime(e.at)}{e.occurred_at && e.occurred_at !== e.at && <div class="muted">{en.admin.onDevice(formatDateTime(e.occurred_at))}</div>}</td><td title={e.actor_id ?? ""}>{who(e.actor_id)}</td>
               <td>{en.admin.actions[e.action]}</td><td>{e.entity_type} <span class="mono muted">{e.entity_ids.map(shortId).join(", ")}</span></td>
               <td>{e.device ?? "—"}</td>
             </tr>

@@ -281,9 +281,11 @@ export const en = {
     entity: "Entity",
     device: "Device",
     loadMore: "Load more",
+    onDevice: (at: string) => `on the device ${at}`,
     actions: {
       read: "Read", list: "List", create: "Create", update: "Update", delete: "Delete",
       export: "Export", print: "Print", login: "Sign-in", denied: "Denied", discard: "Discarded change",
+      wipe: "Removed from a device",
     } as Record<string, string>,
   },
   conflicts: {
