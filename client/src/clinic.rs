@@ -13,9 +13,10 @@ use vaidya_shared::api::{
     NewPrescription, Patient, PatientPatch, Prescription, Role,
 };
 use vaidya_shared::authorship::DeviceSigner;
+use vaidya_shared::gst;
 use vaidya_shared::rules::validation::{
-    addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change, note_editable,
-    note_signable, payment_fits, AllergyWarning,
+    addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change, invalid,
+    note_editable, note_signable, payment_fits, AllergyWarning,
 };
 use vaidya_shared::rules::{authorize, may, Action, Resource, Validate};
 use vaidya_shared::ApiError;
@@ -299,16 +300,26 @@ impl<'a> OpenClinic<'a> {
 
     // ------------------------------------------------------------ billing
 
-    /// Issues an invoice from this device's own series. `clinic_state` is the clinic's GST
-    /// state code (decides CGST+SGST or IGST).
+    /// Issues an invoice from this device's own series. `supplier` is the clinic (its GST
+    /// state and GSTIN, from the server or its cached copy): the shared GST rules decide
+    /// the document, the place of supply and the rates allowed today. A refusal names the
+    /// field, as the server's would.
     pub fn issue_invoice(
         &mut self,
         new: NewInvoice,
-        clinic_state: &str,
+        supplier: gst::Supplier<'_>,
     ) -> Result<Invoice, ClinicError> {
         self.allow(Resource::Invoice, Action::Create)?;
         let new = new.validate(self.today)?;
-        Ok(self.partition.create_invoice(new, clinic_state)?)
+        let inputs = new.line_inputs();
+        gst::tax_invoice(
+            supplier,
+            new.place_of_supply.as_deref(),
+            &inputs,
+            Utc::now(),
+        )
+        .map_err(|r| invalid(r.field, r.message))?;
+        Ok(self.partition.create_invoice(new, supplier)?)
     }
 
     pub fn take_payment(
@@ -459,7 +470,13 @@ mod tests {
         };
         let e = refused(
             OpenClinic::new(&mut p, user, Role::Nurse)
-                .issue_invoice(invoice.clone(), "27")
+                .issue_invoice(
+                    invoice.clone(),
+                    gst::Supplier {
+                        state_code: "27",
+                        gstin: Some("27AAPFA1234C1ZV"),
+                    },
+                )
                 .unwrap_err(),
         );
         assert_eq!(e.code, ErrorCode::Forbidden);
@@ -467,7 +484,13 @@ mod tests {
         assert_eq!(p.outbox_len().unwrap(), before, "nothing was written");
         // The first invoice the front desk issues takes number 1: none was burnt.
         let issued = OpenClinic::new(&mut p, user, Role::FrontDesk)
-            .issue_invoice(invoice, "27")
+            .issue_invoice(
+                invoice,
+                gst::Supplier {
+                    state_code: "27",
+                    gstin: Some("27AAPFA1234C1ZV"),
+                },
+            )
             .unwrap();
         assert_eq!(issued.number, 1);
     }

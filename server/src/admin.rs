@@ -53,6 +53,9 @@ impl Admin {
         if !validate::is_state_code(state_code) {
             bail!("state code must be a two-digit GST state code such as 27 (Maharashtra)");
         }
+        if let Some(gstin) = gstin {
+            vaidya_shared::gst::check_gstin(gstin, Some(state_code)).map_err(anyhow::Error::msg)?;
+        }
         let id = Uuid::now_v7();
         self.client
             .execute(

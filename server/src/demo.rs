@@ -85,7 +85,7 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
             group,
             "Pune – Kothrud",
             "27",
-            Some("27AAPFA1234C1Z5"),
+            Some("27AAPFA1234C1ZV"),
             "12 Karve Road, Kothrud, Pune 411038",
         )
         .await?;
@@ -94,7 +94,7 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
             group,
             "Bengaluru – Indiranagar",
             "29",
-            Some("29AAPFA1234C1Z3"),
+            Some("29AAPFA1234C1ZR"),
             "80 Feet Road, Indiranagar, Bengaluru 560038",
         )
         .await?;

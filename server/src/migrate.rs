@@ -63,6 +63,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0013_cursor_key",
         include_str!("../migrations/0013_cursor_key.sql"),
     ),
+    (
+        "0014_gst_2025_rates",
+        include_str!("../migrations/0014_gst_2025_rates.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -839,6 +839,21 @@ pub struct NewInvoice {
     pub lines: Vec<NewInvoiceLine>,
 }
 
+impl NewInvoice {
+    /// The lines as the GST rules take them.
+    pub fn line_inputs(&self) -> Vec<crate::gst::LineInput> {
+        self.lines
+            .iter()
+            .map(|l| crate::gst::LineInput {
+                quantity: l.quantity,
+                unit_price_paise: l.unit_price_paise,
+                discount_paise: l.discount_paise,
+                rate_bp: l.gst_rate_bp,
+            })
+            .collect()
+    }
+}
+
 // ---------------------------------------------------------------- audit trail
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

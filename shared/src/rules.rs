@@ -66,6 +66,13 @@ pub fn rules_for_ui() -> serde_json::Value {
             "earliest_birth": format!("{:04}-{:02}-{:02}", l::EARLIEST_BIRTH.0, l::EARLIEST_BIRTH.1, l::EARLIEST_BIRTH.2),
         },
         "gst_rates_bp": crate::gst::ALLOWED_RATES_BP,
+        // Each schedule in force from its date (India time): the picker offers today's.
+        "gst_rate_schedules": crate::gst::RATE_SCHEDULES
+            .iter()
+            .map(|(from, rates)| serde_json::json!({"from": from, "rates_bp": rates}))
+            .collect::<Vec<_>>(),
+        // States whose state-level tax is UTGST (`gst::StateTax::of_state`).
+        "utgst_states": crate::gst::UTGST_STATES,
         "main_series": validation::MAIN_SERIES,
         // The day's queue only moves forward: for each status, where it may go next
         // (`AppointmentStatus::can_move_to`, staying put excluded).

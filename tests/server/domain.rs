@@ -133,7 +133,7 @@ pub async fn invoice_gst_split_and_numbering(h: Arc<Harness>) -> Result<()> {
     check!(p["phone"] == "+919820012345", "phone normalised: {p}");
     let lines = json!([
         {"description": "Consultation", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 50000, "gst_rate_bp": 0},
-        {"description": "Nebuliser kit", "sac_hsn": "90192010", "quantity": 2, "unit_price_paise": 45000, "discount_paise": 5000, "gst_rate_bp": 1200}
+        {"description": "Nebuliser kit", "sac_hsn": "90192010", "quantity": 2, "unit_price_paise": 45000, "discount_paise": 5000, "gst_rate_bp": 500}
     ]);
     let (status, intra) = desk
         .post(
@@ -145,30 +145,37 @@ pub async fn invoice_gst_split_and_numbering(h: Arc<Harness>) -> Result<()> {
         status == StatusCode::CREATED,
         "intra-state invoice: {status} {intra}"
     );
-    // 2 × 450.00 − 50.00 = 850.00 taxable at 12 %: CGST 51.00 + SGST 51.00.
+    // 2 × 450.00 − 50.00 = 850.00 taxable at 5 %: CGST 21.25 + SGST 21.25.
     check!(
         intra["supply_kind"] == "intra_state"
-            && intra["totals"]["cgst_paise"] == 5100
-            && intra["totals"]["sgst_paise"] == 5100
+            && intra["place_of_supply"] == "27"
+            && intra["totals"]["cgst_paise"] == 2125
+            && intra["totals"]["sgst_paise"] == 2125
             && intra["totals"]["igst_paise"] == 0,
         "split: {intra}"
     );
     check!(
-        intra["totals"]["total_paise"] == 50000 + 85000 + 10200,
+        intra["totals"]["total_paise"] == 50000 + 85000 + 4250,
         "total: {intra}"
     );
-    let (_, inter) = desk
+    // Care given at the clinic is supplied in the clinic's state (IGST Act s. 12(4)): another
+    // place of supply is refused, not billed as IGST.
+    let (status, body) = desk
         .post(
             &format!("/v1/clinics/{k}/invoices"),
             json!({"patient_id": p["id"], "place_of_supply": "29", "lines": lines}),
         )
         .await?;
     check!(
-        inter["supply_kind"] == "inter_state"
-            && inter["totals"]["igst_paise"] == 10200
-            && inter["totals"]["cgst_paise"] == 0,
-        "IGST: {inter}"
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "place_of_supply",
+        "another state's place of supply: {status} {body}"
     );
+    let (_, inter) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "place_of_supply": "27", "lines": lines}),
+        )
+        .await?;
     check!(
         intra["number"] == 1 && inter["number"] == 2 && inter["invoice_number"] == "INV/000002",
         "numbering: {} {}",
@@ -189,6 +196,64 @@ pub async fn invoice_gst_split_and_numbering(h: Arc<Harness>) -> Result<()> {
     check!(
         status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "lines[0].gst_rate_bp",
         "bad GST rate: {status} {body}"
+    );
+    // The schedule in force on the issue date decides: since 22 September 2025, 12 % is no
+    // longer a rate and 40 % is (GST 2.0).
+    let line = |rate: u32| json!([{"description": "Item", "sac_hsn": "30049099", "quantity": 1, "unit_price_paise": 10000, "gst_rate_bp": rate}]);
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": line(1200)}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY
+            && body["field"] == "lines[0].gst_rate_bp"
+            && body["message"].as_str().is_some_and(|m| m.contains("12 %")),
+        "12 % after GST 2.0: {status} {body}"
+    );
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": line(4000)}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED && body["totals"]["cgst_paise"] == 2000,
+        "40 %: {status} {body}"
+    );
+    // A clinic without a GSTIN may not charge GST: its taxed line is refused, exempt care
+    // is billed (a bill of supply).
+    w.db.superuser()
+        .await?
+        .execute(
+            "UPDATE vaidya.clinics SET gstin = NULL WHERE id = $1",
+            &[&k],
+        )
+        .await?;
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": line(500)}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY
+            && body["field"] == "lines[0].gst_rate_bp"
+            && body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("GSTIN")),
+        "GST without a GSTIN: {status} {body}"
+    );
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": line(0)}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED && body["totals"]["total_paise"] == 10000,
+        "exempt care without a GSTIN: {status} {body}"
     );
     // Payments: partial, then the rest; more than due is refused.
     let inv = intra["id"].as_str().unwrap_or_default();

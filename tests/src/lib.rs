@@ -238,6 +238,10 @@ pub struct Person {
 #[derive(Debug, Clone)]
 pub struct TestClinic {
     pub id: Uuid,
+    /// Two-digit GST state code.
+    pub state_code: String,
+    /// A well-formed GSTIN of that state (check character included).
+    pub gstin: String,
     pub admin: Person,
     pub doctor: Person,
     pub nurse: Person,
@@ -247,6 +251,14 @@ pub struct TestClinic {
 }
 
 impl TestClinic {
+    /// The clinic as the GST rules take it (what a device knows of it).
+    pub fn supplier(&self) -> vaidya_shared::gst::Supplier<'_> {
+        vaidya_shared::gst::Supplier {
+            state_code: &self.state_code,
+            gstin: Some(&self.gstin),
+        }
+    }
+
     pub fn person(&self, role: Role) -> &Person {
         match role {
             Role::Admin => &self.admin,
@@ -275,8 +287,17 @@ impl World {
 
     async fn clinic(admin: &Admin, tag: &str, state: &str) -> Result<TestClinic> {
         let group = admin.create_group(&format!("Group {tag}")).await?;
+        let first14 = format!("{state}AAPFA1234C1Z");
+        let check = vaidya_shared::gst::gstin_check_char(&first14).expect("a GSTIN's characters");
+        let gstin = format!("{first14}{check}");
         let clinic = admin
-            .create_clinic(group, &format!("Clinic {tag}"), state, None, "Somewhere")
+            .create_clinic(
+                group,
+                &format!("Clinic {tag}"),
+                state,
+                Some(&gstin),
+                "Somewhere",
+            )
             .await?;
         let mut people = Vec::new();
         for role in ["admin", "doctor", "nurse", "desk", "revoked"] {
@@ -306,6 +327,8 @@ impl World {
         let mut next = || it.next().expect("five people");
         Ok(TestClinic {
             id: clinic,
+            state_code: state.to_owned(),
+            gstin,
             admin: next(),
             doctor: next(),
             nurse: next(),

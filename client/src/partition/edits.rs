@@ -17,7 +17,7 @@ use vaidya_shared::api::{
     NewPrescription, Patient, PatientPatch, Payment, Prescription, PrescriptionItem,
 };
 use vaidya_shared::entity::{kinds, Entity};
-use vaidya_shared::gst::{self, SupplyKind};
+use vaidya_shared::gst;
 use vaidya_shared::rules::Valid;
 use vaidya_shared::sync::{EntityKind, Operation, Resolution};
 
@@ -531,31 +531,26 @@ impl ClinicPartition {
 
     /// Issues a GST invoice offline from this device's own series, taking the next number
     /// in the same transaction as the invoice, so numbers are consecutive and never reused.
-    /// `clinic_state` is the clinic's two-digit GST state code.
+    /// `supplier` is the clinic as this PC knows it; the shared GST rules tax it as the
+    /// server will (place of supply, the rates in force today, no GST without a GSTIN).
     pub fn create_invoice(
         &mut self,
         new: Valid<NewInvoice>,
-        clinic_state: &str,
+        supplier: gst::Supplier<'_>,
     ) -> Result<Invoice, PartitionError> {
         let new = new.into_inner();
         let series = self.invoice_series()?;
         let id = new.id.unwrap_or_else(Uuid::now_v7);
-        let place = new
-            .place_of_supply
-            .clone()
-            .unwrap_or_else(|| clinic_state.to_owned());
-        let kind = SupplyKind::from_states(clinic_state, &place);
-        let mut lines = Vec::new();
-        for (i, l) in new.lines.iter().enumerate() {
-            let tax = gst::tax_line(
-                l.quantity,
-                l.unit_price_paise,
-                l.discount_paise,
-                l.gst_rate_bp,
-                kind,
-            )
-            .map_err(|e| PartitionError::InvalidMutation(format!("line {}: {e}", i + 1)))?;
-            lines.push(InvoiceLine {
+        let issued_at = stored_now();
+        let inputs = new.line_inputs();
+        let taxed = gst::tax_invoice(supplier, new.place_of_supply.as_deref(), &inputs, issued_at)
+            .map_err(|r| PartitionError::InvalidMutation(r.to_string()))?;
+        let lines: Vec<InvoiceLine> = new
+            .lines
+            .iter()
+            .zip(&taxed.lines)
+            .enumerate()
+            .map(|(i, (l, tax))| InvoiceLine {
                 id: Uuid::now_v7(),
                 position: i as i32 + 1,
                 description: l.description.clone(),
@@ -564,11 +559,10 @@ impl ClinicPartition {
                 unit_price_paise: l.unit_price_paise,
                 discount_paise: l.discount_paise,
                 gst_rate_bp: l.gst_rate_bp,
-                tax,
-            });
-        }
-        let totals = gst::sum_lines(&lines.iter().map(|l| l.tax).collect::<Vec<_>>())
-            .map_err(|e| PartitionError::InvalidMutation(e.to_string()))?;
+                tax: *tax,
+            })
+            .collect();
+        let (place, kind, totals) = (taxed.place_of_supply, taxed.supply_kind, taxed.totals);
         let clinic_id = self.clinic_id;
         let tx = self
             .conn
@@ -582,7 +576,7 @@ impl ClinicPartition {
             number,
             // The same printed form as the server's (`{series}/{number:06}`).
             invoice_number: format!("{series}/{number:06}"),
-            issued_at: stored_now(),
+            issued_at,
             place_of_supply: place.clone(),
             supply_kind: kind,
             lines,

@@ -1392,7 +1392,10 @@ fn local_invoice(partition: &mut ClinicPartition) -> Invoice {
                     gst_rate_bp: 1800,
                 }],
             }),
-            "27",
+            vaidya_shared::gst::Supplier {
+                state_code: "27",
+                gstin: Some("27AAPFA1234C1ZV"),
+            },
         )
         .unwrap()
 }

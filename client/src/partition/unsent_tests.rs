@@ -86,7 +86,10 @@ fn local_invoice(p: &mut ClinicPartition, patient_id: Uuid) -> vaidya_shared::ap
                 gst_rate_bp: 1800,
             }],
         }),
-        "27",
+        vaidya_shared::gst::Supplier {
+            state_code: "27",
+            gstin: Some("27AAPFA1234C1ZV"),
+        },
     )
     .unwrap()
 }

@@ -263,24 +263,25 @@ pub async fn insert(
     let series = new.series.as_deref().unwrap_or(MAIN_SERIES);
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let clinic_row = super::clinics::load(tx, clinic).await?;
-    let place = new
-        .place_of_supply
-        .clone()
-        .unwrap_or_else(|| clinic_row.state_code.clone());
-    let kind = SupplyKind::from_states(&clinic_row.state_code, &place);
-    let mut taxes = Vec::with_capacity(new.lines.len());
-    for (i, l) in new.lines.iter().enumerate() {
-        let t = gst::tax_line(
-            l.quantity,
-            l.unit_price_paise,
-            l.discount_paise,
-            l.gst_rate_bp,
-            kind,
-        )
-        .map_err(|e| AppError::field(&format!("lines[{i}]"), e.to_string()))?;
-        taxes.push(t);
-    }
-    let totals = gst::sum_lines(&taxes).map_err(|e| AppError::field("lines", e.to_string()))?;
+    // The shared GST rules decide, as on the device that issued it offline: place of
+    // supply, the rates in force on the issue date, no GST without a GSTIN.
+    let lines = new.line_inputs();
+    let taxed = gst::tax_invoice(
+        gst::Supplier {
+            state_code: &clinic_row.state_code,
+            gstin: clinic_row.gstin.as_deref(),
+        },
+        new.place_of_supply.as_deref(),
+        &lines,
+        tx.acted_at(),
+    )
+    .map_err(|r| AppError::field(&r.field, r.message))?;
+    let (place, kind, taxes, totals) = (
+        taxed.place_of_supply,
+        taxed.supply_kind,
+        taxed.lines,
+        taxed.totals,
+    );
     let number = match new.number {
         Some(n) => n,
         None => super::next_counter(tx, clinic, &format!("invoice:{series}")).await?,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatRate, GstFailure, sumLines, supplyKind, taxLine } from "./gst";
+import { documentKind, formatRate, GstFailure, ratesInForce, stateTaxLabel, sumLines, supplyKind, taxLine, todayInIndia } from "./gst";
 
 // The same cases as `shared/src/gst.rs`, so client previews match the server's invoice.
 describe("GST split", () => {
@@ -50,5 +50,31 @@ describe("GST split", () => {
     expect(formatRate(25)).toBe("0.25%");
     expect(formatRate(10)).toBe("0.1%");
     expect(formatRate(0)).toBe("0%");
+  });
+});
+
+// The same cases as `shared/src/gst.rs`'s schedule, document and UTGST tests.
+describe("GST rules by date, document and state", () => {
+  it("offers the schedule in force on the day", () => {
+    expect(ratesInForce("2025-09-21")).toContain(1200);
+    expect(ratesInForce("2025-09-21")).not.toContain(4000);
+    expect(ratesInForce("2025-09-22")).toContain(4000);
+    expect(ratesInForce("2025-09-22")).not.toContain(1200);
+    expect(ratesInForce("2025-09-22")).not.toContain(2800);
+  });
+  it("dates in India", () => {
+    expect(todayInIndia(new Date("2025-09-21T18:29:00Z"))).toBe("2025-09-21");
+    expect(todayInIndia(new Date("2025-09-21T18:30:00Z"))).toBe("2025-09-22");
+  });
+  it("names the document by its lines", () => {
+    expect(documentKind([0])).toBe("bill_of_supply");
+    expect(documentKind([1800, 500])).toBe("tax_invoice");
+    expect(documentKind([0, 500])).toBe("invoice_cum_bill_of_supply");
+  });
+  it("levies UTGST in union territories without a legislature", () => {
+    expect(stateTaxLabel("04")).toBe("UTGST");
+    expect(stateTaxLabel("38")).toBe("UTGST");
+    expect(stateTaxLabel("07")).toBe("SGST");
+    expect(stateTaxLabel("27")).toBe("SGST");
   });
 });

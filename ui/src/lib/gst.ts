@@ -8,8 +8,35 @@ import rules from "../generated/rules.json";
 
 export type { LineTax, SupplyKind };
 
-/** GST rates allowed on a line, from the shared rules (`shared::gst::ALLOWED_RATES_BP`). */
+/** Every rate a stored line may hold, from the shared rules (`shared::gst::ALLOWED_RATES_BP`). */
 export const ALLOWED_RATES_BP: readonly number[] = rules.gst_rates_bp;
+
+/** Today's date in India (YYYY-MM-DD): an invoice's date is its date in India. */
+export function todayInIndia(now: Date = new Date()): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Kolkata", year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+}
+
+/** The rates in force on `day` (YYYY-MM-DD), by the shared schedules (`gst::rates_in_force`). */
+export function ratesInForce(day: string): readonly number[] {
+  let rates: readonly number[] = rules.gst_rate_schedules[0].rates_bp;
+  for (const s of rules.gst_rate_schedules) if (day >= s.from) rates = s.rates_bp;
+  return rates;
+}
+
+export type DocumentKind = "tax_invoice" | "bill_of_supply" | "invoice_cum_bill_of_supply";
+
+/** The document lines at these rates are billed on (`gst::DocumentKind::for_rates`). */
+export function documentKind(rates: number[]): DocumentKind {
+  const taxed = rates.some((r) => r > 0);
+  const untaxed = rates.some((r) => r === 0);
+  if (taxed && untaxed) return "invoice_cum_bill_of_supply";
+  return taxed ? "tax_invoice" : "bill_of_supply";
+}
+
+/** "SGST", or "UTGST" in a union territory without a legislature (`gst::StateTax`). */
+export function stateTaxLabel(stateCode: string): "SGST" | "UTGST" {
+  return (rules.utgst_states as string[]).includes(stateCode) ? "UTGST" : "SGST";
+}
 
 export type GstError = { kind: "rate_not_allowed"; rate_bp: number } | { kind: "negative_amount" } | { kind: "overflow" };
 

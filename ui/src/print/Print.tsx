@@ -7,7 +7,7 @@ import { api } from "../lib/ipc";
 import { ageYears, formatDate, formatDateTime } from "../lib/dates";
 import { formatPaise, rupeesInWords } from "../lib/money";
 import { formatPhone } from "../lib/phone";
-import { formatRate, STATES } from "../lib/gst";
+import { documentKind, formatRate, stateTaxLabel, STATES } from "../lib/gst";
 import { formatAbha } from "../lib/validate";
 import type { ClinicView, Invoice, Patient, Prescription } from "../lib/types";
 import { en } from "../strings/en";
@@ -68,7 +68,7 @@ function ClinicHeader(props: { clinic: ClinicView; gstin?: boolean }) {
     <header class="p-header">
       <h1>{c?.name ?? props.clinic.membership.clinic_name}</h1>
       {c?.address && <p>{c.address}</p>}
-      {props.gstin && <p>{en.invoice.supplierGstin}: {c?.gstin ?? en.invoice.noGstin}</p>}
+      {props.gstin && c?.gstin && <p>{en.invoice.supplierGstin}: {c.gstin}</p>}
     </header>
   );
 }
@@ -100,35 +100,52 @@ export function PrescriptionPage(props: { prescription: Prescription; patient: P
   );
 }
 
+/** The A4 document (CGST Rules 46, 46A and 49): its title and tax columns follow its lines;
+ * a bill of supply shows no tax. */
 export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView }) {
   const inv = props.invoice;
   const intra = inv.supply_kind === "intra_state";
   const state = STATES.find(([c]) => c === inv.place_of_supply)?.[1] ?? inv.place_of_supply;
+  const document = documentKind(inv.lines.map((l) => l.gst_rate_bp));
+  const taxed = document !== "bill_of_supply";
+  const stateTax = stateTaxLabel(inv.place_of_supply);
+  // Each half of an intra-state rate (9 % + 9 %; 0.125 % + 0.125 %).
+  const half = (bp: number) => `${bp / 200}%`;
+  const clinicName = props.clinic.clinic?.name ?? props.clinic.membership.clinic_name;
   return (
     <article class="page a4 invoice-page">
       <ClinicHeader clinic={props.clinic} gstin />
-      <h2 class="center">{en.invoice.taxInvoice}</h2>
+      <h2 class="center">{en.invoice.documents[document].toUpperCase()}</h2>
       <table class="p-meta"><tbody>
         <tr><th>{en.invoice.number}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
         <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} (#{props.patient.patient_number})<br />{props.patient.address}</td>
           <th>{en.invoice.placeOfSupply}</th><td>{inv.place_of_supply} – {state}</td></tr>
       </tbody></table>
       <table class="p-lines">
-        <thead><tr><th>#</th><th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th class="num">{en.invoice.qty}</th><th class="num">{en.invoice.taxable}</th><th class="num">{en.invoice.rate}</th>
-          {intra ? <><th class="num">{en.invoice.cgst}</th><th class="num">{en.invoice.sgst}</th></> : <th class="num">{en.invoice.igst}</th>}<th class="num">{en.invoice.total}</th></tr></thead>
+        <thead><tr><th>#</th><th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th class="num">{en.invoice.qty}</th><th class="num">{en.invoice.taxable}</th>
+          {taxed && (intra
+            ? <><th class="num">{en.invoice.rateOf(en.invoice.cgst)}</th><th class="num">{en.invoice.cgst}</th><th class="num">{en.invoice.rateOf(stateTax)}</th><th class="num">{stateTax}</th></>
+            : <><th class="num">{en.invoice.rateOf(en.invoice.igst)}</th><th class="num">{en.invoice.igst}</th></>)}
+          <th class="num">{en.invoice.total}</th></tr></thead>
         <tbody>
           {inv.lines.map((l, n) => (
-            <tr key={l.id}><td>{n + 1}</td><td>{l.description}</td><td>{l.sac_hsn}</td><td class="num">{l.quantity}</td><td class="num">{formatPaise(l.tax.taxable_paise)}</td><td class="num">{formatRate(l.gst_rate_bp)}</td>
-              {intra ? <><td class="num">{formatPaise(l.tax.cgst_paise)}</td><td class="num">{formatPaise(l.tax.sgst_paise)}</td></> : <td class="num">{formatPaise(l.tax.igst_paise)}</td>}
+            <tr key={l.id}><td>{n + 1}</td><td>{l.description}</td><td>{l.sac_hsn}</td><td class="num">{l.quantity}</td><td class="num">{formatPaise(l.tax.taxable_paise)}</td>
+              {taxed && (intra
+                ? <><td class="num">{half(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.cgst_paise)}</td><td class="num">{half(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.sgst_paise)}</td></>
+                : <><td class="num">{formatRate(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.igst_paise)}</td></>)}
               <td class="num">{formatPaise(l.tax.total_paise)}</td></tr>
           ))}
         </tbody>
-        <tfoot><tr><th colSpan={4}>{en.invoice.total}</th><th class="num">{formatPaise(inv.totals.taxable_paise)}</th><th />
-          {intra ? <><th class="num">{formatPaise(inv.totals.cgst_paise)}</th><th class="num">{formatPaise(inv.totals.sgst_paise)}</th></> : <th class="num">{formatPaise(inv.totals.igst_paise)}</th>}
+        <tfoot><tr><th colSpan={4}>{en.invoice.total}</th><th class="num">{formatPaise(inv.totals.taxable_paise)}</th>
+          {taxed && (intra
+            ? <><th /><th class="num">{formatPaise(inv.totals.cgst_paise)}</th><th /><th class="num">{formatPaise(inv.totals.sgst_paise)}</th></>
+            : <><th /><th class="num">{formatPaise(inv.totals.igst_paise)}</th></>)}
           <th class="num">{formatPaise(inv.totals.total_paise)}</th></tr></tfoot>
       </table>
       <p><strong>{en.invoice.amountInWords}:</strong> {rupeesInWords(inv.totals.total_paise)}</p>
+      {taxed && <p>{en.invoice.reverseCharge}</p>}
       <p>{en.invoice.paid}: {formatPaise(inv.paid_paise)} · {en.invoice.balance}: {formatPaise(inv.totals.total_paise - inv.paid_paise)}</p>
+      <footer class="p-sign"><div>{en.invoice.signatory(clinicName)}</div><div class="muted">{en.invoice.authorisedSignatory}</div></footer>
       <p class="p-foot">{en.print.invoiceFooter}</p>
     </article>
   );
@@ -146,10 +163,10 @@ export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic:
       <hr />
       {inv.lines.map((l) => <p key={l.id} class="r-line"><span>{l.description} ×{l.quantity}</span><span>{formatPaise(l.tax.total_paise)}</span></p>)}
       <hr />
-      {inv.supply_kind === "intra_state" ? (
+      {inv.totals.total_paise === inv.totals.taxable_paise ? null : inv.supply_kind === "intra_state" ? (
         <>
           <p class="r-line"><span>{en.invoice.cgst}</span><span>{formatPaise(inv.totals.cgst_paise)}</span></p>
-          <p class="r-line"><span>{en.invoice.sgst}</span><span>{formatPaise(inv.totals.sgst_paise)}</span></p>
+          <p class="r-line"><span>{stateTaxLabel(inv.place_of_supply)}</span><span>{formatPaise(inv.totals.sgst_paise)}</span></p>
         </>
       ) : <p class="r-line"><span>{en.invoice.igst}</span><span>{formatPaise(inv.totals.igst_paise)}</span></p>}
       <p class="r-line r-total"><span>{en.invoice.total}</span><span>{formatPaise(inv.totals.total_paise)}</span></p>

@@ -1,13 +1,14 @@
-// GST invoices: lines with SAC/HSN, CGST+SGST or IGST by place of supply (previewed with the
-// same arithmetic as the server), payments, and printing as A4 tax invoice or 80 mm receipt.
+// GST invoices: lines with SAC/HSN at the rates in force today, CGST with SGST or UTGST in
+// the clinic's state (previewed with the same arithmetic as the server), the document the
+// lines need (tax invoice, bill of supply or both), payments, and printing as A4 or 80 mm.
 
 import { useState } from "preact/hooks";
 import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
-import { ALLOWED_RATES_BP, formatRate, GstFailure, STATES, sumLines, supplyKind, taxLine, type LineTax } from "../lib/gst";
+import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLabel, sumLines, taxLine, todayInIndia, type LineTax } from "../lib/gst";
 import { formatPaise, parseRupees } from "../lib/money";
 import { formatDateTime } from "../lib/dates";
-import { isStateCode, cleanText } from "../lib/validate";
+import { cleanText } from "../lib/validate";
 import type { ClinicView, Invoice, NewInvoiceLine, Patient, PaymentMethod } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
@@ -43,12 +44,16 @@ export function Invoices(props: { clinic: ClinicView; patient: Patient | null; o
 }
 
 function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: () => void }) {
-  const supplierState = props.clinic.clinic?.state_code ?? "27";
+  // Care given and goods handed over at the clinic are supplied in the clinic's state: no
+  // place-of-supply choice. Without the clinic's GST details this PC does not bill.
+  const details = props.clinic.clinic;
+  const supplierState = details?.state_code ?? null;
   const [lines, setLines] = useState<LineForm[]>([blankLine()]);
-  const [pos, setPos] = useState(supplierState);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const { busy, error, run } = useAction();
-  const kind = supplyKind(supplierState, pos);
+  const kind = "intra_state" as const;
+  // A clinic without a GSTIN may not charge GST: only 0 % (a bill of supply).
+  const rates = details?.gstin ? ratesInForce(todayInIndia()) : [0];
 
   const parsed = lines.map((l) => {
     const price = parseRupees(l.price);
@@ -79,10 +84,9 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
         body.push({ description: d.value, sac_hsn: l.sac_hsn.trim(), quantity: p.qty, unit_price_paise: p.price.paise, discount_paise: p.discount.paise, gst_rate_bp: l.rate });
       }
     });
-    if (!isStateCode(pos)) errs.pos = en.validation.stateCode;
     setErrors(errs);
     if (Object.keys(errs).length > 0) return;
-    const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: pos, lines: body }));
+    const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body }));
     if (inv) { setLines([blankLine()]); props.onIssued(); }
   };
 
@@ -90,13 +94,13 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
     <form class="card invoice-editor" onSubmit={submit}>
       <h3>{en.invoice.new}</h3>
       <ErrorBanner error={error} />
-      <div class="field">
-        <label for="f-pos">{en.invoice.placeOfSupply}</label>
-        <select id="f-pos" value={pos} onChange={(e) => setPos((e.currentTarget as HTMLSelectElement).value)}>
-          {STATES.map(([code, name]) => <option key={code} value={code}>{code} – {name}</option>)}
-        </select>
-        <small class="hint">{kind === "intra_state" ? en.invoice.intra : en.invoice.inter}</small>
-      </div>
+      {supplierState === null ? <p class="error-text">{en.invoice.noDetails}</p> : (
+        <p class="hint">
+          {en.invoice.placeOfSupply}: {supplierState} – {STATES.find(([c]) => c === supplierState)?.[1] ?? supplierState}
+          {" · "}{en.invoice.documents[documentKind(lines.map((l) => l.rate))]}
+          {!details?.gstin && <> · {en.invoice.noGstinNoTax}</>}
+        </p>
+      )}
       <table class="lines">
         <thead><tr>
           <th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th>{en.invoice.qty}</th><th>{en.invoice.unitPrice}</th>
@@ -112,7 +116,7 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
               <td><input class="w6" aria-label={en.invoice.discount} inputMode="decimal" value={l.discount} onInput={(e) => update(i, { discount: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`x${i}`]} title={errors[`x${i}`]} /></td>
               <td>
                 <select aria-label={en.invoice.rate} value={String(l.rate)} onChange={(e) => update(i, { rate: Number((e.currentTarget as HTMLSelectElement).value) })}>
-                  {ALLOWED_RATES_BP.map((r) => <option key={r} value={String(r)}>{formatRate(r)}</option>)}
+                  {rates.map((r) => <option key={r} value={String(r)}>{formatRate(r)}</option>)}
                 </select>
               </td>
               <td class="num">{parsed[i].tax ? formatPaise(parsed[i].tax!.total_paise) : "—"}</td>
@@ -123,13 +127,13 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
       </table>
       {Object.values(errors).length > 0 && <p class="error-text">{Object.values(errors)[0]}</p>}
       <button type="button" onClick={() => setLines([...lines, blankLine()])}>{en.invoice.addLine}</button>
-      <TotalsTable totals={totals} kind={kind} />
-      <div class="actions"><button type="submit" class="primary" disabled={busy}>{en.invoice.issue}</button></div>
+      <TotalsTable totals={totals} kind={kind} stateCode={supplierState ?? ""} />
+      <div class="actions"><button type="submit" class="primary" disabled={busy || supplierState === null}>{en.invoice.issue}</button></div>
     </form>
   );
 }
 
-export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "inter_state"; paid?: number }) {
+export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "inter_state"; stateCode: string; paid?: number }) {
   const t = props.totals;
   return (
     <table class="totals">
@@ -138,7 +142,7 @@ export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "int
         {props.kind === "intra_state" ? (
           <>
             <tr><th>{en.invoice.cgst}</th><td class="num">{formatPaise(t.cgst_paise)}</td></tr>
-            <tr><th>{en.invoice.sgst}</th><td class="num">{formatPaise(t.sgst_paise)}</td></tr>
+            <tr><th>{stateTaxLabel(props.stateCode)}</th><td class="num">{formatPaise(t.sgst_paise)}</td></tr>
           </>
         ) : (
           <tr><th>{en.invoice.igst}</th><td class="num">{formatPaise(t.igst_paise)}</td></tr>
@@ -176,7 +180,7 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
   return (
     <article class="card invoice-card">
       <h3>{en.invoice.number} {inv.invoice_number} <span class="muted small">{formatDateTime(inv.issued_at)}</span></h3>
-      <TotalsTable totals={inv.totals} kind={inv.supply_kind} paid={inv.paid_paise} />
+      <TotalsTable totals={inv.totals} kind={inv.supply_kind} stateCode={inv.place_of_supply} paid={inv.paid_paise} />
       <ErrorBanner error={error} />
       {balance > 0 && (
         <form class="row" onSubmit={pay}>
@@ -192,7 +196,7 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
         </form>
       )}
       <div class="actions">
-        <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4}</button>
+        <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(en.invoice.documents[documentKind(inv.lines.map((l) => l.gst_rate_bp))])}</button>
         <button onClick={() => requestPrint({ kind: "receipt", ...doc })}>{en.invoice.printReceipt}</button>
       </div>
     </article>
