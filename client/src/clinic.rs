@@ -9,8 +9,8 @@ use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::{
     Allergy, AllergyPatch, Appointment, AppointmentPatch, Encounter, EncounterPatch, Invoice,
-    NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
-    NewPrescription, Patient, PatientPatch, Prescription, Role,
+    InvoiceSupplier, NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewPatient,
+    NewPayment, NewPrescription, Patient, PatientPatch, Prescription, Role,
 };
 use vaidya_shared::authorship::DeviceSigner;
 use vaidya_shared::gst;
@@ -300,20 +300,20 @@ impl<'a> OpenClinic<'a> {
 
     // ------------------------------------------------------------ billing
 
-    /// Issues an invoice from this device's own series. `supplier` is the clinic (its GST
-    /// state and GSTIN, from the server or its cached copy): the shared GST rules decide
-    /// the document, the place of supply and the rates allowed today. A refusal names the
-    /// field, as the server's would.
+    /// Issues an invoice from this device's own series. `supplier` is the clinic (from the
+    /// server or its cached copy), printed on the invoice for good: the shared GST rules
+    /// decide from its state and GSTIN the document, the place of supply and the rates
+    /// allowed today. A refusal names the field, as the server's would.
     pub fn issue_invoice(
         &mut self,
         new: NewInvoice,
-        supplier: gst::Supplier<'_>,
+        supplier: &InvoiceSupplier,
     ) -> Result<Invoice, ClinicError> {
         self.allow(Resource::Invoice, Action::Create)?;
         let new = new.validate(self.today)?;
         let inputs = new.line_inputs();
         gst::tax_invoice(
-            supplier,
+            supplier.gst(),
             new.place_of_supply.as_deref(),
             &inputs,
             Utc::now(),
@@ -409,6 +409,17 @@ pub struct MemberUnsentChange {
     pub may_change: bool,
 }
 
+/// A Maharashtra clinic with a well-formed GSTIN, for tests that issue invoices.
+#[cfg(test)]
+pub(crate) fn test_supplier() -> InvoiceSupplier {
+    InvoiceSupplier {
+        name: "Test Clinic".to_owned(),
+        address: "Pune".to_owned(),
+        gstin: Some("27AAPFA1234C1ZV".to_owned()),
+        state_code: "27".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Against a real SQLCipher partition file: a refused operation writes nothing.
@@ -470,13 +481,7 @@ mod tests {
         };
         let e = refused(
             OpenClinic::new(&mut p, user, Role::Nurse)
-                .issue_invoice(
-                    invoice.clone(),
-                    gst::Supplier {
-                        state_code: "27",
-                        gstin: Some("27AAPFA1234C1ZV"),
-                    },
-                )
+                .issue_invoice(invoice.clone(), &test_supplier())
                 .unwrap_err(),
         );
         assert_eq!(e.code, ErrorCode::Forbidden);
@@ -484,13 +489,7 @@ mod tests {
         assert_eq!(p.outbox_len().unwrap(), before, "nothing was written");
         // The first invoice the front desk issues takes number 1: none was burnt.
         let issued = OpenClinic::new(&mut p, user, Role::FrontDesk)
-            .issue_invoice(
-                invoice,
-                gst::Supplier {
-                    state_code: "27",
-                    gstin: Some("27AAPFA1234C1ZV"),
-                },
-            )
+            .issue_invoice(invoice, &test_supplier())
             .unwrap();
         assert_eq!(issued.number, 1);
     }

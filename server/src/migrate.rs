@@ -67,6 +67,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_gst_2025_rates",
         include_str!("../migrations/0014_gst_2025_rates.sql"),
     ),
+    (
+        "0015_invoice_supplier",
+        include_str!("../migrations/0015_invoice_supplier.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

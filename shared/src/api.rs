@@ -778,6 +778,39 @@ pub struct NewPayment {
     pub reference: Option<String>,
 }
 
+/// The supplier as printed on an invoice: the clinic's details at the issue, kept with the
+/// invoice so a reprint is identical to the original (CGST Rule 46(a)) even after the
+/// clinic moves or changes its name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct InvoiceSupplier {
+    pub name: String,
+    pub address: String,
+    pub gstin: Option<String>,
+    /// Two-digit GST state code.
+    pub state_code: String,
+}
+
+impl InvoiceSupplier {
+    /// As at now, from the clinic's details.
+    pub fn of(clinic: &Clinic) -> InvoiceSupplier {
+        InvoiceSupplier {
+            name: clinic.name.clone(),
+            address: clinic.address.clone(),
+            gstin: clinic.gstin.clone(),
+            state_code: clinic.state_code.clone(),
+        }
+    }
+
+    /// What the GST rules need of it.
+    pub fn gst(&self) -> crate::gst::Supplier<'_> {
+        crate::gst::Supplier {
+            state_code: &self.state_code,
+            gstin: self.gstin.as_deref(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Invoice {
@@ -798,6 +831,10 @@ pub struct Invoice {
     pub payments: Vec<Payment>,
     pub paid_paise: i64,
     pub version: i64,
+    /// The clinic's details at the issue; absent on invoices issued before they were kept
+    /// (those print with the clinic's current details).
+    #[serde(default)]
+    pub supplier: Option<InvoiceSupplier>,
 }
 
 /// A number of a device's invoice series whose invoice never reached the books: the server

@@ -47,7 +47,7 @@ pub fn typescript() -> String {
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST
         SupplyKind, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
-        Invoice, NewInvoice, CancelledInvoiceNumber,
+        Invoice, InvoiceSupplier, NewInvoice, CancelledInvoiceNumber,
         // audit trail and clinic
         AuditAction, AuditEntry, AuditQuery, Clinic,
         // errors

@@ -222,6 +222,32 @@ pub async fn invoice_gst_split_and_numbering(h: Arc<Harness>) -> Result<()> {
         status == StatusCode::CREATED && body["totals"]["cgst_paise"] == 2000,
         "40 %: {status} {body}"
     );
+    // The supplier's details are the invoice's own: after the clinic moves, a reprint of an
+    // earlier invoice shows where it was issued (Rule 46(a)).
+    check!(
+        intra["supplier"]["name"] == "Clinic a"
+            && intra["supplier"]["address"] == "Somewhere"
+            && intra["supplier"]["gstin"] == w.a.gstin.as_str()
+            && intra["supplier"]["state_code"] == "27",
+        "the supplier at issue: {intra}"
+    );
+    w.db.superuser()
+        .await?
+        .execute(
+            "UPDATE vaidya.clinics SET name = 'Clinic a (new premises)', address = 'Elsewhere' WHERE id = $1",
+            &[&k],
+        )
+        .await?;
+    let (_, reprint) = desk
+        .get(&format!(
+            "/v1/clinics/{k}/invoices/{}",
+            intra["id"].as_str().unwrap_or_default()
+        ))
+        .await?;
+    check!(
+        reprint["supplier"] == intra["supplier"],
+        "a reprint keeps the supplier at issue: {reprint}"
+    );
     // A clinic without a GSTIN may not charge GST: its taxed line is refused, exempt care
     // is billed (a bill of supply).
     w.db.superuser()

@@ -242,6 +242,7 @@ pub struct TestClinic {
     pub state_code: String,
     /// A well-formed GSTIN of that state (check character included).
     pub gstin: String,
+    pub name: String,
     pub admin: Person,
     pub doctor: Person,
     pub nurse: Person,
@@ -251,11 +252,13 @@ pub struct TestClinic {
 }
 
 impl TestClinic {
-    /// The clinic as the GST rules take it (what a device knows of it).
-    pub fn supplier(&self) -> vaidya_shared::gst::Supplier<'_> {
-        vaidya_shared::gst::Supplier {
-            state_code: &self.state_code,
-            gstin: Some(&self.gstin),
+    /// The clinic as a device knows it when it bills (its name and address as created).
+    pub fn supplier(&self) -> vaidya_shared::api::InvoiceSupplier {
+        vaidya_shared::api::InvoiceSupplier {
+            name: self.name.clone(),
+            address: "Somewhere".to_owned(),
+            gstin: Some(self.gstin.clone()),
+            state_code: self.state_code.clone(),
         }
     }
 
@@ -329,6 +332,7 @@ impl World {
             id: clinic,
             state_code: state.to_owned(),
             gstin,
+            name: format!("Clinic {tag}"),
             admin: next(),
             doctor: next(),
             nurse: next(),

@@ -490,7 +490,7 @@ pub async fn a_discarded_device_invoice_number_reaches_the_books(h: Arc<Harness>
         abha_number: Some("12345678901234".to_owned()),
         ..new_patient("Asha R.", "9333333334")
     })?;
-    let invoice = c.issue_invoice(consultation_invoice(patient.id, 0), world.a.supplier())?;
+    let invoice = c.issue_invoice(consultation_invoice(patient.id, 0), &world.a.supplier())?;
     d.proxy.set_online(true);
     let report = engine.sync().await?;
     check!(
@@ -557,7 +557,7 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
     );
     let mut numbers = Vec::new();
     for _ in 0..3 {
-        let inv = c.issue_invoice(consultation_invoice(patient.id, 1800), world.a.supplier())?;
+        let inv = c.issue_invoice(consultation_invoice(patient.id, 1800), &world.a.supplier())?;
         check!(inv.series == series, "from the device series");
         check!(
             inv.totals.cgst_paise == 4_500,

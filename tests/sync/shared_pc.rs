@@ -85,7 +85,7 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
     let mut engine = d.engine(clinic, 3)?;
     let mut c = d.clinic(&mut engine)?;
     let walk_in = c.register_patient(new_patient("Walk In", "9822000032"))?;
-    let invoice = c.issue_invoice(consultation_invoice(patient.id, 0), world.a.supplier())?;
+    let invoice = c.issue_invoice(consultation_invoice(patient.id, 0), &world.a.supplier())?;
     let paid = c.take_payment(
         invoice.id,
         NewPayment {

@@ -13,8 +13,9 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 use vaidya_shared::api::{
     Addendum, Appointment, AppointmentPatch, AppointmentStatus, Encounter, EncounterPatch, Invoice,
-    InvoiceLine, NewAddendum, NewAppointment, NewEncounter, NewInvoice, NewPatient, NewPayment,
-    NewPrescription, Patient, PatientPatch, Payment, Prescription, PrescriptionItem,
+    InvoiceLine, InvoiceSupplier, NewAddendum, NewAppointment, NewEncounter, NewInvoice,
+    NewPatient, NewPayment, NewPrescription, Patient, PatientPatch, Payment, Prescription,
+    PrescriptionItem,
 };
 use vaidya_shared::entity::{kinds, Entity};
 use vaidya_shared::gst;
@@ -531,20 +532,26 @@ impl ClinicPartition {
 
     /// Issues a GST invoice offline from this device's own series, taking the next number
     /// in the same transaction as the invoice, so numbers are consecutive and never reused.
-    /// `supplier` is the clinic as this PC knows it; the shared GST rules tax it as the
-    /// server will (place of supply, the rates in force today, no GST without a GSTIN).
+    /// `supplier` is the clinic as this PC knows it, kept with the invoice for its
+    /// reprints; the shared GST rules tax it as the server will (place of supply, the rates
+    /// in force today, no GST without a GSTIN).
     pub fn create_invoice(
         &mut self,
         new: Valid<NewInvoice>,
-        supplier: gst::Supplier<'_>,
+        supplier: &InvoiceSupplier,
     ) -> Result<Invoice, PartitionError> {
         let new = new.into_inner();
         let series = self.invoice_series()?;
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let issued_at = stored_now();
         let inputs = new.line_inputs();
-        let taxed = gst::tax_invoice(supplier, new.place_of_supply.as_deref(), &inputs, issued_at)
-            .map_err(|r| PartitionError::InvalidMutation(r.to_string()))?;
+        let taxed = gst::tax_invoice(
+            supplier.gst(),
+            new.place_of_supply.as_deref(),
+            &inputs,
+            issued_at,
+        )
+        .map_err(|r| PartitionError::InvalidMutation(r.to_string()))?;
         let lines: Vec<InvoiceLine> = new
             .lines
             .iter()
@@ -584,6 +591,7 @@ impl ClinicPartition {
             payments: Vec::new(),
             paid_paise: 0,
             version: 0,
+            supplier: Some(supplier.clone()),
         };
         let mut m = new_mutation(EntityKind::Invoice, id, Operation::Create, None);
         // The date printed on the invoice is the one the server keeps.

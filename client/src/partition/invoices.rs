@@ -39,7 +39,7 @@ fn tax_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<LineTax> {
 
 const COLUMNS: &str = "id, clinic_id, patient_id, series, number, invoice_number, issued_at, \
                        place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, \
-                       igst_paise, total_paise, paid_paise, version";
+                       igst_paise, total_paise, paid_paise, version, supplier";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
     Ok(Invoice {
@@ -57,6 +57,18 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
         payments: Vec::new(),
         paid_paise: row.get(14)?,
         version: row.get(15)?,
+        supplier: row
+            .get::<_, Option<String>>(16)?
+            .map(|text| {
+                serde_json::from_str(&text).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        16,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -66,8 +78,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         "INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
                                issued_at, place_of_supply, supply_kind, taxable_paise,
                                cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
-                               version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                               version, supplier)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          ON CONFLICT (id) DO UPDATE SET
              clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
              series = excluded.series, number = excluded.number,
@@ -76,7 +88,7 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
              taxable_paise = excluded.taxable_paise, cgst_paise = excluded.cgst_paise,
              sgst_paise = excluded.sgst_paise, igst_paise = excluded.igst_paise,
              total_paise = excluded.total_paise, paid_paise = excluded.paid_paise,
-             version = excluded.version",
+             version = excluded.version, supplier = excluded.supplier",
     )?
     .execute(params![
         i.id.to_string(),
@@ -95,6 +107,9 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         i.totals.total_paise,
         i.paid_paise,
         i.version,
+        i.supplier
+            .as_ref()
+            .map(|s| serde_json::to_string(s).expect("a supplier serializes")),
     ])?;
 
     let id = i.id.to_string();

@@ -382,6 +382,12 @@ CREATE TABLE device_members (
     r#"
 ALTER TABLE device_members ADD COLUMN role TEXT;
 "#,
+    // 10 → 11: the supplier's details as at the issue, kept with each invoice (JSON of
+    // `InvoiceSupplier`; NULL on invoices from before, which print with the clinic's current
+    // details).
+    r#"
+ALTER TABLE invoices ADD COLUMN supplier TEXT;
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -591,6 +591,7 @@ fn invoice(clinic: Uuid, patient_id: Uuid, number: i64) -> Invoice {
         }],
         paid_paise: 59_000,
         version: 1,
+        supplier: Some(crate::clinic::test_supplier()),
     }
 }
 
@@ -1392,10 +1393,7 @@ fn local_invoice(partition: &mut ClinicPartition) -> Invoice {
                     gst_rate_bp: 1800,
                 }],
             }),
-            vaidya_shared::gst::Supplier {
-                state_code: "27",
-                gstin: Some("27AAPFA1234C1ZV"),
-            },
+            &crate::clinic::test_supplier(),
         )
         .unwrap()
 }

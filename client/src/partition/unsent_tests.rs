@@ -86,10 +86,7 @@ fn local_invoice(p: &mut ClinicPartition, patient_id: Uuid) -> vaidya_shared::ap
                 gst_rate_bp: 1800,
             }],
         }),
-        vaidya_shared::gst::Supplier {
-            state_code: "27",
-            gstin: Some("27AAPFA1234C1ZV"),
-        },
+        &crate::clinic::test_supplier(),
     )
     .unwrap()
 }

@@ -8,8 +8,8 @@ use axum::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, CancelledInvoiceNumber, ClinicalQuery, Invoice, InvoiceLine, NewInvoice,
-    NewPayment, Page, Payment, PaymentMethod,
+    AuditAction, CancelledInvoiceNumber, ClinicalQuery, Invoice, InvoiceLine, InvoiceSupplier,
+    NewInvoice, NewPayment, Page, Payment, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
 use vaidya_shared::rules::validation::{payment_fits, MAIN_SERIES};
@@ -23,7 +23,7 @@ use crate::store::Store;
 use vaidya_shared::entity::{kinds, Unchangeable};
 use vaidya_shared::sync::EntityKind;
 
-pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version";
+pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version, supplier_name, supplier_address, supplier_gstin, supplier_state";
 const ENTITY: &str = "invoice";
 
 fn tax_of(r: &Row) -> LineTax {
@@ -58,6 +58,18 @@ pub fn from_row(r: &Row) -> Invoice {
         payments: Vec::new(),
         paid_paise: 0,
         version: r.get("version"),
+        supplier: r
+            .get::<_, Option<String>>("supplier_name")
+            .map(|name| InvoiceSupplier {
+                name,
+                address: r
+                    .get::<_, Option<String>>("supplier_address")
+                    .unwrap_or_default(),
+                gstin: r.get("supplier_gstin"),
+                state_code: r
+                    .get::<_, Option<String>>("supplier_state")
+                    .unwrap_or_default(),
+            }),
     }
 }
 
@@ -266,11 +278,10 @@ pub async fn insert(
     // The shared GST rules decide, as on the device that issued it offline: place of
     // supply, the rates in force on the issue date, no GST without a GSTIN.
     let lines = new.line_inputs();
+    // The clinic as it is now is the supplier printed on this invoice, for good.
+    let supplier = InvoiceSupplier::of(&clinic_row);
     let taxed = gst::tax_invoice(
-        gst::Supplier {
-            state_code: &clinic_row.state_code,
-            gstin: clinic_row.gstin.as_deref(),
-        },
+        supplier.gst(),
         new.place_of_supply.as_deref(),
         &lines,
         tx.acted_at(),
@@ -292,11 +303,12 @@ pub async fn insert(
     };
     tx.execute(
         "INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind,
-                taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
-         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $11, $12)",
+                taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise,
+                supplier_name, supplier_address, supplier_gstin, supplier_state)
+         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16, $17)",
         &[&id, &clinic, &new.patient_id, &series, &number, &place, &kind_str,
           &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise,
-          &tx.acted_at()],
+          &tx.acted_at(), &supplier.name, &supplier.address, &supplier.gstin, &supplier.state_code],
     )
     .await?;
     for (position, (l, t)) in new.lines.iter().zip(&taxes).enumerate() {

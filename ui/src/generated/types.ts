@@ -247,7 +247,23 @@ invoice_number: string, issued_at: string,
 /**
  * Two-digit GST state code of the place of supply.
  */
-place_of_supply: string, supply_kind: SupplyKind, lines: Array<InvoiceLine>, totals: LineTax, payments: Array<Payment>, paid_paise: number, version: number, };
+place_of_supply: string, supply_kind: SupplyKind, lines: Array<InvoiceLine>, totals: LineTax, payments: Array<Payment>, paid_paise: number, version: number, 
+/**
+ * The clinic's details at the issue; absent on invoices issued before they were kept
+ * (those print with the clinic's current details).
+ */
+supplier: InvoiceSupplier | null, };
+
+/**
+ * The supplier as printed on an invoice: the clinic's details at the issue, kept with the
+ * invoice so a reprint is identical to the original (CGST Rule 46(a)) even after the
+ * clinic moves or changes its name.
+ */
+export type InvoiceSupplier = { name: string, address: string, gstin: string | null, 
+/**
+ * Two-digit GST state code.
+ */
+state_code: string, };
 
 export type NewInvoice = { id?: string | null, patient_id: string, 
 /**

@@ -62,13 +62,21 @@ export function PrintHost() {
   );
 }
 
-function ClinicHeader(props: { clinic: ClinicView; gstin?: boolean }) {
-  const c = props.clinic.clinic;
+/** Who issues the document: an invoice's supplier as at its issue (so a reprint matches the
+ * original), else the clinic as it is now. */
+function supplierOf(clinic: ClinicView, invoice?: Invoice): { name: string; address: string; gstin: string | null } {
+  if (invoice?.supplier) return invoice.supplier;
+  const c = clinic.clinic;
+  return { name: c?.name ?? clinic.membership.clinic_name, address: c?.address ?? "", gstin: c?.gstin ?? null };
+}
+
+function ClinicHeader(props: { clinic: ClinicView; invoice?: Invoice }) {
+  const s = supplierOf(props.clinic, props.invoice);
   return (
     <header class="p-header">
-      <h1>{c?.name ?? props.clinic.membership.clinic_name}</h1>
-      {c?.address && <p>{c.address}</p>}
-      {props.gstin && c?.gstin && <p>{en.invoice.supplierGstin}: {c.gstin}</p>}
+      <h1>{s.name}</h1>
+      {s.address && <p>{s.address}</p>}
+      {props.invoice && s.gstin && <p>{en.invoice.supplierGstin}: {s.gstin}</p>}
     </header>
   );
 }
@@ -111,10 +119,10 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
   const stateTax = stateTaxLabel(inv.place_of_supply);
   // Each half of an intra-state rate (9 % + 9 %; 0.125 % + 0.125 %).
   const half = (bp: number) => `${bp / 200}%`;
-  const clinicName = props.clinic.clinic?.name ?? props.clinic.membership.clinic_name;
+  const clinicName = supplierOf(props.clinic, inv).name;
   return (
     <article class="page a4 invoice-page">
-      <ClinicHeader clinic={props.clinic} gstin />
+      <ClinicHeader clinic={props.clinic} invoice={inv} />
       <h2 class="center">{en.invoice.documents[document].toUpperCase()}</h2>
       <table class="p-meta"><tbody>
         <tr><th>{en.invoice.number}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
@@ -153,11 +161,11 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
 
 export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView }) {
   const inv = props.invoice;
-  const c = props.clinic.clinic;
+  const s = supplierOf(props.clinic, inv);
   return (
     <article class="page receipt">
-      <h1>{c?.name ?? props.clinic.membership.clinic_name}</h1>
-      {c?.gstin && <p>{en.invoice.supplierGstin} {c.gstin}</p>}
+      <h1>{s.name}</h1>
+      {s.gstin && <p>{en.invoice.supplierGstin} {s.gstin}</p>}
       <p class="r-title">{en.invoice.receipt}</p>
       <p>{inv.invoice_number}<br />{formatDateTime(inv.issued_at)}<br />{props.patient.name}</p>
       <hr />
