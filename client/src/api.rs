@@ -623,6 +623,24 @@ impl ServerApi {
         .await
     }
 
+    /// What the clinic collected per day and payment mode over a period (online only).
+    pub async fn collections_report(
+        &self,
+        clinic: Uuid,
+        query: &vaidya_shared::api::CollectionsQuery,
+    ) -> Result<vaidya_shared::api::CollectionsReport, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/reports/collections"),
+            &[
+                ("from", query.from.to_string()),
+                ("to", query.to.to_string()),
+            ],
+            None,
+        )
+        .await
+    }
+
     /// Opens the clinic's live notification stream.
     pub async fn live(&self, clinic: Uuid) -> Result<LiveEvents, ApiError> {
         let resp = self

@@ -188,6 +188,10 @@ pub fn router(app: App) -> Router {
         )
         .route("/clinics/{clinic_id}/audit", get(routes::audit::list))
         .route(
+            "/clinics/{clinic_id}/reports/collections",
+            get(routes::reports::collections),
+        )
+        .route(
             "/clinics/{clinic_id}/sync/push",
             post(crate::sync::push::push),
         )

@@ -837,6 +837,128 @@ pub struct Invoice {
     pub supplier: Option<InvoiceSupplier>,
 }
 
+/// The days (in India) a collections report covers, both ends included; at most
+/// [`MAX_REPORT_DAYS`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, IntoParams, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct CollectionsQuery {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// The longest period one report covers (a year, leap day included).
+pub const MAX_REPORT_DAYS: i64 = 366;
+
+/// Payments of one mode: how many and how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct MethodTotal {
+    pub method: PaymentMethod,
+    pub payments: i64,
+    pub amount_paise: i64,
+}
+
+/// One day's collections (a day with no payment is left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DayCollections {
+    pub date: NaiveDate,
+    pub by_method: Vec<MethodTotal>,
+    pub total_paise: i64,
+}
+
+/// What a clinic (branch) collected over a period, per day and payment mode: what the front
+/// desk counts when it closes the day. Payments count on the day (India time) they were
+/// received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CollectionsReport {
+    pub clinic_id: Uuid,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub days: Vec<DayCollections>,
+    /// The whole period, per payment mode.
+    pub by_method: Vec<MethodTotal>,
+    pub total_paise: i64,
+}
+
+impl CollectionsReport {
+    /// The report from per-(day, mode) sums, in day then mode order.
+    pub fn from_sums(
+        clinic_id: Uuid,
+        query: &CollectionsQuery,
+        sums: impl IntoIterator<Item = (NaiveDate, PaymentMethod, i64, i64)>,
+    ) -> CollectionsReport {
+        let mut days: Vec<DayCollections> = Vec::new();
+        let mut by_method: Vec<MethodTotal> = Vec::new();
+        for (date, method, payments, amount_paise) in sums {
+            if days.last().is_none_or(|d| d.date != date) {
+                days.push(DayCollections {
+                    date,
+                    by_method: Vec::new(),
+                    total_paise: 0,
+                });
+            }
+            let day = days.last_mut().expect("pushed above");
+            day.by_method.push(MethodTotal {
+                method,
+                payments,
+                amount_paise,
+            });
+            day.total_paise += amount_paise;
+            match by_method.iter_mut().find(|m| m.method == method) {
+                Some(m) => {
+                    m.payments += payments;
+                    m.amount_paise += amount_paise;
+                }
+                None => by_method.push(MethodTotal {
+                    method,
+                    payments,
+                    amount_paise,
+                }),
+            }
+        }
+        by_method.sort_by_key(|m| m.method.as_str());
+        CollectionsReport {
+            clinic_id,
+            from: query.from,
+            to: query.to,
+            total_paise: days.iter().map(|d| d.total_paise).sum(),
+            days,
+            by_method,
+        }
+    }
+
+    /// As CSV for a spreadsheet: one row per day and mode, amounts in rupees with two
+    /// decimals, and a total row per mode. Every field is a date, a mode name or a number,
+    /// so none needs quoting.
+    pub fn to_csv(&self) -> String {
+        let rupees = |paise: i64| format!("{}.{:02}", paise / 100, paise % 100);
+        let mut out = String::from("date,method,payments,amount_inr\n");
+        for day in &self.days {
+            for m in &day.by_method {
+                out.push_str(&format!(
+                    "{},{},{},{}\n",
+                    day.date,
+                    m.method.as_str(),
+                    m.payments,
+                    rupees(m.amount_paise)
+                ));
+            }
+        }
+        for m in &self.by_method {
+            out.push_str(&format!(
+                "total,{},{},{}\n",
+                m.method.as_str(),
+                m.payments,
+                rupees(m.amount_paise)
+            ));
+        }
+        out
+    }
+}
+
 /// A number of a device's invoice series whose invoice never reached the books: the server
 /// refused it and a person discarded it on the device. Recorded on the server so the
 /// series shows why the number is missing (no silent gap for the accountant).
@@ -997,4 +1119,54 @@ pub struct Clinic {
     /// Two-digit GST state code of the clinic.
     pub state_code: String,
     pub address: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_collections_report_sums_per_day_and_mode() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let query = CollectionsQuery {
+            from: d("2026-03-30"),
+            to: d("2026-03-31"),
+        };
+        let report = CollectionsReport::from_sums(
+            Uuid::nil(),
+            &query,
+            [
+                (d("2026-03-30"), PaymentMethod::Cash, 2, 100_050),
+                (d("2026-03-30"), PaymentMethod::Upi, 1, 50_000),
+                (d("2026-03-31"), PaymentMethod::Cash, 1, 7),
+            ],
+        );
+        assert_eq!(report.days.len(), 2);
+        assert_eq!(report.days[0].total_paise, 150_050);
+        assert_eq!(report.total_paise, 150_057);
+        assert_eq!(
+            report.by_method,
+            vec![
+                MethodTotal {
+                    method: PaymentMethod::Cash,
+                    payments: 3,
+                    amount_paise: 100_057
+                },
+                MethodTotal {
+                    method: PaymentMethod::Upi,
+                    payments: 1,
+                    amount_paise: 50_000
+                },
+            ]
+        );
+        assert_eq!(
+            report.to_csv(),
+            "date,method,payments,amount_inr\n\
+             2026-03-30,cash,2,1000.50\n\
+             2026-03-30,upi,1,500.00\n\
+             2026-03-31,cash,1,0.07\n\
+             total,cash,3,1000.57\n\
+             total,upi,1,500.00\n"
+        );
+    }
 }

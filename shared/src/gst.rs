@@ -5,7 +5,7 @@
 //! issues offline), so what one accepts the other accepts. The legal basis of each rule is
 //! in docs/billing.md.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -32,12 +32,7 @@ pub fn rates_in_force(day: NaiveDate) -> &'static [u32] {
     rates
 }
 
-/// India's time zone (IST, UTC+05:30, no daylight saving): an invoice's date is its date
-/// in India, whatever the PC's or the server's zone.
-pub fn india_date(at: DateTime<Utc>) -> NaiveDate {
-    let ist = FixedOffset::east_opt(5 * 3600 + 1800).expect("a valid offset");
-    at.with_timezone(&ist).date_naive()
-}
+pub use crate::rules::clock::india_date;
 
 /// The document a supply is billed on (CGST Rules 46, 46A and 49).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -47,7 +47,8 @@ pub fn typescript() -> String {
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST
         SupplyKind, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
-        Invoice, InvoiceSupplier, NewInvoice, CancelledInvoiceNumber,
+        Invoice, InvoiceSupplier, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
+        DayCollections, CollectionsReport,
         // audit trail and clinic
         AuditAction, AuditEntry, AuditQuery, Clinic,
         // errors

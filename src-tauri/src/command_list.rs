@@ -37,6 +37,8 @@ macro_rules! with_app_commands {
             revoke_member,
             member_devices,
             audit_trail,
+            collections_report,
+            export_collections_csv,
             list_conflicts,
             resolve_conflict,
             sync_status,

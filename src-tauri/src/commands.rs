@@ -6,9 +6,9 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter as _, Runtime, State, WebviewWindow};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Appointment, AppointmentPatch, AuditEntry, AuditQuery, Encounter, Invoice, Member,
-    MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription,
-    Page, Patient, PatientPatch, Prescription, Role,
+    Appointment, AppointmentPatch, AuditEntry, AuditQuery, CollectionsQuery, CollectionsReport,
+    Encounter, Invoice, Member, MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient,
+    NewPayment, NewPrescription, Page, Patient, PatientPatch, Prescription, Role,
 };
 
 use vaidya_client::PatientChart;
@@ -241,6 +241,42 @@ pub async fn set_member_role(core: State<'_, Core>, member_id: Uuid, role: Role)
 #[tauri::command]
 pub async fn revoke_member(core: State<'_, Core>, member_id: Uuid) -> Result<()> {
     core.revoke_member(member_id).await
+}
+
+#[tauri::command]
+pub async fn collections_report(
+    core: State<'_, Core>,
+    query: CollectionsQuery,
+) -> Result<CollectionsReport> {
+    core.collections_report(query).await
+}
+
+/// Saves the collections report as CSV in the user's Downloads folder (Documents, or the
+/// home folder, where there is none) and returns the file's path.
+#[tauri::command]
+pub async fn export_collections_csv<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, Core>,
+    query: CollectionsQuery,
+) -> Result<String> {
+    use tauri::Manager as _;
+    let report = core.collections_report(query).await?;
+    let paths = app.path();
+    let dir = paths
+        .download_dir()
+        .or_else(|_| paths.document_dir())
+        .or_else(|_| paths.home_dir())
+        .map_err(|e| UiError::new("io_error", format!("no folder to save the report in: {e}")))?;
+    let path = dir.join(format!(
+        "vaidya-collections-{}-to-{}.csv",
+        report.from, report.to
+    ));
+    // Written aside and renamed, so a half-written report never carries the final name.
+    let aside = path.with_extension("csv.part");
+    std::fs::write(&aside, report.to_csv())
+        .and_then(|()| std::fs::rename(&aside, &path))
+        .map_err(|e| UiError::new("io_error", format!("the report could not be saved: {e}")))?;
+    Ok(path.display().to_string())
 }
 
 #[tauri::command]

@@ -405,3 +405,171 @@ pub async fn openapi_document_is_served(h: Arc<Harness>) -> Result<()> {
     );
     Ok(())
 }
+
+/// The collections report counts what the database holds, per day in India and per mode,
+/// only for the clinic's own members whose role reads payments; a bad period is a clear
+/// error; the report is audited.
+pub async fn collections_report_adds_up_and_stays_in_its_branch(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let login = |p: &vaidya_tests::Person| {
+        let (email, password) = (p.email.clone(), p.password.clone());
+        let c = server.client();
+        async move { c.login(&email, &password).await.map(|(api, _)| api) }
+    };
+    let (desk, admin, nurse, other) = (
+        login(&w.a.desk).await?,
+        login(&w.a.admin).await?,
+        login(&w.a.nurse).await?,
+        login(&w.b.admin).await?,
+    );
+    let k = w.a.id;
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Payer", "sex": "female"}),
+        )
+        .await?;
+    // Three invoices paid in cash, UPI and card (one in two parts).
+    let mut payments = Vec::new();
+    for (price, parts) in [
+        (50_000, vec![("cash", 50_000)]),
+        (30_000, vec![("upi", 10_000), ("cash", 20_000)]),
+        (12_345, vec![("card", 12_345)]),
+    ] {
+        let (status, inv) = desk
+            .post(
+                &format!("/v1/clinics/{k}/invoices"),
+                json!({"patient_id": p["id"], "lines": [{"description": "Consultation", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": price, "gst_rate_bp": 0}]}),
+            )
+            .await?;
+        check!(status == StatusCode::CREATED, "invoice: {status} {inv}");
+        for (method, amount) in parts {
+            let (status, paid) = desk
+                .post(
+                    &format!(
+                        "/v1/clinics/{k}/invoices/{}/payments",
+                        inv["id"].as_str().unwrap_or_default()
+                    ),
+                    json!({"amount_paise": amount, "method": method}),
+                )
+                .await?;
+            check!(status == StatusCode::CREATED, "payment: {status} {paid}");
+            payments.push(paid);
+        }
+    }
+    // One payment was received yesterday evening in India (21:00 IST), one a year ago
+    // (moved by the superuser, past the triggers that keep payments unchanged).
+    let su = w.db.superuser().await?;
+    su.batch_execute("SET session_replication_role = replica")
+        .await?;
+    let yesterday = vaidya_shared::rules::clock::india_date(chrono::Utc::now())
+        .pred_opt()
+        .unwrap_or_default();
+    let evening =
+        vaidya_shared::rules::clock::india_day_start(yesterday) + chrono::TimeDelta::hours(21);
+    su.execute(
+        "UPDATE vaidya.payments SET received_at = $2 WHERE clinic_id = $1 AND method = 'card'",
+        &[&k, &evening],
+    )
+    .await?;
+    su.execute(
+        "UPDATE vaidya.payments SET received_at = now() - interval '400 days' WHERE clinic_id = $1 AND method = 'upi'",
+        &[&k],
+    )
+    .await?;
+    let today = vaidya_shared::rules::clock::india_date(chrono::Utc::now());
+    let (status, report) = desk
+        .get(&format!(
+            "/v1/clinics/{k}/reports/collections?from={yesterday}&to={today}"
+        ))
+        .await?;
+    check!(status == StatusCode::OK, "report: {status} {report}");
+    // The figures equal the database's own sums for the same filter.
+    let (start, end) = (
+        vaidya_shared::rules::clock::india_day_start(yesterday),
+        vaidya_shared::rules::clock::india_day_start(today) + chrono::TimeDelta::days(1),
+    );
+    let db_total: i64 = su
+        .query_one(
+            "SELECT coalesce(sum(amount_paise), 0)::bigint FROM vaidya.payments
+             WHERE clinic_id = $1 AND received_at >= $2 AND received_at < $3",
+            &[&k, &start, &end],
+        )
+        .await?
+        .get(0);
+    check!(
+        report["total_paise"] == db_total && db_total == 50_000 + 20_000 + 12_345,
+        "total {} against the database's {db_total}: {report}",
+        report["total_paise"]
+    );
+    let days = report["days"].as_array().cloned().unwrap_or_default();
+    check!(
+        days.len() == 2
+            && days[0]["date"] == yesterday.to_string()
+            && days[0]["total_paise"] == 12_345
+            && days[1]["date"] == today.to_string()
+            && days[1]["by_method"]
+                == json!([{"method": "cash", "payments": 2, "amount_paise": 70_000}]),
+        "per day and mode: {report}"
+    );
+    // Other roles and branches: the nurse's role does not read payments; another group's
+    // admin is not a member here.
+    let (status, body) = nurse
+        .get(&format!(
+            "/v1/clinics/{k}/reports/collections?from={today}&to={today}"
+        ))
+        .await?;
+    check!(status == StatusCode::FORBIDDEN, "nurse: {status} {body}");
+    let (status, body) = other
+        .get(&format!(
+            "/v1/clinics/{k}/reports/collections?from={today}&to={today}"
+        ))
+        .await?;
+    check!(
+        status == StatusCode::NOT_FOUND && !body.to_string().contains("70000"),
+        "another branch: {status} {body}"
+    );
+    // Bad periods.
+    for (query, want) in [
+        (
+            format!("from={today}&to={yesterday}"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "from=2025-01-01&to=2026-01-02".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "from=yesterday&to=today".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, body) = desk
+            .get(&format!("/v1/clinics/{k}/reports/collections?{query}"))
+            .await?;
+        check!(
+            status == want && body["code"].is_string(),
+            "{query}: {status} {body}"
+        );
+    }
+    // Audited as an export, and the admin sees the same figures.
+    let (_, exported) = admin
+        .get(&format!("/v1/clinics/{k}/audit?action=export"))
+        .await?;
+    check!(
+        exported["items"].as_array().is_some_and(|v| v
+            .iter()
+            .any(|e| e["entity_type"] == "collections_report"
+                && e["actor_id"] == w.a.desk.id.to_string())),
+        "the report is audited: {exported}"
+    );
+    let (_, again) = admin
+        .get(&format!(
+            "/v1/clinics/{k}/reports/collections?from={yesterday}&to={today}"
+        ))
+        .await?;
+    check!(again == report, "the admin sees the same report");
+    drop(payments);
+    Ok(())
+}

@@ -13,6 +13,7 @@ pub mod invoices;
 pub mod members;
 pub mod patients;
 pub mod prescriptions;
+pub mod reports;
 
 use vaidya_shared::api::Page;
 

@@ -11,7 +11,28 @@
 //! The server keeps its receipt time beside every such act. The device applies the same
 //! tolerance to its own clock at an offline start (`client::session`).
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, Utc};
+
+/// India Standard Time (UTC+05:30; India keeps no daylight saving): a clinic's day, an
+/// invoice's date and a report's days are days in India, whatever the zone of the PC or the
+/// server.
+fn ist() -> FixedOffset {
+    FixedOffset::east_opt(5 * 3600 + 1800).expect("a valid offset")
+}
+
+/// The day in India at `at`.
+pub fn india_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&ist()).date_naive()
+}
+
+/// When `day` begins in India (its midnight, as an instant).
+pub fn india_day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_time(chrono::NaiveTime::MIN)
+        .and_local_timezone(ist())
+        .single()
+        .expect("a fixed offset has one midnight")
+        .with_timezone(&Utc)
+}
 
 /// How far a device clock may be behind the last time it was known good before it is
 /// treated as turned back (drift and time-zone slips stay well inside this).
@@ -36,6 +57,21 @@ pub fn act_time(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_indian_days() {
+        let day: NaiveDate = "2026-03-31".parse().unwrap();
+        let start = india_day_start(day);
+        assert_eq!(
+            start,
+            "2026-03-30T18:30:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(india_date(start), day);
+        assert_eq!(
+            india_date(start - TimeDelta::seconds(1)),
+            day.pred_opt().unwrap()
+        );
+    }
     use chrono::TimeZone;
 
     fn t(h: u32, m: u32) -> DateTime<Utc> {

@@ -661,6 +661,24 @@ impl Validate for NewInvoice {
     }
 }
 
+impl Validate for crate::api::CollectionsQuery {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        if self.to < self.from {
+            return Err(invalid("to", "The last day must not be before the first."));
+        }
+        if (self.to - self.from).num_days() >= crate::api::MAX_REPORT_DAYS {
+            return Err(invalid(
+                "to",
+                format!(
+                    "A report covers at most {} days.",
+                    crate::api::MAX_REPORT_DAYS
+                ),
+            ));
+        }
+        Ok(Valid(self))
+    }
+}
+
 impl Validate for NewPayment {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
         if self.amount_paise <= 0 {

@@ -2,7 +2,8 @@
 //! checks the rules and takes the device's invoice number.
 
 use super::*;
-use vaidya_shared::api::InvoiceSupplier;
+use vaidya_shared::api::{CollectionsQuery, CollectionsReport, InvoiceSupplier};
+use vaidya_shared::rules::Validate;
 
 impl Core {
     // -------------------------------------------------------------- billing
@@ -24,6 +25,17 @@ impl Core {
         };
         self.with_clinic(move |c| Ok(c.issue_invoice(new, &supplier)?))
             .await
+    }
+
+    /// What the clinic collected per day and payment mode (online: the server computes it
+    /// under RLS, so a branch sees only its own figures).
+    pub async fn collections_report(
+        &self,
+        query: CollectionsQuery,
+    ) -> Result<CollectionsReport, UiError> {
+        let query = query.validate(Utc::now().date_naive())?.into_inner();
+        let (api, clinic) = self.api_for(Resource::Payment, Action::Read).await?;
+        Ok(api.collections_report(clinic, &query).await?)
     }
 
     pub async fn add_payment(

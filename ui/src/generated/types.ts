@@ -303,6 +303,33 @@ reason?: string | null,
  */
 cancelled_at: string, };
 
+/**
+ * The days (in India) a collections report covers, both ends included; at most
+ * [`MAX_REPORT_DAYS`].
+ */
+export type CollectionsQuery = { from: string, to: string, };
+
+/**
+ * Payments of one mode: how many and how much.
+ */
+export type MethodTotal = { method: PaymentMethod, payments: number, amount_paise: number, };
+
+/**
+ * One day's collections (a day with no payment is left out).
+ */
+export type DayCollections = { date: string, by_method: Array<MethodTotal>, total_paise: number, };
+
+/**
+ * What a clinic (branch) collected over a period, per day and payment mode: what the front
+ * desk counts when it closes the day. Payments count on the day (India time) they were
+ * received.
+ */
+export type CollectionsReport = { clinic_id: string, from: string, to: string, days: Array<DayCollections>, 
+/**
+ * The whole period, per payment mode.
+ */
+by_method: Array<MethodTotal>, total_paise: number, };
+
 export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied" | "discard" | "wipe";
 
 /**

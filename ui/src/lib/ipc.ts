@@ -6,7 +6,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
-  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
+  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
   Invoice, Member, MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
@@ -77,6 +77,9 @@ export const api = {
 
   createInvoice: (invoice: NewInvoice) => call<Invoice>("create_invoice", { invoice }),
   addPayment: (invoiceId: Uuid, payment: NewPayment) => call<Invoice>("add_payment", { invoiceId, payment }),
+  collectionsReport: (query: CollectionsQuery) => call<CollectionsReport>("collections_report", { query }),
+  /** Saves the report as CSV in the Downloads folder; returns the file's path. */
+  exportCollectionsCsv: (query: CollectionsQuery) => call<string>("export_collections_csv", { query }),
 
   listMembers: () => call<Member[]>("list_members"),
   addMember: (member: NewMember) => call<Member>("add_member", { member }),

@@ -11,7 +11,7 @@ export type {
   Encounter, EncounterPatch, ErrorCode, Invoice, InvoiceLine, LineTax, Member, MemberDevice, MemberPatch, Membership, NewAddendum,
   NewAppointment, NewEncounter, NewInvoice, NewInvoiceLine, NewMember, NewPatient, NewPayment, NewPrescription,
   NewPrescriptionItem, Page, Patient, PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Role, Sex,
-  SupplyKind, UserSummary, Vitals,
+  SupplyKind, UserSummary, Vitals, CollectionsQuery, CollectionsReport, DayCollections, MethodTotal,
 } from "../generated/types";
 
 export type Uuid = string;

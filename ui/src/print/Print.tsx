@@ -1,4 +1,5 @@
-// Print documents: A4 prescription, A4 GST tax invoice and 80 mm thermal receipt. A screen
+// Print documents: A4 prescription, A4 GST invoice or bill of supply, 80 mm thermal receipt
+// and the A4 collections report. A screen
 // calls `requestPrint`; the host renders the page into #print-root (shown only by print CSS),
 // sets the page size and asks the webview to print (PDF via the system print dialog).
 
@@ -9,12 +10,14 @@ import { formatPaise, rupeesInWords } from "../lib/money";
 import { formatPhone } from "../lib/phone";
 import { documentKind, formatRate, stateTaxLabel, STATES } from "../lib/gst";
 import { formatAbha } from "../lib/validate";
-import type { ClinicView, Invoice, Patient, Prescription } from "../lib/types";
+import type { ClinicView, CollectionsReport, Invoice, Patient, Prescription } from "../lib/types";
+import { CollectionsTable } from "../screens/Collections";
 import { en } from "../strings/en";
 
 export type PrintDoc =
   | { kind: "prescription"; prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: string; diagnosis: string }
-  | { kind: "invoice" | "receipt"; invoice: Invoice; patient: Patient; clinic: ClinicView };
+  | { kind: "invoice" | "receipt"; invoice: Invoice; patient: Patient; clinic: ClinicView }
+  | { kind: "collections"; report: CollectionsReport; clinic: ClinicView };
 
 let setDocGlobal: ((d: PrintDoc | null) => void) | null = null;
 
@@ -26,6 +29,7 @@ const PAGE_RULES: Record<PrintDoc["kind"], string> = {
   prescription: "@page { size: A4; margin: 14mm; }",
   invoice: "@page { size: A4; margin: 12mm; }",
   receipt: "@page { size: 80mm auto; margin: 3mm; }",
+  collections: "@page { size: A4; margin: 14mm; }",
 };
 
 /** The page size is set through CSSOM (allowed under the strict CSP, unlike inline styles). */
@@ -42,8 +46,10 @@ export function PrintHost() {
     if (!doc) return;
     setPageRule(PAGE_RULES[doc.kind]);
     document.documentElement.dataset.print = doc.kind;
-    const id = doc.kind === "prescription" ? doc.prescription.id : doc.invoice.id;
-    api.recordPrint(doc.kind === "prescription" ? "prescription" : "invoice", id).catch(() => {});
+    // Prints of patient documents reach the audit trail; the report's fetch was audited by the
+    // server already (it names no patient).
+    if (doc.kind === "prescription") api.recordPrint("prescription", doc.prescription.id).catch(() => {});
+    else if (doc.kind !== "collections") api.recordPrint("invoice", doc.invoice.id).catch(() => {});
     // Give the browser a frame to lay the page out, then print.
     const t = setTimeout(() => {
       api.printPage().catch(() => window.print());
@@ -58,6 +64,7 @@ export function PrintHost() {
       {doc?.kind === "prescription" && <PrescriptionPage {...doc} />}
       {doc?.kind === "invoice" && <InvoicePage {...doc} />}
       {doc?.kind === "receipt" && <ReceiptPage {...doc} />}
+      {doc?.kind === "collections" && <CollectionsPage {...doc} />}
     </div>
   );
 }
@@ -182,6 +189,16 @@ export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic:
       <p class="r-line"><span>{en.invoice.balance}</span><span>{formatPaise(inv.totals.total_paise - inv.paid_paise)}</span></p>
       <hr />
       <p class="center">{en.invoice.thankYou}</p>
+    </article>
+  );
+}
+
+export function CollectionsPage(props: { report: CollectionsReport; clinic: ClinicView }) {
+  return (
+    <article class="page a4 collections-page">
+      <ClinicHeader clinic={props.clinic} />
+      <h2 class="center">{en.collections.title}: {en.collections.period(props.report.from, props.report.to)}</h2>
+      <CollectionsTable report={props.report} />
     </article>
   );
 }

@@ -16,8 +16,9 @@ import { PatientForm } from "../components/PatientForm";
 import { Queue } from "./Queue";
 import { Appointments } from "./Appointments";
 import { Invoices } from "./Invoices";
+import { Collections } from "./Collections";
 
-type Tab = "patients" | "queue" | "appointments" | "invoices";
+type Tab = "patients" | "queue" | "appointments" | "invoices" | "collections";
 
 export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
   const [tab, setTab] = useState<Tab>("patients");
@@ -29,7 +30,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
   const bill = canBill(props.clinic.membership.role);
   const tabs: Array<[Tab, string]> = [
     ["patients", en.nav.patients], ["queue", en.nav.queue], ["appointments", en.nav.appointments],
-    ...(bill ? [["invoices", en.nav.invoices] as [Tab, string]] : []),
+    ...(bill ? [["invoices", en.nav.invoices] as [Tab, string], ["collections", en.nav.collections] as [Tab, string]] : []),
   ];
   return (
     <div class="front-desk">
@@ -64,6 +65,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
       {tab === "queue" && <Queue clinic={props.clinic} session={props.session} />}
       {tab === "appointments" && <Appointments clinic={props.clinic} session={props.session} patient={patient} onChoosePatient={setPatient} />}
       {tab === "invoices" && bill && <Invoices clinic={props.clinic} patient={patient} onChoosePatient={setPatient} />}
+      {tab === "collections" && bill && <Collections clinic={props.clinic} />}
     </div>
   );
 }
