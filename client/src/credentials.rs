@@ -96,6 +96,12 @@ pub struct StoredSession {
     /// at worst left out) so the entry stays within [`MAX_ENTRY_BYTES`].
     #[serde(default)]
     pub memberships: Vec<StoredMembership>,
+    /// An Argon2id hash of the user's password (PHC string), made at their last online
+    /// sign-in, so they can sign in again on this PC without the network, with their
+    /// password, while the lease lasts (a colleague took the PC in between). Never the
+    /// password itself.
+    #[serde(default)]
+    pub password_verifier: Option<String>,
 }
 
 /// Longest clinic, group or user name kept in the keyring entry (longer ones end in `…`).
@@ -174,8 +180,15 @@ impl StoredSession {
                 .iter()
                 .map(StoredMembership::from_membership)
                 .collect(),
+            password_verifier: None,
         }
         .fitted()
+    }
+
+    /// The session with this password verifier, shrunk again to fit the entry.
+    pub fn with_verifier(mut self, verifier: Option<String>) -> StoredSession {
+        self.password_verifier = verifier;
+        self.fitted()
     }
 
     fn entry_size(&self) -> usize {
@@ -262,6 +275,14 @@ fn signing_key_entry_name(server: &str, user_id: Uuid) -> String {
 fn device_token_entry_name(server: &str, email: &str) -> String {
     format!(
         "device:{}:{}",
+        normalize_server(server),
+        email.trim().to_lowercase()
+    )
+}
+
+fn offline_user_entry_name(server: &str, email: &str) -> String {
+    format!(
+        "offline-user:{}:{}",
         normalize_server(server),
         email.trim().to_lowercase()
     )
@@ -358,6 +379,49 @@ impl CredentialStore {
     /// refresh token and lease), so the partitions stay locked until the next online sign-in.
     pub fn sign_out(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
         self.delete(&session_entry_name(server, user_id))
+    }
+
+    /// Locks the user's session on sign-out without ending their offline lease: the refresh
+    /// token goes (the next online start needs the password), the lease, clinics and
+    /// password verifier stay, so the user can sign in again here offline, with their
+    /// password, after a colleague used the PC.
+    pub fn lock_session(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
+        match self.session(server, user_id)? {
+            Some(mut session) => {
+                session.refresh_token.clear();
+                self.save_session(&session)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Remembers which user an email is on this PC, for an offline sign-in by email.
+    pub fn save_offline_user(
+        &self,
+        server: &str,
+        email: &str,
+        user_id: Uuid,
+    ) -> Result<(), CredentialError> {
+        self.write(
+            &offline_user_entry_name(server, email),
+            user_id.to_string().as_bytes(),
+        )
+    }
+
+    /// The user an email signed in as on this PC, if any.
+    pub fn offline_user(&self, server: &str, email: &str) -> Result<Option<Uuid>, CredentialError> {
+        let name = offline_user_entry_name(server, email);
+        match self.read(&name)? {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Some)
+                .ok_or(CredentialError::InvalidEntry {
+                    entry: name,
+                    reason: "not a user id".to_owned(),
+                }),
+        }
     }
 
     /// Points later starts at this user's session.

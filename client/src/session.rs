@@ -58,6 +58,10 @@ pub enum SessionError {
     },
     #[error("you are not a member of clinic {0}")]
     NotAMember(Uuid),
+    #[error("the email or password is wrong")]
+    WrongPassword,
+    #[error("{0} has not signed in online on this computer yet; connect to the server to sign in")]
+    NoOfflineSession(String),
     #[error("file system error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -73,6 +77,8 @@ impl SessionError {
             SessionError::LeaseExpired { .. } => "lease_expired",
             SessionError::ClockBehind { .. } => "clock_behind",
             SessionError::NotAMember(_) => "not_a_member",
+            SessionError::WrongPassword => "invalid_credentials",
+            SessionError::NoOfflineSession(_) => "no_offline_session",
             SessionError::Io(_) => "io",
         }
     }
@@ -174,11 +180,63 @@ impl Client {
                     .save_device_token(&config.server, email, token)?;
             }
         }
-        Client::after_online(config, api, session)?
-            .ensure_signer()
-            .await?
-            .report_wipes()
-            .await
+        let client = Client::after_online(config, api, session)?;
+        client.keep_password_verifier(email, password).await?;
+        client.ensure_signer().await?.report_wipes().await
+    }
+
+    /// Keeps an Argon2id verifier of the password with the session (never the password), so
+    /// the user can sign in again here offline after a colleague used the PC.
+    async fn keep_password_verifier(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(), SessionError> {
+        let password = password.to_owned();
+        let verifier =
+            tokio::task::spawn_blocking(move || vaidya_shared::password::hash(&password))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let creds = &self.config.credentials;
+        if let Some(stored) = creds.session(&self.config.server, self.user_id)? {
+            creds.save_session(&stored.with_verifier(Some(verifier)))?;
+        }
+        creds.save_offline_user(&self.config.server, email, self.user_id)?;
+        Ok(())
+    }
+
+    /// Signs in without the network: the user signed in online on this PC before (their
+    /// lease, clinics and password verifier are in the keyring) and gives their password
+    /// again. The lease and clock rules of an offline start apply.
+    pub async fn sign_in_offline(
+        config: ClientConfig,
+        email: &str,
+        password: &str,
+    ) -> Result<Client, SessionError> {
+        let creds = &config.credentials;
+        let unknown = || SessionError::NoOfflineSession(email.trim().to_owned());
+        let user = creds
+            .offline_user(&config.server, email)?
+            .ok_or_else(unknown)?;
+        let stored = creds.session(&config.server, user)?.ok_or_else(unknown)?;
+        let verifier = stored.password_verifier.clone().ok_or_else(unknown)?;
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            vaidya_shared::password::verify(&password, Some(&verifier))
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        if !ok {
+            return Err(SessionError::WrongPassword);
+        }
+        let api = Client::api_for(&config)?;
+        let client = Client::unlock_offline(config, api, stored)?;
+        client.config.credentials.set_active(&ActiveSession {
+            server: client.config.server.clone(),
+            user_id: client.user_id,
+        })?;
+        Ok(client)
     }
 
     /// Starts from the session kept in the keyring: refreshes it online when the server
@@ -311,7 +369,12 @@ impl Client {
         session: Session,
     ) -> Result<Client, SessionError> {
         let creds = &config.credentials;
-        let mut stored = StoredSession::from_session(&config.server, &session);
+        // The password verifier outlives a refresh (made at the last sign-in with a password).
+        let verifier = creds
+            .session(&config.server, session.user.id)?
+            .and_then(|s| s.password_verifier);
+        let mut stored =
+            StoredSession::from_session(&config.server, &session).with_verifier(verifier);
         stored.last_known_time = api.server_time();
         creds.save_session(&stored)?;
         creds.set_active(&ActiveSession {
@@ -545,16 +608,18 @@ impl Client {
         ))
     }
 
-    /// Signs out: ends the server session (best effort) and removes the refresh token and
-    /// lease from the keyring, so the partitions stay locked until the next online sign-in.
-    /// Partitions and their keys stay: unsynced work in them is not lost.
+    /// Signs out: ends the server session (best effort) and removes the refresh token from
+    /// the keyring, so the app does not resume this user. The offline lease stays with the
+    /// password verifier: on a shared PC the user signs in again, offline, with their
+    /// password (`sign_in_offline`) until the lease ends. Partitions and their keys stay:
+    /// unsynced work in them is not lost.
     pub async fn sign_out(self) -> Result<(), SessionError> {
         // Offline sign-out still has to lock the device; the server session then simply
         // expires.
         let _ = tokio::time::timeout(Duration::from_secs(10), self.api.logout()).await;
         self.config
             .credentials
-            .sign_out(&self.config.server, self.user_id)?;
+            .lock_session(&self.config.server, self.user_id)?;
         self.config.credentials.clear_active()?;
         Ok(())
     }

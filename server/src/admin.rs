@@ -9,7 +9,7 @@ use vaidya_shared::api::Role;
 use vaidya_shared::validate;
 
 use crate::migrate::{connect, OWNER_ROLE};
-use crate::password;
+use vaidya_shared::password;
 
 /// An owner-role connection for administration.
 pub struct Admin {
@@ -79,7 +79,8 @@ impl Admin {
         if !email.contains('@') {
             bail!("{email} is not an email address");
         }
-        let hash = password::hash(password)?;
+        let hash =
+            password::hash(password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
         let id = Uuid::now_v7();
         self.client
             .execute(

@@ -12,7 +12,6 @@ pub mod grace;
 pub mod http;
 pub mod migrate;
 pub mod openapi;
-pub mod password;
 pub mod pg_cluster;
 pub mod routes;
 pub mod store;

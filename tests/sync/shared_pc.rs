@@ -315,6 +315,127 @@ pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Resul
     Ok(())
 }
 
+/// In an outage the front desk and a doctor take turns on one PC: each signs out and the
+/// other signs in again, offline, with their password. A wrong password, or a colleague who
+/// never signed in online here, is refused; each one's work reaches the server as theirs.
+pub async fn staff_take_turns_on_a_pc_offline_with_their_passwords(h: Arc<Harness>) -> Result<()> {
+    let Some(store) = keyring("staff_take_turns_on_a_pc_offline_with_their_passwords")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let (doctor, desk, nurse) = (&world.a.doctor, &world.a.desk, &world.a.nurse);
+    let mut d = Device::with_store(&server, 36, store.clone()).await?;
+    // This morning, online: both sign in once, sync and sign out.
+    for person in [desk, doctor] {
+        d.sign_in(person).await?;
+        d.engine(clinic, 3)?.sync().await?;
+        d.client.take().context("signed in")?.sign_out().await?;
+    }
+    check!(
+        store.active()?.is_none(),
+        "after sign-out the app resumes nobody"
+    );
+
+    // The line goes down.
+    d.proxy.set_online(false);
+    let config = d.config.clone();
+    let offline = move |email: &str, password: &str| {
+        let (config, email, password) = (config.clone(), email.to_owned(), password.to_owned());
+        async move { Client::sign_in_offline(config, &email, &password).await }
+    };
+    let wrong = offline(&desk.email, "not the password")
+        .await
+        .err()
+        .context("a wrong password is refused")?;
+    check!(
+        wrong.code() == "invalid_credentials",
+        "wrong password: {wrong:?}"
+    );
+    let stranger = offline(&nurse.email, &nurse.password)
+        .await
+        .err()
+        .context("a stranger to this PC is refused")?;
+    check!(
+        stranger.code() == "no_offline_session",
+        "never signed in here: {stranger:?}"
+    );
+
+    // The front desk registers a walk-in, and hands over.
+    d.client = Some(offline(&desk.email.to_uppercase(), &desk.password).await?);
+    check!(
+        d.client()?.mode() == vaidya_client::Mode::Offline && d.client()?.user_id() == desk.id,
+        "the front desk is signed in offline"
+    );
+    let mut engine = d.engine(clinic, 3)?;
+    let walk_in = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Outage Walk In", "9822000036"))?;
+    drop(engine);
+    d.client.take().context("signed in")?.sign_out().await?;
+
+    // The doctor signs in with their password and writes the walk-in's note.
+    d.client = Some(offline(&doctor.email, &doctor.password).await?);
+    let mut engine = d.engine(clinic, 3)?;
+    let note = d.clinic(&mut engine)?.save_note(NewEncounter {
+        id: None,
+        patient_id: walk_in.id,
+        appointment_id: None,
+        chief_complaint: "fever".to_owned(),
+        notes: String::new(),
+        diagnosis: "Viral fever".to_owned(),
+        vitals: Vitals::default(),
+    })?;
+
+    drop(engine);
+
+    // The line comes back. An offline sign-in holds no server session (sign-out ended it),
+    // so the server asks for the password again before anything syncs; then the doctor's
+    // session sends both changes, each as its author.
+    d.proxy.set_online(true);
+    let refused = d
+        .engine(clinic, 1)?
+        .sync()
+        .await
+        .err()
+        .context("no server session after an offline sign-in")?;
+    check!(
+        refused.to_string().contains("sign in again"),
+        "the server wants the password: {refused}"
+    );
+    d.sign_in(doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    let report = engine.sync().await?;
+    check!(
+        report.applied == 2 && report.rejected == 0,
+        "both changes applied: {report:?}"
+    );
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (_, created) = admin
+        .get(&format!(
+            "/v1/clinics/{clinic}/audit?action=create&limit=200"
+        ))
+        .await?;
+    let rows = created["items"].as_array().cloned().unwrap_or_default();
+    let by = |entity: &str, id: Uuid| {
+        rows.iter()
+            .find(|r| r["entity_type"] == entity && r["entity_ids"] == serde_json::json!([id]))
+            .and_then(|r| r["actor_id"].as_str())
+            .map(str::to_owned)
+    };
+    check!(
+        by("patient", walk_in.id) == Some(desk.id.to_string())
+            && by("encounter", note.id) == Some(doctor.id.to_string()),
+        "each act is its author's: {rows:?}"
+    );
+    Ok(())
+}
+
 /// The wipes in `clinic`'s audit trail: (actor, what was wiped), oldest first.
 async fn audited_wipes(admin: &vaidya_tests::Api, clinic: Uuid) -> Result<Vec<(Uuid, String)>> {
     let (status, body) = admin

@@ -54,6 +54,7 @@ fn session(server: &str, user_id: Uuid, refresh_token: &str) -> StoredSession {
         last_known_time: None,
         display_name: String::new(),
         memberships: Vec::new(),
+        password_verifier: None,
     }
 }
 
@@ -126,10 +127,14 @@ fn memberships_are_kept_with_the_session_within_the_limit() {
     assert_eq!(stored.membership_list(), small.memberships);
 
     // A group owner with many long-named branches: names shrink (never mid-character),
-    // roles and clinic ids stay, and the entry still fits with room for the known time.
+    // roles, clinic ids and the password verifier stay, and the entry still fits with room
+    // for the known time.
+    let verifier = vaidya_shared::password::hash("a long enough password").unwrap();
     for clinics in [10, 25, 40] {
         let big = login_session(clinics, &"शांति मल्टीस्पेशियलिटी क्लिनिक ".repeat(4));
-        let mut stored = StoredSession::from_session("https://sync.example.in", &big);
+        let mut stored = StoredSession::from_session("https://sync.example.in", &big)
+            .with_verifier(Some(verifier.clone()));
+        assert_eq!(stored.password_verifier.as_deref(), Some(verifier.as_str()));
         stored.last_known_time = Some(Utc::now());
         let size = serde_json::to_vec(&stored).unwrap().len();
         assert!(size <= MAX_ENTRY_BYTES, "{clinics} clinics: {size} bytes");
@@ -151,7 +156,8 @@ fn memberships_are_kept_with_the_session_within_the_limit() {
     let ten = StoredSession::from_session(
         "https://sync.example.in",
         &login_session(10, &"शांति मल्टीस्पेशियलिटी क्लिनिक ".repeat(4)),
-    );
+    )
+    .with_verifier(Some(verifier));
     assert_eq!(ten.membership_list().len(), 10);
 
     // A session stored by an older version (no memberships) still reads.

@@ -17,7 +17,7 @@ use vaidya_shared::{ApiError, ErrorCode};
 use crate::app::App;
 use crate::http::extract::token_hash;
 use crate::http::{ApiJson, AppError, RequestMeta, RequestTx};
-use crate::password;
+use vaidya_shared::password;
 
 /// A fresh 256-bit random token, URL-safe base64.
 fn new_token() -> String {

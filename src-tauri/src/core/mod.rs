@@ -259,7 +259,16 @@ impl Core {
         if server.trim().is_empty() {
             return Err(UiError::invalid("server", "Enter the server address."));
         }
-        let client = Client::sign_in(self.config(server), email.trim(), password).await?;
+        let client = match Client::sign_in(self.config(server), email.trim(), password).await {
+            Ok(client) => client,
+            // No network: a member who signed in online on this PC before signs in again
+            // with their password while their offline lease lasts (a shared PC in an
+            // outage: the front desk hands over to the doctor and back).
+            Err(SessionError::Api(e)) if e.is_retryable() => {
+                Client::sign_in_offline(self.config(server), email.trim(), password).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let view = self.view_of(&client);
         let mut state = self.state.lock().await;
         state.clinic = None;

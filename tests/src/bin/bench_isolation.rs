@@ -18,8 +18,9 @@ use vaidya_server::admin::Admin;
 use vaidya_server::http::extract::token_hash;
 use vaidya_server::http::{RequestMeta, RequestTx};
 use vaidya_server::pg_cluster::PgCluster;
-use vaidya_server::{migrate, password, App, Settings};
+use vaidya_server::{migrate, App, Settings};
 use vaidya_shared::api::{LoginRequest, Role};
+use vaidya_shared::password;
 
 const DATABASE: &str = "vaidya_bench";
 const APP_PASSWORD: &str = "bench-app-password";

@@ -33,7 +33,7 @@ export const en = {
     password: "Password",
     submit: "Sign in",
     working: "Signing in…",
-    offlineNote: "Without a connection you can sign in with the last session on this computer until its offline lease ends.",
+    offlineNote: "Without a connection, anyone who has signed in online on this computer signs in with their password until their offline lease ends.",
   },
   clinics: {
     title: "Choose a clinic",
@@ -443,6 +443,7 @@ export const en = {
       offline: "The server cannot be reached. Your work is kept on this computer and will sync later.",
       offline_lease_expired: "You have been offline too long. Connect to the internet and sign in again.",
       not_signed_in: "Please sign in first.",
+      no_offline_session: "Without a connection, only people who have signed in online on this computer before can sign in. Connect to the server once.",
       no_clinic: "Choose a clinic first.",
       keyring_unavailable: "The system keyring is not available, so Vaidya cannot store credentials safely.",
       partition_wrong_key: "This clinic's local data cannot be unlocked on this computer.",

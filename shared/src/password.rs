@@ -1,5 +1,6 @@
 //! Password hashing with argon2id at OWASP's recommended parameters (19 MiB, 2 passes,
-//! 1 lane). Hashing runs on the blocking pool so sign-ins never stall the async workers.
+//! 1 lane): the server's stored hashes, and the verifier a PC keeps so a user can sign in
+//! again offline. Callers run it off their async workers (it takes tens of milliseconds).
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -12,11 +13,10 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Hash a password into a PHC string (algorithm, parameters and salt included).
-pub fn hash(password: &str) -> anyhow::Result<String> {
+pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Ok(argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?
+        .hash_password(password.as_bytes(), &salt)?
         .to_string())
 }
 
