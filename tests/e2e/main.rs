@@ -208,6 +208,12 @@ async fn sign_in(s: &Session, server: &str, who: &Person) -> Result<()> {
     Ok(())
 }
 
+async fn sign_out(s: &Session) -> Result<()> {
+    s.click(By::XPath(&button("Sign out"))).await?;
+    s.find(By::Css("form.sign-in")).await?;
+    Ok(())
+}
+
 async fn register_patient(s: &Session, name: &str, dob: &str, phone: &str) -> Result<()> {
     s.click(By::Css("[data-testid=nav-desk]")).await?;
     s.click(By::Css("[data-testid=tab-patients]")).await?;
@@ -405,8 +411,11 @@ async fn clinic_day() -> Result<()> {
     let result = async {
         doc.find(By::Css("form.sign-in")).await?;
         doc.screenshot(&shots.join("01-sign-in.png")).await?;
+        // A shared PC: the front desk signed in here this morning, then handed over.
+        sign_in(&doc, &base, &world.a.desk).await?;
+        sign_out(&doc).await?;
         sign_in(&doc, &base, &world.a.doctor).await?;
-        println!("  signed in as the doctor of clinic A");
+        println!("  signed in as the front desk, then as the doctor of clinic A");
 
         register_patient(&doc, "Meera Deshpande", "07/04/1990", "98450 12345").await?;
         doc.screenshot(&shots.join("02-patient-registered.png"))
@@ -540,8 +549,28 @@ async fn clinic_day() -> Result<()> {
             );
         }
 
-        // ---- the server returns
+        // ---- a hand-over in the outage: the front desk takes the PC with her password,
+        // registers a walk-in and hands it back; the doctor signs in again, offline too.
+        sign_out(&doc).await?;
+        sign_in(&doc, &base, &world.a.desk).await?;
+        register_patient(&doc, "Sunita Pawar", "02/02/1985", "98220 11111").await?;
+        sign_out(&doc).await?;
+        sign_in(&doc, &base, &world.a.doctor).await?;
+        wait_status(&doc, "net-state", "Offline", |t| t == "Offline").await?;
+        println!("  offline hand-over: the front desk registered a walk-in, the doctor is back");
+
+        // ---- the server returns. The doctor's offline sign-in holds no server session, so
+        // the status bar asks for the password once; then everything syncs.
         server.restart().await?;
+        doc.wait_text(
+            By::Css("[data-testid=sign-in-again]"),
+            "the status bar's sign-in-again button",
+            SYNC_WAIT,
+            |t| !t.is_empty(),
+        )
+        .await?;
+        doc.click(By::Css("[data-testid=sign-in-again]")).await?;
+        sign_in(&doc, &base, &world.a.doctor).await?;
         wait_status(&doc, "pending", "Synced", |t| t == "Synced").await?;
         wait_status(&doc, "net-state", "Online", |t| t == "Online").await?;
         doc.screenshot(&shots.join("07-synced.png")).await?;
@@ -599,8 +628,25 @@ async fn clinic_day() -> Result<()> {
             "{} invoices on the server",
             invoices.len()
         );
+        // The walk-in is the front desk's on the server, though the doctor's session sent it.
+        let sunita = server_list(&admin_a, &format!("/v1/clinics/{a}/patients?q=Pawar")).await?;
+        let sunita_id = sunita
+            .first()
+            .and_then(|p| p["id"].as_str())
+            .context("the walk-in reached the server")?
+            .to_owned();
+        let created = server_list(
+            &admin_a,
+            &format!("/v1/clinics/{a}/audit?action=create&patient_id={sunita_id}"),
+        )
+        .await?;
+        ensure!(
+            created.iter().any(|e| e["entity_type"] == "patient"
+                && e["actor_id"] == world.a.desk.id.to_string()),
+            "the walk-in is not the front desk's on the server: {created:?}"
+        );
         println!(
-            "  server back: everything synced (patient #{}, signed note, prescription, invoice)",
+            "  server back: everything synced (patient #{}, signed note, prescription, invoice; the walk-in as the front desk's)",
             ravi[0]["patient_number"]
         );
 

@@ -93,7 +93,7 @@ export function App() {
     <div class="app">
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {body}
-      <StatusBar active={!!clinic} onOpenConflicts={() => setScreen("conflicts")} onOpenUnsent={() => setScreen("unsent")} />
+      <StatusBar active={!!clinic} onOpenConflicts={() => setScreen("conflicts")} onOpenUnsent={() => setScreen("unsent")} onSignInAgain={signOut} />
       <PrintHost />
     </div>
   );

@@ -11,7 +11,7 @@ import { en } from "../strings/en";
 
 const EMPTY: SyncStatus = { online: false, syncing: false, pending: 0, rejected: 0, conflicts: 0, last_synced_at: null, progress: null, error: null };
 
-export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: () => void; active: boolean }) {
+export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: () => void; onSignInAgain?: () => void; active: boolean }) {
   const [status, setStatus] = useState<SyncStatus>(EMPTY);
   useEffect(() => {
     let unlisten: (() => void) | undefined;
@@ -45,6 +45,11 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
         </span>
       )}
       {status.error && <span class="error-text">{readableError(status.error)}</span>}
+      {/* After an offline sign-in the server wants the password once before sending the work
+          waiting here (it stays on this PC meanwhile). */}
+      {status.error?.code === "unauthenticated" && props.onSignInAgain && (
+        <button class="link warn" onClick={props.onSignInAgain} data-testid="sign-in-again">{en.status.signInAgain}</button>
+      )}
       <span class="spacer" />
       <button class={`link ${status.conflicts > 0 ? "warn" : ""}`} onClick={props.onOpenConflicts}>
         {en.status.conflicts(status.conflicts)}

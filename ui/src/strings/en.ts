@@ -332,6 +332,7 @@ export const en = {
   },
   status: {
     online: "Online",
+    signInAgain: "Sign in again to send the waiting work",
     offline: "Offline",
     syncing: "Syncing…",
     synced: "Synced",
