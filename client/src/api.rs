@@ -563,13 +563,43 @@ impl ServerApi {
         .await
     }
 
-    /// Adds an existing user to the clinic (clinic admins only).
-    pub async fn add_member(&self, clinic: Uuid, new: &NewMember) -> Result<Member, ApiError> {
+    /// Adds a colleague of the clinic's group, or invites anyone else (clinic admins only).
+    pub async fn add_member(
+        &self,
+        clinic: Uuid,
+        new: &NewMember,
+    ) -> Result<vaidya_shared::api::MemberAdded, ApiError> {
         self.call(
             Method::POST,
             &format!("/v1/clinics/{clinic}/members"),
             &[],
             Some(new),
+        )
+        .await
+    }
+
+    /// The signed-in user's open invitations.
+    pub async fn my_invitations(&self) -> Result<Vec<vaidya_shared::api::Invitation>, ApiError> {
+        self.call::<(), _>(Method::GET, "/v1/me/invitations", &[], None)
+            .await
+    }
+
+    /// Accepts an invitation; answers the user's memberships as they are now.
+    pub async fn accept_invitation(&self, id: Uuid) -> Result<Me, ApiError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/me/invitations/{id}/accept"),
+            &[],
+            Some(&serde_json::json!({})),
+        )
+        .await
+    }
+
+    /// Declines an invitation.
+    pub async fn decline_invitation(&self, id: Uuid) -> Result<(), ApiError> {
+        self.post_expecting_no_body(
+            &format!("/v1/me/invitations/{id}/decline"),
+            &serde_json::json!({}),
         )
         .await
     }

@@ -102,7 +102,16 @@ pub struct StoredSession {
     /// password itself.
     #[serde(default)]
     pub password_verifier: Option<String>,
+    /// Wrong passwords given offline since the last good one. At
+    /// [`MAX_OFFLINE_PASSWORD_FAILURES`] the offline sign-in is closed until the user signs
+    /// in online (where the server's throttle applies), so the verifier cannot be guessed at
+    /// leisure on the PC.
+    #[serde(default)]
+    pub offline_failures: u32,
 }
+
+/// Wrong offline passwords allowed before an online sign-in is required.
+pub const MAX_OFFLINE_PASSWORD_FAILURES: u32 = 5;
 
 /// Longest clinic, group or user name kept in the keyring entry (longer ones end in `…`).
 pub const MAX_STORED_NAME_CHARS: usize = 48;
@@ -181,6 +190,7 @@ impl StoredSession {
                 .map(StoredMembership::from_membership)
                 .collect(),
             password_verifier: None,
+            offline_failures: 0,
         }
         .fitted()
     }

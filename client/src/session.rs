@@ -60,6 +60,8 @@ pub enum SessionError {
     NotAMember(Uuid),
     #[error("the email or password is wrong")]
     WrongPassword,
+    #[error("too many wrong passwords on this computer; connect to the server to sign in")]
+    OfflineLocked,
     #[error("{0} has not signed in online on this computer yet; connect to the server to sign in")]
     NoOfflineSession(String),
     #[error("file system error: {0}")]
@@ -78,6 +80,7 @@ impl SessionError {
             SessionError::ClockBehind { .. } => "clock_behind",
             SessionError::NotAMember(_) => "not_a_member",
             SessionError::WrongPassword => "invalid_credentials",
+            SessionError::OfflineLocked => "too_many_attempts",
             SessionError::NoOfflineSession(_) => "no_offline_session",
             SessionError::Io(_) => "io",
         }
@@ -182,7 +185,13 @@ impl Client {
         }
         let client = Client::after_online(config, api, session)?;
         client.keep_password_verifier(email, password).await?;
-        client.ensure_signer().await?.report_wipes().await
+        client
+            .ensure_signer()
+            .await?
+            .forget_revoked_colleagues()
+            .await?
+            .report_wipes()
+            .await
     }
 
     /// Keeps an Argon2id verifier of the password with the session (never the password), so
@@ -219,8 +228,11 @@ impl Client {
         let user = creds
             .offline_user(&config.server, email)?
             .ok_or_else(unknown)?;
-        let stored = creds.session(&config.server, user)?.ok_or_else(unknown)?;
+        let mut stored = creds.session(&config.server, user)?.ok_or_else(unknown)?;
         let verifier = stored.password_verifier.clone().ok_or_else(unknown)?;
+        if stored.offline_failures >= crate::credentials::MAX_OFFLINE_PASSWORD_FAILURES {
+            return Err(SessionError::OfflineLocked);
+        }
         let password = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || {
             vaidya_shared::password::verify(&password, Some(&verifier))
@@ -228,7 +240,14 @@ impl Client {
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         if !ok {
+            // Counted before answering, so a crash cannot hand out free guesses.
+            stored.offline_failures += 1;
+            creds.save_session(&stored)?;
             return Err(SessionError::WrongPassword);
+        }
+        if stored.offline_failures > 0 {
+            stored.offline_failures = 0;
+            creds.save_session(&stored)?;
         }
         let api = Client::api_for(&config)?;
         let client = Client::unlock_offline(config, api, stored)?;
@@ -256,6 +275,8 @@ impl Client {
             Ok(session) => {
                 Client::after_online(config, api, session)?
                     .ensure_signer()
+                    .await?
+                    .forget_revoked_colleagues()
                     .await?
                     .report_wipes()
                     .await
@@ -363,6 +384,75 @@ impl Client {
         Ok(existed.then_some(WipeScope::File))
     }
 
+    /// Keeps the report of a wipe beside the partitions until the server has it in the
+    /// clinic's audit trail (reported at this or a later online start). The wipe is done; a
+    /// report that cannot be kept is logged, never a reason to refuse a sign-in (which would
+    /// repeat the wipe at every attempt).
+    fn queue_wipe_report(config: &ClientConfig, clinic: Uuid, user: Uuid, scope: WipeScope) {
+        let wipe = DeviceWipe {
+            id: Uuid::now_v7(),
+            clinic_id: clinic,
+            user_id: user,
+            wiped_at: (config.clock)(),
+            scope,
+        };
+        if let Err(e) = wipes::record(&config.data_dir, &config.server, wipe) {
+            tracing::error!(%clinic, "a wipe could not be queued for the audit trail: {e}");
+        }
+    }
+
+    /// Colleagues who used this PC but lost their place in one of this user's clinics (an
+    /// account disabled or revoked that never signs in here again): forgotten here as at
+    /// their own sign-in (what only they could read leaves the file, the wipe is reported),
+    /// and that clinic leaves their offline sign-in, so they cannot open it here offline.
+    /// Best effort at each online start: a failure is logged and tried again next time.
+    async fn forget_revoked_colleagues(self) -> Result<Client, SessionError> {
+        for &clinic in &self.clinics {
+            if !self.config.data_dir.partition_file(clinic).exists() {
+                continue;
+            }
+            if let Err(e) = self.forget_revoked_in(clinic).await {
+                tracing::warn!(%clinic, "revoked colleagues could not be checked: {e}");
+            }
+        }
+        Ok(self)
+    }
+
+    async fn forget_revoked_in(&self, clinic: Uuid) -> Result<(), SessionError> {
+        // Opening records this user as one of the file's members, so forgetting the others
+        // never wipes a file a current member is about to use.
+        let on_pc = self.open_partition(clinic)?.members()?;
+        if on_pc.iter().all(|u| *u == self.user_id) {
+            return Ok(());
+        }
+        let current: Vec<Uuid> = self
+            .api
+            .members(clinic)
+            .await?
+            .into_iter()
+            .filter(|m| m.revoked_at.is_none())
+            .map(|m| m.user.id)
+            .collect();
+        let creds = &self.config.credentials;
+        for user in on_pc.into_iter().filter(|u| !current.contains(u)) {
+            if let Some(scope) = Self::leave_clinic(&self.config, clinic, user)? {
+                Self::queue_wipe_report(&self.config, clinic, user, scope);
+            }
+            if let Some(mut stored) = creds.session(&self.config.server, user)? {
+                stored.clinic_ids.retain(|c| *c != clinic);
+                stored.memberships.retain(|m| m.clinic_id != clinic);
+                if stored.clinic_ids.is_empty() {
+                    creds.sign_out(&self.config.server, user)?;
+                    creds.delete_signing_key(&self.config.server, user)?;
+                } else {
+                    creds.save_session(&stored)?;
+                }
+            }
+            tracing::info!(%clinic, %user, "a revoked colleague was forgotten on this PC");
+        }
+        Ok(())
+    }
+
     fn after_online(
         config: ClientConfig,
         api: ServerApi,
@@ -389,16 +479,7 @@ impl Client {
         let known = creds.known_clinics(&config.server, session.user.id)?;
         for clinic in known.iter().filter(|c| !current.contains(c)) {
             if let Some(scope) = Self::leave_clinic(&config, *clinic, session.user.id)? {
-                // Kept beside the partitions until the server has it in the clinic's audit
-                // trail (reported below, or at a later online start).
-                let wipe = DeviceWipe {
-                    id: Uuid::now_v7(),
-                    clinic_id: *clinic,
-                    user_id: session.user.id,
-                    wiped_at: (config.clock)(),
-                    scope,
-                };
-                wipes::record(&config.data_dir, &config.server, wipe)?;
+                Self::queue_wipe_report(&config, *clinic, session.user.id, scope);
             }
         }
         creds.save_known_clinics(&config.server, session.user.id, &current)?;
@@ -553,6 +634,23 @@ impl Client {
     /// session when offline (names may be shortened; empty for an old stored session).
     pub fn memberships(&self) -> &[Membership] {
         &self.memberships
+    }
+
+    /// The memberships as the server answered them just now (an invitation accepted): the
+    /// clinics this user may open, here and in the session kept for offline starts.
+    pub fn set_memberships(&mut self, memberships: Vec<Membership>) -> Result<(), SessionError> {
+        self.clinics = memberships.iter().map(|m| m.clinic_id).collect();
+        let creds = &self.config.credentials;
+        if let Some(mut stored) = creds.session(&self.config.server, self.user_id)? {
+            stored.clinic_ids = self.clinics.clone();
+            stored.memberships = memberships
+                .iter()
+                .map(crate::credentials::StoredMembership::from_membership)
+                .collect();
+            creds.save_session(&stored.fitted())?;
+        }
+        self.memberships = memberships;
+        Ok(())
     }
 
     /// Opens (creating on first use) the clinic's partition with its keyring-held key.

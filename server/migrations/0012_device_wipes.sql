@@ -137,8 +137,9 @@ $$;
 REVOKE ALL ON FUNCTION vaidya.device_wipe_not_before(uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vaidya.device_wipe_not_before(uuid, uuid) TO vaidya_app;
 
--- Records a reported wipe and audits it, once per id: 'recorded', 'known' (reported
--- before), or 'refused' (the caller may not report it; nothing written). `p_wiped_at` is
+-- Records a reported wipe and audits it, once per id and once per reporter, device, scope
+-- and revocation: 'recorded', 'known' (reported before), or 'refused' (the caller may not
+-- report it; nothing written). `p_wiped_at` is
 -- the device's time, already bounded by the server (`rules::clock::act_time`).
 CREATE FUNCTION vaidya.record_device_wipe(
     p_id uuid, p_clinic uuid, p_user uuid, p_scope text, p_wiped_at timestamptz
@@ -157,6 +158,16 @@ BEGIN
                           WHERE c.clinic_id = p_clinic AND c.user_id = v_caller
                             AND c.revoked_at IS NULL))) THEN
         RETURN 'refused';
+    END IF;
+    -- One report per reporter, device, scope and revocation: fresh ids cannot flood the trail.
+    IF EXISTS (
+        SELECT 1 FROM vaidya.device_wipes w
+        JOIN vaidya.memberships m ON m.clinic_id = w.clinic_id AND m.user_id = w.user_id
+        WHERE w.clinic_id = p_clinic AND w.user_id = p_user AND w.scope = p_scope
+          AND w.reported_by = v_caller
+          AND w.device IS NOT DISTINCT FROM left(nullif(current_setting('app.device', true), ''), 200)
+          AND w.recorded_at >= m.revoked_at) THEN
+        RETURN 'known';
     END IF;
     INSERT INTO vaidya.device_wipes (clinic_id, id, user_id, scope, reported_by, device, wiped_at)
     VALUES (p_clinic, p_id, p_user, p_scope, v_caller,

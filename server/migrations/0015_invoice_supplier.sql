@@ -4,7 +4,8 @@
 -- the clinic's current details (the migration, run as the owner, cannot read invoices under
 -- forced RLS to fill them, by design).
 ALTER TABLE vaidya.invoices
-    ADD COLUMN supplier_name    text CHECK (length(supplier_name) <= 200),
-    ADD COLUMN supplier_address text CHECK (length(supplier_address) <= 500),
+    -- As long as the clinic's own (unbounded there): a copy never refuses an invoice.
+    ADD COLUMN supplier_name    text,
+    ADD COLUMN supplier_address text,
     ADD COLUMN supplier_gstin   text CHECK (supplier_gstin ~ '^[0-9]{2}[A-Z0-9]{13}$'),
     ADD COLUMN supplier_state   text CHECK (supplier_state ~ '^[0-9]{2}$');

@@ -104,6 +104,15 @@ pub fn router(app: App) -> Router {
         )
         .route("/me/device-keys", post(routes::device_keys::register))
         .route("/me/device-wipes", post(routes::device_keys::report_wipe))
+        .route("/me/invitations", get(routes::invitations::mine))
+        .route(
+            "/me/invitations/{id}/accept",
+            post(routes::invitations::accept),
+        )
+        .route(
+            "/me/invitations/{id}/decline",
+            post(routes::invitations::decline),
+        )
         .route(
             "/clinics/{clinic_id}/device-keys",
             get(routes::device_keys::list),

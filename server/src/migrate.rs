@@ -71,6 +71,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_invoice_supplier",
         include_str!("../migrations/0015_invoice_supplier.sql"),
     ),
+    (
+        "0016_invitations",
+        include_str!("../migrations/0016_invitations.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -197,6 +197,34 @@ pub struct NewMember {
     pub role: Role,
 }
 
+/// An invitation to join a clinic with a role. A clinic admin adds colleagues of the same
+/// group directly; anyone else is invited and joins only by accepting it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Invitation {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub clinic_name: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by_name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How long an invitation stays open.
+pub const INVITATION_DAYS: i64 = 14;
+
+/// What adding a member by email did: added a colleague of the clinic's group, or invited
+/// someone else (who joins by accepting).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MemberAdded {
+    Added { member: Member },
+    Invited { invitation: Invitation },
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]

@@ -35,6 +35,8 @@ macro_rules! with_app_commands {
             add_member,
             set_member_role,
             revoke_member,
+            my_invitations,
+            answer_invitation,
             member_devices,
             audit_trail,
             collections_report,

@@ -7,8 +7,9 @@ use tauri::{AppHandle, Emitter as _, Runtime, State, WebviewWindow};
 use uuid::Uuid;
 use vaidya_shared::api::{
     Appointment, AppointmentPatch, AuditEntry, AuditQuery, CollectionsQuery, CollectionsReport,
-    Encounter, Invoice, Member, MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient,
-    NewPayment, NewPrescription, Page, Patient, PatientPatch, Prescription, Role,
+    Encounter, Invitation, Invoice, Member, MemberAdded, MemberDevice, NewAppointment, NewInvoice,
+    NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient, PatientPatch, Prescription,
+    Role,
 };
 
 use vaidya_client::PatientChart;
@@ -229,8 +230,22 @@ pub async fn member_devices(core: State<'_, Core>) -> Result<Vec<MemberDevice>> 
 }
 
 #[tauri::command]
-pub async fn add_member(core: State<'_, Core>, member: NewMember) -> Result<Member> {
+pub async fn add_member(core: State<'_, Core>, member: NewMember) -> Result<MemberAdded> {
     core.add_member(member).await
+}
+
+#[tauri::command]
+pub async fn my_invitations(core: State<'_, Core>) -> Result<Vec<Invitation>> {
+    core.my_invitations().await
+}
+
+#[tauri::command]
+pub async fn answer_invitation(
+    core: State<'_, Core>,
+    id: Uuid,
+    accept: bool,
+) -> Result<SessionView> {
+    core.answer_invitation(id, accept).await
 }
 
 #[tauri::command]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
@@ -237,7 +237,9 @@ pub async fn revoked_membership_takes_effect_next_request(h: Arc<Harness>) -> Re
         )
         .await?;
     check!(
-        status == StatusCode::CREATED && body["role"] == "front_desk",
+        status == StatusCode::CREATED
+            && body["outcome"] == "added"
+            && body["member"]["role"] == "front_desk",
         "re-add: {status} {body}"
     );
     let (status, _) = nurse.get(&format!("/v1/clinics/{k}/patients")).await?;
@@ -432,6 +434,137 @@ pub async fn throttle_holds_under_concurrency_and_spares_known_devices(
     check!(
         last == StatusCode::TOO_MANY_REQUESTS,
         "an address guessing across accounts was never slowed"
+    );
+    Ok(())
+}
+
+/// Adding by email stays inside the clinic's group: another group's account is never found
+/// (the admin learns nothing, not even that it exists) and is only invited; the invitee joins
+/// by accepting, and nobody else can accept for them.
+pub async fn adding_a_member_outside_the_group_is_an_invitation(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let login = |p: &vaidya_tests::Person| {
+        let (email, password) = (p.email.clone(), p.password.clone());
+        let c = server.client();
+        async move { c.login(&email, &password).await.map(|(api, _)| api) }
+    };
+    let (admin_a, doctor_b, nurse_b) = (
+        login(&w.a.admin).await?,
+        login(&w.b.doctor).await?,
+        login(&w.b.nurse).await?,
+    );
+    let k = w.a.id;
+    // Clinic B's doctor (another group) and an email with no account get the same answer.
+    let mut answers = Vec::new();
+    for email in [w.b.doctor.email.as_str(), "nobody.here@test.vaidya.in"] {
+        let (status, body) = admin_a
+            .post(
+                &format!("/v1/clinics/{k}/members"),
+                json!({"email": email.to_uppercase(), "role": "doctor"}),
+            )
+            .await?;
+        check!(
+            status == StatusCode::ACCEPTED && body["outcome"] == "invited",
+            "{email}: {status} {body}"
+        );
+        check!(
+            !body.to_string().contains("doctor b"),
+            "the answer names the account's holder: {body}"
+        );
+        answers.push(body);
+    }
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v["invitation"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    };
+    check!(
+        keys(&answers[0]) == keys(&answers[1]),
+        "both answers have one shape: {answers:?}"
+    );
+    let invitation = answers[0]["invitation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // Not a member yet: clinic A's data stays closed to them.
+    let (status, _) = doctor_b.get(&format!("/v1/clinics/{k}/patients")).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "before accepting: {status}"
+    );
+    // Someone else cannot see or accept it.
+    let (_, theirs) = nurse_b.get("/v1/me/invitations").await?;
+    check!(
+        theirs.as_array().is_some_and(Vec::is_empty),
+        "another person's invitations: {theirs}"
+    );
+    let (status, _) = nurse_b
+        .post(
+            &format!("/v1/me/invitations/{invitation}/accept"),
+            json!({}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "accepted by another: {status}"
+    );
+    // The invitee sees it and accepts.
+    let (status, mine) = doctor_b.get("/v1/me/invitations").await?;
+    check!(
+        status == StatusCode::OK
+            && mine.as_array().map(Vec::len) == Some(1)
+            && mine[0]["clinic_name"] == "Clinic a"
+            && mine[0]["role"] == "doctor",
+        "the invitee's invitations: {status} {mine}"
+    );
+    let (status, me) = doctor_b
+        .post(
+            &format!("/v1/me/invitations/{invitation}/accept"),
+            json!({}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::OK
+            && me["memberships"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["clinic_id"] == k.to_string())),
+        "accepted: {status} {me}"
+    );
+    let (status, _) = doctor_b.get(&format!("/v1/clinics/{k}/patients")).await?;
+    check!(status == StatusCode::OK, "after accepting: {status}");
+    // Answered once: a second answer finds nothing.
+    let (status, _) = doctor_b
+        .post(
+            &format!("/v1/me/invitations/{invitation}/decline"),
+            json!({}),
+        )
+        .await?;
+    check!(status == StatusCode::NOT_FOUND, "answered twice: {status}");
+    // The old lookup is gone for the app role.
+    let app = w.db.app().await?;
+    check!(
+        app.query(
+            "SELECT vaidya.user_id_by_email('doctor.b@test.vaidya.in')",
+            &[]
+        )
+        .await
+        .is_err(),
+        "user_id_by_email still answers"
+    );
+    // A colleague of the group is still added at once; a malformed email is refused.
+    let (status, body) = admin_a
+        .post(
+            &format!("/v1/clinics/{k}/members"),
+            json!({"email": "not an email", "role": "nurse"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "email",
+        "malformed email: {status} {body}"
     );
     Ok(())
 }

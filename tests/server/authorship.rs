@@ -369,6 +369,18 @@ pub async fn device_wipes_are_audited_once_from_who_may_report(h: Arc<Harness>) 
         "a device time before the revocation is bounded by it: {occurred}"
     );
 
+    // The same reporter and device cannot flood the trail with fresh ids.
+    for _ in 0..3 {
+        let (status, _) = desk
+            .post("/v1/me/device-wipes", wipe(w.a.revoked.id, "member", now))
+            .await?;
+        check!(
+            status == StatusCode::NO_CONTENT,
+            "a repeated report: {status}"
+        );
+    }
+    check!(wipes().await?.len() == 2, "repeated reports add no rows");
+
     // Refused, nothing written: another group's admin; a wipe of a member still in force;
     // a report for another person by someone who is not a member.
     let (status, _) = stranger

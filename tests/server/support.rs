@@ -33,6 +33,7 @@ tests![
     crate::audit::audit_log_is_append_only_for_app_role,
     crate::audit::devices_cannot_upload_server_records,
     crate::audit::audit_chains_belong_to_real_clinics_and_their_members,
+    crate::auth::adding_a_member_outside_the_group_is_an_invitation,
     crate::auth::login_refresh_logout,
     crate::authorship::a_colleagues_sync_applies_signed_work_as_its_author,
     crate::authorship::device_wipes_are_audited_once_from_who_may_report,

@@ -315,6 +315,85 @@ pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Resul
     Ok(())
 }
 
+/// A doctor revoked while away never signs in on the shared PC again: the front desk's next
+/// online sign-in forgets them there (the note only a clinician could read leaves the file,
+/// the wipe is audited as the front desk's report) and the doctor can no longer sign in
+/// there offline.
+pub async fn a_colleagues_sign_in_forgets_a_revoked_member_who_never_returns(
+    h: Arc<Harness>,
+) -> Result<()> {
+    let Some(store) = keyring("a_colleagues_sign_in_forgets_a_revoked_member_who_never_returns")?
+    else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let (doctor, desk) = (&world.a.doctor, &world.a.desk);
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let mut d = Device::with_store(&server, 37, store.clone()).await?;
+    // The doctor writes a note here and signs out; the front desk uses the PC too.
+    d.sign_in(doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    let mut c = d.clinic(&mut engine)?;
+    let patient = c.register_patient(new_patient("Seen Once", "9822000037"))?;
+    let note = c.save_note(NewEncounter {
+        id: None,
+        patient_id: patient.id,
+        appointment_id: None,
+        chief_complaint: "cough".to_owned(),
+        notes: String::new(),
+        diagnosis: "Bronchitis".to_owned(),
+        vitals: Vitals::default(),
+    })?;
+    engine.sync().await?;
+    drop(engine);
+    d.client.take().context("signed in")?.sign_out().await?;
+    d.sign_in(desk).await?;
+    d.engine(clinic, 3)?.sync().await?;
+    d.client.take().context("signed in")?.sign_out().await?;
+
+    // The doctor is revoked and never comes back; the front desk signs in the next day.
+    revoke_member(&admin, clinic, doctor).await?;
+    d.sign_in(desk).await?;
+    let key = store
+        .partition_key(clinic)?
+        .context("the file's key stays")?;
+    let partition = ClinicPartition::open(&d.config.data_dir, clinic, &key)?;
+    check!(
+        partition.get_encounter(note.id)?.is_none() && partition.get_patient(patient.id)?.is_some(),
+        "the note left the file, the patient stays"
+    );
+    check!(
+        !partition.members()?.contains(&doctor.id),
+        "the doctor is forgotten on this PC"
+    );
+    drop(partition);
+    let refused = Client::sign_in_offline(d.config.clone(), &doctor.email, &doctor.password)
+        .await
+        .err()
+        .context("the revoked doctor's offline sign-in is refused")?;
+    check!(
+        refused.code() == "no_offline_session",
+        "offline sign-in of the revoked doctor: {refused:?}"
+    );
+    let (_, audit) = admin
+        .get(&format!("/v1/clinics/{clinic}/audit?action=wipe"))
+        .await?;
+    let rows = audit["items"].as_array().cloned().unwrap_or_default();
+    check!(
+        rows.len() == 1
+            && rows[0]["actor_id"] == desk.id.to_string()
+            && rows[0]["entity_ids"] == serde_json::json!([doctor.id]),
+        "the wipe is audited, reported by the front desk's session: {rows:?}"
+    );
+    Ok(())
+}
+
 /// In an outage the front desk and a doctor take turns on one PC: each signs out and the
 /// other signs in again, offline, with their password. A wrong password, or a colleague who
 /// never signed in online here, is refused; each one's work reaches the server as theirs.
@@ -432,6 +511,30 @@ pub async fn staff_take_turns_on_a_pc_offline_with_their_passwords(h: Arc<Harnes
         by("patient", walk_in.id) == Some(desk.id.to_string())
             && by("encounter", note.id) == Some(doctor.id.to_string()),
         "each act is its author's: {rows:?}"
+    );
+
+    // Guessing offline is bounded: after five wrong passwords even the right one is refused
+    // here until the front desk signs in online (where the server's throttle applies).
+    d.proxy.set_online(false);
+    for _ in 0..5 {
+        let e = offline(&desk.email, "a wrong guess")
+            .await
+            .err()
+            .context("refused")?;
+        check!(e.code() == "invalid_credentials", "a wrong guess: {e:?}");
+    }
+    let locked = offline(&desk.email, &desk.password)
+        .await
+        .err()
+        .context("locked after five wrong passwords")?;
+    check!(locked.code() == "too_many_attempts", "locked: {locked:?}");
+    d.proxy.set_online(true);
+    d.sign_in(desk).await?;
+    d.client.take().context("signed in")?.sign_out().await?;
+    d.proxy.set_online(false);
+    check!(
+        offline(&desk.email, &desk.password).await.is_ok(),
+        "an online sign-in opens the offline sign-in again"
     );
     Ok(())
 }

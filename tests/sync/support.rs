@@ -46,6 +46,7 @@ tests![
     crate::shared_pc::revoking_one_member_keeps_the_others_work,
     crate::shared_pc::revoking_a_doctor_removes_what_only_clinicians_could_read,
     crate::shared_pc::staff_take_turns_on_a_pc_offline_with_their_passwords,
+    crate::shared_pc::a_colleagues_sign_in_forgets_a_revoked_member_who_never_returns,
     crate::shared_pc::a_doctor_after_the_front_desk_receives_the_older_notes,
     crate::convergence::randomized_schedules_converge,
 ];

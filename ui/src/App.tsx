@@ -53,7 +53,7 @@ export function App() {
   else if (!clinic) {
     body = (
       <ClinicSwitcher
-        session={session} autoOpen={autoOpen ? clinicToReopen(session) : null} onSignOut={signOut}
+        session={session} autoOpen={autoOpen ? clinicToReopen(session) : null} onSignOut={signOut} onSession={setSession}
         onOpen={(c) => { setClinic(c); setScreen(screensFor(c.membership.role)[0]); setAutoOpen(false); }}
       />
     );

@@ -55,6 +55,7 @@ fn session(server: &str, user_id: Uuid, refresh_token: &str) -> StoredSession {
         display_name: String::new(),
         memberships: Vec::new(),
         password_verifier: None,
+        offline_failures: 0,
     }
 }
 

@@ -195,6 +195,11 @@ fn remove_unreadable(tx: &Transaction<'_>) -> Result<usize, PartitionError> {
             &format!("DELETE FROM refetch WHERE entity = ?1 AND id {untouched}"),
             [kind.as_str()],
         )?;
+        // Conflicts hold the record's field values (a diagnosis) on both sides.
+        tx.execute(
+            &format!("DELETE FROM conflicts WHERE entity = ?1 AND entity_id {untouched}"),
+            [kind.as_str()],
+        )?;
     }
     if !unread.is_empty() {
         let names: Vec<&str> = unread.iter().map(|k| Resource::from(*k).as_str()).collect();

@@ -172,7 +172,7 @@ async fn session_body(
 }
 
 /// The signed-in user and their active memberships, read under RLS.
-async fn load_me(tx: &RequestTx) -> Result<Me, AppError> {
+pub(super) async fn load_me(tx: &RequestTx) -> Result<Me, AppError> {
     let row = tx
         .query_one(
             "SELECT id, email, display_name FROM vaidya.users WHERE id = $1",

@@ -1,4 +1,5 @@
-//! Clinic memberships: colleagues see the staff list; clinic admins add people by email,
+//! Clinic memberships: colleagues see the staff list; clinic admins add colleagues of their
+//! group by email (anyone else is invited and joins by accepting, `routes::invitations`),
 //! change roles and revoke access. A clinic always keeps at least one admin.
 
 use axum::extract::State;
@@ -6,7 +7,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, Member, MemberPatch, NewMember, Role, UserSummary};
+use vaidya_shared::api::{
+    AuditAction, Invitation, Member, MemberAdded, MemberPatch, NewMember, Role, UserSummary,
+    INVITATION_DAYS,
+};
+use vaidya_shared::rules::Validate;
 use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::app::App;
@@ -89,19 +94,31 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/members", tag = "members", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewMember,
-    responses((status = 201, body = Member), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, description = "`added`: a colleague of the clinic's group is a member now", body = MemberAdded),
+        (status = 202, description = "`invited`: anyone else gets an invitation, the same answer whether or not the email has an account", body = MemberAdded),
+        (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+/// Adds a member by email. Someone who is (or was) a member of a clinic of the same group is
+/// added at once; anyone else is invited, and joins only by accepting. The answer tells
+/// nothing about accounts outside the group.
 pub async fn create(
     State(app): State<App>,
     meta: RequestMeta,
     ApiPath(clinic): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewMember>,
-) -> Result<(StatusCode, Json<Member>), AppError> {
+) -> Result<(StatusCode, Json<MemberAdded>), AppError> {
+    let new = new.validate(super::today())?.into_inner();
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.authorize(clinic, Resource::Member, Action::Create).await?;
-            let user: Option<Uuid> = tx.query_one("SELECT vaidya.user_id_by_email($1)", &[&new.email.trim()]).await?.get(0);
-            let user = user.ok_or_else(|| AppError::field("email", "No Vaidya user has this email; create the user first."))?;
+            let user: Option<Uuid> = tx
+                .query_one("SELECT vaidya.group_user_by_email($1, $2)", &[&clinic, &new.email])
+                .await?
+                .get(0);
+            let Some(user) = user else {
+                let invitation = invite(tx, clinic, &new).await?;
+                return Ok((StatusCode::ACCEPTED, Json(MemberAdded::Invited { invitation })));
+            };
             // Re-adding a revoked member restores the membership with the new role.
             let row = tx
                 .query_one(
@@ -113,9 +130,50 @@ pub async fn create(
                 .await?;
             let member = load(tx, clinic, row.get(0)).await?;
             tx.audit(clinic, AuditAction::Create, ENTITY, &[member.id], &[]).await?;
-            Ok((StatusCode::CREATED, Json(member)))
+            Ok((StatusCode::CREATED, Json(MemberAdded::Added { member })))
         })
         .await
+}
+
+/// Opens (or renews) the clinic's invitation for this email.
+async fn invite(tx: &RequestTx, clinic: Uuid, new: &NewMember) -> Result<Invitation, AppError> {
+    let row = tx
+        .query_one(
+            "WITH me AS (SELECT vaidya.current_user_id() AS id)
+             INSERT INTO vaidya.invitations (clinic_id, id, email, role, invited_by, expires_at)
+             SELECT $1, $2, $3, $4, me.id, now() + make_interval(days => $5) FROM me
+             ON CONFLICT (clinic_id, email) WHERE answered_at IS NULL
+             DO UPDATE SET role = EXCLUDED.role, invited_by = EXCLUDED.invited_by,
+                           expires_at = EXCLUDED.expires_at
+             RETURNING id, created_at, expires_at,
+                       (SELECT name FROM vaidya.clinics WHERE id = $1) AS clinic_name,
+                       (SELECT display_name FROM vaidya.users WHERE id = invited_by) AS invited_by_name",
+            &[&clinic, &Uuid::now_v7(), &new.email, &new.role.as_str(), &(INVITATION_DAYS as i32)],
+        )
+        .await?;
+    let invitation = Invitation {
+        id: row.get("id"),
+        clinic_id: clinic,
+        clinic_name: row
+            .get::<_, Option<String>>("clinic_name")
+            .unwrap_or_default(),
+        email: new.email.clone(),
+        role: new.role,
+        invited_by_name: row
+            .get::<_, Option<String>>("invited_by_name")
+            .unwrap_or_default(),
+        created_at: row.get("created_at"),
+        expires_at: row.get("expires_at"),
+    };
+    tx.audit(
+        clinic,
+        AuditAction::Create,
+        "invitation",
+        &[invitation.id],
+        &[],
+    )
+    .await?;
+    Ok(invitation)
 }
 
 #[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/members/{member_id}", tag = "members", security(("bearer" = [])),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clinics;
 pub mod device_keys;
 pub mod encounters;
+pub mod invitations;
 pub mod invoices;
 pub mod members;
 pub mod patients;

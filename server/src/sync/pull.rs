@@ -57,11 +57,11 @@ pub async fn pull(
             format!("limit must be between 1 and {MAX_PULL_LIMIT}."),
         ));
     }
+    let key = cursor_key(&app).await?;
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.require_member(clinic, "sync").await?;
-            let key = cursor_key(&app, tx).await?;
             let after = match &q.cursor {
                 None => Cursor::default(),
                 // Another clinic's, altered or from before cursors were sealed: the device
@@ -79,12 +79,16 @@ pub async fn pull(
         .await
 }
 
-/// The deployment's cursor key, read (or first stored) once per server.
-async fn cursor_key<'a>(app: &'a App, tx: &RequestTx) -> Result<&'a CursorKey, AppError> {
+/// The deployment's cursor key, read (or first stored) once per server. On a connection of
+/// its own, outside any request's transaction: the key is committed before this instance
+/// seals anything with it, so a request that rolls back can never leave an instance sealing
+/// with a key no other instance has.
+async fn cursor_key(app: &App) -> Result<&CursorKey, AppError> {
     app.cursor_key
         .get_or_try_init(async || {
             let proposed = CursorKey::random_secret()?;
-            let secret: Vec<u8> = tx
+            let conn = app.pool.get().await?;
+            let secret: Vec<u8> = conn
                 .query_one("SELECT vaidya.cursor_key($1)", &[&proposed.as_slice()])
                 .await?
                 .get(0);

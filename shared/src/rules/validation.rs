@@ -661,6 +661,24 @@ impl Validate for NewInvoice {
     }
 }
 
+impl Validate for crate::api::NewMember {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        let email = self.email.trim().to_lowercase();
+        let well_formed = email.len() <= 320
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !email.chars().any(char::is_whitespace);
+        if !well_formed {
+            return Err(invalid(
+                "email",
+                "Enter an email address such as asha@clinic.in.",
+            ));
+        }
+        Ok(Valid(crate::api::NewMember { email, ..self }))
+    }
+}
+
 impl Validate for crate::api::CollectionsQuery {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
         if self.to < self.from {

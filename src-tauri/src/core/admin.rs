@@ -1,6 +1,8 @@
 //! Online-only administration (members, the audit trail), the conflict inbox and printing.
 
 use super::*;
+use vaidya_shared::api::{Invitation, MemberAdded};
+use vaidya_shared::rules::Validate;
 
 impl Core {
     // -------------------------------------------------------------- admin (online only)
@@ -15,6 +17,13 @@ impl Core {
             clinic.clinic_id,
             clinic.membership.role,
         ))
+    }
+
+    /// The server API of whoever is signed in (no clinic needed).
+    async fn signed_in_api(&self) -> Result<ServerApi, UiError> {
+        let state = self.state.lock().await;
+        let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
+        Ok(client.api().clone())
     }
 
     /// The server API, if the permission table lets this member do `action` to `resource`.
@@ -49,15 +58,36 @@ impl Core {
         Ok(api.member_devices(clinic).await?)
     }
 
-    pub async fn add_member(&self, mut new: NewMember) -> Result<Member, UiError> {
-        new.email = new.email.trim().to_owned();
-        if new.email.is_empty() {
-            return Err(UiError::invalid("email", "This field is required."));
-        }
+    /// Adds a colleague of the clinic's group, or invites anyone else (they join by
+    /// accepting when they next sign in).
+    pub async fn add_member(&self, new: NewMember) -> Result<MemberAdded, UiError> {
+        let new = new.validate(Utc::now().date_naive())?.into_inner();
         let (api, clinic) = self.api_for(Resource::Member, Action::Create).await?;
-        let member = api.add_member(clinic, &new).await?;
+        let added = api.add_member(clinic, &new).await?;
         let _ = self.fetch_members().await; // keeps the cached list current; best effort
-        Ok(member)
+        Ok(added)
+    }
+
+    /// The signed-in user's open invitations (online only).
+    pub async fn my_invitations(&self) -> Result<Vec<Invitation>, UiError> {
+        let api = self.signed_in_api().await?;
+        Ok(api.my_invitations().await?)
+    }
+
+    /// Accepts or declines an invitation; on acceptance the session learns the new clinic.
+    pub async fn answer_invitation(&self, id: Uuid, accept: bool) -> Result<SessionView, UiError> {
+        let api = self.signed_in_api().await?;
+        if !accept {
+            api.decline_invitation(id).await?;
+            let state = self.state.lock().await;
+            let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
+            return Ok(self.view_of(client));
+        }
+        let me = api.accept_invitation(id).await?;
+        let mut state = self.state.lock().await;
+        let client = state.client.as_mut().ok_or_else(UiError::not_signed_in)?;
+        client.set_memberships(me.memberships)?;
+        Ok(self.view_of(client))
     }
 
     pub async fn set_member_role(&self, member: Uuid, role: Role) -> Result<Member, UiError> {

@@ -264,7 +264,9 @@ impl Core {
             // No network: a member who signed in online on this PC before signs in again
             // with their password while their offline lease lasts (a shared PC in an
             // outage: the front desk hands over to the doctor and back).
-            Err(SessionError::Api(e)) if e.is_retryable() => {
+            // Only when the server cannot be reached at all: a refusal (429 after too many
+            // wrong passwords, 401) must never be retried against the local verifier.
+            Err(SessionError::Api(ApiError::Network(_))) => {
                 Client::sign_in_offline(self.config(server), email.trim(), password).await?
             }
             Err(e) => return Err(e.into()),

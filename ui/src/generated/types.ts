@@ -55,6 +55,18 @@ export type NewMember = { email: string, role: Role, };
 export type MemberPatch = { role: Role, };
 
 /**
+ * An invitation to join a clinic with a role. A clinic admin adds colleagues of the same
+ * group directly; anyone else is invited and joins only by accepting it.
+ */
+export type Invitation = { id: string, clinic_id: string, clinic_name: string, email: string, role: Role, invited_by_name: string, created_at: string, expires_at: string, };
+
+/**
+ * What adding a member by email did: added a colleague of the clinic's group, or invited
+ * someone else (who joins by accepting).
+ */
+export type MemberAdded = { "outcome": "added", member: Member, } | { "outcome": "invited", invitation: Invitation, };
+
+/**
  * A signing key of the signed-in user on this device (see `vaidya_shared::authorship`).
  */
 export type NewDeviceKey = { 

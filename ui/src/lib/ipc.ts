@@ -6,7 +6,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
-  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
+  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
   Invoice, Member, MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
@@ -82,7 +82,11 @@ export const api = {
   exportCollectionsCsv: (query: CollectionsQuery) => call<string>("export_collections_csv", { query }),
 
   listMembers: () => call<Member[]>("list_members"),
-  addMember: (member: NewMember) => call<Member>("add_member", { member }),
+  /** Adds a colleague of the clinic's group at once, or invites anyone else. */
+  addMember: (member: NewMember) => call<MemberAdded>("add_member", { member }),
+  myInvitations: () => call<Invitation[]>("my_invitations"),
+  /** Accepting answers the session with the new clinic in it. */
+  answerInvitation: (id: Uuid, accept: boolean) => call<SessionView>("answer_invitation", { id, accept }),
   setMemberRole: (memberId: Uuid, role: Role) => call<Member>("set_member_role", { memberId, role }),
   revokeMember: (memberId: Uuid) => call<void>("revoke_member", { memberId }),
   memberDevices: () => call<MemberDevice[]>("member_devices"),

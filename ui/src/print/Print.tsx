@@ -115,8 +115,17 @@ export function PrescriptionPage(props: { prescription: Prescription; patient: P
   );
 }
 
-/** The A4 document (CGST Rules 46, 46A and 49): its title and tax columns follow its lines;
- * a bill of supply shows no tax. */
+/** What the A4 document is called: by its lines for a registered supplier (CGST Rules 46,
+ * 46A, 49); a plain bill for a clinic without a GSTIN (those rules are for registered
+ * persons); and, for an invoice from before documents were told apart (no supplier kept
+ * with it), the title it was first printed with, so a reprint matches the original. */
+export function documentTitle(inv: Invoice, clinic: ClinicView): string {
+  if (!inv.supplier) return en.invoice.documents.tax_invoice;
+  if (!supplierOf(clinic, inv).gstin) return en.invoice.documents.bill;
+  return en.invoice.documents[documentKind(inv.lines.map((l) => l.gst_rate_bp))];
+}
+
+/** The A4 document: its title and tax columns follow its lines; a bill shows no tax. */
 export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView }) {
   const inv = props.invoice;
   const intra = inv.supply_kind === "intra_state";
@@ -130,7 +139,7 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
   return (
     <article class="page a4 invoice-page">
       <ClinicHeader clinic={props.clinic} invoice={inv} />
-      <h2 class="center">{en.invoice.documents[document].toUpperCase()}</h2>
+      <h2 class="center">{documentTitle(inv, props.clinic).toUpperCase()}</h2>
       <table class="p-meta"><tbody>
         <tr><th>{en.invoice.number}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
         <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} (#{props.patient.patient_number})<br />{props.patient.address}</td>

@@ -7,7 +7,7 @@ import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../l
 import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Member, MemberDevice, Role } from "../lib/types";
 import { en } from "../strings/en";
 import { shortId } from "../lib/ids";
-import { ErrorBanner, Field, Select, useAction } from "../components/common";
+import { ErrorBanner, Field, Notice, Select, useAction } from "../components/common";
 
 const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
 const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied", "discard", "wipe"];
@@ -31,6 +31,7 @@ function Members(_props: { clinic: ClinicView }) {
   const [devices, setDevices] = useState<MemberDevice[]>([]);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("front_desk");
+  const [invited, setInvited] = useState<string | null>(null);
   const { busy, error, run } = useAction();
   // The device column is an aid; if it cannot be read, the members (what an admin acts on)
   // still show, and the device column says why it is empty.
@@ -80,7 +81,17 @@ function Members(_props: { clinic: ClinicView }) {
           ))}
         </tbody>
       </table>
-      <form class="row card" onSubmit={(e) => { e.preventDefault(); run(async () => { await api.addMember({ email: email.trim(), role }); setEmail(""); await load(); }); }}>
+      {invited && <Notice>{en.admin.invited(invited)}</Notice>}
+      <form class="row card" onSubmit={(e) => {
+        e.preventDefault();
+        setInvited(null);
+        run(async () => {
+          const added = await api.addMember({ email: email.trim(), role });
+          if (added.outcome === "invited") setInvited(added.invitation.email);
+          setEmail("");
+          await load();
+        });
+      }}>
         <Field name="member-email" label={en.admin.email} value={email} onInput={setEmail} type="email" />
         <Select name="member-role" label={en.admin.role} value={role} options={roleOptions} onChange={setRole} />
         <button type="submit" class="primary" disabled={busy}>{en.admin.addMember}</button>

@@ -1,6 +1,6 @@
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/ipc";
-import type { ClinicView, SessionView } from "../lib/types";
+import type { ClinicView, Invitation, SessionView } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, useAction } from "../components/common";
 
@@ -16,8 +16,22 @@ export function ClinicSwitcher(props: {
   session: SessionView; onOpen: (c: ClinicView) => void; onSignOut: () => void;
   /** Open this clinic straight away (app start); the list stays as the fallback. */
   autoOpen?: string | null;
+  /** An invitation was accepted: the session now has the new clinic. */
+  onSession?: (s: SessionView) => void;
 }) {
   const { busy, error, run } = useAction();
+  // Clinics that invited this person (online only; offline there are none to show).
+  const [invitations, setInvitations] = useState<Invitation[]>([]);
+  useEffect(() => {
+    if (!props.session.offline) api.myInvitations().then(setInvitations, () => {});
+  }, [props.session.user.id]);
+  const answer = async (id: string, accept: boolean) => {
+    const s = await run(() => api.answerInvitation(id, accept));
+    if (s) {
+      setInvitations(invitations.filter((i) => i.id !== id));
+      props.onSession?.(s);
+    }
+  };
   const open = async (clinicId: string) => {
     const c = await run(() => api.openClinic(clinicId));
     if (c) props.onOpen(c);
@@ -49,6 +63,20 @@ export function ClinicSwitcher(props: {
           </ul>
         </div>
       ))}
+      {invitations.length > 0 && (
+        <div data-testid="invitations">
+          <h3>{en.clinics.invitations}</h3>
+          <ul class="clinic-list">
+            {invitations.map((i) => (
+              <li key={i.id} class="row">
+                <span>{en.clinics.invitation(i.clinic_name, en.roles[i.role], i.invited_by_name)}</span>
+                <button class="primary small" disabled={busy} onClick={() => answer(i.id, true)}>{en.clinics.accept}</button>
+                <button class="small subtle" disabled={busy} onClick={() => answer(i.id, false)}>{en.clinics.decline}</button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <button class="link" onClick={props.onSignOut}>{en.clinics.signOut}</button>
     </section>
   );

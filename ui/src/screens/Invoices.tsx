@@ -13,7 +13,7 @@ import type { ClinicView, Invoice, NewInvoiceLine, Patient, PaymentMethod } from
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { PatientSearch } from "../components/PatientSearch";
-import { requestPrint } from "../print/Print";
+import { documentTitle, requestPrint } from "../print/Print";
 
 interface LineForm { description: string; sac_hsn: string; qty: string; price: string; discount: string; rate: number }
 const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_hsn: "999312", qty: "1", price: "", discount: "", rate: 0 });
@@ -97,7 +97,7 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
       {supplierState === null ? <p class="error-text">{en.invoice.noDetails}</p> : (
         <p class="hint">
           {en.invoice.placeOfSupply}: {supplierState} – {STATES.find(([c]) => c === supplierState)?.[1] ?? supplierState}
-          {" · "}{en.invoice.documents[documentKind(lines.map((l) => l.rate))]}
+          {" · "}{details?.gstin ? en.invoice.documents[documentKind(lines.map((l) => l.rate))] : en.invoice.documents.bill}
           {!details?.gstin && <> · {en.invoice.noGstinNoTax}</>}
         </p>
       )}
@@ -196,7 +196,7 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
         </form>
       )}
       <div class="actions">
-        <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(en.invoice.documents[documentKind(inv.lines.map((l) => l.gst_rate_bp))])}</button>
+        <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(documentTitle(inv, props.clinic))}</button>
         <button onClick={() => requestPrint({ kind: "receipt", ...doc })}>{en.invoice.printReceipt}</button>
       </div>
     </article>

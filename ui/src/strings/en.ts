@@ -42,6 +42,10 @@ export const en = {
     open: "Open",
     switch: "Switch clinic",
     signOut: "Sign out",
+    invitations: "Invitations",
+    invitation: (clinic: string, role: string, by: string) => `${clinic}: join as ${role} (invited by ${by})`,
+    accept: "Accept",
+    decline: "Decline",
   },
   roles: { admin: "Admin", doctor: "Doctor", nurse: "Nurse", front_desk: "Front desk" } as Record<string, string>,
   nav: {
@@ -188,6 +192,7 @@ export const en = {
     consultation: "Consultation",
     documents: {
       tax_invoice: "Tax invoice", bill_of_supply: "Bill of supply", invoice_cum_bill_of_supply: "Invoice-cum-bill of supply",
+      bill: "Bill",
     } as Record<string, string>,
     noDetails: "This PC has not loaded the clinic's GST details yet; connect to the server once, then bill.",
     noGstinNoTax: "no GSTIN: no GST is charged",
@@ -306,6 +311,7 @@ export const en = {
     action: "Action",
     entity: "Entity",
     device: "Device",
+    invited: (email: string) => `Invitation sent to ${email}. They join the clinic when they accept it at their next sign-in.`,
     loadMore: "Load more",
     onDevice: (at: string) => `on the device ${at}`,
     actions: {

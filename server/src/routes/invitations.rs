@@ -1,0 +1,95 @@
+//! A person's own invitations: clinics that invited their email, answered by them. Reached
+//! only through the SECURITY DEFINER functions of migration 0016 (the invitee is not yet a
+//! member, so no clinic policy lets them see the row).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use uuid::Uuid;
+use vaidya_shared::api::{Invitation, Me, Role};
+use vaidya_shared::ApiError;
+
+use super::db_enum;
+use crate::app::App;
+use crate::http::{ApiPath, AppError, RequestMeta, RequestTx};
+
+#[utoipa::path(get, path = "/v1/me/invitations", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Invitation>), (status = 401, body = ApiError)))]
+/// The caller's open invitations, matched on their account's email.
+pub async fn mine(
+    State(app): State<App>,
+    meta: RequestMeta,
+) -> Result<Json<Vec<Invitation>>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            let rows = tx
+                .query("SELECT * FROM vaidya.my_invitations()", &[])
+                .await?;
+            let invitations = rows
+                .iter()
+                .map(|r| {
+                    Ok(Invitation {
+                        id: r.get("id"),
+                        clinic_id: r.get("clinic_id"),
+                        clinic_name: r.get("clinic_name"),
+                        email: r.get("email"),
+                        role: db_enum(r, "role", Role::parse)?,
+                        invited_by_name: r.get("invited_by_name"),
+                        created_at: r.get("created_at"),
+                        expires_at: r.get("expires_at"),
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            Ok(Json(invitations))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/me/invitations/{id}/accept", tag = "auth", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "A member now: the caller's memberships", body = Me),
+        (status = 401, body = ApiError),
+        (status = 404, description = "`not_found`: not the caller's open invitation", body = ApiError)))]
+/// Accepts one of the caller's invitations: they become a member with the invited role.
+pub async fn accept(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Me>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            answer(tx, id, true).await?;
+            Ok(Json(super::auth::load_me(tx).await?))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/me/invitations/{id}/decline", tag = "auth", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Declined"),
+        (status = 401, body = ApiError),
+        (status = 404, description = "`not_found`: not the caller's open invitation", body = ApiError)))]
+/// Declines one of the caller's invitations.
+pub async fn decline(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            answer(tx, id, false).await?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+async fn answer(tx: &RequestTx, id: Uuid, accept: bool) -> Result<(), AppError> {
+    let clinic: Option<Uuid> = tx
+        .query_one("SELECT vaidya.answer_invitation($1, $2)", &[&id, &accept])
+        .await?
+        .get(0);
+    clinic.map(|_| ()).ok_or_else(AppError::not_found)
+}
