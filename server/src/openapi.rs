@@ -1,7 +1,9 @@
 //! The OpenAPI document, generated from the handlers' annotations and the `shared` types,
 //! served at `GET /v1/openapi.json`.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes;
@@ -26,9 +28,98 @@ use crate::routes;
         crate::sync::conflicts::list, crate::sync::conflicts::resolve_handler,
     ),
     components(schemas(vaidya_shared::ApiError, vaidya_shared::ErrorCode)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &CommonErrors)
 )]
 struct ApiDoc;
+
+/// The error answers every operation can give, added where a handler's annotation does not
+/// name them, each with the `ApiError` body: a client sees every status it may get.
+struct CommonErrors;
+
+impl CommonErrors {
+    fn add(op: &mut Operation, path: &str) {
+        let has_input = op.request_body.is_some()
+            || op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+            || path.contains('{');
+        let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+        let mut wanted: Vec<(&str, &str)> = Vec::new();
+        if has_input {
+            wanted.push((
+                "400",
+                "`malformed_body` (not JSON, or not the documented shape) or `invalid_parameter` (a bad path or query value)",
+            ));
+        }
+        if op.request_body.is_some() {
+            wanted.push(("413", "`body_too_large`"));
+            wanted.push((
+                "422",
+                "`invalid_field`: a value the rules refuse; `field` names it",
+            ));
+        }
+        if secured {
+            wanted.push(("401", "`unauthenticated`: no valid session"));
+        }
+        if path.contains("{clinic_id}") {
+            wanted.push((
+                "403",
+                "`forbidden`: the member's role may not do this (the refusal is audited)",
+            ));
+            wanted.push((
+                "404",
+                "`not_found`: no such record here, or not a member of this clinic (the two look alike)",
+            ));
+        }
+        wanted.push((
+            "426",
+            "`upgrade_required`: the client's protocol version is too old",
+        ));
+        wanted.push((
+            "500",
+            "`internal`: logged on the server; nothing was written",
+        ));
+        wanted.push((
+            "503",
+            "`retry_later`: a passing condition; retry after `Retry-After` seconds",
+        ));
+        for (status, description) in wanted {
+            op.responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ApiError")))
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                });
+        }
+    }
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                CommonErrors::add(op, path);
+            }
+        }
+    }
+}
 
 struct BearerAuth;
 

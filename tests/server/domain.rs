@@ -403,6 +403,34 @@ pub async fn openapi_document_is_served(h: Arc<Harness>) -> Result<()> {
         doc["components"]["schemas"]["ErrorCode"].is_object(),
         "openapi lacks ErrorCode"
     );
+    // Every operation lists the errors it can answer, each with the ApiError body.
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().cloned().unwrap_or_default() {
+        for (method, op) in item.as_object().cloned().unwrap_or_default() {
+            operations += 1;
+            let has = |status: &str| {
+                op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+                    == "#/components/schemas/ApiError"
+            };
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            let body = op["requestBody"].is_object();
+            let mut missing: Vec<&str> = ["500", "503", "426"]
+                .into_iter()
+                .filter(|s| !has(s))
+                .collect();
+            if secured && !has("401") {
+                missing.push("401");
+            }
+            if body && !(has("400") && has("422")) {
+                missing.push("400/422");
+            }
+            if path.contains("{clinic_id}") && !(has("403") && has("404")) {
+                missing.push("403/404");
+            }
+            check!(missing.is_empty(), "{method} {path} lacks {missing:?}");
+        }
+    }
+    check!(operations > 40, "only {operations} operations documented");
     Ok(())
 }
 

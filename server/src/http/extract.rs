@@ -37,9 +37,10 @@ impl From<JsonRejection> for AppError {
             }
             JsonRejection::JsonSyntaxError(_) => "The body is not valid JSON.".to_string(),
             // serde's message names the field and what was expected, never server internals.
-            JsonRejection::JsonDataError(e) => {
-                format!("The body has the wrong shape: {}", clip(&e.body_text()))
-            }
+            JsonRejection::JsonDataError(e) => format!(
+                "The body has the wrong shape: {}",
+                clip(&without_type_names(&e.body_text()))
+            ),
             _ => "The body could not be read.".to_string(),
         };
         AppError::client(ErrorCode::MalformedBody, message)
@@ -50,7 +51,10 @@ impl From<PathRejection> for AppError {
     fn from(r: PathRejection) -> AppError {
         AppError::client(
             ErrorCode::InvalidParameter,
-            format!("Bad path parameter: {}", clip(&r.body_text())),
+            format!(
+                "Bad path parameter: {}",
+                clip(&without_type_names(&r.body_text()))
+            ),
         )
     }
 }
@@ -59,9 +63,54 @@ impl From<QueryRejection> for AppError {
     fn from(r: QueryRejection) -> AppError {
         AppError::client(
             ErrorCode::InvalidParameter,
-            format!("Bad query parameter: {}", clip(&r.body_text())),
+            format!(
+                "Bad query parameter: {}",
+                clip(&without_type_names(&r.body_text()))
+            ),
         )
     }
+}
+
+/// serde names the server's Rust types in its messages ("expected struct NewPatient with 7
+/// elements"); a client is told the JSON shape instead ("expected an object").
+fn without_type_names(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = ["struct ", "enum "]
+        .iter()
+        .filter_map(|kw| rest.find(kw).map(|i| (i, *kw)))
+        .min()
+    {
+        let (i, kw) = at;
+        let after = &rest[i + kw.len()..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        // Only a type name (CamelCase) is replaced; ordinary words pass through.
+        if name_len == 0 || !after.starts_with(|c: char| c.is_ascii_uppercase()) {
+            out.push_str(&rest[..i + kw.len()]);
+            rest = after;
+            continue;
+        }
+        let mut tail = &after[name_len..];
+        if let Some(t) = tail.strip_prefix(" with ") {
+            // "with 7 elements"
+            if let Some(end) = t.find(" elements") {
+                if t[..end].chars().all(|c| c.is_ascii_digit()) {
+                    tail = &t[end + " elements".len()..];
+                }
+            }
+        }
+        out.push_str(&rest[..i]);
+        out.push_str(if kw == "struct " {
+            "an object"
+        } else {
+            "one of the allowed values"
+        });
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Keep echoed parser messages short (they may quote client input).
@@ -131,4 +180,27 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
 /// is right here; passwords use argon2id).
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_json_shapes_not_rust_types() {
+        assert_eq!(
+            without_type_names(
+                "invalid length 3, expected struct NewPatient with 7 elements at line 1"
+            ),
+            "invalid length 3, expected an object at line 1"
+        );
+        assert_eq!(
+            without_type_names("invalid type: string \"x\", expected enum Role"),
+            "invalid type: string \"x\", expected one of the allowed values"
+        );
+        assert_eq!(
+            without_type_names("missing field `name` in struct literal"),
+            "missing field `name` in struct literal"
+        );
+    }
 }
