@@ -16,18 +16,13 @@ use crate::check;
 pub async fn allergies_noted_by_clinicians_warn_the_prescriber(h: Arc<Harness>) -> Result<()> {
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 2).await?;
-    let login = |p: &vaidya_tests::Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
     let (doctor, nurse, desk, admin) = (
-        login(&w.a.doctor).await?,
-        login(&w.a.nurse).await?,
-        login(&w.a.desk).await?,
-        login(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+        server.login_as(&w.a.nurse).await?,
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.admin).await?,
     );
-    let other = login(&w.b.doctor).await?;
+    let other = server.login_as(&w.b.doctor).await?;
     let k = w.a.id;
     let (_, p) = desk
         .post(

@@ -444,15 +444,10 @@ pub async fn throttle_holds_under_concurrency_and_spares_known_devices(
 pub async fn adding_a_member_outside_the_group_is_an_invitation(h: Arc<Harness>) -> Result<()> {
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 2).await?;
-    let login = |p: &vaidya_tests::Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
     let (admin_a, doctor_b, nurse_b) = (
-        login(&w.a.admin).await?,
-        login(&w.b.doctor).await?,
-        login(&w.b.nurse).await?,
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.b.doctor).await?,
+        server.login_as(&w.b.nurse).await?,
     );
     let k = w.a.id;
     // Clinic B's doctor (another group) and an email with no account get the same answer.

@@ -46,15 +46,10 @@ async fn register(api: &Api, signer: &DeviceSigner) -> Result<()> {
 pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>) -> Result<()> {
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 2).await?;
-    let login = |p: &vaidya_tests::Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
     let (doctor, desk, admin) = (
-        login(&w.a.doctor).await?,
-        login(&w.a.desk).await?,
-        login(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.admin).await?,
     );
     let k = w.a.id;
     let signer = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [11; 32]);
@@ -261,7 +256,7 @@ pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>
         status == StatusCode::FORBIDDEN,
         "a doctor listing devices: {status}"
     );
-    let other_admin = login(&w.b.admin).await?;
+    let other_admin = server.login_as(&w.b.admin).await?;
     let (status, body) = other_admin
         .get(&format!("/v1/clinics/{k}/device-keys"))
         .await?;
@@ -288,16 +283,11 @@ pub async fn a_colleagues_sync_applies_signed_work_as_its_author(h: Arc<Harness>
 pub async fn device_wipes_are_audited_once_from_who_may_report(h: Arc<Harness>) -> Result<()> {
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 2).await?;
-    let login = |p: &vaidya_tests::Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
     let (former, desk, admin, stranger) = (
-        login(&w.a.revoked).await?,
-        login(&w.a.desk).await?,
-        login(&w.a.admin).await?,
-        login(&w.b.admin).await?,
+        server.login_as(&w.a.revoked).await?,
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.b.admin).await?,
     );
     let k = w.a.id;
     let wipe = |user: Uuid, scope: &str, at: chrono::DateTime<chrono::Utc>| json!({"id": Uuid::now_v7(), "clinic_id": k, "user_id": user, "wiped_at": at, "scope": scope});

@@ -18,15 +18,10 @@ pub async fn cancelled_device_numbers_are_recorded_once_and_never_over_an_invoic
 ) -> Result<()> {
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 2).await?;
-    let login = |p: &vaidya_tests::Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
     let (desk, nurse, admin) = (
-        login(&w.a.desk).await?,
-        login(&w.a.nurse).await?,
-        login(&w.a.admin).await?,
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.nurse).await?,
+        server.login_as(&w.a.admin).await?,
     );
     let k = w.a.id;
     let push = format!("/v1/clinics/{k}/sync/push");
@@ -121,7 +116,7 @@ pub async fn cancelled_device_numbers_are_recorded_once_and_never_over_an_invoic
         "nothing recorded from the nurse: {got}"
     );
     // Another clinic's member sees none of it.
-    let (status, got) = login(&w.b.admin).await?.get(&list).await?;
+    let (status, got) = server.login_as(&w.b.admin).await?.get(&list).await?;
     check!(
         status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
         "another clinic: {status} {got}"

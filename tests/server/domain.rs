@@ -440,16 +440,11 @@ pub async fn openapi_document_is_served(h: Arc<Harness>) -> Result<()> {
 pub async fn collections_report_adds_up_and_stays_in_its_branch(h: Arc<Harness>) -> Result<()> {
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 2).await?;
-    let login = |p: &vaidya_tests::Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
     let (desk, admin, nurse, other) = (
-        login(&w.a.desk).await?,
-        login(&w.a.admin).await?,
-        login(&w.a.nurse).await?,
-        login(&w.b.admin).await?,
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.nurse).await?,
+        server.login_as(&w.b.admin).await?,
     );
     let k = w.a.id;
     let (_, p) = desk

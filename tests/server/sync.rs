@@ -642,15 +642,10 @@ pub async fn a_revoked_members_live_stream_gets_no_more_changes(h: Arc<Harness>)
     use futures::StreamExt;
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 4).await?;
-    let login = |p: &vaidya_tests::Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
     let (desk, doctor, admin) = (
-        login(&w.a.desk).await?,
-        login(&w.a.doctor).await?,
-        login(&w.a.admin).await?,
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.doctor).await?,
+        server.login_as(&w.a.admin).await?,
     );
     let k = w.a.id;
     let resp = doctor

@@ -108,6 +108,15 @@ impl TestServer {
     }
 
     /// An HTTP client for this server, not signed in.
+    /// A client signed in as `person`.
+    pub async fn login_as(&self, person: &Person) -> Result<Api> {
+        Ok(self
+            .client()
+            .login(&person.email, &person.password)
+            .await?
+            .0)
+    }
+
     pub fn client(&self) -> Api {
         Api {
             http: reqwest::Client::new(),

@@ -575,14 +575,9 @@ pub async fn revoking_a_doctor_removes_what_only_clinicians_could_read(
     let server = TestServer::spawn(&world.db, 4).await?;
     let clinic = world.a.id;
     let (doctor, desk) = (&world.a.doctor, &world.a.desk);
-    let login = |p: &Person| {
-        let (email, password) = (p.email.clone(), p.password.clone());
-        let c = server.client();
-        async move { c.login(&email, &password).await.map(|(api, _)| api) }
-    };
-    let admin = login(&world.a.admin).await?;
+    let admin = server.login_as(&world.a.admin).await?;
     // Yesterday, on another computer, the doctor wrote a note.
-    let api = login(doctor).await?;
+    let api = server.login_as(doctor).await?;
     let (_, p) = api
         .post(
             &format!("/v1/clinics/{clinic}/patients"),

@@ -61,6 +61,20 @@ macro_rules! check {
     };
 }
 
+/// Why the keyring cannot be used, after giving a keyring daemon that is still starting
+/// (it creates its default collection asynchronously after `--unlock`) a few seconds.
+fn available_soon(store: &CredentialStore) -> Option<String> {
+    let mut last = None;
+    for _ in 0..25 {
+        match store.check_available() {
+            Ok(()) => return None,
+            Err(e) => last = Some(e.to_string()),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    last
+}
+
 /// A fresh keyring service, or `None` (with a note) when there is no usable keyring and
 /// `VAIDYA_REQUIRE_KEYRING` is not `1`.
 pub fn keyring(test: &str) -> Result<Option<CredentialStore>> {
@@ -70,7 +84,7 @@ pub fn keyring(test: &str) -> Result<Option<CredentialStore>> {
         if cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
             Some("no D-Bus session".to_owned())
         } else {
-            store.check_available().err().map(|e| e.to_string())
+            available_soon(&store)
         };
     match missing {
         None => Ok(Some(store)),

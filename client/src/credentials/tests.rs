@@ -26,7 +26,20 @@ fn real_keyring(test: &str) -> Option<CredentialStore> {
         if cfg!(target_os = "linux") && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
             Some("no D-Bus session (DBUS_SESSION_BUS_ADDRESS is unset)".to_owned())
         } else {
-            store.check_available().err().map(|e| e.to_string())
+            // A keyring daemon that is still starting creates its default collection
+            // asynchronously: give it a few seconds before calling it unavailable.
+            let mut last = None;
+            for _ in 0..25 {
+                match store.check_available() {
+                    Ok(()) => {
+                        last = None;
+                        break;
+                    }
+                    Err(e) => last = Some(e.to_string()),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            last
         };
     match missing {
         None => Some(store),
