@@ -271,6 +271,12 @@ impl Client {
             .session(&config.server, active.user_id)?
             .ok_or(SessionError::NotSignedIn)?;
         let api = Client::api_for(&config)?;
+        if stored.refresh_token.is_empty() {
+            // Signed in offline with a password (no server session to refresh): the same
+            // offline start as before the restart; the status bar asks for the password when
+            // the server answers.
+            return Client::unlock_offline(config, api, stored);
+        }
         match api.refresh(&stored.refresh_token).await {
             Ok(session) => {
                 Client::after_online(config, api, session)?

@@ -447,6 +447,17 @@ pub async fn staff_take_turns_on_a_pc_offline_with_their_passwords(h: Arc<Harnes
         d.client()?.mode() == vaidya_client::Mode::Offline && d.client()?.user_id() == desk.id,
         "the front desk is signed in offline"
     );
+    // The app restarts meanwhile, and the server answers for a moment: it resumes her
+    // offline sign-in (there is no server session to refresh, and her lease and offline
+    // pass are not thrown away); the password is asked for when sync needs the server.
+    d.proxy.set_online(true);
+    let resumed = Client::resume(d.config.clone()).await;
+    d.proxy.set_online(false);
+    let resumed = resumed?;
+    check!(
+        resumed.mode() == vaidya_client::Mode::Offline && resumed.user_id() == desk.id,
+        "the restart resumes the front desk offline"
+    );
     let mut engine = d.engine(clinic, 3)?;
     let walk_in = d
         .clinic(&mut engine)?
