@@ -57,10 +57,21 @@ keyring_home=$(mktemp -d)
 export VAIDYA_TEST_LOG="$keyring_home/test.log"
 trap 'rm -rf "$keyring_home"' EXIT
 # Xvfb gives the end-to-end test a screen (the app's window is 1280×820).
-XDG_DATA_HOME="$keyring_home" xvfb-run -a -s "-screen 0 1600x1000x24" dbus-run-session -- bash -c '
+# Its control socket goes in a private runtime directory too: with the shared default
+# (~/.cache/keyring-*), `--unlock` can reach a daemon left from another session instead of
+# starting one on this session's bus.
+mkdir -m 700 "$keyring_home/run"
+XDG_DATA_HOME="$keyring_home" XDG_RUNTIME_DIR="$keyring_home/run" xvfb-run -a -s "-screen 0 1600x1000x24" dbus-run-session -- bash -c '
   set -euo pipefail
   echo -n "vaidya-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  # The daemon creates its default collection asynchronously; give it a moment.
+  # The daemon takes the Secret Service name and creates its default collection
+  # asynchronously: wait until the name is on this bus (at most 10 s), then a moment more.
+  for _ in $(seq 50); do
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+      | grep -q "boolean true" && break
+    sleep 0.2
+  done
   sleep 1
   # Into a file, followed live: a pipe to tee would wait for every process that inherited
   # it (one stray WebKit helper would hang the run); a file does not.
