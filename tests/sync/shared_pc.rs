@@ -632,10 +632,22 @@ pub async fn revoking_a_doctor_removes_what_only_clinicians_could_read(
     d.sign_in(doctor).await?;
     let file = d.config.data_dir.partition_file(clinic);
     let key = store.partition_key(clinic)?.context("the key stays")?;
-    let partition = ClinicPartition::open(&d.config.data_dir, clinic, &key)?;
+    let mut partition = ClinicPartition::open(&d.config.data_dir, clinic, &key)?;
     check!(
         partition.get_encounter(note)?.is_none(),
         "the note only a clinician could read left the file"
+    );
+    // The clinicians' pull cursor went with the rows it vouched for (a doctor who signs in
+    // here later pulls the notes afresh); the front desk's stays.
+    partition.set_reader(vaidya_shared::api::Role::Doctor);
+    check!(
+        partition.pull_cursor()?.is_none(),
+        "the clinicians' cursor was forgotten"
+    );
+    partition.set_reader(vaidya_shared::api::Role::FrontDesk);
+    check!(
+        partition.pull_cursor()?.is_some(),
+        "the front desk's cursor stays"
     );
     check!(
         partition.get_patient(walk_in.id)?.is_some() && partition.outbox_len()? == 1,
