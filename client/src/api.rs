@@ -578,6 +578,38 @@ impl ServerApi {
         .await
     }
 
+    /// The clinic's open invitations (clinic admins).
+    pub async fn clinic_invitations(
+        &self,
+        clinic: Uuid,
+    ) -> Result<Vec<vaidya_shared::api::Invitation>, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/invitations"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// Withdraws an open invitation (clinic admins).
+    pub async fn withdraw_invitation(&self, clinic: Uuid, id: Uuid) -> Result<(), ApiError> {
+        let resp = self
+            .request(
+                Method::DELETE,
+                &format!("/v1/clinics/{clinic}/invitations/{id}"),
+            )
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(ApiError::from_reqwest)?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(error_from(resp).await)
+        }
+    }
+
     /// The signed-in user's open invitations.
     pub async fn my_invitations(&self) -> Result<Vec<vaidya_shared::api::Invitation>, ApiError> {
         self.call::<(), _>(Method::GET, "/v1/me/invitations", &[], None)

@@ -34,7 +34,8 @@ CREATE TABLE vaidya.invitations (
     created_at  timestamptz NOT NULL DEFAULT now(),
     expires_at  timestamptz NOT NULL,
     answered_at timestamptz,
-    answer      text CHECK (answer IN ('accepted', 'declined')),
+    -- 'withdrawn': the clinic's admin took it back before it was answered.
+    answer      text CHECK (answer IN ('accepted', 'declined', 'withdrawn')),
     PRIMARY KEY (clinic_id, id),
     CHECK ((answered_at IS NULL) = (answer IS NULL))
 );

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::net::TcpListener;
@@ -196,6 +196,14 @@ pub fn router(app: App) -> Router {
             get(routes::allergies::get).patch(routes::allergies::update),
         )
         .route("/clinics/{clinic_id}/audit", get(routes::audit::list))
+        .route(
+            "/clinics/{clinic_id}/invitations",
+            get(routes::invitations::list_open),
+        )
+        .route(
+            "/clinics/{clinic_id}/invitations/{id}",
+            delete(routes::invitations::withdraw),
+        )
         .route(
             "/clinics/{clinic_id}/reports/collections",
             get(routes::reports::collections),

@@ -36,6 +36,8 @@ macro_rules! with_app_commands {
             set_member_role,
             revoke_member,
             my_invitations,
+            clinic_invitations,
+            withdraw_invitation,
             answer_invitation,
             member_devices,
             audit_trail,

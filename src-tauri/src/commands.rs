@@ -235,6 +235,16 @@ pub async fn add_member(core: State<'_, Core>, member: NewMember) -> Result<Memb
 }
 
 #[tauri::command]
+pub async fn clinic_invitations(core: State<'_, Core>) -> Result<Vec<Invitation>> {
+    core.clinic_invitations().await
+}
+
+#[tauri::command]
+pub async fn withdraw_invitation(core: State<'_, Core>, id: Uuid) -> Result<()> {
+    core.withdraw_invitation(id).await
+}
+
+#[tauri::command]
 pub async fn my_invitations(core: State<'_, Core>) -> Result<Vec<Invitation>> {
     core.my_invitations().await
 }

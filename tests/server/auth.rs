@@ -485,6 +485,38 @@ pub async fn adding_a_member_outside_the_group_is_an_invitation(h: Arc<Harness>)
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    // The admin sees both open; withdraws the one to the address with no account, after
+    // which it can no longer be accepted.
+    let (status, open) = admin_a.get(&format!("/v1/clinics/{k}/invitations")).await?;
+    check!(
+        status == StatusCode::OK && open.as_array().map(Vec::len) == Some(2),
+        "open invitations: {status} {open}"
+    );
+    let stranger = answers[1]["invitation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let (status, _) = admin_a
+        .delete(&format!("/v1/clinics/{k}/invitations/{stranger}"))
+        .await?;
+    check!(status == StatusCode::NO_CONTENT, "withdraw: {status}");
+    let (status, _) = admin_a
+        .delete(&format!("/v1/clinics/{k}/invitations/{stranger}"))
+        .await?;
+    check!(status == StatusCode::NOT_FOUND, "withdrawn twice: {status}");
+    let (_, open) = admin_a.get(&format!("/v1/clinics/{k}/invitations")).await?;
+    check!(
+        open.as_array().map(Vec::len) == Some(1),
+        "after withdrawing: {open}"
+    );
+    // Only the clinic's admins see them.
+    let (status, _) = doctor_b
+        .get(&format!("/v1/clinics/{k}/invitations"))
+        .await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "a non-member lists: {status}"
+    );
     // Not a member yet: clinic A's data stays closed to them.
     let (status, _) = doctor_b.get(&format!("/v1/clinics/{k}/patients")).await?;
     check!(

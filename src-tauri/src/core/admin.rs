@@ -68,6 +68,18 @@ impl Core {
         Ok(added)
     }
 
+    /// The clinic's open invitations (online only; clinic admins).
+    pub async fn clinic_invitations(&self) -> Result<Vec<Invitation>, UiError> {
+        let (api, clinic) = self.api_for(Resource::Member, Action::Create).await?;
+        Ok(api.clinic_invitations(clinic).await?)
+    }
+
+    /// Withdraws one of the clinic's open invitations.
+    pub async fn withdraw_invitation(&self, id: Uuid) -> Result<(), UiError> {
+        let (api, clinic) = self.api_for(Resource::Member, Action::Delete).await?;
+        Ok(api.withdraw_invitation(clinic, id).await?)
+    }
+
     /// The signed-in user's open invitations (online only).
     pub async fn my_invitations(&self) -> Result<Vec<Invitation>, UiError> {
         let api = self.signed_in_api().await?;

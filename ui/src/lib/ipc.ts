@@ -85,6 +85,8 @@ export const api = {
   /** Adds a colleague of the clinic's group at once, or invites anyone else. */
   addMember: (member: NewMember) => call<MemberAdded>("add_member", { member }),
   myInvitations: () => call<Invitation[]>("my_invitations"),
+  clinicInvitations: () => call<Invitation[]>("clinic_invitations"),
+  withdrawInvitation: (id: Uuid) => call<void>("withdraw_invitation", { id }),
   /** Accepting answers the session with the new clinic in it. */
   answerInvitation: (id: Uuid, accept: boolean) => call<SessionView>("answer_invitation", { id, accept }),
   setMemberRole: (memberId: Uuid, role: Role) => call<Member>("set_member_role", { memberId, role }),

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, readableError } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
-import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Member, MemberDevice, Role } from "../lib/types";
+import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Invitation, Member, MemberDevice, Role } from "../lib/types";
 import { en } from "../strings/en";
 import { shortId } from "../lib/ids";
 import { ErrorBanner, Field, Notice, Select, useAction } from "../components/common";
@@ -32,12 +32,15 @@ function Members(_props: { clinic: ClinicView }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("front_desk");
   const [invited, setInvited] = useState<string | null>(null);
+  // Open invitations: people outside the group asked to join, until they answer.
+  const [invitations, setInvitations] = useState<Invitation[]>([]);
   const { busy, error, run } = useAction();
   // The device column is an aid; if it cannot be read, the members (what an admin acts on)
   // still show, and the device column says why it is empty.
   const [devicesError, setDevicesError] = useState<unknown>(null);
   const load = () => run(async () => {
-    const [m, d] = await Promise.allSettled([api.listMembers(), api.memberDevices()]);
+    const [m, d, i] = await Promise.allSettled([api.listMembers(), api.memberDevices(), api.clinicInvitations()]);
+    if (i.status === "fulfilled") setInvitations(i.value);
     if (d.status === "fulfilled") {
       setDevices(d.value);
       setDevicesError(null);
@@ -81,6 +84,19 @@ function Members(_props: { clinic: ClinicView }) {
           ))}
         </tbody>
       </table>
+      {invitations.length > 0 && (
+        <table class="grid" data-testid="open-invitations">
+          <thead><tr><th>{en.admin.invitedEmail}</th><th>{en.admin.role}</th><th>{en.admin.until}</th><th /></tr></thead>
+          <tbody>
+            {invitations.map((i) => (
+              <tr key={i.id}>
+                <td>{i.email}</td><td>{en.roles[i.role]}</td><td>{formatDate(i.expires_at)}</td>
+                <td><button class="small subtle" onClick={() => run(async () => { await api.withdrawInvitation(i.id); await load(); })}>{en.admin.withdraw}</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       {invited && <Notice>{en.admin.invited(invited)}</Notice>}
       <form class="row card" onSubmit={(e) => {
         e.preventDefault();
