@@ -392,30 +392,28 @@ impl ServerApi {
             id,
             public_key: vaidya_shared::authorship::encode_public_key(public_key),
         };
-        self.post_expecting_no_body("/v1/me/device-keys", &body)
+        self.call_no_content(Method::POST, "/v1/me/device-keys", Some(&body))
             .await
     }
 
     /// Reports a wipe this device did on a member's revocation, for the clinic's audit
     /// trail. Sent again with the same id, it is recorded once.
     pub async fn report_wipe(&self, wipe: &vaidya_shared::api::DeviceWipe) -> Result<(), ApiError> {
-        self.post_expecting_no_body("/v1/me/device-wipes", wipe)
+        self.call_no_content(Method::POST, "/v1/me/device-wipes", Some(wipe))
             .await
     }
 
-    /// POSTs `body` to a route that answers success without a body.
-    async fn post_expecting_no_body(
+    /// A request to a route that answers success without a body (204), with the same
+    /// refresh-and-retry as every other call.
+    async fn call_no_content<B: Serialize>(
         &self,
+        method: Method,
         path: &str,
-        body: &impl Serialize,
+        body: Option<&B>,
     ) -> Result<(), ApiError> {
         let resp = self
-            .request(Method::POST, path)
-            .timeout(REQUEST_TIMEOUT)
-            .json(body)
-            .send()
-            .await
-            .map_err(ApiError::from_reqwest)?;
+            .send(method, path, &[], body, Some(REQUEST_TIMEOUT))
+            .await?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -594,20 +592,12 @@ impl ServerApi {
 
     /// Withdraws an open invitation (clinic admins).
     pub async fn withdraw_invitation(&self, clinic: Uuid, id: Uuid) -> Result<(), ApiError> {
-        let resp = self
-            .request(
-                Method::DELETE,
-                &format!("/v1/clinics/{clinic}/invitations/{id}"),
-            )
-            .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(ApiError::from_reqwest)?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(error_from(resp).await)
-        }
+        self.call_no_content::<()>(
+            Method::DELETE,
+            &format!("/v1/clinics/{clinic}/invitations/{id}"),
+            None,
+        )
+        .await
     }
 
     /// The signed-in user's open invitations.
@@ -629,9 +619,10 @@ impl ServerApi {
 
     /// Declines an invitation.
     pub async fn decline_invitation(&self, id: Uuid) -> Result<(), ApiError> {
-        self.post_expecting_no_body(
+        self.call_no_content(
+            Method::POST,
             &format!("/v1/me/invitations/{id}/decline"),
-            &serde_json::json!({}),
+            Some(&serde_json::json!({})),
         )
         .await
     }
@@ -654,20 +645,12 @@ impl ServerApi {
 
     /// Revokes a membership (clinic admins only).
     pub async fn revoke_member(&self, clinic: Uuid, member: Uuid) -> Result<(), ApiError> {
-        let resp = self
-            .send::<()>(
-                Method::DELETE,
-                &format!("/v1/clinics/{clinic}/members/{member}"),
-                &[],
-                None,
-                Some(REQUEST_TIMEOUT),
-            )
-            .await?;
-        if resp.status().is_success() {
-            Ok(())
-        } else {
-            Err(error_from(resp).await)
-        }
+        self.call_no_content::<()>(
+            Method::DELETE,
+            &format!("/v1/clinics/{clinic}/members/{member}"),
+            None,
+        )
+        .await
     }
 
     /// One page of the clinic's audit trail (clinic admins only).

@@ -15,6 +15,20 @@ use super::db_enum;
 use crate::app::App;
 use crate::http::{ApiPath, AppError, RequestMeta, RequestTx};
 
+/// An invitation as both queries below select it.
+fn from_row(r: &tokio_postgres::Row) -> Result<Invitation, AppError> {
+    Ok(Invitation {
+        id: r.get("id"),
+        clinic_id: r.get("clinic_id"),
+        clinic_name: r.get("clinic_name"),
+        email: r.get("email"),
+        role: db_enum(r, "role", Role::parse)?,
+        invited_by_name: r.get("invited_by_name"),
+        created_at: r.get("created_at"),
+        expires_at: r.get("expires_at"),
+    })
+}
+
 #[utoipa::path(get, path = "/v1/me/invitations", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Vec<Invitation>), (status = 401, body = ApiError)))]
 /// The caller's open invitations, matched on their account's email.
@@ -30,18 +44,7 @@ pub async fn mine(
                 .await?;
             let invitations = rows
                 .iter()
-                .map(|r| {
-                    Ok(Invitation {
-                        id: r.get("id"),
-                        clinic_id: r.get("clinic_id"),
-                        clinic_name: r.get("clinic_name"),
-                        email: r.get("email"),
-                        role: db_enum(r, "role", Role::parse)?,
-                        invited_by_name: r.get("invited_by_name"),
-                        created_at: r.get("created_at"),
-                        expires_at: r.get("expires_at"),
-                    })
-                })
+                .map(from_row)
                 .collect::<Result<Vec<_>, AppError>>()?;
             Ok(Json(invitations))
         })
@@ -123,18 +126,7 @@ pub async fn list_open(
                 .await?;
             let invitations = rows
                 .iter()
-                .map(|r| {
-                    Ok(Invitation {
-                        id: r.get("id"),
-                        clinic_id: r.get("clinic_id"),
-                        clinic_name: r.get("clinic_name"),
-                        email: r.get("email"),
-                        role: db_enum(r, "role", Role::parse)?,
-                        invited_by_name: r.get("invited_by_name"),
-                        created_at: r.get("created_at"),
-                        expires_at: r.get("expires_at"),
-                    })
-                })
+                .map(from_row)
                 .collect::<Result<Vec<_>, AppError>>()?;
             let ids: Vec<Uuid> = invitations.iter().map(|i| i.id).collect();
             tx.audit(clinic, AuditAction::List, "invitation", &ids, &[])
