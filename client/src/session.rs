@@ -183,9 +183,11 @@ impl Client {
                     .save_device_token(&config.server, email, token)?;
             }
         }
-        let client = Client::after_online(config, api, session)?;
-        client.keep_password_verifier(email, password).await?;
-        client
+        let verifier = Client::password_verifier(password).await?;
+        config
+            .credentials
+            .save_offline_user(&config.server, email, session.user.id)?;
+        Client::after_online(config, api, session, Some(verifier))?
             .ensure_signer()
             .await?
             .forget_revoked_colleagues()
@@ -194,25 +196,17 @@ impl Client {
             .await
     }
 
-    /// Keeps an Argon2id verifier of the password with the session (never the password), so
-    /// the user can sign in again here offline after a colleague used the PC.
-    async fn keep_password_verifier(
-        &self,
-        email: &str,
-        password: &str,
-    ) -> Result<(), SessionError> {
+    /// An Argon2id verifier of the password (never the password), kept with the session so
+    /// the user can sign in again here offline after a colleague used the PC. Hashed off the
+    /// async workers (it takes tens of milliseconds).
+    async fn password_verifier(password: &str) -> Result<String, SessionError> {
         let password = password.to_owned();
-        let verifier =
+        Ok(
             tokio::task::spawn_blocking(move || vaidya_shared::password::hash(&password))
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let creds = &self.config.credentials;
-        if let Some(stored) = creds.session(&self.config.server, self.user_id)? {
-            creds.save_session(&stored.with_verifier(Some(verifier)))?;
-        }
-        creds.save_offline_user(&self.config.server, email, self.user_id)?;
-        Ok(())
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        )
     }
 
     /// Signs in without the network: the user signed in online on this PC before (their
@@ -279,7 +273,7 @@ impl Client {
         }
         match api.refresh(&stored.refresh_token).await {
             Ok(session) => {
-                Client::after_online(config, api, session)?
+                Client::after_online(config, api, session, None)?
                     .ensure_signer()
                     .await?
                     .forget_revoked_colleagues()
@@ -459,16 +453,21 @@ impl Client {
         Ok(())
     }
 
+    /// `verifier`: the password's, at a sign-in with the password; `None` on a refresh, which
+    /// keeps the one made at the last sign-in with a password.
     fn after_online(
         config: ClientConfig,
         api: ServerApi,
         session: Session,
+        verifier: Option<String>,
     ) -> Result<Client, SessionError> {
         let creds = &config.credentials;
-        // The password verifier outlives a refresh (made at the last sign-in with a password).
-        let verifier = creds
-            .session(&config.server, session.user.id)?
-            .and_then(|s| s.password_verifier);
+        let verifier = match verifier {
+            Some(v) => Some(v),
+            None => creds
+                .session(&config.server, session.user.id)?
+                .and_then(|s| s.password_verifier),
+        };
         let mut stored =
             StoredSession::from_session(&config.server, &session).with_verifier(verifier);
         stored.last_known_time = api.server_time();

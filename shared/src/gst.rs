@@ -32,7 +32,7 @@ pub fn rates_in_force(day: NaiveDate) -> &'static [u32] {
     rates
 }
 
-pub use crate::rules::clock::india_date;
+use crate::rules::clock::india_date;
 
 /// The document a supply is billed on (CGST Rules 46, 46A and 49).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -272,17 +272,6 @@ pub enum SupplyKind {
     IntraState,
     /// Different states: IGST.
     InterState,
-}
-
-impl SupplyKind {
-    /// Decide the supply kind from two two-digit GST state codes ("27" = Maharashtra).
-    pub fn from_states(supplier_state: &str, place_of_supply: &str) -> SupplyKind {
-        if supplier_state == place_of_supply {
-            SupplyKind::IntraState
-        } else {
-            SupplyKind::InterState
-        }
-    }
 }
 
 /// Tax amounts of one line, all in paise.
@@ -554,11 +543,5 @@ mod tests {
         assert_eq!(format_rate(1800), "18 %");
         assert_eq!(format_rate(25), "0.25 %");
         assert_eq!(format_rate(10), "0.1 %");
-    }
-
-    #[test]
-    fn supply_kind_by_state() {
-        assert_eq!(SupplyKind::from_states("27", "27"), SupplyKind::IntraState);
-        assert_eq!(SupplyKind::from_states("27", "29"), SupplyKind::InterState);
     }
 }

@@ -582,7 +582,8 @@ pub async fn adding_a_member_outside_the_group_is_an_invitation(h: Arc<Harness>)
         .is_err(),
         "user_id_by_email still answers"
     );
-    // A colleague of the group is still added at once; a malformed email is refused.
+    // A malformed email is refused before anything is looked up (a colleague of the group
+    // being added at once is the re-add in `revoked_membership_takes_effect_next_request`).
     let (status, body) = admin_a
         .post(
             &format!("/v1/clinics/{k}/members"),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { documentKind, formatRate, GstFailure, ratesInForce, stateTaxLabel, sumLines, supplyKind, taxLine, todayInIndia } from "./gst";
+import { documentKind, formatRate, GstFailure, ratesInForce, stateTaxLabel, sumLines, taxLine, todayInIndia } from "./gst";
 
 // The same cases as `shared/src/gst.rs`, so client previews match the server's invoice.
 describe("GST split", () => {
@@ -37,9 +37,7 @@ describe("GST split", () => {
     expect(kind(() => taxLine(-1, 100, 0, 0, "intra_state"))).toBe("negative_amount");
     expect(kind(() => taxLine(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 0, 0, "intra_state"))).toBe("overflow");
   });
-  it("decides supply kind by state codes and sums lines", () => {
-    expect(supplyKind("27", "27")).toBe("intra_state");
-    expect(supplyKind("27", "29")).toBe("inter_state");
+  it("sums lines", () => {
     const a = taxLine(2, 50_000, 0, 1800, "intra_state");
     const b = taxLine(1, 101, 0, 500, "intra_state");
     expect(sumLines([a, b])).toEqual({ taxable_paise: 100_101, cgst_paise: 9_003, sgst_paise: 9_003, igst_paise: 0, total_paise: 118_107 });

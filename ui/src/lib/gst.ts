@@ -46,10 +46,6 @@ export class GstFailure extends Error {
   }
 }
 
-export function supplyKind(supplierState: string, placeOfSupply: string): SupplyKind {
-  return supplierState === placeOfSupply ? "intra_state" : "inter_state";
-}
-
 const divRound = (n: bigint, d: bigint) => (n + d / 2n) / d;
 const I64_MAX = (1n << 63n) - 1n;
 
