@@ -686,6 +686,28 @@ impl ServerApi {
         .await
     }
 
+    /// The clinic's GSTR-1 for a month or a quarter (computed by the server under RLS).
+    pub async fn gstr1_report(
+        &self,
+        clinic: Uuid,
+        query: &vaidya_shared::gstr1::Gstr1Query,
+    ) -> Result<vaidya_shared::gstr1::Gstr1Report, ApiError> {
+        let mut params = vec![
+            ("year", query.year.to_string()),
+            ("month", query.month.to_string()),
+        ];
+        if let Some(months) = query.months {
+            params.push(("months", months.to_string()));
+        }
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/reports/gstr1"),
+            &params,
+            None,
+        )
+        .await
+    }
+
     /// Opens the clinic's live notification stream.
     pub async fn live(&self, clinic: Uuid) -> Result<LiveEvents, ApiError> {
         let resp = self

@@ -478,6 +478,7 @@ mod tests {
                 discount_paise: 0,
                 gst_rate_bp: 0,
             }],
+            recipient: None,
         };
         let e = refused(
             OpenClinic::new(&mut p, user, Role::Nurse)

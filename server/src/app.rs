@@ -209,6 +209,10 @@ pub fn router(app: App) -> Router {
             get(routes::reports::collections),
         )
         .route(
+            "/clinics/{clinic_id}/reports/gstr1",
+            get(routes::reports::gstr1),
+        )
+        .route(
             "/clinics/{clinic_id}/sync/push",
             post(crate::sync::push::push),
         )

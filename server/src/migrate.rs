@@ -75,6 +75,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0016_invitations",
         include_str!("../migrations/0016_invitations.sql"),
     ),
+    (
+        "0017_invoice_recipient",
+        include_str!("../migrations/0017_invoice_recipient.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -23,7 +23,7 @@ use crate::routes;
         routes::invoices::list, routes::invoices::get, routes::invoices::create, routes::invoices::add_payment, routes::invoices::cancelled_numbers, routes::device_keys::register, routes::device_keys::list, routes::device_keys::revoke, routes::device_keys::report_wipe, routes::invitations::mine, routes::invitations::accept, routes::invitations::decline, routes::invitations::list_open, routes::invitations::withdraw,
         routes::allergies::list, routes::allergies::get, routes::allergies::create, routes::allergies::update,
         routes::audit::list,
-        routes::reports::collections,
+        routes::reports::collections, routes::reports::gstr1,
         crate::sync::push::push, crate::sync::pull::pull, crate::sync::live::live,
         crate::sync::conflicts::list, crate::sync::conflicts::resolve_handler,
     ),

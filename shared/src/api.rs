@@ -806,6 +806,20 @@ pub struct NewPayment {
     pub reference: Option<String>,
 }
 
+/// A business customer billed with its GSTIN (a "B2B" supply, e.g. a company's health
+/// check-ups): printed on the invoice (CGST Rule 46(e)) and reported in GSTR-1's B2B table.
+/// Its GSTIN may be of any state: health services and goods handed over at the clinic are
+/// supplied in the clinic's state whoever receives them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceRecipient {
+    /// The customer's GSTIN, checked with its check character.
+    pub gstin: String,
+    /// The customer's legal name, as registered.
+    pub name: String,
+}
+
 /// The supplier as printed on an invoice: the clinic's details at the issue, kept with the
 /// invoice so a reprint is identical to the original (CGST Rule 46(a)) even after the
 /// clinic moves or changes its name.
@@ -863,6 +877,10 @@ pub struct Invoice {
     /// (those print with the clinic's current details).
     #[serde(default)]
     pub supplier: Option<InvoiceSupplier>,
+    /// The business customer, for a B2B invoice; absent for a patient's own bill.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub recipient: Option<InvoiceRecipient>,
 }
 
 /// The days (in India) a collections report covers, both ends included; at most
@@ -1024,6 +1042,10 @@ pub struct NewInvoice {
     /// Two-digit GST state code; defaults to the clinic's own state.
     pub place_of_supply: Option<String>,
     pub lines: Vec<NewInvoiceLine>,
+    /// A business customer billed with its GSTIN (B2B); none for a patient's own bill.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub recipient: Option<InvoiceRecipient>,
 }
 
 impl NewInvoice {

@@ -203,6 +203,12 @@ pub fn tax_invoice(
     })
 }
 
+/// An invoice number as printed and reported: `<series>/<number>`, the number zero-padded
+/// to six digits (`D3AF2C/000042`, at most 16 characters as GSTR-1 allows).
+pub fn invoice_number(series: &str, number: i64) -> String {
+    format!("{series}/{number:06}")
+}
+
 /// A rate as people write it: 1800 → "18 %", 25 → "0.25 %".
 pub fn format_rate(rate_bp: u32) -> String {
     let (whole, frac) = (rate_bp / 100, rate_bp % 100);

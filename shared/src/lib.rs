@@ -6,6 +6,7 @@ pub mod authorship;
 pub mod entity;
 pub mod error;
 pub mod gst;
+pub mod gstr1;
 pub mod password;
 pub mod rules;
 pub mod sync;

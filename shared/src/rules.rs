@@ -57,6 +57,7 @@ pub fn rules_for_ui() -> serde_json::Value {
             "instructions": l::INSTRUCTIONS,
             "invoice_lines": l::INVOICE_LINES,
             "line_description": l::LINE_DESCRIPTION,
+            "recipient_name": l::RECIPIENT_NAME,
             "max_quantity": l::MAX_QUANTITY,
             "max_unit_price_paise": l::MAX_UNIT_PRICE_PAISE,
             "payment_reference": l::PAYMENT_REFERENCE,

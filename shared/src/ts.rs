@@ -9,6 +9,9 @@ use crate::api::*;
 use crate::authorship::Authorship;
 use crate::error::{ApiError, ErrorCode};
 use crate::gst::{LineTax, SupplyKind};
+use crate::gstr1::{
+    B2bInvoice, B2csRow, DocumentSeries, Gstr1Query, Gstr1Report, HsnRow, NilRow, RateAmounts,
+};
 use crate::rules::validation::AllergyWarning;
 use crate::rules::{Action, Resource};
 use crate::sync::*;
@@ -47,8 +50,10 @@ pub fn typescript() -> String {
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST
         SupplyKind, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
-        Invoice, InvoiceSupplier, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
+        Invoice, InvoiceSupplier, InvoiceRecipient, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
         DayCollections, CollectionsReport,
+        // GSTR-1
+        Gstr1Query, RateAmounts, B2bInvoice, B2csRow, NilRow, HsnRow, DocumentSeries, Gstr1Report,
         // audit trail and clinic
         AuditAction, AuditEntry, AuditQuery, Clinic,
         // errors

@@ -406,6 +406,28 @@ fn gen_invoice(r: &mut Rng) -> Value {
     } else if !fuzz && !main {
         inv["number"] = Value::from(r.range(1, 999));
     }
+    // A business customer now and then: well formed, mistyped (check character, case,
+    // length, a blank or overlong name).
+    if r.chance(25) {
+        let gstin = if fuzz {
+            r.pick(&[
+                "29AAGCA1234D1Z4",
+                "29AAGCA1234D1Z5",
+                " 29aagca1234d1z4",
+                "29AAGCA1234D1Z",
+                "00AAGCA1234D1Z4",
+                "27AAPFA1234C1ZV",
+            ])
+        } else {
+            r.pick(&["29AAGCA1234D1Z4", "27AAPFA1234C1ZV", "04AABCU9603R1ZV"])
+        };
+        let name = if fuzz {
+            text(r, 200)
+        } else {
+            "Acme Software Pvt Ltd".to_owned()
+        };
+        inv["recipient"] = json!({"gstin": gstin, "name": name});
+    }
     inv
 }
 

@@ -43,6 +43,8 @@ macro_rules! with_app_commands {
             audit_trail,
             collections_report,
             export_collections_csv,
+            gstr1_report,
+            export_gstr1,
             list_conflicts,
             resolve_conflict,
             sync_status,

@@ -14,6 +14,7 @@ use vaidya_shared::api::{
 
 use vaidya_client::PatientChart;
 use vaidya_shared::api::{Allergy, AllergyPatch, NewAllergy};
+use vaidya_shared::gstr1::{Gstr1Query, Gstr1Report};
 use vaidya_shared::rules::validation::AllergyWarning;
 
 use crate::core::{
@@ -276,29 +277,56 @@ pub async fn collections_report(
     core.collections_report(query).await
 }
 
-/// Saves the collections report as CSV in the user's Downloads folder (Documents, or the
-/// home folder, where there is none) and returns the file's path.
+/// Saves the collections report as CSV in the user's Downloads folder and returns the
+/// file's path.
 #[tauri::command]
 pub async fn export_collections_csv<R: Runtime>(
     app: AppHandle<R>,
     core: State<'_, Core>,
     query: CollectionsQuery,
 ) -> Result<String> {
-    use tauri::Manager as _;
     let report = core.collections_report(query).await?;
+    let name = format!("vaidya-collections-{}-to-{}.csv", report.from, report.to);
+    save_report(&app, &name, &report.to_csv())
+}
+
+#[tauri::command]
+pub async fn gstr1_report(core: State<'_, Core>, query: Gstr1Query) -> Result<Gstr1Report> {
+    core.gstr1_report(query).await
+}
+
+/// Saves the GSTR-1 in the Downloads folder twice: the JSON the GST offline tool imports
+/// and a CSV for the accountant. Returns both paths.
+#[tauri::command]
+pub async fn export_gstr1<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, Core>,
+    query: Gstr1Query,
+) -> Result<Vec<String>> {
+    let report = core.gstr1_report(query).await?;
+    let stem = format!("vaidya-gstr1-{}-{}", report.gstin, report.return_period);
+    let json = serde_json::to_string_pretty(&report.offline_tool_json())
+        .map_err(|e| UiError::new("io_error", format!("the return could not be written: {e}")))?;
+    Ok(vec![
+        save_report(&app, &format!("{stem}.json"), &json)?,
+        save_report(&app, &format!("{stem}.csv"), &report.to_csv())?,
+    ])
+}
+
+/// Writes a report into the user's Downloads folder (Documents, or the home folder, where
+/// there is none) and returns its path. Written aside and renamed, so a half-written report
+/// never carries the final name.
+fn save_report<R: Runtime>(app: &AppHandle<R>, name: &str, contents: &str) -> Result<String> {
+    use tauri::Manager as _;
     let paths = app.path();
     let dir = paths
         .download_dir()
         .or_else(|_| paths.document_dir())
         .or_else(|_| paths.home_dir())
         .map_err(|e| UiError::new("io_error", format!("no folder to save the report in: {e}")))?;
-    let path = dir.join(format!(
-        "vaidya-collections-{}-to-{}.csv",
-        report.from, report.to
-    ));
-    // Written aside and renamed, so a half-written report never carries the final name.
-    let aside = path.with_extension("csv.part");
-    std::fs::write(&aside, report.to_csv())
+    let path = dir.join(name);
+    let aside = dir.join(format!("{name}.part"));
+    std::fs::write(&aside, contents)
         .and_then(|()| std::fs::rename(&aside, &path))
         .map_err(|e| UiError::new("io_error", format!("the report could not be saved: {e}")))?;
     Ok(path.display().to_string())

@@ -524,6 +524,13 @@ async fn clinic_day() -> Result<()> {
             "500",
         )
         .await?;
+        // Billed to the patient's employer, with its GSTIN (a B2B invoice), offline.
+        doc.click(By::Css(".invoice-editor input[name=invoice-business]"))
+            .await?;
+        doc.fill(By::Css("#f-recipient-gstin"), "29aagca1234d1z4")
+            .await?;
+        doc.fill(By::Css("#f-recipient-name"), "Acme Software Pvt Ltd")
+            .await?;
         doc.click(By::XPath(&button("Issue invoice"))).await?;
         wait_notice(&doc, "Invoice issued.").await?;
         let pending = doc.text(By::Css("[data-testid=pending]")).await?;
@@ -624,9 +631,10 @@ async fn clinic_day() -> Result<()> {
         )
         .await?;
         ensure!(
-            invoices.len() == 1,
-            "{} invoices on the server",
-            invoices.len()
+            invoices.len() == 1
+                && invoices[0]["recipient"]
+                    == serde_json::json!({"gstin": "29AAGCA1234D1Z4", "name": "Acme Software Pvt Ltd"}),
+            "the offline B2B invoice on the server: {invoices:?}"
         );
         // The walk-in is the front desk's on the server, though the doctor's session sent it.
         let sunita = server_list(&admin_a, &format!("/v1/clinics/{a}/patients?q=Pawar")).await?;

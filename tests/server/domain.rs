@@ -596,3 +596,224 @@ pub async fn collections_report_adds_up_and_stays_in_its_branch(h: Arc<Harness>)
     drop(payments);
     Ok(())
 }
+
+/// A CA's month: an exempt consultation, a cosmetic procedure at 18 %, medicines at 5 % with
+/// a consultation, and a company's health check-ups billed B2B with its GSTIN. GSTR-1 puts
+/// each in its table, adds up to what the database holds, leaves out other months, and is
+/// read only by roles and branches that may read the invoices.
+pub async fn gstr1_reports_each_supply_and_stays_in_its_branch(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, admin, nurse, other) = (
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.nurse).await?,
+        server.login_as(&w.b.admin).await?,
+    );
+    let k = w.a.id;
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Rekha Rao", "sex": "female"}),
+        )
+        .await?;
+    let line = |desc: &str, sac: &str, qty: i64, price: i64, rate: u32| json!({"description": desc, "sac_hsn": sac, "quantity": qty, "unit_price_paise": price, "gst_rate_bp": rate});
+    let mut issued = Vec::new();
+    for (lines, recipient) in [
+        (vec![line("Consultation", "999312", 1, 50_000, 0)], None),
+        (
+            vec![line("Laser hair removal", "999722", 1, 1_000_000, 1800)],
+            None,
+        ),
+        (
+            vec![
+                line("Consultation", "999312", 1, 50_000, 0),
+                line("Paracetamol 500 mg strip", "3004", 2, 10_000, 500),
+            ],
+            None,
+        ),
+        (
+            vec![
+                line("Annual health check-up", "999312", 10, 150_000, 0),
+                line("Cosmetic consultation", "999722", 1, 200_000, 1800),
+            ],
+            Some(json!({"gstin": " 29aagca1234d1z4 ", "name": "Acme Software Pvt Ltd"})),
+        ),
+    ] {
+        let mut body = json!({"patient_id": p["id"], "lines": lines});
+        if let Some(r) = recipient {
+            body["recipient"] = r;
+        }
+        let (status, inv) = desk
+            .post(&format!("/v1/clinics/{k}/invoices"), body)
+            .await?;
+        check!(status == StatusCode::CREATED, "invoice: {status} {inv}");
+        issued.push(inv);
+    }
+    check!(
+        issued[3]["recipient"]
+            == json!({"gstin": "29AAGCA1234D1Z4", "name": "Acme Software Pvt Ltd"})
+            && issued[0]["recipient"].is_null(),
+        "the business customer is kept, its GSTIN normalised: {}",
+        issued[3]
+    );
+    // A mistyped GSTIN (wrong check character) is refused, and takes no number.
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": [line("Check-up", "999312", 1, 100, 0)],
+                   "recipient": {"gstin": "29AAGCA1234D1Z5", "name": "Acme"}}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "recipient.gstin",
+        "bad GSTIN: {status} {body}"
+    );
+    // One more invoice, moved to last month: not in this month's return.
+    let (_, old) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": [line("Consultation", "999312", 1, 70_000, 0)]}),
+        )
+        .await?;
+    let su = w.db.superuser().await?;
+    su.batch_execute("SET session_replication_role = replica")
+        .await?;
+    su.execute(
+        "UPDATE vaidya.invoices SET issued_at = now() - interval '45 days' WHERE clinic_id = $1 AND id = $2",
+        &[&k, &old["id"].as_str().unwrap_or_default().parse::<uuid::Uuid>()?],
+    )
+    .await?;
+
+    let today = vaidya_shared::rules::clock::india_date(chrono::Utc::now());
+    use chrono::Datelike as _;
+    let period = format!("year={}&month={}", today.year(), today.month());
+    let (status, r) = desk
+        .get(&format!("/v1/clinics/{k}/reports/gstr1?{period}"))
+        .await?;
+    check!(status == StatusCode::OK, "report: {status} {r}");
+    check!(
+        r["gstin"] == w.a.gstin.as_str()
+            && r["return_period"] == format!("{:02}{}", today.month(), today.year())
+            && r["invoices"] == 4,
+        "the month's four invoices: {r}"
+    );
+    let b2b = &r["b2b"];
+    check!(
+        b2b.as_array().map(Vec::len) == Some(1)
+            && b2b[0]["recipient_gstin"] == "29AAGCA1234D1Z4"
+            && b2b[0]["value_paise"] == 1_500_000 + 236_000
+            && b2b[0]["items"]
+                == json!([{"rate_bp": 1800, "taxable_paise": 200_000, "igst_paise": 0, "cgst_paise": 18_000, "sgst_paise": 18_000}]),
+        "B2B: {b2b}"
+    );
+    check!(
+        r["b2cs"]
+            == json!([
+                {"place_of_supply": "27", "rate_bp": 500, "taxable_paise": 20_000, "igst_paise": 0, "cgst_paise": 500, "sgst_paise": 500},
+                {"place_of_supply": "27", "rate_bp": 1800, "taxable_paise": 1_000_000, "igst_paise": 0, "cgst_paise": 90_000, "sgst_paise": 90_000}
+            ]),
+        "B2CS by place of supply and rate: {}",
+        r["b2cs"]
+    );
+    check!(
+        r["nil"]
+            == json!([
+                {"supply_type": "INTRAB2B", "exempt_paise": 1_500_000},
+                {"supply_type": "INTRAB2C", "exempt_paise": 100_000}
+            ]),
+        "exempt supplies: {}",
+        r["nil"]
+    );
+    check!(
+        r["documents"]
+            == json!([{"series": "INV", "from": "INV/000001", "to": "INV/000004", "total": 4, "cancelled": 0, "net_issued": 4}]),
+        "documents issued: {}",
+        r["documents"]
+    );
+    // The totals are the database's own sums for the same month.
+    let month_start =
+        vaidya_shared::rules::clock::india_day_start(today.with_day(1).unwrap_or(today));
+    let db: (i64, i64) = su
+        .query_one(
+            "SELECT coalesce(sum(l.taxable_paise), 0)::bigint, coalesce(sum(l.cgst_paise + l.sgst_paise), 0)::bigint
+             FROM vaidya.invoice_lines l JOIN vaidya.invoices i ON i.clinic_id = l.clinic_id AND i.id = l.invoice_id
+             WHERE i.clinic_id = $1 AND i.issued_at >= $2",
+            &[&k, &month_start],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))?;
+    check!(
+        r["totals"]["taxable_paise"] == db.0
+            && r["totals"]["cgst_paise"].as_i64().unwrap_or(0)
+                + r["totals"]["sgst_paise"].as_i64().unwrap_or(0)
+                == db.1,
+        "totals {} against the database's {db:?}",
+        r["totals"]
+    );
+    // Roles and branches, bad periods, a clinic without a GSTIN.
+    let (status, body) = nurse
+        .get(&format!("/v1/clinics/{k}/reports/gstr1?{period}"))
+        .await?;
+    check!(status == StatusCode::FORBIDDEN, "nurse: {status} {body}");
+    let (status, body) = other
+        .get(&format!("/v1/clinics/{k}/reports/gstr1?{period}"))
+        .await?;
+    check!(
+        status == StatusCode::NOT_FOUND && !body.to_string().contains("29AAGCA1234D1Z4"),
+        "another branch: {status} {body}"
+    );
+    for (query, want, field) in [
+        (
+            "year=2026&month=5&months=3",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "month",
+        ),
+        (
+            "year=2026&month=4&months=2",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "months",
+        ),
+        (
+            "year=2026&month=13",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "month",
+        ),
+        ("year=twenty&month=4", StatusCode::BAD_REQUEST, ""),
+    ] {
+        let (status, body) = desk
+            .get(&format!("/v1/clinics/{k}/reports/gstr1?{query}"))
+            .await?;
+        check!(
+            status == want
+                && body["code"].is_string()
+                && (field.is_empty() || body["field"] == field),
+            "{query}: {status} {body}"
+        );
+    }
+    let (_, exported) = admin
+        .get(&format!("/v1/clinics/{k}/audit?action=export"))
+        .await?;
+    check!(
+        exported["items"]
+            .as_array()
+            .is_some_and(|v| v
+                .iter()
+                .any(|e| e["entity_type"] == "gstr1_report"
+                    && e["actor_id"] == w.a.desk.id.to_string())),
+        "the return is audited: {exported}"
+    );
+    su.execute(
+        "UPDATE vaidya.clinics SET gstin = NULL WHERE id = $1",
+        &[&k],
+    )
+    .await?;
+    let (status, body) = desk
+        .get(&format!("/v1/clinics/{k}/reports/gstr1?{period}"))
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "gstin",
+        "no GSTIN, no GSTR-1: {status} {body}"
+    );
+    Ok(())
+}

@@ -34,6 +34,7 @@ pub fn consultation_invoice(patient_id: Uuid, gst_rate_bp: u32) -> NewInvoice {
             discount_paise: 0,
             gst_rate_bp,
         }],
+        recipient: None,
     }
 }
 

@@ -581,8 +581,8 @@ impl ClinicPartition {
             patient_id: new.patient_id,
             series: series.clone(),
             number,
-            // The same printed form as the server's (`{series}/{number:06}`).
-            invoice_number: format!("{series}/{number:06}"),
+            // One printed form in both tiers (`gst::invoice_number`).
+            invoice_number: vaidya_shared::gst::invoice_number(&series, number),
             issued_at,
             place_of_supply: place.clone(),
             supply_kind: kind,
@@ -592,6 +592,7 @@ impl ClinicPartition {
             paid_paise: 0,
             version: 0,
             supplier: Some(supplier.clone()),
+            recipient: new.recipient.clone(),
         };
         let mut m = new_mutation(EntityKind::Invoice, id, Operation::Create, None);
         // The date printed on the invoice is the one the server keeps.

@@ -39,7 +39,7 @@ fn tax_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<LineTax> {
 
 const COLUMNS: &str = "id, clinic_id, patient_id, series, number, invoice_number, issued_at, \
                        place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, \
-                       igst_paise, total_paise, paid_paise, version, supplier";
+                       igst_paise, total_paise, paid_paise, version, supplier, recipient";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
     Ok(Invoice {
@@ -57,19 +57,27 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
         payments: Vec::new(),
         paid_paise: row.get(14)?,
         version: row.get(15)?,
-        supplier: row
-            .get::<_, Option<String>>(16)?
-            .map(|text| {
-                serde_json::from_str(&text).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        16,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })
-            })
-            .transpose()?,
+        supplier: json_at(row, 16)?,
+        recipient: json_at(row, 17)?,
     })
+}
+
+/// An optional JSON column as the value it holds.
+fn json_at<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row<'_>,
+    idx: usize,
+) -> rusqlite::Result<Option<T>> {
+    row.get::<_, Option<String>>(idx)?
+        .map(|text| {
+            serde_json::from_str(&text).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    idx,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// Writes the invoice and replaces its lines and payments with the ones it carries.
@@ -78,8 +86,9 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         "INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
                                issued_at, place_of_supply, supply_kind, taxable_paise,
                                cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
-                               version, supplier)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                               version, supplier, recipient)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                 ?18)
          ON CONFLICT (id) DO UPDATE SET
              clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
              series = excluded.series, number = excluded.number,
@@ -88,7 +97,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
              taxable_paise = excluded.taxable_paise, cgst_paise = excluded.cgst_paise,
              sgst_paise = excluded.sgst_paise, igst_paise = excluded.igst_paise,
              total_paise = excluded.total_paise, paid_paise = excluded.paid_paise,
-             version = excluded.version, supplier = excluded.supplier",
+             version = excluded.version, supplier = excluded.supplier,
+             recipient = excluded.recipient",
     )?
     .execute(params![
         i.id.to_string(),
@@ -110,6 +120,9 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         i.supplier
             .as_ref()
             .map(|s| serde_json::to_string(s).expect("a supplier serializes")),
+        i.recipient
+            .as_ref()
+            .map(|r| serde_json::to_string(r).expect("a recipient serializes")),
     ])?;
 
     let id = i.id.to_string();

@@ -388,6 +388,11 @@ ALTER TABLE device_members ADD COLUMN role TEXT;
     r#"
 ALTER TABLE invoices ADD COLUMN supplier TEXT;
 "#,
+    // 11 → 12: the business customer of a B2B invoice (JSON of `InvoiceRecipient`; NULL for
+    // a patient's own bill).
+    r#"
+ALTER TABLE invoices ADD COLUMN recipient TEXT CHECK (recipient IS NULL OR json_valid(recipient));
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -592,6 +592,7 @@ fn invoice(clinic: Uuid, patient_id: Uuid, number: i64) -> Invoice {
         paid_paise: 59_000,
         version: 1,
         supplier: Some(crate::clinic::test_supplier()),
+        recipient: None,
     }
 }
 
@@ -1392,10 +1393,50 @@ fn local_invoice(partition: &mut ClinicPartition) -> Invoice {
                     discount_paise: 0,
                     gst_rate_bp: 1800,
                 }],
+                recipient: None,
             }),
             &crate::clinic::test_supplier(),
         )
         .unwrap()
+}
+
+#[test]
+fn a_business_customer_stays_with_the_invoice_and_its_change() {
+    let f = fixture();
+    let mut partition = f.open();
+    let recipient = vaidya_shared::api::InvoiceRecipient {
+        gstin: "29AAGCA1234D1Z4".to_owned(),
+        name: "Acme Software Pvt Ltd".to_owned(),
+    };
+    let issued = partition
+        .create_invoice(
+            valid(NewInvoice {
+                id: None,
+                patient_id: Uuid::new_v4(),
+                series: None,
+                number: None,
+                place_of_supply: None,
+                lines: vec![NewInvoiceLine {
+                    description: "Annual health check-up".to_owned(),
+                    sac_hsn: "999312".to_owned(),
+                    quantity: 10,
+                    unit_price_paise: 150_000,
+                    discount_paise: 0,
+                    gst_rate_bp: 0,
+                }],
+                recipient: Some(recipient.clone()),
+            }),
+            &crate::clinic::test_supplier(),
+        )
+        .unwrap();
+    assert_eq!(issued.recipient.as_ref(), Some(&recipient));
+    assert_eq!(partition.get_invoice(issued.id).unwrap().unwrap(), issued);
+    // The server gets the customer with the change, as the device printed it.
+    let m = last_mutation(&partition);
+    assert_eq!(
+        m.data.unwrap()["recipient"],
+        json!({"gstin": "29AAGCA1234D1Z4", "name": "Acme Software Pvt Ltd"})
+    );
 }
 
 #[test]

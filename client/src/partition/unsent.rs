@@ -383,7 +383,7 @@ impl ClinicPartition {
             EntityKind::Invoice => text_of("invoice_number").or_else(|| {
                 let series = text_of("series")?;
                 let number = field_of("number")?.as_i64()?;
-                Some(format!("{series}/{number:06}"))
+                Some(vaidya_shared::gst::invoice_number(&series, number))
             }),
             _ => None,
         };
@@ -527,7 +527,7 @@ impl ClinicPartition {
                         reason,
                     ],
                 )?;
-                voided = Some(format!("{series}/{number:06}"));
+                voided = Some(vaidya_shared::gst::invoice_number(series, number));
             }
         }
         self.conn.execute(
@@ -585,7 +585,7 @@ impl ClinicPartition {
             let series: String = row.get(0)?;
             let number: i64 = row.get(1)?;
             Ok(VoidedInvoiceNumber {
-                invoice_number: format!("{series}/{number:06}"),
+                invoice_number: vaidya_shared::gst::invoice_number(&series, number),
                 series,
                 number,
                 invoice_id: uuid_at(row, 2)?,

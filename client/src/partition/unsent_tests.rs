@@ -85,6 +85,7 @@ fn local_invoice(p: &mut ClinicPartition, patient_id: Uuid) -> vaidya_shared::ap
                 discount_paise: 0,
                 gst_rate_bp: 1800,
             }],
+            recipient: None,
         }),
         &crate::clinic::test_supplier(),
     )

@@ -8,8 +8,8 @@ use axum::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, CancelledInvoiceNumber, ClinicalQuery, Invoice, InvoiceLine, InvoiceSupplier,
-    NewInvoice, NewPayment, Page, Payment, PaymentMethod,
+    AuditAction, CancelledInvoiceNumber, ClinicalQuery, Invoice, InvoiceLine, InvoiceRecipient,
+    InvoiceSupplier, NewInvoice, NewPayment, Page, Payment, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
 use vaidya_shared::rules::validation::{payment_fits, MAIN_SERIES};
@@ -23,7 +23,7 @@ use crate::store::Store;
 use vaidya_shared::entity::{kinds, Unchangeable};
 use vaidya_shared::sync::EntityKind;
 
-pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version, supplier_name, supplier_address, supplier_gstin, supplier_state";
+pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version, supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name";
 const ENTITY: &str = "invoice";
 
 fn tax_of(r: &Row) -> LineTax {
@@ -43,7 +43,7 @@ pub fn from_row(r: &Row) -> Invoice {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),
         patient_id: r.get("patient_id"),
-        invoice_number: format!("{series}/{number:06}"),
+        invoice_number: vaidya_shared::gst::invoice_number(&series, number),
         series,
         number,
         issued_at: r.get("issued_at"),
@@ -68,6 +68,14 @@ pub fn from_row(r: &Row) -> Invoice {
                 gstin: r.get("supplier_gstin"),
                 state_code: r
                     .get::<_, Option<String>>("supplier_state")
+                    .unwrap_or_default(),
+            }),
+        recipient: r
+            .get::<_, Option<String>>("recipient_gstin")
+            .map(|gstin| InvoiceRecipient {
+                gstin,
+                name: r
+                    .get::<_, Option<String>>("recipient_name")
                     .unwrap_or_default(),
             }),
     }
@@ -304,11 +312,12 @@ pub async fn insert(
     tx.execute(
         "INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind,
                 taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise,
-                supplier_name, supplier_address, supplier_gstin, supplier_state)
-         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16, $17)",
+                supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name)
+         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16, $17, $18, $19)",
         &[&id, &clinic, &new.patient_id, &series, &number, &place, &kind_str,
           &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise,
-          &tx.acted_at(), &supplier.name, &supplier.address, &supplier.gstin, &supplier.state_code],
+          &tx.acted_at(), &supplier.name, &supplier.address, &supplier.gstin, &supplier.state_code,
+          &new.recipient.as_ref().map(|r| &r.gstin), &new.recipient.as_ref().map(|r| &r.name)],
     )
     .await?;
     for (position, (l, t)) in new.lines.iter().zip(&taxes).enumerate() {

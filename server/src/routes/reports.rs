@@ -5,7 +5,13 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{NaiveDate, TimeDelta};
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, CollectionsQuery, CollectionsReport, PaymentMethod};
+use vaidya_shared::api::{
+    AuditAction, CollectionsQuery, CollectionsReport, InvoiceRecipient, PaymentMethod,
+};
+use vaidya_shared::gst::{self, LineTax};
+use vaidya_shared::gstr1::{
+    CancelledNumber, Gstr1Query, Gstr1Report, SuppliedInvoice, SuppliedLine,
+};
 use vaidya_shared::rules::clock::india_day_start;
 use vaidya_shared::rules::{Action, Resource, Validate};
 use vaidya_shared::ApiError;
@@ -65,6 +71,140 @@ pub async fn collections(
             tx.audit(clinic, AuditAction::Export, "collections_report", &[], &[])
                 .await?;
             Ok(Json(CollectionsReport::from_sums(clinic, &q, sums)))
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/reports/gstr1", tag = "reports", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), Gstr1Query),
+    responses((status = 200, body = Gstr1Report),
+        (status = 400, description = "`invalid_parameter`: the year or month is not a number", body = ApiError),
+        (status = 401, body = ApiError),
+        (status = 403, description = "`forbidden`: the member's role may not read invoices", body = ApiError),
+        (status = 404, description = "`not_found`: not a member of this clinic", body = ApiError),
+        (status = 422, description = "`invalid_field`: not a return period (a month, or a quarter from April, July, October or January), or the clinic has no GSTIN", body = ApiError)))]
+/// The clinic's GSTR-1 for a month or a quarter: B2B invoices, B2C supplies per place of
+/// supply and rate, exempt supplies, the HSN/SAC summary and the documents issued per
+/// series (with the device numbers cancelled in the period). Only invoices issued under the
+/// clinic's current GSTIN count. Audited as an export of the clinic's invoices.
+pub async fn gstr1(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiQuery(q): ApiQuery<Gstr1Query>,
+) -> Result<Json<Gstr1Report>, AppError> {
+    let q = q.validate(today())?.into_inner();
+    let (from, to) = q
+        .days()
+        .ok_or_else(|| AppError::field("month", "Not a return period.".to_owned()))?;
+    let (start, end) = (
+        india_day_start(from),
+        india_day_start(to) + TimeDelta::days(1),
+    );
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, Resource::Invoice, Action::Read)
+                .await?;
+            let Some(gstin) = super::clinics::load(tx, clinic).await?.gstin else {
+                return Err(AppError::field(
+                    "gstin",
+                    "This clinic has no GSTIN, so it files no GSTR-1.".to_owned(),
+                ));
+            };
+            // The period's invoices under this GSTIN (those from before the supplier was
+            // kept on each invoice count as the clinic's own).
+            let period = "i.clinic_id = $1 AND i.deleted_at IS NULL
+                 AND i.issued_at >= $2 AND i.issued_at < $3
+                 AND coalesce(i.supplier_gstin, $4) = $4";
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+                [&clinic, &start, &end, &gstin];
+            let rows = tx
+                .query(
+                    &format!(
+                        "SELECT i.id, i.series, i.number, i.place_of_supply, i.total_paise,
+                                (i.issued_at AT TIME ZONE 'Asia/Kolkata')::date AS day,
+                                i.recipient_gstin, i.recipient_name
+                         FROM vaidya.invoices i WHERE {period}"
+                    ),
+                    &params,
+                )
+                .await?;
+            let mut invoices: Vec<(Uuid, SuppliedInvoice)> = rows
+                .iter()
+                .map(|r| {
+                    let (series, number): (String, i64) = (r.get("series"), r.get("number"));
+                    let recipient = r
+                        .get::<_, Option<String>>("recipient_gstin")
+                        .map(|gstin| InvoiceRecipient {
+                            gstin,
+                            name: r.get::<_, Option<String>>("recipient_name").unwrap_or_default(),
+                        });
+                    (
+                        r.get("id"),
+                        SuppliedInvoice {
+                            invoice_number: gst::invoice_number(&series, number),
+                            series,
+                            number,
+                            issued_on: r.get("day"),
+                            place_of_supply: r.get("place_of_supply"),
+                            recipient,
+                            total_paise: r.get("total_paise"),
+                            lines: Vec::new(),
+                        },
+                    )
+                })
+                .collect();
+            invoices.sort_by_key(|(id, _)| *id);
+            let lines = tx
+                .query(
+                    &format!(
+                        "SELECT l.invoice_id, l.sac_hsn, l.description, l.quantity, l.gst_rate_bp,
+                                l.taxable_paise, l.cgst_paise, l.sgst_paise, l.igst_paise, l.total_paise
+                         FROM vaidya.invoice_lines l
+                         JOIN vaidya.invoices i ON i.clinic_id = l.clinic_id AND i.id = l.invoice_id
+                         WHERE {period} AND l.deleted_at IS NULL
+                         ORDER BY l.invoice_id, l.position"
+                    ),
+                    &params,
+                )
+                .await?;
+            for l in &lines {
+                let id: Uuid = l.get("invoice_id");
+                let Ok(at) = invoices.binary_search_by_key(&id, |(id, _)| *id) else {
+                    continue;
+                };
+                invoices[at].1.lines.push(SuppliedLine {
+                    sac_hsn: l.get("sac_hsn"),
+                    description: l.get("description"),
+                    quantity: l.get("quantity"),
+                    rate_bp: l.get::<_, i32>("gst_rate_bp").max(0) as u32,
+                    tax: LineTax {
+                        taxable_paise: l.get("taxable_paise"),
+                        cgst_paise: l.get("cgst_paise"),
+                        sgst_paise: l.get("sgst_paise"),
+                        igst_paise: l.get("igst_paise"),
+                        total_paise: l.get("total_paise"),
+                    },
+                });
+            }
+            let cancelled = tx
+                .query(
+                    "SELECT series, number FROM vaidya.cancelled_invoice_numbers
+                     WHERE clinic_id = $1 AND cancelled_at >= $2 AND cancelled_at < $3",
+                    &[&clinic, &start, &end],
+                )
+                .await?
+                .iter()
+                .map(|r| CancelledNumber {
+                    series: r.get("series"),
+                    number: r.get("number"),
+                })
+                .collect::<Vec<_>>();
+            let invoices: Vec<SuppliedInvoice> = invoices.into_iter().map(|(_, i)| i).collect();
+            tx.audit(clinic, AuditAction::Export, "gstr1_report", &[], &[])
+                .await?;
+            Ok(Json(Gstr1Report::build(clinic, &gstin, &q, &invoices, &cancelled)))
         })
         .await
 }

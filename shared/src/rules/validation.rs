@@ -67,6 +67,8 @@ pub mod limits {
     pub const INSTRUCTIONS: usize = 1000;
     pub const INVOICE_LINES: usize = 100;
     pub const LINE_DESCRIPTION: usize = 500;
+    /// A business customer's legal name on a B2B invoice (as the server's column allows).
+    pub const RECIPIENT_NAME: usize = 200;
     pub const MAX_QUANTITY: i64 = 100_000;
     /// ₹1,00,00,000 in paise.
     pub const MAX_UNIT_PRICE_PAISE: i64 = 1_000_000_000;
@@ -657,7 +659,20 @@ impl Validate for NewInvoice {
                 _ => invalid(f("discount_paise"), e.to_string()),
             })?;
         }
-        Ok(Valid(NewInvoice { lines, ..self }))
+        let recipient = match self.recipient {
+            None => None,
+            Some(r) => {
+                let gstin = r.gstin.trim().to_ascii_uppercase();
+                gst::check_gstin(&gstin, None).map_err(|m| invalid("recipient.gstin", m))?;
+                let name = required_text("recipient.name", &r.name, limits::RECIPIENT_NAME)?;
+                Some(crate::api::InvoiceRecipient { gstin, name })
+            }
+        };
+        Ok(Valid(NewInvoice {
+            lines,
+            recipient,
+            ..self
+        }))
     }
 }
 
@@ -692,6 +707,34 @@ impl Validate for crate::api::CollectionsQuery {
                     crate::api::MAX_REPORT_DAYS
                 ),
             ));
+        }
+        Ok(Valid(self))
+    }
+}
+
+impl Validate for crate::gstr1::Gstr1Query {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        if !(2017..=9999).contains(&self.year) {
+            return Err(invalid("year", "GST began in 2017; give a year from 2017."));
+        }
+        if !(1..=12).contains(&self.month) {
+            return Err(invalid("month", "A month is 1 to 12."));
+        }
+        match self.months.unwrap_or(1) {
+            1 => {}
+            3 if self.month % 3 == 1 => {}
+            3 => {
+                return Err(invalid(
+                    "month",
+                    "A quarter starts in April, July, October or January.",
+                ))
+            }
+            _ => {
+                return Err(invalid(
+                    "months",
+                    "A return covers one month, or three for quarterly filers.",
+                ))
+            }
         }
         Ok(Valid(self))
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use vaidya_shared::api::{CollectionsQuery, CollectionsReport, InvoiceSupplier};
+use vaidya_shared::gstr1::{Gstr1Query, Gstr1Report};
 use vaidya_shared::rules::Validate;
 
 impl Core {
@@ -36,6 +37,14 @@ impl Core {
         let query = query.validate(Utc::now().date_naive())?.into_inner();
         let (api, clinic) = self.api_for(Resource::Payment, Action::Read).await?;
         Ok(api.collections_report(clinic, &query).await?)
+    }
+
+    /// The clinic's GSTR-1 for a month or a quarter (online: computed by the server under
+    /// RLS from the invoices it holds).
+    pub async fn gstr1_report(&self, query: Gstr1Query) -> Result<Gstr1Report, UiError> {
+        let query = query.validate(Utc::now().date_naive())?.into_inner();
+        let (api, clinic) = self.api_for(Resource::Invoice, Action::Read).await?;
+        Ok(api.gstr1_report(clinic, &query).await?)
     }
 
     pub async fn add_payment(

@@ -264,7 +264,11 @@ place_of_supply: string, supply_kind: SupplyKind, lines: Array<InvoiceLine>, tot
  * The clinic's details at the issue; absent on invoices issued before they were kept
  * (those print with the clinic's current details).
  */
-supplier: InvoiceSupplier | null, };
+supplier: InvoiceSupplier | null, 
+/**
+ * The business customer, for a B2B invoice; absent for a patient's own bill.
+ */
+recipient?: InvoiceRecipient | null, };
 
 /**
  * The supplier as printed on an invoice: the clinic's details at the issue, kept with the
@@ -276,6 +280,22 @@ export type InvoiceSupplier = { name: string, address: string, gstin: string | n
  * Two-digit GST state code.
  */
 state_code: string, };
+
+/**
+ * A business customer billed with its GSTIN (a "B2B" supply, e.g. a company's health
+ * check-ups): printed on the invoice (CGST Rule 46(e)) and reported in GSTR-1's B2B table.
+ * Its GSTIN may be of any state: health services and goods handed over at the clinic are
+ * supplied in the clinic's state whoever receives them.
+ */
+export type InvoiceRecipient = { 
+/**
+ * The customer's GSTIN, checked with its check character.
+ */
+gstin: string, 
+/**
+ * The customer's legal name, as registered.
+ */
+name: string, };
 
 export type NewInvoice = { id?: string | null, patient_id: string, 
 /**
@@ -290,7 +310,11 @@ number?: number | null,
 /**
  * Two-digit GST state code; defaults to the clinic's own state.
  */
-place_of_supply: string | null, lines: Array<NewInvoiceLine>, };
+place_of_supply: string | null, lines: Array<NewInvoiceLine>, 
+/**
+ * A business customer billed with its GSTIN (B2B); none for a patient's own bill.
+ */
+recipient?: InvoiceRecipient | null, };
 
 /**
  * A number of a device's invoice series whose invoice never reached the books: the server
@@ -341,6 +365,104 @@ export type CollectionsReport = { clinic_id: string, from: string, to: string, d
  * The whole period, per payment mode.
  */
 by_method: Array<MethodTotal>, total_paise: number, };
+
+/**
+ * The return period: a month, or the quarter starting at `month` for quarterly filers.
+ */
+export type Gstr1Query = { year: number, 
+/**
+ * 1–12; for a quarter, its first month (April, July, October or January).
+ */
+month: number, 
+/**
+ * 1 (monthly return, the default) or 3 (quarterly, QRMP).
+ */
+months?: number | null, };
+
+/**
+ * Tax at one rate: taxable value and the taxes on it, in paise.
+ */
+export type RateAmounts = { rate_bp: number, taxable_paise: number, igst_paise: number, cgst_paise: number, 
+/**
+ * SGST, or UTGST in a union territory without a legislature (GSTN's one column).
+ */
+sgst_paise: number, };
+
+/**
+ * Table 4A: one invoice to a registered business.
+ */
+export type B2bInvoice = { recipient_gstin: string, recipient_name: string, invoice_number: string, issued_on: string, 
+/**
+ * The whole invoice, exempt lines included.
+ */
+value_paise: number, place_of_supply: string, 
+/**
+ * Its taxed lines, one row per rate.
+ */
+items: Array<RateAmounts>, };
+
+/**
+ * Table 7: supplies to consumers, summed per place of supply and rate.
+ */
+export type B2csRow = { place_of_supply: string, rate_bp: number, taxable_paise: number, igst_paise: number, cgst_paise: number, 
+/**
+ * SGST, or UTGST in a union territory without a legislature (GSTN's one column).
+ */
+sgst_paise: number, };
+
+/**
+ * Table 8: untaxed supplies, to businesses or to consumers.
+ */
+export type NilRow = { 
+/**
+ * GSTN's supply type: `INTRAB2B` or `INTRAB2C` (a clinic's supplies are intra-state).
+ */
+supply_type: string, 
+/**
+ * Every line at 0 % is reported as exempt: clinical care is exempt (Notification
+ * 12/2017-CT(Rate), entry 74); nil-rated and non-GST lines need the catalogue's tax
+ * treatment to be told apart.
+ */
+exempt_paise: number, };
+
+/**
+ * Table 12: one SAC/HSN code at one rate.
+ */
+export type HsnRow = { sac_hsn: string, description: string, 
+/**
+ * Unit quantity code: `NA` for services (SAC 99…), `NOS` (numbers) for goods.
+ */
+uqc: string, quantity: number, rate_bp: number, taxable_paise: number, igst_paise: number, cgst_paise: number, 
+/**
+ * SGST, or UTGST in a union territory without a legislature (GSTN's one column).
+ */
+sgst_paise: number, };
+
+/**
+ * Table 13: the numbers one series used in the period.
+ */
+export type DocumentSeries = { series: string, 
+/**
+ * First and last number used, as printed.
+ */
+from: string, to: string, 
+/**
+ * Issued and cancelled together.
+ */
+total: number, cancelled: number, net_issued: number, };
+
+/**
+ * A clinic's GSTR-1 for one return period.
+ */
+export type Gstr1Report = { clinic_id: string, gstin: string, 
+/**
+ * `MMYYYY` of the period's last month.
+ */
+return_period: string, from: string, to: string, b2b: Array<B2bInvoice>, b2cs: Array<B2csRow>, nil: Array<NilRow>, hsn_b2b: Array<HsnRow>, hsn_b2c: Array<HsnRow>, documents: Array<DocumentSeries>, 
+/**
+ * All invoices of the period: value, taxable value and taxes.
+ */
+invoices: number, value_paise: number, totals: RateAmounts, };
 
 export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied" | "discard" | "wipe";
 

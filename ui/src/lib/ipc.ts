@@ -6,7 +6,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
-  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
+  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
   Invoice, Member, MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
@@ -80,6 +80,8 @@ export const api = {
   collectionsReport: (query: CollectionsQuery) => call<CollectionsReport>("collections_report", { query }),
   /** Saves the report as CSV in the Downloads folder; returns the file's path. */
   exportCollectionsCsv: (query: CollectionsQuery) => call<string>("export_collections_csv", { query }),
+  gstr1Report: (query: Gstr1Query) => call<Gstr1Report>("gstr1_report", { query }),
+  exportGstr1: (query: Gstr1Query) => call<string[]>("export_gstr1", { query }),
 
   listMembers: () => call<Member[]>("list_members"),
   /** Adds a colleague of the clinic's group at once, or invites anyone else. */

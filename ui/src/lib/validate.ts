@@ -11,7 +11,7 @@ import { normalizePhone, rustTrim } from "./phone";
 import { isoDate, parseDate } from "./dates";
 import { GST_RATES_BP, LIMITS, MAIN_SERIES, VITAL_RANGES } from "./rules";
 import type {
-  AllergyPatch, AppointmentPatch, EncounterPatch, NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewInvoiceLine,
+  AllergyPatch, AppointmentPatch, EncounterPatch, NewAddendum, NewAllergy, NewAppointment, NewEncounter, InvoiceRecipient, NewInvoice, NewInvoiceLine,
   NewPatient, NewPayment, NewPrescription, NewPrescriptionItem, PatientPatch, Sex, Vitals,
 } from "./types";
 
@@ -74,6 +74,28 @@ export function isStateCode(code: string): boolean {
   if (!/^\d{2}$/.test(code)) return false;
   const n = Number(code);
   return (n >= 1 && n <= 38) || n === 97;
+}
+
+const GSTIN_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/** The check character of a GSTIN's first 14 characters (`gst::gstin_check_char`). */
+export function gstinCheckChar(first14: string): string | null {
+  let sum = 0;
+  for (let i = 0; i < first14.length; i++) {
+    const value = GSTIN_CHARS.indexOf(first14[i]);
+    if (value < 0) return null;
+    const product = value * (i % 2 === 0 ? 1 : 2);
+    sum += Math.floor(product / 36) + (product % 36);
+  }
+  return GSTIN_CHARS[(36 - (sum % 36)) % 36];
+}
+
+/** Why a GSTIN is not one, or null (`gst::check_gstin` without a state to match). */
+export function gstinProblem(gstin: string): string | null {
+  const shape = /^\d{2}[A-Z]{5}\d{4}[A-Z][1-9A-Z]Z[0-9A-Z]$/.test(gstin);
+  if (!shape || !isStateCode(gstin.slice(0, 2))) return en.validation.gstinShape;
+  if (gstinCheckChar(gstin.slice(0, 14)) !== gstin[14]) return en.validation.gstinCheck;
+  return null;
 }
 
 /** Text that may be empty (`free_text`). */
@@ -295,6 +317,14 @@ export function checkInvoice(inv: Loose<NewInvoice>): NewInvoice {
     if (discount < 0 || BigInt(quantity) * BigInt(price) - BigInt(discount) < 0n) fail(f("discount_paise"), en.validation.negativeAmount);
     return { description, sac_hsn: sac, quantity, unit_price_paise: price, discount_paise: discount, gst_rate_bp: rate };
   });
+  let recipient: InvoiceRecipient | null = null;
+  if (inv.recipient != null) {
+    // `to_ascii_uppercase` after Rust's `trim`.
+    const gstin = rustTrim(inv.recipient.gstin ?? "").replace(/[a-z]/g, (c) => c.toUpperCase());
+    const problem = gstinProblem(gstin);
+    if (problem) fail("recipient.gstin", problem);
+    recipient = { gstin, name: requiredText("recipient.name", inv.recipient.name ?? "", LIMITS.recipient_name) };
+  }
   return {
     id: inv.id ?? null,
     patient_id: inv.patient_id as string,
@@ -302,6 +332,7 @@ export function checkInvoice(inv: Loose<NewInvoice>): NewInvoice {
     number,
     place_of_supply: inv.place_of_supply ?? null,
     lines: checked,
+    recipient,
   };
 }
 

@@ -144,6 +144,10 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
         <tr><th>{en.invoice.number}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
         <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} (#{props.patient.patient_number})<br />{props.patient.address}</td>
           <th>{en.invoice.placeOfSupply}</th><td>{inv.place_of_supply} – {state}</td></tr>
+        {inv.recipient && (
+          <tr class="p-recipient"><th>{en.invoice.recipient}</th><td>{inv.recipient.name}</td>
+            <th>{en.invoice.recipientGstin}</th><td>{inv.recipient.gstin}</td></tr>
+        )}
       </tbody></table>
       <table class="p-lines">
         <thead><tr><th>#</th><th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th class="num">{en.invoice.qty}</th><th class="num">{en.invoice.taxable}</th>

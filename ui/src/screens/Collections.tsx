@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { todayInIndia } from "../lib/gst";
 import { formatPaise } from "../lib/money";
-import type { ClinicView, CollectionsReport, MethodTotal } from "../lib/types";
+import type { ClinicView, CollectionsReport, Gstr1Query, Gstr1Report, MethodTotal, RateAmounts } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { requestPrint } from "../print/Print";
@@ -47,7 +47,111 @@ export function Collections(props: { clinic: ClinicView }) {
           <button onClick={save} disabled={busy}>{en.collections.exportCsv}</button>
         </div>
       )}
+      <Gstr1 />
     </section>
+  );
+}
+
+/** The month before today's (India), as `YYYY-MM`: the return usually being prepared. */
+function lastMonth(today: string): string {
+  const [y, m] = today.split("-").map(Number);
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
+}
+
+/** GSTR-1 for a month or a quarter, computed by the server, saved for the GST offline tool. */
+function Gstr1() {
+  const [month, setMonth] = useState(lastMonth(todayInIndia()));
+  const [quarterly, setQuarterly] = useState(false);
+  const [report, setReport] = useState<Gstr1Report | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
+  const query = (): Gstr1Query => {
+    const [year, m] = month.split("-").map(Number);
+    return { year, month: m, months: quarterly ? 3 : 1 };
+  };
+  const show = async (e: Event) => {
+    e.preventDefault();
+    setNotice(null);
+    const r = await run(() => api.gstr1Report(query()));
+    if (r) setReport(r);
+  };
+  const save = async () => {
+    const paths = await run(() => api.exportGstr1(query()));
+    if (paths) setNotice(en.gstr1.saved(paths));
+  };
+  return (
+    <div class="gstr1">
+      <h2>{en.gstr1.title}</h2>
+      <form class="row" onSubmit={show}>
+        <Field name="gstr1-month" label={en.gstr1.month} type="month" value={month} onInput={setMonth} />
+        <label class="row">
+          <input type="checkbox" name="gstr1-quarterly" checked={quarterly}
+            onChange={(e) => setQuarterly((e.currentTarget as HTMLInputElement).checked)} />
+          {en.gstr1.quarterly}
+        </label>
+        <button type="submit" class="primary" disabled={busy}>{en.gstr1.show}</button>
+      </form>
+      <ErrorBanner error={error} />
+      {notice && <Notice>{notice}</Notice>}
+      {report && <Gstr1Summary report={report} />}
+      {report && (
+        <div class="actions">
+          <button onClick={save} disabled={busy}>{en.gstr1.export}</button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function sum(rows: RateAmounts[]): RateAmounts {
+  return rows.reduce(
+    (t, r) => ({
+      rate_bp: 0, taxable_paise: t.taxable_paise + r.taxable_paise, igst_paise: t.igst_paise + r.igst_paise,
+      cgst_paise: t.cgst_paise + r.cgst_paise, sgst_paise: t.sgst_paise + r.sgst_paise,
+    }),
+    { rate_bp: 0, taxable_paise: 0, igst_paise: 0, cgst_paise: 0, sgst_paise: 0 },
+  );
+}
+
+function taxCells(a: RateAmounts) {
+  return (
+    <>
+      <td class="num">{formatPaise(a.taxable_paise)}</td><td class="num">{formatPaise(a.igst_paise)}</td>
+      <td class="num">{formatPaise(a.cgst_paise)}</td><td class="num">{formatPaise(a.sgst_paise)}</td>
+    </>
+  );
+}
+
+/** Each table's totals, as the accountant checks them before filing. */
+export function Gstr1Summary(props: { report: Gstr1Report }) {
+  const r = props.report;
+  const exempt = r.nil.reduce((t, n) => t + n.exempt_paise, 0);
+  const zero = sum([]);
+  return (
+    <>
+      <p class="muted">{r.gstin} · {en.gstr1.period(r.from, r.to)} · {en.gstr1.summary(r.invoices)}</p>
+      <table class="grid gstr1-table">
+        <thead><tr>
+          <th>{en.gstr1.table}</th><th class="num">{en.gstr1.taxable}</th><th class="num">{en.gstr1.igst}</th>
+          <th class="num">{en.gstr1.cgst}</th><th class="num">{en.gstr1.sgst}</th>
+        </tr></thead>
+        <tbody>
+          <tr data-table="b2b"><th>{en.gstr1.b2b(r.b2b.length)}</th>{taxCells(sum(r.b2b.flatMap((b) => b.items)))}</tr>
+          <tr data-table="b2cs"><th>{en.gstr1.b2cs}</th>{taxCells(sum(r.b2cs))}</tr>
+          <tr data-table="nil"><th>{en.gstr1.nil}</th>{taxCells({ ...zero, taxable_paise: exempt })}</tr>
+          <tr data-table="hsn"><th>{en.gstr1.hsn}</th>{taxCells(sum([...r.hsn_b2b, ...r.hsn_b2c]))}</tr>
+          <tr class="grand" data-table="total"><th>{en.gstr1.total}</th>{taxCells(r.totals)}</tr>
+        </tbody>
+      </table>
+      <table class="grid gstr1-docs">
+        <thead><tr><th>{en.gstr1.docs}</th><th>{en.gstr1.series}</th><th /></tr></thead>
+        <tbody>
+          {r.documents.map((d) => (
+            <tr key={d.series}><td>{en.gstr1.numbers(d.from, d.to)}</td><td>{d.series}</td><td>{en.gstr1.issued(d.net_issued, d.cancelled)}</td></tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
 

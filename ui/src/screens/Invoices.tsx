@@ -8,8 +8,8 @@ import { api } from "../lib/ipc";
 import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLabel, sumLines, taxLine, todayInIndia, type LineTax } from "../lib/gst";
 import { formatPaise, parseRupees } from "../lib/money";
 import { formatDateTime } from "../lib/dates";
-import { cleanText } from "../lib/validate";
-import type { ClinicView, Invoice, NewInvoiceLine, Patient, PaymentMethod } from "../lib/types";
+import { cleanText, gstinProblem } from "../lib/validate";
+import type { ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { PatientSearch } from "../components/PatientSearch";
@@ -50,6 +50,11 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
   const supplierState = details?.state_code ?? null;
   const [lines, setLines] = useState<LineForm[]>([blankLine()]);
   const [errors, setErrors] = useState<Record<string, string>>({});
+  // A business customer (a company's health check-ups): its GSTIN goes on the invoice and
+  // into GSTR-1's B2B table.
+  const [business, setBusiness] = useState(false);
+  const [recipientGstin, setRecipientGstin] = useState("");
+  const [recipientName, setRecipientName] = useState("");
   const { busy, error, run } = useAction();
   const kind = "intra_state" as const;
   // A clinic without a GSTIN may not charge GST: only 0 % (a bill of supply).
@@ -84,10 +89,19 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
         body.push({ description: d.value, sac_hsn: l.sac_hsn.trim(), quantity: p.qty, unit_price_paise: p.price.paise, discount_paise: p.discount.paise, gst_rate_bp: l.rate });
       }
     });
+    let recipient: InvoiceRecipient | null = null;
+    if (business) {
+      const gstin = recipientGstin.trim().toUpperCase();
+      const problem = gstinProblem(gstin);
+      if (problem) errs.recipientGstin = problem;
+      const name = cleanText(recipientName, 200);
+      if (!name.ok || name.value === "") errs.recipientName = name.ok ? en.validation.required : name.error;
+      else recipient = { gstin, name: name.value };
+    }
     setErrors(errs);
     if (Object.keys(errs).length > 0) return;
-    const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body }));
-    if (inv) { setLines([blankLine()]); props.onIssued(); }
+    const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body, recipient }));
+    if (inv) { setLines([blankLine()]); setBusiness(false); setRecipientGstin(""); setRecipientName(""); props.onIssued(); }
   };
 
   return (
@@ -100,6 +114,17 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
           {" · "}{details?.gstin ? en.invoice.documents[documentKind(lines.map((l) => l.rate))] : en.invoice.documents.bill}
           {!details?.gstin && <> · {en.invoice.noGstinNoTax}</>}
         </p>
+      )}
+      <label class="row">
+        <input type="checkbox" name="invoice-business" checked={business}
+          onChange={(e) => setBusiness((e.currentTarget as HTMLInputElement).checked)} />
+        {en.invoice.business}
+      </label>
+      {business && (
+        <div class="row">
+          <Field name="recipient-gstin" label={en.invoice.recipientGstin} value={recipientGstin} onInput={setRecipientGstin} error={errors.recipientGstin} />
+          <Field name="recipient-name" label={en.invoice.recipientName} value={recipientName} onInput={setRecipientName} error={errors.recipientName} />
+        </div>
       )}
       <table class="lines">
         <thead><tr>

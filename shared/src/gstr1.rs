@@ -1,0 +1,735 @@
+//! GSTR-1, the statement of outward supplies a registered clinic files monthly (or
+//! quarterly under QRMP), built from its invoices: B2B invoices (table 4A), B2C small
+//! supplies by place of supply and rate (table 7), nil-rated and exempt supplies (table 8),
+//! the HSN/SAC summary split into B2B and B2C (table 12) and the documents issued per series
+//! (table 13). A pure function of the invoices, so it is tested without a database; the
+//! server feeds it the rows its RLS shows the caller. Amounts are integer paise here and
+//! rupees only in [`Gstr1Report::offline_tool_json`], the file the GST offline tool imports.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::InvoiceRecipient;
+use crate::gst::{invoice_number as printed, LineTax};
+
+/// The return period: a month, or the quarter starting at `month` for quarterly filers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, IntoParams, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct Gstr1Query {
+    pub year: i32,
+    /// 1–12; for a quarter, its first month (April, July, October or January).
+    pub month: u32,
+    /// 1 (monthly return, the default) or 3 (quarterly, QRMP).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub months: Option<u32>,
+}
+
+impl Gstr1Query {
+    /// The first and last day of the period (India dates).
+    pub fn days(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let from = NaiveDate::from_ymd_opt(self.year, self.month, 1)?;
+        let next = from.checked_add_months(Months::new(self.months.unwrap_or(1)))?;
+        Some((from, next.pred_opt()?))
+    }
+
+    /// `MMYYYY` of the period's last month, as GSTN names a return period.
+    pub fn return_period(&self) -> String {
+        let last = self.days().map_or(NaiveDate::MIN, |(_, to)| to);
+        format!("{:02}{:04}", last.month(), last.year())
+    }
+}
+
+/// One invoice line as GSTR-1 needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuppliedLine {
+    pub sac_hsn: String,
+    pub description: String,
+    pub quantity: i64,
+    pub rate_bp: u32,
+    pub tax: LineTax,
+}
+
+/// One invoice of the period, with its lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuppliedInvoice {
+    pub series: String,
+    pub number: i64,
+    pub invoice_number: String,
+    pub issued_on: NaiveDate,
+    pub place_of_supply: String,
+    pub recipient: Option<InvoiceRecipient>,
+    pub total_paise: i64,
+    pub lines: Vec<SuppliedLine>,
+}
+
+/// Tax at one rate: taxable value and the taxes on it, in paise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RateAmounts {
+    pub rate_bp: u32,
+    pub taxable_paise: i64,
+    pub igst_paise: i64,
+    pub cgst_paise: i64,
+    /// SGST, or UTGST in a union territory without a legislature (GSTN's one column).
+    pub sgst_paise: i64,
+}
+
+impl RateAmounts {
+    fn add(&mut self, tax: &LineTax) {
+        self.taxable_paise += tax.taxable_paise;
+        self.igst_paise += tax.igst_paise;
+        self.cgst_paise += tax.cgst_paise;
+        self.sgst_paise += tax.sgst_paise;
+    }
+}
+
+/// Table 4A: one invoice to a registered business.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct B2bInvoice {
+    pub recipient_gstin: String,
+    pub recipient_name: String,
+    pub invoice_number: String,
+    pub issued_on: NaiveDate,
+    /// The whole invoice, exempt lines included.
+    pub value_paise: i64,
+    pub place_of_supply: String,
+    /// Its taxed lines, one row per rate.
+    pub items: Vec<RateAmounts>,
+}
+
+/// Table 7: supplies to consumers, summed per place of supply and rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct B2csRow {
+    pub place_of_supply: String,
+    #[serde(flatten)]
+    pub amounts: RateAmounts,
+}
+
+/// Table 8: untaxed supplies, to businesses or to consumers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NilRow {
+    /// GSTN's supply type: `INTRAB2B` or `INTRAB2C` (a clinic's supplies are intra-state).
+    pub supply_type: String,
+    /// Every line at 0 % is reported as exempt: clinical care is exempt (Notification
+    /// 12/2017-CT(Rate), entry 74); nil-rated and non-GST lines need the catalogue's tax
+    /// treatment to be told apart.
+    pub exempt_paise: i64,
+}
+
+/// Table 12: one SAC/HSN code at one rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HsnRow {
+    pub sac_hsn: String,
+    pub description: String,
+    /// Unit quantity code: `NA` for services (SAC 99…), `NOS` (numbers) for goods.
+    pub uqc: String,
+    pub quantity: i64,
+    #[serde(flatten)]
+    pub amounts: RateAmounts,
+}
+
+/// Table 13: the numbers one series used in the period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DocumentSeries {
+    pub series: String,
+    /// First and last number used, as printed.
+    pub from: String,
+    pub to: String,
+    /// Issued and cancelled together.
+    pub total: i64,
+    pub cancelled: i64,
+    pub net_issued: i64,
+}
+
+/// A clinic's GSTR-1 for one return period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Gstr1Report {
+    pub clinic_id: Uuid,
+    pub gstin: String,
+    /// `MMYYYY` of the period's last month.
+    pub return_period: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub b2b: Vec<B2bInvoice>,
+    pub b2cs: Vec<B2csRow>,
+    pub nil: Vec<NilRow>,
+    pub hsn_b2b: Vec<HsnRow>,
+    pub hsn_b2c: Vec<HsnRow>,
+    pub documents: Vec<DocumentSeries>,
+    /// All invoices of the period: value, taxable value and taxes.
+    pub invoices: i64,
+    pub value_paise: i64,
+    pub totals: RateAmounts,
+}
+
+/// A number of a series that was cancelled in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelledNumber {
+    pub series: String,
+    pub number: i64,
+}
+
+/// SAC codes (services) all start with 99; HSN codes of goods never do.
+fn uqc(sac_hsn: &str) -> &'static str {
+    if sac_hsn.starts_with("99") {
+        "NA"
+    } else {
+        "NOS"
+    }
+}
+
+impl Gstr1Report {
+    /// The report of `invoices` (the period's, in any order) and the numbers cancelled in it.
+    pub fn build(
+        clinic_id: Uuid,
+        gstin: &str,
+        query: &Gstr1Query,
+        invoices: &[SuppliedInvoice],
+        cancelled: &[CancelledNumber],
+    ) -> Gstr1Report {
+        let (from, to) = query.days().unwrap_or((NaiveDate::MIN, NaiveDate::MIN));
+        let mut b2b = Vec::new();
+        let mut b2cs: BTreeMap<(String, u32), RateAmounts> = BTreeMap::new();
+        let mut nil: BTreeMap<&'static str, i64> = BTreeMap::new();
+        let mut hsn: [BTreeMap<(String, u32), HsnRow>; 2] = [BTreeMap::new(), BTreeMap::new()];
+        let mut series: BTreeMap<String, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
+        let mut totals = RateAmounts::default();
+        let mut value_paise = 0;
+
+        let mut sorted: Vec<&SuppliedInvoice> = invoices.iter().collect();
+        sorted.sort_by(|a, b| (&a.series, a.number).cmp(&(&b.series, b.number)));
+        for inv in sorted {
+            value_paise += inv.total_paise;
+            series
+                .entry(inv.series.clone())
+                .or_default()
+                .0
+                .push(inv.number);
+            let business = inv.recipient.is_some();
+            let mut items: BTreeMap<u32, RateAmounts> = BTreeMap::new();
+            for line in &inv.lines {
+                totals.add(&line.tax);
+                if line.rate_bp == 0 {
+                    *nil.entry(if business { "INTRAB2B" } else { "INTRAB2C" })
+                        .or_default() += line.tax.taxable_paise;
+                } else if business {
+                    items.entry(line.rate_bp).or_default().add(&line.tax);
+                } else {
+                    b2cs.entry((inv.place_of_supply.clone(), line.rate_bp))
+                        .or_default()
+                        .add(&line.tax);
+                }
+                let row = hsn[usize::from(!business)]
+                    .entry((line.sac_hsn.clone(), line.rate_bp))
+                    .or_insert_with(|| HsnRow {
+                        sac_hsn: line.sac_hsn.clone(),
+                        description: line.description.chars().take(30).collect(),
+                        uqc: uqc(&line.sac_hsn).to_owned(),
+                        quantity: 0,
+                        amounts: RateAmounts::default(),
+                    });
+                row.quantity += line.quantity;
+                row.amounts.add(&line.tax);
+            }
+            if let Some(recipient) = &inv.recipient {
+                b2b.push(B2bInvoice {
+                    recipient_gstin: recipient.gstin.clone(),
+                    recipient_name: recipient.name.clone(),
+                    invoice_number: inv.invoice_number.clone(),
+                    issued_on: inv.issued_on,
+                    value_paise: inv.total_paise,
+                    place_of_supply: inv.place_of_supply.clone(),
+                    items: items
+                        .into_iter()
+                        .map(|(rate_bp, a)| RateAmounts { rate_bp, ..a })
+                        .collect(),
+                });
+            }
+        }
+        for c in cancelled {
+            series.entry(c.series.clone()).or_default().1.push(c.number);
+        }
+        let documents = series
+            .into_iter()
+            .map(|(name, (issued, cancelled))| {
+                let all = issued.iter().chain(&cancelled);
+                let (low, high) = (
+                    all.clone().min().copied().unwrap_or(0),
+                    all.max().copied().unwrap_or(0),
+                );
+                let total = (issued.len() + cancelled.len()) as i64;
+                DocumentSeries {
+                    from: printed(&name, low),
+                    to: printed(&name, high),
+                    series: name,
+                    total,
+                    cancelled: cancelled.len() as i64,
+                    net_issued: issued.len() as i64,
+                }
+            })
+            .collect();
+        let hsn_rows = |map: BTreeMap<(String, u32), HsnRow>| {
+            map.into_iter()
+                .map(|((_, rate_bp), mut row)| {
+                    row.amounts.rate_bp = rate_bp;
+                    row
+                })
+                .collect::<Vec<_>>()
+        };
+        let [hsn_b2b, hsn_b2c] = hsn;
+        Gstr1Report {
+            clinic_id,
+            gstin: gstin.to_owned(),
+            return_period: query.return_period(),
+            from,
+            to,
+            invoices: invoices.len() as i64,
+            value_paise,
+            b2b,
+            b2cs: b2cs
+                .into_iter()
+                .map(|((place_of_supply, rate_bp), a)| B2csRow {
+                    place_of_supply,
+                    amounts: RateAmounts { rate_bp, ..a },
+                })
+                .collect(),
+            nil: nil
+                .into_iter()
+                .map(|(supply_type, exempt_paise)| NilRow {
+                    supply_type: supply_type.to_owned(),
+                    exempt_paise,
+                })
+                .collect(),
+            hsn_b2b: hsn_rows(hsn_b2b),
+            hsn_b2c: hsn_rows(hsn_b2c),
+            documents,
+            totals,
+        }
+    }
+
+    /// As CSV for the accountant: one section per table (a title line, a header, the rows),
+    /// amounts in rupees with two decimals. Text fields (names, descriptions) are quoted.
+    pub fn to_csv(&self) -> String {
+        let r = |paise: i64| format!("{}.{:02}", paise / 100, paise % 100);
+        let q = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+        let pct = crate::gst::format_rate;
+        let tax = |a: &RateAmounts| {
+            format!(
+                "{},{},{},{},{}",
+                pct(a.rate_bp).replace(' ', ""),
+                r(a.taxable_paise),
+                r(a.igst_paise),
+                r(a.cgst_paise),
+                r(a.sgst_paise)
+            )
+        };
+        let mut out = format!(
+            "GSTR-1,{},{},{} to {}\n",
+            self.gstin, self.return_period, self.from, self.to
+        );
+        out.push_str("\nB2B invoices (table 4A)\nrecipient_gstin,recipient_name,invoice_number,invoice_date,invoice_value,place_of_supply,rate,taxable_value,igst,cgst,sgst_utgst\n");
+        for b in &self.b2b {
+            for item in &b.items {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{}\n",
+                    b.recipient_gstin,
+                    q(&b.recipient_name),
+                    b.invoice_number,
+                    b.issued_on.format("%d-%m-%Y"),
+                    r(b.value_paise),
+                    b.place_of_supply,
+                    tax(item)
+                ));
+            }
+        }
+        out.push_str(
+            "\nB2C small (table 7)\nplace_of_supply,rate,taxable_value,igst,cgst,sgst_utgst\n",
+        );
+        for row in &self.b2cs {
+            out.push_str(&format!("{},{}\n", row.place_of_supply, tax(&row.amounts)));
+        }
+        out.push_str("\nNil rated, exempted and non-GST (table 8)\nsupply_type,exempted\n");
+        for n in &self.nil {
+            out.push_str(&format!("{},{}\n", n.supply_type, r(n.exempt_paise)));
+        }
+        for (title, rows) in [("B2B", &self.hsn_b2b), ("B2C", &self.hsn_b2c)] {
+            out.push_str(&format!("\nHSN/SAC summary, {title} (table 12)\nsac_hsn,description,uqc,quantity,rate,taxable_value,igst,cgst,sgst_utgst\n"));
+            for h in rows {
+                out.push_str(&format!(
+                    "{},{},{},{},{}\n",
+                    h.sac_hsn,
+                    q(&h.description),
+                    h.uqc,
+                    h.quantity,
+                    tax(&h.amounts)
+                ));
+            }
+        }
+        out.push_str("\nDocuments issued (table 13)\nseries,from,to,total,cancelled,net_issued\n");
+        for d in &self.documents {
+            out.push_str(&format!(
+                "{},{},{},{},{},{}\n",
+                d.series, d.from, d.to, d.total, d.cancelled, d.net_issued
+            ));
+        }
+        out
+    }
+
+    /// The return as the GST offline tool imports it (GSTN's JSON: rupees with paise as
+    /// decimals, dates `DD-MM-YYYY`, rates in percent, no cess).
+    pub fn offline_tool_json(&self) -> Value {
+        fn rupees(paise: i64) -> Value {
+            // Exact: every paise amount below 2^53 is a shortest-form decimal with ≤ 2 places.
+            json!(paise as f64 / 100.0)
+        }
+        fn rate(bp: u32) -> Value {
+            json!(f64::from(bp) / 100.0)
+        }
+        fn tax(a: &RateAmounts) -> serde_json::Map<String, Value> {
+            let Value::Object(map) = json!({
+                "txval": rupees(a.taxable_paise),
+                "iamt": rupees(a.igst_paise),
+                "camt": rupees(a.cgst_paise),
+                "samt": rupees(a.sgst_paise),
+                "csamt": 0,
+            }) else {
+                unreachable!("a JSON object literal")
+            };
+            map
+        }
+        let mut b2b: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for inv in &self.b2b {
+            let items: Vec<Value> = inv
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let mut det = tax(a);
+                    det.insert("rt".into(), rate(a.rate_bp));
+                    json!({"num": i + 1, "itm_det": det})
+                })
+                .collect();
+            b2b.entry(&inv.recipient_gstin).or_default().push(json!({
+                "inum": inv.invoice_number,
+                "idt": inv.issued_on.format("%d-%m-%Y").to_string(),
+                "val": rupees(inv.value_paise),
+                "pos": inv.place_of_supply,
+                "rchrg": "N",
+                "inv_typ": "R",
+                "itms": items,
+            }));
+        }
+        let hsn = |rows: &[HsnRow]| -> Vec<Value> {
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut row = tax(&r.amounts);
+                    row.insert("num".into(), json!(i + 1));
+                    row.insert("hsn_sc".into(), json!(r.sac_hsn));
+                    row.insert("desc".into(), json!(r.description));
+                    row.insert("uqc".into(), json!(r.uqc));
+                    row.insert("qty".into(), json!(r.quantity));
+                    row.insert("rt".into(), rate(r.amounts.rate_bp));
+                    Value::Object(row)
+                })
+                .collect()
+        };
+        json!({
+            "gstin": self.gstin,
+            "fp": self.return_period,
+            "b2b": b2b
+                .into_iter()
+                .map(|(ctin, inv)| json!({"ctin": ctin, "inv": inv}))
+                .collect::<Vec<_>>(),
+            "b2cs": self.b2cs.iter().map(|r| {
+                let mut row = tax(&r.amounts);
+                row.remove("iamt");
+                row.insert("sply_ty".into(), json!("INTRA"));
+                row.insert("pos".into(), json!(r.place_of_supply));
+                row.insert("typ".into(), json!("OE"));
+                row.insert("rt".into(), rate(r.amounts.rate_bp));
+                Value::Object(row)
+            }).collect::<Vec<_>>(),
+            "nil": {"inv": self.nil.iter().map(|n| json!({
+                "sply_ty": n.supply_type,
+                "expt_amt": rupees(n.exempt_paise),
+                "nil_amt": 0,
+                "ngsup_amt": 0,
+            })).collect::<Vec<_>>()},
+            "hsn": {"hsn_b2b": hsn(&self.hsn_b2b), "hsn_b2c": hsn(&self.hsn_b2c)},
+            "doc_issue": {"doc_det": [{
+                "doc_num": 1,
+                "doc_typ": "Invoices for outward supply",
+                "docs": self.documents.iter().enumerate().map(|(i, d)| json!({
+                    "num": i + 1,
+                    "from": d.from,
+                    "to": d.to,
+                    "totnum": d.total,
+                    "cancel": d.cancelled,
+                    "net_issue": d.net_issued,
+                })).collect::<Vec<_>>(),
+            }]},
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gst::{tax_line, SupplyKind};
+    use crate::rules::Validate;
+
+    fn line(sac: &str, qty: i64, price: i64, rate_bp: u32) -> SuppliedLine {
+        SuppliedLine {
+            sac_hsn: sac.into(),
+            description: "Item".into(),
+            quantity: qty,
+            rate_bp,
+            tax: tax_line(qty, price, 0, rate_bp, SupplyKind::IntraState).unwrap(),
+        }
+    }
+
+    fn invoice(
+        series: &str,
+        number: i64,
+        lines: Vec<SuppliedLine>,
+        recipient: Option<&str>,
+    ) -> SuppliedInvoice {
+        SuppliedInvoice {
+            series: series.into(),
+            number,
+            invoice_number: printed(series, number),
+            issued_on: NaiveDate::from_ymd_opt(2026, 4, 3).unwrap(),
+            place_of_supply: "27".into(),
+            recipient: recipient.map(|gstin| InvoiceRecipient {
+                gstin: gstin.into(),
+                name: "Acme Software Pvt Ltd".into(),
+            }),
+            total_paise: lines.iter().map(|l| l.tax.total_paise).sum(),
+            lines,
+        }
+    }
+
+    fn april() -> Gstr1Query {
+        Gstr1Query {
+            year: 2026,
+            month: 4,
+            months: None,
+        }
+    }
+
+    #[test]
+    fn each_supply_goes_to_its_table() {
+        let invoices = [
+            // An exempt consultation, a cosmetic procedure at 18 %, medicines at 5 %.
+            invoice("INV", 1, vec![line("999312", 1, 50_000, 0)], None),
+            invoice("INV", 2, vec![line("999722", 1, 1_000_000, 1800)], None),
+            invoice(
+                "D3AF2C",
+                4,
+                vec![line("999312", 1, 50_000, 0), line("3004", 2, 10_000, 500)],
+                None,
+            ),
+            // A company's health check-ups, partly taxed.
+            invoice(
+                "INV",
+                3,
+                vec![
+                    line("999312", 10, 150_000, 0),
+                    line("999722", 1, 200_000, 1800),
+                ],
+                Some("29AAGCA1234D1Z4"),
+            ),
+        ];
+        let cancelled = [CancelledNumber {
+            series: "D3AF2C".into(),
+            number: 3,
+        }];
+        let r = Gstr1Report::build(
+            Uuid::nil(),
+            "27AAPFA1234C1ZV",
+            &april(),
+            &invoices,
+            &cancelled,
+        );
+        assert_eq!(r.return_period, "042026");
+        assert_eq!(r.invoices, 4);
+
+        assert_eq!(r.b2b.len(), 1);
+        let b = &r.b2b[0];
+        assert_eq!(b.value_paise, 1_500_000 + 236_000);
+        assert_eq!(b.items.len(), 1, "only the taxed line, at its rate");
+        assert_eq!(
+            (
+                b.items[0].rate_bp,
+                b.items[0].taxable_paise,
+                b.items[0].cgst_paise
+            ),
+            (1800, 200_000, 18_000)
+        );
+
+        let b2cs: Vec<_> = r
+            .b2cs
+            .iter()
+            .map(|r| {
+                (
+                    r.amounts.rate_bp,
+                    r.amounts.taxable_paise,
+                    r.amounts.sgst_paise,
+                )
+            })
+            .collect();
+        assert_eq!(b2cs, [(500, 20_000, 500), (1800, 1_000_000, 90_000)]);
+
+        let nil: Vec<_> = r
+            .nil
+            .iter()
+            .map(|n| (n.supply_type.as_str(), n.exempt_paise))
+            .collect();
+        assert_eq!(nil, [("INTRAB2B", 1_500_000), ("INTRAB2C", 100_000)]);
+
+        let hsn_b2c: Vec<_> = r
+            .hsn_b2c
+            .iter()
+            .map(|h| {
+                (
+                    h.sac_hsn.as_str(),
+                    h.uqc.as_str(),
+                    h.quantity,
+                    h.amounts.rate_bp,
+                )
+            })
+            .collect();
+        assert_eq!(
+            hsn_b2c,
+            [
+                ("3004", "NOS", 2, 500),
+                ("999312", "NA", 2, 0),
+                ("999722", "NA", 1, 1800)
+            ]
+        );
+        assert_eq!(r.hsn_b2b.len(), 2);
+
+        let docs: Vec<_> = r
+            .documents
+            .iter()
+            .map(|d| {
+                (
+                    d.from.as_str(),
+                    d.to.as_str(),
+                    d.total,
+                    d.cancelled,
+                    d.net_issued,
+                )
+            })
+            .collect();
+        assert_eq!(
+            docs,
+            [
+                ("D3AF2C/000003", "D3AF2C/000004", 2, 1, 1),
+                ("INV/000001", "INV/000003", 3, 0, 3)
+            ]
+        );
+
+        // Every table adds up to the invoices.
+        let taxable: i64 = r
+            .b2b
+            .iter()
+            .flat_map(|b| &b.items)
+            .map(|i| i.taxable_paise)
+            .sum::<i64>()
+            + r.b2cs.iter().map(|b| b.amounts.taxable_paise).sum::<i64>()
+            + r.nil.iter().map(|n| n.exempt_paise).sum::<i64>();
+        assert_eq!(taxable, r.totals.taxable_paise);
+        let hsn_taxable: i64 = r
+            .hsn_b2b
+            .iter()
+            .chain(&r.hsn_b2c)
+            .map(|h| h.amounts.taxable_paise)
+            .sum();
+        assert_eq!(hsn_taxable, r.totals.taxable_paise);
+    }
+
+    #[test]
+    fn the_offline_tool_file_has_gstn_fields_in_rupees() {
+        let invoices = [invoice(
+            "INV",
+            7,
+            vec![line("999722", 1, 123_456, 1800)],
+            Some("29AAGCA1234D1Z4"),
+        )];
+        let j = Gstr1Report::build(Uuid::nil(), "27AAPFA1234C1ZV", &april(), &invoices, &[])
+            .offline_tool_json();
+        assert_eq!(j["fp"], "042026");
+        let inv = &j["b2b"][0]["inv"][0];
+        assert_eq!(j["b2b"][0]["ctin"], "29AAGCA1234D1Z4");
+        assert_eq!(inv["inum"], "INV/000007");
+        assert_eq!(inv["idt"], "03-04-2026");
+        assert_eq!(inv["val"], json!(1456.78));
+        assert_eq!(inv["itms"][0]["itm_det"]["rt"], json!(18.0));
+        assert_eq!(inv["itms"][0]["itm_det"]["camt"], json!(111.11));
+        assert_eq!(j["doc_issue"]["doc_det"][0]["docs"][0]["totnum"], 1);
+        assert_eq!(j["hsn"]["hsn_b2b"][0]["hsn_sc"], "999722");
+    }
+
+    #[test]
+    fn the_csv_quotes_names_and_shows_rupees() {
+        let mut inv = invoice(
+            "INV",
+            1,
+            vec![line("999722", 1, 100_000, 1800)],
+            Some("29AAGCA1234D1Z4"),
+        );
+        inv.recipient.as_mut().unwrap().name = "Acme, \"Labs\"".into();
+        let csv =
+            Gstr1Report::build(Uuid::nil(), "27AAPFA1234C1ZV", &april(), &[inv], &[]).to_csv();
+        assert!(csv.contains("29AAGCA1234D1Z4,\"Acme, \"\"Labs\"\"\",INV/000001,03-04-2026,1180.00,27,18%,1000.00,0.00,90.00,90.00\n"), "{csv}");
+        assert!(csv.contains("INV,INV/000001,INV/000001,1,0,1\n"));
+    }
+
+    #[test]
+    fn periods() {
+        let q = Gstr1Query {
+            year: 2027,
+            month: 1,
+            months: Some(3),
+        };
+        assert_eq!(
+            q.days(),
+            Some((
+                NaiveDate::from_ymd_opt(2027, 1, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2027, 3, 31).unwrap()
+            ))
+        );
+        assert_eq!(q.return_period(), "032027");
+        assert!(q.clone().validate(NaiveDate::MIN).is_ok());
+        let bad = |year, month, months| {
+            Gstr1Query {
+                year,
+                month,
+                months,
+            }
+            .validate(NaiveDate::MIN)
+            .unwrap_err()
+            .field
+            .unwrap()
+        };
+        assert_eq!(bad(2026, 5, Some(3)), "month");
+        assert_eq!(bad(2026, 13, None), "month");
+        assert_eq!(bad(2026, 4, Some(2)), "months");
+        assert_eq!(bad(2016, 4, None), "year");
+    }
+}
