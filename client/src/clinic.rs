@@ -8,15 +8,15 @@
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Allergy, AllergyPatch, Appointment, AppointmentPatch, Encounter, EncounterPatch, Invoice,
-    InvoiceSupplier, NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice, NewPatient,
-    NewPayment, NewPrescription, Patient, PatientPatch, Prescription, Role,
+    Allergy, AllergyPatch, Appointment, AppointmentPatch, CancelInvoice, Encounter, EncounterPatch,
+    Invoice, InvoiceSupplier, NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice,
+    NewPatient, NewPayment, NewPrescription, Patient, PatientPatch, Prescription, Role,
 };
 use vaidya_shared::authorship::DeviceSigner;
 use vaidya_shared::gst;
 use vaidya_shared::rules::validation::{
     addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change, invalid,
-    note_editable, note_signable, payment_fits, AllergyWarning,
+    invoice_cancellable, note_editable, note_signable, payment_fits, AllergyWarning,
 };
 use vaidya_shared::rules::{authorize, may, Action, Resource, Validate};
 use vaidya_shared::ApiError;
@@ -333,11 +333,27 @@ impl<'a> OpenClinic<'a> {
             .partition
             .get_invoice(invoice_id)?
             .ok_or_else(|| not_found("invoice", invoice_id))?;
-        payment_fits(
-            payment.amount_paise,
-            invoice.totals.total_paise - invoice.paid_paise,
-        )?;
+        payment_fits(payment.amount_paise, &invoice)?;
         Ok(self.partition.add_payment(invoice_id, payment)?)
+    }
+
+    /// Cancels an issued invoice (kept and marked; its number stays used), once, with
+    /// nothing paid on it: a refund comes first.
+    pub fn cancel_invoice(
+        &mut self,
+        invoice_id: Uuid,
+        cancel: CancelInvoice,
+    ) -> Result<Invoice, ClinicError> {
+        self.allow(Resource::Invoice, Action::Cancel)?;
+        let cancel = cancel.validate(self.today)?;
+        let invoice = self
+            .partition
+            .get_invoice(invoice_id)?
+            .ok_or_else(|| not_found("invoice", invoice_id))?;
+        invoice_cancellable(&invoice)?;
+        Ok(self
+            .partition
+            .cancel_invoice(invoice_id, cancel, self.user)?)
     }
 
     // ------------------------------------------------------------ sync: conflicts and

@@ -184,6 +184,10 @@ pub fn router(app: App) -> Router {
             post(routes::invoices::add_payment),
         )
         .route(
+            "/clinics/{clinic_id}/invoices/{id}/cancel",
+            post(routes::invoices::cancel),
+        )
+        .route(
             "/clinics/{clinic_id}/patients/{patient_id}/allergies",
             get(routes::allergies::list),
         )

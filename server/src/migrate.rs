@@ -79,6 +79,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0017_invoice_recipient",
         include_str!("../migrations/0017_invoice_recipient.sql"),
     ),
+    (
+        "0018_invoice_cancellation",
+        include_str!("../migrations/0018_invoice_cancellation.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -881,6 +881,29 @@ pub struct Invoice {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub recipient: Option<InvoiceRecipient>,
+    /// Set once the invoice is cancelled (it is kept, and reported as cancelled).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub cancellation: Option<InvoiceCancellation>,
+}
+
+/// How an issued invoice was cancelled: when (the act's own time, as for a note's
+/// signing), by whom and why. An invoice is never deleted; a cancelled one keeps its number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct InvoiceCancellation {
+    pub cancelled_at: DateTime<Utc>,
+    pub cancelled_by: Uuid,
+    pub reason: String,
+}
+
+/// A request to cancel an issued invoice (`POST …/invoices/{id}/cancel`, or offline the
+/// `cancel` act of an invoice update, see `sync::Mutation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct CancelInvoice {
+    pub reason: String,
 }
 
 /// The days (in India) a collections report covers, both ends included; at most

@@ -67,6 +67,8 @@ pub struct SuppliedInvoice {
     pub recipient: Option<InvoiceRecipient>,
     pub total_paise: i64,
     pub lines: Vec<SuppliedLine>,
+    /// Cancelled since: reported in table 13 as a cancelled number, in no other table.
+    pub cancelled: bool,
 }
 
 /// Tax at one rate: taxable value and the taxes on it, in paise.
@@ -169,7 +171,8 @@ pub struct Gstr1Report {
     pub hsn_b2b: Vec<HsnRow>,
     pub hsn_b2c: Vec<HsnRow>,
     pub documents: Vec<DocumentSeries>,
-    /// All invoices of the period: value, taxable value and taxes.
+    /// The period's invoices that stand (cancelled ones aside): value, taxable value and
+    /// taxes.
     pub invoices: i64,
     pub value_paise: i64,
     pub totals: RateAmounts,
@@ -211,13 +214,16 @@ impl Gstr1Report {
 
         let mut sorted: Vec<&SuppliedInvoice> = invoices.iter().collect();
         sorted.sort_by(|a, b| (&a.series, a.number).cmp(&(&b.series, b.number)));
+        let mut counted = 0;
         for inv in sorted {
+            let numbers = series.entry(inv.series.clone()).or_default();
+            if inv.cancelled {
+                numbers.1.push(inv.number);
+                continue;
+            }
+            numbers.0.push(inv.number);
+            counted += 1;
             value_paise += inv.total_paise;
-            series
-                .entry(inv.series.clone())
-                .or_default()
-                .0
-                .push(inv.number);
             let business = inv.recipient.is_some();
             let mut items: BTreeMap<u32, RateAmounts> = BTreeMap::new();
             for line in &inv.lines {
@@ -296,7 +302,7 @@ impl Gstr1Report {
             return_period: query.return_period(),
             from,
             to,
-            invoices: invoices.len() as i64,
+            invoices: counted,
             value_paise,
             b2b,
             b2cs: b2cs
@@ -520,6 +526,7 @@ mod tests {
             }),
             total_paise: lines.iter().map(|l| l.tax.total_paise).sum(),
             lines,
+            cancelled: false,
         }
     }
 
@@ -558,6 +565,10 @@ mod tests {
             series: "D3AF2C".into(),
             number: 3,
         }];
+        // A cancelled invoice: counted in table 13 only.
+        let mut void = invoice("INV", 5, vec![line("999722", 1, 300_000, 1800)], None);
+        void.cancelled = true;
+        let invoices = [invoices.as_slice(), &[void]].concat();
         let r = Gstr1Report::build(
             Uuid::nil(),
             "27AAPFA1234C1ZV",
@@ -640,7 +651,7 @@ mod tests {
             docs,
             [
                 ("D3AF2C/000003", "D3AF2C/000004", 2, 1, 1),
-                ("INV/000001", "INV/000003", 3, 0, 3)
+                ("INV/000001", "INV/000005", 4, 1, 3)
             ]
         );
 

@@ -61,6 +61,7 @@ pub fn rules_for_ui() -> serde_json::Value {
             "max_quantity": l::MAX_QUANTITY,
             "max_unit_price_paise": l::MAX_UNIT_PRICE_PAISE,
             "payment_reference": l::PAYMENT_REFERENCE,
+            "cancel_reason": l::CANCEL_REASON,
             "series": l::SERIES,
             "allergy_substance": l::ALLERGY_SUBSTANCE,
             "allergy_reaction": l::ALLERGY_REACTION,

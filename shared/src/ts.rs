@@ -50,7 +50,7 @@ pub fn typescript() -> String {
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST
         SupplyKind, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
-        Invoice, InvoiceSupplier, InvoiceRecipient, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
+        Invoice, InvoiceSupplier, InvoiceRecipient, InvoiceCancellation, CancelInvoice, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
         DayCollections, CollectionsReport,
         // GSTR-1
         Gstr1Query, RateAmounts, B2bInvoice, B2csRow, NilRow, HsnRow, DocumentSeries, Gstr1Report,

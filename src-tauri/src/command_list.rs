@@ -31,6 +31,7 @@ macro_rules! with_app_commands {
             update_allergy,
             create_invoice,
             add_payment,
+            cancel_invoice,
             list_members,
             add_member,
             set_member_role,

@@ -13,6 +13,7 @@ use vaidya_shared::api::{
 };
 
 use vaidya_client::PatientChart;
+use vaidya_shared::api::CancelInvoice;
 use vaidya_shared::api::{Allergy, AllergyPatch, NewAllergy};
 use vaidya_shared::gstr1::{Gstr1Query, Gstr1Report};
 use vaidya_shared::rules::validation::AllergyWarning;
@@ -218,6 +219,15 @@ pub async fn add_payment(
     payment: NewPayment,
 ) -> Result<Invoice> {
     core.add_payment(invoice_id, payment).await
+}
+
+#[tauri::command]
+pub async fn cancel_invoice(
+    core: State<'_, Core>,
+    invoice_id: Uuid,
+    cancel: CancelInvoice,
+) -> Result<Invoice> {
+    core.cancel_invoice(invoice_id, cancel).await
 }
 
 #[tauri::command]

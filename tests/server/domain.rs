@@ -817,3 +817,175 @@ pub async fn gstr1_reports_each_supply_and_stays_in_its_branch(h: Arc<Harness>) 
     );
     Ok(())
 }
+
+/// Corrections without deletion: a paid invoice is refunded (a negative payment, never more
+/// than was paid) and then cancelled once, with a reason; it keeps its number, takes no
+/// more payments, shows as cancelled in GSTR-1's table 13 only, and the database refuses to
+/// undo or alter the cancellation even when asked directly.
+pub async fn an_invoice_is_refunded_then_cancelled_never_deleted(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, nurse) = (
+        server.login_as(&w.a.desk).await?,
+        server.login_as(&w.a.nurse).await?,
+    );
+    let k = w.a.id;
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Anil Joshi", "sex": "male"}),
+        )
+        .await?;
+    let (status, inv) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": p["id"], "lines": [{"description": "Chemical peel", "sac_hsn": "999722", "quantity": 1, "unit_price_paise": 50_000, "gst_rate_bp": 1800}]}),
+        )
+        .await?;
+    check!(status == StatusCode::CREATED, "invoice: {status} {inv}");
+    let id = inv["id"].as_str().unwrap_or_default().to_owned();
+    let pay = |amount: i64| json!({"amount_paise": amount, "method": "cash"});
+    let (status, _) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/payments"),
+            pay(59_000),
+        )
+        .await?;
+    check!(status == StatusCode::CREATED, "paid: {status}");
+
+    // Paid: it cannot be cancelled until refunded; a refund never exceeds what was paid.
+    let cancel = |reason: &str| json!({ "reason": reason });
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/cancel"),
+            cancel("Billed to the wrong patient"),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT && body["code"] == "invalid_state",
+        "cancelling a paid invoice: {status} {body}"
+    );
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/payments"),
+            pay(-59_001),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "amount_paise",
+        "refunding more than was paid: {status} {body}"
+    );
+    let (status, refunded) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/payments"),
+            pay(-59_000),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED && refunded["paid_paise"] == 0,
+        "refund: {status} {refunded}"
+    );
+
+    // Who may cancel, and only with a reason.
+    let (status, body) = nurse
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/cancel"),
+            cancel("x"),
+        )
+        .await?;
+    check!(status == StatusCode::FORBIDDEN, "nurse: {status} {body}");
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/cancel"),
+            cancel("  "),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "reason",
+        "no reason: {status} {body}"
+    );
+    let (status, cancelled) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/cancel"),
+            cancel("Billed to the wrong patient"),
+        )
+        .await?;
+    check!(
+        status == StatusCode::OK
+            && cancelled["cancellation"]["reason"] == "Billed to the wrong patient"
+            && cancelled["cancellation"]["cancelled_by"] == w.a.desk.id.to_string()
+            && cancelled["invoice_number"] == inv["invoice_number"],
+        "cancelled, number kept: {status} {cancelled}"
+    );
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{id}/cancel"),
+            cancel("again"),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT,
+        "cancelled twice: {status} {body}"
+    );
+    let (status, body) = desk
+        .post(&format!("/v1/clinics/{k}/invoices/{id}/payments"), pay(100))
+        .await?;
+    check!(
+        status == StatusCode::CONFLICT && body["code"] == "invalid_state",
+        "paying a cancelled invoice: {status} {body}"
+    );
+    let (status, fetched) = desk.get(&format!("/v1/clinics/{k}/invoices/{id}")).await?;
+    check!(
+        status == StatusCode::OK && fetched["cancellation"] == cancelled["cancellation"],
+        "still there, cancelled: {status} {fetched}"
+    );
+
+    // The database itself refuses to undo or alter the cancellation, or the invoice.
+    let app = w.db.app().await?;
+    for sql in [
+        "UPDATE vaidya.invoices SET cancelled_at = NULL, cancelled_by = NULL, cancel_reason = NULL, cancel_recorded_at = NULL WHERE id = $1::text::uuid",
+        "UPDATE vaidya.invoices SET cancel_reason = 'Never issued' WHERE id = $1::text::uuid",
+        "UPDATE vaidya.invoices SET total_paise = 0 WHERE id = $1::text::uuid",
+    ] {
+        app.batch_execute(&format!(
+            "BEGIN; SELECT set_config('app.user_id', '{}', true)",
+            w.a.desk.id
+        ))
+        .await?;
+        let direct = app.execute(sql, &[&id]).await;
+        app.batch_execute("ROLLBACK").await?;
+        check!(
+            direct.as_ref().err().and_then(|e| e.code()).map(|c| c.code()) == Some("VD001"),
+            "{sql}: {direct:?}"
+        );
+    }
+
+    // GSTR-1: in table 13 as cancelled, in no other table; collections net to nothing.
+    let today = vaidya_shared::rules::clock::india_date(chrono::Utc::now());
+    use chrono::Datelike as _;
+    let (status, r) = desk
+        .get(&format!(
+            "/v1/clinics/{k}/reports/gstr1?year={}&month={}",
+            today.year(),
+            today.month()
+        ))
+        .await?;
+    check!(
+        status == StatusCode::OK
+            && r["invoices"] == 0
+            && r["b2cs"] == json!([])
+            && r["documents"][0]["cancelled"] == 1
+            && r["documents"][0]["net_issued"] == 0,
+        "GSTR-1 with a cancelled invoice: {status} {r}"
+    );
+    let (_, collected) = desk
+        .get(&format!(
+            "/v1/clinics/{k}/reports/collections?from={today}&to={today}"
+        ))
+        .await?;
+    check!(
+        collected["total_paise"] == 0,
+        "a refunded payment nets to nothing: {collected}"
+    );
+    Ok(())
+}

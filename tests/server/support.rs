@@ -50,6 +50,7 @@ tests![
     crate::domain::invoice_gst_split_and_numbering,
     crate::domain::collections_report_adds_up_and_stays_in_its_branch,
     crate::domain::gstr1_reports_each_supply_and_stays_in_its_branch,
+    crate::domain::an_invoice_is_refunded_then_cancelled_never_deleted,
     crate::domain::appointment_queue_transitions,
     crate::domain::openapi_document_is_served,
     crate::allergies::allergies_noted_by_clinicians_warn_the_prescriber,

@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use uuid::Uuid;
 use vaidya_client::partition::new_mutation;
 use vaidya_client::{ServerApi, SessionError};
-use vaidya_shared::api::{NewAppointment, NewInvoice, NewInvoiceLine, NewPatient, Sex};
+use vaidya_shared::api::{
+    CancelInvoice, NewAppointment, NewInvoice, NewInvoiceLine, NewPatient, NewPayment,
+    PaymentMethod, Sex,
+};
 use vaidya_shared::sync::{EntityKind, MutationResult, Operation, PushRequest};
+use vaidya_shared::ErrorCode;
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
@@ -830,5 +834,105 @@ pub async fn offline_signed_note_and_prescription_reach_the_server(h: Arc<Harnes
             .is_some_and(|n| n.version > 0 && n.signed_by == Some(doctor.id)))
     })
     .await?;
+    Ok(())
+}
+
+/// At the desk, offline: an invoice is issued, paid, refunded and cancelled. After the sync
+/// the server keeps it cancelled by the desk at the device's time, with the payment and the
+/// refund; another PC pulls it cancelled.
+pub async fn an_offline_refund_and_cancellation_reach_the_books(h: Arc<Harness>) -> Result<()> {
+    if keyring("an_offline_refund_and_cancellation_reach_the_books")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut d = Device::new(&server, 11).await?;
+    d.sign_in(&world.a.desk).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    d.proxy.set_online(false);
+    let mut c = d.clinic(&mut engine)?;
+    let patient = c.register_patient(new_patient("Wrong Bill", "9444444444"))?;
+    let invoice = c.issue_invoice(consultation_invoice(patient.id, 0), &world.a.supplier())?;
+    let cash = |amount_paise| NewPayment {
+        id: None,
+        amount_paise,
+        method: PaymentMethod::Cash,
+        reference: None,
+    };
+    c.take_payment(invoice.id, cash(50_000))?;
+    // Paid: the device refuses to cancel, as the server would.
+    let refused = c
+        .cancel_invoice(
+            invoice.id,
+            CancelInvoice {
+                reason: "Wrong patient".to_owned(),
+            },
+        )
+        .err()
+        .and_then(|e| match e {
+            vaidya_client::ClinicError::Refused(e) => Some(e.code),
+            vaidya_client::ClinicError::Store(_) => None,
+        });
+    check!(
+        refused == Some(ErrorCode::InvalidState),
+        "cancelling a paid invoice offline: {refused:?}"
+    );
+    c.take_payment(invoice.id, cash(-50_000))?;
+    let cancelled = c.cancel_invoice(
+        invoice.id,
+        CancelInvoice {
+            reason: "Wrong patient".to_owned(),
+        },
+    )?;
+    let at = cancelled
+        .cancellation
+        .as_ref()
+        .map(|x| x.cancelled_at)
+        .context("cancelled on the device")?;
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    d.proxy.set_online(true);
+    let report = engine.sync().await?;
+    check!(
+        report.applied == 5 && report.rejected == 0,
+        "patient, invoice, payment, refund and cancellation applied: {report:?} {:?}",
+        engine.partition().rejected_changes()?
+    );
+    let su = world.db.superuser().await?;
+    let row = su
+        .query_one(
+            "SELECT cancelled_at, cancelled_by, cancel_reason,
+                    (SELECT array_agg(amount_paise ORDER BY received_at) FROM vaidya.payments WHERE invoice_id = $1)
+             FROM vaidya.invoices WHERE id = $1",
+            &[&invoice.id],
+        )
+        .await?;
+    let (when, by, reason, payments): (
+        Option<DateTime<Utc>>,
+        Option<Uuid>,
+        Option<String>,
+        Vec<i64>,
+    ) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    check!(
+        when == Some(at)
+            && by == Some(world.a.desk.id)
+            && reason.as_deref() == Some("Wrong patient")
+            && payments == vec![50_000, -50_000],
+        "on the server: {when:?} {by:?} {reason:?} {payments:?} (device time {at})"
+    );
+    // Another PC of the clinic pulls it cancelled.
+    let mut other = Device::new(&server, 12).await?;
+    other.sign_in(&world.a.admin).await?;
+    let mut other_engine = other.engine(clinic, 3)?;
+    other_engine.sync().await?;
+    let pulled = other_engine
+        .partition()
+        .get_invoice(invoice.id)?
+        .context("pulled")?;
+    check!(
+        pulled.cancellation == cancelled.cancellation && pulled.paid_paise == 0,
+        "pulled: {:?}",
+        pulled.cancellation
+    );
     Ok(())
 }

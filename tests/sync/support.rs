@@ -35,6 +35,7 @@ tests![
     crate::round_trip::live_notification_triggers_pull,
     crate::round_trip::held_back_change_reaches_a_live_device,
     crate::round_trip::offline_invoices_use_the_device_series,
+    crate::round_trip::an_offline_refund_and_cancellation_reach_the_books,
     crate::round_trip::a_discarded_device_invoice_number_reaches_the_books,
     crate::round_trip::partition_file_holds_no_plaintext_after_sync,
     crate::round_trip::offline_signed_note_and_prescription_reach_the_server,

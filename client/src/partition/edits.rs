@@ -498,6 +498,44 @@ impl ClinicPartition {
         Ok(invoice)
     }
 
+    /// Cancels an issued invoice offline, by `by` (the signed-in member): the invoice is
+    /// kept and marked, and the `cancel` act goes to the server with the act's own time.
+    /// The caller has checked the rules (`rules::validation::invoice_cancellable`).
+    pub fn cancel_invoice(
+        &mut self,
+        invoice_id: Uuid,
+        cancel: Valid<vaidya_shared::api::CancelInvoice>,
+        by: Uuid,
+    ) -> Result<Invoice, PartitionError> {
+        let reason = cancel.into_inner().reason;
+        let mut invoice =
+            self.peek::<kinds::Invoice>(invoice_id)?
+                .ok_or(PartitionError::NotFound {
+                    entity: "invoice",
+                    id: invoice_id,
+                })?;
+        let now = stored_now();
+        invoice.cancellation = Some(vaidya_shared::api::InvoiceCancellation {
+            cancelled_at: now,
+            cancelled_by: by,
+            reason: reason.clone(),
+        });
+        let mut m = new_mutation(
+            EntityKind::Invoice,
+            invoice_id,
+            Operation::Update,
+            Some(invoice.version),
+        );
+        m.changes.insert(
+            "cancel".to_owned(),
+            json!({ "value": { "reason": reason }, "base": null }),
+        );
+        // The server dates the cancellation with the change's time: the same instant.
+        m.made_at = now;
+        self.commit_local(Some(&invoice), None, &m)?;
+        Ok(invoice)
+    }
+
     /// Adds an addendum to an encounter (the way a signed note is amended).
     pub fn add_addendum(
         &mut self,
@@ -593,6 +631,7 @@ impl ClinicPartition {
             version: 0,
             supplier: Some(supplier.clone()),
             recipient: new.recipient.clone(),
+            cancellation: None,
         };
         let mut m = new_mutation(EntityKind::Invoice, id, Operation::Create, None);
         // The date printed on the invoice is the one the server keeps.

@@ -39,7 +39,8 @@ fn tax_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<LineTax> {
 
 const COLUMNS: &str = "id, clinic_id, patient_id, series, number, invoice_number, issued_at, \
                        place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, \
-                       igst_paise, total_paise, paid_paise, version, supplier, recipient";
+                       igst_paise, total_paise, paid_paise, version, supplier, recipient, \
+                       cancellation";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
     Ok(Invoice {
@@ -59,6 +60,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
         version: row.get(15)?,
         supplier: json_at(row, 16)?,
         recipient: json_at(row, 17)?,
+        cancellation: json_at(row, 18)?,
     })
 }
 
@@ -86,9 +88,9 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         "INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
                                issued_at, place_of_supply, supply_kind, taxable_paise,
                                cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
-                               version, supplier, recipient)
+                               version, supplier, recipient, cancellation)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18)
+                 ?18, ?19)
          ON CONFLICT (id) DO UPDATE SET
              clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
              series = excluded.series, number = excluded.number,
@@ -98,7 +100,7 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
              sgst_paise = excluded.sgst_paise, igst_paise = excluded.igst_paise,
              total_paise = excluded.total_paise, paid_paise = excluded.paid_paise,
              version = excluded.version, supplier = excluded.supplier,
-             recipient = excluded.recipient",
+             recipient = excluded.recipient, cancellation = excluded.cancellation",
     )?
     .execute(params![
         i.id.to_string(),
@@ -123,6 +125,9 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         i.recipient
             .as_ref()
             .map(|r| serde_json::to_string(r).expect("a recipient serializes")),
+        i.cancellation
+            .as_ref()
+            .map(|c| serde_json::to_string(c).expect("a cancellation serializes")),
     ])?;
 
     let id = i.id.to_string();

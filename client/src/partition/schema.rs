@@ -393,6 +393,12 @@ ALTER TABLE invoices ADD COLUMN supplier TEXT;
     r#"
 ALTER TABLE invoices ADD COLUMN recipient TEXT CHECK (recipient IS NULL OR json_valid(recipient));
 "#,
+    // 12 → 13: an invoice's cancellation (JSON of `InvoiceCancellation`; NULL while it
+    // stands).
+    r#"
+ALTER TABLE invoices ADD COLUMN cancellation TEXT
+    CHECK (cancellation IS NULL OR json_valid(cancellation));
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -593,6 +593,7 @@ fn invoice(clinic: Uuid, patient_id: Uuid, number: i64) -> Invoice {
         version: 1,
         supplier: Some(crate::clinic::test_supplier()),
         recipient: None,
+        cancellation: None,
     }
 }
 

@@ -5,14 +5,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, CancelledInvoiceNumber, ClinicalQuery, Invoice, InvoiceLine, InvoiceRecipient,
-    InvoiceSupplier, NewInvoice, NewPayment, Page, Payment, PaymentMethod,
+    AuditAction, CancelInvoice, CancelledInvoiceNumber, ClinicalQuery, Invoice,
+    InvoiceCancellation, InvoiceLine, InvoiceRecipient, InvoiceSupplier, NewInvoice, NewPayment,
+    Page, Payment, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
-use vaidya_shared::rules::validation::{payment_fits, MAIN_SERIES};
+use vaidya_shared::rules::validation::{invoice_cancellable, payment_fits, MAIN_SERIES};
 use vaidya_shared::rules::{Action, Resource, Valid, Validate};
 use vaidya_shared::ApiError;
 
@@ -23,7 +25,7 @@ use crate::store::Store;
 use vaidya_shared::entity::{kinds, Unchangeable};
 use vaidya_shared::sync::EntityKind;
 
-pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version, supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name";
+pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version, supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name, cancelled_at, cancelled_by, cancel_reason";
 const ENTITY: &str = "invoice";
 
 fn tax_of(r: &Row) -> LineTax {
@@ -76,6 +78,15 @@ pub fn from_row(r: &Row) -> Invoice {
                 gstin,
                 name: r
                     .get::<_, Option<String>>("recipient_name")
+                    .unwrap_or_default(),
+            }),
+        cancellation: r
+            .get::<_, Option<DateTime<Utc>>>("cancelled_at")
+            .map(|cancelled_at| InvoiceCancellation {
+                cancelled_at,
+                cancelled_by: r.get::<_, Option<Uuid>>("cancelled_by").unwrap_or_default(),
+                reason: r
+                    .get::<_, Option<String>>("cancel_reason")
                     .unwrap_or_default(),
             }),
     }
@@ -363,6 +374,71 @@ pub async fn add_payment(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/invoices/{id}/cancel", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = CancelInvoice,
+    responses((status = 200, body = Invoice),
+        (status = 403, description = "`forbidden`: the member's role may not cancel invoices", body = ApiError),
+        (status = 409, description = "`invalid_state`: already cancelled, or something is paid on it (refund first)", body = ApiError),
+        (status = 422, description = "`invalid_field`: no reason given", body = ApiError)))]
+/// Cancels an issued invoice: kept with its number, marked cancelled with the reason, and
+/// reported as cancelled. Only an invoice with nothing paid on it (refund first).
+pub async fn cancel(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, invoice_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(body): ApiJson<CancelInvoice>,
+) -> Result<Json<Invoice>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, Resource::Invoice, Action::Cancel)
+                .await?;
+            let inv = cancel_invoice(tx, clinic, invoice_id, body.validate(today())?).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Update,
+                ENTITY,
+                &[invoice_id],
+                &[inv.patient_id],
+            )
+            .await?;
+            Ok(Json(inv))
+        })
+        .await
+}
+
+/// Marks an invoice cancelled, by the acting member at the act's time, if the shared rules
+/// allow it now (locked, so a payment cannot slip in between the check and the mark).
+pub async fn cancel_invoice(
+    tx: &RequestTx,
+    clinic: Uuid,
+    invoice_id: Uuid,
+    cancel: Valid<CancelInvoice>,
+) -> Result<Invoice, AppError> {
+    tx.query_opt(
+        "SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
+        &[&clinic, &invoice_id],
+    )
+    .await?
+    .ok_or_else(AppError::not_found)?;
+    let inv = load(tx, clinic, invoice_id).await?;
+    invoice_cancellable(&inv)?;
+    tx.execute(
+        "UPDATE vaidya.invoices SET cancelled_at = $3, cancelled_by = $4, cancel_reason = $5,
+                cancel_recorded_at = now()
+         WHERE clinic_id = $1 AND id = $2",
+        &[
+            &clinic,
+            &invoice_id,
+            &tx.acted_at(),
+            &tx.user_id(),
+            &cancel.reason,
+        ],
+    )
+    .await?;
+    load(tx, clinic, invoice_id).await
+}
+
 /// Record a payment against an invoice; never more than is due.
 pub async fn insert_payment(
     tx: &RequestTx,
@@ -379,7 +455,7 @@ pub async fn insert_payment(
     .await?
     .ok_or_else(AppError::not_found)?;
     let inv = load(tx, clinic, invoice_id).await?;
-    payment_fits(new.amount_paise, inv.totals.total_paise - inv.paid_paise)?;
+    payment_fits(new.amount_paise, &inv)?;
     tx.execute(
         "INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, reference, received_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

@@ -124,7 +124,8 @@ pub async fn gstr1(
                     &format!(
                         "SELECT i.id, i.series, i.number, i.place_of_supply, i.total_paise,
                                 (i.issued_at AT TIME ZONE 'Asia/Kolkata')::date AS day,
-                                i.recipient_gstin, i.recipient_name
+                                i.recipient_gstin, i.recipient_name,
+                                i.cancelled_at IS NOT NULL AS cancelled
                          FROM vaidya.invoices i WHERE {period}"
                     ),
                     &params,
@@ -151,6 +152,7 @@ pub async fn gstr1(
                             recipient,
                             total_paise: r.get("total_paise"),
                             lines: Vec::new(),
+                            cancelled: r.get("cancelled"),
                         },
                     )
                 })

@@ -39,7 +39,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, CancelledInvoiceNumber, NewAddendum, Role};
+use vaidya_shared::api::{AuditAction, CancelInvoice, CancelledInvoiceNumber, NewAddendum, Role};
 use vaidya_shared::entity::{self, kinds, Entity, Stored, Updates};
 use vaidya_shared::for_each_kind;
 use vaidya_shared::rules::{self, clock, Action, Resource, Valid, Validate};
@@ -696,6 +696,13 @@ async fn apply_one(
             let version = overwrite(tx, clinic, m.entity, m.entity_id, new_values(m)?).await?;
             Ok((applied(m, version), None))
         }
+        // `cancel` is not a field but an act on an issued invoice (offline too).
+        Operation::Update
+            if m.entity == EntityKind::Invoice && m.changes.contains_key("cancel") =>
+        {
+            rules::authorize(role, Resource::Invoice, Action::Cancel)?;
+            cancel_act(tx, clinic, m).await
+        }
         Operation::Delete if spec.deletable => {
             rules::authorize(role, spec.resource(), Action::Delete)?;
             tombstone_idempotent(tx, clinic, m).await
@@ -740,6 +747,33 @@ async fn apply_one(
             ),
         )),
     }
+}
+
+/// A device's cancellation of an invoice: the act alone (`{"cancel": {"value": {"reason"}}}`),
+/// through the same rules as `POST …/cancel`. An invoice another device cancelled first
+/// stays as it is and the act counts as done: both meant the same.
+async fn cancel_act(
+    tx: &RequestTx,
+    clinic: Uuid,
+    m: &Mutation,
+) -> Result<(MutationResult, Option<Uuid>), AppError> {
+    let mut values = new_values(m)?;
+    let (Some(value), true) = (values.remove("cancel"), values.is_empty()) else {
+        return Err(AppError::field(
+            "changes",
+            "A cancellation changes nothing else on the invoice.",
+        ));
+    };
+    let cancel: CancelInvoice = serde_json::from_value(value)
+        .map_err(|_| AppError::field("changes.cancel", "A cancellation gives its reason."))?;
+    let cancel = cancel.validate(today())?;
+    let current = routes::invoices::load(tx, clinic, m.entity_id).await?;
+    let invoice = if current.cancellation.is_some() {
+        current
+    } else {
+        routes::invoices::cancel_invoice(tx, clinic, m.entity_id, cancel).await?
+    };
+    Ok((applied(m, invoice.version), Some(invoice.patient_id)))
 }
 
 /// A device's create of kind `E`, through the shared rules and the kind's own insert.

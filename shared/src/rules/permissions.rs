@@ -20,15 +20,18 @@ pub enum Action {
     Delete,
     /// Sign an encounter note (a legal act; afterwards the note never changes).
     Sign,
+    /// Cancel an issued invoice: it is kept, marked cancelled and reported so.
+    Cancel,
 }
 
 impl Action {
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::Read,
         Action::Create,
         Action::Update,
         Action::Delete,
         Action::Sign,
+        Action::Cancel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl Action {
             Action::Update => "update",
             Action::Delete => "delete",
             Action::Sign => "sign",
+            Action::Cancel => "cancel",
         }
     }
 
@@ -48,6 +52,7 @@ impl Action {
             Action::Update => "change",
             Action::Delete => "delete",
             Action::Sign => "sign",
+            Action::Cancel => "cancel",
         }
     }
 }
@@ -164,7 +169,8 @@ const fn grant(resource: Resource, action: Action, roles: &'static [Role]) -> Gr
 
 /// THE permission table. A (resource, action) pair that is not listed is allowed to nobody:
 /// issued prescriptions, invoices, payments and addenda never change (corrections are new
-/// records), and notes are never deleted.
+/// records; an invoice's one change is its cancellation, and a refund is a new, negative
+/// payment), and notes are never deleted.
 pub const GRANTS: &[Grant] = &[
     grant(Resource::Patient, Action::Read, EVERYONE),
     grant(Resource::Patient, Action::Create, EVERYONE),
@@ -184,6 +190,7 @@ pub const GRANTS: &[Grant] = &[
     grant(Resource::Prescription, Action::Create, DOCTORS),
     grant(Resource::Invoice, Action::Read, BILLING),
     grant(Resource::Invoice, Action::Create, BILLING),
+    grant(Resource::Invoice, Action::Cancel, BILLING),
     grant(Resource::Payment, Action::Read, BILLING),
     grant(Resource::Payment, Action::Create, BILLING),
     // Conflicts about clinical records carry clinical values: the database shows those to
@@ -291,7 +298,13 @@ pub fn storage_roles(resource: Resource, command: SqlCommand) -> Vec<Role> {
     let actions: &[Action] = match command {
         SqlCommand::Select => &[Action::Read],
         SqlCommand::Insert => &[Action::Create],
-        SqlCommand::Update => &[Action::Create, Action::Update, Action::Delete, Action::Sign],
+        SqlCommand::Update => &[
+            Action::Create,
+            Action::Update,
+            Action::Delete,
+            Action::Sign,
+            Action::Cancel,
+        ],
     };
     Role::ALL
         .into_iter()

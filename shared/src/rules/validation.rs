@@ -76,7 +76,7 @@ pub mod limits {
     pub const ALLERGY_SUBSTANCE: usize = 200;
     pub const ALLERGY_REACTION: usize = 1000;
     pub const SERIES: usize = 16;
-    /// The reason kept with a cancelled device invoice number.
+    /// The reason kept with a cancelled invoice or a cancelled device invoice number.
     pub const CANCEL_REASON: usize = 1000;
     /// The earliest plausible date of birth.
     pub const EARLIEST_BIRTH: (i32, u32, u32) = (1880, 1, 1);
@@ -742,8 +742,12 @@ impl Validate for crate::gstr1::Gstr1Query {
 
 impl Validate for NewPayment {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
-        if self.amount_paise <= 0 {
-            return Err(invalid("amount_paise", "A payment must be more than ₹0."));
+        // Positive: money received; negative: a refund of money received (never ₹0).
+        if self.amount_paise == 0 {
+            return Err(invalid(
+                "amount_paise",
+                "A payment or a refund must not be ₹0.",
+            ));
         }
         Ok(Valid(NewPayment {
             reference: optional_text(
@@ -773,15 +777,50 @@ pub fn device_access(action: crate::api::AuditAction) -> Result<(), ApiError> {
     }
 }
 
-/// A payment never takes more than is due.
-pub fn payment_fits(amount_paise: i64, due_paise: i64) -> Result<(), ApiError> {
-    if amount_paise > due_paise {
+/// A payment never takes more than is due, and none is taken on a cancelled invoice; a
+/// refund (a negative payment) never returns more than was paid.
+pub fn payment_fits(amount_paise: i64, invoice: &crate::api::Invoice) -> Result<(), ApiError> {
+    if amount_paise > 0 && invoice.cancellation.is_some() {
+        return Err(invalid_state(
+            "This invoice is cancelled; it takes no more payments.",
+        ));
+    }
+    if amount_paise > invoice.totals.total_paise - invoice.paid_paise {
         return Err(invalid(
             "amount_paise",
             "The payment is more than the amount due.",
         ));
     }
+    if -amount_paise > invoice.paid_paise {
+        return Err(invalid(
+            "amount_paise",
+            "The refund is more than was paid on this invoice.",
+        ));
+    }
     Ok(())
+}
+
+/// An issued invoice is cancelled once (kept and marked, never deleted, never undone), and
+/// only with nothing paid on it: the payments are refunded first, so the books never keep
+/// money against a cancelled bill.
+pub fn invoice_cancellable(invoice: &crate::api::Invoice) -> Result<(), ApiError> {
+    if invoice.cancellation.is_some() {
+        return Err(invalid_state("This invoice is already cancelled."));
+    }
+    if invoice.paid_paise != 0 {
+        return Err(invalid_state(
+            "Refund what was paid on this invoice before cancelling it.",
+        ));
+    }
+    Ok(())
+}
+
+impl Validate for crate::api::CancelInvoice {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(crate::api::CancelInvoice {
+            reason: required_text("reason", &self.reason, limits::CANCEL_REASON)?,
+        }))
+    }
 }
 
 #[cfg(test)]

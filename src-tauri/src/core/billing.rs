@@ -2,7 +2,7 @@
 //! checks the rules and takes the device's invoice number.
 
 use super::*;
-use vaidya_shared::api::{CollectionsQuery, CollectionsReport, InvoiceSupplier};
+use vaidya_shared::api::{CancelInvoice, CollectionsQuery, CollectionsReport, InvoiceSupplier};
 use vaidya_shared::gstr1::{Gstr1Query, Gstr1Report};
 use vaidya_shared::rules::Validate;
 
@@ -53,6 +53,16 @@ impl Core {
         payment: NewPayment,
     ) -> Result<Invoice, UiError> {
         self.with_clinic(move |c| Ok(c.take_payment(invoice_id, payment)?))
+            .await
+    }
+
+    /// Cancels an issued invoice (offline too: the act syncs with its own time).
+    pub async fn cancel_invoice(
+        &self,
+        invoice_id: Uuid,
+        cancel: CancelInvoice,
+    ) -> Result<Invoice, UiError> {
+        self.with_clinic(move |c| Ok(c.cancel_invoice(invoice_id, cancel)?))
             .await
     }
 }

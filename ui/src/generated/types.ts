@@ -268,7 +268,11 @@ supplier: InvoiceSupplier | null,
 /**
  * The business customer, for a B2B invoice; absent for a patient's own bill.
  */
-recipient?: InvoiceRecipient | null, };
+recipient?: InvoiceRecipient | null, 
+/**
+ * Set once the invoice is cancelled (it is kept, and reported as cancelled).
+ */
+cancellation?: InvoiceCancellation | null, };
 
 /**
  * The supplier as printed on an invoice: the clinic's details at the issue, kept with the
@@ -296,6 +300,18 @@ gstin: string,
  * The customer's legal name, as registered.
  */
 name: string, };
+
+/**
+ * How an issued invoice was cancelled: when (the act's own time, as for a note's
+ * signing), by whom and why. An invoice is never deleted; a cancelled one keeps its number.
+ */
+export type InvoiceCancellation = { cancelled_at: string, cancelled_by: string, reason: string, };
+
+/**
+ * A request to cancel an issued invoice (`POST …/invoices/{id}/cancel`, or offline the
+ * `cancel` act of an invoice update, see `sync::Mutation`).
+ */
+export type CancelInvoice = { reason: string, };
 
 export type NewInvoice = { id?: string | null, patient_id: string, 
 /**
@@ -460,7 +476,8 @@ export type Gstr1Report = { clinic_id: string, gstin: string,
  */
 return_period: string, from: string, to: string, b2b: Array<B2bInvoice>, b2cs: Array<B2csRow>, nil: Array<NilRow>, hsn_b2b: Array<HsnRow>, hsn_b2c: Array<HsnRow>, documents: Array<DocumentSeries>, 
 /**
- * All invoices of the period: value, taxable value and taxes.
+ * The period's invoices that stand (cancelled ones aside): value, taxable value and
+ * taxes.
  */
 invoices: number, value_paise: number, totals: RateAmounts, };
 
@@ -695,7 +712,7 @@ export type ResolveConflict = { resolution: Resolution, };
 /**
  * What a member does to a record.
  */
-export type Action = "read" | "create" | "update" | "delete" | "sign";
+export type Action = "read" | "create" | "update" | "delete" | "sign" | "cancel";
 
 /**
  * A kind of record a permission is about: every synced entity, plus the clinic's

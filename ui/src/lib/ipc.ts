@@ -77,6 +77,7 @@ export const api = {
 
   createInvoice: (invoice: NewInvoice) => call<Invoice>("create_invoice", { invoice }),
   addPayment: (invoiceId: Uuid, payment: NewPayment) => call<Invoice>("add_payment", { invoiceId, payment }),
+  cancelInvoice: (invoiceId: Uuid, reason: string) => call<Invoice>("cancel_invoice", { invoiceId, cancel: { reason } }),
   collectionsReport: (query: CollectionsQuery) => call<CollectionsReport>("collections_report", { query }),
   /** Saves the report as CSV in the Downloads folder; returns the file's path. */
   exportCollectionsCsv: (query: CollectionsQuery) => call<string>("export_collections_csv", { query }),

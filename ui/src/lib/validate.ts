@@ -337,7 +337,8 @@ export function checkInvoice(inv: Loose<NewInvoice>): NewInvoice {
 }
 
 export function checkPayment(p: Loose<NewPayment>): NewPayment {
-  if ((p.amount_paise ?? 0) <= 0) fail("amount_paise", en.validation.paymentPositive);
+  // Positive: money received; negative: a refund (`NewPayment::validate`).
+  if ((p.amount_paise ?? 0) === 0) fail("amount_paise", en.validation.paymentNotZero);
   return {
     id: p.id ?? null,
     amount_paise: p.amount_paise as number,

@@ -140,6 +140,9 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
     <article class="page a4 invoice-page">
       <ClinicHeader clinic={props.clinic} invoice={inv} />
       <h2 class="center">{documentTitle(inv, props.clinic).toUpperCase()}</h2>
+      {inv.cancellation && (
+        <p class="p-cancelled">{en.invoice.cancelled} · {en.invoice.cancelledOn(formatDateTime(inv.cancellation.cancelled_at), inv.cancellation.reason)}</p>
+      )}
       <table class="p-meta"><tbody>
         <tr><th>{en.invoice.number}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
         <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} (#{props.patient.patient_number})<br />{props.patient.address}</td>
@@ -187,6 +190,7 @@ export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic:
       <h1>{s.name}</h1>
       {s.gstin && <p>{en.invoice.supplierGstin} {s.gstin}</p>}
       <p class="r-title">{en.invoice.receipt}</p>
+      {inv.cancellation && <p class="p-cancelled">{en.invoice.cancelled}</p>}
       <p>{inv.invoice_number}<br />{formatDateTime(inv.issued_at)}<br />{props.patient.name}</p>
       <hr />
       {inv.lines.map((l) => <p key={l.id} class="r-line"><span>{l.description} ×{l.quantity}</span><span>{formatPaise(l.tax.total_paise)}</span></p>)}

@@ -9,6 +9,7 @@ import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLab
 import { formatPaise, parseRupees } from "../lib/money";
 import { formatDateTime } from "../lib/dates";
 import { cleanText, gstinProblem } from "../lib/validate";
+import { LIMITS, may } from "../lib/rules";
 import type { ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
@@ -201,13 +202,39 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
     const ok = await run(() => api.addPayment(inv.id, { id: null, amount_paise: a.paise, method, reference: reference.trim() || null }));
     if (ok) props.onChanged();
   };
+  const role = props.clinic.membership.role;
+  const cancelled = inv.cancellation ?? null;
+  const [refund, setRefund] = useState("");
+  const [refundError, setRefundError] = useState<string | undefined>();
+  const [cancelling, setCancelling] = useState(false);
+  const [reason, setReason] = useState("");
+  const [reasonError, setReasonError] = useState<string | undefined>();
+  // A refund is a negative payment, never more than was paid (`payment_fits`).
+  const giveRefund = async (e: Event) => {
+    e.preventDefault();
+    const a = parseRupees(refund);
+    if (!a.ok || a.paise <= 0 || a.paise > inv.paid_paise) { setRefundError(en.validation.amount); return; }
+    setRefundError(undefined);
+    const ok = await run(() => api.addPayment(inv.id, { id: null, amount_paise: -a.paise, method, reference: reference.trim() || null }));
+    if (ok) { setRefund(""); props.onChanged(); }
+  };
+  const cancel = async (e: Event) => {
+    e.preventDefault();
+    const r = cleanText(reason, LIMITS.cancel_reason);
+    if (!r.ok || r.value === "") { setReasonError(r.ok ? en.validation.required : r.error); return; }
+    setReasonError(undefined);
+    const ok = await run(() => api.cancelInvoice(inv.id, r.value));
+    if (ok) { setCancelling(false); props.onChanged(); }
+  };
   const doc = { invoice: inv, patient: props.patient, clinic: props.clinic };
   return (
-    <article class="card invoice-card">
-      <h3>{en.invoice.number} {inv.invoice_number} <span class="muted small">{formatDateTime(inv.issued_at)}</span></h3>
+    <article class={`card invoice-card${cancelled ? " cancelled" : ""}`}>
+      <h3>{en.invoice.number} {inv.invoice_number} <span class="muted small">{formatDateTime(inv.issued_at)}</span>
+        {cancelled && <> <span class="cancelled-badge" data-testid="invoice-cancelled">{en.invoice.cancelled}</span></>}</h3>
+      {cancelled && <p class="muted">{en.invoice.cancelledOn(formatDateTime(cancelled.cancelled_at), cancelled.reason)}</p>}
       <TotalsTable totals={inv.totals} kind={inv.supply_kind} stateCode={inv.place_of_supply} paid={inv.paid_paise} />
       <ErrorBanner error={error} />
-      {balance > 0 && (
+      {!cancelled && balance > 0 && (
         <form class="row" onSubmit={pay}>
           <Field name="pay-amount" label={en.invoice.amount} value={amount} onInput={setAmount} error={amountError} />
           <div class="field">
@@ -220,9 +247,26 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
           <button type="submit" disabled={busy}>{en.invoice.payment}</button>
         </form>
       )}
+      {inv.paid_paise > 0 && may(role, "payment", "create") && (
+        <form class="row" onSubmit={giveRefund}>
+          <Field name="refund-amount" label={en.invoice.refundAmount} value={refund} onInput={setRefund} error={refundError} />
+          <button type="submit" disabled={busy}>{en.invoice.refund}</button>
+        </form>
+      )}
+      {cancelling && (
+        <form class="row" onSubmit={cancel}>
+          <Field name="cancel-reason" label={en.invoice.cancelReason} value={reason} onInput={setReason} error={reasonError} autoFocus />
+          <button type="submit" class="danger" disabled={busy}>{en.invoice.confirmCancel}</button>
+          <button type="button" onClick={() => setCancelling(false)}>{en.invoice.keep}</button>
+        </form>
+      )}
       <div class="actions">
         <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(documentTitle(inv, props.clinic))}</button>
         <button onClick={() => requestPrint({ kind: "receipt", ...doc })}>{en.invoice.printReceipt}</button>
+        {!cancelled && !cancelling && may(role, "invoice", "cancel") && (
+          <button class="subtle" onClick={() => setCancelling(true)} disabled={inv.paid_paise !== 0}
+            title={inv.paid_paise !== 0 ? en.invoice.cancelNeedsRefund : undefined}>{en.invoice.cancel}</button>
+        )}
       </div>
     </article>
   );
