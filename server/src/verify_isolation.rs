@@ -270,5 +270,34 @@ pub async fn verify(client: &Client) -> Result<Vec<String>> {
         v.push(format!("unique index {} on vaidya.{} does not start with clinic_id", r.get::<_, String>(1), r.get::<_, String>(0)));
     }
 
+    // 11. A foreign key between two tenant tables pairs their clinic_id columns: a row can
+    //     then only point into its own clinic, and the schema stays distributable by clinic
+    //     (Citus co-locates tenant tables on the distribution column, which every key must
+    //     carry; keys to tables without clinic_id, such as clinics and users, go to
+    //     reference tables and are fine).
+    for r in client
+        .query(
+            "SELECT c.relname, con.conname, f.relname
+             FROM pg_constraint con
+             JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_class f ON f.oid = con.confrelid
+             JOIN pg_attribute ca ON ca.attrelid = c.oid AND ca.attname = 'clinic_id' AND NOT ca.attisdropped
+             JOIN pg_attribute fa ON fa.attrelid = f.oid AND fa.attname = 'clinic_id' AND NOT fa.attisdropped
+             WHERE con.contype = 'f' AND n.nspname = 'vaidya'
+               AND NOT EXISTS (SELECT 1 FROM unnest(con.conkey, con.confkey) AS k(l, r)
+                               WHERE k.l = ca.attnum AND k.r = fa.attnum)
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await?
+    {
+        v.push(format!(
+            "foreign key {} on vaidya.{} points into vaidya.{} without pairing clinic_id",
+            r.get::<_, String>(1),
+            r.get::<_, String>(0),
+            r.get::<_, String>(2)
+        ));
+    }
+
     Ok(v)
 }

@@ -618,6 +618,10 @@ pub async fn verify_isolation_names_broken_invariants(h: Arc<Harness>) -> Result
         ("ALTER TABLE vaidya.audit_log DISABLE TRIGGER audit_append_only", "guard triggers are missing or disabled"),
         ("CREATE TABLE vaidya.notes_extra (clinic_id uuid, body text)", "vaidya.notes_extra: row level security is not enabled"),
         ("CREATE UNIQUE INDEX patients_phone_unique ON vaidya.patients (phone)", "does not start with clinic_id"),
+        ("CREATE UNIQUE INDEX patients_bare_id ON vaidya.patients (id);
+          ALTER TABLE vaidya.appointments ADD CONSTRAINT appointments_any_patient
+              FOREIGN KEY (patient_id) REFERENCES vaidya.patients (id)",
+         "foreign key appointments_any_patient on vaidya.appointments points into vaidya.patients without pairing clinic_id"),
         ("CREATE FUNCTION vaidya.clinic_size(p_clinic uuid) RETURNS bigint LANGUAGE sql SECURITY DEFINER
               SET search_path = pg_catalog, pg_temp
               AS $$ SELECT count(*) FROM vaidya.patients WHERE clinic_id = p_clinic $$",
