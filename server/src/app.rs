@@ -11,6 +11,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::routes;
@@ -242,6 +243,15 @@ pub fn router(app: App) -> Router {
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { crate::http::AppError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A bug that panics answers like any internal error (JSON `internal`, logged with
+        // its cause), never by dropping the connection; its transaction rolls back.
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                use axum::response::IntoResponse as _;
+                crate::http::AppError::Internal(anyhow::anyhow!("a request handler panicked"))
+                    .into_response()
+            },
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

@@ -4,6 +4,7 @@
 
 mod act_times;
 mod allergies;
+mod api_fuzz;
 mod audit;
 mod auth;
 mod authorship;

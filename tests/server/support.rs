@@ -53,6 +53,7 @@ tests![
     crate::domain::an_invoice_is_refunded_then_cancelled_never_deleted,
     crate::domain::appointment_queue_transitions,
     crate::domain::openapi_document_is_served,
+    crate::api_fuzz::openapi_contract_holds_under_schemathesis,
     crate::allergies::allergies_noted_by_clinicians_warn_the_prescriber,
     crate::allergies::a_nurse_cannot_issue_an_invoice,
     crate::cancelled_numbers::cancelled_device_numbers_are_recorded_once_and_never_over_an_invoice,

@@ -785,13 +785,19 @@ pub fn payment_fits(amount_paise: i64, invoice: &crate::api::Invoice) -> Result<
             "This invoice is cancelled; it takes no more payments.",
         ));
     }
-    if amount_paise > invoice.totals.total_paise - invoice.paid_paise {
+    // In i128: no amount a request can carry overflows (-i64::MIN does in i64).
+    let (amount, total, paid) = (
+        i128::from(amount_paise),
+        i128::from(invoice.totals.total_paise),
+        i128::from(invoice.paid_paise),
+    );
+    if amount > total - paid {
         return Err(invalid(
             "amount_paise",
             "The payment is more than the amount due.",
         ));
     }
-    if -amount_paise > invoice.paid_paise {
+    if -amount > paid {
         return Err(invalid(
             "amount_paise",
             "The refund is more than was paid on this invoice.",
@@ -820,6 +826,33 @@ impl Validate for crate::api::CancelInvoice {
         Ok(Valid(crate::api::CancelInvoice {
             reason: required_text("reason", &self.reason, limits::CANCEL_REASON)?,
         }))
+    }
+}
+
+#[cfg(test)]
+mod payment_tests {
+    use super::*;
+
+    #[test]
+    fn no_amount_overflows_the_payment_rule() {
+        let invoice: crate::api::Invoice = serde_json::from_value(serde_json::json!({
+            "id": uuid::Uuid::nil(), "clinic_id": uuid::Uuid::nil(), "patient_id": uuid::Uuid::nil(),
+            "series": "INV", "number": 1, "invoice_number": "INV/000001",
+            "issued_at": "2026-04-01T10:00:00Z", "place_of_supply": "27", "supply_kind": "intra_state",
+            "lines": [], "payments": [], "paid_paise": 10_000, "version": 1,
+            "totals": {"taxable_paise": 50_000, "cgst_paise": 0, "sgst_paise": 0, "igst_paise": 0, "total_paise": 50_000},
+        }))
+        .unwrap();
+        for amount in [i64::MIN, i64::MIN + 1, -10_001, 40_001, i64::MAX] {
+            assert_eq!(
+                payment_fits(amount, &invoice).unwrap_err().field.as_deref(),
+                Some("amount_paise"),
+                "{amount}"
+            );
+        }
+        for amount in [-10_000, -1, 1, 40_000] {
+            assert!(payment_fits(amount, &invoice).is_ok(), "{amount}");
+        }
     }
 }
 
