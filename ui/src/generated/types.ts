@@ -577,6 +577,9 @@ signature: string, };
  *   For `conflict`, `changes` holds `{"resolution": {"value": "keep_server" | "use_client", "base": null}}`.
  *   For `encounter`, `"sign": {"value": true, "base": false}` signs the note as the pushing
  *   doctor after the other changes of the same mutation apply.
+ *   For `invoice`, the one update is the act `"cancel": {"value": {"reason": "…"}, "base":
+ *   null}` alone (`CancelInvoice`), by its author at the change's `made_at`; an invoice
+ *   already cancelled stays as it is. A refund is a `NewPayment` with a negative amount.
  * - `delete`: a tombstone (patients and appointments only).
  */
 export type Mutation = { mutation_id: string, entity: EntityKind, entity_id: string, op: Operation, 
