@@ -12,6 +12,8 @@ use axum::{Json, Router};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::routes;
@@ -252,6 +254,20 @@ pub fn router(app: App) -> Router {
                     .into_response()
             },
         ))
+        // Answers are compressed as the client asks (zstd, else gzip; live streams and tiny
+        // bodies never), and pushed bodies may come compressed: a clinic on a few Mbit/s
+        // line moves a fraction of the JSON. The body limit applies to the decompressed
+        // body, so a small compressed bomb is refused like a large plain one. An encoding
+        // the server does not know passes through and fails as malformed JSON (400).
+        // The fastest level: on pull pages zstd's level 1 is both twice as fast as its
+        // default (3) and smaller (bench-wire: 71 against 82 bytes per row).
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .zstd(true)
+                .quality(CompressionLevel::Fastest),
+        )
+        .layer(RequestDecompressionLayer::new().pass_through_unaccepted(true))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

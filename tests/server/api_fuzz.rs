@@ -48,6 +48,7 @@ pub async fn openapi_contract_holds_under_schemathesis(h: Arc<Harness>) -> Resul
         .env("VAIDYA_FUZZ_CLINIC", w.a.id.to_string())
         .env("VAIDYA_FUZZ_PATIENT", seeds.patient.to_string())
         .env("VAIDYA_FUZZ_INVOICE", seeds.invoice.to_string())
+        .env("VAIDYA_FUZZ_APPOINTMENT", seeds.appointment.to_string())
         .env("VAIDYA_FUZZ_MEMBER", w.a.nurse.id.to_string())
         // Its own caches and reports stay out of the source tree.
         .current_dir(std::env::temp_dir())

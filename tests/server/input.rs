@@ -351,3 +351,121 @@ pub async fn nothing_half_written(h: Arc<Harness>) -> Result<()> {
     );
     Ok(())
 }
+
+/// Compression on slow lines: answers come compressed as asked (zstd, else gzip), the live
+/// stream never (it would hold events back), pushed bodies may come zstd-compressed, and a
+/// compressed body that inflates past the body limit is refused like a large plain one.
+pub async fn answers_and_pushes_travel_compressed(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    crate::isolation::seed(&w.db.superuser().await?, &w.a).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let doctor = server.login_as(&w.a.doctor).await?;
+    let token = doctor.token.clone().unwrap_or_default();
+    let k = w.a.id;
+    // A client that shows the wire: no automatic decompression.
+    let raw = reqwest::Client::builder().no_gzip().no_zstd().build()?;
+    let get = |path: String, accept: &'static str| {
+        raw.get(format!("{}{path}", server.base))
+            .bearer_auth(&token)
+            .header(
+                vaidya_shared::PROTOCOL_HEADER,
+                vaidya_shared::PROTOCOL_VERSION.to_string(),
+            )
+            .header(reqwest::header::ACCEPT_ENCODING, accept)
+    };
+    let encoding = |r: &reqwest::Response| {
+        r.headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("identity")
+            .to_owned()
+    };
+    let plain = get(format!("/v1/clinics/{k}/sync/pull"), "identity")
+        .send()
+        .await?;
+    check!(
+        plain.status() == StatusCode::OK && encoding(&plain) == "identity",
+        "plain pull"
+    );
+    let plain = plain.bytes().await?;
+    let zstd = get(format!("/v1/clinics/{k}/sync/pull"), "gzip, zstd")
+        .send()
+        .await?;
+    check!(
+        encoding(&zstd) == "zstd",
+        "zstd preferred: {}",
+        encoding(&zstd)
+    );
+    let packed = zstd.bytes().await?;
+    let unpacked = zstd::decode_all(&packed[..])?;
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&plain)?,
+        serde_json::from_slice(&unpacked)?,
+    );
+    check!(
+        a["changes"] == b["changes"] && packed.len() < plain.len(),
+        "the same page, smaller: {} → {} bytes",
+        plain.len(),
+        packed.len()
+    );
+    let gzip = get(format!("/v1/clinics/{k}/patients"), "gzip")
+        .send()
+        .await?;
+    check!(
+        encoding(&gzip) == "gzip",
+        "gzip fallback: {}",
+        encoding(&gzip)
+    );
+    let live = get(format!("/v1/clinics/{k}/sync/live"), "gzip, zstd")
+        .send()
+        .await?;
+    check!(
+        live.status() == StatusCode::OK && encoding(&live) == "identity",
+        "the live stream is never compressed: {}",
+        encoding(&live)
+    );
+    drop(live);
+
+    // A compressed push is taken; a compressed bomb is refused with the plain body's answer.
+    let push = |body: Vec<u8>| {
+        raw.post(format!("{}/v1/clinics/{k}/sync/push", server.base))
+            .bearer_auth(&token)
+            .header(
+                vaidya_shared::PROTOCOL_HEADER,
+                vaidya_shared::PROTOCOL_VERSION.to_string(),
+            )
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "zstd")
+            .body(body)
+    };
+    let patient = uuid::Uuid::new_v4();
+    let body = json!({"mutations": [{
+        "mutation_id": uuid::Uuid::new_v4(), "entity": "patient", "entity_id": patient,
+        "op": "create", "data": {"id": patient, "name": "Zstd Patient", "sex": "female"},
+        "changes": {}, "made_at": chrono::Utc::now(),
+    }], "local_accesses": []});
+    let resp = push(zstd::encode_all(body.to_string().as_bytes(), 3)?)
+        .send()
+        .await?;
+    let status = resp.status();
+    let answer: serde_json::Value = serde_json::from_slice(&resp.bytes().await?)?;
+    check!(
+        status == StatusCode::OK && answer["results"][0]["outcome"] == "applied",
+        "compressed push: {status} {answer}"
+    );
+    let bomb = format!(
+        "{{\"mutations\": [], \"local_accesses\": [], \"pad\": \"{}\"}}",
+        " ".repeat(8 * 1024 * 1024)
+    );
+    let packed = zstd::encode_all(bomb.as_bytes(), 19)?;
+    check!(packed.len() < 64 * 1024, "the bomb is small on the wire");
+    let resp = push(packed).send().await?;
+    let status = resp.status();
+    let answer: serde_json::Value =
+        serde_json::from_slice(&resp.bytes().await?).unwrap_or_default();
+    check!(
+        status == StatusCode::PAYLOAD_TOO_LARGE && answer["code"].is_string(),
+        "compressed bomb: {status} {answer}"
+    );
+    Ok(())
+}

@@ -99,7 +99,7 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/allergies", tag = "allergies", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewAllergy,
-    responses((status = 201, body = Allergy), (status = 403, body = ApiError), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Allergy), (status = 403, body = ApiError), (status = 422, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn create(
     State(app): State<App>,
     meta: RequestMeta,

@@ -145,7 +145,7 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/appointments", tag = "appointments", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewAppointment,
-    responses((status = 201, body = Appointment), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Appointment), (status = 422, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn create(
     State(app): State<App>,
     meta: RequestMeta,

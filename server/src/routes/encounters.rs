@@ -153,7 +153,7 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/encounters", tag = "encounters", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewEncounter,
-    responses((status = 201, body = Encounter), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Encounter), (status = 422, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn create(
     State(app): State<App>,
     meta: RequestMeta,

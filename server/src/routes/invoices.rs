@@ -258,7 +258,7 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/invoices", tag = "invoices", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewInvoice,
-    responses((status = 201, body = Invoice), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Invoice), (status = 422, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn create(
     State(app): State<App>,
     meta: RequestMeta,
@@ -347,7 +347,7 @@ pub async fn insert(
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/invoices/{id}/payments", tag = "invoices", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = NewPayment,
-    responses((status = 201, body = Invoice), (status = 422, body = ApiError)))]
+    responses((status = 201, body = Invoice), (status = 422, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn add_payment(
     State(app): State<App>,
     meta: RequestMeta,

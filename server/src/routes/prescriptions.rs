@@ -141,7 +141,7 @@ pub async fn get(
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/prescriptions", tag = "prescriptions", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewPrescription,
-    responses((status = 201, body = Prescription), (status = 422, body = ApiError), (status = 403, body = ApiError)))]
+    responses((status = 201, body = Prescription), (status = 422, body = ApiError), (status = 403, body = ApiError), (status = 409, body = ApiError)))]
 pub async fn create(
     State(app): State<App>,
     meta: RequestMeta,
