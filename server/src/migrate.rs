@@ -83,6 +83,14 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0018_invoice_cancellation",
         include_str!("../migrations/0018_invoice_cancellation.sql"),
     ),
+    (
+        "0019_identity_memberships",
+        include_str!("../migrations/0019_identity_memberships.sql"),
+    ),
+    (
+        "0020_patient_search",
+        include_str!("../migrations/0020_patient_search.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.
@@ -132,6 +140,9 @@ pub async fn migrate(admin_url: &str, app_password: Option<&str>) -> Result<Vec<
             quote_ident(&database)
         ),
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC".to_string(),
+        // GIN operator classes for plain columns, so a search index can lead with the clinic
+        // (0020). A trusted extension shipped with PostgreSQL: the database's owner may add it.
+        "CREATE EXTENSION IF NOT EXISTS btree_gin".to_string(),
         format!("CREATE SCHEMA IF NOT EXISTS vaidya AUTHORIZATION {OWNER_ROLE}"),
     ] {
         client

@@ -250,6 +250,11 @@ pub struct PageQuery {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_offset: Option<i64>,
+    /// For lists paged by position (the patient list): pass as `after` for the next page,
+    /// which costs the same however deep it is. Absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub next_after: Option<Uuid>,
 }
 
 // ---------------------------------------------------------------- patients
@@ -335,10 +340,15 @@ pub struct PatientPatch {
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct PatientQuery {
-    /// Matches name (prefix of any word), phone, patient number or ABHA number.
+    /// Every word typed is the start of a word of the name, the phone (with or without the
+    /// country code), the patient number or the ABHA number (`vaidya_shared::search`).
+    /// Matches come in name order, like the list.
     pub q: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
+    /// Continue after this patient (the previous page's `next_after`): the list in name
+    /// order from there, as fast on the thousandth page as on the first.
+    pub after: Option<Uuid>,
 }
 
 // ---------------------------------------------------------------- appointments

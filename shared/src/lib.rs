@@ -9,6 +9,7 @@ pub mod gst;
 pub mod gstr1;
 pub mod password;
 pub mod rules;
+pub mod search;
 pub mod sync;
 #[cfg(feature = "ts")]
 pub mod ts;

@@ -160,17 +160,32 @@ enum Op {
     Upsert,
 }
 
+/// How a transaction's identity is set.
+#[derive(Debug, Clone, Copy)]
+enum SetIdentity {
+    /// As the server does: `vaidya.set_identity`, which also resolves the user's clinics
+    /// once for the transaction's policies.
+    AsServer,
+    /// A bare `set_config('app.user_id', …)`: the policies must fall back to reading
+    /// memberships, never to another identity's clinics.
+    BareSetting,
+}
+
 /// Run one statement as `identity` in its own transaction, rolled back afterwards.
 /// Returns rows affected (or the count for a SELECT), or the SQLSTATE of the error.
 async fn attempt(
     client: &mut tokio_postgres::Client,
+    how: SetIdentity,
     identity: &str,
     sql: &str,
     select: bool,
 ) -> Result<std::result::Result<i64, String>> {
     let tx = client.transaction().await?;
-    tx.execute("SELECT set_config('app.user_id', $1, true)", &[&identity])
-        .await?;
+    let set = match how {
+        SetIdentity::AsServer => "SELECT vaidya.set_identity(nullif($1, '')::uuid)",
+        SetIdentity::BareSetting => "SELECT set_config('app.user_id', $1, true)",
+    };
+    tx.execute(set, &[&identity]).await?;
     let outcome = if select {
         tx.query_one(sql, &[]).await.map(|r| r.get::<_, i64>(0))
     } else {
@@ -239,7 +254,10 @@ pub async fn sql_matrix(h: Arc<Harness>) -> Result<()> {
             (Op::Upsert, case.upsert.clone()),
         ];
         for (op, sql) in &ops {
-            for (who, id, role) in &identities {
+            for ((who, id, role), how) in identities
+                .iter()
+                .flat_map(|i| [(i, SetIdentity::AsServer), (i, SetIdentity::BareSetting)])
+            {
                 count += 1;
                 let roles = if *op == Op::Select {
                     case.read
@@ -247,7 +265,7 @@ pub async fn sql_matrix(h: Arc<Harness>) -> Result<()> {
                     case.write
                 };
                 let allowed = *op != Op::Delete && role.is_some_and(|r| roles.contains(&r));
-                let outcome = attempt(&mut app, id, sql, *op == Op::Select).await?;
+                let outcome = attempt(&mut app, how, id, sql, *op == Op::Select).await?;
                 let ok = match (op, allowed, &outcome) {
                     (Op::Select, true, Ok(n)) => *n > 0,
                     (Op::Select, false, Ok(n)) => *n == 0,
@@ -263,7 +281,7 @@ pub async fn sql_matrix(h: Arc<Harness>) -> Result<()> {
                 };
                 if !ok {
                     failures.push(format!(
-                        "{t} {op:?} as {who}: allowed={allowed}, got {outcome:?}"
+                        "{t} {op:?} as {who} ({how:?}): allowed={allowed}, got {outcome:?}"
                     ));
                 }
             }
@@ -544,6 +562,94 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
     Ok(())
 }
 
+/// The clinics `set_identity` resolves once per transaction never outlive the identity
+/// they were resolved for: another identity set in the same transaction sees only its own
+/// clinics, and the current user's membership changed in the transaction takes effect at
+/// once (revoked: nothing more; role changed: the new role's rows).
+pub async fn memberships_resolved_once_never_widen(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let su = w.db.superuser().await?;
+    let s = seed(&su, &w.a).await?;
+    seed(&su, &w.b).await?;
+    let mut app = w.db.app().await?;
+    let count = |table: &str, clinic: Uuid| {
+        format!("SELECT count(*) FROM vaidya.{table} WHERE clinic_id = '{clinic}'")
+    };
+
+    // A's doctor, then B's doctor by a bare setting: B's doctor sees B, never A.
+    let tx = app.transaction().await?;
+    tx.execute("SELECT vaidya.set_identity($1)", &[&w.a.doctor.id])
+        .await?;
+    let a_as_a: i64 = tx
+        .query_one(&count("encounters", w.a.id), &[])
+        .await?
+        .get(0);
+    tx.execute(
+        "SELECT set_config('app.user_id', $1, true)",
+        &[&w.b.doctor.id.to_string()],
+    )
+    .await?;
+    let a_as_b: i64 = tx
+        .query_one(&count("encounters", w.a.id), &[])
+        .await?
+        .get(0);
+    let b_as_b: i64 = tx
+        .query_one(&count("encounters", w.b.id), &[])
+        .await?
+        .get(0);
+    tx.rollback().await?;
+    check!(a_as_a == 1, "A's doctor sees {a_as_a} of A's notes");
+    check!(
+        a_as_b == 0 && b_as_b == 1,
+        "after switching to B's doctor: {a_as_b} of A's notes, {b_as_b} of B's"
+    );
+
+    // An admin who revokes their own membership sees nothing more in the same transaction.
+    let tx = app.transaction().await?;
+    tx.execute("SELECT vaidya.set_identity($1)", &[&w.a.admin.id])
+        .await?;
+    let before: i64 = tx.query_one(&count("patients", w.a.id), &[]).await?.get(0);
+    let revoked = tx
+        .execute(
+            "UPDATE vaidya.memberships SET revoked_at = now() WHERE clinic_id = $1 AND user_id = $2",
+            &[&w.a.id, &w.a.admin.id],
+        )
+        .await?;
+    let after: i64 = tx.query_one(&count("patients", w.a.id), &[]).await?.get(0);
+    tx.rollback().await?;
+    check!(
+        before == 1 && revoked == 1 && after == 0,
+        "admin revoking themselves: {before} patients before, {revoked} row revoked, {after} after"
+    );
+
+    // An admin who makes themselves a doctor reads notes from then on (and not before).
+    let tx = app.transaction().await?;
+    tx.execute("SELECT vaidya.set_identity($1)", &[&w.a.admin.id])
+        .await?;
+    let before: i64 = tx
+        .query_one(&count("encounters", w.a.id), &[])
+        .await?
+        .get(0);
+    tx.execute(
+        "UPDATE vaidya.memberships SET role = 'doctor' WHERE clinic_id = $1 AND user_id = $2",
+        &[&w.a.id, &w.a.admin.id],
+    )
+    .await?;
+    let after: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM vaidya.encounters WHERE id = $1",
+            &[&s.encounter],
+        )
+        .await?
+        .get(0);
+    tx.rollback().await?;
+    check!(
+        before == 0 && after == 1,
+        "admin turned doctor: {before} notes before, {after} after"
+    );
+    Ok(())
+}
+
 /// Another clinic's row and a missing row get the same 404, byte for byte.
 pub async fn other_clinic_row_looks_missing(h: Arc<Harness>) -> Result<()> {
     let w = World::create(&h).await?;
@@ -613,7 +719,7 @@ pub async fn verify_isolation_names_broken_invariants(h: Arc<Harness>) -> Result
         ("GRANT CREATE ON SCHEMA vaidya TO vaidya_app", "can CREATE in schema vaidya"),
         ("GRANT DELETE ON vaidya.patients TO vaidya_app", "may DELETE from vaidya.patients"),
         ("GRANT EXECUTE ON FUNCTION vaidya.audit_append(uuid, text, text, uuid[], uuid[], timestamptz) TO PUBLIC", "executable by PUBLIC"),
-        ("ALTER FUNCTION vaidya.member_clinics(text[]) RESET search_path", "has no fixed search_path"),
+        ("ALTER FUNCTION vaidya.member_clinics_now(text[]) RESET search_path", "has no fixed search_path"),
         ("CREATE VIEW vaidya.all_patients AS SELECT * FROM vaidya.patients", "is not security_invoker"),
         ("ALTER TABLE vaidya.audit_log DISABLE TRIGGER audit_append_only", "guard triggers are missing or disabled"),
         ("CREATE TABLE vaidya.notes_extra (clinic_id uuid, body text)", "vaidya.notes_extra: row level security is not enabled"),

@@ -12,6 +12,7 @@ mod cancelled_numbers;
 mod domain;
 mod input;
 mod isolation;
+mod lists;
 mod policies;
 mod pool;
 mod support;

@@ -14,12 +14,14 @@ use vaidya_tests::Harness;
 
 use crate::check;
 
-/// The role names inside `m.role = ANY ('{…}'::text[])` of a policy expression.
+/// The role names of the membership condition in a policy expression (the fallback call
+/// `vaidya.member_clinics_now('{…}'::text[])` that `member_clinics_expr` writes in).
 fn roles_in(expr: &str) -> Result<BTreeSet<String>> {
+    const CALL: &str = "member_clinics_now('{";
     let start = expr
-        .find("ANY ('{")
+        .find(CALL)
         .context("the policy does not check a membership role list")?
-        + "ANY ('{".len();
+        + CALL.len();
     let end = start + expr[start..].find('}').context("unterminated role list")?;
     Ok(expr[start..end].split(',').map(str::to_owned).collect())
 }
@@ -132,10 +134,10 @@ pub async fn a_hand_edited_policy_is_caught(h: Arc<Harness>) -> Result<()> {
     let db = h.database().await?;
     let su = db.superuser().await?;
     su.batch_execute(
-        "ALTER POLICY member_insert ON vaidya.prescriptions
-           WITH CHECK (clinic_id = ANY (ARRAY(SELECT m.clinic_id FROM vaidya.memberships m
-             WHERE m.user_id = (SELECT vaidya.current_user_id()) AND m.revoked_at IS NULL
-               AND m.role = ANY ('{doctor,nurse}'::text[]))))",
+        "DO $$ BEGIN
+           EXECUTE format('ALTER POLICY member_insert ON vaidya.prescriptions WITH CHECK (clinic_id = ANY (%s))',
+                          vaidya.member_clinics_expr('{doctor,nurse}'));
+         END $$",
     )
     .await?;
     let rows = su

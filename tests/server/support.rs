@@ -20,6 +20,8 @@ macro_rules! tests {
 tests![
     crate::isolation::sql_matrix,
     crate::isolation::http_matrix,
+    crate::isolation::memberships_resolved_once_never_widen,
+    crate::lists::patient_list_pages_by_position_and_search_matches_like_a_device,
     crate::isolation::other_clinic_row_looks_missing,
     crate::isolation::verify_isolation_passes_on_fresh_database,
     crate::isolation::verify_isolation_names_broken_invariants,
@@ -53,6 +55,7 @@ tests![
     crate::domain::an_invoice_is_refunded_then_cancelled_never_deleted,
     crate::domain::appointment_queue_transitions,
     crate::domain::openapi_document_is_served,
+    crate::input::answers_and_pushes_travel_compressed,
     crate::api_fuzz::openapi_contract_holds_under_schemathesis,
     crate::allergies::allergies_noted_by_clinicians_warn_the_prescriber,
     crate::allergies::a_nurse_cannot_issue_an_invoice,

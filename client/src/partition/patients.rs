@@ -11,15 +11,13 @@ use super::outbox::EntityKind;
 use super::sql::{date, enum_at, opt_date_at, ts, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
+use vaidya_shared::search;
 
 /// Most results a search returns, whatever the caller asks for.
 pub const MAX_SEARCH_RESULTS: i64 = 200;
 /// Searches with at most this many matches are ranked by relevance (bm25); broader ones
 /// (the first keystrokes) take this many matches unranked and order them by name.
-const RANK_LIMIT: i64 = 300;
-
-/// At most this many words of a query are used; more only slow the match down.
-const MAX_QUERY_TERMS: usize = 8;
+const RANK_LIMIT: i64 = search::SEARCH_CANDIDATES;
 
 const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, \
                        abha_number, version, created_at, updated_at";
@@ -41,20 +39,9 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
     })
 }
 
-fn digits(text: &str) -> String {
-    text.chars().filter(char::is_ascii_digit).collect()
-}
-
-/// Phone numbers are indexed as digits only, both as stored ("919845012345") and as the
-/// 10-digit national number ("9845012345"), so "+91 98450-12345", "98450" and "09845…"
-/// typed at the desk all find the same patient.
+/// Phone numbers are indexed as digits only, in the forms `search::phone_forms` gives.
 fn phone_search(phone: Option<&str>) -> String {
-    let all = digits(phone.unwrap_or(""));
-    let mut forms = vec![all.clone()];
-    if all.len() > 10 {
-        forms.push(all[all.len() - 10..].to_owned());
-    }
-    forms.join(" ")
+    search::phone_forms(phone).join(" ")
 }
 
 pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
@@ -85,39 +72,20 @@ pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
         ts(&p.created_at),
         ts(&p.updated_at),
         phone_search(p.phone.as_deref()),
-        digits(p.abha_number.as_deref().unwrap_or("")),
+        search::digits(p.abha_number.as_deref().unwrap_or("")),
     ])?;
     Ok(())
 }
 
-/// Turns whatever was typed into a safe FTS5 query of prefix terms, or `None` when nothing
-/// searchable is left. Every term is a quoted string (so `AND`, `NEAR(`, `col:` and `*` are
-/// plain text to FTS5) followed by `*` for prefix matching; control characters, NUL included,
-/// become spaces. A query of digits and phone punctuation only ("98450 12345",
-/// "12-3456-7890-1234") is one digit string, matching the digits-only index.
+/// Turns whatever was typed into a safe FTS5 query of the prefix terms `search::query_terms`
+/// finds, or `None` when nothing searchable is left. Every term is a quoted string (so `AND`,
+/// `NEAR(`, `col:` and `*` are plain text to FTS5) followed by `*` for prefix matching.
 pub(crate) fn fts_query(input: &str) -> Option<String> {
-    let cleaned: String = input
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+    let terms: Vec<String> = search::query_terms(input)
+        .iter()
+        .map(|term| format!("\"{}\"*", term.replace('"', "\"\"")))
         .collect();
-    let numeric = cleaned.chars().any(|c| c.is_ascii_digit())
-        && cleaned
-            .chars()
-            .all(|c| c.is_ascii_digit() || c.is_whitespace() || "+-()./".contains(c));
-    if numeric {
-        return Some(format!("\"{}\"*", digits(&cleaned)));
-    }
-    let terms: Vec<String> = cleaned
-        .split_whitespace()
-        .filter(|word| word.chars().any(char::is_alphanumeric))
-        .take(MAX_QUERY_TERMS)
-        .map(|word| format!("\"{}\"*", word.replace('"', "\"\"")))
-        .collect();
-    if terms.is_empty() {
-        None
-    } else {
-        Some(terms.join(" "))
-    }
+    (!terms.is_empty()).then(|| terms.join(" "))
 }
 
 impl ClinicPartition {

@@ -53,9 +53,13 @@ impl RequestTx {
             .ok_or_else(AppError::unauthenticated)?;
         let (mut tx, user) = Self::start(
             pool,
-            "SELECT set_config('app.user_id', coalesce(vaidya.auth_session_user($1)::text, ''), true),
+            "SELECT vaidya.set_identity(vaidya.auth_session_user($1)),
                     set_config('app.request_id', $2, true), set_config('app.device', $3, true)",
-            &[&token_hash, &meta.request_id, &meta.device.clone().unwrap_or_default()],
+            &[
+                &token_hash,
+                &meta.request_id,
+                &meta.device.clone().unwrap_or_default(),
+            ],
         )
         .await?;
         let user = Uuid::parse_str(&user).map_err(|_| AppError::unauthenticated())?;
@@ -67,7 +71,7 @@ impl RequestTx {
     pub async fn begin_anonymous(pool: &Pool, meta: &RequestMeta) -> Result<RequestTx, AppError> {
         let (tx, _) = Self::start(
             pool,
-            "SELECT set_config('app.user_id', '', true), set_config('app.request_id', $1, true),
+            "SELECT vaidya.set_identity(NULL), set_config('app.request_id', $1, true),
                     set_config('app.device', $2, true)",
             &[&meta.request_id, &meta.device.clone().unwrap_or_default()],
         )
@@ -131,11 +135,10 @@ impl RequestTx {
     /// actor) and `user_id()`. A push uses it to apply a colleague's change, proven by its
     /// signature, as its author; it then acts as the pushing user again.
     pub async fn act_as(&self, user: Uuid) -> Result<(), AppError> {
-        self.execute(
-            "SELECT set_config('app.user_id', $1, true)",
-            &[&user.to_string()],
-        )
-        .await?;
+        // The user and, read from memberships in the same call, their clinics per role
+        // for this transaction's policies (migration 0019).
+        self.execute("SELECT vaidya.set_identity($1)", &[&user])
+            .await?;
         *self.user.write().unwrap_or_else(|e| e.into_inner()) = user;
         Ok(())
     }
@@ -153,6 +156,17 @@ impl RequestTx {
     ) -> Result<Vec<Row>, AppError> {
         let stmt = self.client().prepare_cached(sql).await?;
         Ok(self.client().query(&stmt, params).await?)
+    }
+
+    /// A query planned afresh with these values each time (an unnamed statement, one more
+    /// round trip), for one whose best plan depends on them: a search term that matches half
+    /// the clinic wants another plan than one that matches three patients.
+    pub async fn query_planned(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, AppError> {
+        Ok(self.client().query(sql, params).await?)
     }
 
     pub async fn query_one(

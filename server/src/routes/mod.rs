@@ -71,6 +71,7 @@ impl Paging {
         Page {
             items,
             next_offset: more.then_some(self.offset + self.limit),
+            next_after: None,
         }
     }
 }
@@ -89,13 +90,6 @@ pub async fn next_counter(tx: &RequestTx, clinic: Uuid, counter: &str) -> Result
         .get(0))
 }
 
-/// Escape LIKE wildcards so user input matches literally.
-pub fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,10 +104,5 @@ mod tests {
         assert_eq!(page.items, vec![1, 2]);
         assert_eq!(page.next_offset, Some(6));
         assert_eq!(p.page(vec![1]).next_offset, None);
-    }
-
-    #[test]
-    fn like_is_escaped() {
-        assert_eq!(like_escape("50%_a\\"), "50\\%\\_a\\\\");
     }
 }

@@ -4,14 +4,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, NewPatient, Page, Patient, PatientPatch, PatientQuery, Sex};
 use vaidya_shared::rules::validation::optional_text;
 use vaidya_shared::rules::{Action, Resource, Valid, Validate};
-use vaidya_shared::{ApiError, ErrorCode};
+use vaidya_shared::{search, ApiError, ErrorCode};
 
-use super::{like_escape, today, Paging};
+use super::{today, Paging};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 use crate::store::Store;
@@ -63,39 +64,69 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, Resource::Patient, Action::Read).await?;
-            let rows = match &term {
-                None => {
-                    tx.query(
-                        &format!(
-                            "SELECT {COLUMNS} FROM vaidya.patients WHERE clinic_id = $1 AND deleted_at IS NULL
-                             ORDER BY lower(name), id LIMIT $2 OFFSET $3"
-                        ),
-                        &[&clinic, &paging.fetch(), &paging.offset],
+            tx.authorize(clinic, Resource::Patient, Action::Read)
+                .await?;
+            // Where the page starts: after a patient of this clinic (deleted ones too, so a
+            // list paged across a deletion goes on), in the list's order.
+            let after: Option<(String, Uuid)> = match q.after {
+                None => None,
+                Some(id) => Some(
+                    tx.query_opt(
+                        "SELECT lower(name) FROM vaidya.patients WHERE clinic_id = $1 AND id = $2",
+                        &[&clinic, &id],
                     )
                     .await?
-                }
-                Some(term) => {
-                    let lower = like_escape(&term.to_lowercase());
-                    let digits: String = term.chars().filter(|c| c.is_ascii_digit()).collect();
-                    let phone_prefix = (digits.len() >= 3).then(|| format!("%{}%", like_escape(&digits)));
-                    let number: Option<i64> = term.trim().parse().ok();
-                    tx.query(
-                        &format!(
-                            "SELECT {COLUMNS} FROM vaidya.patients
-                             WHERE clinic_id = $1 AND deleted_at IS NULL
-                               AND (lower(name) LIKE $2 || '%' OR lower(name) LIKE '% ' || $2 || '%'
-                                    OR phone LIKE $3 OR abha_number = $4 OR patient_number = $5)
-                             ORDER BY lower(name), id LIMIT $6 OFFSET $7"
-                        ),
-                        &[&clinic, &lower, &phone_prefix, &digits, &number, &paging.fetch(), &paging.offset],
-                    )
-                    .await?
-                }
+                    .map(|r| (r.get(0), id))
+                    .ok_or_else(|| {
+                        AppError::client(
+                            ErrorCode::InvalidParameter,
+                            "after: no such patient in this clinic.",
+                        )
+                    })?,
+                ),
             };
-            let page = paging.page(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?);
+            // The list reads its index (clinic_id, lower(name), id) in order and stops after
+            // the page (0020). A search is planned with its term each time: a term most of
+            // the clinic matches reads the same index in order and stops at the page, a rare
+            // one reads the GIN index over the stored search words and sorts its few matches.
+            let tsquery = term.as_deref().map(search::tsquery);
+            let fetch = paging.fetch();
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&clinic, &fetch, &paging.offset];
+            let mut conditions = String::new();
+            if let Some(Some(q)) = &tsquery {
+                params.push(q);
+                conditions.push_str(&format!(
+                    " AND search_doc @@ pg_catalog.to_tsquery('pg_catalog.simple', ${})",
+                    params.len()
+                ));
+            }
+            if let Some((name, id)) = &after {
+                params.push(name);
+                params.push(id);
+                conditions.push_str(&format!(
+                    " AND (lower(name), id) > (${}, ${})",
+                    params.len() - 1,
+                    params.len()
+                ));
+            }
+            let sql = format!(
+                "SELECT {COLUMNS} FROM vaidya.patients
+                 WHERE clinic_id = $1 AND deleted_at IS NULL{conditions}
+                 ORDER BY lower(name), id LIMIT $2 OFFSET $3"
+            );
+            let rows = match tsquery {
+                None => tx.query(&sql, &params).await?,
+                // Typed, but nothing searchable (only punctuation): nothing matches.
+                Some(None) => Vec::new(),
+                Some(Some(_)) => tx.query_planned(&sql, &params).await?,
+            };
+            let mut page = paging.page(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?);
+            if page.next_offset.is_some() {
+                page.next_after = page.items.last().map(|p| p.id);
+            }
             let ids: Vec<Uuid> = page.items.iter().map(|p| p.id).collect();
-            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &ids).await?;
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &ids)
+                .await?;
             Ok(Json(page))
         })
         .await

@@ -47,9 +47,6 @@ struct Args {
     patients_per_clinic: i64,
     login_concurrency: usize,
     login_secs: u64,
-    /// Replace the policy helper functions with the proposed PL/pgSQL versions in the
-    /// throwaway database (an experiment; the shipped migration is untouched).
-    plpgsql_helpers: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -58,20 +55,15 @@ fn parse_args() -> Result<Args> {
         patients_per_clinic: 100_000,
         login_concurrency: 50,
         login_secs: 10,
-        plpgsql_helpers: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
             println!(
                 "bench-isolation [--clinics N (10)] [--patients-per-clinic N (100000)] \
-                 [--login-concurrency N (50)] [--login-secs N (10)] [--plpgsql-helpers]"
+                 [--login-concurrency N (50)] [--login-secs N (10)]"
             );
             std::process::exit(0);
-        }
-        if flag == "--plpgsql-helpers" {
-            args.plpgsql_helpers = true;
-            continue;
         }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         let number: u64 = value
@@ -148,9 +140,11 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let login = multi.block_on(bench_login(&cluster, &fixture, &args, cores))?;
+    let lists = multi.block_on(bench_lists(&cluster, &fixture, &args))?;
     drop(multi);
 
     print_report(&args, cores, &queries, &identity, &login);
+    print_lists(&args, &lists);
     println!("\ntotal elapsed {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -165,11 +159,6 @@ async fn setup(cluster: &PgCluster, args: &Args) -> Result<Fixture> {
         .await?;
     let admin_url = cluster.superuser_url(DATABASE);
     migrate::migrate(&admin_url, Some(APP_PASSWORD)).await?;
-    if args.plpgsql_helpers {
-        let su = migrate::connect(&admin_url).await?;
-        su.batch_execute(PLPGSQL_HELPERS).await?;
-        println!("         policy helpers replaced by the PL/pgSQL variant (experiment)");
-    }
 
     let admin = Admin::connect(&admin_url).await?;
     let group = admin.create_group("Bench Clinics").await?;
@@ -291,31 +280,6 @@ async fn setup(cluster: &PgCluster, args: &Args) -> Result<Fixture> {
     })
 }
 
-/// The proposed fix, tried in the throwaway database only. A non-inlined SQL function is
-/// parsed and planned again on every call (PostgreSQL before 18 keeps no plan for it across
-/// statements), and `SET search_path` keeps both helpers from being inlined; PL/pgSQL keeps
-/// its plan for the session. Same semantics: SECURITY DEFINER, same search_path, same result.
-const PLPGSQL_HELPERS: &str = "
-SET ROLE vaidya_owner;
-CREATE OR REPLACE FUNCTION vaidya.current_user_id() RETURNS uuid
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$ BEGIN RETURN nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid; END $$;
-CREATE OR REPLACE FUNCTION vaidya.member_clinics(p_roles text[]) RETURNS uuid[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RETURN (SELECT coalesce(array_agg(m.clinic_id), '{}')
-            FROM vaidya.memberships m
-            WHERE m.user_id = nullif(pg_catalog.current_setting('app.user_id', true), '')::uuid
-              AND m.revoked_at IS NULL
-              AND m.role = ANY (p_roles));
-END
-$$;
-RESET ROLE;
-";
-
 /// Bulk-load patients and appointments as the cluster superuser (superusers bypass RLS).
 ///
 /// `session_replication_role = replica` skips the stamp trigger and the foreign-key
@@ -330,7 +294,15 @@ async fn load(su: &Client, clinics: &[Clinic], patients_per_clinic: i64) -> Resu
             "INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth,
                  phone, address, version, change_xid, change_seq, created_at, updated_at, deleted_at)
              SELECT gen_random_uuid(), $1, g,
-                    'Patient ' || g,
+                    -- Names as a clinic's repeat: 30 given names × 30 surnames, so a search
+                    -- by a name's first letters matches a realistic share of the clinic.
+                    (ARRAY['Asha','Ravi','Sunita','Anil','Meera','Vikram','Lakshmi','Arjun','Fatima','Joseph',
+                           'Priya','Rahul','Kavita','Suresh','Neha','Imran','Pooja','Manoj','Deepa','Sanjay',
+                           'Anita','Rajesh','Geeta','Amit','Rekha','Vijay','Shabana','Kiran','Usha','Mohan'])[1 + (g % 30)::int]
+                      || ' ' ||
+                    (ARRAY['Kulkarni','Sharma','Patil','Iyer','Reddy','Khan','Deshpande','Nair','Joshi','Das',
+                           'Gupta','Singh','Menon','Rao','Pillai','Shaikh','Jadhav','Pawar','Bose','Mehta',
+                           'Verma','Chavan','Naik','Kamat','Shetty','Ghosh','Mishra','Yadav','Sawant','More'])[1 + ((g / 30) % 30)::int],
                     (ARRAY['female', 'male', 'other', 'unknown'])[1 + (g % 4)::int],
                     date '1940-01-01' + (g * 7919 % 30000)::int,
                     '+9198' || lpad((g * 104729 % 100000000)::text, 8, '0'),
@@ -540,7 +512,7 @@ struct QueryResult {
     base_query: Samples,
     rls_tx: Samples,
     base_tx: Samples,
-    /// The set_config round trip of each RLS transaction.
+    /// The set_identity round trip of each RLS transaction.
     identity: Samples,
     /// Rows returned per iteration (both sides always agreed, or the run stops).
     rows_p50: f64,
@@ -561,7 +533,7 @@ async fn bench_queries(cluster: &PgCluster, fixture: &Fixture) -> Result<Vec<Que
     // Prepared once, as a pooled server would with prepare_cached: the comparison is about
     // executing the query under the policy, not about parsing it.
     let set_identity = rls
-        .prepare("SELECT set_config('app.user_id', $1, true)")
+        .prepare("SELECT vaidya.set_identity($1::text::uuid)")
         .await?;
     let bench = QueryBench {
         rls,
@@ -652,6 +624,20 @@ async fn bench_one(
         }
     }
     result.rows_p50 = rows.pct(50.0);
+    // Whether the RLS side kept re-planning (custom plans) or settled on a generic plan.
+    for (side, client) in [("RLS", &bench.rls), ("baseline", &bench.base)] {
+        let row = client
+            .query_one(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+                &[&query.sql()],
+            )
+            .await?;
+        println!(
+            "         {side}: {} generic, {} custom plans",
+            row.get::<_, i64>(0),
+            row.get::<_, i64>(1)
+        );
+    }
 
     let clinic = &clinics[0];
     let params = Params::pick(query, clinic, rng);
@@ -730,12 +716,12 @@ fn result_rows(rows: &[tokio_postgres::Row]) -> usize {
 // ------------------------------------------------------------------ identity setup
 
 struct IdentityResult {
-    /// set_config as a prepared statement, inside the query phase's transactions.
+    /// set_identity as a prepared statement, inside the query phase's transactions.
     prepared: Samples,
-    /// set_config as `RequestTx::set_user` sends it today: SQL text, so tokio-postgres
-    /// prepares an unnamed statement first (an extra round trip).
+    /// set_identity as unprepared SQL text: tokio-postgres prepares an unnamed statement
+    /// first (an extra round trip). The server caches its statements instead.
     as_server: Samples,
-    /// BEGIN alone, and BEGIN with a prepared set_config pipelined in the same round trip:
+    /// BEGIN alone, and BEGIN with a prepared set_identity pipelined in the same round trip:
     /// the difference is what identity costs when it rides along with BEGIN.
     begin_alone: Samples,
     begin_pipelined: Samples,
@@ -764,7 +750,7 @@ async fn bench_identity(
         client.batch_execute("BEGIN").await?;
         let t = Instant::now();
         client
-            .execute("SELECT set_config('app.user_id', $1, true)", &[&user])
+            .execute("SELECT vaidya.set_identity($1::text::uuid)", &[&user])
             .await?;
         let d = t.elapsed();
         client.batch_execute("COMMIT").await?;
@@ -774,7 +760,7 @@ async fn bench_identity(
     }
 
     let set_identity = client
-        .prepare("SELECT set_config('app.user_id', $1, true)")
+        .prepare("SELECT vaidya.set_identity($1::text::uuid)")
         .await?;
     let mut begin_alone = Samples::default();
     let mut begin_pipelined = Samples::default();
@@ -955,16 +941,30 @@ async fn bench_login(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let url = format!("{base}/v1/auth/login");
+    // Each loop is its own PC: its own loopback address (127.0.0.2, .3, …), since sign-in
+    // attempts from unknown devices are also throttled per client address.
+    let pcs: Vec<reqwest::Client> = (0..fixture.login_emails.len())
+        .map(|i| {
+            reqwest::Client::builder()
+                .local_address(std::net::IpAddr::from([
+                    127,
+                    0,
+                    (2 + i / 250) as u8,
+                    (2 + i % 250) as u8,
+                ]))
+                .build()
+        })
+        .collect::<Result<_, _>>()?;
 
     // One warm-up login per user: opens HTTP and database connections.
-    let warm = fixture.login_emails.iter().map(|email| {
+    let warm = fixture.login_emails.iter().zip(&pcs).map(|(email, http)| {
         let http = http.clone();
         let url = url.clone();
         let email = email.clone();
         async move { login_once(&http, &url, &email).await }
     });
     for r in futures::future::join_all(warm).await {
-        if !r? {
+        if !r?.is_success() {
             bail!("a warm-up login failed");
         }
     }
@@ -973,7 +973,7 @@ async fn bench_login(
     let own_before = process_ticks();
     let start = Instant::now();
     let window = Duration::from_secs(args.login_secs);
-    let loops = fixture.login_emails.iter().map(|email| {
+    let loops = fixture.login_emails.iter().zip(&pcs).map(|(email, http)| {
         let http = http.clone();
         let url = url.clone();
         let email = email.clone();
@@ -983,7 +983,7 @@ async fn bench_login(
             while start.elapsed() < window {
                 let t = Instant::now();
                 match login_once(&http, &url, &email).await {
-                    Ok(true) => latency.push(t.elapsed()),
+                    Ok(status) if status.is_success() => latency.push(t.elapsed()),
                     _ => failures += 1,
                 }
             }
@@ -1029,7 +1029,7 @@ async fn bench_login(
     })
 }
 
-async fn login_once(http: &reqwest::Client, url: &str, email: &str) -> Result<bool> {
+async fn login_once(http: &reqwest::Client, url: &str, email: &str) -> Result<reqwest::StatusCode> {
     let response = http
         .post(url)
         .json(&LoginRequest {
@@ -1039,10 +1039,243 @@ async fn login_once(http: &reqwest::Client, url: &str, email: &str) -> Result<bo
         })
         .send()
         .await?;
-    let ok = response.status().is_success();
+    let status = response.status();
     // Read the body so the connection goes back to the pool.
-    response.bytes().await?;
-    Ok(ok)
+    let body = response.bytes().await?;
+    if !status.is_success() {
+        eprintln!("login {email}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    Ok(status)
+}
+
+// ------------------------------------------------------------------ server lists under load
+
+/// What one client asks in turn: the first page of the list, the next page by position, a
+/// search as typed at the desk, and a patient by id.
+#[derive(Clone, Copy)]
+enum ListOp {
+    FirstPage,
+    NextPage,
+    Search,
+    ById,
+}
+
+const LIST_OPS: [(ListOp, &str); 4] = [
+    (ListOp::FirstPage, "list, first page"),
+    (ListOp::NextPage, "list, next page (after)"),
+    (ListOp::Search, "search as typed"),
+    (ListOp::ById, "patient by id"),
+];
+
+/// What the desk types: first letters of given names and surnames, both together, phone
+/// digits, a patient number.
+const SEARCHES: &[&str] = &[
+    "a",
+    "as",
+    "asha",
+    "kul",
+    "ravi sh",
+    "meera iyer",
+    "pa",
+    "khan",
+    "98",
+    "98450",
+    "1234",
+    "j",
+];
+
+const TARGET_LIST_P99_MS: f64 = 50.0;
+
+async fn bench_lists(cluster: &PgCluster, fixture: &Fixture, args: &Args) -> Result<ListResult> {
+    let phase = Instant::now();
+    let app_url = cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, DATABASE);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(vaidya_server::launch(
+        Settings::from_url(&app_url)?,
+        listener,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/health")).send().await.is_err() {
+        if Instant::now() > deadline {
+            bail!("the server did not answer /health");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Each sign-in user is a nurse of one clinic: sign in once, then ask in a loop.
+    let mut clients = Vec::new();
+    for (i, email) in fixture.login_emails.iter().enumerate() {
+        let session: vaidya_shared::api::Session = http
+            .post(format!("{base}/v1/auth/login"))
+            .json(&LoginRequest {
+                email: email.clone(),
+                password: USER_PASSWORD.to_string(),
+                device_token: None,
+            })
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let clinic = &fixture.clinics[i % fixture.clinics.len()];
+        clients.push((
+            session.access_token,
+            clinic.id,
+            clinic.patient_sample.clone(),
+        ));
+    }
+    // One client alone first (each request's own cost), then all of them at once.
+    let alone = ask_in_turn(
+        &http,
+        &base,
+        &clients[..1],
+        Duration::from_secs(args.login_secs),
+    )
+    .await?;
+    let together =
+        ask_in_turn(&http, &base, &clients, Duration::from_secs(args.login_secs)).await?;
+    let _ = stop.send(());
+    server.await??;
+    println!(
+        "[{:>6.1}s] {} clients asking for lists, searches and patients for {}s",
+        phase.elapsed().as_secs_f64(),
+        fixture.login_emails.len(),
+        args.login_secs
+    );
+    let label = |totals: Vec<(Samples, usize)>| -> Vec<(ListOp, Samples, usize)> {
+        LIST_OPS
+            .iter()
+            .zip(totals)
+            .map(|((op, _), (s, failed))| (*op, s, failed))
+            .collect()
+    };
+    Ok(ListResult {
+        alone: label(alone),
+        together: label(together),
+    })
+}
+
+struct ListResult {
+    /// One client asking in turn: what each request costs the server.
+    alone: Vec<(ListOp, Samples, usize)>,
+    /// Every sign-in user at once.
+    together: Vec<(ListOp, Samples, usize)>,
+}
+
+/// Each client asks in turn (first page, next page, search, by id) until the window closes;
+/// per request kind, the latencies and the failures.
+async fn ask_in_turn(
+    http: &reqwest::Client,
+    base: &str,
+    clients: &[(String, Uuid, Vec<Uuid>)],
+    window: Duration,
+) -> Result<Vec<(Samples, usize)>> {
+    let start = Instant::now();
+    let loops = clients
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(n, (token, clinic, sample))| {
+            let http = http.clone();
+            let base = base.to_owned();
+            tokio::spawn(async move {
+                let mut samples: Vec<(Samples, usize)> = (0..LIST_OPS.len())
+                    .map(|_| (Samples::default(), 0))
+                    .collect();
+                let mut after: Option<Uuid> = None;
+                let mut turn = n;
+                while start.elapsed() < window {
+                    let (op, _) = LIST_OPS[turn % LIST_OPS.len()];
+                    let path = match op {
+                        ListOp::FirstPage => format!("/v1/clinics/{clinic}/patients?limit=20"),
+                        ListOp::NextPage => match after {
+                            Some(a) => format!("/v1/clinics/{clinic}/patients?limit=20&after={a}"),
+                            None => format!("/v1/clinics/{clinic}/patients?limit=20"),
+                        },
+                        ListOp::Search => format!(
+                            "/v1/clinics/{clinic}/patients?limit=20&q={}",
+                            SEARCHES[turn % SEARCHES.len()].replace(' ', "%20")
+                        ),
+                        ListOp::ById => format!(
+                            "/v1/clinics/{clinic}/patients/{}",
+                            sample[turn % sample.len()]
+                        ),
+                    };
+                    let t = Instant::now();
+                    let response = http
+                        .get(format!("{base}{path}"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await;
+                    let slot = &mut samples[turn % LIST_OPS.len()];
+                    match response {
+                        Ok(r) if r.status().is_success() => {
+                            let body: serde_json::Value = r.json().await.unwrap_or_default();
+                            slot.0.push(t.elapsed());
+                            if matches!(op, ListOp::FirstPage | ListOp::NextPage) {
+                                after = body["next_after"].as_str().and_then(|a| a.parse().ok());
+                            }
+                        }
+                        _ => slot.1 += 1,
+                    }
+                    turn += 1;
+                }
+                samples
+            })
+        });
+    let mut totals: Vec<(Samples, usize)> = (0..LIST_OPS.len())
+        .map(|_| (Samples::default(), 0))
+        .collect();
+    for r in futures::future::join_all(loops).await {
+        for (total, (s, failed)) in totals.iter_mut().zip(r?) {
+            total.0 .0.extend(s.0);
+            total.1 += failed;
+        }
+    }
+    Ok(totals)
+}
+
+fn print_lists(args: &Args, lists: &ListResult) {
+    println!(
+        "\n== Server lists: {} clinics × {} patients (target p99 ≤ {TARGET_LIST_P99_MS:.0} ms with {} clients) ==",
+        args.clinics, args.patients_per_clinic, args.login_concurrency
+    );
+    println!("one client alone:");
+    print_list_table(&lists.alone);
+    println!("{} clients at once:", args.login_concurrency);
+    print_list_table(&lists.together);
+    println!(
+        "note: the server, PostgreSQL and the {} HTTP clients share the same cores.",
+        args.login_concurrency
+    );
+}
+
+fn print_list_table(lists: &[(ListOp, Samples, usize)]) {
+    println!(
+        "{:<26} {:>7} {:>7} {:>24} {:>7}",
+        "request", "n", "failed", "ms p50 / p95 / p99", "p99"
+    );
+    for (op, samples, failed) in lists {
+        let name = LIST_OPS
+            .iter()
+            .find(|(o, _)| std::mem::discriminant(o) == std::mem::discriminant(op))
+            .map(|(_, n)| *n)
+            .unwrap_or("?");
+        let ms = |p: f64| samples.pct(p) / 1000.0;
+        println!(
+            "{:<26} {:>7} {:>7} {:>24} {:>7}",
+            name,
+            samples.0.len(),
+            failed,
+            format!("{:.1} / {:.1} / {:.1}", ms(50.0), ms(95.0), ms(99.0)),
+            verdict(*failed == 0 && ms(99.0) <= TARGET_LIST_P99_MS)
+        );
+    }
 }
 
 // ------------------------------------------------------------------ report
@@ -1066,9 +1299,6 @@ fn print_report(
         "\n== RLS against baseline: {} clinics × {} patients, {} appointments per patient ==",
         args.clinics, args.patients_per_clinic, APPOINTMENTS_PER_PATIENT
     );
-    if args.plpgsql_helpers {
-        println!("(EXPERIMENT: policy helpers replaced by the proposed PL/pgSQL variant)");
-    }
     println!("Latency in µs as seen by the client (loopback), p50 / p95 / p99.");
     println!(
         "{:<24} {:>5} {:>6} {:>20} {:>20} {:>7} {:>6}",
@@ -1103,14 +1333,14 @@ fn print_report(
         );
     }
     println!(
-        "(RLS transaction: BEGIN; set_config; query; COMMIT. Baseline: BEGIN; query; COMMIT.)"
+        "(RLS transaction: BEGIN; set_identity; query; COMMIT. Baseline: BEGIN; query; COMMIT.)"
     );
 
     println!("\n== Per-transaction identity setup (target p50 ≤ {TARGET_IDENTITY_US:.0} µs) ==");
     let p = identity.prepared.pct(50.0);
     println!(
         "{:<52} {:>5} {:>20} {}",
-        "set_config, prepared",
+        "set_identity, prepared",
         identity.prepared.0.len(),
         identity.prepared.triple(),
         verdict(p <= TARGET_IDENTITY_US)
@@ -1118,7 +1348,7 @@ fn print_report(
     let s = identity.as_server.pct(50.0);
     println!(
         "{:<52} {:>5} {:>20} {}",
-        "set_config as SQL text (RequestTx::set_user today)",
+        "set_identity as unprepared SQL text",
         identity.as_server.0.len(),
         identity.as_server.triple(),
         verdict(s <= TARGET_IDENTITY_US)
@@ -1126,7 +1356,7 @@ fn print_report(
     let added = identity.begin_pipelined.pct(50.0) - identity.begin_alone.pct(50.0);
     println!(
         "{:<52} {:>5} {:>20} {}",
-        "set_config pipelined with BEGIN (added p50)",
+        "set_identity pipelined with BEGIN (added p50)",
         identity.begin_pipelined.0.len(),
         format!(
             "{:.0} ({:.0} vs {:.0})",

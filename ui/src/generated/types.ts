@@ -101,7 +101,12 @@ export type PageQuery = { limit?: number | null, offset?: number | null, };
 /**
  * One page of a list. `next_offset` is absent on the last page.
  */
-export type Page<T> = { items: Array<T>, next_offset: number | null, };
+export type Page<T> = { items: Array<T>, next_offset: number | null, 
+/**
+ * For lists paged by position (the patient list): pass as `after` for the next page,
+ * which costs the same however deep it is. Absent on the last page.
+ */
+next_after?: string, };
 
 export type Sex = "female" | "male" | "other" | "unknown";
 
@@ -132,9 +137,16 @@ base_version?: number | null, name?: string | null, sex?: Sex | null, date_of_bi
 
 export type PatientQuery = { 
 /**
- * Matches name (prefix of any word), phone, patient number or ABHA number.
+ * Every word typed is the start of a word of the name, the phone (with or without the
+ * country code), the patient number or the ABHA number (`vaidya_shared::search`).
+ * Matches come in name order, like the list.
  */
-q?: string | null, limit?: number | null, offset?: number | null, };
+q?: string | null, limit?: number | null, offset?: number | null, 
+/**
+ * Continue after this patient (the previous page's `next_after`): the list in name
+ * order from there, as fast on the thousandth page as on the first.
+ */
+after?: string | null, };
 
 export type AppointmentStatus = "booked" | "checked_in" | "in_consultation" | "completed" | "cancelled" | "no_show";
 
