@@ -921,25 +921,8 @@ async fn bench_login(
     );
 
     let phase = Instant::now();
-    let app_url = cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, DATABASE);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(vaidya_server::launch(
-        Settings::from_url(&app_url)?,
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        if Instant::now() > deadline {
-            bail!("the server did not answer /health");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let server = RunningServer::start(cluster).await?;
+    let base = server.base.clone();
     let url = format!("{base}/v1/auth/login");
     // Each loop is its own PC: its own loopback address (127.0.0.2, .3, …), since sign-in
     // attempts from unknown devices are also throttled per client address.
@@ -1009,8 +992,7 @@ async fn bench_login(
         )),
         _ => None,
     };
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     println!(
         "[{:>6.1}s] {} concurrent login loops for {}s",
         phase.elapsed().as_secs_f64(),
@@ -1027,6 +1009,44 @@ async fn bench_login(
         window_secs,
         cpu_busy,
     })
+}
+
+/// The real server on a free loopback port, connected as the app role.
+struct RunningServer {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl RunningServer {
+    /// Starts it and waits (at most 30 s) until it answers `/health`.
+    async fn start(cluster: &PgCluster) -> Result<RunningServer> {
+        let app_url = cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, DATABASE);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(vaidya_server::launch(
+            Settings::from_url(&app_url)?,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/health")).send().await.is_err() {
+            if Instant::now() > deadline {
+                bail!("the server did not answer /health");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(RunningServer { base, stop, task })
+    }
+
+    async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        self.task.await?
+    }
 }
 
 async fn login_once(http: &reqwest::Client, url: &str, email: &str) -> Result<reqwest::StatusCode> {
@@ -1088,25 +1108,9 @@ const TARGET_LIST_P99_MS: f64 = 50.0;
 
 async fn bench_lists(cluster: &PgCluster, fixture: &Fixture, args: &Args) -> Result<ListResult> {
     let phase = Instant::now();
-    let app_url = cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, DATABASE);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(vaidya_server::launch(
-        Settings::from_url(&app_url)?,
-        listener,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = RunningServer::start(cluster).await?;
+    let base = server.base.clone();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        if Instant::now() > deadline {
-            bail!("the server did not answer /health");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // Each sign-in user is a nurse of one clinic: sign in once, then ask in a loop.
     let mut clients = Vec::new();
     for (i, email) in fixture.login_emails.iter().enumerate() {
@@ -1139,8 +1143,7 @@ async fn bench_lists(cluster: &PgCluster, fixture: &Fixture, args: &Args) -> Res
     .await?;
     let together =
         ask_in_turn(&http, &base, &clients, Duration::from_secs(args.login_secs)).await?;
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     println!(
         "[{:>6.1}s] {} clients asking for lists, searches and patients for {}s",
         phase.elapsed().as_secs_f64(),
