@@ -1,6 +1,6 @@
 -- The caller's memberships are resolved once per transaction, when the identity is set,
--- instead of once per statement (issue 15: forced RLS cost 1.28× on a point query, nearly
--- all of it the membership subquery and its own policy on every statement).
+-- instead of once per statement (issue 15: forced RLS cost 1.28× on a point query; every
+-- statement ran the membership subquery, and memberships' own policy with it).
 --
 -- `vaidya.set_identity(user)` (SECURITY DEFINER) sets `app.user_id` and, read from
 -- `memberships` in the same call, the user's active clinics per role as transaction-local
@@ -11,18 +11,6 @@
 -- `set_config`), it falls back to reading `memberships` as before, so a stale or missing
 -- cache never widens access.
 -- ARCHITECTURE.md ("Invariants") says why this is no weaker than the per-statement lookup.
-
--- The lookup every policy ran per statement, unchanged: now the fallback.
-CREATE FUNCTION vaidya.member_clinics_now(p_roles text[]) RETURNS uuid[]
-LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT coalesce(array_agg(m.clinic_id), '{}')
-    FROM vaidya.memberships m
-    WHERE m.user_id = vaidya.current_user_id()
-      AND m.revoked_at IS NULL
-      AND m.role = ANY (p_roles)
-$$;
 
 -- Sets the transaction's identity: the user, and their active clinics per role from
 -- memberships. Returns the user as text ('' for none), which the server reads back.
@@ -54,12 +42,11 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION vaidya.set_identity(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vaidya.set_identity(uuid) TO vaidya_app;
-REVOKE EXECUTE ON FUNCTION vaidya.member_clinics_now(text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION vaidya.member_clinics_now(text[]) TO vaidya_app;
 
 -- The condition "clinics where the current user holds an active membership with one of
 -- these roles" as SQL text for a policy: the lists `set_identity` stamped for this user,
--- else `member_clinics_now`. Written into each policy rather than called, because a SQL
+-- else the lookup in memberships every policy ran before (`vaidya.member_clinics`, 0001,
+-- which SQL and functions that ask by name keep using). Written into each policy rather than called, because a SQL
 -- function is parsed again whenever a query using it is planned (tens of microseconds).
 -- The cast makes `= ANY (…)` take the array rather than a subquery's rows.
 CREATE FUNCTION vaidya.member_clinics_expr(p_roles text[]) RETURNS text
@@ -85,32 +72,9 @@ BEGIN
     RETURN format($e$(SELECT CASE WHEN pg_catalog.current_setting('app.identity', true)
                                       = pg_catalog.current_setting('app.user_id', true)
                                  THEN %s
-                                 ELSE vaidya.member_clinics_now(%L::text[]) END)::uuid[]$e$,
+                                 ELSE vaidya.member_clinics(%L::text[]) END)::uuid[]$e$,
                   v_lists, p_roles);
 END
-$$;
-
--- The same condition for SQL and functions that ask for it by name (0001, 0016): now the
--- stamped lists too. Inlined where the planner can.
-CREATE OR REPLACE FUNCTION vaidya.member_clinics(p_roles text[]) RETURNS uuid[]
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-    SELECT CASE
-        WHEN pg_catalog.current_setting('app.identity', true)
-             = pg_catalog.current_setting('app.user_id', true)
-        THEN pg_catalog.array_cat(
-                 pg_catalog.array_cat(
-                     CASE WHEN 'admin' = ANY (p_roles)
-                          THEN nullif(pg_catalog.current_setting('app.clinics_admin', true), '')::uuid[] END,
-                     CASE WHEN 'doctor' = ANY (p_roles)
-                          THEN nullif(pg_catalog.current_setting('app.clinics_doctor', true), '')::uuid[] END),
-                 pg_catalog.array_cat(
-                     CASE WHEN 'nurse' = ANY (p_roles)
-                          THEN nullif(pg_catalog.current_setting('app.clinics_nurse', true), '')::uuid[] END,
-                     CASE WHEN 'front_desk' = ANY (p_roles)
-                          THEN nullif(pg_catalog.current_setting('app.clinics_front_desk', true), '')::uuid[] END))
-        ELSE vaidya.member_clinics_now(p_roles)
-    END
 $$;
 
 -- A membership of the current user written in this transaction (a clinic's creator, an

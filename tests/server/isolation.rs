@@ -719,7 +719,7 @@ pub async fn verify_isolation_names_broken_invariants(h: Arc<Harness>) -> Result
         ("GRANT CREATE ON SCHEMA vaidya TO vaidya_app", "can CREATE in schema vaidya"),
         ("GRANT DELETE ON vaidya.patients TO vaidya_app", "may DELETE from vaidya.patients"),
         ("GRANT EXECUTE ON FUNCTION vaidya.audit_append(uuid, text, text, uuid[], uuid[], timestamptz) TO PUBLIC", "executable by PUBLIC"),
-        ("ALTER FUNCTION vaidya.member_clinics_now(text[]) RESET search_path", "has no fixed search_path"),
+        ("ALTER FUNCTION vaidya.member_clinics(text[]) RESET search_path", "has no fixed search_path"),
         ("CREATE VIEW vaidya.all_patients AS SELECT * FROM vaidya.patients", "is not security_invoker"),
         ("ALTER TABLE vaidya.audit_log DISABLE TRIGGER audit_append_only", "guard triggers are missing or disabled"),
         ("CREATE TABLE vaidya.notes_extra (clinic_id uuid, body text)", "vaidya.notes_extra: row level security is not enabled"),

@@ -15,9 +15,9 @@ use vaidya_tests::Harness;
 use crate::check;
 
 /// The role names of the membership condition in a policy expression (the fallback call
-/// `vaidya.member_clinics_now('{…}'::text[])` that `member_clinics_expr` writes in).
+/// `vaidya.member_clinics('{…}'::text[])` that `member_clinics_expr` writes in).
 fn roles_in(expr: &str) -> Result<BTreeSet<String>> {
-    const CALL: &str = "member_clinics_now('{";
+    const CALL: &str = "member_clinics('{";
     let start = expr
         .find(CALL)
         .context("the policy does not check a membership role list")?
