@@ -228,3 +228,41 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// The server's searchable words (`vaidya.patient_search_doc`, SQL because an index needs
+/// it) are the device's (`shared::search`): the phone forms, the ABHA digits, the number.
+/// The rule is written in both tiers; this is where they would be caught drifting apart.
+pub async fn server_search_words_are_the_devices(h: Arc<Harness>) -> Result<()> {
+    use vaidya_shared::search;
+    let db = h.database().await?;
+    let su = db.superuser().await?;
+    for (phone, abha) in [
+        (Some("+919845012345"), Some("12345678901234")),
+        (Some("+4420794601"), None),
+        (Some("+919845012345"), None),
+        (None, Some("98765432109876")),
+        (None, None),
+    ] {
+        let row = su
+            .query_one(
+                "SELECT array(SELECT unnest(tsvector_to_array(
+                     vaidya.patient_search_doc('Asha Kulkarni', $1, 42, $2))) ORDER BY 1)",
+                &[&phone, &abha],
+            )
+            .await?;
+        let got: Vec<String> = row.get(0);
+        let mut want: Vec<String> = ["asha", "kulkarni", "42"].map(str::to_owned).to_vec();
+        want.extend(search::phone_forms(phone));
+        let abha_digits = search::digits(abha.unwrap_or(""));
+        if !abha_digits.is_empty() {
+            want.push(abha_digits);
+        }
+        want.sort();
+        want.dedup();
+        check!(
+            got == want,
+            "phone {phone:?}, ABHA {abha:?}: the server indexes {got:?}, a device {want:?}"
+        );
+    }
+    Ok(())
+}

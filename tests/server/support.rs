@@ -22,6 +22,7 @@ tests![
     crate::isolation::http_matrix,
     crate::isolation::memberships_resolved_once_never_widen,
     crate::lists::patient_list_pages_by_position_and_search_matches_like_a_device,
+    crate::lists::server_search_words_are_the_devices,
     crate::isolation::other_clinic_row_looks_missing,
     crate::isolation::verify_isolation_passes_on_fresh_database,
     crate::isolation::verify_isolation_names_broken_invariants,
