@@ -74,7 +74,22 @@ trap 'rm -rf "$keyring_home"' EXIT
 # (~/.cache/keyring-*), `--unlock` can reach a daemon left from another session instead of
 # starting one on this session's bus.
 mkdir -m 700 "$keyring_home/run"
-XDG_DATA_HOME="$keyring_home" XDG_RUNTIME_DIR="$keyring_home/run" xvfb-run -a -s "-screen 0 1600x1000x24" dbus-run-session -- bash -c '
+# If the keyring daemon dies mid-run, D-Bus starts it again on the next call. The session's
+# own service files (XDG_DATA_HOME comes first among D-Bus service directories; they must
+# exist before the bus starts) make that daemon unlock the same login keyring, as a desktop
+# login's PAM does, and make any password prompt fail at once: the stock prompter would open
+# a window on Xvfb that nobody answers, and the run would hang until CI kills it.
+mkdir -p "$keyring_home/dbus-1/services"
+printf '#!/bin/sh\nprintf %%s vaidya-test-keyring | exec gnome-keyring-daemon --foreground --unlock --components=secrets\n' \
+  >"$keyring_home/start-keyring"
+chmod +x "$keyring_home/start-keyring"
+printf '[D-BUS Service]\nName=org.freedesktop.secrets\nExec=%s\n' "$keyring_home/start-keyring" \
+  >"$keyring_home/dbus-1/services/org.freedesktop.secrets.service"
+printf '[D-BUS Service]\nName=org.gnome.keyring.SystemPrompter\nExec=/bin/false\n' \
+  >"$keyring_home/dbus-1/services/org.gnome.keyring.SystemPrompter.service"
+# A watchdog well inside CI's 90 minutes: a hung test fails the run instead of eating it.
+XDG_DATA_HOME="$keyring_home" XDG_RUNTIME_DIR="$keyring_home/run" timeout --kill-after=30s 50m \
+  xvfb-run -a -s "-screen 0 1600x1000x24" dbus-run-session -- bash -c '
   set -euo pipefail
   echo -n "vaidya-test-keyring" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
   # The daemon takes the Secret Service name and creates its default collection
@@ -92,6 +107,11 @@ XDG_DATA_HOME="$keyring_home" XDG_RUNTIME_DIR="$keyring_home/run" xvfb-run -a -s
   tests=$!
   tail -n +1 -f --pid="$tests" "$VAIDYA_TEST_LOG"
   wait "$tests"
+  # Last and alone, as it kills this session'"'"'s keyring daemon (the app must reconnect),
+  # from the client'"'"'s unit-test binary just built and run above.
+  client_tests=$(grep -o "target/debug/deps/vaidya_client-[0-9a-f]*" "$VAIDYA_TEST_LOG" | head -n 1)
+  VAIDYA_KEYRING_RESTART_TEST=1 "$client_tests" --exact \
+    credentials::tests::a_restarted_keyring_daemon_is_reconnected 2>&1 | tee -a "$VAIDYA_TEST_LOG"
 '
 
 # One closing line for the whole run: the sum over every test binary.

@@ -620,8 +620,15 @@ impl CredentialStore {
         self.delete(&partition_key_entry_name(clinic_id))
     }
 
+    /// On Linux, an entry over the process's one Secret Service connection (see
+    /// [`secret_service`]); elsewhere keyring's native store.
     fn entry(&self, name: &str) -> Result<Entry, CredentialError> {
-        Ok(Entry::new(&self.service, name)?)
+        #[cfg(target_os = "linux")]
+        return Ok(Entry::new_with_credential(Box::new(
+            secret_service::SharedSsCredential::new(&self.service, name),
+        )));
+        #[cfg(not(target_os = "linux"))]
+        return Ok(Entry::new(&self.service, name)?);
     }
 
     fn write(&self, name: &str, value: &[u8]) -> Result<(), CredentialError> {
@@ -646,5 +653,7 @@ impl CredentialStore {
     }
 }
 
+#[cfg(target_os = "linux")]
+mod secret_service;
 #[cfg(test)]
 mod tests;

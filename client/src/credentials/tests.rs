@@ -379,3 +379,79 @@ fn device_tokens_are_kept_per_server_and_account_across_sign_out() {
         "signing out keeps the computer a known device"
     );
 }
+
+/// The process id owning the Secret Service name on this D-Bus session.
+#[cfg(target_os = "linux")]
+fn secret_service_pid() -> u32 {
+    let output = std::process::Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            "string:org.freedesktop.secrets",
+        ])
+        .output()
+        .expect("dbus-send (package dbus)");
+    let reply = String::from_utf8_lossy(&output.stdout);
+    reply
+        .split_whitespace()
+        .skip_while(|word| *word != "uint32")
+        .nth(1)
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no Secret Service owner in {reply:?}"))
+}
+
+/// The keyring daemon dying under a running app (gnome-keyring aborts on some clients'
+/// patterns) costs nothing: the next call reconnects to the daemon D-Bus starts again, and
+/// entries, the one connection's session included, work as before.
+///
+/// It kills this session's keyring daemon, so it runs only when asked
+/// (`VAIDYA_KEYRING_RESTART_TEST=1`), alone, on a session whose Secret Service activation
+/// starts the daemon unlocked, as a desktop login's PAM does (`scripts/test.sh` sets that up).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_restarted_keyring_daemon_is_reconnected() {
+    if std::env::var("VAIDYA_KEYRING_RESTART_TEST").as_deref() != Ok("1") {
+        println!("note: a_restarted_keyring_daemon_is_reconnected runs only with VAIDYA_KEYRING_RESTART_TEST=1");
+        return;
+    }
+    let Some(store) = real_keyring("a_restarted_keyring_daemon_is_reconnected") else {
+        return;
+    };
+    let clinic = Uuid::new_v4();
+    let key = store.partition_key_or_create(clinic).unwrap();
+
+    let before = secret_service_pid();
+    let status = std::process::Command::new("kill")
+        .arg(before.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {before}");
+    let gone = std::path::PathBuf::from(format!("/proc/{before}"));
+    for _ in 0..100 {
+        if !gone.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!gone.exists(), "the keyring daemon {before} did not stop");
+
+    // The same connection, whose session died with the daemon: read, write and delete work.
+    assert_eq!(
+        store.partition_key(clinic).unwrap().map(|k| k.to_hex()),
+        Some(key.to_hex())
+    );
+    let after = secret_service_pid();
+    assert_ne!(before, after, "a new daemon answers");
+    let other = Uuid::new_v4();
+    let created = store.partition_key_or_create(other).unwrap();
+    assert_eq!(
+        store.partition_key(other).unwrap().map(|k| k.to_hex()),
+        Some(created.to_hex())
+    );
+    store.delete_partition_key(clinic).unwrap();
+    store.delete_partition_key(other).unwrap();
+    assert_eq!(store.partition_key(clinic).unwrap(), None);
+}
