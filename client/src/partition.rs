@@ -301,6 +301,10 @@ impl ClinicPartition {
         }
 
         let conn = Connection::open(&path)?;
+        // First, so that even the key check and the migration wait for the other connection
+        // (the sync task's or the UI's) instead of failing with SQLITE_BUSY. A C-API setting,
+        // not a statement, so the key below is still the connection's first statement.
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // The key must be the first statement on the connection. The hex comes from our own
         // bytes, so formatting it into the pragma cannot inject SQL.
         conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))?;
@@ -326,9 +330,12 @@ impl ClinicPartition {
         }
         remember_key(data_dir, clinic_id, key)?;
 
-        // WAL lets the UI read while the sync task writes; NORMAL is durable at each
-        // checkpoint and safe against corruption in WAL mode. Temp tables and sort spills
-        // stay in memory so no plaintext scratch file is ever written.
+        // WAL lets the UI read while the sync task writes. FULL syncs the WAL at every
+        // commit: a local edit the app has shown as saved survives a power cut, which is
+        // common in Indian clinics (NORMAL, safe against corruption, may lose the last
+        // commits; only an initial fill, whose pages can be pulled again, uses it, see
+        // `set_bulk_load`). Temp tables and sort spills stay in memory so no plaintext
+        // scratch file is ever written.
         let journal_mode: String =
             conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         if !journal_mode.eq_ignore_ascii_case("wal") {
@@ -341,13 +348,12 @@ impl ClinicPartition {
         // they stay cached, and a pulled page's index updates (random UUID keys, FTS) stay
         // in memory. The statement cache holds every statement of a page apply.
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL;
+            "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
              PRAGMA cache_size = -65536;",
         )?;
         conn.set_prepared_statement_cache_capacity(64);
-        conn.busy_timeout(BUSY_TIMEOUT)?;
 
         let mut partition = ClinicPartition {
             conn,
@@ -373,13 +379,22 @@ impl ClinicPartition {
         Ok(schema::user_version(&self.conn)?)
     }
 
-    /// Sets the page cache for a bulk load: `Some(MiB)` while an initial sync fills the
-    /// partition (its B-trees and FTS index outgrow the usual cache), `None` to go back to
-    /// the usual 64 MiB. Memory only; nothing on disk changes.
-    pub fn set_bulk_cache(&self, mib: Option<u32>) -> Result<(), PartitionError> {
-        let kib = i64::from(mib.unwrap_or(DEFAULT_CACHE_MIB)) * 1024;
-        self.conn
-            .execute_batch(&format!("PRAGMA cache_size = -{kib};"))?;
+    /// Sets this connection up for a bulk load: `Some(MiB)` while an initial sync fills the
+    /// partition, `None` to go back to the usual settings. A bulk load gets a bigger page
+    /// cache (its B-trees and FTS index outgrow the usual 64 MiB) and `synchronous =
+    /// NORMAL`: a power cut may lose its last pages, which hold nothing made on this PC and
+    /// are pulled again (each page commits with its cursor). The setting is per connection,
+    /// so edits made meanwhile on another connection stay FULL.
+    pub fn set_bulk_load(&self, cache_mib: Option<u32>) -> Result<(), PartitionError> {
+        let kib = i64::from(cache_mib.unwrap_or(DEFAULT_CACHE_MIB)) * 1024;
+        let synchronous = if cache_mib.is_some() {
+            "NORMAL"
+        } else {
+            "FULL"
+        };
+        self.conn.execute_batch(&format!(
+            "PRAGMA cache_size = -{kib}; PRAGMA synchronous = {synchronous};"
+        ))?;
         Ok(())
     }
 

@@ -346,16 +346,15 @@ impl SyncEngine {
     /// point resumes from the last stored page; a prefetched page that is never applied is
     /// just dropped.
     pub async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
-        // An initial sync (no cursor yet) fills the partition: give it a bigger page cache
-        // for the duration, and the usual one back however the pull ends.
+        // An initial sync (no cursor yet) fills the partition: bulk-load settings for the
+        // duration (see `set_bulk_load`), the usual ones back however the pull ends.
         let initial = self.partition.pull_cursor()?.is_none();
         if initial {
-            self.partition
-                .set_bulk_cache(Some(INITIAL_SYNC_CACHE_MIB))?;
+            self.partition.set_bulk_load(Some(INITIAL_SYNC_CACHE_MIB))?;
         }
         let result = self.pull_pages(report).await;
         if initial {
-            self.partition.set_bulk_cache(None)?;
+            self.partition.set_bulk_load(None)?;
         }
         result
     }

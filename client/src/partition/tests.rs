@@ -138,9 +138,18 @@ fn applies_the_durability_pragmas() {
             .unwrap()
     };
     assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
-    assert_eq!(pragma("synchronous"), "Integer(1)"); // NORMAL
+    // A saved local edit survives a power cut: the WAL is synced at every commit.
+    assert_eq!(pragma("synchronous"), "Integer(2)"); // FULL
     assert_eq!(pragma("foreign_keys"), "Integer(1)");
     assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+
+    // Only an initial fill (pages that can be pulled again) relaxes it, and puts it back.
+    partition.set_bulk_load(Some(256)).unwrap();
+    assert_eq!(pragma("synchronous"), "Integer(1)"); // NORMAL
+    assert_eq!(pragma("cache_size"), "Integer(-262144)");
+    partition.set_bulk_load(None).unwrap();
+    assert_eq!(pragma("synchronous"), "Integer(2)");
+    assert_eq!(pragma("cache_size"), "Integer(-65536)");
 }
 
 #[test]

@@ -217,7 +217,7 @@ async fn main() -> Result<()> {
     let key2 = PartitionKey::generate();
     let mut part = ClinicPartition::open(&DataDir::new(work.path().join("apply")), big, &key2)?;
     // The page cache `SyncEngine` gives an initial sync.
-    part.set_bulk_cache(Some(256))?;
+    part.set_bulk_load(Some(256))?;
     let t = Instant::now();
     for (i, page) in pages.iter().enumerate() {
         part.apply_pull_page(&page.changes, &page.cursor, i + 1 < pages.len())?;
