@@ -12,6 +12,7 @@ import { documentKind, formatRate, stateTaxLabel, STATES } from "../lib/gst";
 import { formatAbha } from "../lib/validate";
 import type { ClinicView, CollectionsReport, Invoice, Patient, Prescription } from "../lib/types";
 import { CollectionsTable } from "../screens/Collections";
+import { PAGE_RULES, receiptPageRule } from "./page";
 import { en } from "../strings/en";
 
 export type PrintDoc =
@@ -25,12 +26,15 @@ export function requestPrint(doc: PrintDoc) {
   setDocGlobal?.(doc);
 }
 
-const PAGE_RULES: Record<PrintDoc["kind"], string> = {
-  prescription: "@page { size: A4; margin: 14mm; }",
-  invoice: "@page { size: A4; margin: 12mm; }",
-  receipt: "@page { size: 80mm auto; margin: 3mm; }",
-  collections: "@page { size: A4; margin: 14mm; }",
-};
+/** The rendered document's height, laid out as printed (print.css shows #print-root off
+ * screen while `data-measure` is set). */
+function measurePrintRoot(): number {
+  const root = document.documentElement;
+  root.dataset.measure = "";
+  const height = document.getElementById("print-root")?.getBoundingClientRect().height ?? 0;
+  delete root.dataset.measure;
+  return height;
+}
 
 /** The page size is set through CSSOM (allowed under the strict CSP, unlike inline styles). */
 function setPageRule(rule: string) {
@@ -44,7 +48,7 @@ export function PrintHost() {
   useEffect(() => { setDocGlobal = setDoc; return () => { setDocGlobal = null; }; }, []);
   useEffect(() => {
     if (!doc) return;
-    setPageRule(PAGE_RULES[doc.kind]);
+    setPageRule(doc.kind === "receipt" ? receiptPageRule(measurePrintRoot()) : PAGE_RULES[doc.kind]);
     document.documentElement.dataset.print = doc.kind;
     // Prints of patient documents reach the audit trail; the report's fetch was audited by the
     // server already (it names no patient).
