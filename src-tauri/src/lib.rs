@@ -7,9 +7,10 @@
 pub mod commands;
 pub mod core;
 pub mod error;
+pub mod startup;
 pub mod sync;
 
-use tauri::{Builder, Runtime};
+use tauri::{Builder, Manager, Runtime};
 use vaidya_client::{CredentialStore, DataDir};
 
 /// Event names the UI listens to (`ui/src/lib/ipc.ts` → `EVENTS`).
@@ -26,6 +27,9 @@ pub mod events {
 pub struct Setup {
     pub data_dir: DataDir,
     pub credentials: CredentialStore,
+    /// The platform's own data directory (not `VAIDYA_DATA_DIR`): the installed app, one per
+    /// OS account, whose second launch focuses the first window.
+    pub installed: bool,
 }
 
 impl Setup {
@@ -33,12 +37,15 @@ impl Setup {
     /// platform's per-user data directory, and the OS keyring under the service name
     /// `VAIDYA_KEYRING_SERVICE` (two app instances side by side in e2e runs) or the default.
     pub fn from_env() -> Result<Setup, vaidya_client::PartitionError> {
-        let data_dir = match std::env::var_os("VAIDYA_DATA_DIR") {
+        let override_dir = std::env::var_os("VAIDYA_DATA_DIR");
+        let installed = override_dir.is_none();
+        let data_dir = match override_dir {
             Some(dir) => DataDir::new(dir),
             None => DataDir::platform_default()?,
         };
         Ok(Setup {
             data_dir,
+            installed,
             credentials: match std::env::var("VAIDYA_KEYRING_SERVICE") {
                 Ok(service) if !service.is_empty() => CredentialStore::new(service),
                 _ => CredentialStore::default(),
@@ -64,19 +71,62 @@ pub fn builder<R: Runtime>(builder: Builder<R>, setup: Setup) -> Builder<R> {
 /// When the process started, for the "first screen interactive" startup figure.
 pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
-/// Entry point of the desktop binary.
+/// Entry point of the desktop binary: logging to a file, panics logged, one app per data
+/// directory (see [`startup`]), then the app.
 pub fn run() {
     STARTED.get_or_init(std::time::Instant::now);
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "vaidya_desktop=info,vaidya_client=info".into()),
-        )
-        .init();
-    let setup = Setup::from_env().expect("no per-user data directory for Vaidya");
-    builder(tauri::Builder::default(), setup)
+    let setup = Setup::from_env();
+    let log_dir = startup::init_logging(setup.as_ref().ok().map(|s| &s.data_dir));
+    startup::log_panics();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        logs = %log_dir.as_deref().map(|d| d.display().to_string()).unwrap_or_default(),
+        "Vaidya starting"
+    );
+    let setup = setup.unwrap_or_else(|e| exit_with(&format!("no per-user data directory: {e}")));
+    let data_dir = setup.data_dir.clone();
+    let mut app = tauri::Builder::default();
+    if setup.installed {
+        // Registered first: a second launch hands over to the running app (its window comes
+        // to the front) and exits before it builds anything.
+        app = app.plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }));
+    }
+    builder(app, setup)
+        .setup(move |app| {
+            // After the plugins (the hand-over above), before any partition is opened.
+            match startup::lock_instance(&data_dir) {
+                Ok(lock) => {
+                    app.manage(lock);
+                    Ok(())
+                }
+                Err(startup::InstanceError::AlreadyRunning(dir)) => {
+                    let message = format!(
+                        "Vaidya is already open on this computer (data directory {}); \
+                         this second window closes",
+                        dir.display()
+                    );
+                    tracing::warn!("{message}");
+                    eprintln!("{message}");
+                    std::process::exit(0)
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
         .run(tauri::generate_context!("../tauri.conf.json"))
-        .expect("error while running the Vaidya desktop app");
+        .unwrap_or_else(|e| exit_with(&format!("the app stopped with an error: {e}")));
+}
+
+/// Logs why the app cannot go on (the Windows build has no console) and exits.
+fn exit_with(reason: &str) -> ! {
+    tracing::error!("{reason}");
+    eprintln!("Vaidya: {reason}");
+    std::process::exit(1)
 }
 
 #[cfg(test)]

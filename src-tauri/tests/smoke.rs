@@ -31,6 +31,7 @@ fn app() -> TestApp {
             "in.vaidya.desktop.smoke-{}",
             uuid::Uuid::new_v4()
         )),
+        installed: false,
     };
     let app = builder(mock_builder(), setup)
         .build(tauri::generate_context!("../tauri.conf.json", test = true))

@@ -197,6 +197,33 @@ impl Device {
     }
 }
 
+/// Launching the app again on a PC where it runs (same data directory) must not start a
+/// second app over the same partitions: the new process says so and exits.
+async fn second_launch_leaves_the_running_app(app: &std::path::Path, pc: &Device) -> Result<()> {
+    let child = tokio::process::Command::new(app)
+        .env("VAIDYA_DATA_DIR", pc.data_dir.path())
+        .env(
+            "VAIDYA_KEYRING_SERVICE",
+            format!("vaidya-e2e-{}", Uuid::new_v4()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("launching the app a second time")?;
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .context("the second launch was still running after 30 s")??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success() && stderr.contains("already open"),
+        "the second launch ended with {} and said: {stderr}",
+        out.status
+    );
+    Ok(())
+}
+
 async fn sign_in(s: &Session, server: &str, who: &Person) -> Result<()> {
     s.find(By::Css("form.sign-in")).await?;
     s.fill(By::Css("#f-server"), server).await?;
@@ -416,6 +443,9 @@ async fn clinic_day() -> Result<()> {
         sign_out(&doc).await?;
         sign_in(&doc, &base, &world.a.doctor).await?;
         println!("  signed in as the front desk, then as the doctor of clinic A");
+        second_launch_leaves_the_running_app(&app, &doctor_pc).await?;
+        doc.find(By::Css("[data-testid=clinic-name]")).await?;
+        println!("  a second launch on the same data directory closed; the first app runs on");
 
         register_patient(&doc, "Meera Deshpande", "07/04/1990", "98450 12345").await?;
         doc.screenshot(&shots.join("02-patient-registered.png"))

@@ -1,0 +1,166 @@
+//! What the desktop process sets up before the app: a log file support can read, panics in
+//! it, and one running app per data directory.
+//!
+//! The Windows release build has no console (`windows_subsystem = "windows"`), so stderr goes
+//! nowhere: without a file, a startup failure or a panic closes the window without a trace.
+//! Logs carry codes, ids and counts, never patient data (the client core logs nothing else).
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tracing_appender::rolling::{RollingFileAppender, Rotation};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{fmt, EnvFilter, Layer};
+use vaidya_client::DataDir;
+
+/// Days of logs kept: a clinic calls support days after "it was slow on Monday".
+pub const LOG_DAYS_KEPT: usize = 14;
+
+/// The log directory inside the app's data directory.
+pub fn log_dir(data_dir: &DataDir) -> PathBuf {
+    data_dir.root().join("logs")
+}
+
+/// Logs to stderr and, when `data_dir` is known and writable, to a daily file in
+/// [`log_dir`] (`vaidya.YYYY-MM-DD.log`, the last [`LOG_DAYS_KEPT`] kept). `RUST_LOG`
+/// overrides the level. Returns the directory written to, if any.
+pub fn init_logging(data_dir: Option<&DataDir>) -> Option<PathBuf> {
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "vaidya_desktop=info,vaidya_client=info".into())
+    };
+    let file = data_dir.and_then(|d| daily_log(&log_dir(d)).ok());
+    let dir = file.as_ref().map(|(_, dir)| dir.clone());
+    // Writes go straight to the file (no background writer): the lines just before a crash
+    // are the ones support needs.
+    let file_layer = file.map(|(appender, _)| {
+        fmt::layer()
+            .with_ansi(false)
+            .with_writer(appender)
+            .with_filter(filter())
+    });
+    let registry = tracing_subscriber::registry()
+        .with(fmt::layer().with_writer(io::stderr).with_filter(filter()))
+        .with(file_layer);
+    // A second initialisation (tests) keeps the first.
+    let _ = registry.try_init();
+    dir
+}
+
+fn daily_log(dir: &Path) -> Result<(RollingFileAppender, PathBuf), io::Error> {
+    std::fs::create_dir_all(dir)?;
+    let appender = RollingFileAppender::builder()
+        .rotation(Rotation::DAILY)
+        .filename_prefix("vaidya")
+        .filename_suffix("log")
+        .max_log_files(LOG_DAYS_KEPT)
+        .build(dir)
+        .map_err(io::Error::other)?;
+    Ok((appender, dir.to_owned()))
+}
+
+/// Panics reach the log (with where and a backtrace) before the default hook runs.
+pub fn log_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!(
+            target: "vaidya_desktop::panic",
+            "{info}\n{}",
+            std::backtrace::Backtrace::force_capture()
+        );
+        default_hook(info);
+    }));
+}
+
+/// Held while this process is the app of a data directory.
+#[derive(Debug)]
+pub struct InstanceLock {
+    _file: File,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    #[error("Vaidya is already open on this computer (data directory {0})")]
+    AlreadyRunning(PathBuf),
+    #[error("cannot lock the data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Makes this process the only app on `data_dir`: two apps on one data directory would run
+/// two sync engines over the same partitions and outboxes. The OS releases the lock when the
+/// process ends, however it ends, so a crash never leaves it stuck.
+pub fn lock_instance(data_dir: &DataDir) -> Result<InstanceLock, InstanceError> {
+    let path = data_dir.root().join("vaidya.lock");
+    let io_error = |source| InstanceError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir.root()).map_err(io_error)?;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(InstanceLock { _file: file }),
+        Err(TryLockError::WouldBlock) => {
+            Err(InstanceError::AlreadyRunning(data_dir.root().to_owned()))
+        }
+        Err(TryLockError::Error(e)) => Err(io_error(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one test of this binary that sets the global subscriber and panic hook.
+    #[test]
+    fn logs_and_panics_reach_a_daily_file_in_the_data_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(dir.path());
+        assert_eq!(init_logging(Some(&data_dir)), Some(log_dir(&data_dir)));
+        log_panics();
+        tracing::info!(target: "vaidya_desktop", "sync finished: 3 pushed");
+        let panicked = std::thread::spawn(|| panic!("startup check failed")).join();
+        assert!(panicked.is_err());
+
+        let files: Vec<_> = std::fs::read_dir(log_dir(&data_dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("vaidya.") && name.ends_with(".log"),
+            "{name}"
+        );
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(text.contains("sync finished: 3 pushed"), "{text}");
+        assert!(text.contains("startup check failed"), "{text}");
+        assert!(text.contains("startup.rs"), "where it panicked: {text}");
+    }
+
+    #[test]
+    fn a_second_app_on_the_same_data_directory_is_refused_until_the_first_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(dir.path());
+        let first = lock_instance(&data_dir).unwrap();
+        assert!(matches!(
+            lock_instance(&data_dir),
+            Err(InstanceError::AlreadyRunning(_))
+        ));
+        // Another PC's directory (e2e runs, portable installs) is independent.
+        let other = tempfile::tempdir().unwrap();
+        let _other = lock_instance(&DataDir::new(other.path())).unwrap();
+        drop(first);
+        lock_instance(&data_dir).unwrap();
+    }
+}
