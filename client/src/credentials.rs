@@ -79,8 +79,10 @@ pub struct StoredSession {
     pub refresh_expires_at: DateTime<Utc>,
     pub offline_lease_until: DateTime<Utc>,
     /// The clinics of the user's memberships at the last online sign-in: the partitions
-    /// this user may unlock offline.
-    #[serde(default)]
+    /// this user may unlock offline. Kept in entries of their own beside the session
+    /// ([`CredentialStore::save_session`]), so a member of hundreds of clinics fits Windows'
+    /// limit; read from the session entry itself when an older version wrote it there.
+    #[serde(default, skip_serializing)]
     pub clinic_ids: Vec<Uuid>,
     /// The latest time known to be real: the server's clock at the last online sign-in, or
     /// the local clock at a later offline unlock. A local clock well before it has been
@@ -207,7 +209,8 @@ impl StoredSession {
 
     /// Shrinks what is kept for display until the entry fits the keyring's limit (with room
     /// for the last known time): shorter names, then no groups, then no names, then no
-    /// memberships at all (the clinic ids, which unlock the partitions, always stay).
+    /// memberships at all (the clinic ids, which unlock the partitions, always stay: they
+    /// are stored apart).
     pub fn fitted(mut self) -> StoredSession {
         let budget = MAX_ENTRY_BYTES - SESSION_ENTRY_SLACK;
         let steps: [&dyn Fn(&mut StoredMembership); 4] = [
@@ -302,6 +305,34 @@ fn known_clinics_entry_name(server: &str, user_id: Uuid) -> String {
     format!("clinics:{}:{user_id}", normalize_server(server))
 }
 
+fn session_clinics_entry_name(server: &str, user_id: Uuid) -> String {
+    format!("session-clinics:{}:{user_id}", normalize_server(server))
+}
+
+/// Ids per entry of a list kept over several entries: 60 × 39 bytes (a quoted id and its
+/// comma) stays well inside [`MAX_ENTRY_BYTES`].
+const IDS_PER_ENTRY: usize = 60;
+
+/// The entry that names a list's parts. Each write makes a new generation of parts and
+/// then points here at it, so a reader never sees half of one write and half of another.
+#[derive(Serialize, Deserialize)]
+struct ListHeader {
+    generation: String,
+    parts: usize,
+}
+
+/// What a list's entry holds: a header, or (written by older versions) the ids themselves.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListEntry {
+    Header(ListHeader),
+    Inline(Vec<Uuid>),
+}
+
+fn list_part_name(name: &str, generation: &str, part: usize) -> String {
+    format!("{name}#{generation}.{part}")
+}
+
 /// Which user of which server was signed in last (not secret, but it belongs with the
 /// session it points to).
 const ACTIVE_ENTRY: &str = "active-session";
@@ -358,8 +389,13 @@ impl CredentialStore {
         self.read("availability-probe").map(|_| ())
     }
 
-    /// Stores (or replaces) the session of `session.user_id` on `session.server`.
+    /// Stores (or replaces) the session of `session.user_id` on `session.server`: its
+    /// clinic ids first (entries of their own, as many as they need), then the session.
     pub fn save_session(&self, session: &StoredSession) -> Result<(), CredentialError> {
+        self.write_id_list(
+            &session_clinics_entry_name(&session.server, session.user_id),
+            &session.clinic_ids,
+        )?;
         let name = session_entry_name(&session.server, session.user_id);
         let value = serde_json::to_vec(session).map_err(|e| CredentialError::InvalidEntry {
             entry: name.clone(),
@@ -374,21 +410,29 @@ impl CredentialStore {
         user_id: Uuid,
     ) -> Result<Option<StoredSession>, CredentialError> {
         let name = session_entry_name(server, user_id);
-        match self.read(&name)? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                CredentialError::InvalidEntry {
-                    entry: name,
-                    reason: e.to_string(),
-                }
-            }),
+        let Some(bytes) = self.read(&name)? else {
+            return Ok(None);
+        };
+        let mut session: StoredSession =
+            serde_json::from_slice(&bytes).map_err(|e| CredentialError::InvalidEntry {
+                entry: name,
+                reason: e.to_string(),
+            })?;
+        // An older version kept the ids in the session entry itself.
+        if session.clinic_ids.is_empty() {
+            session.clinic_ids = self
+                .read_id_list(&session_clinics_entry_name(server, user_id))?
+                .unwrap_or_default();
         }
+        Ok(Some(session))
     }
 
     /// Removes everything kept for this user on this server (the session entry with its
-    /// refresh token and lease), so the partitions stay locked until the next online sign-in.
+    /// refresh token and lease, and its clinic ids), so the partitions stay locked until the
+    /// next online sign-in.
     pub fn sign_out(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
-        self.delete(&session_entry_name(server, user_id))
+        self.delete(&session_entry_name(server, user_id))?;
+        self.delete_id_list(&session_clinics_entry_name(server, user_id))
     }
 
     /// Locks the user's session on sign-out without ending their offline lease: the refresh
@@ -462,16 +506,9 @@ impl CredentialStore {
     /// Clinics whose partitions this user has had on this device. Kept across sign-out,
     /// so a membership revoked while signed out is still noticed at the next sign-in.
     pub fn known_clinics(&self, server: &str, user_id: Uuid) -> Result<Vec<Uuid>, CredentialError> {
-        let name = known_clinics_entry_name(server, user_id);
-        match self.read(&name)? {
-            None => Ok(Vec::new()),
-            Some(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| CredentialError::InvalidEntry {
-                    entry: name,
-                    reason: e.to_string(),
-                })
-            }
-        }
+        Ok(self
+            .read_id_list(&known_clinics_entry_name(server, user_id))?
+            .unwrap_or_default())
     }
 
     pub fn save_known_clinics(
@@ -480,17 +517,12 @@ impl CredentialStore {
         user_id: Uuid,
         clinics: &[Uuid],
     ) -> Result<(), CredentialError> {
-        let name = known_clinics_entry_name(server, user_id);
-        let value = serde_json::to_vec(clinics).map_err(|e| CredentialError::InvalidEntry {
-            entry: name.clone(),
-            reason: e.to_string(),
-        })?;
-        self.write(&name, &value)
+        self.write_id_list(&known_clinics_entry_name(server, user_id), clinics)
     }
 
     /// Forgets everything of this service: sessions are per user, so the caller names them.
     pub fn forget_known_clinics(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
-        self.delete(&known_clinics_entry_name(server, user_id))
+        self.delete_id_list(&known_clinics_entry_name(server, user_id))
     }
 
     /// This device's token for an account (see `LoginRequest::device_token`). Kept across
@@ -618,6 +650,84 @@ impl CredentialStore {
     /// Forgets a clinic's key; do this together with wiping its partition.
     pub fn delete_partition_key(&self, clinic_id: Uuid) -> Result<(), CredentialError> {
         self.delete(&partition_key_entry_name(clinic_id))
+    }
+
+    /// Stores `ids` under `name`, over as many entries as they need (see [`ListHeader`]):
+    /// the new parts, then the header pointing at them, then the old parts go.
+    fn write_id_list(&self, name: &str, ids: &[Uuid]) -> Result<(), CredentialError> {
+        let old = self.list_header(name)?;
+        let generation = Uuid::new_v4().simple().to_string()[..8].to_owned();
+        let parts: Vec<&[Uuid]> = ids.chunks(IDS_PER_ENTRY).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let value = serde_json::to_vec(part).expect("ids serialize");
+            self.write(&list_part_name(name, &generation, i), &value)?;
+        }
+        let header = ListHeader {
+            generation,
+            parts: parts.len(),
+        };
+        self.write(
+            name,
+            &serde_json::to_vec(&header).expect("header serializes"),
+        )?;
+        if let Some(old) = old {
+            for i in 0..old.parts {
+                self.delete(&list_part_name(name, &old.generation, i))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids stored under `name`, `None` when there is no list.
+    fn read_id_list(&self, name: &str) -> Result<Option<Vec<Uuid>>, CredentialError> {
+        let invalid = |reason: String| CredentialError::InvalidEntry {
+            entry: name.to_owned(),
+            reason,
+        };
+        let header = match self.list_entry(name)? {
+            None => return Ok(None),
+            Some(ListEntry::Inline(ids)) => return Ok(Some(ids)),
+            Some(ListEntry::Header(header)) => header,
+        };
+        let mut ids = Vec::new();
+        for i in 0..header.parts {
+            let part = list_part_name(name, &header.generation, i);
+            let bytes = self
+                .read(&part)?
+                .ok_or_else(|| invalid(format!("part {part} is missing")))?;
+            let chunk: Vec<Uuid> =
+                serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+            ids.extend(chunk);
+        }
+        Ok(Some(ids))
+    }
+
+    fn delete_id_list(&self, name: &str) -> Result<(), CredentialError> {
+        if let Some(header) = self.list_header(name)? {
+            for i in 0..header.parts {
+                self.delete(&list_part_name(name, &header.generation, i))?;
+            }
+        }
+        self.delete(name)
+    }
+
+    fn list_entry(&self, name: &str) -> Result<Option<ListEntry>, CredentialError> {
+        match self.read(name)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                CredentialError::InvalidEntry {
+                    entry: name.to_owned(),
+                    reason: e.to_string(),
+                }
+            }),
+        }
+    }
+
+    fn list_header(&self, name: &str) -> Result<Option<ListHeader>, CredentialError> {
+        Ok(match self.list_entry(name)? {
+            Some(ListEntry::Header(header)) => Some(header),
+            _ => None,
+        })
     }
 
     /// On Linux, an entry over the process's one Secret Service connection (see

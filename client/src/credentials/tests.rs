@@ -152,6 +152,7 @@ fn memberships_are_kept_with_the_session_within_the_limit() {
         stored.last_known_time = Some(Utc::now());
         let size = serde_json::to_vec(&stored).unwrap().len();
         assert!(size <= MAX_ENTRY_BYTES, "{clinics} clinics: {size} bytes");
+        // The ids, which unlock the partitions, are kept beside the entry, not in it.
         assert_eq!(
             stored.clinic_ids.len(),
             clinics,
@@ -454,4 +455,96 @@ fn a_restarted_keyring_daemon_is_reconnected() {
     store.delete_partition_key(clinic).unwrap();
     store.delete_partition_key(other).unwrap();
     assert_eq!(store.partition_key(clinic).unwrap(), None);
+}
+
+/// A group owner of 200 branches signs in on Windows too: the session entry, the clinic
+/// ids and the known clinics each fit the 2,560-byte limit (`write` refuses any entry over
+/// it, on every OS), and read back whole; sign-out removes every part.
+#[test]
+fn a_member_of_two_hundred_clinics_fits_the_keyring() {
+    let Some(store) = real_keyring("a_member_of_two_hundred_clinics_fits_the_keyring") else {
+        return;
+    };
+    let server = "https://sync.example.in";
+    let big = login_session(200, &"शांति मल्टीस्पेशियलिटी क्लिनिक ".repeat(4));
+    let verifier = vaidya_shared::password::hash("a long enough password").unwrap();
+    let stored = StoredSession::from_session(server, &big).with_verifier(Some(verifier));
+    let user = stored.user_id;
+    assert_eq!(stored.clinic_ids.len(), 200);
+    store.save_session(&stored).unwrap();
+    let back = store.session(server, user).unwrap().unwrap();
+    assert_eq!(back.clinic_ids, stored.clinic_ids);
+    assert!(back.password_verifier.is_some());
+
+    // Saved again with fewer clinics (two memberships revoked): exactly those remain.
+    let mut fewer = back.clone();
+    fewer.clinic_ids.truncate(198);
+    store.save_session(&fewer).unwrap();
+    assert_eq!(
+        store
+            .session(server, user)
+            .unwrap()
+            .unwrap()
+            .clinic_ids
+            .len(),
+        198
+    );
+
+    store
+        .save_known_clinics(server, user, &stored.clinic_ids)
+        .unwrap();
+    assert_eq!(
+        store.known_clinics(server, user).unwrap(),
+        stored.clinic_ids
+    );
+
+    store.sign_out(server, user).unwrap();
+    store.forget_known_clinics(server, user).unwrap();
+    assert_eq!(store.session(server, user).unwrap(), None);
+    assert!(store.known_clinics(server, user).unwrap().is_empty());
+    // No part is left behind: a fresh list of the same name starts empty.
+    assert_eq!(
+        store
+            .read_id_list(&session_clinics_entry_name(server, user))
+            .unwrap(),
+        None
+    );
+}
+
+/// Lists written by an older version (the ids in the entry itself) still read.
+#[test]
+fn lists_from_older_versions_still_read() {
+    let Some(store) = real_keyring("lists_from_older_versions_still_read") else {
+        return;
+    };
+    let (server, user) = ("https://sync.example.in", Uuid::new_v4());
+    let ids = vec![Uuid::new_v4(), Uuid::new_v4()];
+    store
+        .write(
+            &known_clinics_entry_name(server, user),
+            &serde_json::to_vec(&ids).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(store.known_clinics(server, user).unwrap(), ids);
+    // Rewritten in today's form, the old inline entry is replaced.
+    store.save_known_clinics(server, user, &ids[..1]).unwrap();
+    assert_eq!(
+        store.known_clinics(server, user).unwrap(),
+        ids[..1].to_vec()
+    );
+    store.forget_known_clinics(server, user).unwrap();
+
+    let mut old = serde_json::to_value(session(server, user, "r")).unwrap();
+    old["clinic_ids"] = serde_json::json!(ids);
+    store
+        .write(
+            &session_entry_name(server, user),
+            &serde_json::to_vec(&old).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.session(server, user).unwrap().unwrap().clinic_ids,
+        ids
+    );
+    store.sign_out(server, user).unwrap();
 }
