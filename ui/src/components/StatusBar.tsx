@@ -4,7 +4,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api, EVENTS, onEvent, readableError } from "../lib/ipc";
-import { formatDateTime } from "../lib/dates";
+import { formatDateTime, pcZoneDiffers } from "../lib/dates";
 import { statusCounts, waitingBy } from "../lib/unsent";
 import type { SyncStatus } from "../lib/types";
 import { en } from "../strings/en";
@@ -45,6 +45,9 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
         </span>
       )}
       {status.error && <span class="error-text">{readableError(status.error)}</span>}
+      {/* Times here are the clinic's (IST); other programs on a PC set to another zone
+          show other times, so say which. */}
+      {pcZoneDiffers() && <span class="warn-text" data-testid="pc-zone" title={en.status.pcZoneHint}>{en.status.pcZone}</span>}
       {/* After an offline sign-in the server wants the password once before sending the work
           waiting here (it stays on this PC meanwhile). */}
       {status.error?.code === "unauthenticated" && props.onSignInAgain && (

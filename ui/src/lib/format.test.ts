@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatPaise, groupIndian, paiseToInput, parseRupees } from "./money";
-import { ageYears, formatDate, formatDateTime, parseDate, weekOf, isoDate, dayRange } from "./dates";
+import { ageYears, dayRange, formatDate, formatDateTime, formatTime, isoDate, localInstant, parseDate, pcZoneDiffers, weekOf } from "./dates";
 import { formatPhone, normalizePhone } from "./phone";
 
 describe("money", () => {
@@ -40,11 +40,24 @@ describe("money", () => {
 });
 
 describe("dates", () => {
+  // Instants are written with their offset: these hold whatever zone the test runs in
+  // (scripts/test.sh runs the UI tests under several), as the app's do on any PC.
   it("formats ISO dates as DD/MM/YYYY", () => {
     expect(formatDate("1990-04-07")).toBe("07/04/1990");
-    expect(formatDate(new Date(2025, 0, 5))).toBe("05/01/2025");
+    expect(formatDate(new Date("2025-01-05T10:00:00+05:30"))).toBe("05/01/2025");
     expect(formatDate(null)).toBe("");
-    expect(formatDateTime(new Date(2025, 11, 31, 9, 5))).toBe("31/12/2025 09:05");
+    expect(formatDateTime(new Date("2025-12-31T09:05:00+05:30"))).toBe("31/12/2025 09:05");
+  });
+  it("shows the clinic's clock (IST), not the PC's zone", () => {
+    // 20:00 UTC on 31 March is 01:30 on 1 April at the clinic: another day, another
+    // financial year.
+    const late = "2026-03-31T20:00:00Z";
+    expect(formatDateTime(late)).toBe("01/04/2026 01:30");
+    expect(isoDate(new Date(late))).toBe("2026-04-01");
+    expect(formatTime("2026-06-01T04:30:00Z")).toBe("10:00");
+    expect(localInstant("2026-06-01", "10:00")).toBe("2026-06-01T04:30:00.000Z");
+    expect(dayRange("2026-06-01")).toEqual({ from: "2026-05-31T18:30:00.000Z", to: "2026-06-01T18:30:00.000Z" });
+    expect(pcZoneDiffers(new Date()) === (new Date().getTimezoneOffset() !== -330)).toBe(true);
   });
   it("parses DD/MM/YYYY and rejects impossible dates", () => {
     expect(parseDate("07/04/1990")).toBe("1990-04-07");
@@ -61,11 +74,12 @@ describe("dates", () => {
     const week = weekOf("2025-06-12"); // a Thursday
     expect(week[0]).toBe("2025-06-09");
     expect(week[6]).toBe("2025-06-15");
-    expect(isoDate(new Date(2025, 5, 12))).toBe("2025-06-12");
+    expect(isoDate(new Date("2025-06-12T00:10:00+05:30"))).toBe("2025-06-12");
     const { from, to } = dayRange("2025-06-12");
     expect(new Date(to).getTime() - new Date(from).getTime()).toBe(24 * 3600 * 1000);
-    expect(ageYears("1990-06-13", new Date(2025, 5, 12))).toBe(34);
-    expect(ageYears("1990-06-12", new Date(2025, 5, 12))).toBe(35);
+    const noon = new Date("2025-06-12T12:00:00+05:30");
+    expect(ageYears("1990-06-13", noon)).toBe(34);
+    expect(ageYears("1990-06-12", noon)).toBe(35);
   });
 });
 

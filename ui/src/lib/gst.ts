@@ -5,15 +5,17 @@
 
 import type { LineTax, SupplyKind } from "../generated/types";
 import rules from "../generated/rules.json";
+import { isoDate } from "./dates";
 
 export type { LineTax, SupplyKind };
 
 /** Every rate a stored line may hold, from the shared rules (`shared::gst::ALLOWED_RATES_BP`). */
 export const ALLOWED_RATES_BP: readonly number[] = rules.gst_rates_bp;
 
-/** Today's date in India (YYYY-MM-DD): an invoice's date is its date in India. */
+/** Today's date in India (YYYY-MM-DD): an invoice's date is its date in India, the
+ * clinic's date (`dates.isoDate`). */
 export function todayInIndia(now: Date = new Date()): string {
-  return new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Kolkata", year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+  return isoDate(now);
 }
 
 /** The rates in force on `day` (YYYY-MM-DD), by the shared schedules (`gst::rates_in_force`). */

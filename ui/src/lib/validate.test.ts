@@ -32,7 +32,7 @@ describe("validation mirrors shared/src/validate.rs", () => {
 
 describe("patient form", () => {
   it("accepts and normalises a valid patient", () => {
-    const r = validatePatient(form({ abha: "12-3456-7890-1234", address: "  MG Road, Pune " }), new Date(2025, 0, 1));
+    const r = validatePatient(form({ abha: "12-3456-7890-1234", address: "  MG Road, Pune " }), new Date("2025-01-01T12:00:00+05:30"));
     expect(r).toEqual({
       ok: true,
       value: {
@@ -52,7 +52,7 @@ describe("patient form", () => {
     }
   });
   it("refuses a date of birth in the future", () => {
-    const r = validatePatient(form({ dob: "01/01/2030" }), new Date(2025, 0, 1));
+    const r = validatePatient(form({ dob: "01/01/2030" }), new Date("2025-01-01T12:00:00+05:30"));
     expect(r.ok).toBe(false);
   });
   it("optional fields may be empty", () => {

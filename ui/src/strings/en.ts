@@ -388,6 +388,9 @@ export const en = {
     waitingBy: (who: string) => `by ${who}`,
     lastSync: (when: string) => `Last sync ${when}`,
     never: "Never synced",
+    pcZone: "Times in IST",
+    pcZoneHint:
+      "This computer is set to another time zone. Vaidya shows every time in India Standard Time; set Windows' or macOS' time zone to (UTC+05:30) Chennai, Kolkata, Mumbai, New Delhi so other programs agree.",
     initialSync: (done: number, total: number | null) =>
       total ? `Downloading clinic data: ${done} of ${total}` : `Downloading clinic data: ${done}`,
     rejected: (n: number) => (n === 1 ? "1 rejected" : `${n} rejected`),
