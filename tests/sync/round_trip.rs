@@ -19,7 +19,9 @@ use vaidya_shared::ErrorCode;
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
-use crate::support::{keyring, server_state, sync_until, Device, LiveListener};
+use crate::support::{
+    keyring, server_state, sync_until, until_device_has_patient, Device, LiveListener,
+};
 
 /// One consultation line on the device's own series (the clinic's state, `27`, decides the
 /// GST split).
@@ -384,7 +386,7 @@ pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
     let mut b = Device::new(&server, 6).await?;
     b.sign_in(&world.a.doctor).await?;
 
-    let mut listener = LiveListener::start(b.engine(clinic, 3)?).await?;
+    let listener = LiveListener::start(b.engine(clinic, 3)?).await?;
 
     let mut engine = a.engine(clinic, 3)?;
     let created = a
@@ -392,15 +394,9 @@ pub async fn live_notification_triggers_pull(h: Arc<Harness>) -> Result<()> {
         .register_patient(new_patient("Live Wire", "9111111111"))?;
     let started = std::time::Instant::now();
     engine.sync().await?;
-    listener
-        .until_pulled(Duration::from_secs(10), "live sync")
-        .await?;
+    until_device_has_patient(&b, clinic, created.id, Duration::from_secs(10)).await?;
     let took = started.elapsed();
-    let listener = listener.stop().await?;
-    check!(
-        listener.partition().get_patient(created.id)?.is_some(),
-        "B has the new patient"
-    );
+    listener.stop().await?;
     println!("live propagation took {took:?}");
     Ok(())
 }
@@ -420,7 +416,7 @@ pub async fn held_back_change_reaches_a_live_device(h: Arc<Harness>) -> Result<(
     let mut b = Device::new(&server, 22).await?;
     b.sign_in(&world.a.doctor).await?;
 
-    let mut listener = LiveListener::start(b.engine(clinic, 3)?).await?;
+    let listener = LiveListener::start(b.engine(clinic, 3)?).await?;
 
     // An older transaction stays open, so the next change is held back ("settling").
     let blocker = world.db.superuser().await?;
@@ -435,27 +431,21 @@ pub async fn held_back_change_reaches_a_live_device(h: Arc<Harness>) -> Result<(
     // Longer than a sync's own settling waits (about a second): the notified pull ends
     // with the change still held back.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let mut pulled_while_held = 0;
-    while let Ok(report) = listener.reports.try_recv() {
-        pulled_while_held += report.pulled;
-    }
+    // B's file, read beside the live engine. The patient itself is what must be missing:
+    // B may well pull other things meanwhile (the rest of its first fill, if another test's
+    // transaction on this cluster held part of it back too), and that is no failure.
     check!(
-        pulled_while_held == 0,
+        b.engine(clinic, 3)?
+            .partition()
+            .get_patient(created.id)?
+            .is_none(),
         "the change is held back while the older transaction runs"
     );
     blocker.batch_execute("COMMIT").await?;
 
-    listener
-        .until_pulled(
-            Duration::from_secs(15),
-            "the held-back change reaching the live device",
-        )
-        .await?;
-    let listener = listener.stop().await?;
-    check!(
-        listener.partition().get_patient(created.id)?.is_some(),
-        "B has the held-back patient"
-    );
+    // Released, it raises no new notification: the live engine comes back for it itself.
+    until_device_has_patient(&b, clinic, created.id, Duration::from_secs(15)).await?;
+    listener.stop().await?;
     Ok(())
 }
 

@@ -238,10 +238,30 @@ pub async fn sync_until(
     }
 }
 
-/// A device listening live: its engine runs `run_live` on a task of its own, and every
-/// sync's report arrives on `reports`.
+/// Waits (at most `within`) until the patient is in `device`'s file for `clinic`, read beside
+/// whatever engine is writing it. What a device pulled is not the question: it may pull
+/// other things first (the rest of its first fill, held back by another test's transaction
+/// on this cluster), so the row itself is what is waited for.
+pub async fn until_device_has_patient(
+    device: &Device,
+    clinic: Uuid,
+    patient: Uuid,
+    within: Duration,
+) -> Result<()> {
+    let peek = device.engine(clinic, 3)?;
+    let deadline = std::time::Instant::now() + within;
+    while peek.partition().get_patient(patient)?.is_none() {
+        check!(
+            std::time::Instant::now() < deadline,
+            "patient {patient} did not reach the device within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// A device listening live: its engine runs `run_live` on a task of its own.
 pub struct LiveListener {
-    pub reports: tokio::sync::mpsc::UnboundedReceiver<SyncReport>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<(SyncEngine, Result<(), vaidya_client::SyncError>)>,
 }
@@ -267,26 +287,7 @@ impl LiveListener {
         tokio::time::timeout(Duration::from_secs(20), reports.recv())
             .await?
             .context("initial live sync")?;
-        Ok(LiveListener {
-            reports,
-            stop,
-            task,
-        })
-    }
-
-    /// Waits (at most `within`) for a sync that pulled something.
-    pub async fn until_pulled(&mut self, within: Duration, what: &str) -> Result<()> {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let report = tokio::time::timeout(left, self.reports.recv())
-                .await
-                .with_context(|| format!("{what}: nothing pulled within {within:?}"))?
-                .context("live task ended")?;
-            if report.pulled > 0 {
-                return Ok(());
-            }
-        }
+        Ok(LiveListener { stop, task })
     }
 
     /// Stops listening; the engine back, its live loop's result checked.
