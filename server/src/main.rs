@@ -318,7 +318,25 @@ fn default_dev_dir() -> PathBuf {
         .join("dev-postgres")
 }
 
+/// Ctrl-C, or SIGTERM on Unix (a closed terminal, a service manager, `kill`): either ends the
+/// server gracefully, so `dev` also stops its private PostgreSQL.
 async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     tracing::info!("shutting down");
 }

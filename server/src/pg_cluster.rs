@@ -73,9 +73,31 @@ impl PgCluster {
         };
         if !data_dir.join("PG_VERSION").exists() {
             cluster.init()?;
+        } else if cluster.running()? {
+            // An earlier run ended without stopping it (killed, or crashed): its lock file
+            // and port would make this start fail. Stop it and start again, on this port.
+            eprintln!(
+                "a PostgreSQL from an earlier run is still running in {}: restarting it",
+                data_dir.display()
+            );
+            cluster.stop()?;
         }
         cluster.pg_ctl_start()?;
         Ok(cluster)
+    }
+
+    /// Whether a server runs on this data directory (`pg_ctl status`: 0 running, 3 not).
+    fn running(&self) -> Result<bool> {
+        let status = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("status")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("running pg_ctl status")?;
+        Ok(status.success())
     }
 
     fn init(&self) -> Result<()> {
