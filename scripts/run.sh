@@ -32,15 +32,32 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+if [ ! -x target/release/vaidya-server ]; then
+  echo "Building Vaidya for the first time: about 10-15 minutes on a 2-core machine (later runs"
+  echo "rebuild only what changed, in seconds). Progress follows."
+fi
+echo "==> building the server"
 cargo build --release -p vaidya-server
 if [ "$desktop" -eq 0 ]; then
   exec ./target/release/vaidya-server dev "$@"
 fi
 
-(cd ui && npm ci --no-audit --no-fund && npm run build)
+# The UI's packages and build only when something they depend on changed: a rebuilt
+# ui/dist makes the desktop crate compile again (minutes).
+newer_than() { [ ! -e "$1" ] || [ -n "$(find "${@:2}" -newer "$1" -print -quit 2>/dev/null)" ]; }
+if newer_than ui/node_modules/.package-lock.json ui/package-lock.json ui/package.json; then
+  echo "==> installing the UI's npm packages"
+  (cd ui && npm ci --no-audit --no-fund)
+fi
+if newer_than ui/dist/index.html ui/src ui/index.html ui/package-lock.json ui/vite.config.ts ui/tsconfig.json; then
+  echo "==> building the UI"
+  (cd ui && npm run build)
+fi
+echo "==> building the desktop app and the vaidya command line"
 cargo build --release -p vaidya-desktop --features custom-protocol
 cargo build --release -p vaidya-client --bin vaidya
 
+echo "==> starting the server (private PostgreSQL, demo data) on http://127.0.0.1:8080"
 ./target/release/vaidya-server dev "$@" &
 server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null' EXIT

@@ -1,9 +1,11 @@
 //! Demo data for `vaidya-server dev`: a clinic group with two branches, a user of each role,
-//! and a morning's patients and appointments. Clinical rows are written through the app role
-//! with a front-desk identity, under the same policies as real use.
+//! and patients with a morning's appointments yesterday, today and tomorrow, relative to the
+//! day `dev` starts (a demo started a week after seeding still has a today). Clinical rows
+//! are written through the app role with a front-desk identity, under the same policies as
+//! real use.
 
-use anyhow::Result;
-use chrono::{Duration, Timelike, Utc};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::Role;
 
@@ -117,7 +119,7 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
         admin.add_member(clinic, u.email, u.role).await?;
         ids.push(id);
     }
-    let (doctor, front_desk) = (ids[1], ids[3]);
+    let front_desk = ids[3];
 
     // Clinical data goes in as the front desk, through RLS.
     let mut client = {
@@ -131,10 +133,6 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
         &[&front_desk.to_string()],
     )
     .await?;
-    let day_start = Utc::now()
-        .with_hour(3)
-        .and_then(|t| t.with_minute(30))
-        .unwrap_or_else(Utc::now); // 09:00 IST
     for (i, (name, sex, phone)) in DEMO_PATIENTS.iter().enumerate() {
         let patient = Uuid::now_v7();
         tx.execute(
@@ -148,13 +146,6 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
             &[&pune, &patient],
         )
         .await?;
-        let starts = day_start + Duration::minutes(20 * i as i64);
-        tx.execute(
-            "INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, 'booked', 'Consultation')",
-            &[&Uuid::now_v7(), &pune, &patient, &doctor, &starts, &(starts + Duration::minutes(15))],
-        )
-        .await?;
     }
     tx.execute(
         "INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, 'patient_number', $2)",
@@ -163,4 +154,96 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// India Standard Time, the clinics' clock.
+fn ist() -> FixedOffset {
+    FixedOffset::east_opt(5 * 3600 + 30 * 60).expect("a valid offset")
+}
+
+/// 09:00 IST on `day`.
+fn morning(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(9, 0, 0)
+        .expect("a valid time")
+        .and_local_timezone(ist())
+        .single()
+        .expect("IST has no gaps")
+        .with_timezone(&Utc)
+}
+
+/// Books the demo patients' morning at the Pune branch for yesterday (seen), today and
+/// tomorrow (booked), each day that has no appointment yet. Returns the days booked.
+pub async fn book_demo_days(
+    admin_url: &str,
+    app: tokio_postgres::Config,
+) -> Result<Vec<NaiveDate>> {
+    let admin = Admin::connect(admin_url).await?;
+    let ids = admin
+        .client()
+        .query_opt(
+            "SELECT c.id,
+                    (SELECT id FROM vaidya.users WHERE email = 'doctor@demo.vaidya.in'),
+                    (SELECT id FROM vaidya.users WHERE email = 'frontdesk@demo.vaidya.in')
+             FROM vaidya.clinics c JOIN vaidya.clinic_groups g ON g.id = c.group_id
+             WHERE g.name = 'Arogya Demo Clinics' AND c.name = 'Pune – Kothrud'",
+            &[],
+        )
+        .await?
+        .context("the demo clinic is missing")?;
+    let (pune, doctor, front_desk): (Uuid, Uuid, Uuid) = (ids.get(0), ids.get(1), ids.get(2));
+
+    let mut client = {
+        let (c, conn) = app.connect(tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        c
+    };
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT set_config('app.user_id', $1, true)",
+        &[&front_desk.to_string()],
+    )
+    .await?;
+    let patients: Vec<Uuid> = tx
+        .query(
+            "SELECT id FROM vaidya.patients WHERE clinic_id = $1 AND deleted_at IS NULL
+             ORDER BY patient_number LIMIT $2",
+            &[&pune, &(DEMO_PATIENTS.len() as i64)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let today = Utc::now().with_timezone(&ist()).date_naive();
+    let mut booked = Vec::new();
+    for (offset, status) in [(-1, "completed"), (0, "booked"), (1, "booked")] {
+        let day = today + Duration::days(offset);
+        let start = morning(day);
+        let taken: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM vaidya.appointments
+                 WHERE clinic_id = $1 AND starts_at >= $2 AND starts_at < $3",
+                &[
+                    &pune,
+                    &(start - Duration::hours(9)),
+                    &(start + Duration::hours(15)),
+                ],
+            )
+            .await?
+            .get(0);
+        if taken > 0 {
+            continue;
+        }
+        for (i, patient) in patients.iter().enumerate() {
+            let starts = start + Duration::minutes(20 * i as i64);
+            tx.execute(
+                "INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status, reason)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'Consultation')",
+                &[&Uuid::now_v7(), &pune, patient, &doctor, &starts, &(starts + Duration::minutes(15)), &status],
+            )
+            .await?;
+        }
+        booked.push(day);
+    }
+    tx.commit().await?;
+    Ok(booked)
 }

@@ -287,6 +287,9 @@ async fn run_dev(
     if demo::seed(&admin_url, app_db.clone()).await? {
         println!("seeded the demo clinic group");
     }
+    for day in demo::book_demo_days(&admin_url, app_db.clone()).await? {
+        println!("booked the demo appointments of {}", day.format("%d/%m/%Y"));
+    }
     println!("\nDemo sign-ins (server http://{listen}):");
     for u in demo::DEMO_USERS {
         println!(

@@ -55,6 +55,35 @@ impl Dev {
     }
 }
 
+/// Demo appointments at the Pune branch on yesterday, today and tomorrow (IST).
+fn demo_days(pg_port: u16) -> [i64; 3] {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("postgres://postgres:vaidya-local-superuser@127.0.0.1:{pg_port}/vaidya");
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let row = client
+            .query_one(
+                "WITH today AS (SELECT (now() AT TIME ZONE 'Asia/Kolkata')::date AS d)
+                 SELECT count(*) FILTER (WHERE day = d - 1),
+                        count(*) FILTER (WHERE day = d),
+                        count(*) FILTER (WHERE day = d + 1)
+                 FROM today, (SELECT (a.starts_at AT TIME ZONE 'Asia/Kolkata')::date AS day
+                              FROM vaidya.appointments a JOIN vaidya.clinics c ON c.id = a.clinic_id
+                              WHERE c.name = 'Pune – Kothrud') days",
+                &[],
+            )
+            .await
+            .unwrap();
+        [row.get(0), row.get(1), row.get(2)]
+    })
+}
+
 fn healthy(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
@@ -132,6 +161,12 @@ fn sigterm_stops_the_private_postgres_and_a_leftover_one_is_taken_over() {
     // SIGTERM: the server and its PostgreSQL stop, cleanly.
     let mut child = dev.start();
     assert!(dev.postgres_running());
+    // The demo has a yesterday, a today and a tomorrow, whenever it is started.
+    let days = demo_days(dev.pg_port);
+    assert!(
+        days.iter().all(|n| *n > 0),
+        "demo appointments per day: {days:?}"
+    );
     signal(&child, "TERM");
     let status = wait_exit(&mut child, Duration::from_secs(60));
     assert!(status.success(), "dev ended with {status} on SIGTERM");
@@ -145,8 +180,9 @@ fn sigterm_stops_the_private_postgres_and_a_leftover_one_is_taken_over() {
     signal(&child, "KILL");
     wait_exit(&mut child, Duration::from_secs(10));
     assert!(dev.postgres_running(), "the crash left PostgreSQL running");
-    // ...and the next start takes over, with the data of the first.
+    // ...and the next start takes over, with the data of the first (no day booked twice).
     let mut child = dev.start();
+    assert_eq!(demo_days(dev.pg_port), days);
     signal(&child, "INT");
     let status = wait_exit(&mut child, Duration::from_secs(60));
     assert!(status.success(), "dev ended with {status} on Ctrl-C");
