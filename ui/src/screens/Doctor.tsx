@@ -16,6 +16,7 @@ import { PatientSearch } from "../components/PatientSearch";
 import { PatientCard } from "./FrontDesk";
 import { requestPrint } from "../print/Print";
 import { AllergyList, AllergyWarnings } from "../components/Allergies";
+import { ConfirmDialog } from "../components/ConfirmDialog";
 
 export function DoctorScreen(props: { clinic: ClinicView; session: SessionView }) {
   const [patientId, setPatientId] = useState<string | null>(null);
@@ -111,9 +112,12 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
   const [vitals, setVitals] = useState<Record<string, string>>(() =>
     Object.fromEntries(vitalFields.map(([k, , s]) => [k, d?.vitals[k] != null ? String(d.vitals[k]! / s) : ""])));
   const [err, setErr] = useState<string | null>(null);
+  // Signing is irreversible: it waits for the in-app confirmation (never the webview's own
+  // confirm(), which WebKit titles "JavaScript - tauri://localhost").
+  const [confirmSign, setConfirmSign] = useState(false);
   const { busy, error, run } = useAction();
 
-  const save = async (sign: boolean) => {
+  const save = async (sign: boolean, confirmed = false) => {
     const v: Vitals = {};
     for (const [k, , s] of vitalFields) {
       const parsed = parseVital(vitals[k] ?? "", s);
@@ -124,7 +128,8 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
     const bad = texts.find((t) => !t.ok);
     if (bad && !bad.ok) { setErr(bad.error); return; }
     setErr(null);
-    if (sign && !confirm(en.doctor.signConfirm)) return;
+    if (sign && !confirmed) { setConfirmSign(true); return; }
+    setConfirmSign(false);
     const [c, n, x] = texts.map((t) => (t.ok ? t.value : ""));
     const saved = await run(async () => {
       const e = await api.saveEncounter({ id: d?.id ?? null, patient_id: props.patient.id, appointment_id: d?.appointment_id ?? null, chief_complaint: c, notes: n, diagnosis: x, vitals: v });
@@ -150,6 +155,12 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
         <button type="submit" disabled={busy}>{en.doctor.saveDraft}</button>
         {props.canSign && <button type="button" class="primary" disabled={busy} onClick={() => save(true)}>{en.doctor.sign}</button>}
       </div>
+      {confirmSign && (
+        <ConfirmDialog title={en.doctor.signTitle} confirmLabel={en.doctor.sign} cancelLabel={en.common.cancel}
+          busy={busy} onConfirm={() => save(true, true)} onCancel={() => setConfirmSign(false)}>
+          <p>{en.doctor.signConfirm}</p>
+        </ConfirmDialog>
+      )}
     </form>
   );
 }
