@@ -10,7 +10,7 @@ pub mod error;
 pub mod startup;
 pub mod sync;
 
-use tauri::{Builder, Manager, Runtime};
+use tauri::{Builder, LogicalSize, Manager, Runtime};
 use vaidya_client::{CredentialStore, DataDir};
 
 /// Event names the UI listens to (`ui/src/lib/ipc.ts` → `EVENTS`).
@@ -103,6 +103,17 @@ pub fn run() {
             match startup::lock_instance(&data_dir) {
                 Ok(lock) => {
                     app.manage(lock);
+                    let configured = app
+                        .config()
+                        .app
+                        .windows
+                        .iter()
+                        .find(|w| w.label == "main")
+                        .map(|w| LogicalSize::new(w.width, w.height));
+                    if let (Some(window), Some(size)) = (app.get_webview_window("main"), configured)
+                    {
+                        startup::fit_to_screen(&window, size);
+                    }
                     Ok(())
                 }
                 Err(startup::InstanceError::AlreadyRunning(dir)) => {

@@ -1,5 +1,5 @@
-//! What the desktop process sets up before the app: a log file support can read, panics in
-//! it, and one running app per data directory.
+//! What the desktop process sets up around the app: a log file support can read, panics in
+//! it, one running app per data directory, and a window that fits the screen.
 //!
 //! The Windows release build has no console (`windows_subsystem = "windows"`), so stderr goes
 //! nowhere: without a file, a startup failure or a panic closes the window without a trace.
@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
+use tauri::{LogicalSize, PhysicalSize, Runtime, WebviewWindow};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -115,6 +116,36 @@ pub fn lock_instance(data_dir: &DataDir) -> Result<InstanceLock, InstanceError> 
         }
         Err(TryLockError::Error(e)) => Err(io_error(e)),
     }
+}
+
+/// Brings a window that does not fit the screen's work area inside it, maximised: on a
+/// 1366×768 clinic PC the 1280×820 window would put the status bar under the taskbar.
+/// `configured` is the window's size in `tauri.conf.json` (logical pixels): before the
+/// window is first shown its own size reads 0×0. Placed and sized first, since without a
+/// window manager (kiosk set-ups) maximising alone does nothing.
+pub fn fit_to_screen<R: Runtime>(window: &WebviewWindow<R>, configured: LogicalSize<f64>) {
+    let monitor = window
+        .current_monitor()
+        .ok()
+        .flatten()
+        .or_else(|| window.primary_monitor().ok().flatten());
+    let Some(monitor) = monitor else {
+        tracing::debug!("no monitor known: the window keeps its configured size");
+        return;
+    };
+    let wanted: PhysicalSize<u32> = configured.to_physical(monitor.scale_factor());
+    let area = *monitor.work_area();
+    if wanted.width <= area.size.width && wanted.height <= area.size.height {
+        return;
+    }
+    tracing::info!(
+        window = ?(wanted.width, wanted.height),
+        work_area = ?(area.size.width, area.size.height),
+        "the window does not fit the screen: maximised"
+    );
+    let _ = window.set_position(area.position);
+    let _ = window.set_size(area.size);
+    let _ = window.maximize();
 }
 
 #[cfg(test)]

@@ -56,13 +56,21 @@ fn main() -> ExitCode {
         }
         println!("note: ignoring the desktop end-to-end test: {why}");
     }
-    let trial = Trial::test("desktop_offline_clinic_day", || {
-        let rt = tokio::runtime::Runtime::new()?;
-        rt.block_on(clinic_day())
-            .map_err(|e| format!("{e:#}").into())
-    })
-    .with_ignored_flag(missing.is_some());
-    libtest_mimic::run(&args, vec![trial]).exit_code()
+    let trials = vec![
+        Trial::test("desktop_offline_clinic_day", || {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(clinic_day())
+                .map_err(|e| format!("{e:#}").into())
+        })
+        .with_ignored_flag(missing.is_some()),
+        Trial::test("desktop_window_fits_a_1366x768_screen", || {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(window_fits_a_small_screen())
+                .map_err(|e| format!("{e:#}").into())
+        })
+        .with_ignored_flag(missing.is_some()),
+    ];
+    libtest_mimic::run(&args, trials).exit_code()
 }
 
 fn serve(app_url: &str, addr: &str) -> Result<()> {
@@ -519,10 +527,10 @@ async fn clinic_day() -> Result<()> {
         .await?;
         doc.fill(By::Css("#f-dx"), "Acute upper respiratory tract infection")
             .await?;
-        // The sign button asks "Sign now?"; the doctor says yes.
-        doc.execute("window.confirm = () => true; return true;")
-            .await?;
+        // The sign button asks first, in the app's own dialog; the doctor says yes.
         doc.click(By::XPath(&button("Sign note"))).await?;
+        doc.find(By::Css("[data-testid=confirm-dialog]")).await?;
+        doc.click(By::Css("[data-testid=confirm-ok]")).await?;
         doc.find(By::Css(".signed-note")).await?;
         doc.keys(
             By::Css(".rx-editor input[type=search]"),
@@ -812,5 +820,99 @@ async fn clinic_day() -> Result<()> {
     other.close().await?;
     doc.close().await?;
     drop(server);
+    Ok(())
+}
+
+/// An X display of its own with a 1366×768 screen (the commonest clinic PC), for as long as
+/// this lives.
+struct SmallScreen {
+    xvfb: Child,
+    display: String,
+}
+
+impl SmallScreen {
+    fn start() -> Result<SmallScreen> {
+        // The first display number nobody holds.
+        let number = (90..200)
+            .find(|n| !std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
+            .context("no free X display number")?;
+        let display = format!(":{number}");
+        let xvfb = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting Xvfb (package xvfb)")?;
+        let socket = format!("/tmp/.X11-unix/X{number}");
+        for _ in 0..100 {
+            if std::path::Path::new(&socket).exists() {
+                return Ok(SmallScreen { xvfb, display });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("Xvfb did not open {display}")
+    }
+}
+
+impl Drop for SmallScreen {
+    fn drop(&mut self) {
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+/// The app opened on a 1366×768 screen fits it: the window (1280×820 by default) is brought
+/// inside the screen's work area, so the status bar is on screen, not under the taskbar.
+async fn window_fits_a_small_screen() -> Result<()> {
+    let screen = SmallScreen::start()?;
+    let data_dir = tempfile::tempdir()?;
+    let dir = data_dir
+        .path()
+        .to_str()
+        .context("data dir path")?
+        .to_owned();
+    let service = format!("vaidya-e2e-{}", Uuid::new_v4());
+    let driver = Driver::start(
+        free_port()?,
+        free_port()?,
+        &[
+            ("DISPLAY", &screen.display),
+            ("VAIDYA_DATA_DIR", &dir),
+            ("VAIDYA_KEYRING_SERVICE", &service),
+        ],
+    )
+    .await?;
+    let s = driver.session(&app_binary()).await?;
+    s.find(By::Css("form.sign-in")).await?;
+    // Laid out at the fitted size (the first layout may be the configured one).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (height, bar_bottom) = loop {
+        let v = s
+            .execute(
+                "const bar = document.querySelector('.status-bar');
+                 return [window.innerHeight, bar ? bar.getBoundingClientRect().bottom : -1];",
+            )
+            .await?;
+        let height = v[0].as_f64().context("innerHeight")?;
+        let bottom = v[1].as_f64().context("status bar")?;
+        if height <= 768.0 || std::time::Instant::now() > deadline {
+            break (height, bottom);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    s.screenshot(&artifacts()?.join("00-sign-in-1366x768.png"))
+        .await?;
+    ensure!(
+        height <= 768.0,
+        "the window is {height} px high on a 768 px screen"
+    );
+    ensure!(
+        (0.0..=height).contains(&bar_bottom),
+        "the status bar ends at {bar_bottom} px, outside the {height} px window"
+    );
+    println!("  on a 1366x768 screen the window is {height} px high, the status bar in view");
+    s.close().await?;
+    drop(driver);
     Ok(())
 }
