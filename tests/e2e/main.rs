@@ -464,15 +464,19 @@ async fn clinic_day() -> Result<()> {
         )))
         .await?;
         doc.fill(By::Css("#f-appt-start"), "11:30").await?;
-        doc.click(By::XPath(
-            "//form//button[@type='submit' and normalize-space()='Book appointment']",
-        ))
-        .await?;
+        // Enter twice in a row, as an impatient front desk does: one booking.
+        doc.keys(By::Css("#f-appt-start"), "\u{E007}\u{E007}")
+            .await?;
         wait_notice(&doc, "Appointment booked.").await?;
-        doc.find(By::XPath(
-            "//div[contains(@class,'appt')]//span[normalize-space()='Meera Deshpande']",
-        ))
-        .await?;
+        let meera_slot =
+            By::XPath("//div[contains(@class,'appt')]//span[normalize-space()='Meera Deshpande']");
+        doc.find(meera_slot).await?;
+        // And once more after the notice: the form now waits for the next patient.
+        doc.keys(By::Css("#f-appt-start"), "\u{E007}").await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let booked = doc.count(meera_slot).await?;
+        ensure!(booked == 1, "a double Enter booked Meera {booked} times");
+        println!("  a double Enter (and a third) booked one appointment");
         doc.screenshot(&shots.join("03-appointments.png")).await?;
         wait_status(&doc, "pending", "Synced", |t| t == "Synced").await?;
         let on_server =

@@ -72,7 +72,12 @@ export function Notice(props: { children: ComponentChildren }) {
 export function useAction() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  // One action at a time, decided synchronously: a second Enter or click that lands before
+  // the re-render that disables the button must not book, issue or advance twice.
+  const inFlight = useRef(false);
   const run = async <T,>(fn: () => Promise<T>): Promise<T | undefined> => {
+    if (inFlight.current) return undefined;
+    inFlight.current = true;
     setBusy(true);
     setError(null);
     try {
@@ -81,6 +86,7 @@ export function useAction() {
       setError(err);
       return undefined;
     } finally {
+      inFlight.current = false;
       setBusy(false);
     }
   };

@@ -89,6 +89,10 @@ function BookingForm(props: {
   const [doctor, setDoctor] = useState(m?.doctor_id ?? props.doctors[0]?.user.id ?? "");
   const [reason, setReason] = useState(m?.reason ?? "");
   const [errors, setErrors] = useState<Record<string, string>>({});
+  // The patient just booked: the form is then ready for the next one (the next slot, a
+  // patient to choose), so Enter again never books the same patient twice.
+  const [bookedFor, setBookedFor] = useState<string | null>(null);
+  const patient = props.patient && props.patient.id !== bookedFor ? props.patient : null;
   const { busy, error, run } = useAction();
 
   const submit = async (e: Event) => {
@@ -101,7 +105,7 @@ function BookingForm(props: {
     if (!Number.isInteger(mins) || mins <= 0 || mins > 480) errs.minutes = en.validation.endBeforeStart;
     const r = cleanText(reason, 500);
     if (!r.ok) errs.reason = r.error;
-    if (!m && !props.patient) errs.patient = en.appointments.choosePatient;
+    if (!m && !patient) errs.patient = en.appointments.choosePatient;
     if (!doctor) errs.doctor = en.validation.required;
     setErrors(errs);
     if (Object.keys(errs).length > 0 || !iso) return;
@@ -110,9 +114,15 @@ function BookingForm(props: {
     const ok = await run(() =>
       m
         ? api.updateAppointment(m.id, { base_version: m.version, starts_at: startsAt, ends_at: endsAt })
-        : api.bookAppointment({ id: null, patient_id: props.patient!.id, doctor_id: doctor, starts_at: startsAt, ends_at: endsAt, reason: r.ok && r.value ? r.value : null }),
+        : api.bookAppointment({ id: null, patient_id: patient!.id, doctor_id: doctor, starts_at: startsAt, ends_at: endsAt, reason: r.ok && r.value ? r.value : null }),
     );
-    if (ok) props.onDone(m ? en.appointments.moved : en.appointments.booked);
+    if (!ok) return;
+    if (!m) {
+      setBookedFor(patient!.id);
+      setStart(formatTime(endsAt));
+      setReason("");
+    }
+    props.onDone(m ? en.appointments.moved : en.appointments.booked);
   };
 
   return (
@@ -122,8 +132,8 @@ function BookingForm(props: {
       {!m && (
         <div class="field">
           <label>{en.appointments.patient}</label>
-          {props.patient ? <strong>{props.patient.name}</strong> : <span class="error-text">{errors.patient}</span>}
-          <PatientSearch onChoose={props.onChoosePatient} compact />
+          {patient ? <strong>{patient.name}</strong> : <span class="error-text">{errors.patient}</span>}
+          <PatientSearch onChoose={(p) => { setBookedFor(null); props.onChoosePatient(p); }} compact />
         </div>
       )}
       {!m && (
