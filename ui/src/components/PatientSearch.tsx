@@ -9,6 +9,7 @@ import { formatDate } from "../lib/dates";
 import { formatPhone } from "../lib/phone";
 import type { Patient } from "../lib/types";
 import { en } from "../strings/en";
+import { patientNumberLabel } from "../lib/ids";
 import { ErrorBanner, useSlashFocus } from "./common";
 
 /** Rows shown: more than fit the list without scrolling, few enough to paint within a frame. */
@@ -74,7 +75,7 @@ export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?:
             <li key={p.id} role="option" aria-selected={i === active} class={i === active ? "active" : ""}
               onMouseEnter={() => setActive(i)} onClick={() => choose(p)}>
               <span class="pname">{p.name}</span>
-              <span class="muted">#{p.patient_number > 0 ? p.patient_number : en.patient.pendingNumber}</span>
+              <span class="muted">{patientNumberLabel(p.patient_number, en.patient.numberPending)}</span>
               <span>{en.patient.sexes[p.sex]}{p.date_of_birth ? ` · ${formatDate(p.date_of_birth)}` : ""}</span>
               <span>{formatPhone(p.phone)}</span>
             </li>

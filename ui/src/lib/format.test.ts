@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { formatPaise, groupIndian, paiseToInput, parseRupees } from "./money";
 import { ageYears, dayRange, formatDate, formatDateTime, formatTime, isoDate, localInstant, parseDate, pcZoneDiffers, weekOf } from "./dates";
 import { formatPhone, normalizePhone } from "./phone";
+import { patientNumberLabel } from "./ids";
 
 describe("money", () => {
   it("groups digits the Indian way", () => {
@@ -118,5 +119,12 @@ describe("shortId", () => {
   it("keeps the tail of a v7 UUID, where rows made together differ", () => {
     expect(shortId("019abc12-3456-7def-8123-456789abcdef")).toBe("89abcdef");
     expect(shortId("019abc12-3456-7def-8123-000000000001")).not.toBe(shortId("019abc12-3456-7def-8123-000000000002"));
+  });
+});
+
+describe("patient numbers", () => {
+  it("never print #0 for a patient registered offline", () => {
+    expect(patientNumberLabel(12, "number pending sync")).toBe("#12");
+    expect(patientNumberLabel(0, "number pending sync")).toBe("number pending sync");
   });
 });

@@ -13,6 +13,7 @@ import { formatAbha } from "../lib/validate";
 import type { ClinicView, CollectionsReport, Invoice, Patient, Prescription } from "../lib/types";
 import { CollectionsTable } from "../screens/Collections";
 import { PAGE_RULES, receiptPageRule } from "./page";
+import { patientNumberLabel } from "../lib/ids";
 import { en } from "../strings/en";
 
 export type PrintDoc =
@@ -103,7 +104,7 @@ export function PrescriptionPage(props: { prescription: Prescription; patient: P
     <article class="page a4 rx-page">
       <ClinicHeader clinic={props.clinic} />
       <table class="p-meta"><tbody>
-        <tr><th>{en.print.patient}</th><td>{props.patient.name} (#{props.patient.patient_number})</td><th>{en.print.date}</th><td>{formatDate(rx.issued_at.slice(0, 10))}</td></tr>
+        <tr><th>{en.print.patient}</th><td>{props.patient.name} ({patientNumberLabel(props.patient.patient_number, en.patient.numberPending)})</td><th>{en.print.date}</th><td>{formatDate(rx.issued_at.slice(0, 10))}</td></tr>
         <tr><th>{en.print.ageSex}</th><td>{patientLine(props.patient)}</td><th>{en.patient.phone}</th><td>{formatPhone(props.patient.phone)}</td></tr>
         {props.patient.abha_number && <tr><th>{en.patient.abha}</th><td colSpan={3}>{formatAbha(props.patient.abha_number)}</td></tr>}
       </tbody></table>
@@ -149,7 +150,7 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
       )}
       <table class="p-meta"><tbody>
         <tr><th>{en.invoice.number}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
-        <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} (#{props.patient.patient_number})<br />{props.patient.address}</td>
+        <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} ({patientNumberLabel(props.patient.patient_number, en.patient.numberPending)})<br />{props.patient.address}</td>
           <th>{en.invoice.placeOfSupply}</th><td>{inv.place_of_supply} – {state}</td></tr>
         {inv.recipient && (
           <tr class="p-recipient"><th>{en.invoice.recipient}</th><td>{inv.recipient.name}</td>

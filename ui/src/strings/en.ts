@@ -76,6 +76,7 @@ export const en = {
     abha: "ABHA number",
     number: "Patient no.",
     pendingNumber: "pending sync",
+    numberPending: "number pending sync",
     age: (years: number) => `${years} y`,
     sexes: { female: "Female", male: "Male", other: "Other", unknown: "Not stated" } as Record<string, string>,
     saved: "Patient saved. It will sync when the server is reachable.",
