@@ -94,6 +94,16 @@ const vitalFields: Array<[keyof Vitals, string, number]> = [
   ["weight_g", en.doctor.weight, 1000], ["height_mm", en.doctor.height, 10],
 ];
 
+/** The vitals form after typing `text` into `k`'s field. Blood pressure is written "120/80"
+ * in every clinic: typed so into either BP field, it fills both. */
+export function withVital(vitals: Record<string, string>, k: keyof Vitals, text: string): Record<string, string> {
+  const bp = /^\s*(\d{2,3})\s*\/\s*(\d{2,3})\s*$/.exec(text);
+  if (bp && (k === "systolic_mmhg" || k === "diastolic_mmhg")) {
+    return { ...vitals, systolic_mmhg: bp[1], diastolic_mmhg: bp[2] };
+  }
+  return { ...vitals, [k]: text };
+}
+
 /** Vitals are integers in small units (tenths of °C, grams, mm); people type °C, kg, cm. */
 export function parseVital(text: string, scale: number): number | null | "invalid" {
   if (text.trim() === "") return null;
@@ -112,6 +122,8 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
   const [vitals, setVitals] = useState<Record<string, string>>(() =>
     Object.fromEntries(vitalFields.map(([k, , s]) => [k, d?.vitals[k] != null ? String(d.vitals[k]! / s) : ""])));
   const [err, setErr] = useState<string | null>(null);
+  // The vital that could not be read, highlighted beside the message.
+  const [badVital, setBadVital] = useState<keyof Vitals | null>(null);
   // Signing is irreversible: it waits for the in-app confirmation (never the webview's own
   // confirm(), which WebKit titles "JavaScript - tauri://localhost").
   const [confirmSign, setConfirmSign] = useState(false);
@@ -119,11 +131,12 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
 
   const save = async (sign: boolean, confirmed = false) => {
     const v: Vitals = {};
-    for (const [k, , s] of vitalFields) {
+    for (const [k, label, s] of vitalFields) {
       const parsed = parseVital(vitals[k] ?? "", s);
-      if (parsed === "invalid") { setErr(`${k}: ${en.validation.amount}`); return; }
+      if (parsed === "invalid") { setBadVital(k); setErr(en.validation.vital(label)); return; }
       v[k] = parsed;
     }
+    setBadVital(null);
     const texts = [cleanText(cc, 500), cleanText(notes, 20000), cleanText(dx, 1000)];
     const bad = texts.find((t) => !t.ok);
     if (bad && !bad.ok) { setErr(bad.error); return; }
@@ -146,7 +159,8 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
       <Field name="cc" label={en.doctor.chiefComplaint} value={cc} onInput={setCc} />
       <fieldset class="vitals"><legend>{en.doctor.vitals}</legend>
         {vitalFields.map(([k, label]) => (
-          <label key={k}>{label}<input inputMode="decimal" value={vitals[k]} onInput={(e) => setVitals({ ...vitals, [k]: (e.currentTarget as HTMLInputElement).value })} /></label>
+          <label key={k}>{label}<input inputMode="decimal" value={vitals[k]} aria-invalid={badVital === k}
+            onInput={(e) => setVitals(withVital(vitals, k, (e.currentTarget as HTMLInputElement).value))} /></label>
         ))}
       </fieldset>
       <Field name="notes" label={en.doctor.notes} value={notes} onInput={setNotes} multiline />

@@ -96,6 +96,7 @@ export const en = {
     dobFuture: "The date of birth cannot be in the future.",
     stateCode: "Choose a GST state.",
     amount: "Enter an amount in rupees, like 1,250.50.",
+    vital: (label: string) => `${label}: enter a number, like 38.6 (blood pressure as 120/80).`,
     amountDecimals: "At most two decimals (paise).",
     quantity: "Quantity must be a whole number of at least 1.",
     rate: "Choose a GST rate.",

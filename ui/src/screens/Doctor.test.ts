@@ -1,0 +1,19 @@
+import { describe, expect, it } from "vitest";
+import { parseVital, withVital } from "./Doctor";
+
+describe("vitals as doctors type them", () => {
+  it("takes blood pressure as 120/80 in either BP field", () => {
+    expect(withVital({}, "systolic_mmhg", "120/80")).toEqual({ systolic_mmhg: "120", diastolic_mmhg: "80" });
+    expect(withVital({ pulse_bpm: "72" }, "diastolic_mmhg", " 130 / 85 ")).toEqual({ pulse_bpm: "72", systolic_mmhg: "130", diastolic_mmhg: "85" });
+    // Anything else is kept as typed, for the check at saving.
+    expect(withVital({}, "systolic_mmhg", "120/")).toEqual({ systolic_mmhg: "120/" });
+    expect(withVital({}, "temperature_dc", "120/80")).toEqual({ temperature_dc: "120/80" });
+  });
+  it("reads °C, kg and cm into the stored units", () => {
+    expect(parseVital("38.6", 10)).toBe(386);
+    expect(parseVital("70.5", 1000)).toBe(70500);
+    expect(parseVital("", 10)).toBeNull();
+    expect(parseVital("120/80", 1)).toBe("invalid");
+    expect(parseVital("38.65", 10)).toBe("invalid");
+  });
+});
