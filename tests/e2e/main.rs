@@ -477,6 +477,18 @@ async fn clinic_day() -> Result<()> {
         let booked = doc.count(meera_slot).await?;
         ensure!(booked == 1, "a double Enter booked Meera {booked} times");
         println!("  a double Enter (and a third) booked one appointment");
+        // Cancelling asks first; "Keep it" keeps the booking.
+        doc.click(By::XPath(
+            "//div[contains(@class,'appt')][.//span[normalize-space()='Meera Deshpande']]//button[normalize-space()='Cancel']",
+        ))
+        .await?;
+        doc.find(By::Css("[data-testid=confirm-dialog]")).await?;
+        doc.click(By::Css("[data-testid=confirm-cancel]")).await?;
+        ensure!(
+            doc.count(By::Css("[data-testid=confirm-dialog]")).await? == 0
+                && doc.count(meera_slot).await? == 1,
+            "keeping the appointment did not keep it"
+        );
         doc.screenshot(&shots.join("03-appointments.png")).await?;
         wait_status(&doc, "pending", "Synced", |t| t == "Synced").await?;
         let on_server =

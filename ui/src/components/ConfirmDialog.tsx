@@ -3,7 +3,7 @@
 // choice, Escape cancels, and the page behind is inert while it is open.
 
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 export function ConfirmDialog(props: {
   title: string;
@@ -36,4 +36,20 @@ export function ConfirmDialog(props: {
       </div>
     </div>
   );
+}
+
+/** What to ask before an irreversible or destructive action, and the action. */
+export type Confirmation = { title: string; body: string; confirmLabel: string; danger?: boolean; action: () => void };
+
+/** Asks before acting: `ask(...)` opens the dialog; render `dialog` once in the screen. The
+ * action runs only on the dialog's confirm button. */
+export function useConfirm(cancelLabel: string) {
+  const [pending, setPending] = useState<Confirmation | null>(null);
+  const dialog = pending && (
+    <ConfirmDialog title={pending.title} confirmLabel={pending.confirmLabel} cancelLabel={cancelLabel} danger={pending.danger}
+      onConfirm={() => { setPending(null); pending.action(); }} onCancel={() => setPending(null)}>
+      <p>{pending.body}</p>
+    </ConfirmDialog>
+  );
+  return { ask: setPending, dialog };
 }

@@ -8,6 +8,7 @@ import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Invitation, Membe
 import { en } from "../strings/en";
 import { shortId } from "../lib/ids";
 import { ErrorBanner, Field, Notice, Select, useAction } from "../components/common";
+import { useConfirm } from "../components/ConfirmDialog";
 
 const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
 const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied", "discard", "wipe"];
@@ -35,6 +36,7 @@ function Members(_props: { clinic: ClinicView }) {
   // Open invitations: people outside the group asked to join, until they answer.
   const [invitations, setInvitations] = useState<Invitation[]>([]);
   const { busy, error, run } = useAction();
+  const confirm = useConfirm(en.common.cancel);
   // The device column is an aid; if it cannot be read, the members (what an admin acts on)
   // still show, and the device column says why it is empty.
   const [devicesError, setDevicesError] = useState<unknown>(null);
@@ -56,6 +58,7 @@ function Members(_props: { clinic: ClinicView }) {
     <section>
       <h2>{en.admin.members}</h2>
       <ErrorBanner error={error} />
+      {confirm.dialog}
       {devicesError ? <p class="banner error" role="alert">{en.admin.devicesUnavailable}: {readableError(devicesError)}</p> : null}
       <table class="grid">
         <thead><tr><th>{en.signIn.email}</th><th>{en.admin.role}</th><th>{en.admin.since}</th><th>{en.admin.devices}</th><th /></tr></thead>
@@ -65,7 +68,16 @@ function Members(_props: { clinic: ClinicView }) {
               <td>{m.user.display_name} <span class="muted">{m.user.email}</span></td>
               <td>
                 {m.revoked_at ? en.admin.revoked : (
-                  <select value={m.role} onChange={(e) => run(async () => { await api.setMemberRole(m.id, (e.currentTarget as HTMLSelectElement).value as Role); await load(); })}>
+                  <select value={m.role} onChange={(e) => {
+                    const select = e.currentTarget as HTMLSelectElement;
+                    const role = select.value as Role;
+                    // Shown unchanged until confirmed.
+                    select.value = m.role;
+                    confirm.ask({
+                      title: en.admin.roleTitle(m.user.display_name, en.roles[role]), body: en.admin.roleBody, confirmLabel: en.admin.change,
+                      action: () => run(async () => { await api.setMemberRole(m.id, role); await load(); }),
+                    });
+                  }}>
                     {ROLES.map((r) => <option key={r} value={r}>{en.roles[r]}</option>)}
                   </select>
                 )}
@@ -79,7 +91,10 @@ function Members(_props: { clinic: ClinicView }) {
                 ))}
                 {!devices.some((d) => d.user_id === m.user.id) && <span class="muted">{en.admin.noDevices}</span>}
               </td>
-              <td>{!m.revoked_at && <button class="small subtle" onClick={() => run(async () => { await api.revokeMember(m.id); await load(); })}>{en.admin.revoke}</button>}</td>
+              <td>{!m.revoked_at && <button class="small subtle" onClick={() => confirm.ask({
+                title: en.admin.revokeTitle(m.user.display_name), body: en.admin.revokeBody, confirmLabel: en.admin.revoke, danger: true,
+                action: () => run(async () => { await api.revokeMember(m.id); await load(); }),
+              })}>{en.admin.revoke}</button>}</td>
             </tr>
           ))}
         </tbody>

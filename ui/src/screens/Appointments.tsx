@@ -8,6 +8,7 @@ import { doctorName, useDoctors } from "../lib/doctors";
 import type { AppointmentRow, ClinicView, Patient, SessionView } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
+import { useConfirm } from "../components/ConfirmDialog";
 import { PatientSearch } from "../components/PatientSearch";
 import { cleanText } from "../lib/validate";
 
@@ -18,6 +19,7 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
   const [moving, setMoving] = useState<AppointmentRow | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const { error: actionError, run } = useAction();
+  const confirm = useConfirm(en.queue.keepIt);
 
   const days = view === "day" ? [day] : weekOf(day);
   const { data: rows, error: loadError, reload: load } = useClinicData(() => {
@@ -28,9 +30,13 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
   const error = actionError ?? loadError;
 
   const shift = (n: number) => setDay(isoDate(addDays(startOfDay(day), view === "day" ? n : 7 * n)));
-  const cancel = (r: AppointmentRow) => run(async () => {
-    await api.updateAppointment(r.appointment.id, { base_version: r.appointment.version, status: "cancelled" });
-    load();
+  const cancel = (r: AppointmentRow) => confirm.ask({
+    title: en.queue.confirmTitle(en.appointments.cancel, r.patient_name ?? "—"),
+    body: en.queue.confirmCancel, confirmLabel: en.appointments.cancel, danger: true,
+    action: () => run(async () => {
+      await api.updateAppointment(r.appointment.id, { base_version: r.appointment.version, status: "cancelled" });
+      load();
+    }),
   });
 
   return (
@@ -45,6 +51,7 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
         <strong>{formatDate(days[0])}{days.length > 1 ? ` – ${formatDate(days[days.length - 1])}` : ""}</strong>
       </div>
       <ErrorBanner error={error} />
+      {confirm.dialog}
       {notice && <Notice>{notice}</Notice>}
       <div class="split">
         <div class={`calendar ${view}`}>

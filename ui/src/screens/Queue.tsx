@@ -9,22 +9,33 @@ import { nextSteps } from "../lib/roles";
 import type { AppointmentRow, AppointmentStatus, ClinicView, SessionView } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, useAction } from "../components/common";
+import { useConfirm } from "../components/ConfirmDialog";
 
 export function Queue(props: { clinic: ClinicView; session: SessionView }) {
   const doctors = useDoctors(props.clinic, props.session);
   const [doctor, setDoctor] = useState<string>("");
   const { error: actionError, run } = useAction();
+  const confirm = useConfirm(en.queue.keepIt);
   const { data: rows, error: loadError, reload: load } = useClinicData(() => {
     const { from, to } = dayRange(isoDate(new Date()));
     return api.listAppointments(from, to, doctor || null);
   }, [doctor], [] as AppointmentRow[]);
   const error = actionError ?? loadError;
 
-  const move = (row: AppointmentRow, status: AppointmentStatus) =>
+  const apply = (row: AppointmentRow, status: AppointmentStatus) =>
     run(async () => {
       await api.updateAppointment(row.appointment.id, { base_version: row.appointment.version, status });
       load();
     });
+  // Cancelling and no-show end the visit: asked first, with what follows.
+  const move = (row: AppointmentRow, status: AppointmentStatus) =>
+    status === "cancelled" || status === "no_show"
+      ? confirm.ask({
+        title: en.queue.confirmTitle(en.queue.action[status], row.patient_name ?? "—"),
+        body: status === "cancelled" ? en.queue.confirmCancel : en.queue.confirmNoShow,
+        confirmLabel: en.queue.action[status], danger: true, action: () => apply(row, status),
+      })
+      : apply(row, status);
 
   const byDoctor = new Map<string, AppointmentRow[]>();
   for (const r of rows) byDoctor.set(r.appointment.doctor_id, [...(byDoctor.get(r.appointment.doctor_id) ?? []), r]);
@@ -39,6 +50,7 @@ export function Queue(props: { clinic: ClinicView; session: SessionView }) {
         </select>
       </div>
       <ErrorBanner error={error} />
+      {confirm.dialog}
       {rows.length === 0 && <p class="muted">{en.queue.empty}</p>}
       <div class="queue-columns">
         {[...byDoctor.entries()].map(([doctorId, list]) => (

@@ -125,6 +125,10 @@ export const en = {
   },
   queue: {
     title: "Today's queue",
+    confirmTitle: (action: string, patient: string) => `${action}: ${patient}?`,
+    confirmCancel: "The appointment is cancelled for the patient and the doctor; book again to undo.",
+    confirmNoShow: "The patient is marked as not having come; book again if they arrive.",
+    keepIt: "Keep it",
     doctor: "Doctor",
     allDoctors: "All doctors",
     empty: "No appointments today.",
@@ -328,6 +332,12 @@ export const en = {
   },
   admin: {
     members: "Members and roles",
+    revokeTitle: (who: string) => `Revoke ${who}?`,
+    revokeBody:
+      "They lose this clinic at their next request, online and, at their next sign-in, on every PC (what only they could read there is removed). Add them again to undo.",
+    roleTitle: (who: string, role: string) => `Make ${who} ${role}?`,
+    roleBody: "What they may see and do in this clinic changes at their next request.",
+    change: "Change role",
     addMember: "Add member",
     email: "Email of an existing user",
     role: "Role",
