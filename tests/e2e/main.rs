@@ -565,6 +565,7 @@ async fn clinic_day() -> Result<()> {
         );
         doc.click(By::Css("[data-testid=allergy-ack]")).await?;
         doc.click(By::XPath(&button("Sign and issue"))).await?;
+        doc.click(By::Css("[data-testid=confirm-ok]")).await?;
         wait_notice(&doc, "Prescription issued.").await?;
         doc.execute("document.querySelector('.chart .signed-note').scrollIntoView({ block: 'center' }); return true;")
             .await?;
@@ -586,6 +587,7 @@ async fn clinic_day() -> Result<()> {
         doc.fill(By::Css("#f-recipient-name"), "Acme Software Pvt Ltd")
             .await?;
         doc.click(By::XPath(&button("Issue invoice"))).await?;
+        doc.click(By::Css("[data-testid=confirm-ok]")).await?;
         wait_notice(&doc, "Invoice issued.").await?;
         let pending = doc.text(By::Css("[data-testid=pending]")).await?;
         let waiting: u32 = pending

@@ -16,7 +16,7 @@ import { PatientSearch } from "../components/PatientSearch";
 import { PatientCard } from "./FrontDesk";
 import { requestPrint } from "../print/Print";
 import { AllergyList, AllergyWarnings } from "../components/Allergies";
-import { ConfirmDialog } from "../components/ConfirmDialog";
+import { ConfirmDialog, useConfirm } from "../components/ConfirmDialog";
 
 export function DoctorScreen(props: { clinic: ClinicView; session: SessionView }) {
   const [patientId, setPatientId] = useState<string | null>(null);
@@ -229,6 +229,8 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
   }, [items.map((i) => i.drug).join("\n")]);
   const unacknowledged = warnings.some((w) => !acknowledged.includes(w.allergy_id));
 
+  // A signed prescription is a legal document, never edited: asked first.
+  const confirm = useConfirm(en.common.cancel);
   const issue = async () => {
     if (items.length === 0 || unacknowledged) return;
     const rx = await run(() => api.issuePrescription(draft()));
@@ -275,7 +277,9 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
       <AllergyWarnings warnings={warnings} acknowledged={acknowledged}
         onToggle={(id) => setAcknowledged(acknowledged.includes(id) ? acknowledged.filter((a) => a !== id) : [...acknowledged, id])} />
       <Field name="advice" label={en.doctor.advice} value={advice} onInput={setAdvice} multiline />
-      <div class="actions"><button class="primary" disabled={busy || items.length === 0 || unacknowledged} onClick={issue}>{en.doctor.issue}</button></div>
+      <div class="actions"><button class="primary" disabled={busy || items.length === 0 || unacknowledged}
+        onClick={() => confirm.ask({ title: en.doctor.issueTitle(props.patient.name), body: en.doctor.issueBody, confirmLabel: en.doctor.issue, action: issue })}>{en.doctor.issue}</button></div>
+      {confirm.dialog}
     </div>
   );
 }

@@ -13,6 +13,7 @@ import { LIMITS, may } from "../lib/rules";
 import type { ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
+import { useConfirm } from "../components/ConfirmDialog";
 import { PatientSearch } from "../components/PatientSearch";
 import { documentTitle, requestPrint } from "../print/Print";
 
@@ -57,6 +58,7 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
   const [recipientGstin, setRecipientGstin] = useState("");
   const [recipientName, setRecipientName] = useState("");
   const { busy, error, run } = useAction();
+  const confirm = useConfirm(en.common.cancel);
   const kind = "intra_state" as const;
   // A clinic without a GSTIN may not charge GST: only 0 % (a bill of supply).
   const rates = details?.gstin ? ratesInForce(todayInIndia()) : [0];
@@ -101,14 +103,21 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
     }
     setErrors(errs);
     if (Object.keys(errs).length > 0) return;
-    const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body, recipient }));
-    if (inv) { setLines([blankLine()]); setBusiness(false); setRecipientGstin(""); setRecipientName(""); props.onIssued(); }
+    // An issued invoice takes the next number and is never edited or deleted: asked first.
+    confirm.ask({
+      title: en.invoice.issueTitle(props.patient.name), body: en.invoice.issueBody, confirmLabel: en.invoice.issue,
+      action: async () => {
+        const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body, recipient }));
+        if (inv) { setLines([blankLine()]); setBusiness(false); setRecipientGstin(""); setRecipientName(""); props.onIssued(); }
+      },
+    });
   };
 
   return (
     <form class="card invoice-editor" onSubmit={submit}>
       <h3>{en.invoice.new}</h3>
       <ErrorBanner error={error} />
+      {confirm.dialog}
       {supplierState === null ? <p class="error-text">{en.invoice.noDetails}</p> : (
         <p class="hint">
           {en.invoice.placeOfSupply}: {supplierState} – {STATES.find(([c]) => c === supplierState)?.[1] ?? supplierState}
