@@ -243,6 +243,21 @@ async fn sign_in(s: &Session, server: &str, who: &Person) -> Result<()> {
     Ok(())
 }
 
+/// Signs out where the app must ask first (work waiting, no server): the dialog says why.
+async fn sign_out_confirming(s: &Session) -> Result<()> {
+    s.click(By::XPath(&button("Sign out"))).await?;
+    s.wait_text(
+        By::Css("[data-testid=confirm-dialog] .modal-body"),
+        "the sign-out warning",
+        Duration::from_secs(10),
+        |t| t.contains("waiting for the server") && t.contains("cannot be reached"),
+    )
+    .await?;
+    s.click(By::Css("[data-testid=confirm-ok]")).await?;
+    s.find(By::Css("form.sign-in")).await?;
+    Ok(())
+}
+
 async fn sign_out(s: &Session) -> Result<()> {
     s.click(By::XPath(&button("Sign out"))).await?;
     s.find(By::Css("form.sign-in")).await?;
@@ -614,10 +629,11 @@ async fn clinic_day() -> Result<()> {
 
         // ---- a hand-over in the outage: the front desk takes the PC with her password,
         // registers a walk-in and hands it back; the doctor signs in again, offline too.
-        sign_out(&doc).await?;
+        // Signing out with work waiting and no server says so first.
+        sign_out_confirming(&doc).await?;
         sign_in(&doc, &base, &world.a.desk).await?;
         register_patient(&doc, "Sunita Pawar", "02/02/1985", "98220 11111").await?;
-        sign_out(&doc).await?;
+        sign_out_confirming(&doc).await?;
         sign_in(&doc, &base, &world.a.doctor).await?;
         wait_status(&doc, "net-state", "Offline", |t| t == "Offline").await?;
         println!("  offline hand-over: the front desk registered a walk-in, the doctor is back");

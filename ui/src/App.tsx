@@ -8,6 +8,7 @@ import type { ClinicView, SessionView } from "./lib/types";
 import { en } from "./strings/en";
 import { StatusBar } from "./components/StatusBar";
 import { ErrorBanner } from "./components/common";
+import { useConfirm } from "./components/ConfirmDialog";
 import { SignIn } from "./screens/SignIn";
 import { ClinicSwitcher, clinicToReopen } from "./screens/ClinicSwitcher";
 import { FrontDesk } from "./screens/FrontDesk";
@@ -46,6 +47,20 @@ export function App() {
     setClinic(null);
     setSession(null);
   };
+  // Signing out with work waiting, or without the server, says what happens first: the work
+  // stays on this PC, and without the server only an offline sign-in (with the password,
+  // within the offline lease) brings the user back.
+  const confirm = useConfirm(en.clinics.stay);
+  const askSignOut = async () => {
+    const status = clinic ? await api.syncStatus().catch(() => null) : null;
+    const waiting = status ? status.pending + (status.rejected ?? 0) : 0;
+    if (!status || (status.online && waiting === 0)) return signOut();
+    const lines = [
+      waiting > 0 ? en.clinics.signOutWaiting(waiting) : null,
+      !status.online ? en.clinics.signOutOffline : null,
+    ].filter((l): l is string => l !== null);
+    confirm.ask({ title: en.clinics.signOutTitle, body: lines.join(" "), confirmLabel: en.clinics.signOut, action: signOut });
+  };
 
   let body;
   if (booting) body = <p class="muted center">{en.common.loading}</p>;
@@ -76,7 +91,7 @@ export function App() {
           <span class="spacer" />
           <span class="muted">{session.user.display_name}</span>
           <button class="link" onClick={() => setClinic(null)}>{en.clinics.switch}</button>
-          <button class="link" onClick={signOut}>{en.clinics.signOut}</button>
+          <button class="link" onClick={askSignOut}>{en.clinics.signOut}</button>
         </header>
         <main class="content">
           {screen === "desk" && <FrontDesk clinic={clinic} session={session} />}
@@ -92,6 +107,7 @@ export function App() {
   return (
     <div class="app">
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      {confirm.dialog}
       {body}
       <StatusBar active={!!clinic} onOpenConflicts={() => setScreen("conflicts")} onOpenUnsent={() => setScreen("unsent")} onSignInAgain={signOut} />
       <PrintHost />

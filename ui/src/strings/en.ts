@@ -42,6 +42,12 @@ export const en = {
     open: "Open",
     switch: "Switch clinic",
     signOut: "Sign out",
+    stay: "Stay signed in",
+    signOutTitle: "Sign out now?",
+    signOutWaiting: (n: number) =>
+      `${n === 1 ? "1 change" : `${n} changes`} made here ${n === 1 ? "is" : "are"} still waiting for the server; ${n === 1 ? "it stays" : "they stay"} on this PC and ${n === 1 ? "goes" : "go"} with the next sync.`,
+    signOutOffline:
+      "The server cannot be reached: you can sign in again on this PC with your password while your offline access lasts.",
     invitations: "Invitations",
     invitation: (clinic: string, role: string, by: string) => `${clinic}: join as ${role} (invited by ${by})`,
     accept: "Accept",
