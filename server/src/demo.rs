@@ -122,17 +122,9 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
     let front_desk = ids[3];
 
     // Clinical data goes in as the front desk, through RLS.
-    let mut client = {
-        let (c, conn) = app.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        c
-    };
+    let mut client = app_client(&app).await?;
     let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT set_config('app.user_id', $1, true)",
-        &[&front_desk.to_string()],
-    )
-    .await?;
+    act_as(&tx, front_desk).await?;
     for (i, (name, sex, phone)) in DEMO_PATIENTS.iter().enumerate() {
         let patient = Uuid::now_v7();
         tx.execute(
@@ -154,6 +146,23 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A connection of the app role: the policies apply as in real use.
+async fn app_client(app: &tokio_postgres::Config) -> Result<tokio_postgres::Client> {
+    let (client, conn) = app.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// Acts as `user` for the rest of the transaction.
+async fn act_as(tx: &tokio_postgres::Transaction<'_>, user: Uuid) -> Result<()> {
+    tx.execute(
+        "SELECT set_config('app.user_id', $1, true)",
+        &[&user.to_string()],
+    )
+    .await?;
+    Ok(())
 }
 
 /// India Standard Time, the clinics' clock.
@@ -192,17 +201,9 @@ pub async fn book_demo_days(
         .context("the demo clinic is missing")?;
     let (pune, doctor, front_desk): (Uuid, Uuid, Uuid) = (ids.get(0), ids.get(1), ids.get(2));
 
-    let mut client = {
-        let (c, conn) = app.connect(tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        c
-    };
+    let mut client = app_client(&app).await?;
     let tx = client.transaction().await?;
-    tx.execute(
-        "SELECT set_config('app.user_id', $1, true)",
-        &[&front_desk.to_string()],
-    )
-    .await?;
+    act_as(&tx, front_desk).await?;
     let patients: Vec<Uuid> = tx
         .query(
             "SELECT id FROM vaidya.patients WHERE clinic_id = $1 AND deleted_at IS NULL

@@ -604,7 +604,15 @@ async fn clinic_day() -> Result<()> {
         doc.click(By::XPath(&button("Issue invoice"))).await?;
         doc.click(By::Css("[data-testid=confirm-ok]")).await?;
         wait_notice(&doc, "Invoice issued.").await?;
-        let pending = doc.text(By::Css("[data-testid=pending]")).await?;
+        // The engine may be in one of its offline retries ("Syncing…") for a moment.
+        let pending = doc
+            .wait_text(
+                By::Css("[data-testid=pending]"),
+                "the pending count",
+                Duration::from_secs(15),
+                |t| t.starts_with(|c: char| c.is_ascii_digit()),
+            )
+            .await?;
         let waiting: u32 = pending
             .split_whitespace()
             .next()
