@@ -160,6 +160,8 @@ struct Auth {
     refresher: Option<Refresher>,
     /// Server time from the last response's `Date` header (for the clock check).
     server_time: Option<DateTime<Utc>>,
+    /// This PC's clock minus the server's, at that response.
+    clock_offset: Option<chrono::Duration>,
 }
 
 /// Request bodies from this size up go compressed with zstd (`Content-Encoding`): a push of
@@ -261,8 +263,17 @@ impl ServerApi {
             .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
             .map(|d| d.with_timezone(&Utc));
         if let Some(date) = date {
-            self.auth().server_time = Some(date);
+            let mut auth = self.auth();
+            auth.server_time = Some(date);
+            auth.clock_offset = Some(Utc::now() - date);
         }
+    }
+
+    /// How far this PC's clock is from the server's, as of the last response with a `Date`
+    /// header (positive: the PC is ahead). Good to about a second plus the response's
+    /// travel time: enough to tell a PC whose clock or time zone setting is wrong.
+    pub fn clock_offset(&self) -> Option<chrono::Duration> {
+        self.auth().clock_offset
     }
 
     /// Sends once; a 401 triggers one refresh and one more try.
@@ -903,5 +914,51 @@ impl LiveEvents {
                 Ok(Some(Ok(chunk))) => self.buffer.extend_from_slice(&chunk),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server whose clock is `behind` this PC's: every answer is a Vaidya 401 with that
+    /// `Date`.
+    async fn server_behind(behind: chrono::Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = sock.read(&mut buf).await;
+                let body = r#"{"code":"unauthenticated","message":"wrong email or password"}"#;
+                let date = (Utc::now() - behind).to_rfc2822();
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ndate: {date}\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn the_pcs_clock_is_measured_against_the_servers() {
+        let api = ServerApi::new(&server_behind(chrono::Duration::hours(1)).await, "t").unwrap();
+        assert_eq!(
+            api.clock_offset(),
+            None,
+            "nothing measured before an answer"
+        );
+        assert!(api.login("a@b.in", "wrong").await.is_err());
+        let offset = api.clock_offset().expect("measured from the Date header");
+        // The PC is an hour ahead, give or take the header's second and the round trip.
+        assert!(
+            (offset - chrono::Duration::hours(1)).num_seconds().abs() <= 2,
+            "{offset}"
+        );
     }
 }

@@ -119,11 +119,15 @@ pub async fn run(task: SyncTask) {
                 tracing::warn!(error = %e, "sync failed");
                 ui_error(e)
             });
+        let clock_off = crate::core::clock_off_minutes(engine.api().clock_offset());
         publish(&refs, |s| {
             s.syncing = false;
             s.progress = None;
             s.online = online;
             s.error = error;
+            if online {
+                s.clock_off_minutes = clock_off;
+            }
         });
         if matches!(&result, Ok(r) if report_changed(r)) {
             (refs.emit)(SyncEvent::Changed);

@@ -127,6 +127,20 @@ pub struct SyncStatusView {
     pub error: Option<UiError>,
     /// Whose work is waiting on this shared PC.
     pub waiting: Vec<vaidya_client::partition::WaitingWork>,
+    /// Minutes this PC's clock is ahead of the server's (negative: behind), when it is off
+    /// by [`CLOCK_WARNING_MINUTES`] or more: the status bar asks for the clock to be set.
+    pub clock_off_minutes: Option<i64>,
+}
+
+/// A PC clock this many minutes from the server's is worth a warning: appointments and
+/// offline acts carry the PC's time.
+pub const CLOCK_WARNING_MINUTES: i64 = 5;
+
+/// [`SyncStatusView::clock_off_minutes`] for a measured offset.
+pub fn clock_off_minutes(offset: Option<chrono::Duration>) -> Option<i64> {
+    offset
+        .map(|o| o.num_minutes())
+        .filter(|m| m.abs() >= CLOCK_WARNING_MINUTES)
 }
 
 /// A draft note: a new encounter, or changes to an unsigned one.
@@ -346,6 +360,7 @@ impl Core {
                 progress: None,
                 error: None,
                 waiting: s.waiting,
+                clock_off_minutes: clock_off_minutes(api.clock_offset()),
             }
         };
         let status = Arc::new(StdMutex::new(initial.clone()));
@@ -579,5 +594,24 @@ async fn refresh_members(
         if let Ok(mut p) = partition.lock() {
             let _ = p.set_cached_members(&members);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_minutes_off_is_reported_and_seconds_are_not() {
+        let minutes = |m: i64| clock_off_minutes(Some(chrono::Duration::minutes(m)));
+        assert_eq!(clock_off_minutes(None), None);
+        assert_eq!(minutes(0), None);
+        assert_eq!(minutes(4), None);
+        assert_eq!(minutes(5), Some(5));
+        assert_eq!(minutes(-90), Some(-90));
+        assert_eq!(
+            clock_off_minutes(Some(chrono::Duration::seconds(299))),
+            None
+        );
     }
 }

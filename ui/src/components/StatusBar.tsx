@@ -48,6 +48,9 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
       {/* Times here are the clinic's (IST); other programs on a PC set to another zone
           show other times, so say which. */}
       {pcZoneDiffers() && <span class="warn-text" data-testid="pc-zone" title={en.status.pcZoneHint}>{en.status.pcZone}</span>}
+      {status.clock_off_minutes != null && (
+        <span class="warn-text" data-testid="pc-clock" title={en.status.pcClockHint}>{en.status.pcClock(status.clock_off_minutes)}</span>
+      )}
       {/* After an offline sign-in the server wants the password once before sending the work
           waiting here (it stays on this PC meanwhile). */}
       {status.error?.code === "unauthenticated" && props.onSignInAgain && (

@@ -66,6 +66,8 @@ export interface SyncStatus {
   error: UiError | null;
   /** Whose work is waiting on this shared PC (oldest author first). */
   waiting?: WaitingWork[];
+  /** Minutes this PC's clock is ahead of the server's (negative: behind), when 5 or more. */
+  clock_off_minutes?: number | null;
 }
 
 /** Changes waiting on this PC by one author (`WaitingWork` in the client core). */

@@ -412,6 +412,13 @@ export const en = {
     lastSync: (when: string) => `Last sync ${when}`,
     never: "Never synced",
     pcZone: "Times in IST",
+    pcClock: (minutes: number) => {
+      const m = Math.abs(minutes);
+      const span = m >= 120 ? `${Math.round(m / 60)} hours` : `${m} min`;
+      return `This PC's clock is ${span} ${minutes > 0 ? "fast" : "slow"}`;
+    },
+    pcClockHint:
+      "Appointments and offline work carry this PC's time. Set the date and time in Windows or macOS (automatic time, India Standard Time).",
     pcZoneHint:
       "This computer is set to another time zone. Vaidya shows every time in India Standard Time; set Windows' or macOS' time zone to (UTC+05:30) Chennai, Kolkata, Mumbai, New Delhi so other programs agree.",
     initialSync: (done: number, total: number | null) =>
