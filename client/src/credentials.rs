@@ -409,15 +409,11 @@ impl CredentialStore {
         server: &str,
         user_id: Uuid,
     ) -> Result<Option<StoredSession>, CredentialError> {
-        let name = session_entry_name(server, user_id);
-        let Some(bytes) = self.read(&name)? else {
+        let Some(mut session) =
+            self.read_json::<StoredSession>(&session_entry_name(server, user_id))?
+        else {
             return Ok(None);
         };
-        let mut session: StoredSession =
-            serde_json::from_slice(&bytes).map_err(|e| CredentialError::InvalidEntry {
-                entry: name,
-                reason: e.to_string(),
-            })?;
         // An older version kept the ids in the session entry itself.
         if session.clinic_ids.is_empty() {
             session.clinic_ids = self
@@ -488,15 +484,7 @@ impl CredentialStore {
     }
 
     pub fn active(&self) -> Result<Option<ActiveSession>, CredentialError> {
-        match self.read(ACTIVE_ENTRY)? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                CredentialError::InvalidEntry {
-                    entry: ACTIVE_ENTRY.to_owned(),
-                    reason: e.to_string(),
-                }
-            }),
-        }
+        self.read_json(ACTIVE_ENTRY)
     }
 
     pub fn clear_active(&self) -> Result<(), CredentialError> {
@@ -563,15 +551,13 @@ impl CredentialStore {
         user_id: Uuid,
     ) -> Result<Option<DeviceSigner>, CredentialError> {
         let name = signing_key_entry_name(server, user_id);
-        let Some(bytes) = self.read(&name)? else {
+        let Some(stored) = self.read_json::<StoredSigningKey>(&name)? else {
             return Ok(None);
         };
         let invalid = |reason: String| CredentialError::InvalidEntry {
             entry: name.clone(),
             reason,
         };
-        let stored: StoredSigningKey =
-            serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
         let secret = <[u8; 32]>::try_from(
             hex::decode(&stored.secret)
                 .map_err(|e| invalid(e.to_string()))?
@@ -684,7 +670,7 @@ impl CredentialStore {
             entry: name.to_owned(),
             reason,
         };
-        let header = match self.list_entry(name)? {
+        let header = match self.read_json(name)? {
             None => return Ok(None),
             Some(ListEntry::Inline(ids)) => return Ok(Some(ids)),
             Some(ListEntry::Header(header)) => header,
@@ -692,11 +678,9 @@ impl CredentialStore {
         let mut ids = Vec::new();
         for i in 0..header.parts {
             let part = list_part_name(name, &header.generation, i);
-            let bytes = self
-                .read(&part)?
+            let chunk: Vec<Uuid> = self
+                .read_json(&part)?
                 .ok_or_else(|| invalid(format!("part {part} is missing")))?;
-            let chunk: Vec<Uuid> =
-                serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
             ids.extend(chunk);
         }
         Ok(Some(ids))
@@ -711,20 +695,8 @@ impl CredentialStore {
         self.delete(name)
     }
 
-    fn list_entry(&self, name: &str) -> Result<Option<ListEntry>, CredentialError> {
-        match self.read(name)? {
-            None => Ok(None),
-            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                CredentialError::InvalidEntry {
-                    entry: name.to_owned(),
-                    reason: e.to_string(),
-                }
-            }),
-        }
-    }
-
     fn list_header(&self, name: &str) -> Result<Option<ListHeader>, CredentialError> {
-        Ok(match self.list_entry(name)? {
+        Ok(match self.read_json(name)? {
             Some(ListEntry::Header(header)) => Some(header),
             _ => None,
         })
@@ -744,6 +716,22 @@ impl CredentialStore {
     fn write(&self, name: &str, value: &[u8]) -> Result<(), CredentialError> {
         check_size(name, value)?;
         Ok(self.entry(name)?.set_secret(value)?)
+    }
+
+    /// A JSON entry, `None` when there is none; one that does not parse is `InvalidEntry`.
+    fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, CredentialError> {
+        let Some(bytes) = self.read(name)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CredentialError::InvalidEntry {
+                entry: name.to_owned(),
+                reason: e.to_string(),
+            })
     }
 
     fn read(&self, name: &str) -> Result<Option<Vec<u8>>, CredentialError> {

@@ -77,6 +77,19 @@ impl SharedSsCredential {
         Ok(found.unlocked.into_iter().chain(found.locked).collect())
     }
 
+    /// `op` on this entry's one item: `NoEntry` without one, `Ambiguous` with several.
+    fn on_the_item<T>(&self, op: impl Fn(&Item<'_>) -> Result<T, SsError>) -> keyring::Result<T> {
+        with_service(|service| {
+            let items = self.matching_items(service)?;
+            match items.as_slice() {
+                [item] => op(item).map(Outcome::Done),
+                [] => Ok(Outcome::NoEntry),
+                more => Ok(Outcome::Ambiguous(more.len())),
+            }
+        })?
+        .into_result(self)
+    }
+
     /// Keyring's answer to an entry with more than one item: one credential per item.
     fn ambiguous(&self, count: usize) -> KeyringError {
         let copies: Vec<Box<Credential>> = (0..count)
@@ -164,27 +177,11 @@ impl CredentialApi for SharedSsCredential {
     }
 
     fn get_secret(&self) -> keyring::Result<Vec<u8>> {
-        with_service(|service| {
-            let items = self.matching_items(service)?;
-            match items.as_slice() {
-                [item] => item.get_secret().map(Outcome::Done),
-                [] => Ok(Outcome::NoEntry),
-                more => Ok(Outcome::Ambiguous(more.len())),
-            }
-        })?
-        .into_result(self)
+        self.on_the_item(|item| item.get_secret())
     }
 
     fn delete_credential(&self) -> keyring::Result<()> {
-        with_service(|service| {
-            let items = self.matching_items(service)?;
-            match items.as_slice() {
-                [item] => item.delete().map(Outcome::Done),
-                [] => Ok(Outcome::NoEntry),
-                more => Ok(Outcome::Ambiguous(more.len())),
-            }
-        })?
-        .into_result(self)
+        self.on_the_item(|item| item.delete())
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
