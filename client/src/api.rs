@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditEntry, AuditQuery, Clinic, LoginRequest, Me, Member, MemberDevice, MemberPatch, NewMember,
-    Page, RefreshRequest, Role, Session,
+    AuditEntry, AuditQuery, Clinic, InvoiceSeries, LoginRequest, Me, Member, MemberDevice,
+    MemberPatch, NewInvoiceSeries, NewMember, Page, RefreshRequest, Role, Session,
 };
 use vaidya_shared::sync::{
     EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
@@ -572,6 +572,27 @@ impl ServerApi {
     pub async fn clinic(&self, clinic: Uuid) -> Result<Clinic, ApiError> {
         self.call::<(), _>(Method::GET, &format!("/v1/clinics/{clinic}"), &[], None)
             .await
+    }
+
+    /// The code this PC's file of the clinic numbers its offline invoices under
+    /// (`numbering`): allocated by the server once per file and bound to this device.
+    pub async fn invoice_series(
+        &self,
+        clinic: Uuid,
+        partition_id: &str,
+    ) -> Result<String, ApiError> {
+        let body = NewInvoiceSeries {
+            partition_id: partition_id.to_owned(),
+        };
+        let series: InvoiceSeries = self
+            .call(
+                Method::POST,
+                &format!("/v1/clinics/{clinic}/invoice-series"),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(series.code)
     }
 
     /// The clinic's members (every role may list them: the doctor picker needs it).

@@ -183,6 +183,10 @@ pub fn router(app: App) -> Router {
             get(routes::invoices::cancelled_numbers),
         )
         .route(
+            "/clinics/{clinic_id}/invoice-series",
+            post(routes::invoices::allocate_series),
+        )
+        .route(
             "/clinics/{clinic_id}/invoices/{id}/payments",
             post(routes::invoices::add_payment),
         )

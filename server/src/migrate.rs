@@ -91,6 +91,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0020_patient_search",
         include_str!("../migrations/0020_patient_search.sql"),
     ),
+    (
+        "0021_invoice_series",
+        include_str!("../migrations/0021_invoice_series.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -1038,6 +1038,21 @@ impl CollectionsReport {
     }
 }
 
+/// A PC's request for its invoice series code in a clinic (`crate::numbering`): one code per
+/// file of the clinic on the PC, named by the file's random device id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoiceSeries {
+    /// The clinic file's device id: 32 lowercase hex digits.
+    pub partition_id: String,
+}
+
+/// The code a PC numbers its invoices under (`D3`: series `2526-D3`, `2627-D3`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InvoiceSeries {
+    pub code: String,
+}
+
 /// A number of a device's invoice series whose invoice never reached the books: the server
 /// refused it and a person discarded it on the device. Recorded on the server so the
 /// series shows why the number is missing (no silent gap for the accountant).

@@ -204,7 +204,7 @@ pub fn tax_invoice(
 }
 
 /// An invoice number as printed and reported: `<series>/<number>`, the number zero-padded
-/// to six digits (`D3AF2C/000042`, at most 16 characters as GSTR-1 allows).
+/// to six digits (`2526-D3/000042`; at most 16 characters, Rule 46(b): `numbering`).
 pub fn invoice_number(series: &str, number: i64) -> String {
     format!("{series}/{number:06}")
 }

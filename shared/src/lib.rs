@@ -7,6 +7,7 @@ pub mod entity;
 pub mod error;
 pub mod gst;
 pub mod gstr1;
+pub mod numbering;
 pub mod password;
 pub mod rules;
 pub mod search;

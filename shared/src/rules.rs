@@ -75,7 +75,7 @@ pub fn rules_for_ui() -> serde_json::Value {
             .collect::<Vec<_>>(),
         // States whose state-level tax is UTGST (`gst::StateTax::of_state`).
         "utgst_states": crate::gst::UTGST_STATES,
-        "main_series": validation::MAIN_SERIES,
+        "main_series_code": crate::numbering::MAIN_CODE,
         // The day's queue only moves forward: for each status, where it may go next
         // (`AppointmentStatus::can_move_to`, staying put excluded).
         "appointment_transitions": crate::api::AppointmentStatus::ALL

@@ -11,6 +11,7 @@ mod authorship;
 mod cancelled_numbers;
 mod domain;
 mod input;
+mod invoice_series;
 mod isolation;
 mod lists;
 mod policies;

@@ -18,6 +18,7 @@ macro_rules! tests {
 }
 
 tests![
+    crate::invoice_series::device_series_are_allocated_once_and_written_only_by_their_device,
     crate::isolation::sql_matrix,
     crate::isolation::http_matrix,
     crate::isolation::memberships_resolved_once_never_widen,

@@ -196,6 +196,18 @@ impl Api {
         ))
     }
 
+    /// The same client naming itself as device `name` (`x-vaidya-device`) on every request.
+    pub fn with_device(&self, name: &str) -> Result<Api> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(vaidya_shared::DEVICE_HEADER, name.parse()?);
+        Ok(Api {
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()?,
+            ..self.clone()
+        })
+    }
+
     pub async fn get(&self, path: &str) -> Result<(StatusCode, Value)> {
         self.send(Method::GET, path, None).await
     }

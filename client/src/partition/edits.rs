@@ -579,9 +579,10 @@ impl ClinicPartition {
         supplier: &InvoiceSupplier,
     ) -> Result<Invoice, PartitionError> {
         let new = new.into_inner();
-        let series = self.invoice_series()?;
         let id = new.id.unwrap_or_else(Uuid::now_v7);
         let issued_at = stored_now();
+        // The series of the year the invoice is dated in (`numbering`).
+        let series = self.invoice_series_at(issued_at)?;
         let inputs = new.line_inputs();
         let taxed = gst::tax_invoice(
             supplier.gst(),
@@ -612,7 +613,7 @@ impl ClinicPartition {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let number = ClinicPartition::take_invoice_number(&tx)?;
+        let number = ClinicPartition::take_invoice_number(&tx, &series)?;
         let invoice = Invoice {
             id,
             clinic_id,

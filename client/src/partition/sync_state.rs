@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use vaidya_shared::api::{Clinic, Member};
+use vaidya_shared::numbering;
 
 use super::sql::ts;
 use super::{ClinicPartition, PartitionError};
@@ -87,6 +88,8 @@ pub(crate) const PULL_COMPLETE: &str = "pull_complete";
 const DEVICE_ID: &str = "device_id";
 /// The next number of this device's invoice series.
 const NEXT_INVOICE_NUMBER: &str = "next_invoice_number";
+/// The invoice series code the server allocated to this file (`numbering`).
+const INVOICE_SERIES_CODE: &str = "invoice_series_code";
 
 /// Forgets the pull cursors (and their completeness) of every visibility class that reads
 /// one of `resources`, and the single cursor of a file without classes: the rows they
@@ -140,22 +143,64 @@ impl ClinicPartition {
         Ok(id)
     }
 
-    /// This device's own GST invoice series: `D` and six hex digits of the device id.
-    pub fn invoice_series(&mut self) -> Result<String, PartitionError> {
+    /// The series code the server allocated to this file (`D3`), once it has.
+    pub fn invoice_series_code(&self) -> Result<Option<String>, PartitionError> {
+        Ok(get(&self.conn, INVOICE_SERIES_CODE)?)
+    }
+
+    /// Keeps the series code the server allocated to this file. It never changes: a file
+    /// that already has one keeps it, and a different code is refused.
+    pub fn set_invoice_series_code(&mut self, code: &str) -> Result<(), PartitionError> {
+        match self.invoice_series_code()? {
+            Some(kept) if kept == code => Ok(()),
+            Some(kept) => Err(PartitionError::InvalidPulled(format!(
+                "the server named series code {code}, but this file numbers under {kept}"
+            ))),
+            None if numbering::is_device_code(code) => {
+                Ok(set(&self.conn, INVOICE_SERIES_CODE, code)?)
+            }
+            None => Err(PartitionError::InvalidPulled(format!(
+                "{code} is not a device series code"
+            ))),
+        }
+    }
+
+    /// This device's GST invoice series for an invoice issued at `at`: its allocated code
+    /// in the financial year of `at` (`2526-D3`), or, before the server allocated one (a
+    /// file from an older version that has not been online since), its old series of `D`
+    /// and six hex digits of the device id, without a year.
+    pub fn invoice_series_at(&mut self, at: DateTime<Utc>) -> Result<String, PartitionError> {
+        if let Some(code) = self.invoice_series_code()? {
+            return Ok(numbering::device_series(&code, at));
+        }
         let id = self.device_id()?;
         Ok(format!("D{}", id[..6].to_uppercase()))
     }
 
-    /// Takes the next number of this device's series. Runs in the caller's transaction, so
-    /// a number is used only when the invoice that carries it is stored: consecutive, no gaps.
-    pub(crate) fn take_invoice_number(conn: &Connection) -> Result<i64, PartitionError> {
-        let next = match get(conn, NEXT_INVOICE_NUMBER)? {
+    /// This device's series for an invoice issued now.
+    pub fn invoice_series(&mut self) -> Result<String, PartitionError> {
+        self.invoice_series_at(Utc::now())
+    }
+
+    /// Takes the next number of `series`. Runs in the caller's transaction, so a number is
+    /// used only when the invoice that carries it is stored: consecutive, no gaps. Each
+    /// series of a year starts at 1.
+    pub(crate) fn take_invoice_number(
+        conn: &Connection,
+        series: &str,
+    ) -> Result<i64, PartitionError> {
+        // The old series (no year) kept its counter under the bare key.
+        let key = match numbering::Series::parse(series).year() {
+            Some(_) => format!("{NEXT_INVOICE_NUMBER}:{series}"),
+            None => NEXT_INVOICE_NUMBER.to_owned(),
+        };
+        let next = match get(conn, &key)? {
             Some(text) => text
                 .parse::<i64>()
-                .map_err(|e| PartitionError::InvalidRow(format!("{NEXT_INVOICE_NUMBER}: {e}")))?,
+                .map_err(|e| PartitionError::InvalidRow(format!("{key}: {e}")))?,
             None => 1,
         };
-        set(conn, NEXT_INVOICE_NUMBER, &(next + 1).to_string())?;
+        set(conn, &key, &(next + 1).to_string())?;
         Ok(next)
     }
 }

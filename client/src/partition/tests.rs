@@ -1681,3 +1681,36 @@ fn waiting_work_is_counted_by_author_and_named_from_the_member_list() {
         Some("Dr. Rao")
     );
 }
+
+#[test]
+fn each_series_of_a_year_is_numbered_from_1_and_the_old_one_keeps_counting() {
+    let f = fixture();
+    let mut p = f.open();
+    let march = Utc.with_ymd_and_hms(2026, 3, 31, 12, 0, 0).unwrap();
+    let april = Utc.with_ymd_and_hms(2026, 4, 1, 12, 0, 0).unwrap();
+    // Before the server allocated a code: the old series, no year.
+    let old = p.invoice_series_at(march).unwrap();
+    assert!(old.len() == 7 && old.starts_with('D'), "{old}");
+    assert_eq!(old, p.invoice_series_at(april).unwrap());
+    assert!(
+        p.set_invoice_series_code("D07").is_err(),
+        "not a server code"
+    );
+    p.set_invoice_series_code("D4").unwrap();
+    p.set_invoice_series_code("D4").unwrap();
+    assert!(
+        p.set_invoice_series_code("D5").is_err(),
+        "a file keeps its code"
+    );
+    assert_eq!(p.invoice_series_at(march).unwrap(), "2526-D4");
+    assert_eq!(p.invoice_series_at(april).unwrap(), "2627-D4");
+    let take = |p: &ClinicPartition, series: &str| {
+        ClinicPartition::take_invoice_number(&p.conn, series).unwrap()
+    };
+    assert_eq!(take(&p, "2526-D4"), 1);
+    assert_eq!(take(&p, "2526-D4"), 2);
+    assert_eq!(take(&p, &old), 1);
+    assert_eq!(take(&p, "2627-D4"), 1, "April starts again at 1");
+    assert_eq!(take(&p, "2526-D4"), 3);
+    assert_eq!(take(&p, &old), 2);
+}

@@ -10,13 +10,14 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
     AuditAction, CancelInvoice, CancelledInvoiceNumber, ClinicalQuery, Invoice,
-    InvoiceCancellation, InvoiceLine, InvoiceRecipient, InvoiceSupplier, NewInvoice, NewPayment,
-    Page, Payment, PaymentMethod,
+    InvoiceCancellation, InvoiceLine, InvoiceRecipient, InvoiceSeries, InvoiceSupplier, NewInvoice,
+    NewInvoiceSeries, NewPayment, Page, Payment, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
-use vaidya_shared::rules::validation::{invoice_cancellable, payment_fits, MAIN_SERIES};
+use vaidya_shared::numbering::{self, Series};
+use vaidya_shared::rules::validation::{invoice_cancellable, payment_fits};
 use vaidya_shared::rules::{Action, Resource, Valid, Validate};
-use vaidya_shared::ApiError;
+use vaidya_shared::{ApiError, ErrorCode};
 
 use super::{today, Paging};
 use crate::app::App;
@@ -194,6 +195,77 @@ pub async fn list(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/invoice-series", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    request_body = NewInvoiceSeries,
+    responses((status = 200, body = InvoiceSeries, description = "The code of this PC's clinic file: the same on every call"),
+        (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, description = "`invalid_state`: the file is another device's, or the clinic has used all its codes", body = ApiError),
+        (status = 422, body = ApiError)))]
+/// The code this PC's file of the clinic numbers its offline invoices under (series
+/// `<year>-<code>`), allocated once and bound to the asking device (`x-vaidya-device`).
+/// Any member may ask: whoever opens the clinic first on a PC.
+pub async fn allocate_series(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<NewInvoiceSeries>,
+) -> Result<Json<InvoiceSeries>, AppError> {
+    let partition = body.partition_id;
+    if partition.len() != 32
+        || !partition
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(AppError::field(
+            "partition_id",
+            "32 lowercase hexadecimal digits.",
+        ));
+    }
+    let device = meta
+        .device
+        .clone()
+        .filter(|d| (1..=200).contains(&d.len()))
+        .ok_or_else(|| AppError::field("x-vaidya-device", "Name the device (1–200 characters)."))?;
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.require_member(clinic, "invoice_series").await?;
+            let kept = tx
+                .query_opt(
+                    "SELECT code, device FROM vaidya.invoice_device_series
+                     WHERE clinic_id = $1 AND partition_id = $2",
+                    &[&clinic, &partition],
+                )
+                .await?;
+            if let Some(row) = kept {
+                if row.get::<_, &str>(1) != device {
+                    return Err(AppError::client(
+                        ErrorCode::InvalidState,
+                        "This clinic file's series belongs to another device.",
+                    ));
+                }
+                return Ok(Json(InvoiceSeries { code: row.get(0) }));
+            }
+            let n = super::next_counter(tx, clinic, "invoice_device_series").await?;
+            let code = numbering::device_code(n).ok_or_else(|| {
+                AppError::client(
+                    ErrorCode::InvalidState,
+                    "This clinic has used all its device series codes; ask support.",
+                )
+            })?;
+            tx.execute(
+                "INSERT INTO vaidya.invoice_device_series (clinic_id, code, partition_id, device, allocated_by)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[&clinic, &code, &partition, &device, &tx.user_id()],
+            )
+            .await?;
+            tx.audit(clinic, AuditAction::Create, "invoice_series", &[], &[]).await?;
+            Ok(Json(InvoiceSeries { code }))
+        })
+        .await
+}
+
 #[utoipa::path(get, path = "/v1/clinics/{clinic_id}/cancelled-invoice-numbers", tag = "invoices", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
     responses((status = 200, body = Vec<CancelledInvoiceNumber>), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
@@ -284,6 +356,29 @@ pub async fn create(
         .await
 }
 
+/// A device series of a year is written only by the device its code was allocated to
+/// (`POST /v1/clinics/{id}/invoice-series`): two PCs never number into one series.
+async fn device_series_is_mine(tx: &RequestTx, clinic: Uuid, code: &str) -> Result<(), AppError> {
+    let owner = tx
+        .query_opt(
+            "SELECT device = current_setting('app.device', true)
+             FROM vaidya.invoice_device_series WHERE clinic_id = $1 AND code = $2",
+            &[&clinic, &code],
+        )
+        .await?;
+    match owner.map(|r| r.get::<_, bool>(0)) {
+        Some(true) => Ok(()),
+        Some(false) => Err(AppError::field(
+            "series",
+            format!("Series code {code} belongs to another PC of this clinic."),
+        )),
+        None => Err(AppError::field(
+            "series",
+            format!("Series code {code} was never allocated in this clinic."),
+        )),
+    }
+}
+
 /// Validate, tax and issue an invoice. The main series is numbered by the server; a
 /// device's own series (offline issue) brings its number, unique within the series.
 pub async fn insert(
@@ -291,7 +386,16 @@ pub async fn insert(
     clinic: Uuid,
     new: Valid<NewInvoice>,
 ) -> Result<Invoice, AppError> {
-    let series = new.series.as_deref().unwrap_or(MAIN_SERIES);
+    // No series: the main series of the year the invoice is issued in.
+    let series = match &new.series {
+        Some(series) => series.clone(),
+        None => numbering::main_series(tx.acted_at()),
+    };
+    numbering::check_issue_year(&series, tx.acted_at())
+        .map_err(|m| AppError::field("series", m))?;
+    if let Series::Device(_, code) = Series::parse(&series) {
+        device_series_is_mine(tx, clinic, code).await?;
+    }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let clinic_row = super::clinics::load(tx, clinic).await?;
     // The shared GST rules decide, as on the device that issued it offline: place of

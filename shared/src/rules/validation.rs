@@ -20,6 +20,7 @@ use crate::api::{
     NewInvoice, NewPatient, NewPayment, NewPrescription, PatientPatch, Vitals,
 };
 use crate::gst::{self, SupplyKind};
+use crate::numbering::is_main_series;
 use crate::validate::{clean_text, is_state_code, normalize_abha, normalize_phone};
 use crate::{ApiError, ErrorCode};
 
@@ -75,7 +76,7 @@ pub mod limits {
     pub const PAYMENT_REFERENCE: usize = 200;
     pub const ALLERGY_SUBSTANCE: usize = 200;
     pub const ALLERGY_REACTION: usize = 1000;
-    pub const SERIES: usize = 16;
+    pub const SERIES: usize = crate::numbering::MAX_SERIES_LEN;
     /// The reason kept with a cancelled invoice or a cancelled device invoice number.
     pub const CANCEL_REASON: usize = 1000;
     /// The earliest plausible date of birth.
@@ -555,10 +556,9 @@ impl Validate for NewPrescription {
 
 // ------------------------------------------------------------------ invoices
 
-/// The clinic's main series, numbered by the server.
-pub const MAIN_SERIES: &str = "INV";
-
-/// A series name: 1–16 capital letters, digits or dashes.
+/// A series name: 1–9 capital letters, digits or dashes, so that a printed number
+/// (`<series>/<six digits>`) stays within Rule 46(b)'s sixteen characters
+/// (`crate::numbering`).
 fn check_series(field: &str, series: &str) -> Result<(), ApiError> {
     if !(1..=limits::SERIES).contains(&series.len())
         || !series
@@ -567,7 +567,7 @@ fn check_series(field: &str, series: &str) -> Result<(), ApiError> {
     {
         return Err(invalid(
             field,
-            "A series is 1–16 capital letters, digits or dashes.",
+            "A series is 1–9 capital letters, digits or dashes.",
         ));
     }
     Ok(())
@@ -578,7 +578,7 @@ fn check_series(field: &str, series: &str) -> Result<(), ApiError> {
 impl Validate for CancelledInvoiceNumber {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
         check_series("series", &self.series)?;
-        if self.series == MAIN_SERIES {
+        if is_main_series(&self.series) {
             return Err(invalid(
                 "series",
                 "Numbers of the main series are never cancelled by a device.",
@@ -602,10 +602,13 @@ impl Validate for NewInvoice {
                 format!("An invoice needs 1 to {} lines.", limits::INVOICE_LINES),
             ));
         }
-        let series = self.series.as_deref().unwrap_or(MAIN_SERIES);
-        check_series("series", series)?;
+        if let Some(series) = &self.series {
+            check_series("series", series)?;
+        }
+        // No series is the main series of the year; the server numbers it.
+        let main = self.series.as_deref().is_none_or(is_main_series);
         match self.number {
-            Some(_) if series == MAIN_SERIES => {
+            Some(_) if main => {
                 return Err(invalid(
                     "number",
                     "Numbers of the main series are assigned by the server.",

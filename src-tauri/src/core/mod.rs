@@ -378,6 +378,7 @@ impl Core {
         }));
         let opened_ms = started.elapsed().as_millis();
         let clinic = fetch_clinic_details(&api, clinic_id, &partition).await;
+        allocate_invoice_series(&api, clinic_id, &partition).await;
         tracing::info!(
             opened_ms,
             total_ms = started.elapsed().as_millis(),
@@ -580,6 +581,42 @@ async fn fetch_clinic_details(
             Some(clinic)
         }
         _ => p.cached_clinic().ok().flatten(),
+    }
+}
+
+/// Asks the server, once per clinic file, for the code this PC numbers its invoices under
+/// (`numbering`), before the first bill; best effort. Until a file has one it numbers in
+/// its old series (no year), as a file from an older version did.
+async fn allocate_invoice_series(
+    api: &ServerApi,
+    clinic_id: Uuid,
+    partition: &StdMutex<ClinicPartition>,
+) {
+    let partition_id = {
+        let Ok(mut p) = partition.lock() else { return };
+        match p.invoice_series_code() {
+            Ok(None) => match p.device_id() {
+                Ok(id) => id,
+                Err(_) => return,
+            },
+            _ => return,
+        }
+    };
+    let asked = tokio::time::timeout(
+        CLINIC_FETCH_TIMEOUT,
+        api.invoice_series(clinic_id, &partition_id),
+    )
+    .await;
+    match asked {
+        Ok(Ok(code)) => {
+            if let Ok(mut p) = partition.lock() {
+                if let Err(e) = p.set_invoice_series_code(&code) {
+                    tracing::warn!(error = %e, "invoice series code not kept");
+                }
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "no invoice series code from the server"),
+        Err(_) => tracing::warn!("the server did not allocate an invoice series in time"),
     }
 }
 

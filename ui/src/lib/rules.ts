@@ -38,8 +38,18 @@ export const VITAL_RANGES: ReadonlyArray<readonly [VitalName, number, number, st
   (v) => [v.field as VitalName, v.min, v.max, v.label] as const,
 );
 
-/** The clinic's main series, numbered by the server. */
-export const MAIN_SERIES: string = rules.main_series;
+/** The code of the clinic's main series (`2526-INV`), numbered by the server. */
+export const MAIN_SERIES_CODE: string = rules.main_series_code;
+
+/**
+ * Whether the server numbers this series (`numbering::is_main_series`): the main series of
+ * a financial year (`2526-INV`, the two years consecutive) or the one from before years.
+ */
+export function isMainSeries(series: string): boolean {
+  if (series === MAIN_SERIES_CODE) return true;
+  const m = /^(\d{2})(\d{2})-(.+)$/.exec(series);
+  return m !== null && m[3] === MAIN_SERIES_CODE && (Number(m[1]) + 1) % 100 === Number(m[2]);
+}
 
 /** Where each appointment status may go next (`AppointmentStatus::can_move_to`). */
 export const APPOINTMENT_TRANSITIONS: Readonly<Record<string, readonly string[]>> = rules.appointment_transitions;

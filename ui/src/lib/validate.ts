@@ -9,7 +9,7 @@
 import { en } from "../strings/en";
 import { normalizePhone, rustTrim } from "./phone";
 import { isoDate, parseDate } from "./dates";
-import { GST_RATES_BP, LIMITS, MAIN_SERIES, VITAL_RANGES } from "./rules";
+import { GST_RATES_BP, LIMITS, VITAL_RANGES, isMainSeries } from "./rules";
 import type {
   AllergyPatch, AppointmentPatch, EncounterPatch, NewAddendum, NewAllergy, NewAppointment, NewEncounter, InvoiceRecipient, NewInvoice, NewInvoiceLine,
   NewPatient, NewPayment, NewPrescription, NewPrescriptionItem, PatientPatch, Sex, Vitals,
@@ -295,10 +295,11 @@ export function checkAllergyPatch(a: Loose<AllergyPatch>): Required<AllergyPatch
 export function checkInvoice(inv: Loose<NewInvoice>): NewInvoice {
   const lines = inv.lines ?? [];
   if (lines.length === 0 || lines.length > LIMITS.invoice_lines) fail("lines", en.validation.invoiceLines(LIMITS.invoice_lines));
-  const series = inv.series ?? MAIN_SERIES;
-  if (series.length < 1 || series.length > LIMITS.series || !/^[A-Z0-9-]+$/.test(series)) fail("series", en.validation.series);
+  const series = inv.series ?? null;
+  if (series !== null && (series.length < 1 || series.length > LIMITS.series || !/^[A-Z0-9-]+$/.test(series))) fail("series", en.validation.series);
   const number = inv.number ?? null;
-  if (number !== null && series === MAIN_SERIES) fail("number", en.validation.mainSeriesNumber);
+  // No series is the year's main series, which the server numbers.
+  if (number !== null && (series === null || isMainSeries(series))) fail("number", en.validation.mainSeriesNumber);
   if (number !== null && number <= 0) fail("number", en.validation.invoiceNumber);
   if (inv.place_of_supply != null && !isStateCode(inv.place_of_supply)) fail("place_of_supply", en.validation.placeOfSupply);
   const checked = lines.map((l: Loose<NewInvoiceLine>, i): NewInvoiceLine => {

@@ -116,7 +116,7 @@ export const en = {
     noMedicine: "Add at least one medicine.",
     tooManyMedicines: (n: number) => `A prescription holds at most ${n} medicines.`,
     invoiceLines: (n: number) => `An invoice needs 1 to ${n} lines.`,
-    series: "A series is 1–16 capital letters, digits or dashes.",
+    series: "A series is 1–9 capital letters, digits or dashes.",
     mainSeriesNumber: "Numbers of the main series are assigned by the server.",
     invoiceNumber: "An invoice number must be positive.",
     placeOfSupply: "The place of supply is a two-digit GST state code.",
