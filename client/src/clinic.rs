@@ -9,14 +9,15 @@ use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::{
     Allergy, AllergyPatch, Appointment, AppointmentPatch, CancelInvoice, Encounter, EncounterPatch,
-    Invoice, InvoiceSupplier, NewAddendum, NewAllergy, NewAppointment, NewEncounter, NewInvoice,
-    NewPatient, NewPayment, NewPrescription, Patient, PatientPatch, Prescription, Role,
+    Invoice, InvoiceSupplier, NewAddendum, NewAllergy, NewAppointment, NewCreditNote, NewEncounter,
+    NewInvoice, NewPatient, NewPayment, NewPrescription, Patient, PatientPatch, Prescription, Role,
 };
 use vaidya_shared::authorship::DeviceSigner;
 use vaidya_shared::gst;
 use vaidya_shared::rules::validation::{
-    addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change, invalid,
-    invoice_cancellable, note_editable, note_signable, payment_fits, AllergyWarning,
+    addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change,
+    credit_note_lines, invalid, invoice_cancellable, note_editable, note_signable, payment_fits,
+    AllergyWarning,
 };
 use vaidya_shared::rules::{authorize, may, Action, Resource, Validate};
 use vaidya_shared::ApiError;
@@ -339,6 +340,26 @@ impl<'a> OpenClinic<'a> {
 
     /// Cancels an issued invoice (kept and marked; its number stays used), once, with
     /// nothing paid on it: a refund comes first.
+    /// Issues a credit note against an invoice (offline too): the shared rules decide what
+    /// each line gives back, and the note is numbered in this PC's series of the year.
+    pub fn issue_credit_note(
+        &mut self,
+        invoice_id: Uuid,
+        note: NewCreditNote,
+    ) -> Result<Invoice, ClinicError> {
+        self.allow(Resource::CreditNote, Action::Create)?;
+        let note = note.validate(self.today)?;
+        if note.series.is_some() || note.number.is_some() {
+            return Err(invalid("series", "This PC numbers its credit notes itself.").into());
+        }
+        let invoice = self
+            .partition
+            .get_invoice(invoice_id)?
+            .ok_or_else(|| not_found("invoice", invoice_id))?;
+        credit_note_lines(&invoice, &note, Utc::now())?;
+        Ok(self.partition.create_credit_note(invoice_id, note)?)
+    }
+
     pub fn cancel_invoice(
         &mut self,
         invoice_id: Uuid,

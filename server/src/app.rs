@@ -191,6 +191,10 @@ pub fn router(app: App) -> Router {
             post(routes::invoices::add_payment),
         )
         .route(
+            "/clinics/{clinic_id}/invoices/{id}/credit-notes",
+            post(routes::invoices::add_credit_note),
+        )
+        .route(
             "/clinics/{clinic_id}/invoices/{id}/cancel",
             post(routes::invoices::cancel),
         )

@@ -95,6 +95,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0021_invoice_series",
         include_str!("../migrations/0021_invoice_series.sql"),
     ),
+    (
+        "0022_credit_notes",
+        include_str!("../migrations/0022_credit_notes.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

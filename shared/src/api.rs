@@ -816,6 +816,70 @@ pub struct NewPayment {
     pub reference: Option<String>,
 }
 
+/// A credit note against an issued invoice (CGST Act s. 34, Rule 53(1A)): part or all of
+/// some of its lines' taxable value given back, with the tax on it at each line's rate.
+/// It travels inside its invoice, like a payment; it is never edited or deleted. Money
+/// already paid goes back as a refund (a negative payment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CreditNote {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    /// The credit-note series of the year (`2526-CN`, numbered by the server, or a PC's
+    /// `2526-C3`): `numbering`.
+    pub series: String,
+    pub number: i64,
+    /// Printed number, `<series>/<number>`.
+    pub credit_note_number: String,
+    /// The note's own date (the act's time on the device, bounded like every act).
+    pub issued_at: DateTime<Utc>,
+    pub reason: String,
+    pub lines: Vec<CreditNoteLine>,
+    pub totals: LineTax,
+}
+
+/// One invoice line's credited part: its taxable value and the tax on it at the line's rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CreditNoteLine {
+    pub invoice_line_id: Uuid,
+    pub position: i32,
+    pub description: String,
+    pub sac_hsn: String,
+    pub gst_rate_bp: u32,
+    pub tax: LineTax,
+}
+
+/// A credit note to issue (`POST …/invoices/{id}/credit-notes`, or offline a create of kind
+/// `credit_note` whose parent is the invoice).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewCreditNote {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub id: Option<Uuid>,
+    /// A PC's credit-note series (offline issue); none: the clinic's main series of the year.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub series: Option<String>,
+    /// The number within a PC's series; never for the main series.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub number: Option<i64>,
+    /// Why the value is given back (printed on the note).
+    pub reason: String,
+    pub lines: Vec<NewCreditNoteLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewCreditNoteLine {
+    pub invoice_line_id: Uuid,
+    /// The taxable value credited, in paise: more than 0, at most what is left of the line.
+    pub taxable_paise: i64,
+}
+
 /// A business customer billed with its GSTIN (a "B2B" supply, e.g. a company's health
 /// check-ups): printed on the invoice (CGST Rule 46(e)) and reported in GSTR-1's B2B table.
 /// Its GSTIN may be of any state: health services and goods handed over at the clinic are
@@ -895,6 +959,22 @@ pub struct Invoice {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub cancellation: Option<InvoiceCancellation>,
+    /// Credit notes issued against it, oldest first.
+    #[serde(default)]
+    pub credit_notes: Vec<CreditNote>,
+}
+
+impl Invoice {
+    /// The total value (tax included) given back by its credit notes.
+    pub fn credited_paise(&self) -> i64 {
+        self.credit_notes.iter().map(|c| c.totals.total_paise).sum()
+    }
+
+    /// What is still to be paid: the total, less credit notes and payments (negative when
+    /// a refund is owed).
+    pub fn due_paise(&self) -> i64 {
+        self.totals.total_paise - self.credited_paise() - self.paid_paise
+    }
 }
 
 /// How an issued invoice was cancelled: when (the act's own time, as for a note's

@@ -129,6 +129,13 @@ impl EntityKind {
             false,
         );
         const ALLERGY: EntitySpec = spec(K::Allergy, Some("allergies"), None, MergeFields, false);
+        const CREDIT_NOTE: EntitySpec = spec(
+            K::CreditNote,
+            None,
+            Some((K::Invoice, "credit_notes")),
+            Immutable,
+            false,
+        );
         const CONFLICT: EntitySpec = EntitySpec {
             kind: K::Conflict,
             server_table: Some("sync_conflicts"),
@@ -151,6 +158,7 @@ impl EntityKind {
             K::Payment => &PAYMENT,
             K::Conflict => &CONFLICT,
             K::Allergy => &ALLERGY,
+            K::CreditNote => &CREDIT_NOTE,
         }
     }
 }
@@ -250,6 +258,7 @@ pub mod kinds {
     fixed!(Prescription: api::Prescription, api::NewPrescription, Unchangeable);
     fixed!(Invoice: api::Invoice, api::NewInvoice, Unchangeable);
     fixed!(Payment: api::Invoice, api::NewPayment, Unchangeable);
+    fixed!(CreditNote: api::Invoice, api::NewCreditNote, Unchangeable);
     fixed!(Conflict: ConflictRecord, Unchangeable, ResolveConflict);
     editable!(Allergy: api::Allergy, api::NewAllergy, api::AllergyPatch,
         [substance, reaction, severity, status]);
@@ -262,7 +271,7 @@ pub mod kinds {
 macro_rules! for_each_kind {
     ($kind:expr, $E:ident => $body:expr) => {
         $crate::__match_kinds!($kind, $E, $body; Patient, Appointment, Encounter, Addendum,
-            Prescription, Invoice, Payment, Conflict, Allergy)
+            Prescription, Invoice, Payment, Conflict, Allergy, CreditNote)
     };
 }
 

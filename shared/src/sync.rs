@@ -28,8 +28,9 @@ pub const MAX_PUSH_BATCH: usize = 500;
 pub const MAX_PULL_LIMIT: i64 = 5000;
 
 /// What a mutation or change is about. Child rows travel inside their parent entity
-/// (addenda in encounters, items in prescriptions, lines and payments in invoices); the
-/// mutation kinds `addendum` and `payment` create a child of an existing parent.
+/// (addenda in encounters, items in prescriptions, lines, payments and credit notes in
+/// invoices); the mutation kinds `addendum`, `payment` and `credit_note` create a child of an
+/// existing parent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
@@ -43,10 +44,11 @@ pub enum EntityKind {
     Payment,
     Conflict,
     Allergy,
+    CreditNote,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 9] = [
+    pub const ALL: [EntityKind; 10] = [
         EntityKind::Patient,
         EntityKind::Appointment,
         EntityKind::Encounter,
@@ -56,6 +58,7 @@ impl EntityKind {
         EntityKind::Payment,
         EntityKind::Conflict,
         EntityKind::Allergy,
+        EntityKind::CreditNote,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +72,7 @@ impl EntityKind {
             EntityKind::Payment => "payment",
             EntityKind::Conflict => "conflict",
             EntityKind::Allergy => "allergy",
+            EntityKind::CreditNote => "credit_note",
         }
     }
 
@@ -100,8 +104,8 @@ pub struct FieldChange {
 ///
 /// - `create`: `data` is the same body as the REST create (`NewPatient`, `NewAppointment`,
 ///   `NewEncounter`, `NewAddendum` with `parent_id` = the encounter, `NewPrescription`,
-///   `NewInvoice` with the device's `series` and `number`, `NewPayment` with `parent_id` = the
-///   invoice); `entity_id` is the new row's id and must equal `data.id` when that is given.
+///   `NewInvoice` with the device's `series` and `number`, `NewPayment` or `NewCreditNote` (with
+///   the device's `series` and `number`) with `parent_id` = the invoice); `entity_id` is the new row's id and must equal `data.id` when that is given.
 /// - `update`: `changes` maps field names (as in the entity's JSON) to [`FieldChange`]s.
 ///   For `conflict`, `changes` holds `{"resolution": {"value": "keep_server" | "use_client", "base": null}}`.
 ///   For `encounter`, `"sign": {"value": true, "base": false}` signs the note as the pushing

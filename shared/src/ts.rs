@@ -50,6 +50,7 @@ pub fn typescript() -> String {
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST
         SupplyKind, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
+        CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
         Invoice, InvoiceSupplier, InvoiceRecipient, InvoiceCancellation, CancelInvoice, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
         DayCollections, CollectionsReport,
         // GSTR-1

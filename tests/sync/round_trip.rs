@@ -559,7 +559,12 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
     let mut c = d.clinic(&mut engine)?;
     let patient = c.register_patient(new_patient("Bill Me", "9333333333"))?;
     check!(
-        series == vaidya_shared::numbering::device_series(&code, chrono::Utc::now())
+        series
+            == vaidya_shared::numbering::device_series(
+                vaidya_shared::numbering::Document::Invoice,
+                &code,
+                chrono::Utc::now(),
+            )
             && code == "D1",
         "device series of the year {series}"
     );

@@ -12,13 +12,15 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Addendum, Appointment, AppointmentPatch, AppointmentStatus, Encounter, EncounterPatch, Invoice,
-    InvoiceLine, InvoiceSupplier, NewAddendum, NewAppointment, NewEncounter, NewInvoice,
-    NewPatient, NewPayment, NewPrescription, Patient, PatientPatch, Payment, Prescription,
-    PrescriptionItem,
+    Addendum, Appointment, AppointmentPatch, AppointmentStatus, CreditNote, Encounter,
+    EncounterPatch, Invoice, InvoiceLine, InvoiceSupplier, NewAddendum, NewAppointment,
+    NewCreditNote, NewEncounter, NewInvoice, NewPatient, NewPayment, NewPrescription, Patient,
+    PatientPatch, Payment, Prescription, PrescriptionItem,
 };
 use vaidya_shared::entity::{kinds, Entity};
 use vaidya_shared::gst;
+use vaidya_shared::numbering;
+use vaidya_shared::rules::validation::credit_note_lines;
 use vaidya_shared::rules::Valid;
 use vaidya_shared::sync::{EntityKind, Operation, Resolution};
 
@@ -498,6 +500,70 @@ impl ClinicPartition {
         Ok(invoice)
     }
 
+    /// Issues a credit note offline against a cached invoice, from this PC's credit-note
+    /// series of the year (`2526-C3`), taking the next number in the same transaction as
+    /// the note. The shared rule (`credit_note_lines`) decides what each line gives back,
+    /// as the server will. A PC the server has not yet given a series code issues none.
+    pub fn create_credit_note(
+        &mut self,
+        invoice_id: Uuid,
+        new: Valid<NewCreditNote>,
+    ) -> Result<Invoice, PartitionError> {
+        let new = new.into_inner();
+        let mut invoice =
+            self.peek::<kinds::Invoice>(invoice_id)?
+                .ok_or(PartitionError::NotFound {
+                    entity: "invoice",
+                    id: invoice_id,
+                })?;
+        let code = self.invoice_series_code()?.ok_or_else(|| PartitionError::InvalidValue {
+            field: "series".to_owned(),
+            message: "This PC has no credit-note series yet; connect to the server once, then issue it."
+                .to_owned(),
+        })?;
+        let id = new.id.unwrap_or_else(Uuid::now_v7);
+        let issued_at = stored_now();
+        let (lines, totals) = credit_note_lines(&invoice, &new, issued_at).map_err(|e| {
+            PartitionError::InvalidValue {
+                field: e.field.clone().unwrap_or_else(|| "lines".to_owned()),
+                message: e.message,
+            }
+        })?;
+        let series = numbering::device_series(numbering::Document::CreditNote, &code, issued_at);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let number = ClinicPartition::take_invoice_number(&tx, &series)?;
+        invoice.credit_notes.push(CreditNote {
+            id,
+            invoice_id,
+            credit_note_number: vaidya_shared::gst::invoice_number(&series, number),
+            series: series.clone(),
+            number,
+            issued_at,
+            reason: new.reason.clone(),
+            lines,
+            totals,
+        });
+        let mut m = new_mutation(EntityKind::CreditNote, id, Operation::Create, None);
+        // The date printed on the note is the one the server keeps.
+        m.made_at = issued_at;
+        m.parent_id = Some(invoice_id);
+        m.data = Some(Value::Object(to_object(&NewCreditNote {
+            id: Some(id),
+            series: Some(series),
+            number: Some(number),
+            ..new
+        })?));
+        invoice.upsert(&tx)?;
+        if let Some(author) = &self.author {
+            author.sign(self.clinic_id, &mut m);
+        }
+        append(&tx, &m)?;
+        tx.commit()?;
+        Ok(invoice)
+    }
+
     /// Cancels an issued invoice offline, by `by` (the signed-in member): the invoice is
     /// kept and marked, and the `cancel` act goes to the server with the act's own time.
     /// The caller has checked the rules (`rules::validation::invoice_cancellable`).
@@ -633,6 +699,7 @@ impl ClinicPartition {
             supplier: Some(supplier.clone()),
             recipient: new.recipient.clone(),
             cancellation: None,
+            credit_notes: Vec::new(),
         };
         let mut m = new_mutation(EntityKind::Invoice, id, Operation::Create, None);
         // The date printed on the invoice is the one the server keeps.

@@ -40,7 +40,7 @@ fn tax_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<LineTax> {
 const COLUMNS: &str = "id, clinic_id, patient_id, series, number, invoice_number, issued_at, \
                        place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, \
                        igst_paise, total_paise, paid_paise, version, supplier, recipient, \
-                       cancellation";
+                       cancellation, credit_notes";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
     Ok(Invoice {
@@ -61,6 +61,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
         supplier: json_at(row, 16)?,
         recipient: json_at(row, 17)?,
         cancellation: json_at(row, 18)?,
+        credit_notes: json_at(row, 19)?.unwrap_or_default(),
     })
 }
 
@@ -88,9 +89,9 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         "INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
                                issued_at, place_of_supply, supply_kind, taxable_paise,
                                cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
-                               version, supplier, recipient, cancellation)
+                               version, supplier, recipient, cancellation, credit_notes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19)
+                 ?18, ?19, ?20)
          ON CONFLICT (id) DO UPDATE SET
              clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
              series = excluded.series, number = excluded.number,
@@ -100,7 +101,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
              sgst_paise = excluded.sgst_paise, igst_paise = excluded.igst_paise,
              total_paise = excluded.total_paise, paid_paise = excluded.paid_paise,
              version = excluded.version, supplier = excluded.supplier,
-             recipient = excluded.recipient, cancellation = excluded.cancellation",
+             recipient = excluded.recipient, cancellation = excluded.cancellation,
+             credit_notes = excluded.credit_notes",
     )?
     .execute(params![
         i.id.to_string(),
@@ -128,6 +130,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         i.cancellation
             .as_ref()
             .map(|c| serde_json::to_string(c).expect("a cancellation serializes")),
+        (!i.credit_notes.is_empty())
+            .then(|| serde_json::to_string(&i.credit_notes).expect("credit notes serialize")),
     ])?;
 
     let id = i.id.to_string();
@@ -272,6 +276,13 @@ impl Cached for kinds::Invoice {
 
 /// A payment travels inside its invoice: cached and read back as the invoice.
 impl Cached for kinds::Payment {
+    fn peek(conn: &Connection, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
+        kinds::Invoice::peek(conn, id)
+    }
+}
+
+/// A credit note travels inside its invoice, like a payment.
+impl Cached for kinds::CreditNote {
     fn peek(conn: &Connection, id: Uuid) -> Result<Option<Invoice>, PartitionError> {
         kinds::Invoice::peek(conn, id)
     }

@@ -399,6 +399,12 @@ ALTER TABLE invoices ADD COLUMN recipient TEXT CHECK (recipient IS NULL OR json_
 ALTER TABLE invoices ADD COLUMN cancellation TEXT
     CHECK (cancellation IS NULL OR json_valid(cancellation));
 "#,
+    // 13 → 14: an invoice's credit notes (JSON array of `CreditNote`; NULL when none).
+    // They are read only with their invoice, never queried on their own.
+    r#"
+ALTER TABLE invoices ADD COLUMN credit_notes TEXT
+    CHECK (credit_notes IS NULL OR json_valid(credit_notes));
+"#,
 ];
 
 /// The schema version this build writes and understands.

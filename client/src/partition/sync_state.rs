@@ -171,7 +171,11 @@ impl ClinicPartition {
     /// and six hex digits of the device id, without a year.
     pub fn invoice_series_at(&mut self, at: DateTime<Utc>) -> Result<String, PartitionError> {
         if let Some(code) = self.invoice_series_code()? {
-            return Ok(numbering::device_series(&code, at));
+            return Ok(numbering::device_series(
+                numbering::Document::Invoice,
+                &code,
+                at,
+            ));
         }
         let id = self.device_id()?;
         Ok(format!("D{}", id[..6].to_uppercase()))

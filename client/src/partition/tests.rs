@@ -603,6 +603,25 @@ fn invoice(clinic: Uuid, patient_id: Uuid, number: i64) -> Invoice {
         supplier: Some(crate::clinic::test_supplier()),
         recipient: None,
         cancellation: None,
+        // Kept with the invoice and read back whole (a JSON column of the cached row).
+        credit_notes: vec![vaidya_shared::api::CreditNote {
+            id: Uuid::new_v4(),
+            invoice_id: id,
+            series: "2526-C1".to_owned(),
+            number,
+            credit_note_number: format!("2526-C1/{number:06}"),
+            issued_at: at(12, 0),
+            reason: "Billed twice".to_owned(),
+            lines: vec![vaidya_shared::api::CreditNoteLine {
+                invoice_line_id: Uuid::new_v4(),
+                position: 1,
+                description: "Consultation".to_owned(),
+                sac_hsn: "999312".to_owned(),
+                gst_rate_bp: 1800,
+                tax,
+            }],
+            totals: tax,
+        }],
     }
 }
 

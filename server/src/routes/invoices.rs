@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, CancelInvoice, CancelledInvoiceNumber, ClinicalQuery, Invoice,
-    InvoiceCancellation, InvoiceLine, InvoiceRecipient, InvoiceSeries, InvoiceSupplier, NewInvoice,
-    NewInvoiceSeries, NewPayment, Page, Payment, PaymentMethod,
+    AuditAction, CancelInvoice, CancelledInvoiceNumber, ClinicalQuery, CreditNote, CreditNoteLine,
+    Invoice, InvoiceCancellation, InvoiceLine, InvoiceRecipient, InvoiceSeries, InvoiceSupplier,
+    NewCreditNote, NewInvoice, NewInvoiceSeries, NewPayment, Page, Payment, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
-use vaidya_shared::numbering::{self, Series};
-use vaidya_shared::rules::validation::{invoice_cancellable, payment_fits};
+use vaidya_shared::numbering::{self, Document, Series};
+use vaidya_shared::rules::validation::{credit_note_lines, invoice_cancellable, payment_fits};
 use vaidya_shared::rules::{Action, Resource, Valid, Validate};
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -81,6 +81,7 @@ pub fn from_row(r: &Row) -> Invoice {
                     .get::<_, Option<String>>("recipient_name")
                     .unwrap_or_default(),
             }),
+        credit_notes: Vec::new(),
         cancellation: r
             .get::<_, Option<DateTime<Utc>>>("cancelled_at")
             .map(|cancelled_at| InvoiceCancellation {
@@ -146,7 +147,80 @@ pub async fn with_details(
             inv.payments.push(p);
         }
     }
+    with_credit_notes(tx, clinic, &ids, &mut list).await?;
     Ok(list)
+}
+
+/// Attach each invoice's credit notes with their lines (two queries per page).
+async fn with_credit_notes(
+    tx: &RequestTx,
+    clinic: Uuid,
+    ids: &[Uuid],
+    list: &mut [Invoice],
+) -> Result<(), AppError> {
+    for r in tx
+        .query(
+            "SELECT invoice_id, id, series, number, issued_at, reason,
+                    taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise
+             FROM vaidya.credit_notes WHERE clinic_id = $1 AND invoice_id = ANY($2)
+             ORDER BY issued_at, series, number",
+            &[&clinic, &ids],
+        )
+        .await?
+    {
+        let parent: Uuid = r.get("invoice_id");
+        let (series, number): (String, i64) = (r.get("series"), r.get("number"));
+        if let Some(inv) = list.iter_mut().find(|i| i.id == parent) {
+            inv.credit_notes.push(CreditNote {
+                id: r.get("id"),
+                invoice_id: parent,
+                credit_note_number: gst::invoice_number(&series, number),
+                series,
+                number,
+                issued_at: r.get("issued_at"),
+                reason: r.get("reason"),
+                lines: Vec::new(),
+                totals: tax_of(&r),
+            });
+        }
+    }
+    let note_ids: Vec<Uuid> = list
+        .iter()
+        .flat_map(|i| i.credit_notes.iter().map(|c| c.id))
+        .collect();
+    if note_ids.is_empty() {
+        return Ok(());
+    }
+    for r in tx
+        .query(
+            "SELECT c.credit_note_id, c.invoice_line_id, c.position, c.gst_rate_bp,
+                    l.description, l.sac_hsn,
+                    c.taxable_paise, c.cgst_paise, c.sgst_paise, c.igst_paise, c.total_paise
+             FROM vaidya.credit_note_lines c
+             JOIN vaidya.invoice_lines l ON l.clinic_id = c.clinic_id AND l.id = c.invoice_line_id
+             WHERE c.clinic_id = $1 AND c.credit_note_id = ANY($2)
+             ORDER BY c.credit_note_id, c.position",
+            &[&clinic, &note_ids],
+        )
+        .await?
+    {
+        let note_id: Uuid = r.get("credit_note_id");
+        let note = list
+            .iter_mut()
+            .flat_map(|i| i.credit_notes.iter_mut())
+            .find(|c| c.id == note_id);
+        if let Some(note) = note {
+            note.lines.push(CreditNoteLine {
+                invoice_line_id: r.get("invoice_line_id"),
+                position: r.get("position"),
+                description: r.get("description"),
+                sac_hsn: r.get("sac_hsn"),
+                gst_rate_bp: r.get::<_, i32>("gst_rate_bp") as u32,
+                tax: tax_of(&r),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Invoice, AppError> {
@@ -356,8 +430,32 @@ pub async fn create(
         .await
 }
 
-/// A device series of a year is written only by the device its code was allocated to
-/// (`POST /v1/clinics/{id}/invoice-series`): two PCs never number into one series.
+/// A series takes a document of its own kind, dated in its year, and a device series only
+/// from the device its code was allocated to (`POST /v1/clinics/{id}/invoice-series`): two
+/// PCs never number into one series.
+pub async fn check_series_of(
+    tx: &RequestTx,
+    clinic: Uuid,
+    series: &str,
+    document: Document,
+) -> Result<(), AppError> {
+    let parsed = Series::parse(series);
+    if parsed.document() != document {
+        return Err(AppError::field(
+            "series",
+            format!("Series {series} numbers another kind of document."),
+        ));
+    }
+    numbering::check_issue_year(series, tx.acted_at()).map_err(|m| AppError::field("series", m))?;
+    match parsed {
+        Series::Device(_, _, n) => {
+            let code = numbering::device_code(n).unwrap_or_default();
+            device_series_is_mine(tx, clinic, &code).await
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn device_series_is_mine(tx: &RequestTx, clinic: Uuid, code: &str) -> Result<(), AppError> {
     let owner = tx
         .query_opt(
@@ -389,13 +487,9 @@ pub async fn insert(
     // No series: the main series of the year the invoice is issued in.
     let series = match &new.series {
         Some(series) => series.clone(),
-        None => numbering::main_series(tx.acted_at()),
+        None => numbering::main_series(Document::Invoice, tx.acted_at()),
     };
-    numbering::check_issue_year(&series, tx.acted_at())
-        .map_err(|m| AppError::field("series", m))?;
-    if let Series::Device(_, code) = Series::parse(&series) {
-        device_series_is_mine(tx, clinic, code).await?;
-    }
+    check_series_of(tx, clinic, &series, Document::Invoice).await?;
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let clinic_row = super::clinics::load(tx, clinic).await?;
     // The shared GST rules decide, as on the device that issued it offline: place of
@@ -543,6 +637,89 @@ pub async fn cancel_invoice(
     load(tx, clinic, invoice_id).await
 }
 
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/invoices/{id}/credit-notes", tag = "invoices", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = NewCreditNote,
+    responses((status = 201, body = Invoice, description = "The invoice with its new credit note"),
+        (status = 403, description = "`forbidden`: the member's role may not issue credit notes", body = ApiError),
+        (status = 409, description = "`invalid_state`: the invoice is cancelled, or the s. 34(2) time limit has passed", body = ApiError),
+        (status = 422, description = "`invalid_field`: a line not on the invoice, more than is left of a line, no reason", body = ApiError)))]
+/// Issues a credit note against an invoice (CGST Act s. 34): part or all of its lines'
+/// value given back, numbered in the clinic's credit-note series of the year.
+pub async fn add_credit_note(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, invoice_id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(new): ApiJson<NewCreditNote>,
+) -> Result<(StatusCode, Json<Invoice>), AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, Resource::CreditNote, Action::Create)
+                .await?;
+            let (note_id, inv) =
+                insert_credit_note(tx, clinic, invoice_id, new.validate(today())?).await?;
+            tx.audit(
+                clinic,
+                AuditAction::Create,
+                "credit_note",
+                &[note_id, invoice_id],
+                &[inv.patient_id],
+            )
+            .await?;
+            Ok((StatusCode::CREATED, Json(inv)))
+        })
+        .await
+}
+
+/// Issues a credit note through the shared rules (`credit_note_lines`), at the act's time,
+/// by the acting member; the invoice is locked so two desks cannot credit one line twice.
+pub async fn insert_credit_note(
+    tx: &RequestTx,
+    clinic: Uuid,
+    invoice_id: Uuid,
+    new: Valid<NewCreditNote>,
+) -> Result<(Uuid, Invoice), AppError> {
+    let new = new.into_inner();
+    let id = new.id.unwrap_or_else(Uuid::now_v7);
+    tx.query_opt(
+        "SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
+        &[&clinic, &invoice_id],
+    )
+    .await?
+    .ok_or_else(AppError::not_found)?;
+    let inv = load(tx, clinic, invoice_id).await?;
+    let (lines, totals) = credit_note_lines(&inv, &new, tx.acted_at())?;
+    let series = match &new.series {
+        Some(series) => series.clone(),
+        None => numbering::main_series(Document::CreditNote, tx.acted_at()),
+    };
+    check_series_of(tx, clinic, &series, Document::CreditNote).await?;
+    let number = match new.number {
+        Some(n) => n,
+        None => super::next_counter(tx, clinic, &format!("credit_note:{series}")).await?,
+    };
+    tx.execute(
+        "INSERT INTO vaidya.credit_notes (id, clinic_id, invoice_id, series, number, issued_at, issued_by, reason,
+                taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        &[&id, &clinic, &invoice_id, &series, &number, &tx.acted_at(), &tx.user_id(), &new.reason,
+          &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise],
+    )
+    .await?;
+    for l in &lines {
+        let t = l.tax;
+        tx.execute(
+            "INSERT INTO vaidya.credit_note_lines (id, clinic_id, credit_note_id, invoice_line_id, position, gst_rate_bp,
+                    taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            &[&Uuid::now_v7(), &clinic, &id, &l.invoice_line_id, &l.position, &(l.gst_rate_bp as i32),
+              &t.taxable_paise, &t.cgst_paise, &t.sgst_paise, &t.igst_paise, &t.total_paise],
+        )
+        .await?;
+    }
+    Ok((id, load(tx, clinic, invoice_id).await?))
+}
+
 /// Record a payment against an invoice; never more than is due.
 pub async fn insert_payment(
     tx: &RequestTx,
@@ -613,6 +790,31 @@ impl Store for kinds::Payment {
     ) -> Result<Invoice, AppError> {
         let invoice = crate::store::parent_of(EntityKind::Payment, parent)?;
         Ok(insert_payment(tx, clinic, invoice, new).await?.1)
+    }
+    async fn patch(
+        _tx: &RequestTx,
+        _clinic: Uuid,
+        _id: Uuid,
+        patch: Valid<Unchangeable>,
+    ) -> Result<Invoice, AppError> {
+        match patch.into_inner() {}
+    }
+}
+
+/// A credit note travels inside its invoice, like a payment.
+impl Store for kinds::CreditNote {
+    const COLUMNS: &'static str = COLUMNS;
+    fn from_row(r: &Row) -> Result<Invoice, AppError> {
+        Ok(from_row(r))
+    }
+    async fn insert(
+        tx: &RequestTx,
+        clinic: Uuid,
+        parent: Option<Uuid>,
+        new: Valid<NewCreditNote>,
+    ) -> Result<Invoice, AppError> {
+        let invoice = crate::store::parent_of(EntityKind::CreditNote, parent)?;
+        Ok(insert_credit_note(tx, clinic, invoice, new).await?.1)
     }
     async fn patch(
         _tx: &RequestTx,

@@ -72,12 +72,13 @@ pub enum Resource {
     Payment,
     Conflict,
     Allergy,
+    CreditNote,
     Member,
     AuditLog,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 11] = [
+    pub const ALL: [Resource; 12] = [
         Resource::Patient,
         Resource::Appointment,
         Resource::Encounter,
@@ -87,6 +88,7 @@ impl Resource {
         Resource::Payment,
         Resource::Conflict,
         Resource::Allergy,
+        Resource::CreditNote,
         Resource::Member,
         Resource::AuditLog,
     ];
@@ -102,6 +104,7 @@ impl Resource {
             Resource::Payment => "payment",
             Resource::Conflict => "conflict",
             Resource::Allergy => "allergy",
+            Resource::CreditNote => "credit_note",
             Resource::Member => "member",
             Resource::AuditLog => "audit_log",
         }
@@ -119,6 +122,7 @@ impl Resource {
             Resource::Payment => "payments",
             Resource::Conflict => "conflicts",
             Resource::Allergy => "allergies",
+            Resource::CreditNote => "credit notes",
             Resource::Member => "clinic members",
             Resource::AuditLog => "the audit trail",
         }
@@ -137,6 +141,7 @@ impl From<EntityKind> for Resource {
             EntityKind::Payment => Resource::Payment,
             EntityKind::Conflict => Resource::Conflict,
             EntityKind::Allergy => Resource::Allergy,
+            EntityKind::CreditNote => Resource::CreditNote,
         }
     }
 }
@@ -193,6 +198,9 @@ pub const GRANTS: &[Grant] = &[
     grant(Resource::Invoice, Action::Cancel, BILLING),
     grant(Resource::Payment, Action::Read, BILLING),
     grant(Resource::Payment, Action::Create, BILLING),
+    // Corrections of a bill are the biller's: a credit note gives value back (s. 34).
+    grant(Resource::CreditNote, Action::Read, BILLING),
+    grant(Resource::CreditNote, Action::Create, BILLING),
     // Conflicts about clinical records carry clinical values: the database shows those to
     // the roles that may read the record itself (see `tests/server/policies.rs`).
     grant(Resource::Conflict, Action::Read, EVERYONE),
@@ -276,6 +284,8 @@ pub const TABLES: &[(&str, Resource)] = &[
     ("payments", Resource::Payment),
     ("allergies", Resource::Allergy),
     ("cancelled_invoice_numbers", Resource::Invoice),
+    ("credit_notes", Resource::CreditNote),
+    ("credit_note_lines", Resource::CreditNote),
 ];
 
 /// The resources `role` may read, as one key. Roles with the same key are shown the same

@@ -788,10 +788,11 @@ pub fn payment_fits(amount_paise: i64, invoice: &crate::api::Invoice) -> Result<
             "This invoice is cancelled; it takes no more payments.",
         ));
     }
-    // In i128: no amount a request can carry overflows (-i64::MIN does in i64).
+    // In i128: no amount a request can carry overflows (-i64::MIN does in i64). What
+    // credit notes gave back is no longer due.
     let (amount, total, paid) = (
         i128::from(amount_paise),
-        i128::from(invoice.totals.total_paise),
+        i128::from(invoice.totals.total_paise) - i128::from(invoice.credited_paise()),
         i128::from(invoice.paid_paise),
     );
     if amount > total - paid {
@@ -809,12 +810,179 @@ pub fn payment_fits(amount_paise: i64, invoice: &crate::api::Invoice) -> Result<
     Ok(())
 }
 
+// ------------------------------------------------------------------ credit notes
+
+impl Validate for crate::api::NewCreditNote {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        use crate::numbering::{Document, Series};
+        match (&self.series, self.number) {
+            (None, None) => {}
+            (Some(series), Some(number)) => {
+                check_series("series", series)?;
+                if !matches!(
+                    Series::parse(series),
+                    Series::Device(Document::CreditNote, ..)
+                ) {
+                    return Err(invalid(
+                        "series",
+                        "A device numbers credit notes only in its own credit-note series of the year.",
+                    ));
+                }
+                if number <= 0 {
+                    return Err(invalid("number", "A credit note number must be positive."));
+                }
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "number",
+                    "A device's credit note brings its number.",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "number",
+                    "Numbers of the main series are assigned by the server.",
+                ))
+            }
+        }
+        if self.lines.is_empty() || self.lines.len() > limits::INVOICE_LINES {
+            return Err(invalid(
+                "lines",
+                format!(
+                    "A credit note credits 1 to {} lines.",
+                    limits::INVOICE_LINES
+                ),
+            ));
+        }
+        for (i, line) in self.lines.iter().enumerate() {
+            if self.lines[..i]
+                .iter()
+                .any(|l| l.invoice_line_id == line.invoice_line_id)
+            {
+                return Err(invalid(
+                    format!("lines[{i}].invoice_line_id"),
+                    "Each invoice line is credited once per credit note.",
+                ));
+            }
+            if line.taxable_paise <= 0 {
+                return Err(invalid(
+                    format!("lines[{i}].taxable_paise"),
+                    "The amount credited must be more than zero.",
+                ));
+            }
+        }
+        Ok(Valid(crate::api::NewCreditNote {
+            reason: required_text("reason", &self.reason, limits::CANCEL_REASON)?,
+            ..self
+        }))
+    }
+}
+
+/// What a credit note against `invoice` gives back, line by line, or why it may not be
+/// issued (CGST Act s. 34): not on a cancelled invoice; not dated before the invoice, nor
+/// after 30 November following the end of the invoice's financial year (s. 34(2)); on each
+/// line at most the taxable value not yet credited, taxed at the line's own rate. The part
+/// that credits what is left of a line takes what is left of its tax, so a line credited in
+/// several notes gives back exactly its tax, never a paisa more or less.
+pub fn credit_note_lines(
+    invoice: &crate::api::Invoice,
+    new: &crate::api::NewCreditNote,
+    issued_at: DateTime<Utc>,
+) -> Result<(Vec<crate::api::CreditNoteLine>, gst::LineTax), ApiError> {
+    use crate::numbering::FinancialYear;
+    if invoice.cancellation.is_some() {
+        return Err(invalid_state(
+            "This invoice is cancelled; nothing on it is left to credit.",
+        ));
+    }
+    if issued_at < invoice.issued_at {
+        return Err(invalid_state(
+            "A credit note cannot be dated before its invoice.",
+        ));
+    }
+    let year = FinancialYear::of(invoice.issued_at);
+    let last = year.last_credit_note_day();
+    if crate::rules::clock::india_date(issued_at) > last {
+        return Err(invalid_state(format!(
+            "Credit notes for invoices of {}–{:02} could be issued until {} (CGST Act s. 34(2)).",
+            year.0,
+            (year.0 + 1) % 100,
+            last.format("%d %B %Y")
+        )));
+    }
+    let mut lines = Vec::with_capacity(new.lines.len());
+    for (i, wanted) in new.lines.iter().enumerate() {
+        let Some(line) = invoice
+            .lines
+            .iter()
+            .find(|l| l.id == wanted.invoice_line_id)
+        else {
+            return Err(invalid(
+                format!("lines[{i}].invoice_line_id"),
+                "This line is not on the invoice.",
+            ));
+        };
+        let credited = invoice
+            .credit_notes
+            .iter()
+            .flat_map(|c| &c.lines)
+            .filter(|c| c.invoice_line_id == line.id)
+            .map(|c| c.tax)
+            .collect::<Vec<_>>();
+        let credited = gst::sum_lines(&credited).map_err(|e| invalid("lines", e.to_string()))?;
+        let left = line.tax.taxable_paise - credited.taxable_paise;
+        if wanted.taxable_paise > left {
+            return Err(invalid(
+                format!("lines[{i}].taxable_paise"),
+                format!(
+                    "At most {} paise of this line's value is left to credit.",
+                    left.max(0)
+                ),
+            ));
+        }
+        let tax = if wanted.taxable_paise == left {
+            gst::LineTax {
+                taxable_paise: left,
+                cgst_paise: line.tax.cgst_paise - credited.cgst_paise,
+                sgst_paise: line.tax.sgst_paise - credited.sgst_paise,
+                igst_paise: line.tax.igst_paise - credited.igst_paise,
+                total_paise: line.tax.total_paise - credited.total_paise,
+            }
+        } else {
+            gst::tax_line(
+                1,
+                wanted.taxable_paise,
+                0,
+                line.gst_rate_bp,
+                invoice.supply_kind,
+            )
+            .map_err(|e| invalid(format!("lines[{i}].taxable_paise"), e.to_string()))?
+        };
+        lines.push(crate::api::CreditNoteLine {
+            invoice_line_id: line.id,
+            position: i as i32 + 1,
+            description: line.description.clone(),
+            sac_hsn: line.sac_hsn.clone(),
+            gst_rate_bp: line.gst_rate_bp,
+            tax,
+        });
+    }
+    let taxes: Vec<gst::LineTax> = lines.iter().map(|l| l.tax).collect();
+    let totals = gst::sum_lines(&taxes).map_err(|e| invalid("lines", e.to_string()))?;
+    Ok((lines, totals))
+}
+
 /// An issued invoice is cancelled once (kept and marked, never deleted, never undone), and
 /// only with nothing paid on it: the payments are refunded first, so the books never keep
 /// money against a cancelled bill.
 pub fn invoice_cancellable(invoice: &crate::api::Invoice) -> Result<(), ApiError> {
     if invoice.cancellation.is_some() {
         return Err(invalid_state("This invoice is already cancelled."));
+    }
+    if !invoice.credit_notes.is_empty() {
+        return Err(invalid_state(
+            "This invoice has credit notes; credit what is left instead of cancelling it.",
+        ));
     }
     if invoice.paid_paise != 0 {
         return Err(invalid_state(
@@ -856,6 +1024,147 @@ mod payment_tests {
         for amount in [-10_000, -1, 1, 40_000] {
             assert!(payment_fits(amount, &invoice).is_ok(), "{amount}");
         }
+    }
+}
+
+#[cfg(test)]
+mod credit_note_tests {
+    use super::*;
+    use crate::api::{Invoice, NewCreditNote, NewCreditNoteLine};
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    /// A bill of 31 March 2026 (India): a consultation (exempt) and a procedure at 18 %.
+    fn invoice() -> Invoice {
+        let line = |id: u128, pos: i32, rate: u32, taxable: i64, half: i64| {
+            serde_json::json!({"id": Uuid::from_u128(id), "position": pos, "description": "x",
+                "sac_hsn": "999312", "quantity": 1, "unit_price_paise": taxable, "discount_paise": 0,
+                "gst_rate_bp": rate, "tax": {"taxable_paise": taxable, "cgst_paise": half,
+                "sgst_paise": half, "igst_paise": 0, "total_paise": taxable + 2 * half}})
+        };
+        serde_json::from_value(serde_json::json!({
+            "id": Uuid::nil(), "clinic_id": Uuid::nil(), "patient_id": Uuid::nil(),
+            "series": "2526-INV", "number": 1, "invoice_number": "2526-INV/000001",
+            "issued_at": "2026-03-31T12:00:00Z", "place_of_supply": "27", "supply_kind": "intra_state",
+            "lines": [line(1, 1, 0, 50_000, 0), line(2, 2, 1800, 10_001, 900)],
+            "payments": [], "paid_paise": 0, "version": 1,
+            "totals": {"taxable_paise": 60_001, "cgst_paise": 900, "sgst_paise": 900, "igst_paise": 0, "total_paise": 61_801},
+        }))
+        .unwrap()
+    }
+
+    fn note(lines: &[(u128, i64)]) -> NewCreditNote {
+        NewCreditNote {
+            id: None,
+            series: None,
+            number: None,
+            reason: "Procedure not done".into(),
+            lines: lines
+                .iter()
+                .map(|(id, paise)| NewCreditNoteLine {
+                    invoice_line_id: Uuid::from_u128(*id),
+                    taxable_paise: *paise,
+                })
+                .collect(),
+        }
+    }
+
+    fn in_april() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 4, 2, 6, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_line_credited_in_parts_gives_back_exactly_its_tax() {
+        let mut inv = invoice();
+        let (first, totals) = credit_note_lines(&inv, &note(&[(2, 5_000)]), in_april()).unwrap();
+        // 18 % of ₹50.00: ₹4.50 each half.
+        assert_eq!((first[0].tax.cgst_paise, totals.total_paise), (450, 5_900));
+        inv.credit_notes.push(crate::api::CreditNote {
+            id: Uuid::new_v4(),
+            invoice_id: inv.id,
+            series: "2627-CN".into(),
+            number: 1,
+            credit_note_number: "2627-CN/000001".into(),
+            issued_at: in_april(),
+            reason: "x".into(),
+            lines: first,
+            totals,
+        });
+        let too_much = credit_note_lines(&inv, &note(&[(2, 5_002)]), in_april()).unwrap_err();
+        assert_eq!(too_much.field.as_deref(), Some("lines[0].taxable_paise"));
+        let (rest, _) = credit_note_lines(&inv, &note(&[(2, 5_001)]), in_april()).unwrap();
+        // What is left of the tax (₹9.00 − ₹4.50), not 18 % of ₹50.01 rounded.
+        assert_eq!((rest[0].tax.cgst_paise, rest[0].tax.sgst_paise), (450, 450));
+        // The credit no longer counts as due.
+        assert!(payment_fits(61_801 - 5_900, &inv).is_ok());
+        assert!(payment_fits(61_801 - 5_899, &inv).is_err());
+        assert!(
+            invoice_cancellable(&inv).is_err(),
+            "credit the rest instead"
+        );
+    }
+
+    #[test]
+    fn a_credit_note_keeps_to_its_invoice_and_the_time_limit() {
+        let inv = invoice();
+        let unknown = credit_note_lines(&inv, &note(&[(9, 1)]), in_april()).unwrap_err();
+        assert_eq!(unknown.field.as_deref(), Some("lines[0].invoice_line_id"));
+        let before = Utc.with_ymd_and_hms(2026, 3, 30, 6, 0, 0).unwrap();
+        assert_eq!(
+            credit_note_lines(&inv, &note(&[(1, 1)]), before)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidState
+        );
+        // s. 34(2): until 30 November after the year (2025–26) ends, India time.
+        let last = Utc.with_ymd_and_hms(2026, 11, 30, 18, 0, 0).unwrap();
+        assert!(credit_note_lines(&inv, &note(&[(1, 1)]), last).is_ok());
+        let late = Utc.with_ymd_and_hms(2026, 11, 30, 18, 31, 0).unwrap();
+        let refused = credit_note_lines(&inv, &note(&[(1, 1)]), late).unwrap_err();
+        assert!(refused.message.contains("2025–26"), "{}", refused.message);
+        let mut cancelled = inv.clone();
+        cancelled.cancellation = Some(crate::api::InvoiceCancellation {
+            cancelled_at: in_april(),
+            cancelled_by: Uuid::nil(),
+            reason: "x".into(),
+        });
+        assert!(credit_note_lines(&cancelled, &note(&[(1, 1)]), in_april()).is_err());
+    }
+
+    #[test]
+    fn a_new_credit_note_is_checked_before_any_invoice_is_read() {
+        let today = Utc::now().date_naive();
+        let field = |n: NewCreditNote| n.validate(today).unwrap_err().field;
+        assert_eq!(field(note(&[])), Some("lines".into()));
+        assert_eq!(
+            field(note(&[(1, 0)])),
+            Some("lines[0].taxable_paise".into())
+        );
+        assert_eq!(
+            field(note(&[(1, 5), (1, 6)])),
+            Some("lines[1].invoice_line_id".into())
+        );
+        let mut blank = note(&[(1, 5)]);
+        blank.reason = "  ".into();
+        assert_eq!(field(blank), Some("reason".into()));
+        let numbered = |series: Option<&str>, number: Option<i64>| NewCreditNote {
+            series: series.map(str::to_owned),
+            number,
+            ..note(&[(1, 5)])
+        };
+        assert_eq!(field(numbered(None, Some(3))), Some("number".into()));
+        assert_eq!(
+            field(numbered(Some("2627-C3"), None)),
+            Some("number".into())
+        );
+        for wrong in ["2627-CN", "2627-D3", "C3"] {
+            assert_eq!(
+                field(numbered(Some(wrong), Some(1))),
+                Some("series".into()),
+                "{wrong}"
+            );
+        }
+        assert!(numbered(Some("2627-C3"), Some(1)).validate(today).is_ok());
     }
 }
 

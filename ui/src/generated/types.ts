@@ -259,6 +259,56 @@ export type Payment = { id: string, invoice_id: string, amount_paise: number, me
 
 export type NewPayment = { id?: string | null, amount_paise: number, method: PaymentMethod, reference: string | null, };
 
+/**
+ * A credit note against an issued invoice (CGST Act s. 34, Rule 53(1A)): part or all of
+ * some of its lines' taxable value given back, with the tax on it at each line's rate.
+ * It travels inside its invoice, like a payment; it is never edited or deleted. Money
+ * already paid goes back as a refund (a negative payment).
+ */
+export type CreditNote = { id: string, invoice_id: string, 
+/**
+ * The credit-note series of the year (`2526-CN`, numbered by the server, or a PC's
+ * `2526-C3`): `numbering`.
+ */
+series: string, number: number, 
+/**
+ * Printed number, `<series>/<number>`.
+ */
+credit_note_number: string, 
+/**
+ * The note's own date (the act's time on the device, bounded like every act).
+ */
+issued_at: string, reason: string, lines: Array<CreditNoteLine>, totals: LineTax, };
+
+/**
+ * One invoice line's credited part: its taxable value and the tax on it at the line's rate.
+ */
+export type CreditNoteLine = { invoice_line_id: string, position: number, description: string, sac_hsn: string, gst_rate_bp: number, tax: LineTax, };
+
+/**
+ * A credit note to issue (`POST …/invoices/{id}/credit-notes`, or offline a create of kind
+ * `credit_note` whose parent is the invoice).
+ */
+export type NewCreditNote = { id?: string | null, 
+/**
+ * A PC's credit-note series (offline issue); none: the clinic's main series of the year.
+ */
+series?: string | null, 
+/**
+ * The number within a PC's series; never for the main series.
+ */
+number?: number | null, 
+/**
+ * Why the value is given back (printed on the note).
+ */
+reason: string, lines: Array<NewCreditNoteLine>, };
+
+export type NewCreditNoteLine = { invoice_line_id: string, 
+/**
+ * The taxable value credited, in paise: more than 0, at most what is left of the line.
+ */
+taxable_paise: number, };
+
 export type Invoice = { id: string, clinic_id: string, patient_id: string, 
 /**
  * The series the number was issued from (one per device or branch desk).
@@ -284,7 +334,11 @@ recipient?: InvoiceRecipient | null,
 /**
  * Set once the invoice is cancelled (it is kept, and reported as cancelled).
  */
-cancellation?: InvoiceCancellation | null, };
+cancellation?: InvoiceCancellation | null, 
+/**
+ * Credit notes issued against it, oldest first.
+ */
+credit_notes: Array<CreditNote>, };
 
 /**
  * The supplier as printed on an invoice: the clinic's details at the issue, kept with the
@@ -552,10 +606,11 @@ field?: string | null, };
 
 /**
  * What a mutation or change is about. Child rows travel inside their parent entity
- * (addenda in encounters, items in prescriptions, lines and payments in invoices); the
- * mutation kinds `addendum` and `payment` create a child of an existing parent.
+ * (addenda in encounters, items in prescriptions, lines, payments and credit notes in
+ * invoices); the mutation kinds `addendum`, `payment` and `credit_note` create a child of an
+ * existing parent.
  */
-export type EntityKind = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy";
+export type EntityKind = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "credit_note";
 
 export type Operation = "create" | "update" | "delete";
 
@@ -583,8 +638,8 @@ signature: string, };
  *
  * - `create`: `data` is the same body as the REST create (`NewPatient`, `NewAppointment`,
  *   `NewEncounter`, `NewAddendum` with `parent_id` = the encounter, `NewPrescription`,
- *   `NewInvoice` with the device's `series` and `number`, `NewPayment` with `parent_id` = the
- *   invoice); `entity_id` is the new row's id and must equal `data.id` when that is given.
+ *   `NewInvoice` with the device's `series` and `number`, `NewPayment` or `NewCreditNote` (with
+ *   the device's `series` and `number`) with `parent_id` = the invoice); `entity_id` is the new row's id and must equal `data.id` when that is given.
  * - `update`: `changes` maps field names (as in the entity's JSON) to [`FieldChange`]s.
  *   For `conflict`, `changes` holds `{"resolution": {"value": "keep_server" | "use_client", "base": null}}`.
  *   For `encounter`, `"sign": {"value": true, "base": false}` signs the note as the pushing
@@ -733,4 +788,4 @@ export type Action = "read" | "create" | "update" | "delete" | "sign" | "cancel"
  * A kind of record a permission is about: every synced entity, plus the clinic's
  * administration (members, audit trail).
  */
-export type Resource = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "member" | "audit_log";
+export type Resource = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "credit_note" | "member" | "audit_log";
