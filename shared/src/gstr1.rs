@@ -2,7 +2,9 @@
 //! quarterly under QRMP), built from its invoices: B2B invoices (table 4A), B2C small
 //! supplies by place of supply and rate (table 7), nil-rated and exempt supplies (table 8),
 //! the HSN/SAC summary split into B2B and B2C (table 12) and the documents issued per series
-//! (table 13). A pure function of the invoices, so it is tested without a database; the
+//! (table 13); and the period's credit notes: to registered businesses in table 9B (CDNR),
+//! to consumers netted off tables 7 and 8, every one netted off table 12 and counted in
+//! table 13 as credit notes. A pure function of the invoices, so it is tested without a database; the
 //! server feeds it the rows its RLS shows the caller. Amounts are integer paise here and
 //! rupees only in [`Gstr1Report::offline_tool_json`], the file the GST offline tool imports.
 
@@ -71,6 +73,23 @@ pub struct SuppliedInvoice {
     pub cancelled: bool,
 }
 
+/// One credit note of the period (by its own date), with the lines it credits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuppliedCreditNote {
+    pub series: String,
+    pub number: i64,
+    pub note_number: String,
+    pub issued_on: NaiveDate,
+    /// The invoice it corrects (its place of supply and recipient are the note's).
+    pub invoice_number: String,
+    pub invoice_issued_on: NaiveDate,
+    pub place_of_supply: String,
+    pub recipient: Option<InvoiceRecipient>,
+    pub total_paise: i64,
+    /// The credited parts (`quantity` 0: a credit gives back value, not units).
+    pub lines: Vec<SuppliedLine>,
+}
+
 /// Tax at one rate: taxable value and the taxes on it, in paise.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -90,6 +109,30 @@ impl RateAmounts {
         self.cgst_paise += tax.cgst_paise;
         self.sgst_paise += tax.sgst_paise;
     }
+
+    fn sub(&mut self, tax: &LineTax) {
+        self.taxable_paise -= tax.taxable_paise;
+        self.igst_paise -= tax.igst_paise;
+        self.cgst_paise -= tax.cgst_paise;
+        self.sgst_paise -= tax.sgst_paise;
+    }
+}
+
+/// Table 9B (CDNR): one credit note to a registered business.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CreditNoteRow {
+    pub recipient_gstin: String,
+    pub recipient_name: String,
+    pub note_number: String,
+    pub issued_on: NaiveDate,
+    pub invoice_number: String,
+    pub invoice_issued_on: NaiveDate,
+    /// The whole note, exempt lines included.
+    pub value_paise: i64,
+    pub place_of_supply: String,
+    /// Its taxed lines, one row per rate.
+    pub items: Vec<RateAmounts>,
 }
 
 /// Table 4A: one invoice to a registered business.
@@ -141,10 +184,16 @@ pub struct HsnRow {
     pub amounts: RateAmounts,
 }
 
+/// GSTN's names of the documents of table 13.
+pub const INVOICES: &str = "Invoices for outward supply";
+pub const CREDIT_NOTES: &str = "Credit Note";
+
 /// Table 13: the numbers one series used in the period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DocumentSeries {
+    /// The nature of the documents ([`INVOICES`] or [`CREDIT_NOTES`]).
+    pub nature: String,
     pub series: String,
     /// First and last number used, as printed.
     pub from: String,
@@ -166,6 +215,9 @@ pub struct Gstr1Report {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub b2b: Vec<B2bInvoice>,
+    /// Table 9B: credit notes to registered businesses.
+    pub cdnr: Vec<CreditNoteRow>,
+    /// Table 7, net of the period's credit notes to consumers.
     pub b2cs: Vec<B2csRow>,
     pub nil: Vec<NilRow>,
     pub hsn_b2b: Vec<HsnRow>,
@@ -176,6 +228,10 @@ pub struct Gstr1Report {
     pub invoices: i64,
     pub value_paise: i64,
     pub totals: RateAmounts,
+    /// The period's credit notes: how many, their value, taxable value and taxes.
+    pub credit_notes: i64,
+    pub credited_paise: i64,
+    pub credit_totals: RateAmounts,
 }
 
 /// A number of a series that was cancelled in the period.
@@ -195,12 +251,14 @@ fn uqc(sac_hsn: &str) -> &'static str {
 }
 
 impl Gstr1Report {
-    /// The report of `invoices` (the period's, in any order) and the numbers cancelled in it.
+    /// The report of `invoices` and `credit_notes` (the period's, in any order) and the
+    /// numbers cancelled in it.
     pub fn build(
         clinic_id: Uuid,
         gstin: &str,
         query: &Gstr1Query,
         invoices: &[SuppliedInvoice],
+        credit_notes: &[SuppliedCreditNote],
         cancelled: &[CancelledNumber],
     ) -> Gstr1Report {
         let (from, to) = query.days().unwrap_or((NaiveDate::MIN, NaiveDate::MIN));
@@ -268,6 +326,77 @@ impl Gstr1Report {
         for c in cancelled {
             series.entry(c.series.clone()).or_default().1.push(c.number);
         }
+        // Credit notes: 9B for businesses; for consumers, tables 7 and 8 net of them; table
+        // 12 net of all of them (GSTN reports these tables net of notes).
+        let mut cdnr = Vec::new();
+        let mut notes: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut credit_totals = RateAmounts::default();
+        let mut credited_paise = 0;
+        let mut sorted: Vec<&SuppliedCreditNote> = credit_notes.iter().collect();
+        sorted.sort_by(|a, b| (&a.series, a.number).cmp(&(&b.series, b.number)));
+        for note in sorted {
+            notes
+                .entry(note.series.clone())
+                .or_default()
+                .push(note.number);
+            credited_paise += note.total_paise;
+            let business = note.recipient.is_some();
+            let mut items: BTreeMap<u32, RateAmounts> = BTreeMap::new();
+            for line in &note.lines {
+                credit_totals.add(&line.tax);
+                if line.rate_bp == 0 {
+                    *nil.entry(if business { "INTRAB2B" } else { "INTRAB2C" })
+                        .or_default() -= line.tax.taxable_paise;
+                } else if business {
+                    items.entry(line.rate_bp).or_default().add(&line.tax);
+                } else {
+                    b2cs.entry((note.place_of_supply.clone(), line.rate_bp))
+                        .or_default()
+                        .sub(&line.tax);
+                }
+                let row = hsn[usize::from(!business)]
+                    .entry((line.sac_hsn.clone(), line.rate_bp))
+                    .or_insert_with(|| HsnRow {
+                        sac_hsn: line.sac_hsn.clone(),
+                        description: line.description.chars().take(30).collect(),
+                        uqc: uqc(&line.sac_hsn).to_owned(),
+                        quantity: 0,
+                        amounts: RateAmounts::default(),
+                    });
+                row.amounts.sub(&line.tax);
+            }
+            if let Some(recipient) = &note.recipient {
+                cdnr.push(CreditNoteRow {
+                    recipient_gstin: recipient.gstin.clone(),
+                    recipient_name: recipient.name.clone(),
+                    note_number: note.note_number.clone(),
+                    issued_on: note.issued_on,
+                    invoice_number: note.invoice_number.clone(),
+                    invoice_issued_on: note.invoice_issued_on,
+                    value_paise: note.total_paise,
+                    place_of_supply: note.place_of_supply.clone(),
+                    items: items
+                        .into_iter()
+                        .map(|(rate_bp, a)| RateAmounts { rate_bp, ..a })
+                        .collect(),
+                });
+            }
+        }
+        let note_series = notes.into_iter().map(|(name, numbers)| {
+            let (low, high) = (
+                numbers.iter().min().copied().unwrap_or(0),
+                numbers.iter().max().copied().unwrap_or(0),
+            );
+            DocumentSeries {
+                nature: CREDIT_NOTES.to_owned(),
+                from: printed(&name, low),
+                to: printed(&name, high),
+                series: name,
+                total: numbers.len() as i64,
+                cancelled: 0,
+                net_issued: numbers.len() as i64,
+            }
+        });
         let documents = series
             .into_iter()
             .map(|(name, (issued, cancelled))| {
@@ -278,6 +407,7 @@ impl Gstr1Report {
                 );
                 let total = (issued.len() + cancelled.len()) as i64;
                 DocumentSeries {
+                    nature: INVOICES.to_owned(),
                     from: printed(&name, low),
                     to: printed(&name, high),
                     series: name,
@@ -286,6 +416,7 @@ impl Gstr1Report {
                     net_issued: issued.len() as i64,
                 }
             })
+            .chain(note_series)
             .collect();
         let hsn_rows = |map: BTreeMap<(String, u32), HsnRow>| {
             map.into_iter()
@@ -305,6 +436,10 @@ impl Gstr1Report {
             invoices: counted,
             value_paise,
             b2b,
+            cdnr,
+            credit_notes: credit_notes.len() as i64,
+            credited_paise,
+            credit_totals,
             b2cs: b2cs
                 .into_iter()
                 .map(|((place_of_supply, rate_bp), a)| B2csRow {
@@ -329,7 +464,12 @@ impl Gstr1Report {
     /// As CSV for the accountant: one section per table (a title line, a header, the rows),
     /// amounts in rupees with two decimals. Text fields (names, descriptions) are quoted.
     pub fn to_csv(&self) -> String {
-        let r = |paise: i64| format!("{}.{:02}", paise / 100, paise % 100);
+        // Signed: tables 7, 8 and 12 are net of credit notes and may fall below zero.
+        let r = |paise: i64| {
+            let sign = if paise < 0 { "-" } else { "" };
+            let abs = paise.unsigned_abs();
+            format!("{sign}{}.{:02}", abs / 100, abs % 100)
+        };
         let q = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
         let pct = crate::gst::format_rate;
         let tax = |a: &RateAmounts| {
@@ -361,8 +501,25 @@ impl Gstr1Report {
                 ));
             }
         }
+        out.push_str("\nCredit notes to registered persons (table 9B)\nrecipient_gstin,recipient_name,note_number,note_date,invoice_number,invoice_date,note_value,place_of_supply,rate,taxable_value,igst,cgst,sgst_utgst\n");
+        for c in &self.cdnr {
+            for item in &c.items {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{},{},{}\n",
+                    c.recipient_gstin,
+                    q(&c.recipient_name),
+                    c.note_number,
+                    c.issued_on.format("%d-%m-%Y"),
+                    c.invoice_number,
+                    c.invoice_issued_on.format("%d-%m-%Y"),
+                    r(c.value_paise),
+                    c.place_of_supply,
+                    tax(item)
+                ));
+            }
+        }
         out.push_str(
-            "\nB2C small (table 7)\nplace_of_supply,rate,taxable_value,igst,cgst,sgst_utgst\n",
+            "\nB2C small, net of credit notes (table 7)\nplace_of_supply,rate,taxable_value,igst,cgst,sgst_utgst\n",
         );
         for row in &self.b2cs {
             out.push_str(&format!("{},{}\n", row.place_of_supply, tax(&row.amounts)));
@@ -384,11 +541,19 @@ impl Gstr1Report {
                 ));
             }
         }
-        out.push_str("\nDocuments issued (table 13)\nseries,from,to,total,cancelled,net_issued\n");
+        out.push_str(
+            "\nDocuments issued (table 13)\nnature,series,from,to,total,cancelled,net_issued\n",
+        );
         for d in &self.documents {
             out.push_str(&format!(
-                "{},{},{},{},{},{}\n",
-                d.series, d.from, d.to, d.total, d.cancelled, d.net_issued
+                "{},{},{},{},{},{},{}\n",
+                q(&d.nature),
+                d.series,
+                d.from,
+                d.to,
+                d.total,
+                d.cancelled,
+                d.net_issued
             ));
         }
         out
@@ -438,6 +603,51 @@ impl Gstr1Report {
                 "itms": items,
             }));
         }
+        let mut cdnr: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for note in &self.cdnr {
+            let items: Vec<Value> = note
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let mut det = tax(a);
+                    det.insert("rt".into(), rate(a.rate_bp));
+                    json!({"num": i + 1, "itm_det": det})
+                })
+                .collect();
+            cdnr.entry(&note.recipient_gstin).or_default().push(json!({
+                "ntty": "C",
+                "nt_num": note.note_number,
+                "nt_dt": note.issued_on.format("%d-%m-%Y").to_string(),
+                "val": rupees(note.value_paise),
+                "pos": note.place_of_supply,
+                "rchrg": "N",
+                "inv_typ": "R",
+                "itms": items,
+            }));
+        }
+        let docs = |nature: &str| -> Vec<Value> {
+            self.documents
+                .iter()
+                .filter(|d| d.nature == nature)
+                .enumerate()
+                .map(|(i, d)| {
+                    json!({
+                        "num": i + 1,
+                        "from": d.from,
+                        "to": d.to,
+                        "totnum": d.total,
+                        "cancel": d.cancelled,
+                        "net_issue": d.net_issued,
+                    })
+                })
+                .collect()
+        };
+        let mut doc_det = vec![json!({"doc_num": 1, "doc_typ": INVOICES, "docs": docs(INVOICES)})];
+        if self.documents.iter().any(|d| d.nature == CREDIT_NOTES) {
+            doc_det
+                .push(json!({"doc_num": 5, "doc_typ": CREDIT_NOTES, "docs": docs(CREDIT_NOTES)}));
+        }
         let hsn = |rows: &[HsnRow]| -> Vec<Value> {
             rows.iter()
                 .enumerate()
@@ -476,18 +686,11 @@ impl Gstr1Report {
                 "ngsup_amt": 0,
             })).collect::<Vec<_>>()},
             "hsn": {"hsn_b2b": hsn(&self.hsn_b2b), "hsn_b2c": hsn(&self.hsn_b2c)},
-            "doc_issue": {"doc_det": [{
-                "doc_num": 1,
-                "doc_typ": "Invoices for outward supply",
-                "docs": self.documents.iter().enumerate().map(|(i, d)| json!({
-                    "num": i + 1,
-                    "from": d.from,
-                    "to": d.to,
-                    "totnum": d.total,
-                    "cancel": d.cancelled,
-                    "net_issue": d.net_issued,
-                })).collect::<Vec<_>>(),
-            }]},
+            "cdnr": cdnr
+                .into_iter()
+                .map(|(ctin, nt)| json!({"ctin": ctin, "nt": nt}))
+                .collect::<Vec<_>>(),
+            "doc_issue": {"doc_det": doc_det},
         })
     }
 }
@@ -574,6 +777,7 @@ mod tests {
             "27AAPFA1234C1ZV",
             &april(),
             &invoices,
+            &[],
             &cancelled,
         );
         assert_eq!(r.return_period, "042026");
@@ -674,6 +878,149 @@ mod tests {
         assert_eq!(hsn_taxable, r.totals.taxable_paise);
     }
 
+    fn credit(
+        series: &str,
+        number: i64,
+        lines: Vec<SuppliedLine>,
+        recipient: Option<&str>,
+    ) -> SuppliedCreditNote {
+        let inv = invoice("2627-INV", 1, Vec::new(), recipient);
+        SuppliedCreditNote {
+            series: series.into(),
+            number,
+            note_number: printed(series, number),
+            issued_on: NaiveDate::from_ymd_opt(2026, 4, 20).unwrap(),
+            invoice_number: inv.invoice_number,
+            invoice_issued_on: inv.issued_on,
+            place_of_supply: "27".into(),
+            recipient: inv.recipient,
+            total_paise: lines.iter().map(|l| l.tax.total_paise).sum(),
+            lines: lines
+                .into_iter()
+                .map(|l| SuppliedLine { quantity: 0, ..l })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn credit_notes_go_to_9b_or_net_off_the_consumer_tables() {
+        let invoices = [
+            invoice(
+                "2627-INV",
+                1,
+                vec![
+                    line("999722", 1, 1_000_000, 1800),
+                    line("999312", 1, 50_000, 0),
+                ],
+                None,
+            ),
+            invoice(
+                "2627-INV",
+                2,
+                vec![line("999722", 1, 200_000, 1800)],
+                Some("29AAGCA1234D1Z4"),
+            ),
+        ];
+        let notes = [
+            // Half the consumer's procedure and all of the consultation given back.
+            credit(
+                "2627-CN",
+                1,
+                vec![
+                    line("999722", 1, 500_000, 1800),
+                    line("999312", 1, 50_000, 0),
+                ],
+                None,
+            ),
+            // The company's whole taxed line.
+            credit(
+                "2627-C3",
+                1,
+                vec![line("999722", 1, 200_000, 1800)],
+                Some("29AAGCA1234D1Z4"),
+            ),
+        ];
+        let r = Gstr1Report::build(
+            Uuid::nil(),
+            "27AAPFA1234C1ZV",
+            &april(),
+            &invoices,
+            &notes,
+            &[],
+        );
+        assert_eq!(r.cdnr.len(), 1);
+        let c = &r.cdnr[0];
+        assert_eq!(
+            (c.note_number.as_str(), c.value_paise),
+            ("2627-C3/000001", 236_000)
+        );
+        assert_eq!((c.items[0].rate_bp, c.items[0].cgst_paise), (1800, 18_000));
+        assert_eq!(c.invoice_number, "2627-INV/000001");
+        // Table 7 net: ₹10,000 − ₹5,000 at 18 %; table 8 net: the consultation is gone.
+        assert_eq!(
+            r.b2cs
+                .iter()
+                .map(|b| (b.amounts.taxable_paise, b.amounts.sgst_paise))
+                .collect::<Vec<_>>(),
+            [(500_000, 45_000)]
+        );
+        assert_eq!(
+            r.nil.iter().map(|n| n.exempt_paise).collect::<Vec<_>>(),
+            [0]
+        );
+        // Table 12 net of both notes; quantities stay those invoiced.
+        let peel_b2c = r.hsn_b2c.iter().find(|h| h.sac_hsn == "999722").unwrap();
+        assert_eq!(
+            (peel_b2c.quantity, peel_b2c.amounts.taxable_paise),
+            (1, 500_000)
+        );
+        let peel_b2b = r.hsn_b2b.iter().find(|h| h.sac_hsn == "999722").unwrap();
+        assert_eq!(peel_b2b.amounts.taxable_paise, 0);
+        // Table 13: credit notes per series, beside the invoices.
+        let natures: Vec<_> = r
+            .documents
+            .iter()
+            .map(|d| (d.nature.as_str(), d.series.as_str(), d.total))
+            .collect();
+        assert_eq!(
+            natures,
+            [
+                (INVOICES, "2627-INV", 2),
+                (CREDIT_NOTES, "2627-C3", 1),
+                (CREDIT_NOTES, "2627-CN", 1)
+            ]
+        );
+        assert_eq!(
+            (r.credit_notes, r.credited_paise),
+            (2, 590_000 + 50_000 + 236_000)
+        );
+        let j = r.offline_tool_json();
+        assert_eq!(j["cdnr"][0]["ctin"], "29AAGCA1234D1Z4");
+        assert_eq!(j["cdnr"][0]["nt"][0]["ntty"], "C");
+        assert_eq!(j["cdnr"][0]["nt"][0]["nt_dt"], "20-04-2026");
+        assert_eq!(j["doc_issue"]["doc_det"][1]["doc_num"], 5);
+        assert_eq!(
+            j["doc_issue"]["doc_det"][1]["docs"][1]["from"],
+            "2627-CN/000001"
+        );
+        // A net below zero prints as such in the CSV.
+        let only_notes = Gstr1Report::build(
+            Uuid::nil(),
+            "27AAPFA1234C1ZV",
+            &april(),
+            &[],
+            &notes[..1],
+            &[],
+        );
+        assert!(
+            only_notes
+                .to_csv()
+                .contains("27,18%,-5000.00,0.00,-450.00,-450.00"),
+            "{}",
+            only_notes.to_csv()
+        );
+    }
+
     #[test]
     fn the_offline_tool_file_has_gstn_fields_in_rupees() {
         let invoices = [invoice(
@@ -682,8 +1029,15 @@ mod tests {
             vec![line("999722", 1, 123_456, 1800)],
             Some("29AAGCA1234D1Z4"),
         )];
-        let j = Gstr1Report::build(Uuid::nil(), "27AAPFA1234C1ZV", &april(), &invoices, &[])
-            .offline_tool_json();
+        let j = Gstr1Report::build(
+            Uuid::nil(),
+            "27AAPFA1234C1ZV",
+            &april(),
+            &invoices,
+            &[],
+            &[],
+        )
+        .offline_tool_json();
         assert_eq!(j["fp"], "042026");
         let inv = &j["b2b"][0]["inv"][0];
         assert_eq!(j["b2b"][0]["ctin"], "29AAGCA1234D1Z4");
@@ -706,7 +1060,7 @@ mod tests {
         );
         inv.recipient.as_mut().unwrap().name = "Acme, \"Labs\"".into();
         let csv =
-            Gstr1Report::build(Uuid::nil(), "27AAPFA1234C1ZV", &april(), &[inv], &[]).to_csv();
+            Gstr1Report::build(Uuid::nil(), "27AAPFA1234C1ZV", &april(), &[inv], &[], &[]).to_csv();
         assert!(csv.contains("29AAGCA1234D1Z4,\"Acme, \"\"Labs\"\"\",INV/000001,03-04-2026,1180.00,27,18%,1000.00,0.00,90.00,90.00\n"), "{csv}");
         assert!(csv.contains("INV,INV/000001,INV/000001,1,0,1\n"));
     }

@@ -10,7 +10,8 @@ use crate::authorship::Authorship;
 use crate::error::{ApiError, ErrorCode};
 use crate::gst::{LineTax, SupplyKind};
 use crate::gstr1::{
-    B2bInvoice, B2csRow, DocumentSeries, Gstr1Query, Gstr1Report, HsnRow, NilRow, RateAmounts,
+    B2bInvoice, B2csRow, CreditNoteRow, DocumentSeries, Gstr1Query, Gstr1Report, HsnRow, NilRow,
+    RateAmounts,
 };
 use crate::rules::validation::AllergyWarning;
 use crate::rules::{Action, Resource};
@@ -54,7 +55,7 @@ pub fn typescript() -> String {
         Invoice, InvoiceSupplier, InvoiceRecipient, InvoiceCancellation, CancelInvoice, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
         DayCollections, CollectionsReport,
         // GSTR-1
-        Gstr1Query, RateAmounts, B2bInvoice, B2csRow, NilRow, HsnRow, DocumentSeries, Gstr1Report,
+        Gstr1Query, RateAmounts, B2bInvoice, CreditNoteRow, B2csRow, NilRow, HsnRow, DocumentSeries, Gstr1Report,
         // audit trail and clinic
         AuditAction, AuditEntry, AuditQuery, Clinic,
         // errors

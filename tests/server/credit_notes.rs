@@ -242,5 +242,41 @@ pub async fn credit_notes_give_back_what_was_billed_and_no_more(h: Arc<Harness>)
         r["outcome"] == "rejected" && r["code"] == "forbidden",
         "{r}"
     );
+
+    // GSTR-1 of this month: the consumer tables net of both notes, and the notes counted
+    // in table 13 per series.
+    let today = vaidya_shared::rules::clock::india_date(Utc::now());
+    let (status, r) = desk
+        .get(&format!(
+            "/v1/clinics/{k}/reports/gstr1?year={}&month={}",
+            chrono::Datelike::year(&today),
+            chrono::Datelike::month(&today)
+        ))
+        .await?;
+    check!(status == StatusCode::OK, "{status} {r}");
+    check!(
+        r["b2cs"]
+            == json!([{"place_of_supply": w.a.state_code, "rate_bp": 1800, "taxable_paise": 50_000,
+                             "igst_paise": 0, "cgst_paise": 4_500, "sgst_paise": 4_500}])
+            && r["nil"] == json!([{"supply_type": "INTRAB2C", "exempt_paise": 40_000}])
+            && r["cdnr"] == json!([])
+            && r["credit_notes"] == 2,
+        "net of the credit notes: {r}"
+    );
+    let notes: Vec<(String, i64)> = r["documents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["nature"] == "Credit Note")
+        .map(|d| {
+            (
+                d["series"].as_str().unwrap_or_default().to_owned(),
+                d["total"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let mut expected = vec![(main.clone(), 1), (own.clone(), 1)];
+    expected.sort();
+    check!(notes == expected, "table 13: {notes:?}");
     Ok(())
 }

@@ -3,14 +3,14 @@
 
 use axum::extract::State;
 use axum::Json;
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::{
     AuditAction, CollectionsQuery, CollectionsReport, InvoiceRecipient, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax};
 use vaidya_shared::gstr1::{
-    CancelledNumber, Gstr1Query, Gstr1Report, SuppliedInvoice, SuppliedLine,
+    CancelledNumber, Gstr1Query, Gstr1Report, SuppliedCreditNote, SuppliedInvoice, SuppliedLine,
 };
 use vaidya_shared::rules::clock::india_day_start;
 use vaidya_shared::rules::{Action, Resource, Validate};
@@ -204,9 +204,111 @@ pub async fn gstr1(
                 })
                 .collect::<Vec<_>>();
             let invoices: Vec<SuppliedInvoice> = invoices.into_iter().map(|(_, i)| i).collect();
+            let credit_notes = credit_notes_of_period(tx, clinic, start, end, &gstin).await?;
             tx.audit(clinic, AuditAction::Export, "gstr1_report", &[], &[])
                 .await?;
-            Ok(Json(Gstr1Report::build(clinic, &gstin, &q, &invoices, &cancelled)))
+            Ok(Json(Gstr1Report::build(
+                clinic,
+                &gstin,
+                &q,
+                &invoices,
+                &credit_notes,
+                &cancelled,
+            )))
         })
         .await
+}
+
+/// The credit notes dated in `[start, end)` (India time) against invoices issued under
+/// `gstin`, with the lines they credit (two queries).
+async fn credit_notes_of_period(
+    tx: &RequestTx,
+    clinic: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    gstin: &str,
+) -> Result<Vec<SuppliedCreditNote>, AppError> {
+    let of_period = "c.clinic_id = $1 AND c.issued_at >= $2 AND c.issued_at < $3
+         AND coalesce(i.supplier_gstin, $4) = $4";
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&clinic, &start, &end, &gstin];
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT c.id, c.series, c.number, c.total_paise,
+                        (c.issued_at AT TIME ZONE 'Asia/Kolkata')::date AS day,
+                        i.series AS invoice_series, i.number AS invoice_number,
+                        (i.issued_at AT TIME ZONE 'Asia/Kolkata')::date AS invoice_day,
+                        i.place_of_supply, i.recipient_gstin, i.recipient_name
+                 FROM vaidya.credit_notes c
+                 JOIN vaidya.invoices i ON i.clinic_id = c.clinic_id AND i.id = c.invoice_id
+                 WHERE {of_period}
+                 ORDER BY c.id"
+            ),
+            &params,
+        )
+        .await?;
+    let mut notes: Vec<(Uuid, SuppliedCreditNote)> = rows
+        .iter()
+        .map(|r| {
+            let (series, number): (String, i64) = (r.get("series"), r.get("number"));
+            let invoice_series: String = r.get("invoice_series");
+            (
+                r.get("id"),
+                SuppliedCreditNote {
+                    note_number: gst::invoice_number(&series, number),
+                    series,
+                    number,
+                    issued_on: r.get("day"),
+                    invoice_number: gst::invoice_number(&invoice_series, r.get("invoice_number")),
+                    invoice_issued_on: r.get("invoice_day"),
+                    place_of_supply: r.get("place_of_supply"),
+                    recipient: r.get::<_, Option<String>>("recipient_gstin").map(|gstin| {
+                        InvoiceRecipient {
+                            gstin,
+                            name: r
+                                .get::<_, Option<String>>("recipient_name")
+                                .unwrap_or_default(),
+                        }
+                    }),
+                    total_paise: r.get("total_paise"),
+                    lines: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    let lines = tx
+        .query(
+            &format!(
+                "SELECT cl.credit_note_id, l.sac_hsn, l.description, cl.gst_rate_bp,
+                        cl.taxable_paise, cl.cgst_paise, cl.sgst_paise, cl.igst_paise, cl.total_paise
+                 FROM vaidya.credit_note_lines cl
+                 JOIN vaidya.credit_notes c ON c.clinic_id = cl.clinic_id AND c.id = cl.credit_note_id
+                 JOIN vaidya.invoices i ON i.clinic_id = c.clinic_id AND i.id = c.invoice_id
+                 JOIN vaidya.invoice_lines l ON l.clinic_id = cl.clinic_id AND l.id = cl.invoice_line_id
+                 WHERE {of_period}
+                 ORDER BY cl.credit_note_id, cl.position"
+            ),
+            &params,
+        )
+        .await?;
+    for l in &lines {
+        let id: Uuid = l.get("credit_note_id");
+        let Ok(at) = notes.binary_search_by_key(&id, |(id, _)| *id) else {
+            continue;
+        };
+        notes[at].1.lines.push(SuppliedLine {
+            sac_hsn: l.get("sac_hsn"),
+            description: l.get("description"),
+            quantity: 0,
+            rate_bp: l.get::<_, i32>("gst_rate_bp").max(0) as u32,
+            tax: LineTax {
+                taxable_paise: l.get("taxable_paise"),
+                cgst_paise: l.get("cgst_paise"),
+                sgst_paise: l.get("sgst_paise"),
+                igst_paise: l.get("igst_paise"),
+                total_paise: l.get("total_paise"),
+            },
+        });
+    }
+    Ok(notes.into_iter().map(|(_, n)| n).collect())
 }

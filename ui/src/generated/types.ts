@@ -484,6 +484,19 @@ value_paise: number, place_of_supply: string,
 items: Array<RateAmounts>, };
 
 /**
+ * Table 9B (CDNR): one credit note to a registered business.
+ */
+export type CreditNoteRow = { recipient_gstin: string, recipient_name: string, note_number: string, issued_on: string, invoice_number: string, invoice_issued_on: string, 
+/**
+ * The whole note, exempt lines included.
+ */
+value_paise: number, place_of_supply: string, 
+/**
+ * Its taxed lines, one row per rate.
+ */
+items: Array<RateAmounts>, };
+
+/**
  * Table 7: supplies to consumers, summed per place of supply and rate.
  */
 export type B2csRow = { place_of_supply: string, rate_bp: number, taxable_paise: number, igst_paise: number, cgst_paise: number, 
@@ -523,7 +536,11 @@ sgst_paise: number, };
 /**
  * Table 13: the numbers one series used in the period.
  */
-export type DocumentSeries = { series: string, 
+export type DocumentSeries = { 
+/**
+ * The nature of the documents ([`INVOICES`] or [`CREDIT_NOTES`]).
+ */
+nature: string, series: string, 
 /**
  * First and last number used, as printed.
  */
@@ -540,12 +557,24 @@ export type Gstr1Report = { clinic_id: string, gstin: string,
 /**
  * `MMYYYY` of the period's last month.
  */
-return_period: string, from: string, to: string, b2b: Array<B2bInvoice>, b2cs: Array<B2csRow>, nil: Array<NilRow>, hsn_b2b: Array<HsnRow>, hsn_b2c: Array<HsnRow>, documents: Array<DocumentSeries>, 
+return_period: string, from: string, to: string, b2b: Array<B2bInvoice>, 
+/**
+ * Table 9B: credit notes to registered businesses.
+ */
+cdnr: Array<CreditNoteRow>, 
+/**
+ * Table 7, net of the period's credit notes to consumers.
+ */
+b2cs: Array<B2csRow>, nil: Array<NilRow>, hsn_b2b: Array<HsnRow>, hsn_b2c: Array<HsnRow>, documents: Array<DocumentSeries>, 
 /**
  * The period's invoices that stand (cancelled ones aside): value, taxable value and
  * taxes.
  */
-invoices: number, value_paise: number, totals: RateAmounts, };
+invoices: number, value_paise: number, totals: RateAmounts, 
+/**
+ * The period's credit notes: how many, their value, taxable value and taxes.
+ */
+credit_notes: number, credited_paise: number, credit_totals: RateAmounts, };
 
 export type AuditAction = "read" | "list" | "create" | "update" | "delete" | "export" | "print" | "login" | "denied" | "discard" | "wipe";
 

@@ -137,17 +137,19 @@ export function Gstr1Summary(props: { report: Gstr1Report }) {
         </tr></thead>
         <tbody>
           <tr data-table="b2b"><th>{en.gstr1.b2b(r.b2b.length)}</th>{taxCells(sum(r.b2b.flatMap((b) => b.items)))}</tr>
+          <tr data-table="cdnr"><th>{en.gstr1.cdnr(r.cdnr.length)}</th>{taxCells(sum(r.cdnr.flatMap((c) => c.items)))}</tr>
           <tr data-table="b2cs"><th>{en.gstr1.b2cs}</th>{taxCells(sum(r.b2cs))}</tr>
           <tr data-table="nil"><th>{en.gstr1.nil}</th>{taxCells({ ...zero, taxable_paise: exempt })}</tr>
           <tr data-table="hsn"><th>{en.gstr1.hsn}</th>{taxCells(sum([...r.hsn_b2b, ...r.hsn_b2c]))}</tr>
           <tr class="grand" data-table="total"><th>{en.gstr1.total}</th>{taxCells(r.totals)}</tr>
+          <tr data-table="credited"><th>{en.gstr1.credited(r.credit_notes)}</th>{taxCells(r.credit_totals)}</tr>
         </tbody>
       </table>
       <table class="grid gstr1-docs">
-        <thead><tr><th>{en.gstr1.docs}</th><th>{en.gstr1.series}</th><th /></tr></thead>
+        <thead><tr><th>{en.gstr1.docs}</th><th>{en.gstr1.series}</th><th /><th /></tr></thead>
         <tbody>
           {r.documents.map((d) => (
-            <tr key={d.series}><td>{en.gstr1.numbers(d.from, d.to)}</td><td>{d.series}</td><td>{en.gstr1.issued(d.net_issued, d.cancelled)}</td></tr>
+            <tr key={d.series}><td>{en.gstr1.numbers(d.from, d.to)}</td><td>{d.series}</td><td>{en.gstr1.nature(d.nature)}</td><td>{en.gstr1.issued(d.net_issued, d.cancelled)}</td></tr>
           ))}
         </tbody>
       </table>
