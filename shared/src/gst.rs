@@ -203,6 +203,14 @@ pub fn tax_invoice(
     })
 }
 
+/// The id of an invoice's line `index` (0-based, in the order given): derived from the
+/// invoice's id (UUID v5), so a line has the same id on the PC that issued the invoice
+/// offline and on the server, and a credit note made offline names the line the server
+/// will know.
+pub fn invoice_line_id(invoice_id: uuid::Uuid, index: usize) -> uuid::Uuid {
+    uuid::Uuid::new_v5(&invoice_id, format!("line/{index}").as_bytes())
+}
+
 /// An invoice number as printed and reported: `<series>/<number>`, the number zero-padded
 /// to six digits (`2526-D3/000042`; at most 16 characters, Rule 46(b): `numbering`).
 pub fn invoice_number(series: &str, number: i64) -> String {
@@ -388,6 +396,17 @@ pub fn sum_lines(lines: &[LineTax]) -> Result<LineTax, GstError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_has_one_id_on_every_tier() {
+        let invoice = uuid::Uuid::now_v7();
+        assert_eq!(invoice_line_id(invoice, 0), invoice_line_id(invoice, 0));
+        assert_ne!(invoice_line_id(invoice, 0), invoice_line_id(invoice, 1));
+        assert_ne!(
+            invoice_line_id(invoice, 0),
+            invoice_line_id(uuid::Uuid::now_v7(), 0)
+        );
+    }
 
     #[test]
     fn intra_state_splits_equally() {

@@ -222,6 +222,15 @@ pub async fn add_payment(
 }
 
 #[tauri::command]
+pub async fn issue_credit_note(
+    core: State<'_, Core>,
+    invoice_id: Uuid,
+    note: vaidya_shared::api::NewCreditNote,
+) -> Result<Invoice> {
+    core.issue_credit_note(invoice_id, note).await
+}
+
+#[tauri::command]
 pub async fn cancel_invoice(
     core: State<'_, Core>,
     invoice_id: Uuid,

@@ -569,8 +569,10 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
         "device series of the year {series}"
     );
     let mut numbers = Vec::new();
+    let mut issued = Vec::new();
     for _ in 0..3 {
         let inv = c.issue_invoice(consultation_invoice(patient.id, 1800), &world.a.supplier())?;
+        issued.push(inv.clone());
         check!(inv.series == series, "from the device series");
         check!(
             inv.totals.cgst_paise == 4_500,
@@ -580,11 +582,42 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
         numbers.push(inv.number);
     }
     check!(numbers == vec![1, 2, 3], "consecutive: {numbers:?}");
+    // A credit note offline: half the first bill's value back, from the PC's credit-note
+    // series of the year, its tax at the line's rate.
+    let line = issued[0].lines[0].clone();
+    let credited = c.issue_credit_note(
+        issued[0].id,
+        vaidya_shared::api::NewCreditNote {
+            id: None,
+            series: None,
+            number: None,
+            reason: "Half the session".to_owned(),
+            lines: vec![vaidya_shared::api::NewCreditNoteLine {
+                invoice_line_id: line.id,
+                taxable_paise: line.tax.taxable_paise / 2,
+            }],
+        },
+    )?;
+    let note_series = vaidya_shared::numbering::device_series(
+        vaidya_shared::numbering::Document::CreditNote,
+        &code,
+        chrono::Utc::now(),
+    );
+    let note = credited
+        .credit_notes
+        .first()
+        .context("the note is on the invoice")?;
+    check!(
+        note.credit_note_number == format!("{note_series}/000001")
+            && note.totals.cgst_paise == line.tax.cgst_paise / 2,
+        "offline credit note: {note:?}"
+    );
     d.proxy.set_online(true);
     let report = engine.sync().await?;
     check!(
-        report.applied == 4 && report.rejected == 0,
-        "patient and invoices applied: {report:?}"
+        report.applied == 5 && report.rejected == 0,
+        "patient, invoices and the credit note applied: {report:?} {:?}",
+        engine.partition().rejected_changes()?
     );
     let admin = server
         .client()
@@ -608,6 +641,14 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
                 .map(|n| format!("{series}/{n:06}"))
                 .collect::<Vec<_>>(),
         "server numbers {printed:?}"
+    );
+    let (_, first) = admin
+        .get(&format!("/v1/clinics/{clinic}/invoices/{}", issued[0].id))
+        .await?;
+    check!(
+        first["credit_notes"][0]["credit_note_number"] == note.credit_note_number.as_str()
+            && first["credit_notes"][0]["totals"] == serde_json::to_value(note.totals)?,
+        "the server keeps the note as the PC issued it: {first}"
     );
     Ok(())
 }

@@ -663,7 +663,8 @@ impl ClinicPartition {
             .zip(&taxed.lines)
             .enumerate()
             .map(|(i, (l, tax))| InvoiceLine {
-                id: Uuid::now_v7(),
+                // The id the server will give the line (`gst::invoice_line_id`).
+                id: gst::invoice_line_id(id, i),
                 position: i as i32 + 1,
                 description: l.description.clone(),
                 sac_hsn: l.sac_hsn.clone(),

@@ -534,7 +534,7 @@ pub async fn insert(
             "INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity,
                     unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            &[&Uuid::now_v7(), &clinic, &id, &(position as i32), &l.description, &l.sac_hsn, &l.quantity,
+            &[&gst::invoice_line_id(id, position), &clinic, &id, &(position as i32), &l.description, &l.sac_hsn, &l.quantity,
               &l.unit_price_paise, &l.discount_paise, &(l.gst_rate_bp as i32),
               &t.taxable_paise, &t.cgst_paise, &t.sgst_paise, &t.igst_paise, &t.total_paise],
         )

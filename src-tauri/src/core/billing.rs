@@ -56,6 +56,17 @@ impl Core {
             .await
     }
 
+    /// Issues a credit note against an invoice (offline too: numbered in this PC's series of
+    /// the year, it syncs with its own date).
+    pub async fn issue_credit_note(
+        &self,
+        invoice_id: Uuid,
+        note: vaidya_shared::api::NewCreditNote,
+    ) -> Result<Invoice, UiError> {
+        self.with_clinic(move |c| Ok(c.issue_credit_note(invoice_id, note)?))
+            .await
+    }
+
     /// Cancels an issued invoice (offline too: the act syncs with its own time).
     pub async fn cancel_invoice(
         &self,

@@ -7,7 +7,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
-  Invoice, Member, MemberDevice, NewAppointment, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
+  Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
 
@@ -78,6 +78,9 @@ export const api = {
   createInvoice: (invoice: NewInvoice) => call<Invoice>("create_invoice", { invoice }),
   addPayment: (invoiceId: Uuid, payment: NewPayment) => call<Invoice>("add_payment", { invoiceId, payment }),
   cancelInvoice: (invoiceId: Uuid, reason: string) => call<Invoice>("cancel_invoice", { invoiceId, cancel: { reason } }),
+  /** A credit note against the invoice's lines (taxable value per line, in paise). */
+  issueCreditNote: (invoiceId: Uuid, reason: string, lines: NewCreditNoteLine[]) =>
+    call<Invoice>("issue_credit_note", { invoiceId, note: { id: null, series: null, number: null, reason, lines } }),
   collectionsReport: (query: CollectionsQuery) => call<CollectionsReport>("collections_report", { query }),
   /** Saves the report as CSV in the Downloads folder; returns the file's path. */
   exportCollectionsCsv: (query: CollectionsQuery) => call<string>("export_collections_csv", { query }),

@@ -10,7 +10,7 @@ import { formatPaise, rupeesInWords } from "../lib/money";
 import { formatPhone } from "../lib/phone";
 import { documentKind, formatRate, stateTaxLabel, STATES } from "../lib/gst";
 import { formatAbha } from "../lib/validate";
-import type { ClinicView, CollectionsReport, Invoice, Patient, Prescription } from "../lib/types";
+import type { ClinicView, CollectionsReport, CreditNote, Invoice, Patient, Prescription } from "../lib/types";
 import { CollectionsTable } from "../screens/Collections";
 import { PAGE_RULES, receiptPageRule } from "./page";
 import { patientNumberLabel } from "../lib/ids";
@@ -19,6 +19,7 @@ import { en } from "../strings/en";
 export type PrintDoc =
   | { kind: "prescription"; prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: string; diagnosis: string }
   | { kind: "invoice" | "receipt"; invoice: Invoice; patient: Patient; clinic: ClinicView }
+  | { kind: "credit_note"; note: CreditNote; invoice: Invoice; patient: Patient; clinic: ClinicView }
   | { kind: "collections"; report: CollectionsReport; clinic: ClinicView };
 
 let setDocGlobal: ((d: PrintDoc | null) => void) | null = null;
@@ -69,6 +70,7 @@ export function PrintHost() {
       {doc?.kind === "prescription" && <PrescriptionPage {...doc} />}
       {doc?.kind === "invoice" && <InvoicePage {...doc} />}
       {doc?.kind === "receipt" && <ReceiptPage {...doc} />}
+      {doc?.kind === "credit_note" && <CreditNotePage {...doc} />}
       {doc?.kind === "collections" && <CollectionsPage {...doc} />}
     </div>
   );
@@ -180,9 +182,71 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
       </table>
       <p><strong>{en.invoice.amountInWords}:</strong> {rupeesInWords(inv.totals.total_paise)}</p>
       {taxed && <p>{en.invoice.reverseCharge}</p>}
-      <p>{en.invoice.paid}: {formatPaise(inv.paid_paise)} · {en.invoice.balance}: {formatPaise(inv.totals.total_paise - inv.paid_paise)}</p>
+      <p>
+        {inv.credit_notes.length > 0 && <>{en.invoice.credited}: {formatPaise(credited(inv))} · </>}
+        {en.invoice.paid}: {formatPaise(inv.paid_paise)} · {en.invoice.balance}: {formatPaise(inv.totals.total_paise - credited(inv) - inv.paid_paise)}
+      </p>
       <footer class="p-sign"><div>{en.invoice.signatory(clinicName)}</div><div class="muted">{en.invoice.authorisedSignatory}</div></footer>
       <p class="p-foot">{en.print.invoiceFooter}</p>
+    </article>
+  );
+}
+
+/** What the invoice's credit notes gave back, tax included. */
+function credited(inv: Invoice): number {
+  return inv.credit_notes.reduce((t, c) => t + c.totals.total_paise, 0);
+}
+
+/** The A4 credit note (CGST Rule 53(1A)): the supplier as on the invoice, the note's own
+ * number and date, the invoice it corrects, the recipient, each credited line's taxable
+ * value with its rate and tax, the amount in words, the reason and the signature. */
+export function CreditNotePage(props: { note: CreditNote; invoice: Invoice; patient: Patient; clinic: ClinicView }) {
+  const { note, invoice: inv } = props;
+  const intra = inv.supply_kind === "intra_state";
+  const state = STATES.find(([c]) => c === inv.place_of_supply)?.[1] ?? inv.place_of_supply;
+  const stateTax = stateTaxLabel(inv.place_of_supply);
+  const taxed = note.lines.some((l) => l.gst_rate_bp > 0);
+  const half = (bp: number) => `${bp / 200}%`;
+  return (
+    <article class="page a4 invoice-page credit-note-page">
+      <ClinicHeader clinic={props.clinic} invoice={inv} />
+      <h2 class="center">{en.invoice.creditNoteTitle}</h2>
+      <table class="p-meta"><tbody>
+        <tr><th>{en.invoice.creditNoteNumber}</th><td>{note.credit_note_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(note.issued_at)}</td></tr>
+        <tr><th>{en.invoice.againstInvoice}</th><td>{inv.invoice_number}</td><th>{en.invoice.date}</th><td>{formatDateTime(inv.issued_at)}</td></tr>
+        <tr><th>{en.invoice.billTo}</th><td>{props.patient.name} ({patientNumberLabel(props.patient.patient_number, en.patient.numberPending)})<br />{props.patient.address}</td>
+          <th>{en.invoice.placeOfSupply}</th><td>{inv.place_of_supply} – {state}</td></tr>
+        {inv.recipient && (
+          <tr class="p-recipient"><th>{en.invoice.recipient}</th><td>{inv.recipient.name}</td>
+            <th>{en.invoice.recipientGstin}</th><td>{inv.recipient.gstin}</td></tr>
+        )}
+      </tbody></table>
+      <table class="p-lines">
+        <thead><tr><th>#</th><th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th class="num">{en.invoice.taxable}</th>
+          {taxed && (intra
+            ? <><th class="num">{en.invoice.rateOf(en.invoice.cgst)}</th><th class="num">{en.invoice.cgst}</th><th class="num">{en.invoice.rateOf(stateTax)}</th><th class="num">{stateTax}</th></>
+            : <><th class="num">{en.invoice.rateOf(en.invoice.igst)}</th><th class="num">{en.invoice.igst}</th></>)}
+          <th class="num">{en.invoice.total}</th></tr></thead>
+        <tbody>
+          {note.lines.map((l, n) => (
+            <tr key={l.invoice_line_id}><td>{n + 1}</td><td>{l.description}</td><td>{l.sac_hsn}</td><td class="num">{formatPaise(l.tax.taxable_paise)}</td>
+              {taxed && (intra
+                ? <><td class="num">{half(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.cgst_paise)}</td><td class="num">{half(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.sgst_paise)}</td></>
+                : <><td class="num">{formatRate(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.igst_paise)}</td></>)}
+              <td class="num">{formatPaise(l.tax.total_paise)}</td></tr>
+          ))}
+        </tbody>
+        <tfoot><tr><th colSpan={3}>{en.invoice.total}</th><th class="num">{formatPaise(note.totals.taxable_paise)}</th>
+          {taxed && (intra
+            ? <><th /><th class="num">{formatPaise(note.totals.cgst_paise)}</th><th /><th class="num">{formatPaise(note.totals.sgst_paise)}</th></>
+            : <><th /><th class="num">{formatPaise(note.totals.igst_paise)}</th></>)}
+          <th class="num">{formatPaise(note.totals.total_paise)}</th></tr></tfoot>
+      </table>
+      <p><strong>{en.invoice.amountInWords}:</strong> {rupeesInWords(note.totals.total_paise)}</p>
+      <p><strong>{en.invoice.creditReason}:</strong> {note.reason}</p>
+      {taxed && <p>{en.invoice.reverseCharge}</p>}
+      <footer class="p-sign"><div>{en.invoice.signatory(supplierOf(props.clinic, inv).name)}</div><div class="muted">{en.invoice.authorisedSignatory}</div></footer>
+      <p class="p-foot">{en.invoice.creditNoteFooter}</p>
     </article>
   );
 }
@@ -208,7 +272,8 @@ export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic:
       ) : <p class="r-line"><span>{en.invoice.igst}</span><span>{formatPaise(inv.totals.igst_paise)}</span></p>}
       <p class="r-line r-total"><span>{en.invoice.total}</span><span>{formatPaise(inv.totals.total_paise)}</span></p>
       {inv.payments.map((p) => <p key={p.id} class="r-line"><span>{en.invoice.methods[p.method]}</span><span>{formatPaise(p.amount_paise)}</span></p>)}
-      <p class="r-line"><span>{en.invoice.balance}</span><span>{formatPaise(inv.totals.total_paise - inv.paid_paise)}</span></p>
+      {inv.credit_notes.length > 0 && <p class="r-line"><span>{en.invoice.credited}</span><span>{formatPaise(credited(inv))}</span></p>}
+      <p class="r-line"><span>{en.invoice.balance}</span><span>{formatPaise(inv.totals.total_paise - credited(inv) - inv.paid_paise)}</span></p>
       <hr />
       <p class="center">{en.invoice.thankYou}</p>
     </article>

@@ -1,9 +1,10 @@
 // Page sizes of the printed documents (CSS Paged Media `@page` rules), kept apart from the
 // print components so a test can check them with a CSS grammar.
 
-export const PAGE_RULES: Record<"prescription" | "invoice" | "collections", string> = {
+export const PAGE_RULES: Record<"prescription" | "invoice" | "credit_note" | "collections", string> = {
   prescription: "@page { size: A4; margin: 14mm; }",
   invoice: "@page { size: A4; margin: 12mm; }",
+  credit_note: "@page { size: A4; margin: 12mm; }",
   collections: "@page { size: A4; margin: 14mm; }",
 };
 

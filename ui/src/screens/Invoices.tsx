@@ -168,7 +168,7 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
   );
 }
 
-export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "inter_state"; stateCode: string; paid?: number }) {
+export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "inter_state"; stateCode: string; paid?: number; credited?: number }) {
   const t = props.totals;
   return (
     <table class="totals">
@@ -183,10 +183,11 @@ export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "int
           <tr><th>{en.invoice.igst}</th><td class="num">{formatPaise(t.igst_paise)}</td></tr>
         )}
         <tr class="grand"><th>{en.invoice.total}</th><td class="num">{formatPaise(t.total_paise)}</td></tr>
+        {props.credited ? <tr><th>{en.invoice.credited}</th><td class="num">{formatPaise(props.credited)}</td></tr> : null}
         {props.paid !== undefined && (
           <>
             <tr><th>{en.invoice.paid}</th><td class="num">{formatPaise(props.paid)}</td></tr>
-            <tr><th>{en.invoice.balance}</th><td class="num">{formatPaise(t.total_paise - props.paid)}</td></tr>
+            <tr><th>{en.invoice.balance}</th><td class="num">{formatPaise(t.total_paise - (props.credited ?? 0) - props.paid)}</td></tr>
           </>
         )}
       </tbody>
@@ -194,9 +195,86 @@ export function TotalsTable(props: { totals: LineTax; kind: "intra_state" | "int
   );
 }
 
+/** What credit notes already gave back of each invoice line's taxable value. */
+function creditedByLine(inv: Invoice): Map<string, number> {
+  const credited = new Map<string, number>();
+  for (const note of inv.credit_notes) {
+    for (const l of note.lines) credited.set(l.invoice_line_id, (credited.get(l.invoice_line_id) ?? 0) + l.tax.taxable_paise);
+  }
+  return credited;
+}
+
+/** What is still due (`Invoice::due_paise`): the total less credit notes and payments. */
+export function dueOf(inv: Invoice): number {
+  return inv.totals.total_paise - inv.credit_notes.reduce((t, c) => t + c.totals.total_paise, 0) - inv.paid_paise;
+}
+
+/** A credit note against some of the invoice's lines: the taxable value to give back per
+ * line (at most what is left of it); the core's shared rule taxes it at the line's rate. */
+function CreditNoteForm(props: { invoice: Invoice; onDone: () => void; onCancel: () => void }) {
+  const inv = props.invoice;
+  const credited = creditedByLine(inv);
+  const open = inv.lines.filter((l) => l.tax.taxable_paise - (credited.get(l.id) ?? 0) > 0);
+  const [amounts, setAmounts] = useState<Record<string, string>>({});
+  const [reason, setReason] = useState("");
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const { busy, error, run } = useAction();
+  const confirm = useConfirm(en.common.cancel);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const errs: Record<string, string> = {};
+    const lines: { invoice_line_id: string; taxable_paise: number }[] = [];
+    for (const l of open) {
+      const text = (amounts[l.id] ?? "").trim();
+      if (text === "") continue;
+      const a = parseRupees(text);
+      if (!a.ok || a.paise <= 0) errs[l.id] = en.validation.amount;
+      else lines.push({ invoice_line_id: l.id, taxable_paise: a.paise });
+    }
+    const r = cleanText(reason, LIMITS.cancel_reason);
+    if (!r.ok || r.value === "") errs.reason = r.ok ? en.validation.required : r.error;
+    if (lines.length === 0 && Object.keys(errs).length === 0) errs.lines = en.invoice.creditNothing;
+    setErrors(errs);
+    if (Object.keys(errs).length > 0) return;
+    const taxable = lines.reduce((t, l) => t + l.taxable_paise, 0);
+    confirm.ask({
+      title: en.invoice.issueCreditNote, body: en.invoice.confirmCreditNote(formatPaise(taxable)), confirmLabel: en.invoice.issueCreditNote,
+      action: async () => {
+        const ok = await run(() => api.issueCreditNote(inv.id, r.ok ? r.value : "", lines));
+        if (ok) props.onDone();
+      },
+    });
+  };
+  return (
+    <form class="credit-note-form" onSubmit={submit}>
+      {confirm.dialog}
+      <ErrorBanner error={error} />
+      <table class="grid">
+        <tbody>
+          {open.map((l) => (
+            <tr key={l.id}>
+              <td>{l.description}</td><td>{l.sac_hsn}</td><td>{formatRate(l.gst_rate_bp)}</td>
+              <td>
+                <Field name={`credit-${l.position}`} label={en.invoice.creditAmount(formatPaise(l.tax.taxable_paise - (credited.get(l.id) ?? 0)))}
+                  value={amounts[l.id] ?? ""} onInput={(v) => setAmounts({ ...amounts, [l.id]: v })} error={errors[l.id]} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {errors.lines && <p class="error-text">{errors.lines}</p>}
+      <Field name="credit-reason" label={en.invoice.creditReason} value={reason} onInput={setReason} error={errors.reason} />
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy}>{en.invoice.issueCreditNote}</button>
+        <button type="button" onClick={props.onCancel}>{en.invoice.keep}</button>
+      </div>
+    </form>
+  );
+}
+
 function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Patient; onChanged: () => void }) {
   const inv = props.invoice;
-  const balance = inv.totals.total_paise - inv.paid_paise;
+  const balance = dueOf(inv);
   const [amount, setAmount] = useState(balance > 0 ? formatPaise(balance, { symbol: false }) : "");
   const [method, setMethod] = useState<PaymentMethod>("cash");
   const [reference, setReference] = useState("");
@@ -216,6 +294,7 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
   const [refund, setRefund] = useState("");
   const [refundError, setRefundError] = useState<string | undefined>();
   const [cancelling, setCancelling] = useState(false);
+  const [crediting, setCrediting] = useState(false);
   const [reason, setReason] = useState("");
   const [reasonError, setReasonError] = useState<string | undefined>();
   // A refund is a negative payment, never more than was paid (`payment_fits`).
@@ -241,7 +320,18 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
       <h3>{en.invoice.number} {inv.invoice_number} <span class="muted small">{formatDateTime(inv.issued_at)}</span>
         {cancelled && <> <span class="cancelled-badge" data-testid="invoice-cancelled">{en.invoice.cancelled}</span></>}</h3>
       {cancelled && <p class="muted">{en.invoice.cancelledOn(formatDateTime(cancelled.cancelled_at), cancelled.reason)}</p>}
-      <TotalsTable totals={inv.totals} kind={inv.supply_kind} stateCode={inv.place_of_supply} paid={inv.paid_paise} />
+      <TotalsTable totals={inv.totals} kind={inv.supply_kind} stateCode={inv.place_of_supply} paid={inv.paid_paise}
+        credited={inv.credit_notes.reduce((t, c) => t + c.totals.total_paise, 0)} />
+      {inv.credit_notes.length > 0 && (
+        <ul class="credit-notes" aria-label={en.invoice.creditNotes}>
+          {inv.credit_notes.map((c) => (
+            <li key={c.id} data-testid="credit-note">
+              {en.invoice.creditNoteLine(c.credit_note_number, formatDateTime(c.issued_at), formatPaise(c.totals.total_paise), c.reason)}
+              {" "}<button class="small" onClick={() => requestPrint({ kind: "credit_note", note: c, ...doc })}>{en.invoice.printCreditNote}</button>
+            </li>
+          ))}
+        </ul>
+      )}
       <ErrorBanner error={error} />
       {!cancelled && balance > 0 && (
         <form class="row" onSubmit={pay}>
@@ -262,6 +352,7 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
           <button type="submit" disabled={busy}>{en.invoice.refund}</button>
         </form>
       )}
+      {crediting && <CreditNoteForm invoice={inv} onDone={() => { setCrediting(false); props.onChanged(); }} onCancel={() => setCrediting(false)} />}
       {cancelling && (
         <form class="row" onSubmit={cancel}>
           <Field name="cancel-reason" label={en.invoice.cancelReason} value={reason} onInput={setReason} error={reasonError} autoFocus />
@@ -272,7 +363,10 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
       <div class="actions">
         <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(documentTitle(inv, props.clinic))}</button>
         <button onClick={() => requestPrint({ kind: "receipt", ...doc })}>{en.invoice.printReceipt}</button>
-        {!cancelled && !cancelling && may(role, "invoice", "cancel") && (
+        {!cancelled && !crediting && may(role, "credit_note", "create") && (
+          <button class="subtle" onClick={() => setCrediting(true)}>{en.invoice.creditNote}</button>
+        )}
+        {!cancelled && !cancelling && may(role, "invoice", "cancel") && inv.credit_notes.length === 0 && (
           <button class="subtle" onClick={() => setCancelling(true)} disabled={inv.paid_paise !== 0}
             title={inv.paid_paise !== 0 ? en.invoice.cancelNeedsRefund : undefined}>{en.invoice.cancel}</button>
         )}
