@@ -23,6 +23,8 @@ dpkg -s libsecret-1-0 >/dev/null 2>&1 || missing+=(libsecret-1-0)
 # real app in Xvfb through WebKitWebDriver, and screenshots need a font.
 command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb xauth)
 command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+# The e2e test reads the saved PDFs' text.
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
 for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -32,6 +32,7 @@ macro_rules! with_app_commands {
             create_invoice,
             add_payment,
             cancel_invoice,
+            save_pdf,
             issue_credit_note,
             list_members,
             add_member,

@@ -403,6 +403,53 @@ pub async fn discard_change(core: State<'_, Core>, mutation_id: Uuid) -> Result<
     core.discard_change(mutation_id).await
 }
 
+/// Saves the document laid out for printing as `<name>.pdf` in Downloads (the webview's own
+/// print engine, `pdf`); returns its path. Written aside and renamed, so a half-written PDF
+/// never carries the final name.
+#[tauri::command]
+pub async fn save_pdf<R: Runtime>(
+    app: AppHandle<R>,
+    window: WebviewWindow<R>,
+    name: String,
+    page: crate::pdf::PageSize,
+) -> Result<String> {
+    use tauri::Manager as _;
+    let page = page.check().map_err(|m| UiError::invalid("page", m))?;
+    // A file name from the document's title and number: letters, digits, spaces, dashes.
+    let stem: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == ' ' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(120)
+        .collect();
+    let stem = stem.trim();
+    if stem.is_empty() {
+        return Err(UiError::invalid("name", "Name the PDF."));
+    }
+    let paths = app.path();
+    let dir = paths
+        .download_dir()
+        .or_else(|_| paths.document_dir())
+        .or_else(|_| paths.home_dir())
+        .map_err(|e| UiError::new("io_error", format!("no folder to save the PDF in: {e}")))?;
+    let path = dir.join(format!("{stem}.pdf"));
+    let aside = dir.join(format!("{stem}.pdf.part"));
+    crate::pdf::save(&window, &aside, page)
+        .await
+        .map_err(|e| match e {
+            crate::pdf::PdfError::Unavailable => UiError::new("pdf_unavailable", e.to_string()),
+            crate::pdf::PdfError::Failed(_) => UiError::new("pdf_failed", e.to_string()),
+        })?;
+    std::fs::rename(&aside, &path)
+        .map_err(|e| UiError::new("io_error", format!("the PDF could not be saved: {e}")))?;
+    Ok(path.display().to_string())
+}
+
 /// Opens the system print dialog for the window (PDF is one of its printers).
 #[tauri::command]
 pub async fn print_page<R: Runtime>(window: WebviewWindow<R>) -> Result<()> {

@@ -7,6 +7,7 @@
 pub mod commands;
 pub mod core;
 pub mod error;
+pub mod pdf;
 pub mod startup;
 pub mod sync;
 

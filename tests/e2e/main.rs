@@ -299,6 +299,94 @@ async fn wait_notice(s: &Session, text: &str) -> Result<()> {
     s.find(By::XPath(&xpath)).await.map(|_| ())
 }
 
+/// Offline: a credit note on the invoice just issued, then the invoice and the note saved as
+/// PDFs by the webview's print engine; their text (pdftotext) holds what Rules 49 and 53(1A)
+/// ask for.
+async fn credit_note_and_pdfs(doc: &Session, clinic: &vaidya_tests::TestClinic) -> Result<()> {
+    doc.click(By::Css("[data-testid=credit-note-open]")).await?;
+    doc.fill(By::Css("#f-credit-1"), "200").await?;
+    doc.fill(By::Css("#f-credit-reason"), "Fee reduced by the doctor")
+        .await?;
+    doc.click(By::Css("[data-testid=credit-note-issue]"))
+        .await?;
+    doc.click(By::Css("[data-testid=confirm-ok]")).await?;
+    let note = doc
+        .wait_text(
+            By::Css("[data-testid=credit-note]"),
+            "the credit note under the invoice",
+            Duration::from_secs(15),
+            |t| t.contains("-C"),
+        )
+        .await?;
+    let note_number = note
+        .split_whitespace()
+        .next()
+        .context("the note's number")?
+        .to_owned();
+    let invoice_number = doc
+        .text(By::Css(".invoice-card h3"))
+        .await?
+        .split_whitespace()
+        .find(|w| w.contains('/'))
+        .context("the invoice's number")?
+        .to_owned();
+    let mut texts = Vec::new();
+    for (button, file) in [
+        ("save-invoice-pdf", "Bill of supply"),
+        ("save-credit-note-pdf", "Credit note"),
+    ] {
+        doc.click(By::Css(&format!("[data-testid={button}]")))
+            .await?;
+        let notice = doc
+            .wait_text(
+                By::Css("[data-testid=pdf-saved]"),
+                "the saved PDF's path",
+                Duration::from_secs(60),
+                |t| t.contains(file) && t.ends_with(".pdf"),
+            )
+            .await?;
+        let path = notice
+            .split_once(": ")
+            .map(|(_, p)| p.trim().to_owned())
+            .context("the notice names the file")?;
+        let out = std::process::Command::new("pdftotext")
+            .args(["-layout", &path, "-"])
+            .output()
+            .context("pdftotext (poppler-utils) runs")?;
+        ensure!(out.status.success(), "pdftotext {path}: {out:?}");
+        texts.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        let _ = std::fs::remove_file(&path);
+    }
+    let (invoice, credit) = (&texts[0], &texts[1]);
+    for (what, text, expected) in [
+        ("invoice", invoice, "BILL OF SUPPLY"),
+        ("invoice", invoice, invoice_number.as_str()),
+        ("invoice", invoice, clinic.name.as_str()),
+        ("invoice", invoice, clinic.gstin.as_str()),
+        ("invoice", invoice, "29AAGCA1234D1Z4"),
+        ("invoice", invoice, "Acme Software Pvt Ltd"),
+        ("invoice", invoice, "999312"),
+        ("invoice", invoice, "Five Hundred"),
+        ("invoice", invoice, "Authorised signatory"),
+        ("credit note", credit, "CREDIT NOTE"),
+        ("credit note", credit, note_number.as_str()),
+        ("credit note", credit, invoice_number.as_str()),
+        ("credit note", credit, clinic.gstin.as_str()),
+        ("credit note", credit, "29AAGCA1234D1Z4"),
+        ("credit note", credit, "Fee reduced by the doctor"),
+        ("credit note", credit, "Two Hundred"),
+        ("credit note", credit, "Authorised signatory"),
+        ("credit note", credit, "Rule 53(1A)"),
+    ] {
+        ensure!(
+            text.contains(expected),
+            "the {what} PDF lacks {expected:?}:\n{text}"
+        );
+    }
+    println!("  offline credit note {note_number} on {invoice_number}; both saved as PDF, every field in their text");
+    Ok(())
+}
+
 async fn wait_status(
     s: &Session,
     testid: &str,
@@ -624,6 +712,7 @@ async fn clinic_day() -> Result<()> {
         );
         doc.screenshot(&shots.join("06-offline-invoice-pending.png"))
             .await?;
+        credit_note_and_pdfs(&doc, &world.a).await?;
         println!("  offline: patient, signed note, prescription, invoice; status bar: {pending}");
 
         // Nothing readable on disk while it waits.
@@ -715,6 +804,15 @@ async fn clinic_day() -> Result<()> {
                 && invoices[0]["recipient"]
                     == serde_json::json!({"gstin": "29AAGCA1234D1Z4", "name": "Acme Software Pvt Ltd"}),
             "the offline B2B invoice on the server: {invoices:?}"
+        );
+        let note = &invoices[0]["credit_notes"][0];
+        ensure!(
+            note["credit_note_number"]
+                .as_str()
+                .is_some_and(|n| n.contains("-C"))
+                && note["totals"]["taxable_paise"] == 20_000,
+            "the offline credit note on the server: {}",
+            invoices[0]
         );
         // The walk-in is the front desk's on the server, though the doctor's session sent it.
         let sunita = server_list(&admin_a, &format!("/v1/clinics/{a}/patients?q=Pawar")).await?;

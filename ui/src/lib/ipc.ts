@@ -77,6 +77,8 @@ export const api = {
 
   createInvoice: (invoice: NewInvoice) => call<Invoice>("create_invoice", { invoice }),
   addPayment: (invoiceId: Uuid, payment: NewPayment) => call<Invoice>("add_payment", { invoiceId, payment }),
+  /** Saves the document laid out for printing as a PDF in Downloads; returns its path. */
+  savePdf: (name: string, page: { widthMm: number; heightMm: number; marginMm: number }) => call<string>("save_pdf", { name, page }),
   cancelInvoice: (invoiceId: Uuid, reason: string) => call<Invoice>("cancel_invoice", { invoiceId, cancel: { reason } }),
   /** A credit note against the invoice's lines (taxable value per line, in paise). */
   issueCreditNote: (invoiceId: Uuid, reason: string, lines: NewCreditNoteLine[]) =>

@@ -12,7 +12,7 @@ import { documentKind, formatRate, stateTaxLabel, STATES } from "../lib/gst";
 import { formatAbha } from "../lib/validate";
 import type { ClinicView, CollectionsReport, CreditNote, Invoice, Patient, Prescription } from "../lib/types";
 import { CollectionsTable } from "../screens/Collections";
-import { PAGE_RULES, receiptPageRule } from "./page";
+import { PAGE_RULES, PAGE_SIZES, receiptPage, receiptPageRule, type PageSize } from "./page";
 import { patientNumberLabel } from "../lib/ids";
 import { en } from "../strings/en";
 
@@ -22,10 +22,45 @@ export type PrintDoc =
   | { kind: "credit_note"; note: CreditNote; invoice: Invoice; patient: Patient; clinic: ClinicView }
   | { kind: "collections"; report: CollectionsReport; clinic: ClinicView };
 
-let setDocGlobal: ((d: PrintDoc | null) => void) | null = null;
+/** A document to print, or to save as a PDF named `pdf.name` (answered through `pdf`). */
+type Job = { doc: PrintDoc; pdf?: { name: string; resolve: (path: string) => void; reject: (e: unknown) => void } };
+
+let setJobGlobal: ((j: Job | null) => void) | null = null;
 
 export function requestPrint(doc: PrintDoc) {
-  setDocGlobal?.(doc);
+  setJobGlobal?.({ doc });
+}
+
+/** Saves the document as `<name>.pdf` in Downloads, laid out exactly as it prints; resolves
+ * to the file's path. Audited as a print. */
+export function requestPdf(doc: PrintDoc, name: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (!setJobGlobal) reject(new Error("no print host"));
+    else setJobGlobal({ doc, pdf: { name, resolve, reject } });
+  });
+}
+
+/** "Save PDF" for a screen: saves, then tells where (`saved`); where this system's webview
+ * cannot write a PDF itself, opens the print dialog, whose PDF printer does the same. */
+export function useSavePdf() {
+  const [saved, setSaved] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const save = async (doc: PrintDoc, name: string) => {
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    setSaved(null);
+    try {
+      setSaved(await requestPdf(doc, name));
+    } catch (e) {
+      if ((e as { code?: string }).code === "pdf_unavailable") requestPrint(doc);
+      else setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { save, saved, error, busy };
 }
 
 /** The rendered document's height, laid out as printed (print.css shows #print-root off
@@ -46,24 +81,35 @@ function setPageRule(rule: string) {
 }
 
 export function PrintHost() {
-  const [doc, setDoc] = useState<PrintDoc | null>(null);
-  useEffect(() => { setDocGlobal = setDoc; return () => { setDocGlobal = null; }; }, []);
+  const [job, setJob] = useState<Job | null>(null);
+  const doc = job?.doc ?? null;
+  useEffect(() => { setJobGlobal = setJob; return () => { setJobGlobal = null; }; }, []);
   useEffect(() => {
-    if (!doc) return;
-    setPageRule(doc.kind === "receipt" ? receiptPageRule(measurePrintRoot()) : PAGE_RULES[doc.kind]);
+    if (!job || !doc) return;
+    const height = doc.kind === "receipt" ? measurePrintRoot() : 0;
+    setPageRule(doc.kind === "receipt" ? receiptPageRule(height) : PAGE_RULES[doc.kind]);
+    const page: PageSize = doc.kind === "receipt" ? receiptPage(height) : PAGE_SIZES[doc.kind];
     document.documentElement.dataset.print = doc.kind;
     // Prints of patient documents reach the audit trail; the report's fetch was audited by the
     // server already (it names no patient).
     if (doc.kind === "prescription") api.recordPrint("prescription", doc.prescription.id).catch(() => {});
     else if (doc.kind !== "collections") api.recordPrint("invoice", doc.invoice.id).catch(() => {});
+    const after = () => { setJob(null); delete document.documentElement.dataset.print; };
+    const pdf = job.pdf;
+    if (pdf) {
+      // Laid out as for printing; the webview's print engine writes it to a file.
+      const t = setTimeout(() => {
+        api.savePdf(pdf.name, page).then(pdf.resolve, pdf.reject).finally(after);
+      }, 50);
+      return () => clearTimeout(t);
+    }
     // Give the browser a frame to lay the page out, then print.
     const t = setTimeout(() => {
       api.printPage().catch(() => window.print());
     }, 50);
-    const after = () => { setDoc(null); delete document.documentElement.dataset.print; };
     window.addEventListener("afterprint", after, { once: true });
     return () => { clearTimeout(t); window.removeEventListener("afterprint", after); };
-  }, [doc]);
+  }, [job]);
 
   return (
     <div id="print-root" aria-hidden={!doc}>

@@ -9,12 +9,12 @@ import { canPrescribe, canSignNotes } from "../lib/roles";
 import { doctorName, useDoctors } from "../lib/doctors";
 import { searchDrugs, type Drug } from "../lib/drugs";
 import { cleanText } from "../lib/validate";
-import type { AllergyWarning, AppointmentRow, ClinicView, Encounter, NewPrescription, NewPrescriptionItem, Patient, PatientChart, SessionView, Vitals } from "../lib/types";
+import type { AllergyWarning, AppointmentRow, ClinicView, Encounter, NewPrescription, NewPrescriptionItem, Patient, Prescription, PatientChart, SessionView, Vitals } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction, useDebounced } from "../components/common";
 import { PatientSearch } from "../components/PatientSearch";
 import { PatientCard } from "./FrontDesk";
-import { requestPrint } from "../print/Print";
+import { requestPrint, useSavePdf, type PrintDoc } from "../print/Print";
 import { AllergyList, AllergyWarnings } from "../components/Allergies";
 import { ConfirmDialog, useConfirm } from "../components/ConfirmDialog";
 
@@ -56,14 +56,20 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
   const { data: chart, error, reload: load } = useClinicData<PatientChart | null>(
     () => api.patientChart(props.patientId), [props.patientId], null,
   );
+  const pdf = useSavePdf();
   if (!chart) return <ErrorBanner error={error} />;
   const drafts = chart.encounters.filter((e) => !e.signed_at);
+  const rxDoc = (rx: Prescription): PrintDoc => ({
+    kind: "prescription", prescription: rx, patient: chart.patient, clinic: props.clinic,
+    doctor: props.session.user.display_name, diagnosis: chart.encounters.find((e) => e.id === rx.encounter_id)?.diagnosis ?? "",
+  });
   return (
     <div class="chart">
       <PatientCard patient={chart.patient} allergies={chart.allergies} />
       <AllergyList patientId={chart.patient.id} role={props.clinic.membership.role} allergies={chart.allergies} onChanged={load} />
-      <ErrorBanner error={error} />
+      <ErrorBanner error={error ?? pdf.error} />
       {notice && <Notice>{notice}</Notice>}
+      {pdf.saved && <Notice>{en.print.savedPdf(pdf.saved)}</Notice>}
       <NoteEditor key={`${drafts[0]?.id ?? "new"}-${saves}`} patient={chart.patient} draft={drafts[0] ?? null} canSign={canSignNotes(props.clinic.membership.role)} onSaved={(m) => { setNotice(m); setSaves((n) => n + 1); load(); }} />
       {canPrescribe(props.clinic.membership.role) && (
         <PrescriptionEditor patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} onIssued={() => { setNotice(en.doctor.issued); load(); }} />
@@ -78,10 +84,8 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
           <h4>{formatDateTime(rx.issued_at)}</h4>
           <ol>{rx.items.map((i) => <li key={i.id}>{i.drug} {i.strength} — {i.dose} {i.frequency} × {i.duration} {i.instructions}</li>)}</ol>
           {rx.notes && <p>{rx.notes}</p>}
-          <button onClick={() => requestPrint({
-            kind: "prescription", prescription: rx, patient: chart.patient, clinic: props.clinic,
-            doctor: props.session.user.display_name, diagnosis: chart.encounters.find((e) => e.id === rx.encounter_id)?.diagnosis ?? "",
-          })}>{en.doctor.printRx}</button>
+          <button onClick={() => requestPrint(rxDoc(rx))}>{en.doctor.printRx}</button>
+          <button disabled={pdf.busy} onClick={() => pdf.save(rxDoc(rx), `${en.doctor.prescription} ${chart.patient.name} ${rx.issued_at.slice(0, 10)}`)}>{en.print.savePdf}</button>
         </article>
       ))}
     </div>

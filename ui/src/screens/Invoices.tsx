@@ -15,7 +15,7 @@ import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
 import { PatientSearch } from "../components/PatientSearch";
-import { documentTitle, requestPrint } from "../print/Print";
+import { documentTitle, requestPrint, useSavePdf } from "../print/Print";
 
 interface LineForm { description: string; sac_hsn: string; qty: string; price: string; discount: string; rate: number }
 const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_hsn: "999312", qty: "1", price: "", discount: "", rate: 0 });
@@ -265,7 +265,7 @@ function CreditNoteForm(props: { invoice: Invoice; onDone: () => void; onCancel:
       {errors.lines && <p class="error-text">{errors.lines}</p>}
       <Field name="credit-reason" label={en.invoice.creditReason} value={reason} onInput={setReason} error={errors.reason} />
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>{en.invoice.issueCreditNote}</button>
+        <button type="submit" class="primary" data-testid="credit-note-issue" disabled={busy}>{en.invoice.issueCreditNote}</button>
         <button type="button" onClick={props.onCancel}>{en.invoice.keep}</button>
       </div>
     </form>
@@ -315,6 +315,8 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
     if (ok) { setCancelling(false); props.onChanged(); }
   };
   const doc = { invoice: inv, patient: props.patient, clinic: props.clinic };
+  const pdf = useSavePdf();
+  const title = documentTitle(inv, props.clinic);
   return (
     <article class={`card invoice-card${cancelled ? " cancelled" : ""}`}>
       <h3>{en.invoice.number} {inv.invoice_number} <span class="muted small">{formatDateTime(inv.issued_at)}</span>
@@ -328,11 +330,13 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
             <li key={c.id} data-testid="credit-note">
               {en.invoice.creditNoteLine(c.credit_note_number, formatDateTime(c.issued_at), formatPaise(c.totals.total_paise), c.reason)}
               {" "}<button class="small" onClick={() => requestPrint({ kind: "credit_note", note: c, ...doc })}>{en.invoice.printCreditNote}</button>
+              {" "}<button class="small" data-testid="save-credit-note-pdf" disabled={pdf.busy} onClick={() => pdf.save({ kind: "credit_note", note: c, ...doc }, `${en.invoice.creditNote} ${c.credit_note_number}`)}>{en.print.savePdf}</button>
             </li>
           ))}
         </ul>
       )}
-      <ErrorBanner error={error} />
+      <ErrorBanner error={error ?? pdf.error} />
+      {pdf.saved && <div data-testid="pdf-saved" data-path={pdf.saved}><Notice>{en.print.savedPdf(pdf.saved)}</Notice></div>}
       {!cancelled && balance > 0 && (
         <form class="row" onSubmit={pay}>
           <Field name="pay-amount" label={en.invoice.amount} value={amount} onInput={setAmount} error={amountError} />
@@ -361,10 +365,12 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
         </form>
       )}
       <div class="actions">
-        <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(documentTitle(inv, props.clinic))}</button>
+        <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(title)}</button>
+        <button data-testid="save-invoice-pdf" disabled={pdf.busy} onClick={() => pdf.save({ kind: "invoice", ...doc }, `${title} ${inv.invoice_number}`)}>{en.invoice.savePdf(title)}</button>
         <button onClick={() => requestPrint({ kind: "receipt", ...doc })}>{en.invoice.printReceipt}</button>
+        <button disabled={pdf.busy} onClick={() => pdf.save({ kind: "receipt", ...doc }, `${en.invoice.receipt} ${inv.invoice_number}`)}>{en.invoice.saveReceiptPdf}</button>
         {!cancelled && !crediting && may(role, "credit_note", "create") && (
-          <button class="subtle" onClick={() => setCrediting(true)}>{en.invoice.creditNote}</button>
+          <button class="subtle" data-testid="credit-note-open" onClick={() => setCrediting(true)}>{en.invoice.creditNote}</button>
         )}
         {!cancelled && !cancelling && may(role, "invoice", "cancel") && inv.credit_notes.length === 0 && (
           <button class="subtle" onClick={() => setCancelling(true)} disabled={inv.paid_paise !== 0}

@@ -249,6 +249,8 @@ export const en = {
     creditNoteFooter: "Issued under section 34 of the CGST Act, 2017 and Rule 53(1A) of the CGST Rules.",
     printA4: (document: string) => `Print ${document.toLowerCase()} (A4)`,
     printReceipt: "Print receipt (80 mm)",
+    savePdf: (document: string) => `Save ${document.toLowerCase()} as PDF`,
+    saveReceiptPdf: "Save receipt as PDF",
     thankYou: "Thank you. Get well soon.",
     none: "No invoices for this patient.",
     amountInWords: "Amount",
@@ -514,6 +516,8 @@ export const en = {
     } as Record<string, string>,
   },
   print: {
+    savePdf: "Save PDF",
+    savedPdf: (path: string) => `Saved as PDF: ${path}`,
     rx: "℞",
     patient: "Patient",
     ageSex: "Age/Sex",
