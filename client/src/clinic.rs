@@ -514,6 +514,8 @@ mod tests {
                 unit_price_paise: 20_000,
                 discount_paise: 0,
                 gst_rate_bp: 0,
+                treatment: None,
+                unit: None,
             }],
             recipient: None,
         };

@@ -99,6 +99,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0022_credit_notes",
         include_str!("../migrations/0022_credit_notes.sql"),
     ),
+    (
+        "0023_line_treatment",
+        include_str!("../migrations/0023_line_treatment.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -779,6 +779,29 @@ pub struct InvoiceLine {
     pub discount_paise: i64,
     pub gst_rate_bp: u32,
     pub tax: LineTax,
+    /// Absent on lines issued before treatments were kept: see [`InvoiceLine::treatment`].
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub treatment: Option<crate::gst::TaxTreatment>,
+    /// Absent on lines issued before units were kept: see [`InvoiceLine::unit`].
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub unit: Option<String>,
+}
+
+impl InvoiceLine {
+    /// The line's treatment; a line from before treatments were kept is read by its rate.
+    pub fn treatment(&self) -> crate::gst::TaxTreatment {
+        self.treatment
+            .unwrap_or_else(|| crate::gst::TaxTreatment::default_for(self.gst_rate_bp))
+    }
+
+    /// The line's unit; a line from before units were kept is read by its code.
+    pub fn unit(&self) -> &str {
+        self.unit
+            .as_deref()
+            .unwrap_or_else(|| crate::gst::default_unit(&self.sac_hsn))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -792,6 +815,16 @@ pub struct NewInvoiceLine {
     #[serde(default)]
     pub discount_paise: i64,
     pub gst_rate_bp: u32,
+    /// Taxable, exempt, nil-rated or non-GST; none: taxable at a rate, else exempt. Always
+    /// set once validated.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub treatment: Option<crate::gst::TaxTreatment>,
+    /// GSTN's unit quantity code (`gst::UNITS`): `NA` for services; none: `NA` for a service,
+    /// `NOS` for goods. Always set once validated.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub unit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

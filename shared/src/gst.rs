@@ -34,6 +34,78 @@ pub fn rates_in_force(day: NaiveDate) -> &'static [u32] {
 
 use crate::rules::clock::india_date;
 
+/// How GST treats a supply. Untaxed lines are told apart because GSTR-1 (table 8) reports
+/// them apart: exempt (most clinical care, Notification 12/2017-CT(Rate) entry 74),
+/// nil-rated (a 0 % rate in the schedule) and non-GST (outside GST altogether).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum TaxTreatment {
+    Taxable,
+    Exempt,
+    NilRated,
+    NonGst,
+}
+
+impl TaxTreatment {
+    pub const ALL: [TaxTreatment; 4] = [
+        TaxTreatment::Taxable,
+        TaxTreatment::Exempt,
+        TaxTreatment::NilRated,
+        TaxTreatment::NonGst,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaxTreatment::Taxable => "taxable",
+            TaxTreatment::Exempt => "exempt",
+            TaxTreatment::NilRated => "nil_rated",
+            TaxTreatment::NonGst => "non_gst",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaxTreatment> {
+        TaxTreatment::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// A line's treatment when none is named: taxable at its rate, else exempt (a clinic's
+    /// untaxed lines are almost always exempt care).
+    pub fn default_for(rate_bp: u32) -> TaxTreatment {
+        if rate_bp > 0 {
+            TaxTreatment::Taxable
+        } else {
+            TaxTreatment::Exempt
+        }
+    }
+
+    /// Whether a line at `rate_bp` may have this treatment: taxable lines carry a rate,
+    /// untaxed ones none.
+    pub fn fits_rate(self, rate_bp: u32) -> bool {
+        (self == TaxTreatment::Taxable) == (rate_bp > 0)
+    }
+}
+
+/// Units of quantity a line may be counted in: GSTN's unit quantity codes (UQC) that a
+/// clinic's goods use, and `NA` for services (SAC codes, 99…), as GSTR-1 table 12 takes them.
+pub const UNITS: [&str; 18] = [
+    "NA", "NOS", "PCS", "BOX", "BTL", "PAC", "TBS", "TUB", "MLT", "LTR", "GMS", "KGS", "MTR",
+    "SET", "UNT", "DOZ", "ROL", "OTH",
+];
+
+/// Whether a code is a service's (SAC codes all start with 99; HSN codes of goods never do).
+pub fn is_service_code(sac_hsn: &str) -> bool {
+    sac_hsn.starts_with("99")
+}
+
+/// A line's unit when none is named: `NA` for a service, numbers (`NOS`) for goods.
+pub fn default_unit(sac_hsn: &str) -> &'static str {
+    if is_service_code(sac_hsn) {
+        "NA"
+    } else {
+        "NOS"
+    }
+}
+
 /// The document a supply is billed on (CGST Rules 46, 46A and 49).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

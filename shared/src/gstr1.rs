@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::InvoiceRecipient;
-use crate::gst::{invoice_number as printed, LineTax};
+use crate::gst::{invoice_number as printed, LineTax, TaxTreatment};
 
 /// The return period: a month, or the quarter starting at `month` for quarterly filers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, IntoParams, ToSchema)]
@@ -56,6 +56,9 @@ pub struct SuppliedLine {
     pub quantity: i64,
     pub rate_bp: u32,
     pub tax: LineTax,
+    pub treatment: TaxTreatment,
+    /// GSTN's unit quantity code (`NA` for services).
+    pub unit: String,
 }
 
 /// One invoice of the period, with its lines.
@@ -165,10 +168,22 @@ pub struct B2csRow {
 pub struct NilRow {
     /// GSTN's supply type: `INTRAB2B` or `INTRAB2C` (a clinic's supplies are intra-state).
     pub supply_type: String,
-    /// Every line at 0 % is reported as exempt: clinical care is exempt (Notification
-    /// 12/2017-CT(Rate), entry 74); nil-rated and non-GST lines need the catalogue's tax
-    /// treatment to be told apart.
+    /// Nil-rated, exempt (most clinical care: Notification 12/2017-CT(Rate), entry 74) and
+    /// non-GST supplies, each by its line's treatment.
+    pub nil_paise: i64,
     pub exempt_paise: i64,
+    pub non_gst_paise: i64,
+}
+
+impl NilRow {
+    fn amount(&mut self, treatment: TaxTreatment) -> Option<&mut i64> {
+        match treatment {
+            TaxTreatment::NilRated => Some(&mut self.nil_paise),
+            TaxTreatment::Exempt => Some(&mut self.exempt_paise),
+            TaxTreatment::NonGst => Some(&mut self.non_gst_paise),
+            TaxTreatment::Taxable => None,
+        }
+    }
 }
 
 /// Table 12: one SAC/HSN code at one rate.
@@ -241,12 +256,75 @@ pub struct CancelledNumber {
     pub number: i64,
 }
 
-/// SAC codes (services) all start with 99; HSN codes of goods never do.
-fn uqc(sac_hsn: &str) -> &'static str {
-    if sac_hsn.starts_with("99") {
-        "NA"
-    } else {
-        "NOS"
+/// Adds (`sign` 1) or takes off (`sign` -1, a credit note) one line in the tables 8 and 12
+/// and in table 7 or the B2B items.
+struct Tables {
+    b2cs: BTreeMap<(String, u32), RateAmounts>,
+    nil: BTreeMap<&'static str, NilRow>,
+    /// B2B, B2C; per code, rate and unit.
+    hsn: [BTreeMap<(String, u32, String), HsnRow>; 2],
+}
+
+impl Tables {
+    fn line(
+        &mut self,
+        line: &SuppliedLine,
+        place_of_supply: &str,
+        business: bool,
+        items: &mut BTreeMap<u32, RateAmounts>,
+        credit: bool,
+    ) {
+        let apply = |a: &mut RateAmounts| {
+            if credit {
+                a.sub(&line.tax)
+            } else {
+                a.add(&line.tax)
+            }
+        };
+        let signed = if credit {
+            -line.tax.taxable_paise
+        } else {
+            line.tax.taxable_paise
+        };
+        if line.treatment == TaxTreatment::Taxable {
+            if business {
+                apply(items.entry(line.rate_bp).or_default());
+            } else {
+                apply(
+                    self.b2cs
+                        .entry((place_of_supply.to_owned(), line.rate_bp))
+                        .or_default(),
+                );
+            }
+        } else {
+            let supply_type = if business { "INTRAB2B" } else { "INTRAB2C" };
+            let row = self.nil.entry(supply_type).or_insert_with(|| NilRow {
+                supply_type: supply_type.to_owned(),
+                nil_paise: 0,
+                exempt_paise: 0,
+                non_gst_paise: 0,
+            });
+            if let Some(amount) = row.amount(line.treatment) {
+                *amount += signed;
+            }
+        }
+        // Non-GST supplies are outside GST: not in the HSN summary.
+        if line.treatment == TaxTreatment::NonGst {
+            return;
+        }
+        let row = self.hsn[usize::from(!business)]
+            .entry((line.sac_hsn.clone(), line.rate_bp, line.unit.clone()))
+            .or_insert_with(|| HsnRow {
+                sac_hsn: line.sac_hsn.clone(),
+                description: line.description.chars().take(30).collect(),
+                uqc: line.unit.clone(),
+                quantity: 0,
+                amounts: RateAmounts::default(),
+            });
+        if !credit {
+            row.quantity += line.quantity;
+        }
+        apply(&mut row.amounts);
     }
 }
 
@@ -263,9 +341,11 @@ impl Gstr1Report {
     ) -> Gstr1Report {
         let (from, to) = query.days().unwrap_or((NaiveDate::MIN, NaiveDate::MIN));
         let mut b2b = Vec::new();
-        let mut b2cs: BTreeMap<(String, u32), RateAmounts> = BTreeMap::new();
-        let mut nil: BTreeMap<&'static str, i64> = BTreeMap::new();
-        let mut hsn: [BTreeMap<(String, u32), HsnRow>; 2] = [BTreeMap::new(), BTreeMap::new()];
+        let mut tables = Tables {
+            b2cs: BTreeMap::new(),
+            nil: BTreeMap::new(),
+            hsn: [BTreeMap::new(), BTreeMap::new()],
+        };
         let mut series: BTreeMap<String, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
         let mut totals = RateAmounts::default();
         let mut value_paise = 0;
@@ -286,27 +366,7 @@ impl Gstr1Report {
             let mut items: BTreeMap<u32, RateAmounts> = BTreeMap::new();
             for line in &inv.lines {
                 totals.add(&line.tax);
-                if line.rate_bp == 0 {
-                    *nil.entry(if business { "INTRAB2B" } else { "INTRAB2C" })
-                        .or_default() += line.tax.taxable_paise;
-                } else if business {
-                    items.entry(line.rate_bp).or_default().add(&line.tax);
-                } else {
-                    b2cs.entry((inv.place_of_supply.clone(), line.rate_bp))
-                        .or_default()
-                        .add(&line.tax);
-                }
-                let row = hsn[usize::from(!business)]
-                    .entry((line.sac_hsn.clone(), line.rate_bp))
-                    .or_insert_with(|| HsnRow {
-                        sac_hsn: line.sac_hsn.clone(),
-                        description: line.description.chars().take(30).collect(),
-                        uqc: uqc(&line.sac_hsn).to_owned(),
-                        quantity: 0,
-                        amounts: RateAmounts::default(),
-                    });
-                row.quantity += line.quantity;
-                row.amounts.add(&line.tax);
+                tables.line(line, &inv.place_of_supply, business, &mut items, false);
             }
             if let Some(recipient) = &inv.recipient {
                 b2b.push(B2bInvoice {
@@ -344,26 +404,19 @@ impl Gstr1Report {
             let mut items: BTreeMap<u32, RateAmounts> = BTreeMap::new();
             for line in &note.lines {
                 credit_totals.add(&line.tax);
-                if line.rate_bp == 0 {
-                    *nil.entry(if business { "INTRAB2B" } else { "INTRAB2C" })
-                        .or_default() -= line.tax.taxable_paise;
-                } else if business {
+                // 9B lists the note's own items, as given back; tables 7, 8 and 12 are
+                // netted (a business's taxed lines are in 9B, not table 7: nothing to net).
+                if business && line.treatment == TaxTreatment::Taxable {
                     items.entry(line.rate_bp).or_default().add(&line.tax);
-                } else {
-                    b2cs.entry((note.place_of_supply.clone(), line.rate_bp))
-                        .or_default()
-                        .sub(&line.tax);
                 }
-                let row = hsn[usize::from(!business)]
-                    .entry((line.sac_hsn.clone(), line.rate_bp))
-                    .or_insert_with(|| HsnRow {
-                        sac_hsn: line.sac_hsn.clone(),
-                        description: line.description.chars().take(30).collect(),
-                        uqc: uqc(&line.sac_hsn).to_owned(),
-                        quantity: 0,
-                        amounts: RateAmounts::default(),
-                    });
-                row.amounts.sub(&line.tax);
+                let mut netted_in_9b = BTreeMap::new();
+                tables.line(
+                    line,
+                    &note.place_of_supply,
+                    business,
+                    &mut netted_in_9b,
+                    true,
+                );
             }
             if let Some(recipient) = &note.recipient {
                 cdnr.push(CreditNoteRow {
@@ -418,14 +471,15 @@ impl Gstr1Report {
             })
             .chain(note_series)
             .collect();
-        let hsn_rows = |map: BTreeMap<(String, u32), HsnRow>| {
+        let hsn_rows = |map: BTreeMap<(String, u32, String), HsnRow>| {
             map.into_iter()
-                .map(|((_, rate_bp), mut row)| {
+                .map(|((_, rate_bp, _), mut row)| {
                     row.amounts.rate_bp = rate_bp;
                     row
                 })
                 .collect::<Vec<_>>()
         };
+        let Tables { b2cs, nil, hsn } = tables;
         let [hsn_b2b, hsn_b2c] = hsn;
         Gstr1Report {
             clinic_id,
@@ -447,13 +501,7 @@ impl Gstr1Report {
                     amounts: RateAmounts { rate_bp, ..a },
                 })
                 .collect(),
-            nil: nil
-                .into_iter()
-                .map(|(supply_type, exempt_paise)| NilRow {
-                    supply_type: supply_type.to_owned(),
-                    exempt_paise,
-                })
-                .collect(),
+            nil: nil.into_values().collect(),
             hsn_b2b: hsn_rows(hsn_b2b),
             hsn_b2c: hsn_rows(hsn_b2c),
             documents,
@@ -524,9 +572,17 @@ impl Gstr1Report {
         for row in &self.b2cs {
             out.push_str(&format!("{},{}\n", row.place_of_supply, tax(&row.amounts)));
         }
-        out.push_str("\nNil rated, exempted and non-GST (table 8)\nsupply_type,exempted\n");
+        out.push_str(
+            "\nNil rated, exempted and non-GST (table 8)\nsupply_type,nil_rated,exempted,non_gst\n",
+        );
         for n in &self.nil {
-            out.push_str(&format!("{},{}\n", n.supply_type, r(n.exempt_paise)));
+            out.push_str(&format!(
+                "{},{},{},{}\n",
+                n.supply_type,
+                r(n.nil_paise),
+                r(n.exempt_paise),
+                r(n.non_gst_paise)
+            ));
         }
         for (title, rows) in [("B2B", &self.hsn_b2b), ("B2C", &self.hsn_b2c)] {
             out.push_str(&format!("\nHSN/SAC summary, {title} (table 12)\nsac_hsn,description,uqc,quantity,rate,taxable_value,igst,cgst,sgst_utgst\n"));
@@ -682,8 +738,8 @@ impl Gstr1Report {
             "nil": {"inv": self.nil.iter().map(|n| json!({
                 "sply_ty": n.supply_type,
                 "expt_amt": rupees(n.exempt_paise),
-                "nil_amt": 0,
-                "ngsup_amt": 0,
+                "nil_amt": rupees(n.nil_paise),
+                "ngsup_amt": rupees(n.non_gst_paise),
             })).collect::<Vec<_>>()},
             "hsn": {"hsn_b2b": hsn(&self.hsn_b2b), "hsn_b2c": hsn(&self.hsn_b2c)},
             "cdnr": cdnr
@@ -708,6 +764,8 @@ mod tests {
             quantity: qty,
             rate_bp,
             tax: tax_line(qty, price, 0, rate_bp, SupplyKind::IntraState).unwrap(),
+            treatment: TaxTreatment::default_for(rate_bp),
+            unit: crate::gst::default_unit(sac).into(),
         }
     }
 
@@ -867,7 +925,10 @@ mod tests {
             .map(|i| i.taxable_paise)
             .sum::<i64>()
             + r.b2cs.iter().map(|b| b.amounts.taxable_paise).sum::<i64>()
-            + r.nil.iter().map(|n| n.exempt_paise).sum::<i64>();
+            + r.nil
+                .iter()
+                .map(|n| n.exempt_paise + n.nil_paise + n.non_gst_paise)
+                .sum::<i64>();
         assert_eq!(taxable, r.totals.taxable_paise);
         let hsn_taxable: i64 = r
             .hsn_b2b
@@ -1019,6 +1080,57 @@ mod tests {
             "{}",
             only_notes.to_csv()
         );
+    }
+
+    #[test]
+    fn untaxed_lines_are_reported_by_treatment_and_goods_by_unit() {
+        let treated = |l: SuppliedLine, treatment: TaxTreatment, unit: &str| SuppliedLine {
+            treatment,
+            unit: unit.into(),
+            ..l
+        };
+        let invoices = [invoice(
+            "2627-INV",
+            1,
+            vec![
+                line("999312", 1, 50_000, 0),
+                treated(line("3004", 2, 5_000, 0), TaxTreatment::NilRated, "BTL"),
+                treated(line("999799", 1, 20_000, 0), TaxTreatment::NonGst, "NA"),
+                treated(line("3004", 3, 1_000, 500), TaxTreatment::Taxable, "TBS"),
+            ],
+            None,
+        )];
+        let r = Gstr1Report::build(
+            Uuid::nil(),
+            "27AAPFA1234C1ZV",
+            &april(),
+            &invoices,
+            &[],
+            &[],
+        );
+        let n = &r.nil[0];
+        assert_eq!(
+            (
+                n.supply_type.as_str(),
+                n.nil_paise,
+                n.exempt_paise,
+                n.non_gst_paise
+            ),
+            ("INTRAB2C", 10_000, 50_000, 20_000)
+        );
+        let units: Vec<_> = r
+            .hsn_b2c
+            .iter()
+            .map(|h| (h.sac_hsn.as_str(), h.uqc.as_str(), h.quantity))
+            .collect();
+        // Non-GST supplies are not in the HSN summary; each unit of a code is its own row.
+        assert_eq!(
+            units,
+            [("3004", "BTL", 2), ("3004", "TBS", 3), ("999312", "NA", 1)]
+        );
+        let j = r.offline_tool_json();
+        assert_eq!(j["nil"]["inv"][0]["nil_amt"], json!(100.0));
+        assert_eq!(j["nil"]["inv"][0]["ngsup_amt"], json!(200.0));
     }
 
     #[test]

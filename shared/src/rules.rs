@@ -76,6 +76,8 @@ pub fn rules_for_ui() -> serde_json::Value {
         // States whose state-level tax is UTGST (`gst::StateTax::of_state`).
         "utgst_states": crate::gst::UTGST_STATES,
         "main_series_code": crate::numbering::MAIN_CODE,
+        // GSTN's unit quantity codes a line may be counted in (`gst::UNITS`).
+        "units": crate::gst::UNITS,
         // The day's queue only moves forward: for each status, where it may go next
         // (`AppointmentStatus::can_move_to`, staying put excluded).
         "appointment_transitions": crate::api::AppointmentStatus::ALL

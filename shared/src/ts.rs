@@ -8,7 +8,7 @@ use ts_rs::{Config, TS};
 use crate::api::*;
 use crate::authorship::Authorship;
 use crate::error::{ApiError, ErrorCode};
-use crate::gst::{LineTax, SupplyKind};
+use crate::gst::{LineTax, SupplyKind, TaxTreatment};
 use crate::gstr1::{
     B2bInvoice, B2csRow, CreditNoteRow, DocumentSeries, Gstr1Query, Gstr1Report, HsnRow, NilRow,
     RateAmounts,
@@ -50,7 +50,7 @@ pub fn typescript() -> String {
         // prescriptions
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST
-        SupplyKind, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
+        SupplyKind, TaxTreatment, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
         CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
         Invoice, InvoiceSupplier, InvoiceRecipient, InvoiceCancellation, CancelInvoice, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
         DayCollections, CollectionsReport,

@@ -258,7 +258,8 @@ pub async fn credit_notes_give_back_what_was_billed_and_no_more(h: Arc<Harness>)
         r["b2cs"]
             == json!([{"place_of_supply": w.a.state_code, "rate_bp": 1800, "taxable_paise": 50_000,
                              "igst_paise": 0, "cgst_paise": 4_500, "sgst_paise": 4_500}])
-            && r["nil"] == json!([{"supply_type": "INTRAB2C", "exempt_paise": 40_000}])
+            && r["nil"]
+                == json!([{"supply_type": "INTRAB2C", "nil_paise": 0, "exempt_paise": 40_000, "non_gst_paise": 0}])
             && r["cdnr"] == json!([])
             && r["credit_notes"] == 2,
         "net of the credit notes: {r}"

@@ -727,8 +727,8 @@ pub async fn gstr1_reports_each_supply_and_stays_in_its_branch(h: Arc<Harness>) 
     check!(
         r["nil"]
             == json!([
-                {"supply_type": "INTRAB2B", "exempt_paise": 1_500_000},
-                {"supply_type": "INTRAB2C", "exempt_paise": 100_000}
+                {"supply_type": "INTRAB2B", "nil_paise": 0, "exempt_paise": 1_500_000, "non_gst_paise": 0},
+                {"supply_type": "INTRAB2C", "nil_paise": 0, "exempt_paise": 100_000, "non_gst_paise": 0}
             ]),
         "exempt supplies: {}",
         r["nil"]

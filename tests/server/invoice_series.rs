@@ -158,14 +158,29 @@ pub async fn device_series_are_allocated_once_and_written_only_by_their_device(
     let (status, online) = desk
         .post(
             &format!("/v1/clinics/{k}/invoices"),
-            json!({"patient_id": patient["id"], "lines": [{"description": "Consultation",
-                "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 50000, "gst_rate_bp": 0}]}),
+            json!({"patient_id": patient["id"], "lines": [
+                {"description": "Consultation", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 50000, "gst_rate_bp": 0},
+                {"description": "ORS sachets", "sac_hsn": "3004", "quantity": 2, "unit_price_paise": 2000, "gst_rate_bp": 0,
+                 "treatment": "nil_rated", "unit": "pac"}]}),
         )
         .await?;
     check!(
         status == StatusCode::CREATED && online["invoice_number"] == format!("{year}-INV/000001"),
         "{status} {online}"
     );
+    // Each line keeps its treatment and unit (defaults for the one that named none).
+    let kept: Vec<(&str, &str)> = online["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            (
+                l["treatment"].as_str().unwrap_or(""),
+                l["unit"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    check!(kept == [("exempt", "NA"), ("nil_rated", "PAC")], "{kept:?}");
     let (_, listed) = desk
         .get(&format!("/v1/clinics/{k}/invoices?limit=50"))
         .await?;

@@ -39,6 +39,8 @@ pub fn consultation_invoice(patient_id: Uuid, gst_rate_bp: u32) -> NewInvoice {
             unit_price_paise: 50_000,
             discount_paise: 0,
             gst_rate_bp,
+            treatment: None,
+            unit: None,
         }],
         recipient: None,
     }

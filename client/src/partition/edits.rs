@@ -673,6 +673,9 @@ impl ClinicPartition {
                 discount_paise: l.discount_paise,
                 gst_rate_bp: l.gst_rate_bp,
                 tax: *tax,
+                // Set by validation (`Validate for NewInvoice`).
+                treatment: l.treatment,
+                unit: l.unit.clone(),
             })
             .collect();
         let (place, kind, totals) = (taxed.place_of_supply, taxed.supply_kind, taxed.totals);

@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 use vaidya_shared::api::{Invoice, InvoiceLine, Payment, PaymentMethod};
-use vaidya_shared::gst::{LineTax, SupplyKind};
+use vaidya_shared::gst::{LineTax, SupplyKind, TaxTreatment};
 
 use super::cache::{Cached, CachedRow};
 use super::local_reads::ReadAction;
@@ -141,8 +141,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         "INSERT INTO invoice_lines (id, invoice_id, position, description, sac_hsn, quantity,
                                     unit_price_paise, discount_paise, gst_rate_bp,
                                     taxable_paise, cgst_paise, sgst_paise, igst_paise,
-                                    total_paise)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                    total_paise, treatment, unit)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
     for line in &i.lines {
         insert_line.execute(params![
@@ -160,6 +160,8 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
             line.tax.sgst_paise,
             line.tax.igst_paise,
             line.tax.total_paise,
+            line.treatment.map(|t| t.as_str()),
+            line.unit,
         ])?;
     }
 
@@ -187,7 +189,8 @@ fn load_children(conn: &Connection, invoice: &mut Invoice) -> rusqlite::Result<(
     let id = invoice.id.to_string();
     let mut lines = conn.prepare_cached(
         "SELECT id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise,
-                gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise
+                gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise,
+                treatment, unit
          FROM invoice_lines WHERE invoice_id = ?1 ORDER BY position, id",
     )?;
     invoice.lines = lines
@@ -202,6 +205,11 @@ fn load_children(conn: &Connection, invoice: &mut Invoice) -> rusqlite::Result<(
                 discount_paise: row.get(6)?,
                 gst_rate_bp: row.get(7)?,
                 tax: tax_at(row, 8)?,
+                treatment: row
+                    .get::<_, Option<String>>(13)?
+                    .as_deref()
+                    .and_then(TaxTreatment::parse),
+                unit: row.get(14)?,
             })
         })?
         .collect::<Result<_, _>>()?;

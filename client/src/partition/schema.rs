@@ -405,6 +405,12 @@ ALTER TABLE invoices ADD COLUMN cancellation TEXT
 ALTER TABLE invoices ADD COLUMN credit_notes TEXT
     CHECK (credit_notes IS NULL OR json_valid(credit_notes));
 "#,
+    // 14 → 15: a line's tax treatment and unit (NULL on lines from before: read by rate
+    // and code).
+    r#"
+ALTER TABLE invoice_lines ADD COLUMN treatment TEXT;
+ALTER TABLE invoice_lines ADD COLUMN unit TEXT;
+"#,
 ];
 
 /// The schema version this build writes and understands.

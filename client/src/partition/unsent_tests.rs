@@ -84,6 +84,8 @@ fn local_invoice(p: &mut ClinicPartition, patient_id: Uuid) -> vaidya_shared::ap
                 unit_price_paise: 50_000,
                 discount_paise: 0,
                 gst_rate_bp: 1800,
+                treatment: None,
+                unit: None,
             }],
             recipient: None,
         }),

@@ -104,7 +104,7 @@ pub async fn with_details(
     for r in tx
         .query(
             "SELECT invoice_id, id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp,
-                    taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise
+                    taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, treatment, unit
              FROM vaidya.invoice_lines WHERE clinic_id = $1 AND invoice_id = ANY($2) ORDER BY invoice_id, position",
             &[&clinic, &ids],
         )
@@ -122,6 +122,10 @@ pub async fn with_details(
                 discount_paise: r.get(7),
                 gst_rate_bp: r.get::<_, i32>(8) as u32,
                 tax: tax_of(&r),
+                treatment: r
+                    .get::<_, Option<&str>>("treatment")
+                    .and_then(gst::TaxTreatment::parse),
+                unit: r.get("unit"),
             });
         }
     }
@@ -530,13 +534,23 @@ pub async fn insert(
     )
     .await?;
     for (position, (l, t)) in new.lines.iter().zip(&taxes).enumerate() {
+        // Validated lines always name both (`Validate for NewInvoice`).
+        let treatment = l
+            .treatment
+            .unwrap_or_else(|| gst::TaxTreatment::default_for(l.gst_rate_bp));
+        let unit = l
+            .unit
+            .as_deref()
+            .unwrap_or_else(|| gst::default_unit(&l.sac_hsn));
         tx.execute(
             "INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity,
-                    unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                    unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise,
+                    treatment, unit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             &[&gst::invoice_line_id(id, position), &clinic, &id, &(position as i32), &l.description, &l.sac_hsn, &l.quantity,
               &l.unit_price_paise, &l.discount_paise, &(l.gst_rate_bp as i32),
-              &t.taxable_paise, &t.cgst_paise, &t.sgst_paise, &t.igst_paise, &t.total_paise],
+              &t.taxable_paise, &t.cgst_paise, &t.sgst_paise, &t.igst_paise, &t.total_paise,
+              &treatment.as_str(), &unit],
         )
         .await?;
     }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use vaidya_shared::api::{
     AuditAction, CollectionsQuery, CollectionsReport, InvoiceRecipient, PaymentMethod,
 };
-use vaidya_shared::gst::{self, LineTax};
+use vaidya_shared::gst::{self, LineTax, TaxTreatment};
 use vaidya_shared::gstr1::{
     CancelledNumber, Gstr1Query, Gstr1Report, SuppliedCreditNote, SuppliedInvoice, SuppliedLine,
 };
@@ -162,7 +162,8 @@ pub async fn gstr1(
                 .query(
                     &format!(
                         "SELECT l.invoice_id, l.sac_hsn, l.description, l.quantity, l.gst_rate_bp,
-                                l.taxable_paise, l.cgst_paise, l.sgst_paise, l.igst_paise, l.total_paise
+                                l.taxable_paise, l.cgst_paise, l.sgst_paise, l.igst_paise, l.total_paise,
+                                l.treatment, l.unit
                          FROM vaidya.invoice_lines l
                          JOIN vaidya.invoices i ON i.clinic_id = l.clinic_id AND i.id = l.invoice_id
                          WHERE {period} AND l.deleted_at IS NULL
@@ -188,6 +189,8 @@ pub async fn gstr1(
                         igst_paise: l.get("igst_paise"),
                         total_paise: l.get("total_paise"),
                     },
+                    treatment: line_treatment(l),
+                    unit: line_unit(l),
                 });
             }
             let cancelled = tx
@@ -279,7 +282,7 @@ async fn credit_notes_of_period(
     let lines = tx
         .query(
             &format!(
-                "SELECT cl.credit_note_id, l.sac_hsn, l.description, cl.gst_rate_bp,
+                "SELECT cl.credit_note_id, l.sac_hsn, l.description, cl.gst_rate_bp, l.treatment, l.unit,
                         cl.taxable_paise, cl.cgst_paise, cl.sgst_paise, cl.igst_paise, cl.total_paise
                  FROM vaidya.credit_note_lines cl
                  JOIN vaidya.credit_notes c ON c.clinic_id = cl.clinic_id AND c.id = cl.credit_note_id
@@ -308,7 +311,22 @@ async fn credit_notes_of_period(
                 igst_paise: l.get("igst_paise"),
                 total_paise: l.get("total_paise"),
             },
+            treatment: line_treatment(l),
+            unit: line_unit(l),
         });
     }
     Ok(notes.into_iter().map(|(_, n)| n).collect())
+}
+
+/// A line's treatment as stored; lines from before treatments were kept by their rate.
+fn line_treatment(l: &tokio_postgres::Row) -> TaxTreatment {
+    l.get::<_, Option<&str>>("treatment")
+        .and_then(TaxTreatment::parse)
+        .unwrap_or_else(|| TaxTreatment::default_for(l.get::<_, i32>("gst_rate_bp").max(0) as u32))
+}
+
+/// A line's unit as stored; lines from before units were kept by their code.
+fn line_unit(l: &tokio_postgres::Row) -> String {
+    l.get::<_, Option<String>>("unit")
+        .unwrap_or_else(|| gst::default_unit(l.get("sac_hsn")).to_owned())
 }

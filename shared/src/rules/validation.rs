@@ -661,6 +661,36 @@ impl Validate for NewInvoice {
                 gst::GstError::RateNotAllowed(_) => invalid(f("gst_rate_bp"), e.to_string()),
                 _ => invalid(f("discount_paise"), e.to_string()),
             })?;
+            let treatment = l
+                .treatment
+                .unwrap_or_else(|| gst::TaxTreatment::default_for(l.gst_rate_bp));
+            if !treatment.fits_rate(l.gst_rate_bp) {
+                return Err(invalid(
+                    f("treatment"),
+                    if treatment == gst::TaxTreatment::Taxable {
+                        "A taxable line needs its GST rate."
+                    } else {
+                        "An exempt, nil-rated or non-GST line carries no GST: bill it at 0 %."
+                    },
+                ));
+            }
+            l.treatment = Some(treatment);
+            let service = gst::is_service_code(&l.sac_hsn);
+            let unit = match l.unit.as_deref().map(str::trim) {
+                None | Some("") => gst::default_unit(&l.sac_hsn).to_owned(),
+                Some(u) => u.to_ascii_uppercase(),
+            };
+            if !gst::UNITS.contains(&unit.as_str()) || (unit == "NA") != service {
+                return Err(invalid(
+                    f("unit"),
+                    if service {
+                        "A service (SAC 99…) is counted without a unit (NA)."
+                    } else {
+                        "Count goods in one of GSTN's units (NOS, BOX, BTL, PAC, TBS, MLT, …)."
+                    },
+                ));
+            }
+            l.unit = Some(unit);
         }
         let recipient = match self.recipient {
             None => None,

@@ -241,6 +241,13 @@ acknowledged_allergies: Array<string>, };
 export type SupplyKind = "intra_state" | "inter_state";
 
 /**
+ * How GST treats a supply. Untaxed lines are told apart because GSTR-1 (table 8) reports
+ * them apart: exempt (most clinical care, Notification 12/2017-CT(Rate) entry 74),
+ * nil-rated (a 0 % rate in the schedule) and non-GST (outside GST altogether).
+ */
+export type TaxTreatment = "taxable" | "exempt" | "nil_rated" | "non_gst";
+
+/**
  * Tax amounts of one line, all in paise.
  */
 export type LineTax = { taxable_paise: number, cgst_paise: number, sgst_paise: number, igst_paise: number, total_paise: number, };
@@ -251,9 +258,27 @@ export type InvoiceLine = { id: string, position: number, description: string,
 /**
  * SAC (services) or HSN (goods) code.
  */
-sac_hsn: string, quantity: number, unit_price_paise: number, discount_paise: number, gst_rate_bp: number, tax: LineTax, };
+sac_hsn: string, quantity: number, unit_price_paise: number, discount_paise: number, gst_rate_bp: number, tax: LineTax, 
+/**
+ * Absent on lines issued before treatments were kept: see [`InvoiceLine::treatment`].
+ */
+treatment?: TaxTreatment | null, 
+/**
+ * Absent on lines issued before units were kept: see [`InvoiceLine::unit`].
+ */
+unit?: string | null, };
 
-export type NewInvoiceLine = { description: string, sac_hsn: string, quantity: number, unit_price_paise: number, discount_paise: number, gst_rate_bp: number, };
+export type NewInvoiceLine = { description: string, sac_hsn: string, quantity: number, unit_price_paise: number, discount_paise: number, gst_rate_bp: number, 
+/**
+ * Taxable, exempt, nil-rated or non-GST; none: taxable at a rate, else exempt. Always
+ * set once validated.
+ */
+treatment?: TaxTreatment | null, 
+/**
+ * GSTN's unit quantity code (`gst::UNITS`): `NA` for services; none: `NA` for a service,
+ * `NOS` for goods. Always set once validated.
+ */
+unit?: string | null, };
 
 export type Payment = { id: string, invoice_id: string, amount_paise: number, method: PaymentMethod, reference: string | null, received_at: string, };
 
@@ -514,11 +539,10 @@ export type NilRow = {
  */
 supply_type: string, 
 /**
- * Every line at 0 % is reported as exempt: clinical care is exempt (Notification
- * 12/2017-CT(Rate), entry 74); nil-rated and non-GST lines need the catalogue's tax
- * treatment to be told apart.
+ * Nil-rated, exempt (most clinical care: Notification 12/2017-CT(Rate), entry 74) and
+ * non-GST supplies, each by its line's treatment.
  */
-exempt_paise: number, };
+nil_paise: number, exempt_paise: number, non_gst_paise: number, };
 
 /**
  * Table 12: one SAC/HSN code at one rate.

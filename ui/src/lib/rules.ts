@@ -54,5 +54,8 @@ export function isMainSeries(series: string): boolean {
 /** Where each appointment status may go next (`AppointmentStatus::can_move_to`). */
 export const APPOINTMENT_TRANSITIONS: Readonly<Record<string, readonly string[]>> = rules.appointment_transitions;
 
+/** GSTN's unit quantity codes a line may be counted in (`gst::UNITS`); `NA` for services. */
+export const UNITS: readonly string[] = rules.units;
+
 /** GST rates allowed on a line, in basis points. */
 export const GST_RATES_BP: readonly number[] = rules.gst_rates_bp;

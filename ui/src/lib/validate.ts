@@ -9,7 +9,7 @@
 import { en } from "../strings/en";
 import { normalizePhone, rustTrim } from "./phone";
 import { isoDate, parseDate } from "./dates";
-import { GST_RATES_BP, LIMITS, VITAL_RANGES, isMainSeries } from "./rules";
+import { GST_RATES_BP, LIMITS, UNITS, VITAL_RANGES, isMainSeries } from "./rules";
 import type {
   AllergyPatch, AppointmentPatch, EncounterPatch, NewAddendum, NewAllergy, NewAppointment, NewEncounter, InvoiceRecipient, NewInvoice, NewInvoiceLine,
   NewPatient, NewPayment, NewPrescription, NewPrescriptionItem, PatientPatch, Sex, Vitals,
@@ -316,7 +316,15 @@ export function checkInvoice(inv: Loose<NewInvoice>): NewInvoice {
     // `gst::tax_line`'s refusals: the rate first, then negative amounts.
     if (!GST_RATES_BP.includes(rate)) fail(f("gst_rate_bp"), en.validation.gstRate(rate));
     if (discount < 0 || BigInt(quantity) * BigInt(price) - BigInt(discount) < 0n) fail(f("discount_paise"), en.validation.negativeAmount);
-    return { description, sac_hsn: sac, quantity, unit_price_paise: price, discount_paise: discount, gst_rate_bp: rate };
+    // `gst::TaxTreatment::default_for` and `fits_rate`.
+    const treatment = l.treatment ?? (rate > 0 ? "taxable" : "exempt");
+    if ((treatment === "taxable") !== (rate > 0)) fail(f("treatment"), treatment === "taxable" ? en.validation.taxableNeedsRate : en.validation.untaxedAtZero);
+    // `gst::default_unit`, `is_service_code` and `UNITS`.
+    const service = sac.startsWith("99");
+    const given = rustTrim(l.unit ?? "");
+    const unit = given === "" ? (service ? "NA" : "NOS") : given.replace(/[a-z]/g, (c) => c.toUpperCase());
+    if (!UNITS.includes(unit) || (unit === "NA") !== service) fail(f("unit"), service ? en.validation.serviceUnit : en.validation.goodsUnit);
+    return { description, sac_hsn: sac, quantity, unit_price_paise: price, discount_paise: discount, gst_rate_bp: rate, treatment, unit };
   });
   let recipient: InvoiceRecipient | null = null;
   if (inv.recipient != null) {

@@ -213,7 +213,7 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
           <th class="num">{en.invoice.total}</th></tr></thead>
         <tbody>
           {inv.lines.map((l, n) => (
-            <tr key={l.id}><td>{n + 1}</td><td>{l.description}</td><td>{l.sac_hsn}</td><td class="num">{l.quantity}</td><td class="num">{formatPaise(l.tax.taxable_paise)}</td>
+            <tr key={l.id}><td>{n + 1}</td><td>{l.description}</td><td>{l.sac_hsn}</td><td class="num">{l.quantity}{l.unit && l.unit !== "NA" ? ` ${l.unit}` : ""}</td><td class="num">{formatPaise(l.tax.taxable_paise)}</td>
               {taxed && (intra
                 ? <><td class="num">{half(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.cgst_paise)}</td><td class="num">{half(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.sgst_paise)}</td></>
                 : <><td class="num">{formatRate(l.gst_rate_bp)}</td><td class="num">{formatPaise(l.tax.igst_paise)}</td></>)}

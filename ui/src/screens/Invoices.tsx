@@ -9,16 +9,26 @@ import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLab
 import { formatPaise, parseRupees } from "../lib/money";
 import { formatDateTime } from "../lib/dates";
 import { cleanText, gstinProblem } from "../lib/validate";
-import { LIMITS, may } from "../lib/rules";
-import type { ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod } from "../lib/types";
+import { LIMITS, UNITS, may } from "../lib/rules";
+import type { ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod, TaxTreatment } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
 import { PatientSearch } from "../components/PatientSearch";
 import { documentTitle, requestPrint, useSavePdf } from "../print/Print";
 
-interface LineForm { description: string; sac_hsn: string; qty: string; price: string; discount: string; rate: number }
-const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_hsn: "999312", qty: "1", price: "", discount: "", rate: 0 });
+interface LineForm { description: string; sac_hsn: string; qty: string; price: string; discount: string; rate: number; treatment: TaxTreatment; unit: string }
+const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_hsn: "999312", qty: "1", price: "", discount: "", rate: 0, treatment: "exempt", unit: "NOS" });
+
+/** One picker for how a line is taxed: the untaxed treatments, then the rates in force. */
+const UNTAXED: TaxTreatment[] = ["exempt", "nil_rated", "non_gst"];
+function taxChoice(l: LineForm): string {
+  return l.treatment === "taxable" ? String(l.rate) : l.treatment;
+}
+function fromTaxChoice(value: string): Pick<LineForm, "rate" | "treatment"> {
+  return (UNTAXED as string[]).includes(value) ? { rate: 0, treatment: value as TaxTreatment } : { rate: Number(value), treatment: "taxable" };
+}
+const GOODS_UNITS = UNITS.filter((u) => u !== "NA");
 
 export function Invoices(props: { clinic: ClinicView; patient: Patient | null; onChoosePatient: (p: Patient) => void }) {
   const [notice, setNotice] = useState<string | null>(null);
@@ -89,7 +99,11 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
       if (!Number.isInteger(p.qty) || p.qty < 1) errs[`q${i}`] = en.validation.quantity;
       if (p.price.ok && p.discount.ok && !p.tax) errs[`x${i}`] = en.validation.amount;
       if (p.price.ok && p.discount.ok && d.ok) {
-        body.push({ description: d.value, sac_hsn: l.sac_hsn.trim(), quantity: p.qty, unit_price_paise: p.price.paise, discount_paise: p.discount.paise, gst_rate_bp: l.rate });
+        const sac = l.sac_hsn.trim();
+        body.push({
+          description: d.value, sac_hsn: sac, quantity: p.qty, unit_price_paise: p.price.paise, discount_paise: p.discount.paise,
+          gst_rate_bp: l.rate, treatment: l.treatment, unit: sac.startsWith("99") ? "NA" : l.unit,
+        });
       }
     });
     let recipient: InvoiceRecipient | null = null;
@@ -138,7 +152,7 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
       )}
       <table class="lines">
         <thead><tr>
-          <th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th>{en.invoice.qty}</th><th>{en.invoice.unitPrice}</th>
+          <th>{en.invoice.description}</th><th>{en.invoice.sacHsn}</th><th>{en.invoice.qty}</th><th>{en.invoice.unit}</th><th>{en.invoice.unitPrice}</th>
           <th>{en.invoice.discount}</th><th>{en.invoice.rate}</th><th class="num">{en.invoice.total}</th><th />
         </tr></thead>
         <tbody>
@@ -147,11 +161,19 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
               <td><input aria-label={en.invoice.description} value={l.description} onInput={(e) => update(i, { description: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`d${i}`]} /></td>
               <td><input class="w6" aria-label={en.invoice.sacHsn} value={l.sac_hsn} onInput={(e) => update(i, { sac_hsn: (e.currentTarget as HTMLInputElement).value })} /></td>
               <td><input class="w3" aria-label={en.invoice.qty} inputMode="numeric" value={l.qty} onInput={(e) => update(i, { qty: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`q${i}`]} /></td>
+              <td>
+                {l.sac_hsn.trim().startsWith("99") ? <span class="muted" title={en.invoice.serviceUnit}>NA</span> : (
+                  <select aria-label={en.invoice.unit} value={l.unit} onChange={(e) => update(i, { unit: (e.currentTarget as HTMLSelectElement).value })}>
+                    {GOODS_UNITS.map((u) => <option key={u} value={u}>{u}</option>)}
+                  </select>
+                )}
+              </td>
               <td><input class="w6" aria-label={en.invoice.unitPrice} inputMode="decimal" value={l.price} onInput={(e) => update(i, { price: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`p${i}`]} title={errors[`p${i}`]} /></td>
               <td><input class="w6" aria-label={en.invoice.discount} inputMode="decimal" value={l.discount} onInput={(e) => update(i, { discount: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`x${i}`]} title={errors[`x${i}`]} /></td>
               <td>
-                <select aria-label={en.invoice.rate} value={String(l.rate)} onChange={(e) => update(i, { rate: Number((e.currentTarget as HTMLSelectElement).value) })}>
-                  {rates.map((r) => <option key={r} value={String(r)}>{formatRate(r)}</option>)}
+                <select aria-label={en.invoice.rate} value={taxChoice(l)} onChange={(e) => update(i, fromTaxChoice((e.currentTarget as HTMLSelectElement).value))}>
+                  {UNTAXED.map((t) => <option key={t} value={t}>{en.invoice.treatments[t]}</option>)}
+                  {rates.filter((r) => r > 0).map((r) => <option key={r} value={String(r)}>{formatRate(r)}</option>)}
                 </select>
               </td>
               <td class="num">{parsed[i].tax ? formatPaise(parsed[i].tax!.total_paise) : "—"}</td>
