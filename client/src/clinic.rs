@@ -8,9 +8,10 @@
 use chrono::{NaiveDate, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Allergy, AllergyPatch, Appointment, AppointmentPatch, CancelInvoice, Encounter, EncounterPatch,
-    Invoice, InvoiceSupplier, NewAddendum, NewAllergy, NewAppointment, NewCreditNote, NewEncounter,
-    NewInvoice, NewPatient, NewPayment, NewPrescription, Patient, PatientPatch, Prescription, Role,
+    Allergy, AllergyPatch, Appointment, AppointmentPatch, CancelInvoice, CatalogueItem,
+    CatalogueItemPatch, Encounter, EncounterPatch, Invoice, InvoiceSupplier, NewAddendum,
+    NewAllergy, NewAppointment, NewCatalogueItem, NewCreditNote, NewEncounter, NewInvoice,
+    NewPatient, NewPayment, NewPrescription, Patient, PatientPatch, Prescription, Role,
 };
 use vaidya_shared::authorship::DeviceSigner;
 use vaidya_shared::gst;
@@ -300,6 +301,33 @@ impl<'a> OpenClinic<'a> {
     }
 
     // ------------------------------------------------------------ billing
+
+    /// The clinic's catalogue (every member bills from it, offline too).
+    pub fn catalogue(&self) -> Result<Vec<CatalogueItem>, ClinicError> {
+        self.allow(Resource::CatalogueItem, Action::Read)?;
+        Ok(self.partition.catalogue()?)
+    }
+
+    /// Adds an item to the catalogue (admins; checked as a bill's line, at today's rates).
+    pub fn add_catalogue_item(
+        &mut self,
+        new: NewCatalogueItem,
+    ) -> Result<CatalogueItem, ClinicError> {
+        self.allow(Resource::CatalogueItem, Action::Create)?;
+        let new = new.validate(self.today)?;
+        Ok(self.partition.create_catalogue_item(new)?)
+    }
+
+    /// Renames, reprices, retires or offers again an item (admins).
+    pub fn update_catalogue_item(
+        &mut self,
+        id: Uuid,
+        patch: CatalogueItemPatch,
+    ) -> Result<CatalogueItem, ClinicError> {
+        self.allow(Resource::CatalogueItem, Action::Update)?;
+        let patch = patch.validate(self.today)?;
+        Ok(self.partition.update_catalogue_item(id, patch)?)
+    }
 
     /// Issues an invoice from this device's own series. `supplier` is the clinic (from the
     /// server or its cached copy), printed on the invoice for good: the shared GST rules

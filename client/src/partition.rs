@@ -11,6 +11,7 @@
 mod allergies;
 mod appointments;
 mod cache;
+mod catalogue;
 mod conflicts;
 mod edits;
 mod encounters;

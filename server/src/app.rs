@@ -207,6 +207,14 @@ pub fn router(app: App) -> Router {
             post(routes::allergies::create),
         )
         .route(
+            "/clinics/{clinic_id}/catalogue",
+            get(routes::catalogue::list).post(routes::catalogue::create),
+        )
+        .route(
+            "/clinics/{clinic_id}/catalogue/{id}",
+            axum::routing::patch(routes::catalogue::update),
+        )
+        .route(
             "/clinics/{clinic_id}/allergies/{id}",
             get(routes::allergies::get).patch(routes::allergies::update),
         )

@@ -145,8 +145,54 @@ pub async fn seed(admin_url: &str, app: tokio_postgres::Config) -> Result<bool> 
     )
     .await?;
     tx.commit().await?;
+
+    // A price list for each branch, added by its admin (the only role that may).
+    for (clinic, admin_user) in [(pune, ids[0]), (blr, ids[4])] {
+        let tx = client.transaction().await?;
+        act_as(&tx, admin_user).await?;
+        for (name, sac, treatment, rate, unit, price) in DEMO_CATALOGUE {
+            tx.execute(
+                "INSERT INTO vaidya.catalogue_items (id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[&Uuid::now_v7(), &clinic, &name, &sac, &treatment, &rate, &unit, &price],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
     Ok(true)
 }
+
+/// The demo price list: name, SAC/HSN, treatment, rate (basis points), unit, price (paise).
+const DEMO_CATALOGUE: [(&str, &str, &str, i32, &str, i64); 6] = [
+    ("Consultation", "999312", "exempt", 0, "NA", 50_000),
+    (
+        "Follow-up consultation",
+        "999312",
+        "exempt",
+        0,
+        "NA",
+        30_000,
+    ),
+    ("Dressing (small)", "999312", "exempt", 0, "NA", 15_000),
+    (
+        "Chemical peel (cosmetic)",
+        "999722",
+        "taxable",
+        1800,
+        "NA",
+        250_000,
+    ),
+    (
+        "Paracetamol 500 mg, strip of 10",
+        "30049099",
+        "taxable",
+        500,
+        "PAC",
+        3_000,
+    ),
+    ("ORS sachet", "30049099", "taxable", 500, "NOS", 2_000),
+];
 
 /// A connection of the app role: the policies apply as in real use.
 async fn app_client(app: &tokio_postgres::Config) -> Result<tokio_postgres::Client> {

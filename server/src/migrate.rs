@@ -103,6 +103,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0023_line_treatment",
         include_str!("../migrations/0023_line_treatment.sql"),
     ),
+    (
+        "0024_catalogue",
+        include_str!("../migrations/0024_catalogue.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

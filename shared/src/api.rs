@@ -666,6 +666,63 @@ pub struct AllergyPatch {
     pub status: Option<AllergyStatus>,
 }
 
+// ---------------------------------------------------------------- catalogue
+
+/// An item of the clinic's catalogue of services and goods: what the invoice editor offers,
+/// with the code, tax treatment, rate, unit and price a line of it carries. Synced to every
+/// PC of the clinic (billing works offline); its clinic's admins add and edit items. An
+/// item's tax identity (code, treatment, rate, unit) is fixed once made: a new rate is a new
+/// item, and the old one is retired (`active: false`), so nothing about past bills changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CatalogueItem {
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub name: String,
+    pub sac_hsn: String,
+    pub treatment: crate::gst::TaxTreatment,
+    pub gst_rate_bp: u32,
+    pub unit: String,
+    pub price_paise: i64,
+    /// Offered on new bills; a retired item is kept for the record.
+    pub active: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewCatalogueItem {
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub id: Option<Uuid>,
+    pub name: String,
+    pub sac_hsn: String,
+    /// None: taxable at a rate, else exempt. Always set once validated.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub treatment: Option<crate::gst::TaxTreatment>,
+    pub gst_rate_bp: u32,
+    /// GSTN's unit code; none: `NA` for a service, `NOS` for goods. Set once validated.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub unit: Option<String>,
+    pub price_paise: i64,
+}
+
+/// What an admin may change of an item: its name, its price, whether it is offered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueItemPatch {
+    pub base_version: Option<i64>,
+    pub name: Option<String>,
+    pub price_paise: Option<i64>,
+    pub active: Option<bool>,
+}
+
 // ---------------------------------------------------------------- prescriptions
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -136,6 +136,17 @@ impl EntityKind {
             Immutable,
             false,
         );
+        // The clinic's catalogue is about no patient.
+        const CATALOGUE_ITEM: EntitySpec = EntitySpec {
+            of_patient: false,
+            ..spec(
+                K::CatalogueItem,
+                Some("catalogue_items"),
+                None,
+                MergeFields,
+                false,
+            )
+        };
         const CONFLICT: EntitySpec = EntitySpec {
             kind: K::Conflict,
             server_table: Some("sync_conflicts"),
@@ -159,6 +170,7 @@ impl EntityKind {
             K::Conflict => &CONFLICT,
             K::Allergy => &ALLERGY,
             K::CreditNote => &CREDIT_NOTE,
+            K::CatalogueItem => &CATALOGUE_ITEM,
         }
     }
 }
@@ -259,6 +271,8 @@ pub mod kinds {
     fixed!(Invoice: api::Invoice, api::NewInvoice, Unchangeable);
     fixed!(Payment: api::Invoice, api::NewPayment, Unchangeable);
     fixed!(CreditNote: api::Invoice, api::NewCreditNote, Unchangeable);
+    editable!(CatalogueItem: api::CatalogueItem, api::NewCatalogueItem, api::CatalogueItemPatch,
+        [name, price_paise, active]);
     fixed!(Conflict: ConflictRecord, Unchangeable, ResolveConflict);
     editable!(Allergy: api::Allergy, api::NewAllergy, api::AllergyPatch,
         [substance, reaction, severity, status]);
@@ -271,7 +285,7 @@ pub mod kinds {
 macro_rules! for_each_kind {
     ($kind:expr, $E:ident => $body:expr) => {
         $crate::__match_kinds!($kind, $E, $body; Patient, Appointment, Encounter, Addendum,
-            Prescription, Invoice, Payment, Conflict, Allergy, CreditNote)
+            Prescription, Invoice, Payment, Conflict, Allergy, CreditNote, CatalogueItem)
     };
 }
 
@@ -307,6 +321,7 @@ stored! {
     api::Prescription => |p| Some(p.patient_id);
     api::Invoice => |i| Some(i.patient_id);
     api::Allergy => |a| Some(a.patient_id);
+    api::CatalogueItem => |_i| None;
     ConflictRecord => |_c| None;
 }
 

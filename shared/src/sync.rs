@@ -45,10 +45,11 @@ pub enum EntityKind {
     Conflict,
     Allergy,
     CreditNote,
+    CatalogueItem,
 }
 
 impl EntityKind {
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 11] = [
         EntityKind::Patient,
         EntityKind::Appointment,
         EntityKind::Encounter,
@@ -59,6 +60,7 @@ impl EntityKind {
         EntityKind::Conflict,
         EntityKind::Allergy,
         EntityKind::CreditNote,
+        EntityKind::CatalogueItem,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl EntityKind {
             EntityKind::Conflict => "conflict",
             EntityKind::Allergy => "allergy",
             EntityKind::CreditNote => "credit_note",
+            EntityKind::CatalogueItem => "catalogue_item",
         }
     }
 

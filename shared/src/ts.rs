@@ -47,6 +47,8 @@ pub fn typescript() -> String {
         Vitals, Addendum, Encounter, NewEncounter, EncounterPatch, NewAddendum, ClinicalQuery,
         // allergies
         AllergySeverity, AllergyStatus, Allergy, NewAllergy, AllergyPatch, AllergyWarning,
+        // the catalogue
+        CatalogueItem, NewCatalogueItem, CatalogueItemPatch,
         // prescriptions
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST

@@ -222,6 +222,30 @@ pub async fn add_payment(
 }
 
 #[tauri::command]
+pub async fn list_catalogue(
+    core: State<'_, Core>,
+) -> Result<Vec<vaidya_shared::api::CatalogueItem>> {
+    core.list_catalogue().await
+}
+
+#[tauri::command]
+pub async fn add_catalogue_item(
+    core: State<'_, Core>,
+    item: vaidya_shared::api::NewCatalogueItem,
+) -> Result<vaidya_shared::api::CatalogueItem> {
+    core.add_catalogue_item(item).await
+}
+
+#[tauri::command]
+pub async fn update_catalogue_item(
+    core: State<'_, Core>,
+    id: Uuid,
+    patch: vaidya_shared::api::CatalogueItemPatch,
+) -> Result<vaidya_shared::api::CatalogueItem> {
+    core.update_catalogue_item(id, patch).await
+}
+
+#[tauri::command]
 pub async fn issue_credit_note(
     core: State<'_, Core>,
     invoice_id: Uuid,

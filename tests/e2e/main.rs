@@ -520,6 +520,13 @@ async fn rejected_change_is_discarded(
 }
 
 /// The server's answer as one clinic member sees it.
+/// A list endpoint that answers a plain JSON array (not a page).
+async fn server_list_plain(api: &Api, path: &str) -> Result<Vec<Value>> {
+    let (status, body) = api.get(path).await?;
+    ensure!(status.is_success(), "{path}: {status} {body}");
+    Ok(body.as_array().cloned().unwrap_or_default())
+}
+
 async fn server_list(api: &Api, path: &str) -> Result<Vec<Value>> {
     let (status, body) = api.get(path).await?;
     ensure!(status.is_success(), "GET {path}: {status} {body}");
@@ -950,6 +957,37 @@ async fn clinic_day() -> Result<()> {
         other.find(By::Css("table.audit tbody tr")).await?;
         other.screenshot(&shots.join("10-admin-audit.png")).await?;
         println!("  clinic A's admin sees the audit trail");
+        // The admin adds to the catalogue; it reaches the server (and every PC with a sync).
+        other.click(By::Css("[data-testid=tab-catalogue]")).await?;
+        other.fill(By::Css("#f-item-name"), "Chemical peel").await?;
+        other.fill(By::Css("#f-item-sac"), "999722").await?;
+        other
+            .execute("const s = document.querySelector('#item-tax'); s.value = '1800'; s.dispatchEvent(new Event('change', { bubbles: true })); return true;")
+            .await?;
+        other.fill(By::Css("#f-item-price"), "2500").await?;
+        other.click(By::XPath(&button("Add item"))).await?;
+        other
+            .wait_text(
+                By::Css("[data-testid=catalogue] tbody"),
+                "the new catalogue item",
+                Duration::from_secs(15),
+                |t| t.contains("Chemical peel") && t.contains("18"),
+            )
+            .await?;
+        let mut on_server = Vec::new();
+        for _ in 0..50 {
+            on_server = server_list_plain(&admin_a, &format!("/v1/clinics/{a}/catalogue")).await?;
+            if !on_server.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        ensure!(
+            on_server.len() == 1 && on_server[0]["gst_rate_bp"] == 1800 && on_server[0]["price_paise"] == 250_000,
+            "the catalogue item on the server: {on_server:?}"
+        );
+        other.screenshot(&shots.join("11-admin-catalogue.png")).await?;
+        println!("  the admin added a catalogue item; the server has it");
         Ok::<_, anyhow::Error>(())
     }
     .await;

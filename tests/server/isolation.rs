@@ -31,6 +31,7 @@ pub struct Seeds {
     pub invoice: Uuid,
     pub line: Uuid,
     pub payment: Uuid,
+    pub catalogue_item: Uuid,
 }
 
 /// Seed one row per tenant table in a clinic (as the superuser, which skips RLS: this is
@@ -46,6 +47,7 @@ pub async fn seed(client: &tokio_postgres::Client, c: &TestClinic) -> Result<See
         invoice: Uuid::new_v4(),
         line: Uuid::new_v4(),
         payment: Uuid::new_v4(),
+        catalogue_item: Uuid::new_v4(),
     };
     let (k, d) = (c.id, c.doctor.id);
     client
@@ -62,9 +64,10 @@ pub async fn seed(client: &tokio_postgres::Client, c: &TestClinic) -> Result<See
              INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise)
                  VALUES ('{ln}', '{k}', '{inv}', 0, 'Consultation', '999312', 1, 50000, 0, 0, 50000, 0, 0, 0, 50000);
              INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, received_at) VALUES ('{pay}', '{k}', '{inv}', 10000, 'cash', now());
+             INSERT INTO vaidya.catalogue_items (id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise) VALUES ('{cat}', '{k}', 'Consultation', '999312', 'exempt', 0, 'NA', 50000);
              SELECT vaidya.audit_append('{k}', 'create', 'patient', ARRAY['{p}'::uuid], ARRAY['{p}'::uuid]);",
             p = s.patient, a = s.appointment, e = s.encounter, ad = s.addendum, rx = s.prescription, it = s.item,
-            inv = s.invoice, ln = s.line, pay = s.payment
+            inv = s.invoice, ln = s.line, pay = s.payment, cat = s.catalogue_item
         ))
         .await?;
     Ok(s)
@@ -132,6 +135,11 @@ fn cases(c: &TestClinic, other: &TestClinic, s: &Seeds) -> Vec<TableCase> {
             table: "payments", read: BILL, write: BILL, immutable: true, update_col: "reference = coalesce(reference, '') || 'x'",
             insert: format!("INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, received_at) VALUES ('{new}', '{k}', '{}', 100, 'upi', now())", s.invoice),
             upsert: format!("INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, received_at) VALUES ('{}', '{k}', '{}', 100, 'upi', now()) ON CONFLICT (clinic_id, id) DO UPDATE SET amount_paise = 1", s.payment, s.invoice),
+        },
+        TableCase {
+            table: "catalogue_items", read: ALL, write: ADM, immutable: false, update_col: "name = name || 'x'",
+            insert: format!("INSERT INTO vaidya.catalogue_items (id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise) VALUES ('{new}', '{k}', 'Dressing', '3005', 'taxable', 500, 'NOS', 10000)"),
+            upsert: format!("INSERT INTO vaidya.catalogue_items (id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise) VALUES ('{}', '{k}', 'Consultation', '999312', 'exempt', 0, 'NA', 1) ON CONFLICT (clinic_id, id) DO UPDATE SET price_paise = 1", s.catalogue_item),
         },
         TableCase {
             table: "clinic_counters", read: ALL, write: ALL, immutable: false, update_col: "value = value + 1",

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod authorship;
 mod cancelled_numbers;
+mod catalogue;
 mod credit_notes;
 mod domain;
 mod input;

@@ -18,6 +18,7 @@ macro_rules! tests {
 }
 
 tests![
+    crate::catalogue::the_catalogue_is_read_by_all_and_kept_by_admins,
     crate::invoice_series::a_chartered_accountants_fixture_set_holds,
     crate::credit_notes::credit_notes_give_back_what_was_billed_and_no_more,
     crate::invoice_series::device_series_are_allocated_once_and_written_only_by_their_device,

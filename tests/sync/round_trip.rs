@@ -556,7 +556,26 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
             .is_err(),
         "a file's code never changes"
     );
+    // The clinic's catalogue reaches the PC with a sync and is there offline.
+    let admin = server
+        .client()
+        .login(&world.a.admin.email, &world.a.admin.password)
+        .await?
+        .0;
+    let (status, item) = admin
+        .post(
+            &format!("/v1/clinics/{clinic}/catalogue"),
+            serde_json::json!({"name": "Dressing", "sac_hsn": "3005", "gst_rate_bp": 500, "unit": "PAC", "price_paise": 12_000}),
+        )
+        .await?;
+    check!(status.is_success(), "{status} {item}");
+    engine.sync().await?;
     d.proxy.set_online(false);
+    let offered = d.clinic(&mut engine)?.catalogue()?;
+    check!(
+        offered.len() == 1 && offered[0].name == "Dressing" && offered[0].unit == "PAC",
+        "the catalogue offline: {offered:?}"
+    );
     let series = engine.partition_mut().invoice_series()?;
     let mut c = d.clinic(&mut engine)?;
     let patient = c.register_patient(new_patient("Bill Me", "9333333333"))?;
@@ -621,11 +640,6 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
         "patient, invoices and the credit note applied: {report:?} {:?}",
         engine.partition().rejected_changes()?
     );
-    let admin = server
-        .client()
-        .login(&world.a.admin.email, &world.a.admin.password)
-        .await?
-        .0;
     let (status, body) = admin
         .get(&format!("/v1/clinics/{clinic}/invoices?limit=50"))
         .await?;

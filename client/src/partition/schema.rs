@@ -411,6 +411,23 @@ ALTER TABLE invoices ADD COLUMN credit_notes TEXT
 ALTER TABLE invoice_lines ADD COLUMN treatment TEXT;
 ALTER TABLE invoice_lines ADD COLUMN unit TEXT;
 "#,
+    // 15 → 16: the clinic's catalogue of services and goods (billing offline).
+    r#"
+CREATE TABLE catalogue_items (
+    id          TEXT PRIMARY KEY,
+    clinic_id   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    sac_hsn     TEXT NOT NULL,
+    treatment   TEXT NOT NULL,
+    gst_rate_bp INTEGER NOT NULL,
+    unit        TEXT NOT NULL,
+    price_paise INTEGER NOT NULL,
+    active      INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build writes and understands.

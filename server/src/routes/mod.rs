@@ -6,6 +6,7 @@ pub mod allergies;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod catalogue;
 pub mod clinics;
 pub mod device_keys;
 pub mod encounters;

@@ -73,12 +73,13 @@ pub enum Resource {
     Conflict,
     Allergy,
     CreditNote,
+    CatalogueItem,
     Member,
     AuditLog,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 12] = [
+    pub const ALL: [Resource; 13] = [
         Resource::Patient,
         Resource::Appointment,
         Resource::Encounter,
@@ -89,6 +90,7 @@ impl Resource {
         Resource::Conflict,
         Resource::Allergy,
         Resource::CreditNote,
+        Resource::CatalogueItem,
         Resource::Member,
         Resource::AuditLog,
     ];
@@ -105,6 +107,7 @@ impl Resource {
             Resource::Conflict => "conflict",
             Resource::Allergy => "allergy",
             Resource::CreditNote => "credit_note",
+            Resource::CatalogueItem => "catalogue_item",
             Resource::Member => "member",
             Resource::AuditLog => "audit_log",
         }
@@ -123,6 +126,7 @@ impl Resource {
             Resource::Conflict => "conflicts",
             Resource::Allergy => "allergies",
             Resource::CreditNote => "credit notes",
+            Resource::CatalogueItem => "catalogue items",
             Resource::Member => "clinic members",
             Resource::AuditLog => "the audit trail",
         }
@@ -142,6 +146,7 @@ impl From<EntityKind> for Resource {
             EntityKind::Conflict => Resource::Conflict,
             EntityKind::Allergy => Resource::Allergy,
             EntityKind::CreditNote => Resource::CreditNote,
+            EntityKind::CatalogueItem => Resource::CatalogueItem,
         }
     }
 }
@@ -201,6 +206,10 @@ pub const GRANTS: &[Grant] = &[
     // Corrections of a bill are the biller's: a credit note gives value back (s. 34).
     grant(Resource::CreditNote, Action::Read, BILLING),
     grant(Resource::CreditNote, Action::Create, BILLING),
+    // The catalogue is the clinic's price list: everyone bills from it, its admins keep it.
+    grant(Resource::CatalogueItem, Action::Read, EVERYONE),
+    grant(Resource::CatalogueItem, Action::Create, ADMINS),
+    grant(Resource::CatalogueItem, Action::Update, ADMINS),
     // Conflicts about clinical records carry clinical values: the database shows those to
     // the roles that may read the record itself (see `tests/server/policies.rs`).
     grant(Resource::Conflict, Action::Read, EVERYONE),
@@ -286,6 +295,7 @@ pub const TABLES: &[(&str, Resource)] = &[
     ("cancelled_invoice_numbers", Resource::Invoice),
     ("credit_notes", Resource::CreditNote),
     ("credit_note_lines", Resource::CreditNote),
+    ("catalogue_items", Resource::CatalogueItem),
 ];
 
 /// The resources `role` may read, as one key. Roles with the same key are shown the same

@@ -439,6 +439,71 @@ impl Validate for AllergyPatch {
     }
 }
 
+// ------------------------------------------------------------------ catalogue
+
+impl Validate for crate::api::NewCatalogueItem {
+    /// As an invoice line is checked, and the rate must be in force today (an item is
+    /// offered on today's bills).
+    fn validate(self, today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        let name = required_text("name", &self.name, limits::LINE_DESCRIPTION)?;
+        let line = crate::api::NewInvoiceLine {
+            description: name.clone(),
+            sac_hsn: self.sac_hsn.clone(),
+            quantity: 1,
+            unit_price_paise: self.price_paise,
+            discount_paise: 0,
+            gst_rate_bp: self.gst_rate_bp,
+            treatment: self.treatment,
+            unit: self.unit.clone(),
+        };
+        let line = checked_line(line).map_err(|e| ApiError {
+            field: e.field.map(|f| {
+                match f.as_str() {
+                    "unit_price_paise" => "price_paise",
+                    other => other,
+                }
+                .to_owned()
+            }),
+            ..e
+        })?;
+        if !gst::rates_in_force(today).contains(&self.gst_rate_bp) {
+            return Err(invalid(
+                "gst_rate_bp",
+                format!(
+                    "GST at {} is not a rate in force on {today}.",
+                    gst::format_rate(self.gst_rate_bp)
+                ),
+            ));
+        }
+        Ok(Valid(crate::api::NewCatalogueItem {
+            name,
+            treatment: line.treatment,
+            unit: line.unit,
+            ..self
+        }))
+    }
+}
+
+impl Validate for crate::api::CatalogueItemPatch {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        if let Some(p) = self.price_paise {
+            if !(0..=limits::MAX_UNIT_PRICE_PAISE).contains(&p) {
+                return Err(invalid(
+                    "price_paise",
+                    "Unit price must be between ₹0 and ₹1,00,00,000.",
+                ));
+            }
+        }
+        Ok(Valid(crate::api::CatalogueItemPatch {
+            name: self
+                .name
+                .map(|v| required_text("name", &v, limits::LINE_DESCRIPTION))
+                .transpose()?,
+            ..self
+        }))
+    }
+}
+
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -594,6 +659,72 @@ impl Validate for CancelledInvoiceNumber {
     }
 }
 
+/// One invoice line (or catalogue item) as the rules take it: text cleaned, code, quantity,
+/// price and rate checked, treatment and unit filled in. Fields are named bare
+/// (`sac_hsn`); an invoice prefixes them with the line (`lines[2].sac_hsn`).
+fn checked_line(mut l: crate::api::NewInvoiceLine) -> Result<crate::api::NewInvoiceLine, ApiError> {
+    l.description = required_text("description", &l.description, limits::LINE_DESCRIPTION)?;
+    if !(4..=8).contains(&l.sac_hsn.len()) || !l.sac_hsn.chars().all(|c| c.is_ascii_digit()) {
+        return Err(invalid("sac_hsn", "A SAC/HSN code has 4 to 8 digits."));
+    }
+    if !(1..=limits::MAX_QUANTITY).contains(&l.quantity) {
+        return Err(invalid(
+            "quantity",
+            "Quantity must be between 1 and 100000.",
+        ));
+    }
+    if !(0..=limits::MAX_UNIT_PRICE_PAISE).contains(&l.unit_price_paise) {
+        return Err(invalid(
+            "unit_price_paise",
+            "Unit price must be between ₹0 and ₹1,00,00,000.",
+        ));
+    }
+    // The arithmetic (allowed rate, discount within the amount) does not depend on
+    // the place of supply, so one split checks it for both.
+    gst::tax_line(
+        l.quantity,
+        l.unit_price_paise,
+        l.discount_paise,
+        l.gst_rate_bp,
+        SupplyKind::IntraState,
+    )
+    .map_err(|e| match e {
+        gst::GstError::RateNotAllowed(_) => invalid("gst_rate_bp", e.to_string()),
+        _ => invalid("discount_paise", e.to_string()),
+    })?;
+    let treatment = l
+        .treatment
+        .unwrap_or_else(|| gst::TaxTreatment::default_for(l.gst_rate_bp));
+    if !treatment.fits_rate(l.gst_rate_bp) {
+        return Err(invalid(
+            "treatment",
+            if treatment == gst::TaxTreatment::Taxable {
+                "A taxable line needs its GST rate."
+            } else {
+                "An exempt, nil-rated or non-GST line carries no GST: bill it at 0 %."
+            },
+        ));
+    }
+    l.treatment = Some(treatment);
+    let service = gst::is_service_code(&l.sac_hsn);
+    let unit = match l.unit.as_deref().map(str::trim) {
+        None | Some("") => gst::default_unit(&l.sac_hsn).to_owned(),
+        Some(u) => u.to_ascii_uppercase(),
+    };
+    if !gst::UNITS.contains(&unit.as_str()) || (unit == "NA") != service {
+        return Err(invalid(
+            "unit",
+            if service {
+                "A service (SAC 99…) is counted without a unit (NA)."
+            } else {
+                "Count goods in one of GSTN's units (NOS, BOX, BTL, PAC, TBS, MLT, …)."
+            },
+        ));
+    }
+    l.unit = Some(unit);
+    Ok(l)
+}
+
 impl Validate for NewInvoice {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
         if self.lines.is_empty() || self.lines.len() > limits::INVOICE_LINES {
@@ -627,71 +758,17 @@ impl Validate for NewInvoice {
                 ));
             }
         }
-        let mut lines = self.lines;
-        for (i, l) in lines.iter_mut().enumerate() {
-            let f = |name: &str| format!("lines[{i}].{name}");
-            l.description =
-                required_text(&f("description"), &l.description, limits::LINE_DESCRIPTION)?;
-            if !(4..=8).contains(&l.sac_hsn.len()) || !l.sac_hsn.chars().all(|c| c.is_ascii_digit())
-            {
-                return Err(invalid(f("sac_hsn"), "A SAC/HSN code has 4 to 8 digits."));
-            }
-            if !(1..=limits::MAX_QUANTITY).contains(&l.quantity) {
-                return Err(invalid(
-                    f("quantity"),
-                    "Quantity must be between 1 and 100000.",
-                ));
-            }
-            if !(0..=limits::MAX_UNIT_PRICE_PAISE).contains(&l.unit_price_paise) {
-                return Err(invalid(
-                    f("unit_price_paise"),
-                    "Unit price must be between ₹0 and ₹1,00,00,000.",
-                ));
-            }
-            // The arithmetic (allowed rate, discount within the amount) does not depend on
-            // the place of supply, so one split checks it for both.
-            gst::tax_line(
-                l.quantity,
-                l.unit_price_paise,
-                l.discount_paise,
-                l.gst_rate_bp,
-                SupplyKind::IntraState,
-            )
-            .map_err(|e| match e {
-                gst::GstError::RateNotAllowed(_) => invalid(f("gst_rate_bp"), e.to_string()),
-                _ => invalid(f("discount_paise"), e.to_string()),
-            })?;
-            let treatment = l
-                .treatment
-                .unwrap_or_else(|| gst::TaxTreatment::default_for(l.gst_rate_bp));
-            if !treatment.fits_rate(l.gst_rate_bp) {
-                return Err(invalid(
-                    f("treatment"),
-                    if treatment == gst::TaxTreatment::Taxable {
-                        "A taxable line needs its GST rate."
-                    } else {
-                        "An exempt, nil-rated or non-GST line carries no GST: bill it at 0 %."
-                    },
-                ));
-            }
-            l.treatment = Some(treatment);
-            let service = gst::is_service_code(&l.sac_hsn);
-            let unit = match l.unit.as_deref().map(str::trim) {
-                None | Some("") => gst::default_unit(&l.sac_hsn).to_owned(),
-                Some(u) => u.to_ascii_uppercase(),
-            };
-            if !gst::UNITS.contains(&unit.as_str()) || (unit == "NA") != service {
-                return Err(invalid(
-                    f("unit"),
-                    if service {
-                        "A service (SAC 99…) is counted without a unit (NA)."
-                    } else {
-                        "Count goods in one of GSTN's units (NOS, BOX, BTL, PAC, TBS, MLT, …)."
-                    },
-                ));
-            }
-            l.unit = Some(unit);
-        }
+        let lines = self
+            .lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                checked_line(l).map_err(|e| ApiError {
+                    field: e.field.map(|f| format!("lines[{i}].{f}")),
+                    ..e
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let recipient = match self.recipient {
             None => None,
             Some(r) => {

@@ -2,7 +2,10 @@
 //! checks the rules and takes the device's invoice number.
 
 use super::*;
-use vaidya_shared::api::{CancelInvoice, CollectionsQuery, CollectionsReport, InvoiceSupplier};
+use vaidya_shared::api::{
+    CancelInvoice, CatalogueItem, CatalogueItemPatch, CollectionsQuery, CollectionsReport,
+    InvoiceSupplier, NewCatalogueItem,
+};
 use vaidya_shared::gstr1::{Gstr1Query, Gstr1Report};
 use vaidya_shared::rules::Validate;
 
@@ -53,6 +56,30 @@ impl Core {
         payment: NewPayment,
     ) -> Result<Invoice, UiError> {
         self.with_clinic(move |c| Ok(c.take_payment(invoice_id, payment)?))
+            .await
+    }
+
+    /// The clinic's catalogue (offline too).
+    pub async fn list_catalogue(&self) -> Result<Vec<CatalogueItem>, UiError> {
+        self.with_clinic(move |c| Ok(c.catalogue()?)).await
+    }
+
+    /// Adds an item to the catalogue (admins; offline too, synced like other clinic data).
+    pub async fn add_catalogue_item(
+        &self,
+        item: NewCatalogueItem,
+    ) -> Result<CatalogueItem, UiError> {
+        self.with_clinic(move |c| Ok(c.add_catalogue_item(item)?))
+            .await
+    }
+
+    /// Renames, reprices, retires or offers again a catalogue item (admins).
+    pub async fn update_catalogue_item(
+        &self,
+        id: Uuid,
+        patch: CatalogueItemPatch,
+    ) -> Result<CatalogueItem, UiError> {
+        self.with_clinic(move |c| Ok(c.update_catalogue_item(id, patch)?))
             .await
     }
 

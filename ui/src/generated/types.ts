@@ -215,6 +215,34 @@ export type AllergyPatch = { base_version?: number | null, substance?: string | 
  */
 export type AllergyWarning = { allergy_id: string, item: number, drug: string, substance: string, severity: AllergySeverity, reaction: string, };
 
+/**
+ * An item of the clinic's catalogue of services and goods: what the invoice editor offers,
+ * with the code, tax treatment, rate, unit and price a line of it carries. Synced to every
+ * PC of the clinic (billing works offline); its clinic's admins add and edit items. An
+ * item's tax identity (code, treatment, rate, unit) is fixed once made: a new rate is a new
+ * item, and the old one is retired (`active: false`), so nothing about past bills changes.
+ */
+export type CatalogueItem = { id: string, clinic_id: string, name: string, sac_hsn: string, treatment: TaxTreatment, gst_rate_bp: number, unit: string, price_paise: number, 
+/**
+ * Offered on new bills; a retired item is kept for the record.
+ */
+active: boolean, version: number, created_at: string, updated_at: string, };
+
+export type NewCatalogueItem = { id?: string | null, name: string, sac_hsn: string, 
+/**
+ * None: taxable at a rate, else exempt. Always set once validated.
+ */
+treatment?: TaxTreatment | null, gst_rate_bp: number, 
+/**
+ * GSTN's unit code; none: `NA` for a service, `NOS` for goods. Set once validated.
+ */
+unit?: string | null, price_paise: number, };
+
+/**
+ * What an admin may change of an item: its name, its price, whether it is offered.
+ */
+export type CatalogueItemPatch = { base_version?: number | null, name?: string | null, price_paise?: number | null, active?: boolean | null, };
+
 export type PrescriptionItem = { id: string, position: number, drug: string, strength: string, dose: string, frequency: string, duration: string, instructions: string, };
 
 export type NewPrescriptionItem = { drug: string, strength: string, dose: string, frequency: string, duration: string, instructions: string, };
@@ -663,7 +691,7 @@ field?: string | null, };
  * invoices); the mutation kinds `addendum`, `payment` and `credit_note` create a child of an
  * existing parent.
  */
-export type EntityKind = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "credit_note";
+export type EntityKind = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "credit_note" | "catalogue_item";
 
 export type Operation = "create" | "update" | "delete";
 
@@ -841,4 +869,4 @@ export type Action = "read" | "create" | "update" | "delete" | "sign" | "cancel"
  * A kind of record a permission is about: every synced entity, plus the clinic's
  * administration (members, audit trail).
  */
-export type Resource = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "credit_note" | "member" | "audit_log";
+export type Resource = "patient" | "appointment" | "encounter" | "addendum" | "prescription" | "invoice" | "payment" | "conflict" | "allergy" | "credit_note" | "catalogue_item" | "member" | "audit_log";

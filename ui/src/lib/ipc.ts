@@ -7,6 +7,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
+  CatalogueItem, CatalogueItemPatch, NewCatalogueItem,
   Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
@@ -77,6 +78,9 @@ export const api = {
 
   createInvoice: (invoice: NewInvoice) => call<Invoice>("create_invoice", { invoice }),
   addPayment: (invoiceId: Uuid, payment: NewPayment) => call<Invoice>("add_payment", { invoiceId, payment }),
+  listCatalogue: () => call<CatalogueItem[]>("list_catalogue"),
+  addCatalogueItem: (item: NewCatalogueItem) => call<CatalogueItem>("add_catalogue_item", { item }),
+  updateCatalogueItem: (id: Uuid, patch: CatalogueItemPatch) => call<CatalogueItem>("update_catalogue_item", { id, patch }),
   /** Saves the document laid out for printing as a PDF in Downloads; returns its path. */
   savePdf: (name: string, page: { widthMm: number; heightMm: number; marginMm: number }) => call<string>("save_pdf", { name, page }),
   cancelInvoice: (invoiceId: Uuid, reason: string) => call<Invoice>("cancel_invoice", { invoiceId, cancel: { reason } }),

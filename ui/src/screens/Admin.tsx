@@ -1,10 +1,16 @@
-// Clinic admins: members and roles, and the audit trail ("who viewed this patient").
-// Both are online-only: they are read from the server through the Rust core.
+// Clinic admins: members and roles, the audit trail ("who viewed this patient") and the
+// catalogue of services and goods. Members and the audit trail are online-only; the
+// catalogue is kept on the PC and edited offline too (it syncs like other clinic data).
 
 import { useEffect, useState } from "preact/hooks";
 import { api, readableError } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
-import type { AuditAction, AuditEntry, AuditQuery, ClinicView, Invitation, Member, MemberDevice, Role } from "../lib/types";
+import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, Invitation, Member, MemberDevice, Role } from "../lib/types";
+import { formatRate, ratesInForce, todayInIndia } from "../lib/gst";
+import { formatPaise, parseRupees } from "../lib/money";
+import { cleanText } from "../lib/validate";
+import { LIMITS } from "../lib/rules";
+import { fromTaxChoice, GOODS_UNITS, taxChoices } from "../lib/lines";
 import { en } from "../strings/en";
 import { shortId } from "../lib/ids";
 import { ErrorBanner, Field, Notice, Select, useAction } from "../components/common";
@@ -14,14 +20,15 @@ const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
 const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied", "discard", "wipe"];
 
 export function AdminScreen(props: { clinic: ClinicView }) {
-  const [tab, setTab] = useState<"members" | "audit">("members");
+  const [tab, setTab] = useState<"members" | "audit" | "catalogue">("members");
   return (
     <div>
       <nav class="subtabs">
         <button class={tab === "members" ? "tab active" : "tab"} onClick={() => setTab("members")}>{en.nav.members}</button>
         <button class={tab === "audit" ? "tab active" : "tab"} onClick={() => setTab("audit")}>{en.nav.audit}</button>
+        <button class={tab === "catalogue" ? "tab active" : "tab"} data-testid="tab-catalogue" onClick={() => setTab("catalogue")}>{en.nav.catalogue}</button>
       </nav>
-      {tab === "members" ? <Members clinic={props.clinic} /> : <Audit />}
+      {tab === "members" ? <Members clinic={props.clinic} /> : tab === "audit" ? <Audit /> : <Catalogue />}
     </div>
   );
 }
@@ -201,6 +208,88 @@ function Audit() {
         </tbody>
       </table>
       {next !== null && <button onClick={() => load(next)} disabled={busy}>{en.admin.loadMore}</button>}
+    </section>
+  );
+}
+
+/** The catalogue: each item's code, how it is taxed, its unit and price; admins add items,
+ * reprice them and retire them. A new rate is a new item (the old one is retired). */
+function Catalogue() {
+  const [items, setItems] = useState<CatalogueItem[]>([]);
+  const [form, setForm] = useState({ name: "", sac: "", tax: "exempt", unit: "NOS", price: "" });
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const { busy, error, run } = useAction();
+  const load = () => run(async () => setItems(await api.listCatalogue()));
+  useEffect(() => { load(); }, []);
+  const choices = taxChoices(ratesInForce(todayInIndia()));
+  const service = form.sac.trim().startsWith("99");
+  const add = async (e: Event) => {
+    e.preventDefault();
+    const errs: Record<string, string> = {};
+    const name = cleanText(form.name, LIMITS.line_description);
+    if (!name.ok || name.value === "") errs.name = name.ok ? en.validation.required : name.error;
+    if (!/^\d{4,8}$/.test(form.sac.trim())) errs.sac = en.validation.sacHsn;
+    const price = parseRupees(form.price);
+    if (!price.ok) errs.price = en.validation.amount;
+    setErrors(errs);
+    if (Object.keys(errs).length > 0 || !price.ok || !name.ok) return;
+    const { rate, treatment } = fromTaxChoice(form.tax);
+    const ok = await run(() => api.addCatalogueItem({
+      id: null, name: name.value, sac_hsn: form.sac.trim(), treatment, gst_rate_bp: rate,
+      unit: service ? "NA" : form.unit, price_paise: price.paise,
+    }));
+    if (ok) { setForm({ name: "", sac: "", tax: "exempt", unit: "NOS", price: "" }); load(); }
+  };
+  const setActive = async (item: CatalogueItem, active: boolean) => {
+    const ok = await run(() => api.updateCatalogueItem(item.id, { base_version: item.version, name: null, price_paise: null, active }));
+    if (ok) load();
+  };
+  const reprice = async (item: CatalogueItem, text: string) => {
+    const price = parseRupees(text);
+    if (!price.ok || price.paise === item.price_paise) return;
+    const ok = await run(() => api.updateCatalogueItem(item.id, { base_version: item.version, name: null, price_paise: price.paise, active: null }));
+    if (ok) load();
+  };
+  return (
+    <section class="catalogue">
+      <h2>{en.catalogue.title}</h2>
+      <p class="hint">{en.catalogue.hint}</p>
+      <ErrorBanner error={error} />
+      <table class="grid" data-testid="catalogue">
+        <thead><tr><th>{en.catalogue.name}</th><th>{en.invoice.sacHsn}</th><th>{en.invoice.rate}</th><th>{en.invoice.unit}</th><th class="num">{en.catalogue.price}</th><th /></tr></thead>
+        <tbody>
+          {items.map((i) => (
+            <tr key={i.id} class={i.active ? "" : "muted"}>
+              <td>{i.name}</td><td>{i.sac_hsn}</td>
+              <td>{i.treatment === "taxable" ? formatRate(i.gst_rate_bp) : en.invoice.treatments[i.treatment]}</td>
+              <td>{i.unit}</td>
+              <td class="num"><input class="w6" aria-label={en.catalogue.priceOf(i.name)} inputMode="decimal" defaultValue={formatPaise(i.price_paise, { symbol: false })}
+                onBlur={(e) => reprice(i, (e.currentTarget as HTMLInputElement).value)} /></td>
+              <td><button class="small subtle" disabled={busy} onClick={() => setActive(i, !i.active)}>{i.active ? en.catalogue.retire : en.catalogue.offer}</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form class="row" onSubmit={add}>
+        <Field name="item-name" label={en.catalogue.name} value={form.name} onInput={(v) => setForm({ ...form, name: v })} error={errors.name} />
+        <Field name="item-sac" label={en.invoice.sacHsn} value={form.sac} onInput={(v) => setForm({ ...form, sac: v })} error={errors.sac} />
+        <div class="field">
+          <label for="item-tax">{en.invoice.rate}</label>
+          <select id="item-tax" value={form.tax} onChange={(e) => setForm({ ...form, tax: (e.currentTarget as HTMLSelectElement).value })}>
+            {choices.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+          </select>
+        </div>
+        {!service && (
+          <div class="field">
+            <label for="item-unit">{en.invoice.unit}</label>
+            <select id="item-unit" value={form.unit} onChange={(e) => setForm({ ...form, unit: (e.currentTarget as HTMLSelectElement).value })}>
+              {GOODS_UNITS.map((u) => <option key={u} value={u}>{u}</option>)}
+            </select>
+          </div>
+        )}
+        <Field name="item-price" label={en.catalogue.price} value={form.price} onInput={(v) => setForm({ ...form, price: v })} error={errors.price} />
+        <button type="submit" class="primary" disabled={busy}>{en.catalogue.add}</button>
+      </form>
     </section>
   );
 }

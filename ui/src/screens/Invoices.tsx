@@ -9,8 +9,9 @@ import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLab
 import { formatPaise, parseRupees } from "../lib/money";
 import { formatDateTime } from "../lib/dates";
 import { cleanText, gstinProblem } from "../lib/validate";
-import { LIMITS, UNITS, may } from "../lib/rules";
-import type { ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod, TaxTreatment } from "../lib/types";
+import { LIMITS, may } from "../lib/rules";
+import { fromTaxChoice, GOODS_UNITS, taxChoice, taxChoices } from "../lib/lines";
+import type { CatalogueItem, ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod, TaxTreatment } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
@@ -20,15 +21,13 @@ import { documentTitle, requestPrint, useSavePdf } from "../print/Print";
 interface LineForm { description: string; sac_hsn: string; qty: string; price: string; discount: string; rate: number; treatment: TaxTreatment; unit: string }
 const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_hsn: "999312", qty: "1", price: "", discount: "", rate: 0, treatment: "exempt", unit: "NOS" });
 
-/** One picker for how a line is taxed: the untaxed treatments, then the rates in force. */
-const UNTAXED: TaxTreatment[] = ["exempt", "nil_rated", "non_gst"];
-function taxChoice(l: LineForm): string {
-  return l.treatment === "taxable" ? String(l.rate) : l.treatment;
+/** A line from a catalogue item: its name, code, treatment, rate, unit and price. */
+function lineFromItem(item: CatalogueItem): LineForm {
+  return {
+    description: item.name, sac_hsn: item.sac_hsn, qty: "1", price: formatPaise(item.price_paise, { symbol: false }), discount: "",
+    rate: item.gst_rate_bp, treatment: item.treatment, unit: item.unit === "NA" ? "NOS" : item.unit,
+  };
 }
-function fromTaxChoice(value: string): Pick<LineForm, "rate" | "treatment"> {
-  return (UNTAXED as string[]).includes(value) ? { rate: 0, treatment: value as TaxTreatment } : { rate: Number(value), treatment: "taxable" };
-}
-const GOODS_UNITS = UNITS.filter((u) => u !== "NA");
 
 export function Invoices(props: { clinic: ClinicView; patient: Patient | null; onChoosePatient: (p: Patient) => void }) {
   const [notice, setNotice] = useState<string | null>(null);
@@ -61,6 +60,8 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
   const details = props.clinic.clinic;
   const supplierState = details?.state_code ?? null;
   const [lines, setLines] = useState<LineForm[]>([blankLine()]);
+  // The clinic's catalogue, kept on this PC: picking an item adds its line.
+  const { data: catalogue } = useClinicData(async () => (await api.listCatalogue()).filter((i) => i.active), [], [] as CatalogueItem[]);
   const [errors, setErrors] = useState<Record<string, string>>({});
   // A business customer (a company's health check-ups): its GSTIN goes on the invoice and
   // into GSTR-1's B2B table.
@@ -171,9 +172,8 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
               <td><input class="w6" aria-label={en.invoice.unitPrice} inputMode="decimal" value={l.price} onInput={(e) => update(i, { price: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`p${i}`]} title={errors[`p${i}`]} /></td>
               <td><input class="w6" aria-label={en.invoice.discount} inputMode="decimal" value={l.discount} onInput={(e) => update(i, { discount: (e.currentTarget as HTMLInputElement).value })} aria-invalid={!!errors[`x${i}`]} title={errors[`x${i}`]} /></td>
               <td>
-                <select aria-label={en.invoice.rate} value={taxChoice(l)} onChange={(e) => update(i, fromTaxChoice((e.currentTarget as HTMLSelectElement).value))}>
-                  {UNTAXED.map((t) => <option key={t} value={t}>{en.invoice.treatments[t]}</option>)}
-                  {rates.filter((r) => r > 0).map((r) => <option key={r} value={String(r)}>{formatRate(r)}</option>)}
+                <select aria-label={en.invoice.rate} value={taxChoice(l.treatment, l.rate)} onChange={(e) => update(i, fromTaxChoice((e.currentTarget as HTMLSelectElement).value))}>
+                  {taxChoices(rates).map(([value, label]) => <option key={value} value={value}>{label}</option>)}
                 </select>
               </td>
               <td class="num">{parsed[i].tax ? formatPaise(parsed[i].tax!.total_paise) : "—"}</td>
@@ -183,7 +183,22 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
         </tbody>
       </table>
       {Object.values(errors).length > 0 && <p class="error-text">{Object.values(errors)[0]}</p>}
-      <button type="button" onClick={() => setLines([...lines, blankLine()])}>{en.invoice.addLine}</button>
+      <div class="row">
+        <button type="button" onClick={() => setLines([...lines, blankLine()])}>{en.invoice.addLine}</button>
+        {catalogue.length > 0 && (
+          <select aria-label={en.catalogue.pick} data-testid="catalogue-pick" value=""
+            onChange={(e) => {
+              const item = catalogue.find((c) => c.id === (e.currentTarget as HTMLSelectElement).value);
+              if (!item) return;
+              // The untouched first line (a blank consultation) gives way to the item.
+              const untouched = lines.length === 1 && lines[0].price === "" && lines[0].description === en.invoice.consultation;
+              setLines(untouched ? [lineFromItem(item)] : [...lines, lineFromItem(item)]);
+            }}>
+            <option value="">{en.catalogue.pick}</option>
+            {catalogue.map((c) => <option key={c.id} value={c.id}>{c.name} · {formatPaise(c.price_paise)}</option>)}
+          </select>
+        )}
+      </div>
       <TotalsTable totals={totals} kind={kind} stateCode={supplierState ?? ""} />
       <div class="actions"><button type="submit" class="primary" disabled={busy || supplierState === null}>{en.invoice.issue}</button></div>
     </form>
