@@ -18,8 +18,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditEntry, AuditQuery, Clinic, InvoiceSeries, LoginRequest, Me, Member, MemberDevice,
-    MemberPatch, NewInvoiceSeries, NewMember, Page, RefreshRequest, Role, Session,
+    AuditEntry, AuditQuery, Clinic, InvoiceSeries, LoginRequest, Me, MedicalRegistration, Member,
+    MemberDevice, MemberPatch, NewInvoiceSeries, NewMember, Page, RefreshRequest, Role, Session,
 };
 use vaidya_shared::sync::{
     EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
@@ -695,6 +695,22 @@ impl ServerApi {
             &format!("/v1/clinics/{clinic}/members/{member}"),
             &[],
             Some(&MemberPatch { role }),
+        )
+        .await
+    }
+
+    /// Records a doctor's medical registration for the clinic (clinic admins only).
+    pub async fn set_member_registration(
+        &self,
+        clinic: Uuid,
+        member: Uuid,
+        registration: &MedicalRegistration,
+    ) -> Result<Member, ApiError> {
+        self.call(
+            Method::PUT,
+            &format!("/v1/clinics/{clinic}/members/{member}/registration"),
+            &[],
+            Some(registration),
         )
         .await
     }

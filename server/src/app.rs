@@ -129,6 +129,10 @@ pub fn router(app: App) -> Router {
             axum::routing::patch(routes::members::update).delete(routes::members::revoke),
         )
         .route(
+            "/clinics/{clinic_id}/members/{member_id}/registration",
+            axum::routing::put(routes::members::set_registration),
+        )
+        .route(
             "/clinics/{clinic_id}/patients",
             get(routes::patients::list).post(routes::patients::create),
         )

@@ -107,6 +107,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0024_catalogue",
         include_str!("../migrations/0024_catalogue.sql"),
     ),
+    (
+        "0025_medical_registration",
+        include_str!("../migrations/0025_medical_registration.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

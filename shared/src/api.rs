@@ -122,6 +122,23 @@ pub struct Member {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// A doctor's registration as this clinic records it; printed with their name.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub registration: Option<MedicalRegistration>,
+}
+
+/// A doctor's medical registration (NMC: the registration number is shown with the name on
+/// prescriptions and receipts) and qualifications, as the clinic's admin records them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct MedicalRegistration {
+    /// With the council: `MMC 2009/04/1234`.
+    pub number: String,
+    /// `MBBS, MD (Medicine)`.
+    #[serde(default)]
+    pub qualifications: String,
 }
 
 /// A signing key of the signed-in user on this device (see `vaidya_shared::authorship`).

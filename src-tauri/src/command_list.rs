@@ -40,6 +40,7 @@ macro_rules! with_app_commands {
             list_members,
             add_member,
             set_member_role,
+            set_member_registration,
             revoke_member,
             my_invitations,
             clinic_invitations,

@@ -308,6 +308,15 @@ pub async fn set_member_role(core: State<'_, Core>, member_id: Uuid, role: Role)
 }
 
 #[tauri::command]
+pub async fn set_member_registration(
+    core: State<'_, Core>,
+    member_id: Uuid,
+    registration: vaidya_shared::api::MedicalRegistration,
+) -> Result<Member> {
+    core.set_member_registration(member_id, registration).await
+}
+
+#[tauri::command]
 pub async fn revoke_member(core: State<'_, Core>, member_id: Uuid) -> Result<()> {
     core.revoke_member(member_id).await
 }

@@ -18,6 +18,7 @@ mod isolation;
 mod lists;
 mod policies;
 mod pool;
+mod registration;
 mod support;
 mod sync;
 mod transient;

@@ -214,6 +214,9 @@ impl Api {
     pub async fn post(&self, path: &str, body: Value) -> Result<(StatusCode, Value)> {
         self.send(Method::POST, path, Some(body)).await
     }
+    pub async fn put(&self, path: &str, body: Value) -> Result<(StatusCode, Value)> {
+        self.send(Method::PUT, path, Some(body)).await
+    }
     pub async fn patch(&self, path: &str, body: Value) -> Result<(StatusCode, Value)> {
         self.send(Method::PATCH, path, Some(body)).await
     }

@@ -1627,6 +1627,7 @@ fn members_and_clinic_details_are_kept_for_offline_use() {
         role: vaidya_shared::api::Role::Doctor,
         created_at: at(9, 0),
         revoked_at: None,
+        registration: None,
     };
     let clinic = Clinic {
         id: f.clinic,
@@ -1672,6 +1673,7 @@ fn waiting_work_is_counted_by_author_and_named_from_the_member_list() {
             role: vaidya_shared::api::Role::Doctor,
             created_at: at(9, 0),
             revoked_at: None,
+            registration: None,
         }])
         .unwrap();
     let signer = vaidya_shared::authorship::DeviceSigner::from_secret(rao, Uuid::new_v4(), [3; 32]);

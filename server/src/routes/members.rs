@@ -8,8 +8,8 @@ use axum::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, Invitation, Member, MemberAdded, MemberPatch, NewMember, Role, UserSummary,
-    INVITATION_DAYS,
+    AuditAction, Invitation, MedicalRegistration, Member, MemberAdded, MemberPatch, NewMember,
+    Role, UserSummary, INVITATION_DAYS,
 };
 use vaidya_shared::rules::Validate;
 use vaidya_shared::{ApiError, ErrorCode};
@@ -19,7 +19,8 @@ use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
 use vaidya_shared::rules::{Action, Resource};
 
 const ENTITY: &str = "membership";
-const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, u.id AS user_id, u.email, u.display_name
+const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, m.registration_number, m.qualifications,
+                             u.id AS user_id, u.email, u.display_name
                       FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id";
 
 fn from_row(r: &Row) -> Result<Member, AppError> {
@@ -34,6 +35,14 @@ fn from_row(r: &Row) -> Result<Member, AppError> {
         role: super::db_enum(r, "role", Role::parse)?,
         created_at: r.get("created_at"),
         revoked_at: r.get("revoked_at"),
+        registration: r
+            .get::<_, Option<String>>("registration_number")
+            .map(|number| MedicalRegistration {
+                number,
+                qualifications: r
+                    .get::<_, Option<String>>("qualifications")
+                    .unwrap_or_default(),
+            }),
     })
 }
 
@@ -197,6 +206,50 @@ pub async fn update(
             tx.execute(
                 "UPDATE vaidya.memberships SET role = $3 WHERE clinic_id = $1 AND id = $2",
                 &[&clinic, &id, &patch.role.as_str()],
+            )
+            .await?;
+            let member = load(tx, clinic, id).await?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[])
+                .await?;
+            Ok(Json(member))
+        })
+        .await
+}
+
+#[utoipa::path(put, path = "/v1/clinics/{clinic_id}/members/{member_id}/registration", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("member_id" = Uuid, Path)), request_body = MedicalRegistration,
+    responses((status = 200, body = Member), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 409, description = "`invalid_state`: the member is not a doctor", body = ApiError), (status = 422, body = ApiError)))]
+/// Records a doctor's medical registration and qualifications for this clinic (admins):
+/// printed with their name on prescriptions and receipts.
+pub async fn set_registration(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(registration): ApiJson<MedicalRegistration>,
+) -> Result<Json<Member>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, Resource::Member, Action::Update)
+                .await?;
+            let registration = registration.validate(super::today())?;
+            let member = load(tx, clinic, id).await?;
+            if member.role != Role::Doctor {
+                return Err(AppError::client(
+                    ErrorCode::InvalidState,
+                    "Only a doctor's registration is recorded.",
+                ));
+            }
+            tx.execute(
+                "UPDATE vaidya.memberships SET registration_number = $3, qualifications = $4
+                 WHERE clinic_id = $1 AND id = $2",
+                &[
+                    &clinic,
+                    &id,
+                    &registration.number,
+                    &registration.qualifications,
+                ],
             )
             .await?;
             let member = load(tx, clinic, id).await?;

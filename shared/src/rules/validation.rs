@@ -786,6 +786,15 @@ impl Validate for NewInvoice {
     }
 }
 
+impl Validate for crate::api::MedicalRegistration {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(crate::api::MedicalRegistration {
+            number: required_text("number", &self.number, 100)?,
+            qualifications: free_text("qualifications", &self.qualifications, 200)?,
+        }))
+    }
+}
+
 impl Validate for crate::api::NewMember {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
         let email = self.email.trim().to_lowercase();

@@ -109,6 +109,23 @@ impl Core {
         Ok(member)
     }
 
+    /// Records a doctor's registration and qualifications (printed with their name); the
+    /// member list kept for offline use is refreshed so prints carry it.
+    pub async fn set_member_registration(
+        &self,
+        member: Uuid,
+        registration: vaidya_shared::api::MedicalRegistration,
+    ) -> Result<Member, UiError> {
+        use vaidya_shared::rules::Validate as _;
+        let registration = registration.validate(Utc::now().date_naive())?.into_inner();
+        let (api, clinic) = self.api_for(Resource::Member, Action::Update).await?;
+        let member = api
+            .set_member_registration(clinic, member, &registration)
+            .await?;
+        let _ = self.fetch_members().await;
+        Ok(member)
+    }
+
     pub async fn revoke_member(&self, member: Uuid) -> Result<(), UiError> {
         let (api, clinic) = self.api_for(Resource::Member, Action::Delete).await?;
         api.revoke_member(clinic, member).await?;

@@ -45,7 +45,11 @@ export type Me = { user: UserSummary, memberships: Array<Membership>, };
 /**
  * A membership as clinic admins manage it.
  */
-export type Member = { id: string, clinic_id: string, user: UserSummary, role: Role, created_at: string, revoked_at: string | null, };
+export type Member = { id: string, clinic_id: string, user: UserSummary, role: Role, created_at: string, revoked_at: string | null, 
+/**
+ * A doctor's registration as this clinic records it; printed with their name.
+ */
+registration?: MedicalRegistration | null, };
 
 /**
  * Add an existing user (by email) to the clinic.
@@ -53,6 +57,20 @@ export type Member = { id: string, clinic_id: string, user: UserSummary, role: R
 export type NewMember = { email: string, role: Role, };
 
 export type MemberPatch = { role: Role, };
+
+/**
+ * A doctor's medical registration (NMC: the registration number is shown with the name on
+ * prescriptions and receipts) and qualifications, as the clinic's admin records them.
+ */
+export type MedicalRegistration = { 
+/**
+ * With the council: `MMC 2009/04/1234`.
+ */
+number: string, 
+/**
+ * `MBBS, MD (Medicine)`.
+ */
+qualifications: string, };
 
 /**
  * An invitation to join a clinic with a role. A clinic admin adds colleagues of the same

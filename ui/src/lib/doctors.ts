@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./ipc";
 import { shortId } from "./ids";
-import type { ClinicView, Member, SessionView } from "./types";
+import type { ClinicView, MedicalRegistration, Member, SessionView } from "./types";
 
 export function useDoctors(clinic: ClinicView, session: SessionView): Member[] {
   const self: Member[] = clinic.membership.role === "doctor"
@@ -20,4 +20,10 @@ export function useDoctors(clinic: ClinicView, session: SessionView): Member[] {
 
 export function doctorName(doctors: Member[], id: string): string {
   return doctors.find((d) => d.user.id === id)?.user.display_name ?? `Dr. ${shortId(id)}`;
+}
+
+/** The prescribing doctor as printed: name, and the registration the clinic recorded. */
+export function prescriber(doctors: Member[], id: string): { name: string; registration: MedicalRegistration | null } {
+  const member = doctors.find((d) => d.user.id === id);
+  return { name: member?.user.display_name ?? doctorName(doctors, id), registration: member?.registration ?? null };
 }

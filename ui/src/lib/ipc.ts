@@ -102,6 +102,9 @@ export const api = {
   /** Accepting answers the session with the new clinic in it. */
   answerInvitation: (id: Uuid, accept: boolean) => call<SessionView>("answer_invitation", { id, accept }),
   setMemberRole: (memberId: Uuid, role: Role) => call<Member>("set_member_role", { memberId, role }),
+  /** A doctor's registration number and qualifications for this clinic (printed with their name). */
+  setMemberRegistration: (memberId: Uuid, number: string, qualifications: string) =>
+    call<Member>("set_member_registration", { memberId, registration: { number, qualifications } }),
   revokeMember: (memberId: Uuid) => call<void>("revoke_member", { memberId }),
   memberDevices: () => call<MemberDevice[]>("member_devices"),
   auditTrail: (query: AuditQuery) => call<Page<AuditEntry>>("audit_trail", { query }),

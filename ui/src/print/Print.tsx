@@ -10,20 +10,35 @@ import { formatPaise, rupeesInWords } from "../lib/money";
 import { formatPhone } from "../lib/phone";
 import { documentKind, formatRate, stateTaxLabel, STATES } from "../lib/gst";
 import { formatAbha } from "../lib/validate";
-import type { ClinicView, CollectionsReport, CreditNote, Invoice, Patient, Prescription } from "../lib/types";
+import type { ClinicView, CollectionsReport, CreditNote, Invoice, MedicalRegistration, Patient, Prescription } from "../lib/types";
 import { CollectionsTable } from "../screens/Collections";
 import { PAGE_RULES, PAGE_SIZES, receiptPage, receiptPageRule, type PageSize } from "./page";
 import { patientNumberLabel } from "../lib/ids";
 import { en } from "../strings/en";
 
 export type PrintDoc =
-  | { kind: "prescription"; prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: string; diagnosis: string }
+  | { kind: "prescription"; prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: Prescriber; diagnosis: string }
   | { kind: "invoice" | "receipt"; invoice: Invoice; patient: Patient; clinic: ClinicView }
   | { kind: "credit_note"; note: CreditNote; invoice: Invoice; patient: Patient; clinic: ClinicView }
   | { kind: "collections"; report: CollectionsReport; clinic: ClinicView };
 
 /** A document to print, or to save as a PDF named `pdf.name` (answered through `pdf`). */
 type Job = { doc: PrintDoc; pdf?: { name: string; resolve: (path: string) => void; reject: (e: unknown) => void } };
+
+/** Who signs a prescription or is named on a receipt: the doctor's name with the
+ * registration number and qualifications the clinic recorded (NMC). */
+export interface Prescriber { name: string; registration: MedicalRegistration | null }
+
+/** The doctor's lines under the signature (or on a receipt). */
+function PrescriberLines(props: { doctor: Prescriber }) {
+  const r = props.doctor.registration;
+  return (
+    <>
+      <div>{props.doctor.name}{r?.qualifications ? `, ${r.qualifications}` : ""}</div>
+      {r && <div class="p-reg">{en.print.registration(r.number)}</div>}
+    </>
+  );
+}
 
 let setJobGlobal: ((j: Job | null) => void) | null = null;
 
@@ -146,7 +161,7 @@ function patientLine(p: Patient) {
   return `${age} / ${en.patient.sexes[p.sex]}`;
 }
 
-export function PrescriptionPage(props: { prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: string; diagnosis: string }) {
+export function PrescriptionPage(props: { prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: Prescriber; diagnosis: string }) {
   const rx = props.prescription;
   return (
     <article class="page a4 rx-page">
@@ -162,7 +177,7 @@ export function PrescriptionPage(props: { prescription: Prescription; patient: P
         <tbody>{rx.items.map((i, n) => <tr key={i.id}><td>{n + 1}</td><td><strong>{i.drug}</strong> {i.strength}</td><td>{i.dose}</td><td>{i.frequency}</td><td>{i.duration}</td><td>{i.instructions}</td></tr>)}</tbody>
       </table>
       {rx.notes && <p><strong>{en.doctor.advice}:</strong> {rx.notes}</p>}
-      <footer class="p-sign"><div>{props.doctor}</div><div class="muted">{en.print.doctorSignature}</div></footer>
+      <footer class="p-sign"><PrescriberLines doctor={props.doctor} /><div class="muted">{en.print.doctorSignature}</div></footer>
       <p class="p-foot">{en.print.footer}</p>
     </article>
   );

@@ -72,7 +72,10 @@ function Members(_props: { clinic: ClinicView }) {
         <tbody>
           {members.map((m) => (
             <tr key={m.id} class={m.revoked_at ? "revoked" : ""}>
-              <td>{m.user.display_name} <span class="muted">{m.user.email}</span></td>
+              <td>
+                {m.user.display_name} <span class="muted">{m.user.email}</span>
+                {m.role === "doctor" && !m.revoked_at && <Registration member={m} onSaved={load} />}
+              </td>
               <td>
                 {m.revoked_at ? en.admin.revoked : (
                   <select value={m.role} onChange={(e) => {
@@ -291,5 +294,36 @@ function Catalogue() {
         <button type="submit" class="primary" disabled={busy}>{en.catalogue.add}</button>
       </form>
     </section>
+  );
+}
+
+/** A doctor's registration number and qualifications, as this clinic records them (printed
+ * with their name on prescriptions and receipts). */
+function Registration(props: { member: Member; onSaved: () => void }) {
+  const r = props.member.registration ?? null;
+  const [editing, setEditing] = useState(false);
+  const [number, setNumber] = useState(r?.number ?? "");
+  const [qualifications, setQualifications] = useState(r?.qualifications ?? "");
+  const { busy, error, run } = useAction();
+  if (!editing) {
+    return (
+      <div class="small" data-testid="registration">
+        {r ? en.admin.registration(r.number, r.qualifications) : <span class="muted">{en.admin.noRegistration}</span>}
+        {" "}<button class="small subtle" onClick={() => setEditing(true)}>{en.common.edit}</button>
+      </div>
+    );
+  }
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const ok = await run(() => api.setMemberRegistration(props.member.id, number, qualifications));
+    if (ok) { setEditing(false); props.onSaved(); }
+  };
+  return (
+    <form class="row" onSubmit={save}>
+      <ErrorBanner error={error} />
+      <Field name={`reg-${props.member.id}`} label={en.admin.registrationNumber} value={number} onInput={setNumber} />
+      <Field name={`qual-${props.member.id}`} label={en.admin.qualifications} value={qualifications} onInput={setQualifications} />
+      <button type="submit" disabled={busy}>{en.common.save}</button>
+    </form>
   );
 }

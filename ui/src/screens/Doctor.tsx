@@ -6,7 +6,7 @@ import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
 import { canPrescribe, canSignNotes } from "../lib/roles";
-import { doctorName, useDoctors } from "../lib/doctors";
+import { doctorName, prescriber, useDoctors } from "../lib/doctors";
 import { searchDrugs, type Drug } from "../lib/drugs";
 import { cleanText } from "../lib/validate";
 import type { AllergyWarning, AppointmentRow, ClinicView, Encounter, NewPrescription, NewPrescriptionItem, Patient, Prescription, PatientChart, SessionView, Vitals } from "../lib/types";
@@ -61,7 +61,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
   const drafts = chart.encounters.filter((e) => !e.signed_at);
   const rxDoc = (rx: Prescription): PrintDoc => ({
     kind: "prescription", prescription: rx, patient: chart.patient, clinic: props.clinic,
-    doctor: props.session.user.display_name, diagnosis: chart.encounters.find((e) => e.id === rx.encounter_id)?.diagnosis ?? "",
+    doctor: prescriber(doctors, rx.doctor_id), diagnosis: chart.encounters.find((e) => e.id === rx.encounter_id)?.diagnosis ?? "",
   });
   return (
     <div class="chart">

@@ -380,6 +380,10 @@ export const en = {
   },
   admin: {
     members: "Members and roles",
+    registration: (number: string, qualifications: string) => `Reg. No. ${number}${qualifications ? ` · ${qualifications}` : ""}`,
+    noRegistration: "No registration number recorded",
+    registrationNumber: "Registration no. (with council)",
+    qualifications: "Qualifications",
     revokeTitle: (who: string) => `Revoke ${who}?`,
     revokeBody:
       "They lose this clinic at their next request, online and, at their next sign-in, on every PC (what only they could read there is removed). Add them again to undo.",
@@ -536,6 +540,7 @@ export const en = {
   },
   print: {
     savePdf: "Save PDF",
+    registration: (number: string) => `Reg. No. ${number}`,
     savedPdf: (path: string) => `Saved as PDF: ${path}`,
     rx: "℞",
     patient: "Patient",
