@@ -17,8 +17,8 @@ use vaidya_shared::authorship::DeviceSigner;
 use vaidya_shared::gst;
 use vaidya_shared::rules::validation::{
     addendum_allowed, allergies_acknowledged, allergy_warnings, appointment_change,
-    credit_note_lines, invalid, invoice_cancellable, note_editable, note_signable, payment_fits,
-    AllergyWarning,
+    credit_note_lines, invalid, invoice_cancellable, invoice_doctor_fits, note_editable,
+    note_signable, payment_fits, AllergyWarning,
 };
 use vaidya_shared::rules::{authorize, may, Action, Resource, Validate};
 use vaidya_shared::ApiError;
@@ -340,6 +340,9 @@ impl<'a> OpenClinic<'a> {
     ) -> Result<Invoice, ClinicError> {
         self.allow(Resource::Invoice, Action::Create)?;
         let new = new.validate(self.today)?;
+        if let Some(members) = self.partition.cached_members()? {
+            invoice_doctor_fits(new.doctor_id, &members)?;
+        }
         let inputs = new.line_inputs();
         gst::tax_invoice(
             supplier.gst(),
@@ -546,6 +549,7 @@ mod tests {
                 unit: None,
             }],
             recipient: None,
+            doctor_id: None,
         };
         let e = refused(
             OpenClinic::new(&mut p, user, Role::Nurse)

@@ -111,6 +111,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0025_medical_registration",
         include_str!("../migrations/0025_medical_registration.sql"),
     ),
+    (
+        "0026_invoice_doctor",
+        include_str!("../migrations/0026_invoice_doctor.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -1069,6 +1069,10 @@ pub struct Invoice {
     /// Credit notes issued against it, oldest first.
     #[serde(default)]
     pub credit_notes: Vec<CreditNote>,
+    /// The doctor whose care is billed, when one was named.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub doctor_id: Option<Uuid>,
 }
 
 impl Invoice {
@@ -1146,7 +1150,19 @@ pub struct CollectionsReport {
     pub days: Vec<DayCollections>,
     /// The whole period, per payment mode.
     pub by_method: Vec<MethodTotal>,
+    /// The whole period, per doctor billed (`None`: bills that named no doctor).
+    #[serde(default)]
+    pub by_doctor: Vec<DoctorTotal>,
     pub total_paise: i64,
+}
+
+/// What a doctor's bills took in a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DoctorTotal {
+    pub doctor_id: Option<Uuid>,
+    pub payments: i64,
+    pub amount_paise: i64,
 }
 
 impl CollectionsReport {
@@ -1193,14 +1209,20 @@ impl CollectionsReport {
             total_paise: days.iter().map(|d| d.total_paise).sum(),
             days,
             by_method,
+            by_doctor: Vec::new(),
         }
     }
 
     /// As CSV for a spreadsheet: one row per day and mode, amounts in rupees with two
-    /// decimals, and a total row per mode. Every field is a date, a mode name or a number,
-    /// so none needs quoting.
-    pub fn to_csv(&self) -> String {
-        let rupees = |paise: i64| format!("{}.{:02}", paise / 100, paise % 100);
+    /// decimals, a total row per mode, then a row per doctor billed (`doctor_name` names
+    /// them; quoted). Other fields are dates, mode names or numbers.
+    pub fn to_csv(&self, doctor_name: impl Fn(Option<Uuid>) -> String) -> String {
+        // Signed: a day of refunds nets below zero.
+        let rupees = |paise: i64| {
+            let sign = if paise < 0 { "-" } else { "" };
+            let abs = paise.unsigned_abs();
+            format!("{sign}{}.{:02}", abs / 100, abs % 100)
+        };
         let mut out = String::from("date,method,payments,amount_inr\n");
         for day in &self.days {
             for m in &day.by_method {
@@ -1219,6 +1241,14 @@ impl CollectionsReport {
                 m.method.as_str(),
                 m.payments,
                 rupees(m.amount_paise)
+            ));
+        }
+        for d in &self.by_doctor {
+            out.push_str(&format!(
+                "doctor,\"{}\",{},{}\n",
+                doctor_name(d.doctor_id).replace('"', "\"\""),
+                d.payments,
+                rupees(d.amount_paise)
             ));
         }
         out
@@ -1281,6 +1311,11 @@ pub struct NewInvoice {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub recipient: Option<InvoiceRecipient>,
+    /// The doctor whose care is billed (a doctor of the clinic): named with their
+    /// registration on the receipt, and the key of the collections per doctor.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub doctor_id: Option<Uuid>,
 }
 
 impl NewInvoice {
@@ -1444,14 +1479,34 @@ mod tests {
                 },
             ]
         );
+        let doctor = Uuid::from_u128(7);
+        let mut report = report;
+        report.by_doctor = vec![
+            DoctorTotal {
+                doctor_id: Some(doctor),
+                payments: 3,
+                amount_paise: 150_100,
+            },
+            DoctorTotal {
+                doctor_id: None,
+                payments: 1,
+                amount_paise: -43,
+            },
+        ];
+        let name = |id: Option<Uuid>| match id {
+            Some(_) => "Dr. Asha \"Rao\"".to_owned(),
+            None => "No doctor named".to_owned(),
+        };
         assert_eq!(
-            report.to_csv(),
+            report.to_csv(name),
             "date,method,payments,amount_inr\n\
              2026-03-30,cash,2,1000.50\n\
              2026-03-30,upi,1,500.00\n\
              2026-03-31,cash,1,0.07\n\
              total,cash,3,1000.57\n\
-             total,upi,1,500.00\n"
+             total,upi,1,500.00\n\
+             doctor,\"Dr. Asha \"\"Rao\"\"\",3,1501.00\n\
+             doctor,\"No doctor named\",1,-0.43\n"
         );
     }
 }

@@ -339,7 +339,16 @@ pub async fn export_collections_csv<R: Runtime>(
 ) -> Result<String> {
     let report = core.collections_report(query).await?;
     let name = format!("vaidya-collections-{}-to-{}.csv", report.from, report.to);
-    save_report(&app, &name, &report.to_csv())
+    // Doctors by name, from the member list (the report names them by id).
+    let doctors = core.list_members().await.unwrap_or_default();
+    let doctor_name = |id: Option<Uuid>| match id {
+        None => "No doctor named".to_owned(),
+        Some(id) => doctors
+            .iter()
+            .find(|m| m.user.id == id)
+            .map_or_else(|| id.to_string(), |m| m.user.display_name.clone()),
+    };
+    save_report(&app, &name, &report.to_csv(doctor_name))
 }
 
 #[tauri::command]

@@ -75,5 +75,63 @@ pub async fn a_doctors_registration_is_recorded_by_the_admin(h: Arc<Harness>) ->
         status == StatusCode::UNPROCESSABLE_ENTITY && refused["field"] == "number",
         "{status} {refused}"
     );
+
+    // A bill names the doctor whose care it bills (a doctor of the clinic), and the day's
+    // collections add up per doctor.
+    let (_, patient) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Billed Patient", "sex": "male"}),
+        )
+        .await?;
+    let bill = |doctor: Value, paise: i64| {
+        json!({"patient_id": patient["id"], "doctor_id": doctor, "lines": [{"description": "Consultation",
+            "sac_hsn": "999312", "quantity": 1, "unit_price_paise": paise, "gst_rate_bp": 0}]})
+    };
+    let invoices = format!("/v1/clinics/{k}/invoices");
+    let (status, refused) = desk.post(&invoices, bill(json!(w.a.desk.id), 100)).await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && refused["field"] == "doctor_id",
+        "the desk is no doctor: {status} {refused}"
+    );
+    let mut paid = Vec::new();
+    for (doctor, paise) in [
+        (json!(w.a.doctor.id), 50_000),
+        (json!(w.a.doctor.id), 30_000),
+        (Value::Null, 20_000),
+    ] {
+        let (status, inv) = desk.post(&invoices, bill(doctor.clone(), paise)).await?;
+        check!(
+            status == StatusCode::CREATED && inv["doctor_id"] == doctor,
+            "{status} {inv}"
+        );
+        let (status, _) = desk
+            .post(
+                &format!(
+                    "{invoices}/{}/payments",
+                    inv["id"].as_str().unwrap_or_default()
+                ),
+                json!({"amount_paise": paise, "method": "cash", "reference": null}),
+            )
+            .await?;
+        check!(status == StatusCode::CREATED, "{status}");
+        paid.push(paise);
+    }
+    let today = vaidya_shared::rules::clock::india_date(chrono::Utc::now());
+    let (status, report) = desk
+        .get(&format!(
+            "/v1/clinics/{k}/reports/collections?from={today}&to={today}"
+        ))
+        .await?;
+    check!(
+        status == StatusCode::OK
+            && report["by_doctor"]
+                == json!([
+                    {"doctor_id": w.a.doctor.id, "payments": 2, "amount_paise": 80_000},
+                    {"doctor_id": null, "payments": 1, "amount_paise": 20_000}
+                ])
+            && report["total_paise"] == paid.iter().sum::<i64>(),
+        "{status} {report}"
+    );
     Ok(())
 }

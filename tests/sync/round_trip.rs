@@ -43,6 +43,7 @@ pub fn consultation_invoice(patient_id: Uuid, gst_rate_bp: u32) -> NewInvoice {
             unit: None,
         }],
         recipient: None,
+        doctor_id: None,
     }
 }
 

@@ -704,6 +704,7 @@ impl ClinicPartition {
             recipient: new.recipient.clone(),
             cancellation: None,
             credit_notes: Vec::new(),
+            doctor_id: new.doctor_id,
         };
         let mut m = new_mutation(EntityKind::Invoice, id, Operation::Create, None);
         // The date printed on the invoice is the one the server keeps.

@@ -40,7 +40,7 @@ fn tax_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<LineTax> {
 const COLUMNS: &str = "id, clinic_id, patient_id, series, number, invoice_number, issued_at, \
                        place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, \
                        igst_paise, total_paise, paid_paise, version, supplier, recipient, \
-                       cancellation, credit_notes";
+                       cancellation, credit_notes, doctor_id";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
     Ok(Invoice {
@@ -62,6 +62,18 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
         recipient: json_at(row, 17)?,
         cancellation: json_at(row, 18)?,
         credit_notes: json_at(row, 19)?.unwrap_or_default(),
+        doctor_id: row
+            .get::<_, Option<String>>(20)?
+            .map(|id| {
+                Uuid::parse_str(&id).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        20,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -89,9 +101,9 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
         "INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
                                issued_at, place_of_supply, supply_kind, taxable_paise,
                                cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
-                               version, supplier, recipient, cancellation, credit_notes)
+                               version, supplier, recipient, cancellation, credit_notes, doctor_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20)
+                 ?18, ?19, ?20, ?21)
          ON CONFLICT (id) DO UPDATE SET
              clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
              series = excluded.series, number = excluded.number,
@@ -102,7 +114,7 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
              total_paise = excluded.total_paise, paid_paise = excluded.paid_paise,
              version = excluded.version, supplier = excluded.supplier,
              recipient = excluded.recipient, cancellation = excluded.cancellation,
-             credit_notes = excluded.credit_notes",
+             credit_notes = excluded.credit_notes, doctor_id = excluded.doctor_id",
     )?
     .execute(params![
         i.id.to_string(),
@@ -132,6 +144,7 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
             .map(|c| serde_json::to_string(c).expect("a cancellation serializes")),
         (!i.credit_notes.is_empty())
             .then(|| serde_json::to_string(&i.credit_notes).expect("credit notes serialize")),
+        i.doctor_id.map(|d| d.to_string()),
     ])?;
 
     let id = i.id.to_string();

@@ -428,6 +428,10 @@ CREATE TABLE catalogue_items (
     updated_at  TEXT NOT NULL
 );
 "#,
+    // 16 → 17: the doctor whose care an invoice bills.
+    r#"
+ALTER TABLE invoices ADD COLUMN doctor_id TEXT;
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -605,6 +605,7 @@ fn invoice(clinic: Uuid, patient_id: Uuid, number: i64) -> Invoice {
         supplier: Some(crate::clinic::test_supplier()),
         recipient: None,
         cancellation: None,
+        doctor_id: Some(Uuid::new_v4()),
         // Kept with the invoice and read back whole (a JSON column of the cached row).
         credit_notes: vec![vaidya_shared::api::CreditNote {
             id: Uuid::new_v4(),
@@ -1427,6 +1428,7 @@ fn local_invoice(partition: &mut ClinicPartition) -> Invoice {
                     unit: None,
                 }],
                 recipient: None,
+                doctor_id: None,
             }),
             &crate::clinic::test_supplier(),
         )
@@ -1460,6 +1462,7 @@ fn a_business_customer_stays_with_the_invoice_and_its_change() {
                     unit: None,
                 }],
                 recipient: Some(recipient.clone()),
+                doctor_id: None,
             }),
             &crate::clinic::test_supplier(),
         )

@@ -88,6 +88,7 @@ fn local_invoice(p: &mut ClinicPartition, patient_id: Uuid) -> vaidya_shared::ap
                 unit: None,
             }],
             recipient: None,
+            doctor_id: None,
         }),
         &crate::clinic::test_supplier(),
     )

@@ -26,7 +26,7 @@ use crate::store::Store;
 use vaidya_shared::entity::{kinds, Unchangeable};
 use vaidya_shared::sync::EntityKind;
 
-pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version, supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name, cancelled_at, cancelled_by, cancel_reason";
+pub const COLUMNS: &str = "id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise, version, supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name, cancelled_at, cancelled_by, cancel_reason, doctor_id";
 const ENTITY: &str = "invoice";
 
 fn tax_of(r: &Row) -> LineTax {
@@ -82,6 +82,7 @@ pub fn from_row(r: &Row) -> Invoice {
                     .unwrap_or_default(),
             }),
         credit_notes: Vec::new(),
+        doctor_id: r.get("doctor_id"),
         cancellation: r
             .get::<_, Option<DateTime<Utc>>>("cancelled_at")
             .map(|cancelled_at| InvoiceCancellation {
@@ -494,6 +495,22 @@ pub async fn insert(
         None => numbering::main_series(Document::Invoice, tx.acted_at()),
     };
     check_series_of(tx, clinic, &series, Document::Invoice).await?;
+    if let Some(doctor) = new.doctor_id {
+        // A doctor of this clinic (one revoked since the bill was made still was one).
+        let is_doctor = tx
+            .query_opt(
+                "SELECT 1 FROM vaidya.memberships WHERE clinic_id = $1 AND user_id = $2 AND role = 'doctor'",
+                &[&clinic, &doctor],
+            )
+            .await?
+            .is_some();
+        if !is_doctor {
+            return Err(AppError::field(
+                "doctor_id",
+                "The doctor billed for is not a doctor of this clinic.",
+            ));
+        }
+    }
     let id = new.id.unwrap_or_else(Uuid::now_v7);
     let clinic_row = super::clinics::load(tx, clinic).await?;
     // The shared GST rules decide, as on the device that issued it offline: place of
@@ -525,12 +542,12 @@ pub async fn insert(
     tx.execute(
         "INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind,
                 taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise,
-                supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name)
-         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16, $17, $18, $19)",
+                supplier_name, supplier_address, supplier_gstin, supplier_state, recipient_gstin, recipient_name, doctor_id)
+         VALUES ($1, $2, $3, $4, $5, $13, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16, $17, $18, $19, $20)",
         &[&id, &clinic, &new.patient_id, &series, &number, &place, &kind_str,
           &totals.taxable_paise, &totals.cgst_paise, &totals.sgst_paise, &totals.igst_paise, &totals.total_paise,
           &tx.acted_at(), &supplier.name, &supplier.address, &supplier.gstin, &supplier.state_code,
-          &new.recipient.as_ref().map(|r| &r.gstin), &new.recipient.as_ref().map(|r| &r.name)],
+          &new.recipient.as_ref().map(|r| &r.gstin), &new.recipient.as_ref().map(|r| &r.name), &new.doctor_id],
     )
     .await?;
     for (position, (l, t)) in new.lines.iter().zip(&taxes).enumerate() {

@@ -6,7 +6,7 @@ use axum::Json;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, CollectionsQuery, CollectionsReport, InvoiceRecipient, PaymentMethod,
+    AuditAction, CollectionsQuery, CollectionsReport, DoctorTotal, InvoiceRecipient, PaymentMethod,
 };
 use vaidya_shared::gst::{self, LineTax, TaxTreatment};
 use vaidya_shared::gstr1::{
@@ -68,9 +68,31 @@ pub async fn collections(
                     ))
                 })
                 .collect::<Result<Vec<_>, AppError>>()?;
+            // Per doctor billed: each payment with its invoice's doctor.
+            let by_doctor = tx
+                .query(
+                    "SELECT i.doctor_id, count(*) AS payments, sum(p.amount_paise)::bigint AS amount
+                     FROM vaidya.payments p
+                     JOIN vaidya.invoices i ON i.clinic_id = p.clinic_id AND i.id = p.invoice_id
+                     WHERE p.clinic_id = $1 AND p.deleted_at IS NULL
+                       AND p.received_at >= $2 AND p.received_at < $3
+                     GROUP BY 1 ORDER BY 3 DESC, 1",
+                    &[&clinic, &start, &end],
+                )
+                .await?
+                .iter()
+                .map(|r| DoctorTotal {
+                    doctor_id: r.get("doctor_id"),
+                    payments: r.get("payments"),
+                    amount_paise: r.get("amount"),
+                })
+                .collect();
             tx.audit(clinic, AuditAction::Export, "collections_report", &[], &[])
                 .await?;
-            Ok(Json(CollectionsReport::from_sums(clinic, &q, sums)))
+            Ok(Json(CollectionsReport {
+                by_doctor,
+                ..CollectionsReport::from_sums(clinic, &q, sums)
+            }))
         })
         .await
 }

@@ -926,6 +926,28 @@ pub fn payment_fits(amount_paise: i64, invoice: &crate::api::Invoice) -> Result<
     Ok(())
 }
 
+/// The doctor an invoice bills for is a doctor of the clinic (one revoked since still was):
+/// the server asks its memberships; a PC asks the member list it keeps (when it has none
+/// yet, the server decides at sync).
+pub fn invoice_doctor_fits(
+    doctor_id: Option<uuid::Uuid>,
+    members: &[crate::api::Member],
+) -> Result<(), ApiError> {
+    match doctor_id {
+        Some(id)
+            if !members
+                .iter()
+                .any(|m| m.user.id == id && m.role == crate::api::Role::Doctor) =>
+        {
+            Err(invalid(
+                "doctor_id",
+                "The doctor billed for is not a doctor of this clinic.",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 // ------------------------------------------------------------------ credit notes
 
 impl Validate for crate::api::NewCreditNote {

@@ -409,7 +409,11 @@ cancellation?: InvoiceCancellation | null,
 /**
  * Credit notes issued against it, oldest first.
  */
-credit_notes: Array<CreditNote>, };
+credit_notes: Array<CreditNote>, 
+/**
+ * The doctor whose care is billed, when one was named.
+ */
+doctor_id?: string | null, };
 
 /**
  * The supplier as printed on an invoice: the clinic's details at the issue, kept with the
@@ -467,7 +471,12 @@ place_of_supply: string | null, lines: Array<NewInvoiceLine>,
 /**
  * A business customer billed with its GSTIN (B2B); none for a patient's own bill.
  */
-recipient?: InvoiceRecipient | null, };
+recipient?: InvoiceRecipient | null, 
+/**
+ * The doctor whose care is billed (a doctor of the clinic): named with their
+ * registration on the receipt, and the key of the collections per doctor.
+ */
+doctor_id?: string | null, };
 
 /**
  * A number of a device's invoice series whose invoice never reached the books: the server
@@ -517,7 +526,16 @@ export type CollectionsReport = { clinic_id: string, from: string, to: string, d
 /**
  * The whole period, per payment mode.
  */
-by_method: Array<MethodTotal>, total_paise: number, };
+by_method: Array<MethodTotal>, 
+/**
+ * The whole period, per doctor billed (`None`: bills that named no doctor).
+ */
+by_doctor: Array<DoctorTotal>, total_paise: number, };
+
+/**
+ * What a doctor's bills took in a period.
+ */
+export type DoctorTotal = { doctor_id: string | null, payments: number, amount_paise: number, };
 
 /**
  * The return period: a month, or the quarter starting at `month` for quarterly filers.

@@ -342,6 +342,7 @@ export function checkInvoice(inv: Loose<NewInvoice>): NewInvoice {
     place_of_supply: inv.place_of_supply ?? null,
     lines: checked,
     recipient,
+    doctor_id: inv.doctor_id ?? null,
   };
 }
 

@@ -18,8 +18,8 @@ import { en } from "../strings/en";
 
 export type PrintDoc =
   | { kind: "prescription"; prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: Prescriber; diagnosis: string }
-  | { kind: "invoice" | "receipt"; invoice: Invoice; patient: Patient; clinic: ClinicView }
-  | { kind: "credit_note"; note: CreditNote; invoice: Invoice; patient: Patient; clinic: ClinicView }
+  | { kind: "invoice" | "receipt"; invoice: Invoice; patient: Patient; clinic: ClinicView; doctor: Prescriber | null }
+  | { kind: "credit_note"; note: CreditNote; invoice: Invoice; patient: Patient; clinic: ClinicView; doctor: Prescriber | null }
   | { kind: "collections"; report: CollectionsReport; clinic: ClinicView };
 
 /** A document to print, or to save as a PDF named `pdf.name` (answered through `pdf`). */
@@ -194,7 +194,7 @@ export function documentTitle(inv: Invoice, clinic: ClinicView): string {
 }
 
 /** The A4 document: its title and tax columns follow its lines; a bill shows no tax. */
-export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView }) {
+export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView; doctor?: Prescriber | null }) {
   const inv = props.invoice;
   const intra = inv.supply_kind === "intra_state";
   const state = STATES.find(([c]) => c === inv.place_of_supply)?.[1] ?? inv.place_of_supply;
@@ -247,6 +247,7 @@ export function InvoicePage(props: { invoice: Invoice; patient: Patient; clinic:
         {inv.credit_notes.length > 0 && <>{en.invoice.credited}: {formatPaise(credited(inv))} · </>}
         {en.invoice.paid}: {formatPaise(inv.paid_paise)} · {en.invoice.balance}: {formatPaise(inv.totals.total_paise - credited(inv) - inv.paid_paise)}
       </p>
+      {props.doctor && <div class="p-doctor"><strong>{en.invoice.doctor}:</strong> <PrescriberLines doctor={props.doctor} /></div>}
       <footer class="p-sign"><div>{en.invoice.signatory(clinicName)}</div><div class="muted">{en.invoice.authorisedSignatory}</div></footer>
       <p class="p-foot">{en.print.invoiceFooter}</p>
     </article>
@@ -312,7 +313,7 @@ export function CreditNotePage(props: { note: CreditNote; invoice: Invoice; pati
   );
 }
 
-export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView }) {
+export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic: ClinicView; doctor?: Prescriber | null }) {
   const inv = props.invoice;
   const s = supplierOf(props.clinic, inv);
   return (
@@ -322,6 +323,7 @@ export function ReceiptPage(props: { invoice: Invoice; patient: Patient; clinic:
       <p class="r-title">{en.invoice.receipt}</p>
       {inv.cancellation && <p class="p-cancelled">{en.invoice.cancelled}</p>}
       <p>{inv.invoice_number}<br />{formatDateTime(inv.issued_at)}<br />{props.patient.name}</p>
+      {props.doctor && <div class="r-doctor"><PrescriberLines doctor={props.doctor} /></div>}
       <hr />
       {inv.lines.map((l) => <p key={l.id} class="r-line"><span>{l.description} ×{l.quantity}</span><span>{formatPaise(l.tax.total_paise)}</span></p>)}
       <hr />

@@ -6,7 +6,8 @@ import { useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { todayInIndia } from "../lib/gst";
 import { formatPaise } from "../lib/money";
-import type { ClinicView, CollectionsReport, Gstr1Query, Gstr1Report, MethodTotal, RateAmounts } from "../lib/types";
+import type { ClinicView, CollectionsReport, Gstr1Query, Gstr1Report, Member, MethodTotal, RateAmounts } from "../lib/types";
+import { useClinicData } from "../lib/useClinicData";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { requestPrint } from "../print/Print";
@@ -18,6 +19,7 @@ export function Collections(props: { clinic: ClinicView }) {
   const [report, setReport] = useState<CollectionsReport | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const { busy, error, run } = useAction();
+  const { data: doctors } = useClinicData(() => api.clinicDoctors(), [], [] as Member[]);
 
   const show = async (e: Event) => {
     e.preventDefault();
@@ -41,6 +43,7 @@ export function Collections(props: { clinic: ClinicView }) {
       <ErrorBanner error={error} />
       {notice && <Notice>{notice}</Notice>}
       {report && <CollectionsTable report={report} />}
+      {report && <DoctorTable report={report} doctors={doctors} />}
       {report && (
         <div class="actions">
           <button onClick={() => requestPrint({ kind: "collections", report, clinic: props.clinic })}>{en.collections.print}</button>
@@ -49,6 +52,24 @@ export function Collections(props: { clinic: ClinicView }) {
       )}
       <Gstr1 />
     </section>
+  );
+}
+
+/** The period's collections per doctor billed (bills that named none together). */
+export function DoctorTable(props: { report: CollectionsReport; doctors: Member[] }) {
+  const rows = props.report.by_doctor ?? [];
+  if (rows.length === 0) return null;
+  const name = (id: string | null) =>
+    id === null ? en.invoice.noDoctor : props.doctors.find((d) => d.user.id === id)?.user.display_name ?? en.collections.unknownDoctor;
+  return (
+    <table class="grid collections-doctors" data-testid="collections-by-doctor">
+      <thead><tr><th>{en.invoice.doctor}</th><th class="num">{en.collections.payments}</th><th class="num">{en.collections.amount}</th></tr></thead>
+      <tbody>
+        {rows.map((d) => (
+          <tr key={d.doctor_id ?? "none"}><td>{name(d.doctor_id ?? null)}</td><td class="num">{d.payments}</td><td class="num">{formatPaise(d.amount_paise)}</td></tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

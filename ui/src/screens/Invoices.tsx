@@ -11,7 +11,8 @@ import { formatDateTime } from "../lib/dates";
 import { cleanText, gstinProblem } from "../lib/validate";
 import { LIMITS, may } from "../lib/rules";
 import { fromTaxChoice, GOODS_UNITS, taxChoice, taxChoices } from "../lib/lines";
-import type { CatalogueItem, ClinicView, Invoice, InvoiceRecipient, NewInvoiceLine, Patient, PaymentMethod, TaxTreatment } from "../lib/types";
+import type { CatalogueItem, ClinicView, Invoice, InvoiceRecipient, Member, NewInvoiceLine, Patient, PaymentMethod, TaxTreatment } from "../lib/types";
+import { prescriber } from "../lib/doctors";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
@@ -29,13 +30,16 @@ function lineFromItem(item: CatalogueItem): LineForm {
   };
 }
 
-export function Invoices(props: { clinic: ClinicView; patient: Patient | null; onChoosePatient: (p: Patient) => void }) {
+export function Invoices(props: { clinic: ClinicView; userId: string; patient: Patient | null; onChoosePatient: (p: Patient) => void }) {
   const [notice, setNotice] = useState<string | null>(null);
   const patient = props.patient;
   const { data: invoices, error, reload: load } = useClinicData(
     async (): Promise<Invoice[]> => (patient ? (await api.patientChart(patient.id)).invoices : []),
     [patient?.id], [],
   );
+  // The clinic's doctors (kept on the PC): who a bill is for, named on its receipt.
+  const { data: members } = useClinicData(() => api.clinicDoctors(), [], [] as Member[]);
+  const doctors = members.filter((m) => m.role === "doctor");
 
   return (
     <section class="split">
@@ -46,20 +50,22 @@ export function Invoices(props: { clinic: ClinicView; patient: Patient | null; o
         {notice && <Notice>{notice}</Notice>}
         {patient && invoices.length === 0 && <p class="muted">{en.invoice.none}</p>}
         {patient && invoices.map((inv) => (
-          <InvoiceCard key={inv.id} invoice={inv} clinic={props.clinic} patient={patient} onChanged={load} />
+          <InvoiceCard key={inv.id} invoice={inv} clinic={props.clinic} patient={patient} doctors={doctors} onChanged={load} />
         ))}
       </div>
-      {patient && <InvoiceEditor clinic={props.clinic} patient={patient} onIssued={() => { setNotice(en.invoice.issued); load(); }} />}
+      {patient && <InvoiceEditor clinic={props.clinic} userId={props.userId} patient={patient} doctors={doctors} onIssued={() => { setNotice(en.invoice.issued); load(); }} />}
     </section>
   );
 }
 
-function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: () => void }) {
+function InvoiceEditor(props: { clinic: ClinicView; userId: string; patient: Patient; doctors: Member[]; onIssued: () => void }) {
   // Care given and goods handed over at the clinic are supplied in the clinic's state: no
   // place-of-supply choice. Without the clinic's GST details this PC does not bill.
   const details = props.clinic.clinic;
   const supplierState = details?.state_code ?? null;
   const [lines, setLines] = useState<LineForm[]>([blankLine()]);
+  // A doctor billing their own patient bills as themselves; the desk picks (or names none).
+  const [doctorId, setDoctorId] = useState<string>(props.clinic.membership.role === "doctor" ? props.userId : "");
   // The clinic's catalogue, kept on this PC: picking an item adds its line.
   const { data: catalogue } = useClinicData(async () => (await api.listCatalogue()).filter((i) => i.active), [], [] as CatalogueItem[]);
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -122,7 +128,7 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
     confirm.ask({
       title: en.invoice.issueTitle(props.patient.name), body: en.invoice.issueBody, confirmLabel: en.invoice.issue,
       action: async () => {
-        const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body, recipient }));
+        const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body, recipient, doctor_id: doctorId || null }));
         if (inv) { setLines([blankLine()]); setBusiness(false); setRecipientGstin(""); setRecipientName(""); props.onIssued(); }
       },
     });
@@ -139,6 +145,15 @@ function InvoiceEditor(props: { clinic: ClinicView; patient: Patient; onIssued: 
           {" · "}{details?.gstin ? en.invoice.documents[documentKind(lines.map((l) => l.rate))] : en.invoice.documents.bill}
           {!details?.gstin && <> · {en.invoice.noGstinNoTax}</>}
         </p>
+      )}
+      {props.doctors.length > 0 && (
+        <div class="field">
+          <label for="invoice-doctor">{en.invoice.doctor}</label>
+          <select id="invoice-doctor" value={doctorId} onChange={(e) => setDoctorId((e.currentTarget as HTMLSelectElement).value)}>
+            <option value="">{en.invoice.noDoctor}</option>
+            {props.doctors.map((d) => <option key={d.user.id} value={d.user.id}>{d.user.display_name}</option>)}
+          </select>
+        </div>
       )}
       <label class="row">
         <input type="checkbox" name="invoice-business" checked={business}
@@ -309,7 +324,7 @@ function CreditNoteForm(props: { invoice: Invoice; onDone: () => void; onCancel:
   );
 }
 
-function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Patient; onChanged: () => void }) {
+function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Patient; doctors: Member[]; onChanged: () => void }) {
   const inv = props.invoice;
   const balance = dueOf(inv);
   const [amount, setAmount] = useState(balance > 0 ? formatPaise(balance, { symbol: false }) : "");
@@ -351,7 +366,7 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
     const ok = await run(() => api.cancelInvoice(inv.id, r.value));
     if (ok) { setCancelling(false); props.onChanged(); }
   };
-  const doc = { invoice: inv, patient: props.patient, clinic: props.clinic };
+  const doc = { invoice: inv, patient: props.patient, clinic: props.clinic, doctor: inv.doctor_id ? prescriber(props.doctors, inv.doctor_id) : null };
   const pdf = useSavePdf();
   const title = documentTitle(inv, props.clinic);
   return (

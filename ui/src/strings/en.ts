@@ -254,6 +254,8 @@ export const en = {
     creditNoteFooter: "Issued under section 34 of the CGST Act, 2017 and Rule 53(1A) of the CGST Rules.",
     printA4: (document: string) => `Print ${document.toLowerCase()} (A4)`,
     printReceipt: "Print receipt (80 mm)",
+    doctor: "Doctor",
+    noDoctor: "No doctor named",
     unit: "Unit",
     serviceUnit: "Services are counted without a unit",
     treatments: { taxable: "Taxable", exempt: "Exempt", nil_rated: "Nil-rated (0 %)", non_gst: "Non-GST" } as Record<string, string>,
@@ -265,6 +267,7 @@ export const en = {
   },
   collections: {
     title: "Collections",
+    unknownDoctor: "A former doctor",
     from: "From",
     to: "To",
     show: "Show",
