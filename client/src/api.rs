@@ -741,6 +741,24 @@ impl ServerApi {
     }
 
     /// What the clinic collected per day and payment mode over a period (online only).
+    /// A group's collections, branch by branch (the branches the caller administers).
+    pub async fn group_collections(
+        &self,
+        group: Uuid,
+        query: &vaidya_shared::api::CollectionsQuery,
+    ) -> Result<vaidya_shared::api::GroupCollectionsReport, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/groups/{group}/reports/collections"),
+            &[
+                ("from", query.from.to_string()),
+                ("to", query.to.to_string()),
+            ],
+            None,
+        )
+        .await
+    }
+
     pub async fn collections_report(
         &self,
         clinic: Uuid,

@@ -187,6 +187,10 @@ pub fn router(app: App) -> Router {
             get(routes::invoices::cancelled_numbers),
         )
         .route(
+            "/groups/{group_id}/reports/collections",
+            get(routes::reports::group_collections),
+        )
+        .route(
             "/clinics/{clinic_id}/invoice-series",
             post(routes::invoices::allocate_series),
         )

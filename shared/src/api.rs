@@ -1156,6 +1156,84 @@ pub struct CollectionsReport {
     pub total_paise: i64,
 }
 
+/// A group's collections for a period, branch by branch: the roll-up for a group admin,
+/// who is an admin of each branch included (RLS decides; no branch is shown to anyone
+/// else).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GroupCollectionsReport {
+    pub group_id: Uuid,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub branches: Vec<BranchCollections>,
+    /// All the branches, per payment mode.
+    pub by_method: Vec<MethodTotal>,
+    pub total_paise: i64,
+}
+
+/// One branch of a group's roll-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BranchCollections {
+    pub clinic_id: Uuid,
+    pub clinic_name: String,
+    pub by_method: Vec<MethodTotal>,
+    pub total_paise: i64,
+}
+
+impl GroupCollectionsReport {
+    /// The roll-up from per-(branch, mode) sums; `branches` names every branch included,
+    /// those that took nothing too.
+    pub fn from_sums(
+        group_id: Uuid,
+        query: &CollectionsQuery,
+        branches: Vec<(Uuid, String)>,
+        sums: impl IntoIterator<Item = (Uuid, PaymentMethod, i64, i64)>,
+    ) -> GroupCollectionsReport {
+        let mut branches: Vec<BranchCollections> = branches
+            .into_iter()
+            .map(|(clinic_id, clinic_name)| BranchCollections {
+                clinic_id,
+                clinic_name,
+                by_method: Vec::new(),
+                total_paise: 0,
+            })
+            .collect();
+        let mut by_method: Vec<MethodTotal> = Vec::new();
+        for (clinic, method, payments, amount_paise) in sums {
+            let Some(branch) = branches.iter_mut().find(|b| b.clinic_id == clinic) else {
+                continue;
+            };
+            branch.by_method.push(MethodTotal {
+                method,
+                payments,
+                amount_paise,
+            });
+            branch.total_paise += amount_paise;
+            match by_method.iter_mut().find(|m| m.method == method) {
+                Some(m) => {
+                    m.payments += payments;
+                    m.amount_paise += amount_paise;
+                }
+                None => by_method.push(MethodTotal {
+                    method,
+                    payments,
+                    amount_paise,
+                }),
+            }
+        }
+        by_method.sort_by_key(|m| m.method.as_str());
+        GroupCollectionsReport {
+            group_id,
+            from: query.from,
+            to: query.to,
+            total_paise: branches.iter().map(|b| b.total_paise).sum(),
+            branches,
+            by_method,
+        }
+    }
+}
+
 /// What a doctor's bills took in a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

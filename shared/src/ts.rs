@@ -55,7 +55,7 @@ pub fn typescript() -> String {
         SupplyKind, TaxTreatment, LineTax, PaymentMethod, InvoiceLine, NewInvoiceLine, Payment, NewPayment,
         CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
         Invoice, InvoiceSupplier, InvoiceRecipient, InvoiceCancellation, CancelInvoice, NewInvoice, CancelledInvoiceNumber, CollectionsQuery, MethodTotal,
-        DayCollections, CollectionsReport, DoctorTotal,
+        DayCollections, CollectionsReport, DoctorTotal, GroupCollectionsReport, BranchCollections,
         // GSTR-1
         Gstr1Query, RateAmounts, B2bInvoice, CreditNoteRow, B2csRow, NilRow, HsnRow, DocumentSeries, Gstr1Report,
         // audit trail and clinic

@@ -34,6 +34,7 @@ macro_rules! with_app_commands {
             cancel_invoice,
             save_pdf,
             issue_credit_note,
+            group_collections_report,
             list_catalogue,
             add_catalogue_item,
             update_catalogue_item,

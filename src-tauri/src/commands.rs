@@ -322,6 +322,14 @@ pub async fn revoke_member(core: State<'_, Core>, member_id: Uuid) -> Result<()>
 }
 
 #[tauri::command]
+pub async fn group_collections_report(
+    core: State<'_, Core>,
+    query: CollectionsQuery,
+) -> Result<vaidya_shared::api::GroupCollectionsReport> {
+    core.group_collections(query).await
+}
+
+#[tauri::command]
 pub async fn collections_report(
     core: State<'_, Core>,
     query: CollectionsQuery,

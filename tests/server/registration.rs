@@ -1,5 +1,6 @@
-//! A doctor's medical registration, as the clinic records it for prints: set by the clinic's
-//! admin, only for doctors, shown in the member list every PC keeps.
+//! People and reports around a bill: a doctor's medical registration as the clinic records
+//! it for prints (by its admin, doctors only), the doctor a bill names and collections per
+//! doctor, and a group's roll-up for the admin of its branches.
 
 use std::sync::Arc;
 
@@ -132,6 +133,103 @@ pub async fn a_doctors_registration_is_recorded_by_the_admin(h: Arc<Harness>) ->
                 ])
             && report["total_paise"] == paid.iter().sum::<i64>(),
         "{status} {report}"
+    );
+    Ok(())
+}
+
+/// A group's roll-up: an admin of two branches of one group sees both, branch by branch;
+/// a branch's front desk and another group's admin see nothing of it.
+pub async fn a_group_admin_sees_the_branches_they_administer(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let k = w.a.id;
+    let su = w.db.superuser().await?;
+    let group: uuid::Uuid = su
+        .query_one("SELECT group_id FROM vaidya.clinics WHERE id = $1", &[&k])
+        .await?
+        .get(0);
+    let branch = uuid::Uuid::now_v7();
+    su.execute(
+        "INSERT INTO vaidya.clinics (id, group_id, name, state_code) VALUES ($1, $2, 'Clinic a2', '27')",
+        &[&branch, &group],
+    )
+    .await?;
+    su.execute(
+        "INSERT INTO vaidya.memberships (id, clinic_id, user_id, role) VALUES ($1, $2, $3, 'admin')",
+        &[&uuid::Uuid::now_v7(), &branch, &w.a.admin.id],
+    )
+    .await?;
+    let (admin, _) = server
+        .client()
+        .login(&w.a.admin.email, &w.a.admin.password)
+        .await?;
+    for (clinic, paise, method) in [(k, 50_000, "cash"), (branch, 30_000, "upi")] {
+        let (_, patient) = admin
+            .post(
+                &format!("/v1/clinics/{clinic}/patients"),
+                json!({"name": "Group Patient", "sex": "female"}),
+            )
+            .await?;
+        let (status, inv) = admin
+            .post(
+                &format!("/v1/clinics/{clinic}/invoices"),
+                json!({"patient_id": patient["id"], "lines": [{"description": "Consultation",
+                    "sac_hsn": "999312", "quantity": 1, "unit_price_paise": paise, "gst_rate_bp": 0}]}),
+            )
+            .await?;
+        check!(status == StatusCode::CREATED, "{status} {inv}");
+        let (status, _) = admin
+            .post(
+                &format!(
+                    "/v1/clinics/{clinic}/invoices/{}/payments",
+                    inv["id"].as_str().unwrap_or_default()
+                ),
+                json!({"amount_paise": paise, "method": method, "reference": null}),
+            )
+            .await?;
+        check!(status == StatusCode::CREATED, "{status}");
+    }
+    let today = vaidya_shared::rules::clock::india_date(chrono::Utc::now());
+    let path = format!("/v1/groups/{group}/reports/collections?from={today}&to={today}");
+    let (status, r) = admin.get(&path).await?;
+    let totals: Vec<(String, i64)> = r["branches"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|b| {
+            (
+                b["clinic_name"].as_str().unwrap_or_default().to_owned(),
+                b["total_paise"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    check!(
+        status == StatusCode::OK
+            && totals
+                == [
+                    ("Clinic a".to_owned(), 50_000),
+                    ("Clinic a2".to_owned(), 30_000)
+                ]
+            && r["total_paise"] == 80_000
+            && r["by_method"]
+                == json!([{"method": "cash", "payments": 1, "amount_paise": 50_000},
+                          {"method": "upi", "payments": 1, "amount_paise": 30_000}]),
+        "{status} {r}"
+    );
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let (status, _) = desk.get(&path).await?;
+    check!(status == StatusCode::NOT_FOUND, "a branch's desk: {status}");
+    let (other, _) = server
+        .client()
+        .login(&w.b.admin.email, &w.b.admin.password)
+        .await?;
+    let (status, _) = other.get(&path).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "another group's admin: {status}"
     );
     Ok(())
 }

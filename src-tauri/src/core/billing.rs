@@ -33,6 +33,27 @@ impl Core {
 
     /// What the clinic collected per day and payment mode (online: the server computes it
     /// under RLS, so a branch sees only its own figures).
+    /// The open clinic's group, branch by branch (online: computed by the server under RLS
+    /// for the branches this member administers).
+    pub async fn group_collections(
+        &self,
+        query: CollectionsQuery,
+    ) -> Result<vaidya_shared::api::GroupCollectionsReport, UiError> {
+        let query = query.validate(Utc::now().date_naive())?.into_inner();
+        let (api, clinic) = self.api_for(Resource::Payment, Action::Read).await?;
+        let group = {
+            let state = self.state.lock().await;
+            let client = state.client.as_ref().ok_or_else(UiError::no_clinic)?;
+            client
+                .memberships()
+                .iter()
+                .find(|m| m.clinic_id == clinic)
+                .map(|m| m.group_id)
+                .ok_or_else(UiError::no_clinic)?
+        };
+        Ok(api.group_collections(group, &query).await?)
+    }
+
     pub async fn collections_report(
         &self,
         query: CollectionsQuery,

@@ -538,6 +538,22 @@ by_doctor: Array<DoctorTotal>, total_paise: number, };
 export type DoctorTotal = { doctor_id: string | null, payments: number, amount_paise: number, };
 
 /**
+ * A group's collections for a period, branch by branch: the roll-up for a group admin,
+ * who is an admin of each branch included (RLS decides; no branch is shown to anyone
+ * else).
+ */
+export type GroupCollectionsReport = { group_id: string, from: string, to: string, branches: Array<BranchCollections>, 
+/**
+ * All the branches, per payment mode.
+ */
+by_method: Array<MethodTotal>, total_paise: number, };
+
+/**
+ * One branch of a group's roll-up.
+ */
+export type BranchCollections = { clinic_id: string, clinic_name: string, by_method: Array<MethodTotal>, total_paise: number, };
+
+/**
  * The return period: a month, or the quarter starting at `month` for quarterly filers.
  */
 export type Gstr1Query = { year: number, 

@@ -7,7 +7,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
-  CatalogueItem, CatalogueItemPatch, NewCatalogueItem,
+  CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCollectionsReport,
   Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
@@ -88,6 +88,8 @@ export const api = {
   issueCreditNote: (invoiceId: Uuid, reason: string, lines: NewCreditNoteLine[]) =>
     call<Invoice>("issue_credit_note", { invoiceId, note: { id: null, series: null, number: null, reason, lines } }),
   collectionsReport: (query: CollectionsQuery) => call<CollectionsReport>("collections_report", { query }),
+  /** The group's branches this member administers, branch by branch (online). */
+  groupCollectionsReport: (query: CollectionsQuery) => call<GroupCollectionsReport>("group_collections_report", { query }),
   /** Saves the report as CSV in the Downloads folder; returns the file's path. */
   exportCollectionsCsv: (query: CollectionsQuery) => call<string>("export_collections_csv", { query }),
   gstr1Report: (query: Gstr1Query) => call<Gstr1Report>("gstr1_report", { query }),

@@ -11,7 +11,7 @@ export type {
   Encounter, EncounterPatch, ErrorCode, Invoice, InvoiceLine, LineTax, Member, MemberDevice, MemberPatch, Membership, NewAddendum,
   NewAppointment, NewEncounter, NewInvoice, NewInvoiceLine, NewMember, NewPatient, NewPayment, NewPrescription,
   NewPrescriptionItem, Page, Patient, PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Role, Sex,
-  SupplyKind, UserSummary, Vitals, CollectionsQuery, CollectionsReport, DoctorTotal, DayCollections, MethodTotal,
+  SupplyKind, UserSummary, Vitals, CollectionsQuery, CollectionsReport, DoctorTotal, GroupCollectionsReport, BranchCollections, DayCollections, MethodTotal,
   Gstr1Query, Gstr1Report, RateAmounts, InvoiceRecipient, TaxTreatment, MedicalRegistration, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
   Invitation, MemberAdded,
 } from "../generated/types";

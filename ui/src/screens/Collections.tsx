@@ -6,13 +6,13 @@ import { useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { todayInIndia } from "../lib/gst";
 import { formatPaise } from "../lib/money";
-import type { ClinicView, CollectionsReport, Gstr1Query, Gstr1Report, Member, MethodTotal, RateAmounts } from "../lib/types";
+import type { ClinicView, CollectionsReport, GroupCollectionsReport, Gstr1Query, Gstr1Report, Member, MethodTotal, RateAmounts } from "../lib/types";
 import { useClinicData } from "../lib/useClinicData";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { requestPrint } from "../print/Print";
 
-export function Collections(props: { clinic: ClinicView }) {
+export function Collections(props: { clinic: ClinicView; branches?: number }) {
   const today = todayInIndia();
   const [from, setFrom] = useState(today);
   const [to, setTo] = useState(today);
@@ -20,6 +20,11 @@ export function Collections(props: { clinic: ClinicView }) {
   const [notice, setNotice] = useState<string | null>(null);
   const { busy, error, run } = useAction();
   const { data: doctors } = useClinicData(() => api.clinicDoctors(), [], [] as Member[]);
+  const [group, setGroup] = useState<GroupCollectionsReport | null>(null);
+  const showGroup = async () => {
+    const r = await run(() => api.groupCollectionsReport({ from, to }));
+    if (r) setGroup(r);
+  };
 
   const show = async (e: Event) => {
     e.preventDefault();
@@ -48,10 +53,31 @@ export function Collections(props: { clinic: ClinicView }) {
         <div class="actions">
           <button onClick={() => requestPrint({ kind: "collections", report, clinic: props.clinic })}>{en.collections.print}</button>
           <button onClick={save} disabled={busy}>{en.collections.exportCsv}</button>
+          {(props.branches ?? 0) > 1 && <button onClick={showGroup} disabled={busy} data-testid="group-collections">{en.collections.allBranches}</button>}
         </div>
       )}
+      {group && <GroupTable report={group} />}
       <Gstr1 />
     </section>
+  );
+}
+
+/** A group's roll-up: each branch's total per mode, then the group's. */
+export function GroupTable(props: { report: GroupCollectionsReport }) {
+  const r = props.report;
+  return (
+    <table class="grid collections-group" data-testid="collections-by-branch">
+      <thead><tr><th>{en.collections.branch}</th><th>{en.collections.method}</th><th class="num">{en.collections.payments}</th><th class="num">{en.collections.amount}</th></tr></thead>
+      {r.branches.map((b) => (
+        <tbody key={b.clinic_id}>
+          {b.by_method.map((m) => (
+            <tr key={m.method}><td>{b.clinic_name}</td><td>{en.invoice.methods[m.method]}</td><td class="num">{m.payments}</td><td class="num">{formatPaise(m.amount_paise)}</td></tr>
+          ))}
+          <tr class="subtotal"><th>{b.clinic_name}</th><td /><td /><td class="num">{formatPaise(b.total_paise)}</td></tr>
+        </tbody>
+      ))}
+      <tbody><tr class="grand"><th>{en.collections.groupTotal}</th><td /><td /><td class="num">{formatPaise(r.total_paise)}</td></tr></tbody>
+    </table>
   );
 }
 

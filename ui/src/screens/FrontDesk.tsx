@@ -65,7 +65,10 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
       {tab === "queue" && <Queue clinic={props.clinic} session={props.session} />}
       {tab === "appointments" && <Appointments clinic={props.clinic} session={props.session} patient={patient} onChoosePatient={setPatient} />}
       {tab === "invoices" && bill && <Invoices clinic={props.clinic} userId={props.session.user.id} patient={patient} onChoosePatient={setPatient} />}
-      {tab === "collections" && bill && <Collections clinic={props.clinic} />}
+      {tab === "collections" && bill && (
+        <Collections clinic={props.clinic}
+          branches={props.session.memberships.filter((m) => m.role === "admin" && m.group_id === props.clinic.membership.group_id).length} />
+      )}
     </div>
   );
 }

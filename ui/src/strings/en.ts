@@ -268,6 +268,9 @@ export const en = {
   collections: {
     title: "Collections",
     unknownDoctor: "A former doctor",
+    allBranches: "All my branches of this group",
+    branch: "Branch",
+    groupTotal: "All branches",
     from: "From",
     to: "To",
     show: "Show",
