@@ -217,6 +217,11 @@ pub struct DocumentSeries {
     pub total: i64,
     pub cancelled: i64,
     pub net_issued: i64,
+    /// Numbers between the first and the last that are neither issued nor recorded as
+    /// cancelled in the period: a gap the accountant must explain (Rule 46(b) asks for
+    /// consecutive numbers). Zero in a sound series.
+    #[serde(default)]
+    pub missing: i64,
 }
 
 /// A clinic's GSTR-1 for one return period.
@@ -442,6 +447,7 @@ impl Gstr1Report {
             );
             DocumentSeries {
                 nature: CREDIT_NOTES.to_owned(),
+                missing: (high - low + 1 - numbers.len() as i64).max(0),
                 from: printed(&name, low),
                 to: printed(&name, high),
                 series: name,
@@ -459,8 +465,13 @@ impl Gstr1Report {
                     all.max().copied().unwrap_or(0),
                 );
                 let total = (issued.len() + cancelled.len()) as i64;
+                let mut used: Vec<i64> = issued.iter().chain(&cancelled).copied().collect();
+                used.sort_unstable();
+                used.dedup();
+                let missing = (high - low + 1 - used.len() as i64).max(0);
                 DocumentSeries {
                     nature: INVOICES.to_owned(),
+                    missing,
                     from: printed(&name, low),
                     to: printed(&name, high),
                     series: name,
@@ -598,18 +609,19 @@ impl Gstr1Report {
             }
         }
         out.push_str(
-            "\nDocuments issued (table 13)\nnature,series,from,to,total,cancelled,net_issued\n",
+            "\nDocuments issued (table 13)\nnature,series,from,to,total,cancelled,net_issued,missing\n",
         );
         for d in &self.documents {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{}\n",
                 q(&d.nature),
                 d.series,
                 d.from,
                 d.to,
                 d.total,
                 d.cancelled,
-                d.net_issued
+                d.net_issued,
+                d.missing
             ));
         }
         out
@@ -1083,6 +1095,37 @@ mod tests {
     }
 
     #[test]
+    fn a_gap_in_a_series_is_counted() {
+        let invoices = [
+            invoice("2627-D1", 1, vec![line("999312", 1, 50_000, 0)], None),
+            invoice("2627-D1", 4, vec![line("999312", 1, 50_000, 0)], None),
+        ];
+        let cancelled = [CancelledNumber {
+            series: "2627-D1".into(),
+            number: 2,
+        }];
+        let r = Gstr1Report::build(
+            Uuid::nil(),
+            "27AAPFA1234C1ZV",
+            &april(),
+            &invoices,
+            &[],
+            &cancelled,
+        );
+        let d = &r.documents[0];
+        assert_eq!(
+            (d.total, d.cancelled, d.net_issued, d.missing),
+            (3, 1, 2, 1),
+            "number 3 is missing"
+        );
+        assert!(
+            r.to_csv().contains("2627-D1/000001,2627-D1/000004,3,1,2,1"),
+            "{}",
+            r.to_csv()
+        );
+    }
+
+    #[test]
     fn untaxed_lines_are_reported_by_treatment_and_goods_by_unit() {
         let treated = |l: SuppliedLine, treatment: TaxTreatment, unit: &str| SuppliedLine {
             treatment,
@@ -1174,7 +1217,7 @@ mod tests {
         let csv =
             Gstr1Report::build(Uuid::nil(), "27AAPFA1234C1ZV", &april(), &[inv], &[], &[]).to_csv();
         assert!(csv.contains("29AAGCA1234D1Z4,\"Acme, \"\"Labs\"\"\",INV/000001,03-04-2026,1180.00,27,18%,1000.00,0.00,90.00,90.00\n"), "{csv}");
-        assert!(csv.contains("INV,INV/000001,INV/000001,1,0,1\n"));
+        assert!(csv.contains("INV,INV/000001,INV/000001,1,0,1,0\n"));
     }
 
     #[test]

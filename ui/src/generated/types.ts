@@ -652,7 +652,13 @@ from: string, to: string,
 /**
  * Issued and cancelled together.
  */
-total: number, cancelled: number, net_issued: number, };
+total: number, cancelled: number, net_issued: number, 
+/**
+ * Numbers between the first and the last that are neither issued nor recorded as
+ * cancelled in the period: a gap the accountant must explain (Rule 46(b) asks for
+ * consecutive numbers). Zero in a sound series.
+ */
+missing: number, };
 
 /**
  * A clinic's GSTR-1 for one return period.

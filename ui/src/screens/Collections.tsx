@@ -196,7 +196,7 @@ export function Gstr1Summary(props: { report: Gstr1Report }) {
         <thead><tr><th>{en.gstr1.docs}</th><th>{en.gstr1.series}</th><th /><th /></tr></thead>
         <tbody>
           {r.documents.map((d) => (
-            <tr key={d.series}><td>{en.gstr1.numbers(d.from, d.to)}</td><td>{d.series}</td><td>{en.gstr1.nature(d.nature)}</td><td>{en.gstr1.issued(d.net_issued, d.cancelled)}</td></tr>
+            <tr key={d.series}><td>{en.gstr1.numbers(d.from, d.to)}</td><td>{d.series}</td><td>{en.gstr1.nature(d.nature)}</td><td>{en.gstr1.issued(d.net_issued, d.cancelled)}{d.missing > 0 && <strong class="error-text"> · {en.gstr1.missing(d.missing)}</strong>}</td></tr>
           ))}
         </tbody>
       </table>

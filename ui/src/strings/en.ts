@@ -318,6 +318,7 @@ export const en = {
     series: "Series",
     numbers: (from: string, to: string) => `${from} – ${to}`,
     issued: (net: number, cancelled: number) => `${net} issued, ${cancelled} cancelled`,
+    missing: (n: number) => `${n} number${n === 1 ? "" : "s"} missing from the series`,
     total: "All invoices",
     credited: (n: number) => `All credit notes (${n})`,
     nature: (nature: string) => (nature === "Credit Note" ? "Credit notes" : "Invoices"),
