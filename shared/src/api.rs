@@ -1156,6 +1156,26 @@ pub struct CollectionsReport {
     pub total_paise: i64,
 }
 
+/// Adds a sum to its payment mode's total in `totals` (a mode appears once).
+fn add_to_mode(
+    totals: &mut Vec<MethodTotal>,
+    method: PaymentMethod,
+    payments: i64,
+    amount_paise: i64,
+) {
+    match totals.iter_mut().find(|m| m.method == method) {
+        Some(m) => {
+            m.payments += payments;
+            m.amount_paise += amount_paise;
+        }
+        None => totals.push(MethodTotal {
+            method,
+            payments,
+            amount_paise,
+        }),
+    }
+}
+
 /// A group's collections for a period, branch by branch: the roll-up for a group admin,
 /// who is an admin of each branch included (RLS decides; no branch is shown to anyone
 /// else).
@@ -1210,17 +1230,7 @@ impl GroupCollectionsReport {
                 amount_paise,
             });
             branch.total_paise += amount_paise;
-            match by_method.iter_mut().find(|m| m.method == method) {
-                Some(m) => {
-                    m.payments += payments;
-                    m.amount_paise += amount_paise;
-                }
-                None => by_method.push(MethodTotal {
-                    method,
-                    payments,
-                    amount_paise,
-                }),
-            }
+            add_to_mode(&mut by_method, method, payments, amount_paise);
         }
         by_method.sort_by_key(|m| m.method.as_str());
         GroupCollectionsReport {
@@ -1267,17 +1277,7 @@ impl CollectionsReport {
                 amount_paise,
             });
             day.total_paise += amount_paise;
-            match by_method.iter_mut().find(|m| m.method == method) {
-                Some(m) => {
-                    m.payments += payments;
-                    m.amount_paise += amount_paise;
-                }
-                None => by_method.push(MethodTotal {
-                    method,
-                    payments,
-                    amount_paise,
-                }),
-            }
+            add_to_mode(&mut by_method, method, payments, amount_paise);
         }
         by_method.sort_by_key(|m| m.method.as_str());
         CollectionsReport {

@@ -157,21 +157,30 @@ pub async fn the_catalogue_is_read_by_all_and_kept_by_admins(h: Arc<Harness>) ->
         status == StatusCode::OK && answer["results"][0]["outcome"] == "applied",
         "{status} {answer}"
     );
-    // And a pull hands the catalogue to every member's PC.
-    let (status, pulled) = desk.get(&format!("/v1/clinics/{k}/sync/pull")).await?;
-    let items: Vec<_> = pulled["changes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["entity"] == "catalogue_item")
-        .collect();
-    check!(
-        status == StatusCode::OK
-            && items.len() == 2
+    // And a pull hands the catalogue to every member's PC (asked again while the server
+    // holds changes back behind another test's open transaction: `settling`).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (status, pulled) = desk.get(&format!("/v1/clinics/{k}/sync/pull")).await?;
+        let items: Vec<_> = pulled["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["entity"] == "catalogue_item")
+            .cloned()
+            .collect();
+        let complete = items.len() == 2
             && items
                 .iter()
-                .any(|c| c["data"]["id"] == peel_id.as_str() && c["data"]["active"] == false),
-        "{status} {items:?}"
-    );
+                .any(|c| c["data"]["id"] == peel_id.as_str() && c["data"]["active"] == false);
+        if status == StatusCode::OK && complete {
+            break;
+        }
+        check!(
+            std::time::Instant::now() < deadline,
+            "the pull never handed out the catalogue: {status} {items:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     Ok(())
 }

@@ -570,7 +570,20 @@ pub async fn offline_invoices_use_the_device_series(h: Arc<Harness>) -> Result<(
         )
         .await?;
     check!(status.is_success(), "{status} {item}");
-    engine.sync().await?;
+    // A pull holds back a change while an older transaction of the shared cluster (another
+    // test's) may still commit before it: sync until the item has arrived.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        engine.sync().await?;
+        if !engine.partition().catalogue()?.is_empty() {
+            break;
+        }
+        check!(
+            std::time::Instant::now() < deadline,
+            "the catalogue item did not reach the device"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     d.proxy.set_online(false);
     let offered = d.clinic(&mut engine)?.catalogue()?;
     check!(

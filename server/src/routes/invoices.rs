@@ -636,6 +636,18 @@ pub async fn cancel(
         .await
 }
 
+/// The invoice, locked for the rest of the transaction: a payment, a credit note or a
+/// cancellation is decided on it as it stands, and nothing else changes it meanwhile.
+async fn load_locked(tx: &RequestTx, clinic: Uuid, invoice_id: Uuid) -> Result<Invoice, AppError> {
+    tx.query_opt(
+        "SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
+        &[&clinic, &invoice_id],
+    )
+    .await?
+    .ok_or_else(AppError::not_found)?;
+    load(tx, clinic, invoice_id).await
+}
+
 /// Marks an invoice cancelled, by the acting member at the act's time, if the shared rules
 /// allow it now (locked, so a payment cannot slip in between the check and the mark).
 pub async fn cancel_invoice(
@@ -644,13 +656,7 @@ pub async fn cancel_invoice(
     invoice_id: Uuid,
     cancel: Valid<CancelInvoice>,
 ) -> Result<Invoice, AppError> {
-    tx.query_opt(
-        "SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
-        &[&clinic, &invoice_id],
-    )
-    .await?
-    .ok_or_else(AppError::not_found)?;
-    let inv = load(tx, clinic, invoice_id).await?;
+    let inv = load_locked(tx, clinic, invoice_id).await?;
     invoice_cancellable(&inv)?;
     tx.execute(
         "UPDATE vaidya.invoices SET cancelled_at = $3, cancelled_by = $4, cancel_reason = $5,
@@ -712,13 +718,7 @@ pub async fn insert_credit_note(
 ) -> Result<(Uuid, Invoice), AppError> {
     let new = new.into_inner();
     let id = new.id.unwrap_or_else(Uuid::now_v7);
-    tx.query_opt(
-        "SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
-        &[&clinic, &invoice_id],
-    )
-    .await?
-    .ok_or_else(AppError::not_found)?;
-    let inv = load(tx, clinic, invoice_id).await?;
+    let inv = load_locked(tx, clinic, invoice_id).await?;
     let (lines, totals) = credit_note_lines(&inv, &new, tx.acted_at())?;
     let series = match &new.series {
         Some(series) => series.clone(),
@@ -759,14 +759,8 @@ pub async fn insert_payment(
     new: Valid<NewPayment>,
 ) -> Result<(Uuid, Invoice), AppError> {
     let id = new.id.unwrap_or_else(Uuid::now_v7);
-    // Lock the invoice so two desks can't both take the last rupee.
-    tx.query_opt(
-        "SELECT 1 FROM vaidya.invoices WHERE clinic_id = $1 AND id = $2 FOR UPDATE",
-        &[&clinic, &invoice_id],
-    )
-    .await?
-    .ok_or_else(AppError::not_found)?;
-    let inv = load(tx, clinic, invoice_id).await?;
+    // Locked, so two desks can't both take the last rupee.
+    let inv = load_locked(tx, clinic, invoice_id).await?;
     payment_fits(new.amount_paise, &inv)?;
     tx.execute(
         "INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, reference, received_at)

@@ -21,6 +21,15 @@ use super::{db_enum, today};
 use crate::app::App;
 use crate::http::{ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 
+/// The instants a period of India days spans: from the first day's midnight to the end of
+/// the last (a payment counts on the day in India it was received).
+fn india_period(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    (
+        india_day_start(from),
+        india_day_start(to) + TimeDelta::days(1),
+    )
+}
+
 #[utoipa::path(get, path = "/v1/clinics/{clinic_id}/reports/collections", tag = "reports", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), CollectionsQuery),
     responses((status = 200, body = CollectionsReport),
@@ -38,10 +47,7 @@ pub async fn collections(
     ApiQuery(q): ApiQuery<CollectionsQuery>,
 ) -> Result<Json<CollectionsReport>, AppError> {
     let q = q.validate(today())?.into_inner();
-    let (start, end) = (
-        india_day_start(q.from),
-        india_day_start(q.to) + TimeDelta::days(1),
-    );
+    let (start, end) = india_period(q.from, q.to);
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
@@ -115,10 +121,7 @@ pub async fn group_collections(
     ApiQuery(q): ApiQuery<CollectionsQuery>,
 ) -> Result<Json<GroupCollectionsReport>, AppError> {
     let q = q.validate(today())?.into_inner();
-    let (start, end) = (
-        india_day_start(q.from),
-        india_day_start(q.to) + TimeDelta::days(1),
-    );
+    let (start, end) = india_period(q.from, q.to);
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
@@ -190,10 +193,7 @@ pub async fn gstr1(
     let (from, to) = q
         .days()
         .ok_or_else(|| AppError::field("month", "Not a return period.".to_owned()))?;
-    let (start, end) = (
-        india_day_start(from),
-        india_day_start(to) + TimeDelta::days(1),
-    );
+    let (start, end) = india_period(from, to);
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
