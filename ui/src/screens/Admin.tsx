@@ -7,7 +7,7 @@ import { api, readableError } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
 import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, Invitation, Member, MemberDevice, Role } from "../lib/types";
 import { formatRate, ratesInForce, todayInIndia } from "../lib/gst";
-import { formatPaise, parseRupees } from "../lib/money";
+import { paiseToInput, parseRupees } from "../lib/money";
 import { cleanText } from "../lib/validate";
 import { LIMITS } from "../lib/rules";
 import { fromTaxChoice, GOODS_UNITS, taxChoices } from "../lib/lines";
@@ -266,7 +266,7 @@ function Catalogue() {
               <td>{i.name}</td><td>{i.sac_hsn}</td>
               <td>{i.treatment === "taxable" ? formatRate(i.gst_rate_bp) : en.invoice.treatments[i.treatment]}</td>
               <td>{i.unit}</td>
-              <td class="num"><input class="w6" aria-label={en.catalogue.priceOf(i.name)} inputMode="decimal" defaultValue={formatPaise(i.price_paise, { symbol: false })}
+              <td class="num"><input class="w6" aria-label={en.catalogue.priceOf(i.name)} inputMode="decimal" defaultValue={paiseToInput(i.price_paise)}
                 onBlur={(e) => reprice(i, (e.currentTarget as HTMLInputElement).value)} /></td>
               <td><button class="small subtle" disabled={busy} onClick={() => setActive(i, !i.active)}>{i.active ? en.catalogue.retire : en.catalogue.offer}</button></td>
             </tr>

@@ -6,6 +6,7 @@ import { formatDateTime } from "../lib/dates";
 import type { Conflict } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, useAction } from "../components/common";
+import { useConfirm } from "../components/ConfirmDialog";
 
 const show = (v: unknown) => (v == null ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
@@ -13,11 +14,15 @@ export function ConflictInbox() {
   const { error: actionError, run } = useAction();
   const { data: items, error: loadError, reload: load } = useClinicData(() => api.listConflicts(), [], [] as Conflict[]);
   const error = actionError ?? loadError;
+  // Marking resolved keeps the server's value for good (this device's stays on record only):
+  // asked first, like every irreversible act.
+  const confirm = useConfirm(en.common.cancel);
 
   return (
     <section>
       <h2>{en.conflicts.title}</h2>
       <ErrorBanner error={error} />
+      {confirm.dialog}
       {items.length === 0 && <p class="muted">{en.conflicts.empty}</p>}
       {items.map((c) => (
         <article class="card conflict" key={c.id}>
@@ -26,7 +31,10 @@ export function ConflictInbox() {
             <thead><tr><th>{en.conflicts.field}</th><th>{en.conflicts.yours}</th><th>{en.conflicts.server}</th></tr></thead>
             <tbody><tr><td>{c.field ?? "—"}</td><td>{show(c.local_value)}</td><td>{show(c.server_value)}</td></tr></tbody>
           </table>
-          <button onClick={() => run(async () => { await api.resolveConflict(c.id); await load(); })}>{en.conflicts.resolve}</button>
+          <button onClick={() => confirm.ask({
+            title: en.conflicts.resolveTitle, body: en.conflicts.resolveBody(show(c.server_value)), confirmLabel: en.conflicts.resolve,
+            action: () => run(async () => { await api.resolveConflict(c.id); await load(); }),
+          })}>{en.conflicts.resolve}</button>
         </article>
       ))}
     </section>

@@ -6,7 +6,7 @@ import { useState } from "preact/hooks";
 import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLabel, sumLines, taxLine, todayInIndia, type LineTax } from "../lib/gst";
-import { formatPaise, parseRupees } from "../lib/money";
+import { formatPaise, paiseToInput, parseRupees } from "../lib/money";
 import { formatDateTime } from "../lib/dates";
 import { cleanText, gstinProblem } from "../lib/validate";
 import { LIMITS, may } from "../lib/rules";
@@ -25,7 +25,7 @@ const blankLine = (): LineForm => ({ description: en.invoice.consultation, sac_h
 /** A line from a catalogue item: its name, code, treatment, rate, unit and price. */
 function lineFromItem(item: CatalogueItem): LineForm {
   return {
-    description: item.name, sac_hsn: item.sac_hsn, qty: "1", price: formatPaise(item.price_paise, { symbol: false }), discount: "",
+    description: item.name, sac_hsn: item.sac_hsn, qty: "1", price: paiseToInput(item.price_paise), discount: "",
     rate: item.gst_rate_bp, treatment: item.treatment, unit: item.unit === "NA" ? "NOS" : item.unit,
   };
 }

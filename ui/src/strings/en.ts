@@ -441,6 +441,8 @@ export const en = {
     yours: "This device",
     server: "Server",
     resolve: "Mark resolved",
+    resolveTitle: "Keep the server's value?",
+    resolveBody: (server: string) => `The record keeps "${server}"; this device's value stays on record in the audit trail only. This cannot be undone.`,
     kinds: {
       same_field: "Same field edited in two places",
       double_booking: "Double booking",
