@@ -1,0 +1,23 @@
+import { describe, expect, it } from "vitest";
+import { conflictField, conflictThing, conflictValue } from "./conflicts";
+
+describe("the conflict inbox in words", () => {
+  it("names the record and the field", () => {
+    expect(conflictThing("encounter")).toBe("consultation note");
+    expect(conflictThing("catalogue_item")).toBe("catalogue item");
+    expect(conflictField("starts_at")).toBe("Start");
+    expect(conflictField(null)).toBe("—");
+  });
+
+  it("reads each side's value as people do", () => {
+    expect(conflictValue("status", "checked_in")).toBe("Checked in");
+    expect(conflictValue("amount_paise", 150050)).toBe("₹1,500.50");
+    expect(conflictValue("notes", "")).toBe("—");
+    expect(conflictValue("notes", null)).toBe("—");
+    expect(conflictValue("notes", "Cough for 3 days")).toBe("Cough for 3 days");
+    // A time shows on the clinic's clock, not as an ISO string.
+    expect(conflictValue("starts_at", "2026-12-06T04:30:00Z")).not.toContain("T04:30");
+    expect(conflictValue("active", false)).toBe("No");
+    expect(conflictValue("vitals", { pulse_bpm: 72, spo2_percent: null })).toBe("pulse bpm: 72");
+  });
+});

@@ -1,0 +1,39 @@
+// The conflict inbox in words: what record, which field, and each side's value as people
+// read it (a time in IST, an amount in rupees, a status by its name), never raw JSON.
+
+import { formatDateTime } from "./dates";
+import { formatPaise } from "./money";
+import { fieldLabel } from "./unsent";
+import { en } from "../strings/en";
+
+/** The record a conflict is about ("appointment", "consultation note"). */
+export function conflictThing(entity: string): string {
+  return en.unsent.entities[entity] ?? entity.replace(/_/g, " ");
+}
+
+/** A field's label, or "—" when the conflict is about the whole record. */
+export function conflictField(field: string | null | undefined): string {
+  return field ? fieldLabel(field) : "—";
+}
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/;
+
+/** One side's value of a field, in words. */
+export function conflictValue(field: string | null | undefined, value: unknown): string {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "number" && field?.endsWith("_paise")) return formatPaise(value);
+  if (typeof value === "string") {
+    if (field === "status") return (en.queue.status as Record<string, string>)[value] ?? value;
+    if (TIMESTAMP.test(value)) return formatDateTime(value);
+    return value;
+  }
+  if (typeof value === "boolean") return value ? en.common.yes : en.common.no;
+  if (typeof value === "object" && !Array.isArray(value)) {
+    // A group of values (vitals): each named, the empty ones left out.
+    return Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => `${fieldLabel(k)}: ${conflictValue(k, v)}`)
+      .join(", ") || "—";
+  }
+  return String(value);
+}
