@@ -18,8 +18,9 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditEntry, AuditQuery, Clinic, InvoiceSeries, LoginRequest, Me, MedicalRegistration, Member,
-    MemberDevice, MemberPatch, NewInvoiceSeries, NewMember, Page, RefreshRequest, Role, Session,
+    AuditEntry, AuditQuery, Clinic, ClinicalStoreKey, InvoiceSeries, LoginRequest, Me,
+    MedicalRegistration, Member, MemberDevice, MemberPatch, NewClinicalStoreKey, NewInvoiceSeries,
+    NewMember, Page, RefreshRequest, Role, Session,
 };
 use vaidya_shared::sync::{
     EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
@@ -593,6 +594,24 @@ impl ServerApi {
             )
             .await?;
         Ok(series.code)
+    }
+
+    /// The key of this PC's clinic file's clinical store (only clinicians get it).
+    pub async fn clinical_store_key(
+        &self,
+        clinic: Uuid,
+        partition_id: &str,
+    ) -> Result<ClinicalStoreKey, ApiError> {
+        let body = NewClinicalStoreKey {
+            partition_id: partition_id.to_owned(),
+        };
+        self.call(
+            Method::POST,
+            &format!("/v1/clinics/{clinic}/clinical-store-key"),
+            &[],
+            Some(&body),
+        )
+        .await
     }
 
     /// The clinic's members (every role may list them: the doctor picker needs it).

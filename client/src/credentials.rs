@@ -17,7 +17,7 @@ use uuid::Uuid;
 use vaidya_shared::api::{Membership, Role, Session};
 use vaidya_shared::authorship::DeviceSigner;
 
-use crate::partition::PartitionKey;
+use crate::partition::{PartitionKey, PasswordKey};
 
 /// Keyring service name of the desktop app. Tests use their own, unique one.
 pub const DEFAULT_SERVICE: &str = "in.vaidya.desktop";
@@ -285,6 +285,10 @@ fn signing_key_entry_name(server: &str, user_id: Uuid) -> String {
     format!("signing:{}:{user_id}", normalize_server(server))
 }
 
+fn password_key_entry_name(server: &str, user_id: Uuid) -> String {
+    format!("clinical:{}:{user_id}", normalize_server(server))
+}
+
 fn device_token_entry_name(server: &str, email: &str) -> String {
     format!(
         "device:{}:{}",
@@ -427,6 +431,7 @@ impl CredentialStore {
     /// refresh token and lease, and its clinic ids), so the partitions stay locked until the
     /// next online sign-in.
     pub fn sign_out(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
+        self.delete_password_key(server, user_id)?;
         self.delete(&session_entry_name(server, user_id))?;
         self.delete_id_list(&session_clinics_entry_name(server, user_id))
     }
@@ -436,6 +441,9 @@ impl CredentialStore {
     /// password verifier stay, so the user can sign in again here offline, with their
     /// password, after a colleague used the PC.
     pub fn lock_session(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
+        // Like the refresh token, the key that opens their clinical stores goes: only their
+        // password derives it again.
+        self.delete_password_key(server, user_id)?;
         match self.session(server, user_id)? {
             Some(mut session) => {
                 session.refresh_token.clear();
@@ -592,6 +600,46 @@ impl CredentialStore {
     /// clinic here; a new key is made if they come back).
     pub fn delete_signing_key(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
         self.delete(&signing_key_entry_name(server, user_id))
+    }
+
+    /// The active session's password key (`partition::PasswordKey`), which unwraps the
+    /// clinical store keys of this user's clinic files here. Kept only while the user's
+    /// session is the one an app restart resumes; [`lock_session`](Self::lock_session) and
+    /// [`sign_out`](Self::sign_out) delete it, so a colleague who signs in next finds no way
+    /// into the clinical stores in the keyring.
+    pub fn password_key(
+        &self,
+        server: &str,
+        user_id: Uuid,
+    ) -> Result<Option<PasswordKey>, CredentialError> {
+        let name = password_key_entry_name(server, user_id);
+        match self.read(&name)? {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(PasswordKey::from_hex)
+                .map(Some)
+                .ok_or(CredentialError::InvalidEntry {
+                    entry: name,
+                    reason: "not a 64-digit hex key".to_owned(),
+                }),
+        }
+    }
+
+    pub fn save_password_key(
+        &self,
+        server: &str,
+        user_id: Uuid,
+        key: &PasswordKey,
+    ) -> Result<(), CredentialError> {
+        self.write(
+            &password_key_entry_name(server, user_id),
+            key.to_hex().as_bytes(),
+        )
+    }
+
+    pub fn delete_password_key(&self, server: &str, user_id: Uuid) -> Result<(), CredentialError> {
+        self.delete(&password_key_entry_name(server, user_id))
     }
 
     pub fn save_partition_key(

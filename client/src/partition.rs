@@ -12,6 +12,7 @@ mod allergies;
 mod appointments;
 mod cache;
 mod catalogue;
+mod clinical_store;
 mod conflicts;
 mod edits;
 mod encounters;
@@ -38,6 +39,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use cache::CachedRow;
+pub use clinical_store::{ClinicalKey, PasswordKey};
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use local_reads::{LocalRead, ReadAction};
 pub use members::{Remaining, WaitingWork};
@@ -266,6 +268,9 @@ pub struct ClinicPartition {
     author: Option<vaidya_shared::authorship::DeviceSigner>,
     /// The reader's visibility class: names the pull cursor (see `set_reader`).
     visibility: Option<String>,
+    /// The key of the attached clinical store, when this connection has it
+    /// (see [`clinical_store`]).
+    clinical: Option<ClinicalKey>,
 }
 
 impl ClinicPartition {
@@ -362,8 +367,17 @@ impl ClinicPartition {
             data_dir: data_dir.clone(),
             author: None,
             visibility: None,
+            clinical: None,
         };
+        let before = schema::user_version(&partition.conn)?;
         schema::migrate(&mut partition.conn)?;
+        if before > 0 && before < schema::CLINICAL_STORE_VERSION {
+            // The clinical tables just left this file: leave none of their pages behind.
+            partition.conn.execute_batch("VACUUM")?;
+        }
+        // Until a clinician's key opens the clinical store, its tables are empty scratch
+        // tables in memory (see `clinical_store`).
+        clinical_store::create_scratch_tables(&partition.conn)?;
         Ok(partition)
     }
 
@@ -420,21 +434,26 @@ impl ClinicPartition {
             data_dir,
             author: _,
             visibility: _,
+            clinical: _,
         } = self;
         // Close first: Windows refuses to delete a file that is still open.
         conn.close().map_err(|(_, err)| PartitionError::from(err))?;
         ClinicPartition::wipe_files(&data_dir, clinic_id)
     }
 
-    /// Deletes a partition's files without opening it (e.g. its key is lost or it is
-    /// corrupted). Files that are already gone are not an error.
+    /// Deletes a partition's files (its clinical store's too) without opening it (e.g. its
+    /// key is lost or it is corrupted). Files that are already gone are not an error.
     pub fn wipe_files(data_dir: &DataDir, clinic_id: Uuid) -> Result<(), PartitionError> {
         let [wal, shm] = data_dir.companion_files(clinic_id);
+        let [store_wal, store_shm, store] = data_dir.clinical_store_files(clinic_id);
         for path in [
             data_dir.partition_file(clinic_id),
             wal,
             shm,
             data_dir.key_check_file(clinic_id),
+            store,
+            store_wal,
+            store_shm,
         ] {
             match fs::remove_file(&path) {
                 Ok(()) => {}

@@ -23,10 +23,13 @@ use vaidya_shared::api::{DeviceWipe, Membership, Session, WipeScope};
 
 use crate::api::{ApiError, ServerApi};
 use crate::credentials::{ActiveSession, CredentialError, CredentialStore, StoredSession};
-use crate::partition::{ClinicPartition, DataDir, OpenCheck, PartitionError};
+use crate::partition::{
+    ClinicPartition, ClinicalKey, DataDir, OpenCheck, PartitionError, PasswordKey,
+};
 use crate::sync::SyncEngine;
 use crate::wipes;
 use vaidya_shared::authorship::DeviceSigner;
+use vaidya_shared::rules::permissions::opens_clinical_store;
 use vaidya_shared::ErrorCode;
 
 /// The one clock tolerance, shared with the server (`rules::clock`).
@@ -147,6 +150,14 @@ pub struct Client {
     lease_until: DateTime<Utc>,
     /// This user's signing key on this device: every change they make is signed with it.
     signer: Option<DeviceSigner>,
+    /// The key derived from this user's password that unwraps their clinical store keys
+    /// (`partition::clinical_store`); `None` when they have not given their password since
+    /// their last sign-out.
+    password_key: Option<PasswordKey>,
+    /// Clinical store keys fetched from the server in this run, by clinic: they open the
+    /// store for a clinician who resumed without giving their password (no password key to
+    /// unwrap with). Never stored unwrapped.
+    clinical_keys: std::collections::HashMap<Uuid, ClinicalKey>,
 }
 
 impl std::fmt::Debug for Client {
@@ -184,12 +195,17 @@ impl Client {
             }
         }
         let verifier = Client::password_verifier(password).await?;
+        let password_key = Client::derive_password_key(password, session.user.id).await?;
         config
             .credentials
             .save_offline_user(&config.server, email, session.user.id)?;
-        Client::after_online(config, api, session, Some(verifier))?
+        let mut client = Client::after_online(config, api, session, Some(verifier))?;
+        client.keep_password_key(password_key)?;
+        client
             .ensure_signer()
             .await?
+            .ensure_clinical_keys()
+            .await
             .forget_revoked_colleagues()
             .await?
             .report_wipes()
@@ -207,6 +223,27 @@ impl Client {
                 .map_err(|e| std::io::Error::other(e.to_string()))?
                 .map_err(|e| std::io::Error::other(e.to_string()))?,
         )
+    }
+
+    /// The key that unwraps this user's clinical store keys (see `clinical_store`), derived
+    /// off the async workers like the verifier.
+    async fn derive_password_key(password: &str, user: Uuid) -> Result<PasswordKey, SessionError> {
+        let password = password.to_owned();
+        Ok(
+            tokio::task::spawn_blocking(move || PasswordKey::derive(&password, user))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        )
+    }
+
+    /// Keeps the password key for this session, and in the keyring while this session is
+    /// the active one (an app restart resumes it; sign-out deletes it).
+    fn keep_password_key(&mut self, key: PasswordKey) -> Result<(), SessionError> {
+        self.config
+            .credentials
+            .save_password_key(&self.config.server, self.user_id, &key)?;
+        self.password_key = Some(key);
+        Ok(())
     }
 
     /// Signs in without the network: the user signed in online on this PC before (their
@@ -227,9 +264,9 @@ impl Client {
         if stored.offline_failures >= crate::credentials::MAX_OFFLINE_PASSWORD_FAILURES {
             return Err(SessionError::OfflineLocked);
         }
-        let password = password.to_owned();
+        let given = password.to_owned();
         let ok = tokio::task::spawn_blocking(move || {
-            vaidya_shared::password::verify(&password, Some(&verifier))
+            vaidya_shared::password::verify(&given, Some(&verifier))
         })
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -243,8 +280,11 @@ impl Client {
             stored.offline_failures = 0;
             creds.save_session(&stored)?;
         }
+        let password_key = Client::derive_password_key(password, user).await?;
         let api = Client::api_for(&config)?;
-        let client = Client::unlock_offline(config, api, stored)?;
+        let mut client = Client::unlock_offline(config, api, stored)?;
+        client.keep_password_key(password_key)?;
+        Client::hand_over(&client.config, client.user_id)?;
         client.config.credentials.set_active(&ActiveSession {
             server: client.config.server.clone(),
             user_id: client.user_id,
@@ -276,6 +316,8 @@ impl Client {
                 Client::after_online(config, api, session, None)?
                     .ensure_signer()
                     .await?
+                    .ensure_clinical_keys()
+                    .await
                     .forget_revoked_colleagues()
                     .await?
                     .report_wipes()
@@ -343,6 +385,10 @@ impl Client {
             signer: config
                 .credentials
                 .signing_key(&config.server, stored.user_id)?,
+            password_key: config
+                .credentials
+                .password_key(&config.server, stored.user_id)?,
+            clinical_keys: Default::default(),
             config,
         })
     }
@@ -453,6 +499,20 @@ impl Client {
         Ok(())
     }
 
+    /// The PC passes to `user`: a colleague's session that was still the active one is
+    /// locked as at their sign-out (refresh token and password key gone; lease and verifier
+    /// kept for their next offline sign-in with their password), so nothing in the keyring
+    /// lets the new user act as them or open their clinical stores.
+    fn hand_over(config: &ClientConfig, user: Uuid) -> Result<(), SessionError> {
+        let creds = &config.credentials;
+        if let Some(previous) = creds.active()? {
+            if previous.server == config.server && previous.user_id != user {
+                creds.lock_session(&config.server, previous.user_id)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `verifier`: the password's, at a sign-in with the password; `None` on a refresh, which
     /// keeps the one made at the last sign-in with a password.
     fn after_online(
@@ -472,6 +532,7 @@ impl Client {
             StoredSession::from_session(&config.server, &session).with_verifier(verifier);
         stored.last_known_time = api.server_time();
         creds.save_session(&stored)?;
+        Client::hand_over(&config, session.user.id)?;
         creds.set_active(&ActiveSession {
             server: config.server.clone(),
             user_id: session.user.id,
@@ -504,6 +565,10 @@ impl Client {
             mode: Mode::Online,
             lease_until: session.offline_lease_until,
             signer: None,
+            // A refresh keeps the key of the last sign-in with the password (in the keyring
+            // while that session is active); a sign-in replaces it.
+            password_key: creds.password_key(&config.server, session.user.id)?,
+            clinical_keys: Default::default(),
             config,
         })
     }
@@ -686,6 +751,9 @@ impl Client {
         partition.note_member(self.user_id, role)?;
         if let Some(role) = role {
             partition.set_reader(role);
+            if opens_clinical_store(role) {
+                self.open_clinical_store(&mut partition);
+            }
         }
         // Remember it, so a later revocation is handled even after a sign-out.
         let mut known = self
@@ -701,6 +769,77 @@ impl Client {
             )?;
         }
         Ok(partition)
+    }
+
+    /// Opens the partition's clinical store with this user's wrap of its key, when they have
+    /// one here and their password key opens it. Without it the clinic file still opens
+    /// (patients, the day's list, billing), and clinical records come back once an online
+    /// start fetches the key again ([`ensure_clinical_keys`](Self::ensure_clinical_keys)).
+    fn open_clinical_store(&self, partition: &mut ClinicPartition) {
+        let clinic = partition.clinic_id();
+        let key = match (self.clinical_keys.get(&clinic), &self.password_key) {
+            (Some(key), _) => Some(key.clone()),
+            (None, None) => None,
+            (None, Some(password_key)) => match partition.clinical_key_wrap(self.user_id) {
+                Ok(Some(wrapped)) => password_key.unwrap(&wrapped, clinic),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(%clinic, "the clinical store key's wrap could not be read: {e}");
+                    None
+                }
+            },
+        };
+        if let Some(key) = key {
+            if let Err(e) = partition.open_clinical_store(&key) {
+                tracing::error!(%clinic, "the clinical store could not be opened: {e}");
+            }
+        }
+    }
+
+    /// For each clinic where this user's role reads clinical records: makes sure they hold
+    /// a wrap of the clinic file's clinical store key here, fetching the key from the server
+    /// (which gives it only to those roles) and wrapping it under their password key. Best
+    /// effort at each online start: a clinic that fails is logged and tried again next time,
+    /// and its clinical records stay closed on this PC until then.
+    async fn ensure_clinical_keys(mut self) -> Client {
+        let clinics: Vec<Uuid> = self
+            .memberships
+            .iter()
+            .filter(|m| opens_clinical_store(m.role))
+            .map(|m| m.clinic_id)
+            .collect();
+        for clinic in clinics {
+            match self.ensure_clinical_key(clinic).await {
+                Ok(Some(key)) => {
+                    self.clinical_keys.insert(clinic, key);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(%clinic, "the clinical store key could not be fetched: {e}")
+                }
+            }
+        }
+        self
+    }
+
+    /// The key fetched for `clinic`'s store, when this PC's wraps did not open it.
+    async fn ensure_clinical_key(&self, clinic: Uuid) -> Result<Option<ClinicalKey>, SessionError> {
+        let mut partition = self.open_partition(clinic)?;
+        if partition.clinical_store_open() {
+            return Ok(None);
+        }
+        let device_id = partition.device_id()?;
+        let key = self.api.clinical_store_key(clinic, &device_id).await?;
+        let key = ClinicalKey::from_hex(&key.key).ok_or_else(|| {
+            SessionError::Partition(PartitionError::InvalidPulled(
+                "the server's clinical store key is not 32 bytes of hex".to_owned(),
+            ))
+        })?;
+        partition.open_clinical_store(&key)?;
+        if let Some(password_key) = &self.password_key {
+            partition.save_clinical_key_wrap(self.user_id, &password_key.wrap(&key, clinic))?;
+        }
+        Ok(Some(key))
     }
 
     /// A sync engine over the clinic's partition.

@@ -195,6 +195,10 @@ pub fn router(app: App) -> Router {
             post(routes::invoices::allocate_series),
         )
         .route(
+            "/clinics/{clinic_id}/clinical-store-key",
+            post(routes::clinical_store::key),
+        )
+        .route(
             "/clinics/{clinic_id}/invoices/{id}/payments",
             post(routes::invoices::add_payment),
         )

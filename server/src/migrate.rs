@@ -115,6 +115,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0026_invoice_doctor",
         include_str!("../migrations/0026_invoice_doctor.sql"),
     ),
+    (
+        "0027_clinical_store_keys",
+        include_str!("../migrations/0027_clinical_store_keys.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

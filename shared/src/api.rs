@@ -1348,6 +1348,29 @@ pub struct InvoiceSeries {
     pub code: String,
 }
 
+/// A clinician's request for the key of the clinical store of one clinic file on a PC
+/// (`client` `partition::clinical_store`), named by the file's random device id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClinicalStoreKey {
+    /// The clinic file's device id: 32 lowercase hex digits.
+    pub partition_id: String,
+}
+
+/// The key of a clinic file's clinical store: the same for every clinician who asks for
+/// that file, released only to roles that may read clinical records.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ClinicalStoreKey {
+    /// 32 bytes as 64 lowercase hex digits.
+    pub key: String,
+}
+
+impl std::fmt::Debug for ClinicalStoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClinicalStoreKey(..)")
+    }
+}
+
 /// A number of a device's invoice series whose invoice never reached the books: the server
 /// refused it and a person discarded it on the device. Recorded on the server so the
 /// series shows why the number is missing (no silent gap for the accountant).

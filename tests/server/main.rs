@@ -10,6 +10,7 @@ mod auth;
 mod authorship;
 mod cancelled_numbers;
 mod catalogue;
+mod clinical_store;
 mod credit_notes;
 mod domain;
 mod input;

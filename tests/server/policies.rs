@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use vaidya_shared::api::Role;
-use vaidya_shared::rules::permissions::{storage_roles, SqlCommand, TABLES};
+use vaidya_shared::rules::permissions::{opens_clinical_store, storage_roles, SqlCommand, TABLES};
 use vaidya_shared::rules::Resource;
 use vaidya_tests::Harness;
 
@@ -79,7 +79,9 @@ pub async fn policies_match_the_permission_table(h: Arc<Harness>) -> Result<()> 
     // Every table with member policies is in the Rust table, so none escapes this
     // comparison, but for the tables of membership itself and of the sync machinery, whose
     // policies are written out in 0001/0002 and attacked in `isolation.rs`.
-    const NOT_CLINICAL: [&str; 9] = [
+    // The clinical store keys are checked against `opens_clinical_store` below.
+    const NOT_CLINICAL: [&str; 10] = [
+        "clinical_store_keys",
         "clinics",
         "clinic_groups",
         "memberships",
@@ -90,6 +92,22 @@ pub async fn policies_match_the_permission_table(h: Arc<Harness>) -> Result<()> 
         "invoice_device_series",
         "uploaded_accesses",
     ];
+    let clinicians: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| opens_clinical_store(*r))
+        .collect();
+    for cmd in ["SELECT", "INSERT"] {
+        let (qual, check_expr) = found
+            .get(&("clinical_store_keys".to_owned(), cmd.to_owned()))
+            .with_context(|| format!("clinical_store_keys has no {cmd} policy"))?;
+        for expr in [qual, check_expr].into_iter().filter(|e| !e.is_empty()) {
+            let got = roles_in(expr)?;
+            check!(
+                got == names(&clinicians),
+                "clinical_store_keys {cmd}: the policy allows {got:?}, opens_clinical_store {clinicians:?}"
+            );
+        }
+    }
     let registered = h
         .database()
         .await?

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vaidya_client::credentials::ActiveSession;
-use vaidya_client::partition::ClinicPartition;
+use vaidya_client::partition::{ClinicPartition, ClinicalKey, PasswordKey};
 use vaidya_client::session::Client;
 use vaidya_shared::api::{
     NewEncounter, NewPayment, NewPrescription, NewPrescriptionItem, PaymentMethod, Vitals,
@@ -748,6 +748,112 @@ pub async fn a_doctor_after_the_front_desk_receives_the_older_notes(h: Arc<Harne
     check!(
         got.as_ref().is_some_and(|e| e.diagnosis == "Hypertension"),
         "the doctor receives the older note: {got:?}"
+    );
+    Ok(())
+}
+
+/// Issue 9, item 3: clinical notes on a shared PC are on disk only for clinicians. After a
+/// doctor's day, the front desk signs in on the same PC and OS account and tries every key
+/// its session can reach in the keyring on the clinic's files: none opens a clinical row.
+/// The doctor, back with their password (offline), reads their notes again.
+pub async fn the_front_desks_keys_open_no_clinical_rows(h: Arc<Harness>) -> Result<()> {
+    if keyring("the_front_desks_keys_open_no_clinical_rows")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let (doctor, desk) = (&world.a.doctor, &world.a.desk);
+    let mut d = Device::new(&server, 35).await?;
+
+    // The doctor writes and syncs a note on this PC.
+    d.sign_in(doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    check!(
+        engine.partition().clinical_store_open(),
+        "the doctor's session opens the clinical store"
+    );
+    let patient = d
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Kamala Devi", "98450 12345"))?;
+    let note = d.clinic(&mut engine)?.save_note(NewEncounter {
+        id: None,
+        patient_id: patient.id,
+        appointment_id: None,
+        chief_complaint: "Night sweats".to_owned(),
+        notes: "Suspected tuberculosis; sputum sent".to_owned(),
+        diagnosis: "Pulmonary TB, under evaluation".to_owned(),
+        vitals: Vitals::default(),
+    })?;
+    engine.sync().await?;
+    drop(engine);
+    d.client.take().context("signed in")?.sign_out().await?;
+
+    // The front desk takes the PC.
+    d.sign_in(desk).await?;
+    let creds = &d.config.credentials;
+    let server_url = d.config.server.clone();
+    let mut desk_file = d.client()?.open_partition(clinic)?;
+    check!(
+        !desk_file.clinical_store_open() && desk_file.get_encounter(note.id)?.is_none(),
+        "the front desk's session reads no note"
+    );
+    // Every key in this OS account's keyring that could be tried on the store.
+    let mut keys: Vec<(String, String)> = Vec::new();
+    if let Some(k) = creds.partition_key(clinic)? {
+        keys.push(("the clinic file's key".into(), k.to_hex()));
+    }
+    check!(
+        creds.password_key(&server_url, doctor.id)?.is_none(),
+        "the doctor's password key left the keyring at their sign-out"
+    );
+    for person in [doctor, desk] {
+        if let Some(k) = creds.password_key(&server_url, person.id)? {
+            keys.push((format!("{}'s password key", person.email), k.to_hex()));
+        }
+        if let Some(signer) = creds.signing_key(&server_url, person.id)? {
+            keys.push((
+                format!("{}'s signing key", person.email),
+                signer
+                    .secret()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>(),
+            ));
+        }
+    }
+    check!(keys.len() >= 3, "keys tried: {keys:?}");
+    for (what, key) in &keys {
+        let key = ClinicalKey::from_hex(key).context("32-byte key")?;
+        let err = desk_file.open_clinical_store(&key).unwrap_err();
+        check!(
+            err.code() == "partition_wrong_key" && !desk_file.clinical_store_open(),
+            "{what} does not open the clinical store: {err}"
+        );
+    }
+    // The doctor's wrap is in the file, but only the doctor's password opens it.
+    let wrapped = desk_file
+        .clinical_key_wrap(doctor.id)?
+        .context("the doctor's wrap is kept for their offline sign-in")?;
+    check!(
+        PasswordKey::derive(&desk.password, doctor.id)
+            .unwrap(&wrapped, clinic)
+            .is_none(),
+        "a colleague's password does not unwrap the doctor's key"
+    );
+    drop(desk_file);
+    d.client.take().context("signed in")?.sign_out().await?;
+
+    // The doctor comes back without the network and gives their password.
+    let back = Client::sign_in_offline(d.config.clone(), &doctor.email, &doctor.password).await?;
+    let file = back.open_partition(clinic)?;
+    let got = file.get_encounter(note.id)?;
+    check!(
+        file.clinical_store_open()
+            && got
+                .as_ref()
+                .is_some_and(|n| n.notes == "Suspected tuberculosis; sputum sent"),
+        "the doctor reads their note again: {got:?}"
     );
     Ok(())
 }

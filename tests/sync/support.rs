@@ -49,6 +49,7 @@ tests![
     crate::shared_pc::staff_take_turns_on_a_pc_offline_with_their_passwords,
     crate::shared_pc::a_colleagues_sign_in_forgets_a_revoked_member_who_never_returns,
     crate::shared_pc::a_doctor_after_the_front_desk_receives_the_older_notes,
+    crate::shared_pc::the_front_desks_keys_open_no_clinical_rows,
     crate::convergence::randomized_schedules_converge,
 ];
 

@@ -151,6 +151,9 @@ impl ClinicPartition {
             remove_unreadable(&tx)?
         };
         tx.commit()?;
+        // Their wrap of the clinical store key goes; the store itself when nobody else
+        // here can open it.
+        self.forget_clinical_key_wrap(user)?;
         Ok(Remaining {
             other_members: other_members as usize,
             others_pending: others_pending as usize,

@@ -123,6 +123,7 @@ impl ClinicPartition {
         has_more: bool,
     ) -> Result<PageOutcome, PartitionError> {
         let clinic_id = self.clinic_id;
+        let cursor_table = self.cursor_table();
         let (cursor_key, complete_key) = (
             self.reader_key(sync_state::PULL_CURSOR),
             self.reader_key(sync_state::PULL_COMPLETE),
@@ -162,8 +163,13 @@ impl ClinicPartition {
             }
             outcome.applied += 1;
         }
-        sync_state::set(&tx, &cursor_key, cursor)?;
-        sync_state::set(&tx, &complete_key, if has_more { "0" } else { "1" })?;
+        sync_state::set_in(&tx, cursor_table, &cursor_key, cursor)?;
+        sync_state::set_in(
+            &tx,
+            cursor_table,
+            &complete_key,
+            if has_more { "0" } else { "1" },
+        )?;
         tx.commit()?;
         Ok(outcome)
     }

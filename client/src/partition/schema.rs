@@ -432,7 +432,30 @@ CREATE TABLE catalogue_items (
     r#"
 ALTER TABLE invoices ADD COLUMN doctor_id TEXT;
 "#,
+    // 17 → 18: clinical notes, addenda and prescriptions move to the clinical store, a
+    // second file under a key only clinicians' sessions hold (`clinical_store`). Their
+    // cached rows are dropped here (the server has every synced one; changes still to push
+    // are in the outbox) and the pull cursors of the roles that read them are forgotten,
+    // so a clinician's first pull into the store brings them back. Each clinician's wrap of
+    // the store key is kept per user.
+    r#"
+DROP TABLE main.encounter_addenda;
+DROP TABLE main.prescription_items;
+DROP TABLE main.encounters;
+DROP TABLE main.prescriptions;
+DELETE FROM sync_state
+WHERE key IN ('pull_cursor', 'pull_complete')
+   OR ((substr(key, 1, 12) = 'pull_cursor:' OR substr(key, 1, 14) = 'pull_complete:')
+       AND (',' || substr(key, instr(key, ':') + 1) || ',') LIKE '%,encounter,%');
+CREATE TABLE clinical_key_wraps (
+    user_id TEXT PRIMARY KEY NOT NULL,
+    wrapped BLOB NOT NULL
+);
+"#,
 ];
+
+/// The version whose files keep clinical rows in the clinical store.
+pub(crate) const CLINICAL_STORE_VERSION: i64 = 18;
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -22,6 +22,36 @@ pub(crate) fn set(conn: &Connection, key: &str, value: &str) -> rusqlite::Result
     Ok(())
 }
 
+/// [`set`] into a named sync-state table (`main.sync_state` or `clinical.sync_state`, see
+/// `ClinicPartition::cursor_table`; never input).
+pub(crate) fn set_in(
+    conn: &Connection,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    ))?
+    .execute(params![key, value])?;
+    Ok(())
+}
+
+/// [`get`] from a named sync-state table (see [`set_in`]).
+pub(crate) fn get_in(
+    conn: &Connection,
+    table: &str,
+    key: &str,
+) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        &format!("SELECT value FROM {table} WHERE key = ?1"),
+        [key],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
 pub(crate) fn get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     conn.query_row(
         "SELECT value FROM sync_state WHERE key = ?1",
@@ -50,19 +80,28 @@ impl ClinicPartition {
     }
 
     pub fn pull_cursor(&self) -> Result<Option<String>, PartitionError> {
-        Ok(get(&self.conn, &self.reader_key(PULL_CURSOR))?)
+        Ok(get_in(
+            &self.conn,
+            self.cursor_table(),
+            &self.reader_key(PULL_CURSOR),
+        )?)
     }
 
     /// Usually set together with the pulled rows by [`ClinicPartition::apply_pull_page`].
     pub fn set_pull_cursor(&mut self, cursor: &str) -> Result<(), PartitionError> {
-        Ok(set(&self.conn, &self.reader_key(PULL_CURSOR), cursor)?)
+        Ok(set_in(
+            &self.conn,
+            self.cursor_table(),
+            &self.reader_key(PULL_CURSOR),
+            cursor,
+        )?)
     }
 
     /// Forgets the reader's cursor (the server refused it): their next pull starts from
     /// the beginning.
     pub fn forget_pull_cursor(&mut self) -> Result<(), PartitionError> {
         self.conn.execute(
-            "DELETE FROM sync_state WHERE key IN (?1, ?2)",
+            &format!("DELETE FROM {} WHERE key IN (?1, ?2)", self.cursor_table()),
             [self.reader_key(PULL_CURSOR), self.reader_key(PULL_COMPLETE)],
         )?;
         Ok(())
@@ -121,7 +160,13 @@ pub(crate) fn forget_cursors_reading(
 impl ClinicPartition {
     /// Whether the last pull reached the end of the change feed.
     pub fn pull_complete(&self) -> Result<bool, PartitionError> {
-        Ok(get(&self.conn, &self.reader_key(PULL_COMPLETE))?.as_deref() == Some("1"))
+        Ok(get_in(
+            &self.conn,
+            self.cursor_table(),
+            &self.reader_key(PULL_COMPLETE),
+        )?
+        .as_deref()
+            == Some("1"))
     }
 
     /// This partition's device id, created on first use. It is random rather than derived

@@ -19,6 +19,8 @@ struct Fixture {
     data_dir: DataDir,
     clinic: Uuid,
     key: PartitionKey,
+    /// The clinical store's key, as a clinician's session holds it.
+    clinical: ClinicalKey,
 }
 
 fn fixture() -> Fixture {
@@ -29,11 +31,20 @@ fn fixture() -> Fixture {
         data_dir,
         clinic: Uuid::new_v4(),
         key: PartitionKey::generate(),
+        clinical: ClinicalKey::generate(),
     }
 }
 
 impl Fixture {
+    /// The file as a clinician's session opens it: with its clinical store.
     fn open(&self) -> ClinicPartition {
+        let mut partition = self.open_without_clinical();
+        partition.open_clinical_store(&self.clinical).unwrap();
+        partition
+    }
+
+    /// The file as the front desk's session opens it: the clinic file's key only.
+    fn open_without_clinical(&self) -> ClinicPartition {
         ClinicPartition::open(&self.data_dir, self.clinic, &self.key).unwrap()
     }
 
@@ -663,6 +674,99 @@ fn appointments_round_trip_and_list_by_day() {
         partition.appointments_for_patient(patient_id).unwrap(),
         vec![late, early]
     );
+}
+
+#[test]
+fn clinical_rows_are_on_disk_only_under_the_clinical_stores_key() {
+    let f = fixture();
+    let mut doctor = f.open();
+    assert!(doctor.clinical_store_open());
+    let note = Encounter {
+        id: Uuid::new_v4(),
+        clinic_id: f.clinic,
+        patient_id: Uuid::new_v4(),
+        doctor_id: Uuid::new_v4(),
+        appointment_id: None,
+        chief_complaint: "Night sweats".to_owned(),
+        notes: "Suspected tuberculosis".to_owned(),
+        diagnosis: "TB, under evaluation".to_owned(),
+        vitals: Vitals::default(),
+        signed_at: None,
+        signed_by: None,
+        addenda: vec![],
+        version: 1,
+        created_at: at(10, 0),
+        updated_at: at(10, 0),
+    };
+    doctor
+        .commit_local(Some(&note), None, &create(EntityKind::Encounter, note.id))
+        .unwrap();
+    drop(doctor);
+
+    // The front desk's session: everything it holds is the clinic file's key.
+    let mut desk = f.open_without_clinical();
+    assert!(!desk.clinical_store_open());
+    assert_eq!(desk.get_encounter(note.id).unwrap(), None);
+    let in_file: i64 = desk
+        .conn
+        .query_row(
+            "SELECT count(*) FROM main.sqlite_master WHERE name IN
+             ('encounters', 'encounter_addenda', 'prescriptions', 'prescription_items')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(in_file, 0, "the clinic file holds no clinical table");
+    let with_file_key = ClinicalKey::from_hex(&f.key.to_hex()).unwrap();
+    assert_eq!(
+        desk.open_clinical_store(&with_file_key).unwrap_err().code(),
+        "partition_wrong_key"
+    );
+    assert!(!desk.clinical_store_open());
+    let store = f.data_dir.clinical_store_file(f.clinic);
+    assert!(!starts_with_plaintext_magic(&store).unwrap());
+    let bytes = std::fs::read(&store).unwrap();
+    assert!(!bytes.windows(10).any(|w| w == b"tuberculos"));
+    drop(desk);
+
+    // A clinician's session opens it with the store's key.
+    let doctor = f.open();
+    assert_eq!(
+        doctor.get_encounter(note.id).unwrap().map(|n| n.notes),
+        Some("Suspected tuberculosis".to_owned())
+    );
+    // The clinician's pull cursor is kept in the store, beside the rows it vouches for.
+    let mut doctor = doctor;
+    doctor.set_pull_cursor("c1").unwrap();
+    drop(doctor);
+    assert_eq!(f.open().pull_cursor().unwrap().as_deref(), Some("c1"));
+    assert_eq!(f.open_without_clinical().pull_cursor().unwrap(), None);
+}
+
+#[test]
+fn forgetting_the_last_clinician_deletes_the_clinical_store() {
+    let f = fixture();
+    let (doctor, nurse) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut partition = f.open();
+    let pk = PasswordKey::derive("pw", doctor);
+    partition
+        .save_clinical_key_wrap(doctor, &pk.wrap(&f.clinical, f.clinic))
+        .unwrap();
+    partition.save_clinical_key_wrap(nurse, &[1, 2, 3]).unwrap();
+    partition
+        .note_member(doctor, Some(vaidya_shared::api::Role::Doctor))
+        .unwrap();
+    partition
+        .note_member(nurse, Some(vaidya_shared::api::Role::Nurse))
+        .unwrap();
+    let store = f.data_dir.clinical_store_file(f.clinic);
+    partition.forget_member(nurse).unwrap();
+    assert!(store.exists(), "the doctor still opens it");
+    assert_eq!(partition.clinical_key_wrap(nurse).unwrap(), None);
+    assert!(partition.clinical_key_wrap(doctor).unwrap().is_some());
+    partition.forget_member(doctor).unwrap();
+    assert!(!store.exists(), "nobody left who may read it");
+    assert!(!partition.clinical_store_open());
 }
 
 #[test]

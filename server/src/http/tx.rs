@@ -250,7 +250,7 @@ impl RequestTx {
         self.check_role(clinic, &Role::ALL, entity_type).await
     }
 
-    async fn check_role(
+    pub(crate) async fn check_role(
         &self,
         clinic: Uuid,
         allowed: &[Role],

@@ -7,6 +7,7 @@ pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;
+pub mod clinical_store;
 pub mod clinics;
 pub mod device_keys;
 pub mod encounters;

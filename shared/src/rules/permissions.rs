@@ -298,6 +298,23 @@ pub const TABLES: &[(&str, Resource)] = &[
     ("catalogue_items", Resource::CatalogueItem),
 ];
 
+/// Whether a device keeps `resource`'s rows in the clinic file's *clinical store*: a
+/// second SQLCipher file under a key the server releases only to the roles that may read
+/// them, so a session of any other role on a shared PC cannot read them from disk
+/// (`client` `partition::clinical_store`). These are the records only clinicians read.
+pub fn in_clinical_store(resource: Resource) -> bool {
+    roles_for(resource, Action::Read) == CLINICIANS
+}
+
+/// Whether a member with `role` is given the clinical store's key: they may read every
+/// resource kept in it.
+pub fn opens_clinical_store(role: Role) -> bool {
+    Resource::ALL
+        .into_iter()
+        .filter(|r| in_clinical_store(*r))
+        .all(|r| may(role, r, Action::Read))
+}
+
 /// The resources `role` may read, as one key. Roles with the same key are shown the same
 /// rows by the server's RLS, so a shared device keeps one pull cursor per key: a doctor who
 /// signs in after the front desk synced still receives every older note (`client`
@@ -349,6 +366,26 @@ mod visibility_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clinical_store_holds_notes_and_prescriptions_for_clinicians_only() {
+        let stored: Vec<Resource> = Resource::ALL
+            .into_iter()
+            .filter(|r| in_clinical_store(*r))
+            .collect();
+        assert_eq!(
+            stored,
+            [
+                Resource::Encounter,
+                Resource::Addendum,
+                Resource::Prescription
+            ]
+        );
+        assert!(opens_clinical_store(Role::Doctor));
+        assert!(opens_clinical_store(Role::Nurse));
+        assert!(!opens_clinical_store(Role::FrontDesk));
+        assert!(!opens_clinical_store(Role::Admin));
+    }
 
     #[test]
     fn each_pair_is_listed_once() {

@@ -331,9 +331,15 @@ impl Core {
                 self.credentials.clone(),
             );
             let role = membership.role;
+            // A clinician's session opened the clinical store; the engine's connection
+            // opens it with the same key, so pulled notes land in it.
+            let clinical_key = partition.clinical_key();
             let engine: crate::sync::OpenEngine = Box::new(move || {
                 let key = credentials.partition_key_or_create(clinic_id)?;
                 let mut partition = ClinicPartition::open(&data_dir, clinic_id, &key)?;
+                if let Some(clinical_key) = &clinical_key {
+                    partition.open_clinical_store(clinical_key)?;
+                }
                 // Pull with the cursor of what this member's role may see.
                 partition.set_reader(role);
                 Ok(SyncEngine::new(api, partition).with_options(crate::sync::retry_options()))
