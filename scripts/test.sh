@@ -25,6 +25,8 @@ command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb xauth)
 command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
 # The e2e test reads the saved PDFs' text.
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+# Server instances behind a transaction-mode pooler (tests/server/pooler.rs).
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
 for pkg in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev pkg-config fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
@@ -70,7 +72,7 @@ cargo test -p vaidya-shared --features ts --test ui_types --quiet
 
 # Keyring tests and the desktop end-to-end test must not silently skip here. The keyring daemon keeps its files under a
 # private XDG_DATA_HOME, so the tests never touch (or depend on) the user's own keyrings.
-export VAIDYA_REQUIRE_KEYRING=1 VAIDYA_REQUIRE_E2E=1 VAIDYA_REQUIRE_SCHEMATHESIS=1
+export VAIDYA_REQUIRE_KEYRING=1 VAIDYA_REQUIRE_E2E=1 VAIDYA_REQUIRE_SCHEMATHESIS=1 VAIDYA_REQUIRE_PGBOUNCER=1
 keyring_home=$(mktemp -d)
 export VAIDYA_TEST_LOG="$keyring_home/test.log"
 trap 'rm -rf "$keyring_home"' EXIT

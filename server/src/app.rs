@@ -33,6 +33,13 @@ pub struct Settings {
     /// How long after a rotation the previous refresh token still works (a lost response on
     /// a bad line must not sign the user out); after it, presenting it revokes the session.
     pub refresh_grace: Duration,
+    /// `database` is a pooler in transaction mode (PgBouncer): consecutive transactions of
+    /// one connection may run on different PostgreSQL backends, so no prepared statement may
+    /// outlive its transaction (see [`Db`]).
+    pub pooled: bool,
+    /// Where the `LISTEN vaidya_changes` connection goes: PostgreSQL itself, since LISTEN
+    /// needs a session a transaction-mode pooler does not keep. `None`: `database`.
+    pub listen_database: Option<tokio_postgres::Config>,
 }
 
 impl Settings {
@@ -50,6 +57,8 @@ impl Settings {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             offline_lease: Duration::from_secs(72 * 3600),
             refresh_grace: Duration::from_secs(60),
+            pooled: false,
+            listen_database: None,
         }
     }
 }
@@ -57,7 +66,7 @@ impl Settings {
 /// State shared by all handlers.
 #[derive(Clone)]
 pub struct App {
-    pub pool: Pool,
+    pub pool: Db,
     pub settings: Arc<Settings>,
     /// Password hashes computed at once. argon2id uses 19 MiB per hash; running more at
     /// once than there are cores only thrashes caches, so sign-ins queue here instead.
@@ -77,9 +86,12 @@ impl App {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = Pool::builder(manager)
-            .max_size(settings.pool_size)
-            .build()?;
+        let pool = Db {
+            pool: Pool::builder(manager)
+                .max_size(settings.pool_size)
+                .build()?,
+            pooled: settings.pooled,
+        };
         let cores = std::thread::available_parallelism()
             .map(usize::from)
             .unwrap_or(2);
@@ -90,6 +102,31 @@ impl App {
             changes: tokio::sync::broadcast::channel(1024).0,
             cursor_key: Arc::default(),
         })
+    }
+}
+
+/// The app role's connection pool, and how its statements may be kept.
+///
+/// Directly on PostgreSQL, each connection caches its prepared statements (one round trip
+/// per query). Through a pooler in transaction mode, a connection's next transaction may
+/// run on another backend, where a cached statement does not exist; there
+/// (`Settings::pooled`) each transaction prepares what it runs and closes it before it ends
+/// (`http::RequestTx`), which works with any pooler that keeps a transaction on one backend.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    pooled: bool,
+}
+
+impl Db {
+    /// A connection of the pool.
+    pub async fn get(&self) -> Result<deadpool_postgres::Object, deadpool_postgres::PoolError> {
+        self.pool.get().await
+    }
+
+    /// Whether statements must not outlive their transaction (see the type's notes).
+    pub fn pooled(&self) -> bool {
+        self.pooled
     }
 }
 
@@ -319,7 +356,10 @@ pub async fn launch(
             .context("connecting to the database as the app role")?,
     );
     let listener_task = tokio::spawn(crate::sync::live::listen(
-        app.settings.database.clone(),
+        app.settings
+            .listen_database
+            .clone()
+            .unwrap_or_else(|| app.settings.database.clone()),
         app.changes.clone(),
     ));
     tracing::info!(addr = %listener.local_addr()?, "vaidya-server listening");

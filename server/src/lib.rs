@@ -18,4 +18,4 @@ pub mod store;
 pub mod sync;
 pub mod verify_isolation;
 
-pub use app::{launch, router, App, Settings};
+pub use app::{launch, router, App, Db, Settings};

@@ -48,6 +48,14 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", env = "VAIDYA_LISTEN")]
         listen: SocketAddr,
+        /// DATABASE_URL is a pooler in transaction mode (PgBouncer): prepare statements per
+        /// transaction instead of caching them per connection.
+        #[arg(long, env = "VAIDYA_DATABASE_POOLED")]
+        pooled: bool,
+        /// Where live change notifications are listened for (LISTEN needs PostgreSQL
+        /// itself, not a transaction-mode pooler). Default: DATABASE_URL.
+        #[arg(long, env = "VAIDYA_LISTEN_DATABASE_URL")]
+        listen_database_url: Option<String>,
     },
     /// Bootstrap a deployment: clinic groups, clinics, users, memberships (administrator URL).
     Admin {
@@ -160,16 +168,22 @@ async fn main() -> Result<()> {
                 }
             );
         }
-        Command::Serve { db, listen } => {
+        Command::Serve {
+            db,
+            listen,
+            pooled,
+            listen_database_url,
+        } => {
             let listener = TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
-            vaidya_server::launch(
-                Settings::from_url(&db.database_url)?,
-                listener,
-                shutdown_signal(),
-            )
-            .await?;
+            let mut settings = Settings::from_url(&db.database_url)?;
+            settings.pooled = pooled;
+            settings.listen_database = listen_database_url
+                .map(|url| url.parse())
+                .transpose()
+                .context("parsing the listen database URL")?;
+            vaidya_server::launch(settings, listener, shutdown_signal()).await?;
         }
         Command::Admin { db, action } => run_admin(&db.database_url, action).await?,
         Command::VerifyIsolation { db } => {

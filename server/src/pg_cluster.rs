@@ -236,7 +236,7 @@ pub fn free_port() -> Result<u16> {
 }
 
 #[cfg(unix)]
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     // Asking `id -u` keeps `unsafe` (libc::geteuid) out of the crate.
     Command::new("id")
         .arg("-u")
@@ -246,12 +246,12 @@ fn is_root() -> bool {
 }
 
 #[cfg(not(unix))]
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     false
 }
 
 #[cfg(unix)]
-fn chown_to_postgres(path: &Path) -> Result<()> {
+pub fn chown_to_postgres(path: &Path) -> Result<()> {
     // The parent directories must be traversable by postgres too.
     let status = Command::new("chown")
         .args(["-R", "postgres:postgres"])
@@ -264,6 +264,6 @@ fn chown_to_postgres(path: &Path) -> Result<()> {
 }
 
 #[cfg(not(unix))]
-fn chown_to_postgres(_path: &Path) -> Result<()> {
+pub fn chown_to_postgres(_path: &Path) -> Result<()> {
     Ok(())
 }

@@ -19,6 +19,7 @@ mod isolation;
 mod lists;
 mod policies;
 mod pool;
+mod pooler;
 mod registration;
 mod support;
 mod sync;

@@ -14,12 +14,18 @@ use vaidya_tests::{Api, Harness, TestServer, World};
 
 use crate::check;
 
-fn mutation(entity: &str, id: Uuid, op: &str, data: Option<Value>, changes: Value) -> Value {
+pub(crate) fn mutation(
+    entity: &str,
+    id: Uuid,
+    op: &str,
+    data: Option<Value>,
+    changes: Value,
+) -> Value {
     json!({"mutation_id": Uuid::new_v4(), "entity": entity, "entity_id": id, "op": op, "data": data,
            "changes": changes, "made_at": Utc::now()})
 }
 
-async fn push(api: &Api, clinic: Uuid, mutations: Vec<Value>) -> Result<Vec<Value>> {
+pub(crate) async fn push(api: &Api, clinic: Uuid, mutations: Vec<Value>) -> Result<Vec<Value>> {
     let (status, body) = api
         .post(
             &format!("/v1/clinics/{clinic}/sync/push"),

@@ -2,6 +2,7 @@
 //! (temp dir, free loopback port, removed afterwards), a fresh migrated database per test,
 //! the real server on port 0, and a world of two clinics with a user of every kind.
 
+pub mod pgbouncer;
 pub mod proxy;
 pub mod webdriver;
 
@@ -22,7 +23,10 @@ const TEMPLATE: &str = "vaidya_template";
 
 /// The cluster of this test run, with a migrated template database.
 pub struct Harness {
-    pub cluster: PgCluster,
+    pub cluster: Arc<PgCluster>,
+    /// When set, the servers of this harness's tests reach PostgreSQL through this
+    /// PgBouncer in transaction mode (see [`Harness::through_pgbouncer`]).
+    pub pooler: Option<pgbouncer::PgBouncer>,
 }
 
 impl Harness {
@@ -34,7 +38,21 @@ impl Harness {
             .batch_execute(&format!("CREATE DATABASE {TEMPLATE}"))
             .await?;
         migrate::migrate(&cluster.superuser_url(TEMPLATE), Some(APP_PASSWORD)).await?;
-        Ok(Arc::new(Harness { cluster }))
+        Ok(Arc::new(Harness {
+            cluster: Arc::new(cluster),
+            pooler: None,
+        }))
+    }
+
+    /// The same cluster, with the servers of the tests run on it behind a PgBouncer in
+    /// transaction mode (`Settings::pooled`, LISTEN straight to PostgreSQL).
+    pub fn through_pgbouncer(&self) -> Result<Arc<Harness>> {
+        let pooler =
+            pgbouncer::PgBouncer::start(self.cluster.port, &[(migrate::APP_ROLE, APP_PASSWORD)])?;
+        Ok(Arc::new(Harness {
+            cluster: self.cluster.clone(),
+            pooler: Some(pooler),
+        }))
     }
 
     /// A fresh database for one test, copied from the template and re-migrated (database
@@ -47,9 +65,15 @@ impl Harness {
             .await?;
         let applied = migrate::migrate(&self.cluster.superuser_url(&name), None).await?;
         assert!(applied.is_empty(), "re-running migrate applied {applied:?}");
+        let app_url = self.cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, &name);
         Ok(TestDb {
             admin_url: self.cluster.superuser_url(&name),
-            app_url: self.cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, &name),
+            server_url: match &self.pooler {
+                Some(pooler) => pooler.url(migrate::APP_ROLE, APP_PASSWORD, &name),
+                None => app_url.clone(),
+            },
+            pooled: self.pooler.is_some(),
+            app_url,
             name,
         })
     }
@@ -60,6 +84,10 @@ pub struct TestDb {
     pub name: String,
     pub admin_url: String,
     pub app_url: String,
+    /// What the servers of the test connect to: `app_url`, or the same through a pooler.
+    pub server_url: String,
+    /// `server_url` is a transaction-mode pooler.
+    pub pooled: bool,
 }
 
 impl TestDb {
@@ -72,19 +100,29 @@ impl TestDb {
     pub async fn superuser(&self) -> Result<tokio_postgres::Client> {
         migrate::connect(&self.admin_url).await
     }
+
+    /// The settings a server of this test runs with (through the pooler, if any).
+    pub fn server_settings(&self, pool_size: usize) -> Result<vaidya_server::Settings> {
+        let mut settings = vaidya_server::Settings::from_url(&self.server_url)?;
+        settings.pool_size = pool_size;
+        if self.pooled {
+            settings.pooled = true;
+            settings.listen_database = Some(self.app_url.parse()?);
+        }
+        Ok(settings)
+    }
 }
 
 /// The real server on a loopback port, stopped when dropped.
 pub struct TestServer {
     pub base: String,
     stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
     pub async fn spawn(db: &TestDb, pool_size: usize) -> Result<TestServer> {
-        let mut settings = vaidya_server::Settings::from_url(&db.app_url)?;
-        settings.pool_size = pool_size;
-        Self::spawn_with(settings).await
+        Self::spawn_with(db.server_settings(pool_size)?).await
     }
 
     /// The server with settings of the test's choosing.
@@ -92,7 +130,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(e) = vaidya_server::launch(settings, listener, async move {
                 let _ = rx.await;
             })
@@ -104,6 +142,7 @@ impl TestServer {
         Ok(TestServer {
             base,
             stop: Some(tx),
+            task: Some(task),
         })
     }
 
@@ -122,6 +161,17 @@ impl TestServer {
             http: reqwest::Client::new(),
             base: self.base.clone(),
             token: None,
+        }
+    }
+}
+
+impl TestServer {
+    /// Stops the server at once, as a crash would: every request in flight is dropped where
+    /// it stands (its transaction is never committed), its connections close.
+    pub fn kill(mut self) {
+        self.stop.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
         }
     }
 }

@@ -94,6 +94,9 @@ export function App() {
           <button class="link" onClick={askSignOut}>{en.clinics.signOut}</button>
         </header>
         <main class="content">
+          {clinic.clinical_locked && (
+            <p class="banner error" role="alert" data-testid="clinical-locked">{en.clinics.clinicalLocked}</p>
+          )}
           {screen === "desk" && <FrontDesk clinic={clinic} session={session} />}
           {screen === "doctor" && <DoctorScreen clinic={clinic} session={session} />}
           {screen === "admin" && <AdminScreen clinic={clinic} />}

@@ -16,16 +16,19 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Object, Pool};
+use std::collections::HashMap;
+
+use deadpool_postgres::Object;
 use rand::Rng;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, Role};
 use vaidya_shared::rules::{self, Action, Resource};
 use vaidya_shared::ErrorCode;
 
 use super::{AppError, RequestMeta};
+use crate::app::Db;
 
 const AUDIT_SQL: &str = "SELECT vaidya.audit_append($1, $2, $3, $4, $5)";
 
@@ -40,13 +43,17 @@ pub struct RequestTx {
     /// When the act being written happened: set by a push to a device change's bounded
     /// device time (`rules::clock`); unset, it is now.
     acted_at: std::sync::RwLock<Option<DateTime<Utc>>>,
+    /// Through a transaction-mode pooler (`Db::pooled`): the statements this transaction
+    /// prepared, closed before it ends (a push runs the same few statements many times).
+    /// `None`: the connection's own statement cache is used.
+    statements: Option<std::sync::Mutex<HashMap<String, Statement>>>,
 }
 
 impl RequestTx {
     /// Begin a transaction for a signed-in caller: resolve the bearer token to a user and set
     /// the identity. BEGIN and the (prepared) identity statement are pipelined, so this costs
     /// one round trip. An unknown, expired or revoked token gives `unauthenticated`.
-    pub async fn begin(pool: &Pool, meta: &RequestMeta) -> Result<RequestTx, AppError> {
+    pub async fn begin(pool: &Db, meta: &RequestMeta) -> Result<RequestTx, AppError> {
         let token_hash = meta
             .token_hash
             .clone()
@@ -68,7 +75,7 @@ impl RequestTx {
     }
 
     /// Begin a transaction with no user yet (sign-in), with request id and device set.
-    pub async fn begin_anonymous(pool: &Pool, meta: &RequestMeta) -> Result<RequestTx, AppError> {
+    pub async fn begin_anonymous(pool: &Db, meta: &RequestMeta) -> Result<RequestTx, AppError> {
         let (tx, _) = Self::start(
             pool,
             "SELECT vaidya.set_identity(NULL), set_config('app.request_id', $1, true),
@@ -81,24 +88,71 @@ impl RequestTx {
 
     /// BEGIN and the identity statement in one round trip; returns the first column.
     async fn start(
-        pool: &Pool,
+        pool: &Db,
         identity_sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<(RequestTx, String), AppError> {
         let conn = pool.get().await?;
-        let stmt = conn.prepare_cached(identity_sql).await?;
         let tx = RequestTx {
             conn: Some(conn),
             user: std::sync::RwLock::new(Uuid::nil()),
             acted_at: std::sync::RwLock::new(None),
+            statements: pool.pooled().then(Default::default),
         };
         let client = tx.client();
-        let (_, row) = tokio::try_join!(
-            client.batch_execute("BEGIN"),
-            client.query_one(&stmt, params)
-        )?;
+        let row = if tx.statements.is_some() {
+            // Through a pooler the statement is prepared inside the transaction, on the
+            // backend the transaction runs on: BEGIN goes first (the futures send in the
+            // order they are first polled).
+            let (_, row) = tokio::try_join!(
+                async { Ok::<_, AppError>(client.batch_execute("BEGIN").await?) },
+                async {
+                    let stmt = tx.statement(identity_sql).await?;
+                    Ok::<_, AppError>(client.query_one(&stmt, params).await?)
+                }
+            )?;
+            row
+        } else {
+            let stmt = client.prepare_cached(identity_sql).await?;
+            let (_, row) = tokio::try_join!(
+                client.batch_execute("BEGIN"),
+                client.query_one(&stmt, params)
+            )?;
+            row
+        };
         let first: String = row.get(0);
         Ok((tx, first))
+    }
+
+    /// The prepared statement of `sql`: from the connection's cache, or, through a
+    /// transaction-mode pooler, prepared in this transaction (once per transaction).
+    async fn statement(&self, sql: &str) -> Result<Statement, AppError> {
+        let Some(statements) = &self.statements else {
+            return Ok(self.client().prepare_cached(sql).await?);
+        };
+        let kept = statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sql)
+            .cloned();
+        if let Some(stmt) = kept {
+            return Ok(stmt);
+        }
+        let stmt = self.client().prepare(sql).await?;
+        statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Closes this transaction's own statements (a pooler's) before it ends, while the
+    /// transaction still holds its backend: dropping a statement sends its Close, in order,
+    /// ahead of the COMMIT or ROLLBACK that follows.
+    fn close_statements(&mut self) {
+        if let Some(statements) = &self.statements {
+            statements.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 
     /// Set the transaction's user (after the password or token was checked).
@@ -154,7 +208,7 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, AppError> {
-        let stmt = self.client().prepare_cached(sql).await?;
+        let stmt = self.statement(sql).await?;
         Ok(self.client().query(&stmt, params).await?)
     }
 
@@ -174,7 +228,7 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, AppError> {
-        let stmt = self.client().prepare_cached(sql).await?;
+        let stmt = self.statement(sql).await?;
         Ok(self.client().query_one(&stmt, params).await?)
     }
 
@@ -183,7 +237,7 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, AppError> {
-        let stmt = self.client().prepare_cached(sql).await?;
+        let stmt = self.statement(sql).await?;
         Ok(self.client().query_opt(&stmt, params).await?)
     }
 
@@ -192,7 +246,7 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, AppError> {
-        let stmt = self.client().prepare_cached(sql).await?;
+        let stmt = self.statement(sql).await?;
         Ok(self.client().execute(&stmt, params).await?)
     }
 
@@ -200,7 +254,7 @@ impl RequestTx {
     /// Pipelined statements whose order matters are prepared first: then each is sent when
     /// its future is first polled.
     pub async fn prepare(&self, sql: &str) -> Result<(), AppError> {
-        self.client().prepare_cached(sql).await?;
+        self.statement(sql).await?;
         Ok(())
     }
 
@@ -297,6 +351,7 @@ impl RequestTx {
     }
 
     pub async fn commit(mut self) -> Result<(), AppError> {
+        self.close_statements();
         let conn = self.conn.take().expect("transaction used after it ended");
         conn.batch_execute("COMMIT").await?;
         Ok(())
@@ -305,6 +360,7 @@ impl RequestTx {
     /// Roll back now, so the connection is back in the pool when the caller goes on (a
     /// retry on a one-connection pool would otherwise wait for the rollback of `Drop`).
     async fn rollback(mut self) {
+        self.close_statements();
         if let Some(conn) = self.conn.take() {
             if conn.batch_execute("ROLLBACK").await.is_err() {
                 let _ = Object::take(conn);
@@ -363,6 +419,7 @@ impl RequestTx {
 
 impl Drop for RequestTx {
     fn drop(&mut self) {
+        self.close_statements();
         if let Some(conn) = self.conn.take() {
             // Roll back before the connection goes back to the pool. If the runtime is gone
             // the connection is dropped with the task and never reused.

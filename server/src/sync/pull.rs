@@ -88,10 +88,14 @@ async fn cursor_key(app: &App) -> Result<&CursorKey, AppError> {
         .get_or_try_init(async || {
             let proposed = CursorKey::random_secret()?;
             let conn = app.pool.get().await?;
+            // In a transaction of its own, so that through a transaction-mode pooler the
+            // statement is prepared and run on one backend.
+            conn.batch_execute("BEGIN").await?;
             let secret: Vec<u8> = conn
                 .query_one("SELECT vaidya.cursor_key($1)", &[&proposed.as_slice()])
                 .await?
                 .get(0);
+            conn.batch_execute("COMMIT").await?;
             CursorKey::new(&secret).ok_or_else(|| {
                 AppError::from(anyhow::anyhow!("the stored cursor key is not a key"))
             })

@@ -26,6 +26,7 @@ use vaidya_shared::api::{
     MemberDevice, Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment,
     NewPrescription, Page, Patient, PatientPatch, Prescription, Role, UserSummary,
 };
+use vaidya_shared::rules::permissions::opens_clinical_store;
 use vaidya_shared::rules::{self, Action, Resource};
 
 use crate::error::UiError;
@@ -68,6 +69,10 @@ pub struct ClinicView {
     /// Name, GSTIN, state code and address: from the server, or the copy kept from the
     /// last time it answered; `None` when it never has on this device.
     pub clinic: Option<Clinic>,
+    /// The member's role reads clinical records, but this PC's clinical store did not open
+    /// for them (no password since they last signed out, and the server not reached): the
+    /// UI says how to open it.
+    pub clinical_locked: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -315,7 +320,7 @@ impl Core {
     /// details are fetched (up to [`CLINIC_FETCH_TIMEOUT`]): other commands stay responsive.
     pub async fn open_clinic(&self, clinic_id: Uuid, emit: Emitter) -> Result<ClinicView, UiError> {
         let started = std::time::Instant::now();
-        let (membership, partition, engine, online, api, user_id) = {
+        let (membership, partition, engine, online, api, user_id, clinical_locked) = {
             let mut state = self.state.lock().await;
             state.clinic = None;
             let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
@@ -325,6 +330,8 @@ impl Core {
             // right after, does the full check and reports a damaged file in the status
             // bar. A large clinic opens without reading its whole file first.
             let partition = client.open_partition_with(clinic_id, OpenCheck::PagesAsRead)?;
+            let clinical_locked =
+                opens_clinical_store(membership.role) && !partition.clinical_store_open();
             let (api, data_dir, credentials) = (
                 client.api().clone(),
                 self.data_dir.clone(),
@@ -352,6 +359,7 @@ impl Core {
                 online,
                 client.api().clone(),
                 client.user_id(),
+                clinical_locked,
             )
         };
         let initial = {
@@ -411,7 +419,11 @@ impl Core {
         state.clinic = Some(opened);
         drop(state);
         self.remember_last_clinic(user_id, clinic_id);
-        Ok(ClinicView { membership, clinic })
+        Ok(ClinicView {
+            membership,
+            clinic,
+            clinical_locked,
+        })
     }
 
     /// The clinic this user last opened on this computer, if it is still one of theirs: the

@@ -129,6 +129,8 @@ async fn main() -> Result<()> {
         name: "bench".into(),
         admin_url: cluster.superuser_url("bench"),
         app_url: cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, "bench"),
+        server_url: cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, "bench"),
+        pooled: false,
     };
     let admin = Admin::connect(&db.admin_url).await?;
     let group = admin.create_group("Bench").await?;

@@ -1,7 +1,11 @@
 //! bench-sync: push ingest under forced RLS, against a COPY of the same rows by a superuser,
 //! measured in the same run on the same cluster.
 //!
-//! `cargo run --release -p vaidya-tests --bin bench-sync -- [--mutations N] [--clients N]`
+//! `cargo run --release -p vaidya-tests --bin bench-sync -- [--mutations N] [--clients N] [--pgbouncer]`
+//!
+//! `--pgbouncer`: the server reaches PostgreSQL through a PgBouncer in transaction mode and
+//! prepares its statements per transaction (`Settings::pooled`) instead of caching them per
+//! connection: what a deployment of several instances behind the pooler pays.
 //!
 //! Then the same ingest again with every mutation signed by the desk's device key (proven
 //! authorship, issue 9): the server verifies each signature. Batches are built (and signed)
@@ -20,6 +24,7 @@ use vaidya_server::pg_cluster::PgCluster;
 use vaidya_shared::api::Role;
 use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
 use vaidya_shared::sync::{EntityKind, Mutation, Operation};
+use vaidya_tests::pgbouncer::PgBouncer;
 use vaidya_tests::{TestDb, TestServer, APP_PASSWORD};
 
 const BATCH: usize = 500;
@@ -28,12 +33,14 @@ const BATCH: usize = 500;
 async fn main() -> Result<()> {
     let mut mutations = 40_000usize;
     let mut clients = 2usize;
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let through_pgbouncer = args.iter().any(|a| a == "--pgbouncer");
+    args.retain(|a| a != "--pgbouncer");
     for pair in args.chunks(2) {
         match (pair[0].as_str(), pair.get(1).and_then(|v| v.parse().ok())) {
             ("--mutations", Some(n)) => mutations = n,
             ("--clients", Some(n)) => clients = n,
-            _ => anyhow::bail!("usage: bench-sync [--mutations N] [--clients N]"),
+            _ => anyhow::bail!("usage: bench-sync [--mutations N] [--clients N] [--pgbouncer]"),
         }
     }
     println!("bench-sync: {mutations} patient-create mutations, {clients} concurrent clients, batches of {BATCH}, {} cores, {}",
@@ -42,11 +49,28 @@ async fn main() -> Result<()> {
     let setup = migrate::connect(&cluster.superuser_url("postgres")).await?;
     setup.batch_execute("CREATE DATABASE bench").await?;
     migrate::migrate(&cluster.superuser_url("bench"), Some(APP_PASSWORD)).await?;
+    let pooler = through_pgbouncer
+        .then(|| PgBouncer::start(cluster.port, &[(migrate::APP_ROLE, APP_PASSWORD)]))
+        .transpose()?;
+    let app_url = cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, "bench");
     let db = TestDb {
         name: "bench".into(),
         admin_url: cluster.superuser_url("bench"),
-        app_url: cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, "bench"),
+        server_url: match &pooler {
+            Some(p) => p.url(migrate::APP_ROLE, APP_PASSWORD, "bench"),
+            None => app_url.clone(),
+        },
+        pooled: pooler.is_some(),
+        app_url,
     };
+    println!(
+        "server statements: {}",
+        if db.pooled {
+            "prepared per transaction, through PgBouncer (transaction mode)"
+        } else {
+            "cached per connection, straight to PostgreSQL"
+        }
+    );
     let admin = Admin::connect(&db.admin_url).await?;
     let group = admin.create_group("Bench").await?;
     let push_clinic = admin.create_clinic(group, "Push", "27", None, "").await?;

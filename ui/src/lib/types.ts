@@ -34,7 +34,9 @@ export interface SessionView {
   last_clinic_id: Uuid | null;
 }
 
-export interface ClinicView { membership: Membership; clinic: Clinic | null }
+/** `clinical_locked`: the member's role reads clinical records, but this PC's clinical
+ * store did not open for them (see the desktop's `ClinicView`). */
+export interface ClinicView { membership: Membership; clinic: Clinic | null; clinical_locked: boolean }
 
 export interface Conflict {
   id: Uuid; entity: string; entity_id: Uuid; field: string | null;

@@ -48,6 +48,8 @@ export const en = {
       `${n === 1 ? "1 change" : `${n} changes`} made here ${n === 1 ? "is" : "are"} still waiting for the server; ${n === 1 ? "it stays" : "they stay"} on this PC and ${n === 1 ? "goes" : "go"} with the next sync.`,
     signOutOffline:
       "The server cannot be reached: you can sign in again on this PC with your password while your offline access lasts.",
+    clinicalLocked:
+      "Clinical notes and prescriptions on this PC open only with your password: sign out and sign in again to see them. Patients, the day's list and billing work as usual.",
     invitations: "Invitations",
     invitation: (clinic: string, role: string, by: string) => `${clinic}: join as ${role} (invited by ${by})`,
     accept: "Accept",
