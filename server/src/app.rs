@@ -90,7 +90,7 @@ impl App {
             pool: Pool::builder(manager)
                 .max_size(settings.pool_size)
                 .build()?,
-            pooled: settings.pooled,
+            param_types: settings.pooled.then(Default::default),
         };
         let cores = std::thread::available_parallelism()
             .map(usize::from)
@@ -110,12 +110,13 @@ impl App {
 /// Directly on PostgreSQL, each connection caches its prepared statements (one round trip
 /// per query). Through a pooler in transaction mode, a connection's next transaction may
 /// run on another backend, where a cached statement does not exist; there
-/// (`Settings::pooled`) each transaction prepares what it runs and closes it before it ends
-/// (`http::RequestTx`), which works with any pooler that keeps a transaction on one backend.
+/// (`Settings::pooled`) every statement is sent unnamed with its parameter types (parse,
+/// bind and execute in one round trip, `http::RequestTx`), which works with any pooler that
+/// keeps a transaction on one backend. The types are learned once per process.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
-    pooled: bool,
+    param_types: Option<crate::http::ParamTypes>,
 }
 
 impl Db {
@@ -126,7 +127,12 @@ impl Db {
 
     /// Whether statements must not outlive their transaction (see the type's notes).
     pub fn pooled(&self) -> bool {
-        self.pooled
+        self.param_types.is_some()
+    }
+
+    /// The process's parameter types per statement, in pooled mode.
+    pub(crate) fn param_types(&self) -> Option<crate::http::ParamTypes> {
+        self.param_types.clone()
     }
 }
 

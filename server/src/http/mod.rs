@@ -8,4 +8,4 @@ pub mod tx;
 
 pub use error::AppError;
 pub use extract::{ApiJson, ApiPath, ApiQuery, RequestMeta};
-pub use tx::RequestTx;
+pub use tx::{ParamTypes, RequestTx};

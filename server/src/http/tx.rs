@@ -19,9 +19,11 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 use deadpool_postgres::Object;
+use futures::TryStreamExt;
 use rand::Rng;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Row, Statement};
+use tokio_postgres::types::Type;
+use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, Role};
 use vaidya_shared::rules::{self, Action, Resource};
@@ -43,11 +45,16 @@ pub struct RequestTx {
     /// When the act being written happened: set by a push to a device change's bounded
     /// device time (`rules::clock`); unset, it is now.
     acted_at: std::sync::RwLock<Option<DateTime<Utc>>>,
-    /// Through a transaction-mode pooler (`Db::pooled`): the statements this transaction
-    /// prepared, closed before it ends (a push runs the same few statements many times).
-    /// `None`: the connection's own statement cache is used.
-    statements: Option<std::sync::Mutex<HashMap<String, Statement>>>,
+    /// Through a transaction-mode pooler (`Db::pooled`): the parameter types of each
+    /// statement, learned once per process, with which every statement is sent unnamed
+    /// (parse, bind and execute in one round trip; nothing outlives the transaction).
+    /// `None`: the connection's own prepared-statement cache is used.
+    param_types: Option<ParamTypes>,
 }
+
+/// Parameter types per statement text (see [`RequestTx`]'s `param_types`): the same on
+/// every backend of the database, so one process-wide map serves all connections.
+pub type ParamTypes = std::sync::Arc<std::sync::Mutex<HashMap<String, std::sync::Arc<[Type]>>>>;
 
 impl RequestTx {
     /// Begin a transaction for a signed-in caller: resolve the bearer token to a user and set
@@ -97,19 +104,18 @@ impl RequestTx {
             conn: Some(conn),
             user: std::sync::RwLock::new(Uuid::nil()),
             acted_at: std::sync::RwLock::new(None),
-            statements: pool.pooled().then(Default::default),
+            param_types: pool.param_types(),
         };
         let client = tx.client();
-        let row = if tx.statements.is_some() {
-            // Through a pooler the statement is prepared inside the transaction, on the
-            // backend the transaction runs on: BEGIN goes first (the futures send in the
-            // order they are first polled).
+        let row = if tx.param_types.is_some() {
+            // Through a pooler: the statement goes unnamed inside the transaction, on the
+            // backend the transaction runs on. BEGIN goes first (the futures send in the
+            // order they are first polled); its types are learned before, when unknown.
+            let types = tx.types_of(identity_sql, true).await?;
+            let typed = with_types(params, &types);
             let (_, row) = tokio::try_join!(
-                async { Ok::<_, AppError>(client.batch_execute("BEGIN").await?) },
-                async {
-                    let stmt = tx.statement(identity_sql).await?;
-                    Ok::<_, AppError>(client.query_one(&stmt, params).await?)
-                }
+                client.batch_execute("BEGIN"),
+                client.query_typed_one(identity_sql, &typed)
             )?;
             row
         } else {
@@ -124,35 +130,37 @@ impl RequestTx {
         Ok((tx, first))
     }
 
-    /// The prepared statement of `sql`: from the connection's cache, or, through a
-    /// transaction-mode pooler, prepared in this transaction (once per transaction).
-    async fn statement(&self, sql: &str) -> Result<Statement, AppError> {
-        let Some(statements) = &self.statements else {
-            return Ok(self.client().prepare_cached(sql).await?);
-        };
-        let kept = statements
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(sql)
-            .cloned();
-        if let Some(stmt) = kept {
-            return Ok(stmt);
+    /// The parameter types of `sql` (pooled mode), learned on first use in this process by
+    /// preparing it once. `outside`: not yet in a transaction, so the prepare, its execute
+    /// and its close run in one of their own (a transaction-mode pooler keeps a transaction
+    /// on one backend, never a bare statement sequence).
+    async fn types_of(&self, sql: &str, outside: bool) -> Result<std::sync::Arc<[Type]>, AppError> {
+        let cache = self.param_types.as_ref().expect("pooled mode");
+        if let Some(types) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(sql) {
+            return Ok(types.clone());
         }
-        let stmt = self.client().prepare(sql).await?;
-        statements
+        let client = self.client();
+        if outside {
+            client.batch_execute("BEGIN").await?;
+        }
+        let learned: std::sync::Arc<[Type]> = {
+            let stmt = client.prepare(sql).await?;
+            stmt.params().into()
+            // The statement is closed here, inside the transaction.
+        };
+        if outside {
+            client.batch_execute("COMMIT").await?;
+        }
+        cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(sql.to_owned(), stmt.clone());
-        Ok(stmt)
+            .insert(sql.to_owned(), learned.clone());
+        Ok(learned)
     }
 
-    /// Closes this transaction's own statements (a pooler's) before it ends, while the
-    /// transaction still holds its backend: dropping a statement sends its Close, in order,
-    /// ahead of the COMMIT or ROLLBACK that follows.
-    fn close_statements(&mut self) {
-        if let Some(statements) = &self.statements {
-            statements.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        }
+    /// The statement of `sql` from the connection's cache (not pooled).
+    async fn cached(&self, sql: &str) -> Result<tokio_postgres::Statement, AppError> {
+        Ok(self.client().prepare_cached(sql).await?)
     }
 
     /// Set the transaction's user (after the password or token was checked).
@@ -208,7 +216,14 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, AppError> {
-        let stmt = self.statement(sql).await?;
+        if self.param_types.is_some() {
+            let types = self.types_of(sql, false).await?;
+            return Ok(self
+                .client()
+                .query_typed(sql, &with_types(params, &types))
+                .await?);
+        }
+        let stmt = self.cached(sql).await?;
         Ok(self.client().query(&stmt, params).await?)
     }
 
@@ -228,7 +243,14 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Row, AppError> {
-        let stmt = self.statement(sql).await?;
+        if self.param_types.is_some() {
+            let types = self.types_of(sql, false).await?;
+            return Ok(self
+                .client()
+                .query_typed_one(sql, &with_types(params, &types))
+                .await?);
+        }
+        let stmt = self.cached(sql).await?;
         Ok(self.client().query_one(&stmt, params).await?)
     }
 
@@ -237,7 +259,14 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, AppError> {
-        let stmt = self.statement(sql).await?;
+        if self.param_types.is_some() {
+            let types = self.types_of(sql, false).await?;
+            return Ok(self
+                .client()
+                .query_typed_opt(sql, &with_types(params, &types))
+                .await?);
+        }
+        let stmt = self.cached(sql).await?;
         Ok(self.client().query_opt(&stmt, params).await?)
     }
 
@@ -246,7 +275,17 @@ impl RequestTx {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<u64, AppError> {
-        let stmt = self.statement(sql).await?;
+        if self.param_types.is_some() {
+            let types = self.types_of(sql, false).await?;
+            let stream = self
+                .client()
+                .query_typed_raw(sql, with_types(params, &types))
+                .await?;
+            let mut stream = std::pin::pin!(stream);
+            while stream.try_next().await?.is_some() {}
+            return Ok(stream.rows_affected().unwrap_or(0));
+        }
+        let stmt = self.cached(sql).await?;
         Ok(self.client().execute(&stmt, params).await?)
     }
 
@@ -254,7 +293,11 @@ impl RequestTx {
     /// Pipelined statements whose order matters are prepared first: then each is sent when
     /// its future is first polled.
     pub async fn prepare(&self, sql: &str) -> Result<(), AppError> {
-        self.statement(sql).await?;
+        if self.param_types.is_some() {
+            self.types_of(sql, false).await?;
+        } else {
+            self.cached(sql).await?;
+        }
         Ok(())
     }
 
@@ -351,7 +394,6 @@ impl RequestTx {
     }
 
     pub async fn commit(mut self) -> Result<(), AppError> {
-        self.close_statements();
         let conn = self.conn.take().expect("transaction used after it ended");
         conn.batch_execute("COMMIT").await?;
         Ok(())
@@ -360,7 +402,6 @@ impl RequestTx {
     /// Roll back now, so the connection is back in the pool when the caller goes on (a
     /// retry on a one-connection pool would otherwise wait for the rollback of `Drop`).
     async fn rollback(mut self) {
-        self.close_statements();
         if let Some(conn) = self.conn.take() {
             if conn.batch_execute("ROLLBACK").await.is_err() {
                 let _ = Object::take(conn);
@@ -417,9 +458,16 @@ impl RequestTx {
     }
 }
 
+/// `params` paired with their types, for an unnamed statement.
+fn with_types<'a>(
+    params: &[&'a (dyn ToSql + Sync)],
+    types: &[Type],
+) -> Vec<(&'a (dyn ToSql + Sync), Type)> {
+    params.iter().copied().zip(types.iter().cloned()).collect()
+}
+
 impl Drop for RequestTx {
     fn drop(&mut self) {
-        self.close_statements();
         if let Some(conn) = self.conn.take() {
             // Roll back before the connection goes back to the pool. If the runtime is gone
             // the connection is dropped with the task and never reused.

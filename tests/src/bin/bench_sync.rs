@@ -4,8 +4,9 @@
 //! `cargo run --release -p vaidya-tests --bin bench-sync -- [--mutations N] [--clients N] [--pgbouncer]`
 //!
 //! `--pgbouncer`: the server reaches PostgreSQL through a PgBouncer in transaction mode and
-//! prepares its statements per transaction (`Settings::pooled`) instead of caching them per
-//! connection: what a deployment of several instances behind the pooler pays.
+//! sends its statements unnamed with their parameter types (`Settings::pooled`) instead of
+//! caching them per connection: what a deployment of several instances behind the pooler
+//! pays.
 //!
 //! Then the same ingest again with every mutation signed by the desk's device key (proven
 //! authorship, issue 9): the server verifies each signature. Batches are built (and signed)
@@ -66,7 +67,7 @@ async fn main() -> Result<()> {
     println!(
         "server statements: {}",
         if db.pooled {
-            "prepared per transaction, through PgBouncer (transaction mode)"
+            "unnamed, with their parameter types, through PgBouncer (transaction mode)"
         } else {
             "cached per connection, straight to PostgreSQL"
         }
@@ -192,9 +193,41 @@ async fn main() -> Result<()> {
 
     check_careful_run(&desk, &su, push_clinic).await?;
 
+    // REST reads: each request is its own transaction (identity, the read, its audit row),
+    // so a server preparing per transaction behind a pooler pays its prepares on every one.
+    let ids: Vec<Uuid> = su
+        .query(
+            "SELECT id FROM vaidya.patients WHERE clinic_id = $1 LIMIT 4000",
+            &[&push_clinic],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let started = Instant::now();
+    let mut readers = Vec::new();
+    for chunk in ids.chunks(ids.len().div_ceil(8)) {
+        let (desk, chunk) = (desk.clone(), chunk.to_vec());
+        readers.push(tokio::spawn(async move {
+            for id in chunk {
+                let (status, body) = desk
+                    .get(&format!("/v1/clinics/{push_clinic}/patients/{id}"))
+                    .await?;
+                anyhow::ensure!(status.is_success(), "read: {status} {body}");
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    for reader in readers {
+        reader.await??;
+    }
+    let read_secs = started.elapsed().as_secs_f64();
+    let read_rate = ids.len() as f64 / read_secs;
+
     println!("push (HTTP, forced RLS, idempotency record, audit): {pushed} in {push_secs:.2}s = {push_rate:.0} mutations/s (target ≥ 20000) {}",
         if push_rate >= 20_000.0 { "PASS" } else { "MISS" });
     println!("COPY baseline (superuser, no RLS, no HTTP): {copied} in {copy_secs:.2}s = {copy_rate:.0} rows/s");
+    println!("REST read of a patient by id (8 clients; identity, read and audit row per request): {} in {read_secs:.2}s = {read_rate:.0} requests/s", ids.len());
     println!("push, every mutation signed by the pusher: {pushed} in {signed_secs:.2}s = {signed_rate:.0} mutations/s");
     println!("push of a colleague's signed work (verified, applied as the author): {carried} in {carried_secs:.2}s = {carried_rate:.0} mutations/s");
     for (what, rate) in [
