@@ -93,6 +93,7 @@ impl ApiError {
                 ErrorCode::Forbidden => "forbidden",
                 ErrorCode::InvalidSignature => "invalid_signature",
                 ErrorCode::NotFound => "not_found",
+                ErrorCode::MethodNotAllowed => "method_not_allowed",
                 ErrorCode::VersionConflict => "version_conflict",
                 ErrorCode::InvalidState => "invalid_state",
                 ErrorCode::AlreadyExists => "already_exists",

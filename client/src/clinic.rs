@@ -497,11 +497,14 @@ mod tests {
     use super::*;
     use crate::partition::{DataDir, PartitionKey};
 
+    /// A clinic file as a clinician's session has it: with its clinical store.
     fn partition() -> (tempfile::TempDir, ClinicPartition) {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = DataDir::new(dir.path().join("vaidya"));
-        let p =
+        let mut p =
             ClinicPartition::open(&data_dir, Uuid::new_v4(), &PartitionKey::generate()).unwrap();
+        p.open_clinical_store(&crate::partition::ClinicalKey::generate())
+            .unwrap();
         (dir, p)
     }
 

@@ -96,6 +96,11 @@ pub enum PartitionError {
     InvalidValue { field: String, message: String },
     #[error("the server sent data this client cannot store: {0}")]
     InvalidPulled(String),
+    /// A clinical record was to be written or read without the clinical store's key
+    /// (`clinical_store`): this session's member has not given their password here since
+    /// they last signed out, or their role does not read clinical records.
+    #[error("clinical records on this PC are locked for this session")]
+    ClinicalLocked,
     #[error("no {entity} {id} in this partition")]
     NotFound { entity: &'static str, id: Uuid },
     #[error("a stored row could not be read: {0}")]
@@ -126,6 +131,7 @@ impl PartitionError {
             PartitionError::InvalidRow(_) => "partition_invalid_row",
             PartitionError::InvalidPulled(_) => "partition_invalid_pulled",
             PartitionError::NotFound { .. } => "partition_not_found",
+            PartitionError::ClinicalLocked => "clinical_locked",
             PartitionError::Io(_) => "partition_io",
             PartitionError::Sqlite(_) => "partition_sqlite",
         }

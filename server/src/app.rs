@@ -309,12 +309,14 @@ pub fn router(app: App) -> Router {
         .route(
             "/clinics/{clinic_id}/conflicts/{id}/resolve",
             post(crate::sync::conflicts::resolve_handler),
-        );
+        )
+        .method_not_allowed_fallback(method_not_allowed);
 
     Router::new()
         .nest("/v1", v1)
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { crate::http::AppError::not_found() })
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A bug that panics answers like any internal error (JSON `internal`, logged with
         // its cause), never by dropping the connection; its transaction rolls back.
@@ -341,6 +343,15 @@ pub fn router(app: App) -> Router {
         .layer(RequestDecompressionLayer::new().pass_through_unaccepted(true))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// A known address with another method: the same JSON error body as every other answer
+/// (axum's own 405 has none).
+async fn method_not_allowed() -> crate::http::AppError {
+    crate::http::AppError::client(
+        vaidya_shared::ErrorCode::MethodNotAllowed,
+        "This address does not take that method.",
+    )
 }
 
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {

@@ -31,6 +31,8 @@ pub enum ErrorCode {
     InvalidSignature,
     /// No such row in a clinic the caller may see (also: another clinic's row).
     NotFound,
+    /// The address exists but does not take this HTTP method.
+    MethodNotAllowed,
     /// The row changed since the version the client based its edit on.
     VersionConflict,
     /// The action is not allowed in the row's current state (editing a signed note …).
@@ -58,6 +60,7 @@ impl ErrorCode {
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::Forbidden | ErrorCode::InvalidSignature => 403,
             ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::VersionConflict | ErrorCode::InvalidState | ErrorCode::AlreadyExists => 409,
             ErrorCode::UpgradeRequired => 426,
             ErrorCode::Internal => 500,

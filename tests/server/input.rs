@@ -203,6 +203,33 @@ pub async fn malformed_input_gets_stable_codes(h: Arc<Harness>) -> Result<()> {
             StatusCode::NOT_FOUND,
             "not_found",
         ),
+        (
+            "a known address with another method",
+            Method::DELETE,
+            patients.clone(),
+            "application/json",
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "a method the sync push does not take",
+            Method::GET,
+            format!("/v1/clinics/{k}/sync/push"),
+            "application/json",
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "another method on the health check",
+            Method::POST,
+            "/health".into(),
+            "application/json",
+            vec![],
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
     ];
     for (name, method, path, ct, body, status, code) in cases {
         let (got, body) = desk.send_raw(method, &path, ct, body).await?;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use vaidya_client::credentials::ActiveSession;
 use vaidya_client::partition::{ClinicPartition, ClinicalKey, PasswordKey};
 use vaidya_client::session::Client;
 use vaidya_shared::api::{
@@ -19,14 +18,12 @@ use crate::check;
 use crate::round_trip::{consultation_invoice, new_patient, revoke_member};
 use crate::support::{keyring, Device};
 
-/// The member `person` takes the PC without the network (their session, lease and key are
-/// in the keyring from this morning's online sign-in).
-fn take_the_pc_offline(d: &mut Device, person: &Person) -> Result<()> {
-    d.config.credentials.set_active(&ActiveSession {
-        server: d.config.server.clone(),
-        user_id: person.id,
-    })?;
-    d.client = Some(Client::start_offline(d.config.clone())?);
+/// The member `person` takes the PC without the network: they sign in with their password
+/// (their lease and password verifier are in the keyring from this morning's online
+/// sign-in), which also opens the clinical store for a clinician.
+async fn take_the_pc_offline(d: &mut Device, person: &Person) -> Result<()> {
+    d.client =
+        Some(Client::sign_in_offline(d.config.clone(), &person.email, &person.password).await?);
     Ok(())
 }
 
@@ -46,7 +43,7 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
     d.sign_in(desk).await?;
     // The line drops. The doctor sees a patient at the desk's PC.
     d.proxy.set_online(false);
-    take_the_pc_offline(&mut d, doctor)?;
+    take_the_pc_offline(&mut d, doctor).await?;
     let mut engine = d.engine(clinic, 3)?;
     let mut c = d.clinic(&mut engine)?;
     let patient = c.register_patient(new_patient("Sunita Deshmukh", "9822000031"))?;
@@ -81,7 +78,7 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
 
     // The desk takes the PC back, still offline, registers a walk-in and bills the
     // doctor's patient.
-    take_the_pc_offline(&mut d, desk)?;
+    take_the_pc_offline(&mut d, desk).await?;
     let mut engine = d.engine(clinic, 3)?;
     let mut c = d.clinic(&mut engine)?;
     let walk_in = c.register_patient(new_patient("Walk In", "9822000032"))?;
@@ -110,16 +107,44 @@ pub async fn a_shared_pcs_offline_day_keeps_each_authors_work(h: Arc<Harness>) -
         "whose work is waiting: {waiting:?}"
     );
 
-    // The line returns; the desk's session syncs everyone's work.
+    // The line returns; the desk's session syncs everyone's work it may carry: the
+    // doctor's registration and its own three. The doctor's note, its signature and the
+    // prescription are sealed under the clinical store's key, which the desk's session
+    // does not hold: they wait for a clinician's sync.
     d.proxy.set_online(true);
+    drop(engine);
+    // A session opened offline with a password has no server session: with the line back,
+    // the desk signs in again (the status bar asks), and its sync carries the work.
+    d.sign_in(desk).await?;
+    let mut engine = d.engine(clinic, 3)?;
     let report = engine.sync().await?;
     check!(
-        report.applied == 7 && report.rejected == 0,
-        "the doctor's four changes and the desk's three, all applied: {report:?} {:?}",
+        report.applied == 4 && report.rejected == 0,
+        "the doctor's registration and the desk's three applied: {report:?} {:?}",
         engine.partition().rejected_changes()?
+    );
+    check!(
+        engine
+            .partition()
+            .outbox()?
+            .iter()
+            .filter(|e| e.is_sealed())
+            .count()
+            == 3,
+        "the doctor's three clinical changes wait, sealed from the desk"
     );
     // A second sync uploads nothing again (each read was recorded once).
     engine.sync().await?;
+    drop(engine);
+    // The doctor comes back to the PC and syncs the rest.
+    d.sign_in(doctor).await?;
+    let mut engine = d.engine(clinic, 3)?;
+    let report = engine.sync().await?;
+    check!(
+        report.applied == 3 && report.rejected == 0,
+        "the doctor's note, signature and prescription applied: {report:?}"
+    );
+    drop(engine);
 
     let api = server
         .client()
@@ -223,13 +248,13 @@ pub async fn revoking_one_member_keeps_the_others_work(h: Arc<Harness>) -> Resul
 
     // Offline: the nurse registers a patient, the doctor writes a note for another.
     d.proxy.set_online(false);
-    take_the_pc_offline(&mut d, nurse)?;
+    take_the_pc_offline(&mut d, nurse).await?;
     let mut engine = d.engine(clinic, 3)?;
     let nurses = d
         .clinic(&mut engine)?
         .register_patient(new_patient("Nurse Entered", "9822000033"))?;
     drop(engine);
-    take_the_pc_offline(&mut d, doctor)?;
+    take_the_pc_offline(&mut d, doctor).await?;
     let mut engine = d.engine(clinic, 3)?;
     let mut c = d.clinic(&mut engine)?;
     let patient = c.register_patient(new_patient("Doctor Seen", "9822000034"))?;
@@ -619,7 +644,7 @@ pub async fn revoking_a_doctor_removes_what_only_clinicians_could_read(
     d.engine(clinic, 3)?.sync().await?;
     // Offline, the front desk registers a walk-in.
     d.proxy.set_online(false);
-    take_the_pc_offline(&mut d, desk)?;
+    take_the_pc_offline(&mut d, desk).await?;
     let mut engine = d.engine(clinic, 3)?;
     let walk_in = d
         .clinic(&mut engine)?
@@ -636,6 +661,10 @@ pub async fn revoking_a_doctor_removes_what_only_clinicians_could_read(
     check!(
         partition.get_encounter(note)?.is_none(),
         "the note only a clinician could read left the file"
+    );
+    check!(
+        !d.config.data_dir.clinical_store_file(clinic).exists(),
+        "the clinical store left with the only clinician who could open it"
     );
     // The clinicians' pull cursor went with the rows it vouched for (a doctor who signs in
     // here later pulls the notes afresh); the front desk's stays.

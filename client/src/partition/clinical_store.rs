@@ -28,6 +28,7 @@ use std::fs;
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, CHACHA20_POLY1305, NONCE_LEN};
+use ring::hkdf::{Salt, HKDF_SHA256};
 use rusqlite::{params, ErrorCode, OptionalExtension};
 use uuid::Uuid;
 
@@ -133,6 +134,46 @@ impl ClinicalKey {
 
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// The AEAD key that seals pending clinical changes in the outbox: derived from the
+    /// store key (HKDF-SHA256), never the SQLCipher key itself.
+    fn outbox_key(&self) -> LessSafeKey {
+        let prk = Salt::new(HKDF_SHA256, b"vaidya clinical store v1").extract(&self.0);
+        let okm = prk
+            .expand(&[b"outbox seal"], &CHACHA20_POLY1305)
+            .expect("HKDF yields a key of the AEAD's length");
+        LessSafeKey::new(UnboundKey::from(okm))
+    }
+
+    /// `plain` sealed with ChaCha20-Poly1305, bound to `context` (a mutation id).
+    pub(crate) fn seal(&self, plain: &[u8], context: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let mut data = plain.to_vec();
+        self.outbox_key()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context),
+                &mut data,
+            )
+            .expect("sealing cannot fail");
+        [nonce.as_slice(), &data].concat()
+    }
+
+    /// What [`seal`](Self::seal) sealed under this key and `context`, else `None`.
+    pub(crate) fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, data) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut data = data.to_vec();
+        let plain = self
+            .outbox_key()
+            .open_in_place(nonce, Aad::from(context), &mut data)
+            .ok()?;
+        Some(plain.to_vec())
     }
 }
 
@@ -321,6 +362,7 @@ impl ClinicPartition {
         tx.commit()?;
         drop_scratch_tables(&self.conn)?;
         self.clinical = Some(key.clone());
+        self.seal_plain_clinical_entries()?;
         Ok(())
     }
 

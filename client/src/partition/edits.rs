@@ -103,8 +103,8 @@ impl ClinicPartition {
         if let Some(author) = &self.author {
             author.sign(self.clinic_id, &mut mutation);
         }
-        append(&tx, &mutation)?;
-        let entry = super::outbox::entry(&tx, mutation.mutation_id)?;
+        append(&tx, &mutation, self.clinical.as_ref())?;
+        let entry = super::outbox::entry(&tx, mutation.mutation_id, self.clinical.as_ref())?;
         tx.commit()?;
         Ok(entry)
     }
@@ -559,7 +559,7 @@ impl ClinicPartition {
         if let Some(author) = &self.author {
             author.sign(self.clinic_id, &mut m);
         }
-        append(&tx, &m)?;
+        append(&tx, &m, self.clinical.as_ref())?;
         tx.commit()?;
         Ok(invoice)
     }
@@ -720,7 +720,7 @@ impl ClinicPartition {
         if let Some(author) = &self.author {
             author.sign(self.clinic_id, &mut m);
         }
-        append(&tx, &m)?;
+        append(&tx, &m, self.clinical.as_ref())?;
         tx.commit()?;
         Ok(invoice)
     }
@@ -750,8 +750,8 @@ impl ClinicPartition {
             "DELETE FROM outbox WHERE state = 'conflict' AND conflict_id = ?1",
             [conflict_id.to_string()],
         )?;
-        append(&tx, &m)?;
-        let entry = super::outbox::entry(&tx, m.mutation_id)?;
+        append(&tx, &m, self.clinical.as_ref())?;
+        let entry = super::outbox::entry(&tx, m.mutation_id, self.clinical.as_ref())?;
         tx.commit()?;
         Ok(entry)
     }

@@ -13,7 +13,67 @@ use uuid::Uuid;
 pub use vaidya_shared::sync::{EntityKind, Mutation, Operation};
 
 use super::sql::{enum_at, json_at, now, opt_json_at, opt_uuid_at, ts, ts_at, uuid_at};
-use super::{ClinicPartition, PartitionError};
+use super::{ClinicPartition, ClinicalKey, PartitionError};
+use vaidya_shared::rules::permissions::{in_clinical_store, Resource};
+
+/// Whether a change to `entity` keeps its values sealed under the clinical store's key
+/// (see `clinical_store`): the records only clinicians read.
+pub(crate) fn is_sealed_entity(entity: EntityKind) -> bool {
+    in_clinical_store(Resource::from(entity))
+}
+
+/// An outbox entry's `data`, `changes` and `sealed` columns.
+pub(crate) type PayloadColumns = (Option<String>, String, Option<Vec<u8>>);
+
+/// The `data`, `changes` and `sealed` columns that store `m`: for a clinical record, its
+/// values sealed under `key` (and none without it: `ClinicalLocked`); otherwise as JSON.
+pub(crate) fn payload_columns(
+    m: &Mutation,
+    key: Option<&ClinicalKey>,
+) -> Result<PayloadColumns, PartitionError> {
+    if !is_sealed_entity(m.entity) {
+        return Ok((
+            m.data.as_ref().map(Value::to_string),
+            Value::Object(m.changes.clone()).to_string(),
+            None,
+        ));
+    }
+    let key = key.ok_or(PartitionError::ClinicalLocked)?;
+    let plain = serde_json::json!({"data": m.data, "changes": m.changes}).to_string();
+    Ok((
+        None,
+        "{}".to_owned(),
+        Some(key.seal(plain.as_bytes(), m.mutation_id.as_bytes())),
+    ))
+}
+
+/// Opens a sealed entry's values with `key`; an entry this session cannot open stays
+/// sealed (`OutboxEntry::is_sealed`), its values absent.
+pub(crate) fn unseal(
+    entry: &mut OutboxEntry,
+    key: Option<&ClinicalKey>,
+) -> Result<(), PartitionError> {
+    let (Some(blob), Some(key)) = (&entry.sealed, key) else {
+        return Ok(());
+    };
+    let id = entry.mutation.mutation_id;
+    let plain = key.open(blob, id.as_bytes()).ok_or_else(|| {
+        PartitionError::InvalidRow(format!(
+            "the sealed change {id} does not open with this file's clinical key"
+        ))
+    })?;
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        data: Option<Value>,
+        changes: Map<String, Value>,
+    }
+    let payload: Payload =
+        serde_json::from_slice(&plain).map_err(|e| PartitionError::InvalidRow(e.to_string()))?;
+    entry.mutation.data = payload.data;
+    entry.mutation.changes = payload.changes;
+    entry.sealed = None;
+    Ok(())
+}
 
 pub(crate) fn operation_str(op: Operation) -> &'static str {
     match op {
@@ -163,12 +223,23 @@ pub struct OutboxEntry {
     /// The server's conflict inbox entry, for entries in [`OutboxState::Conflict`].
     pub conflict_id: Option<Uuid>,
     pub state: OutboxState,
+    /// A clinical change's values, still sealed: this session has no clinical store key,
+    /// so `mutation.data` and `mutation.changes` are absent (see [`is_sealed`](Self::is_sealed)).
+    pub(crate) sealed: Option<Vec<u8>>,
+}
+
+impl OutboxEntry {
+    /// Whether the change's values are sealed from this session (a clinician's change seen
+    /// by a session without the clinical store key): never pushed or shown by it.
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.is_some()
+    }
 }
 
 pub(crate) const COLUMNS: &str =
     "seq, mutation_id, entity, entity_id, operation, base_version, parent_id, data, changes, \
      made_at, created_at, attempts, error_code, last_error, conflict_id, state, error_field, \
-     author";
+     author, sealed";
 
 pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     let data: Option<String> = row.get(7)?;
@@ -200,23 +271,38 @@ pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Outbox
         conflict_id: opt_uuid_at(row, 14)?,
         state: enum_at(row, 15, OutboxState::parse)?,
         error_field: row.get(16)?,
+        sealed: row.get(18)?,
     })
 }
 
-/// One entry by its mutation id (the one just appended, without reading the whole outbox).
-pub(crate) fn entry(conn: &Connection, mutation_id: Uuid) -> Result<OutboxEntry, PartitionError> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM outbox WHERE mutation_id = ?1"
-    ))?
-    .query_row([mutation_id.to_string()], entry_from_row)
-    .optional()?
-    .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))
+/// One entry by its mutation id (the one just appended, without reading the whole outbox),
+/// opened with `key` when sealed.
+pub(crate) fn entry(
+    conn: &Connection,
+    mutation_id: Uuid,
+    key: Option<&ClinicalKey>,
+) -> Result<OutboxEntry, PartitionError> {
+    let mut entry = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE mutation_id = ?1"
+        ))?
+        .query_row([mutation_id.to_string()], entry_from_row)
+        .optional()?
+        .ok_or(PartitionError::InvalidMutation("entry vanished".to_owned()))?;
+    unseal(&mut entry, key)?;
+    Ok(entry)
 }
 
 /// Appends one entry at the end of the outbox. Runs inside the caller's transaction. The
-/// mutation is stored as given, its authorship included (see [`ClinicPartition::sign`]).
-pub(crate) fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, PartitionError> {
+/// mutation is stored as given, its authorship included (see [`ClinicPartition::sign`]); a
+/// clinical record's values sealed under `key` ([`payload_columns`]).
+pub(crate) fn append(
+    conn: &Connection,
+    mutation: &Mutation,
+    key: Option<&ClinicalKey>,
+) -> Result<i64, PartitionError> {
     check_mutation(mutation)?;
+    let (data, changes, sealed) = payload_columns(mutation, key)?;
     let author = mutation
         .author
         .as_ref()
@@ -225,9 +311,9 @@ pub(crate) fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, Part
         .map_err(|e| PartitionError::InvalidMutation(e.to_string()))?;
     let result = conn.query_row(
         "INSERT INTO outbox (mutation_id, seq, entity, entity_id, operation, base_version,
-                             parent_id, data, changes, made_at, created_at, author)
+                             parent_id, data, changes, made_at, created_at, author, sealed)
          VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM outbox), ?2, ?3, ?4, ?5, ?6, ?7,
-                 ?8, ?9, ?10, ?11)
+                 ?8, ?9, ?10, ?11, ?12)
          RETURNING seq",
         params![
             mutation.mutation_id.to_string(),
@@ -236,11 +322,12 @@ pub(crate) fn append(conn: &Connection, mutation: &Mutation) -> Result<i64, Part
             operation_str(mutation.op),
             mutation.base_version,
             mutation.parent_id.map(|p| p.to_string()),
-            mutation.data.as_ref().map(Value::to_string),
-            Value::Object(mutation.changes.clone()).to_string(),
+            data,
+            changes,
             ts(&mutation.made_at),
             now(),
             author,
+            sealed,
         ],
         |row| row.get(0),
     );
@@ -304,23 +391,79 @@ impl ClinicPartition {
         }
     }
 
-    /// The whole outbox, oldest first, whatever the state.
+    /// The whole outbox, oldest first, whatever the state; clinical changes opened when
+    /// this session holds the clinical store key, else left sealed.
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!("SELECT {COLUMNS} FROM outbox ORDER BY seq"))?;
         let rows = stmt.query_map([], entry_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut entries: Vec<OutboxEntry> = rows.collect::<Result<_, _>>()?;
+        for entry in &mut entries {
+            unseal(entry, self.clinical.as_ref())?;
+        }
+        Ok(entries)
     }
 
     /// Entries to push next, oldest first: pending and failed ones (conflicts wait for a
-    /// person, rejected ones for a fix).
+    /// person, rejected ones for a fix). A session without the clinical store key skips
+    /// clinicians' sealed changes: a clinician's sync carries them. (Nothing else depends
+    /// on them: clinical records refer to patients and appointments, never the reverse.)
     pub fn pushable_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE state IN ('pending', 'failed') ORDER BY seq LIMIT ?1"
+            "SELECT {COLUMNS} FROM outbox WHERE state IN ('pending', 'failed')
+               AND (sealed IS NULL OR ?2) ORDER BY seq LIMIT ?1"
         ))?;
-        let rows = stmt.query_map([limit.max(0)], entry_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = stmt.query_map(
+            params![limit.max(0), self.clinical.is_some()],
+            entry_from_row,
+        )?;
+        let mut entries: Vec<OutboxEntry> = rows.collect::<Result<_, _>>()?;
+        for entry in &mut entries {
+            unseal(entry, self.clinical.as_ref())?;
+        }
+        Ok(entries)
+    }
+
+    /// Seals the clinical changes still stored in the clear (written before the outbox
+    /// sealed them, schema 19): run when a clinician opens the clinical store.
+    pub(crate) fn seal_plain_clinical_entries(&mut self) -> Result<(), PartitionError> {
+        let kinds: Vec<&str> = EntityKind::ALL
+            .into_iter()
+            .filter(|k| is_sealed_entity(*k))
+            .map(EntityKind::as_str)
+            .collect();
+        let plain: Vec<OutboxEntry> = {
+            let mut stmt = self.conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM outbox WHERE sealed IS NULL
+                   AND entity IN (SELECT value FROM json_each(?1))"
+            ))?;
+            let rows = stmt.query_map(
+                [serde_json::to_string(&kinds).expect("names serialize")],
+                entry_from_row,
+            )?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if plain.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for entry in &plain {
+            let (data, changes, sealed) = payload_columns(&entry.mutation, self.clinical.as_ref())?;
+            tx.execute(
+                "UPDATE outbox SET data = ?2, changes = ?3, sealed = ?4 WHERE mutation_id = ?1",
+                params![
+                    entry.mutation.mutation_id.to_string(),
+                    data,
+                    changes,
+                    sealed
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Number of entries the server has not acknowledged. "Synced" only when this is 0.
@@ -397,6 +540,9 @@ impl ClinicPartition {
         let Some(entry) = entry else {
             return Ok(false);
         };
+        if entry.is_sealed() && self.clinical.is_none() {
+            return Err(PartitionError::ClinicalLocked);
+        }
         tx.execute(
             "DELETE FROM outbox WHERE mutation_id = ?1",
             [mutation_id.to_string()],

@@ -452,6 +452,13 @@ CREATE TABLE clinical_key_wraps (
     wrapped BLOB NOT NULL
 );
 "#,
+    // 18 → 19: a pending change to a clinical record keeps its values sealed under the
+    // clinical store's key (`clinical_store`), its `data` NULL and `changes` empty here, so
+    // the outbox of a shared PC shows no clinical text to a session without that key.
+    // Entries written before are sealed when a clinician next opens the store.
+    r#"
+ALTER TABLE outbox ADD COLUMN sealed BLOB;
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.

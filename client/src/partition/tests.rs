@@ -698,15 +698,41 @@ fn clinical_rows_are_on_disk_only_under_the_clinical_stores_key() {
         created_at: at(10, 0),
         updated_at: at(10, 0),
     };
-    doctor
-        .commit_local(Some(&note), None, &create(EntityKind::Encounter, note.id))
-        .unwrap();
+    let mut change = create(EntityKind::Encounter, note.id);
+    change.data = Some(json!({"notes": "Suspected tuberculosis"}));
+    doctor.commit_local(Some(&note), None, &change).unwrap();
     drop(doctor);
 
     // The front desk's session: everything it holds is the clinic file's key.
     let mut desk = f.open_without_clinical();
     assert!(!desk.clinical_store_open());
     assert_eq!(desk.get_encounter(note.id).unwrap(), None);
+    // The pending change is in the clinic file's outbox, its values sealed: the desk sees
+    // that it waits, never what it says, and does not push it.
+    let (data, changes, sealed): (Option<String>, String, Option<Vec<u8>>) = desk
+        .conn
+        .query_row(
+            "SELECT data, changes, sealed FROM outbox WHERE entity = 'encounter'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((data, changes.as_str()), (None, "{}"));
+    let sealed = sealed.expect("sealed values");
+    assert!(!sealed.windows(10).any(|w| w == b"tuberculos"));
+    let seen = desk.outbox().unwrap();
+    assert!(seen.len() == 1 && seen[0].is_sealed() && seen[0].mutation.data.is_none());
+    assert!(desk.pushable_outbox(10).unwrap().is_empty());
+    assert!(desk.rejected_changes().unwrap().is_empty());
+    // Nor can the desk's session write a clinical record.
+    let err = desk
+        .commit_local(
+            Some(&note),
+            None,
+            &create(EntityKind::Encounter, Uuid::new_v4()),
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "clinical_locked");
     let in_file: i64 = desk
         .conn
         .query_row(
@@ -729,11 +755,21 @@ fn clinical_rows_are_on_disk_only_under_the_clinical_stores_key() {
     assert!(!bytes.windows(10).any(|w| w == b"tuberculos"));
     drop(desk);
 
-    // A clinician's session opens it with the store's key.
+    // A clinician's session opens it with the store's key, and pushes the change whole.
     let doctor = f.open();
     assert_eq!(
         doctor.get_encounter(note.id).unwrap().map(|n| n.notes),
         Some("Suspected tuberculosis".to_owned())
+    );
+    let pushable = doctor.pushable_outbox(10).unwrap();
+    assert!(pushable.len() == 1 && !pushable[0].is_sealed());
+    assert_eq!(
+        pushable[0]
+            .mutation
+            .data
+            .as_ref()
+            .map(|d| d["notes"].clone()),
+        Some(json!("Suspected tuberculosis"))
     );
     // The clinician's pull cursor is kept in the store, beside the rows it vouches for.
     let mut doctor = doctor;

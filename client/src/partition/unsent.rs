@@ -21,7 +21,8 @@ use vaidya_shared::ApiError;
 use super::cache::{add_refetch, remove_row, table, Cached, CachedRow};
 use super::local_reads::ReadAction;
 use super::outbox::{
-    cache_target, entry_from_row, EntityKind, Mutation, Operation, OutboxEntry, COLUMNS,
+    cache_target, entry_from_row, payload_columns, unseal, EntityKind, Mutation, Operation,
+    OutboxEntry, COLUMNS,
 };
 use super::sql::{now, opt_uuid_at, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
@@ -258,8 +259,9 @@ impl Drop for Immediate<'_> {
 
 impl ClinicPartition {
     /// The rejected change with this mutation id, if there is one.
+    /// A clinician's sealed change is `ClinicalLocked` to a session without the key.
     pub fn rejected_entry(&self, mutation_id: Uuid) -> Result<Option<OutboxEntry>, PartitionError> {
-        Ok(self
+        let Some(mut entry) = self
             .conn
             .query_row(
                 &format!(
@@ -268,7 +270,15 @@ impl ClinicPartition {
                 [mutation_id.to_string()],
                 entry_from_row,
             )
-            .optional()?)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        unseal(&mut entry, self.clinical.as_ref())?;
+        if entry.is_sealed() {
+            return Err(PartitionError::ClinicalLocked);
+        }
+        Ok(Some(entry))
     }
 
     /// The cached entity a change is about, as JSON, without recording a read.
@@ -422,7 +432,13 @@ impl ClinicPartition {
                 "SELECT {COLUMNS} FROM outbox WHERE state = 'rejected' ORDER BY seq"
             ))?;
             let rows = stmt.query_map([], entry_from_row)?;
-            rows.collect::<Result<_, _>>()?
+            let mut entries: Vec<OutboxEntry> = rows.collect::<Result<_, _>>()?;
+            for entry in &mut entries {
+                unseal(entry, self.clinical.as_ref())?;
+            }
+            // A clinician's sealed change is theirs (or a colleague clinician's) to fix.
+            entries.retain(|e| !e.is_sealed());
+            entries
         };
         let changes: Vec<UnsentChange> = entries
             .into_iter()
@@ -459,29 +475,32 @@ impl ClinicPartition {
             .map(|f| (f.name, f.value))
             .collect();
         self.overlay_cached(&corrected, &values)?;
+        let (data, changes, sealed) = payload_columns(&corrected, self.clinical.as_ref())?;
         self.conn.execute(
             "UPDATE outbox SET mutation_id = ?2, data = ?3, changes = ?4, state = 'pending',
                                attempts = 0, error_code = NULL, last_error = NULL,
-                               error_field = NULL, conflict_id = NULL, author = ?5
+                               error_field = NULL, conflict_id = NULL, author = ?5, sealed = ?6
              WHERE mutation_id = ?1",
             params![
                 mutation_id.to_string(),
                 corrected.mutation_id.to_string(),
-                corrected.data.as_ref().map(Value::to_string),
-                Value::Object(corrected.changes.clone()).to_string(),
+                data,
+                changes,
                 corrected
                     .author
                     .as_ref()
                     .map(serde_json::to_string)
                     .transpose()
                     .map_err(|e| PartitionError::InvalidMutation(e.to_string()))?,
+                sealed,
             ],
         )?;
-        let stored = self.conn.query_row(
+        let mut stored = self.conn.query_row(
             &format!("SELECT {COLUMNS} FROM outbox WHERE mutation_id = ?1"),
             [corrected.mutation_id.to_string()],
             entry_from_row,
         )?;
+        unseal(&mut stored, self.clinical.as_ref())?;
         tx.commit()?;
         Ok(stored)
     }

@@ -728,7 +728,7 @@ state_code: string, address: string, };
 /**
  * Machine-readable error code. Serialized in snake_case; never renamed once shipped.
  */
-export type ErrorCode = "malformed_body" | "invalid_field" | "invalid_parameter" | "body_too_large" | "unauthenticated" | "invalid_credentials" | "too_many_attempts" | "forbidden" | "invalid_signature" | "not_found" | "version_conflict" | "invalid_state" | "already_exists" | "upgrade_required" | "internal" | "retry_later";
+export type ErrorCode = "malformed_body" | "invalid_field" | "invalid_parameter" | "body_too_large" | "unauthenticated" | "invalid_credentials" | "too_many_attempts" | "forbidden" | "invalid_signature" | "not_found" | "method_not_allowed" | "version_conflict" | "invalid_state" | "already_exists" | "upgrade_required" | "internal" | "retry_later";
 
 /**
  * The body of every error response.

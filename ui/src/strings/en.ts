@@ -576,6 +576,8 @@ export const en = {
       // `forbidden` is not here: the shared permission table words each refusal ("A nurse
       // may not add invoices in this clinic."), and the UI shows those words.
       retry_later: "The server is busy. Your work is kept and will be sent again in a moment.",
+      clinical_locked:
+        "Clinical records on this PC open only with your password: sign out and sign in again to work on them.",
       not_found: "Not found. It may have been removed, or belongs to another clinic.",
       version_conflict: "Someone changed this record meanwhile. It was reloaded; please check and save again.",
       invalid_state: "This record can no longer be changed in this way.",
