@@ -103,6 +103,17 @@ CREATE TABLE {s}.prescription_items (
 CREATE INDEX {s}.prescription_items_prescription ON prescription_items (prescription_id, position);
 "#;
 
+/// The values of conflicts about the store's records (version 2): the conflict inbox row
+/// stays in the clinic file (every member sees that a conflict exists and its state), its
+/// two values only here.
+const CONFLICT_VALUES_SQL: &str = r#"
+CREATE TABLE {s}.conflict_values (
+    id           TEXT PRIMARY KEY NOT NULL,
+    local_value  TEXT CHECK (local_value IS NULL OR json_valid(local_value)),
+    server_value TEXT CHECK (server_value IS NULL OR json_valid(server_value))
+);
+"#;
+
 /// The store's own small key/value state: the pull cursor of the sessions that open it.
 const SYNC_STATE_SQL: &str = r#"
 CREATE TABLE clinical.sync_state (
@@ -112,7 +123,7 @@ CREATE TABLE clinical.sync_state (
 "#;
 
 /// The store's schema versions (`PRAGMA clinical.user_version`), like the clinic file's.
-const STORE_VERSION: i64 = 1;
+const STORE_VERSION: i64 = 2;
 
 /// The 32-byte raw SQLCipher key of a clinical store. Its `Debug` never shows the bytes.
 #[derive(Clone, PartialEq, Eq)]
@@ -281,12 +292,13 @@ impl DataDir {
 /// Empty scratch tables of the store's shape in `temp` (in memory), for a connection
 /// without the store: see the module notes.
 pub(crate) fn create_scratch_tables(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(&TABLES_SQL.replace("{s}", "temp"))
+    conn.execute_batch(&TABLES_SQL.replace("{s}", "temp"))?;
+    conn.execute_batch(&CONFLICT_VALUES_SQL.replace("{s}", "temp"))
 }
 
 fn drop_scratch_tables(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     // Children first: they reference their parents.
-    for table in TABLES {
+    for table in TABLES.iter().chain(&["conflict_values"]) {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS temp.{table}"))?;
     }
     Ok(())
@@ -357,12 +369,18 @@ impl ClinicPartition {
         if version < 1 {
             tx.execute_batch(&TABLES_SQL.replace("{s}", SCHEMA))?;
             tx.execute_batch(SYNC_STATE_SQL)?;
+        }
+        if version < 2 {
+            tx.execute_batch(&CONFLICT_VALUES_SQL.replace("{s}", SCHEMA))?;
+        }
+        if version < STORE_VERSION {
             tx.pragma_update(Some(SCHEMA), "user_version", STORE_VERSION)?;
         }
         tx.commit()?;
         drop_scratch_tables(&self.conn)?;
         self.clinical = Some(key.clone());
         self.seal_plain_clinical_entries()?;
+        self.move_clinical_conflict_values()?;
         Ok(())
     }
 

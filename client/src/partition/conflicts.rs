@@ -11,7 +11,7 @@ use uuid::Uuid;
 use vaidya_shared::sync::{ConflictKind as WireConflictKind, ConflictRecord};
 
 use super::cache::{Cached, CachedRow};
-use super::outbox::EntityKind;
+use super::outbox::{is_sealed_entity, EntityKind};
 use super::sql::{enum_at, now, opt_ts_at, to_json, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
@@ -98,11 +98,47 @@ pub struct Conflict {
     pub device: Option<String>,
 }
 
-const COLUMNS: &str = "id, entity, entity_id, field, local_value, server_value, kind, \
-                       created_at, resolved_at, user_id, device";
+/// A conflict's columns, its values from the clinical store for a clinical record (see
+/// [`store_values`]).
+const COLUMNS: &str = "c.id, c.entity, c.entity_id, c.field, \
+                       coalesce(c.local_value, v.local_value), \
+                       coalesce(c.server_value, v.server_value), c.kind, \
+                       c.created_at, c.resolved_at, c.user_id, c.device";
+
+/// The conflicts with their values wherever they are kept.
+const FROM: &str = "conflicts c LEFT JOIN conflict_values v ON v.id = c.id";
+
+/// The two values of a conflict as the clinic file keeps them: a clinical record's go to
+/// the clinical store (`conflict_values`, in the store, or in memory for a session without
+/// it), and the file keeps NULL in their place. Returns the file's two columns.
+fn store_values(
+    conn: &Connection,
+    id: Uuid,
+    entity: EntityKind,
+    local: Option<String>,
+    server: Option<String>,
+) -> rusqlite::Result<(Option<String>, Option<String>)> {
+    if !is_sealed_entity(entity) {
+        return Ok((local, server));
+    }
+    conn.prepare_cached(
+        "INSERT INTO conflict_values (id, local_value, server_value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET local_value = excluded.local_value,
+                                        server_value = excluded.server_value",
+    )?
+    .execute(params![id.to_string(), local, server])?;
+    Ok((None, None))
+}
 
 /// Stores (or updates) a conflict of the server's inbox under the server's id.
 pub(crate) fn upsert_record(conn: &Connection, record: &ConflictRecord) -> rusqlite::Result<()> {
+    let (local, server) = store_values(
+        conn,
+        record.id,
+        record.entity,
+        Some(to_json(&record.client_value)?),
+        Some(to_json(&record.server_value)?),
+    )?;
     conn.execute(
         "INSERT INTO conflicts (id, entity, entity_id, field, local_value, server_value, kind,
                                 created_at, resolved_at, user_id, device)
@@ -118,8 +154,8 @@ pub(crate) fn upsert_record(conn: &Connection, record: &ConflictRecord) -> rusql
             record.entity.as_str(),
             record.entity_id.to_string(),
             record.field,
-            to_json(&record.client_value)?,
-            to_json(&record.server_value)?,
+            local,
+            server,
             ConflictKind::from(record.kind).as_str(),
             super::sql::ts(&record.created_at),
             record.resolved_at.as_ref().map(super::sql::ts),
@@ -137,6 +173,19 @@ pub(crate) fn note_push_conflict(
     id: Uuid,
     conflict: &NewConflict,
 ) -> rusqlite::Result<()> {
+    let known: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM conflicts WHERE id = ?1)")?
+        .query_row([id.to_string()], |r| r.get(0))?;
+    if known {
+        return Ok(());
+    }
+    let (local, server) = store_values(
+        conn,
+        id,
+        conflict.entity,
+        conflict.local_value.as_ref().map(to_json).transpose()?,
+        conflict.server_value.as_ref().map(to_json).transpose()?,
+    )?;
     conn.execute(
         "INSERT INTO conflicts (id, entity, entity_id, field, local_value, server_value, kind,
                                 created_at)
@@ -147,8 +196,8 @@ pub(crate) fn note_push_conflict(
             conflict.entity.as_str(),
             conflict.entity_id.to_string(),
             conflict.field,
-            conflict.local_value.as_ref().map(to_json).transpose()?,
-            conflict.server_value.as_ref().map(to_json).transpose()?,
+            local,
+            server,
             conflict.kind.as_str(),
             now(),
         ],
@@ -188,6 +237,13 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Conflict> {
 impl ClinicPartition {
     pub fn record_conflict(&mut self, conflict: &NewConflict) -> Result<Conflict, PartitionError> {
         let id = Uuid::now_v7();
+        let (local, server) = store_values(
+            &self.conn,
+            id,
+            conflict.entity,
+            conflict.local_value.as_ref().map(to_json).transpose()?,
+            conflict.server_value.as_ref().map(to_json).transpose()?,
+        )?;
         self.conn.execute(
             "INSERT INTO conflicts (id, entity, entity_id, field, local_value, server_value,
                                     kind, created_at)
@@ -197,35 +253,70 @@ impl ClinicPartition {
                 conflict.entity.as_str(),
                 conflict.entity_id.to_string(),
                 conflict.field,
-                conflict.local_value.as_ref().map(to_json).transpose()?,
-                conflict.server_value.as_ref().map(to_json).transpose()?,
+                local,
+                server,
                 conflict.kind.as_str(),
                 now(),
             ],
         )?;
         Ok(self.conn.query_row(
-            &format!("SELECT {COLUMNS} FROM conflicts WHERE id = ?1"),
+            &format!("SELECT {COLUMNS} FROM {FROM} WHERE c.id = ?1"),
             [id.to_string()],
             from_row,
         )?)
     }
 
-    /// Conflicts nobody has resolved yet, oldest first.
+    /// Conflicts nobody has resolved yet, oldest first (see [`all_conflicts`](Self::all_conflicts)).
     pub fn open_conflicts(&self) -> Result<Vec<Conflict>, PartitionError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM conflicts WHERE resolved_at IS NULL ORDER BY created_at, id"
-        ))?;
-        let rows = stmt.query_map([], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(self
+            .all_conflicts()?
+            .into_iter()
+            .filter(|c| c.resolved_at.is_none())
+            .collect())
     }
 
-    /// Every conflict, open or resolved, oldest first.
+    /// Every conflict, open or resolved, oldest first. A session without the clinical store
+    /// is not shown conflicts about clinical records (as the server's inbox does not show
+    /// them to its role).
     pub fn all_conflicts(&self) -> Result<Vec<Conflict>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM conflicts ORDER BY created_at, id"
+            "SELECT {COLUMNS} FROM {FROM} ORDER BY c.created_at, c.id"
         ))?;
         let rows = stmt.query_map([], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let all: Vec<Conflict> = rows.collect::<Result<_, _>>()?;
+        let clinical = self.clinical_store_open();
+        Ok(all
+            .into_iter()
+            .filter(|c| clinical || !is_sealed_entity(c.entity))
+            .collect())
+    }
+
+    /// Moves the values of clinical conflicts kept in the clinic file before the store
+    /// held them (store version 2) into the store: first copied and committed there, then
+    /// cleared here, so a crash between the two loses nothing.
+    pub(crate) fn move_clinical_conflict_values(&mut self) -> Result<(), PartitionError> {
+        let kinds: Vec<&str> = EntityKind::ALL
+            .into_iter()
+            .filter(|k| is_sealed_entity(*k))
+            .map(EntityKind::as_str)
+            .collect();
+        let kinds = serde_json::to_string(&kinds).expect("names serialize");
+        let moved = self.conn.execute(
+            "INSERT INTO clinical.conflict_values (id, local_value, server_value)
+             SELECT id, local_value, server_value FROM main.conflicts
+             WHERE entity IN (SELECT value FROM json_each(?1))
+               AND (local_value IS NOT NULL OR server_value IS NOT NULL)
+             ON CONFLICT (id) DO NOTHING",
+            [&kinds],
+        )?;
+        if moved > 0 {
+            self.conn.execute(
+                "UPDATE main.conflicts SET local_value = NULL, server_value = NULL
+                 WHERE entity IN (SELECT value FROM json_each(?1))",
+                [&kinds],
+            )?;
+        }
+        Ok(())
     }
 
     /// Marks a conflict resolved (kept for the record). Returns whether it was open.

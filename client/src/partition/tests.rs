@@ -780,6 +780,65 @@ fn clinical_rows_are_on_disk_only_under_the_clinical_stores_key() {
 }
 
 #[test]
+fn a_clinical_conflicts_values_are_kept_in_the_clinical_store() {
+    let f = fixture();
+    let mut doctor = f.open();
+    let note_id = Uuid::new_v4();
+    let conflict = doctor
+        .record_conflict(&NewConflict {
+            entity: EntityKind::Encounter,
+            entity_id: note_id,
+            field: Some("diagnosis".to_owned()),
+            local_value: Some(json!("Suspected tuberculosis")),
+            server_value: Some(json!("Pneumonia")),
+            kind: ConflictKind::SameField,
+        })
+        .unwrap();
+    assert_eq!(conflict.local_value, Some(json!("Suspected tuberculosis")));
+    let patient_conflict = doctor
+        .record_conflict(&NewConflict {
+            entity: EntityKind::Patient,
+            entity_id: Uuid::new_v4(),
+            field: Some("phone".to_owned()),
+            local_value: Some(json!("+919800000001")),
+            server_value: Some(json!("+919800000002")),
+            kind: ConflictKind::SameField,
+        })
+        .unwrap();
+    drop(doctor);
+
+    // The clinic file keeps the conflict without its values; the desk is not shown it.
+    let desk = f.open_without_clinical();
+    let in_file: (Option<String>, Option<String>) = desk
+        .conn
+        .query_row(
+            "SELECT local_value, server_value FROM main.conflicts WHERE id = ?1",
+            [conflict.id.to_string()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(in_file, (None, None));
+    let seen: Vec<Uuid> = desk
+        .open_conflicts()
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(seen, vec![patient_conflict.id]);
+    drop(desk);
+
+    let doctor = f.open();
+    let open = doctor.open_conflicts().unwrap();
+    assert_eq!(open.len(), 2);
+    assert_eq!(
+        open.iter()
+            .find(|c| c.id == conflict.id)
+            .map(|c| c.server_value.clone()),
+        Some(Some(json!("Pneumonia")))
+    );
+}
+
+#[test]
 fn forgetting_the_last_clinician_deletes_the_clinical_store() {
     let f = fixture();
     let (doctor, nurse) = (Uuid::new_v4(), Uuid::new_v4());
