@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use cache::CachedRow;
-pub use clinical_store::{ClinicalKey, PasswordKey};
+pub use clinical_store::{clinical_tables_sql, ClinicalKey, PasswordKey};
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use local_reads::{LocalRead, ReadAction};
 pub use members::{Remaining, WaitingWork};

@@ -289,6 +289,12 @@ impl DataDir {
     }
 }
 
+/// The store's clinical tables as `CREATE` statements for schema `schema` (tools and
+/// benchmarks that build a replica of a partition's schema by hand).
+pub fn clinical_tables_sql(schema: &str) -> String {
+    TABLES_SQL.replace("{s}", schema)
+}
+
 /// Empty scratch tables of the store's shape in `temp` (in memory), for a connection
 /// without the store: see the module notes.
 pub(crate) fn create_scratch_tables(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Deserialize as _;
 use uuid::Uuid;
+use vaidya_client::partition::ClinicalKey;
 use vaidya_client::{
     ClinicPartition, DataDir, PartitionKey, ServerApi, SyncEngine, SyncOptions, SyncReport,
 };
@@ -175,7 +176,9 @@ async fn main() -> Result<()> {
     let bytes = Arc::new(AtomicU64::new(0));
     let seen = bytes.clone();
     let key = PartitionKey::generate();
-    let part = ClinicPartition::open(&DataDir::new(work.path().join("sync")), big, &key)?;
+    let mut part = ClinicPartition::open(&DataDir::new(work.path().join("sync")), big, &key)?;
+    // The doctor's session keeps notes and prescriptions in the clinical store.
+    part.open_clinical_store(&ClinicalKey::generate())?;
     let mut engine = SyncEngine::new(api.clone(), part)
         .with_options(SyncOptions {
             pull_limit: MAX_PULL_LIMIT,
@@ -193,7 +196,9 @@ async fn main() -> Result<()> {
         args.rows
     );
     let sync_rate = synced / sync_secs;
-    let sync_file = file_size(&engine.partition().path());
+    // The clinic file and its clinical store together.
+    let sync_file = file_size(&engine.partition().path())
+        + file_size(&DataDir::new(work.path().join("sync")).clinical_store_file(big));
     drop(engine);
     println!(
         "   SyncEngine::sync: {} rows, {} pages, {:.1} MB of JSON in {sync_secs:.1}s = {sync_rate:.0} rows/s; partition file {:.0} MB",
@@ -218,6 +223,7 @@ async fn main() -> Result<()> {
     // The apply alone: the same pages into a fresh encrypted partition.
     let key2 = PartitionKey::generate();
     let mut part = ClinicPartition::open(&DataDir::new(work.path().join("apply")), big, &key2)?;
+    part.open_clinical_store(&ClinicalKey::generate())?;
     // The page cache `SyncEngine` gives an initial sync.
     part.set_bulk_load(Some(256))?;
     let t = Instant::now();
@@ -309,6 +315,11 @@ async fn main() -> Result<()> {
     export(&tmpl_path, &tmpl_key, &plain_path, None)?;
     let mut keyed = open_raw(&keyed_path, Some(&tmpl_key))?;
     let mut plain = open_raw(&plain_path, None)?;
+    // The clinical tables live in the clinical store; the replicas keep them in one file,
+    // as the cost measured is SQLCipher's per statement, not the store's.
+    for replica in [&keyed, &plain] {
+        replica.execute_batch(&vaidya_client::partition::clinical_tables_sql("main"))?;
+    }
     // Alternate which goes first to spread the VM's noise.
     let t = Instant::now();
     replica_apply(&mut plain, big, &pages[..pages.len() / 2])?;
