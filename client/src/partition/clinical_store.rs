@@ -16,12 +16,13 @@
 //! tables of the same shape in `temp` (kept in memory): a colleague's clinical change it
 //! pushes, and the server's answer to it, pass through without touching the disk.
 //!
-//! Crash safety across the two files: in WAL mode SQLite commits `main` before attached
-//! files, so a pull page may be committed in the clinic file and lost in the store. The
-//! pull cursor of a session with the store is therefore kept *in the store*: such a crash
-//! leaves the cursor behind the clinic file's rows, and the page is pulled and applied again
-//! (applying a page twice is harmless). A local edit's outbox entry (in `main`) likewise
-//! commits before its cached row (in the store), so work is never lost, only re-fetched.
+//! Crash safety across the two files: in WAL mode a transaction over both commits in each
+//! file on its own, so a crash (or a power cut during a bulk load, which runs with
+//! `synchronous = NORMAL`) may keep a pull page in one file and lose it in the other. Each
+//! file therefore keeps the cursor of the pages it committed, numbered, and the pull goes on
+//! from the file that is behind (`ClinicPartition::cursor_tables`); applying a page twice is
+//! harmless. A local edit's outbox entry (in `main`) commits before its cached row (in the
+//! store), so work is never lost, only re-fetched.
 
 use std::fs;
 
@@ -401,13 +402,17 @@ impl ClinicPartition {
         self.clinical.clone()
     }
 
-    /// The sync-state table that holds this connection's pull cursor: the store's when it is
-    /// open (see the module notes on crash safety), else the clinic file's.
-    pub(crate) fn cursor_table(&self) -> &'static str {
+    /// The sync-state tables that hold this connection's pull cursor: the clinic file's,
+    /// and the store's too when it is open. Each keeps the cursor of the last page *it*
+    /// committed, numbered (`pull_page`): a page commits in the two files one after the
+    /// other, and a crash, or a power cut while a bulk load runs with `synchronous =
+    /// NORMAL`, may leave either file a page behind. The pull goes on from the file that is
+    /// behind, and the page it pulls again is applied again, harmlessly.
+    pub(crate) fn cursor_tables(&self) -> &'static [&'static str] {
         if self.clinical.is_some() {
-            "clinical.sync_state"
+            &["main.sync_state", "clinical.sync_state"]
         } else {
-            "main.sync_state"
+            &["main.sync_state"]
         }
     }
 

@@ -123,10 +123,11 @@ impl ClinicPartition {
         has_more: bool,
     ) -> Result<PageOutcome, PartitionError> {
         let clinic_id = self.clinic_id;
-        let cursor_table = self.cursor_table();
-        let (cursor_key, complete_key) = (
+        let cursor_tables = self.cursor_tables();
+        let (cursor_key, complete_key, page_key) = (
             self.reader_key(sync_state::PULL_CURSOR),
             self.reader_key(sync_state::PULL_COMPLETE),
+            self.reader_key(sync_state::PULL_PAGE),
         );
         let tx = self
             .conn
@@ -163,13 +164,14 @@ impl ClinicPartition {
             }
             outcome.applied += 1;
         }
-        sync_state::set_in(&tx, cursor_table, &cursor_key, cursor)?;
-        sync_state::set_in(
-            &tx,
-            cursor_table,
-            &complete_key,
-            if has_more { "0" } else { "1" },
-        )?;
+        // The cursor goes into each file the page wrote to, numbered (see
+        // `ClinicPartition::cursor_tables`).
+        let page = sync_state::next_page(&tx, cursor_tables, &page_key)?;
+        for table in cursor_tables {
+            sync_state::set_in(&tx, table, &cursor_key, cursor)?;
+            sync_state::set_in(&tx, table, &complete_key, if has_more { "0" } else { "1" })?;
+            sync_state::set_in(&tx, table, &page_key, &page.to_string())?;
+        }
         tx.commit()?;
         Ok(outcome)
     }

@@ -80,31 +80,57 @@ impl ClinicPartition {
     }
 
     pub fn pull_cursor(&self) -> Result<Option<String>, PartitionError> {
-        Ok(get_in(
-            &self.conn,
-            self.cursor_table(),
-            &self.reader_key(PULL_CURSOR),
-        )?)
+        self.lagging(PULL_CURSOR)
     }
 
     /// Usually set together with the pulled rows by [`ClinicPartition::apply_pull_page`].
     pub fn set_pull_cursor(&mut self, cursor: &str) -> Result<(), PartitionError> {
-        Ok(set_in(
-            &self.conn,
-            self.cursor_table(),
-            &self.reader_key(PULL_CURSOR),
-            cursor,
-        )?)
+        let tables = self.cursor_tables();
+        let page = next_page(&self.conn, tables, &self.reader_key(PULL_PAGE))?;
+        for table in tables {
+            set_in(&self.conn, table, &self.reader_key(PULL_CURSOR), cursor)?;
+            set_in(
+                &self.conn,
+                table,
+                &self.reader_key(PULL_PAGE),
+                &page.to_string(),
+            )?;
+        }
+        Ok(())
     }
 
     /// Forgets the reader's cursor (the server refused it): their next pull starts from
     /// the beginning.
     pub fn forget_pull_cursor(&mut self) -> Result<(), PartitionError> {
-        self.conn.execute(
-            &format!("DELETE FROM {} WHERE key IN (?1, ?2)", self.cursor_table()),
-            [self.reader_key(PULL_CURSOR), self.reader_key(PULL_COMPLETE)],
-        )?;
+        for table in self.cursor_tables() {
+            self.conn.execute(
+                &format!("DELETE FROM {table} WHERE key IN (?1, ?2, ?3)"),
+                [
+                    self.reader_key(PULL_CURSOR),
+                    self.reader_key(PULL_COMPLETE),
+                    self.reader_key(PULL_PAGE),
+                ],
+            )?;
+        }
         Ok(())
+    }
+
+    /// The value of the reader's `base` key (cursor or completeness) in the sync-state table
+    /// that is behind (see [`cursor_tables`](Self::cursor_tables)); `None` when any table
+    /// has none.
+    fn lagging(&self, base: &str) -> Result<Option<String>, PartitionError> {
+        let (key, page_key) = (self.reader_key(base), self.reader_key(PULL_PAGE));
+        let mut behind: Option<(i64, Option<String>)> = None;
+        for table in self.cursor_tables() {
+            let page: i64 = get_in(&self.conn, table, &page_key)?
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            let value = get_in(&self.conn, table, &key)?;
+            if behind.as_ref().is_none_or(|(p, _)| page < *p) {
+                behind = Some((page, value));
+            }
+        }
+        Ok(behind.and_then(|(_, value)| value))
     }
 
     pub fn last_synced_at(&self) -> Result<Option<DateTime<Utc>>, PartitionError> {
@@ -123,6 +149,25 @@ impl ClinicPartition {
 
 /// "1" when the last stored pull page said `has_more = false`.
 pub(crate) const PULL_COMPLETE: &str = "pull_complete";
+/// The number of the last pull page a sync-state table committed (see
+/// `ClinicPartition::cursor_tables`).
+pub(crate) const PULL_PAGE: &str = "pull_page";
+
+/// The number the next stored page takes: one past the furthest of `tables`.
+pub(crate) fn next_page(
+    conn: &Connection,
+    tables: &[&str],
+    page_key: &str,
+) -> rusqlite::Result<i64> {
+    let mut furthest = 0i64;
+    for table in tables {
+        let page: i64 = get_in(conn, table, page_key)?
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        furthest = furthest.max(page);
+    }
+    Ok(furthest + 1)
+}
 /// Random id of this device's copy of the partition; names its invoice series.
 const DEVICE_ID: &str = "device_id";
 /// The next number of this device's invoice series.
@@ -160,13 +205,7 @@ pub(crate) fn forget_cursors_reading(
 impl ClinicPartition {
     /// Whether the last pull reached the end of the change feed.
     pub fn pull_complete(&self) -> Result<bool, PartitionError> {
-        Ok(get_in(
-            &self.conn,
-            self.cursor_table(),
-            &self.reader_key(PULL_COMPLETE),
-        )?
-        .as_deref()
-            == Some("1"))
+        Ok(self.lagging(PULL_COMPLETE)?.as_deref() == Some("1"))
     }
 
     /// This partition's device id, created on first use. It is random rather than derived

@@ -771,12 +771,30 @@ fn clinical_rows_are_on_disk_only_under_the_clinical_stores_key() {
             .map(|d| d["notes"].clone()),
         Some(json!("Suspected tuberculosis"))
     );
-    // The clinician's pull cursor is kept in the store, beside the rows it vouches for.
+    // The clinician's pull cursor is kept in both files, each with the pages it committed;
+    // when one file is a page behind (a crash between the two commits), the pull goes on
+    // from it.
     let mut doctor = doctor;
     doctor.set_pull_cursor("c1").unwrap();
-    drop(doctor);
-    assert_eq!(f.open().pull_cursor().unwrap().as_deref(), Some("c1"));
-    assert_eq!(f.open_without_clinical().pull_cursor().unwrap(), None);
+    assert_eq!(doctor.pull_cursor().unwrap().as_deref(), Some("c1"));
+    for (ahead, behind) in [("main", "clinical"), ("clinical", "main")] {
+        doctor.set_pull_cursor("c1").unwrap();
+        doctor
+            .conn
+            .execute_batch(&format!(
+                "UPDATE {ahead}.sync_state SET value = 'c2' WHERE key = 'pull_cursor';
+                 UPDATE {ahead}.sync_state SET value = CAST(value AS INTEGER) + 1
+                 WHERE key = 'pull_page';"
+            ))
+            .unwrap();
+        assert_eq!(
+            doctor.pull_cursor().unwrap().as_deref(),
+            Some("c1"),
+            "{behind} is behind"
+        );
+    }
+    doctor.forget_pull_cursor().unwrap();
+    assert_eq!(doctor.pull_cursor().unwrap(), None);
 }
 
 #[test]
