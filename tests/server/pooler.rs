@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -88,22 +87,10 @@ async fn writes_and_live_events_span_instances(h: &Harness) -> Result<()> {
         .client()
         .login(&w.a.doctor.email, &w.a.doctor.password)
         .await?;
-    let resp = doctor
-        .http
-        .get(format!("{}/v1/clinics/{k}/sync/live", doctor.base))
-        .bearer_auth(doctor.token.clone().unwrap_or_default())
-        .send()
-        .await?;
-    check!(resp.status() == StatusCode::OK, "live: {}", resp.status());
-    let mut stream = resp.bytes_stream();
-    let mut seen = String::new();
-    while !seen.contains("event: changed") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    seen.clear();
+    let (status, live) = doctor.live(k).await?;
+    let mut live = live.ok_or_else(|| anyhow::anyhow!("live: {status}"))?;
+    // The first event arrives at connect.
+    live.changed(Duration::from_secs(5)).await?;
     let (status, patient) = desk
         .post(
             &format!("/v1/clinics/{k}/patients"),
@@ -111,12 +98,7 @@ async fn writes_and_live_events_span_instances(h: &Harness) -> Result<()> {
         )
         .await?;
     check!(status == StatusCode::CREATED, "{status} {patient}");
-    while !seen.contains("event: changed") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen = live.changed(Duration::from_secs(5)).await?;
     check!(
         seen.contains(&k.to_string()),
         "the event names the clinic: {seen}"

@@ -596,36 +596,17 @@ pub async fn live_notification_reaches_other_clients(h: Arc<Harness>) -> Result<
         .login(&w.a.doctor.email, &w.a.doctor.password)
         .await?;
     let k = w.a.id;
-    let resp = doctor
-        .http
-        .get(format!("{}/v1/clinics/{k}/sync/live", doctor.base))
-        .bearer_auth(doctor.token.clone().unwrap_or_default())
-        .send()
-        .await?;
-    check!(resp.status() == StatusCode::OK, "live: {}", resp.status());
-    let mut stream = resp.bytes_stream();
-    use futures::StreamExt;
-    let mut seen = String::new();
+    let (status, live) = doctor.live(k).await?;
+    let mut live = live.ok_or_else(|| anyhow::anyhow!("live: {status}"))?;
     // The first event arrives at connect.
-    while !seen.contains("event: changed") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
-    seen.clear();
+    live.changed(Duration::from_secs(5)).await?;
     let started = std::time::Instant::now();
     desk.post(
         &format!("/v1/clinics/{k}/patients"),
         json!({"name": "Live", "sex": "female"}),
     )
     .await?;
-    while !seen.contains("event: changed") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen = live.changed(Duration::from_secs(5)).await?;
     check!(
         seen.contains(&k.to_string()),
         "event names the clinic: {seen}"
@@ -645,7 +626,6 @@ pub async fn live_notification_reaches_other_clients(h: Arc<Harness>) -> Result<
 /// stream closes at the next change (membership is checked for each event sent), not up
 /// to a minute later.
 pub async fn a_revoked_members_live_stream_gets_no_more_changes(h: Arc<Harness>) -> Result<()> {
-    use futures::StreamExt;
     let w = World::create(&h).await?;
     let server = TestServer::spawn(&w.db, 4).await?;
     let (desk, doctor, admin) = (
@@ -654,21 +634,9 @@ pub async fn a_revoked_members_live_stream_gets_no_more_changes(h: Arc<Harness>)
         server.login_as(&w.a.admin).await?,
     );
     let k = w.a.id;
-    let resp = doctor
-        .http
-        .get(format!("{}/v1/clinics/{k}/sync/live", doctor.base))
-        .bearer_auth(doctor.token.clone().unwrap_or_default())
-        .send()
-        .await?;
-    check!(resp.status() == StatusCode::OK, "live: {}", resp.status());
-    let mut stream = resp.bytes_stream();
-    let mut seen = String::new();
-    while !seen.contains("event: changed") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let (status, live) = doctor.live(k).await?;
+    let mut live = live.ok_or_else(|| anyhow::anyhow!("live: {status}"))?;
+    live.changed(Duration::from_secs(5)).await?;
 
     let (_, members) = admin.get(&format!("/v1/clinics/{k}/members")).await?;
     let membership = members
@@ -691,17 +659,9 @@ pub async fn a_revoked_members_live_stream_gets_no_more_changes(h: Arc<Harness>)
     .await?;
 
     // The stream ends without another `changed` (keep-alive comments may come first).
-    let mut after = String::new();
-    let ended = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(bytes) => after.push_str(&String::from_utf8_lossy(&bytes)),
-                Err(_) => break,
-            }
-        }
-    })
-    .await;
+    let ended = live.until_end(Duration::from_secs(10)).await;
     check!(ended.is_ok(), "the revoked member's stream stayed open");
+    let after = ended.unwrap_or_default();
     check!(
         !after.contains("event: changed"),
         "a revoked member was told of a change: {after}"

@@ -184,6 +184,43 @@ impl Drop for TestServer {
     }
 }
 
+/// A clinic's live change stream (`/sync/live`, server-sent events) as a device holds it.
+pub struct LiveStream {
+    stream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+}
+
+impl LiveStream {
+    /// The text received up to and including the next `changed` event, waiting at most
+    /// `within` for each piece.
+    pub async fn changed(&mut self, within: std::time::Duration) -> Result<String> {
+        use futures::StreamExt;
+        let mut seen = String::new();
+        while !seen.contains("event: changed") {
+            let chunk = tokio::time::timeout(within, self.stream.next())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("stream ended"))??;
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        Ok(seen)
+    }
+
+    /// Everything received until the server ends the stream (or `within` passes: `Err`).
+    pub async fn until_end(&mut self, within: std::time::Duration) -> Result<String> {
+        use futures::StreamExt;
+        let mut seen = String::new();
+        tokio::time::timeout(within, async {
+            while let Some(chunk) = self.stream.next().await {
+                match chunk {
+                    Ok(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+                    Err(_) => break,
+                }
+            }
+        })
+        .await?;
+        Ok(seen)
+    }
+}
+
 /// A small JSON client over reqwest.
 #[derive(Clone)]
 pub struct Api {
@@ -275,6 +312,21 @@ impl Api {
     }
 
     /// Sign in; returns a client carrying the access token, and the session body.
+    /// Opens the clinic's live stream: its status, and the stream when it is 200.
+    pub async fn live(&self, clinic: Uuid) -> Result<(StatusCode, Option<LiveStream>)> {
+        let resp = self
+            .http
+            .get(format!("{}/v1/clinics/{clinic}/sync/live", self.base))
+            .bearer_auth(self.token.clone().unwrap_or_default())
+            .send()
+            .await?;
+        let status = resp.status();
+        let stream = (status == StatusCode::OK).then(|| LiveStream {
+            stream: Box::pin(resp.bytes_stream()),
+        });
+        Ok((status, stream))
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Result<(Api, Value)> {
         let (status, body) = self
             .post(

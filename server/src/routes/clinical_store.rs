@@ -32,16 +32,7 @@ pub async fn key(
     ApiJson(body): ApiJson<NewClinicalStoreKey>,
 ) -> Result<Json<ClinicalStoreKey>, AppError> {
     let partition = body.partition_id;
-    if partition.len() != 32
-        || !partition
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return Err(AppError::field(
-            "partition_id",
-            "32 lowercase hexadecimal digits.",
-        ));
-    }
+    super::check_partition_id(&partition)?;
     let clinicians: Vec<Role> = Role::ALL
         .into_iter()
         .filter(|r| opens_clinical_store(*r))

@@ -291,16 +291,7 @@ pub async fn allocate_series(
     ApiJson(body): ApiJson<NewInvoiceSeries>,
 ) -> Result<Json<InvoiceSeries>, AppError> {
     let partition = body.partition_id;
-    if partition.len() != 32
-        || !partition
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    {
-        return Err(AppError::field(
-            "partition_id",
-            "32 lowercase hexadecimal digits.",
-        ));
-    }
+    super::check_partition_id(&partition)?;
     let device = meta
         .device
         .clone()

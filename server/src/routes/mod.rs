@@ -78,6 +78,23 @@ impl Paging {
     }
 }
 
+/// A clinic file's device id as a request names it (`partition_id`): 32 lowercase hex
+/// digits, else a field error.
+pub fn check_partition_id(partition: &str) -> Result<(), AppError> {
+    if partition.len() == 32
+        && partition
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        Ok(())
+    } else {
+        Err(AppError::field(
+            "partition_id",
+            "32 lowercase hexadecimal digits.",
+        ))
+    }
+}
+
 /// Next value of a per-clinic counter (patient numbers, invoice series). The upsert runs
 /// under the same policies as everything else.
 pub async fn next_counter(tx: &RequestTx, clinic: Uuid, counter: &str) -> Result<i64, AppError> {
