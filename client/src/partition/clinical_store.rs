@@ -160,33 +160,42 @@ impl ClinicalKey {
 
     /// `plain` sealed with ChaCha20-Poly1305, bound to `context` (a mutation id).
     pub(crate) fn seal(&self, plain: &[u8], context: &[u8]) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let mut data = plain.to_vec();
-        self.outbox_key()
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(context),
-                &mut data,
-            )
-            .expect("sealing cannot fail");
-        [nonce.as_slice(), &data].concat()
+        seal_with(&self.outbox_key(), plain, context)
     }
 
     /// What [`seal`](Self::seal) sealed under this key and `context`, else `None`.
     pub(crate) fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
-        if sealed.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, data) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut data = data.to_vec();
-        let plain = self
-            .outbox_key()
-            .open_in_place(nonce, Aad::from(context), &mut data)
-            .ok()?;
-        Some(plain.to_vec())
+        open_with(&self.outbox_key(), sealed, context)
     }
+}
+
+/// `plain` sealed under `key` with a fresh random nonce (kept in front), bound to `context`.
+fn seal_with(key: &LessSafeKey, plain: &[u8], context: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; NONCE_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let mut data = plain.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(context),
+        &mut data,
+    )
+    .expect("sealing cannot fail");
+    [nonce.as_slice(), &data].concat()
+}
+
+/// What [`seal_with`] sealed under `key` and `context`; `None` when it does not open
+/// (another key or context, or altered).
+fn open_with(key: &LessSafeKey, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+    if sealed.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, data) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut data = data.to_vec();
+    let plain = key
+        .open_in_place(nonce, Aad::from(context), &mut data)
+        .ok()?;
+    Some(plain.to_vec())
 }
 
 impl std::fmt::Debug for ClinicalKey {
@@ -234,32 +243,13 @@ impl PasswordKey {
 
     /// `key` sealed with ChaCha20-Poly1305, bound to the clinic file it opens.
     pub fn wrap(&self, key: &ClinicalKey, clinic_id: Uuid) -> Vec<u8> {
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let mut data = key.0.to_vec();
-        self.aead()
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(clinic_id.as_bytes()),
-                &mut data,
-            )
-            .expect("sealing 32 bytes cannot fail");
-        [nonce.as_slice(), &data].concat()
+        seal_with(&self.aead(), &key.0, clinic_id.as_bytes())
     }
 
     /// The key in `wrapped`, or `None` when this password key did not wrap it (another
     /// password, since changed) or it was altered.
     pub fn unwrap(&self, wrapped: &[u8], clinic_id: Uuid) -> Option<ClinicalKey> {
-        if wrapped.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, data) = wrapped.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut data = data.to_vec();
-        let plain = self
-            .aead()
-            .open_in_place(nonce, Aad::from(clinic_id.as_bytes()), &mut data)
-            .ok()?;
+        let plain = open_with(&self.aead(), wrapped, clinic_id.as_bytes())?;
         let bytes: [u8; 32] = plain.try_into().ok()?;
         Some(ClinicalKey(bytes))
     }
