@@ -1,10 +1,12 @@
 //! The one rule set: who may do what ([`permissions`]), what a valid record is
-//! ([`validation`]) and how far a device's clock is believed ([`clock`]). Every tier calls these functions; none restates a rule. What the device
+//! ([`validation`]), how a clinician reads vitals ([`vitals`]) and how far a device's clock
+//! is believed ([`clock`]). Every tier calls these functions; none restates a rule. What the device
 //! accepts, the server accepts.
 
 pub mod clock;
 pub mod permissions;
 pub mod validation;
+pub mod vitals;
 
 pub use permissions::{authorize, may, roles_for, Action, Resource};
 pub use validation::{Valid, Validate};
@@ -26,7 +28,7 @@ pub fn rules_for_ui() -> serde_json::Value {
         })
         .collect();
     // In the order the rules check them: the first vital out of range is the one reported.
-    let vitals: Vec<serde_json::Value> = validation::VITAL_RANGES
+    let vital_ranges: Vec<serde_json::Value> = validation::VITAL_RANGES
         .iter()
         .map(|(name, lo, hi)| {
             serde_json::json!({
@@ -40,7 +42,16 @@ pub fn rules_for_ui() -> serde_json::Value {
     serde_json::json!({
         "generated_from": "shared/src/rules (do not edit by hand)",
         "grants": grants,
-        "vital_ranges": vitals,
+        "vital_ranges": vital_ranges,
+        // How a clinician reads vitals (`vitals`): an adult's usual ranges, BMI bands.
+        "vital_reference": {
+            "adult_from_years": vitals::ADULT_FROM_YEARS,
+            "adult_ranges": vitals::ADULT_RANGES
+                .iter()
+                .map(|(field, lo, hi)| serde_json::json!({"field": field, "low": lo, "high": hi}))
+                .collect::<Vec<_>>(),
+            "bmi_bands_tenths": vitals::BMI_BANDS_TENTHS,
+        },
         "limits": {
             "patient_name": l::PATIENT_NAME,
             "address": l::ADDRESS,

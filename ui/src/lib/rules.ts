@@ -38,6 +38,16 @@ export const VITAL_RANGES: ReadonlyArray<readonly [VitalName, number, number, st
   (v) => [v.field as VitalName, v.min, v.max, v.label] as const,
 );
 
+/**
+ * How a clinician reads vitals (`shared::rules::vitals`): each vital's usual adult range
+ * (stored units), the age from which it applies, and the BMI band edges in tenths.
+ */
+export const VITAL_REFERENCE: {
+  adult_from_years: number;
+  adult_ranges: ReadonlyArray<{ field: VitalName; low: number; high: number }>;
+  bmi_bands_tenths: readonly number[];
+} = rules.vital_reference as never;
+
 /** The code of the clinic's main series (`2526-INV`), numbered by the server. */
 export const MAIN_SERIES_CODE: string = rules.main_series_code;
 

@@ -9,6 +9,8 @@ import { canPrescribe, canSignNotes } from "../lib/roles";
 import { doctorName, prescriber, useDoctors } from "../lib/doctors";
 import { searchDrugs, type Drug } from "../lib/drugs";
 import { cleanText } from "../lib/validate";
+import { adultFlags, adultRangesApply, ageYears, bmiBand, bmiTenths } from "../lib/vitals";
+import type { VitalName } from "../lib/rules";
 import type { AllergyWarning, AppointmentRow, ClinicView, Encounter, NewPrescription, NewPrescriptionItem, Patient, Prescription, PatientChart, SessionView, Vitals } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction, useDebounced } from "../components/common";
@@ -76,7 +78,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
       )}
       <h3>{en.doctor.history}</h3>
       {chart.encounters.length === 0 && <p class="muted">{en.doctor.noEncounters}</p>}
-      {chart.encounters.filter((e) => e.signed_at).map((e) => <SignedNote key={e.id} encounter={e} signer={e.signed_by ? doctorName(doctors, e.signed_by) : ""} onChanged={load} />)}
+      {chart.encounters.filter((e) => e.signed_at).map((e) => <SignedNote key={e.id} encounter={e} signer={e.signed_by ? doctorName(doctors, e.signed_by) : ""} age={ageYears(chart.patient.date_of_birth)} onChanged={load} />)}
       <h3>{en.doctor.prescription}</h3>
       {chart.prescriptions.length === 0 && <p class="muted">{en.doctor.noPrescriptions}</p>}
       {chart.prescriptions.map((rx) => (
@@ -106,6 +108,16 @@ export function withVital(vitals: Record<string, string>, k: keyof Vitals, text:
     return { ...vitals, systolic_mmhg: bp[1], diastolic_mmhg: bp[2] };
   }
   return { ...vitals, [k]: text };
+}
+
+/** The vitals typed so far, as numbers (what does not parse yet is left out). */
+function typedVitals(vitals: Record<string, string>): Partial<Vitals> {
+  const out: Record<string, number> = {};
+  for (const [k, , s] of vitalFields) {
+    const x = parseVital(vitals[k] ?? "", s);
+    if (typeof x === "number") out[k] = x;
+  }
+  return out as Partial<Vitals>;
 }
 
 /** Vitals are integers in small units (tenths of °C, grams, mm); people type °C, kg, cm. */
@@ -166,6 +178,7 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
           <label key={k}>{label}<input inputMode="decimal" value={vitals[k]} aria-invalid={badVital === k}
             onInput={(e) => setVitals(withVital(vitals, k, (e.currentTarget as HTMLInputElement).value))} /></label>
         ))}
+        <VitalsReading vitals={typedVitals(vitals)} age={ageYears(props.patient.date_of_birth)} />
       </fieldset>
       <Field name="notes" label={en.doctor.notes} value={notes} onInput={setNotes} multiline />
       <Field name="dx" label={en.doctor.diagnosis} value={dx} onInput={setDx} />
@@ -183,7 +196,48 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
   );
 }
 
-function SignedNote(props: { encounter: Encounter; signer: string; onChanged: () => void }) {
+/**
+ * The vitals as a clinician reads them: values in everyday units, those outside an adult's
+ * usual range marked (not for children), and the BMI with its band.
+ */
+export function VitalsReading(props: { vitals: Partial<Vitals>; age: number | null }) {
+  const v = props.vitals as Partial<Record<VitalName, number | null>>;
+  const adult = adultRangesApply(props.age);
+  const flags = new Map(adult ? adultFlags(v) : []);
+  const shown: Array<[string, string, string | undefined]> = [];
+  const mark = (k: VitalName) => { const f = flags.get(k); return f ? (f === "low" ? en.doctor.low : en.doctor.high) : undefined; };
+  const one = (k: VitalName, scale: number) => {
+    const x = v[k];
+    if (x == null) return;
+    const [label, unit] = en.doctor.vitalUnits[k];
+    shown.push([label, `${x / scale} ${unit}`, mark(k)]);
+  };
+  one("pulse_bpm", 1);
+  if (v.systolic_mmhg != null || v.diastolic_mmhg != null) {
+    const bp = `${v.systolic_mmhg ?? "–"}/${v.diastolic_mmhg ?? "–"} mmHg`;
+    shown.push([en.doctor.vitalUnits.systolic_mmhg[0], bp, mark("systolic_mmhg") ?? mark("diastolic_mmhg")]);
+  }
+  one("temperature_dc", 10); one("spo2_percent", 1); one("respiratory_rate", 1);
+  one("weight_g", 1000); one("height_mm", 10);
+  const bmi = bmiTenths(v);
+  if (bmi !== null) {
+    const band = bmiBand(bmi);
+    shown.push([en.doctor.bmi, `${(bmi / 10).toFixed(1)} (${en.doctor.bmiBands[band]})`, adult && band !== 1 ? en.doctor.bmiBands[band] : undefined]);
+  }
+  if (shown.length === 0) return null;
+  return (
+    <p class="vitals-reading" data-testid="vitals-reading">
+      {shown.map(([label, value, flag], i) => (
+        <span key={label} class={flag ? "vital flagged" : "vital"} data-flag={flag ?? ""}>
+          {i > 0 && " · "}<strong>{label}</strong> {value}{flag && label !== en.doctor.bmi ? ` (${flag})` : ""}
+        </span>
+      ))}
+      {!adult && <span class="muted small"> · {en.doctor.childRanges}</span>}
+    </p>
+  );
+}
+
+function SignedNote(props: { encounter: Encounter; signer: string; age: number | null; onChanged: () => void }) {
   const e = props.encounter;
   const [text, setText] = useState("");
   const { busy, error, run } = useAction();
@@ -197,6 +251,7 @@ function SignedNote(props: { encounter: Encounter; signer: string; onChanged: ()
     <article class="card signed-note">
       <h4>{formatDateTime(e.created_at)} · {e.chief_complaint}</h4>
       <p class="muted small">{en.doctor.signed(props.signer, formatDateTime(e.signed_at))}</p>
+      <VitalsReading vitals={e.vitals} age={props.age} />
       <p class="pre">{e.notes}</p>
       {e.diagnosis && <p><strong>{en.doctor.diagnosis}:</strong> {e.diagnosis}</p>}
       {e.addenda.map((a) => <p key={a.id} class="addendum"><strong>{en.doctor.addendum} {formatDateTime(a.created_at)}:</strong> {a.text}</p>)}

@@ -364,6 +364,17 @@ export const en = {
     signTitle: "Sign this note?",
     signConfirm: "A signed note cannot be changed; corrections become addenda.",
     signed: (who: string, when: string) => `Signed by ${who} on ${when}`,
+    // How a clinician reads vitals (`lib/vitals.ts`).
+    low: "low",
+    high: "high",
+    bmi: "BMI",
+    bmiBands: ["underweight", "normal", "overweight", "obese"],
+    childRanges: "under 18: adult ranges not applied",
+    vitalUnits: {
+      pulse_bpm: ["Pulse", "/min"], systolic_mmhg: ["BP", "mmHg"], diastolic_mmhg: ["", ""],
+      temperature_dc: ["Temp", "°C"], spo2_percent: ["SpO₂", "%"], respiratory_rate: ["RR", "/min"],
+      weight_g: ["Wt", "kg"], height_mm: ["Ht", "cm"],
+    } as Record<string, [string, string]>,
     draft: "Draft",
     addendum: "Addendum",
     addAddendum: "Add addendum",
