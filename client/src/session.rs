@@ -824,7 +824,9 @@ impl Client {
 
     /// The key fetched for `clinic`'s store, when this PC's wraps did not open it.
     async fn ensure_clinical_key(&self, clinic: Uuid) -> Result<Option<ClinicalKey>, SessionError> {
-        let mut partition = self.open_partition(clinic)?;
+        // Runs at every online start: the whole-file page check is left to the sync task's
+        // connection, as when the app opens a clinic.
+        let mut partition = self.open_partition_with(clinic, OpenCheck::PagesAsRead)?;
         if partition.clinical_store_open() {
             return Ok(None);
         }
