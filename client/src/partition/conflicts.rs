@@ -11,7 +11,7 @@ use uuid::Uuid;
 use vaidya_shared::sync::{ConflictKind as WireConflictKind, ConflictRecord};
 
 use super::cache::{Cached, CachedRow};
-use super::outbox::{is_sealed_entity, EntityKind};
+use super::outbox::{is_sealed_entity, sealed_kinds_json, EntityKind};
 use super::sql::{enum_at, now, opt_ts_at, to_json, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
@@ -268,39 +268,35 @@ impl ClinicPartition {
 
     /// Conflicts nobody has resolved yet, oldest first (see [`all_conflicts`](Self::all_conflicts)).
     pub fn open_conflicts(&self) -> Result<Vec<Conflict>, PartitionError> {
-        Ok(self
-            .all_conflicts()?
-            .into_iter()
-            .filter(|c| c.resolved_at.is_none())
-            .collect())
+        self.conflicts(true)
     }
 
     /// Every conflict, open or resolved, oldest first. A session without the clinical store
     /// is not shown conflicts about clinical records (as the server's inbox does not show
     /// them to its role).
     pub fn all_conflicts(&self) -> Result<Vec<Conflict>, PartitionError> {
+        self.conflicts(false)
+    }
+
+    fn conflicts(&self, open_only: bool) -> Result<Vec<Conflict>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM {FROM} ORDER BY c.created_at, c.id"
+            "SELECT {COLUMNS} FROM {FROM}
+             WHERE (NOT ?1 OR c.resolved_at IS NULL)
+               AND (?2 OR c.entity NOT IN (SELECT value FROM json_each(?3)))
+             ORDER BY c.created_at, c.id"
         ))?;
-        let rows = stmt.query_map([], from_row)?;
-        let all: Vec<Conflict> = rows.collect::<Result<_, _>>()?;
-        let clinical = self.clinical_store_open();
-        Ok(all
-            .into_iter()
-            .filter(|c| clinical || !is_sealed_entity(c.entity))
-            .collect())
+        let rows = stmt.query_map(
+            params![open_only, self.clinical_store_open(), sealed_kinds_json()],
+            from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Moves the values of clinical conflicts kept in the clinic file before the store
     /// held them (store version 2) into the store: first copied and committed there, then
     /// cleared here, so a crash between the two loses nothing.
     pub(crate) fn move_clinical_conflict_values(&mut self) -> Result<(), PartitionError> {
-        let kinds: Vec<&str> = EntityKind::ALL
-            .into_iter()
-            .filter(|k| is_sealed_entity(*k))
-            .map(EntityKind::as_str)
-            .collect();
-        let kinds = serde_json::to_string(&kinds).expect("names serialize");
+        let kinds = sealed_kinds_json();
         let moved = self.conn.execute(
             "INSERT INTO clinical.conflict_values (id, local_value, server_value)
              SELECT id, local_value, server_value FROM main.conflicts

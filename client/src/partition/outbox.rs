@@ -22,6 +22,16 @@ pub(crate) fn is_sealed_entity(entity: EntityKind) -> bool {
     in_clinical_store(Resource::from(entity))
 }
 
+/// The names of the [`is_sealed_entity`] kinds as a JSON array, for SQL's `json_each`.
+pub(crate) fn sealed_kinds_json() -> String {
+    let kinds: Vec<&str> = EntityKind::ALL
+        .into_iter()
+        .filter(|k| is_sealed_entity(*k))
+        .map(EntityKind::as_str)
+        .collect();
+    serde_json::to_string(&kinds).expect("names serialize")
+}
+
 /// An outbox entry's `data`, `changes` and `sealed` columns.
 pub(crate) type PayloadColumns = (Option<String>, String, Option<Vec<u8>>);
 
@@ -428,20 +438,12 @@ impl ClinicPartition {
     /// Seals the clinical changes still stored in the clear (written before the outbox
     /// sealed them, schema 19): run when a clinician opens the clinical store.
     pub(crate) fn seal_plain_clinical_entries(&mut self) -> Result<(), PartitionError> {
-        let kinds: Vec<&str> = EntityKind::ALL
-            .into_iter()
-            .filter(|k| is_sealed_entity(*k))
-            .map(EntityKind::as_str)
-            .collect();
         let plain: Vec<OutboxEntry> = {
             let mut stmt = self.conn.prepare(&format!(
                 "SELECT {COLUMNS} FROM outbox WHERE sealed IS NULL
                    AND entity IN (SELECT value FROM json_each(?1))"
             ))?;
-            let rows = stmt.query_map(
-                [serde_json::to_string(&kinds).expect("names serialize")],
-                entry_from_row,
-            )?;
+            let rows = stmt.query_map([sealed_kinds_json()], entry_from_row)?;
             rows.collect::<Result<_, _>>()?
         };
         if plain.is_empty() {
