@@ -760,6 +760,51 @@ impl ServerApi {
         .await
     }
 
+    /// A group's catalogue over the branches the caller administers.
+    pub async fn group_catalogue(
+        &self,
+        group: Uuid,
+    ) -> Result<vaidya_shared::api::GroupCatalogue, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/groups/{group}/catalogue"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// Adds an item to several branches of a group, or copies one to more branches.
+    pub async fn add_group_catalogue_item(
+        &self,
+        group: Uuid,
+        new: &vaidya_shared::api::NewGroupCatalogueItem,
+    ) -> Result<vaidya_shared::api::GroupCatalogueItem, ApiError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/groups/{group}/catalogue"),
+            &[],
+            Some(new),
+        )
+        .await
+    }
+
+    /// Changes an item in every branch of the group the caller administers that holds it.
+    pub async fn update_group_catalogue_item(
+        &self,
+        group: Uuid,
+        id: Uuid,
+        patch: &vaidya_shared::api::CatalogueItemPatch,
+    ) -> Result<vaidya_shared::api::GroupCatalogueItem, ApiError> {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/groups/{group}/catalogue/{id}"),
+            &[],
+            Some(patch),
+        )
+        .await
+    }
+
     /// What the clinic collected per day and payment mode over a period (online only).
     /// A group's collections, branch by branch (the branches the caller administers).
     pub async fn group_collections(

@@ -230,6 +230,14 @@ pub fn router(app: App) -> Router {
             get(routes::invoices::cancelled_numbers),
         )
         .route(
+            "/groups/{group_id}/catalogue",
+            get(routes::catalogue::group_list).post(routes::catalogue::group_create),
+        )
+        .route(
+            "/groups/{group_id}/catalogue/{id}",
+            axum::routing::patch(routes::catalogue::group_update),
+        )
+        .route(
             "/groups/{group_id}/reports/collections",
             get(routes::reports::group_collections),
         )

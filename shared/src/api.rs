@@ -740,6 +740,52 @@ pub struct CatalogueItemPatch {
     pub active: Option<bool>,
 }
 
+/// A group's catalogue: the items its branches offer, as the admin of several of them sees
+/// it. An item keeps one id in every branch it is copied to (its tax identity travels with
+/// it); each branch keeps its own name, price and whether it offers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GroupCatalogue {
+    pub group_id: Uuid,
+    /// The branches of the group the caller administers, by name.
+    pub branches: Vec<GroupBranch>,
+    /// Items by name (the first branch's name), then id.
+    pub items: Vec<GroupCatalogueItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GroupBranch {
+    pub clinic_id: Uuid,
+    pub name: String,
+}
+
+/// One item of a group's catalogue and the branches that hold it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct GroupCatalogueItem {
+    pub id: Uuid,
+    pub sac_hsn: String,
+    pub treatment: crate::gst::TaxTreatment,
+    pub gst_rate_bp: u32,
+    pub unit: String,
+    /// Each branch's copy (name, price, offered), in the order of `GroupCatalogue::branches`.
+    pub copies: Vec<CatalogueItem>,
+}
+
+/// Adds an item to several branches of a group at once: `item` (with its id, to copy an
+/// existing item to more branches) goes to each of `clinics` that does not hold it yet; none
+/// named: every branch of the group the caller administers.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewGroupCatalogueItem {
+    pub item: NewCatalogueItem,
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub clinics: Option<Vec<Uuid>>,
+}
+
 // ---------------------------------------------------------------- prescriptions
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -48,7 +48,7 @@ pub fn typescript() -> String {
         // allergies
         AllergySeverity, AllergyStatus, Allergy, NewAllergy, AllergyPatch, AllergyWarning,
         // the catalogue
-        CatalogueItem, NewCatalogueItem, CatalogueItemPatch,
+        CatalogueItem, NewCatalogueItem, CatalogueItemPatch, GroupCatalogue, GroupBranch, GroupCatalogueItem, NewGroupCatalogueItem,
         // prescriptions
         PrescriptionItem, NewPrescriptionItem, Prescription, NewPrescription,
         // invoices and GST

@@ -246,6 +246,28 @@ pub async fn update_catalogue_item(
 }
 
 #[tauri::command]
+pub async fn group_catalogue(core: State<'_, Core>) -> Result<vaidya_shared::api::GroupCatalogue> {
+    core.group_catalogue().await
+}
+
+#[tauri::command]
+pub async fn add_group_catalogue_item(
+    core: State<'_, Core>,
+    new: vaidya_shared::api::NewGroupCatalogueItem,
+) -> Result<vaidya_shared::api::GroupCatalogueItem> {
+    core.add_group_catalogue_item(new).await
+}
+
+#[tauri::command]
+pub async fn update_group_catalogue_item(
+    core: State<'_, Core>,
+    id: Uuid,
+    patch: vaidya_shared::api::CatalogueItemPatch,
+) -> Result<vaidya_shared::api::GroupCatalogueItem> {
+    core.update_group_catalogue_item(id, patch).await
+}
+
+#[tauri::command]
 pub async fn issue_credit_note(
     core: State<'_, Core>,
     invoice_id: Uuid,

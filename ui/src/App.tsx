@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./lib/ipc";
-import { screensFor, type Screen } from "./lib/roles";
+import { administeredBranches, screensFor, type Screen } from "./lib/roles";
 import type { ClinicView, SessionView } from "./lib/types";
 import { en } from "./strings/en";
 import { StatusBar } from "./components/StatusBar";
@@ -99,7 +99,7 @@ export function App() {
           )}
           {screen === "desk" && <FrontDesk clinic={clinic} session={session} />}
           {screen === "doctor" && <DoctorScreen clinic={clinic} session={session} />}
-          {screen === "admin" && <AdminScreen clinic={clinic} />}
+          {screen === "admin" && <AdminScreen clinic={clinic} branches={administeredBranches(session.memberships, clinic.membership.group_id)} />}
           {screen === "conflicts" && <ConflictInbox />}
           {screen === "unsent" && <UnsentChanges clinic={clinic} session={session} />}
         </main>

@@ -1,19 +1,24 @@
 //! The clinic's catalogue of services and goods: every member reads it (the invoice editor
 //! offers it), the clinic's admins add items and change their name, price and whether they
-//! are offered. Writes are audited; the catalogue holds no patient data.
+//! are offered. The admin of several branches of a group keeps them as one catalogue: an
+//! item copied to other branches keeps its id and tax identity, each branch its own price.
+//! Writes are audited in each branch's trail; the catalogue holds no patient data.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, CatalogueItem, CatalogueItemPatch, NewCatalogueItem};
+use vaidya_shared::api::{
+    AuditAction, CatalogueItem, CatalogueItemPatch, GroupBranch, GroupCatalogue,
+    GroupCatalogueItem, NewCatalogueItem, NewGroupCatalogueItem,
+};
 use vaidya_shared::entity::kinds;
 use vaidya_shared::gst::{self, TaxTreatment};
 use vaidya_shared::rules::{Action, Resource, Valid, Validate};
 use vaidya_shared::{ApiError, ErrorCode};
 
-use super::today;
+use super::{administered_branches, today};
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
 use crate::store::Store;
@@ -181,6 +186,203 @@ pub async fn apply_patch(
             ))
         }
     }
+}
+
+#[utoipa::path(get, path = "/v1/groups/{group_id}/catalogue", tag = "invoices", security(("bearer" = [])),
+    params(("group_id" = Uuid, Path)),
+    responses((status = 200, body = GroupCatalogue), (status = 401, body = ApiError),
+        (status = 404, description = "`not_found`: the caller administers no branch of this group", body = ApiError)))]
+/// The group's catalogue over the branches the caller administers: each item once, with
+/// every branch's copy of it.
+pub async fn group_list(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(group): ApiPath<Uuid>,
+) -> Result<Json<GroupCatalogue>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            let branches = administered_branches(tx, group).await?;
+            let items = group_items(tx, &branches, None).await?;
+            Ok(Json(GroupCatalogue {
+                group_id: group,
+                branches,
+                items,
+            }))
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/groups/{group_id}/catalogue", tag = "invoices", security(("bearer" = [])),
+    params(("group_id" = Uuid, Path)), request_body = NewGroupCatalogueItem,
+    responses((status = 201, description = "The item as the group now holds it", body = GroupCatalogueItem),
+        (status = 401, body = ApiError),
+        (status = 404, description = "`not_found`: the caller administers no branch of this group", body = ApiError),
+        (status = 422, description = "`invalid_field`: the item breaks a rule, a branch named is not one the caller administers, or the id is another item in a branch", body = ApiError)))]
+/// Adds an item to several branches at once, or copies one (given its id) to more branches.
+/// A branch that already holds the item keeps its own name and price.
+pub async fn group_create(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(group): ApiPath<Uuid>,
+    ApiJson(new): ApiJson<NewGroupCatalogueItem>,
+) -> Result<(StatusCode, Json<GroupCatalogueItem>), AppError> {
+    let new = new.validate(today())?.into_inner();
+    let id = new.item.id.unwrap_or_else(Uuid::now_v7);
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            let branches = administered_branches(tx, group).await?;
+            let targets: Vec<Uuid> = match &new.clinics {
+                None => branches.iter().map(|b| b.clinic_id).collect(),
+                Some(named) => {
+                    if let Some(stranger) = named
+                        .iter()
+                        .find(|c| !branches.iter().any(|b| b.clinic_id == **c))
+                    {
+                        return Err(AppError::field(
+                            "clinics",
+                            format!("{stranger} is not a branch of this group you administer."),
+                        ));
+                    }
+                    named.clone()
+                }
+            };
+            for clinic in targets {
+                tx.authorize(clinic, Resource::CatalogueItem, Action::Create)
+                    .await?;
+                let held = tx
+                    .query_opt(
+                        &format!("SELECT {COLUMNS} FROM vaidya.catalogue_items WHERE clinic_id = $1 AND id = $2"),
+                        &[&clinic, &id],
+                    )
+                    .await?;
+                match held {
+                    Some(row) => {
+                        let held = from_row(&row)?;
+                        if !same_tax_identity(&held, &new.item) {
+                            return Err(AppError::field(
+                                "item",
+                                "A branch holds another item under this id; add it as a new item.",
+                            ));
+                        }
+                    }
+                    None => {
+                        let copy = NewCatalogueItem {
+                            id: Some(id),
+                            ..new.item.clone()
+                        };
+                        insert(tx, clinic, copy.validate(today())?).await?;
+                        tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[])
+                            .await?;
+                    }
+                }
+            }
+            let item = group_items(tx, &branches, Some(id))
+                .await?
+                .pop()
+                .ok_or_else(AppError::not_found)?;
+            Ok((StatusCode::CREATED, Json(item)))
+        })
+        .await
+}
+
+#[utoipa::path(patch, path = "/v1/groups/{group_id}/catalogue/{id}", tag = "invoices", security(("bearer" = [])),
+    params(("group_id" = Uuid, Path), ("id" = Uuid, Path)), request_body = CatalogueItemPatch,
+    responses((status = 200, description = "The item as the group now holds it", body = GroupCatalogueItem),
+        (status = 401, body = ApiError),
+        (status = 404, description = "`not_found`: no branch the caller administers holds the item", body = ApiError),
+        (status = 422, description = "`invalid_field`: a name or price breaks a rule, or a `base_version` was sent (each branch's copy has its own)", body = ApiError)))]
+/// Renames, reprices, retires or offers again an item in every branch of the group the
+/// caller administers that holds it (retiring an item at an old rate everywhere at once).
+pub async fn group_update(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((group, id)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(patch): ApiJson<CatalogueItemPatch>,
+) -> Result<Json<GroupCatalogueItem>, AppError> {
+    if patch.base_version.is_some() {
+        return Err(AppError::field(
+            "base_version",
+            "A change for the whole group takes no version: each branch's copy has its own.",
+        ));
+    }
+    let patch = patch.validate(today())?.into_inner();
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            let branches = administered_branches(tx, group).await?;
+            let held = group_items(tx, &branches, Some(id))
+                .await?
+                .pop()
+                .ok_or_else(AppError::not_found)?;
+            for copy in &held.copies {
+                tx.authorize(copy.clinic_id, Resource::CatalogueItem, Action::Update)
+                    .await?;
+                apply_patch(tx, copy.clinic_id, id, patch.clone().validate(today())?).await?;
+                tx.audit(copy.clinic_id, AuditAction::Update, ENTITY, &[id], &[])
+                    .await?;
+            }
+            let item = group_items(tx, &branches, Some(id))
+                .await?
+                .pop()
+                .ok_or_else(AppError::not_found)?;
+            Ok(Json(item))
+        })
+        .await
+}
+
+fn same_tax_identity(held: &CatalogueItem, new: &NewCatalogueItem) -> bool {
+    held.sac_hsn == new.sac_hsn
+        && Some(held.treatment) == new.treatment
+        && held.gst_rate_bp == new.gst_rate_bp
+        && Some(&held.unit) == new.unit.as_ref()
+}
+
+/// The items the branches hold (one of them: `only`), each once with its copies in the
+/// branches' order; items by the first copy's name. Read under RLS like a branch's list.
+async fn group_items(
+    tx: &RequestTx,
+    branches: &[GroupBranch],
+    only: Option<Uuid>,
+) -> Result<Vec<GroupCatalogueItem>, AppError> {
+    let ids: Vec<Uuid> = branches.iter().map(|b| b.clinic_id).collect();
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM vaidya.catalogue_items
+                 WHERE clinic_id = ANY($1) AND deleted_at IS NULL AND ($2::uuid IS NULL OR id = $2)"
+            ),
+            &[&ids, &only],
+        )
+        .await?;
+    let mut copies = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let branch_index = |c: &CatalogueItem| ids.iter().position(|id| *id == c.clinic_id);
+    copies.sort_by_key(|c| (c.id, branch_index(c)));
+    let mut items: Vec<GroupCatalogueItem> = Vec::new();
+    for copy in copies {
+        match items.last_mut() {
+            Some(item)
+                if item.id == copy.id
+                    && item.sac_hsn == copy.sac_hsn
+                    && item.treatment == copy.treatment
+                    && item.gst_rate_bp == copy.gst_rate_bp
+                    && item.unit == copy.unit =>
+            {
+                item.copies.push(copy)
+            }
+            _ => items.push(GroupCatalogueItem {
+                id: copy.id,
+                sac_hsn: copy.sac_hsn.clone(),
+                treatment: copy.treatment,
+                gst_rate_bp: copy.gst_rate_bp,
+                unit: copy.unit.clone(),
+                copies: vec![copy],
+            }),
+        }
+    }
+    items.sort_by_cached_key(|i| (i.copies[0].name.to_lowercase(), i.id));
+    Ok(items)
 }
 
 impl Store for kinds::CatalogueItem {

@@ -24,6 +24,36 @@ use uuid::Uuid;
 
 use crate::http::{AppError, RequestTx};
 
+/// The branches of a group the caller administers, by name: what a group-wide view (the
+/// collections roll-up, the group's catalogue) may cover. Decided here: a group admin is an
+/// admin of each branch, so nothing reaches a branch its caller could not open. None: the
+/// group is not found, as for a stranger.
+pub async fn administered_branches(
+    tx: &RequestTx,
+    group: Uuid,
+) -> Result<Vec<vaidya_shared::api::GroupBranch>, AppError> {
+    let branches: Vec<_> = tx
+        .query(
+            "SELECT c.id, c.name FROM vaidya.clinics c
+             JOIN vaidya.memberships m ON m.clinic_id = c.id
+             WHERE c.group_id = $1 AND m.user_id = vaidya.current_user_id()
+               AND m.role = 'admin' AND m.revoked_at IS NULL
+             ORDER BY c.name, c.id",
+            &[&group],
+        )
+        .await?
+        .iter()
+        .map(|r| vaidya_shared::api::GroupBranch {
+            clinic_id: r.get(0),
+            name: r.get(1),
+        })
+        .collect();
+    if branches.is_empty() {
+        return Err(AppError::not_found());
+    }
+    Ok(branches)
+}
+
 /// An enum stored as text, read back strictly: text this build does not know (a newer
 /// schema, a hand edit) is an error, never a silent default.
 pub fn db_enum<T>(

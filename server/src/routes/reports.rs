@@ -125,22 +125,11 @@ pub async fn group_collections(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            let branches: Vec<(Uuid, String)> = tx
-                .query(
-                    "SELECT c.id, c.name FROM vaidya.clinics c
-                     JOIN vaidya.memberships m ON m.clinic_id = c.id
-                     WHERE c.group_id = $1 AND m.user_id = vaidya.current_user_id()
-                       AND m.role = 'admin' AND m.revoked_at IS NULL
-                     ORDER BY c.name, c.id",
-                    &[&group],
-                )
+            let branches: Vec<(Uuid, String)> = super::administered_branches(tx, group)
                 .await?
-                .iter()
-                .map(|r| (r.get(0), r.get(1)))
+                .into_iter()
+                .map(|b| (b.clinic_id, b.name))
                 .collect();
-            if branches.is_empty() {
-                return Err(AppError::not_found());
-            }
             let ids: Vec<Uuid> = branches.iter().map(|(id, _)| *id).collect();
             let sums = tx
                 .query(

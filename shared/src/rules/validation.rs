@@ -53,6 +53,8 @@ pub trait Validate: Sized {
 /// Longest texts, in characters.
 pub mod limits {
     pub const PATIENT_NAME: usize = 200;
+    /// Most branches one request may name (a group's catalogue, its reports).
+    pub const GROUP_BRANCHES: usize = 200;
     pub const ADDRESS: usize = 500;
     pub const APPOINTMENT_REASON: usize = 1000;
     /// Longest appointment, in hours.
@@ -501,6 +503,36 @@ impl Validate for crate::api::CatalogueItemPatch {
                 .transpose()?,
             ..self
         }))
+    }
+}
+
+impl Validate for crate::api::NewGroupCatalogueItem {
+    /// The item as a branch's own; the branches named at most once each, and not too many
+    /// (a group's branches, not a list to fill a request with).
+    fn validate(self, today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        let item = self.item.validate(today)?.into_inner();
+        let clinics = match self.clinics {
+            None => None,
+            Some(clinics) => {
+                if clinics.is_empty() || clinics.len() > limits::GROUP_BRANCHES {
+                    return Err(invalid(
+                        "clinics",
+                        format!(
+                            "Name between 1 and {} branches, or none for all of yours.",
+                            limits::GROUP_BRANCHES
+                        ),
+                    ));
+                }
+                let mut unique = clinics.clone();
+                unique.sort();
+                unique.dedup();
+                if unique.len() != clinics.len() {
+                    return Err(invalid("clinics", "A branch is named twice."));
+                }
+                Some(clinics)
+            }
+        };
+        Ok(Valid(crate::api::NewGroupCatalogueItem { item, clinics }))
     }
 }
 

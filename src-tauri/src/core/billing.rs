@@ -4,7 +4,7 @@
 use super::*;
 use vaidya_shared::api::{
     CancelInvoice, CatalogueItem, CatalogueItemPatch, CollectionsQuery, CollectionsReport,
-    InvoiceSupplier, NewCatalogueItem,
+    GroupCatalogue, GroupCatalogueItem, InvoiceSupplier, NewCatalogueItem, NewGroupCatalogueItem,
 };
 use vaidya_shared::gstr1::{Gstr1Query, Gstr1Report};
 use vaidya_shared::rules::Validate;
@@ -40,18 +40,66 @@ impl Core {
         query: CollectionsQuery,
     ) -> Result<vaidya_shared::api::GroupCollectionsReport, UiError> {
         let query = query.validate(Utc::now().date_naive())?.into_inner();
-        let (api, clinic) = self.api_for(Resource::Payment, Action::Read).await?;
-        let group = {
-            let state = self.state.lock().await;
-            let client = state.client.as_ref().ok_or_else(UiError::no_clinic)?;
-            client
-                .memberships()
-                .iter()
-                .find(|m| m.clinic_id == clinic)
-                .map(|m| m.group_id)
-                .ok_or_else(UiError::no_clinic)?
-        };
+        let (api, group) = self.group_api(Resource::Payment, Action::Read).await?;
         Ok(api.group_collections(group, &query).await?)
+    }
+
+    /// The server API and the open clinic's group, if this member may do `action` to
+    /// `resource` in the open clinic (the server then covers the group's branches they
+    /// administer).
+    async fn group_api(
+        &self,
+        resource: Resource,
+        action: Action,
+    ) -> Result<(ServerApi, Uuid), UiError> {
+        let (api, clinic) = self.api_for(resource, action).await?;
+        let state = self.state.lock().await;
+        let client = state.client.as_ref().ok_or_else(UiError::no_clinic)?;
+        let group = client
+            .memberships()
+            .iter()
+            .find(|m| m.clinic_id == clinic)
+            .map(|m| m.group_id)
+            .ok_or_else(UiError::no_clinic)?;
+        Ok((api, group))
+    }
+
+    /// The group's catalogue over the branches this admin administers (online only).
+    pub async fn group_catalogue(&self) -> Result<GroupCatalogue, UiError> {
+        let (api, group) = self
+            .group_api(Resource::CatalogueItem, Action::Update)
+            .await?;
+        Ok(api.group_catalogue(group).await?)
+    }
+
+    /// Adds an item to branches of the group, or copies one to more of them (online only;
+    /// the open clinic's copy then arrives on this PC by its next pull, asked for at once).
+    pub async fn add_group_catalogue_item(
+        &self,
+        new: NewGroupCatalogueItem,
+    ) -> Result<GroupCatalogueItem, UiError> {
+        let new = new.validate(Utc::now().date_naive())?.into_inner();
+        let (api, group) = self
+            .group_api(Resource::CatalogueItem, Action::Create)
+            .await?;
+        let item = api.add_group_catalogue_item(group, &new).await?;
+        let _ = self.sync_now().await; // the open clinic's copy; the live stream would bring it too
+        Ok(item)
+    }
+
+    /// Changes an item in every branch of the group that holds it (online only).
+    pub async fn update_group_catalogue_item(
+        &self,
+        id: Uuid,
+        patch: CatalogueItemPatch,
+    ) -> Result<GroupCatalogueItem, UiError> {
+        let patch = patch.validate(Utc::now().date_naive())?.into_inner();
+        let (api, group) = self
+            .group_api(Resource::CatalogueItem, Action::Update)
+            .await?;
+        let item = api.update_group_catalogue_item(group, id, &patch).await?;
+        let _ = self.sync_now().await;
+        Ok(item)
     }
 
     pub async fn collections_report(

@@ -261,6 +261,39 @@ unit?: string | null, price_paise: number, };
  */
 export type CatalogueItemPatch = { base_version?: number | null, name?: string | null, price_paise?: number | null, active?: boolean | null, };
 
+/**
+ * A group's catalogue: the items its branches offer, as the admin of several of them sees
+ * it. An item keeps one id in every branch it is copied to (its tax identity travels with
+ * it); each branch keeps its own name, price and whether it offers it.
+ */
+export type GroupCatalogue = { group_id: string, 
+/**
+ * The branches of the group the caller administers, by name.
+ */
+branches: Array<GroupBranch>, 
+/**
+ * Items by name (the first branch's name), then id.
+ */
+items: Array<GroupCatalogueItem>, };
+
+export type GroupBranch = { clinic_id: string, name: string, };
+
+/**
+ * One item of a group's catalogue and the branches that hold it.
+ */
+export type GroupCatalogueItem = { id: string, sac_hsn: string, treatment: TaxTreatment, gst_rate_bp: number, unit: string, 
+/**
+ * Each branch's copy (name, price, offered), in the order of `GroupCatalogue::branches`.
+ */
+copies: Array<CatalogueItem>, };
+
+/**
+ * Adds an item to several branches of a group at once: `item` (with its id, to copy an
+ * existing item to more branches) goes to each of `clinics` that does not hold it yet; none
+ * named: every branch of the group the caller administers.
+ */
+export type NewGroupCatalogueItem = { item: NewCatalogueItem, clinics?: Array<string> | null, };
+
 export type PrescriptionItem = { id: string, position: number, drug: string, strength: string, dose: string, frequency: string, duration: string, instructions: string, };
 
 export type NewPrescriptionItem = { drug: string, strength: string, dose: string, frequency: string, duration: string, instructions: string, };

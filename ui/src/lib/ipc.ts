@@ -7,7 +7,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
-  CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCollectionsReport,
+  CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupCollectionsReport,
   Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
@@ -81,6 +81,13 @@ export const api = {
   listCatalogue: () => call<CatalogueItem[]>("list_catalogue"),
   addCatalogueItem: (item: NewCatalogueItem) => call<CatalogueItem>("add_catalogue_item", { item }),
   updateCatalogueItem: (id: Uuid, patch: CatalogueItemPatch) => call<CatalogueItem>("update_catalogue_item", { id, patch }),
+  /** The group's catalogue over the branches this admin administers (online). */
+  groupCatalogue: () => call<GroupCatalogue>("group_catalogue"),
+  /** Adds an item to branches of the group, or copies one (with its id) to more (online). */
+  addGroupCatalogueItem: (item: NewCatalogueItem, clinics: Uuid[] | null) =>
+    call<GroupCatalogueItem>("add_group_catalogue_item", { new: { item, clinics } }),
+  /** Changes an item in every branch of the group that holds it (online). */
+  updateGroupCatalogueItem: (id: Uuid, patch: CatalogueItemPatch) => call<GroupCatalogueItem>("update_group_catalogue_item", { id, patch }),
   /** Saves the document laid out for printing as a PDF in Downloads; returns its path. */
   savePdf: (name: string, page: { widthMm: number; heightMm: number; marginMm: number }) => call<string>("save_pdf", { name, page }),
   cancelInvoice: (invoiceId: Uuid, reason: string) => call<Invoice>("cancel_invoice", { invoiceId, cancel: { reason } }),

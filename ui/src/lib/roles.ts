@@ -4,7 +4,7 @@
 // and buttons a role cannot use. Front desk never sees clinical notes.
 
 import { APPOINTMENT_TRANSITIONS, may } from "./rules";
-import type { AppointmentStatus, Role } from "./types";
+import type { AppointmentStatus, Membership, Role, Uuid } from "./types";
 
 /** Clinical notes (and with them the doctor's screen). */
 export const canReadClinical = (role: Role) => may(role, "encounter", "read");
@@ -17,6 +17,12 @@ export const canManageMembers = (role: Role) => may(role, "member", "update");
 export const canReadAudit = (role: Role) => may(role, "audit_log", "read");
 /** The admin screen: members and the audit trail. */
 export const canAdmin = (role: Role) => canManageMembers(role) || canReadAudit(role);
+
+/** How many branches of the open clinic's group this member administers: more than one opens
+ * the group's views (the collections roll-up, the group's catalogue). */
+export function administeredBranches(memberships: Membership[], groupId: Uuid): number {
+  return memberships.filter((m) => m.role === "admin" && m.group_id === groupId).length;
+}
 
 export type Screen = "desk" | "doctor" | "admin" | "conflicts" | "unsent";
 

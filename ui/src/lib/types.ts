@@ -12,7 +12,7 @@ export type {
   NewAppointment, NewEncounter, NewInvoice, NewInvoiceLine, NewMember, NewPatient, NewPayment, NewPrescription,
   NewPrescriptionItem, Page, Patient, PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Role, Sex,
   SupplyKind, UserSummary, Vitals, CollectionsQuery, CollectionsReport, DoctorTotal, GroupCollectionsReport, BranchCollections, DayCollections, MethodTotal,
-  Gstr1Query, Gstr1Report, RateAmounts, InvoiceRecipient, TaxTreatment, MedicalRegistration, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
+  Gstr1Query, Gstr1Report, RateAmounts, InvoiceRecipient, TaxTreatment, MedicalRegistration, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupBranch, NewGroupCatalogueItem, CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
   Invitation, MemberAdded,
 } from "../generated/types";
 

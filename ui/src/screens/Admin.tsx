@@ -5,9 +5,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, readableError } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
-import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, Invitation, Member, MemberDevice, Role } from "../lib/types";
+import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, GroupCatalogue, GroupCatalogueItem, Invitation, Member, MemberDevice, Role, Uuid } from "../lib/types";
 import { formatRate, ratesInForce, todayInIndia } from "../lib/gst";
-import { paiseToInput, parseRupees } from "../lib/money";
+import { formatPaise, paiseToInput, parseRupees } from "../lib/money";
 import { cleanText } from "../lib/validate";
 import { LIMITS } from "../lib/rules";
 import { fromTaxChoice, GOODS_UNITS, taxChoices } from "../lib/lines";
@@ -19,7 +19,7 @@ import { useConfirm } from "../components/ConfirmDialog";
 const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
 const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied", "discard", "wipe"];
 
-export function AdminScreen(props: { clinic: ClinicView }) {
+export function AdminScreen(props: { clinic: ClinicView; branches?: number }) {
   const [tab, setTab] = useState<"members" | "audit" | "catalogue">("members");
   return (
     <div>
@@ -28,7 +28,7 @@ export function AdminScreen(props: { clinic: ClinicView }) {
         <button class={tab === "audit" ? "tab active" : "tab"} onClick={() => setTab("audit")}>{en.nav.audit}</button>
         <button class={tab === "catalogue" ? "tab active" : "tab"} data-testid="tab-catalogue" onClick={() => setTab("catalogue")}>{en.nav.catalogue}</button>
       </nav>
-      {tab === "members" ? <Members clinic={props.clinic} /> : tab === "audit" ? <Audit /> : <Catalogue />}
+      {tab === "members" ? <Members clinic={props.clinic} /> : tab === "audit" ? <Audit /> : <Catalogue branches={props.branches ?? 1} />}
     </div>
   );
 }
@@ -216,8 +216,12 @@ function Audit() {
 }
 
 /** The catalogue: each item's code, how it is taxed, its unit and price; admins add items,
- * reprice them and retire them. A new rate is a new item (the old one is retired). */
-function Catalogue() {
+ * reprice them and retire them. A new rate is a new item (the old one is retired). The
+ * admin of several branches of the group may add an item to all of them at once, and keeps
+ * the group's catalogue below (online). */
+function Catalogue(props: { branches: number }) {
+  const [everywhere, setEverywhere] = useState(false);
+  const [groupShown, setGroupShown] = useState(0);
   const [items, setItems] = useState<CatalogueItem[]>([]);
   const [form, setForm] = useState({ name: "", sac: "", tax: "exempt", unit: "NOS", price: "" });
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -237,11 +241,16 @@ function Catalogue() {
     setErrors(errs);
     if (Object.keys(errs).length > 0 || !price.ok || !name.ok) return;
     const { rate, treatment } = fromTaxChoice(form.tax);
-    const ok = await run(() => api.addCatalogueItem({
+    const item = {
       id: null, name: name.value, sac_hsn: form.sac.trim(), treatment, gst_rate_bp: rate,
       unit: service ? "NA" : form.unit, price_paise: price.paise,
-    }));
-    if (ok) { setForm({ name: "", sac: "", tax: "exempt", unit: "NOS", price: "" }); load(); }
+    };
+    const ok = await run<unknown>(() => (everywhere ? api.addGroupCatalogueItem(item, null) : api.addCatalogueItem(item)));
+    if (ok) {
+      setForm({ name: "", sac: "", tax: "exempt", unit: "NOS", price: "" });
+      load();
+      if (everywhere) setGroupShown((n) => n + 1);
+    }
   };
   const setActive = async (item: CatalogueItem, active: boolean) => {
     const ok = await run(() => api.updateCatalogueItem(item.id, { base_version: item.version, name: null, price_paise: null, active }));
@@ -291,8 +300,81 @@ function Catalogue() {
           </div>
         )}
         <Field name="item-price" label={en.catalogue.price} value={form.price} onInput={(v) => setForm({ ...form, price: v })} error={errors.price} />
+        {props.branches > 1 && (
+          <label class="row">
+            <input type="checkbox" data-testid="item-everywhere" checked={everywhere}
+              onChange={(e) => setEverywhere((e.currentTarget as HTMLInputElement).checked)} />
+            {en.catalogue.everywhere(props.branches)}
+          </label>
+        )}
         <button type="submit" class="primary" disabled={busy}>{en.catalogue.add}</button>
       </form>
+      {props.branches > 1 && <GroupCatalogueView reload={groupShown} onChanged={load} />}
+    </section>
+  );
+}
+
+/** The group's catalogue over the branches this admin administers: each item once, its
+ * price in each branch (a dash where the branch does not offer it), with "offer in every
+ * branch" (copies the item with this price) and "retire everywhere". Online only. */
+function GroupCatalogueView(props: { reload: number; onChanged: () => void }) {
+  const [view, setView] = useState<GroupCatalogue | null>(null);
+  const { busy, error, run } = useAction();
+  const show = () => run(async () => setView(await api.groupCatalogue()));
+  useEffect(() => { if (props.reload > 0) show(); }, [props.reload]);
+  const offerEverywhere = async (item: GroupCatalogueItem) => {
+    const from = item.copies.find((c) => c.active) ?? item.copies[0];
+    const ok = await run(() => api.addGroupCatalogueItem({
+      id: item.id, name: from.name, sac_hsn: item.sac_hsn, treatment: item.treatment,
+      gst_rate_bp: item.gst_rate_bp, unit: item.unit, price_paise: from.price_paise,
+    }, null));
+    if (ok) { show(); props.onChanged(); }
+  };
+  const retireEverywhere = async (item: GroupCatalogueItem) => {
+    const ok = await run(() => api.updateGroupCatalogueItem(item.id, { base_version: null, name: null, price_paise: null, active: false }));
+    if (ok) { show(); props.onChanged(); }
+  };
+  return (
+    <section class="group-catalogue">
+      <h3>{en.catalogue.groupTitle}</h3>
+      <ErrorBanner error={error} />
+      {!view ? (
+        <button onClick={show} disabled={busy} data-testid="group-catalogue-show">{en.catalogue.groupShow}</button>
+      ) : (
+        <table class="grid" data-testid="group-catalogue">
+          <thead>
+            <tr>
+              <th>{en.catalogue.name}</th><th>{en.invoice.sacHsn}</th><th>{en.invoice.rate}</th>
+              {view.branches.map((b) => <th key={b.clinic_id} class="num">{b.name}</th>)}
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {view.items.map((i) => {
+              const copy = (clinicId: Uuid) => i.copies.find((c) => c.clinic_id === clinicId);
+              const missing = view.branches.some((b) => !copy(b.clinic_id)?.active);
+              return (
+                <tr key={i.id}>
+                  <td>{i.copies[0].name}</td><td>{i.sac_hsn}</td>
+                  <td>{i.treatment === "taxable" ? formatRate(i.gst_rate_bp) : en.invoice.treatments[i.treatment]}</td>
+                  {view.branches.map((b) => {
+                    const c = copy(b.clinic_id);
+                    return <td key={b.clinic_id} class={c && !c.active ? "num muted" : "num"}>{c ? formatPaise(c.price_paise) : "—"}</td>;
+                  })}
+                  <td>
+                    {missing && i.copies.some((c) => c.active) && (
+                      <button class="small subtle" disabled={busy} onClick={() => offerEverywhere(i)}>{en.catalogue.offerEverywhere}</button>
+                    )}
+                    {i.copies.some((c) => c.active) && (
+                      <button class="small subtle" disabled={busy} onClick={() => retireEverywhere(i)}>{en.catalogue.retireEverywhere}</button>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }

@@ -7,7 +7,7 @@ import type { Allergy, ClinicView, Patient, SessionView } from "../lib/types";
 import { formatDate, ageYears } from "../lib/dates";
 import { formatPhone } from "../lib/phone";
 import { formatAbha } from "../lib/validate";
-import { canBill } from "../lib/roles";
+import { administeredBranches, canBill } from "../lib/roles";
 import { en } from "../strings/en";
 import { Notice } from "../components/common";
 import { clinicDataChanged } from "../lib/useClinicData";
@@ -67,7 +67,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
       {tab === "invoices" && bill && <Invoices clinic={props.clinic} userId={props.session.user.id} patient={patient} onChoosePatient={setPatient} />}
       {tab === "collections" && bill && (
         <Collections clinic={props.clinic}
-          branches={props.session.memberships.filter((m) => m.role === "admin" && m.group_id === props.clinic.membership.group_id).length} />
+          branches={administeredBranches(props.session.memberships, props.clinic.membership.group_id)} />
       )}
     </div>
   );

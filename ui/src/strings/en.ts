@@ -298,6 +298,11 @@ export const en = {
     retire: "Retire",
     offer: "Offer again",
     pick: "Add from catalogue…",
+    everywhere: (branches: number) => `Add to all ${branches} of my branches`,
+    groupTitle: "My branches' catalogues",
+    groupShow: "Show my branches' catalogues",
+    offerEverywhere: "Offer in every branch",
+    retireEverywhere: "Retire everywhere",
   },
   gstr1: {
     title: "GSTR-1",
