@@ -118,6 +118,18 @@ impl<'a> OpenClinic<'a> {
         Ok(self.partition.create_patient(new)?)
     }
 
+    /// Patients of the clinic on this PC who are probably the one about to be registered
+    /// (`rules::duplicates`); the front desk decides (open the existing record, or register
+    /// anyway: the server then raises a `duplicate_patient` conflict for a person to settle).
+    pub fn likely_duplicates(
+        &mut self,
+        new: NewPatient,
+    ) -> Result<Vec<vaidya_shared::rules::duplicates::LikelyDuplicate>, ClinicError> {
+        self.allow(Resource::Patient, Action::Read)?;
+        let new = new.validate(self.today)?.into_inner();
+        Ok(self.partition.likely_duplicates(&new)?)
+    }
+
     pub fn update_patient(
         &mut self,
         id: Uuid,

@@ -8,7 +8,7 @@
 //! mutation id), and a page pulled again overwrites rows with the same state.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
@@ -17,7 +17,7 @@ use vaidya_shared::sync::{PullResponse, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT,
 use vaidya_shared::ErrorCode;
 
 use crate::api::{ApiError, ServerApi};
-use crate::partition::{ClinicPartition, PartitionError};
+use crate::partition::{ClinicPartition, InitialFill, PartitionError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -63,6 +63,12 @@ pub struct SyncOptions {
     pub reads_batch: usize,
     /// Changes per pull page (at most [`MAX_PULL_LIMIT`]).
     pub pull_limit: i64,
+    /// Changes per pull page of a first fill. Bigger pages keep a slow line busy: the next
+    /// page can only be asked for once this one's cursor has arrived, so each page costs a
+    /// round trip and the server's time with the line idle (at 4 Mbit/s and 100 ms, pages of
+    /// 5,000 rows filled a clinic in 0.72× the time of pages of 1,000; docs/benchmarks.md).
+    /// A cut costs at most the page in flight.
+    pub fill_limit: i64,
     /// Tries of a whole sync on retryable errors before giving up.
     pub max_attempts: u32,
     /// First retry delay; doubled each time up to `max_delay`, with jitter.
@@ -76,6 +82,7 @@ impl Default for SyncOptions {
             push_batch: 200,
             reads_batch: 500,
             pull_limit: 1000,
+            fill_limit: MAX_PULL_LIMIT,
             max_attempts: 6,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
@@ -94,6 +101,23 @@ pub struct SyncProgress {
     pub estimated_total: Option<i64>,
     /// `rows / estimated_total`, capped at 100.
     pub percent: Option<f64>,
+    /// Seconds left at this sync's pace so far, once the total is known and a page is in.
+    pub eta_secs: Option<f64>,
+}
+
+/// Seconds left: the rows still to come at the pace of this sync so far (rows per second
+/// since it started, so a resumed fill is timed on its own line, not the one that dropped).
+fn eta(progress: &SyncProgress, rows_now: u64, elapsed: Duration, more: bool) -> Option<f64> {
+    if !more {
+        return Some(0.0);
+    }
+    let total = u64::try_from(progress.estimated_total?).ok()?;
+    let secs = elapsed.as_secs_f64();
+    if rows_now == 0 || secs <= 0.0 {
+        return None;
+    }
+    let left = total.saturating_sub(progress.rows);
+    Some(left as f64 * secs / rows_now as f64)
 }
 
 /// What one sync did.
@@ -218,6 +242,7 @@ impl SyncEngine {
     pub fn with_options(mut self, mut options: SyncOptions) -> SyncEngine {
         options.push_batch = options.push_batch.clamp(1, MAX_PUSH_BATCH);
         options.pull_limit = options.pull_limit.clamp(1, MAX_PULL_LIMIT);
+        options.fill_limit = options.fill_limit.clamp(1, MAX_PULL_LIMIT);
         options.max_attempts = options.max_attempts.max(1);
         self.options = options;
         self
@@ -346,9 +371,11 @@ impl SyncEngine {
     /// point resumes from the last stored page; a prefetched page that is never applied is
     /// just dropped.
     pub async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
-        // An initial sync (no cursor yet) fills the partition: bulk-load settings for the
-        // duration (see `set_bulk_load`), the usual ones back however the pull ends.
-        let initial = self.partition.pull_cursor()?.is_none();
+        // An initial sync (no cursor yet, or a first fill cut off before its end) fills the
+        // partition: bulk-load settings for the duration (see `set_bulk_load`), the usual
+        // ones back however the pull ends.
+        let initial =
+            self.partition.pull_cursor()?.is_none() || self.partition.initial_fill()?.is_some();
         if initial {
             self.partition.set_bulk_load(Some(INITIAL_SYNC_CACHE_MIB))?;
         }
@@ -361,12 +388,24 @@ impl SyncEngine {
 
     async fn pull_pages(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         let clinic = self.partition.clinic_id();
-        let limit = self.options.pull_limit;
+        // A first fill counts from where it stopped (a line cut mid-way resumes from the
+        // last stored page, and so does the count); any other pull counts from zero.
+        let mut fill = match self.partition.pull_cursor()? {
+            None => Some(InitialFill::default()),
+            Some(_) => self.partition.initial_fill()?,
+        };
+        let resumed_from = fill.unwrap_or_default();
         let mut progress = SyncProgress {
-            rows: 0,
-            bytes: 0,
-            estimated_total: None,
+            rows: resumed_from.rows,
+            bytes: resumed_from.bytes,
+            estimated_total: resumed_from.estimated_total,
             percent: None,
+            eta_secs: None,
+        };
+        let started = Instant::now();
+        let limit = match fill {
+            Some(_) => self.options.fill_limit,
+            None => self.options.pull_limit,
         };
         let mut settling_waits = 0u32;
         let mut prefetched: Option<Prefetch> = None;
@@ -413,11 +452,29 @@ impl SyncEngine {
             if page.estimated_total.is_some() {
                 progress.estimated_total = page.estimated_total;
             }
+            if let Some(f) = fill.as_mut() {
+                *f = InitialFill {
+                    rows: progress.rows,
+                    bytes: progress.bytes,
+                    estimated_total: progress.estimated_total,
+                };
+                if more {
+                    self.partition.set_initial_fill(f)?;
+                } else {
+                    self.partition.end_initial_fill()?;
+                }
+            }
             progress.percent = progress
                 .estimated_total
                 .filter(|t| *t > 0)
                 .map(|t| (progress.rows as f64 * 100.0 / t as f64).min(100.0))
                 .or((!page.has_more).then_some(100.0));
+            progress.eta_secs = eta(
+                &progress,
+                progress.rows - resumed_from.rows,
+                started.elapsed(),
+                more,
+            );
             if let Some(f) = self.progress.as_mut() {
                 f(&progress);
             }

@@ -119,6 +119,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0027_clinical_store_keys",
         include_str!("../migrations/0027_clinical_store_keys.sql"),
     ),
+    (
+        "0028_duplicate_patients",
+        include_str!("../migrations/0028_duplicate_patients.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

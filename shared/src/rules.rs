@@ -4,6 +4,7 @@
 //! accepts, the server accepts.
 
 pub mod clock;
+pub mod duplicates;
 pub mod permissions;
 pub mod validation;
 pub mod vitals;

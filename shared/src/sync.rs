@@ -204,6 +204,9 @@ pub enum ConflictKind {
     DoubleBooking,
     /// A signed note or issued prescription was edited; see the addendum or the inbox.
     Immutable,
+    /// A new patient is probably one the clinic already has (`rules::duplicates`); both
+    /// records are kept until a person merges them or says they are two people.
+    DuplicatePatient,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

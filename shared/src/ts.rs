@@ -13,6 +13,7 @@ use crate::gstr1::{
     B2bInvoice, B2csRow, CreditNoteRow, DocumentSeries, Gstr1Query, Gstr1Report, HsnRow, NilRow,
     RateAmounts,
 };
+use crate::rules::duplicates::{DuplicateReason, LikelyDuplicate};
 use crate::rules::validation::AllergyWarning;
 use crate::rules::{Action, Resource};
 use crate::sync::*;
@@ -40,7 +41,7 @@ pub fn typescript() -> String {
         // paging
         PageQuery, Page<()>,
         // patients
-        Sex, Patient, NewPatient, PatientPatch, PatientQuery,
+        Sex, Patient, NewPatient, PatientPatch, PatientQuery, DuplicateReason, LikelyDuplicate,
         // appointments
         AppointmentStatus, Appointment, NewAppointment, AppointmentPatch, AppointmentQuery,
         // encounters

@@ -15,6 +15,7 @@ macro_rules! with_app_commands {
             search_patients,
             get_patient,
             create_patient,
+            likely_duplicates,
             update_patient,
             patient_chart,
             list_appointments,

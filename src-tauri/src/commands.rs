@@ -108,6 +108,14 @@ pub async fn create_patient(core: State<'_, Core>, patient: NewPatient) -> Resul
 }
 
 #[tauri::command]
+pub async fn likely_duplicates(
+    core: State<'_, Core>,
+    patient: NewPatient,
+) -> Result<Vec<vaidya_shared::rules::duplicates::LikelyDuplicate>> {
+    core.likely_duplicates(patient).await
+}
+
+#[tauri::command]
 pub async fn update_patient(
     core: State<'_, Core>,
     id: Uuid,

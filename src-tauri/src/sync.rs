@@ -90,11 +90,15 @@ pub async fn run(task: SyncTask) {
     };
     let progress_refs = refs.clone();
     let mut engine = engine.on_progress(move |p| {
-        let done = p.rows;
-        let total = p.estimated_total;
+        let view = ProgressView {
+            done: p.rows,
+            total: p.estimated_total,
+            bytes: p.bytes,
+            eta_secs: p.eta_secs,
+        };
         publish(&progress_refs, |s| {
             s.syncing = true;
-            s.progress = Some(ProgressView { done, total });
+            s.progress = Some(view);
         });
     });
 

@@ -13,6 +13,7 @@ mod catalogue;
 mod clinical_store;
 mod credit_notes;
 mod domain;
+mod duplicates;
 mod input;
 mod invoice_series;
 mod isolation;

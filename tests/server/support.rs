@@ -22,6 +22,7 @@ tests![
     crate::pooler::instances_behind_pgbouncer_in_transaction_mode,
     crate::registration::a_group_admin_sees_the_branches_they_administer,
     crate::catalogue::a_group_admin_keeps_one_catalogue_for_their_branches,
+    crate::duplicates::a_patient_registered_twice_raises_a_duplicate_conflict,
     crate::registration::a_doctors_registration_is_recorded_by_the_admin,
     crate::catalogue::the_catalogue_is_read_by_all_and_kept_by_admins,
     crate::invoice_series::a_chartered_accountants_fixture_set_holds,

@@ -4,6 +4,7 @@
 
 pub mod pgbouncer;
 pub mod proxy;
+pub mod realistic;
 pub mod webdriver;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ mod bad_input;
 mod convergence;
 mod round_trip;
 mod shared_pc;
+mod slow_link;
 mod support;
 
 use std::sync::Arc;

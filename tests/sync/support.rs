@@ -51,6 +51,7 @@ tests![
     crate::shared_pc::a_doctor_after_the_front_desk_receives_the_older_notes,
     crate::shared_pc::the_front_desks_keys_open_no_clinical_rows,
     crate::convergence::randomized_schedules_converge,
+    crate::slow_link::a_first_fill_over_a_cut_slow_line_resumes_where_it_stopped,
 ];
 
 /// Assert with a formatted message, returning an error instead of panicking.
@@ -113,6 +114,7 @@ pub fn fast_options(max_attempts: u32) -> SyncOptions {
     SyncOptions {
         push_batch: 50,
         pull_limit: 100,
+        fill_limit: 100,
         max_attempts,
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),

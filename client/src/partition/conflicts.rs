@@ -65,6 +65,7 @@ impl From<WireConflictKind> for ConflictKind {
             WireConflictKind::Deleted => ConflictKind::Deleted,
             WireConflictKind::DoubleBooking => ConflictKind::DoubleBooking,
             WireConflictKind::Immutable => ConflictKind::Immutable,
+            WireConflictKind::DuplicatePatient => ConflictKind::DuplicatePatient,
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
-use vaidya_shared::api::{Patient, Sex};
+use vaidya_shared::api::{NewPatient, Patient, Sex};
+use vaidya_shared::rules::duplicates::LikelyDuplicate;
 
 use super::cache::{Cached, CachedRow};
 use super::local_reads::ReadAction;
@@ -98,6 +99,56 @@ impl ClinicPartition {
         let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
         self.record_access(ReadAction::List, EntityKind::Patient, &ids, &ids)?;
         Ok(patients)
+    }
+
+    /// The clinic's patients here who are probably `new` (`rules::duplicates`), with why,
+    /// best reason first: what the front desk sees before registering, offline too.
+    /// Candidates share the mobile or ABHA number (both indexed); the shown ones are
+    /// recorded as a list read.
+    pub fn likely_duplicates(
+        &self,
+        new: &NewPatient,
+    ) -> Result<Vec<LikelyDuplicate>, PartitionError> {
+        use vaidya_shared::rules::duplicates::{likely_duplicate, PatientIdentity};
+        if new.phone.is_none() && new.abha_number.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM patients
+             WHERE (phone = ?1 AND ?1 IS NOT NULL) OR (abha_number = ?2 AND ?2 IS NOT NULL)
+             ORDER BY patient_number LIMIT 50"
+        ))?;
+        let candidates: Vec<Patient> = stmt
+            .query_map(params![new.phone, new.abha_number], from_row)?
+            .collect::<Result<_, _>>()?;
+        let identity = PatientIdentity {
+            name: &new.name,
+            date_of_birth: new.date_of_birth,
+            phone: new.phone.as_deref(),
+            abha_number: new.abha_number.as_deref(),
+        };
+        let mut found: Vec<LikelyDuplicate> = candidates
+            .into_iter()
+            .filter(|p| Some(p.id) != new.id)
+            .filter_map(|patient| {
+                let reason = likely_duplicate(
+                    &identity,
+                    &PatientIdentity {
+                        name: &patient.name,
+                        date_of_birth: patient.date_of_birth,
+                        phone: patient.phone.as_deref(),
+                        abha_number: patient.abha_number.as_deref(),
+                    },
+                )?;
+                Some(LikelyDuplicate { patient, reason })
+            })
+            .collect();
+        found.sort_by_key(|d| (d.reason, d.patient.patient_number));
+        let ids: Vec<Uuid> = found.iter().map(|d| d.patient.id).collect();
+        if !ids.is_empty() {
+            self.record_access(ReadAction::List, EntityKind::Patient, &ids, &ids)?;
+        }
+        Ok(found)
     }
 
     /// One patient, recorded as a read for the audit trail when found.

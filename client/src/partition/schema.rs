@@ -459,6 +459,12 @@ CREATE TABLE clinical_key_wraps (
     r#"
 ALTER TABLE outbox ADD COLUMN sealed BLOB;
 "#,
+    // 19 → 20: registering a patient looks for the clinic's patients with the same mobile
+    // or ABHA number (`rules::duplicates`), offline too: both looked up by index.
+    r#"
+CREATE INDEX patients_phone ON patients (phone) WHERE phone IS NOT NULL;
+CREATE INDEX patients_abha ON patients (abha_number) WHERE abha_number IS NOT NULL;
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.

@@ -147,6 +147,43 @@ impl ClinicPartition {
     }
 }
 
+/// How far a partition's first fill has come (rows and bytes pulled, the server's estimate
+/// of all rows), kept while it is under way so that a fill cut off mid-way (a dropped line,
+/// the app closed) goes on counting where it stopped, and is still treated as a first fill.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InitialFill {
+    pub rows: u64,
+    pub bytes: u64,
+    pub estimated_total: Option<i64>,
+}
+
+/// The reader's [`InitialFill`] while their first fill is under way.
+const INITIAL_FILL: &str = "initial_fill";
+
+impl ClinicPartition {
+    /// The reader's first fill, while it is under way (see [`InitialFill`]).
+    pub fn initial_fill(&self) -> Result<Option<InitialFill>, PartitionError> {
+        self.cached_json(&self.reader_key(INITIAL_FILL))
+    }
+
+    /// Records how far the first fill has come. Written after each page's own transaction:
+    /// the figures only feed the progress bar, so a crash between the two costs one page
+    /// of count, never a row.
+    pub fn set_initial_fill(&mut self, fill: &InitialFill) -> Result<(), PartitionError> {
+        let key = self.reader_key(INITIAL_FILL);
+        self.cache_json(&key, fill)
+    }
+
+    /// The first fill reached the end of the feed.
+    pub fn end_initial_fill(&mut self) -> Result<(), PartitionError> {
+        self.conn.execute(
+            "DELETE FROM sync_state WHERE key = ?1",
+            [self.reader_key(INITIAL_FILL)],
+        )?;
+        Ok(())
+    }
+}
+
 /// "1" when the last stored pull page said `has_more = false`.
 pub(crate) const PULL_COMPLETE: &str = "pull_complete";
 /// The number of the last pull page a sync-state table committed (see

@@ -5,10 +5,11 @@ use serde_json::json;
 use tempfile::TempDir;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    Addendum, Appointment, AppointmentStatus, Encounter, Invoice, InvoiceLine, Patient,
+    Addendum, Appointment, AppointmentStatus, Encounter, Invoice, InvoiceLine, NewPatient, Patient,
     PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Sex, Vitals,
 };
 use vaidya_shared::gst::{LineTax, SupplyKind};
+use vaidya_shared::rules::duplicates::DuplicateReason;
 
 use super::*;
 use crate::test_support::valid;
@@ -1960,4 +1961,56 @@ fn each_series_of_a_year_is_numbered_from_1_and_the_old_one_keeps_counting() {
     assert_eq!(take(&p, "2627-D4"), 1, "April starts again at 1");
     assert_eq!(take(&p, "2526-D4"), 3);
     assert_eq!(take(&p, &old), 2);
+}
+
+// ---------------------------------------------------------------- duplicates
+
+#[test]
+fn a_likely_duplicate_is_found_offline_and_a_family_mobile_is_not() {
+    let f = fixture();
+    let mut p = f.open_without_clinical();
+    let mobile = Some("+919845012345");
+    let ravi = patient(f.clinic, 12, "Ravi Sharma", mobile, None);
+    let kamala = patient(f.clinic, 13, "Kamala Devi", None, Some("91234567890123"));
+    add_patient(&mut p, &ravi);
+    add_patient(&mut p, &kamala);
+    let new = |name: &str, phone: Option<&str>, abha: Option<&str>| NewPatient {
+        id: None,
+        name: name.to_owned(),
+        sex: Sex::Male,
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(1987, 1, 1),
+        phone: phone.map(str::to_owned),
+        address: None,
+        abha_number: abha.map(str::to_owned),
+    };
+    let found = p
+        .likely_duplicates(&new("Ravi Sarma", mobile, None))
+        .unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|d| (d.patient.id, d.reason))
+            .collect::<Vec<_>>(),
+        [(ravi.id, DuplicateReason::SamePhoneAndName)]
+    );
+    // The son on the family's mobile, and a stranger: nobody.
+    assert!(p
+        .likely_duplicates(&new("Suresh Sharma", mobile, None))
+        .unwrap()
+        .is_empty());
+    assert!(p
+        .likely_duplicates(&new("Ravi Sharma", Some("+919800000000"), None))
+        .unwrap()
+        .is_empty());
+    // An ABHA number is one person, whatever the name.
+    let found = p
+        .likely_duplicates(&new("K. Devi", None, Some("91234567890123")))
+        .unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|d| (d.patient.id, d.reason))
+            .collect::<Vec<_>>(),
+        [(kamala.id, DuplicateReason::SameAbha)]
+    );
 }

@@ -181,7 +181,91 @@ pub async fn create(
         .await
 }
 
-/// Validate and insert a patient with the clinic's next patient number.
+/// New patients who are probably patients the clinic registered before (the shared
+/// `rules::duplicates`): each raises one `duplicate_patient` conflict naming the earlier
+/// records, for a person to merge or to mark as two people. Both records stay; a visit
+/// written against either is never refused for it. Candidates share a mobile number or an
+/// ABHA number (both indexed); the rule decides on the names and dates of birth.
+pub async fn flag_duplicates(tx: &RequestTx, clinic: Uuid, new: &[Uuid]) -> Result<(), AppError> {
+    use vaidya_shared::rules::duplicates::{likely_duplicate, PatientIdentity};
+    if new.is_empty() {
+        return Ok(());
+    }
+    let rows = tx
+        .query(
+            "SELECT n.id AS new_id, o.id, o.patient_number, o.name, o.date_of_birth, o.phone, o.abha_number,
+                    n.patient_number AS new_number, n.name AS new_name, n.date_of_birth AS new_dob,
+                    n.phone AS new_phone, n.abha_number AS new_abha
+             FROM vaidya.patients n
+             JOIN vaidya.patients o ON o.clinic_id = n.clinic_id AND o.id <> n.id
+                  AND o.deleted_at IS NULL AND o.patient_number < n.patient_number
+                  AND (o.phone = n.phone OR o.abha_number = n.abha_number)
+             WHERE n.clinic_id = $1 AND n.id = ANY($2)
+             ORDER BY n.patient_number, o.patient_number",
+            &[&clinic, &new],
+        )
+        .await?;
+    let mut found: Vec<(Uuid, serde_json::Value, Vec<serde_json::Value>)> = Vec::new();
+    for r in &rows {
+        let new_id: Uuid = r.get("new_id");
+        let (new_name, new_phone, new_abha): (String, Option<String>, Option<String>) =
+            (r.get("new_name"), r.get("new_phone"), r.get("new_abha"));
+        let (name, phone, abha): (String, Option<String>, Option<String>) =
+            (r.get("name"), r.get("phone"), r.get("abha_number"));
+        let new_dob: Option<chrono::NaiveDate> = r.get("new_dob");
+        let dob: Option<chrono::NaiveDate> = r.get("date_of_birth");
+        let Some(reason) = likely_duplicate(
+            &PatientIdentity {
+                name: &new_name,
+                date_of_birth: new_dob,
+                phone: new_phone.as_deref(),
+                abha_number: new_abha.as_deref(),
+            },
+            &PatientIdentity {
+                name: &name,
+                date_of_birth: dob,
+                phone: phone.as_deref(),
+                abha_number: abha.as_deref(),
+            },
+        ) else {
+            continue;
+        };
+        let earlier = serde_json::json!({
+            "id": r.get::<_, Uuid>("id"), "patient_number": r.get::<_, i64>("patient_number"),
+            "name": name, "date_of_birth": dob, "phone": phone, "reason": reason,
+        });
+        match found.last_mut() {
+            Some((id, _, earlier_ones)) if *id == new_id => earlier_ones.push(earlier),
+            _ => found.push((
+                new_id,
+                serde_json::json!({
+                    "id": new_id, "patient_number": r.get::<_, i64>("new_number"),
+                    "name": new_name, "date_of_birth": new_dob, "phone": new_phone,
+                }),
+                vec![earlier],
+            )),
+        }
+    }
+    for (id, registered, earlier) in found {
+        crate::sync::conflicts::record(
+            tx,
+            clinic,
+            crate::sync::conflicts::NewConflict {
+                kind: vaidya_shared::sync::ConflictKind::DuplicatePatient,
+                entity: vaidya_shared::sync::EntityKind::Patient,
+                entity_id: id,
+                field: None,
+                server_value: serde_json::Value::Array(earlier),
+                client_value: registered,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Validate and insert a patient with the clinic's next patient number; a likely duplicate
+/// of an earlier patient goes to the conflict inbox ([`flag_duplicates`]).
 pub async fn insert(
     tx: &RequestTx,
     clinic: Uuid,
@@ -198,7 +282,9 @@ pub async fn insert(
             &[&id, &clinic, &number, &new.name, &new.sex.as_str(), &new.date_of_birth, &new.phone, &new.address, &new.abha_number],
         )
         .await?;
-    from_row(&row)
+    let patient = from_row(&row)?;
+    flag_duplicates(tx, clinic, &[patient.id]).await?;
+    Ok(patient)
 }
 
 #[utoipa::path(patch, path = "/v1/clinics/{clinic_id}/patients/{id}", tag = "patients", security(("bearer" = [])),

@@ -26,6 +26,7 @@ fn kind_str(k: ConflictKind) -> &'static str {
         ConflictKind::Deleted => "deleted",
         ConflictKind::DoubleBooking => "double_booking",
         ConflictKind::Immutable => "immutable",
+        ConflictKind::DuplicatePatient => "duplicate_patient",
     }
 }
 
@@ -35,6 +36,7 @@ fn parse_kind(s: &str) -> Option<ConflictKind> {
         "deleted" => Some(ConflictKind::Deleted),
         "double_booking" => Some(ConflictKind::DoubleBooking),
         "immutable" => Some(ConflictKind::Immutable),
+        "duplicate_patient" => Some(ConflictKind::DuplicatePatient),
         _ => None,
     }
 }

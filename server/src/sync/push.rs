@@ -591,7 +591,16 @@ async fn apply_patient_run_as(
         if mode == Mode::Careful {
             tx.execute_simple("SAVEPOINT run").await?;
         }
-        match routes::patients::insert_many(tx, clinic, &rows).await {
+        let inserted = match routes::patients::insert_many(tx, clinic, &rows).await {
+            Ok(versions) => {
+                let ids: Vec<Uuid> = versions.keys().copied().collect();
+                routes::patients::flag_duplicates(tx, clinic, &ids)
+                    .await
+                    .map(|()| versions)
+            }
+            Err(e) => Err(e),
+        };
+        match inserted {
             Ok(versions) => {
                 if mode == Mode::Careful {
                     tx.execute_simple("RELEASE SAVEPOINT run").await?;

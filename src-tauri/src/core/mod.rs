@@ -115,6 +115,10 @@ impl From<Conflict> for ConflictView {
 pub struct ProgressView {
     pub done: u64,
     pub total: Option<i64>,
+    /// Bytes received so far (compressed, as on the line).
+    pub bytes: u64,
+    /// Seconds left at the pace so far; `None` until it can be told.
+    pub eta_secs: Option<f64>,
 }
 
 /// What the status bar shows; emitted as `sync://status`.

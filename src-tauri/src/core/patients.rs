@@ -31,6 +31,17 @@ impl Core {
             .await
     }
 
+    /// Patients on this PC who are probably the one being registered (offline too).
+    pub async fn likely_duplicates(
+        &self,
+        new: vaidya_shared::api::NewPatient,
+    ) -> Result<Vec<vaidya_shared::rules::duplicates::LikelyDuplicate>, UiError> {
+        self.read_partition(move |p, user, role| {
+            Ok(OpenClinic::new(p, user, role).likely_duplicates(new)?)
+        })
+        .await
+    }
+
     pub async fn update_patient(&self, id: Uuid, patch: PatientPatch) -> Result<Patient, UiError> {
         self.with_clinic(move |c| Ok(c.update_patient(id, patch)?))
             .await

@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { formatDate } from "../lib/dates";
 import { formatAbha, validatePatient, type FieldErrors, type PatientForm as Form } from "../lib/validate";
-import type { Patient, Sex } from "../lib/types";
+import type { LikelyDuplicate, Patient, Sex } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Select, useAction } from "./common";
 
@@ -14,11 +14,21 @@ const fromPatient = (p: Patient | null): Form => ({
   phone: p?.phone ?? "", address: p?.address ?? "", abha: p?.abha_number ? formatAbha(p.abha_number) : "",
 });
 
-export function PatientForm(props: { patient: Patient | null; onSaved: (p: Patient) => void; onCancel: () => void }) {
+export function PatientForm(props: {
+  patient: Patient | null;
+  onSaved: (p: Patient) => void;
+  onCancel: () => void;
+  /** The front desk picked an already registered patient instead of registering again. */
+  onChooseExisting?: (p: Patient) => void;
+}) {
   const [form, setForm] = useState<Form>(fromPatient(props.patient));
+  // Patients of the clinic who are probably this one (same mobile or ABHA number and a
+  // similar name: the shared duplicate rule, run on the PC, offline too). Shown once; a
+  // second Save registers anyway (the server then puts the pair in the conflict inbox).
+  const [duplicates, setDuplicates] = useState<LikelyDuplicate[] | null>(null);
   const [errors, setErrors] = useState<FieldErrors>({});
   const { busy, error, run } = useAction();
-  const set = (k: keyof Form) => (v: string) => setForm({ ...form, [k]: v });
+  const set = (k: keyof Form) => (v: string) => { setForm({ ...form, [k]: v }); setDuplicates(null); };
 
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -26,6 +36,11 @@ export function PatientForm(props: { patient: Patient | null; onSaved: (p: Patie
     if (!checked.ok) { setErrors(checked.errors); return; }
     setErrors({});
     const v = checked.value;
+    if (!props.patient && duplicates === null) {
+      const found = await run(() => api.likelyDuplicates({ ...v, id: null }));
+      if (found === undefined) return;
+      if (found.length > 0) { setDuplicates(found); return; }
+    }
     const saved = await run(() =>
       props.patient
         ? api.updatePatient(props.patient.id, {
@@ -51,8 +66,24 @@ export function PatientForm(props: { patient: Patient | null; onSaved: (p: Patie
         <Field name="abha" label={`${en.patient.abha} (${en.common.optional})`} value={form.abha} onInput={set("abha")} error={errors.abha} placeholder="12-3456-7890-1234" />
         <Field name="address" label={en.patient.address} value={form.address} onInput={set("address")} error={errors.address} multiline />
       </div>
+      {duplicates && duplicates.length > 0 && (
+        <div class="banner warn" role="alert" data-testid="likely-duplicates">
+          <p>{en.patient.likelyDuplicates}</p>
+          <ul>
+            {duplicates.map((d) => (
+              <li key={d.patient.id}>
+                <button type="button" class="link" onClick={() => props.onChooseExisting?.(d.patient)}>
+                  {en.patient.existing(d.patient.patient_number, d.patient.name, d.patient.date_of_birth ? formatDate(d.patient.date_of_birth) : null)}
+                </button>
+                {" "}<span class="muted">{en.patient.duplicateReasons[d.reason]}</span>
+              </li>
+            ))}
+          </ul>
+          <p class="muted">{en.patient.registerAnyway}</p>
+        </div>
+      )}
       <div class="actions">
-        <button type="submit" class="primary" disabled={busy}>{en.common.save}</button>
+        <button type="submit" class="primary" disabled={busy}>{duplicates && duplicates.length > 0 ? en.patient.saveAnyway : en.common.save}</button>
         <button type="button" onClick={props.onCancel}>{en.common.cancel}</button>
       </div>
     </form>

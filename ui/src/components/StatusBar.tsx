@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, EVENTS, onEvent, readableError } from "../lib/ipc";
 import { formatDateTime, pcZoneDiffers } from "../lib/dates";
 import { statusCounts, waitingBy } from "../lib/unsent";
+import { progressText } from "../lib/progress";
 import type { SyncStatus } from "../lib/types";
 import { en } from "../strings/en";
 
@@ -41,7 +42,7 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
       {status.progress && (
         <span class="progress">
           <progress value={status.progress.done} max={status.progress.total ?? undefined} />
-          {en.status.initialSync(status.progress.done, status.progress.total)}
+          <span data-testid="sync-progress">{progressText(status.progress)}</span>
         </span>
       )}
       {status.error && <span class="error-text">{readableError(status.error)}</span>}

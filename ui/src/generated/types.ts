@@ -166,6 +166,17 @@ q?: string | null, limit?: number | null, offset?: number | null,
  */
 after?: string | null, };
 
+/**
+ * Why two records look like one person.
+ */
+export type DuplicateReason = "same_abha" | "same_phone_and_name";
+
+/**
+ * A patient of the clinic who is probably the one being registered, and why: what the
+ * front desk is shown before registering (offline, from the PC's copy).
+ */
+export type LikelyDuplicate = { patient: Patient, reason: DuplicateReason, };
+
 export type AppointmentStatus = "booked" | "checked_in" | "in_consultation" | "completed" | "cancelled" | "no_show";
 
 export type Appointment = { id: string, clinic_id: string, patient_id: string, doctor_id: string, starts_at: string, ends_at: string, status: AppointmentStatus, reason: string | null, version: number, created_at: string, updated_at: string, };
@@ -878,7 +889,7 @@ export type FieldConflict = { field: string, server_value: JsonValue, client_val
 /**
  * Why a mutation became a conflict.
  */
-export type ConflictKind = "same_field" | "deleted" | "double_booking" | "immutable";
+export type ConflictKind = "same_field" | "deleted" | "double_booking" | "immutable" | "duplicate_patient";
 
 export type MutationResult = { "outcome": "applied", mutation_id: string, version: number, conflicts: Array<FieldConflict>, 
 /**

@@ -20,4 +20,10 @@ describe("the conflict inbox in words", () => {
     expect(conflictValue("active", false)).toBe("No");
     expect(conflictValue("vitals", { pulse_bpm: 72, spo2_percent: null })).toBe("pulse bpm: 72");
   });
+
+  it("names both records of a possible duplicate patient", () => {
+    const earlier = [{ id: "a", patient_number: 12, name: "Ravi Sharma", date_of_birth: "1960-03-01", phone: "+919845012345", reason: "same_phone_and_name" }];
+    expect(conflictValue(null, earlier)).toBe("#12 Ravi Sharma, born 01/03/1960 (same mobile number and a similar name)");
+    expect(conflictValue(null, { id: "b", patient_number: 40, name: "Ravi Sarma", date_of_birth: null })).toBe("#40 Ravi Sarma");
+  });
 });

@@ -1,7 +1,7 @@
 // The conflict inbox in words: what record, which field, and each side's value as people
 // read it (a time in IST, an amount in rupees, a status by its name), never raw JSON.
 
-import { formatDateTime } from "./dates";
+import { formatDate, formatDateTime } from "./dates";
 import { formatPaise } from "./money";
 import { fieldLabel } from "./unsent";
 import { en } from "../strings/en";
@@ -28,7 +28,15 @@ export function conflictValue(field: string | null | undefined, value: unknown):
     return value;
   }
   if (typeof value === "boolean") return value ? en.common.yes : en.common.no;
-  if (typeof value === "object" && !Array.isArray(value)) {
+  // A possible duplicate patient: the records named (the earlier ones on the server side,
+  // the new registration on the other), each by number, name and date of birth.
+  if (Array.isArray(value)) return value.map((v) => conflictValue(field, v)).join("; ") || "—";
+  if (typeof value === "object" && "patient_number" in value && "name" in value) {
+    const p = value as { patient_number: number; name: string; date_of_birth?: string | null; reason?: string };
+    const who = en.patient.existing(p.patient_number, p.name, p.date_of_birth ? formatDate(p.date_of_birth) : null);
+    return p.reason ? `${who} (${en.patient.duplicateReasons[p.reason] ?? p.reason})` : who;
+  }
+  if (typeof value === "object") {
     // A group of values (vitals): each named, the empty ones left out.
     return Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== null && v !== undefined)

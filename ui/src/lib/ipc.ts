@@ -7,7 +7,7 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft,
-  CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupCollectionsReport,
+  LikelyDuplicate, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupCollectionsReport,
   Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
 } from "./types";
@@ -58,6 +58,8 @@ export const api = {
   searchPatients: (query: string, limit = 30) => call<Patient[]>("search_patients", { query, limit }),
   getPatient: (id: Uuid) => call<Patient>("get_patient", { id }),
   createPatient: (patient: NewPatient) => call<Patient>("create_patient", { patient }),
+  /** Patients on this PC who are probably the one about to be registered (offline too). */
+  likelyDuplicates: (patient: NewPatient) => call<LikelyDuplicate[]>("likely_duplicates", { patient }),
   updatePatient: (id: Uuid, patch: PatientPatch) => call<Patient>("update_patient", { id, patch }),
   patientChart: (patientId: Uuid) => call<PatientChart>("patient_chart", { patientId }),
 

@@ -13,7 +13,7 @@ export type {
   NewPrescriptionItem, Page, Patient, PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Role, Sex,
   SupplyKind, UserSummary, Vitals, CollectionsQuery, CollectionsReport, DoctorTotal, GroupCollectionsReport, BranchCollections, DayCollections, MethodTotal,
   Gstr1Query, Gstr1Report, RateAmounts, InvoiceRecipient, TaxTreatment, MedicalRegistration, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupBranch, NewGroupCatalogueItem, CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
-  Invitation, MemberAdded,
+  Invitation, MemberAdded, LikelyDuplicate, DuplicateReason,
 } from "../generated/types";
 
 export type Uuid = string;
@@ -54,7 +54,9 @@ export interface PatientChart {
   invoices: Invoice[];
 }
 
-export interface SyncProgress { done: number; total: number | null }
+/** A sync's progress: rows and bytes so far (a first fill cut off counts on from where it
+ * stopped), the server's estimate of all rows, and the seconds left at the pace so far. */
+export interface SyncProgress { done: number; total: number | null; bytes: number; eta_secs: number | null }
 export interface SyncStatus {
   online: boolean;
   syncing: boolean;

@@ -54,6 +54,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
                 patient={editing === "edit" ? patient : null}
                 onCancel={() => setEditing(null)}
                 onSaved={(p) => { setPatient(p); setEditing(null); setNotice(en.patient.saved); clinicDataChanged(); }}
+                onChooseExisting={(p) => { setPatient(p); setEditing(null); }}
               />
             )}
             {!editing && patient && (

@@ -89,6 +89,14 @@ export const en = {
     age: (years: number) => `${years} y`,
     sexes: { female: "Female", male: "Male", other: "Other", unknown: "Not stated" } as Record<string, string>,
     saved: "Patient saved. It will sync when the server is reachable.",
+    likelyDuplicates: "This patient may already be registered:",
+    existing: (n: number, name: string, dob: string | null) => `#${n > 0 ? n : "pending"} ${name}${dob ? `, born ${dob}` : ""}`,
+    duplicateReasons: {
+      same_abha: "same ABHA number",
+      same_phone_and_name: "same mobile number and a similar name",
+    } as Record<string, string>,
+    registerAnyway: "Choose the patient to open their record, or save again to register a new patient.",
+    saveAnyway: "Register as new patient",
     chart: "Chart",
     book: "Book",
     bill: "Bill",
@@ -490,8 +498,10 @@ export const en = {
       "Appointments and offline work carry this PC's time. Set the date and time in Windows or macOS (automatic time, India Standard Time).",
     pcZoneHint:
       "This computer is set to another time zone. Vaidya shows every time in India Standard Time; set Windows' or macOS' time zone to (UTC+05:30) Chennai, Kolkata, Mumbai, New Delhi so other programs agree.",
-    initialSync: (done: number, total: number | null) =>
-      total ? `Downloading clinic data: ${done} of ${total}` : `Downloading clinic data: ${done}`,
+    initialSync: (done: string, total: string | null, size: string, left: string | null) =>
+      `Downloading clinic data: ${total ? `${done} of ${total} records` : `${done} records`} · ${size}${left ? ` · ${left}` : ""}`,
+    timeLeft: (seconds: number) =>
+      seconds < 60 ? "less than a minute left" : seconds < 3600 ? `about ${Math.round(seconds / 60)} min left` : `about ${(seconds / 3600).toFixed(1)} h left`,
     rejected: (n: number) => (n === 1 ? "1 rejected" : `${n} rejected`),
     conflicts: (n: number) => (n === 1 ? "1 conflict" : `${n} conflicts`),
     syncNow: "Sync now",
