@@ -760,6 +760,22 @@ impl ServerApi {
         .await
     }
 
+    /// Merges a duplicate record into the patient who stays (clinic admins; online).
+    pub async fn merge_patients(
+        &self,
+        clinic: Uuid,
+        survivor: Uuid,
+        merge: &vaidya_shared::api::MergePatients,
+    ) -> Result<vaidya_shared::api::Patient, ApiError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/clinics/{clinic}/patients/{survivor}/merge"),
+            &[],
+            Some(merge),
+        )
+        .await
+    }
+
     /// A group's catalogue over the branches the caller administers.
     pub async fn group_catalogue(
         &self,

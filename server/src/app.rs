@@ -180,6 +180,10 @@ pub fn router(app: App) -> Router {
             get(routes::patients::list).post(routes::patients::create),
         )
         .route(
+            "/clinics/{clinic_id}/patients/{id}/merge",
+            post(routes::patients::merge),
+        )
+        .route(
             "/clinics/{clinic_id}/patients/{id}",
             get(routes::patients::get)
                 .patch(routes::patients::update)

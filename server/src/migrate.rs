@@ -11,6 +11,10 @@ use tokio_postgres::Client;
 pub const OWNER_ROLE: &str = "vaidya_owner";
 /// Role the server runs as.
 pub const APP_ROLE: &str = "vaidya_app";
+/// Role that owns `vaidya.merge_patients` (migration 0029) and nothing else: NOLOGIN, it
+/// may read the ids and move the `patient_id` of a clinic's records, for callers who are
+/// admins of that clinic, and read nothing of what the records say.
+pub const MERGER_ROLE: &str = "vaidya_merger";
 
 /// Migrations in order. A shipped file is never edited; changes go in a new one.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -122,6 +126,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0028_duplicate_patients",
         include_str!("../migrations/0028_duplicate_patients.sql"),
+    ),
+    (
+        "0029_patient_merge",
+        include_str!("../migrations/0029_patient_merge.sql"),
     ),
 ];
 
@@ -240,6 +248,26 @@ async fn ensure_roles(client: &Client, app_password: Option<&str>) -> Result<()>
             ))
             .await?;
     }
+    if !exists(MERGER_ROLE).await? {
+        client
+            .batch_execute(&format!(
+                "CREATE ROLE {MERGER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+            ))
+            .await?;
+    }
+    // The owner hands the merge function to it (ALTER FUNCTION … OWNER needs membership).
+    let owner_may: bool = client
+        .query_one(
+            "SELECT pg_has_role($1, $2, 'MEMBER')",
+            &[&OWNER_ROLE, &MERGER_ROLE],
+        )
+        .await?
+        .get(0);
+    if !owner_may {
+        client
+            .batch_execute(&format!("GRANT {MERGER_ROLE} TO {OWNER_ROLE}"))
+            .await?;
+    }
     if !exists(APP_ROLE).await? {
         client
             .batch_execute(&format!(
@@ -254,8 +282,8 @@ async fn ensure_roles(client: &Client, app_password: Option<&str>) -> Result<()>
             "SELECT bool_or(CASE WHEN rolname = $1
                            THEN rolsuper OR rolbypassrls OR NOT rolcanlogin OR rolcreatedb OR rolcreaterole OR rolinherit OR rolreplication
                            ELSE rolsuper OR rolbypassrls OR rolcanlogin END)
-             FROM pg_roles WHERE rolname IN ($1, $2)",
-            &[&APP_ROLE, &OWNER_ROLE],
+             FROM pg_roles WHERE rolname IN ($1, $2, $3)",
+            &[&APP_ROLE, &OWNER_ROLE, &MERGER_ROLE],
         )
         .await?
         .get(0);
@@ -263,7 +291,8 @@ async fn ensure_roles(client: &Client, app_password: Option<&str>) -> Result<()>
         client
             .batch_execute(&format!(
                 "ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION;
-                 ALTER ROLE {OWNER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;"
+                 ALTER ROLE {OWNER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+                 ALTER ROLE {MERGER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;"
             ))
             .await?;
     }

@@ -216,7 +216,8 @@ pub async fn verify(client: &Client) -> Result<Vec<String>> {
 
     // 8b. A SECURITY DEFINER function that takes a clinic re-checks the caller's membership
     //     (it runs with the owner's rights: without the check any signed-in user could act
-    //     on any clinic through it).
+    //     on any clinic through it), reading `memberships` or the caller's clinics from
+    //     `vaidya.member_clinics`.
     for r in client
         .query(
             "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -229,7 +230,8 @@ pub async fn verify(client: &Client) -> Result<Vec<String>> {
                                 array_fill('i'::\"char\", ARRAY[cardinality(coalesce(p.proargnames, '{}'))]))
                    ) AS a(name, mode)
                    WHERE a.name LIKE '%clinic%' AND a.mode IN ('i', 'b', 'v'))
-               AND p.prosrc NOT LIKE '%vaidya.memberships%'",
+               AND p.prosrc NOT LIKE '%vaidya.memberships%'
+               AND p.prosrc NOT LIKE '%vaidya.member_clinics(%'",
             &[],
         )
         .await?

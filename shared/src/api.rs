@@ -336,6 +336,16 @@ pub struct NewPatient {
     pub abha_number: Option<String>,
 }
 
+/// Merges a duplicate record into the patient that stays (clinic admins): the duplicate's
+/// appointments, notes, prescriptions, bills and allergies move to the survivor, and the
+/// duplicate becomes a tombstone that names it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct MergePatients {
+    pub duplicate_id: Uuid,
+}
+
 /// Fields to change. An empty string clears an optional text field.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -41,7 +41,7 @@ pub fn typescript() -> String {
         // paging
         PageQuery, Page<()>,
         // patients
-        Sex, Patient, NewPatient, PatientPatch, PatientQuery, DuplicateReason, LikelyDuplicate,
+        Sex, Patient, NewPatient, PatientPatch, PatientQuery, DuplicateReason, LikelyDuplicate, MergePatients,
         // appointments
         AppointmentStatus, Appointment, NewAppointment, AppointmentPatch, AppointmentQuery,
         // encounters

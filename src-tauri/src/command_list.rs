@@ -16,6 +16,7 @@ macro_rules! with_app_commands {
             get_patient,
             create_patient,
             likely_duplicates,
+            merge_patients,
             update_patient,
             patient_chart,
             list_appointments,

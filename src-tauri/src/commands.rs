@@ -116,6 +116,15 @@ pub async fn likely_duplicates(
 }
 
 #[tauri::command]
+pub async fn merge_patients(
+    core: State<'_, Core>,
+    survivor: Uuid,
+    duplicate: Uuid,
+) -> Result<Patient> {
+    core.merge_patients(survivor, duplicate).await
+}
+
+#[tauri::command]
 pub async fn update_patient(
     core: State<'_, Core>,
     id: Uuid,

@@ -9,6 +9,7 @@
 
 mod bad_input;
 mod convergence;
+mod duplicates;
 mod round_trip;
 mod shared_pc;
 mod slow_link;

@@ -52,6 +52,7 @@ tests![
     crate::shared_pc::the_front_desks_keys_open_no_clinical_rows,
     crate::convergence::randomized_schedules_converge,
     crate::slow_link::a_first_fill_over_a_cut_slow_line_resumes_where_it_stopped,
+    crate::duplicates::a_patient_registered_on_two_pcs_is_merged_everywhere,
 ];
 
 /// Assert with a formatted message, returning an error instead of panicking.

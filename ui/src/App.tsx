@@ -100,7 +100,7 @@ export function App() {
           {screen === "desk" && <FrontDesk clinic={clinic} session={session} />}
           {screen === "doctor" && <DoctorScreen clinic={clinic} session={session} />}
           {screen === "admin" && <AdminScreen clinic={clinic} branches={administeredBranches(session.memberships, clinic.membership.group_id)} />}
-          {screen === "conflicts" && <ConflictInbox />}
+          {screen === "conflicts" && <ConflictInbox role={role} />}
           {screen === "unsent" && <UnsentChanges clinic={clinic} session={session} />}
         </main>
       </div>

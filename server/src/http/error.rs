@@ -221,6 +221,7 @@ impl From<tokio_postgres::Error> for AppError {
                 field: column_of_constraint(&constraint),
             }
         } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
+            tracing::info!(message = db.message(), "refused by the database");
             AppError::client(
                 ErrorCode::Forbidden,
                 "Your role in this clinic does not allow this.",

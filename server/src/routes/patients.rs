@@ -7,7 +7,9 @@ use axum::Json;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, NewPatient, Page, Patient, PatientPatch, PatientQuery, Sex};
+use vaidya_shared::api::{
+    AuditAction, MergePatients, NewPatient, Page, Patient, PatientPatch, PatientQuery, Sex,
+};
 use vaidya_shared::rules::validation::optional_text;
 use vaidya_shared::rules::{Action, Resource, Valid, Validate};
 use vaidya_shared::{search, ApiError, ErrorCode};
@@ -380,6 +382,55 @@ pub async fn delete(
             tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[id])
                 .await?;
             Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/patients/{id}/merge", tag = "patients", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("id" = Uuid, Path, description = "The patient who stays")),
+    request_body = MergePatients,
+    responses((status = 200, description = "The patient who stays", body = Patient),
+        (status = 403, description = "`forbidden`: only clinic admins merge patients", body = ApiError),
+        (status = 404, description = "`not_found`: either patient is not a live record of this clinic", body = ApiError),
+        (status = 422, description = "`invalid_field`: a patient merged into itself", body = ApiError)))]
+/// Merges two records of one person: everything of the duplicate moves to the patient
+/// who stays (`vaidya.merge_patients`, migration 0029), the duplicate becomes a tombstone
+/// naming them, and the open duplicate conflicts about either are settled. Audited as a
+/// `patient_merge` of both records.
+pub async fn merge(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, survivor)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(body): ApiJson<MergePatients>,
+) -> Result<Json<Patient>, AppError> {
+    let duplicate = body.duplicate_id;
+    if duplicate == survivor {
+        return Err(AppError::field(
+            "duplicate_id",
+            "A patient is not merged into themselves.",
+        ));
+    }
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.authorize(clinic, Resource::Patient, Action::Delete)
+                .await?;
+            load(tx, clinic, survivor).await?;
+            load(tx, clinic, duplicate).await?;
+            tx.execute(
+                "SELECT vaidya.merge_patients($1, $2, $3)",
+                &[&clinic, &survivor, &duplicate],
+            )
+            .await?;
+            tx.audit(
+                clinic,
+                AuditAction::Update,
+                "patient_merge",
+                &[survivor, duplicate],
+                &[survivor, duplicate],
+            )
+            .await?;
+            Ok(Json(load(tx, clinic, survivor).await?))
         })
         .await
 }

@@ -42,6 +42,28 @@ impl Core {
         .await
     }
 
+    /// Merges two records of one person on the server (clinic admins; online only: a merge
+    /// moves every record of the duplicate, on every PC, so the server does it once). This
+    /// PC follows on the pull asked for at once.
+    pub async fn merge_patients(
+        &self,
+        survivor: Uuid,
+        duplicate: Uuid,
+    ) -> Result<Patient, UiError> {
+        let (api, clinic) = self.api_for(Resource::Patient, Action::Delete).await?;
+        let merged = api
+            .merge_patients(
+                clinic,
+                survivor,
+                &vaidya_shared::api::MergePatients {
+                    duplicate_id: duplicate,
+                },
+            )
+            .await?;
+        let _ = self.sync_now().await;
+        Ok(merged)
+    }
+
     pub async fn update_patient(&self, id: Uuid, patch: PatientPatch) -> Result<Patient, UiError> {
         self.with_clinic(move |c| Ok(c.update_patient(id, patch)?))
             .await

@@ -177,6 +177,13 @@ export type DuplicateReason = "same_abha" | "same_phone_and_name";
  */
 export type LikelyDuplicate = { patient: Patient, reason: DuplicateReason, };
 
+/**
+ * Merges a duplicate record into the patient that stays (clinic admins): the duplicate's
+ * appointments, notes, prescriptions, bills and allergies move to the survivor, and the
+ * duplicate becomes a tombstone that names it.
+ */
+export type MergePatients = { duplicate_id: string, };
+
 export type AppointmentStatus = "booked" | "checked_in" | "in_consultation" | "completed" | "cancelled" | "no_show";
 
 export type Appointment = { id: string, clinic_id: string, patient_id: string, doctor_id: string, starts_at: string, ends_at: string, status: AppointmentStatus, reason: string | null, version: number, created_at: string, updated_at: string, };

@@ -60,6 +60,8 @@ export const api = {
   createPatient: (patient: NewPatient) => call<Patient>("create_patient", { patient }),
   /** Patients on this PC who are probably the one about to be registered (offline too). */
   likelyDuplicates: (patient: NewPatient) => call<LikelyDuplicate[]>("likely_duplicates", { patient }),
+  /** Merges the duplicate record into the patient who stays (clinic admins; online). */
+  mergePatients: (survivor: Uuid, duplicate: Uuid) => call<Patient>("merge_patients", { survivor, duplicate }),
   updatePatient: (id: Uuid, patch: PatientPatch) => call<Patient>("update_patient", { id, patch }),
   patientChart: (patientId: Uuid) => call<PatientChart>("patient_chart", { patientId }),
 

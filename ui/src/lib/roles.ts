@@ -13,6 +13,8 @@ export const canSignNotes = (role: Role) => may(role, "encounter", "sign");
 export const canPrescribe = (role: Role) => may(role, "prescription", "create");
 /** Invoices and payments: the Invoices tab and the patient card's Bill button. */
 export const canBill = (role: Role) => may(role, "invoice", "create");
+/** Merging two records of one person (it closes one of them, as a delete does). */
+export const canMergePatients = (role: Role) => may(role, "patient", "delete");
 export const canManageMembers = (role: Role) => may(role, "member", "update");
 export const canReadAudit = (role: Role) => may(role, "audit_log", "read");
 /** The admin screen: members and the audit trail. */

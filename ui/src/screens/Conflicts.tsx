@@ -4,13 +4,20 @@ import { api } from "../lib/ipc";
 import { useClinicData } from "../lib/useClinicData";
 import { formatDateTime } from "../lib/dates";
 import { conflictField, conflictThing, conflictValue } from "../lib/conflicts";
-import type { Conflict } from "../lib/types";
+import type { Conflict, Role, Uuid } from "../lib/types";
+import { canMergePatients } from "../lib/roles";
 import { en } from "../strings/en";
 import { ErrorBanner, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
 
 
-export function ConflictInbox() {
+/** A record a duplicate-patient conflict names (`rules::duplicates` on the server). */
+interface NamedPatient { id: Uuid; patient_number: number; name: string; date_of_birth?: string | null }
+
+const namedPatients = (value: unknown): NamedPatient[] =>
+  (Array.isArray(value) ? value : []).filter((v): v is NamedPatient => typeof v === "object" && v !== null && "id" in v && "name" in v);
+
+export function ConflictInbox(props: { role?: Role }) {
   const { error: actionError, run } = useAction();
   const { data: items, error: loadError, reload: load } = useClinicData(() => api.listConflicts(), [], [] as Conflict[]);
   const error = actionError ?? loadError;
@@ -27,14 +34,34 @@ export function ConflictInbox() {
       {items.map((c) => (
         <article class="card conflict" key={c.id}>
           <h3>{en.conflicts.kinds[c.kind] ?? c.kind} <span class="muted small">{conflictThing(c.entity)} · {formatDateTime(c.created_at)}</span></h3>
-          <table class="grid">
-            <thead><tr><th>{en.conflicts.field}</th><th>{en.conflicts.yours}</th><th>{en.conflicts.server}</th></tr></thead>
-            <tbody><tr><td>{conflictField(c.field)}</td><td>{conflictValue(c.field, c.local_value)}</td><td>{conflictValue(c.field, c.server_value)}</td></tr></tbody>
-          </table>
-          <button onClick={() => confirm.ask({
-            title: en.conflicts.resolveTitle, body: en.conflicts.resolveBody(conflictValue(c.field, c.server_value)), confirmLabel: en.conflicts.resolve,
-            action: () => run(async () => { await api.resolveConflict(c.id); await load(); }),
-          })}>{en.conflicts.resolve}</button>
+          {c.kind === "duplicate_patient" ? (
+            <table class="grid">
+              <thead><tr><th>{en.conflicts.registered}</th><th>{en.conflicts.earlier}</th></tr></thead>
+              <tbody><tr><td>{conflictValue(null, c.local_value)}</td><td>{conflictValue(null, c.server_value)}</td></tr></tbody>
+            </table>
+          ) : (
+            <table class="grid">
+              <thead><tr><th>{en.conflicts.field}</th><th>{en.conflicts.yours}</th><th>{en.conflicts.server}</th></tr></thead>
+              <tbody><tr><td>{conflictField(c.field)}</td><td>{conflictValue(c.field, c.local_value)}</td><td>{conflictValue(c.field, c.server_value)}</td></tr></tbody>
+            </table>
+          )}
+          {c.kind === "duplicate_patient" && props.role && canMergePatients(props.role) &&
+            namedPatients(c.server_value).map((earlier) => {
+              const into = conflictValue(null, { ...earlier, reason: undefined });
+              const from = conflictValue(null, c.local_value);
+              return (
+                <button key={earlier.id} class="primary" data-testid="merge-patients" onClick={() => confirm.ask({
+                  title: en.conflicts.mergeTitle, body: en.conflicts.mergeBody(from, into), confirmLabel: en.conflicts.merge,
+                  action: () => run(async () => { await api.mergePatients(earlier.id, c.entity_id); await load(); }),
+                })}>{en.conflicts.mergeInto(into)}</button>
+              );
+            })}
+          <button onClick={() => confirm.ask(c.kind === "duplicate_patient"
+            ? { title: en.conflicts.twoPeopleTitle, body: en.conflicts.twoPeopleBody, confirmLabel: en.conflicts.twoPeople,
+                action: () => run(async () => { await api.resolveConflict(c.id); await load(); }) }
+            : { title: en.conflicts.resolveTitle, body: en.conflicts.resolveBody(conflictValue(c.field, c.server_value)), confirmLabel: en.conflicts.resolve,
+                action: () => run(async () => { await api.resolveConflict(c.id); await load(); }) },
+          )}>{c.kind === "duplicate_patient" ? en.conflicts.twoPeople : en.conflicts.resolve}</button>
         </article>
       ))}
     </section>

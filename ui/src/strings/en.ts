@@ -469,6 +469,16 @@ export const en = {
     resolve: "Mark resolved",
     resolveTitle: "Keep the server's value?",
     resolveBody: (server: string) => `The record keeps "${server}"; this device's value stays on record in the audit trail only. This cannot be undone.`,
+    registered: "Registered",
+    earlier: "Already registered",
+    merge: "Merge",
+    mergeInto: (into: string) => `Merge into ${into}`,
+    mergeTitle: "Merge the two records?",
+    mergeBody: (from: string, into: string) =>
+      `Every appointment, note, prescription, bill and allergy of ${from} moves to ${into}, and ${from} is closed. Every PC follows at its next sync. This cannot be undone.`,
+    twoPeople: "They are different people",
+    twoPeopleTitle: "Keep both records?",
+    twoPeopleBody: "Both patients stay as they are, and this warning is closed.",
     kinds: {
       same_field: "Same field edited in two places",
       double_booking: "Double booking",
