@@ -186,7 +186,10 @@ pub async fn a_patient_registered_twice_raises_a_duplicate_conflict(h: Arc<Harne
     let (status, _) = admin
         .post(&merge, json!({"duplicate_id": Uuid::now_v7()}))
         .await?;
-    check!(status == StatusCode::NOT_FOUND, "an unknown duplicate: {status}");
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "an unknown duplicate: {status}"
+    );
 
     let (status, survivor) = admin.post(&merge, json!({"duplicate_id": sarma})).await?;
     check!(
@@ -219,10 +222,16 @@ pub async fn a_patient_registered_twice_raises_a_duplicate_conflict(h: Arc<Harne
     let su = w.db.superuser().await?;
     let mut on_survivor = Vec::new();
     for (table, id) in [
-        ("appointments", booked["id"].as_str().unwrap_or_default().to_owned()),
+        (
+            "appointments",
+            booked["id"].as_str().unwrap_or_default().to_owned(),
+        ),
         ("appointments", late.to_string()),
         ("encounters", note_id.clone()),
-        ("invoices", bill["id"].as_str().unwrap_or_default().to_owned()),
+        (
+            "invoices",
+            bill["id"].as_str().unwrap_or_default().to_owned(),
+        ),
     ] {
         let id: Uuid = id.parse()?;
         let patient: Uuid = su
