@@ -4,9 +4,12 @@
 //! dialog. Clinics send bills and prescriptions on WhatsApp; a PDF in Downloads is what
 //! they attach.
 //!
-//! Windows and macOS: their webviews' own PDF calls (WebView2 `PrintToPdf`, WKWebView
-//! `createPDF`) are not wired yet, so there the command answers `pdf_unavailable` and the UI
-//! offers the print dialog, whose "Microsoft Print to PDF" / "Save as PDF" does the same.
+//! On Windows, WebView2's `PrintToPdf` with the same page size and margins (the print
+//! engine of Edge, which also renders the print dialog's preview).
+//!
+//! macOS: WKWebView's `createPDF` makes one unpaginated page of the screen, not the printed
+//! pages, so there the command answers `pdf_unavailable` and the UI offers the print dialog,
+//! whose "Save as PDF" writes the printed pages.
 
 use std::path::Path;
 
@@ -57,6 +60,37 @@ pub async fn save<R: Runtime>(
     window
         .with_webview(move |webview| linux::print_to_file(webview.inner(), &uri, page, done))
         .map_err(|e| PdfError::Failed(e.to_string()))?;
+    wait(finished).await
+}
+
+/// Writes the window's current print layout to `path` as a PDF and waits until it is done.
+#[cfg(windows)]
+pub async fn save<R: Runtime>(
+    window: &WebviewWindow<R>,
+    path: &Path,
+    page: PageSize,
+) -> Result<(), PdfError> {
+    let target = path.to_path_buf();
+    let (done, finished) = tokio::sync::oneshot::channel::<Result<(), String>>();
+    window
+        .with_webview(move |webview| {
+            webview2::print_to_pdf(
+                webview.controller(),
+                webview.environment(),
+                &target,
+                page,
+                done,
+            )
+        })
+        .map_err(|e| PdfError::Failed(e.to_string()))?;
+    wait(finished).await
+}
+
+/// The print engine's answer, within a minute.
+#[cfg(any(target_os = "linux", windows))]
+async fn wait(
+    finished: tokio::sync::oneshot::Receiver<Result<(), String>>,
+) -> Result<(), PdfError> {
     match tokio::time::timeout(std::time::Duration::from_secs(60), finished).await {
         Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(message))) => Err(PdfError::Failed(message)),
@@ -69,7 +103,7 @@ pub async fn save<R: Runtime>(
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub async fn save<R: Runtime>(
     _window: &WebviewWindow<R>,
     _path: &Path,
@@ -142,5 +176,78 @@ mod linux {
         });
         RUNNING.with(|r| r.borrow_mut().push(op.clone()));
         op.print();
+    }
+}
+
+#[cfg(windows)]
+mod webview2 {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use webview2_com::Microsoft::Web::WebView2::Win32::{
+        ICoreWebView2Controller, ICoreWebView2Environment, ICoreWebView2Environment6,
+        ICoreWebView2_7,
+    };
+    use webview2_com::PrintToPdfCompletedHandler;
+    use windows_core::{Interface as _, HSTRING};
+
+    use super::PageSize;
+
+    const MM_PER_INCH: f64 = 25.4;
+
+    type Done = Arc<Mutex<Option<tokio::sync::oneshot::Sender<Result<(), String>>>>>;
+
+    fn answer(done: &Done, outcome: Result<(), String>) {
+        if let Some(tx) = done.lock().ok().and_then(|mut d| d.take()) {
+            let _ = tx.send(outcome);
+        }
+    }
+
+    /// On the webview's thread: print the page to `path` with WebView2's PDF printer.
+    pub fn print_to_pdf(
+        controller: ICoreWebView2Controller,
+        environment: ICoreWebView2Environment,
+        path: &Path,
+        page: PageSize,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    ) {
+        let done: Done = Arc::new(Mutex::new(Some(done)));
+        let on_complete = done.clone();
+        let started = (|| -> windows_core::Result<()> {
+            // SAFETY: COM calls on the webview's own thread (`with_webview`), on interfaces
+            // WebView2 handed out for this window; the handler keeps what it needs.
+            unsafe {
+                let webview = controller.CoreWebView2()?.cast::<ICoreWebView2_7>()?;
+                let settings = environment
+                    .cast::<ICoreWebView2Environment6>()?
+                    .CreatePrintSettings()?;
+                settings.SetPageWidth(page.width_mm / MM_PER_INCH)?;
+                settings.SetPageHeight(page.height_mm / MM_PER_INCH)?;
+                let margin = page.margin_mm / MM_PER_INCH;
+                settings.SetMarginTop(margin)?;
+                settings.SetMarginBottom(margin)?;
+                settings.SetMarginLeft(margin)?;
+                settings.SetMarginRight(margin)?;
+                settings.SetShouldPrintBackgrounds(true)?;
+                settings.SetShouldPrintHeaderAndFooter(false)?;
+                let handler = PrintToPdfCompletedHandler::create(Box::new(
+                    move |result: windows_core::Result<()>, written: bool| {
+                        let outcome = match result {
+                            Ok(()) if written => Ok(()),
+                            Ok(()) => Err("WebView2 did not write the PDF".to_owned()),
+                            Err(e) => Err(e.to_string()),
+                        };
+                        answer(&on_complete, outcome);
+                        Ok(())
+                    },
+                ));
+                let target = HSTRING::from(path.as_os_str());
+                webview.PrintToPdf(&target, &settings, &handler)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = started {
+            answer(&done, Err(e.to_string()));
+        }
     }
 }
