@@ -331,9 +331,11 @@ async fn credit_note_and_pdfs(doc: &Session, clinic: &vaidya_tests::TestClinic) 
         .context("the invoice's number")?
         .to_owned();
     let mut texts = Vec::new();
+    let mut receipt_page = String::new();
     for (button, file) in [
         ("save-invoice-pdf", "Bill of supply"),
         ("save-credit-note-pdf", "Credit note"),
+        ("save-receipt-pdf", "RECEIPT"),
     ] {
         doc.click(By::Css(&format!("[data-testid={button}]")))
             .await?;
@@ -355,9 +357,44 @@ async fn credit_note_and_pdfs(doc: &Session, clinic: &vaidya_tests::TestClinic) 
             .context("pdftotext (poppler-utils) runs")?;
         ensure!(out.status.success(), "pdftotext {path}: {out:?}");
         texts.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        if button == "save-receipt-pdf" {
+            let info = std::process::Command::new("pdfinfo")
+                .arg(&path)
+                .output()
+                .context("pdfinfo (poppler-utils) runs")?;
+            let info = String::from_utf8_lossy(&info.stdout).into_owned();
+            let field = |name: &str| {
+                info.lines()
+                    .find(|l| l.starts_with(name))
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            receipt_page = field("Page size:");
+            // One page of the roll, as long as the receipt (a thermal printer cuts pages).
+            ensure!(
+                field("Pages:").split_whitespace().nth(1) == Some("1"),
+                "the receipt PDF is not one page: {info}"
+            );
+        }
         let _ = std::fs::remove_file(&path);
     }
-    let (invoice, credit) = (&texts[0], &texts[1]);
+    // The 80 mm roll: 226.77 points wide (80 / 25.4 × 72), as long as the receipt.
+    let width: f64 = receipt_page
+        .split_whitespace()
+        .nth(2)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0.0);
+    ensure!(
+        (width - 226.77).abs() < 1.0,
+        "the receipt PDF is not on the 80 mm roll: {receipt_page:?}"
+    );
+    let (invoice, credit, receipt) = (&texts[0], &texts[1], &texts[2]);
+    for expected in [invoice_number.as_str(), clinic.name.as_str(), "500.00"] {
+        ensure!(
+            receipt.contains(expected),
+            "the receipt PDF lacks {expected:?}:\n{receipt}"
+        );
+    }
     for (what, text, expected) in [
         ("invoice", invoice, "BILL OF SUPPLY"),
         ("invoice", invoice, invoice_number.as_str()),
@@ -383,7 +420,7 @@ async fn credit_note_and_pdfs(doc: &Session, clinic: &vaidya_tests::TestClinic) 
             "the {what} PDF lacks {expected:?}:\n{text}"
         );
     }
-    println!("  offline credit note {note_number} on {invoice_number}; both saved as PDF, every field in their text");
+    println!("  offline credit note {note_number} on {invoice_number}; invoice, note and receipt saved as PDF, every field in their text; receipt {receipt_page}");
     Ok(())
 }
 

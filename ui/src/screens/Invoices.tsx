@@ -420,7 +420,7 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
         <button onClick={() => requestPrint({ kind: "invoice", ...doc })}>{en.invoice.printA4(title)}</button>
         <button data-testid="save-invoice-pdf" disabled={pdf.busy} onClick={() => pdf.save({ kind: "invoice", ...doc }, `${title} ${inv.invoice_number}`)}>{en.invoice.savePdf(title)}</button>
         <button onClick={() => requestPrint({ kind: "receipt", ...doc })}>{en.invoice.printReceipt}</button>
-        <button disabled={pdf.busy} onClick={() => pdf.save({ kind: "receipt", ...doc }, `${en.invoice.receipt} ${inv.invoice_number}`)}>{en.invoice.saveReceiptPdf}</button>
+        <button data-testid="save-receipt-pdf" disabled={pdf.busy} onClick={() => pdf.save({ kind: "receipt", ...doc }, `${en.invoice.receipt} ${inv.invoice_number}`)}>{en.invoice.saveReceiptPdf}</button>
         {!cancelled && !crediting && may(role, "credit_note", "create") && (
           <button class="subtle" data-testid="credit-note-open" onClick={() => setCrediting(true)}>{en.invoice.creditNote}</button>
         )}
