@@ -19,6 +19,7 @@ mod encounters;
 mod invoices;
 mod local_reads;
 mod members;
+mod note_drafts;
 mod outbox;
 mod patients;
 mod prescriptions;
@@ -43,6 +44,7 @@ pub use clinical_store::{clinical_tables_sql, ClinicalKey, PasswordKey};
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use local_reads::{LocalRead, ReadAction};
 pub use members::{Remaining, WaitingWork};
+pub use note_drafts::{KeptNote, MAX_KEPT_NOTE_CHARS};
 pub use outbox::{
     cache_target, check_mutation, new_mutation, EntityKind, Mutation, Operation, OutboxEntry,
     OutboxState,

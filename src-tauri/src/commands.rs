@@ -125,6 +125,28 @@ pub async fn merge_patients(
 }
 
 #[tauri::command]
+pub async fn keep_note_draft(
+    core: State<'_, Core>,
+    patient_id: Uuid,
+    data: serde_json::Value,
+) -> Result<()> {
+    core.keep_note_draft(patient_id, data).await
+}
+
+#[tauri::command]
+pub async fn note_draft(
+    core: State<'_, Core>,
+    patient_id: Uuid,
+) -> Result<Option<crate::core::KeptNoteView>> {
+    core.note_draft(patient_id).await
+}
+
+#[tauri::command]
+pub async fn drop_note_draft(core: State<'_, Core>, patient_id: Uuid) -> Result<()> {
+    core.drop_note_draft(patient_id).await
+}
+
+#[tauri::command]
 pub async fn update_patient(
     core: State<'_, Core>,
     id: Uuid,

@@ -1033,9 +1033,45 @@ async fn clinic_day() -> Result<()> {
         return Err(e);
     }
     other.close().await?;
+    let doc = note_survives_a_restart(doc, &doctor_pc, &app).await?;
     doc.close().await?;
     drop(server);
     Ok(())
+}
+
+/// A note being typed is kept on the PC as it is typed: the app closed mid-sentence (a
+/// crash, a power cut, a restart) brings it back, unsaved, in the editor.
+async fn note_survives_a_restart(
+    doc: Session,
+    pc: &Device,
+    app: &std::path::Path,
+) -> Result<Session> {
+    const TYPED: &str = "Typed before the app closed: knee pain on climbing stairs";
+    doc.click(By::Css("[data-testid=nav-doctor]")).await?;
+    choose_patient(&doc, ".doctor aside", "Deshpande").await?;
+    doc.fill(By::Css("#f-notes"), TYPED).await?;
+    doc.wait_text(
+        By::Css("[data-testid=note-kept]"),
+        "the note kept on this PC",
+        Duration::from_secs(10),
+        |t| t.contains("Kept on this PC"),
+    )
+    .await?;
+    doc.close().await?;
+    let doc = pc.driver.session(app).await?;
+    doc.find(By::Css("[data-testid=clinic-name]")).await?;
+    doc.click(By::Css("[data-testid=nav-doctor]")).await?;
+    choose_patient(&doc, ".doctor aside", "Deshpande").await?;
+    doc.find(By::Css("[data-testid=note-restored]")).await?;
+    let notes = doc
+        .execute("return document.querySelector('#f-notes').value;")
+        .await?;
+    ensure!(
+        notes.as_str() == Some(TYPED),
+        "after the restart the note reads {notes}"
+    );
+    println!("  a note typed but not saved came back after the app was closed and opened again");
+    Ok(doc)
 }
 
 /// An X display of its own with a 1366×768 screen (the commonest clinic PC), for as long as

@@ -124,7 +124,7 @@ CREATE TABLE clinical.sync_state (
 "#;
 
 /// The store's schema versions (`PRAGMA clinical.user_version`), like the clinic file's.
-const STORE_VERSION: i64 = 2;
+const STORE_VERSION: i64 = 3;
 
 /// The 32-byte raw SQLCipher key of a clinical store. Its `Debug` never shows the bytes.
 #[derive(Clone, PartialEq, Eq)]
@@ -370,6 +370,9 @@ impl ClinicPartition {
         if version < 2 {
             tx.execute_batch(&CONFLICT_VALUES_SQL.replace("{s}", SCHEMA))?;
         }
+        if version < 3 {
+            tx.execute_batch(super::note_drafts::NOTE_DRAFTS_SQL)?;
+        }
         if version < STORE_VERSION {
             tx.pragma_update(Some(SCHEMA), "user_version", STORE_VERSION)?;
         }
@@ -437,6 +440,14 @@ impl ClinicPartition {
             "DELETE FROM clinical_key_wraps WHERE user_id = ?1",
             [user.to_string()],
         )?;
+        // What they were typing goes with them (when this session has the store open; a
+        // store nobody can open any more is deleted whole below).
+        if self.clinical.is_some() {
+            self.conn.execute(
+                "DELETE FROM clinical.note_drafts WHERE user_id = ?1",
+                [user.to_string()],
+            )?;
+        }
         let left: i64 =
             self.conn
                 .query_row("SELECT count(*) FROM clinical_key_wraps", [], |r| r.get(0))?;

@@ -2014,3 +2014,51 @@ fn a_likely_duplicate_is_found_offline_and_a_family_mobile_is_not() {
         [(kamala.id, DuplicateReason::SameAbha)]
     );
 }
+
+// ---------------------------------------------------------------- notes being typed
+
+#[test]
+fn a_note_being_typed_is_kept_in_the_clinical_store_until_saved() {
+    let f = fixture();
+    let (doctor, nurse, patient) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let typed = json!({"chief_complaint": "Fever", "notes": "Suspected dengue; NS1 sent", "vitals": {"pulse_bpm": "96"}});
+    {
+        let mut p = f.open();
+        p.keep_note_draft(doctor, patient, &typed).unwrap();
+        // Each clinician's own.
+        assert!(p.note_draft(nurse, patient).unwrap().is_none());
+    }
+    // Reopened (an app restart): still there.
+    let mut p = f.open();
+    let kept = p.note_draft(doctor, patient).unwrap().unwrap();
+    assert_eq!(kept.data, typed);
+    // Typed on: replaced, not added.
+    let more = json!({"chief_complaint": "Fever", "notes": "Suspected dengue; NS1 sent. Platelets 1.2 lakh"});
+    p.keep_note_draft(doctor, patient, &more).unwrap();
+    assert_eq!(p.note_draft(doctor, patient).unwrap().unwrap().data, more);
+    // Not a form, or too long: refused, the kept one untouched.
+    assert!(p.keep_note_draft(doctor, patient, &json!("text")).is_err());
+    let long = json!({"notes": "x".repeat(MAX_KEPT_NOTE_CHARS)});
+    assert!(matches!(
+        p.keep_note_draft(doctor, patient, &long),
+        Err(PartitionError::InvalidValue { .. })
+    ));
+    assert_eq!(p.note_draft(doctor, patient).unwrap().unwrap().data, more);
+    drop(p);
+    // The clinic file alone holds none of it, and a session without the store keeps none.
+    let bytes = std::fs::read(f.file()).unwrap();
+    assert!(!bytes.windows(9).any(|w| w == b"Platelets"));
+    let mut desk = f.open_without_clinical();
+    assert!(matches!(
+        desk.keep_note_draft(doctor, patient, &typed),
+        Err(PartitionError::ClinicalLocked)
+    ));
+    assert!(matches!(
+        desk.note_draft(doctor, patient),
+        Err(PartitionError::ClinicalLocked)
+    ));
+    // Saved: forgotten.
+    let mut p = f.open();
+    p.drop_note_draft(doctor, patient).unwrap();
+    assert!(p.note_draft(doctor, patient).unwrap().is_none());
+}

@@ -19,6 +19,41 @@ impl Core {
         self.with_clinic(move |c| Ok(c.save_note(new)?)).await
     }
 
+    /// Keeps what the clinician is typing for `patient_id` on this PC (the clinical store),
+    /// so a crash, a restart or a sign-out loses nothing. Not a save: nothing is synced.
+    pub async fn keep_note_draft(
+        &self,
+        patient_id: Uuid,
+        data: serde_json::Value,
+    ) -> Result<(), UiError> {
+        self.read_partition(move |p, user, role| {
+            rules::authorize(role, Resource::Encounter, Action::Create)?;
+            Ok(p.keep_note_draft(user, patient_id, &data)?)
+        })
+        .await
+    }
+
+    /// What the clinician was typing for `patient_id`, if anything is kept.
+    pub async fn note_draft(&self, patient_id: Uuid) -> Result<Option<KeptNoteView>, UiError> {
+        self.read_partition(move |p, user, role| {
+            rules::authorize(role, Resource::Encounter, Action::Create)?;
+            Ok(p.note_draft(user, patient_id)?.map(|k| KeptNoteView {
+                data: k.data,
+                saved_at: k.saved_at,
+            }))
+        })
+        .await
+    }
+
+    /// Forgets the kept note (saved, signed, or thrown away).
+    pub async fn drop_note_draft(&self, patient_id: Uuid) -> Result<(), UiError> {
+        self.read_partition(move |p, user, role| {
+            rules::authorize(role, Resource::Encounter, Action::Create)?;
+            Ok(p.drop_note_draft(user, patient_id)?)
+        })
+        .await
+    }
+
     /// Signs a note as the signed-in doctor (offline too: the server signs it as the
     /// doctor who pushes the change).
     pub async fn sign_encounter(&self, id: Uuid) -> Result<Encounter, UiError> {
@@ -77,4 +112,11 @@ impl Core {
         self.with_clinic(move |c| Ok(c.update_allergy(id, patch)?))
             .await
     }
+}
+
+/// A note being typed, as kept on this PC: the editor's own fields and when they were kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptNoteView {
+    pub data: serde_json::Value,
+    pub saved_at: DateTime<Utc>,
 }

@@ -37,6 +37,7 @@ mod clinical;
 mod patients;
 mod unsent;
 
+pub use clinical::KeptNoteView;
 pub use unsent::{UnsentView, VoidedInvoiceView};
 
 /// How often the background sync does a full round even without live notifications, so the

@@ -38,6 +38,9 @@ export interface SessionView {
  * store did not open for them (see the desktop's `ClinicView`). */
 export interface ClinicView { membership: Membership; clinic: Clinic | null; clinical_locked: boolean }
 
+/** A note being typed, kept on this PC (the clinical store) until it is saved or signed. */
+export interface KeptNote { data: unknown; saved_at: string }
+
 export interface Conflict {
   id: Uuid; entity: string; entity_id: Uuid; field: string | null;
   local_value: unknown; server_value: unknown; kind: string; created_at: string; resolved_at: string | null;

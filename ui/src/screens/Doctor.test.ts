@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseVital, withVital } from "./Doctor";
+import { keptForm, parseVital, withVital } from "./Doctor";
 
 describe("vitals as doctors type them", () => {
   it("takes blood pressure as 120/80 in either BP field", () => {
@@ -15,5 +15,15 @@ describe("vitals as doctors type them", () => {
     expect(parseVital("", 10)).toBeNull();
     expect(parseVital("120/80", 1)).toBe("invalid");
     expect(parseVital("38.65", 10)).toBe("invalid");
+  });
+});
+
+describe("a note kept while typing", () => {
+  it("comes back as the editor's fields, whatever else was kept", () => {
+    expect(keptForm({ chief_complaint: "Fever", notes: "NS1 sent", diagnosis: "", vitals: { pulse_bpm: "96", bogus: "1", spo2_percent: 97 }, extra: 1 }))
+      .toEqual({ chief_complaint: "Fever", notes: "NS1 sent", diagnosis: "", vitals: { pulse_bpm: "96" } });
+    expect(keptForm({ notes: 5 })).toEqual({ chief_complaint: "", notes: "", diagnosis: "", vitals: {} });
+    expect(keptForm("text")).toBeNull();
+    expect(keptForm(null)).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // The doctor's day: today's patients, the chart, notes (draft → signed, then addenda only)
 // and prescriptions from the drug list shipped with the app. All offline-capable.
 
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
@@ -130,6 +130,21 @@ export function parseVital(text: string, scale: number): number | null | "invali
   return Number(w) * scale + (f ? Number(f.padEnd(digits, "0")) : 0);
 }
 
+/** The editor's fields as kept by `keepNoteDraft`; anything else kept is ignored. */
+export function keptForm(data: unknown): { chief_complaint: string; notes: string; diagnosis: string; vitals: Record<string, string> } | null {
+  if (typeof data !== "object" || data === null) return null;
+  const o = data as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === "string" ? v : "");
+  const vitals: Record<string, string> = {};
+  if (typeof o.vitals === "object" && o.vitals !== null) {
+    for (const [k] of vitalFields) {
+      const v = (o.vitals as Record<string, unknown>)[k];
+      if (typeof v === "string") vitals[k] = v;
+    }
+  }
+  return { chief_complaint: text(o.chief_complaint), notes: text(o.notes), diagnosis: text(o.diagnosis), vitals };
+}
+
 function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign: boolean; onSaved: (msg: string) => void }) {
   const d = props.draft;
   const [cc, setCc] = useState(d?.chief_complaint ?? "");
@@ -138,6 +153,26 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
   const [vitals, setVitals] = useState<Record<string, string>>(() =>
     Object.fromEntries(vitalFields.map(([k, , s]) => [k, d?.vitals[k] != null ? String(d.vitals[k]! / s) : ""])));
   const [err, setErr] = useState<string | null>(null);
+  // What is typed is kept on this PC as it is typed (the clinical store), so a crash, a
+  // restart or a sign-out loses nothing; a kept note newer than the saved draft comes back.
+  const [keptAt, setKeptAt] = useState<string | null>(null);
+  const [restored, setRestored] = useState<string | null>(null);
+  const typed = useRef(false);
+  useEffect(() => {
+    api.noteDraft(props.patient.id).then((k) => {
+      const form = k ? keptForm(k.data) : null;
+      if (!k || !form || (d && k.saved_at <= d.updated_at) || typed.current) return;
+      setCc(form.chief_complaint); setNotes(form.notes); setDx(form.diagnosis);
+      setVitals({ ...vitals, ...form.vitals });
+      setRestored(formatDateTime(k.saved_at));
+    }, () => {});
+  }, []);
+  const kept = useDebounced(JSON.stringify({ encounter_id: d?.id ?? null, chief_complaint: cc, notes, diagnosis: dx, vitals }), 600);
+  useEffect(() => {
+    if (!typed.current) return;
+    api.keepNoteDraft(props.patient.id, JSON.parse(kept)).then(() => setKeptAt(formatTime(new Date().toISOString())), () => {});
+  }, [kept]);
+  const edit = <T,>(set: (v: T) => void) => (v: T) => { typed.current = true; set(v); };
   // The vital that could not be read, highlighted beside the message.
   const [badVital, setBadVital] = useState<keyof Vitals | null>(null);
   // Signing is irreversible: it waits for the in-app confirmation (never the webview's own
@@ -164,24 +199,31 @@ function NoteEditor(props: { patient: Patient; draft: Encounter | null; canSign:
       const e = await api.saveEncounter({ id: d?.id ?? null, patient_id: props.patient.id, appointment_id: d?.appointment_id ?? null, chief_complaint: c, notes: n, diagnosis: x, vitals: v });
       return sign ? api.signEncounter(e.id) : e;
     });
-    if (saved) props.onSaved(sign ? en.doctor.signed(en.doctor.newNote, formatDateTime(saved.signed_at ?? saved.updated_at)) : en.common.saved);
+    if (saved) {
+      // Saved by the rules: what was kept while typing is no longer needed.
+      typed.current = false;
+      await api.dropNoteDraft(props.patient.id).catch(() => {});
+      props.onSaved(sign ? en.doctor.signed(en.doctor.newNote, formatDateTime(saved.signed_at ?? saved.updated_at)) : en.common.saved);
+    }
   };
 
   return (
     <form class="card note-editor" onSubmit={(e) => { e.preventDefault(); save(false); }}>
       <h3>{d ? en.doctor.draft : en.doctor.newNote}</h3>
       <ErrorBanner error={error} />
+      {restored && <p class="notice" data-testid="note-restored">{en.doctor.restored(restored)}</p>}
       {err && <p class="error-text">{err}</p>}
-      <Field name="cc" label={en.doctor.chiefComplaint} value={cc} onInput={setCc} />
+      <Field name="cc" label={en.doctor.chiefComplaint} value={cc} onInput={edit(setCc)} />
       <fieldset class="vitals"><legend>{en.doctor.vitals}</legend>
         {vitalFields.map(([k, label]) => (
           <label key={k}>{label}<input inputMode="decimal" value={vitals[k]} aria-invalid={badVital === k}
-            onInput={(e) => setVitals(withVital(vitals, k, (e.currentTarget as HTMLInputElement).value))} /></label>
+            onInput={(e) => { typed.current = true; setVitals(withVital(vitals, k, (e.currentTarget as HTMLInputElement).value)); }} /></label>
         ))}
         <VitalsReading vitals={typedVitals(vitals)} age={ageYears(props.patient.date_of_birth)} />
       </fieldset>
-      <Field name="notes" label={en.doctor.notes} value={notes} onInput={setNotes} multiline />
-      <Field name="dx" label={en.doctor.diagnosis} value={dx} onInput={setDx} />
+      <Field name="notes" label={en.doctor.notes} value={notes} onInput={edit(setNotes)} multiline />
+      <Field name="dx" label={en.doctor.diagnosis} value={dx} onInput={edit(setDx)} />
+      {keptAt && <p class="muted small" data-testid="note-kept">{en.doctor.kept(keptAt)}</p>}
       <div class="actions">
         <button type="submit" disabled={busy}>{en.doctor.saveDraft}</button>
         {props.canSign && <button type="button" class="primary" disabled={busy} onClick={() => save(true)}>{en.doctor.sign}</button>}

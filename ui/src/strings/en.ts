@@ -355,6 +355,8 @@ export const en = {
       `${drug}: the patient has a ${severity} allergy to ${substance}${reaction ? ` (${reaction})` : ""}. Tick to confirm you have considered it.`,
   },
   doctor: {
+    restored: (at: string) => `Restored the note you were typing (kept on this PC at ${at}). Save or sign it to keep it.`,
+    kept: (at: string) => `Kept on this PC at ${at}`,
     title: "Today's patients",
     chart: "Patient chart",
     history: "History",
