@@ -714,6 +714,22 @@ async fn clinic_day() -> Result<()> {
         doc.click(By::XPath(&button("Sign and issue"))).await?;
         doc.click(By::Css("[data-testid=confirm-ok]")).await?;
         wait_notice(&doc, "Prescription issued.").await?;
+        // The signed visit shows beside the editor; the last prescription repeats in a click.
+        doc.find(By::Css("[data-testid=last-visit]")).await?;
+        doc.click(By::Css("[data-testid=repeat-prescription]"))
+            .await?;
+        doc.wait_text(
+            By::Css(".rx-editor table.lines tbody"),
+            "the repeated prescription on the pad",
+            Duration::from_secs(10),
+            |t| t.contains("Paracetamol"),
+        )
+        .await?;
+        doc.click(By::XPath(
+            "//div[contains(@class,'rx-editor')]//button[normalize-space()='Remove']",
+        ))
+        .await?;
+        println!("  the last visit beside the editor; the last prescription repeated onto the pad");
         doc.execute("document.querySelector('.chart .signed-note').scrollIntoView({ block: 'center' }); return true;")
             .await?;
         doc.screenshot(&shots.join("05-offline-chart.png")).await?;

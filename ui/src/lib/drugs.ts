@@ -26,3 +26,12 @@ export function searchDrugs(query: string, limit = 12, list: Drug[] = DRUGS): Dr
   scored.sort((a, b) => a[0] - b[0] || a[1].name.localeCompare(b[1].name));
   return scored.slice(0, limit).map(([, d]) => d);
 }
+
+/** The strengths a pad line offers for a drug as the pad names it ("Paracetamol (Tablet)"):
+ * the list's, or only the one on the line when the drug is not on the list. */
+export function strengthsOf(drug: string, strength: string, list: Drug[] = DRUGS): string[] {
+  const found = list.find((d) => `${d.name} (${d.form})` === drug);
+  const strengths = found ? [...found.strengths] : [];
+  if (strength && !strengths.includes(strength)) strengths.unshift(strength);
+  return strengths.length > 0 ? strengths : [strength];
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { keptForm, parseVital, withVital } from "./Doctor";
+import { keptForm, latest, parseVital, withVital } from "./Doctor";
+import { strengthsOf } from "../lib/drugs";
 
 describe("vitals as doctors type them", () => {
   it("takes blood pressure as 120/80 in either BP field", () => {
@@ -25,5 +26,19 @@ describe("a note kept while typing", () => {
     expect(keptForm({ notes: 5 })).toEqual({ chief_complaint: "", notes: "", diagnosis: "", vitals: {} });
     expect(keptForm("text")).toBeNull();
     expect(keptForm(null)).toBeNull();
+  });
+});
+
+describe("the last visit and the last prescription", () => {
+  it("takes the newest by time", () => {
+    const items = [{ id: "a", at: "2026-11-02T04:00:00Z" }, { id: "b", at: "2026-12-01T09:30:00Z" }, { id: "c", at: "2026-11-20T10:00:00Z" }];
+    expect(latest(items, (i) => i.at)?.id).toBe("b");
+    expect(latest([], (i: { at: string }) => i.at)).toBeNull();
+  });
+  it("offers a repeated line the drug's strengths, and keeps the one prescribed", () => {
+    const list = [{ name: "Paracetamol", form: "Tablet", strengths: ["500 mg", "650 mg"], category: "analgesic" }];
+    expect(strengthsOf("Paracetamol (Tablet)", "650 mg", list)).toEqual(["500 mg", "650 mg"]);
+    expect(strengthsOf("Paracetamol (Tablet)", "1 g", list)).toEqual(["1 g", "500 mg", "650 mg"]);
+    expect(strengthsOf("Ayurvedic tonic", "10 ml", list)).toEqual(["10 ml"]);
   });
 });

@@ -7,7 +7,7 @@ import { api } from "../lib/ipc";
 import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
 import { canPrescribe, canSignNotes } from "../lib/roles";
 import { doctorName, prescriber, useDoctors } from "../lib/doctors";
-import { searchDrugs, type Drug } from "../lib/drugs";
+import { searchDrugs, strengthsOf, type Drug } from "../lib/drugs";
 import { cleanText } from "../lib/validate";
 import { adultFlags, adultRangesApply, ageYears, bmiBand, bmiTenths } from "../lib/vitals";
 import type { VitalName } from "../lib/rules";
@@ -72,9 +72,11 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
       <ErrorBanner error={error ?? pdf.error} />
       {notice && <Notice>{notice}</Notice>}
       {pdf.saved && <Notice>{en.print.savedPdf(pdf.saved)}</Notice>}
+      <LastVisit encounter={latest(chart.encounters.filter((e) => e.signed_at), (e) => e.created_at)} age={ageYears(chart.patient.date_of_birth)} />
       <NoteEditor key={`${drafts[0]?.id ?? "new"}-${saves}`} patient={chart.patient} draft={drafts[0] ?? null} canSign={canSignNotes(props.clinic.membership.role)} onSaved={(m) => { setNotice(m); setSaves((n) => n + 1); load(); }} />
       {canPrescribe(props.clinic.membership.role) && (
-        <PrescriptionEditor patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} onIssued={() => { setNotice(en.doctor.issued); load(); }} />
+        <PrescriptionEditor patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} last={latest(chart.prescriptions, (rx) => rx.issued_at)}
+          onIssued={() => { setNotice(en.doctor.issued); load(); }} />
       )}
       <h3>{en.doctor.history}</h3>
       {chart.encounters.length === 0 && <p class="muted">{en.doctor.noEncounters}</p>}
@@ -91,6 +93,24 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
         </article>
       ))}
     </div>
+  );
+}
+
+/** The newest of `items` by `at` (ISO times compare as text). */
+export function latest<T>(items: T[], at: (t: T) => string): T | null {
+  return items.reduce<T | null>((best, t) => (best === null || at(t) > at(best) ? t : best), null);
+}
+
+/** The last signed visit beside the editor: when, why, what was found, and its vitals. */
+function LastVisit(props: { encounter: Encounter | null; age: number | null }) {
+  const e = props.encounter;
+  if (!e) return null;
+  return (
+    <aside class="card last-visit" data-testid="last-visit">
+      <h4>{en.doctor.lastVisit(formatDateTime(e.created_at))}</h4>
+      <p>{e.chief_complaint}{e.diagnosis && <> · <strong>{e.diagnosis}</strong></>}</p>
+      <VitalsReading vitals={e.vitals} age={props.age} />
+    </aside>
   );
 }
 
@@ -308,7 +328,7 @@ function SignedNote(props: { encounter: Encounter; signer: string; age: number |
 
 const blankItem = (d: Drug): NewPrescriptionItem => ({ drug: `${d.name} (${d.form})`, strength: d.strengths[0], dose: "1", frequency: "1-0-1", duration: "5 days", instructions: "" });
 
-function PrescriptionEditor(props: { patient: Patient; encounterId: string | null; onIssued: () => void }) {
+function PrescriptionEditor(props: { patient: Patient; encounterId: string | null; last: Prescription | null; onIssued: () => void }) {
   const [query, setQuery] = useState("");
   const [items, setItems] = useState<Array<NewPrescriptionItem & { strengths: string[] }>>([]);
   const [advice, setAdvice] = useState("");
@@ -342,6 +362,16 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
     <div class="card rx-editor">
       <h3>{en.doctor.newPrescription}</h3>
       <ErrorBanner error={error} />
+      {props.last && items.length === 0 && (
+        <button class="small" data-testid="repeat-prescription" onClick={() => {
+          const last = props.last!;
+          setItems(last.items.map((i) => ({
+            drug: i.drug, strength: i.strength, dose: i.dose, frequency: i.frequency, duration: i.duration,
+            instructions: i.instructions, strengths: strengthsOf(i.drug, i.strength),
+          })));
+          if (!advice) setAdvice(last.notes);
+        }}>{en.doctor.repeatLast(formatDateTime(props.last.issued_at))}</button>
+      )}
       <input type="search" placeholder={en.doctor.drugSearch} value={query} onInput={(e) => setQuery((e.currentTarget as HTMLInputElement).value)}
         onKeyDown={(e) => {
           // The typed text, not the debounced one: Enter right after typing picks the match.

@@ -357,6 +357,8 @@ export const en = {
   doctor: {
     restored: (at: string) => `Restored the note you were typing (kept on this PC at ${at}). Save or sign it to keep it.`,
     kept: (at: string) => `Kept on this PC at ${at}`,
+    lastVisit: (at: string) => `Last visit, ${at}`,
+    repeatLast: (at: string) => `Repeat last prescription (${at})`,
     title: "Today's patients",
     chart: "Patient chart",
     history: "History",
