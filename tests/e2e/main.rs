@@ -1010,6 +1010,39 @@ async fn clinic_day() -> Result<()> {
         other.find(By::Css("table.audit tbody tr")).await?;
         other.screenshot(&shots.join("10-admin-audit.png")).await?;
         println!("  clinic A's admin sees the audit trail");
+        // "Who viewed this patient": from the patient's card, by name, no ids.
+        other.click(By::Css("[data-testid=nav-desk]")).await?;
+        choose_patient(&other, ".front-desk", "Kulkarni").await?;
+        other
+            .wait_text(
+                By::Css("[data-testid=patient-card] h2"),
+                "Ravi Kulkarni's card",
+                Duration::from_secs(10),
+                |t| t.contains("Ravi Kulkarni"),
+            )
+            .await?;
+        // The card settles (its allergy badge loads) before the click lands on it.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        other.click(By::Css("[data-testid=access-log]")).await?;
+        other
+            .wait_text(
+                By::Css("[data-testid=audit-patient]"),
+                "the access log's patient",
+                Duration::from_secs(10),
+                |t| t.contains("Ravi Kulkarni"),
+            )
+            .await?;
+        let rows = other
+            .wait_text(
+                By::Css("table.audit tbody"),
+                "the patient's accesses",
+                Duration::from_secs(15),
+                |t| t.contains("Doctor a") || t.contains("doctor a"),
+            )
+            .await?;
+        ensure!(!rows.is_empty(), "no access to Ravi Kulkarni listed");
+        other.screenshot(&shots.join("10b-access-log.png")).await?;
+        println!("  the patient's access log, opened from their card, names who read them");
         // The admin adds to the catalogue; it reaches the server (and every PC with a sync).
         other.click(By::Css("[data-testid=tab-catalogue]")).await?;
         other.fill(By::Css("#f-item-name"), "Chemical peel").await?;

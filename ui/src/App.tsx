@@ -3,8 +3,8 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./lib/ipc";
-import { administeredBranches, screensFor, type Screen } from "./lib/roles";
-import type { ClinicView, SessionView } from "./lib/types";
+import { administeredBranches, canReadAudit, screensFor, type Screen } from "./lib/roles";
+import type { ClinicView, Patient, SessionView } from "./lib/types";
 import { en } from "./strings/en";
 import { StatusBar } from "./components/StatusBar";
 import { ErrorBanner } from "./components/common";
@@ -23,6 +23,8 @@ let startupReported = false;
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
+  // The patient whose access log an admin opened from their card (Admin → Audit).
+  const [auditPatient, setAuditPatient] = useState<Patient | null>(null);
   const [clinic, setClinic] = useState<ClinicView | null>(null);
   const [screen, setScreen] = useState<Screen>("desk");
   const [booting, setBooting] = useState(true);
@@ -97,9 +99,10 @@ export function App() {
           {clinic.clinical_locked && (
             <p class="banner error" role="alert" data-testid="clinical-locked">{en.clinics.clinicalLocked}</p>
           )}
-          {screen === "desk" && <FrontDesk clinic={clinic} session={session} />}
+          {screen === "desk" && <FrontDesk clinic={clinic} session={session}
+            onAccessLog={canReadAudit(role) ? (p) => { setAuditPatient(p); setScreen("admin"); } : undefined} />}
           {screen === "doctor" && <DoctorScreen clinic={clinic} session={session} />}
-          {screen === "admin" && <AdminScreen clinic={clinic} branches={administeredBranches(session.memberships, clinic.membership.group_id)} />}
+          {screen === "admin" && <AdminScreen key={auditPatient?.id ?? "admin"} clinic={clinic} branches={administeredBranches(session.memberships, clinic.membership.group_id)} auditPatient={auditPatient} />}
           {screen === "conflicts" && <ConflictInbox role={role} />}
           {screen === "unsent" && <UnsentChanges clinic={clinic} session={session} />}
         </main>

@@ -5,7 +5,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, readableError } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
-import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, GroupCatalogue, GroupCatalogueItem, Invitation, Member, MemberDevice, Role, Uuid } from "../lib/types";
+import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, GroupCatalogue, GroupCatalogueItem, Invitation, Member, MemberDevice, Patient, Role, Uuid } from "../lib/types";
+import { PatientSearch } from "../components/PatientSearch";
 import { formatRate, ratesInForce, todayInIndia } from "../lib/gst";
 import { formatPaise, paiseToInput, parseRupees } from "../lib/money";
 import { cleanText } from "../lib/validate";
@@ -19,8 +20,8 @@ import { useConfirm } from "../components/ConfirmDialog";
 const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
 const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied", "discard", "wipe"];
 
-export function AdminScreen(props: { clinic: ClinicView; branches?: number }) {
-  const [tab, setTab] = useState<"members" | "audit" | "catalogue">("members");
+export function AdminScreen(props: { clinic: ClinicView; branches?: number; auditPatient?: Patient | null }) {
+  const [tab, setTab] = useState<"members" | "audit" | "catalogue">(props.auditPatient ? "audit" : "members");
   return (
     <div>
       <nav class="subtabs">
@@ -28,7 +29,7 @@ export function AdminScreen(props: { clinic: ClinicView; branches?: number }) {
         <button class={tab === "audit" ? "tab active" : "tab"} onClick={() => setTab("audit")}>{en.nav.audit}</button>
         <button class={tab === "catalogue" ? "tab active" : "tab"} data-testid="tab-catalogue" onClick={() => setTab("catalogue")}>{en.nav.catalogue}</button>
       </nav>
-      {tab === "members" ? <Members clinic={props.clinic} /> : tab === "audit" ? <Audit /> : <Catalogue branches={props.branches ?? 1} />}
+      {tab === "members" ? <Members clinic={props.clinic} /> : tab === "audit" ? <Audit patient={props.auditPatient ?? null} /> : <Catalogue branches={props.branches ?? 1} />}
     </div>
   );
 }
@@ -141,9 +142,12 @@ function Members(_props: { clinic: ClinicView }) {
   );
 }
 
-function Audit() {
-  const [patient, setPatient] = useState("");
+/** The audit trail, filtered by a patient chosen by name (or opened from their card's
+ * "Access log"), a member chosen by name, an action and dates. */
+function Audit(props: { patient: Patient | null }) {
+  const [patient, setPatient] = useState<Patient | null>(props.patient);
   const [user, setUser] = useState("");
+  const [members, setMembers] = useState<Member[]>([]);
   const [action, setAction] = useState<AuditAction | "">("");
   const [from, setFrom] = useState("");
   const [to, setTo] = useState("");
@@ -155,7 +159,7 @@ function Audit() {
   const [names, setNames] = useState<Map<string, string>>(new Map());
   const { busy, error, run } = useAction();
   useEffect(() => {
-    api.listMembers().then((ms) => setNames(new Map(ms.map((m) => [m.user.id, m.user.display_name]))), () => {});
+    api.listMembers().then((ms) => { setMembers(ms); setNames(new Map(ms.map((m) => [m.user.id, m.user.display_name]))); }, () => {});
   }, []);
   const who = (id: string | null) => (id ? names.get(id) ?? shortId(id) : "—");
 
@@ -165,7 +169,7 @@ function Audit() {
     if ((from && !f) || (to && !t)) { setFormError(en.validation.date); return null; }
     setFormError(null);
     return {
-      patient_id: patient.trim() || null, user_id: user.trim() || null, action: action || null,
+      patient_id: patient?.id ?? null, user_id: user || null, action: action || null,
       from: f ? startOfDay(f).toISOString() : null, to: t ? addDays(startOfDay(t), 1).toISOString() : null, limit: 100, offset,
     };
   };
@@ -183,8 +187,24 @@ function Audit() {
     <section>
       <h2>{en.admin.audit}</h2>
       <form class="row card" onSubmit={(e) => { e.preventDefault(); load(0); }}>
-        <Field name="audit-patient" label={en.admin.filterPatient} value={patient} onInput={setPatient} />
-        <Field name="audit-user" label={en.admin.filterUser} value={user} onInput={setUser} />
+        <div class="field">
+          <label>{en.admin.filterPatient}</label>
+          {patient ? (
+            <span data-testid="audit-patient">
+              {patient.name} {patient.patient_number > 0 ? `#${patient.patient_number}` : ""}{" "}
+              <button type="button" class="small subtle" onClick={() => setPatient(null)}>{en.admin.anyPatient}</button>
+            </span>
+          ) : (
+            <PatientSearch onChoose={setPatient} compact />
+          )}
+        </div>
+        <div class="field">
+          <label for="audit-user">{en.admin.filterUser}</label>
+          <select id="audit-user" value={user} onChange={(e) => setUser((e.currentTarget as HTMLSelectElement).value)}>
+            <option value="">{en.admin.anyone}</option>
+            {members.map((m) => <option key={m.user.id} value={m.user.id}>{m.user.display_name} ({en.roles[m.role]})</option>)}
+          </select>
+        </div>
         <div class="field">
           <label for="audit-action">{en.admin.filterAction}</label>
           <select id="audit-action" value={action} onChange={(e) => setAction((e.currentTarget as HTMLSelectElement).value as AuditAction | "")}>

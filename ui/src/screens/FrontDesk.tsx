@@ -20,7 +20,7 @@ import { Collections } from "./Collections";
 
 type Tab = "patients" | "queue" | "appointments" | "invoices" | "collections";
 
-export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
+export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onAccessLog?: (p: Patient) => void }) {
   const [tab, setTab] = useState<Tab>("patients");
   const [patient, setPatient] = useState<Patient | null>(null);
   const [editing, setEditing] = useState<"new" | "edit" | null>(null);
@@ -58,7 +58,8 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
               />
             )}
             {!editing && patient && (
-              <PatientCard patient={patient} onEdit={() => setEditing("edit")} onBook={() => setTab("appointments")} onBill={bill ? () => setTab("invoices") : undefined} />
+              <PatientCard patient={patient} onEdit={() => setEditing("edit")} onBook={() => setTab("appointments")} onBill={bill ? () => setTab("invoices") : undefined}
+                onAccessLog={props.onAccessLog && (() => props.onAccessLog!(patient))} />
             )}
           </section>
         </div>
@@ -74,7 +75,7 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView }) {
   );
 }
 
-export function PatientCard(props: { patient: Patient; allergies?: Allergy[]; onEdit?: () => void; onBook?: () => void; onBill?: () => void }) {
+export function PatientCard(props: { patient: Patient; allergies?: Allergy[]; onEdit?: () => void; onBook?: () => void; onBill?: () => void; onAccessLog?: () => void }) {
   const p = props.patient;
   return (
     <article class="card patient-card" data-testid="patient-card">
@@ -92,6 +93,7 @@ export function PatientCard(props: { patient: Patient; allergies?: Allergy[]; on
         {props.onEdit && <button onClick={props.onEdit}>{en.common.edit}</button>}
         {props.onBook && <button onClick={props.onBook}>{en.patient.book}</button>}
         {props.onBill && <button onClick={props.onBill}>{en.patient.bill}</button>}
+        {props.onAccessLog && <button class="subtle" data-testid="access-log" onClick={props.onAccessLog}>{en.patient.accessLog}</button>}
       </div>
     </article>
   );
