@@ -1983,34 +1983,23 @@ fn a_likely_duplicate_is_found_offline_and_a_family_mobile_is_not() {
         address: None,
         abha_number: abha.map(str::to_owned),
     };
-    let found = p
-        .likely_duplicates(&new("Ravi Sarma", mobile, None))
-        .unwrap();
-    assert_eq!(
-        found
-            .iter()
+    let matches = |name: &str, phone: Option<&str>, abha: Option<&str>| {
+        p.likely_duplicates(&new(name, phone, abha))
+            .unwrap()
+            .into_iter()
             .map(|d| (d.patient.id, d.reason))
-            .collect::<Vec<_>>(),
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        matches("Ravi Sarma", mobile, None),
         [(ravi.id, DuplicateReason::SamePhoneAndName)]
     );
     // The son on the family's mobile, and a stranger: nobody.
-    assert!(p
-        .likely_duplicates(&new("Suresh Sharma", mobile, None))
-        .unwrap()
-        .is_empty());
-    assert!(p
-        .likely_duplicates(&new("Ravi Sharma", Some("+919800000000"), None))
-        .unwrap()
-        .is_empty());
+    assert!(matches("Suresh Sharma", mobile, None).is_empty());
+    assert!(matches("Ravi Sharma", Some("+919800000000"), None).is_empty());
     // An ABHA number is one person, whatever the name.
-    let found = p
-        .likely_duplicates(&new("K. Devi", None, Some("91234567890123")))
-        .unwrap();
     assert_eq!(
-        found
-            .iter()
-            .map(|d| (d.patient.id, d.reason))
-            .collect::<Vec<_>>(),
+        matches("K. Devi", None, Some("91234567890123")),
         [(kamala.id, DuplicateReason::SameAbha)]
     );
 }
