@@ -278,10 +278,7 @@ pub async fn group_create(
                     }
                 }
             }
-            let item = group_items(tx, &branches, Some(id))
-                .await?
-                .pop()
-                .ok_or_else(AppError::not_found)?;
+            let item = group_item(tx, &branches, id).await?;
             Ok((StatusCode::CREATED, Json(item)))
         })
         .await
@@ -312,10 +309,7 @@ pub async fn group_update(
         .await?
         .run(async |tx| {
             let branches = administered_branches(tx, group).await?;
-            let held = group_items(tx, &branches, Some(id))
-                .await?
-                .pop()
-                .ok_or_else(AppError::not_found)?;
+            let held = group_item(tx, &branches, id).await?;
             for copy in &held.copies {
                 tx.authorize(copy.clinic_id, Resource::CatalogueItem, Action::Update)
                     .await?;
@@ -323,10 +317,7 @@ pub async fn group_update(
                 tx.audit(copy.clinic_id, AuditAction::Update, ENTITY, &[id], &[])
                     .await?;
             }
-            let item = group_items(tx, &branches, Some(id))
-                .await?
-                .pop()
-                .ok_or_else(AppError::not_found)?;
+            let item = group_item(tx, &branches, id).await?;
             Ok(Json(item))
         })
         .await
@@ -337,6 +328,18 @@ fn same_tax_identity(held: &CatalogueItem, new: &NewCatalogueItem) -> bool {
         && Some(held.treatment) == new.treatment
         && held.gst_rate_bp == new.gst_rate_bp
         && Some(&held.unit) == new.unit.as_ref()
+}
+
+/// One item as the branches hold it; 404 when none of them does.
+async fn group_item(
+    tx: &RequestTx,
+    branches: &[GroupBranch],
+    id: Uuid,
+) -> Result<GroupCatalogueItem, AppError> {
+    group_items(tx, branches, Some(id))
+        .await?
+        .pop()
+        .ok_or_else(AppError::not_found)
 }
 
 /// The items the branches hold (one of them: `only`), each once with its copies in the
