@@ -602,6 +602,33 @@ async fn clinic_day() -> Result<()> {
         doc.find(By::Css("[data-testid=clinic-name]")).await?;
         println!("  a second launch on the same data directory closed; the first app runs on");
 
+        // A form with unsaved input asks before it is left, naming what would be lost.
+        doc.click(By::Css("[data-testid=nav-desk]")).await?;
+        doc.click(By::Css("[data-testid=register-patient]")).await?;
+        doc.fill(By::Css("#f-name"), "Half typed").await?;
+        doc.click(By::Css("[data-testid=nav-doctor]")).await?;
+        doc.wait_text(
+            By::Css("[data-testid=confirm-dialog]"),
+            "the leave-without-saving question",
+            Duration::from_secs(5),
+            |t| t.contains("the patient form"),
+        )
+        .await?;
+        doc.click(By::Css("[data-testid=confirm-cancel]")).await?;
+        let kept = doc
+            .execute("return document.querySelector('#f-name').value;")
+            .await?;
+        ensure!(kept.as_str() == Some("Half typed"), "staying lost the input: {kept}");
+        doc.click(By::XPath(
+            "//form[@data-testid='patient-form']//button[normalize-space()='Cancel']",
+        ))
+        .await?;
+        doc.click(By::Css("[data-testid=confirm-ok]")).await?;
+        ensure!(
+            doc.count(By::Css("[data-testid=patient-form]")).await? == 0,
+            "leaving without saving kept the form open"
+        );
+        println!("  leaving a half-typed form asks first; staying keeps the input");
         register_patient(&doc, "Meera Deshpande", "07/04/1990", "98450 12345").await?;
         doc.screenshot(&shots.join("02-patient-registered.png"))
             .await?;

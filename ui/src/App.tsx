@@ -8,7 +8,7 @@ import type { ClinicView, Patient, SessionView } from "./lib/types";
 import { en } from "./strings/en";
 import { StatusBar } from "./components/StatusBar";
 import { ErrorBanner } from "./components/common";
-import { useConfirm } from "./components/ConfirmDialog";
+import { useConfirm, useLeaveGuard } from "./components/ConfirmDialog";
 import { SignIn } from "./screens/SignIn";
 import { ClinicSwitcher, clinicToReopen } from "./screens/ClinicSwitcher";
 import { FrontDesk } from "./screens/FrontDesk";
@@ -53,6 +53,7 @@ export function App() {
   // stays on this PC, and without the server only an offline sign-in (with the password,
   // within the offline lease) brings the user back.
   const confirm = useConfirm(en.clinics.stay);
+  const { leave, dialog: leaveDialog } = useLeaveGuard();
   const askSignOut = async () => {
     const status = clinic ? await api.syncStatus().catch(() => null) : null;
     const waiting = status ? status.pending + (status.rejected ?? 0) : 0;
@@ -87,13 +88,13 @@ export function App() {
           <span class="role-badge">{en.roles[role]}</span>
           <nav>
             {screens.map((s) => (
-              <button key={s} class={s === screen ? "tab active" : "tab"} onClick={() => setScreen(s)} data-testid={`nav-${s}`}>{label[s]}</button>
+              <button key={s} class={s === screen ? "tab active" : "tab"} onClick={() => s !== screen && leave(() => setScreen(s))} data-testid={`nav-${s}`}>{label[s]}</button>
             ))}
           </nav>
           <span class="spacer" />
           <span class="muted">{session.user.display_name}</span>
-          <button class="link" onClick={() => setClinic(null)}>{en.clinics.switch}</button>
-          <button class="link" onClick={askSignOut}>{en.clinics.signOut}</button>
+          <button class="link" onClick={() => leave(() => setClinic(null))}>{en.clinics.switch}</button>
+          <button class="link" onClick={() => leave(askSignOut)}>{en.clinics.signOut}</button>
         </header>
         <main class="content">
           {clinic.clinical_locked && (
@@ -114,6 +115,7 @@ export function App() {
     <div class="app">
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
       {confirm.dialog}
+      {leaveDialog}
       {body}
       <StatusBar active={!!clinic} onOpenConflicts={() => setScreen("conflicts")} onOpenUnsent={() => setScreen("unsent")} onSignInAgain={signOut} />
       <PrintHost />

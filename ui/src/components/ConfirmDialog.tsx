@@ -4,6 +4,8 @@
 
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
+import { forgetUnsaved, unsavedForms } from "../lib/unsaved";
+import { en } from "../strings/en";
 
 export function ConfirmDialog(props: {
   title: string;
@@ -52,4 +54,19 @@ export function useConfirm(cancelLabel: string) {
     </ConfirmDialog>
   );
   return { ask: setPending, dialog };
+}
+
+/** Leaving a screen, a tab, the clinic or the session: at once, or after asking when a form
+ * holds unsaved input (`lib/unsaved`), naming what would be lost. */
+export function useLeaveGuard() {
+  const confirm = useConfirm(en.unsaved.stay);
+  const leave = (action: () => void) => {
+    const forms = unsavedForms();
+    if (forms.length === 0) return action();
+    confirm.ask({
+      title: en.unsaved.title, body: en.unsaved.body(forms), confirmLabel: en.unsaved.leave, danger: true,
+      action: () => { forgetUnsaved(); action(); },
+    });
+  };
+  return { leave, dialog: confirm.dialog };
 }

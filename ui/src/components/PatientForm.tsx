@@ -8,6 +8,8 @@ import { formatAbha, validatePatient, type FieldErrors, type PatientForm as Form
 import type { LikelyDuplicate, Patient, Sex } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Select, useAction } from "./common";
+import { useConfirm } from "./ConfirmDialog";
+import { useUnsaved } from "../lib/unsaved";
 
 const fromPatient = (p: Patient | null): Form => ({
   name: p?.name ?? "", sex: p?.sex ?? "unknown", dob: p?.date_of_birth ? formatDate(p.date_of_birth) : "",
@@ -22,6 +24,12 @@ export function PatientForm(props: {
   onChooseExisting?: (p: Patient) => void;
 }) {
   const [form, setForm] = useState<Form>(fromPatient(props.patient));
+  const dirty = JSON.stringify(form) !== JSON.stringify(fromPatient(props.patient));
+  useUnsaved(en.unsaved.patient, dirty);
+  const confirmLeave = useConfirm(en.unsaved.stay);
+  const cancel = () => dirty
+    ? confirmLeave.ask({ title: en.unsaved.title, body: en.unsaved.body([en.unsaved.patient]), confirmLabel: en.unsaved.leave, danger: true, action: props.onCancel })
+    : props.onCancel();
   // Patients of the clinic who are probably this one (same mobile or ABHA number and a
   // similar name: the shared duplicate rule, run on the PC, offline too). Shown once; a
   // second Save registers anyway (the server then puts the pair in the conflict inbox).
@@ -84,8 +92,9 @@ export function PatientForm(props: {
       )}
       <div class="actions">
         <button type="submit" class="primary" disabled={busy}>{duplicates && duplicates.length > 0 ? en.patient.saveAnyway : en.common.save}</button>
-        <button type="button" onClick={props.onCancel}>{en.common.cancel}</button>
+        <button type="button" onClick={cancel}>{en.common.cancel}</button>
       </div>
+      {confirmLeave.dialog}
     </form>
   );
 }

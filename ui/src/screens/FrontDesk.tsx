@@ -13,6 +13,7 @@ import { Notice } from "../components/common";
 import { clinicDataChanged } from "../lib/useClinicData";
 import { PatientSearch } from "../components/PatientSearch";
 import { PatientForm } from "../components/PatientForm";
+import { useLeaveGuard } from "../components/ConfirmDialog";
 import { Queue } from "./Queue";
 import { Appointments } from "./Appointments";
 import { Invoices } from "./Invoices";
@@ -26,6 +27,8 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onA
   const [editing, setEditing] = useState<"new" | "edit" | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
+  // Another tab unmounts the form on this one: with unsaved input, asked first.
+  const { leave, dialog: leaveDialog } = useLeaveGuard();
   // Invoices only for roles that may bill (the shared permission table).
   const bill = canBill(props.clinic.membership.role);
   const tabs: Array<[Tab, string]> = [
@@ -36,9 +39,10 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onA
     <div class="front-desk">
       <nav class="subtabs">
         {tabs.map(([t, label]) => (
-          <button key={t} class={t === tab ? "tab active" : "tab"} onClick={() => setTab(t)} data-testid={`tab-${t}`}>{label}</button>
+          <button key={t} class={t === tab ? "tab active" : "tab"} onClick={() => t !== tab && leave(() => setTab(t))} data-testid={`tab-${t}`}>{label}</button>
         ))}
       </nav>
+      {leaveDialog}
       {notice && <Notice>{notice}</Notice>}
       {tab === "patients" && (
         <div class="split">

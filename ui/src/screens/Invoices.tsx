@@ -4,6 +4,7 @@
 
 import { useState } from "preact/hooks";
 import { useClinicData } from "../lib/useClinicData";
+import { useUnsaved } from "../lib/unsaved";
 import { api } from "../lib/ipc";
 import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLabel, sumLines, taxLine, todayInIndia, type LineTax } from "../lib/gst";
 import { formatPaise, paiseToInput, parseRupees } from "../lib/money";
@@ -64,6 +65,7 @@ function InvoiceEditor(props: { clinic: ClinicView; userId: string; patient: Pat
   const details = props.clinic.clinic;
   const supplierState = details?.state_code ?? null;
   const [lines, setLines] = useState<LineForm[]>([blankLine()]);
+  useUnsaved(en.unsaved.bill, JSON.stringify(lines) !== JSON.stringify([blankLine()]));
   // A doctor billing their own patient bills as themselves; the desk picks (or names none).
   const [doctorId, setDoctorId] = useState<string>(props.clinic.membership.role === "doctor" ? props.userId : "");
   // The clinic's catalogue, kept on this PC: picking an item adds its line.

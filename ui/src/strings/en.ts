@@ -467,6 +467,14 @@ export const en = {
       wipe: "Removed from a device",
     } as Record<string, string>,
   },
+  unsaved: {
+    title: "Leave without saving?",
+    body: (forms: string[]) => `What you typed in ${forms.join(" and ")} has not been saved and will be lost.`,
+    leave: "Leave without saving",
+    stay: "Stay",
+    bill: "the new bill",
+    patient: "the patient form",
+  },
   conflicts: {
     title: "Conflict inbox",
     empty: "No conflicts. Everything merged cleanly.",

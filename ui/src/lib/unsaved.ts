@@ -1,0 +1,34 @@
+// Forms holding input nobody saved yet (a patient being registered, a bill being written):
+// leaving them (another screen, another tab, another clinic, signing out) asks first, with
+// what would be lost named. Notes are not here: what a clinician types is kept on the PC as
+// it is typed and comes back (see `keepNoteDraft`).
+
+import { useEffect, useRef } from "preact/hooks";
+
+const open = new Map<object, string>();
+
+/** While `dirty`, the form named `name` holds unsaved input. */
+export function useUnsaved(name: string, dirty: boolean) {
+  const token = useRef({});
+  useEffect(() => {
+    if (dirty) open.set(token.current, name);
+    else open.delete(token.current);
+  }, [name, dirty]);
+  useEffect(() => () => { open.delete(token.current); }, []);
+}
+
+/** The names of the forms with unsaved input, each once. */
+export function unsavedForms(): string[] {
+  return [...new Set(open.values())];
+}
+
+/** Marks a form clean again (it was saved or deliberately left). */
+export function forgetUnsaved() {
+  open.clear();
+}
+
+/** For tests: a form registered by hand. */
+export function markUnsaved(token: object, name: string | null) {
+  if (name === null) open.delete(token);
+  else open.set(token, name);
+}
