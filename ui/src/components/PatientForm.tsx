@@ -1,11 +1,11 @@
 // Register or edit a patient. Validation mirrors the server (lib/validate.ts); the write goes
 // to the local cache and outbox and syncs later, so it works offline.
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { formatDate } from "../lib/dates";
 import { formatAbha, validatePatient, type FieldErrors, type PatientForm as Form } from "../lib/validate";
-import type { LikelyDuplicate, Patient, Sex } from "../lib/types";
+import type { LikelyDuplicate, Member, Patient, Sex, Uuid } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Select, useAction } from "./common";
 import { useConfirm } from "./ConfirmDialog";
@@ -22,9 +22,19 @@ export function PatientForm(props: {
   onCancel: () => void;
   /** The front desk picked an already registered patient instead of registering again. */
   onChooseExisting?: (p: Patient) => void;
+  /** The name typed in the search that found nobody (the form starts from it). */
+  initialName?: string;
+  /** A walk-in: "Save and add to today's queue" checks the new patient in with a doctor. */
+  queue?: { clinicId: Uuid; doctors: Member[]; onQueued: (p: Patient, doctor: string) => void };
 }) {
-  const [form, setForm] = useState<Form>(fromPatient(props.patient));
+  const initial = { ...fromPatient(props.patient), name: props.patient ? props.patient.name : props.initialName ?? "" };
+  const [form, setForm] = useState<Form>(initial);
   const dirty = JSON.stringify(form) !== JSON.stringify(fromPatient(props.patient));
+  const queue = !props.patient ? props.queue : undefined;
+  const [doctorId, setDoctorId] = useState(() => (queue ? defaultDoctor(queue.clinicId, queue.doctors) : ""));
+  useEffect(() => {
+    if (queue && !doctorId) setDoctorId(defaultDoctor(queue.clinicId, queue.doctors));
+  }, [queue?.doctors.length]);
   useUnsaved(en.unsaved.patient, dirty);
   const confirmLeave = useConfirm(en.unsaved.stay);
   const cancel = () => dirty
@@ -38,7 +48,7 @@ export function PatientForm(props: {
   const { busy, error, run } = useAction();
   const set = (k: keyof Form) => (v: string) => { setForm({ ...form, [k]: v }); setDuplicates(null); };
 
-  const submit = async (e: Event) => {
+  const submit = async (e: Event, andQueue = false) => {
     e.preventDefault();
     const checked = validatePatient(form);
     if (!checked.ok) { setErrors(checked.errors); return; }
@@ -58,18 +68,38 @@ export function PatientForm(props: {
           })
         : api.createPatient({ ...v, id: null }),
     );
-    if (saved) props.onSaved(saved);
+    if (!saved) return;
+    if (andQueue && queue && doctorId) {
+      // Checked in now, with the doctor, for a quarter of an hour: the walk-in's place in
+      // today's queue (two local writes, each through the shared rules; synced later).
+      const queued = await run(async () => {
+        const now = new Date();
+        const visit = await api.bookAppointment({
+          id: null, patient_id: saved.id, doctor_id: doctorId, starts_at: now.toISOString(),
+          ends_at: new Date(now.getTime() + 15 * 60_000).toISOString(), reason: en.queue.walkIn,
+        });
+        await api.updateAppointment(visit.id, { base_version: visit.version, status: "checked_in" });
+        return true;
+      });
+      if (queued) {
+        rememberDoctor(queue.clinicId, doctorId);
+        queue.onQueued(saved, queue.doctors.find((d) => d.user.id === doctorId)?.user.display_name ?? "");
+        return;
+      }
+    }
+    props.onSaved(saved);
   };
 
   const sexes: Array<[Sex, string]> = (["female", "male", "other", "unknown"] as Sex[]).map((s) => [s, en.patient.sexes[s]]);
   return (
-    <form class="card patient-form" onSubmit={submit} data-testid="patient-form">
+    <form class="card patient-form" onSubmit={submit} data-testid="patient-form"
+      onKeyDown={(e) => { if (queue && e.key === "Enter" && (e.ctrlKey || e.metaKey)) submit(e, true); }}>
       <h2>{props.patient ? en.patient.editTitle : en.patient.newTitle}</h2>
       <ErrorBanner error={error} />
       <div class="grid2">
-        <Field name="name" label={en.patient.name} value={form.name} onInput={set("name")} error={errors.name} autoFocus required />
+        <Field name="name" label={en.patient.name} value={form.name} onInput={set("name")} error={errors.name} autoFocus={!props.initialName} required />
         <Select name="sex" label={en.patient.sex} value={form.sex} options={sexes} onChange={(v) => setForm({ ...form, sex: v })} />
-        <Field name="dob" label={en.patient.dob} value={form.dob} onInput={set("dob")} error={errors.dob} placeholder="DD/MM/YYYY" />
+        <Field name="dob" label={en.patient.dob} value={form.dob} onInput={set("dob")} error={errors.dob} placeholder="DD/MM/YYYY" autoFocus={!!props.initialName} />
         <Field name="phone" label={en.patient.phone} value={form.phone} onInput={set("phone")} error={errors.phone} type="tel" placeholder="+91 98765 43210" />
         <Field name="abha" label={`${en.patient.abha} (${en.common.optional})`} value={form.abha} onInput={set("abha")} error={errors.abha} placeholder="12-3456-7890-1234" />
         <Field name="address" label={en.patient.address} value={form.address} onInput={set("address")} error={errors.address} multiline />
@@ -91,10 +121,29 @@ export function PatientForm(props: {
         </div>
       )}
       <div class="actions">
+        {queue && queue.doctors.length > 1 && (
+          <Select name="queue-doctor" label={en.patient.queueDoctor} value={doctorId}
+            options={queue.doctors.map((d) => [d.user.id, d.user.display_name] as [string, string])} onChange={setDoctorId} />
+        )}
         <button type="submit" class="primary" disabled={busy}>{duplicates && duplicates.length > 0 ? en.patient.saveAnyway : en.common.save}</button>
+        {queue && doctorId && (
+          <button type="button" data-testid="save-and-queue" disabled={busy} onClick={(e) => submit(e, true)}>{en.patient.saveAndQueue}</button>
+        )}
         <button type="button" onClick={cancel}>{en.common.cancel}</button>
       </div>
       {confirmLeave.dialog}
     </form>
   );
+}
+
+/** The doctor a walk-in goes to: the last one this PC queued for in this clinic, else the
+ * only (or first) doctor. */
+function defaultDoctor(clinicId: Uuid, doctors: Member[]): string {
+  const last = localStorage.getItem(`vaidya.queueDoctor.${clinicId}`);
+  if (last && doctors.some((d) => d.user.id === last)) return last;
+  return doctors[0]?.user.id ?? "";
+}
+
+function rememberDoctor(clinicId: Uuid, doctorId: string) {
+  try { localStorage.setItem(`vaidya.queueDoctor.${clinicId}`, doctorId); } catch { /* a full or disabled store only loses the default */ }
 }

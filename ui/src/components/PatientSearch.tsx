@@ -15,7 +15,7 @@ import { ErrorBanner, useSlashFocus } from "./common";
 /** Rows shown: more than fit the list without scrolling, few enough to paint within a frame. */
 const RESULTS = 15;
 
-export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?: boolean }) {
+export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?: boolean; onRegister?: (typed: string) => void }) {
   const [query, setQuery] = useState("");
   const [results, setResults] = useState<Patient[]>([]);
   const [active, setActive] = useState(0);
@@ -57,6 +57,10 @@ export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?:
     if (e.key === "ArrowDown") { setActive((a) => Math.min(a + 1, results.length - 1)); e.preventDefault(); }
     if (e.key === "ArrowUp") { setActive((a) => Math.max(a - 1, 0)); e.preventDefault(); }
     if (e.key === "Enter" && results[active]) { choose(results[active]); e.preventDefault(); }
+    // Nobody found: Enter registers the name typed (the front desk's walk-in, by keyboard).
+    else if (e.key === "Enter" && props.onRegister && query.trim() !== "" && answered === query && results.length === 0) {
+      props.onRegister(query.trim()); onInput(""); e.preventDefault();
+    }
     if (e.key === "Escape") onInput("");
   };
 
@@ -68,7 +72,11 @@ export function PatientSearch(props: { onChoose: (p: Patient) => void; compact?:
         onInput={(e) => onInput((e.currentTarget as HTMLInputElement).value)} onKeyDown={onKey}
       />
       <ErrorBanner error={error} />
-      {query.trim() !== "" && answered === query && results.length === 0 && !error && <p class="muted">{en.patient.noResults}</p>}
+      {query.trim() !== "" && answered === query && results.length === 0 && !error && (
+        props.onRegister
+          ? <p class="muted">{en.patient.noResults} <button class="link" data-testid="register-typed" onClick={() => { props.onRegister!(query.trim()); onInput(""); }}>{en.patient.registerTyped(query.trim())}</button></p>
+          : <p class="muted">{en.patient.noResults}</p>
+      )}
       {results.length > 0 && (
         <ul class="results" role="listbox">
           {results.map((p, i) => (

@@ -13,6 +13,7 @@ import { Notice } from "../components/common";
 import { clinicDataChanged } from "../lib/useClinicData";
 import { PatientSearch } from "../components/PatientSearch";
 import { PatientForm } from "../components/PatientForm";
+import { useDoctors } from "../lib/doctors";
 import { useLeaveGuard } from "../components/ConfirmDialog";
 import { Queue } from "./Queue";
 import { Appointments } from "./Appointments";
@@ -25,6 +26,9 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onA
   const [tab, setTab] = useState<Tab>("patients");
   const [patient, setPatient] = useState<Patient | null>(null);
   const [editing, setEditing] = useState<"new" | "edit" | null>(null);
+  // The name typed in a search that found nobody: the new patient's form starts from it.
+  const [typedName, setTypedName] = useState("");
+  const doctors = useDoctors(props.clinic, props.session);
   const [notice, setNotice] = useState<string | null>(null);
 
   // Another tab unmounts the form on this one: with unsaved input, asked first.
@@ -48,8 +52,9 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onA
         <div class="split">
           <section>
             <div class="row">
-              <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }} />
-              <button class="primary" onClick={() => { setEditing("new"); setNotice(null); }} data-testid="register-patient">{en.patient.register}</button>
+              <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }}
+                onRegister={(typed) => { setTypedName(typed); setEditing("new"); setNotice(null); }} />
+              <button class="primary" onClick={() => { setTypedName(""); setEditing("new"); setNotice(null); }} data-testid="register-patient">{en.patient.register}</button>
             </div>
           </section>
           <section>
@@ -59,6 +64,10 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onA
                 onCancel={() => setEditing(null)}
                 onSaved={(p) => { setPatient(p); setEditing(null); setNotice(en.patient.saved); clinicDataChanged(); }}
                 onChooseExisting={(p) => { setPatient(p); setEditing(null); }}
+                initialName={editing === "new" ? typedName : undefined}
+                queue={{ clinicId: props.clinic.membership.clinic_id, doctors, onQueued: (p, doctor) => {
+                  setPatient(p); setEditing(null); setNotice(en.patient.queued(p.name, doctor)); clinicDataChanged();
+                } }}
               />
             )}
             {!editing && patient && (

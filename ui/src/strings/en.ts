@@ -73,7 +73,11 @@ export const en = {
   },
   patient: {
     searchPlaceholder: "Search by name, phone, patient no. or ABHA (press / to focus)",
-    noResults: "No patient matches. Register a new one?",
+    noResults: "No patient matches.",
+    registerTyped: (name: string) => `Register "${name}" (Enter)`,
+    saveAndQueue: "Save and add to today's queue (Ctrl+Enter)",
+    queueDoctor: "Doctor for today's queue",
+    queued: (name: string, doctor: string) => `${name} is in today's queue for ${doctor}.`,
     register: "Register patient",
     editTitle: "Edit patient",
     newTitle: "New patient",
@@ -146,6 +150,7 @@ export const en = {
     paymentNotZero: "A payment or a refund must not be ₹0.",
   },
   queue: {
+    walkIn: "Walk-in",
     title: "Today's queue",
     confirmTitle: (action: string, patient: string) => `${action}: ${patient}?`,
     confirmCancel: "The appointment is cancelled for the patient and the doctor; book again to undo.",
