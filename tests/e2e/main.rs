@@ -1021,7 +1021,7 @@ async fn clinic_day() -> Result<()> {
             By::Css(".queue-columns"),
             "the walk-in checked in",
             Duration::from_secs(15),
-            |t| t.contains("Sunil Mehta") && t.contains("Checked in"),
+            |t| t.contains("Sunil Mehta") && t.contains("Checked in") && t.contains("waiting"),
         )
         .await?;
         ensure!(strokes <= 25, "{strokes} keystrokes beyond the data");

@@ -1,15 +1,23 @@
 // Today's queue per doctor: check in → in consultation → done, or no-show / cancel.
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/ipc";
 import { useClinicData } from "../lib/useClinicData";
 import { dayRange, formatTime, isoDate } from "../lib/dates";
 import { doctorName, useDoctors } from "../lib/doctors";
 import { nextSteps } from "../lib/roles";
-import type { AppointmentRow, AppointmentStatus, ClinicView, SessionView } from "../lib/types";
+import type { Appointment, AppointmentRow, AppointmentStatus, ClinicView, SessionView } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
+
+/** Minutes a checked-in patient has waited: since the check-in (the row's last change while
+ * it is checked in); none for any other state. */
+export function waitingMinutes(a: Appointment, now: Date): number | null {
+  if (a.status !== "checked_in") return null;
+  const since = Date.parse(a.updated_at);
+  return Number.isNaN(since) ? null : Math.max(0, Math.floor((now.getTime() - since) / 60_000));
+}
 
 export function Queue(props: { clinic: ClinicView; session: SessionView }) {
   const doctors = useDoctors(props.clinic, props.session);
@@ -37,6 +45,12 @@ export function Queue(props: { clinic: ClinicView; session: SessionView }) {
       })
       : apply(row, status);
 
+  // Waiting times move on by the minute without a reload.
+  const [now, setNow] = useState(() => new Date());
+  useEffect(() => {
+    const t = setInterval(() => setNow(new Date()), 30_000);
+    return () => clearInterval(t);
+  }, []);
   const byDoctor = new Map<string, AppointmentRow[]>();
   for (const r of rows) byDoctor.set(r.appointment.doctor_id, [...(byDoctor.get(r.appointment.doctor_id) ?? []), r]);
 
@@ -57,11 +71,16 @@ export function Queue(props: { clinic: ClinicView; session: SessionView }) {
           <div class="card queue" key={doctorId}>
             <h3>{doctorName(doctors, doctorId)}</h3>
             <ol>
-              {list.map((r) => (
+              {list.map((r, i) => (
                 <li key={r.appointment.id} class={`q-${r.appointment.status}`}>
+                  {/* The day's token per doctor, in booking order (stable when someone cancels). */}
+                  <span class="token" data-testid="token">{en.queue.token(i + 1)}</span>
                   <span class="time">{formatTime(r.appointment.starts_at)}</span>
                   <span class="pname">{r.patient_name ?? "—"}</span>
                   <span class={`status s-${r.appointment.status}`}>{en.queue.status[r.appointment.status]}</span>
+                  {waitingMinutes(r.appointment, now) !== null && (
+                    <span class="muted small" data-testid="waiting">{en.queue.waiting(waitingMinutes(r.appointment, now)!)}</span>
+                  )}
                   <span class="actions">
                     {nextSteps(r.appointment.status).map((s) => (
                       <button key={s} class={s === "cancelled" || s === "no_show" ? "small subtle" : "small"} onClick={() => move(r, s)}>

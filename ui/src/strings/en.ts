@@ -151,6 +151,8 @@ export const en = {
   },
   queue: {
     walkIn: "Walk-in",
+    token: (n: number) => `#${n}`,
+    waiting: (minutes: number) => (minutes < 1 ? "waiting < 1 min" : `waiting ${minutes} min`),
     title: "Today's queue",
     confirmTitle: (action: string, patient: string) => `${action}: ${patient}?`,
     confirmCancel: "The appointment is cancelled for the patient and the doctor; book again to undo.",
