@@ -195,9 +195,10 @@ pub async fn flag_duplicates(tx: &RequestTx, clinic: Uuid, new: &[Uuid]) -> Resu
     }
     let rows = tx
         .query(
-            "SELECT n.id AS new_id, o.id, o.patient_number, o.name, o.date_of_birth, o.phone, o.abha_number,
-                    n.patient_number AS new_number, n.name AS new_name, n.date_of_birth AS new_dob,
-                    n.phone AS new_phone, n.abha_number AS new_abha
+            "SELECT o.id, o.patient_number, o.name, o.date_of_birth, o.phone, o.abha_number,
+                    n.id AS new_id, n.patient_number AS new_patient_number, n.name AS new_name,
+                    n.date_of_birth AS new_date_of_birth, n.phone AS new_phone,
+                    n.abha_number AS new_abha_number
              FROM vaidya.patients n
              JOIN vaidya.patients o ON o.clinic_id = n.clinic_id AND o.id <> n.id
                   AND o.deleted_at IS NULL AND o.patient_number < n.patient_number
@@ -207,45 +208,54 @@ pub async fn flag_duplicates(tx: &RequestTx, clinic: Uuid, new: &[Uuid]) -> Resu
             &[&clinic, &new],
         )
         .await?;
+    /// One side of the pair as the row has it (`prefix` "new_" for the new patient):
+    /// what the rule reads, and the summary the conflict shows.
+    struct Side {
+        id: Uuid,
+        number: i64,
+        name: String,
+        dob: Option<chrono::NaiveDate>,
+        phone: Option<String>,
+        abha: Option<String>,
+    }
+    impl Side {
+        fn read(r: &Row, prefix: &str) -> Side {
+            let col = |c: &str| format!("{prefix}{c}");
+            Side {
+                id: r.get(col("id").as_str()),
+                number: r.get(col("patient_number").as_str()),
+                name: r.get(col("name").as_str()),
+                dob: r.get(col("date_of_birth").as_str()),
+                phone: r.get(col("phone").as_str()),
+                abha: r.get(col("abha_number").as_str()),
+            }
+        }
+        fn identity(&self) -> PatientIdentity<'_> {
+            PatientIdentity {
+                name: &self.name,
+                date_of_birth: self.dob,
+                phone: self.phone.as_deref(),
+                abha_number: self.abha.as_deref(),
+            }
+        }
+        fn summary(&self) -> serde_json::Value {
+            serde_json::json!({
+                "id": self.id, "patient_number": self.number, "name": self.name,
+                "date_of_birth": self.dob, "phone": self.phone,
+            })
+        }
+    }
     let mut found: Vec<(Uuid, serde_json::Value, Vec<serde_json::Value>)> = Vec::new();
     for r in &rows {
-        let new_id: Uuid = r.get("new_id");
-        let (new_name, new_phone, new_abha): (String, Option<String>, Option<String>) =
-            (r.get("new_name"), r.get("new_phone"), r.get("new_abha"));
-        let (name, phone, abha): (String, Option<String>, Option<String>) =
-            (r.get("name"), r.get("phone"), r.get("abha_number"));
-        let new_dob: Option<chrono::NaiveDate> = r.get("new_dob");
-        let dob: Option<chrono::NaiveDate> = r.get("date_of_birth");
-        let Some(reason) = likely_duplicate(
-            &PatientIdentity {
-                name: &new_name,
-                date_of_birth: new_dob,
-                phone: new_phone.as_deref(),
-                abha_number: new_abha.as_deref(),
-            },
-            &PatientIdentity {
-                name: &name,
-                date_of_birth: dob,
-                phone: phone.as_deref(),
-                abha_number: abha.as_deref(),
-            },
-        ) else {
+        let (new, earlier) = (Side::read(r, "new_"), Side::read(r, ""));
+        let Some(reason) = likely_duplicate(&new.identity(), &earlier.identity()) else {
             continue;
         };
-        let earlier = serde_json::json!({
-            "id": r.get::<_, Uuid>("id"), "patient_number": r.get::<_, i64>("patient_number"),
-            "name": name, "date_of_birth": dob, "phone": phone, "reason": reason,
-        });
+        let mut named = earlier.summary();
+        named["reason"] = serde_json::json!(reason);
         match found.last_mut() {
-            Some((id, _, earlier_ones)) if *id == new_id => earlier_ones.push(earlier),
-            _ => found.push((
-                new_id,
-                serde_json::json!({
-                    "id": new_id, "patient_number": r.get::<_, i64>("new_number"),
-                    "name": new_name, "date_of_birth": new_dob, "phone": new_phone,
-                }),
-                vec![earlier],
-            )),
+            Some((id, _, earlier_ones)) if *id == new.id => earlier_ones.push(named),
+            _ => found.push((new.id, new.summary(), vec![named])),
         }
     }
     for (id, registered, earlier) in found {

@@ -10,11 +10,8 @@ const open = new Map<object, string>();
 /** While `dirty`, the form named `name` holds unsaved input. */
 export function useUnsaved(name: string, dirty: boolean) {
   const token = useRef({});
-  useEffect(() => {
-    if (dirty) open.set(token.current, name);
-    else open.delete(token.current);
-  }, [name, dirty]);
-  useEffect(() => () => { open.delete(token.current); }, []);
+  useEffect(() => markUnsaved(token.current, dirty ? name : null), [name, dirty]);
+  useEffect(() => () => markUnsaved(token.current, null), []);
 }
 
 /** The names of the forms with unsaved input, each once. */
@@ -27,7 +24,7 @@ export function forgetUnsaved() {
   open.clear();
 }
 
-/** For tests: a form registered by hand. */
+/** Marks `token`'s form as holding unsaved input named `name`, or (null) as clean. */
 export function markUnsaved(token: object, name: string | null) {
   if (name === null) open.delete(token);
   else open.set(token, name);
