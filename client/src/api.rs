@@ -18,9 +18,9 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditEntry, AuditQuery, Clinic, ClinicalStoreKey, InvoiceSeries, LoginRequest, Me,
-    MedicalRegistration, Member, MemberDevice, MemberPatch, NewClinicalStoreKey, NewInvoiceSeries,
-    NewMember, Page, RefreshRequest, Role, Session,
+    AuditEntry, AuditQuery, Clinic, ClinicalStoreKey, DesktopUpdate, DesktopUpdateQuery,
+    InvoiceSeries, LoginRequest, Me, MedicalRegistration, Member, MemberDevice, MemberPatch,
+    NewClinicalStoreKey, NewInvoiceSeries, NewMember, Page, RefreshRequest, Role, Session,
 };
 use vaidya_shared::sync::{
     EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
@@ -460,6 +460,34 @@ impl ServerApi {
 
     pub async fn me(&self) -> Result<Me, ApiError> {
         self.call::<(), _>(Method::GET, "/v1/me", &[], None).await
+    }
+
+    /// The desktop release the server announces for this build (no sign-in needed: a PC too
+    /// old to sync must still learn of it); `None` when up to date or nothing is published.
+    pub async fn desktop_update(
+        &self,
+        query: &DesktopUpdateQuery,
+    ) -> Result<Option<DesktopUpdate>, ApiError> {
+        let mut params = vec![
+            ("target", query.target.clone()),
+            ("arch", query.arch.clone()),
+            ("version", query.version.clone()),
+        ];
+        if let Some(bundle) = &query.bundle {
+            params.push(("bundle", bundle.clone()));
+        }
+        let resp = self
+            .request(Method::GET, "/v1/desktop/update")
+            .query(&params)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(ApiError::from_reqwest)?;
+        self.note_date(&resp);
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        decode(resp).await.map(Some)
     }
 
     pub async fn push(&self, clinic: Uuid, req: &PushRequest) -> Result<PushResponse, ApiError> {

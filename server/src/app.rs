@@ -40,6 +40,9 @@ pub struct Settings {
     /// Where the `LISTEN vaidya_changes` connection goes: PostgreSQL itself, since LISTEN
     /// needs a session a transaction-mode pooler does not keep. `None`: `database`.
     pub listen_database: Option<tokio_postgres::Config>,
+    /// Where the desktop releases' `latest.json` is published for the clinic PCs
+    /// (`routes::desktop`); `None`: the server announces no updates.
+    pub desktop_releases: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -59,6 +62,7 @@ impl Settings {
             refresh_grace: Duration::from_secs(60),
             pooled: false,
             listen_database: None,
+            desktop_releases: None,
         }
     }
 }
@@ -143,6 +147,7 @@ pub fn router(app: App) -> Router {
         .route("/auth/logout", post(routes::auth::logout))
         .route("/me", get(routes::auth::me))
         .route("/openapi.json", get(openapi_json))
+        .route("/desktop/update", get(routes::desktop::update))
         .route("/clinics/{clinic_id}", get(routes::clinics::get_clinic))
         .route(
             "/clinics/{clinic_id}/members",

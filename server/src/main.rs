@@ -56,6 +56,10 @@ enum Command {
         /// itself, not a transaction-mode pooler). Default: DATABASE_URL.
         #[arg(long, env = "VAIDYA_LISTEN_DATABASE_URL")]
         listen_database_url: Option<String>,
+        /// Directory holding the desktop release's `latest.json`, announced to clinic PCs as
+        /// an update (docs/desktop.md, "Updates").
+        #[arg(long, env = "VAIDYA_DESKTOP_RELEASES")]
+        desktop_releases: Option<PathBuf>,
     },
     /// Bootstrap a deployment: clinic groups, clinics, users, memberships (administrator URL).
     Admin {
@@ -173,12 +177,14 @@ async fn main() -> Result<()> {
             listen,
             pooled,
             listen_database_url,
+            desktop_releases,
         } => {
             let listener = TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
             let mut settings = Settings::from_url(&db.database_url)?;
             settings.pooled = pooled;
+            settings.desktop_releases = desktop_releases;
             settings.listen_database = listen_database_url
                 .map(|url| url.parse())
                 .transpose()

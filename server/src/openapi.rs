@@ -20,14 +20,14 @@ use crate::routes;
         routes::encounters::list, routes::encounters::get, routes::encounters::create, routes::encounters::update,
         routes::encounters::sign, routes::encounters::add_addendum,
         routes::prescriptions::list, routes::prescriptions::get, routes::prescriptions::create,
-        routes::invoices::list, routes::invoices::get, routes::invoices::create, routes::invoices::add_payment, routes::invoices::add_credit_note, routes::invoices::cancel, routes::invoices::cancelled_numbers, routes::invoices::allocate_series, routes::clinical_store::key, routes::reports::group_collections, routes::catalogue::group_list, routes::patients::merge, routes::catalogue::group_create, routes::catalogue::group_update, routes::device_keys::register, routes::device_keys::list, routes::device_keys::revoke, routes::device_keys::report_wipe, routes::invitations::mine, routes::invitations::accept, routes::invitations::decline, routes::invitations::list_open, routes::invitations::withdraw,
+        routes::invoices::list, routes::invoices::get, routes::invoices::create, routes::invoices::add_payment, routes::invoices::add_credit_note, routes::invoices::cancel, routes::invoices::cancelled_numbers, routes::invoices::allocate_series, routes::clinical_store::key, routes::reports::group_collections, routes::catalogue::group_list, routes::patients::merge, routes::catalogue::group_create, routes::catalogue::group_update, routes::device_keys::register, routes::device_keys::list, routes::device_keys::revoke, routes::device_keys::report_wipe, routes::invitations::mine, routes::desktop::update, routes::invitations::accept, routes::invitations::decline, routes::invitations::list_open, routes::invitations::withdraw,
         routes::allergies::list, routes::allergies::get, routes::allergies::create, routes::allergies::update, routes::catalogue::list, routes::catalogue::create, routes::catalogue::update,
         routes::audit::list,
         routes::reports::collections, routes::reports::gstr1,
         crate::sync::push::push, crate::sync::pull::pull, crate::sync::live::live,
         crate::sync::conflicts::list, crate::sync::conflicts::resolve_handler,
     ),
-    components(schemas(vaidya_shared::ApiError, vaidya_shared::ErrorCode)),
+    components(schemas(vaidya_shared::ApiError, vaidya_shared::ErrorCode, vaidya_shared::api::DesktopUpdate)),
     modifiers(&BearerAuth, &CommonErrors)
 )]
 struct ApiDoc;

@@ -214,6 +214,42 @@ pub struct NewMember {
     pub role: Role,
 }
 
+/// Which desktop build asks for an update (`GET /v1/desktop/update`): the names Tauri's
+/// updater uses for the operating system, the CPU and the installer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DesktopUpdateQuery {
+    /// `windows`, `darwin` or `linux`.
+    pub target: String,
+    /// `x86_64`, `aarch64`, `i686` or `armv7`.
+    pub arch: String,
+    /// `msi`, `nsis`, `app`, `appimage`, `deb` or `rpm`, when known.
+    #[serde(default)]
+    pub bundle: Option<String>,
+    /// The running version (semver).
+    pub version: String,
+}
+
+/// A newer desktop release for the asking build, in the shape of Tauri's updater "dynamic"
+/// manifest (so the desktop hands it to the updater as it came), plus `required`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DesktopUpdate {
+    pub version: String,
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// RFC 3339, as the release workflow wrote it.
+    #[serde(default)]
+    pub pub_date: Option<String>,
+    /// Where the signed installer is downloaded from.
+    pub url: String,
+    /// The installer's minisign signature (base64), checked against the key built into the
+    /// app before anything is installed.
+    pub signature: String,
+    /// The running version is below the oldest the server supports: sync stops until the PC
+    /// is updated (its unsent work waits on the PC).
+    pub required: bool,
+}
+
 /// An invitation to join a clinic with a role. A clinic admin adds colleagues of the same
 /// group directly; anyone else is invited and joins only by accepting it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

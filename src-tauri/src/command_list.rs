@@ -7,6 +7,8 @@ macro_rules! with_app_commands {
     ($then:ident) => {
         $then! {
             app_info,
+            check_update,
+            install_update,
             ui_ready,
             current_session,
             sign_in,

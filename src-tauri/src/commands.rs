@@ -24,6 +24,7 @@ use crate::core::{
 };
 use crate::error::UiError;
 use crate::events;
+use crate::updates;
 
 type Result<T> = std::result::Result<T, UiError>;
 
@@ -485,6 +486,51 @@ pub async fn sync_status(core: State<'_, Core>) -> Result<SyncStatusView> {
 #[tauri::command]
 pub async fn sync_now(core: State<'_, Core>) -> Result<()> {
     core.sync_now().await
+}
+
+/// The update the server announces for this build, if any (the banner).
+#[tauri::command]
+pub async fn check_update(core: State<'_, Core>) -> Result<Option<updates::UpdateView>> {
+    Ok(core
+        .announced_update()
+        .await?
+        .map(|(_, update)| updates::UpdateView::of(&update)))
+}
+
+/// Sends what it can, then downloads, verifies and installs the announced update, and
+/// restarts into it. Progress arrives as [`events::UPDATE_PROGRESS`].
+#[tauri::command]
+pub async fn install_update<R: Runtime>(app: AppHandle<R>, core: State<'_, Core>) -> Result<()> {
+    let Some(pubkey) = updates::RELEASE_PUBKEY.filter(|k| !k.trim().is_empty()) else {
+        return Err(UiError::new(
+            "update_not_configured",
+            "this build was made without the release key and cannot install updates itself",
+        ));
+    };
+    let Some((server, announced)) = core.announced_update().await? else {
+        return Err(UiError::new("update_none", "this version is up to date"));
+    };
+    let waiting = core.send_waiting_work(SEND_BEFORE_UPDATE).await;
+    tracing::info!(version = %announced.version, waiting, "installing a desktop update");
+    let Some(update) = updates::verified_update(&app, &server, pubkey, &announced)? else {
+        return Err(UiError::new("update_none", "this version is up to date"));
+    };
+    let mut received = 0u64;
+    let progress = |chunk: usize, total: Option<u64>| {
+        received += chunk as u64;
+        let _ = app.emit(events::UPDATE_PROGRESS, UpdateProgress { received, total });
+    };
+    updates::install(update, progress).await?;
+    app.restart()
+}
+
+/// How long an update waits for the outbox to be sent first.
+const SEND_BEFORE_UPDATE: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateProgress {
+    pub received: u64,
+    pub total: Option<u64>,
 }
 
 #[tauri::command]

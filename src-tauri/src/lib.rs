@@ -10,6 +10,7 @@ pub mod error;
 pub mod pdf;
 pub mod startup;
 pub mod sync;
+pub mod updates;
 
 use tauri::{Builder, LogicalSize, Manager, Runtime};
 use vaidya_client::{CredentialStore, DataDir};
@@ -22,6 +23,8 @@ pub mod events {
     pub const CHANGED: &str = "sync://changed";
     /// The number of open conflicts changed.
     pub const CONFLICTS: &str = "sync://conflicts";
+    /// `UpdateProgress`: bytes of the update's installer received so far.
+    pub const UPDATE_PROGRESS: &str = "update://progress";
 }
 
 /// Where state lives. Tests pass their own directory and keyring service name.
@@ -98,6 +101,8 @@ pub fn run() {
             }
         }));
     }
+    // Installs only installers signed with the release key (`updates::RELEASE_PUBKEY`).
+    app = app.plugin(tauri_plugin_updater::Builder::new().build());
     builder(app, setup)
         .setup(move |app| {
             // After the plugins (the hand-over above), before any partition is opened.

@@ -31,6 +31,9 @@ use vaidya_tests::{Api, Harness, Person, World};
 /// runs `vaidya_server::launch` until killed.
 const SERVE_ARG: &str = "--serve-for-e2e";
 
+/// The server process's releases directory (`Settings::desktop_releases`).
+const RELEASES_ENV: &str = "VAIDYA_DESKTOP_RELEASES";
+
 /// Waits for sync to finish after the server returns (the app retries with backoff of at
 /// most 10 s) and for a live change to reach another client.
 const SYNC_WAIT: Duration = Duration::from_secs(60);
@@ -77,7 +80,8 @@ fn serve(app_url: &str, addr: &str) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        let settings = vaidya_server::Settings::from_url(app_url)?;
+        let mut settings = vaidya_server::Settings::from_url(app_url)?;
+        settings.desktop_releases = std::env::var_os(RELEASES_ENV).map(PathBuf::from);
         vaidya_server::launch(settings, listener, std::future::pending()).await
     })
 }
@@ -121,14 +125,17 @@ struct ServerProcess {
     child: Option<Child>,
     app_url: String,
     addr: SocketAddr,
+    /// Where the server finds the desktop release it announces.
+    releases: PathBuf,
 }
 
 impl ServerProcess {
-    async fn start(app_url: &str, addr: SocketAddr) -> Result<ServerProcess> {
+    async fn start(app_url: &str, addr: SocketAddr, releases: PathBuf) -> Result<ServerProcess> {
         let mut server = ServerProcess {
             child: None,
             app_url: app_url.to_owned(),
             addr,
+            releases,
         };
         server.restart().await?;
         Ok(server)
@@ -138,6 +145,7 @@ impl ServerProcess {
         let child = Command::new(std::env::current_exe()?)
             .args([SERVE_ARG, &self.app_url, &self.addr.to_string()])
             .env("RUST_LOG", "warn")
+            .env(RELEASES_ENV, &self.releases)
             .stdin(Stdio::null())
             .spawn()
             .context("starting the server process")?;
@@ -575,7 +583,20 @@ async fn clinic_day() -> Result<()> {
     let world = World::create(&h).await?;
     let a = world.a.id;
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let mut server = ServerProcess::start(&world.db.app_url, addr).await?;
+    // The group's IT has published a newer desktop release on the server.
+    let releases = tempfile::tempdir()?;
+    std::fs::write(
+        releases.path().join("latest.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "version": "9.9.9",
+            "notes": "Faster search",
+            "platforms": {
+                "linux-x86_64": {"url": "https://releases.example.in/Vaidya.AppImage", "signature": "dW5zaWduZWQ="}
+            }
+        }))?,
+    )?;
+    let mut server =
+        ServerProcess::start(&world.db.app_url, addr, releases.path().to_owned()).await?;
     let base = format!("http://{addr}");
     let shots = artifacts()?;
     let app = app_binary();
@@ -598,6 +619,26 @@ async fn clinic_day() -> Result<()> {
         sign_out(&doc).await?;
         sign_in(&doc, &base, &world.a.doctor).await?;
         println!("  signed in as the front desk, then as the doctor of clinic A");
+        // The server's newer release is offered; this build carries no release key, so it
+        // asks for the update to be installed by hand, and "Later" puts the banner away.
+        doc.wait_text(
+            By::Css("[data-testid=update-banner]"),
+            "the update banner",
+            Duration::from_secs(10),
+            |t| t.contains("Vaidya 9.9.9 is available") && t.contains("install Vaidya 9.9.9"),
+        )
+        .await?;
+        ensure!(
+            doc.count(By::Css("[data-testid=update-install]")).await? == 0,
+            "a build without the release key offers to install"
+        );
+        doc.screenshot(&shots.join("01b-update-available.png")).await?;
+        doc.click(By::Css("[data-testid=update-later]")).await?;
+        ensure!(
+            doc.count(By::Css("[data-testid=update-banner]")).await? == 0,
+            "Later left the update banner up"
+        );
+        println!("  the server's newer release is announced; Later puts it away");
         second_launch_leaves_the_running_app(&app, &doctor_pc).await?;
         doc.find(By::Css("[data-testid=clinic-name]")).await?;
         println!("  a second launch on the same data directory closed; the first app runs on");

@@ -12,6 +12,7 @@ mod cancelled_numbers;
 mod catalogue;
 mod clinical_store;
 mod credit_notes;
+mod desktop_updates;
 mod domain;
 mod duplicates;
 mod input;

@@ -18,6 +18,7 @@ macro_rules! tests {
 }
 
 tests![
+    crate::desktop_updates::the_server_announces_the_desktop_release_for_each_build,
     crate::clinical_store::only_clinicians_get_a_files_clinical_store_key,
     crate::pooler::instances_behind_pgbouncer_in_transaction_mode,
     crate::registration::a_group_admin_sees_the_branches_they_administer,

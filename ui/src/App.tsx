@@ -2,11 +2,12 @@
 // always visible and a print host for A4 and 80 mm documents.
 
 import { useEffect, useState } from "preact/hooks";
-import { api } from "./lib/ipc";
+import { api, toAppError } from "./lib/ipc";
 import { administeredBranches, canReadAudit, screensFor, type Screen } from "./lib/roles";
 import type { ClinicView, Patient, SessionView } from "./lib/types";
 import { en } from "./strings/en";
 import { StatusBar } from "./components/StatusBar";
+import { UpdateBanner } from "./components/UpdateBanner";
 import { ErrorBanner } from "./components/common";
 import { useConfirm, useLeaveGuard } from "./components/ConfirmDialog";
 import { SignIn } from "./screens/SignIn";
@@ -20,6 +21,8 @@ import { PrintHost } from "./print/Print";
 
 /** Start-up is reported once, when the first interactive screen is on screen. */
 let startupReported = false;
+/** A session resume is in flight (it may wait on a keyring prompt). */
+let resuming = false;
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
@@ -32,9 +35,27 @@ export function App() {
   // Reopen the last (or only) clinic once per sign-in; "Switch clinic" then shows the list.
   const [autoOpen, setAutoOpen] = useState(true);
 
-  useEffect(() => {
-    api.currentSession().then(setSession, setError).finally(() => setBooting(false));
-  }, []);
+  // A keyring prompt in progress (macOS asks after an update) is not an error: the resume
+  // goes on in the core, and asking again waits on the same prompt.
+  const [keyringWaiting, setKeyringWaiting] = useState(false);
+  const resume = () => {
+    if (resuming) return; // "Try again" while a call already waits on the same prompt
+    resuming = true;
+    api.currentSession().finally(() => { resuming = false; }).then(
+      (s) => { setKeyringWaiting(false); setSession(s); setBooting(false); },
+      (e) => {
+        if (toAppError(e).code === "keyring_waiting") {
+          setKeyringWaiting(true);
+          window.setTimeout(resume, 1000);
+          return;
+        }
+        setKeyringWaiting(false);
+        setError(e);
+        setBooting(false);
+      },
+    );
+  };
+  useEffect(() => { resume(); }, []);
 
   useEffect(() => {
     if (startupReported || booting) return;
@@ -66,7 +87,17 @@ export function App() {
   };
 
   let body;
-  if (booting) body = <p class="muted center">{en.common.loading}</p>;
+  if (booting && keyringWaiting) {
+    body = (
+      <section class="card narrow" role="status" data-testid="keyring-waiting">
+        <h2>{en.keyring.waitingTitle}</h2>
+        <p>{en.keyring.waitingBody}</p>
+        <p class="muted">{en.keyring.waitingHint}</p>
+        <button onClick={() => { resume(); }}>{en.keyring.retry}</button>
+      </section>
+    );
+  }
+  else if (booting) body = <p class="muted center">{en.common.loading}</p>;
   else if (!session) body = <SignIn onSignedIn={(s) => { setSession(s); setAutoOpen(true); }} />;
   else if (!clinic) {
     body = (
@@ -114,6 +145,7 @@ export function App() {
   return (
     <div class="app">
       <ErrorBanner error={error} onDismiss={() => setError(null)} />
+      <UpdateBanner signedIn={!!session} />
       {confirm.dialog}
       {leaveDialog}
       {body}

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod clinical_store;
 pub mod clinics;
+pub mod desktop;
 pub mod device_keys;
 pub mod encounters;
 pub mod invitations;

@@ -30,10 +30,12 @@ use vaidya_shared::rules::permissions::opens_clinical_store;
 use vaidya_shared::rules::{self, Action, Resource};
 
 use crate::error::UiError;
+use keyring_wait::PendingLookup;
 
 mod admin;
 mod billing;
 mod clinical;
+mod keyring_wait;
 mod patients;
 mod unsent;
 
@@ -44,8 +46,9 @@ pub use unsent::{UnsentView, VoidedInvoiceView};
 /// online/offline indicator stays true on a quiet day.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How long the first keyring look-up may take before the UI is told the keyring is unusable.
-pub const KEYRING_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one call waits for the session's resume before telling the UI that the keyring
+/// is waiting on a prompt (the resume goes on; the UI asks again).
+pub const KEYRING_PATIENCE: Duration = Duration::from_secs(5);
 
 /// How long opening a clinic waits for its details from the server before using the
 /// cached copy (a slow line must not keep the front desk on "Loading…").
@@ -201,10 +204,45 @@ impl Drop for ClinicSlot {
     }
 }
 
+type Resume = tauri::async_runtime::JoinHandle<Result<Option<Client>, UiError>>;
+
 #[derive(Default)]
 struct State {
     client: Option<Client>,
     clinic: Option<ClinicSlot>,
+    /// The keyring-held session's resume, while it waits on the keyring.
+    resuming: PendingLookup<Resume>,
+}
+
+/// The keyring-held session, resumed (online when the server answers, else offline within
+/// the lease); `None` when nobody is signed in on this PC.
+async fn resume_session(
+    data_dir: DataDir,
+    credentials: CredentialStore,
+) -> Result<Option<Client>, UiError> {
+    let started = std::time::Instant::now();
+    // The keyring call blocks: off the async runtime.
+    let lookup = credentials.clone();
+    let active = tauri::async_runtime::spawn_blocking(move || lookup.active())
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))??;
+    let Some(active) = active else {
+        return Ok(None);
+    };
+    let keyring_ms = started.elapsed().as_millis();
+    match Client::resume(ClientConfig::new(&active.server, data_dir, credentials)).await {
+        Ok(client) => {
+            tracing::info!(
+                keyring_ms,
+                total_ms = started.elapsed().as_millis(),
+                online = client.mode() == Mode::Online,
+                "session resumed"
+            );
+            Ok(Some(client))
+        }
+        Err(SessionError::NotSignedIn) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The desktop app's state, managed by Tauri and shared by all commands.
@@ -238,37 +276,24 @@ impl Core {
     pub async fn current_session(&self) -> Result<Option<SessionView>, UiError> {
         let mut state = self.state.lock().await;
         if state.client.is_none() {
-            let started = std::time::Instant::now();
-            // The keyring call blocks (a locked Secret Service may wait on an unlock prompt):
-            // run it off the async runtime, and give up after a while instead of leaving the
-            // UI on "Loading…".
-            let credentials = self.credentials.clone();
-            let lookup = tauri::async_runtime::spawn_blocking(move || credentials.active());
-            let active = match tokio::time::timeout(KEYRING_TIMEOUT, lookup).await {
-                Ok(joined) => joined.map_err(|e| UiError::new("internal", e.to_string()))??,
-                Err(_) => {
-                    return Err(UiError::new(
-                        "keyring_unavailable",
-                        "the OS keyring did not answer; is it locked?",
-                    ))
-                }
+            // Resuming reads the keyring, which may wait on a prompt the user has not
+            // answered yet (macOS after an update, a locked Secret Service): the resume runs
+            // as its own task, kept across calls, and the UI is told it waits.
+            let start = || {
+                tauri::async_runtime::spawn(resume_session(
+                    self.data_dir.clone(),
+                    self.credentials.clone(),
+                ))
             };
-            let Some(active) = active else {
-                return Ok(None);
+            let Some(resumed) = state.resuming.wait(start, KEYRING_PATIENCE).await else {
+                return Err(UiError::new(
+                    "keyring_waiting",
+                    "waiting for the OS keyring to answer (a prompt may be open)",
+                ));
             };
-            let keyring_ms = started.elapsed().as_millis();
-            match Client::resume(self.config(&active.server)).await {
-                Ok(client) => {
-                    tracing::info!(
-                        keyring_ms,
-                        total_ms = started.elapsed().as_millis(),
-                        online = client.mode() == Mode::Online,
-                        "session resumed"
-                    );
-                    state.client = Some(client)
-                }
-                Err(SessionError::NotSignedIn) => return Ok(None),
-                Err(e) => return Err(e.into()),
+            match resumed.map_err(|e| UiError::new("internal", e.to_string()))?? {
+                Some(client) => state.client = Some(client),
+                None => return Ok(None),
             }
         }
         Ok(state.client.as_ref().map(|c| self.view_of(c)))
@@ -541,6 +566,53 @@ impl Core {
         let clinic = state.clinic.as_ref().ok_or_else(UiError::no_clinic)?;
         clinic.sync_now.notify_one();
         Ok(())
+    }
+
+    // -------------------------------------------------------------- updates
+
+    /// The desktop release the signed-in user's server announces for this build, with the
+    /// server's address; `None` when signed out or up to date.
+    pub async fn announced_update(
+        &self,
+    ) -> Result<Option<(String, vaidya_shared::api::DesktopUpdate)>, UiError> {
+        let api = {
+            let state = self.state.lock().await;
+            match &state.client {
+                Some(client) => client.api().clone(),
+                None => return Ok(None),
+            }
+        };
+        let update = api.desktop_update(&crate::updates::this_build()).await?;
+        Ok(update.map(|u| (api.base().to_owned(), u)))
+    }
+
+    /// Before an update: one more sync round, waiting up to `within` for the outbox to empty.
+    /// Returns the changes still waiting (kept on this PC, sent after the update).
+    pub async fn send_waiting_work(&self, within: Duration) -> i64 {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut nudged = false;
+        loop {
+            let (status, sync_now) = {
+                let state = self.state.lock().await;
+                let Some(clinic) = state.clinic.as_ref() else {
+                    return 0;
+                };
+                let status = clinic.status.lock().map(|s| s.clone()).ok();
+                (status, clinic.sync_now.clone())
+            };
+            let Some(status) = status else { return 0 };
+            if nudged && status.pending == 0 && !status.syncing {
+                return 0;
+            }
+            if tokio::time::Instant::now() >= deadline || (nudged && !status.online) {
+                return status.pending;
+            }
+            if !nudged {
+                sync_now.notify_one();
+                nudged = true;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 }
 

@@ -9,7 +9,7 @@ import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft, KeptNote,
   LikelyDuplicate, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupCollectionsReport,
   Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
-  PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, Uuid,
+  PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, UpdateView, Uuid,
 } from "./types";
 
 export class AppError extends Error {
@@ -49,6 +49,10 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),
+  /** The update the server announces for this build, if any. */
+  checkUpdate: () => call<UpdateView | null>("check_update"),
+  /** Sends waiting work, installs the announced update (signature checked) and restarts. */
+  installUpdate: () => call<void>("install_update"),
   uiReady: (screen: string) => call<void>("ui_ready", { screen }),
   currentSession: () => call<SessionView | null>("current_session"),
   signIn: (server: string, email: string, password: string) => call<SessionView>("sign_in", { server, email, password }),
@@ -144,6 +148,7 @@ export const EVENTS = {
   status: "sync://status",
   changed: "sync://changed",
   conflicts: "sync://conflicts",
+  updateProgress: "update://progress",
 } as const;
 
 export async function onEvent<T>(name: string, handler: (payload: T) => void): Promise<UnlistenFn> {

@@ -85,6 +85,12 @@ export interface UiError { code: string; message: string; field?: string | null 
 
 export interface AppInfo { version: string; device: string }
 
+/** A newer Vaidya announced by the server (`src-tauri/src/updates.rs` → `UpdateView`). */
+export interface UpdateView { current_version: string; version: string; notes: string | null; required: boolean; can_install: boolean }
+
+/** Bytes of an update's installer received so far (`UpdateProgress`). */
+export interface UpdateProgress { received: number; total: number | null }
+
 /** An appointment with the patient's name, as the queue and calendar show it. */
 export interface AppointmentRow { appointment: Appointment; patient_name: string | null; patient_number: number | null }
 

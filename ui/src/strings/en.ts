@@ -35,6 +35,24 @@ export const en = {
     working: "Signing in…",
     offlineNote: "Without a connection, anyone who has signed in online on this computer signs in with their password until their offline lease ends.",
   },
+  update: {
+    available: (version: string, current: string) => `Vaidya ${version} is available (this computer has ${current}).`,
+    required: (current: string, version: string) =>
+      `This version of Vaidya (${current}) can no longer sync with the server. Install ${version}: the changes made on this computer are kept and sent after the update.`,
+    askIt: (version: string) => `Ask whoever looks after this computer to install Vaidya ${version}.`,
+    install: "Install and restart",
+    later: "Later",
+    sending: "Sending this computer's changes first…",
+    downloading: (received: string, total: string | null) =>
+      total ? `Downloading the update: ${received} of ${total}…` : `Downloading the update: ${received}…`,
+    installing: "Installing the update; Vaidya restarts by itself…",
+  },
+  keyring: {
+    waitingTitle: "Waiting for the keychain",
+    waitingBody: "Vaidya keeps your sign-in in the computer's keychain, and the computer is asking whether Vaidya may use it (macOS asks once after each update). Answer that prompt, choosing \"Always Allow\", and Vaidya goes on by itself.",
+    waitingHint: "No prompt in sight? It may be behind this window, or the keychain may be locked: unlock it and try again.",
+    retry: "Try again",
+  },
   clinics: {
     title: "Choose a clinic",
     role: "Your role",
@@ -646,6 +664,12 @@ export const en = {
       not_signed_in: "Please sign in first.",
       no_offline_session: "Without a connection, only people who have signed in online on this computer before can sign in. Connect to the server once.",
       no_clinic: "Choose a clinic first.",
+      update_signature_invalid: "The update's signature does not match Vaidya's release key, so nothing was installed. Tell whoever looks after this computer.",
+      update_needs_https: "Updates are installed only from a server reached over https.",
+      update_not_configured: "This copy of Vaidya cannot install updates itself. Install the new version by hand.",
+      update_none: "This version of Vaidya is up to date.",
+      update_failed: "The update could not be installed. Vaidya keeps running as it was; try again later.",
+      keyring_waiting: "Waiting for the system keyring. Answer its prompt, then try again.",
       keyring_unavailable: "The system keyring is not available, so Vaidya cannot store credentials safely.",
       partition_wrong_key: "This clinic's local data cannot be unlocked on this computer.",
       partition_corrupted: "This clinic's local data is damaged. Contact support before deleting it.",
