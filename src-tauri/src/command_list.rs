@@ -25,6 +25,7 @@ macro_rules! with_app_commands {
             update_patient,
             patient_chart,
             list_appointments,
+            appointments_by_id,
             book_appointment,
             update_appointment,
             clinic_doctors,

@@ -198,6 +198,15 @@ pub async fn list_appointments(
     core.list_appointments(from, to, doctor_id).await
 }
 
+/// The appointments a double-booking conflict names (`ids`), with their patients.
+#[tauri::command]
+pub async fn appointments_by_id(
+    core: State<'_, Core>,
+    ids: Vec<Uuid>,
+) -> Result<Vec<AppointmentRow>> {
+    core.appointments_by_id(ids).await
+}
+
 #[tauri::command]
 pub async fn book_appointment(
     core: State<'_, Core>,

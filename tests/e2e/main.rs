@@ -192,7 +192,8 @@ struct Device {
 }
 
 impl Device {
-    async fn start() -> Result<Device> {
+    /// The app on its own screen (`screen`'s size is the PC's).
+    async fn start(screen: &SmallScreen) -> Result<Device> {
         let data_dir = tempfile::tempdir()?;
         let service = format!("vaidya-e2e-{}", Uuid::new_v4());
         let dir = data_dir
@@ -204,6 +205,7 @@ impl Device {
             free_port()?,
             free_port()?,
             &[
+                ("DISPLAY", &screen.display),
                 ("VAIDYA_DATA_DIR", &dir),
                 ("VAIDYA_KEYRING_SERVICE", &service),
             ],
@@ -211,6 +213,34 @@ impl Device {
         .await?;
         Ok(Device { driver, data_dir })
     }
+}
+
+/// The screen shown fits the window's width: nothing on it scrolls sideways (the page or any
+/// scrolling box), at whatever size the PC's screen gave the window.
+async fn fits_the_width(s: &Session, what: &str) -> Result<()> {
+    // A frame for the layout after the last click.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let v = s
+        .execute(
+            "const sideways = (e) => {
+               const x = getComputedStyle(e).overflowX;
+               return e.scrollWidth > e.clientWidth + 1
+                 && (e === document.scrollingElement || x === 'auto' || x === 'scroll');
+             };
+             const boxes = [document.scrollingElement, ...document.querySelectorAll('.app *')]
+               .filter((e) => e && sideways(e))
+               .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} ${e.scrollWidth}>${e.clientWidth}`);
+             return [window.innerWidth, window.innerHeight, boxes];",
+        )
+        .await?;
+    let (width, height) = (v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0));
+    let boxes = v[2].as_array().cloned().unwrap_or_default();
+    ensure!(
+        boxes.is_empty(),
+        "{what} scrolls sideways at {width}x{height}: {boxes:?}"
+    );
+    println!("  {what}: fits {width}x{height} without sideways scrolling");
+    Ok(())
 }
 
 /// Launching the app again on a PC where it runs (same data directory) must not start a
@@ -305,6 +335,141 @@ async fn wait_notice(s: &Session, text: &str) -> Result<()> {
     let xpath =
         format!("//*[contains(@class,'banner') and contains(normalize-space(),\"{text}\")]");
     s.find(By::XPath(&xpath)).await.map(|_| ())
+}
+
+/// Names in Devanagari and Tamil, typed, found by a search in their own script, billed and
+/// printed: each receipt PDF embeds the shipped Noto font of its script (this machine has no
+/// Indic font of its own, so boxes would embed none).
+async fn indic_names_print(doc: &Session) -> Result<()> {
+    for (name, query, phone, font) in [
+        ("सुनीता शर्मा", "सुनीता", "90000 12345", "NotoSansDevanagari"),
+        ("முருகன் செல்வம்", "முருகன்", "90000 67890", "NotoSansTamil"),
+    ] {
+        register_patient(doc, name, "05/06/1979", phone).await?;
+        doc.click(By::Css("[data-testid=tab-invoices]")).await?;
+        choose_patient(doc, ".front-desk", query).await?;
+        doc.fill(
+            By::Css(".invoice-editor input[aria-label='Unit price (₹)']"),
+            "300",
+        )
+        .await?;
+        doc.click(By::XPath(&button("Issue invoice"))).await?;
+        doc.click(By::Css("[data-testid=confirm-ok]")).await?;
+        wait_notice(doc, "Invoice issued.").await?;
+        doc.click(By::Css("[data-testid=save-receipt-pdf]")).await?;
+        let notice = doc
+            .wait_text(
+                By::Css("[data-testid=pdf-saved]"),
+                "the receipt PDF's path",
+                Duration::from_secs(60),
+                |t| t.ends_with(".pdf"),
+            )
+            .await?;
+        let path = notice
+            .split_once(": ")
+            .map(|(_, p)| p.trim().to_owned())
+            .context("the notice names the file")?;
+        let fonts = std::process::Command::new("pdffonts")
+            .arg(&path)
+            .output()
+            .context("pdffonts (poppler-utils) runs")?;
+        let fonts = String::from_utf8_lossy(&fonts.stdout).into_owned();
+        ensure!(
+            fonts.contains(font),
+            "the receipt of {name} embeds no {font}:\n{fonts}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    doc.screenshot(&artifacts()?.join("03b-indic-names.png"))
+        .await?;
+    println!("  Devanagari and Tamil names registered, found in their script and printed with the shipped fonts");
+    Ok(())
+}
+
+/// A conflict decided from the inbox: the desk books the walk-in with the doctor at Meera's
+/// 11:30; the server keeps both bookings and flags the overlap; the inbox names both (patient,
+/// time, doctor) and the desk cancels its own booking there. The server has it cancelled.
+async fn double_booking_decided_in_the_inbox(
+    desk: &Session,
+    admin: &Api,
+    clinic: Uuid,
+) -> Result<()> {
+    desk.click(By::Css("[data-testid=tab-patients]")).await?;
+    choose_patient(desk, ".front-desk", "Mehta").await?;
+    desk.click(By::XPath(&format!(
+        "//article[@data-testid='patient-card']{}",
+        button("Book")
+    )))
+    .await?;
+    desk.fill(By::Css("#f-appt-start"), "11:30").await?;
+    desk.keys(By::Css("#f-appt-start"), "\u{E007}").await?;
+    wait_notice(desk, "Appointment booked.").await?;
+    // The overlap is found by the server at the push and reaches the inbox with the pull.
+    let deadline = std::time::Instant::now() + SYNC_WAIT;
+    loop {
+        desk.click(By::Css("[data-testid=nav-conflicts]")).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if desk
+            .count(By::Css("[data-testid=double-booking] tbody tr"))
+            .await?
+            >= 2
+        {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "no double booking reached the inbox"
+        );
+        desk.click(By::Css("[data-testid=nav-desk]")).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let table = desk.text(By::Css("[data-testid=double-booking]")).await?;
+    ensure!(
+        table.contains("Sunil Mehta")
+            && table.contains("Meera Deshpande")
+            && table.contains("11:30"),
+        "the inbox does not name both bookings: {table}"
+    );
+    desk.screenshot(&artifacts()?.join("08c-double-booking-1024x640.png"))
+        .await?;
+    fits_the_width(desk, "the conflict inbox").await?;
+    desk.click(By::XPath(
+        "//table[@data-testid='double-booking']//tr[td[normalize-space()='Sunil Mehta']]//button[@data-testid='cancel-booking']",
+    ))
+    .await?;
+    desk.click(By::Css("[data-testid=confirm-ok]")).await?;
+    desk.wait_text(
+        By::Css("main.content"),
+        "the inbox emptied",
+        Duration::from_secs(15),
+        |t| t.contains("No conflicts"),
+    )
+    .await?;
+    let deadline = std::time::Instant::now() + SYNC_WAIT;
+    loop {
+        let sunil = server_list(admin, &format!("/v1/clinics/{clinic}/patients?q=Mehta")).await?;
+        let id = sunil
+            .first()
+            .and_then(|p| p["id"].as_str())
+            .context("Sunil Mehta on the server")?
+            .to_owned();
+        let appts = server_list(
+            admin,
+            &format!("/v1/clinics/{clinic}/appointments?patient_id={id}"),
+        )
+        .await?;
+        if appts.iter().any(|a| a["status"] == "cancelled") {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the cancelled booking never reached the server: {appts:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    println!("  a double booking decided from the inbox: the desk's booking cancelled, on the server too");
+    desk.click(By::Css("[data-testid=nav-desk]")).await?;
+    Ok(())
 }
 
 /// Offline: a credit note on the invoice just issued, then the invoice and the note saved as
@@ -609,7 +774,11 @@ async fn clinic_day() -> Result<()> {
     .await?;
 
     // ---- the doctor's desk, online
-    let doctor_pc = Device::start().await?;
+    // The doctor's PC has a 1366×768 monitor, the front desk's a 1024×640 one: every step
+    // of the day runs at those sizes, and each main screen is checked for sideways scrolling.
+    let doctor_screen = SmallScreen::start(1366, 768)?;
+    let desk_screen = SmallScreen::start(1024, 640)?;
+    let doctor_pc = Device::start(&doctor_screen).await?;
     let doc = doctor_pc.driver.session(&app).await?;
     let result = async {
         doc.find(By::Css("form.sign-in")).await?;
@@ -673,6 +842,7 @@ async fn clinic_day() -> Result<()> {
         register_patient(&doc, "Meera Deshpande", "07/04/1990", "98450 12345").await?;
         doc.screenshot(&shots.join("02-patient-registered.png"))
             .await?;
+        fits_the_width(&doc, "the front desk's patient card").await?;
         doc.click(By::XPath(&format!(
             "//article[@data-testid='patient-card']{}",
             button("Book")
@@ -705,6 +875,7 @@ async fn clinic_day() -> Result<()> {
             "keeping the appointment did not keep it"
         );
         doc.screenshot(&shots.join("03-appointments.png")).await?;
+        fits_the_width(&doc, "the appointments day and booking form").await?;
         wait_status(&doc, "pending", "Synced", |t| t == "Synced").await?;
         let on_server =
             server_list(&admin_a, &format!("/v1/clinics/{a}/patients?q=Deshpande")).await?;
@@ -728,6 +899,7 @@ async fn clinic_day() -> Result<()> {
             appts.len()
         );
         println!("  registered and booked online; the server has both");
+        indic_names_print(&doc).await?;
 
         // ---- the server goes away
         server.stop();
@@ -801,6 +973,7 @@ async fn clinic_day() -> Result<()> {
         doc.execute("document.querySelector('.chart .signed-note').scrollIntoView({ block: 'center' }); return true;")
             .await?;
         doc.screenshot(&shots.join("05-offline-chart.png")).await?;
+        fits_the_width(&doc, "the doctor's chart and pad").await?;
 
         doc.click(By::Css("[data-testid=nav-desk]")).await?;
         doc.click(By::Css("[data-testid=tab-invoices]")).await?;
@@ -840,6 +1013,7 @@ async fn clinic_day() -> Result<()> {
         );
         doc.screenshot(&shots.join("06-offline-invoice-pending.png"))
             .await?;
+        fits_the_width(&doc, "the invoice editor").await?;
         credit_note_and_pdfs(&doc, &world.a).await?;
         println!("  offline: patient, signed note, prescription, invoice; status bar: {pending}");
 
@@ -975,7 +1149,7 @@ async fn clinic_day() -> Result<()> {
     }
 
     // ---- a second client of the same clinic: the front desk PC
-    let desk_pc = Device::start().await?;
+    let desk_pc = Device::start(&desk_screen).await?;
     let desk = desk_pc.driver.session(&app).await?;
     let result = async {
         sign_in(&desk, &base, &world.a.desk).await?;
@@ -1002,6 +1176,7 @@ async fn clinic_day() -> Result<()> {
         .await?;
         desk.screenshot(&shots.join("08-second-client-search.png"))
             .await?;
+        fits_the_width(&desk, "the front desk's search and card").await?;
         println!("  the front desk's app has the doctor's offline work, allergy badge included");
 
         // A live change: the doctor registers someone; the desk finds them without a restart.
@@ -1057,7 +1232,12 @@ async fn clinic_day() -> Result<()> {
             |t| t.contains("Sunil Mehta is in today's queue"),
         )
         .await?;
-        desk.click(By::Css("[data-testid=tab-queue]")).await?;
+        // Alt+Q: the queue (the shortcut is shown on its tab).
+        desk.keys(
+            By::Css(".front-desk input[name=patient-search]"),
+            "\u{E00A}q\u{E000}",
+        )
+        .await?;
         desk.wait_text(
             By::Css(".queue-columns"),
             "the walk-in checked in",
@@ -1066,6 +1246,33 @@ async fn clinic_day() -> Result<()> {
         )
         .await?;
         ensure!(strokes <= 25, "{strokes} keystrokes beyond the data");
+        let shown = desk
+            .execute("return document.querySelector('[data-testid=tab-queue]').getAttribute('aria-keyshortcuts');")
+            .await?;
+        ensure!(
+            shown.as_str().is_some_and(|t| t.contains("Alt+Q")),
+            "the queue tab does not show its shortcut: {shown}"
+        );
+        // Alt+C: the doctor's next waiting patient goes in.
+        desk.keys(By::Css(".front-desk select"), "\u{E00A}c\u{E000}")
+            .await?;
+        desk.wait_text(
+            By::XPath("//li[.//span[@class='pname' and normalize-space()='Sunil Mehta']]"),
+            "the walk-in called in",
+            Duration::from_secs(15),
+            |t| t.contains("In consultation"),
+        )
+        .await?;
+        println!("  Alt+Q opened the queue and Alt+C called the walk-in in");
+        desk.screenshot(&shots.join("08b-queue-1024x640.png"))
+            .await?;
+        fits_the_width(&desk, "the queue").await?;
+        for tab in ["appointments", "invoices", "collections"] {
+            desk.click(By::Css(&format!("[data-testid=tab-{tab}]")))
+                .await?;
+            fits_the_width(&desk, &format!("the front desk's {tab}")).await?;
+        }
+        double_booking_decided_in_the_inbox(&desk, &admin_a, a).await?;
         desk.click(By::Css("[data-testid=tab-patients]")).await?;
         println!("  a walk-in registered and checked in by keyboard: {strokes} keystrokes beyond the patient's data (target ≤ 25)");
         desk.click(By::XPath(&button("Sign out"))).await?;
@@ -1119,6 +1326,7 @@ async fn clinic_day() -> Result<()> {
         other.click(By::XPath(&button("Audit trail"))).await?;
         other.find(By::Css("table.audit tbody tr")).await?;
         other.screenshot(&shots.join("10-admin-audit.png")).await?;
+        fits_the_width(&other, "the audit trail").await?;
         println!("  clinic A's admin sees the audit trail");
         // "Who viewed this patient": from the patient's card, by name, no ids.
         other.click(By::Css("[data-testid=nav-desk]")).await?;
@@ -1183,6 +1391,7 @@ async fn clinic_day() -> Result<()> {
             "the catalogue item on the server: {on_server:?}"
         );
         other.screenshot(&shots.join("11-admin-catalogue.png")).await?;
+        fits_the_width(&other, "the admin's catalogue").await?;
         println!("  the admin added a catalogue item; the server has it");
         Ok::<_, anyhow::Error>(())
     }
@@ -1241,14 +1450,22 @@ struct SmallScreen {
 }
 
 impl SmallScreen {
-    fn start() -> Result<SmallScreen> {
+    /// An X screen of `width`×`height` (a clinic PC's monitor), without a window manager.
+    fn start(width: u32, height: u32) -> Result<SmallScreen> {
         // The first display number nobody holds.
         let number = (90..200)
             .find(|n| !std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
             .context("no free X display number")?;
         let display = format!(":{number}");
         let xvfb = Command::new("Xvfb")
-            .args([&display, "-screen", "0", "1366x768x24", "-nolisten", "tcp"])
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                &format!("{width}x{height}x24"),
+                "-nolisten",
+                "tcp",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -1275,7 +1492,7 @@ impl Drop for SmallScreen {
 /// The app opened on a 1366×768 screen fits it: the window (1280×820 by default) is brought
 /// inside the screen's work area, so the status bar is on screen, not under the taskbar.
 async fn window_fits_a_small_screen() -> Result<()> {
-    let screen = SmallScreen::start()?;
+    let screen = SmallScreen::start(1366, 768)?;
     let data_dir = tempfile::tempdir()?;
     let dir = data_dir
         .path()

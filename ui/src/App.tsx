@@ -135,7 +135,7 @@ export function App() {
             onAccessLog={canReadAudit(role) ? (p) => { setAuditPatient(p); setScreen("admin"); } : undefined} />}
           {screen === "doctor" && <DoctorScreen clinic={clinic} session={session} />}
           {screen === "admin" && <AdminScreen key={auditPatient?.id ?? "admin"} clinic={clinic} branches={administeredBranches(session.memberships, clinic.membership.group_id)} auditPatient={auditPatient} />}
-          {screen === "conflicts" && <ConflictInbox role={role} />}
+          {screen === "conflicts" && <ConflictInbox role={role} clinic={clinic} session={session} />}
           {screen === "unsent" && <UnsentChanges clinic={clinic} session={session} />}
         </main>
       </div>

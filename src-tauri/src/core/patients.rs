@@ -86,16 +86,20 @@ impl Core {
     ) -> Result<Vec<AppointmentRow>, UiError> {
         self.read_partition(move |p, _, _| {
             let appointments = p.appointments_between(from, to, doctor_id)?;
-            let mut rows = Vec::with_capacity(appointments.len());
-            for a in appointments {
-                let patient = p.get_patient(a.patient_id)?;
-                rows.push(AppointmentRow {
-                    patient_name: patient.as_ref().map(|x| x.name.clone()),
-                    patient_number: patient.map(|x| x.patient_number),
-                    appointment: a,
-                });
+            Ok(with_patients(p, appointments)?)
+        })
+        .await
+    }
+
+    /// The appointments a double-booking conflict names, with their patients (those no
+    /// longer on this PC left out), so the inbox can show and cancel them.
+    pub async fn appointments_by_id(&self, ids: Vec<Uuid>) -> Result<Vec<AppointmentRow>, UiError> {
+        self.read_partition(move |p, _, _| {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                found.extend(p.get_appointment(id)?);
             }
-            Ok(rows)
+            Ok(with_patients(p, found)?)
         })
         .await
     }
@@ -141,4 +145,21 @@ impl Core {
             .filter(|m| m.role == Role::Doctor && m.revoked_at.is_none())
             .collect())
     }
+}
+
+/// Appointments as the queue, calendar and inbox show them: with the patient's name and number.
+fn with_patients(
+    p: &vaidya_client::ClinicPartition,
+    appointments: Vec<Appointment>,
+) -> Result<Vec<AppointmentRow>, vaidya_client::PartitionError> {
+    let mut rows = Vec::with_capacity(appointments.len());
+    for a in appointments {
+        let patient = p.get_patient(a.patient_id)?;
+        rows.push(AppointmentRow {
+            patient_name: patient.as_ref().map(|x| x.name.clone()),
+            patient_number: patient.map(|x| x.patient_number),
+            appointment: a,
+        });
+    }
+    Ok(rows)
 }

@@ -53,7 +53,7 @@ export function useConfirm(cancelLabel: string) {
       <p>{pending.body}</p>
     </ConfirmDialog>
   );
-  return { ask: setPending, dialog };
+  return { ask: setPending, dialog, open: pending !== null };
 }
 
 /** Leaving a screen, a tab, the clinic or the session: at once, or after asking when a form

@@ -10,6 +10,7 @@ import { en } from "../strings/en";
 import { ErrorBanner, Field, Select, useAction } from "./common";
 import { useConfirm } from "./ConfirmDialog";
 import { useUnsaved } from "../lib/unsaved";
+import { defaultDoctor, rememberDoctor } from "../lib/doctors";
 
 const fromPatient = (p: Patient | null): Form => ({
   name: p?.name ?? "", sex: p?.sex ?? "unknown", dob: p?.date_of_birth ? formatDate(p.date_of_birth) : "",
@@ -93,7 +94,11 @@ export function PatientForm(props: {
   const sexes: Array<[Sex, string]> = (["female", "male", "other", "unknown"] as Sex[]).map((s) => [s, en.patient.sexes[s]]);
   return (
     <form class="card patient-form" onSubmit={submit} data-testid="patient-form"
-      onKeyDown={(e) => { if (queue && e.key === "Enter" && (e.ctrlKey || e.metaKey)) submit(e, true); }}>
+      onKeyDown={(e) => {
+        if (queue && e.key === "Enter" && (e.ctrlKey || e.metaKey)) submit(e, true);
+        // Esc cancels, asking first when something was typed (as the Cancel button does).
+        if (e.key === "Escape" && !confirmLeave.open) { e.preventDefault(); cancel(); }
+      }}>
       <h2>{props.patient ? en.patient.editTitle : en.patient.newTitle}</h2>
       <ErrorBanner error={error} />
       <div class="grid2">
@@ -134,16 +139,4 @@ export function PatientForm(props: {
       {confirmLeave.dialog}
     </form>
   );
-}
-
-/** The doctor a walk-in goes to: the last one this PC queued for in this clinic, else the
- * only (or first) doctor. */
-function defaultDoctor(clinicId: Uuid, doctors: Member[]): string {
-  const last = localStorage.getItem(`vaidya.queueDoctor.${clinicId}`);
-  if (last && doctors.some((d) => d.user.id === last)) return last;
-  return doctors[0]?.user.id ?? "";
-}
-
-function rememberDoctor(clinicId: Uuid, doctorId: string) {
-  try { localStorage.setItem(`vaidya.queueDoctor.${clinicId}`, doctorId); } catch { /* a full or disabled store only loses the default */ }
 }

@@ -4,6 +4,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { readableError } from "../lib/ipc";
 import { en } from "../strings/en";
+import { SHORTCUTS, shortcutOf, type ShortcutId } from "../lib/shortcuts";
 
 /**
  * Focuses the element once, when it mounts. Not the `autofocus` attribute: WebKit applies
@@ -118,4 +119,27 @@ export function useSlashFocus() {
     return () => window.removeEventListener("keydown", onKey);
   }, []);
   return ref;
+}
+
+/** Runs `handler` on the shortcut's keys (`lib/shortcuts.ts`), wherever the focus is. */
+export function useShortcut(id: ShortcutId, handler: () => void, enabled = true) {
+  const latest = useRef(handler);
+  latest.current = handler;
+  useEffect(() => {
+    if (!enabled) return;
+    const onKey = (e: KeyboardEvent) => {
+      // A question on screen is answered first: the page behind it takes no shortcuts.
+      if (shortcutOf(e) !== id || document.querySelector("[data-testid=confirm-dialog]")) return;
+      e.preventDefault();
+      latest.current();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [id, enabled]);
+}
+
+/** A button's or tab's shortcut: announced to assistive technology (`aria-keyshortcuts`)
+ * and shown after its label by the style sheet (`[data-kbd]::after`), outside its text. */
+export function kbd(id: ShortcutId) {
+  return { "aria-keyshortcuts": SHORTCUTS[id].label, "data-kbd": SHORTCUTS[id].label };
 }

@@ -5,6 +5,7 @@ import { formatDate, formatDateTime } from "./dates";
 import { formatPaise } from "./money";
 import { fieldLabel } from "./unsent";
 import { en } from "../strings/en";
+import type { Conflict, Uuid } from "./types";
 
 /** The record a conflict is about ("appointment", "consultation note"). */
 export function conflictThing(entity: string): string {
@@ -44,4 +45,12 @@ export function conflictValue(field: string | null | undefined, value: unknown):
       .join(", ") || "—";
   }
   return String(value);
+}
+
+/** The bookings a double-booking conflict names: the one this device wrote (its id on the
+ * device side) and those it overlaps (ids on the server side), each once. */
+export function doubleBookingIds(c: Pick<Conflict, "local_value" | "server_value">): Uuid[] {
+  const ids = [c.local_value, ...(Array.isArray(c.server_value) ? c.server_value : [c.server_value])]
+    .filter((v): v is string => typeof v === "string" && /^[0-9a-f-]{36}$/i.test(v));
+  return [...new Set(ids)];
 }

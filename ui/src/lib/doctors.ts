@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./ipc";
 import { shortId } from "./ids";
-import type { ClinicView, MedicalRegistration, Member, SessionView } from "./types";
+import type { ClinicView, MedicalRegistration, Member, SessionView, Uuid } from "./types";
 
 export function useDoctors(clinic: ClinicView, session: SessionView): Member[] {
   const self: Member[] = clinic.membership.role === "doctor"
@@ -26,4 +26,17 @@ export function doctorName(doctors: Member[], id: string): string {
 export function prescriber(doctors: Member[], id: string): { name: string; registration: MedicalRegistration | null } {
   const member = doctors.find((d) => d.user.id === id);
   return { name: member?.user.display_name ?? doctorName(doctors, id), registration: member?.registration ?? null };
+}
+
+/** The doctor a booking or a walk-in goes to: the last one this PC booked or queued for in
+ * this clinic, else the only (or first) doctor. */
+export function defaultDoctor(clinicId: Uuid, doctors: Member[]): string {
+  const last = localStorage.getItem(`vaidya.queueDoctor.${clinicId}`);
+  if (last && doctors.some((d) => d.user.id === last)) return last;
+  return doctors[0]?.user.id ?? "";
+}
+
+/** Remembers the doctor just booked or queued for, as the next default on this PC. */
+export function rememberDoctor(clinicId: Uuid, doctorId: string) {
+  try { localStorage.setItem(`vaidya.queueDoctor.${clinicId}`, doctorId); } catch { /* a full or disabled store only loses the default */ }
 }

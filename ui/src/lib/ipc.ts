@@ -71,6 +71,8 @@ export const api = {
 
   listAppointments: (from: string, to: string, doctorId: Uuid | null = null) =>
     call<AppointmentRow[]>("list_appointments", { from, to, doctorId }),
+  /** The appointments a double-booking conflict names, with their patients. */
+  appointmentsById: (ids: Uuid[]) => call<AppointmentRow[]>("appointments_by_id", { ids }),
   bookAppointment: (appointment: NewAppointment) => call<Appointment>("book_appointment", { appointment }),
   updateAppointment: (id: Uuid, patch: AppointmentPatch) => call<Appointment>("update_appointment", { id, patch }),
   clinicDoctors: () => call<Member[]>("clinic_doctors"),

@@ -15,6 +15,7 @@ import { CollectionsTable } from "../screens/Collections";
 import { PAGE_RULES, PAGE_SIZES, receiptPage, receiptPageRule, type PageSize } from "./page";
 import { patientNumberLabel } from "../lib/ids";
 import { en } from "../strings/en";
+import { loadFontsFor } from "../fonts";
 
 export type PrintDoc =
   | { kind: "prescription"; prescription: Prescription; patient: Patient; clinic: ClinicView; doctor: Prescriber; diagnosis: string }
@@ -110,17 +111,19 @@ export function PrintHost() {
     if (doc.kind === "prescription") api.recordPrint("prescription", doc.prescription.id).catch(() => {});
     else if (doc.kind !== "collections") api.recordPrint("invoice", doc.invoice.id).catch(() => {});
     const after = () => { setJob(null); delete document.documentElement.dataset.print; };
+    // The shipped Indic fonts the document's names need, loaded before the print engine runs.
+    const fonts = () => loadFontsFor(document.getElementById("print-root")?.textContent ?? "");
     const pdf = job.pdf;
     if (pdf) {
       // Laid out as for printing; the webview's print engine writes it to a file.
       const t = setTimeout(() => {
-        api.savePdf(pdf.name, page).then(pdf.resolve, pdf.reject).finally(after);
+        fonts().then(() => api.savePdf(pdf.name, page)).then(pdf.resolve, pdf.reject).finally(after);
       }, 50);
       return () => clearTimeout(t);
     }
     // Give the browser a frame to lay the page out, then print.
     const t = setTimeout(() => {
-      api.printPage().catch(() => window.print());
+      fonts().then(() => api.printPage()).catch(() => window.print());
     }, 50);
     window.addEventListener("afterprint", after, { once: true });
     return () => { clearTimeout(t); window.removeEventListener("afterprint", after); };

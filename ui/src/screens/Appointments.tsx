@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import { useClinicData } from "../lib/useClinicData";
 import { api } from "../lib/ipc";
 import { addDays, dayRange, formatDate, formatTime, isoDate, localInstant, parseDate, startOfDay, weekOf } from "../lib/dates";
-import { doctorName, useDoctors } from "../lib/doctors";
+import { defaultDoctor, doctorName, rememberDoctor, useDoctors } from "../lib/doctors";
 import type { AppointmentRow, ClinicView, Patient, SessionView } from "../lib/types";
 import { en } from "../strings/en";
 import { ErrorBanner, Field, Notice, useAction } from "../components/common";
@@ -75,7 +75,7 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
           ))}
         </div>
         <BookingForm
-          key={moving?.appointment.id ?? "new"} doctors={doctors} day={day} patient={props.patient} moving={moving}
+          key={moving?.appointment.id ?? "new"} clinicId={props.clinic.membership.clinic_id} doctors={doctors} day={day} patient={props.patient} moving={moving}
           onChoosePatient={props.onChoosePatient}
           onDone={(msg) => { setMoving(null); setNotice(msg); load(); }}
           onCancel={() => setMoving(null)}
@@ -86,14 +86,17 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
 }
 
 function BookingForm(props: {
-  doctors: ReturnType<typeof useDoctors>; day: string; patient: Patient | null; moving: AppointmentRow | null;
+  clinicId: string; doctors: ReturnType<typeof useDoctors>; day: string; patient: Patient | null; moving: AppointmentRow | null;
   onChoosePatient: (p: Patient) => void; onDone: (msg: string) => void; onCancel: () => void;
 }) {
   const m = props.moving?.appointment;
   const [date, setDate] = useState(formatDate(m ? new Date(m.starts_at) : props.day));
   const [start, setStart] = useState(m ? formatTime(m.starts_at) : "10:00");
   const [minutes, setMinutes] = useState(m ? String((new Date(m.ends_at).getTime() - new Date(m.starts_at).getTime()) / 60000) : "15");
-  const [doctor, setDoctor] = useState(m?.doctor_id ?? props.doctors[0]?.user.id ?? "");
+  // Until one is picked: the last doctor booked for on this PC, or the only one (the list
+  // may arrive after the form opens).
+  const [picked, setDoctor] = useState(m?.doctor_id ?? "");
+  const doctor = picked || defaultDoctor(props.clinicId, props.doctors);
   const [reason, setReason] = useState(m?.reason ?? "");
   const [errors, setErrors] = useState<Record<string, string>>({});
   // The patient just booked: the form is then ready for the next one (the next slot, a
@@ -125,6 +128,7 @@ function BookingForm(props: {
     );
     if (!ok) return;
     if (!m) {
+      rememberDoctor(props.clinicId, doctor);
       setBookedFor(patient!.id);
       setStart(formatTime(endsAt));
       setReason("");

@@ -8,6 +8,7 @@ import { dayRange, formatDateTime, formatTime, isoDate } from "../lib/dates";
 import { canPrescribe, canSignNotes } from "../lib/roles";
 import { doctorName, prescriber, useDoctors } from "../lib/doctors";
 import { searchDrugs, strengthsOf, type Drug } from "../lib/drugs";
+import { favourites, newLine, rememberUsual, saveFavourite } from "../lib/rxDefaults";
 import { cleanText } from "../lib/validate";
 import { adultFlags, adultRangesApply, ageYears, bmiBand, bmiTenths } from "../lib/vitals";
 import type { VitalName } from "../lib/rules";
@@ -75,7 +76,7 @@ function Chart(props: { patientId: string; clinic: ClinicView; session: SessionV
       <LastVisit encounter={latest(chart.encounters.filter((e) => e.signed_at), (e) => e.created_at)} age={ageYears(chart.patient.date_of_birth)} />
       <NoteEditor key={`${drafts[0]?.id ?? "new"}-${saves}`} patient={chart.patient} draft={drafts[0] ?? null} canSign={canSignNotes(props.clinic.membership.role)} onSaved={(m) => { setNotice(m); setSaves((n) => n + 1); load(); }} />
       {canPrescribe(props.clinic.membership.role) && (
-        <PrescriptionEditor patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} last={latest(chart.prescriptions, (rx) => rx.issued_at)}
+        <PrescriptionEditor doctorId={props.session.user.id} patient={chart.patient} encounterId={chart.encounters[0]?.id ?? null} last={latest(chart.prescriptions, (rx) => rx.issued_at)}
           onIssued={() => { setNotice(en.doctor.issued); load(); }} />
       )}
       <h3>{en.doctor.history}</h3>
@@ -326,14 +327,24 @@ function SignedNote(props: { encounter: Encounter; signer: string; age: number |
   );
 }
 
-const blankItem = (d: Drug): NewPrescriptionItem => ({ drug: `${d.name} (${d.form})`, strength: d.strengths[0], dose: "1", frequency: "1-0-1", duration: "5 days", instructions: "" });
-
-function PrescriptionEditor(props: { patient: Patient; encounterId: string | null; last: Prescription | null; onIssued: () => void }) {
+function PrescriptionEditor(props: { doctorId: string; patient: Patient; encounterId: string | null; last: Prescription | null; onIssued: () => void }) {
   const [query, setQuery] = useState("");
   const [items, setItems] = useState<Array<NewPrescriptionItem & { strengths: string[] }>>([]);
+  // A drug starts with this doctor's usual dosing for it, else its form's (lib/rxDefaults).
+  const addDrug = (d: Drug) => {
+    setItems([...items, { ...newLine(localStorage, props.doctorId, `${d.name} (${d.form})`, d.strengths[0], d.form), strengths: d.strengths }]);
+    setQuery("");
+  };
+  const addLines = (lines: NewPrescriptionItem[]) =>
+    setItems([...items, ...lines.map((i) => ({ ...i, strengths: strengthsOf(i.drug, i.strength) }))]);
+  const [favs, setFavs] = useState(() => favourites(localStorage, props.doctorId));
+  const [favName, setFavName] = useState<string | null>(null);
   const [advice, setAdvice] = useState("");
   const q = useDebounced(query, 80);
   const hits = searchDrugs(q, 10);
+  // The highlighted hit (arrows move it, Enter adds it), back to the first on each new query.
+  const [active, setActive] = useState(0);
+  useEffect(() => setActive(0), [q]);
   const { busy, error, run } = useAction();
   const set = (i: number, patch: Partial<NewPrescriptionItem>) => setItems(items.map((it, j) => (j === i ? { ...it, ...patch } : it)));
   // Allergy warnings for the drugs on the pad, from the client core's shared rule; each must
@@ -355,7 +366,10 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
   const issue = async () => {
     if (items.length === 0 || unacknowledged) return;
     const rx = await run(() => api.issuePrescription(draft()));
-    if (rx) { setItems([]); setAdvice(""); setAcknowledged([]); props.onIssued(); }
+    if (rx) {
+      rememberUsual(localStorage, props.doctorId, draft().items);
+      setItems([]); setAdvice(""); setAcknowledged([]); props.onIssued();
+    }
   };
 
   return (
@@ -365,23 +379,57 @@ function PrescriptionEditor(props: { patient: Patient; encounterId: string | nul
       {props.last && items.length === 0 && (
         <button class="small" data-testid="repeat-prescription" onClick={() => {
           const last = props.last!;
-          setItems(last.items.map((i) => ({
-            drug: i.drug, strength: i.strength, dose: i.dose, frequency: i.frequency, duration: i.duration,
-            instructions: i.instructions, strengths: strengthsOf(i.drug, i.strength),
+          addLines(last.items.map((i) => ({
+            drug: i.drug, strength: i.strength, dose: i.dose, frequency: i.frequency, duration: i.duration, instructions: i.instructions,
           })));
           if (!advice) setAdvice(last.notes);
         }}>{en.doctor.repeatLast(formatDateTime(props.last.issued_at))}</button>
       )}
+      <div class="row rx-favourites">
+        {favs.length > 0 && (
+          <select aria-label={en.doctor.favourites} data-testid="rx-favourite" value=""
+            onChange={(e) => {
+              const fav = favs.find((f) => f.name === (e.currentTarget as HTMLSelectElement).value);
+              if (!fav) return;
+              addLines(fav.items);
+              if (!advice) setAdvice(fav.advice);
+            }}>
+            <option value="">{en.doctor.addFavourite}</option>
+            {favs.map((f) => <option key={f.name} value={f.name}>{f.name}</option>)}
+          </select>
+        )}
+        {items.length > 0 && favName === null && (
+          <button type="button" class="small subtle" data-testid="rx-save-favourite" onClick={() => setFavName("")}>{en.doctor.saveFavourite}</button>
+        )}
+        {favName !== null && (
+          <form class="row" onSubmit={(e) => {
+            e.preventDefault();
+            setFavs(saveFavourite(localStorage, props.doctorId, { name: favName, items: draft().items, advice: advice.trim() }));
+            setFavName(null);
+          }}>
+            <input aria-label={en.doctor.favouriteName} placeholder={en.doctor.favouriteName} value={favName} ref={(el) => el?.focus()}
+              onInput={(e) => setFavName((e.currentTarget as HTMLInputElement).value)}
+              onKeyDown={(e) => { if (e.key === "Escape") { e.stopPropagation(); setFavName(null); } }} />
+            <button type="submit" class="small" disabled={!favName.trim()}>{en.common.save}</button>
+            <button type="button" class="small subtle" onClick={() => setFavName(null)}>{en.common.cancel}</button>
+          </form>
+        )}
+      </div>
       <input type="search" placeholder={en.doctor.drugSearch} value={query} onInput={(e) => setQuery((e.currentTarget as HTMLInputElement).value)}
         onKeyDown={(e) => {
-          // The typed text, not the debounced one: Enter right after typing picks the match.
-          const first = e.key === "Enter" ? searchDrugs(query, 1)[0] : undefined;
-          if (first) { e.preventDefault(); setItems([...items, { ...blankItem(first), strengths: first.strengths }]); setQuery(""); }
+          if (e.key === "ArrowDown" && hits.length > 0) { e.preventDefault(); setActive(Math.min(active + 1, hits.length - 1)); return; }
+          if (e.key === "ArrowUp" && hits.length > 0) { e.preventDefault(); setActive(Math.max(active - 1, 0)); return; }
+          if (e.key === "Escape") { setQuery(""); return; }
+          if (e.key !== "Enter") return;
+          // The highlighted hit of the list on screen; right after typing (the list not yet
+          // caught up), the typed text's first match.
+          const pick = q === query ? hits[active] : searchDrugs(query, 1)[0];
+          if (pick) { e.preventDefault(); addDrug(pick); }
         }} />
       {hits.length > 0 && (
         <ul class="results">
-          {hits.map((d) => (
-            <li key={`${d.name}-${d.form}`} onClick={() => { setItems([...items, { ...blankItem(d), strengths: d.strengths }]); setQuery(""); }}>
+          {hits.map((d, i) => (
+            <li key={`${d.name}-${d.form}`} class={i === active ? "active" : undefined} onClick={() => addDrug(d)}>
               <span class="pname">{d.name}</span> <span class="muted">{d.form} · {d.strengths.join(", ")}</span>
             </li>
           ))}

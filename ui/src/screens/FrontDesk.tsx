@@ -9,7 +9,8 @@ import { formatPhone } from "../lib/phone";
 import { formatAbha } from "../lib/validate";
 import { administeredBranches, canBill } from "../lib/roles";
 import { en } from "../strings/en";
-import { Notice } from "../components/common";
+import { kbd, Notice, useShortcut } from "../components/common";
+import type { ShortcutId } from "../lib/shortcuts";
 import { clinicDataChanged } from "../lib/useClinicData";
 import { PatientSearch } from "../components/PatientSearch";
 import { PatientForm } from "../components/PatientForm";
@@ -39,11 +40,21 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onA
     ["patients", en.nav.patients], ["queue", en.nav.queue], ["appointments", en.nav.appointments],
     ...(bill ? [["invoices", en.nav.invoices] as [Tab, string], ["collections", en.nav.collections] as [Tab, string]] : []),
   ];
+  // The tab each shortcut opens (lib/shortcuts.ts); the same keys are shown on the tabs.
+  const tabShortcut: Partial<Record<Tab, ShortcutId>> = { patients: "search", queue: "queue", appointments: "book", ...(bill ? { invoices: "bill" as const } : {}) };
+  const newPatient = (typed = "") => { setTypedName(typed); setEditing("new"); setNotice(null); };
+  const focusSearch = () => requestAnimationFrame(() => document.querySelector<HTMLInputElement>(".front-desk input[name=patient-search]")?.focus());
+  useShortcut("newPatient", () => leave(() => { setTab("patients"); newPatient(); }));
+  useShortcut("search", () => leave(() => { setTab("patients"); setEditing(null); focusSearch(); }));
+  useShortcut("queue", () => leave(() => setTab("queue")));
+  useShortcut("book", () => leave(() => setTab("appointments")));
+  useShortcut("bill", () => leave(() => setTab("invoices")), bill);
   return (
     <div class="front-desk">
       <nav class="subtabs">
         {tabs.map(([t, label]) => (
-          <button key={t} class={t === tab ? "tab active" : "tab"} onClick={() => t !== tab && leave(() => setTab(t))} data-testid={`tab-${t}`}>{label}</button>
+          <button key={t} class={t === tab ? "tab active" : "tab"} onClick={() => t !== tab && leave(() => setTab(t))} data-testid={`tab-${t}`}
+            {...(tabShortcut[t] ? kbd(tabShortcut[t]!) : {})}>{label}</button>
         ))}
       </nav>
       {leaveDialog}
@@ -53,8 +64,8 @@ export function FrontDesk(props: { clinic: ClinicView; session: SessionView; onA
           <section>
             <div class="row">
               <PatientSearch onChoose={(p) => { setPatient(p); setEditing(null); }}
-                onRegister={(typed) => { setTypedName(typed); setEditing("new"); setNotice(null); }} />
-              <button class="primary" onClick={() => { setTypedName(""); setEditing("new"); setNotice(null); }} data-testid="register-patient">{en.patient.register}</button>
+                onRegister={newPatient} />
+              <button class="primary" onClick={() => newPatient()} data-testid="register-patient" {...kbd("newPatient")}>{en.patient.register}</button>
             </div>
           </section>
           <section>
@@ -104,8 +115,8 @@ export function PatientCard(props: { patient: Patient; allergies?: Allergy[]; on
       </dl>
       <div class="actions">
         {props.onEdit && <button onClick={props.onEdit}>{en.common.edit}</button>}
-        {props.onBook && <button onClick={props.onBook}>{en.patient.book}</button>}
-        {props.onBill && <button onClick={props.onBill}>{en.patient.bill}</button>}
+        {props.onBook && <button onClick={props.onBook} {...kbd("book")}>{en.patient.book}</button>}
+        {props.onBill && <button onClick={props.onBill} {...kbd("bill")}>{en.patient.bill}</button>}
         {props.onAccessLog && <button class="subtle" data-testid="access-log" onClick={props.onAccessLog}>{en.patient.accessLog}</button>}
       </div>
     </article>

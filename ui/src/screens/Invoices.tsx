@@ -43,7 +43,7 @@ export function Invoices(props: { clinic: ClinicView; userId: string; patient: P
   const doctors = members.filter((m) => m.role === "doctor");
 
   return (
-    <section class="split">
+    <section class="split invoices">
       <div>
         <PatientSearch onChoose={props.onChoosePatient} compact />
         {patient && <h2>{en.invoice.title}: {patient.name}</h2>}

@@ -8,7 +8,8 @@ import { doctorName, useDoctors } from "../lib/doctors";
 import { nextSteps } from "../lib/roles";
 import type { Appointment, AppointmentRow, AppointmentStatus, ClinicView, SessionView } from "../lib/types";
 import { en } from "../strings/en";
-import { ErrorBanner, useAction } from "../components/common";
+import { ErrorBanner, kbd, useAction, useShortcut } from "../components/common";
+import { nextWaiting } from "../lib/shortcuts";
 import { useConfirm } from "../components/ConfirmDialog";
 
 /** Minutes a checked-in patient has waited: since the check-in (the row's last change while
@@ -45,6 +46,12 @@ export function Queue(props: { clinic: ClinicView; session: SessionView }) {
       })
       : apply(row, status);
 
+  // "Call next": the chosen doctor's (or the only doctor's) first waiting patient goes in.
+  const callFor = doctor || (doctors.length === 1 ? doctors[0].user.id : "");
+  const next = callFor ? nextWaiting(rows, callFor) : null;
+  const callNext = () => { if (next) apply(next, "in_consultation"); };
+  useShortcut("callNext", callNext);
+
   // Waiting times move on by the minute without a reload.
   const [now, setNow] = useState(() => new Date());
   useEffect(() => {
@@ -62,6 +69,10 @@ export function Queue(props: { clinic: ClinicView; session: SessionView }) {
           <option value="">{en.queue.allDoctors}</option>
           {doctors.map((d) => <option key={d.user.id} value={d.user.id}>{d.user.display_name}</option>)}
         </select>
+        <button onClick={callNext} disabled={!next} data-testid="call-next" {...kbd("callNext")}
+          title={!callFor ? en.queue.chooseDoctorToCall : next ? en.queue.callNextTitle(next.patient_name ?? "—") : en.queue.nobodyWaiting}>
+          {en.queue.callNext}
+        </button>
       </div>
       <ErrorBanner error={error} />
       {confirm.dialog}

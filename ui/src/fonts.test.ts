@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+import { faceOf, indicFaces, SCRIPT_RANGES } from "./fonts";
+
+describe("the shipped Indic fonts", () => {
+  it("cover every major Indian script, regular and bold", () => {
+    const faces = indicFaces();
+    for (const script of Object.keys(SCRIPT_RANGES)) {
+      expect(faces.filter((f) => f.script === script).map((f) => f.weight).sort()).toEqual([400, 700]);
+    }
+    expect(faces).toHaveLength(Object.keys(SCRIPT_RANGES).length * 2);
+  });
+  it("read a face from its file name", () => {
+    expect(faceOf("/node_modules/@fontsource/noto-sans-tamil/files/noto-sans-tamil-tamil-700-normal.woff2")).toEqual({ script: "tamil", weight: 700 });
+    expect(faceOf("noto-sans-devanagari-latin-400-normal.woff2")).toBeNull();
+    expect(faceOf("noto-sans-tamil-tamil-400-normal.woff")).toBeNull();
+  });
+});
