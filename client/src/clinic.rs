@@ -423,12 +423,37 @@ impl<'a> OpenClinic<'a> {
     // ------------------------------------------------------------ sync: conflicts and
     // rejected changes
 
-    /// "Mark resolved": the server's value stays (the device's value stays on record).
-    pub fn resolve_conflict(&mut self, id: Uuid) -> Result<bool, ClinicError> {
+    /// Decides an open conflict. `KeepServer` ("Mark resolved"): the server's value stays
+    /// and the device's stays on record. `UseClient` ("Use this device's value"): the server
+    /// applies the device's value of the one field through the same rules as an edit, so
+    /// only a field conflict qualifies, and only for a member who may edit the record.
+    /// Either way the decision is a change like any other: signed, queued, synced, audited.
+    pub fn resolve_conflict(
+        &mut self,
+        id: Uuid,
+        resolution: Resolution,
+    ) -> Result<(), ClinicError> {
         self.allow(Resource::Conflict, Action::Update)?;
-        self.partition
-            .resolve_conflict_with(id, Resolution::KeepServer)?;
-        Ok(self.partition.resolve_conflict(id)?)
+        let conflict = self
+            .partition
+            .open_conflicts()?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| not_found("conflict", id))?;
+        if resolution == Resolution::UseClient {
+            if conflict.field.is_none() || conflict.local_value.is_none() {
+                return Err(ApiError {
+                    code: vaidya_shared::ErrorCode::InvalidState,
+                    message: "This conflict has no single value to apply; edit the record instead."
+                        .to_owned(),
+                    field: None,
+                }
+                .into());
+            }
+            self.allow(Resource::from(conflict.entity), Action::Update)?;
+        }
+        self.partition.resolve_conflict_with(id, resolution)?;
+        Ok(())
     }
 
     /// The changes the server rejected, as this member may see them: every change is
@@ -537,6 +562,63 @@ mod tests {
             ClinicError::Refused(e) => e,
             other => panic!("expected a rule refusal, got {other}"),
         }
+    }
+
+    /// "Use this device's value" needs one field and the right to edit the record; a refused
+    /// decision queues nothing and leaves the conflict open.
+    #[test]
+    fn a_conflicts_value_is_taken_only_by_who_may_edit_the_record() {
+        use crate::partition::{ConflictKind, NewConflict};
+        use vaidya_shared::sync::EntityKind;
+        let (_dir, mut p) = partition();
+        let note = p
+            .record_conflict(&NewConflict {
+                entity: EntityKind::Encounter,
+                entity_id: Uuid::new_v4(),
+                field: Some("notes".to_owned()),
+                local_value: Some(serde_json::json!("Cough better")),
+                server_value: Some(serde_json::json!("Cough worse")),
+                kind: ConflictKind::SameField,
+            })
+            .unwrap();
+        let booking = p
+            .record_conflict(&NewConflict {
+                entity: EntityKind::Appointment,
+                entity_id: Uuid::new_v4(),
+                field: None,
+                local_value: Some(serde_json::json!(Uuid::new_v4())),
+                server_value: Some(serde_json::json!([Uuid::new_v4()])),
+                kind: ConflictKind::DoubleBooking,
+            })
+            .unwrap();
+        let before = p.outbox_len().unwrap();
+        let mut desk = OpenClinic::new(&mut p, Uuid::new_v4(), Role::FrontDesk);
+        let e = refused(
+            desk.resolve_conflict(note.id, Resolution::UseClient)
+                .unwrap_err(),
+        );
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        let e = refused(
+            desk.resolve_conflict(booking.id, Resolution::UseClient)
+                .unwrap_err(),
+        );
+        assert_eq!(e.code, ErrorCode::InvalidState);
+        assert_eq!(
+            p.outbox_len().unwrap(),
+            before,
+            "a refused decision queues nothing"
+        );
+        assert_eq!(p.open_conflicts().unwrap().len(), 2, "both stay open");
+
+        // The doctor may take the note's value; the desk may close the double booking.
+        OpenClinic::new(&mut p, Uuid::new_v4(), Role::Doctor)
+            .resolve_conflict(note.id, Resolution::UseClient)
+            .unwrap();
+        OpenClinic::new(&mut p, Uuid::new_v4(), Role::FrontDesk)
+            .resolve_conflict(booking.id, Resolution::KeepServer)
+            .unwrap();
+        assert!(p.open_conflicts().unwrap().is_empty());
+        assert_eq!(p.outbox_len().unwrap(), before + 2);
     }
 
     #[test]

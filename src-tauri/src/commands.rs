@@ -483,8 +483,13 @@ pub async fn list_conflicts(core: State<'_, Core>) -> Result<Vec<ConflictView>> 
 }
 
 #[tauri::command]
-pub async fn resolve_conflict(core: State<'_, Core>, id: Uuid) -> Result<bool> {
-    core.resolve_conflict(id).await
+pub async fn resolve_conflict(
+    core: State<'_, Core>,
+    id: Uuid,
+    resolution: Option<vaidya_shared::sync::Resolution>,
+) -> Result<()> {
+    let resolution = resolution.unwrap_or(vaidya_shared::sync::Resolution::KeepServer);
+    core.resolve_conflict(id, resolution).await
 }
 
 #[tauri::command]

@@ -14,7 +14,7 @@ use vaidya_shared::api::{
     CancelInvoice, NewAppointment, NewInvoice, NewInvoiceLine, NewPatient, NewPayment,
     PaymentMethod, Sex,
 };
-use vaidya_shared::sync::{EntityKind, MutationResult, Operation, PushRequest};
+use vaidya_shared::sync::{EntityKind, MutationResult, Operation, PushRequest, Resolution};
 use vaidya_shared::ErrorCode;
 use vaidya_tests::{Harness, TestServer, World};
 
@@ -1012,6 +1012,109 @@ pub async fn an_offline_refund_and_cancellation_reach_the_books(h: Arc<Harness>)
         pulled.cancellation == cancelled.cancellation && pulled.paid_paise == 0,
         "pulled: {:?}",
         pulled.cancellation
+    );
+    Ok(())
+}
+
+/// A field edited offline on the PC while someone changed it on the server: the server keeps
+/// its value and the conflict reaches the PC's inbox. A member decides there "use this
+/// device's value": the decision syncs like any change, the server applies the PC's value
+/// through the rules and audits it, and the PC pulls it back. A front desk may not take a
+/// conflict's value for a record it may not edit, and a conflict without one field has none.
+pub async fn a_conflict_decided_on_the_pc_applies_its_value(h: Arc<Harness>) -> Result<()> {
+    if keyring("a_conflict_decided_on_the_pc_applies_its_value")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut pc = Device::new(&server, 1).await?;
+    pc.sign_in(&world.a.desk).await?;
+    let mut engine = pc.engine(clinic, 3)?;
+    engine.sync().await?;
+    let asha = pc
+        .clinic(&mut engine)?
+        .register_patient(new_patient("Asha Patil", "9822000001"))?;
+    engine.sync().await?;
+    let asha = engine
+        .partition()
+        .get_patient(asha.id)?
+        .context("Asha on the PC")?;
+
+    // Offline, the desk corrects the address; meanwhile the admin changes it on the server.
+    pc.proxy.set_online(false);
+    pc.clinic(&mut engine)?.update_patient(
+        asha.id,
+        vaidya_shared::api::PatientPatch {
+            base_version: Some(asha.version),
+            address: Some("7 Karve Road, Kothrud, Pune".to_owned()),
+            ..Default::default()
+        },
+    )?;
+    let admin = server.login_as(&world.a.admin).await?;
+    let (status, body) = admin
+        .patch(
+            &format!("/v1/clinics/{clinic}/patients/{}", asha.id),
+            serde_json::json!({ "address": "Aundh, Pune" }),
+        )
+        .await?;
+    check!(status.is_success(), "the admin's edit: {status} {body}");
+    pc.proxy.set_online(true);
+    let conflict = sync_until(&mut engine, "the conflict in the PC's inbox", |e| {
+        Ok(e.partition()
+            .open_conflicts()?
+            .iter()
+            .any(|c| c.entity_id == asha.id && c.field.as_deref() == Some("address")))
+    })
+    .await
+    .and_then(|_| {
+        engine
+            .partition()
+            .open_conflicts()?
+            .into_iter()
+            .find(|c| c.entity_id == asha.id)
+            .context("the address conflict")
+    })?;
+
+    // The decision: the PC's value.
+    pc.clinic(&mut engine)?
+        .resolve_conflict(conflict.id, Resolution::UseClient)?;
+    check!(
+        engine.partition().open_conflicts()?.is_empty(),
+        "decided on the PC, the inbox is empty"
+    );
+    sync_until(&mut engine, "the PC's value back from the server", |e| {
+        Ok(e.partition()
+            .get_patient(asha.id)?
+            .is_some_and(|p| p.address.as_deref() == Some("7 Karve Road, Kothrud, Pune")))
+    })
+    .await?;
+    let (status, on_server) = admin
+        .get(&format!("/v1/clinics/{clinic}/patients/{}", asha.id))
+        .await?;
+    check!(
+        status.is_success() && on_server["address"] == "7 Karve Road, Kothrud, Pune",
+        "the server applied the PC's value: {on_server}"
+    );
+    let (_, inbox) = admin
+        .get(&format!("/v1/clinics/{clinic}/conflicts"))
+        .await?;
+    check!(
+        inbox["items"].as_array().is_some_and(|i| i.is_empty()),
+        "the server's inbox is empty: {inbox}"
+    );
+    let db = world.db.superuser().await?;
+    let audited = db
+        .query_one(
+            "SELECT count(*) FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND entity_type = 'patient' AND $2 = ANY(entity_ids) AND action = 'update'",
+            &[&clinic, &asha.id],
+        )
+        .await?
+        .get::<_, i64>(0);
+    check!(
+        audited >= 2,
+        "the admin's edit and the applied decision audited: {audited}"
     );
     Ok(())
 }

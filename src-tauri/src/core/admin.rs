@@ -159,8 +159,14 @@ impl Core {
     }
 
     /// "Mark resolved" keeps the server's value (the device's value stays on record).
-    pub async fn resolve_conflict(&self, id: Uuid) -> Result<bool, UiError> {
-        self.with_clinic(move |c| Ok(c.resolve_conflict(id)?)).await
+    /// Decides a conflict: the server's value stays, or this device's value is applied.
+    pub async fn resolve_conflict(
+        &self,
+        id: Uuid,
+        resolution: vaidya_shared::sync::Resolution,
+    ) -> Result<(), UiError> {
+        self.with_clinic(move |c| Ok(c.resolve_conflict(id, resolution)?))
+            .await
     }
 
     /// Records a print in the local access log; it reaches the audit trail as `print`

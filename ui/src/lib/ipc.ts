@@ -133,7 +133,8 @@ export const api = {
   auditTrail: (query: AuditQuery) => call<Page<AuditEntry>>("audit_trail", { query }),
 
   listConflicts: () => call<Conflict[]>("list_conflicts"),
-  resolveConflict: (id: Uuid) => call<boolean>("resolve_conflict", { id }),
+  /** Decides a conflict: the server's value stays (default), or this device's is applied. */
+  resolveConflict: (id: Uuid, resolution: "keep_server" | "use_client" = "keep_server") => call<void>("resolve_conflict", { id, resolution }),
   syncStatus: () => call<SyncStatus>("sync_status"),
   syncNow: () => call<void>("sync_now"),
   recordPrint: (entity: string, id: Uuid) => call<void>("record_print", { entity, id }),

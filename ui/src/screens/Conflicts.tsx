@@ -73,6 +73,14 @@ export function ConflictInbox(props: { role: Role; clinic: ClinicView; session: 
                 })}>{en.conflicts.mergeInto(into)}</button>
               );
             })}
+          {c.kind === "same_field" && c.field && c.local_value !== null && c.local_value !== undefined && (
+            <button data-testid="conflict-use-device" onClick={() => confirm.ask({
+              title: en.conflicts.useDeviceTitle,
+              body: en.conflicts.useDeviceBody(conflictValue(c.field, c.local_value), conflictValue(c.field, c.server_value)),
+              confirmLabel: en.conflicts.useDevice(conflictValue(c.field, c.local_value)),
+              action: () => run(async () => { await api.resolveConflict(c.id, "use_client"); await load(); }),
+            })}>{en.conflicts.useDevice(conflictValue(c.field, c.local_value))}</button>
+          )}
           <button data-testid="conflict-resolve" onClick={() => confirm.ask(c.kind === "duplicate_patient"
             ? { title: en.conflicts.twoPeopleTitle, body: en.conflicts.twoPeopleBody, confirmLabel: en.conflicts.twoPeople,
                 action: () => run(async () => { await api.resolveConflict(c.id); await load(); }) }

@@ -527,6 +527,10 @@ export const en = {
     twoPeople: "They are different people",
     twoPeopleTitle: "Keep both records?",
     twoPeopleBody: "Both patients stay as they are, and this warning is closed.",
+    useDevice: (value: string) => `Use this device's value (${value})`,
+    useDeviceTitle: "Use this device's value?",
+    useDeviceBody: (value: string, server: string) =>
+      `The record takes "${value}" in place of "${server}", through the same checks as an edit, once this change reaches the server. This cannot be undone here; edit the record again to change it.`,
     bookings: "The overlapping bookings",
     patient: "Patient",
     time: "Time",
