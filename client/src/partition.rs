@@ -14,12 +14,12 @@ mod cache;
 mod catalogue;
 mod clinical_store;
 mod conflicts;
+mod drafts;
 mod edits;
 mod encounters;
 mod invoices;
 mod local_reads;
 mod members;
-mod note_drafts;
 mod outbox;
 mod patients;
 mod prescriptions;
@@ -42,9 +42,9 @@ use uuid::Uuid;
 pub use cache::CachedRow;
 pub use clinical_store::{clinical_tables_sql, ClinicalKey, PasswordKey};
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
+pub use drafts::{KeptDraft, MAX_KEPT_FORM_CHARS, MAX_KEPT_NOTE_CHARS};
 pub use local_reads::{LocalRead, ReadAction};
 pub use members::{Remaining, WaitingWork};
-pub use note_drafts::{KeptNote, MAX_KEPT_NOTE_CHARS};
 pub use outbox::{
     cache_target, check_mutation, new_mutation, EntityKind, Mutation, Operation, OutboxEntry,
     OutboxState,

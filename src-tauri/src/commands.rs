@@ -125,6 +125,29 @@ pub async fn merge_patients(
     core.merge_patients(survivor, duplicate).await
 }
 
+/// Keeps what is typed in a form (`patient:new`, `patient:<id>`, `invoice:<patient id>`).
+#[tauri::command]
+pub async fn keep_form_draft(
+    core: State<'_, Core>,
+    form: String,
+    data: serde_json::Value,
+) -> Result<()> {
+    core.keep_form_draft(form, data).await
+}
+
+#[tauri::command]
+pub async fn form_draft(
+    core: State<'_, Core>,
+    form: String,
+) -> Result<Option<crate::core::KeptDraftView>> {
+    core.form_draft(form).await
+}
+
+#[tauri::command]
+pub async fn drop_form_draft(core: State<'_, Core>, form: String) -> Result<()> {
+    core.drop_form_draft(form).await
+}
+
 #[tauri::command]
 pub async fn keep_note_draft(
     core: State<'_, Core>,
@@ -138,7 +161,7 @@ pub async fn keep_note_draft(
 pub async fn note_draft(
     core: State<'_, Core>,
     patient_id: Uuid,
-) -> Result<Option<crate::core::KeptNoteView>> {
+) -> Result<Option<crate::core::KeptDraftView>> {
     core.note_draft(patient_id).await
 }
 

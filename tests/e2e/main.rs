@@ -356,19 +356,7 @@ async fn indic_names_print(doc: &Session) -> Result<()> {
         doc.click(By::XPath(&button("Issue invoice"))).await?;
         doc.click(By::Css("[data-testid=confirm-ok]")).await?;
         wait_notice(doc, "Invoice issued.").await?;
-        doc.click(By::Css("[data-testid=save-receipt-pdf]")).await?;
-        let notice = doc
-            .wait_text(
-                By::Css("[data-testid=pdf-saved]"),
-                "the receipt PDF's path",
-                Duration::from_secs(60),
-                |t| t.ends_with(".pdf"),
-            )
-            .await?;
-        let path = notice
-            .split_once(": ")
-            .map(|(_, p)| p.trim().to_owned())
-            .context("the notice names the file")?;
+        let path = save_pdf(doc, "save-receipt-pdf", "RECEIPT").await?;
         let fonts = std::process::Command::new("pdffonts")
             .arg(&path)
             .output()
@@ -472,6 +460,25 @@ async fn double_booking_decided_in_the_inbox(
     Ok(())
 }
 
+/// Clicks a "Save … as PDF" button and returns the saved file's path, once the notice names
+/// a PDF whose name contains `file`.
+async fn save_pdf(doc: &Session, button: &str, file: &str) -> Result<String> {
+    doc.click(By::Css(&format!("[data-testid={button}]")))
+        .await?;
+    let notice = doc
+        .wait_text(
+            By::Css("[data-testid=pdf-saved]"),
+            "the saved PDF's path",
+            Duration::from_secs(60),
+            |t| t.contains(file) && t.ends_with(".pdf"),
+        )
+        .await?;
+    notice
+        .split_once(": ")
+        .map(|(_, p)| p.trim().to_owned())
+        .context("the notice names the file")
+}
+
 /// Offline: a credit note on the invoice just issued, then the invoice and the note saved as
 /// PDFs by the webview's print engine; their text (pdftotext) holds what Rules 49 and 53(1A)
 /// ask for.
@@ -510,20 +517,7 @@ async fn credit_note_and_pdfs(doc: &Session, clinic: &vaidya_tests::TestClinic) 
         ("save-credit-note-pdf", "Credit note"),
         ("save-receipt-pdf", "RECEIPT"),
     ] {
-        doc.click(By::Css(&format!("[data-testid={button}]")))
-            .await?;
-        let notice = doc
-            .wait_text(
-                By::Css("[data-testid=pdf-saved]"),
-                "the saved PDF's path",
-                Duration::from_secs(60),
-                |t| t.contains(file) && t.ends_with(".pdf"),
-            )
-            .await?;
-        let path = notice
-            .split_once(": ")
-            .map(|(_, p)| p.trim().to_owned())
-            .context("the notice names the file")?;
+        let path = save_pdf(doc, button, file).await?;
         let out = std::process::Command::new("pdftotext")
             .args(["-layout", &path, "-"])
             .output()
@@ -1415,7 +1409,22 @@ async fn note_survives_a_restart(
     app: &std::path::Path,
 ) -> Result<Session> {
     const TYPED: &str = "Typed before the app closed: knee pain on climbing stairs";
+    // A patient half registered: leaving the form asks, and says the input is kept.
+    doc.click(By::Css("[data-testid=nav-desk]")).await?;
+    doc.click(By::Css("[data-testid=tab-patients]")).await?;
+    doc.click(By::Css("[data-testid=register-patient]")).await?;
+    doc.fill(By::Css("#f-name"), "Lakshmi Iyer").await?;
+    doc.fill(By::Css("#f-dob"), "62").await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     doc.click(By::Css("[data-testid=nav-doctor]")).await?;
+    doc.wait_text(
+        By::Css("[data-testid=confirm-dialog]"),
+        "the leave question",
+        Duration::from_secs(5),
+        |t| t.contains("is kept on this computer"),
+    )
+    .await?;
+    doc.click(By::Css("[data-testid=confirm-ok]")).await?;
     choose_patient(&doc, ".doctor aside", "Deshpande").await?;
     doc.fill(By::Css("#f-notes"), TYPED).await?;
     doc.wait_text(
@@ -1438,7 +1447,48 @@ async fn note_survives_a_restart(
         notes.as_str() == Some(TYPED),
         "after the restart the note reads {notes}"
     );
-    println!("  a note typed but not saved came back after the app was closed and opened again");
+    // The half-registered patient too; registered from there, the age gives the date.
+    doc.click(By::Css("[data-testid=nav-desk]")).await?;
+    doc.click(By::Css("[data-testid=tab-patients]")).await?;
+    doc.click(By::Css("[data-testid=register-patient]")).await?;
+    doc.find(By::Css("[data-testid=form-restored]")).await?;
+    let kept = doc
+        .execute("return [document.querySelector('#f-name').value, document.querySelector('#f-dob').value];")
+        .await?;
+    ensure!(
+        kept == serde_json::json!(["Lakshmi Iyer", "62"]),
+        "after the restart the patient form reads {kept}"
+    );
+    doc.fill(By::Css("#f-phone"), "98450 22222").await?;
+    doc.click(By::Css("[data-testid=patient-form] button[type=submit]"))
+        .await?;
+    let facts = doc
+        .wait_text(
+            By::Css("[data-testid=patient-card]"),
+            "the registered patient's card",
+            Duration::from_secs(15),
+            |t| t.contains("Lakshmi Iyer"),
+        )
+        .await?;
+    let born = chrono::Utc::now().date_naive() - chrono::Months::new(62 * 12);
+    // The clinic's date (IST) may be a day ahead of UTC's; either is the age's date.
+    let plausible = [born, born + chrono::Days::new(1)].map(|d| d.format("%d/%m/%Y").to_string());
+    ensure!(
+        plausible.iter().any(|d| facts.contains(d.as_str())),
+        "the age 62 did not give a date of birth of {plausible:?}: {facts}"
+    );
+    // Saved: the form opens empty again.
+    doc.click(By::Css("[data-testid=register-patient]")).await?;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    ensure!(
+        doc.count(By::Css("[data-testid=form-restored]")).await? == 0,
+        "a registered patient's form came back"
+    );
+    doc.click(By::XPath(
+        "//form[@data-testid='patient-form']//button[normalize-space()='Cancel']",
+    ))
+    .await?;
+    println!("  a note and a half-registered patient typed but not saved came back after the app was closed and opened again");
     Ok(doc)
 }
 

@@ -371,7 +371,7 @@ impl ClinicPartition {
             tx.execute_batch(&CONFLICT_VALUES_SQL.replace("{s}", SCHEMA))?;
         }
         if version < 3 {
-            tx.execute_batch(super::note_drafts::NOTE_DRAFTS_SQL)?;
+            tx.execute_batch(super::drafts::NOTE_DRAFTS_SQL)?;
         }
         if version < STORE_VERSION {
             tx.pragma_update(Some(SCHEMA), "user_version", STORE_VERSION)?;

@@ -133,6 +133,11 @@ impl ClinicPartition {
             "DELETE FROM device_members WHERE user_id = ?1",
             [user.to_string()],
         )?;
+        // What they were typing in a form goes with them.
+        tx.execute(
+            "DELETE FROM form_drafts WHERE user_id = ?1",
+            [user.to_string()],
+        )?;
         let other_members: i64 =
             tx.query_row("SELECT count(*) FROM device_members", [], |r| r.get(0))?;
         let others_pending: i64 = tx

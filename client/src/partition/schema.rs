@@ -465,6 +465,17 @@ ALTER TABLE outbox ADD COLUMN sealed BLOB;
 CREATE INDEX patients_phone ON patients (phone) WHERE phone IS NOT NULL;
 CREATE INDEX patients_abha ON patients (abha_number) WHERE abha_number IS NOT NULL;
 "#,
+    // 20 → 21: forms being filled in (a new patient, a patient's edit, a bill), kept per
+    // member and form as they are typed (`drafts`), so a crash or a restart loses none.
+    r#"
+CREATE TABLE form_drafts (
+    user_id  TEXT NOT NULL,
+    form     TEXT NOT NULL,
+    data     TEXT NOT NULL CHECK (json_valid(data)),
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, form)
+);
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.

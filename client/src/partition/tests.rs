@@ -2051,3 +2051,68 @@ fn a_note_being_typed_is_kept_in_the_clinical_store_until_saved() {
     p.drop_note_draft(doctor, patient).unwrap();
     assert!(p.note_draft(doctor, patient).unwrap().is_none());
 }
+
+// ---------------------------------------------------------------- forms being filled in
+
+#[test]
+fn a_form_being_filled_in_is_kept_per_member_until_saved_or_forgotten() {
+    let f = fixture();
+    let (desk, admin) = (Uuid::new_v4(), Uuid::new_v4());
+    let bill_for = format!("invoice:{}", Uuid::new_v4());
+    let typed = json!({"name": "Lakshmi Iyer", "dob": "62", "phone": "98450 11111"});
+    {
+        // A front desk session: no clinical store needed.
+        let mut p = f.open_without_clinical();
+        p.keep_form_draft(desk, "patient:new", &typed).unwrap();
+        p.keep_form_draft(desk, &bill_for, &json!({"lines": [{"price": "500"}]}))
+            .unwrap();
+        assert!(
+            p.form_draft(admin, "patient:new").unwrap().is_none(),
+            "each member's own"
+        );
+    }
+    // Reopened (a restart, a sign-out and back): still there, replaced as typing goes on.
+    let mut p = f.open_without_clinical();
+    assert_eq!(
+        p.form_draft(desk, "patient:new").unwrap().unwrap().data,
+        typed
+    );
+    let more = json!({"name": "Lakshmi Iyer", "dob": "62", "phone": "98450 11111", "address": "Jayanagar"});
+    p.keep_form_draft(desk, "patient:new", &more).unwrap();
+    assert_eq!(
+        p.form_draft(desk, "patient:new").unwrap().unwrap().data,
+        more
+    );
+    // An unknown form, not an object, or too long: refused, the kept one untouched.
+    for form in [
+        "encounter:new",
+        "patient:",
+        "invoice:new",
+        "patient:x'; DROP TABLE form_drafts; --",
+    ] {
+        assert!(
+            matches!(
+                p.keep_form_draft(desk, form, &typed),
+                Err(PartitionError::InvalidValue { .. })
+            ),
+            "{form}"
+        );
+    }
+    assert!(p
+        .keep_form_draft(desk, "patient:new", &json!(["x"]))
+        .is_err());
+    let long = json!({"address": "x".repeat(MAX_KEPT_FORM_CHARS)});
+    assert!(p.keep_form_draft(desk, "patient:new", &long).is_err());
+    assert_eq!(
+        p.form_draft(desk, "patient:new").unwrap().unwrap().data,
+        more
+    );
+    // Saved: forgotten; the bill stays until the desk is forgotten on this PC.
+    p.drop_form_draft(desk, "patient:new").unwrap();
+    assert!(p.form_draft(desk, "patient:new").unwrap().is_none());
+    assert!(p.form_draft(desk, &bill_for).unwrap().is_some());
+    p.note_member(admin, Some(vaidya_shared::api::Role::Admin))
+        .unwrap();
+    p.forget_member(desk).unwrap();
+    assert!(p.form_draft(desk, &bill_for).unwrap().is_none());
+}

@@ -34,10 +34,10 @@ impl Core {
     }
 
     /// What the clinician was typing for `patient_id`, if anything is kept.
-    pub async fn note_draft(&self, patient_id: Uuid) -> Result<Option<KeptNoteView>, UiError> {
+    pub async fn note_draft(&self, patient_id: Uuid) -> Result<Option<KeptDraftView>, UiError> {
         self.read_partition(move |p, user, role| {
             rules::authorize(role, Resource::Encounter, Action::Create)?;
-            Ok(p.note_draft(user, patient_id)?.map(|k| KeptNoteView {
+            Ok(p.note_draft(user, patient_id)?.map(|k| KeptDraftView {
                 data: k.data,
                 saved_at: k.saved_at,
             }))
@@ -114,9 +114,10 @@ impl Core {
     }
 }
 
-/// A note being typed, as kept on this PC: the editor's own fields and when they were kept.
+/// A note or a form being typed, as kept on this PC: the screen's own fields and when they
+/// were kept.
 #[derive(Debug, Clone, Serialize)]
-pub struct KeptNoteView {
+pub struct KeptDraftView {
     pub data: serde_json::Value,
     pub saved_at: DateTime<Utc>,
 }

@@ -39,7 +39,7 @@ mod keyring_wait;
 mod patients;
 mod unsent;
 
-pub use clinical::KeptNoteView;
+pub use clinical::KeptDraftView;
 pub use unsent::{UnsentView, VoidedInvoiceView};
 
 /// How often the background sync does a full round even without live notifications, so the

@@ -163,3 +163,49 @@ fn with_patients(
     }
     Ok(rows)
 }
+
+/// What a kept form becomes, so only a member who may do that keeps one: a patient's
+/// registration or edit, or a bill (the partition checks the form's name itself).
+fn form_permission(form: &str) -> (Resource, Action) {
+    match form.split_once(':') {
+        Some(("patient", "new")) => (Resource::Patient, Action::Create),
+        Some(("patient", _)) => (Resource::Patient, Action::Update),
+        _ => (Resource::Invoice, Action::Create),
+    }
+}
+
+impl Core {
+    /// Keeps what the member is typing in `form` on this PC (the clinic file), so a crash,
+    /// a restart or a sign-out loses nothing. Not a save: nothing is synced.
+    pub async fn keep_form_draft(
+        &self,
+        form: String,
+        data: serde_json::Value,
+    ) -> Result<(), UiError> {
+        self.read_partition(move |p, user, role| {
+            let (resource, action) = form_permission(&form);
+            rules::authorize(role, resource, action)?;
+            Ok(p.keep_form_draft(user, &form, &data)?)
+        })
+        .await
+    }
+
+    /// What the member was typing in `form`, if anything is kept.
+    pub async fn form_draft(&self, form: String) -> Result<Option<KeptDraftView>, UiError> {
+        self.read_partition(move |p, user, role| {
+            let (resource, action) = form_permission(&form);
+            rules::authorize(role, resource, action)?;
+            Ok(p.form_draft(user, &form)?.map(|k| KeptDraftView {
+                data: k.data,
+                saved_at: k.saved_at,
+            }))
+        })
+        .await
+    }
+
+    /// Forgets the kept form (saved, or thrown away).
+    pub async fn drop_form_draft(&self, form: String) -> Result<(), UiError> {
+        self.read_partition(move |p, user, _| Ok(p.drop_form_draft(user, &form)?))
+            .await
+    }
+}

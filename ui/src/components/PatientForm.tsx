@@ -11,6 +11,7 @@ import { ErrorBanner, Field, Select, useAction } from "./common";
 import { useConfirm } from "./ConfirmDialog";
 import { useUnsaved } from "../lib/unsaved";
 import { defaultDoctor, rememberDoctor } from "../lib/doctors";
+import { useKeptForm } from "../lib/keptForm";
 
 const fromPatient = (p: Patient | null): Form => ({
   name: p?.name ?? "", sex: p?.sex ?? "unknown", dob: p?.date_of_birth ? formatDate(p.date_of_birth) : "",
@@ -37,10 +38,19 @@ export function PatientForm(props: {
     if (queue && !doctorId) setDoctorId(defaultDoctor(queue.clinicId, queue.doctors));
   }, [queue?.doctors.length]);
   useUnsaved(en.unsaved.patient, dirty);
+  // What is typed is kept on this PC as it is typed (the clinic file) and comes back when
+  // the same form opens again, unless it opens for a name just typed in the search.
+  const { restoredAt, forget } = useKeptForm(props.patient ? `patient:${props.patient.id}` : "patient:new", form, dirty, (kept) => {
+    const restored = keptPatientForm(kept);
+    if (!restored || props.initialName) return false;
+    setForm(restored);
+    return true;
+  });
   const confirmLeave = useConfirm(en.unsaved.stay);
+  const discard = () => { forget(); props.onCancel(); };
   const cancel = () => dirty
-    ? confirmLeave.ask({ title: en.unsaved.title, body: en.unsaved.body([en.unsaved.patient]), confirmLabel: en.unsaved.leave, danger: true, action: props.onCancel })
-    : props.onCancel();
+    ? confirmLeave.ask({ title: en.unsaved.discardTitle, body: en.unsaved.discardBody(en.unsaved.patient), confirmLabel: en.unsaved.discard, danger: true, action: discard })
+    : discard();
   // Patients of the clinic who are probably this one (same mobile or ABHA number and a
   // similar name: the shared duplicate rule, run on the PC, offline too). Shown once; a
   // second Save registers anyway (the server then puts the pair in the conflict inbox).
@@ -83,11 +93,13 @@ export function PatientForm(props: {
         return true;
       });
       if (queued) {
+        forget();
         rememberDoctor(queue.clinicId, doctorId);
         queue.onQueued(saved, queue.doctors.find((d) => d.user.id === doctorId)?.user.display_name ?? "");
         return;
       }
     }
+    forget();
     props.onSaved(saved);
   };
 
@@ -101,10 +113,11 @@ export function PatientForm(props: {
       }}>
       <h2>{props.patient ? en.patient.editTitle : en.patient.newTitle}</h2>
       <ErrorBanner error={error} />
+      {restoredAt && <p class="notice" data-testid="form-restored">{en.unsaved.restored(restoredAt)}</p>}
       <div class="grid2">
         <Field name="name" label={en.patient.name} value={form.name} onInput={set("name")} error={errors.name} autoFocus={!props.initialName} required />
         <Select name="sex" label={en.patient.sex} value={form.sex} options={sexes} onChange={(v) => setForm({ ...form, sex: v })} />
-        <Field name="dob" label={en.patient.dob} value={form.dob} onInput={set("dob")} error={errors.dob} placeholder="DD/MM/YYYY" autoFocus={!!props.initialName} />
+        <Field name="dob" label={en.patient.dobOrAge} value={form.dob} onInput={set("dob")} error={errors.dob} placeholder="DD/MM/YYYY or 45" autoFocus={!!props.initialName} />
         <Field name="phone" label={en.patient.phone} value={form.phone} onInput={set("phone")} error={errors.phone} type="tel" placeholder="+91 98765 43210" />
         <Field name="abha" label={`${en.patient.abha} (${en.common.optional})`} value={form.abha} onInput={set("abha")} error={errors.abha} placeholder="12-3456-7890-1234" />
         <Field name="address" label={en.patient.address} value={form.address} onInput={set("address")} error={errors.address} multiline />
@@ -139,4 +152,14 @@ export function PatientForm(props: {
       {confirmLeave.dialog}
     </form>
   );
+}
+
+/** A kept patient form, if it has the form's shape (anything else kept is ignored). */
+function keptPatientForm(data: unknown): Form | null {
+  if (typeof data !== "object" || data === null) return null;
+  const o = data as Record<string, unknown>;
+  const keys: Array<keyof Form> = ["name", "sex", "dob", "phone", "address", "abha"];
+  if (!keys.every((k) => typeof o[k] === "string")) return null;
+  if (!["female", "male", "other", "unknown"].includes(o.sex as string)) return null;
+  return Object.fromEntries(keys.map((k) => [k, o[k]])) as unknown as Form;
 }

@@ -6,7 +6,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import { en } from "../strings/en";
 import type {
-  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft, KeptNote,
+  Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft, KeptDraft,
   LikelyDuplicate, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupCollectionsReport,
   Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, UpdateView, Uuid,
@@ -80,7 +80,11 @@ export const api = {
   saveEncounter: (draft: EncounterDraft) => call<Encounter>("save_encounter", { draft }),
   /** Keeps what is being typed on this PC (not a save: nothing syncs). */
   keepNoteDraft: (patientId: Uuid, data: unknown) => call<void>("keep_note_draft", { patientId, data }),
-  noteDraft: (patientId: Uuid) => call<KeptNote | null>("note_draft", { patientId }),
+  /** Keeps what is typed in a form on this PC (`patient:new`, `patient:<id>`, `invoice:<patient id>`). */
+  keepFormDraft: (form: string, data: unknown) => call<void>("keep_form_draft", { form, data }),
+  formDraft: (form: string) => call<KeptDraft | null>("form_draft", { form }),
+  dropFormDraft: (form: string) => call<void>("drop_form_draft", { form }),
+  noteDraft: (patientId: Uuid) => call<KeptDraft | null>("note_draft", { patientId }),
   dropNoteDraft: (patientId: Uuid) => call<void>("drop_note_draft", { patientId }),
   signEncounter: (id: Uuid) => call<Encounter>("sign_encounter", { id }),
   addAddendum: (encounterId: Uuid, text: string) => call<Encounter>("add_addendum", { encounterId, text }),

@@ -39,7 +39,7 @@ export interface SessionView {
 export interface ClinicView { membership: Membership; clinic: Clinic | null; clinical_locked: boolean }
 
 /** A note being typed, kept on this PC (the clinical store) until it is saved or signed. */
-export interface KeptNote { data: unknown; saved_at: string }
+export interface KeptDraft { data: unknown; saved_at: string }
 
 export interface Conflict {
   id: Uuid; entity: string; entity_id: Uuid; field: string | null;

@@ -1,7 +1,8 @@
 // Forms holding input nobody saved yet (a patient being registered, a bill being written):
-// leaving them (another screen, another tab, another clinic, signing out) asks first, with
-// what would be lost named. Notes are not here: what a clinician types is kept on the PC as
-// it is typed and comes back (see `keepNoteDraft`).
+// leaving them (another screen, another tab, another clinic, signing out) asks first, naming
+// them. Their input is kept on the PC meanwhile (`keptForm.ts`), so leaving loses nothing;
+// the question keeps a half-done registration or bill from being forgotten. Notes are not
+// here: they are kept as typed and come back without asking (see `keepNoteDraft`).
 
 import { useEffect, useRef } from "preact/hooks";
 

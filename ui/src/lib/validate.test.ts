@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cleanText, formatAbha, isStateCode, normalizeAbha, validatePatient, type PatientForm } from "./validate";
+import { birthDateFromAge, cleanText, formatAbha, isStateCode, normalizeAbha, validatePatient, type PatientForm } from "./validate";
 import { canMoveTo, nextSteps, screensFor } from "./roles";
 import { searchDrugs, DRUGS } from "./drugs";
 import { en } from "../strings/en";
@@ -46,7 +46,7 @@ describe("patient form", () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.errors.name).toBe(en.validation.required);
-      expect(r.errors.dob).toBe(en.validation.date);
+      expect(r.errors.dob).toBe(en.validation.dateOrAge);
       expect(r.errors.phone).toBe("Enter a 10-digit mobile number, optionally with +91.");
       expect(r.errors.abha).toBe("An ABHA number has 14 digits.");
     }
@@ -87,5 +87,31 @@ describe("drug list", () => {
     expect(hits[0].name).toBe("Paracetamol");
     expect(searchDrugs("amox clav").some((d) => d.name === "Amoxicillin + Clavulanic acid")).toBe(true);
     expect(searchDrugs("")).toEqual([]);
+  });
+});
+
+describe("an age for the date of birth", () => {
+  it("gives the date that many years or months before today", () => {
+    expect(birthDateFromAge("45", "2026-12-07")).toBe("1981-12-07");
+    expect(birthDateFromAge("45 yrs", "2026-12-07")).toBe("1981-12-07");
+    expect(birthDateFromAge("45Y", "2026-12-07")).toBe("1981-12-07");
+    expect(birthDateFromAge("8 months", "2026-12-07")).toBe("2026-04-07");
+    expect(birthDateFromAge("1m", "2026-03-31")).toBe("2026-02-28");
+    expect(birthDateFromAge("0", "2026-12-07")).toBe("2026-12-07");
+  });
+  it("refuses what is not an age", () => {
+    for (const bad of ["", "abc", "45 days", "131", "40 months", "4.5", "-3"]) {
+      expect(birthDateFromAge(bad, "2026-12-07")).toBeNull();
+    }
+  });
+  it("is accepted by the patient form, a date still preferred", () => {
+    const form = { name: "Lakshmi", sex: "female" as const, dob: "62", phone: "", address: "", abha: "" };
+    const today = new Date("2026-12-07T06:00:00Z");
+    const v = validatePatient(form, today);
+    expect(v.ok && v.value.date_of_birth).toBe("1964-12-07");
+    const dated = validatePatient({ ...form, dob: "05/06/1979" }, today);
+    expect(dated.ok && dated.value.date_of_birth).toBe("1979-06-05");
+    const bad = validatePatient({ ...form, dob: "sixty" }, today);
+    expect(!bad.ok && bad.errors.dob).toMatch(/age/);
   });
 });

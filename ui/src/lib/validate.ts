@@ -390,10 +390,30 @@ export function validateFixture(entity: Entity, input: unknown, today: string): 
 
 // ---------------------------------------------------------------- the patient form
 
+/** The date of birth an age gives, as a front desk writes it when the patient does not know
+ * the date: "45", "45y", "45 yrs", "45 years" (born that many years before `today`, same day
+ * and month), or "8m", "8 months" for an infant; `null` for anything else. The age is not
+ * kept apart: the date is what the record holds, and is corrected when the real one is
+ * known. */
+export function birthDateFromAge(input: string, today: string): string | null {
+  const m = /^\s*(\d{1,3})\s*(y|yr|yrs|year|years|m|mo|month|months)?\.?\s*$/i.exec(input);
+  if (!m) return null;
+  const n = Number(m[1]);
+  const months = m[2] && /^m/i.test(m[2]) ? n : n * 12;
+  if (months > 130 * 12 || (m[2] && /^m/i.test(m[2]) && n > 36)) return null;
+  const [y, mo, d] = today.split("-").map(Number);
+  const total = y * 12 + (mo - 1) - months;
+  const by = Math.floor(total / 12);
+  const bm = total % 12;
+  // The same day of the month, or the month's last day (born "1 month" before 31 March).
+  const last = new Date(Date.UTC(by, bm + 1, 0)).getUTCDate();
+  return `${by}-${String(bm + 1).padStart(2, "0")}-${String(Math.min(d, last)).padStart(2, "0")}`;
+}
+
 export interface PatientForm {
   name: string;
   sex: Sex;
-  dob: string; // DD/MM/YYYY as typed
+  dob: string; // DD/MM/YYYY, or an age ("45", "45y", "8 months"), as typed
   phone: string;
   address: string;
   abha: string;
@@ -418,8 +438,8 @@ export function validatePatient(form: PatientForm, today: Date = new Date()):
   const name = field("name", () => requiredText("name", form.name, LIMITS.patient_name));
   let dob: string | null = null;
   if (form.dob.trim() !== "") {
-    dob = parseDate(form.dob);
-    if (!dob) errors.dob = en.validation.date;
+    dob = parseDate(form.dob) ?? birthDateFromAge(form.dob, todayIso);
+    if (!dob) errors.dob = en.validation.dateOrAge;
     else field("dob", () => birthDate(dob, todayIso));
   }
   const phoneValue = field("phone", () => phone(form.phone));

@@ -11,6 +11,7 @@ import { ErrorBanner, Field, Notice, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
 import { PatientSearch } from "../components/PatientSearch";
 import { cleanText } from "../lib/validate";
+import { nextFreeSlot } from "../lib/slots";
 
 export function Appointments(props: { clinic: ClinicView; session: SessionView; patient: Patient | null; onChoosePatient: (p: Patient) => void }) {
   const doctors = useDoctors(props.clinic, props.session);
@@ -75,7 +76,7 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
           ))}
         </div>
         <BookingForm
-          key={moving?.appointment.id ?? "new"} clinicId={props.clinic.membership.clinic_id} doctors={doctors} day={day} patient={props.patient} moving={moving}
+          key={moving?.appointment.id ?? "new"} clinicId={props.clinic.membership.clinic_id} doctors={doctors} day={day} rows={rows} patient={props.patient} moving={moving}
           onChoosePatient={props.onChoosePatient}
           onDone={(msg) => { setMoving(null); setNotice(msg); load(); }}
           onCancel={() => setMoving(null)}
@@ -86,17 +87,19 @@ export function Appointments(props: { clinic: ClinicView; session: SessionView; 
 }
 
 function BookingForm(props: {
-  clinicId: string; doctors: ReturnType<typeof useDoctors>; day: string; patient: Patient | null; moving: AppointmentRow | null;
+  clinicId: string; doctors: ReturnType<typeof useDoctors>; day: string; rows: AppointmentRow[]; patient: Patient | null; moving: AppointmentRow | null;
   onChoosePatient: (p: Patient) => void; onDone: (msg: string) => void; onCancel: () => void;
 }) {
   const m = props.moving?.appointment;
   const [date, setDate] = useState(formatDate(m ? new Date(m.starts_at) : props.day));
-  const [start, setStart] = useState(m ? formatTime(m.starts_at) : "10:00");
+  // Until a time is typed: the doctor's first free slot of the day (from now, today).
+  const [typedStart, setStart] = useState<string | null>(m ? formatTime(m.starts_at) : null);
   const [minutes, setMinutes] = useState(m ? String((new Date(m.ends_at).getTime() - new Date(m.starts_at).getTime()) / 60000) : "15");
   // Until one is picked: the last doctor booked for on this PC, or the only one (the list
   // may arrive after the form opens).
   const [picked, setDoctor] = useState(m?.doctor_id ?? "");
   const doctor = picked || defaultDoctor(props.clinicId, props.doctors);
+  const start = typedStart ?? nextFreeSlot(props.rows, doctor, parseDate(date) ?? props.day, new Date(), Number(minutes) > 0 ? Number(minutes) : 15);
   const [reason, setReason] = useState(m?.reason ?? "");
   const [errors, setErrors] = useState<Record<string, string>>({});
   // The patient just booked: the form is then ready for the next one (the next slot, a

@@ -5,6 +5,7 @@
 import { useState } from "preact/hooks";
 import { useClinicData } from "../lib/useClinicData";
 import { useUnsaved } from "../lib/unsaved";
+import { useKeptForm } from "../lib/keptForm";
 import { api } from "../lib/ipc";
 import { documentKind, formatRate, GstFailure, ratesInForce, STATES, stateTaxLabel, sumLines, taxLine, todayInIndia, type LineTax } from "../lib/gst";
 import { formatPaise, paiseToInput, parseRupees } from "../lib/money";
@@ -78,6 +79,17 @@ function InvoiceEditor(props: { clinic: ClinicView; userId: string; patient: Pat
   const [recipientName, setRecipientName] = useState("");
   const { busy, error, run } = useAction();
   const confirm = useConfirm(en.common.cancel);
+  // The bill being written is kept on this PC as it is typed, per patient, until issued or
+  // thrown away ("Clear"), and comes back when the patient's bills open again.
+  const billDirty = JSON.stringify(lines) !== JSON.stringify([blankLine()]) || business;
+  const { restoredAt, forget } = useKeptForm(`invoice:${props.patient.id}`, { lines, business, recipientGstin, recipientName, doctorId }, billDirty, (kept) => {
+    const bill = keptBill(kept);
+    if (!bill) return false;
+    setLines(bill.lines); setBusiness(bill.business); setRecipientGstin(bill.recipientGstin); setRecipientName(bill.recipientName);
+    if (bill.doctorId) setDoctorId(bill.doctorId);
+    return true;
+  });
+  const clear = () => { forget(); setLines([blankLine()]); setBusiness(false); setRecipientGstin(""); setRecipientName(""); setErrors({}); };
   const kind = "intra_state" as const;
   // A clinic without a GSTIN may not charge GST: only 0 % (a bill of supply).
   const rates = details?.gstin ? ratesInForce(todayInIndia()) : [0];
@@ -131,7 +143,7 @@ function InvoiceEditor(props: { clinic: ClinicView; userId: string; patient: Pat
       title: en.invoice.issueTitle(props.patient.name), body: en.invoice.issueBody, confirmLabel: en.invoice.issue,
       action: async () => {
         const inv = await run(() => api.createInvoice({ id: null, patient_id: props.patient.id, place_of_supply: null, lines: body, recipient, doctor_id: doctorId || null }));
-        if (inv) { setLines([blankLine()]); setBusiness(false); setRecipientGstin(""); setRecipientName(""); props.onIssued(); }
+        if (inv) { clear(); props.onIssued(); }
       },
     });
   };
@@ -140,6 +152,7 @@ function InvoiceEditor(props: { clinic: ClinicView; userId: string; patient: Pat
     <form class="card invoice-editor" onSubmit={submit}>
       <h3>{en.invoice.new}</h3>
       <ErrorBanner error={error} />
+      {restoredAt && <p class="notice" data-testid="bill-restored">{en.unsaved.restored(restoredAt)}</p>}
       {confirm.dialog}
       {supplierState === null ? <p class="error-text">{en.invoice.noDetails}</p> : (
         <p class="hint">
@@ -217,7 +230,14 @@ function InvoiceEditor(props: { clinic: ClinicView; userId: string; patient: Pat
         )}
       </div>
       <TotalsTable totals={totals} kind={kind} stateCode={supplierState ?? ""} />
-      <div class="actions"><button type="submit" class="primary" disabled={busy || supplierState === null}>{en.invoice.issue}</button></div>
+      <div class="actions">
+        <button type="submit" class="primary" disabled={busy || supplierState === null}>{en.invoice.issue}</button>
+        {billDirty && (
+          <button type="button" class="subtle" data-testid="invoice-clear" onClick={() => confirm.ask({
+            title: en.unsaved.discardTitle, body: en.unsaved.discardBody(en.unsaved.bill), confirmLabel: en.unsaved.discard, danger: true, action: clear,
+          })}>{en.invoice.clear}</button>
+        )}
+      </div>
     </form>
   );
 }
@@ -433,4 +453,23 @@ function InvoiceCard(props: { invoice: Invoice; clinic: ClinicView; patient: Pat
       </div>
     </article>
   );
+}
+
+/** A kept bill, if it has the editor's shape (anything else kept is ignored). */
+function keptBill(data: unknown): { lines: LineForm[]; business: boolean; recipientGstin: string; recipientName: string; doctorId: string } | null {
+  if (typeof data !== "object" || data === null) return null;
+  const o = data as Record<string, unknown>;
+  const text = (v: unknown) => (typeof v === "string" ? v : null);
+  if (!Array.isArray(o.lines) || o.lines.length === 0) return null;
+  const lines: LineForm[] = [];
+  for (const l of o.lines as Array<Record<string, unknown>>) {
+    const fields = [l?.description, l?.sac_hsn, l?.qty, l?.price, l?.discount, l?.treatment, l?.unit].map(text);
+    if (fields.some((f) => f === null) || typeof l.rate !== "number") return null;
+    const [description, sac_hsn, qty, price, discount, treatment, unit] = fields as string[];
+    lines.push({ description, sac_hsn, qty, price, discount, rate: l.rate, treatment: treatment as TaxTreatment, unit });
+  }
+  return {
+    lines, business: o.business === true, recipientGstin: text(o.recipientGstin) ?? "", recipientName: text(o.recipientName) ?? "",
+    doctorId: text(o.doctorId) ?? "",
+  };
 }
