@@ -131,6 +131,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0029_patient_merge",
         include_str!("../migrations/0029_patient_merge.sql"),
     ),
+    (
+        "0030_conflicts_of_every_entity",
+        include_str!("../migrations/0030_conflicts_of_every_entity.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

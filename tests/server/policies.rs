@@ -174,3 +174,27 @@ pub async fn a_hand_edited_policy_is_caught(h: Arc<Harness>) -> Result<()> {
     );
     Ok(())
 }
+
+/// Every entity of the registry may have a conflict recorded about it: the inbox's entity
+/// check lists each `EntityKind` (a kind missing there made its conflicts fail as invalid
+/// input, and the device's change was rejected instead of applied).
+pub async fn conflicts_may_name_every_entity_of_the_registry(h: Arc<Harness>) -> Result<()> {
+    let db = h.database().await?;
+    let client = db.superuser().await?;
+    let check = client
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+             WHERE conrelid = 'vaidya.sync_conflicts'::regclass AND conname = 'sync_conflicts_entity_check'",
+            &[],
+        )
+        .await?
+        .get::<_, String>(0);
+    for kind in vaidya_shared::sync::EntityKind::ALL {
+        check!(
+            check.contains(&format!("'{}'", kind.as_str())),
+            "sync_conflicts may not name {:?}: {check}",
+            kind
+        );
+    }
+    Ok(())
+}

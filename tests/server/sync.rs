@@ -233,6 +233,62 @@ pub async fn merge_rules(h: Arc<Harness>) -> Result<()> {
         "resolved value applied: {now}"
     );
 
+    // Taking a device's value is an edit of the record: an allergy's conflict is seen by
+    // every member (allergies are), but only a clinician may take its value.
+    let (status, allergy) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/allergies"),
+            json!({"patient_id": pid, "substance": "Amoxicillin", "reaction": "Hives", "severity": "severe"}),
+        )
+        .await?;
+    check!(status == StatusCode::CREATED, "allergy: {status} {allergy}");
+    let aid: Uuid = allergy["id"].as_str().unwrap_or_default().parse()?;
+    let reaction = |value: &str| {
+        mutation(
+            "allergy",
+            aid,
+            "update",
+            None,
+            json!({"reaction": {"value": value, "base": "Hives"}}),
+        )
+    };
+    push(&doctor, k, vec![reaction("Rash")]).await?;
+    let r = push(&doctor, k, vec![reaction("Swelling of the lips")]).await?;
+    check!(
+        r[0]["conflicts"][0]["field"] == "reaction",
+        "allergy conflict: {r:?}"
+    );
+    let (_, inbox) = desk.get(&format!("/v1/clinics/{k}/conflicts")).await?;
+    let allergy_conflict = inbox["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|c| c["entity"] == "allergy"))
+        .and_then(|c| c["id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let resolve = format!("/v1/clinics/{k}/conflicts/{allergy_conflict}/resolve");
+    let take = json!({"resolution": "use_client"});
+    let (status, body) = desk.post(&resolve, take.clone()).await?;
+    check!(
+        status == StatusCode::FORBIDDEN && body["code"] == "forbidden",
+        "the desk taking an allergy's value: {status} {body}"
+    );
+    let (_, still) = doctor
+        .get(&format!("/v1/clinics/{k}/allergies/{aid}"))
+        .await?;
+    check!(
+        still["reaction"] == "Rash",
+        "refused, nothing changed: {still}"
+    );
+    let (status, _) = doctor.post(&resolve, take).await?;
+    check!(status == StatusCode::OK, "the doctor takes it: {status}");
+    let (_, taken) = doctor
+        .get(&format!("/v1/clinics/{k}/allergies/{aid}"))
+        .await?;
+    check!(
+        taken["reaction"] == "Swelling of the lips",
+        "the device's value applied: {taken}"
+    );
+
     // Deleted on the server, edited offline: a conflict, and the patient stays deleted.
     let (status, _) = admin
         .delete(&format!("/v1/clinics/{k}/patients/{pid}"))

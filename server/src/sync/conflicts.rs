@@ -111,6 +111,10 @@ pub async fn resolve(
                 "This conflict has no single value to apply; edit the record instead.",
             ));
         };
+        // Taking the device's value is an edit of the record: the caller must be one who may
+        // edit it (as `OpenClinic::resolve_conflict` checks on the device).
+        tx.authorize(clinic, Resource::from(c.entity), Action::Update)
+            .await?;
         let mut changes = serde_json::Map::new();
         changes.insert(field, c.client_value.clone());
         super::push::overwrite(tx, clinic, c.entity, c.entity_id, changes).await?;
