@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { faceOf, indicFaces, SCRIPT_RANGES } from "./fonts";
+import { BUNDLED_FONT_FILES, faceOf, indicFaces, SCRIPT_RANGES } from "./fonts";
 
 describe("the shipped Indic fonts", () => {
   it("cover every major Indian script, regular and bold", () => {
@@ -8,6 +8,8 @@ describe("the shipped Indic fonts", () => {
       expect(faces.filter((f) => f.script === script).map((f) => f.weight).sort()).toEqual([400, 700]);
     }
     expect(faces).toHaveLength(Object.keys(SCRIPT_RANGES).length * 2);
+    // Nothing else is bundled (the packages' Latin subsets stay out).
+    expect(BUNDLED_FONT_FILES).toBe(faces.length);
   });
   it("read a face from its file name", () => {
     expect(faceOf("/node_modules/@fontsource/noto-sans-tamil/files/noto-sans-tamil-tamil-700-normal.woff2")).toEqual({ script: "tamil", weight: 700 });

@@ -25,9 +25,15 @@ export const SCRIPT_RANGES: Record<string, string> = {
 };
 const SHAPING = "U+200C-200D, U+25CC";
 
-const FILES = import.meta.glob("/node_modules/@fontsource/noto-sans-*/files/noto-sans-*-{400,700}-normal.woff2", {
-  query: "?url", import: "default", eager: true,
-}) as Record<string, string>;
+// Only each package's own script (its Latin subsets would be bundled for nothing: the
+// Latin text keeps the system font).
+const FILES = import.meta.glob(
+  "/node_modules/@fontsource/noto-sans-*/files/noto-sans-*-{devanagari,bengali,gurmukhi,gujarati,oriya,tamil,telugu,kannada,malayalam}-{400,700}-normal.woff2",
+  { query: "?url", import: "default", eager: true },
+) as Record<string, string>;
+
+/** How many font files the app bundles (each one a face). */
+export const BUNDLED_FONT_FILES = Object.keys(FILES).length;
 
 /** The script and weight of a shipped font file, by its name
  * (`noto-sans-tamil-tamil-700-normal.woff2`); `null` for anything else. */
