@@ -1213,6 +1213,20 @@ async fn clinic_day() -> Result<()> {
         desk.keys(By::Css(":focus"), "\u{E007}").await?;
         strokes += 1;
         desk.find(By::Css("[data-testid=patient-form]")).await?;
+        // A person looks at the form before typing on: the focus is on the date of birth by
+        // then (a script typing at once would race the focus into the search box).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while desk
+            .execute("return document.activeElement && document.activeElement.id;")
+            .await?
+            != "f-dob"
+        {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the focus never reached the date of birth"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         desk.keys(By::Css(":focus"), "12/03/1985").await?;
         desk.keys(By::Css(":focus"), "\u{E004}").await?;
         strokes += 1;
