@@ -62,7 +62,8 @@ fn daily_log(dir: &Path) -> Result<(RollingFileAppender, PathBuf), io::Error> {
     Ok((appender, dir.to_owned()))
 }
 
-/// Panics reach the log (with where and a backtrace) before the default hook runs.
+/// Panics reach the log (with where: file and line, and a backtrace, which names functions
+/// only in builds with symbols; release builds strip them) before the default hook runs.
 pub fn log_panics() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
