@@ -469,12 +469,12 @@ impl ServerApi {
         query: &DesktopUpdateQuery,
     ) -> Result<Option<DesktopUpdate>, ApiError> {
         let mut params = vec![
-            ("target", query.target.clone()),
-            ("arch", query.arch.clone()),
+            ("target", query.target.as_str().to_owned()),
+            ("arch", query.arch.as_str().to_owned()),
             ("version", query.version.clone()),
         ];
-        if let Some(bundle) = &query.bundle {
-            params.push(("bundle", bundle.clone()));
+        if let Some(bundle) = query.bundle {
+            params.push(("bundle", bundle.as_str().to_owned()));
         }
         let resp = self
             .request(Method::GET, "/v1/desktop/update")

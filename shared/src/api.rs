@@ -216,19 +216,58 @@ pub struct NewMember {
 
 /// Which desktop build asks for an update (`GET /v1/desktop/update`): the names Tauri's
 /// updater uses for the operating system, the CPU and the installer.
+/// Unknown names are refused when the query is read (`invalid_parameter` on the server).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DesktopUpdateQuery {
-    /// `windows`, `darwin` or `linux`.
-    pub target: String,
-    /// `x86_64`, `aarch64`, `i686` or `armv7`.
-    pub arch: String,
-    /// `msi`, `nsis`, `app`, `appimage`, `deb` or `rpm`, when known.
+    pub target: DesktopOs,
+    pub arch: DesktopArch,
+    /// The installer the running app came from, when known (not for a plain `cargo build`).
     #[serde(default)]
-    pub bundle: Option<String>,
+    pub bundle: Option<DesktopBundle>,
     /// The running version (semver).
     pub version: String,
 }
+
+/// Defines a desktop build's name set once: its variants, their wire names (Tauri's updater
+/// names, which also key `latest.json`), and reading one back.
+macro_rules! desktop_names {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($wire => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+desktop_names!(
+    /// The operating system of a desktop build, as the updater names it.
+    DesktopOs { Windows = "windows", MacOs = "darwin", Linux = "linux" }
+);
+desktop_names!(
+    /// The CPU of a desktop build, as the updater names it.
+    DesktopArch { X86_64 = "x86_64", Aarch64 = "aarch64", I686 = "i686", Armv7 = "armv7" }
+);
+desktop_names!(
+    /// The installer a desktop build came from, as the updater names it.
+    DesktopBundle { Msi = "msi", Nsis = "nsis", App = "app", AppImage = "appimage", Deb = "deb", Rpm = "rpm" }
+);
 
 /// A newer desktop release for the asking build, in the shape of Tauri's updater "dynamic"
 /// manifest (so the desktop hands it to the updater as it came), plus `required`.

@@ -31,27 +31,29 @@ pub const RELEASE_PUBKEY: Option<&str> = option_env!("VAIDYA_UPDATER_PUBKEY");
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// This build as the update announcement names it: the updater's OS and CPU names and the
-/// kind of installer it came from (none for a plain `cargo build`).
-pub fn this_build() -> DesktopUpdateQuery {
-    let platform = tauri_plugin_updater::target().unwrap_or_default();
-    let (target, arch) = platform.split_once('-').unwrap_or((platform.as_str(), ""));
+/// kind of installer it came from (none for a plain `cargo build`); `None` on a platform no
+/// release is built for.
+pub fn this_build() -> Option<DesktopUpdateQuery> {
     use tauri::utils::{config::BundleType, platform::bundle_type};
+    use vaidya_shared::api::{DesktopArch, DesktopBundle, DesktopOs};
+    let platform = tauri_plugin_updater::target()?;
+    let (target, arch) = platform.split_once('-')?;
     let bundle = bundle_type().and_then(|b| match b {
-        BundleType::Msi => Some("msi"),
-        BundleType::Nsis => Some("nsis"),
-        BundleType::App | BundleType::Dmg => Some("app"),
-        BundleType::AppImage => Some("appimage"),
-        BundleType::Deb => Some("deb"),
-        BundleType::Rpm => Some("rpm"),
+        BundleType::Msi => Some(DesktopBundle::Msi),
+        BundleType::Nsis => Some(DesktopBundle::Nsis),
+        BundleType::App | BundleType::Dmg => Some(DesktopBundle::App),
+        BundleType::AppImage => Some(DesktopBundle::AppImage),
+        BundleType::Deb => Some(DesktopBundle::Deb),
+        BundleType::Rpm => Some(DesktopBundle::Rpm),
         #[allow(unreachable_patterns)]
         _ => None,
     });
-    DesktopUpdateQuery {
-        target: target.to_owned(),
-        arch: arch.to_owned(),
-        bundle: bundle.map(str::to_owned),
+    Some(DesktopUpdateQuery {
+        target: DesktopOs::parse(target)?,
+        arch: DesktopArch::parse(arch)?,
+        bundle,
         version: env!("CARGO_PKG_VERSION").to_owned(),
-    }
+    })
 }
 
 /// What the banner shows.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BUNDLED_FONT_FILES, faceOf, indicFaces, SCRIPT_RANGES } from "./fonts";
+import { BUNDLED_FONT_FILES, faceOf, INDIC_TEXT, indicFaces, SCRIPT_RANGES } from "./fonts";
 
 describe("the shipped Indic fonts", () => {
   it("cover every major Indian script, regular and bold", () => {
@@ -15,5 +15,11 @@ describe("the shipped Indic fonts", () => {
     expect(faceOf("/node_modules/@fontsource/noto-sans-tamil/files/noto-sans-tamil-tamil-700-normal.woff2")).toEqual({ script: "tamil", weight: 700 });
     expect(faceOf("noto-sans-devanagari-latin-400-normal.woff2")).toBeNull();
     expect(faceOf("noto-sans-tamil-tamil-400-normal.woff")).toBeNull();
+  });
+  it("tell text that needs them by the faces' own ranges", () => {
+    expect(INDIC_TEXT.test("Invoice for सुनीता शर्मा")).toBe(true);
+    expect(INDIC_TEXT.test("முருகன்")).toBe(true);
+    expect(INDIC_TEXT.test("\uA8F2")).toBe(true); // a Devanagari extension sign
+    expect(INDIC_TEXT.test("Ravi Kulkarni ₹500")).toBe(false);
   });
 });

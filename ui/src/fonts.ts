@@ -25,6 +25,15 @@ export const SCRIPT_RANGES: Record<string, string> = {
 };
 const SHAPING = "U+200C-200D, U+25CC";
 
+/** Any character of the scripts above (the faces' own ranges, read once). */
+export const INDIC_TEXT = new RegExp(
+  `[${Object.values(SCRIPT_RANGES).join(",").split(",").map((range) => {
+    const [from, to] = range.trim().replace(/^U\+/, "").split("-");
+    return `\\u{${from}}-\\u{${to ?? from}}`;
+  }).join("")}]`,
+  "u",
+);
+
 // Only each package's own script (its Latin subsets would be bundled for nothing: the
 // Latin text keeps the system font).
 const FILES = import.meta.glob(
@@ -65,6 +74,6 @@ export function registerIndicFonts() {
 /** Loads the faces `text` needs, regular and bold, before it is printed: a print lays out a
  * part of the page the screen never showed, and must not fall back to boxes meanwhile. */
 export async function loadFontsFor(text: string) {
-  if (!document.fonts || !/[\u0900-\u0D7F]/.test(text)) return;
+  if (!document.fonts || !INDIC_TEXT.test(text)) return;
   await Promise.all([400, 700].map((w) => document.fonts.load(`${w} 12px "${INDIC_FAMILY}"`, text))).catch(() => {});
 }

@@ -575,6 +575,9 @@ impl Core {
     pub async fn announced_update(
         &self,
     ) -> Result<Option<(String, vaidya_shared::api::DesktopUpdate)>, UiError> {
+        let Some(build) = crate::updates::this_build() else {
+            return Ok(None);
+        };
         let api = {
             let state = self.state.lock().await;
             match &state.client {
@@ -582,7 +585,7 @@ impl Core {
                 None => return Ok(None),
             }
         };
-        let update = api.desktop_update(&crate::updates::this_build()).await?;
+        let update = api.desktop_update(&build).await?;
         Ok(update.map(|u| (api.base().to_owned(), u)))
     }
 

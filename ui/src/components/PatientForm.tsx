@@ -13,6 +13,9 @@ import { useUnsaved } from "../lib/unsaved";
 import { defaultDoctor, rememberDoctor } from "../lib/doctors";
 import { useKeptForm } from "../lib/keptForm";
 
+/** The form's choices of sex, in its order. */
+const SEXES: Sex[] = ["female", "male", "other", "unknown"];
+
 const fromPatient = (p: Patient | null): Form => ({
   name: p?.name ?? "", sex: p?.sex ?? "unknown", dob: p?.date_of_birth ? formatDate(p.date_of_birth) : "",
   phone: p?.phone ?? "", address: p?.address ?? "", abha: p?.abha_number ? formatAbha(p.abha_number) : "",
@@ -103,7 +106,7 @@ export function PatientForm(props: {
     props.onSaved(saved);
   };
 
-  const sexes: Array<[Sex, string]> = (["female", "male", "other", "unknown"] as Sex[]).map((s) => [s, en.patient.sexes[s]]);
+  const sexes: Array<[Sex, string]> = SEXES.map((s) => [s, en.patient.sexes[s]]);
   return (
     <form class="card patient-form" onSubmit={submit} data-testid="patient-form"
       onKeyDown={(e) => {
@@ -160,6 +163,6 @@ function keptPatientForm(data: unknown): Form | null {
   const o = data as Record<string, unknown>;
   const keys: Array<keyof Form> = ["name", "sex", "dob", "phone", "address", "abha"];
   if (!keys.every((k) => typeof o[k] === "string")) return null;
-  if (!["female", "male", "other", "unknown"].includes(o.sex as string)) return null;
+  if (!SEXES.includes(o.sex as Sex)) return null;
   return Object.fromEntries(keys.map((k) => [k, o[k]])) as unknown as Form;
 }
