@@ -206,6 +206,13 @@ impl Proxy {
         self.generation.send_modify(|g| *g += 1);
     }
 
+    /// [`Proxy::cut_all`] as a handle that can be called from anywhere (a progress callback
+    /// cuts at an exact point of a transfer, with no polling to race it).
+    pub fn cutter(&self) -> impl Fn() + Send + Sync + 'static {
+        let generation = self.generation.clone();
+        move || generation.send_modify(|g| *g += 1)
+    }
+
     /// Connections accepted and connections cut by chaos so far.
     pub fn stats(&self) -> (u64, u64) {
         let s = self.state();

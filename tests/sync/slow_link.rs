@@ -52,35 +52,26 @@ pub async fn a_first_fill_over_a_cut_slow_line_resumes_where_it_stopped(
     cut.sign_in(&world.a.doctor).await?;
     let seen: Arc<Mutex<Vec<SyncProgress>>> = Arc::default();
     let record = seen.clone();
-    let mut engine = cut
-        .engine(clinic, 1)?
-        .on_progress(move |p| record.lock().unwrap_or_else(|e| e.into_inner()).push(*p));
+    // The line is cut from the progress callback, as the page that reaches the mark is
+    // stored: exactly there, however busy the machine (a poller could miss the mark).
+    let cut_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+    let (mark, cut_line) = (cut_at.clone(), cut.proxy.cutter());
+    let mut engine = cut.engine(clinic, 1)?.on_progress(move |p| {
+        record.lock().unwrap_or_else(|e| e.into_inner()).push(*p);
+        if p.rows >= mark.load(std::sync::atomic::Ordering::SeqCst) {
+            mark.store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+            cut_line();
+        }
+    });
     let before = cut.proxy.bytes_down();
     let mut failures = 0;
     let mut searched_mid_fill = false;
     for third in [1u64, 2, 3] {
         let target = rows as u64 * third / 3;
-        let cutter = async {
-            if third == 3 {
-                return std::future::pending::<()>().await;
-            }
-            loop {
-                let now = seen
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .last()
-                    .map_or(0, |p| p.rows);
-                if now >= target {
-                    cut.proxy.cut_all();
-                    return std::future::pending::<()>().await;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        let outcome = tokio::select! {
-            r = engine.sync() => r,
-            _ = cutter => unreachable!("the cutter never ends"),
-        };
+        if third < 3 {
+            cut_at.store(target, std::sync::atomic::Ordering::SeqCst);
+        }
+        let outcome = engine.sync().await;
         match outcome {
             Ok(_) if third == 3 => {}
             Ok(_) => anyhow::bail!("the fill ended before its cut at {third}/3"),
