@@ -25,6 +25,7 @@ mod patients;
 mod prescriptions;
 mod pull;
 mod schema;
+mod search_index;
 mod sql;
 mod sync_state;
 mod unsent;
@@ -280,6 +281,9 @@ pub struct ClinicPartition {
     /// The key of the attached clinical store, when this connection has it
     /// (see [`clinical_store`]).
     clinical: Option<ClinicalKey>,
+    /// A bulk load is running on this connection: fill pages queue their patients for
+    /// search instead of indexing each (see [`search_index`]).
+    bulk_load: bool,
 }
 
 impl ClinicPartition {
@@ -377,6 +381,7 @@ impl ClinicPartition {
             author: None,
             visibility: None,
             clinical: None,
+            bulk_load: false,
         };
         let before = schema::user_version(&partition.conn)?;
         schema::migrate(&mut partition.conn)?;
@@ -387,6 +392,7 @@ impl ClinicPartition {
         // Until a clinician's key opens the clinical store, its tables are empty scratch
         // tables in memory (see `clinical_store`).
         clinical_store::create_scratch_tables(&partition.conn)?;
+        partition.index_left_over()?;
         Ok(partition)
     }
 
@@ -408,8 +414,9 @@ impl ClinicPartition {
     /// cache (its B-trees and FTS index outgrow the usual 64 MiB) and `synchronous =
     /// NORMAL`: a power cut may lose its last pages, which hold nothing made on this PC and
     /// are pulled again (each page commits with its cursor). The setting is per connection,
-    /// so edits made meanwhile on another connection stay FULL.
-    pub fn set_bulk_load(&self, cache_mib: Option<u32>) -> Result<(), PartitionError> {
+    /// so edits made meanwhile on another connection stay FULL. Fill pages queue their
+    /// patients for search ([`search_index`]); going back indexes whatever is queued.
+    pub fn set_bulk_load(&mut self, cache_mib: Option<u32>) -> Result<(), PartitionError> {
         let kib = i64::from(cache_mib.unwrap_or(DEFAULT_CACHE_MIB)) * 1024;
         let synchronous = if cache_mib.is_some() {
             "NORMAL"
@@ -419,6 +426,11 @@ impl ClinicPartition {
         self.conn.execute_batch(&format!(
             "PRAGMA cache_size = -{kib}; PRAGMA synchronous = {synchronous};"
         ))?;
+        self.bulk_load = cache_mib.is_some();
+        if !self.bulk_load {
+            // However the fill ended, everything it brought is searchable.
+            self.index_pending_search()?;
+        }
         Ok(())
     }
 
@@ -444,6 +456,7 @@ impl ClinicPartition {
             author: _,
             visibility: _,
             clinical: _,
+            bulk_load: _,
         } = self;
         // Close first: Windows refuses to delete a file that is still open.
         conn.close().map_err(|(_, err)| PartitionError::from(err))?;

@@ -156,6 +156,12 @@ const INITIAL_SYNC_CACHE_MIB: u32 = 256;
 /// Pulls again at most this many times while the server says changes are settling.
 const MAX_SETTLING_WAITS: u32 = 10;
 
+/// How often a first fill makes the patients it has brought so far searchable. Indexing
+/// them in batches instead of row by row is most of what makes a fill fast (see
+/// `partition::search_index`); a few seconds is how long a patient who has arrived may
+/// still be missing from search.
+const FILL_SEARCH_INDEX_EVERY: Duration = Duration::from_secs(5);
+
 type ProgressFn = Box<dyn FnMut(&SyncProgress) + Send>;
 
 /// Syncs one clinic partition with the server.
@@ -409,6 +415,8 @@ impl SyncEngine {
         };
         let mut settling_waits = 0u32;
         let mut prefetched: Option<Prefetch> = None;
+        // When a fill last made its queued patients searchable (`None`: not yet).
+        let mut indexed_at: Option<Instant> = None;
         let mut restarted = false;
         loop {
             let fetched = match prefetched.take() {
@@ -444,6 +452,13 @@ impl SyncEngine {
             let outcome = self
                 .partition
                 .apply_pull_page(&page.changes, &page.cursor, more)?;
+            if fill.is_some() && indexed_at.is_none_or(|at| at.elapsed() >= FILL_SEARCH_INDEX_EVERY)
+            {
+                // A fill queues its patients for search (`partition::search_index`): the
+                // first page's become searchable at once, then batches every few seconds.
+                self.partition.index_pending_search()?;
+                indexed_at = Some(Instant::now());
+            }
             report.pages += 1;
             report.pulled += outcome.applied + outcome.conflicts;
             report.held += outcome.held;

@@ -476,6 +476,38 @@ CREATE TABLE form_drafts (
     PRIMARY KEY (user_id, form)
 );
 "#,
+    // 21 → 22: a first fill indexes its patients for search in batches instead of row by
+    // row (`search_index`): while `search_deferred` holds its row (only inside a fill
+    // page's transaction), a new patient is queued in `search_pending` instead of indexed.
+    // Every patient row is either in `patients_fts` or in `search_pending`, never both, so
+    // an update or delete touches the index only for rows already in it.
+    r#"
+CREATE TABLE search_pending (pk INTEGER PRIMARY KEY);
+CREATE TABLE search_deferred (deferred INTEGER PRIMARY KEY CHECK (deferred = 1));
+DROP TRIGGER patients_fts_insert;
+DROP TRIGGER patients_fts_delete;
+DROP TRIGGER patients_fts_update;
+CREATE TRIGGER patients_fts_insert AFTER INSERT ON patients BEGIN
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    SELECT new.pk, new.name, new.phone_search, new.patient_number, new.abha_search
+    WHERE NOT EXISTS (SELECT 1 FROM search_deferred);
+    INSERT INTO search_pending (pk)
+    SELECT new.pk WHERE EXISTS (SELECT 1 FROM search_deferred);
+END;
+CREATE TRIGGER patients_fts_delete AFTER DELETE ON patients BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    SELECT 'delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search
+    WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk);
+    DELETE FROM search_pending WHERE pk = old.pk;
+END;
+CREATE TRIGGER patients_fts_update AFTER UPDATE ON patients
+WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    VALUES ('delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search);
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
+END;
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.

@@ -139,8 +139,8 @@ fn creates_reopens_and_round_trips_a_patient() {
 #[test]
 fn applies_the_durability_pragmas() {
     let f = fixture();
-    let partition = f.open();
-    let pragma = |name: &str| -> String {
+    let mut partition = f.open();
+    let pragma = |partition: &ClinicPartition, name: &str| -> String {
         partition
             .conn
             .query_row(&format!("PRAGMA {name}"), [], |row| {
@@ -149,19 +149,19 @@ fn applies_the_durability_pragmas() {
             .map(|v| format!("{v:?}"))
             .unwrap()
     };
-    assert_eq!(pragma("journal_mode"), r#"Text("wal")"#);
+    assert_eq!(pragma(&partition, "journal_mode"), r#"Text("wal")"#);
     // A saved local edit survives a power cut: the WAL is synced at every commit.
-    assert_eq!(pragma("synchronous"), "Integer(2)"); // FULL
-    assert_eq!(pragma("foreign_keys"), "Integer(1)");
-    assert_eq!(pragma("busy_timeout"), "Integer(5000)");
+    assert_eq!(pragma(&partition, "synchronous"), "Integer(2)"); // FULL
+    assert_eq!(pragma(&partition, "foreign_keys"), "Integer(1)");
+    assert_eq!(pragma(&partition, "busy_timeout"), "Integer(5000)");
 
     // Only an initial fill (pages that can be pulled again) relaxes it, and puts it back.
     partition.set_bulk_load(Some(256)).unwrap();
-    assert_eq!(pragma("synchronous"), "Integer(1)"); // NORMAL
-    assert_eq!(pragma("cache_size"), "Integer(-262144)");
+    assert_eq!(pragma(&partition, "synchronous"), "Integer(1)"); // NORMAL
+    assert_eq!(pragma(&partition, "cache_size"), "Integer(-262144)");
     partition.set_bulk_load(None).unwrap();
-    assert_eq!(pragma("synchronous"), "Integer(2)");
-    assert_eq!(pragma("cache_size"), "Integer(-65536)");
+    assert_eq!(pragma(&partition, "synchronous"), "Integer(2)");
+    assert_eq!(pragma(&partition, "cache_size"), "Integer(-65536)");
 }
 
 #[test]
@@ -1272,6 +1272,99 @@ fn search_follows_updates() {
         names(&partition.search_patients("70000", 10).unwrap()),
         vec!["Ananya Kulkarni"]
     );
+}
+
+/// The search index is whole: FTS5's own check that the index matches the patients table.
+fn assert_search_index_whole(partition: &ClinicPartition) {
+    partition
+        .conn
+        .execute_batch("INSERT INTO patients_fts (patients_fts) VALUES ('integrity-check')")
+        .expect("the search index matches the patients");
+}
+
+/// A first fill queues its patients for search and indexes them in batches
+/// (`search_index`): until then they are not found, edits on this PC meanwhile are found at
+/// once, a queued patient updated or removed by a later page is indexed as it ends up, and
+/// the index stays exactly the patients table throughout.
+#[test]
+fn a_fill_indexes_its_patients_in_batches() {
+    let f = fixture();
+    let mut partition = f.open();
+    let mut ramesh = patient(f.clinic, 1, "Ramesh Sharma", Some("9845012345"), None);
+    let rama = patient(f.clinic, 2, "Rama Krishnan", None, None);
+    let priya = patient(f.clinic, 3, "Priya Raman", None, None);
+    partition.set_bulk_load(Some(64)).unwrap();
+    let page: Vec<_> = [&ramesh, &rama, &priya].map(pulled).into();
+    partition.apply_pull_page(&page, "c1", true).unwrap();
+    assert!(
+        partition.search_patients("ram", 10).unwrap().is_empty(),
+        "queued, not indexed yet"
+    );
+    assert_search_index_whole(&partition);
+
+    // The front desk registers someone while the fill runs: found at once.
+    let walk_in = patient(f.clinic, 4, "Ramya Iyer", None, None);
+    add_patient(&mut partition, &walk_in);
+    assert_eq!(
+        names(&partition.search_patients("ramy", 10).unwrap()),
+        vec!["Ramya Iyer"]
+    );
+
+    // A later page renames one queued patient and removes another.
+    ramesh.name = "Ramesh Verma".to_owned();
+    ramesh.version = 2;
+    let mut gone = pulled(&priya);
+    gone.deleted = true;
+    partition
+        .apply_pull_page(&[pulled(&ramesh), gone], "c2", true)
+        .unwrap();
+    assert_search_index_whole(&partition);
+
+    assert_eq!(partition.index_pending_search().unwrap(), 2);
+    let mut found: Vec<String> = names(&partition.search_patients("ram", 10).unwrap())
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    assert_eq!(found, vec!["Rama Krishnan", "Ramesh Verma", "Ramya Iyer"]);
+    assert!(partition.search_patients("sharma", 10).unwrap().is_empty());
+    assert_search_index_whole(&partition);
+
+    // After the fill, pulled rows are indexed as they are written, updates included.
+    partition.set_bulk_load(None).unwrap();
+    ramesh.name = "Ramesh Joshi".to_owned();
+    ramesh.version = 3;
+    partition
+        .apply_pull_page(&[pulled(&ramesh)], "c3", false)
+        .unwrap();
+    assert_eq!(
+        names(&partition.search_patients("josh", 10).unwrap()),
+        vec!["Ramesh Joshi"]
+    );
+    assert!(partition.search_patients("verma", 10).unwrap().is_empty());
+    assert_search_index_whole(&partition);
+}
+
+/// A fill cut off with patients still queued (the app killed between pages): the next
+/// opening of the file indexes them, whether or not the fill ever resumes.
+#[test]
+fn patients_a_cut_off_fill_queued_are_indexed_at_the_next_open() {
+    let f = fixture();
+    let kavita = patient(f.clinic, 7, "Kavita Rao", None, None);
+    {
+        let mut partition = f.open();
+        partition.set_bulk_load(Some(64)).unwrap();
+        partition
+            .apply_pull_page(&[pulled(&kavita)], "c1", true)
+            .unwrap();
+        // Dropped here without ending the bulk load: the process died.
+    }
+    let partition = f.open();
+    assert_eq!(
+        names(&partition.search_patients("kavi", 10).unwrap()),
+        vec!["Kavita Rao"]
+    );
+    assert_search_index_whole(&partition);
 }
 
 #[test]
