@@ -334,7 +334,10 @@ impl ServerApi {
             }) => return Err(ApiError::Unauthenticated),
             Err(e) => return Err(e),
         };
-        let mut next = StoredSession::from_session(&self.base, &session);
+        // The password verifier stays: it lets the member sign in offline with their
+        // password, and only a sign-in with the password makes a new one.
+        let mut next = StoredSession::from_session(&self.base, &session)
+            .with_verifier(stored.password_verifier.clone());
         next.last_known_time = stored.last_known_time.max(self.server_time());
         r.store.save_session(&next)?;
         Ok(())

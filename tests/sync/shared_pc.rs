@@ -886,3 +886,54 @@ pub async fn the_front_desks_keys_open_no_clinical_rows(h: Arc<Harness>) -> Resu
     );
     Ok(())
 }
+
+/// A member's access token expires mid-day (here: replaced by one the server never issued):
+/// the next call refreshes it with the keyring's refresh token and keeps the rotated one,
+/// and the member can still sign in offline with their password afterwards (the refresh
+/// used to drop the password verifier from the keyring).
+pub async fn a_mid_day_token_refresh_keeps_the_offline_sign_in(h: Arc<Harness>) -> Result<()> {
+    if keyring("a_mid_day_token_refresh_keeps_the_offline_sign_in")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let (clinic, doctor) = (world.a.id, &world.a.doctor);
+    let mut d = Device::new(&server, 33).await?;
+    let user = d.sign_in(doctor).await?.user_id();
+    let before = d
+        .config
+        .credentials
+        .session(&d.config.server, user)?
+        .context("a stored session")?;
+    check!(
+        before.password_verifier.is_some(),
+        "a sign-in with the password keeps a verifier"
+    );
+
+    d.client()?
+        .api()
+        .set_access_token(Some("expired-or-unknown".to_owned()));
+    d.engine(clinic, 1)?.sync().await?;
+    let after = d
+        .config
+        .credentials
+        .session(&d.config.server, user)?
+        .context("a stored session")?;
+    check!(
+        after.refresh_token != before.refresh_token,
+        "the rotated refresh token is kept"
+    );
+    check!(
+        after.password_verifier == before.password_verifier,
+        "the refresh kept the password verifier"
+    );
+
+    // The line drops: the doctor signs in again with the password, offline.
+    d.proxy.set_online(false);
+    take_the_pc_offline(&mut d, doctor).await?;
+    check!(
+        d.client()?.mode() == vaidya_client::session::Mode::Offline,
+        "signed in offline"
+    );
+    Ok(())
+}
