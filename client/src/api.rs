@@ -22,6 +22,7 @@ use vaidya_shared::api::{
     InvoiceSeries, LoginRequest, Me, MedicalRegistration, Member, MemberDevice, MemberPatch,
     NewClinicalStoreKey, NewInvoiceSeries, NewMember, Page, RefreshRequest, Role, Session,
 };
+use vaidya_shared::compact_pull::CompactPullResponse;
 use vaidya_shared::sync::{
     EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
 };
@@ -535,6 +536,8 @@ impl ServerApi {
         if let Some(l) = limit {
             query.push(("limit", l.to_string()));
         }
+        // Each kind's field names once per page, no clinic id per row (`compact_pull`).
+        query.push(("format", "compact".to_owned()));
         let resp = self
             .send::<()>(
                 Method::GET,
@@ -548,9 +551,12 @@ impl ServerApi {
             return Err(error_from(resp).await);
         }
         let bytes = resp.bytes().await.map_err(ApiError::from_reqwest)?;
-        let page = serde_json::from_slice(&bytes).map_err(|e| {
+        let page: CompactPullResponse = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::MalformedResponse(format!("{e} (after {} bytes)", bytes.len()))
         })?;
+        let page = page
+            .into_page(clinic)
+            .map_err(|e| ApiError::MalformedResponse(e.to_string()))?;
         Ok((page, bytes.len()))
     }
 

@@ -27,7 +27,8 @@ use crate::routes;
         crate::sync::push::push, crate::sync::pull::pull, crate::sync::live::live,
         crate::sync::conflicts::list, crate::sync::conflicts::resolve_handler,
     ),
-    components(schemas(vaidya_shared::ApiError, vaidya_shared::ErrorCode, vaidya_shared::api::DesktopUpdate)),
+    components(schemas(vaidya_shared::ApiError, vaidya_shared::ErrorCode, vaidya_shared::api::DesktopUpdate,
+        vaidya_shared::compact_pull::PullFormat)),
     modifiers(&BearerAuth, &CommonErrors)
 )]
 struct ApiDoc;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod authorship;
+pub mod compact_pull;
 pub mod entity;
 pub mod error;
 pub mod gst;

@@ -268,6 +268,10 @@ pub struct PullQuery {
     pub cursor: Option<String>,
     /// Page size, 1–5000 (default 1000).
     pub limit: Option<i64>,
+    /// The page's layout: `changes` (the default, [`PullResponse`]) or `compact`
+    /// ([`crate::compact_pull::CompactPullResponse`]).
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub format: Option<crate::compact_pull::PullFormat>,
 }
 
 /// One entity's current state.

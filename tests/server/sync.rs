@@ -10,6 +10,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
+use vaidya_shared::compact_pull::CompactPullResponse;
 use vaidya_tests::{Api, Harness, TestServer, World};
 
 use crate::check;
@@ -51,6 +52,37 @@ async fn pull_settled(
     cursor: Option<String>,
 ) -> Result<(Vec<Value>, String)> {
     pull(api, clinic, cursor, true).await
+}
+
+/// The whole feed in the compact layout, pages of 2 as `pull` takes them, expanded into
+/// the verbose changes (as JSON values, to compare with `pull`'s).
+async fn pull_compact(api: &Api, clinic: Uuid) -> Result<Vec<Value>> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("?cursor={c}&limit=2&format=compact"))
+            .unwrap_or_else(|| "?limit=2&format=compact".into());
+        let (status, body) = api
+            .get(&format!("/v1/clinics/{clinic}/sync/pull{q}"))
+            .await?;
+        anyhow::ensure!(status == StatusCode::OK, "compact pull: {status} {body}");
+        let page: CompactPullResponse = serde_json::from_value(body)?;
+        let page = page.into_page(clinic)?;
+        for change in &page.changes {
+            all.push(serde_json::to_value(change)?);
+        }
+        cursor = Some(page.cursor.clone());
+        if page.settling && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        if !page.has_more && !page.settling {
+            return Ok(all);
+        }
+    }
 }
 
 async fn pull(
@@ -560,6 +592,19 @@ pub async fn pull_pages_tombstones_roles_and_audit(h: Arc<Harness>) -> Result<()
         "initial pull: {status} {first}"
     );
     let (all, cursor) = pull_settled(&doctor, k, None).await?;
+    // The compact layout carries the very same changes, in the same order.
+    let compact = pull_compact(&doctor, k).await?;
+    check!(
+        compact == all,
+        "compact pages expand to the verbose ones:\n{compact:?}\nvs\n{all:?}"
+    );
+    let (status, body) = doctor
+        .get(&format!("/v1/clinics/{k}/sync/pull?format=columns"))
+        .await?;
+    check!(
+        status == StatusCode::BAD_REQUEST && body["code"].is_string(),
+        "an unknown layout is refused: {status} {body}"
+    );
     let kinds: Vec<&str> = all.iter().filter_map(|c| c["entity"].as_str()).collect();
     for kind in [
         "patient",

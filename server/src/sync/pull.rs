@@ -12,6 +12,7 @@ use axum::Json;
 use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::api::AuditAction;
+use vaidya_shared::compact_pull::{CompactPullResponse, PullFormat};
 use vaidya_shared::sync::{Change, EntityKind, PullQuery, PullResponse, MAX_PULL_LIMIT};
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -41,15 +42,25 @@ struct Pending {
     id: Uuid,
 }
 
+/// A pull page in the layout the client asked for (`PullQuery::format`).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum PullPage {
+    Changes(PullResponse),
+    Compact(CompactPullResponse),
+}
+
 #[utoipa::path(get, path = "/v1/clinics/{clinic_id}/sync/pull", tag = "sync", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), PullQuery),
-    responses((status = 200, body = PullResponse), (status = 404, body = ApiError)))]
+    responses((status = 200, body = PullPage,
+        description = "`PullResponse`, or `CompactPullResponse` with `format=compact`"),
+        (status = 404, body = ApiError)))]
 pub async fn pull(
     State(app): State<App>,
     meta: RequestMeta,
     ApiPath(clinic): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PullQuery>,
-) -> Result<Json<PullResponse>, AppError> {
+) -> Result<Json<PullPage>, AppError> {
     let limit = q.limit.unwrap_or(1000);
     if !(1..=MAX_PULL_LIMIT).contains(&limit) {
         return Err(AppError::field(
@@ -74,7 +85,14 @@ pub async fn pull(
                 })?,
             };
             let response = page(tx, key, clinic, after, limit, q.cursor.is_none()).await?;
-            Ok(Json(response))
+            Ok(Json(match q.format.unwrap_or_default() {
+                PullFormat::Changes => PullPage::Changes(response),
+                // Every change's data is an entity object (`store::to_json`).
+                PullFormat::Compact => PullPage::Compact(
+                    CompactPullResponse::from_page(clinic, response)
+                        .map_err(|e| AppError::from(anyhow::anyhow!("compact pull page: {e}")))?,
+                ),
+            }))
         })
         .await
 }

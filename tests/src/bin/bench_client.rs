@@ -25,6 +25,7 @@ use vaidya_server::admin::Admin;
 use vaidya_server::migrate;
 use vaidya_server::pg_cluster::PgCluster;
 use vaidya_shared::api::{Appointment, Invoice, NewPatient, Patient, Prescription, Role, Sex};
+use vaidya_shared::compact_pull::CompactPullResponse;
 use vaidya_shared::gst::SupplyKind;
 use vaidya_shared::sync::{Change, EntityKind, PullResponse, MAX_PULL_LIMIT};
 use vaidya_tests::{TestDb, TestServer, APP_PASSWORD};
@@ -207,6 +208,10 @@ async fn main() -> Result<()> {
         bytes.load(Ordering::Relaxed) as f64 / 1e6,
         sync_file as f64 / 1e6
     );
+    print_space_by_table(
+        &DataDir::new(work.path().join("sync")).partition_file(big),
+        &key,
+    )?;
     phases.done("engine initial sync");
 
     // Where the time goes: the pull alone (server + HTTP, then JSON decoding), pages kept.
@@ -672,7 +677,9 @@ async fn pull_all(
                 vaidya_shared::PROTOCOL_VERSION.to_string(),
             )
             .header(vaidya_shared::DEVICE_HEADER, "bench-pull")
-            .query(&[("limit", MAX_PULL_LIMIT.to_string())]);
+            // The layout the client asks for.
+            .query(&[("limit", MAX_PULL_LIMIT.to_string())])
+            .query(&[("format", "compact")]);
         if let Some(c) = &cursor {
             req = req.query(&[("cursor", c)]);
         }
@@ -683,7 +690,7 @@ async fn pull_all(
         server_secs += t.elapsed().as_secs_f64();
         bytes += body.len();
         let t = Instant::now();
-        let page: PullResponse = serde_json::from_slice(&body)?;
+        let page = serde_json::from_slice::<CompactPullResponse>(&body)?.into_page(clinic)?;
         decode_secs += t.elapsed().as_secs_f64();
         cursor = Some(page.cursor.clone());
         let more = page.has_more;
@@ -706,6 +713,19 @@ fn file_size(path: &std::path::Path) -> u64 {
 /// A connection on the bundled-SQLCipher build with the partition's pragmas; keyed (the
 /// key is the first statement, as in `ClinicPartition::open`) or plain (no key: SQLCipher
 /// then reads and writes ordinary SQLite pages).
+/// Where a partition's bytes go: the ten largest tables and indexes (SQLite's `dbstat`).
+fn print_space_by_table(path: &std::path::Path, key: &PartitionKey) -> Result<()> {
+    let conn = open_raw(path, Some(key))?;
+    let mut stmt = conn
+        .prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 10")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let parts: Vec<String> = rows
+        .map(|r| r.map(|(name, bytes)| format!("{name} {:.0} MB", bytes as f64 / 1e6)))
+        .collect::<Result<_, _>>()?;
+    println!("   clinic file by table and index: {}", parts.join(", "));
+    Ok(())
+}
+
 fn open_raw(path: &std::path::Path, key: Option<&PartitionKey>) -> Result<Connection> {
     let conn = Connection::open(path)?;
     if let Some(k) = key {

@@ -1,5 +1,6 @@
-//! `bench-wire`: bytes on the wire per synced row of a realistic clinic, as JSON and with
-//! the compression the server negotiates (gzip, zstd), overall and per entity (issue 15).
+//! `bench-wire`: bytes on the wire per synced row of a realistic clinic, in both pull
+//! layouts (`changes` and `compact`), as JSON and with the compression the server negotiates
+//! (gzip, zstd), overall and per entity (issue 15).
 //!
 //! A throwaway PostgreSQL cluster with the real migrations; a clinic whose patients each
 //! have appointments, a clinical note with text, a prescription, and an invoice with a
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::{ensure, Result};
+use vaidya_shared::compact_pull::{CompactPullResponse, PullFormat};
 use vaidya_shared::sync::{PullResponse, MAX_PULL_LIMIT};
 use vaidya_tests::{Harness, TestServer, World};
 
@@ -42,30 +44,35 @@ async fn main() -> Result<()> {
     println!("bench-wire: one clinic, {patients} patients, pulled whole by its doctor");
     let mut baseline = 0.0;
     let mut pages_json = Vec::new();
-    for encoding in ["identity", "gzip", "zstd"] {
-        let (rows, bytes, pages) = pull_all(&server.base, w.a.id, &token, encoding).await?;
-        let per_row = bytes as f64 / rows as f64;
-        if encoding == "identity" {
-            baseline = per_row;
-            pages_json = pages;
+    for format in [PullFormat::Changes, PullFormat::Compact] {
+        for encoding in ["identity", "gzip", "zstd"] {
+            let (rows, bytes, pages) =
+                pull_all(&server.base, w.a.id, &token, encoding, format).await?;
+            let per_row = bytes as f64 / rows as f64;
+            let first = format == PullFormat::Changes && encoding == "identity";
+            if first {
+                baseline = per_row;
+                pages_json = pages;
+            }
+            let verdict = if first {
+                String::new()
+            } else {
+                format!(
+                    "  {:.2}× of JSON  target ≤ {TARGET_BYTES_PER_ROW} B/row: {}",
+                    per_row / baseline,
+                    if per_row <= TARGET_BYTES_PER_ROW {
+                        "MET"
+                    } else {
+                        "MISS"
+                    }
+                )
+            };
+            println!(
+                "  {:<8} {encoding:<8} {rows} rows  {:>10} bytes  {per_row:>7.1} B/row{verdict}",
+                format!("{format:?}").to_lowercase(),
+                bytes
+            );
         }
-        let verdict = if encoding == "identity" {
-            String::new()
-        } else {
-            format!(
-                "  {:.2}× of JSON  target ≤ {TARGET_BYTES_PER_ROW} B/row: {}",
-                per_row / baseline,
-                if per_row <= TARGET_BYTES_PER_ROW {
-                    "MET"
-                } else {
-                    "MISS"
-                }
-            )
-        };
-        println!(
-            "  {encoding:<8} {rows} rows  {:>10} bytes  {per_row:>7.1} B/row{verdict}",
-            bytes
-        );
     }
 
     // The same pages through zstd at other levels, to see what a level buys and costs (the
@@ -105,13 +112,43 @@ async fn main() -> Result<()> {
             entry.1.write_all(b",")?;
         }
     }
-    println!("  per entity (JSON alone → zstd alone, bytes per row):");
+    // The same per entity in the compact layout: each entity's changes as one compact page.
+    let mut compact_by_entity: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for page in &pages_json {
+        for kind in vaidya_shared::sync::EntityKind::ALL {
+            let changes: Vec<_> = page
+                .changes
+                .iter()
+                .filter(|c| c.entity == kind)
+                .cloned()
+                .collect();
+            if changes.is_empty() {
+                continue;
+            }
+            let alone = PullResponse {
+                changes,
+                ..page.clone()
+            };
+            let compact = CompactPullResponse::from_page(w.a.id, alone)?;
+            serde_json::to_writer(
+                compact_by_entity
+                    .entry(kind.as_str().to_owned())
+                    .or_default(),
+                &compact,
+            )?;
+        }
+    }
+    println!("  per entity (JSON alone → zstd alone; compact alone → zstd alone; bytes per row):");
     for (entity, (rows, json)) in &by_entity {
-        let packed = zstd::bulk::compress(json, 3)?;
+        let packed = zstd::bulk::compress(json, 1)?;
+        let compact = &compact_by_entity[entity];
+        let compact_packed = zstd::bulk::compress(compact, 1)?;
         println!(
-            "    {entity:<12} {rows:>6} rows  {:>7.1} → {:>6.1}",
+            "    {entity:<12} {rows:>6} rows  {:>7.1} → {:>6.1};  {:>7.1} → {:>6.1}",
             json.len() as f64 / *rows as f64,
-            packed.len() as f64 / *rows as f64
+            packed.len() as f64 / *rows as f64,
+            compact.len() as f64 / *rows as f64,
+            compact_packed.len() as f64 / *rows as f64
         );
     }
     Ok(())
@@ -124,6 +161,7 @@ async fn pull_all(
     clinic: uuid::Uuid,
     token: &str,
     encoding: &str,
+    format: PullFormat,
 ) -> Result<(usize, usize, Vec<PullResponse>)> {
     let http = reqwest::Client::builder().no_gzip().no_zstd().build()?;
     let (mut cursor, mut rows, mut bytes, mut pages) = (None::<String>, 0, 0, Vec::new());
@@ -137,6 +175,9 @@ async fn pull_all(
             )
             .header(reqwest::header::ACCEPT_ENCODING, encoding)
             .query(&[("limit", MAX_PULL_LIMIT.to_string())]);
+        if format == PullFormat::Compact {
+            req = req.query(&[("format", "compact")]);
+        }
         if let Some(c) = &cursor {
             req = req.query(&[("cursor", c)]);
         }
@@ -160,7 +201,12 @@ async fn pull_all(
             _ => body.to_vec(),
         };
         ensure!(got == encoding, "asked for {encoding}, got {got}");
-        let page: PullResponse = serde_json::from_slice(&json)?;
+        let page: PullResponse = match format {
+            PullFormat::Changes => serde_json::from_slice(&json)?,
+            PullFormat::Compact => {
+                serde_json::from_slice::<CompactPullResponse>(&json)?.into_page(clinic)?
+            }
+        };
         rows += page.changes.len();
         cursor = Some(page.cursor.clone());
         let more = page.has_more;
