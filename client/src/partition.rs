@@ -10,6 +10,7 @@
 
 mod allergies;
 mod appointments;
+mod bulk_load;
 mod cache;
 mod catalogue;
 mod clinical_store;
@@ -25,7 +26,6 @@ mod patients;
 mod prescriptions;
 mod pull;
 mod schema;
-mod search_index;
 mod sql;
 mod sync_state;
 mod unsent;
@@ -282,7 +282,7 @@ pub struct ClinicPartition {
     /// (see [`clinical_store`]).
     clinical: Option<ClinicalKey>,
     /// A bulk load is running on this connection: fill pages queue their patients for
-    /// search instead of indexing each (see [`search_index`]).
+    /// search instead of indexing each (see [`bulk_load`]).
     bulk_load: bool,
 }
 
@@ -392,7 +392,7 @@ impl ClinicPartition {
         // Until a clinician's key opens the clinical store, its tables are empty scratch
         // tables in memory (see `clinical_store`).
         clinical_store::create_scratch_tables(&partition.conn)?;
-        partition.index_left_over()?;
+        partition.finish_left_over()?;
         Ok(partition)
     }
 
@@ -414,8 +414,8 @@ impl ClinicPartition {
     /// cache (its B-trees and FTS index outgrow the usual 64 MiB) and `synchronous =
     /// NORMAL`: a power cut may lose its last pages, which hold nothing made on this PC and
     /// are pulled again (each page commits with its cursor). The setting is per connection,
-    /// so edits made meanwhile on another connection stay FULL. Fill pages queue their
-    /// patients for search ([`search_index`]); going back indexes whatever is queued.
+    /// so edits made meanwhile on another connection stay FULL. A bulk load defers the
+    /// search index and the lookup indexes ([`bulk_load`]); going back builds them.
     pub fn set_bulk_load(&mut self, cache_mib: Option<u32>) -> Result<(), PartitionError> {
         let kib = i64::from(cache_mib.unwrap_or(DEFAULT_CACHE_MIB)) * 1024;
         let synchronous = if cache_mib.is_some() {
@@ -427,9 +427,12 @@ impl ClinicPartition {
             "PRAGMA cache_size = -{kib}; PRAGMA synchronous = {synchronous};"
         ))?;
         self.bulk_load = cache_mib.is_some();
-        if !self.bulk_load {
-            // However the fill ended, everything it brought is searchable.
+        if self.bulk_load {
+            self.defer_lookup_indexes()?;
+        } else {
+            // However the fill ended, everything it brought is searchable and indexed.
             self.index_pending_search()?;
+            self.build_deferred_indexes()?;
         }
         Ok(())
     }

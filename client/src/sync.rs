@@ -158,7 +158,7 @@ const MAX_SETTLING_WAITS: u32 = 10;
 
 /// How often a first fill makes the patients it has brought so far searchable. Indexing
 /// them in batches instead of row by row is most of what makes a fill fast (see
-/// `partition::search_index`); a few seconds is how long a patient who has arrived may
+/// `partition::bulk_load`); a few seconds is how long a patient who has arrived may
 /// still be missing from search.
 const FILL_SEARCH_INDEX_EVERY: Duration = Duration::from_secs(5);
 
@@ -454,7 +454,7 @@ impl SyncEngine {
                 .apply_pull_page(&page.changes, &page.cursor, more)?;
             if fill.is_some() && indexed_at.is_none_or(|at| at.elapsed() >= FILL_SEARCH_INDEX_EVERY)
             {
-                // A fill queues its patients for search (`partition::search_index`): the
+                // A fill queues its patients for search (`partition::bulk_load`): the
                 // first page's become searchable at once, then batches every few seconds.
                 self.partition.index_pending_search()?;
                 indexed_at = Some(Instant::now());

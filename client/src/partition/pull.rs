@@ -18,7 +18,7 @@ use vaidya_shared::sync::{Change, ConflictRecord, EntityKind, MutationResult, Op
 use super::cache::{add_refetch, any_refetch, clear_refetch, remove_row, table, Cached, CachedRow};
 use super::conflicts::{self, ConflictKind, NewConflict};
 use super::outbox::{self, any_pushable, cache_target, has_pushable, OutboxEntry, OutboxState};
-use super::{search_index, sync_state, ClinicPartition, PartitionError};
+use super::{bulk_load, sync_state, ClinicPartition, PartitionError};
 
 /// What one pulled page did to the cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -134,7 +134,7 @@ impl ClinicPartition {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut outcome = PageOutcome::default();
         if self.bulk_load {
-            search_index::start_deferring(&tx)?;
+            bulk_load::start_deferring(&tx)?;
         }
         // One probe each per page instead of per row: with nothing to push (an initial sync,
         // most live pulls) no row can be held back, and with an empty refetch set there is
@@ -176,7 +176,7 @@ impl ClinicPartition {
             sync_state::set_in(&tx, table, &page_key, &page.to_string())?;
         }
         if self.bulk_load {
-            search_index::stop_deferring(&tx)?;
+            bulk_load::stop_deferring(&tx)?;
         }
         tx.commit()?;
         Ok(outcome)

@@ -476,12 +476,15 @@ CREATE TABLE form_drafts (
     PRIMARY KEY (user_id, form)
 );
 "#,
-    // 21 → 22: a first fill indexes its patients for search in batches instead of row by
-    // row (`search_index`): while `search_deferred` holds its row (only inside a fill
-    // page's transaction), a new patient is queued in `search_pending` instead of indexed.
-    // Every patient row is either in `patients_fts` or in `search_pending`, never both, so
-    // an update or delete touches the index only for rows already in it.
+    // 21 → 22: what a first fill defers (`bulk_load`). It indexes its patients for search
+    // in batches instead of row by row: while `search_deferred` holds its row (only inside
+    // a fill page's transaction), a new patient is queued in `search_pending` instead of
+    // indexed. Every patient row is either in `patients_fts` or in `search_pending`, never
+    // both, so an update or delete touches the index only for rows already in it. And the
+    // entity tables' lookup indexes are dropped for the fill and built again at its end
+    // from the SQL kept in `deferred_indexes`.
     r#"
+CREATE TABLE deferred_indexes (name TEXT PRIMARY KEY NOT NULL, sql TEXT NOT NULL);
 CREATE TABLE search_pending (pk INTEGER PRIMARY KEY);
 CREATE TABLE search_deferred (deferred INTEGER PRIMARY KEY CHECK (deferred = 1));
 DROP TRIGGER patients_fts_insert;

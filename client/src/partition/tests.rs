@@ -1283,7 +1283,7 @@ fn assert_search_index_whole(partition: &ClinicPartition) {
 }
 
 /// A first fill queues its patients for search and indexes them in batches
-/// (`search_index`): until then they are not found, edits on this PC meanwhile are found at
+/// (`bulk_load`): until then they are not found, edits on this PC meanwhile are found at
 /// once, a queued patient updated or removed by a later page is indexed as it ends up, and
 /// the index stays exactly the patients table throughout.
 #[test]
@@ -1343,6 +1343,96 @@ fn a_fill_indexes_its_patients_in_batches() {
     );
     assert!(partition.search_patients("verma", 10).unwrap().is_empty());
     assert_search_index_whole(&partition);
+}
+
+/// The schema's explicit indexes, by name with their SQL.
+fn index_sql(partition: &ClinicPartition) -> Vec<(String, String)> {
+    let mut stmt = partition
+        .conn
+        .prepare(
+            "SELECT name, sql FROM main.sqlite_master
+             WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+        .unwrap();
+    stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A fill drops the entity tables' lookup indexes and builds the very same ones at its end;
+/// the child tables keep theirs (replacing an invoice's lines looks them up), and so do the
+/// file's own tables (outbox).
+#[test]
+fn a_fill_builds_the_lookup_indexes_at_its_end() {
+    let f = fixture();
+    let mut partition = f.open();
+    let before = index_sql(&partition);
+    let names =
+        |v: &[(String, String)]| -> Vec<String> { v.iter().map(|(n, _)| n.clone()).collect() };
+    for expected in [
+        "appointments_doctor",
+        "patients_phone",
+        "invoice_lines_invoice",
+        "outbox_entity",
+    ] {
+        assert!(
+            names(&before).contains(&expected.to_owned()),
+            "{expected} exists"
+        );
+    }
+    partition.set_bulk_load(Some(64)).unwrap();
+    let during = names(&index_sql(&partition));
+    for gone in [
+        "appointments_doctor",
+        "appointments_patient",
+        "appointments_starts",
+        "patients_phone",
+        "patients_number",
+        "invoices_patient",
+    ] {
+        assert!(
+            !during.contains(&gone.to_owned()),
+            "{gone} waits for the fill's end"
+        );
+    }
+    for kept in [
+        "invoice_lines_invoice",
+        "invoice_payments_invoice",
+        "outbox_entity",
+    ] {
+        assert!(during.contains(&kept.to_owned()), "{kept} stays");
+    }
+    // The screens still read while the indexes are away.
+    let asha = patient(f.clinic, 1, "Asha Patil", Some("9822012345"), None);
+    partition
+        .apply_pull_page(&[pulled(&asha)], "c1", true)
+        .unwrap();
+    assert_eq!(
+        partition.get_patient(asha.id).unwrap().map(|p| p.name),
+        Some("Asha Patil".to_owned())
+    );
+    partition.set_bulk_load(None).unwrap();
+    assert_eq!(
+        index_sql(&partition),
+        before,
+        "the same indexes, from the same SQL"
+    );
+}
+
+/// A fill that died with its indexes dropped: the next opening of the file builds them.
+#[test]
+fn indexes_a_cut_off_fill_deferred_are_built_at_the_next_open() {
+    let f = fixture();
+    let before = {
+        let mut partition = f.open();
+        let before = index_sql(&partition);
+        partition.set_bulk_load(Some(64)).unwrap();
+        assert_ne!(index_sql(&partition), before);
+        before
+        // Dropped without ending the bulk load: the process died.
+    };
+    assert_eq!(index_sql(&f.open()), before);
 }
 
 /// A fill cut off with patients still queued (the app killed between pages): the next

@@ -795,7 +795,7 @@ fn replica_apply(conn: &mut Connection, clinic: Uuid, pages: &[PullResponse]) ->
         let refetch_pending: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM refetch)")?
             .query_row([], |r| r.get(0))?;
-        // A fill page queues its patients for search (`partition::search_index`).
+        // A fill page queues its patients for search (`partition::bulk_load`).
         tx.prepare_cached("INSERT OR IGNORE INTO search_deferred (deferred) VALUES (1)")?
             .execute([])?;
         for c in &page.changes {
