@@ -15,6 +15,10 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   (cd tests/hello-tauri && ../../ui/node_modules/.bin/tauri build --bundles deb)
 fi
 cargo build --release -p vaidya-tests --bin bench-desktop
+# The tauri-driver scripts/test.sh installs, unless one is named or on the PATH.
+if [ -z "${TAURI_DRIVER:-}" ] && [ -x target/tools/bin/tauri-driver ]; then
+  export TAURI_DRIVER="$PWD/target/tools/bin/tauri-driver"
+fi
 
 keyring_home=$(mktemp -d)
 trap 'rm -rf "$keyring_home"' EXIT

@@ -466,8 +466,12 @@ impl Client {
 
     async fn forget_revoked_in(&self, clinic: Uuid) -> Result<(), SessionError> {
         // Opening records this user as one of the file's members, so forgetting the others
-        // never wipes a file a current member is about to use.
-        let on_pc = self.open_partition(clinic)?.members()?;
+        // never wipes a file a current member is about to use. This runs at every online
+        // start, in the way of the first screen: the whole-file page check (0.2 s and more
+        // at 100k patients) is left to the sync task's connection, as when a clinic opens.
+        let on_pc = self
+            .open_partition_with(clinic, OpenCheck::PagesAsRead)?
+            .members()?;
         if on_pc.iter().all(|u| *u == self.user_id) {
             return Ok(());
         }

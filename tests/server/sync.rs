@@ -10,7 +10,7 @@ use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
-use vaidya_shared::compact_pull::CompactPullResponse;
+use vaidya_shared::compact_pull::{CompactPullResponse, PullFormat};
 use vaidya_tests::{Api, Harness, TestServer, World};
 
 use crate::check;
@@ -57,51 +57,48 @@ async fn pull_settled(
 /// The whole feed in the compact layout, pages of 2 as `pull` takes them, expanded into
 /// the verbose changes (as JSON values, to compare with `pull`'s).
 async fn pull_compact(api: &Api, clinic: Uuid) -> Result<Vec<Value>> {
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let q = cursor
-            .as_ref()
-            .map(|c| format!("?cursor={c}&limit=2&format=compact"))
-            .unwrap_or_else(|| "?limit=2&format=compact".into());
-        let (status, body) = api
-            .get(&format!("/v1/clinics/{clinic}/sync/pull{q}"))
-            .await?;
-        anyhow::ensure!(status == StatusCode::OK, "compact pull: {status} {body}");
-        let page: CompactPullResponse = serde_json::from_value(body)?;
-        let page = page.into_page(clinic)?;
-        for change in &page.changes {
-            all.push(serde_json::to_value(change)?);
-        }
-        cursor = Some(page.cursor.clone());
-        if page.settling && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        }
-        if !page.has_more && !page.settling {
-            return Ok(all);
-        }
-    }
+    Ok(pull_as(api, clinic, None, true, PullFormat::Compact)
+        .await?
+        .0)
 }
 
 async fn pull(
     api: &Api,
     clinic: Uuid,
-    mut cursor: Option<String>,
+    cursor: Option<String>,
     until_settled: bool,
 ) -> Result<(Vec<Value>, String)> {
+    pull_as(api, clinic, cursor, until_settled, PullFormat::Changes).await
+}
+
+async fn pull_as(
+    api: &Api,
+    clinic: Uuid,
+    mut cursor: Option<String>,
+    until_settled: bool,
+    format: PullFormat,
+) -> Result<(Vec<Value>, String)> {
+    let layout = match format {
+        PullFormat::Changes => "",
+        PullFormat::Compact => "&format=compact",
+    };
     let mut all = Vec::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let q = cursor
             .as_ref()
-            .map(|c| format!("?cursor={c}&limit=2"))
-            .unwrap_or_else(|| "?limit=2".into());
+            .map(|c| format!("?cursor={c}&limit=2{layout}"))
+            .unwrap_or_else(|| format!("?limit=2{layout}"));
         let (status, body) = api
             .get(&format!("/v1/clinics/{clinic}/sync/pull{q}"))
             .await?;
         anyhow::ensure!(status == StatusCode::OK, "pull: {status} {body}");
+        let body = match format {
+            PullFormat::Changes => body,
+            PullFormat::Compact => serde_json::to_value(
+                serde_json::from_value::<CompactPullResponse>(body)?.into_page(clinic)?,
+            )?,
+        };
         all.extend(body["changes"].as_array().cloned().unwrap_or_default());
         cursor = body["cursor"].as_str().map(str::to_string);
         if until_settled && body["settling"] == true && std::time::Instant::now() < deadline {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
+use vaidya_client::credentials::StoredSession;
 use vaidya_client::partition::{ClinicPartition, ClinicalKey, PasswordKey};
 use vaidya_client::session::Client;
 use vaidya_shared::api::{
@@ -900,11 +901,13 @@ pub async fn a_mid_day_token_refresh_keeps_the_offline_sign_in(h: Arc<Harness>) 
     let (clinic, doctor) = (world.a.id, &world.a.doctor);
     let mut d = Device::new(&server, 33).await?;
     let user = d.sign_in(doctor).await?.user_id();
-    let before = d
-        .config
-        .credentials
-        .session(&d.config.server, user)?
-        .context("a stored session")?;
+    let stored = |d: &Device| -> Result<StoredSession> {
+        d.config
+            .credentials
+            .session(&d.config.server, user)?
+            .context("a stored session")
+    };
+    let before = stored(&d)?;
     check!(
         before.password_verifier.is_some(),
         "a sign-in with the password keeps a verifier"
@@ -914,11 +917,7 @@ pub async fn a_mid_day_token_refresh_keeps_the_offline_sign_in(h: Arc<Harness>) 
         .api()
         .set_access_token(Some("expired-or-unknown".to_owned()));
     d.engine(clinic, 1)?.sync().await?;
-    let after = d
-        .config
-        .credentials
-        .session(&d.config.server, user)?
-        .context("a stored session")?;
+    let after = stored(&d)?;
     check!(
         after.refresh_token != before.refresh_token,
         "the rotated refresh token is kept"

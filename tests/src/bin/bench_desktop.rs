@@ -207,9 +207,10 @@ fn start_once(bin: &Path, env: &[(&str, &str)], cold: bool) -> Result<Start> {
         drop_caches();
     }
     let mut cmd = Command::new(bin);
+    // Vaidya logs to stderr (and its log file), the hello-world prints to stdout: both read.
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -218,16 +219,21 @@ fn start_once(bin: &Path, env: &[(&str, &str)], cold: bool) -> Result<Start> {
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let stdout = child.stdout.take().context("stdout")?;
+    let stderr = child.stderr.take().context("stderr")?;
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let line = strip_ansi(&line);
-            // The app's own phase timings (session resumed, clinic opened) ride along.
-            if line.contains(READY_LINE) || line.contains("_ms=") {
-                let _ = tx.send((t0.elapsed(), line));
+    let read = |stream: Box<dyn std::io::Read + Send>, tx: mpsc::Sender<(Duration, String)>| {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let line = strip_ansi(&line);
+                // The app's own phase timings (session resumed, clinic opened) ride along.
+                if line.contains(READY_LINE) || line.contains("_ms=") {
+                    let _ = tx.send((t0.elapsed(), line));
+                }
             }
-        }
-    });
+        })
+    };
+    read(Box::new(stdout), tx.clone());
+    read(Box::new(stderr), tx);
     let mut phases = Vec::new();
     let (elapsed, line) = loop {
         match rx.recv_timeout(Duration::from_secs(60)) {
