@@ -282,7 +282,7 @@ pub struct ClinicPartition {
     /// (see [`clinical_store`]).
     clinical: Option<ClinicalKey>,
     /// A bulk load is running on this connection: fill pages queue their patients for
-    /// search instead of indexing each (see [`bulk_load`]).
+    /// search and the lookup indexes wait for its end (see [`bulk_load`]).
     bulk_load: bool,
 }
 
