@@ -60,18 +60,16 @@ pub struct CompactGroup {
     pub fields: Vec<String>,
     /// Whether each entity also has `clinic_id`, left out because it is the pulled clinic.
     pub clinic_omitted: bool,
+    /// Each `[id, version, deleted, [values…]]`, a `CompactRow` (in the OpenAPI document an
+    /// array of any values: a schema derive cannot name each position).
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub rows: Vec<CompactRow>,
 }
 
 /// One change: the entity's id, version, whether it is a tombstone, and its values in the
 /// order of the group's `fields`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct CompactRow(
-    pub Uuid,
-    pub i64,
-    pub bool,
-    #[schema(value_type = Vec<Object>)] pub Vec<Value>,
-);
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompactRow(pub Uuid, pub i64, pub bool, pub Vec<Value>);
 
 /// A compact page that does not add up (the client refuses it whole, as any page it
 /// cannot apply).
