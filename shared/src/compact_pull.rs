@@ -10,8 +10,6 @@
 //! Turning a compact page back into [`PullResponse`] gives exactly the page the server
 //! would have sent in the verbose format (tested below), so the client applies both alike.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -99,7 +97,6 @@ impl CompactPullResponse {
     pub fn from_page(clinic: Uuid, page: PullResponse) -> Result<Self, CompactError> {
         let clinic_value = Value::String(clinic.to_string());
         let mut groups: Vec<CompactGroup> = Vec::new();
-        let mut group_of: HashMap<(EntityKind, Vec<String>, bool), u32> = HashMap::new();
         let mut order = Vec::with_capacity(page.changes.len());
         for change in page.changes {
             let Value::Object(mut data) = change.data else {
@@ -109,30 +106,30 @@ impl CompactPullResponse {
             if clinic_omitted {
                 data.remove(CLINIC_FIELD);
             }
-            let fields: Vec<String> = data.keys().cloned().collect();
-            let key = (change.entity, fields, clinic_omitted);
-            let index = match group_of.get(&key) {
-                Some(&i) => i,
-                None => {
-                    let i = groups.len() as u32;
-                    groups.push(CompactGroup {
-                        entity: change.entity,
-                        fields: key.1.clone(),
-                        clinic_omitted,
-                        rows: Vec::new(),
-                    });
-                    group_of.insert(key, i);
-                    i
-                }
-            };
+            // A page has a handful of groups (one per kind): a scan, comparing the field
+            // names in place, costs less per row than building a key to look up.
+            let found = groups.iter().position(|g| {
+                g.entity == change.entity
+                    && g.clinic_omitted == clinic_omitted
+                    && g.fields.iter().eq(data.keys())
+            });
+            let index = found.unwrap_or_else(|| {
+                groups.push(CompactGroup {
+                    entity: change.entity,
+                    fields: data.keys().cloned().collect(),
+                    clinic_omitted,
+                    rows: Vec::new(),
+                });
+                groups.len() - 1
+            });
             let values = data.into_iter().map(|(_, v)| v).collect();
-            groups[index as usize].rows.push(CompactRow(
+            groups[index].rows.push(CompactRow(
                 change.id,
                 change.version,
                 change.deleted,
                 values,
             ));
-            order.push(index);
+            order.push(index as u32);
         }
         Ok(CompactPullResponse {
             compact: COMPACT_PULL_VERSION,
