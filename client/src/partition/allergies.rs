@@ -12,7 +12,7 @@ use super::cache::{Cached, CachedRow};
 use super::edits::{field_changes, stored_now, to_object};
 use super::local_reads::ReadAction;
 use super::outbox::{new_mutation, EntityKind};
-use super::sql::{enum_at, ts, ts_at, uuid_at};
+use super::sql::{enum_at, id_blob, micros, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
@@ -48,17 +48,17 @@ pub(crate) fn upsert(conn: &Connection, a: &Allergy) -> rusqlite::Result<()> {
              created_at = excluded.created_at, updated_at = excluded.updated_at",
     )?
     .execute(params![
-        a.id.to_string(),
-        a.clinic_id.to_string(),
-        a.patient_id.to_string(),
+        id_blob(&a.id),
+        id_blob(&a.clinic_id),
+        id_blob(&a.patient_id),
         a.substance,
         a.reaction,
         a.severity.as_str(),
         a.status.as_str(),
-        a.noted_by.to_string(),
+        id_blob(&a.noted_by),
         a.version,
-        ts(&a.created_at),
-        ts(&a.updated_at),
+        micros(&a.created_at),
+        micros(&a.updated_at),
     ])?;
     Ok(())
 }
@@ -71,7 +71,7 @@ impl ClinicPartition {
              ORDER BY status = 'inactive', created_at, id"
         ))?;
         let allergies: Vec<Allergy> = stmt
-            .query_map([patient_id.to_string()], from_row)?
+            .query_map([id_blob(&patient_id)], from_row)?
             .collect::<Result<_, _>>()?;
         let ids: Vec<Uuid> = allergies.iter().map(|a| a.id).collect();
         self.record_access(ReadAction::List, EntityKind::Allergy, &ids, &[patient_id])?;
@@ -164,7 +164,7 @@ impl Cached for kinds::Allergy {
         Ok(conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM allergies WHERE id = ?1"),
-                [id.to_string()],
+                [id_blob(&id)],
                 from_row,
             )
             .optional()?)

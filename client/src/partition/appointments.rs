@@ -8,7 +8,7 @@ use vaidya_shared::api::{Appointment, AppointmentStatus};
 use super::cache::{Cached, CachedRow};
 use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
-use super::sql::{enum_at, ts, ts_at, uuid_at};
+use super::sql::{enum_at, id_blob, micros, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
@@ -44,17 +44,17 @@ pub(crate) fn upsert(conn: &Connection, a: &Appointment) -> rusqlite::Result<()>
              updated_at = excluded.updated_at",
     )?
     .execute(params![
-        a.id.to_string(),
-        a.clinic_id.to_string(),
-        a.patient_id.to_string(),
-        a.doctor_id.to_string(),
-        ts(&a.starts_at),
-        ts(&a.ends_at),
+        id_blob(&a.id),
+        id_blob(&a.clinic_id),
+        id_blob(&a.patient_id),
+        id_blob(&a.doctor_id),
+        micros(&a.starts_at),
+        micros(&a.ends_at),
         a.status.as_str(),
         a.reason,
         a.version,
-        ts(&a.created_at),
-        ts(&a.updated_at),
+        micros(&a.created_at),
+        micros(&a.updated_at),
     ])?;
     Ok(())
 }
@@ -89,7 +89,7 @@ impl ClinicPartition {
         ))?;
         let appointments: Vec<Appointment> = stmt
             .query_map(
-                params![ts(&from), ts(&to), doctor_id.map(|d| d.to_string())],
+                params![micros(&from), micros(&to), doctor_id.as_ref().map(id_blob)],
                 from_row,
             )?
             .collect::<Result<_, _>>()?;
@@ -107,7 +107,7 @@ impl ClinicPartition {
              ORDER BY starts_at DESC, id"
         ))?;
         let appointments: Vec<Appointment> = stmt
-            .query_map([patient_id.to_string()], from_row)?
+            .query_map([id_blob(&patient_id)], from_row)?
             .collect::<Result<_, _>>()?;
         self.record_list(&appointments)?;
         Ok(appointments)
@@ -133,7 +133,7 @@ impl Cached for kinds::Appointment {
         Ok(conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM appointments WHERE id = ?1"),
-                [id.to_string()],
+                [id_blob(&id)],
                 from_row,
             )
             .optional()?)

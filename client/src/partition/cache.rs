@@ -46,7 +46,7 @@ pub(crate) fn remove_row(
         // Table names come from the registry, never from input.
         Some(t) => conn
             .prepare_cached(&format!("DELETE FROM {t} WHERE id = ?1"))?
-            .execute([id.to_string()]),
+            .execute([super::sql::id_blob(&id)]),
         None => Ok(0),
     }
 }

@@ -13,7 +13,7 @@ use vaidya_shared::sync::Operation;
 use super::cache::{Cached, CachedRow};
 use super::edits::{field_changes, stored_now, to_object};
 use super::outbox::{new_mutation, EntityKind};
-use super::sql::{enum_at, ts, ts_at, uuid_at};
+use super::sql::{enum_at, id_blob, micros, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 
 const COLUMNS: &str = "id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise, \
@@ -49,8 +49,8 @@ fn upsert(conn: &Connection, i: &CatalogueItem) -> rusqlite::Result<()> {
              updated_at = excluded.updated_at",
     )?
     .execute(params![
-        i.id.to_string(),
-        i.clinic_id.to_string(),
+        id_blob(&i.id),
+        id_blob(&i.clinic_id),
         i.name,
         i.sac_hsn,
         i.treatment.as_str(),
@@ -59,8 +59,8 @@ fn upsert(conn: &Connection, i: &CatalogueItem) -> rusqlite::Result<()> {
         i.price_paise,
         i.active,
         i.version,
-        ts(&i.created_at),
-        ts(&i.updated_at),
+        micros(&i.created_at),
+        micros(&i.updated_at),
     ])?;
     Ok(())
 }
@@ -162,7 +162,7 @@ impl Cached for kinds::CatalogueItem {
         Ok(conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM catalogue_items WHERE id = ?1"),
-                [id.to_string()],
+                [id_blob(&id)],
                 from_row,
             )
             .optional()?)

@@ -48,7 +48,8 @@ pub(crate) const TABLES: [&str; 4] = [
 ];
 
 /// The store's tables as of version 1, for schema `{s}`: the same shape they had in the
-/// clinic file up to its schema 17.
+/// clinic file up to its schema 17. Kept to build an old store in the migration's tests.
+#[cfg(test)]
 const TABLES_SQL: &str = r#"
 CREATE TABLE {s}.encounters (
     id              TEXT PRIMARY KEY NOT NULL,
@@ -104,6 +105,106 @@ CREATE TABLE {s}.prescription_items (
 CREATE INDEX {s}.prescription_items_prescription ON prescription_items (prescription_id, position);
 "#;
 
+/// The store's tables as of version 4, for schema `{s}`: the compact entity tables of the
+/// clinic file's schema 23 (`sql`), ids as 16 bytes and instants as integer microseconds.
+const COMPACT_TABLES_SQL: &str = r#"
+CREATE TABLE {s}.encounters (
+    id              BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    clinic_id       BLOB NOT NULL CHECK (length(clinic_id) = 16),
+    patient_id      BLOB NOT NULL CHECK (length(patient_id) = 16),
+    doctor_id       BLOB NOT NULL CHECK (length(doctor_id) = 16),
+    appointment_id  BLOB CHECK (appointment_id IS NULL OR length(appointment_id) = 16),
+    chief_complaint TEXT NOT NULL,
+    notes           TEXT NOT NULL,
+    diagnosis       TEXT NOT NULL,
+    vitals          TEXT NOT NULL,
+    signed_at       INTEGER CHECK (signed_at IS NULL OR typeof(signed_at) = 'integer'),
+    signed_by       BLOB CHECK (signed_by IS NULL OR length(signed_by) = 16),
+    version         INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL CHECK (typeof(created_at) = 'integer'),
+    updated_at      INTEGER NOT NULL CHECK (typeof(updated_at) = 'integer')
+);
+CREATE INDEX {s}.encounters_patient ON encounters (patient_id, created_at);
+
+CREATE TABLE {s}.encounter_addenda (
+    id           BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    encounter_id BLOB NOT NULL REFERENCES encounters (id) ON DELETE CASCADE,
+    author_id    BLOB NOT NULL CHECK (length(author_id) = 16),
+    text         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL CHECK (typeof(created_at) = 'integer')
+);
+CREATE INDEX {s}.encounter_addenda_encounter ON encounter_addenda (encounter_id, created_at);
+
+CREATE TABLE {s}.prescriptions (
+    id           BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    clinic_id    BLOB NOT NULL CHECK (length(clinic_id) = 16),
+    patient_id   BLOB NOT NULL CHECK (length(patient_id) = 16),
+    doctor_id    BLOB NOT NULL CHECK (length(doctor_id) = 16),
+    encounter_id BLOB CHECK (encounter_id IS NULL OR length(encounter_id) = 16),
+    notes        TEXT NOT NULL,
+    issued_at    INTEGER NOT NULL CHECK (typeof(issued_at) = 'integer'),
+    version      INTEGER NOT NULL,
+    acknowledged_allergies TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(acknowledged_allergies))
+);
+CREATE INDEX {s}.prescriptions_patient ON prescriptions (patient_id, issued_at);
+
+CREATE TABLE {s}.prescription_items (
+    id              BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    prescription_id BLOB NOT NULL REFERENCES prescriptions (id) ON DELETE CASCADE,
+    position        INTEGER NOT NULL,
+    drug            TEXT NOT NULL,
+    strength        TEXT NOT NULL,
+    dose            TEXT NOT NULL,
+    frequency       TEXT NOT NULL,
+    duration        TEXT NOT NULL,
+    instructions    TEXT NOT NULL
+);
+CREATE INDEX {s}.prescription_items_prescription ON prescription_items (prescription_id, position);
+"#;
+
+/// Version 3 → 4: the store's tables in the compact form, their rows converted (as the
+/// clinic file's migration 22 → 23 does, children dropped before their parents).
+const TO_COMPACT_SQL: &str = r#"
+DROP INDEX clinical.encounters_patient;
+DROP INDEX clinical.encounter_addenda_encounter;
+DROP INDEX clinical.prescriptions_patient;
+DROP INDEX clinical.prescription_items_prescription;
+ALTER TABLE clinical.encounters RENAME TO encounters_v3;
+ALTER TABLE clinical.encounter_addenda RENAME TO encounter_addenda_v3;
+ALTER TABLE clinical.prescriptions RENAME TO prescriptions_v3;
+ALTER TABLE clinical.prescription_items RENAME TO prescription_items_v3;
+{compact}
+INSERT INTO clinical.encounters
+SELECT unhex(replace(id, '-', '')), unhex(replace(clinic_id, '-', '')),
+       unhex(replace(patient_id, '-', '')), unhex(replace(doctor_id, '-', '')),
+       unhex(replace(appointment_id, '-', '')), chief_complaint, notes, diagnosis, vitals,
+       unixepoch(substr(signed_at, 1, 19)) * 1000000 + CAST(substr(signed_at, 21, 6) AS INTEGER),
+       unhex(replace(signed_by, '-', '')), version,
+       unixepoch(substr(created_at, 1, 19)) * 1000000 + CAST(substr(created_at, 21, 6) AS INTEGER),
+       unixepoch(substr(updated_at, 1, 19)) * 1000000 + CAST(substr(updated_at, 21, 6) AS INTEGER)
+FROM clinical.encounters_v3;
+INSERT INTO clinical.encounter_addenda
+SELECT unhex(replace(id, '-', '')), unhex(replace(encounter_id, '-', '')),
+       unhex(replace(author_id, '-', '')), text,
+       unixepoch(substr(created_at, 1, 19)) * 1000000 + CAST(substr(created_at, 21, 6) AS INTEGER)
+FROM clinical.encounter_addenda_v3;
+INSERT INTO clinical.prescriptions
+SELECT unhex(replace(id, '-', '')), unhex(replace(clinic_id, '-', '')),
+       unhex(replace(patient_id, '-', '')), unhex(replace(doctor_id, '-', '')),
+       unhex(replace(encounter_id, '-', '')), notes,
+       unixepoch(substr(issued_at, 1, 19)) * 1000000 + CAST(substr(issued_at, 21, 6) AS INTEGER),
+       version, acknowledged_allergies
+FROM clinical.prescriptions_v3;
+INSERT INTO clinical.prescription_items
+SELECT unhex(replace(id, '-', '')), unhex(replace(prescription_id, '-', '')), position, drug,
+       strength, dose, frequency, duration, instructions
+FROM clinical.prescription_items_v3;
+DROP TABLE clinical.encounter_addenda_v3;
+DROP TABLE clinical.prescription_items_v3;
+DROP TABLE clinical.encounters_v3;
+DROP TABLE clinical.prescriptions_v3;
+"#;
+
 /// The values of conflicts about the store's records (version 2): the conflict inbox row
 /// stays in the clinic file (every member sees that a conflict exists and its state), its
 /// two values only here.
@@ -124,7 +225,7 @@ CREATE TABLE clinical.sync_state (
 "#;
 
 /// The store's schema versions (`PRAGMA clinical.user_version`), like the clinic file's.
-const STORE_VERSION: i64 = 3;
+const STORE_VERSION: i64 = 4;
 
 /// The 32-byte raw SQLCipher key of a clinical store. Its `Debug` never shows the bytes.
 #[derive(Clone, PartialEq, Eq)]
@@ -283,13 +384,13 @@ impl DataDir {
 /// The store's clinical tables as `CREATE` statements for schema `schema` (tools and
 /// benchmarks that build a replica of a partition's schema by hand).
 pub fn clinical_tables_sql(schema: &str) -> String {
-    TABLES_SQL.replace("{s}", schema)
+    COMPACT_TABLES_SQL.replace("{s}", schema)
 }
 
 /// Empty scratch tables of the store's shape in `temp` (in memory), for a connection
 /// without the store: see the module notes.
 pub(crate) fn create_scratch_tables(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(&TABLES_SQL.replace("{s}", "temp"))?;
+    conn.execute_batch(&COMPACT_TABLES_SQL.replace("{s}", "temp"))?;
     conn.execute_batch(&CONFLICT_VALUES_SQL.replace("{s}", "temp"))
 }
 
@@ -364,7 +465,8 @@ impl ClinicPartition {
             });
         }
         if version < 1 {
-            tx.execute_batch(&TABLES_SQL.replace("{s}", SCHEMA))?;
+            // A new store starts with the current tables.
+            tx.execute_batch(&COMPACT_TABLES_SQL.replace("{s}", SCHEMA))?;
             tx.execute_batch(SYNC_STATE_SQL)?;
         }
         if version < 2 {
@@ -372,6 +474,10 @@ impl ClinicPartition {
         }
         if version < 3 {
             tx.execute_batch(super::drafts::NOTE_DRAFTS_SQL)?;
+        }
+        if (1..4).contains(&version) {
+            let compact = COMPACT_TABLES_SQL.replace("{s}", SCHEMA);
+            tx.execute_batch(&TO_COMPACT_SQL.replace("{compact}", &compact))?;
         }
         if version < STORE_VERSION {
             tx.pragma_update(Some(SCHEMA), "user_version", STORE_VERSION)?;
@@ -487,6 +593,103 @@ mod tests {
                 "{table}"
             );
         }
+    }
+
+    /// A store of version 3 holds its rows as text; opening it converts them in place to
+    /// the compact tables, and notes, addenda, prescriptions and items read back whole.
+    #[test]
+    fn a_version_3_store_is_converted_when_it_opens() {
+        use super::super::{DataDir, PartitionKey};
+
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(dir.path().join("vaidya"));
+        let clinic = Uuid::new_v4();
+        let (patient, doctor, encounter, addendum, prescription, item) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let key = ClinicalKey::generate();
+        let mut partition =
+            ClinicPartition::open(&data_dir, clinic, &PartitionKey::generate()).unwrap();
+        // The store as a build of store version 3 left it.
+        let path = data_dir.clinical_store_file(clinic);
+        partition
+            .conn
+            .execute(
+                "ATTACH DATABASE ?1 AS clinical KEY ?2",
+                params![path.to_str().unwrap(), format!("x'{}'", key.to_hex())],
+            )
+            .unwrap();
+        partition
+            .conn
+            .execute_batch(&format!(
+                "{}{}{}{}
+                 PRAGMA clinical.user_version = 3;
+                 INSERT INTO clinical.encounters VALUES ('{encounter}', '{clinic}', '{patient}',
+                     '{doctor}', NULL, 'Fever', 'Three days', 'Viral fever', '{{}}',
+                     '2026-12-01T10:30:00.250000Z', '{doctor}', 2,
+                     '2026-12-01T10:00:00.000000Z', '2026-12-01T10:30:00.250000Z');
+                 INSERT INTO clinical.encounter_addenda VALUES ('{addendum}', '{encounter}',
+                     '{doctor}', 'Fever settled', '2026-12-02T09:00:00.000007Z');
+                 INSERT INTO clinical.prescriptions VALUES ('{prescription}', '{clinic}',
+                     '{patient}', '{doctor}', '{encounter}', '', '2026-12-01T10:31:00.000000Z',
+                     1, '[]');
+                 INSERT INTO clinical.prescription_items VALUES ('{item}', '{prescription}', 0,
+                     'Paracetamol', '500 mg', '1 tablet', 'TDS', '3 days', 'after food');",
+                TABLES_SQL.replace("{s}", SCHEMA),
+                SYNC_STATE_SQL,
+                CONFLICT_VALUES_SQL.replace("{s}", SCHEMA),
+                super::super::drafts::NOTE_DRAFTS_SQL,
+            ))
+            .unwrap();
+        partition
+            .conn
+            .execute_batch("DETACH DATABASE clinical")
+            .unwrap();
+
+        partition.open_clinical_store(&key).unwrap();
+        let version: i64 = partition
+            .conn
+            .query_row("PRAGMA clinical.user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, STORE_VERSION);
+        let note = partition.get_encounter(encounter).unwrap().unwrap();
+        assert_eq!(
+            (
+                note.patient_id,
+                note.signed_by,
+                note.version,
+                note.diagnosis.as_str()
+            ),
+            (patient, Some(doctor), 2, "Viral fever")
+        );
+        let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert_eq!(note.signed_at, Some(at("2026-12-01T10:30:00.25Z")));
+        assert_eq!(note.addenda.len(), 1);
+        assert_eq!(
+            (note.addenda[0].id, note.addenda[0].created_at),
+            (addendum, at("2026-12-02T09:00:00.000007Z"))
+        );
+        let rx = partition.get_prescription(prescription).unwrap().unwrap();
+        assert_eq!(rx.encounter_id, Some(encounter));
+        assert_eq!(rx.items.len(), 1);
+        assert_eq!(
+            (rx.items[0].id, rx.items[0].drug.as_str()),
+            (item, "Paracetamol")
+        );
+        let orphans: i64 = partition
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_foreign_key_check('prescription_items', 'clinical')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(orphans, 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use vaidya_shared::api::{Addendum, Encounter};
 use super::cache::{Cached, CachedRow};
 use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
-use super::sql::{json_at, opt_ts_at, opt_uuid_at, to_json, ts, ts_at, uuid_at};
+use super::sql::{id_blob, json_at, micros, opt_ts_at, opt_uuid_at, to_json, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
@@ -52,34 +52,34 @@ pub(crate) fn upsert(conn: &Connection, e: &Encounter) -> rusqlite::Result<()> {
              updated_at = excluded.updated_at",
     )?
     .execute(params![
-        e.id.to_string(),
-        e.clinic_id.to_string(),
-        e.patient_id.to_string(),
-        e.doctor_id.to_string(),
-        e.appointment_id.map(|id| id.to_string()),
+        id_blob(&e.id),
+        id_blob(&e.clinic_id),
+        id_blob(&e.patient_id),
+        id_blob(&e.doctor_id),
+        e.appointment_id.as_ref().map(id_blob),
         e.chief_complaint,
         e.notes,
         e.diagnosis,
         to_json(&e.vitals)?,
-        e.signed_at.as_ref().map(ts),
-        e.signed_by.map(|id| id.to_string()),
+        e.signed_at.as_ref().map(micros),
+        e.signed_by.as_ref().map(id_blob),
         e.version,
-        ts(&e.created_at),
-        ts(&e.updated_at),
+        micros(&e.created_at),
+        micros(&e.updated_at),
     ])?;
     conn.prepare_cached("DELETE FROM encounter_addenda WHERE encounter_id = ?1")?
-        .execute([e.id.to_string()])?;
+        .execute([id_blob(&e.id)])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO encounter_addenda (id, encounter_id, author_id, text, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for a in &e.addenda {
         insert.execute(params![
-            a.id.to_string(),
-            e.id.to_string(),
-            a.author_id.to_string(),
+            id_blob(&a.id),
+            id_blob(&e.id),
+            id_blob(&a.author_id),
             a.text,
-            ts(&a.created_at),
+            micros(&a.created_at),
         ])?;
     }
     Ok(())
@@ -91,7 +91,7 @@ fn load_addenda(conn: &Connection, encounter: &mut Encounter) -> rusqlite::Resul
          WHERE encounter_id = ?1 ORDER BY created_at, id",
     )?;
     encounter.addenda = stmt
-        .query_map([encounter.id.to_string()], |row| {
+        .query_map([id_blob(&encounter.id)], |row| {
             Ok(Addendum {
                 id: uuid_at(row, 0)?,
                 encounter_id: uuid_at(row, 1)?,
@@ -118,7 +118,7 @@ impl ClinicPartition {
             "SELECT {COLUMNS} FROM encounters WHERE patient_id = ?1 ORDER BY created_at DESC, id"
         ))?;
         let mut encounters: Vec<Encounter> = stmt
-            .query_map([patient_id.to_string()], from_row)?
+            .query_map([id_blob(&patient_id)], from_row)?
             .collect::<Result<_, _>>()?;
         for e in &mut encounters {
             load_addenda(&self.conn, e)?;
@@ -141,7 +141,7 @@ impl Cached for kinds::Encounter {
         let mut encounter = conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM encounters WHERE id = ?1"),
-                [id.to_string()],
+                [id_blob(&id)],
                 from_row,
             )
             .optional()?;

@@ -9,7 +9,7 @@ use vaidya_shared::gst::{LineTax, SupplyKind, TaxTreatment};
 use super::cache::{Cached, CachedRow};
 use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
-use super::sql::{enum_at, ts, ts_at, uuid_at};
+use super::sql::{enum_at, id_blob, micros, opt_uuid_at, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
@@ -62,18 +62,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Invoice> {
         recipient: json_at(row, 17)?,
         cancellation: json_at(row, 18)?,
         credit_notes: json_at(row, 19)?.unwrap_or_default(),
-        doctor_id: row
-            .get::<_, Option<String>>(20)?
-            .map(|id| {
-                Uuid::parse_str(&id).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        20,
-                        rusqlite::types::Type::Text,
-                        Box::new(e),
-                    )
-                })
-            })
-            .transpose()?,
+        doctor_id: opt_uuid_at(row, 20)?,
     })
 }
 
@@ -117,13 +106,13 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
              credit_notes = excluded.credit_notes, doctor_id = excluded.doctor_id",
     )?
     .execute(params![
-        i.id.to_string(),
-        i.clinic_id.to_string(),
-        i.patient_id.to_string(),
+        id_blob(&i.id),
+        id_blob(&i.clinic_id),
+        id_blob(&i.patient_id),
         i.series,
         i.number,
         i.invoice_number,
-        ts(&i.issued_at),
+        micros(&i.issued_at),
         i.place_of_supply,
         supply_kind_str(i.supply_kind),
         i.totals.taxable_paise,
@@ -144,10 +133,10 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
             .map(|c| serde_json::to_string(c).expect("a cancellation serializes")),
         (!i.credit_notes.is_empty())
             .then(|| serde_json::to_string(&i.credit_notes).expect("credit notes serialize")),
-        i.doctor_id.map(|d| d.to_string()),
+        i.doctor_id.as_ref().map(id_blob),
     ])?;
 
-    let id = i.id.to_string();
+    let id = id_blob(&i.id);
     conn.prepare_cached("DELETE FROM invoice_lines WHERE invoice_id = ?1")?
         .execute([&id])?;
     let mut insert_line = conn.prepare_cached(
@@ -159,7 +148,7 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
     )?;
     for line in &i.lines {
         insert_line.execute(params![
-            line.id.to_string(),
+            id_blob(&line.id),
             id,
             line.position,
             line.description,
@@ -187,19 +176,19 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
     )?;
     for payment in &i.payments {
         insert_payment.execute(params![
-            payment.id.to_string(),
+            id_blob(&payment.id),
             id,
             payment.amount_paise,
             payment.method.as_str(),
             payment.reference,
-            ts(&payment.received_at),
+            micros(&payment.received_at),
         ])?;
     }
     Ok(())
 }
 
 fn load_children(conn: &Connection, invoice: &mut Invoice) -> rusqlite::Result<()> {
-    let id = invoice.id.to_string();
+    let id = id_blob(&invoice.id);
     let mut lines = conn.prepare_cached(
         "SELECT id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise,
                 gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise,
@@ -256,7 +245,7 @@ impl ClinicPartition {
             "SELECT {COLUMNS} FROM invoices WHERE patient_id = ?1 ORDER BY issued_at DESC, id"
         ))?;
         let mut invoices: Vec<Invoice> = stmt
-            .query_map([patient_id.to_string()], from_row)?
+            .query_map([id_blob(&patient_id)], from_row)?
             .collect::<Result<_, _>>()?;
         for i in &mut invoices {
             load_children(&self.conn, i)?;
@@ -284,7 +273,7 @@ impl Cached for kinds::Invoice {
         let mut invoice = conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM invoices WHERE id = ?1"),
-                [id.to_string()],
+                [id_blob(&id)],
                 from_row,
             )
             .optional()?;

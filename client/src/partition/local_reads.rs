@@ -153,17 +153,15 @@ impl ClinicPartition {
                 )))
             }
         };
-        let patient: Option<String> = rusqlite::OptionalExtension::optional(self.conn.query_row(
+        let patient: Option<Uuid> = rusqlite::OptionalExtension::optional(self.conn.query_row(
             &format!("SELECT patient_id FROM {table} WHERE id = ?1"),
-            [id.to_string()],
-            |row| row.get(0),
+            [super::sql::id_blob(&id)],
+            |row| super::sql::uuid_at(row, 0),
         ))?;
         let patient = patient.ok_or(PartitionError::NotFound {
             entity: entity.as_str(),
             id,
         })?;
-        let patient = Uuid::parse_str(&patient)
-            .map_err(|e| PartitionError::InvalidRow(format!("{table}.patient_id: {e}")))?;
         self.record_access(ReadAction::Print, entity, &[id], &[patient])?;
         Ok(())
     }

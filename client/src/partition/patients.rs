@@ -9,7 +9,7 @@ use vaidya_shared::rules::duplicates::LikelyDuplicate;
 use super::cache::{Cached, CachedRow};
 use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
-use super::sql::{date, enum_at, opt_date_at, ts, ts_at, uuid_at};
+use super::sql::{date, enum_at, id_blob, micros, opt_date_at, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 use vaidya_shared::search;
@@ -60,8 +60,8 @@ pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
              phone_search = excluded.phone_search, abha_search = excluded.abha_search",
     )?
     .execute(params![
-        p.id.to_string(),
-        p.clinic_id.to_string(),
+        id_blob(&p.id),
+        id_blob(&p.clinic_id),
         p.patient_number,
         p.name,
         p.sex.as_str(),
@@ -70,8 +70,8 @@ pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
         p.address,
         p.abha_number,
         p.version,
-        ts(&p.created_at),
-        ts(&p.updated_at),
+        micros(&p.created_at),
+        micros(&p.updated_at),
         phone_search(p.phone.as_deref()),
         search::digits(p.abha_number.as_deref().unwrap_or("")),
     ])?;
@@ -212,7 +212,7 @@ impl Cached for kinds::Patient {
         Ok(conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM patients WHERE id = ?1"),
-                [id.to_string()],
+                [id_blob(&id)],
                 from_row,
             )
             .optional()?)

@@ -8,7 +8,7 @@ use vaidya_shared::api::{Prescription, PrescriptionItem};
 use super::cache::{Cached, CachedRow};
 use super::local_reads::ReadAction;
 use super::outbox::EntityKind;
-use super::sql::{json_at, opt_uuid_at, ts, ts_at, uuid_at};
+use super::sql::{id_blob, json_at, micros, opt_uuid_at, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
@@ -43,18 +43,18 @@ pub(crate) fn upsert(conn: &Connection, p: &Prescription) -> rusqlite::Result<()
              acknowledged_allergies = excluded.acknowledged_allergies",
     )?
     .execute(params![
-        p.id.to_string(),
-        p.clinic_id.to_string(),
-        p.patient_id.to_string(),
-        p.doctor_id.to_string(),
-        p.encounter_id.map(|id| id.to_string()),
+        id_blob(&p.id),
+        id_blob(&p.clinic_id),
+        id_blob(&p.patient_id),
+        id_blob(&p.doctor_id),
+        p.encounter_id.as_ref().map(id_blob),
         p.notes,
-        ts(&p.issued_at),
+        micros(&p.issued_at),
         p.version,
         serde_json::to_string(&p.acknowledged_allergies).unwrap_or_else(|_| "[]".to_owned()),
     ])?;
     conn.prepare_cached("DELETE FROM prescription_items WHERE prescription_id = ?1")?
-        .execute([p.id.to_string()])?;
+        .execute([id_blob(&p.id)])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO prescription_items (id, prescription_id, position, drug, strength, dose,
                                          frequency, duration, instructions)
@@ -62,8 +62,8 @@ pub(crate) fn upsert(conn: &Connection, p: &Prescription) -> rusqlite::Result<()
     )?;
     for item in &p.items {
         insert.execute(params![
-            item.id.to_string(),
-            p.id.to_string(),
+            id_blob(&item.id),
+            id_blob(&p.id),
             item.position,
             item.drug,
             item.strength,
@@ -82,7 +82,7 @@ fn load_items(conn: &Connection, prescription: &mut Prescription) -> rusqlite::R
          FROM prescription_items WHERE prescription_id = ?1 ORDER BY position, id",
     )?;
     prescription.items = stmt
-        .query_map([prescription.id.to_string()], |row| {
+        .query_map([id_blob(&prescription.id)], |row| {
             Ok(PrescriptionItem {
                 id: uuid_at(row, 0)?,
                 position: row.get(1)?,
@@ -112,7 +112,7 @@ impl ClinicPartition {
             "SELECT {COLUMNS} FROM prescriptions WHERE patient_id = ?1 ORDER BY issued_at DESC, id"
         ))?;
         let mut prescriptions: Vec<Prescription> = stmt
-            .query_map([patient_id.to_string()], from_row)?
+            .query_map([id_blob(&patient_id)], from_row)?
             .collect::<Result<_, _>>()?;
         for p in &mut prescriptions {
             load_items(&self.conn, p)?;
@@ -140,7 +140,7 @@ impl Cached for kinds::Prescription {
         let mut prescription = conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM prescriptions WHERE id = ?1"),
-                [id.to_string()],
+                [id_blob(&id)],
                 from_row,
             )
             .optional()?;

@@ -264,7 +264,7 @@ impl ClinicPartition {
                     if let (Some(t), false) = (table(m.entity), m.op == Operation::Delete) {
                         tx.execute(
                             &format!("UPDATE {t} SET version = max(version, ?2) WHERE id = ?1"),
-                            params![m.entity_id.to_string(), version],
+                            params![super::sql::id_blob(&m.entity_id), version],
                         )?;
                     }
                     outcome.applied += 1;

@@ -511,6 +511,235 @@ WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN
     VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
 END;
 "#,
+    // 22 → 23: the compact entity tables (`sql`): ids as their 16 bytes, instants as
+    // integer microseconds. At 1 M rows an appointment took ~315 bytes, most of it four
+    // hyphenated ids and four RFC 3339 times, repeated in its indexes. Each table is
+    // renamed aside, created again, copied with its values converted, and dropped; `pk` is
+    // kept, so the search index stays valid, and its triggers come back after the copy so
+    // that nothing is indexed twice. Children are dropped before their parents, whose
+    // implicit delete would otherwise cascade into them. Every index is created here, so
+    // nothing is left for a fill that was cut off to build. The CHECKs make a stray text
+    // id or time fail loudly instead of never matching.
+    r#"
+DROP TRIGGER patients_fts_insert;
+DROP TRIGGER patients_fts_delete;
+DROP TRIGGER patients_fts_update;
+DROP INDEX IF EXISTS patients_number;
+DROP INDEX IF EXISTS patients_phone;
+DROP INDEX IF EXISTS patients_abha;
+DROP INDEX IF EXISTS appointments_starts;
+DROP INDEX IF EXISTS appointments_doctor;
+DROP INDEX IF EXISTS appointments_patient;
+DROP INDEX IF EXISTS invoices_patient;
+DROP INDEX IF EXISTS invoice_lines_invoice;
+DROP INDEX IF EXISTS invoice_payments_invoice;
+DROP INDEX IF EXISTS allergies_patient;
+DELETE FROM deferred_indexes;
+ALTER TABLE patients RENAME TO patients_v22;
+ALTER TABLE appointments RENAME TO appointments_v22;
+ALTER TABLE invoices RENAME TO invoices_v22;
+ALTER TABLE invoice_lines RENAME TO invoice_lines_v22;
+ALTER TABLE invoice_payments RENAME TO invoice_payments_v22;
+ALTER TABLE allergies RENAME TO allergies_v22;
+ALTER TABLE catalogue_items RENAME TO catalogue_items_v22;
+
+CREATE TABLE patients (
+    pk             INTEGER PRIMARY KEY,
+    id             BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+    clinic_id      BLOB NOT NULL CHECK (length(clinic_id) = 16),
+    patient_number INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    sex            TEXT NOT NULL,
+    date_of_birth  TEXT,
+    phone          TEXT,
+    address        TEXT,
+    abha_number    TEXT,
+    version        INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL CHECK (typeof(created_at) = 'integer'),
+    updated_at     INTEGER NOT NULL CHECK (typeof(updated_at) = 'integer'),
+    -- Digits-only forms for search, derived on write; not part of the wire entity.
+    phone_search   TEXT NOT NULL DEFAULT '',
+    abha_search    TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE appointments (
+    id          BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    clinic_id   BLOB NOT NULL CHECK (length(clinic_id) = 16),
+    patient_id  BLOB NOT NULL CHECK (length(patient_id) = 16),
+    doctor_id   BLOB NOT NULL CHECK (length(doctor_id) = 16),
+    starts_at   INTEGER NOT NULL CHECK (typeof(starts_at) = 'integer'),
+    ends_at     INTEGER NOT NULL CHECK (typeof(ends_at) = 'integer'),
+    status      TEXT NOT NULL,
+    reason      TEXT,
+    version     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL CHECK (typeof(created_at) = 'integer'),
+    updated_at  INTEGER NOT NULL CHECK (typeof(updated_at) = 'integer')
+);
+CREATE TABLE invoices (
+    id              BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    clinic_id       BLOB NOT NULL CHECK (length(clinic_id) = 16),
+    patient_id      BLOB NOT NULL CHECK (length(patient_id) = 16),
+    doctor_id       BLOB CHECK (doctor_id IS NULL OR length(doctor_id) = 16),
+    series          TEXT NOT NULL,
+    number          INTEGER NOT NULL,
+    invoice_number  TEXT NOT NULL,
+    issued_at       INTEGER NOT NULL CHECK (typeof(issued_at) = 'integer'),
+    place_of_supply TEXT NOT NULL,
+    supply_kind     TEXT NOT NULL,
+    taxable_paise   INTEGER NOT NULL,
+    cgst_paise      INTEGER NOT NULL,
+    sgst_paise      INTEGER NOT NULL,
+    igst_paise      INTEGER NOT NULL,
+    total_paise     INTEGER NOT NULL,
+    paid_paise      INTEGER NOT NULL,
+    version         INTEGER NOT NULL,
+    supplier        TEXT,
+    recipient       TEXT CHECK (recipient IS NULL OR json_valid(recipient)),
+    cancellation    TEXT CHECK (cancellation IS NULL OR json_valid(cancellation)),
+    credit_notes    TEXT CHECK (credit_notes IS NULL OR json_valid(credit_notes)),
+    -- A GST invoice number is unique within its series.
+    UNIQUE (series, number)
+);
+CREATE TABLE invoice_lines (
+    id               BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    invoice_id       BLOB NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,
+    position         INTEGER NOT NULL,
+    description      TEXT NOT NULL,
+    sac_hsn          TEXT NOT NULL,
+    quantity         INTEGER NOT NULL,
+    unit_price_paise INTEGER NOT NULL,
+    discount_paise   INTEGER NOT NULL,
+    gst_rate_bp      INTEGER NOT NULL,
+    taxable_paise    INTEGER NOT NULL,
+    cgst_paise       INTEGER NOT NULL,
+    sgst_paise       INTEGER NOT NULL,
+    igst_paise       INTEGER NOT NULL,
+    total_paise      INTEGER NOT NULL,
+    treatment        TEXT,
+    unit             TEXT
+);
+CREATE TABLE invoice_payments (
+    id           BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    invoice_id   BLOB NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,
+    amount_paise INTEGER NOT NULL,
+    method       TEXT NOT NULL,
+    reference    TEXT,
+    received_at  INTEGER NOT NULL CHECK (typeof(received_at) = 'integer')
+);
+CREATE TABLE allergies (
+    id          BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    clinic_id   BLOB NOT NULL CHECK (length(clinic_id) = 16),
+    patient_id  BLOB NOT NULL CHECK (length(patient_id) = 16),
+    substance   TEXT NOT NULL,
+    reaction    TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    noted_by    BLOB NOT NULL CHECK (length(noted_by) = 16),
+    version     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL CHECK (typeof(created_at) = 'integer'),
+    updated_at  INTEGER NOT NULL CHECK (typeof(updated_at) = 'integer')
+);
+CREATE TABLE catalogue_items (
+    id          BLOB PRIMARY KEY NOT NULL CHECK (length(id) = 16),
+    clinic_id   BLOB NOT NULL CHECK (length(clinic_id) = 16),
+    name        TEXT NOT NULL,
+    sac_hsn     TEXT NOT NULL,
+    treatment   TEXT NOT NULL,
+    gst_rate_bp INTEGER NOT NULL,
+    unit        TEXT NOT NULL,
+    price_paise INTEGER NOT NULL,
+    active      INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL CHECK (typeof(created_at) = 'integer'),
+    updated_at  INTEGER NOT NULL CHECK (typeof(updated_at) = 'integer')
+);
+
+INSERT INTO patients
+SELECT pk, unhex(replace(id, '-', '')), unhex(replace(clinic_id, '-', '')), patient_number,
+       name, sex, date_of_birth, phone, address, abha_number, version,
+       unixepoch(substr(created_at, 1, 19)) * 1000000 + CAST(substr(created_at, 21, 6) AS INTEGER),
+       unixepoch(substr(updated_at, 1, 19)) * 1000000 + CAST(substr(updated_at, 21, 6) AS INTEGER),
+       phone_search, abha_search
+FROM patients_v22;
+INSERT INTO appointments
+SELECT unhex(replace(id, '-', '')), unhex(replace(clinic_id, '-', '')),
+       unhex(replace(patient_id, '-', '')), unhex(replace(doctor_id, '-', '')),
+       unixepoch(substr(starts_at, 1, 19)) * 1000000 + CAST(substr(starts_at, 21, 6) AS INTEGER),
+       unixepoch(substr(ends_at, 1, 19)) * 1000000 + CAST(substr(ends_at, 21, 6) AS INTEGER),
+       status, reason, version,
+       unixepoch(substr(created_at, 1, 19)) * 1000000 + CAST(substr(created_at, 21, 6) AS INTEGER),
+       unixepoch(substr(updated_at, 1, 19)) * 1000000 + CAST(substr(updated_at, 21, 6) AS INTEGER)
+FROM appointments_v22;
+INSERT INTO invoices
+SELECT unhex(replace(id, '-', '')), unhex(replace(clinic_id, '-', '')),
+       unhex(replace(patient_id, '-', '')), unhex(replace(doctor_id, '-', '')),
+       series, number, invoice_number,
+       unixepoch(substr(issued_at, 1, 19)) * 1000000 + CAST(substr(issued_at, 21, 6) AS INTEGER),
+       place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise,
+       total_paise, paid_paise, version, supplier, recipient, cancellation, credit_notes
+FROM invoices_v22;
+INSERT INTO invoice_lines
+SELECT unhex(replace(id, '-', '')), unhex(replace(invoice_id, '-', '')), position, description,
+       sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp, taxable_paise,
+       cgst_paise, sgst_paise, igst_paise, total_paise, treatment, unit
+FROM invoice_lines_v22;
+INSERT INTO invoice_payments
+SELECT unhex(replace(id, '-', '')), unhex(replace(invoice_id, '-', '')), amount_paise, method,
+       reference,
+       unixepoch(substr(received_at, 1, 19)) * 1000000 + CAST(substr(received_at, 21, 6) AS INTEGER)
+FROM invoice_payments_v22;
+INSERT INTO allergies
+SELECT unhex(replace(id, '-', '')), unhex(replace(clinic_id, '-', '')),
+       unhex(replace(patient_id, '-', '')), substance, reaction, severity, status,
+       unhex(replace(noted_by, '-', '')), version,
+       unixepoch(substr(created_at, 1, 19)) * 1000000 + CAST(substr(created_at, 21, 6) AS INTEGER),
+       unixepoch(substr(updated_at, 1, 19)) * 1000000 + CAST(substr(updated_at, 21, 6) AS INTEGER)
+FROM allergies_v22;
+INSERT INTO catalogue_items
+SELECT unhex(replace(id, '-', '')), unhex(replace(clinic_id, '-', '')), name, sac_hsn,
+       treatment, gst_rate_bp, unit, price_paise, active, version,
+       unixepoch(substr(created_at, 1, 19)) * 1000000 + CAST(substr(created_at, 21, 6) AS INTEGER),
+       unixepoch(substr(updated_at, 1, 19)) * 1000000 + CAST(substr(updated_at, 21, 6) AS INTEGER)
+FROM catalogue_items_v22;
+
+DROP TABLE invoice_lines_v22;
+DROP TABLE invoice_payments_v22;
+DROP TABLE invoices_v22;
+DROP TABLE appointments_v22;
+DROP TABLE allergies_v22;
+DROP TABLE catalogue_items_v22;
+DROP TABLE patients_v22;
+
+CREATE INDEX patients_number ON patients (patient_number);
+CREATE INDEX patients_phone ON patients (phone) WHERE phone IS NOT NULL;
+CREATE INDEX patients_abha ON patients (abha_number) WHERE abha_number IS NOT NULL;
+CREATE INDEX appointments_starts ON appointments (starts_at);
+CREATE INDEX appointments_doctor ON appointments (doctor_id, starts_at);
+CREATE INDEX appointments_patient ON appointments (patient_id, starts_at);
+CREATE INDEX invoices_patient ON invoices (patient_id, issued_at);
+CREATE INDEX invoice_lines_invoice ON invoice_lines (invoice_id, position);
+CREATE INDEX invoice_payments_invoice ON invoice_payments (invoice_id, received_at);
+CREATE INDEX allergies_patient ON allergies (patient_id);
+CREATE TRIGGER patients_fts_insert AFTER INSERT ON patients BEGIN
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    SELECT new.pk, new.name, new.phone_search, new.patient_number, new.abha_search
+    WHERE NOT EXISTS (SELECT 1 FROM search_deferred);
+    INSERT INTO search_pending (pk)
+    SELECT new.pk WHERE EXISTS (SELECT 1 FROM search_deferred);
+END;
+CREATE TRIGGER patients_fts_delete AFTER DELETE ON patients BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    SELECT 'delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search
+    WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk);
+    DELETE FROM search_pending WHERE pk = old.pk;
+END;
+CREATE TRIGGER patients_fts_update AFTER UPDATE ON patients
+WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    VALUES ('delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search);
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
+END;
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.
@@ -560,6 +789,126 @@ mod tests {
         // Running again is a no-op, not a "table already exists" error.
         migrate(&mut conn).unwrap();
         assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+    }
+
+    /// A file of schema 22 holds its entity rows as text; after the step to 23 the same
+    /// rows read back through the table modules, the search index still finds them, and the
+    /// children still cascade with their invoice.
+    #[test]
+    fn version_23_converts_the_entity_tables_in_place() {
+        use crate::partition::sql::{ts_at, uuid_at};
+        use uuid::Uuid;
+
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for step in &MIGRATIONS[..22] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 22).unwrap();
+        let (clinic, patient, appt, invoice, line, payment) = (
+            "0b9d6b5e-7f3a-4c52-9a51-1f0e2d3c4b5a",
+            "01a24fc0-6fca-70c2-9f8e-34bea3e51e06",
+            "5e1c0a7b-2d4f-4e68-8b9a-0c1d2e3f4a5b",
+            "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+            "8b9c0d1e-2f3a-4b4c-9d5e-6f7a8b9c0d1e",
+            "9c0d1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+        );
+        conn.execute_batch(&format!(
+            "INSERT INTO patients (pk, id, clinic_id, patient_number, name, sex, phone, version,
+                                   created_at, updated_at, phone_search)
+             VALUES (7, '{patient}', '{clinic}', 42, 'Meera Sharma', 'female', '9876543210', 3,
+                     '2026-11-30T04:05:06.123456Z', '2026-12-01T10:00:00.000001Z', '9876543210');
+             INSERT INTO appointments VALUES ('{appt}', '{clinic}', '{patient}', '{clinic}',
+                 '1969-12-31T23:59:59.500000Z', '2026-12-01T10:15:00.000000Z', 'booked', NULL, 1,
+                 '2026-11-30T04:05:06.123456Z', '2026-11-30T04:05:06.123456Z');
+             INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
+                                   issued_at, place_of_supply, supply_kind, taxable_paise,
+                                   cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
+                                   version, doctor_id)
+             VALUES ('{invoice}', '{clinic}', '{patient}', 'A', 1, 'A/1',
+                     '2026-12-01T10:20:00.000000Z', '29', 'intra_state', 100, 9, 9, 0, 118, 118,
+                     1, NULL);
+             INSERT INTO invoice_lines VALUES ('{line}', '{invoice}', 0, 'Consultation', '999312',
+                 1, 100, 0, 1800, 100, 9, 9, 0, 118, NULL, NULL);
+             INSERT INTO invoice_payments VALUES ('{payment}', '{invoice}', 118, 'cash', NULL,
+                 '2026-12-01T10:21:00.000000Z');"
+        ))
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+
+        let (id, created, updated): (Uuid, _, _) = conn
+            .query_row(
+                "SELECT id, created_at, updated_at FROM patients WHERE pk = 7",
+                [],
+                |r| Ok((uuid_at(r, 0)?, ts_at(r, 1)?, ts_at(r, 2)?)),
+            )
+            .unwrap();
+        assert_eq!(id, Uuid::parse_str(patient).unwrap());
+        assert_eq!(
+            (created.to_rfc3339(), updated.to_rfc3339()),
+            (
+                "2026-11-30T04:05:06.123456+00:00".to_owned(),
+                "2026-12-01T10:00:00.000001+00:00".to_owned()
+            )
+        );
+        let kinds: String = conn
+            .query_row(
+                "SELECT typeof(id) || typeof(patient_id) || typeof(starts_at) FROM appointments",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kinds, "blobblobinteger");
+        // A time before 1970 keeps its fraction.
+        let starts: i64 = conn
+            .query_row("SELECT starts_at FROM appointments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(starts, -500_000);
+        // The search index still points at the same rows, and follows an edit.
+        let hit: i64 = conn
+            .query_row(
+                "SELECT rowid FROM patients_fts WHERE patients_fts MATCH '\"meer\"*'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hit, 7);
+        conn.execute("UPDATE patients SET name = 'Meera Sarma' WHERE pk = 7", [])
+            .unwrap();
+        conn.execute(
+            "INSERT INTO patients_fts (patients_fts) VALUES ('integrity-check')",
+            [],
+        )
+        .unwrap();
+        // Lines and payments still belong to their invoice.
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+        let orphans: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(orphans, 0);
+        conn.execute("DELETE FROM invoices", []).unwrap();
+        let left: i64 = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM invoice_lines) + (SELECT count(*) FROM invoice_payments)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "the children cascade with their invoice");
+        // A text id is refused rather than stored where it would never match.
+        assert!(conn
+            .execute(
+                "INSERT INTO allergies VALUES (?1, ?2, ?2, 'x', 'y', 'mild', 'active', ?2, 1, 0, 0)",
+                rusqlite::params![appt, Uuid::nil().as_bytes()],
+            )
+            .is_err());
     }
 
     #[test]

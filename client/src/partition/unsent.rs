@@ -562,17 +562,17 @@ impl ClinicPartition {
                         "UPDATE invoices SET paid_paise = paid_paise - coalesce(
                              (SELECT amount_paise FROM invoice_payments WHERE id = ?1), 0)
                          WHERE id = (SELECT invoice_id FROM invoice_payments WHERE id = ?1)",
-                        [m.entity_id.to_string()],
+                        [super::sql::id_blob(&m.entity_id)],
                     )?;
                     self.conn.execute(
                         "DELETE FROM invoice_payments WHERE id = ?1",
-                        [m.entity_id.to_string()],
+                        [super::sql::id_blob(&m.entity_id)],
                     )?;
                 }
                 EntityKind::Addendum => {
                     self.conn.execute(
                         "DELETE FROM encounter_addenda WHERE id = ?1",
-                        [m.entity_id.to_string()],
+                        [super::sql::id_blob(&m.entity_id)],
                     )?;
                 }
                 _ => {
