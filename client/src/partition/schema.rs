@@ -779,6 +779,8 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), PartitionError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
     use super::*;
 
     #[test]
@@ -909,6 +911,143 @@ mod tests {
                 rusqlite::params![appt, Uuid::nil().as_bytes()],
             )
             .is_err());
+    }
+
+    /// How long the step to 23 takes on a big encrypted file, the one-time cost of the
+    /// update at the first open (figures in docs/benchmarks.md):
+    /// `cargo test --release -p vaidya-client --lib -- --ignored --nocapture converting_a_big`
+    /// `VAIDYA_BENCH_PATIENTS` sets the size (400,000 patients, as many appointments and a
+    /// quarter as many invoices with a line each: bench-client's 1 M-row clinic).
+    #[test]
+    #[ignore = "a measurement: prints how long converting a big file takes"]
+    fn converting_a_big_file_to_version_23() {
+        let patients: i64 = std::env::var("VAIDYA_BENCH_PATIENTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(400_000);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        // As a partition opens: keyed, WAL, foreign keys, its usual page cache.
+        conn.execute_batch(&format!(
+            "PRAGMA key = \"x'{}'\"; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        for step in &MIGRATIONS[..22] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 22).unwrap();
+        let id = |prefix: &str, n: &str| {
+            format!("printf('{prefix}%07x-0000-4000-8000-%012x', {n}, {n})")
+        };
+        let at = "strftime('%Y-%m-%dT%H:%M:%S.000000Z', 1700000000 + n * 60, 'unixepoch')";
+        let (patient, appointment, invoice, line, clinic) = (
+            id("1", "n"),
+            id("2", "n"),
+            id("3", "n"),
+            id("4", "n"),
+            id("5", "0"),
+        );
+        let doctor = id("6", "0");
+        let patient_of = id("1", "n % ?1");
+        let invoice_of = id("3", "n");
+        let setup = Instant::now();
+        let tx = conn.transaction().unwrap();
+        // Patients queue for search as a fill's do; the conversion keeps the queue.
+        tx.execute_batch("INSERT INTO search_deferred (deferred) VALUES (1)")
+            .unwrap();
+        tx.execute(
+            &format!(
+                "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?1)
+                 INSERT INTO patients (id, clinic_id, patient_number, name, sex, date_of_birth,
+                                       phone, address, version, created_at, updated_at,
+                                       phone_search)
+                 SELECT {patient}, {clinic}, n, 'Patient ' || n || ' Sharma', 'female',
+                        '1980-01-01', '98' || printf('%08d', n), n || ' MG Road, Bengaluru', 1,
+                        {at}, {at}, '98' || printf('%08d', n)
+                 FROM c"
+            ),
+            [patients],
+        )
+        .unwrap();
+        tx.execute_batch("DELETE FROM search_deferred").unwrap();
+        tx.execute(
+            &format!(
+                "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?1)
+                 INSERT INTO appointments
+                 SELECT {appointment}, {clinic}, {patient_of}, {doctor}, {at}, {at}, 'completed',
+                        'Follow-up', 1, {at}, {at}
+                 FROM c"
+            ),
+            [patients],
+        )
+        .unwrap();
+        tx.execute(
+            &format!(
+                "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?1 / 4)
+                 INSERT INTO invoices (id, clinic_id, patient_id, series, number,
+                                       invoice_number, issued_at, place_of_supply, supply_kind,
+                                       taxable_paise, cgst_paise, sgst_paise, igst_paise,
+                                       total_paise, paid_paise, version, doctor_id)
+                 SELECT {invoice}, {clinic}, {patient_of}, 'A', n, 'A/' || n, {at}, '29',
+                        'intra_state', 50000, 0, 0, 0, 50000, 50000, 1, {doctor}
+                 FROM c;"
+            ),
+            [patients],
+        )
+        .unwrap();
+        tx.execute(
+            &format!(
+                "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < ?1 / 4)
+                 INSERT INTO invoice_lines (id, invoice_id, position, description, sac_hsn,
+                                            quantity, unit_price_paise, discount_paise,
+                                            gst_rate_bp, taxable_paise, cgst_paise, sgst_paise,
+                                            igst_paise, total_paise)
+                 SELECT {line}, {invoice_of}, 0, 'Consultation', '999312', 1, 50000, 0, 0,
+                        50000, 0, 0, 0, 50000
+                 FROM c"
+            ),
+            [patients],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        let rows = patients * 2 + patients / 2;
+        let before = std::fs::metadata(&path).unwrap().len();
+        println!(
+            "schema 22 file: {rows} rows, {:.0} MB, made in {:.1}s",
+            before as f64 / 1e6,
+            setup.elapsed().as_secs_f64()
+        );
+
+        let t = Instant::now();
+        migrate(&mut conn).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        let after = std::fs::metadata(&path).unwrap().len();
+        let free: i64 = conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+            .unwrap();
+        // SQLCipher answers this pragma as text.
+        let page: String = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        let page: i64 = page.parse().unwrap();
+        println!(
+            "converted to schema {SCHEMA_VERSION} in {secs:.1}s ({:.0} rows/s); file {:.0} MB, \
+             of which {:.0} MB free pages (reused as the cache grows)",
+            rows as f64 / secs,
+            after as f64 / 1e6,
+            (free * page) as f64 / 1e6
+        );
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM appointments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, patients);
     }
 
     #[test]
