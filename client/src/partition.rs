@@ -51,7 +51,7 @@ pub use outbox::{
     OutboxState,
 };
 pub use pull::{PageOutcome, PushOutcome};
-pub use schema::SCHEMA_VERSION;
+pub use schema::{upgrading, SCHEMA_VERSION};
 pub use sync_state::InitialFill;
 pub use unsent::{
     apply_corrections, editable_fields, DiscardOutcome, EditableField, UnsentChange,

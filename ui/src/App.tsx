@@ -37,19 +37,21 @@ export function App() {
 
   // A keyring prompt in progress (macOS asks after an update) is not an error: the resume
   // goes on in the core, and asking again waits on the same prompt.
-  const [keyringWaiting, setKeyringWaiting] = useState(false);
+  // The same goes for the one-time conversion of this PC's clinic files after an update.
+  const [keyringWaiting, setKeyringWaiting] = useState<"keyring_waiting" | "local_data_upgrading" | null>(null);
   const resume = () => {
     if (resuming) return; // "Try again" while a call already waits on the same prompt
     resuming = true;
     api.currentSession().finally(() => { resuming = false; }).then(
-      (s) => { setKeyringWaiting(false); setSession(s); setBooting(false); },
+      (s) => { setKeyringWaiting(null); setSession(s); setBooting(false); },
       (e) => {
-        if (toAppError(e).code === "keyring_waiting") {
-          setKeyringWaiting(true);
+        const code = toAppError(e).code;
+        if (code === "keyring_waiting" || code === "local_data_upgrading") {
+          setKeyringWaiting(code);
           window.setTimeout(resume, 1000);
           return;
         }
-        setKeyringWaiting(false);
+        setKeyringWaiting(null);
         setError(e);
         setBooting(false);
       },
@@ -87,7 +89,15 @@ export function App() {
   };
 
   let body;
-  if (booting && keyringWaiting) {
+  if (booting && keyringWaiting === "local_data_upgrading") {
+    body = (
+      <section class="card narrow" role="status" data-testid="local-data-upgrading">
+        <h2>{en.keyring.upgradingTitle}</h2>
+        <p>{en.keyring.upgradingBody}</p>
+      </section>
+    );
+  }
+  else if (booting && keyringWaiting) {
     body = (
       <section class="card narrow" role="status" data-testid="keyring-waiting">
         <h2>{en.keyring.waitingTitle}</h2>

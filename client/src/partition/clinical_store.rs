@@ -476,6 +476,7 @@ impl ClinicPartition {
             tx.execute_batch(super::drafts::NOTE_DRAFTS_SQL)?;
         }
         if (1..4).contains(&version) {
+            let _upgrade = super::schema::Upgrade::start();
             let compact = COMPACT_TABLES_SQL.replace("{s}", SCHEMA);
             tx.execute_batch(&TO_COMPACT_SQL.replace("{compact}", &compact))?;
         }

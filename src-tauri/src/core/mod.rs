@@ -286,6 +286,14 @@ impl Core {
                 ))
             };
             let Some(resumed) = state.resuming.wait(start, KEYRING_PATIENCE).await else {
+                // The first start after an update may be converting this PC's clinic files
+                // (seconds for a big clinic): not the keychain's fault, and said as such.
+                if vaidya_client::partition::upgrading() {
+                    return Err(UiError::new(
+                        "local_data_upgrading",
+                        "converting this PC's clinic data to the updated version",
+                    ));
+                }
                 return Err(UiError::new(
                     "keyring_waiting",
                     "waiting for the OS keyring to answer (a prompt may be open)",

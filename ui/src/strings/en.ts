@@ -52,6 +52,8 @@ export const en = {
     waitingBody: "Vaidya keeps your sign-in in the computer's keychain, and the computer is asking whether Vaidya may use it (macOS asks once after each update). Answer that prompt, choosing \"Always Allow\", and Vaidya goes on by itself.",
     waitingHint: "No prompt in sight? It may be behind this window, or the keychain may be locked: unlock it and try again.",
     retry: "Try again",
+    upgradingTitle: "Updating this computer's copy of your clinics",
+    upgradingBody: "Vaidya was updated and is converting the clinic data kept on this computer to the new version. This happens once, takes up to a minute for a large clinic, and loses nothing. Vaidya goes on by itself.",
   },
   clinics: {
     title: "Choose a clinic",
