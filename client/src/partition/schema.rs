@@ -49,6 +49,36 @@ impl Drop for Upgrade {
     }
 }
 
+/// The search index's triggers as of schema 22: a patient is indexed at once, or queued in
+/// `search_pending` while a fill page defers it (`bulk_load`). Migration 23 creates them
+/// again after copying the patients (a macro, for `concat!`: the migrations are literals).
+macro_rules! search_triggers {
+    () => {
+        r#"
+CREATE TRIGGER patients_fts_insert AFTER INSERT ON patients BEGIN
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    SELECT new.pk, new.name, new.phone_search, new.patient_number, new.abha_search
+    WHERE NOT EXISTS (SELECT 1 FROM search_deferred);
+    INSERT INTO search_pending (pk)
+    SELECT new.pk WHERE EXISTS (SELECT 1 FROM search_deferred);
+END;
+CREATE TRIGGER patients_fts_delete AFTER DELETE ON patients BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    SELECT 'delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search
+    WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk);
+    DELETE FROM search_pending WHERE pk = old.pk;
+END;
+CREATE TRIGGER patients_fts_update AFTER UPDATE ON patients
+WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
+    VALUES ('delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search);
+    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
+    VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
+END;
+"#
+    };
+}
+
 const MIGRATIONS: &[&str] = &[
     // 0 → 1: the first local schema.
     r#"
@@ -512,34 +542,17 @@ CREATE TABLE form_drafts (
     // both, so an update or delete touches the index only for rows already in it. And the
     // entity tables' lookup indexes are dropped for the fill and built again at its end
     // from the SQL kept in `deferred_indexes`.
-    r#"
+    concat!(
+        r#"
 CREATE TABLE deferred_indexes (name TEXT PRIMARY KEY NOT NULL, sql TEXT NOT NULL);
 CREATE TABLE search_pending (pk INTEGER PRIMARY KEY);
 CREATE TABLE search_deferred (deferred INTEGER PRIMARY KEY CHECK (deferred = 1));
 DROP TRIGGER patients_fts_insert;
 DROP TRIGGER patients_fts_delete;
 DROP TRIGGER patients_fts_update;
-CREATE TRIGGER patients_fts_insert AFTER INSERT ON patients BEGIN
-    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
-    SELECT new.pk, new.name, new.phone_search, new.patient_number, new.abha_search
-    WHERE NOT EXISTS (SELECT 1 FROM search_deferred);
-    INSERT INTO search_pending (pk)
-    SELECT new.pk WHERE EXISTS (SELECT 1 FROM search_deferred);
-END;
-CREATE TRIGGER patients_fts_delete AFTER DELETE ON patients BEGIN
-    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
-    SELECT 'delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search
-    WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk);
-    DELETE FROM search_pending WHERE pk = old.pk;
-END;
-CREATE TRIGGER patients_fts_update AFTER UPDATE ON patients
-WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN
-    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
-    VALUES ('delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search);
-    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
-    VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
-END;
 "#,
+        search_triggers!()
+    ),
     // 22 → 23: the compact entity tables (`sql`): ids as their 16 bytes, instants as
     // integer microseconds. At 1 M rows an appointment took ~315 bytes, most of it four
     // hyphenated ids and four RFC 3339 times, repeated in its indexes. Each table is
@@ -549,7 +562,8 @@ END;
     // implicit delete would otherwise cascade into them. Every index is created here, so
     // nothing is left for a fill that was cut off to build. The CHECKs make a stray text
     // id or time fail loudly instead of never matching.
-    r#"
+    concat!(
+        r#"
 DROP TRIGGER patients_fts_insert;
 DROP TRIGGER patients_fts_delete;
 DROP TRIGGER patients_fts_update;
@@ -748,27 +762,9 @@ CREATE INDEX invoices_patient ON invoices (patient_id, issued_at);
 CREATE INDEX invoice_lines_invoice ON invoice_lines (invoice_id, position);
 CREATE INDEX invoice_payments_invoice ON invoice_payments (invoice_id, received_at);
 CREATE INDEX allergies_patient ON allergies (patient_id);
-CREATE TRIGGER patients_fts_insert AFTER INSERT ON patients BEGIN
-    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
-    SELECT new.pk, new.name, new.phone_search, new.patient_number, new.abha_search
-    WHERE NOT EXISTS (SELECT 1 FROM search_deferred);
-    INSERT INTO search_pending (pk)
-    SELECT new.pk WHERE EXISTS (SELECT 1 FROM search_deferred);
-END;
-CREATE TRIGGER patients_fts_delete AFTER DELETE ON patients BEGIN
-    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
-    SELECT 'delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search
-    WHERE NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk);
-    DELETE FROM search_pending WHERE pk = old.pk;
-END;
-CREATE TRIGGER patients_fts_update AFTER UPDATE ON patients
-WHEN NOT EXISTS (SELECT 1 FROM search_pending WHERE pk = old.pk) BEGIN
-    INSERT INTO patients_fts (patients_fts, rowid, name, phone_search, patient_number, abha_search)
-    VALUES ('delete', old.pk, old.name, old.phone_search, old.patient_number, old.abha_search);
-    INSERT INTO patients_fts (rowid, name, phone_search, patient_number, abha_search)
-    VALUES (new.pk, new.name, new.phone_search, new.patient_number, new.abha_search);
-END;
 "#,
+        search_triggers!()
+    ),
 ];
 
 /// The version whose files keep clinical rows in the clinical store.
