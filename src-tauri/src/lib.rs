@@ -109,6 +109,9 @@ pub fn run() {
             match startup::lock_instance(&data_dir) {
                 Ok(lock) => {
                     app.manage(lock);
+                    // The data directory is ours now: resume the session while the
+                    // window loads.
+                    app.state::<core::Core>().start_resume();
                     let configured = app
                         .config()
                         .app

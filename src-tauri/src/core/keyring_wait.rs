@@ -20,6 +20,13 @@ impl<F> Default for PendingLookup<F> {
     }
 }
 
+impl<F> PendingLookup<F> {
+    /// Starts the look-up now, unless one is in flight, without waiting for it.
+    pub fn start(&mut self, start: impl FnOnce() -> F) {
+        self.in_flight.get_or_insert_with(start);
+    }
+}
+
 impl<F: Future + Unpin> PendingLookup<F> {
     /// The look-up's result if it finishes within `patience`; `None` while it still waits on
     /// the user. `start` runs only when no look-up is in flight.
@@ -66,6 +73,22 @@ mod tests {
         let second = lookup.wait(&mut start, Duration::from_secs(5)).await;
         assert_eq!(second.map(Result::unwrap), Some("session"));
         assert_eq!(started.load(Ordering::SeqCst), 1, "one look-up, one prompt");
+    }
+
+    /// A look-up started at launch is the one the UI's first call waits on: never a second.
+    #[tokio::test]
+    async fn a_lookup_started_early_is_the_one_waited_on() {
+        let mut lookup: PendingLookup<std::pin::Pin<Box<dyn Future<Output = i32> + Send>>> =
+            PendingLookup::default();
+        lookup.start(|| Box::pin(async { 1 }));
+        lookup.start(|| unreachable!("one look-up in flight is kept"));
+        let first = lookup
+            .wait(
+                || unreachable!("the early look-up is waited on"),
+                Duration::from_secs(1),
+            )
+            .await;
+        assert_eq!(first, Some(1));
     }
 
     /// After an answer, the next call starts a new look-up (a later sign-out and resume).
