@@ -38,20 +38,21 @@ export function App() {
   // A keyring prompt in progress (macOS asks after an update) is not an error: the resume
   // goes on in the core, and asking again waits on the same prompt.
   // The same goes for the one-time conversion of this PC's clinic files after an update.
-  const [keyringWaiting, setKeyringWaiting] = useState<"keyring_waiting" | "local_data_upgrading" | null>(null);
+  // What the resume is waiting on, while it waits.
+  const [resumeWait, setResumeWait] = useState<"keyring_waiting" | "local_data_upgrading" | null>(null);
   const resume = () => {
     if (resuming) return; // "Try again" while a call already waits on the same prompt
     resuming = true;
     api.currentSession().finally(() => { resuming = false; }).then(
-      (s) => { setKeyringWaiting(null); setSession(s); setBooting(false); },
+      (s) => { setResumeWait(null); setSession(s); setBooting(false); },
       (e) => {
         const code = toAppError(e).code;
         if (code === "keyring_waiting" || code === "local_data_upgrading") {
-          setKeyringWaiting(code);
+          setResumeWait(code);
           window.setTimeout(resume, 1000);
           return;
         }
-        setKeyringWaiting(null);
+        setResumeWait(null);
         setError(e);
         setBooting(false);
       },
@@ -89,7 +90,7 @@ export function App() {
   };
 
   let body;
-  if (booting && keyringWaiting === "local_data_upgrading") {
+  if (booting && resumeWait === "local_data_upgrading") {
     body = (
       <section class="card narrow" role="status" data-testid="local-data-upgrading">
         <h2>{en.keyring.upgradingTitle}</h2>
@@ -97,7 +98,7 @@ export function App() {
       </section>
     );
   }
-  else if (booting && keyringWaiting) {
+  else if (booting && resumeWait === "keyring_waiting") {
     body = (
       <section class="card narrow" role="status" data-testid="keyring-waiting">
         <h2>{en.keyring.waitingTitle}</h2>
