@@ -47,23 +47,14 @@ fn conversion_error(
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, Box::new(err))
 }
 
+/// A stored value this build cannot read (an unknown enum value, an id or time of the
+/// wrong type).
 #[derive(Debug)]
-struct UnknownValue(String);
-
-impl std::fmt::Display for UnknownValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown value {:?}", self.0)
-    }
-}
-
-impl std::error::Error for UnknownValue {}
-
-#[derive(Debug)]
-struct BadValue(&'static str);
+struct BadValue(String);
 
 impl std::fmt::Display for BadValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(&self.0)
     }
 }
 
@@ -82,7 +73,7 @@ fn uuid_from(value: ValueRef<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> 
             .map(Some),
         _ => Err(conversion_error(
             idx,
-            BadValue("an id is neither 16 bytes nor text"),
+            BadValue("an id is neither 16 bytes nor text".into()),
         )),
     }
 }
@@ -93,7 +84,7 @@ fn instant_from(value: ValueRef<'_>, idx: usize) -> rusqlite::Result<Option<Date
         ValueRef::Null => Ok(None),
         ValueRef::Integer(us) => DateTime::from_timestamp_micros(us)
             .map(Some)
-            .ok_or_else(|| conversion_error(idx, BadValue("an instant out of range"))),
+            .ok_or_else(|| conversion_error(idx, BadValue("an instant out of range".into()))),
         ValueRef::Text(text) => std::str::from_utf8(text)
             .map_err(|e| conversion_error(idx, e))
             .and_then(|t| {
@@ -103,7 +94,7 @@ fn instant_from(value: ValueRef<'_>, idx: usize) -> rusqlite::Result<Option<Date
             }),
         _ => Err(conversion_error(
             idx,
-            BadValue("an instant is neither an integer nor text"),
+            BadValue("an instant is neither an integer nor text".into()),
         )),
     }
 }
@@ -145,7 +136,7 @@ pub(crate) fn enum_at<T>(
     parse: impl Fn(&str) -> Option<T>,
 ) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
-    parse(&text).ok_or_else(|| conversion_error(idx, UnknownValue(text)))
+    parse(&text).ok_or_else(|| conversion_error(idx, BadValue(format!("unknown value {text:?}"))))
 }
 
 /// Reads a JSON text column into a value object (vitals, tax breakdowns).
