@@ -14,7 +14,7 @@ pub use api::{ApiError, ServerApi};
 pub use clinic::{ClinicError, MemberUnsentChange, OpenClinic, PatientChart};
 pub use credentials::{CredentialError, CredentialStore, StoredSession};
 pub use partition::{ClinicPartition, DataDir, OpenCheck, PartitionError, PartitionKey};
-pub use session::{Client, ClientConfig, Mode, SessionError};
+pub use session::{Client, ClientConfig, Mode, Reconnect, SessionError};
 pub use sync::{SyncEngine, SyncError, SyncOptions, SyncProgress, SyncReport, SyncStatus};
 
 /// What the crate's own tests share.

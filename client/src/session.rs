@@ -171,6 +171,45 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Going online in the background for a client started offline from the keyring
+/// ([`Client::reconnect`]): the same steps as [`Client::resume`], split where the caller
+/// may need to act (close a clinic the user lost) between the refresh and the rest.
+///
+/// It works on the client's own API, shared with every sync engine that client made, so
+/// the fresh access token reaches them. A sync engine that meets a 401 meanwhile presents
+/// the same kept refresh token; the server answers a token presented again within its grace
+/// period with the same rotated pair (migration 0008), so no rotated token is lost.
+#[derive(Clone)]
+pub struct Reconnect {
+    config: ClientConfig,
+    api: ServerApi,
+    user_id: Uuid,
+}
+
+impl Reconnect {
+    /// Trades the kept refresh token for a fresh session. `Ok(None)`: nothing to refresh
+    /// (signed in offline with a password). A refusal signs the session out on this PC and
+    /// answers `Unauthenticated`, as [`Client::resume`] does.
+    pub async fn refresh(&self) -> Result<Option<Session>, SessionError> {
+        let stored = self
+            .config
+            .credentials
+            .session(&self.config.server, self.user_id)?
+            .ok_or(SessionError::NotSignedIn)?;
+        if stored.refresh_token.is_empty() {
+            return Ok(None);
+        }
+        Client::refresh_kept(&self.config, &self.api, &stored)
+            .await
+            .map(Some)
+    }
+
+    /// The online client, from the session [`Reconnect::refresh`] gave.
+    pub async fn finish(self, session: Session) -> Result<Client, SessionError> {
+        Client::resumed_online(self.config, self.api, session).await
+    }
+}
+
 impl Client {
     fn api_for(config: &ClientConfig) -> Result<ServerApi, SessionError> {
         Ok(ServerApi::new(&config.server, &config.device_name()?)?)
@@ -311,29 +350,63 @@ impl Client {
             // the server answers.
             return Client::unlock_offline(config, api, stored);
         }
-        match api.refresh(&stored.refresh_token).await {
-            Ok(session) => {
-                Client::after_online(config, api, session, None)?
-                    .ensure_signer()
-                    .await?
-                    .ensure_clinical_keys()
-                    .await
-                    .forget_revoked_colleagues()
-                    .await?
-                    .report_wipes()
-                    .await
+        match Client::refresh_kept(&config, &api, &stored).await {
+            Ok(session) => Client::resumed_online(config, api, session).await,
+            Err(SessionError::Api(e)) if e.is_retryable() => {
+                Client::unlock_offline(config, api, stored)
             }
-            Err(e) if e.is_retryable() => Client::unlock_offline(config, api, stored),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Trades the keyring-held refresh token for a fresh session. A refusal ends the
+    /// session on this PC (its keyring entry is signed out) and answers `Unauthenticated`.
+    async fn refresh_kept(
+        config: &ClientConfig,
+        api: &ServerApi,
+        stored: &StoredSession,
+    ) -> Result<Session, SessionError> {
+        match api.refresh(&stored.refresh_token).await {
+            Ok(session) => Ok(session),
             Err(ApiError::Server {
                 code: ErrorCode::Unauthenticated,
                 ..
             }) => {
                 config
                     .credentials
-                    .sign_out(&config.server, active.user_id)?;
+                    .sign_out(&config.server, stored.user_id)?;
                 Err(SessionError::Api(ApiError::Unauthenticated))
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The rest of an online resume once the refresh has answered: the session kept, this
+    /// device's key checked, clinical keys, colleagues revoked while away, wipe reports.
+    async fn resumed_online(
+        config: ClientConfig,
+        api: ServerApi,
+        session: Session,
+    ) -> Result<Client, SessionError> {
+        Client::after_online(config, api, session, None)?
+            .ensure_signer()
+            .await?
+            .ensure_clinical_keys()
+            .await
+            .forget_revoked_colleagues()
+            .await?
+            .report_wipes()
+            .await
+    }
+
+    /// What going online takes for a session started offline from the keyring
+    /// ([`Client::start_offline`]) so that the app could show it at once; the app keeps
+    /// using this client meanwhile.
+    pub fn reconnect(&self) -> Reconnect {
+        Reconnect {
+            config: self.config.clone(),
+            api: self.api.clone(),
+            user_id: self.user_id,
         }
     }
 

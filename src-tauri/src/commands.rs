@@ -19,8 +19,8 @@ use vaidya_shared::gstr1::{Gstr1Query, Gstr1Report};
 use vaidya_shared::rules::validation::AllergyWarning;
 
 use crate::core::{
-    AppointmentRow, ClinicView, ConflictView, Core, EncounterDraft, SessionView, SyncEvent,
-    SyncStatusView, UnsentView,
+    AppointmentRow, ClinicView, ConflictView, Core, EncounterDraft, SessionChange, SessionView,
+    SyncEvent, SyncStatusView, UnsentView,
 };
 use crate::error::UiError;
 use crate::events;
@@ -51,8 +51,16 @@ pub fn ui_ready(screen: String) {
 }
 
 #[tauri::command]
-pub async fn current_session(core: State<'_, Core>) -> Result<Option<SessionView>> {
-    core.current_session().await
+pub async fn current_session<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, Core>,
+) -> Result<Option<SessionView>> {
+    let emit = std::sync::Arc::new(move |change: SessionChange| {
+        if let Err(e) = app.emit(events::SESSION, &change) {
+            tracing::warn!(error = %e, "could not emit a session change");
+        }
+    });
+    core.current_session(emit).await
 }
 
 #[tauri::command]

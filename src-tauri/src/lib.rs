@@ -23,6 +23,9 @@ pub mod events {
     pub const CHANGED: &str = "sync://changed";
     /// The number of open conflicts changed.
     pub const CONFLICTS: &str = "sync://conflicts";
+    /// `SessionChange`: the session shown from the keyring at start went online (perhaps
+    /// closing the open clinic to reopen it), or the server refused it.
+    pub const SESSION: &str = "session://changed";
     /// `UpdateProgress`: bytes of the update's installer received so far.
     pub const UPDATE_PROGRESS: &str = "update://progress";
 }

@@ -23,6 +23,9 @@ pub struct SyncTask {
     pub status: Arc<StdMutex<SyncStatusView>>,
     pub sync_now: Arc<Notify>,
     pub stop: watch::Receiver<bool>,
+    /// The session shown from the keyring is going online: the first round waits for it,
+    /// so the kept refresh token is presented once (`core::go_online`).
+    pub going_online: Option<watch::Receiver<bool>>,
 }
 
 /// Updates the shared status (and emits it) with `change` applied and the counts re-read.
@@ -69,6 +72,7 @@ pub async fn run(task: SyncTask) {
         status,
         sync_now,
         mut stop,
+        going_online,
     } = task;
     let refs = SyncTaskRefs {
         partition,
@@ -88,6 +92,13 @@ pub async fn run(task: SyncTask) {
             return;
         }
     };
+    if let Some(mut online) = going_online {
+        // Done, or given up (the sender dropped): either way the rounds start.
+        tokio::select! {
+            _ = online.wait_for(|done| *done) => {}
+            _ = stop.wait_for(|stop| *stop) => return,
+        }
+    }
     let progress_refs = refs.clone();
     let mut engine = engine.on_progress(move |p| {
         let view = ProgressView {

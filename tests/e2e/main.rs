@@ -1411,8 +1411,54 @@ async fn clinic_day() -> Result<()> {
     other.close().await?;
     let doc = note_survives_a_restart(doc, &doctor_pc, &app).await?;
     doc.close().await?;
+    session_ended_while_away(&world, &doctor_pc, &app).await?;
     drop(server);
     Ok(())
+}
+
+/// The app shows the session kept in the keyring at once and asks the server in the
+/// background. A session ended on the server while the app was closed (signed out on another
+/// device, or by the group's IT) must not stay usable: the app goes back to the sign-in and
+/// says why, whatever it showed first.
+async fn session_ended_while_away(
+    world: &vaidya_tests::World,
+    pc: &Device,
+    app: &std::path::Path,
+) -> Result<()> {
+    let su = world.db.superuser().await?;
+    let ended = su
+        .execute(
+            "UPDATE vaidya.sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            &[&world.a.doctor.id],
+        )
+        .await?;
+    ensure!(ended > 0, "the doctor had no session to end");
+    let doc = pc.driver.session(app).await?;
+    let result = async {
+        doc.wait_text(
+            By::Css("[role=alert]"),
+            "the ended session's message",
+            Duration::from_secs(20),
+            |t| t.contains("session has ended"),
+        )
+        .await?;
+        doc.find(By::Css("form.sign-in")).await?;
+        ensure!(
+            doc.count(By::Css("[data-testid=clinic-name]")).await? == 0,
+            "the clinic stayed open after the server refused the session"
+        );
+        println!("  a session ended on the server while the app was closed: back to the sign-in");
+        Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        let _ = doc
+            .screenshot(&artifacts()?.join("99-failure-session-ended.png"))
+            .await;
+        eprintln!("session_ended_while_away: {e}");
+    }
+    doc.close().await?;
+    result
 }
 
 /// A note being typed is kept on the PC as it is typed: the app closed mid-sentence (a

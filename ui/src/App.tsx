@@ -1,10 +1,11 @@
 // The app's frame: sign in → choose a clinic → role-shaped screens, with the status bar
 // always visible and a print host for A4 and 80 mm documents.
 
-import { useEffect, useState } from "preact/hooks";
-import { api, toAppError } from "./lib/ipc";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api, EVENTS, onEvent, toAppError } from "./lib/ipc";
+import { applySessionChange, sessionAtStart } from "./lib/sessionChange";
 import { administeredBranches, canReadAudit, screensFor, type Screen } from "./lib/roles";
-import type { ClinicView, Patient, SessionView } from "./lib/types";
+import type { ClinicView, Patient, SessionChange, SessionView } from "./lib/types";
 import { en } from "./strings/en";
 import { StatusBar } from "./components/StatusBar";
 import { UpdateBanner } from "./components/UpdateBanner";
@@ -23,6 +24,9 @@ import { PrintHost } from "./print/Print";
 let startupReported = false;
 /** A session resume is in flight (it may wait on a keyring prompt). */
 let resuming = false;
+/** The latest change of the session shown from the keyring (it goes online in the
+ * background), which may come before the start-up's own answer. */
+let sessionChangeSeen: SessionChange | null = null;
 
 export function App() {
   const [session, setSession] = useState<SessionView | null>(null);
@@ -34,6 +38,11 @@ export function App() {
   const [error, setError] = useState<unknown>(null);
   // Reopen the last (or only) clinic once per sign-in; "Switch clinic" then shows the list.
   const [autoOpen, setAutoOpen] = useState(true);
+  // What a session change (an event, outside render) finds open.
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+  const clinicRef = useRef(clinic);
+  clinicRef.current = clinic;
 
   // A keyring prompt in progress (macOS asks after an update) is not an error: the resume
   // goes on in the core, and asking again waits on the same prompt.
@@ -44,7 +53,7 @@ export function App() {
     if (resuming) return; // "Try again" while a call already waits on the same prompt
     resuming = true;
     api.currentSession().finally(() => { resuming = false; }).then(
-      (s) => { setResumeWait(null); setSession(s); setBooting(false); },
+      (s) => { setResumeWait(null); setSession(sessionAtStart(s, sessionChangeSeen)); setBooting(false); },
       (e) => {
         const code = toAppError(e).code;
         if (code === "keyring_waiting" || code === "local_data_upgrading") {
@@ -58,7 +67,21 @@ export function App() {
       },
     );
   };
-  useEffect(() => { resume(); }, []);
+  useEffect(() => {
+    // Listening first: the session shown from the keyring may go online (or be refused)
+    // right after the core answers.
+    let unlisten: (() => void) | undefined;
+    onEvent<SessionChange>(EVENTS.session, (change) => {
+      sessionChangeSeen = change;
+      const next = applySessionChange(
+        { session: sessionRef.current, clinicOpen: clinicRef.current !== null, autoOpen: false, error: null }, change);
+      setSession(next.session);
+      if (!next.clinicOpen) setClinic(null);
+      if (next.autoOpen) setAutoOpen(true);
+      if (next.error) setError(next.error);
+    }).then((u) => { unlisten = u; }).finally(resume);
+    return () => unlisten?.();
+  }, []);
 
   useEffect(() => {
     if (startupReported || booting) return;

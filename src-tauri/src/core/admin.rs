@@ -93,13 +93,13 @@ impl Core {
             api.decline_invitation(id).await?;
             let state = self.state.lock().await;
             let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
-            return Ok(self.view_of(client));
+            return Ok(view_of(&self.data_dir, client));
         }
         let me = api.accept_invitation(id).await?;
         let mut state = self.state.lock().await;
         let client = state.client.as_mut().ok_or_else(UiError::not_signed_in)?;
         client.set_memberships(me.memberships)?;
-        Ok(self.view_of(client))
+        Ok(view_of(&self.data_dir, client))
     }
 
     pub async fn set_member_role(&self, member: Uuid, role: Role) -> Result<Member, UiError> {

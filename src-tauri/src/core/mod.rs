@@ -19,8 +19,9 @@ use vaidya_client::partition::{Conflict, EntityKind};
 use vaidya_client::sync::status_of;
 use vaidya_client::{
     ApiError, Client, ClientConfig, ClinicPartition, CredentialStore, DataDir, Mode, OpenCheck,
-    OpenClinic, PatientChart, ServerApi, SessionError, SyncEngine,
+    OpenClinic, PatientChart, Reconnect, ServerApi, SessionError, SyncEngine,
 };
+use vaidya_shared::api::Session;
 use vaidya_shared::api::{
     Appointment, AppointmentPatch, AuditEntry, AuditQuery, Clinic, Encounter, Invoice, Member,
     MemberDevice, Membership, NewAppointment, NewEncounter, NewInvoice, NewMember, NewPayment,
@@ -49,6 +50,10 @@ pub const SYNC_INTERVAL: Duration = Duration::from_secs(60);
 /// How long one call waits for the session's resume before telling the UI that the keyring
 /// is waiting on a prompt (the resume goes on; the UI asks again).
 pub const KEYRING_PATIENCE: Duration = Duration::from_secs(5);
+
+/// How long a sign-out or sign-in waits for the session shown at start to finish going
+/// online (a few requests, each bounded by the client's request timeout).
+pub const GOING_ONLINE_PATIENCE: Duration = Duration::from_secs(20);
 
 /// How long opening a clinic waits for its details from the server before using the
 /// cached copy (a slow line must not keep the front desk on "Loading…").
@@ -184,6 +189,22 @@ pub enum SyncEvent {
 
 pub type Emitter = Arc<dyn Fn(SyncEvent) + Send + Sync>;
 
+/// What became of a session shown from the keyring while it went online in the background;
+/// emitted as `session://changed`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SessionChange {
+    /// The server answered: the session as it now stands. `reopen`: the clinic that was open
+    /// was closed (the user lost it, holds it in another role now, or its clinical store
+    /// can open now), and the UI opens it again if it is still theirs.
+    Online { session: SessionView, reopen: bool },
+    /// The server refused the kept session (signed out on another device, or revoked):
+    /// nothing is open any more, and the UI goes back to the sign-in.
+    Ended { error: UiError },
+}
+
+pub type SessionEmitter = Arc<dyn Fn(SessionChange) + Send + Sync>;
+
 // ------------------------------------------------------------------ state
 
 /// The clinic open in this window: its partition connection and its background sync.
@@ -196,6 +217,8 @@ struct ClinicSlot {
     sync_now: Arc<Notify>,
     stop: watch::Sender<bool>,
     status: Arc<StdMutex<SyncStatusView>>,
+    /// Opened without the clinical store the member's role reads.
+    clinical_locked: bool,
 }
 
 impl Drop for ClinicSlot {
@@ -204,7 +227,16 @@ impl Drop for ClinicSlot {
     }
 }
 
-type Resume = tauri::async_runtime::JoinHandle<Result<Option<Client>, UiError>>;
+type Resume = tauri::async_runtime::JoinHandle<Result<Option<Resumed>, UiError>>;
+
+type Refresh = tauri::async_runtime::JoinHandle<Result<Option<Session>, SessionError>>;
+
+/// The session found at launch.
+struct Resumed {
+    client: Client,
+    /// Shown from the keyring before the server answered: going online, under way.
+    going_online: Option<(Reconnect, Refresh)>,
+}
 
 #[derive(Default)]
 struct State {
@@ -212,16 +244,39 @@ struct State {
     clinic: Option<ClinicSlot>,
     /// The keyring-held session's resume, while it waits on the keyring.
     resuming: PendingLookup<Resume>,
+    /// Changes with every session installed or removed, so work started for one session
+    /// (going online in the background, a clinic's details) never lands in another.
+    epoch: u64,
+    /// While the session shown from the keyring goes online: `false` until the server has
+    /// answered. The open clinic's sync waits on it (or on its sender going away), so one
+    /// refresh of the kept token is under way at a time.
+    going_online: Option<watch::Receiver<bool>>,
 }
 
-/// The keyring-held session, resumed (online when the server answers, else offline within
-/// the lease); `None` when nobody is signed in on this PC.
+impl State {
+    /// Installs (or removes) the session, closing any open clinic; returns the new epoch.
+    fn set_client(&mut self, client: Option<Client>) -> u64 {
+        self.clinic = None;
+        self.client = client;
+        self.going_online = None;
+        self.epoch += 1;
+        self.epoch
+    }
+}
+
+/// The keyring-held session; `None` when nobody is signed in.
+///
+/// Shown at once (issue 15, cold start): while its offline lease lasts, the session is
+/// unlocked from the keyring without waiting for the server, and its token refresh starts
+/// beside it; the rest of going online follows in the background ([`go_online`]). Only a
+/// session that cannot unlock offline (lease over, clock turned back) waits for the server,
+/// as before.
 async fn resume_session(
     data_dir: DataDir,
     credentials: CredentialStore,
-) -> Result<Option<Client>, UiError> {
+) -> Result<Option<Resumed>, UiError> {
     let started = std::time::Instant::now();
-    // The keyring call blocks: off the async runtime.
+    // The keyring calls block: off the async runtime.
     let lookup = credentials.clone();
     let active = tauri::async_runtime::spawn_blocking(move || lookup.active())
         .await
@@ -230,7 +285,31 @@ async fn resume_session(
         return Ok(None);
     };
     let keyring_ms = started.elapsed().as_millis();
-    match Client::resume(ClientConfig::new(&active.server, data_dir, credentials)).await {
+    let config = ClientConfig::new(&active.server, data_dir, credentials);
+    let unlock = config.clone();
+    let early = tauri::async_runtime::spawn_blocking(move || Client::start_offline(unlock))
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?;
+    let resumed = match early {
+        Ok(client) => {
+            let reconnect = client.reconnect();
+            let refreshing = reconnect.clone();
+            let refresh = tauri::async_runtime::spawn(async move { refreshing.refresh().await });
+            tracing::info!(
+                keyring_ms,
+                total_ms = started.elapsed().as_millis(),
+                "kept session shown; going online in the background"
+            );
+            return Ok(Some(Resumed {
+                client,
+                going_online: Some((reconnect, refresh)),
+            }));
+        }
+        Err(SessionError::NotSignedIn) => return Ok(None),
+        // The lease is over or the clock was turned back: only the server can say.
+        Err(_) => Client::resume(config).await,
+    };
+    match resumed {
         Ok(client) => {
             tracing::info!(
                 keyring_ms,
@@ -238,18 +317,103 @@ async fn resume_session(
                 online = client.mode() == Mode::Online,
                 "session resumed"
             );
-            Ok(Some(client))
+            Ok(Some(Resumed {
+                client,
+                going_online: None,
+            }))
         }
         Err(SessionError::NotSignedIn) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
+/// Takes a session shown from the keyring online once its refresh answers, in the
+/// background. A clinic the user lost (or holds in another role now) is closed first, then
+/// the rest of the resume runs (`Reconnect::finish`) and the online client replaces the
+/// early one. A refused session ends here, and nothing stays open. A server that cannot be
+/// reached leaves the session offline, as a resume without the server always has; the
+/// open clinic's sync goes online by itself when the server answers.
+async fn go_online(
+    state: Arc<Mutex<State>>,
+    data_dir: DataDir,
+    epoch: u64,
+    (reconnect, refresh): (Reconnect, Refresh),
+    done: watch::Sender<bool>,
+    emit: SessionEmitter,
+) {
+    let refreshed = match refresh.await {
+        Ok(r) => r,
+        Err(e) => Err(SessionError::Io(std::io::Error::other(e.to_string()))),
+    };
+    let session = match refreshed {
+        Ok(Some(session)) => session,
+        Ok(None) => return,
+        Err(SessionError::Api(ApiError::Unauthenticated)) => {
+            let mut st = state.lock().await;
+            if st.epoch == epoch {
+                st.set_client(None);
+                drop(st);
+                tracing::info!("the server refused the kept session; signed out");
+                emit(SessionChange::Ended {
+                    error: SessionError::Api(ApiError::Unauthenticated).into(),
+                });
+            }
+            return;
+        }
+        Err(e) => {
+            tracing::info!("the server was not reached at start; working offline: {e}");
+            return;
+        }
+    };
+    // Before the resume forgets the user in a clinic they lost, that clinic closes.
+    let mut reopen = false;
+    {
+        let mut st = state.lock().await;
+        if st.epoch != epoch {
+            return;
+        }
+        let kept = st.clinic.as_ref().map(|slot| {
+            session
+                .memberships
+                .iter()
+                .any(|m| m.clinic_id == slot.clinic_id && m.role == slot.membership.role)
+        });
+        if kept == Some(false) {
+            st.clinic = None;
+            reopen = true;
+        }
+    }
+    let client = match reconnect.finish(session).await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!("going online at start failed; working offline: {e}");
+            return;
+        }
+    };
+    let mut st = state.lock().await;
+    if st.epoch != epoch {
+        return;
+    }
+    // A clinician whose store did not open offline (no password key here) has its key
+    // from the server now: the clinic opens again with it.
+    if st.clinic.as_ref().is_some_and(|slot| slot.clinical_locked) {
+        st.clinic = None;
+        reopen = true;
+    }
+    let session = view_of(&data_dir, &client);
+    st.client = Some(client);
+    st.going_online = None;
+    drop(st);
+    let _ = done.send(true);
+    tracing::info!(reopen, "the kept session is online");
+    emit(SessionChange::Online { session, reopen });
+}
+
 /// The desktop app's state, managed by Tauri and shared by all commands.
 pub struct Core {
     data_dir: DataDir,
     credentials: CredentialStore,
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl Core {
@@ -257,7 +421,7 @@ impl Core {
         Core {
             data_dir,
             credentials,
-            state: Mutex::new(State::default()),
+            state: Arc::new(Mutex::new(State::default())),
         }
     }
 
@@ -292,9 +456,13 @@ impl Core {
             .start(|| tauri::async_runtime::spawn(resume_session(data_dir, credentials)));
     }
 
-    /// The signed-in user, resuming the keyring-held session on first call (online when the
-    /// server answers, else offline within the lease). `None` when nobody is signed in.
-    pub async fn current_session(&self) -> Result<Option<SessionView>, UiError> {
+    /// The signed-in user, resuming the keyring-held session on first call (shown from the
+    /// keyring within its lease while it goes online in the background; what became of it
+    /// is sent through `emit`). `None` when nobody is signed in.
+    pub async fn current_session(
+        &self,
+        emit: SessionEmitter,
+    ) -> Result<Option<SessionView>, UiError> {
         let mut state = self.state.lock().await;
         if state.client.is_none() {
             // Resuming reads the keyring, which may wait on a prompt the user has not
@@ -320,12 +488,25 @@ impl Core {
                     "waiting for the OS keyring to answer (a prompt may be open)",
                 ));
             };
-            match resumed.map_err(|e| UiError::new("internal", e.to_string()))?? {
-                Some(client) => state.client = Some(client),
-                None => return Ok(None),
+            let Some(resumed) = resumed.map_err(|e| UiError::new("internal", e.to_string()))??
+            else {
+                return Ok(None);
+            };
+            let epoch = state.set_client(Some(resumed.client));
+            if let Some(going_online) = resumed.going_online {
+                let (done, waiting) = watch::channel(false);
+                state.going_online = Some(waiting);
+                tauri::async_runtime::spawn(go_online(
+                    self.state.clone(),
+                    self.data_dir.clone(),
+                    epoch,
+                    going_online,
+                    done,
+                    emit,
+                ));
             }
         }
-        Ok(state.client.as_ref().map(|c| self.view_of(c)))
+        Ok(state.client.as_ref().map(|c| view_of(&self.data_dir, c)))
     }
 
     pub async fn sign_in(
@@ -337,6 +518,7 @@ impl Core {
         if server.trim().is_empty() {
             return Err(UiError::invalid("server", "Enter the server address."));
         }
+        self.settle_going_online().await;
         let client = match Client::sign_in(self.config(server), email.trim(), password).await {
             Ok(client) => client,
             // No network: a member who signed in online on this PC before signs in again
@@ -349,28 +531,30 @@ impl Core {
             }
             Err(e) => return Err(e.into()),
         };
-        let view = self.view_of(&client);
-        let mut state = self.state.lock().await;
-        state.clinic = None;
-        state.client = Some(client);
+        let view = view_of(&self.data_dir, &client);
+        self.state.lock().await.set_client(Some(client));
         Ok(view)
     }
 
-    /// The session as the UI sees it, with the clinic to reopen.
-    fn view_of(&self, client: &Client) -> SessionView {
-        SessionView {
-            last_clinic_id: self.last_clinic(client),
-            ..session_view(client)
-        }
-    }
-
     pub async fn sign_out(&self) -> Result<(), UiError> {
+        self.settle_going_online().await;
         let mut state = self.state.lock().await;
-        state.clinic = None; // stops its sync task
-        if let Some(client) = state.client.take() {
+        let client = state.client.take();
+        state.set_client(None); // the clinic's slot goes too, which stops its sync task
+        if let Some(client) = client {
             client.sign_out().await?;
         }
         Ok(())
+    }
+
+    /// Waits for the session shown from the keyring to finish going online (bounded by
+    /// [`GOING_ONLINE_PATIENCE`]): its last steps write the session to the keyring, and a
+    /// sign-out or a colleague's sign-in must come after them, never be undone by them.
+    async fn settle_going_online(&self) {
+        let waiting = self.state.lock().await.going_online.clone();
+        if let Some(mut done) = waiting {
+            let _ = tokio::time::timeout(GOING_ONLINE_PATIENCE, done.wait_for(|d| *d)).await;
+        }
     }
 
     /// Opens a clinic's partition for the UI and starts its background sync.
@@ -379,7 +563,17 @@ impl Core {
     /// details are fetched (up to [`CLINIC_FETCH_TIMEOUT`]): other commands stay responsive.
     pub async fn open_clinic(&self, clinic_id: Uuid, emit: Emitter) -> Result<ClinicView, UiError> {
         let started = std::time::Instant::now();
-        let (membership, partition, engine, online, api, user_id, clinical_locked) = {
+        let (
+            membership,
+            partition,
+            engine,
+            online,
+            api,
+            user_id,
+            clinical_locked,
+            epoch,
+            going_online,
+        ) = {
             let mut state = self.state.lock().await;
             state.clinic = None;
             let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
@@ -419,13 +613,16 @@ impl Core {
                 client.api().clone(),
                 client.user_id(),
                 clinical_locked,
+                state.epoch,
+                state.going_online.clone(),
             )
         };
         let initial = {
             let s = status_of(&partition)?;
             SyncStatusView {
                 online,
-                syncing: false,
+                // Shown from the keyring while the server is asked: "syncing", not "offline".
+                syncing: going_online.is_some(),
                 pending: s.pending,
                 rejected: s.rejected,
                 conflicts: s.conflicts,
@@ -448,35 +645,55 @@ impl Core {
             status: status.clone(),
             sync_now: sync_now.clone(),
             stop: stop_rx,
+            going_online: going_online.clone(),
         }));
         let opened_ms = started.elapsed().as_millis();
-        let clinic = fetch_clinic_details(&api, clinic_id, &partition).await;
-        allocate_invoice_series(&api, clinic_id, &partition).await;
+        // The clinic opens at once on the copy of its details kept from the last time; the
+        // server's answer replaces it in the background. Only a PC that never had them waits
+        // for the server (up to CLINIC_FETCH_TIMEOUT), since billing needs them.
+        let kept = partition
+            .lock()
+            .ok()
+            .and_then(|p| p.cached_clinic().ok().flatten());
+        let clinic = match kept {
+            Some(kept) => Some(kept),
+            None => {
+                let clinic = fetch_clinic_details(&api, clinic_id, &partition).await;
+                allocate_invoice_series(&api, clinic_id, &partition).await;
+                clinic
+            }
+        };
         tracing::info!(
             opened_ms,
             total_ms = started.elapsed().as_millis(),
             "clinic opened"
         );
-        // The member list (doctor picker) is refreshed in the background and kept for
-        // offline booking.
-        tauri::async_runtime::spawn(refresh_members(api, clinic_id, partition.clone()));
         let opened = ClinicSlot {
             clinic_id,
             membership: membership.clone(),
             clinic: clinic.clone(),
-            partition,
+            partition: partition.clone(),
             sync_now,
             stop,
             status,
+            clinical_locked,
         };
         let mut state = self.state.lock().await;
         // Signed out (or in as someone else) while the details were fetched: dropping
         // `opened` stops its sync task.
-        if state.client.as_ref().map(Client::user_id) != Some(user_id) {
+        if state.client.as_ref().map(Client::user_id) != Some(user_id) || state.epoch != epoch {
             return Err(UiError::not_signed_in());
         }
         state.clinic = Some(opened);
         drop(state);
+        tauri::async_runtime::spawn(refresh_clinic_details(
+            self.state.clone(),
+            epoch,
+            going_online,
+            api,
+            clinic_id,
+            partition,
+        ));
         self.remember_last_clinic(user_id, clinic_id);
         Ok(ClinicView {
             membership,
@@ -485,24 +702,14 @@ impl Core {
         })
     }
 
-    /// The clinic this user last opened on this computer, if it is still one of theirs: the
-    /// app reopens it on start. Only ids are stored (no patient data, nothing secret).
-    fn last_clinic(&self, client: &Client) -> Option<Uuid> {
-        let text = std::fs::read_to_string(self.last_clinic_file()).ok()?;
-        let (user, clinic) = text.trim().split_once(' ')?;
-        let (user, clinic) = (user.parse::<Uuid>().ok()?, clinic.parse::<Uuid>().ok()?);
-        (user == client.user_id() && client.clinics().contains(&clinic)).then_some(clinic)
-    }
-
     fn remember_last_clinic(&self, user: Uuid, clinic: Uuid) {
         // Best effort: without it the app shows the clinic list on the next start.
-        if let Err(e) = std::fs::write(self.last_clinic_file(), format!("{user} {clinic}\n")) {
+        if let Err(e) = std::fs::write(
+            last_clinic_file(&self.data_dir),
+            format!("{user} {clinic}\n"),
+        ) {
             tracing::warn!(error = %e, "could not remember the last clinic");
         }
-    }
-
-    fn last_clinic_file(&self) -> std::path::PathBuf {
-        self.data_dir.root().join("last-clinic")
     }
 
     /// Runs a local write on the open partition (see [`Core::on_partition`]) and nudges the
@@ -648,6 +855,27 @@ impl Core {
     }
 }
 
+/// The session as the UI sees it, with the clinic to reopen.
+fn view_of(data_dir: &DataDir, client: &Client) -> SessionView {
+    SessionView {
+        last_clinic_id: last_clinic(data_dir, client),
+        ..session_view(client)
+    }
+}
+
+/// The clinic this user last opened on this computer, if it is still one of theirs: the
+/// app reopens it on start. Only ids are stored (no patient data, nothing secret).
+fn last_clinic(data_dir: &DataDir, client: &Client) -> Option<Uuid> {
+    let text = std::fs::read_to_string(last_clinic_file(data_dir)).ok()?;
+    let (user, clinic) = text.trim().split_once(' ')?;
+    let (user, clinic) = (user.parse::<Uuid>().ok()?, clinic.parse::<Uuid>().ok()?);
+    (user == client.user_id() && client.clinics().contains(&clinic)).then_some(clinic)
+}
+
+fn last_clinic_file(data_dir: &DataDir) -> std::path::PathBuf {
+    data_dir.root().join("last-clinic")
+}
+
 fn session_view(client: &Client) -> SessionView {
     let memberships = if client.memberships().is_empty() {
         // A session stored by an older version kept only clinic ids: the least-privileged
@@ -745,6 +973,36 @@ async fn allocate_invoice_series(
         Ok(Err(e)) => tracing::warn!(error = %e, "no invoice series code from the server"),
         Err(_) => tracing::warn!("the server did not allocate an invoice series in time"),
     }
+}
+
+/// After a clinic opened: its details from the server (kept, and given to the open slot,
+/// which bills with them), this PC's invoice series if it has none yet, and the member list
+/// for the doctor picker offline. Best effort, once the session is online.
+async fn refresh_clinic_details(
+    state: Arc<Mutex<State>>,
+    epoch: u64,
+    going_online: Option<watch::Receiver<bool>>,
+    api: ServerApi,
+    clinic_id: Uuid,
+    partition: Arc<StdMutex<ClinicPartition>>,
+) {
+    if let Some(mut online) = going_online {
+        let _ = online.wait_for(|done| *done).await;
+    }
+    let details = fetch_clinic_details(&api, clinic_id, &partition).await;
+    {
+        let mut st = state.lock().await;
+        if st.epoch != epoch {
+            return;
+        }
+        if let Some(slot) = st.clinic.as_mut().filter(|c| c.clinic_id == clinic_id) {
+            if details.is_some() {
+                slot.clinic = details;
+            }
+        }
+    }
+    allocate_invoice_series(&api, clinic_id, &partition).await;
+    refresh_members(api, clinic_id, partition).await;
 }
 
 /// Fetches the member list and keeps it for the doctor picker offline; best effort.

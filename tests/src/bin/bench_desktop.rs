@@ -9,6 +9,9 @@
 //!   event → results for that query in the DOM → the next frame);
 //! - bundle (.deb) under 15 MB.
 //!
+//! `--rtt-ms N` puts the app behind the test proxy shaped as a 4 Mbit/s line with that round
+//! trip (a clinic's broadband), to show what the network costs the start-up.
+//!
 //! Run it through `scripts/bench-desktop.sh`, which builds both apps and their bundles and
 //! provides Xvfb and a D-Bus session with a keyring.
 
@@ -24,6 +27,7 @@ use serde_json::json;
 use uuid::Uuid;
 use vaidya_client::session::{Client, ClientConfig};
 use vaidya_client::{CredentialStore, DataDir};
+use vaidya_tests::proxy::{Proxy, Shape};
 use vaidya_tests::webdriver::{free_port, target_dir, By, Driver};
 use vaidya_tests::{Harness, TestServer, World};
 
@@ -33,6 +37,9 @@ struct Args {
     patients: i64,
     runs: usize,
     words: usize,
+    /// The app reaches its server through the test proxy shaped as a clinic line (4 Mbit/s,
+    /// this round trip); `None`: directly, on loopback.
+    rtt_ms: Option<u64>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -40,6 +47,7 @@ fn parse_args() -> Result<Args> {
         patients: 100_000,
         runs: 5,
         words: 40,
+        rtt_ms: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -48,7 +56,10 @@ fn parse_args() -> Result<Args> {
             "--patients" => args.patients = value()?.parse()?,
             "--runs" => args.runs = value()?.parse()?,
             "--words" => args.words = value()?.parse()?,
-            other => bail!("unknown argument {other}; use --patients N --runs N --words N"),
+            "--rtt-ms" => args.rtt_ms = Some(value()?.parse()?),
+            other => {
+                bail!("unknown argument {other}; use --patients N --runs N --words N --rtt-ms N")
+            }
         }
     }
     Ok(args)
@@ -382,10 +393,20 @@ async fn main() -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     let server = TestServer::spawn(&world.db, 4).await?;
+    // With --rtt-ms the device signs in through the proxy, so the app it starts later goes
+    // the same way; the line is shaped only once the device holds the clinic.
+    let proxy = match args.rtt_ms {
+        Some(_) => {
+            let upstream = server.base.trim_start_matches("http://").parse()?;
+            Some(Proxy::start(upstream, 7).await?)
+        }
+        None => None,
+    };
+    let base = proxy.as_ref().map_or(server.base.clone(), Proxy::base);
     let data_dir = tempfile::tempdir()?;
     let service = format!("vaidya-bench-{}", Uuid::new_v4());
     let config = ClientConfig::new(
-        &server.base,
+        &base,
         DataDir::new(data_dir.path()),
         CredentialStore::new(&service),
     );
@@ -398,6 +419,10 @@ async fn main() -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     drop(client);
+    if let (Some(proxy), Some(rtt)) = (&proxy, args.rtt_ms) {
+        proxy.set_shape(Shape::line(4.0, Duration::from_millis(rtt), Duration::ZERO));
+        println!("the app reaches the server over a 4 Mbit/s line with {rtt} ms round trip");
+    }
     let dir = data_dir.path().to_str().context("data dir")?.to_owned();
     let empty_dir = tempfile::tempdir()?;
     let empty = empty_dir.path().to_str().context("data dir")?.to_owned();

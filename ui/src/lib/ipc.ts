@@ -156,6 +156,7 @@ export const EVENTS = {
   changed: "sync://changed",
   conflicts: "sync://conflicts",
   updateProgress: "update://progress",
+  session: "session://changed",
 } as const;
 
 export async function onEvent<T>(name: string, handler: (payload: T) => void): Promise<UnlistenFn> {

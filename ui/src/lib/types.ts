@@ -34,6 +34,12 @@ export interface SessionView {
   last_clinic_id: Uuid | null;
 }
 
+/** What became of a session shown from the keyring at start while it went online
+ * (`session://changed`; the desktop's `SessionChange`). */
+export type SessionChange =
+  | { kind: "online"; session: SessionView; reopen: boolean }
+  | { kind: "ended"; error: UiError };
+
 /** `clinical_locked`: the member's role reads clinical records, but this PC's clinical
  * store did not open for them (see the desktop's `ClinicView`). */
 export interface ClinicView { membership: Membership; clinic: Clinic | null; clinical_locked: boolean }
