@@ -359,15 +359,24 @@ impl Client {
         }
     }
 
-    /// Trades the keyring-held refresh token for a fresh session. A refusal ends the
-    /// session on this PC (its keyring entry is signed out) and answers `Unauthenticated`.
+    /// Trades the keyring-held refresh token for a fresh session, and keeps the rotated
+    /// token at once: whatever happens next (a crash, a failed step of the resume), the
+    /// keyring never holds a token the server has replaced. A refusal ends the session on
+    /// this PC (its keyring entry is signed out) and answers `Unauthenticated`.
     async fn refresh_kept(
         config: &ClientConfig,
         api: &ServerApi,
         stored: &StoredSession,
     ) -> Result<Session, SessionError> {
         match api.refresh(&stored.refresh_token).await {
-            Ok(session) => Ok(session),
+            Ok(session) => {
+                // The password verifier stays (only a sign-in with the password makes one).
+                let mut next = StoredSession::from_session(&config.server, &session)
+                    .with_verifier(stored.password_verifier.clone());
+                next.last_known_time = stored.last_known_time.max(api.server_time());
+                config.credentials.save_session(&next)?;
+                Ok(session)
+            }
             Err(ApiError::Server {
                 code: ErrorCode::Unauthenticated,
                 ..

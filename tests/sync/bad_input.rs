@@ -294,6 +294,87 @@ pub async fn clock_far_ahead_or_behind_extends_nothing(h: Arc<Harness>) -> Resul
     Ok(())
 }
 
+/// The desktop shows the session kept in the keyring at once and takes it online behind
+/// the first screen (`Client::start_offline`, then `Client::reconnect`): the refresh's new
+/// access token reaches the sync engine the early client made (no second refresh), the
+/// rotated refresh token is in the keyring as soon as the server answered, and a session
+/// the server ended is refused and leaves the keyring.
+pub async fn a_kept_session_goes_online_behind_the_screen(h: Arc<Harness>) -> Result<()> {
+    if keyring("a_kept_session_goes_online_behind_the_screen")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let doctor = &world.a.doctor;
+    let mut d = Device::new(&server, 17).await?;
+    d.sign_in(doctor).await?;
+    let server_url = d.config.server.clone();
+    let kept_token = |d: &Device| -> Result<String> {
+        Ok(d.config
+            .credentials
+            .session(&server_url, doctor.id)?
+            .context("a kept session")?
+            .refresh_token)
+    };
+    d.client = None;
+
+    // The app starts: the kept session is shown before the server is asked.
+    let early = Client::start_offline(d.config.clone())?;
+    check!(
+        early.mode() == vaidya_client::Mode::Offline,
+        "shown from the keyring"
+    );
+    let before = kept_token(&d)?;
+    let mut engine = early.sync_engine(clinic)?.with_options(fast_options(1));
+    let reconnect = early.reconnect();
+    let session = reconnect
+        .refresh()
+        .await?
+        .context("a kept session with a refresh token")?;
+    let rotated = kept_token(&d)?;
+    check!(
+        rotated != before,
+        "the rotated refresh token is kept as soon as the server answered"
+    );
+    // The engine made before the refresh uses its access token: it syncs without a
+    // refresh of its own (which would have rotated the kept token again).
+    engine.sync().await?;
+    check!(engine.status()?.synced, "the early engine synced");
+    check!(
+        kept_token(&d)? == rotated,
+        "the sync did not refresh a second time"
+    );
+    let online = reconnect.finish(session).await?;
+    check!(
+        online.mode() == vaidya_client::Mode::Online,
+        "online behind the screen"
+    );
+    drop((engine, online, early));
+
+    // The server ends the session while the app is closed (signed out elsewhere, revoked).
+    let su = world.db.superuser().await?;
+    su.execute(
+        "UPDATE vaidya.sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        &[&doctor.id],
+    )
+    .await?;
+    // Offline, the PC cannot know: it shows the session within its lease...
+    let early = Client::start_offline(d.config.clone())?;
+    // ...and the server's refusal ends it, and takes it out of the keyring.
+    let refused = early.reconnect().refresh().await;
+    let err = refused.err().context("a revoked session was refreshed")?;
+    check!(err.code() == "unauthenticated", "{err:?}");
+    check!(
+        d.config
+            .credentials
+            .session(&server_url, doctor.id)?
+            .is_none_or(|s| s.refresh_token.is_empty()),
+        "the refused session left the keyring"
+    );
+    Ok(())
+}
+
 /// A stored pull cursor the server no longer takes (from before cursors were sealed, or
 /// sealed under another deployment's key) does not leave the PC stuck: the pull starts
 /// again from the beginning, once, and ends with a sealed cursor and everything present.

@@ -236,6 +236,8 @@ struct Resumed {
     client: Client,
     /// Shown from the keyring before the server answered: going online, under way.
     going_online: Option<(Reconnect, Refresh)>,
+    /// The clinic the app will reopen, already opened ([`prepare_last_clinic`]).
+    prepared: Option<(Uuid, ClinicPartition)>,
 }
 
 #[derive(Default)]
@@ -251,6 +253,8 @@ struct State {
     /// answered. The open clinic's sync waits on it (or on its sender going away), so one
     /// refresh of the kept token is under way at a time.
     going_online: Option<watch::Receiver<bool>>,
+    /// The clinic to reopen, opened by the resume for `open_clinic` to take.
+    prepared: Option<(Uuid, ClinicPartition)>,
 }
 
 impl State {
@@ -259,6 +263,7 @@ impl State {
         self.clinic = None;
         self.client = client;
         self.going_online = None;
+        self.prepared = None;
         self.epoch += 1;
         self.epoch
     }
@@ -285,13 +290,18 @@ async fn resume_session(
         return Ok(None);
     };
     let keyring_ms = started.elapsed().as_millis();
-    let config = ClientConfig::new(&active.server, data_dir, credentials);
+    let config = ClientConfig::new(&active.server, data_dir.clone(), credentials);
     let unlock = config.clone();
-    let early = tauri::async_runtime::spawn_blocking(move || Client::start_offline(unlock))
-        .await
-        .map_err(|e| UiError::new("internal", e.to_string()))?;
+    let early = tauri::async_runtime::spawn_blocking(move || {
+        Client::start_offline(unlock).map(|client| {
+            let prepared = prepare_last_clinic(&data_dir, &client);
+            (client, prepared)
+        })
+    })
+    .await
+    .map_err(|e| UiError::new("internal", e.to_string()))?;
     let resumed = match early {
-        Ok(client) => {
+        Ok((client, prepared)) => {
             let reconnect = client.reconnect();
             let refreshing = reconnect.clone();
             let refresh = tauri::async_runtime::spawn(async move { refreshing.refresh().await });
@@ -303,6 +313,7 @@ async fn resume_session(
             return Ok(Some(Resumed {
                 client,
                 going_online: Some((reconnect, refresh)),
+                prepared,
             }));
         }
         Err(SessionError::NotSignedIn) => return Ok(None),
@@ -320,10 +331,27 @@ async fn resume_session(
             Ok(Some(Resumed {
                 client,
                 going_online: None,
+                prepared: None,
             }))
         }
         Err(SessionError::NotSignedIn) => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens the clinic the app will reopen, as part of the resume: the UI finds it open, and
+/// the first start after an update converts its file here, while the start screen says so
+/// (`local_data_upgrading`), rather than under the clinic screen and beside the background
+/// resume's own opening of it. A file that does not open is left to `open_clinic`, which
+/// reports why.
+fn prepare_last_clinic(data_dir: &DataDir, client: &Client) -> Option<(Uuid, ClinicPartition)> {
+    let clinic = last_clinic(data_dir, client)?;
+    match client.open_partition_with(clinic, OpenCheck::PagesAsRead) {
+        Ok(partition) => Some((clinic, partition)),
+        Err(e) => {
+            tracing::warn!(%clinic, "the clinic to reopen did not open at start: {e}");
+            None
+        }
     }
 }
 
@@ -493,6 +521,7 @@ impl Core {
                 return Ok(None);
             };
             let epoch = state.set_client(Some(resumed.client));
+            state.prepared = resumed.prepared;
             if let Some(going_online) = resumed.going_online {
                 let (done, waiting) = watch::channel(false);
                 state.going_online = Some(waiting);
@@ -576,13 +605,17 @@ impl Core {
         ) = {
             let mut state = self.state.lock().await;
             state.clinic = None;
+            let prepared = state.prepared.take();
             let client = state.client.as_ref().ok_or_else(UiError::not_signed_in)?;
             let membership = membership_of(client, clinic_id)?;
             // The UI's connection skips the whole-file page check (SQLCipher still checks
             // each page as it is read); the engine's connection, opened in the sync task
             // right after, does the full check and reports a damaged file in the status
             // bar. A large clinic opens without reading its whole file first.
-            let partition = client.open_partition_with(clinic_id, OpenCheck::PagesAsRead)?;
+            let partition = match prepared {
+                Some((prepared, partition)) if prepared == clinic_id => partition,
+                _ => client.open_partition_with(clinic_id, OpenCheck::PagesAsRead)?,
+            };
             let clinical_locked =
                 opens_clinical_store(membership.role) && !partition.clinical_store_open();
             let (api, data_dir, credentials) = (
