@@ -1411,9 +1411,50 @@ async fn clinic_day() -> Result<()> {
     other.close().await?;
     let doc = note_survives_a_restart(doc, &doctor_pc, &app).await?;
     doc.close().await?;
+    role_changed_while_away(&world, &doctor_pc, &app).await?;
     session_ended_while_away(&world, &doctor_pc, &app).await?;
     drop(server);
     Ok(())
+}
+
+/// The app opens the last clinic from the keyring at once, in the role kept there. The
+/// group's admin moved the doctor to the nurses' roster while the app was closed: once the
+/// server has answered, the clinic closes and opens again in the new role.
+async fn role_changed_while_away(
+    world: &vaidya_tests::World,
+    pc: &Device,
+    app: &std::path::Path,
+) -> Result<()> {
+    let su = world.db.superuser().await?;
+    let moved = su
+        .execute(
+            "UPDATE vaidya.memberships SET role = 'nurse' WHERE clinic_id = $1 AND user_id = $2",
+            &[&world.a.id, &world.a.doctor.id],
+        )
+        .await?;
+    ensure!(moved == 1, "the doctor's membership was not found");
+    let s = pc.driver.session(app).await?;
+    let result = async {
+        s.wait_text(
+            By::Css(".role-badge"),
+            "the role badge after the server answered",
+            Duration::from_secs(20),
+            |t| t.contains("Nurse"),
+        )
+        .await?;
+        s.find(By::Css("[data-testid=clinic-name]")).await?;
+        println!("  a role changed while the app was closed: the clinic opened again as a nurse");
+        Ok(())
+    }
+    .await;
+    if let Err(e) = &result {
+        let _ = s
+            .screenshot(&artifacts()?.join("99-failure-role-changed.png"))
+            .await;
+        eprintln!("role_changed_while_away: {e}");
+    }
+    s.close().await?;
+    result
 }
 
 /// The app shows the session kept in the keyring at once and asks the server in the
