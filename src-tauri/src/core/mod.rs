@@ -410,6 +410,15 @@ async fn go_online(
             st.clinic = None;
             reopen = true;
         }
+        // Nor may the clinic opened for the UI stay open on a file that is about to go.
+        let lost = |clinic: Uuid| !session.memberships.iter().any(|m| m.clinic_id == clinic);
+        if st
+            .prepared
+            .as_ref()
+            .is_some_and(|(clinic, _)| lost(*clinic))
+        {
+            st.prepared = None;
+        }
     }
     let client = match reconnect.finish(session).await {
         Ok(client) => client,
@@ -423,8 +432,16 @@ async fn go_online(
         return;
     }
     // A clinician whose store did not open offline (no password key here) has its key
-    // from the server now: the clinic opens again with it.
-    if st.clinic.as_ref().is_some_and(|slot| slot.clinical_locked) {
+    // from the server now: the clinic opens again with it. And a clinic that was being
+    // opened while the check above ran is checked again, now that it is in place.
+    let stale = st.clinic.as_ref().is_some_and(|slot| {
+        slot.clinical_locked
+            || !client
+                .memberships()
+                .iter()
+                .any(|m| m.clinic_id == slot.clinic_id && m.role == slot.membership.role)
+    });
+    if stale {
         st.clinic = None;
         reopen = true;
     }
