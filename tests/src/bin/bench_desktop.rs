@@ -159,9 +159,10 @@ async fn seed_patients(world: &World, clinic: Uuid, n: i64) -> Result<()> {
 }
 
 /// Proportional set size (kB) of a process and all its descendants (WebKit's web and
-/// network processes): shared libraries are split fairly between processes.
+/// network processes): shared libraries are split fairly between processes. Also each
+/// process's own share, by name, to see where a difference lives.
 #[cfg(target_os = "linux")]
-fn tree_pss_kb(root: u32) -> u64 {
+fn tree_pss_kb(root: u32) -> (u64, Vec<(String, u64)>) {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -179,23 +180,29 @@ fn tree_pss_kb(root: u32) -> u64 {
         }
     }
     let mut total = 0;
+    let mut each = Vec::new();
     let mut stack = vec![root];
     while let Some(pid) = stack.pop() {
         if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-            total += text
+            let pss = text
                 .lines()
                 .find_map(|l| l.strip_prefix("Pss:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
                 .unwrap_or(0);
+            total += pss;
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .map(|n| n.trim().to_owned())
+                .unwrap_or_default();
+            each.push((name, pss));
         }
         stack.extend(children.get(&pid).into_iter().flatten());
     }
-    total
+    (total, each)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn tree_pss_kb(_root: u32) -> u64 {
-    0
+fn tree_pss_kb(_root: u32) -> (u64, Vec<(String, u64)>) {
+    (0, Vec::new())
 }
 
 /// Drops the OS page cache so a start is really cold; `false` when not permitted.
@@ -207,6 +214,8 @@ fn drop_caches() -> bool {
 struct Start {
     ms: f64,
     pss_mb: f64,
+    /// Each process's share (MB), by name: the app's own and WebKit's.
+    pss_by_process: Vec<(String, f64)>,
     line: String,
     /// The app's phase timing lines before it was ready, with when they arrived.
     phases: Vec<String>,
@@ -264,7 +273,7 @@ fn start_once(bin: &Path, env: &[(&str, &str)], cold: bool) -> Result<Start> {
     };
     // Let the first screen's data loads and background sync finish before measuring.
     std::thread::sleep(Duration::from_secs(3));
-    let pss = tree_pss_kb(child.id());
+    let (pss, by_process) = tree_pss_kb(child.id());
     let _ = child.kill();
     let _ = child.wait();
     // The WebKit processes exit when their parent does; give them a moment.
@@ -272,6 +281,10 @@ fn start_once(bin: &Path, env: &[(&str, &str)], cold: bool) -> Result<Start> {
     Ok(Start {
         ms: elapsed.as_secs_f64() * 1000.0,
         pss_mb: pss as f64 / 1024.0,
+        pss_by_process: by_process
+            .into_iter()
+            .map(|(name, kb)| (name, kb as f64 / 1024.0))
+            .collect(),
         line,
         phases,
     })
@@ -460,6 +473,16 @@ async fn main() -> Result<()> {
         );
         for p in &c.phases {
             println!("    {p}");
+        }
+        if run == 0 {
+            for (what, start) in [("hello", &a), ("sign-in", &b), ("clinic", &c)] {
+                let parts: Vec<String> = start
+                    .pss_by_process
+                    .iter()
+                    .map(|(name, mb)| format!("{name} {mb:.0}"))
+                    .collect();
+                println!("    memory by process, {what} (MB): {}", parts.join(" · "));
+            }
         }
         hello_ms.push(a.ms);
         hello_mb.push(a.pss_mb);
