@@ -1411,20 +1411,23 @@ async fn clinic_day() -> Result<()> {
     other.close().await?;
     let doc = note_survives_a_restart(doc, &doctor_pc, &app).await?;
     doc.close().await?;
-    role_changed_while_away(&world, &doctor_pc, &app).await?;
+    role_changed_while_away(&world, &mut server, &doctor_pc, &app).await?;
     session_ended_while_away(&world, &doctor_pc, &app).await?;
     drop(server);
     Ok(())
 }
 
-/// The app opens the last clinic from the keyring at once, in the role kept there. The
-/// group's admin moved the doctor to the nurses' roster while the app was closed: once the
-/// server has answered, the clinic closes and opens again in the new role.
+/// The app opens the last clinic from the keyring at once, in the role kept there, even
+/// with the server down. The group's admin moved the doctor to the nurses' roster
+/// meanwhile: when the server is back, the session goes online in the same run, and the
+/// clinic closes and opens again in the new role.
 async fn role_changed_while_away(
     world: &vaidya_tests::World,
+    server: &mut ServerProcess,
     pc: &Device,
     app: &std::path::Path,
 ) -> Result<()> {
+    server.stop();
     let su = world.db.superuser().await?;
     let moved = su
         .execute(
@@ -1437,13 +1440,23 @@ async fn role_changed_while_away(
     let result = async {
         s.wait_text(
             By::Css(".role-badge"),
-            "the role badge after the server answered",
+            "the role kept on the PC, with the server down",
             Duration::from_secs(20),
+            |t| t.contains("Doctor"),
+        )
+        .await?;
+        server.restart().await?;
+        s.wait_text(
+            By::Css(".role-badge"),
+            "the role badge once the server is back",
+            Duration::from_secs(30),
             |t| t.contains("Nurse"),
         )
         .await?;
         s.find(By::Css("[data-testid=clinic-name]")).await?;
-        println!("  a role changed while the app was closed: the clinic opened again as a nurse");
+        println!(
+            "  a role changed while the server was down: the clinic opened as the doctor, then again as a nurse"
+        );
         Ok(())
     }
     .await;

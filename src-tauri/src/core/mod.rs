@@ -51,9 +51,12 @@ pub const SYNC_INTERVAL: Duration = Duration::from_secs(60);
 /// is waiting on a prompt (the resume goes on; the UI asks again).
 pub const KEYRING_PATIENCE: Duration = Duration::from_secs(5);
 
-/// How long a sign-out or sign-in waits for the session shown at start to finish going
-/// online (a few requests, each bounded by the client's request timeout).
-pub const GOING_ONLINE_PATIENCE: Duration = Duration::from_secs(20);
+/// While the server cannot be reached at start, the session shown from the keyring asks
+/// again after this long, doubling up to [`GOING_ONLINE_MAX_WAIT`]: when the line comes
+/// back, the session goes online in the same run (a role changed meanwhile applies, a
+/// revoked session ends) without a restart.
+pub const GOING_ONLINE_FIRST_WAIT: Duration = Duration::from_secs(5);
+pub const GOING_ONLINE_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// How long opening a clinic waits for its details from the server before using the
 /// cached copy (a slow line must not keep the front desk on "Loading…").
@@ -250,9 +253,12 @@ struct State {
     /// (going online in the background, a clinic's details) never lands in another.
     epoch: u64,
     /// While the session shown from the keyring goes online: `false` until the server has
-    /// answered. The open clinic's sync waits on it (or on its sender going away), so one
-    /// refresh of the kept token is under way at a time.
+    /// answered (or was not reached). The open clinic's sync waits on it (or on its sender
+    /// going away), so one refresh of the kept token is under way at a time.
     going_online: Option<watch::Receiver<bool>>,
+    /// The task taking the session online ([`go_online`]); a sign-out or sign-in stops it
+    /// first, so it can never write the keyring after them.
+    going_online_task: Option<tauri::async_runtime::JoinHandle<()>>,
     /// The clinic to reopen, opened by the resume for `open_clinic` to take.
     prepared: Option<(Uuid, ClinicPartition)>,
 }
@@ -263,6 +269,9 @@ impl State {
         self.clinic = None;
         self.client = client;
         self.going_online = None;
+        if let Some(task) = self.going_online_task.take() {
+            task.abort();
+        }
         self.prepared = None;
         self.epoch += 1;
         self.epoch
@@ -369,28 +378,48 @@ async fn go_online(
     done: watch::Sender<bool>,
     emit: SessionEmitter,
 ) {
-    let refreshed = match refresh.await {
+    let mut refreshed = match refresh.await {
         Ok(r) => r,
         Err(e) => Err(SessionError::Io(std::io::Error::other(e.to_string()))),
     };
-    let session = match refreshed {
-        Ok(Some(session)) => session,
-        Ok(None) => return,
-        Err(SessionError::Api(ApiError::Unauthenticated)) => {
-            let mut st = state.lock().await;
-            if st.epoch == epoch {
-                st.set_client(None);
-                drop(st);
-                tracing::info!("the server refused the kept session; signed out");
-                emit(SessionChange::Ended {
-                    error: SessionError::Api(ApiError::Unauthenticated).into(),
-                });
+    let mut wait = GOING_ONLINE_FIRST_WAIT;
+    let session = loop {
+        match refreshed {
+            Ok(Some(session)) => break session,
+            Ok(None) => return,
+            Err(SessionError::Api(ApiError::Unauthenticated)) => {
+                let mut st = state.lock().await;
+                if st.epoch == epoch {
+                    // Not `set_client`: that would stop this very task.
+                    st.clinic = None;
+                    st.client = None;
+                    st.going_online = None;
+                    st.going_online_task = None; // this task, about to end
+                    st.prepared = None;
+                    st.epoch += 1;
+                    drop(st);
+                    tracing::info!("the server refused the kept session; signed out");
+                    emit(SessionChange::Ended {
+                        error: SessionError::Api(ApiError::Unauthenticated).into(),
+                    });
+                }
+                return;
             }
-            return;
-        }
-        Err(e) => {
-            tracing::info!("the server was not reached at start; working offline: {e}");
-            return;
+            Err(SessionError::Api(e)) if e.is_retryable() => {
+                // The clinic works offline meanwhile (its sync starts now), and the server is
+                // asked again until it answers.
+                let _ = done.send(true);
+                tracing::info!(
+                    "the server was not reached at start; asking again in {wait:?}: {e}"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(GOING_ONLINE_MAX_WAIT);
+                refreshed = reconnect.refresh().await;
+            }
+            Err(e) => {
+                tracing::warn!("the kept session could not go online; working offline: {e}");
+                return;
+            }
         }
     };
     // Before the resume forgets the user in a clinic they lost, that clinic closes.
@@ -448,6 +477,7 @@ async fn go_online(
     let session = view_of(&data_dir, &client);
     st.client = Some(client);
     st.going_online = None;
+    st.going_online_task = None; // this task, about to end
     drop(st);
     let _ = done.send(true);
     tracing::info!(reopen, "the kept session is online");
@@ -542,14 +572,14 @@ impl Core {
             if let Some(going_online) = resumed.going_online {
                 let (done, waiting) = watch::channel(false);
                 state.going_online = Some(waiting);
-                tauri::async_runtime::spawn(go_online(
+                state.going_online_task = Some(tauri::async_runtime::spawn(go_online(
                     self.state.clone(),
                     self.data_dir.clone(),
                     epoch,
                     going_online,
                     done,
                     emit,
-                ));
+                )));
             }
         }
         Ok(state.client.as_ref().map(|c| view_of(&self.data_dir, c)))
@@ -564,7 +594,7 @@ impl Core {
         if server.trim().is_empty() {
             return Err(UiError::invalid("server", "Enter the server address."));
         }
-        self.settle_going_online().await;
+        self.stop_going_online().await;
         let client = match Client::sign_in(self.config(server), email.trim(), password).await {
             Ok(client) => client,
             // No network: a member who signed in online on this PC before signs in again
@@ -583,7 +613,7 @@ impl Core {
     }
 
     pub async fn sign_out(&self) -> Result<(), UiError> {
-        self.settle_going_online().await;
+        self.stop_going_online().await;
         let mut state = self.state.lock().await;
         let client = state.client.take();
         state.set_client(None); // the clinic's slot goes too, which stops its sync task
@@ -593,13 +623,15 @@ impl Core {
         Ok(())
     }
 
-    /// Waits for the session shown from the keyring to finish going online (bounded by
-    /// [`GOING_ONLINE_PATIENCE`]): its last steps write the session to the keyring, and a
-    /// sign-out or a colleague's sign-in must come after them, never be undone by them.
-    async fn settle_going_online(&self) {
-        let waiting = self.state.lock().await.going_online.clone();
-        if let Some(mut done) = waiting {
-            let _ = tokio::time::timeout(GOING_ONLINE_PATIENCE, done.wait_for(|d| *d)).await;
+    /// Stops the session shown from the keyring from going online: it writes the keyring
+    /// (the rotated token, the session), and a sign-out or a colleague's sign-in must come
+    /// after it and never be undone by it. It stops at an await, never inside a keyring
+    /// write; the sign-out or sign-in that follows writes last.
+    async fn stop_going_online(&self) {
+        let task = self.state.lock().await.going_online_task.take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
         }
     }
 
