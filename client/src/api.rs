@@ -28,7 +28,7 @@ use vaidya_shared::sync::{
 };
 use vaidya_shared::{ErrorCode, DEVICE_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
 
-use crate::credentials::{CredentialError, CredentialStore, StoredSession};
+use crate::credentials::{CredentialError, CredentialStore};
 
 /// How long one request may take before it counts as a network failure. Pull pages of
 /// 1000 whole entities are a few hundred KiB, well inside this on a slow clinic line.
@@ -335,12 +335,8 @@ impl ServerApi {
             }) => return Err(ApiError::Unauthenticated),
             Err(e) => return Err(e),
         };
-        // The password verifier stays: it lets the member sign in offline with their
-        // password, and only a sign-in with the password makes a new one.
-        let mut next = StoredSession::from_session(&self.base, &session)
-            .with_verifier(stored.password_verifier.clone());
-        next.last_known_time = stored.last_known_time.max(self.server_time());
-        r.store.save_session(&next)?;
+        r.store
+            .save_session(&stored.refreshed(&session, self.server_time()))?;
         Ok(())
     }
 

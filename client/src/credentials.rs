@@ -198,6 +198,20 @@ impl StoredSession {
     }
 
     /// The session with this password verifier, shrunk again to fit the entry.
+    /// What to keep after a token refresh of this session: the server's new session, with
+    /// this one's password verifier (only a sign-in with the password makes a new one; it
+    /// lets the member sign in offline) and the latest time known to be real.
+    pub fn refreshed(
+        &self,
+        session: &Session,
+        server_time: Option<DateTime<Utc>>,
+    ) -> StoredSession {
+        let mut next = StoredSession::from_session(&self.server, session)
+            .with_verifier(self.password_verifier.clone());
+        next.last_known_time = self.last_known_time.max(server_time);
+        next
+    }
+
     pub fn with_verifier(mut self, verifier: Option<String>) -> StoredSession {
         self.password_verifier = verifier;
         self.fitted()

@@ -240,15 +240,7 @@ impl Client {
             .save_offline_user(&config.server, email, session.user.id)?;
         let mut client = Client::after_online(config, api, session, Some(verifier))?;
         client.keep_password_key(password_key)?;
-        client
-            .ensure_signer()
-            .await?
-            .ensure_clinical_keys()
-            .await
-            .forget_revoked_colleagues()
-            .await?
-            .report_wipes()
-            .await
+        client.online_start_checks().await
     }
 
     /// An Argon2id verifier of the password (never the password), kept with the session so
@@ -370,11 +362,9 @@ impl Client {
     ) -> Result<Session, SessionError> {
         match api.refresh(&stored.refresh_token).await {
             Ok(session) => {
-                // The password verifier stays (only a sign-in with the password makes one).
-                let mut next = StoredSession::from_session(&config.server, &session)
-                    .with_verifier(stored.password_verifier.clone());
-                next.last_known_time = stored.last_known_time.max(api.server_time());
-                config.credentials.save_session(&next)?;
+                config
+                    .credentials
+                    .save_session(&stored.refreshed(&session, api.server_time()))?;
                 Ok(session)
             }
             Err(ApiError::Server {
@@ -398,7 +388,15 @@ impl Client {
         session: Session,
     ) -> Result<Client, SessionError> {
         Client::after_online(config, api, session, None)?
-            .ensure_signer()
+            .online_start_checks()
+            .await
+    }
+
+    /// What every online start does once the session is kept, sign-in or resume alike:
+    /// this device's key checked with the server, clinical keys, colleagues revoked while
+    /// away, and the wipe reports.
+    async fn online_start_checks(self) -> Result<Client, SessionError> {
+        self.ensure_signer()
             .await?
             .ensure_clinical_keys()
             .await
