@@ -197,7 +197,6 @@ impl StoredSession {
         .fitted()
     }
 
-    /// The session with this password verifier, shrunk again to fit the entry.
     /// What to keep after a token refresh of this session: the server's new session, with
     /// this one's password verifier (only a sign-in with the password makes a new one; it
     /// lets the member sign in offline) and the latest time known to be real.
@@ -212,6 +211,7 @@ impl StoredSession {
         next
     }
 
+    /// The session with this password verifier, shrunk again to fit the entry.
     pub fn with_verifier(mut self, verifier: Option<String>) -> StoredSession {
         self.password_verifier = verifier;
         self.fitted()

@@ -390,13 +390,10 @@ async fn go_online(
             Err(SessionError::Api(ApiError::Unauthenticated)) => {
                 let mut st = state.lock().await;
                 if st.epoch == epoch {
-                    // Not `set_client`: that would stop this very task.
-                    st.clinic = None;
-                    st.client = None;
-                    st.going_online = None;
-                    st.going_online_task = None; // this task, about to end
-                    st.prepared = None;
-                    st.epoch += 1;
+                    // This very task: let go of its handle first, so that `set_client` does
+                    // not stop it.
+                    st.going_online_task = None;
+                    st.set_client(None);
                     drop(st);
                     tracing::info!("the server refused the kept session; signed out");
                     emit(SessionChange::Ended {
