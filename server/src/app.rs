@@ -153,6 +153,14 @@ pub fn router(app: App) -> Router {
             "/clinics/{clinic_id}/members",
             get(routes::members::list).post(routes::members::create),
         )
+        .route(
+            "/clinics/{clinic_id}/hubs",
+            get(routes::hubs::list).post(routes::hubs::register),
+        )
+        .route(
+            "/clinics/{clinic_id}/hubs/{hub_id}",
+            axum::routing::delete(routes::hubs::revoke),
+        )
         .route("/me/device-keys", post(routes::device_keys::register))
         .route("/me/device-wipes", post(routes::device_keys::report_wipe))
         .route("/me/invitations", get(routes::invitations::mine))

@@ -135,6 +135,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0030_conflicts_of_every_entity",
         include_str!("../migrations/0030_conflicts_of_every_entity.sql"),
     ),
+    (
+        "0031_clinic_hubs",
+        include_str!("../migrations/0031_clinic_hubs.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

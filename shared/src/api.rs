@@ -22,10 +22,25 @@ pub enum Role {
     Doctor,
     Nurse,
     FrontDesk,
+    /// The clinic's hub (issue 11): a machine on the clinic's network, not a person. It
+    /// reads every record of its one clinic and writes nothing as itself; what it relays
+    /// is applied as each change's signed author. Registered under `/hubs`, never given
+    /// to a person (the database refuses it, `memberships_hub_only_for_hubs`).
+    Hub,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Admin, Role::Doctor, Role::Nurse, Role::FrontDesk];
+    pub const ALL: [Role; 5] = [
+        Role::Admin,
+        Role::Doctor,
+        Role::Nurse,
+        Role::FrontDesk,
+        Role::Hub,
+    ];
+
+    /// The roles a person may hold: what an admin picks from when adding or inviting a
+    /// colleague or changing a role.
+    pub const STAFF: [Role; 4] = [Role::Admin, Role::Doctor, Role::Nurse, Role::FrontDesk];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -33,7 +48,13 @@ impl Role {
             Role::Doctor => "doctor",
             Role::Nurse => "nurse",
             Role::FrontDesk => "front_desk",
+            Role::Hub => "hub",
         }
+    }
+
+    /// Whether the role is a person's (every role but the clinic hub's).
+    pub fn is_person(self) -> bool {
+        self != Role::Hub
     }
 
     pub fn parse(s: &str) -> Option<Role> {
@@ -322,6 +343,41 @@ pub enum MemberAdded {
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
     pub role: Role,
+}
+
+// ---------------------------------------------------------------- clinic hubs
+
+/// Register a clinic hub (issue 11): a machine on the clinic's network that its PCs sync
+/// through when the internet line is down.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct NewHub {
+    /// What the clinic calls it ("Reception PC", "Hub in the back office"), 1–200 characters.
+    pub name: String,
+}
+
+/// A clinic's hub as the group server knows it: a member of this one clinic with the role
+/// `hub`, which reads the clinic's records and writes nothing as itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Hub {
+    /// The hub's account: the actor its reads are audited under.
+    pub id: Uuid,
+    pub clinic_id: Uuid,
+    pub name: String,
+    pub registered_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A hub just registered, with its credential: shown this once, for the hub machine's OS
+/// keyring. The hub exchanges it at `POST /v1/auth/refresh` like any refresh token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct HubRegistered {
+    pub hub: Hub,
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
 }
 
 // ---------------------------------------------------------------- paging

@@ -19,6 +19,16 @@ const CLIN: &[Role] = &[Role::Doctor, Role::Nurse];
 const DOC: &[Role] = &[Role::Doctor];
 const BILL: &[Role] = &[Role::Admin, Role::Doctor, Role::FrontDesk];
 const ADM: &[Role] = &[Role::Admin];
+// The readers: the same roles and the clinic's hub, which reads and never writes.
+const ALL_HUB: &[Role] = &[
+    Role::Admin,
+    Role::Doctor,
+    Role::Nurse,
+    Role::FrontDesk,
+    Role::Hub,
+];
+const CLIN_HUB: &[Role] = &[Role::Doctor, Role::Nurse, Role::Hub];
+const BILL_HUB: &[Role] = &[Role::Admin, Role::Doctor, Role::FrontDesk, Role::Hub];
 
 /// Ids of one row of every tenant table in a clinic.
 pub struct Seeds {
@@ -92,52 +102,52 @@ fn cases(c: &TestClinic, other: &TestClinic, s: &Seeds) -> Vec<TableCase> {
     let pos = rand::random::<u16>() as i32 + 1;
     vec![
         TableCase {
-            table: "patients", read: ALL, write: ALL, immutable: false, update_col: "name = name || 'x'",
+            table: "patients", read: ALL_HUB, write: ALL, immutable: false, update_col: "name = name || 'x'",
             insert: format!("INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex) VALUES ('{new}', '{k}', 5000, 'New', 'male')"),
             upsert: format!("INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex) VALUES ('{}', '{k}', 1000, 'Changed', 'female') ON CONFLICT (clinic_id, id) DO UPDATE SET name = EXCLUDED.name", s.patient),
         },
         TableCase {
-            table: "appointments", read: ALL, write: ALL, immutable: false, update_col: "reason = coalesce(reason, '') || 'x'",
+            table: "appointments", read: ALL_HUB, write: ALL, immutable: false, update_col: "reason = coalesce(reason, '') || 'x'",
             insert: format!("INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status) VALUES ('{new}', '{k}', '{}', '{d}', now(), now() + interval '10 minutes', 'booked')", s.patient),
             upsert: format!("INSERT INTO vaidya.appointments (id, clinic_id, patient_id, doctor_id, starts_at, ends_at, status) VALUES ('{}', '{k}', '{}', '{d}', now(), now() + interval '10 minutes', 'booked') ON CONFLICT (clinic_id, id) DO UPDATE SET reason = 'x'", s.appointment, s.patient),
         },
         TableCase {
-            table: "encounters", read: CLIN, write: CLIN, immutable: false, update_col: "notes = notes || 'x'",
+            table: "encounters", read: CLIN_HUB, write: CLIN, immutable: false, update_col: "notes = notes || 'x'",
             insert: format!("INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id) VALUES ('{new}', '{k}', '{}', '{d}')", s.patient),
             upsert: format!("INSERT INTO vaidya.encounters (id, clinic_id, patient_id, doctor_id) VALUES ('{}', '{k}', '{}', '{d}') ON CONFLICT (clinic_id, id) DO UPDATE SET notes = 'x'", s.encounter, s.patient),
         },
         TableCase {
-            table: "encounter_addenda", read: CLIN, write: CLIN, immutable: true, update_col: "text = text || 'x'",
+            table: "encounter_addenda", read: CLIN_HUB, write: CLIN, immutable: true, update_col: "text = text || 'x'",
             insert: format!("INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ('{new}', '{k}', '{}', '{d}', 'more')", s.encounter),
             upsert: format!("INSERT INTO vaidya.encounter_addenda (id, clinic_id, encounter_id, author_id, text) VALUES ('{}', '{k}', '{}', '{d}', 'more') ON CONFLICT (clinic_id, id) DO UPDATE SET text = 'x'", s.addendum, s.encounter),
         },
         TableCase {
-            table: "prescriptions", read: CLIN, write: DOC, immutable: true, update_col: "notes = notes || 'x'",
+            table: "prescriptions", read: CLIN_HUB, write: DOC, immutable: true, update_col: "notes = notes || 'x'",
             insert: format!("INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, issued_at) VALUES ('{new}', '{k}', '{}', '{d}', now())", s.patient),
             upsert: format!("INSERT INTO vaidya.prescriptions (id, clinic_id, patient_id, doctor_id, issued_at) VALUES ('{}', '{k}', '{}', '{d}', now()) ON CONFLICT (clinic_id, id) DO UPDATE SET notes = 'x'", s.prescription, s.patient),
         },
         TableCase {
-            table: "prescription_items", read: CLIN, write: DOC, immutable: true, update_col: "drug = drug || 'x'",
+            table: "prescription_items", read: CLIN_HUB, write: DOC, immutable: true, update_col: "drug = drug || 'x'",
             insert: format!("INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug) VALUES ('{new}', '{k}', '{}', {pos}, 'Ibuprofen')", s.prescription),
             upsert: format!("INSERT INTO vaidya.prescription_items (id, clinic_id, prescription_id, position, drug) VALUES ('{}', '{k}', '{}', 0, 'Ibuprofen') ON CONFLICT (clinic_id, id) DO UPDATE SET drug = 'x'", s.item, s.prescription),
         },
         TableCase {
-            table: "invoices", read: BILL, write: BILL, immutable: true, update_col: "series = series || 'X'",
+            table: "invoices", read: BILL_HUB, write: BILL, immutable: true, update_col: "series = series || 'X'",
             insert: format!("INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{new}', '{k}', '{}', 'INV', {pos}, now(), '27', 'intra_state', 0, 0, 0, 0, 0)", s.patient),
             upsert: format!("INSERT INTO vaidya.invoices (id, clinic_id, patient_id, series, number, issued_at, place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{}', '{k}', '{}', 'INV', 1, now(), '27', 'intra_state', 0, 0, 0, 0, 0) ON CONFLICT (clinic_id, id) DO UPDATE SET total_paise = 0", s.invoice, s.patient),
         },
         TableCase {
-            table: "invoice_lines", read: BILL, write: BILL, immutable: true, update_col: "description = description || 'x'",
+            table: "invoice_lines", read: BILL_HUB, write: BILL, immutable: true, update_col: "description = description || 'x'",
             insert: format!("INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{new}', '{k}', '{}', {pos}, 'X', '999312', 1, 0, 0, 0, 0, 0, 0, 0, 0)", s.invoice),
             upsert: format!("INSERT INTO vaidya.invoice_lines (id, clinic_id, invoice_id, position, description, sac_hsn, quantity, unit_price_paise, discount_paise, gst_rate_bp, taxable_paise, cgst_paise, sgst_paise, igst_paise, total_paise) VALUES ('{}', '{k}', '{}', 0, 'X', '999312', 1, 0, 0, 0, 0, 0, 0, 0, 0) ON CONFLICT (clinic_id, id) DO UPDATE SET total_paise = 0", s.line, s.invoice),
         },
         TableCase {
-            table: "payments", read: BILL, write: BILL, immutable: true, update_col: "reference = coalesce(reference, '') || 'x'",
+            table: "payments", read: BILL_HUB, write: BILL, immutable: true, update_col: "reference = coalesce(reference, '') || 'x'",
             insert: format!("INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, received_at) VALUES ('{new}', '{k}', '{}', 100, 'upi', now())", s.invoice),
             upsert: format!("INSERT INTO vaidya.payments (id, clinic_id, invoice_id, amount_paise, method, received_at) VALUES ('{}', '{k}', '{}', 100, 'upi', now()) ON CONFLICT (clinic_id, id) DO UPDATE SET amount_paise = 1", s.payment, s.invoice),
         },
         TableCase {
-            table: "catalogue_items", read: ALL, write: ADM, immutable: false, update_col: "name = name || 'x'",
+            table: "catalogue_items", read: ALL_HUB, write: ADM, immutable: false, update_col: "name = name || 'x'",
             insert: format!("INSERT INTO vaidya.catalogue_items (id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise) VALUES ('{new}', '{k}', 'Dressing', '3005', 'taxable', 500, 'NOS', 10000)"),
             upsert: format!("INSERT INTO vaidya.catalogue_items (id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise) VALUES ('{}', '{k}', 'Consultation', '999312', 'exempt', 0, 'NA', 1) ON CONFLICT (clinic_id, id) DO UPDATE SET price_paise = 1", s.catalogue_item),
         },
@@ -147,7 +157,7 @@ fn cases(c: &TestClinic, other: &TestClinic, s: &Seeds) -> Vec<TableCase> {
             upsert: format!("INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ('{k}', 'patient_number', 1) ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + 1"),
         },
         TableCase {
-            table: "memberships", read: ALL, write: ADM, immutable: false, update_col: "role = role",
+            table: "memberships", read: ALL_HUB, write: ADM, immutable: false, update_col: "role = role",
             insert: format!("INSERT INTO vaidya.memberships (id, clinic_id, user_id, role) VALUES ('{new}', '{k}', '{}', 'admin')", other.desk.id),
             upsert: format!("INSERT INTO vaidya.memberships (id, clinic_id, user_id, role) VALUES ('{new}', '{k}', '{}', 'admin') ON CONFLICT (clinic_id, user_id) DO UPDATE SET role = 'admin'", c.desk.id),
         },
@@ -226,8 +236,10 @@ pub async fn sql_matrix(h: Arc<Harness>) -> Result<()> {
             w.a.desk.id.to_string(),
             Some(Role::FrontDesk),
         ),
+        ("hub of A", w.a.hub.to_string(), Some(Role::Hub)),
         ("admin of B", w.b.admin.id.to_string(), None),
         ("doctor of B", w.b.doctor.id.to_string(), None),
+        ("hub of B", w.b.hub.to_string(), None),
         ("revoked member of A", w.a.revoked.id.to_string(), None),
         ("unknown user", Uuid::new_v4().to_string(), None),
         ("no identity", String::new(), None),
@@ -342,14 +354,14 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             method: M::GET,
             path: format!("/v1/clinics/{k}/patients"),
             body: None,
-            roles: ALL,
+            roles: ALL_HUB,
         },
         Req {
             name: "get patient",
             method: M::GET,
             path: format!("/v1/clinics/{k}/patients/{p}"),
             body: None,
-            roles: ALL,
+            roles: ALL_HUB,
         },
         Req {
             name: "create patient",
@@ -370,14 +382,14 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             method: M::GET,
             path: format!("/v1/clinics/{k}/appointments"),
             body: None,
-            roles: ALL,
+            roles: ALL_HUB,
         },
         Req {
             name: "get appointment",
             method: M::GET,
             path: format!("/v1/clinics/{k}/appointments/{}", s.appointment),
             body: None,
-            roles: ALL,
+            roles: ALL_HUB,
         },
         Req {
             name: "create appointment",
@@ -400,14 +412,14 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             method: M::GET,
             path: format!("/v1/clinics/{k}/encounters?patient_id={p}"),
             body: None,
-            roles: CLIN,
+            roles: CLIN_HUB,
         },
         Req {
             name: "get encounter",
             method: M::GET,
             path: format!("/v1/clinics/{k}/encounters/{}", s.encounter),
             body: None,
-            roles: CLIN,
+            roles: CLIN_HUB,
         },
         Req {
             name: "create encounter",
@@ -428,14 +440,14 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             method: M::GET,
             path: format!("/v1/clinics/{k}/prescriptions"),
             body: None,
-            roles: CLIN,
+            roles: CLIN_HUB,
         },
         Req {
             name: "get prescription",
             method: M::GET,
             path: format!("/v1/clinics/{k}/prescriptions/{}", s.prescription),
             body: None,
-            roles: CLIN,
+            roles: CLIN_HUB,
         },
         Req {
             name: "create prescription",
@@ -451,14 +463,14 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             method: M::GET,
             path: format!("/v1/clinics/{k}/invoices"),
             body: None,
-            roles: BILL,
+            roles: BILL_HUB,
         },
         Req {
             name: "get invoice",
             method: M::GET,
             path: format!("/v1/clinics/{k}/invoices/{}", s.invoice),
             body: None,
-            roles: BILL,
+            roles: BILL_HUB,
         },
         Req {
             name: "create invoice",
@@ -474,7 +486,7 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             method: M::GET,
             path: format!("/v1/clinics/{k}/members"),
             body: None,
-            roles: ALL,
+            roles: ALL_HUB,
         },
         Req {
             name: "read audit trail",
@@ -488,7 +500,7 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             method: M::GET,
             path: format!("/v1/clinics/{k}"),
             body: None,
-            roles: ALL,
+            roles: ALL_HUB,
         },
     ];
 
@@ -502,6 +514,20 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
             true,
         ));
     }
+    let hub_of_a = server
+        .login_as(&w.a.admin)
+        .await?
+        .register_hub(w.a.id, "Hub of A")
+        .await?
+        .0;
+    let hub_of_b = server
+        .login_as(&w.b.admin)
+        .await?
+        .register_hub(w.b.id, "Hub of B")
+        .await?
+        .0;
+    identities.push(("hub of A".into(), Some(hub_of_a), Some(Role::Hub), true));
+    identities.push(("hub of B".into(), Some(hub_of_b), None, true));
     identities.push((
         "admin of B".into(),
         Some(anon.login(&w.b.admin.email, &w.b.admin.password).await?.0),

@@ -351,6 +351,50 @@ impl Api {
             body,
         ))
     }
+
+    /// As a clinic admin: registers a hub for `clinic` (`POST /v1/clinics/{id}/hubs`) and
+    /// signs it in the only way a hub can, with the refresh token handed out once. Returns
+    /// the hub's client and the registration's body.
+    pub async fn register_hub(&self, clinic: Uuid, name: &str) -> Result<(Api, Value)> {
+        let (status, registered) = self
+            .post(
+                &format!("/v1/clinics/{clinic}/hubs"),
+                serde_json::json!({ "name": name }),
+            )
+            .await?;
+        anyhow::ensure!(
+            status == StatusCode::CREATED,
+            "registering a hub failed: {status} {registered}"
+        );
+        let refresh = registered["refresh_token"]
+            .as_str()
+            .context("no refresh token")?;
+        let anon = Api {
+            token: None,
+            ..self.clone()
+        };
+        let (status, session) = anon
+            .post(
+                "/v1/auth/refresh",
+                serde_json::json!({ "refresh_token": refresh }),
+            )
+            .await?;
+        anyhow::ensure!(
+            status == StatusCode::OK,
+            "the hub's refresh failed: {status} {session}"
+        );
+        let token = session["access_token"]
+            .as_str()
+            .context("no access token")?
+            .to_string();
+        Ok((
+            Api {
+                token: Some(token),
+                ..anon
+            },
+            registered,
+        ))
+    }
 }
 
 /// A user of the test world.
@@ -376,6 +420,8 @@ pub struct TestClinic {
     pub desk: Person,
     /// A doctor whose membership was revoked.
     pub revoked: Person,
+    /// The clinic's hub (issue 11): an account without a password, member with role `hub`.
+    pub hub: Uuid,
 }
 
 impl TestClinic {
@@ -395,6 +441,7 @@ impl TestClinic {
             Role::Doctor => &self.doctor,
             Role::Nurse => &self.nurse,
             Role::FrontDesk => &self.desk,
+            Role::Hub => panic!("the clinic hub is not a person: use `hub`"),
         }
     }
 }
@@ -453,6 +500,17 @@ impl World {
             .client()
             .execute("UPDATE vaidya.memberships SET revoked_at = now() WHERE clinic_id = $1 AND user_id = $2", &[&clinic, &people[4].id])
             .await?;
+        // The hub as `routes::hubs` registers one (the owner's connection here).
+        let hub = Uuid::now_v7();
+        admin
+            .client()
+            .batch_execute(&format!(
+                "INSERT INTO vaidya.users (id, email, display_name, password_hash, kind)
+                 VALUES ('{hub}', 'hub-{hub}@hub.invalid', 'Hub {tag}', '!', 'hub');
+                 INSERT INTO vaidya.memberships (id, clinic_id, user_id, role)
+                 VALUES (gen_random_uuid(), '{clinic}', '{hub}', 'hub');"
+            ))
+            .await?;
         let mut it = people.into_iter();
         let mut next = || it.next().expect("five people");
         Ok(TestClinic {
@@ -465,6 +523,7 @@ impl World {
             nurse: next(),
             desk: next(),
             revoked: next(),
+            hub,
         })
     }
 }

@@ -132,6 +132,17 @@ async fn open_session(
     user_id: Uuid,
     meta: &RequestMeta,
 ) -> Result<Session, AppError> {
+    let (access, refresh) = issue_tokens(app, tx, user_id, meta.device.as_deref()).await?;
+    session_body(app, tx, access, refresh).await
+}
+
+/// A new session of `user_id`: its access and refresh tokens (only their hashes are kept).
+pub(super) async fn issue_tokens(
+    app: &App,
+    tx: &RequestTx,
+    user_id: Uuid,
+    device: Option<&str>,
+) -> Result<(String, String), AppError> {
     let access = new_token();
     let refresh = new_token();
     let s = &app.settings;
@@ -143,11 +154,11 @@ async fn open_session(
             &(s.access_ttl.as_secs() as i32),
             &token_hash(&refresh),
             &(s.refresh_ttl.as_secs() as i32),
-            &meta.device,
+            &device,
         ],
     )
     .await?;
-    session_body(app, tx, access, refresh).await
+    Ok((access, refresh))
 }
 
 async fn session_body(

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use vaidya_shared::api::{
     AuditAction, CancelInvoice, CancelledInvoiceNumber, ClinicalQuery, CreditNote, CreditNoteLine,
     Invoice, InvoiceCancellation, InvoiceLine, InvoiceRecipient, InvoiceSeries, InvoiceSupplier,
-    NewCreditNote, NewInvoice, NewInvoiceSeries, NewPayment, Page, Payment, PaymentMethod,
+    NewCreditNote, NewInvoice, NewInvoiceSeries, NewPayment, Page, Payment, PaymentMethod, Role,
 };
 use vaidya_shared::gst::{self, LineTax, SupplyKind};
 use vaidya_shared::numbering::{self, Document, Series};
@@ -300,7 +300,9 @@ pub async fn allocate_series(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.require_member(clinic, "invoice_series").await?;
+            // A person's PC: the clinic hub issues no invoices (its PCs keep their series).
+            tx.check_role(clinic, &Role::STAFF, "invoice_series")
+                .await?;
             let kept = tx
                 .query_opt(
                     "SELECT code, device FROM vaidya.invoice_device_series

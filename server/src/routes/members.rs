@@ -1,6 +1,8 @@
 //! Clinic memberships: colleagues see the staff list; clinic admins add colleagues of their
 //! group by email (anyone else is invited and joins by accepting, `routes::invitations`),
-//! change roles and revoke access. A clinic always keeps at least one admin.
+//! change roles and revoke access. A clinic always keeps at least one admin. The clinic's
+//! hub is not a member in this sense: it is listed and revoked under `routes::hubs`, and no
+//! route here finds or changes it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,7 +23,8 @@ use vaidya_shared::rules::{Action, Resource};
 const ENTITY: &str = "membership";
 const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, m.registration_number, m.qualifications,
                              u.id AS user_id, u.email, u.display_name
-                      FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id";
+                      FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id
+                      WHERE m.role <> 'hub'";
 
 fn from_row(r: &Row) -> Result<Member, AppError> {
     Ok(Member {
@@ -48,7 +51,7 @@ fn from_row(r: &Row) -> Result<Member, AppError> {
 
 async fn load(tx: &RequestTx, clinic: Uuid, id: Uuid) -> Result<Member, AppError> {
     tx.query_opt(
-        &format!("{SELECT} WHERE m.clinic_id = $1 AND m.id = $2"),
+        &format!("{SELECT} AND m.clinic_id = $1 AND m.id = $2"),
         &[&clinic, &id],
     )
     .await?
@@ -91,7 +94,7 @@ pub async fn list(
         .run(async |tx| {
             tx.authorize(clinic, Resource::Member, Action::Read).await?;
             let rows = tx
-                .query(&format!("{SELECT} WHERE m.clinic_id = $1 ORDER BY m.revoked_at NULLS FIRST, u.display_name"), &[&clinic])
+                .query(&format!("{SELECT} AND m.clinic_id = $1 ORDER BY m.revoked_at NULLS FIRST, u.display_name"), &[&clinic])
                 .await?;
             let members = rows.iter().map(from_row).collect::<Result<Vec<Member>, _>>()?;
             let ids: Vec<Uuid> = members.iter().map(|m| m.id).collect();
@@ -194,6 +197,7 @@ pub async fn update(
     ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(patch): ApiJson<MemberPatch>,
 ) -> Result<Json<Member>, AppError> {
+    let patch = patch.validate(super::today())?.into_inner();
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {

@@ -12,6 +12,7 @@ pub mod clinics;
 pub mod desktop;
 pub mod device_keys;
 pub mod encounters;
+pub mod hubs;
 pub mod invitations;
 pub mod invoices;
 pub mod members;

@@ -5,6 +5,10 @@
 //! A claimed author whose signature does not hold is refused (`invalid_signature`); the
 //! server never takes an author from an unsigned claim.
 //!
+//! A clinic hub (role `hub`) is never an author: it relays. Every item it pushes must carry
+//! a colleague's signature that holds; one without is refused, so a hub can neither make up
+//! work nor pass its own off as someone's.
+//!
 //! Each author also comes with the earliest time their acts can be dated
 //! ([`Author::not_before`], for `rules::clock::act_time`): when a colleague's signing key was
 //! registered, or when the pusher joined the clinic.
@@ -98,6 +102,12 @@ impl Authors {
         for (k, item) in items.iter().enumerate() {
             let claimed = match item.author() {
                 Some(a) if a.user_id != self.pusher => a,
+                _ if self.pusher_role == Role::Hub => {
+                    verdicts.push(Err(refused(
+                        "A clinic hub relays only changes signed by their authors.",
+                    )));
+                    continue;
+                }
                 _ => {
                     verdicts.push(Ok(self.pusher()));
                     continue;

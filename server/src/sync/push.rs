@@ -151,6 +151,14 @@ pub async fn apply_batch(
     req: &PushRequest,
     mode: Mode,
 ) -> Result<PushResponse, AppError> {
+    if role == Role::Hub && !req.cancelled_numbers.is_empty() {
+        // Nothing signs a cancelled number, so a hub cannot prove whose it is; the PC that
+        // discarded the invoice reports it itself.
+        return Err(AppError::field(
+            "cancelled_numbers",
+            "A clinic hub cannot relay cancelled invoice numbers; the PC reports them itself.",
+        ));
+    }
     let ids: Vec<Uuid> = req.mutations.iter().map(|m| m.mutation_id).collect();
     let mut stored: HashMap<Uuid, MutationResult> = HashMap::new();
     for r in tx
@@ -230,10 +238,13 @@ pub async fn apply_batch(
                         }
                         _ => {}
                     }
-                    fresh.push((
-                        m.mutation_id,
-                        serde_json::to_value(&result).map_err(|e| AppError::Internal(e.into()))?,
-                    ));
+                    if kept(role, &result) {
+                        fresh.push((
+                            m.mutation_id,
+                            serde_json::to_value(&result)
+                                .map_err(|e| AppError::Internal(e.into()))?,
+                        ));
+                    }
                     stored.insert(m.mutation_id, result.clone());
                     results.push(result);
                 }
@@ -274,10 +285,12 @@ pub async fn apply_batch(
                 rejected(m, e, pusher, &mut audit)
             }
         };
-        fresh.push((
-            m.mutation_id,
-            serde_json::to_value(&result).map_err(|e| AppError::Internal(e.into()))?,
-        ));
+        if kept(role, &result) {
+            fresh.push((
+                m.mutation_id,
+                serde_json::to_value(&result).map_err(|e| AppError::Internal(e.into()))?,
+            ));
+        }
         stored.insert(m.mutation_id, result.clone());
         results.push(result);
     }
@@ -472,6 +485,21 @@ fn rejected(m: &Mutation, e: AppError, pusher: Uuid, audit: &mut AuditRows) -> M
         message,
         field,
     }
+}
+
+/// Whether a result is kept as the mutation's answer for good (its idempotency record). A
+/// clinic hub's relay refused for want of a valid signature is answered but not kept: the
+/// PC then pushes the change itself, and must be applied, not meet the hub's refusal. Every
+/// other result is the same whichever path the change takes, so it is kept.
+fn kept(pusher_role: Role, result: &MutationResult) -> bool {
+    !(pusher_role == Role::Hub
+        && matches!(
+            result,
+            MutationResult::Rejected {
+                code: ErrorCode::InvalidSignature,
+                ..
+            }
+        ))
 }
 
 /// For a patient create, who it claims to be by (the pusher when unsigned): consecutive

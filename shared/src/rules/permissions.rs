@@ -151,7 +151,7 @@ impl From<EntityKind> for Resource {
     }
 }
 
-use Role::{Admin, Doctor, FrontDesk, Nurse};
+use Role::{Admin, Doctor, FrontDesk, Hub, Nurse};
 
 const EVERYONE: &[Role] = &[Admin, Doctor, Nurse, FrontDesk];
 const CLINICIANS: &[Role] = &[Doctor, Nurse];
@@ -160,6 +160,12 @@ const DOCTORS: &[Role] = &[Doctor];
 const BILLING: &[Role] = &[Admin, Doctor, FrontDesk];
 const ADMINS: &[Role] = &[Admin];
 const NOBODY: &[Role] = &[];
+// Who *reads*: the same people, and the clinic's hub, which holds the whole clinic to serve
+// its PCs during an outage (issue 11). The hub writes nothing as itself: it is in no
+// other line of the table.
+const EVERYONE_AND_HUB: &[Role] = &[Admin, Doctor, Nurse, FrontDesk, Hub];
+const CLINICIANS_AND_HUB: &[Role] = &[Doctor, Nurse, Hub];
+const BILLING_AND_HUB: &[Role] = &[Admin, Doctor, FrontDesk, Hub];
 
 /// One line of the permission table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,44 +188,44 @@ const fn grant(resource: Resource, action: Action, roles: &'static [Role]) -> Gr
 /// records; an invoice's one change is its cancellation, and a refund is a new, negative
 /// payment), and notes are never deleted.
 pub const GRANTS: &[Grant] = &[
-    grant(Resource::Patient, Action::Read, EVERYONE),
+    grant(Resource::Patient, Action::Read, EVERYONE_AND_HUB),
     grant(Resource::Patient, Action::Create, EVERYONE),
     grant(Resource::Patient, Action::Update, EVERYONE),
     grant(Resource::Patient, Action::Delete, ADMINS),
-    grant(Resource::Appointment, Action::Read, EVERYONE),
+    grant(Resource::Appointment, Action::Read, EVERYONE_AND_HUB),
     grant(Resource::Appointment, Action::Create, EVERYONE),
     grant(Resource::Appointment, Action::Update, EVERYONE),
     grant(Resource::Appointment, Action::Delete, EVERYONE),
-    grant(Resource::Encounter, Action::Read, CLINICIANS),
+    grant(Resource::Encounter, Action::Read, CLINICIANS_AND_HUB),
     grant(Resource::Encounter, Action::Create, CLINICIANS),
     grant(Resource::Encounter, Action::Update, CLINICIANS),
     grant(Resource::Encounter, Action::Sign, DOCTORS),
-    grant(Resource::Addendum, Action::Read, CLINICIANS),
+    grant(Resource::Addendum, Action::Read, CLINICIANS_AND_HUB),
     grant(Resource::Addendum, Action::Create, CLINICIANS),
-    grant(Resource::Prescription, Action::Read, CLINICIANS),
+    grant(Resource::Prescription, Action::Read, CLINICIANS_AND_HUB),
     grant(Resource::Prescription, Action::Create, DOCTORS),
-    grant(Resource::Invoice, Action::Read, BILLING),
+    grant(Resource::Invoice, Action::Read, BILLING_AND_HUB),
     grant(Resource::Invoice, Action::Create, BILLING),
     grant(Resource::Invoice, Action::Cancel, BILLING),
-    grant(Resource::Payment, Action::Read, BILLING),
+    grant(Resource::Payment, Action::Read, BILLING_AND_HUB),
     grant(Resource::Payment, Action::Create, BILLING),
     // Corrections of a bill are the biller's: a credit note gives value back (s. 34).
-    grant(Resource::CreditNote, Action::Read, BILLING),
+    grant(Resource::CreditNote, Action::Read, BILLING_AND_HUB),
     grant(Resource::CreditNote, Action::Create, BILLING),
     // The catalogue is the clinic's price list: everyone bills from it, its admins keep it.
-    grant(Resource::CatalogueItem, Action::Read, EVERYONE),
+    grant(Resource::CatalogueItem, Action::Read, EVERYONE_AND_HUB),
     grant(Resource::CatalogueItem, Action::Create, ADMINS),
     grant(Resource::CatalogueItem, Action::Update, ADMINS),
     // Conflicts about clinical records carry clinical values: the database shows those to
     // the roles that may read the record itself (see `tests/server/policies.rs`).
-    grant(Resource::Conflict, Action::Read, EVERYONE),
+    grant(Resource::Conflict, Action::Read, EVERYONE_AND_HUB),
     grant(Resource::Conflict, Action::Update, EVERYONE),
     // Allergies are a safety fact: every member sees them (the front desk's card shows a
     // badge), clinicians record and change them.
-    grant(Resource::Allergy, Action::Read, EVERYONE),
+    grant(Resource::Allergy, Action::Read, EVERYONE_AND_HUB),
     grant(Resource::Allergy, Action::Create, CLINICIANS),
     grant(Resource::Allergy, Action::Update, CLINICIANS),
-    grant(Resource::Member, Action::Read, EVERYONE),
+    grant(Resource::Member, Action::Read, EVERYONE_AND_HUB),
     grant(Resource::Member, Action::Create, ADMINS),
     grant(Resource::Member, Action::Update, ADMINS),
     grant(Resource::Member, Action::Delete, ADMINS),
@@ -260,6 +266,7 @@ pub fn denied(role: Role, resource: Resource, action: Action) -> ApiError {
         Doctor => "A doctor",
         Nurse => "A nurse",
         FrontDesk => "The front desk",
+        Hub => "A clinic hub",
     };
     ApiError {
         code: ErrorCode::Forbidden,
@@ -303,16 +310,23 @@ pub const TABLES: &[(&str, Resource)] = &[
 /// them, so a session of any other role on a shared PC cannot read them from disk
 /// (`client` `partition::clinical_store`). These are the records only clinicians read.
 pub fn in_clinical_store(resource: Resource) -> bool {
-    roles_for(resource, Action::Read) == CLINICIANS
+    let readers: Vec<Role> = roles_for(resource, Action::Read)
+        .iter()
+        .copied()
+        .filter(|r| r.is_person())
+        .collect();
+    readers == CLINICIANS
 }
 
-/// Whether a member with `role` is given the clinical store's key: they may read every
-/// resource kept in it.
+/// Whether a member with `role` is given the clinical store's key: a person who may read
+/// every resource kept in it. The clinic hub reads them from the server, never from a PC's
+/// store, so it is never given a PC's key.
 pub fn opens_clinical_store(role: Role) -> bool {
-    Resource::ALL
-        .into_iter()
-        .filter(|r| in_clinical_store(*r))
-        .all(|r| may(role, r, Action::Read))
+    role.is_person()
+        && Resource::ALL
+            .into_iter()
+            .filter(|r| in_clinical_store(*r))
+            .all(|r| may(role, r, Action::Read))
 }
 
 /// The resources `role` may read, as one key. Roles with the same key are shown the same
@@ -385,6 +399,27 @@ mod tests {
         assert!(opens_clinical_store(Role::Nurse));
         assert!(!opens_clinical_store(Role::FrontDesk));
         assert!(!opens_clinical_store(Role::Admin));
+        assert!(!opens_clinical_store(Role::Hub));
+    }
+
+    #[test]
+    fn the_hub_reads_every_record_and_writes_nothing() {
+        for resource in Resource::ALL {
+            assert_eq!(
+                may(Hub, resource, Action::Read),
+                resource != Resource::AuditLog,
+                "{resource:?}"
+            );
+            for action in Action::ALL.into_iter().filter(|a| *a != Action::Read) {
+                assert!(!may(Hub, resource, action), "{resource:?} {action:?}");
+            }
+        }
+        assert_eq!(
+            authorize(Hub, Resource::Patient, Action::Create)
+                .unwrap_err()
+                .message,
+            "A clinic hub may not add patients in this clinic."
+        );
     }
 
     #[test]

@@ -841,7 +841,35 @@ impl Validate for crate::api::NewMember {
                 "Enter an email address such as asha@clinic.in.",
             ));
         }
+        staff_role(self.role)?;
         Ok(Valid(crate::api::NewMember { email, ..self }))
+    }
+}
+
+impl Validate for crate::api::NewHub {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        Ok(Valid(crate::api::NewHub {
+            name: required_text("name", &self.name, 200)?,
+        }))
+    }
+}
+
+impl Validate for crate::api::MemberPatch {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        staff_role(self.role)?;
+        Ok(Valid(self))
+    }
+}
+
+/// A person's role: the clinic hub's is registered under `/hubs`, never given to a person.
+fn staff_role(role: crate::api::Role) -> Result<(), ApiError> {
+    if role.is_person() {
+        Ok(())
+    } else {
+        Err(invalid(
+            "role",
+            "A clinic hub is registered as a hub, not given to a person as a role.",
+        ))
     }
 }
 

@@ -7,7 +7,7 @@ export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in
 /**
  * A member's role in one clinic (branch).
  */
-export type Role = "admin" | "doctor" | "nurse" | "front_desk";
+export type Role = "admin" | "doctor" | "nurse" | "front_desk" | "hub";
 
 export type LoginRequest = { email: string, password: string, 
 /**
@@ -57,6 +57,32 @@ registration?: MedicalRegistration | null, };
 export type NewMember = { email: string, role: Role, };
 
 export type MemberPatch = { role: Role, };
+
+/**
+ * Register a clinic hub (issue 11): a machine on the clinic's network that its PCs sync
+ * through when the internet line is down.
+ */
+export type NewHub = { 
+/**
+ * What the clinic calls it ("Reception PC", "Hub in the back office"), 1–200 characters.
+ */
+name: string, };
+
+/**
+ * A clinic's hub as the group server knows it: a member of this one clinic with the role
+ * `hub`, which reads the clinic's records and writes nothing as itself.
+ */
+export type Hub = { 
+/**
+ * The hub's account: the actor its reads are audited under.
+ */
+id: string, clinic_id: string, name: string, registered_at: string, revoked_at: string | null, };
+
+/**
+ * A hub just registered, with its credential: shown this once, for the hub machine's OS
+ * keyring. The hub exchanges it at `POST /v1/auth/refresh` like any refresh token.
+ */
+export type HubRegistered = { hub: Hub, refresh_token: string, refresh_expires_at: string, };
 
 /**
  * A doctor's medical registration (NMC: the registration number is shown with the name on

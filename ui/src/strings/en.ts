@@ -75,7 +75,7 @@ export const en = {
     accept: "Accept",
     decline: "Decline",
   },
-  roles: { admin: "Admin", doctor: "Doctor", nurse: "Nurse", front_desk: "Front desk" } as Record<string, string>,
+  roles: { admin: "Admin", doctor: "Doctor", nurse: "Nurse", front_desk: "Front desk", hub: "Clinic hub" } as Record<string, string>,
   nav: {
     frontDesk: "Front desk",
     patients: "Patients",

@@ -1,0 +1,584 @@
+//! The clinic hub upstream (issue 11): a clinic admin registers a hub; to the group server it
+//! is a member of that one clinic with the role `hub`. It reads the whole clinic, writes
+//! nothing as itself, relays only work its authors signed (applied as them), is no person
+//! (no password, no other role, no second clinic), and a revoked hub stops at once. Each
+//! claim here is an attack that would succeed if the claim were false.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
+use vaidya_shared::sync::{EntityKind, Mutation, Operation};
+use vaidya_tests::{Api, Harness, TestServer, World};
+
+use crate::check;
+
+fn patient_create(name: &str) -> Mutation {
+    Mutation {
+        mutation_id: Uuid::now_v7(),
+        entity: EntityKind::Patient,
+        entity_id: Uuid::now_v7(),
+        op: Operation::Create,
+        base_version: None,
+        parent_id: None,
+        data: Some(json!({"name": name, "sex": "female"})),
+        changes: serde_json::Map::new(),
+        made_at: Utc::now(),
+        author: None,
+    }
+}
+
+fn note_create(patient: &str) -> Mutation {
+    Mutation {
+        entity: EntityKind::Encounter,
+        data: Some(
+            json!({"patient_id": patient, "chief_complaint": "fever", "notes": "", "diagnosis": ""}),
+        ),
+        ..patient_create("")
+    }
+}
+
+async fn register_key(api: &Api, signer: &DeviceSigner) -> Result<StatusCode> {
+    Ok(api
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
+        )
+        .await?
+        .0)
+}
+
+/// The first result of a push: its outcome and code.
+fn first(body: &Value) -> (String, String) {
+    let r = &body["results"][0];
+    (
+        r["outcome"].as_str().unwrap_or_default().to_owned(),
+        r["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+pub async fn a_hub_reads_its_clinic_and_writes_nothing(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (admin, doctor, desk) = (
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+        server.login_as(&w.a.desk).await?,
+    );
+    let k = w.a.id;
+    let hubs = format!("/v1/clinics/{k}/hubs");
+
+    // Only the clinic's admins register one, with a name.
+    let (status, _) = doctor.post(&hubs, json!({"name": "Back office"})).await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "a doctor registers a hub: {status}"
+    );
+    let (status, body) = admin.post(&hubs, json!({"name": "  "})).await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "name",
+        "a hub without a name: {status} {body}"
+    );
+    let (hub, registered) = admin.register_hub(k, "Back office").await?;
+    let hub_id = registered["hub"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    // Its session is of this one clinic, as a hub; no password opens it.
+    let (_, me) = hub.get("/v1/me").await?;
+    check!(
+        me["memberships"].as_array().map(Vec::len) == Some(1)
+            && me["memberships"][0]["clinic_id"] == k.to_string()
+            && me["memberships"][0]["role"] == "hub",
+        "the hub's memberships: {me}"
+    );
+    let email = me["user"]["email"].as_str().unwrap_or_default().to_owned();
+    for password in ["!", "", "password-admin-a"] {
+        let (status, _) = server
+            .client()
+            .post(
+                "/v1/auth/login",
+                json!({"email": email, "password": password}),
+            )
+            .await?;
+        check!(
+            status == StatusCode::UNAUTHORIZED,
+            "signing in as the hub with {password:?}: {status}"
+        );
+    }
+
+    // It reads everything of its clinic, clinical notes too, by pull and by REST.
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Meena Iyer", "sex": "female"}),
+        )
+        .await?;
+    let (status, e) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/encounters"),
+            json!({"patient_id": p["id"], "chief_complaint": "Cough"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED,
+        "the doctor's note: {status} {e}"
+    );
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let q = if cursor.is_empty() {
+            String::new()
+        } else {
+            format!("?cursor={cursor}")
+        };
+        let (status, page) = hub.get(&format!("/v1/clinics/{k}/sync/pull{q}")).await?;
+        check!(status == StatusCode::OK, "the hub's pull: {status} {page}");
+        for c in page["changes"].as_array().into_iter().flatten() {
+            kinds.insert(c["entity"].as_str().unwrap_or_default().to_owned());
+        }
+        cursor = page["cursor"].as_str().unwrap_or_default().to_owned();
+        if page["has_more"] != true {
+            break;
+        }
+    }
+    check!(
+        kinds.contains("patient") && kinds.contains("encounter"),
+        "the hub pulled {kinds:?}"
+    );
+    let (status, _) = hub
+        .get(&format!(
+            "/v1/clinics/{k}/encounters/{}",
+            e["id"].as_str().unwrap_or_default()
+        ))
+        .await?;
+    check!(status == StatusCode::OK, "the hub reads the note: {status}");
+
+    // Writes nothing as itself, over REST or for its own PC's needs.
+    for (what, path, body) in [
+        (
+            "a patient",
+            format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Made Up", "sex": "male"}),
+        ),
+        (
+            "a note",
+            format!("/v1/clinics/{k}/encounters"),
+            json!({"patient_id": p["id"], "chief_complaint": "Made up"}),
+        ),
+        (
+            "an invoice series",
+            format!("/v1/clinics/{k}/invoice-series"),
+            json!({"partition_id": "0123456789abcdef0123456789abcdef"}),
+        ),
+        (
+            "a clinical store key",
+            format!("/v1/clinics/{k}/clinical-store-key"),
+            json!({"partition_id": "0123456789abcdef0123456789abcdef"}),
+        ),
+        ("a hub", hubs.clone(), json!({"name": "Another"})),
+    ] {
+        let (status, body) = hub.with_device("hub")?.post(&path, body).await?;
+        check!(
+            status == StatusCode::FORBIDDEN,
+            "the hub adds {what}: {status} {body}"
+        );
+    }
+    // Nor reads what no reader of records needs: the audit trail.
+    let (status, _) = hub.get(&format!("/v1/clinics/{k}/audit")).await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "the hub reads the audit trail: {status}"
+    );
+
+    // Another clinic does not exist for it.
+    let b = w.b.id;
+    for path in [
+        format!("/v1/clinics/{b}/patients"),
+        format!("/v1/clinics/{b}/sync/pull"),
+        format!("/v1/clinics/{b}"),
+    ] {
+        let (status, _) = hub.get(&path).await?;
+        check!(
+            status == StatusCode::NOT_FOUND,
+            "the hub of A reads {path}: {status}"
+        );
+    }
+
+    // It is listed as the clinic's hub, not as a member, and no member route reaches it.
+    let (_, listed) = admin.get(&hubs).await?;
+    // (The test world's clinic has a hub of its own already.)
+    let ours = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["id"] == hub_id.as_str());
+    check!(
+        ours.is_some_and(|h| h["name"] == "Back office" && h["revoked_at"].is_null()),
+        "the clinic's hubs: {listed}"
+    );
+    let (_, members) = admin.get(&format!("/v1/clinics/{k}/members")).await?;
+    check!(
+        !members.to_string().contains(&hub_id),
+        "the members list shows the hub: {members}"
+    );
+    let su = w.db.superuser().await?;
+    let membership: Uuid = su
+        .query_one(
+            "SELECT id FROM vaidya.memberships WHERE clinic_id = $1 AND user_id = $2::text::uuid",
+            &[&k, &hub_id],
+        )
+        .await?
+        .get(0);
+    let member = format!("/v1/clinics/{k}/members/{membership}");
+    let (status, _) = admin.patch(&member, json!({"role": "doctor"})).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "the hub made a doctor: {status}"
+    );
+    let (status, _) = admin.delete(&member).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "the hub revoked as a member: {status}"
+    );
+
+    // No person is given the hub's role, and the hub's account is no one's to add.
+    let nurse_membership: Uuid = su
+        .query_one(
+            "SELECT id FROM vaidya.memberships WHERE clinic_id = $1 AND user_id = $2",
+            &[&k, &w.a.nurse.id],
+        )
+        .await?
+        .get(0);
+    let (status, body) = admin
+        .patch(
+            &format!("/v1/clinics/{k}/members/{nurse_membership}"),
+            json!({"role": "hub"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "role",
+        "a nurse made a hub: {status} {body}"
+    );
+    let (status, body) = admin
+        .post(
+            &format!("/v1/clinics/{k}/members"),
+            json!({"email": "new.hub@test.vaidya.in", "role": "hub"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "role",
+        "a member added as a hub: {status} {body}"
+    );
+    let (status, body) = admin
+        .post(
+            &format!("/v1/clinics/{k}/members"),
+            json!({"email": email, "role": "doctor"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::ACCEPTED && body["outcome"] == "invited",
+        "the hub's account added by email: {status} {body}"
+    );
+    let held: Vec<String> = su
+        .query(
+            "SELECT role FROM vaidya.memberships WHERE user_id = $1::text::uuid",
+            &[&hub_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    check!(held == ["hub"], "the hub's memberships: {held:?}");
+
+    // Its reads are audited under its own name.
+    let audited: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND actor_id = $2::text::uuid AND action = 'list'",
+            &[&k, &hub_id],
+        )
+        .await?
+        .get(0);
+    check!(audited > 0, "the hub's pulls are not audited");
+    Ok(())
+}
+
+/// The database keeps hubs and people apart whatever the server does: the role `hub` only
+/// for a hub's account, a hub's account only with that role and in one clinic.
+pub async fn the_database_keeps_hubs_and_people_apart(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let su = w.db.superuser().await?;
+    let attempts = [
+        (
+            "a person given the hub role",
+            format!(
+                "UPDATE vaidya.memberships SET role = 'hub' WHERE clinic_id = '{}' AND user_id = '{}'",
+                w.a.id, w.a.nurse.id
+            ),
+        ),
+        (
+            "the hub given a person's role",
+            format!(
+                "UPDATE vaidya.memberships SET role = 'doctor' WHERE clinic_id = '{}' AND user_id = '{}'",
+                w.a.id, w.a.hub
+            ),
+        ),
+        (
+            "the hub in a second clinic",
+            format!(
+                "INSERT INTO vaidya.memberships (id, clinic_id, user_id, role)
+                 VALUES (gen_random_uuid(), '{}', '{}', 'hub')",
+                w.b.id, w.a.hub
+            ),
+        ),
+    ];
+    for (what, sql) in attempts {
+        let outcome = su.batch_execute(&sql).await;
+        let code = outcome
+            .as_ref()
+            .err()
+            .and_then(|e| e.code())
+            .map(|c| c.code().to_owned());
+        check!(code.as_deref() == Some("23514"), "{what}: {outcome:?}");
+    }
+    Ok(())
+}
+
+pub async fn a_hub_relays_only_work_its_authors_signed(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (admin, doctor, desk) = (
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+        server.login_as(&w.a.desk).await?,
+    );
+    let k = w.a.id;
+    let push = format!("/v1/clinics/{k}/sync/push");
+    let (hub, registered) = admin.register_hub(k, "Reception").await?;
+    let hub_id: Uuid = registered["hub"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
+    let signer = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [21; 32]);
+    check!(
+        register_key(&doctor, &signer).await? == StatusCode::CREATED,
+        "the doctor's key"
+    );
+    let (_, p) = desk
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Farah Khan", "sex": "female"}),
+        )
+        .await?;
+    let patient = p["id"].as_str().unwrap_or_default().to_owned();
+
+    // The doctor's signed note, relayed by the hub: applied as the doctor.
+    let mut note = note_create(&patient);
+    signer.sign(k, &mut note);
+    let (status, body) = hub
+        .post(&push, json!({"mutations": [note.clone()]}))
+        .await?;
+    check!(
+        status == StatusCode::OK && first(&body).0 == "applied",
+        "the hub relays the doctor's note: {status} {body}"
+    );
+    let (_, e) = doctor
+        .get(&format!("/v1/clinics/{k}/encounters/{}", note.entity_id))
+        .await?;
+    check!(
+        e["doctor_id"] == w.a.doctor.id.to_string(),
+        "the relayed note is the doctor's: {e}"
+    );
+    let su = w.db.superuser().await?;
+    let actors: Vec<Uuid> = su
+        .query(
+            "SELECT actor_id FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND action = 'create' AND entity_type = 'encounter' AND $2 = ANY (entity_ids)",
+            &[&k, &note.entity_id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    check!(
+        actors == [w.a.doctor.id],
+        "the audit trail names the doctor alone: {actors:?}"
+    );
+    // Exactly once whichever path: the hub again, then the doctor's own PC.
+    for (who, api) in [("the hub", &hub), ("the doctor", &doctor)] {
+        let (status, body) = api
+            .post(&push, json!({"mutations": [note.clone()]}))
+            .await?;
+        check!(
+            status == StatusCode::OK && first(&body).0 == "applied",
+            "{who} pushes the note again: {status} {body}"
+        );
+    }
+    let notes: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.encounters WHERE clinic_id = $1 AND patient_id = $2::text::uuid",
+            &[&k, &patient],
+        )
+        .await?
+        .get(0);
+    check!(notes == 1, "{notes} notes after three pushes of one");
+
+    // Unsigned work, work signed as the hub itself, and a re-attributed signature: refused,
+    // nothing written.
+    let unsigned = patient_create("Unsigned Walk-in");
+    let hub_signer = DeviceSigner::from_secret(hub_id, Uuid::now_v7(), [22; 32]);
+    register_key(&hub, &hub_signer).await?;
+    let mut own = patient_create("The Hub's Own");
+    hub_signer.sign(k, &mut own);
+    let mut borrowed = note_create(&patient);
+    signer.sign(k, &mut borrowed);
+    if let Some(a) = borrowed.author.as_mut() {
+        a.user_id = w.a.nurse.id; // the doctor's signature, claimed for the nurse
+    }
+    for (what, m) in [
+        ("unsigned", &unsigned),
+        ("signed by the hub", &own),
+        ("re-attributed", &borrowed),
+    ] {
+        let (status, body) = hub.post(&push, json!({"mutations": [m]})).await?;
+        check!(
+            status == StatusCode::OK
+                && first(&body) == ("rejected".into(), "invalid_signature".into()),
+            "{what}: {status} {body}"
+        );
+        let kept: i64 = su
+            .query_one(
+                "SELECT (SELECT count(*) FROM vaidya.patients WHERE id = $1)
+                      + (SELECT count(*) FROM vaidya.encounters WHERE id = $1)",
+                &[&m.entity_id],
+            )
+            .await?
+            .get(0);
+        check!(kept == 0, "{what}: written");
+    }
+    // The refusal is the hub's, not the change's: the front desk's PC pushes its own
+    // registration itself afterwards and it is applied.
+    let (status, body) = desk.post(&push, json!({"mutations": [unsigned]})).await?;
+    check!(
+        status == StatusCode::OK && first(&body).0 == "applied",
+        "the PC pushes the change the hub could not relay: {status} {body}"
+    );
+
+    // Signed work of another clinic's author, for another clinic: not the hub's to relay.
+    let b = w.b.id;
+    let mut elsewhere = patient_create("Other Clinic");
+    signer.sign(b, &mut elsewhere);
+    let (status, _) = hub
+        .post(
+            &format!("/v1/clinics/{b}/sync/push"),
+            json!({"mutations": [elsewhere]}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "the hub pushes to clinic B: {status}"
+    );
+
+    // Cancelled invoice numbers carry no signature: refused whole, never dropped silently.
+    let (status, body) = hub
+        .post(
+            &push,
+            json!({"mutations": [], "cancelled_numbers": [{"series": "2627-D1", "number": 1,
+                   "invoice_id": Uuid::now_v7(), "reason": null, "cancelled_at": Utc::now()}]}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "cancelled_numbers",
+        "the hub relays cancelled numbers: {status} {body}"
+    );
+    Ok(())
+}
+
+pub async fn a_revoked_hub_stops_at_once(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (admin, doctor) = (
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+    );
+    let k = w.a.id;
+    let (hub, registered) = admin.register_hub(k, "Reception").await?;
+    let hub_id = registered["hub"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The hub's refresh token in force: rotated once more, as a running hub's would be.
+    let (status, session) = server
+        .client()
+        .post(
+            "/v1/auth/refresh",
+            json!({"refresh_token": registered["refresh_token"]}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::OK,
+        "the hub refreshes: {status} {session}"
+    );
+    let refresh = session["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let pull = format!("/v1/clinics/{k}/sync/pull");
+    let (status, _) = hub.get(&pull).await?;
+    check!(status == StatusCode::OK, "the hub pulls: {status}");
+
+    let one = format!("/v1/clinics/{k}/hubs/{hub_id}");
+    let (status, _) = doctor.delete(&one).await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "a doctor revokes the hub: {status}"
+    );
+    let b_admin = server.login_as(&w.b.admin).await?;
+    let (status, _) = b_admin
+        .delete(&format!("/v1/clinics/{}/hubs/{hub_id}", w.b.id))
+        .await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "clinic B's admin revokes A's hub: {status}"
+    );
+    let (status, _) = admin
+        .delete(&format!("/v1/clinics/{k}/hubs/{}", Uuid::now_v7()))
+        .await?;
+    check!(status == StatusCode::NOT_FOUND, "an unknown hub: {status}");
+
+    let (status, _) = admin.delete(&one).await?;
+    check!(
+        status == StatusCode::NO_CONTENT,
+        "the admin revokes the hub: {status}"
+    );
+    let (status, _) = hub.get(&pull).await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED,
+        "the revoked hub's access token: {status}"
+    );
+    let (status, _) = server
+        .client()
+        .post("/v1/auth/refresh", json!({"refresh_token": refresh}))
+        .await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED,
+        "the revoked hub's refresh token: {status}"
+    );
+    let (_, listed) = admin.get(&format!("/v1/clinics/{k}/hubs")).await?;
+    let ours = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["id"] == hub_id.as_str());
+    check!(
+        ours.is_some_and(|h| h["revoked_at"].is_string()),
+        "the list shows the hub revoked: {listed}"
+    );
+    Ok(())
+}
