@@ -778,6 +778,46 @@ impl ServerApi {
         .await
     }
 
+    /// Registers a clinic hub (clinic admins only): the answer carries the hub's refresh
+    /// token, shown this once.
+    pub async fn register_hub(
+        &self,
+        clinic: Uuid,
+        name: &str,
+    ) -> Result<vaidya_shared::api::HubRegistered, ApiError> {
+        let body = vaidya_shared::api::NewHub {
+            name: name.to_owned(),
+        };
+        self.call(
+            Method::POST,
+            &format!("/v1/clinics/{clinic}/hubs"),
+            &[],
+            Some(&body),
+        )
+        .await
+    }
+
+    /// The clinic's hubs, registered and revoked (clinic admins only).
+    pub async fn hubs(&self, clinic: Uuid) -> Result<Vec<vaidya_shared::api::Hub>, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/hubs"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// Revokes a clinic hub (clinic admins only): every session of it stops at once.
+    pub async fn revoke_hub(&self, clinic: Uuid, hub: Uuid) -> Result<(), ApiError> {
+        self.call_no_content::<()>(
+            Method::DELETE,
+            &format!("/v1/clinics/{clinic}/hubs/{hub}"),
+            None,
+        )
+        .await
+    }
+
     /// One page of the clinic's audit trail (clinic admins only).
     pub async fn audit(
         &self,

@@ -22,6 +22,33 @@ use crate::partition::{PartitionKey, PasswordKey};
 /// Keyring service name of the desktop app. Tests use their own, unique one.
 pub const DEFAULT_SERVICE: &str = "in.vaidya.desktop";
 
+/// Keyring service name of a clinic hub's credentials (`vaidya-server hub`).
+pub const HUB_SERVICE: &str = "in.vaidya.hub";
+
+/// What a clinic hub machine keeps to reach the group server as the hub: its only
+/// credential is the refresh token (a hub has no password).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct HubCredential {
+    pub server: String,
+    pub clinic_id: Uuid,
+    pub hub_id: Uuid,
+    pub name: String,
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for HubCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubCredential")
+            .field("server", &self.server)
+            .field("clinic_id", &self.clinic_id)
+            .field("hub_id", &self.hub_id)
+            .field("name", &self.name)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Windows Credential Manager's `CRED_MAX_CREDENTIAL_BLOB_SIZE` (5 × 512 bytes).
 pub const MAX_ENTRY_BYTES: usize = 2560;
 
@@ -366,6 +393,10 @@ fn partition_key_entry_name(clinic_id: Uuid) -> String {
     format!("partition-key:{clinic_id}")
 }
 
+fn hub_entry_name(clinic_id: Uuid) -> String {
+    format!("hub:{clinic_id}")
+}
+
 /// Refuses values Windows would refuse, on every OS.
 fn check_size(entry: &str, value: &[u8]) -> Result<(), CredentialError> {
     if value.len() > MAX_ENTRY_BYTES {
@@ -696,6 +727,28 @@ impl CredentialStore {
     }
 
     /// Forgets a clinic's key; do this together with wiping its partition.
+    /// Keeps a clinic hub's credential (issue 11), on the hub machine: one per clinic it is
+    /// the hub of. Saved again at every refresh, since the server rotates the token.
+    pub fn save_hub_credential(&self, hub: &HubCredential) -> Result<(), CredentialError> {
+        let name = hub_entry_name(hub.clinic_id);
+        let value = serde_json::to_vec(hub).map_err(|e| CredentialError::InvalidEntry {
+            entry: name.clone(),
+            reason: e.to_string(),
+        })?;
+        self.write(&name, &value)
+    }
+
+    pub fn hub_credential(
+        &self,
+        clinic_id: Uuid,
+    ) -> Result<Option<HubCredential>, CredentialError> {
+        self.read_json(&hub_entry_name(clinic_id))
+    }
+
+    pub fn delete_hub_credential(&self, clinic_id: Uuid) -> Result<(), CredentialError> {
+        self.delete(&hub_entry_name(clinic_id))
+    }
+
     pub fn delete_partition_key(&self, clinic_id: Uuid) -> Result<(), CredentialError> {
         self.delete(&partition_key_entry_name(clinic_id))
     }

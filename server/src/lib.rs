@@ -10,6 +10,7 @@ pub mod audit_chain;
 pub mod demo;
 pub mod grace;
 pub mod http;
+pub mod hub;
 pub mod migrate;
 pub mod openapi;
 pub mod pg_cluster;

@@ -73,6 +73,12 @@ enum Command {
         #[command(flatten)]
         db: Db,
     },
+    /// The clinic hub (issue 11): register this machine as a clinic's hub with the group
+    /// server, and check its connection.
+    Hub {
+        #[command(subcommand)]
+        action: HubAction,
+    },
     /// Audit trail tools.
     Audit {
         #[command(subcommand)]
@@ -143,6 +149,31 @@ enum AdminAction {
 }
 
 #[derive(Subcommand)]
+enum HubAction {
+    /// Register this machine as the hub of a clinic: signs in as one of the clinic's admins
+    /// (password from VAIDYA_ADMIN_PASSWORD, else asked for on the terminal), keeps the hub's
+    /// credential in this machine's OS keyring and signs the admin out again.
+    Register {
+        /// The group server's address, e.g. https://sync.example.in
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        clinic_id: Uuid,
+        /// What the clinic calls this machine, e.g. "Reception hub".
+        #[arg(long)]
+        name: String,
+        /// The clinic admin who registers it.
+        #[arg(long)]
+        admin_email: String,
+    },
+    /// Connect to the group server as the hub of a clinic and say how it went.
+    Status {
+        #[arg(long)]
+        clinic_id: Uuid,
+    },
+}
+
+#[derive(Subcommand)]
 enum AuditAction {
     /// Verify every clinic's hash chain; exits 1 naming the first broken link of each.
     Verify {
@@ -192,6 +223,7 @@ async fn main() -> Result<()> {
             vaidya_server::launch(settings, listener, shutdown_signal()).await?;
         }
         Command::Admin { db, action } => run_admin(&db.database_url, action).await?,
+        Command::Hub { action } => run_hub(action).await?,
         Command::VerifyIsolation { db } => {
             let client = migrate::connect(&db.database_url).await?;
             let violations = verify_isolation::verify(&client).await?;
@@ -230,6 +262,45 @@ async fn main() -> Result<()> {
             pg_port,
             listen,
         } => run_dev(database_url, data_dir, pg_port, listen).await?,
+    }
+    Ok(())
+}
+
+async fn run_hub(action: HubAction) -> Result<()> {
+    let store = vaidya_client::CredentialStore::new(vaidya_client::credentials::HUB_SERVICE);
+    match action {
+        HubAction::Register {
+            server,
+            clinic_id,
+            name,
+            admin_email,
+        } => {
+            let password = match std::env::var("VAIDYA_ADMIN_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => rpassword::prompt_password(format!("Password of {admin_email}: "))
+                    .context("reading the password")?,
+            };
+            let admin = vaidya_server::hub::AdminSignIn {
+                email: &admin_email,
+                password: &password,
+            };
+            let hub = vaidya_server::hub::register(&store, &server, clinic_id, &name, admin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+            println!(
+                "registered: hub {} ({}) of clinic {}; its credential is in this machine's keyring",
+                hub.name, hub.hub_id, hub.clinic_id
+            );
+        }
+        HubAction::Status { clinic_id } => {
+            let hub = vaidya_server::hub::connect(&store, clinic_id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+            println!(
+                "connected: hub {} of {} at {}",
+                hub.credential.name, hub.clinic_name, hub.credential.server
+            );
+        }
     }
     Ok(())
 }

@@ -10,6 +10,7 @@
 mod bad_input;
 mod convergence;
 mod duplicates;
+mod hubs;
 mod round_trip;
 mod shared_pc;
 mod slow_link;

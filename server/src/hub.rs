@@ -1,0 +1,131 @@
+//! `vaidya-server hub`: the clinic hub's side of its registration with the group server
+//! (issue 11; ARCHITECTURE.md "The clinic hub").
+//!
+//! On the hub machine a clinic admin runs `hub register`: it signs in as that admin, has the
+//! group server register the hub (`POST /v1/clinics/{id}/hubs`), keeps the hub's refresh
+//! token in this machine's OS keyring (never a file) and ends the admin's session, so no
+//! person's credential stays on the hub. `hub status` connects as the hub: it trades the
+//! kept token for a session, keeps the rotated token at once, and checks that the session is
+//! the hub of exactly that clinic. A hub the server no longer knows (revoked) forgets its
+//! credential, which can never work again.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use vaidya_client::credentials::HubCredential;
+use vaidya_client::{ApiError, CredentialError, CredentialStore, ServerApi};
+use vaidya_shared::api::Role;
+use vaidya_shared::ErrorCode;
+
+/// How the hub names itself to the group server (`x-vaidya-device`, the audit trail).
+const DEVICE: &str = "Vaidya clinic hub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("{0}")]
+    Keyring(#[from] CredentialError),
+    #[error(
+        "this machine is not registered as the hub of clinic {0}: run `vaidya-server hub register`"
+    )]
+    NotRegistered(Uuid),
+    #[error("the group server no longer accepts this hub (revoked, or its credential expired); its credential was removed: register it again")]
+    Revoked,
+    #[error("the server's session is not the hub of clinic {0}")]
+    NotTheHub(Uuid),
+}
+
+impl HubError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HubError::Api(e) => e.code(),
+            HubError::Keyring(e) => e.code(),
+            HubError::NotRegistered(_) => "hub_not_registered",
+            HubError::Revoked => "hub_revoked",
+            HubError::NotTheHub(_) => "hub_not_the_hub",
+        }
+    }
+}
+
+/// A clinic admin's sign-in, used once to register the hub.
+pub struct AdminSignIn<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// Registers this machine as the hub of `clinic` with the group server at `server`, signed
+/// in as the clinic admin `admin`, and keeps the hub's credential in `store`. The admin's
+/// session ends before this returns, whatever the outcome.
+pub async fn register(
+    store: &CredentialStore,
+    server: &str,
+    clinic: Uuid,
+    name: &str,
+    admin: AdminSignIn<'_>,
+) -> Result<HubCredential, HubError> {
+    store.check_available()?;
+    let api = ServerApi::new(server, DEVICE)?;
+    api.login(admin.email, admin.password).await?;
+    let registered = api.register_hub(clinic, name).await;
+    // The admin's session is not the hub's: it ends here even when registering failed.
+    let _ = api.logout().await;
+    let registered = registered?;
+    let credential = HubCredential {
+        server: api.base().to_owned(),
+        clinic_id: clinic,
+        hub_id: registered.hub.id,
+        name: registered.hub.name,
+        refresh_token: registered.refresh_token,
+        refresh_expires_at: registered.refresh_expires_at,
+    };
+    store.save_hub_credential(&credential)?;
+    Ok(credential)
+}
+
+/// The hub, connected to the group server.
+pub struct Connected {
+    pub api: ServerApi,
+    pub credential: HubCredential,
+    pub clinic_name: String,
+    pub access_expires_at: DateTime<Utc>,
+}
+
+/// Connects to the group server as the hub of `clinic`, with the credential kept in `store`.
+/// The rotated refresh token is kept before anything else happens, so a crash right after
+/// never leaves the hub with a token the server has replaced.
+pub async fn connect(store: &CredentialStore, clinic: Uuid) -> Result<Connected, HubError> {
+    let mut credential = store
+        .hub_credential(clinic)?
+        .ok_or(HubError::NotRegistered(clinic))?;
+    let api = ServerApi::new(&credential.server, DEVICE)?;
+    let session = match api.refresh(&credential.refresh_token).await {
+        Ok(session) => session,
+        Err(
+            ApiError::Unauthenticated
+            | ApiError::Server {
+                code: ErrorCode::Unauthenticated,
+                ..
+            },
+        ) => {
+            store.delete_hub_credential(clinic)?;
+            return Err(HubError::Revoked);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    credential.refresh_token = session.refresh_token.clone();
+    credential.refresh_expires_at = session.refresh_expires_at;
+    store.save_hub_credential(&credential)?;
+    let membership = session
+        .memberships
+        .iter()
+        .find(|m| m.clinic_id == clinic && m.role == Role::Hub)
+        .filter(|_| session.memberships.len() == 1 && session.user.id == credential.hub_id)
+        .ok_or(HubError::NotTheHub(clinic))?;
+    Ok(Connected {
+        clinic_name: membership.clinic_name.clone(),
+        access_expires_at: session.access_expires_at,
+        api,
+        credential,
+    })
+}
