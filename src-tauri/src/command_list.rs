@@ -57,6 +57,8 @@ macro_rules! with_app_commands {
             set_member_role,
             set_member_registration,
             revoke_member,
+            list_hubs,
+            revoke_hub,
             my_invitations,
             clinic_invitations,
             withdraw_invitation,

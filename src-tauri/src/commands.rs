@@ -419,6 +419,16 @@ pub async fn set_member_registration(
 }
 
 #[tauri::command]
+pub async fn list_hubs(core: State<'_, Core>) -> Result<Vec<vaidya_shared::api::Hub>> {
+    core.list_hubs().await
+}
+
+#[tauri::command]
+pub async fn revoke_hub(core: State<'_, Core>, hub_id: Uuid) -> Result<()> {
+    core.revoke_hub(hub_id).await
+}
+
+#[tauri::command]
 pub async fn revoke_member(core: State<'_, Core>, member_id: Uuid) -> Result<()> {
     core.revoke_member(member_id).await
 }

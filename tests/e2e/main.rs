@@ -723,7 +723,6 @@ async fn rejected_change_is_discarded(
     Ok(())
 }
 
-/// The server's answer as one clinic member sees it.
 /// A list endpoint that answers a plain JSON array (not a page).
 async fn server_list_plain(api: &Api, path: &str) -> Result<Vec<Value>> {
     let (status, body) = api.get(path).await?;
@@ -731,6 +730,7 @@ async fn server_list_plain(api: &Api, path: &str) -> Result<Vec<Value>> {
     Ok(body.as_array().cloned().unwrap_or_default())
 }
 
+/// A page of a list endpoint as one clinic member sees it: its items.
 async fn server_list(api: &Api, path: &str) -> Result<Vec<Value>> {
     let (status, body) = api.get(path).await?;
     ensure!(status.is_success(), "GET {path}: {status} {body}");
@@ -1331,6 +1331,35 @@ async fn clinic_day() -> Result<()> {
                 |t| t.matches(" · ").count() >= 2,
             )
             .await?;
+        // The clinic's hub (the test world registers one): listed, and revoked from here.
+        other
+            .wait_text(
+                By::Css("[data-testid=hubs]"),
+                "the clinic's hubs",
+                Duration::from_secs(15),
+                |t| t.contains("Hub a"),
+            )
+            .await?;
+        other.click(By::Css("[data-testid=hub-revoke]")).await?;
+        other.click(By::Css("[data-testid=confirm-ok]")).await?;
+        other
+            .wait_text(
+                By::Css("[data-testid=hubs]"),
+                "the revoked hub",
+                Duration::from_secs(15),
+                |t| t.contains("Revoked"),
+            )
+            .await?;
+        ensure!(
+            other.count(By::Css("[data-testid=hub-revoke]")).await? == 0,
+            "a revoked hub still offers Revoke"
+        );
+        let hubs = server_list_plain(&admin_a, &format!("/v1/clinics/{a}/hubs")).await?;
+        ensure!(
+            hubs.iter().all(|h| h["revoked_at"].is_string()),
+            "the hub is not revoked on the server: {hubs:?}"
+        );
+        println!("  clinic A's admin revokes the clinic's hub");
         other.click(By::XPath(&button("Audit trail"))).await?;
         other.find(By::Css("table.audit tbody tr")).await?;
         other.screenshot(&shots.join("10-admin-audit.png")).await?;

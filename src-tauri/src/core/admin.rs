@@ -1,7 +1,7 @@
 //! Online-only administration (members, the audit trail), the conflict inbox and printing.
 
 use super::*;
-use vaidya_shared::api::{Invitation, MemberAdded};
+use vaidya_shared::api::{Hub, Invitation, MemberAdded};
 use vaidya_shared::rules::Validate;
 
 impl Core {
@@ -124,6 +124,19 @@ impl Core {
             .await?;
         let _ = self.fetch_members().await;
         Ok(member)
+    }
+
+    /// The clinic's hubs (online only; clinic admins): the machines its PCs sync through in
+    /// an outage. They are registered on the hub machine (`vaidya-server hub register`).
+    pub async fn list_hubs(&self) -> Result<Vec<Hub>, UiError> {
+        let (api, clinic) = self.api_for(Resource::Member, Action::Update).await?;
+        Ok(api.hubs(clinic).await?)
+    }
+
+    /// Revokes a hub (a lost or replaced machine): its every session stops at once.
+    pub async fn revoke_hub(&self, hub: Uuid) -> Result<(), UiError> {
+        let (api, clinic) = self.api_for(Resource::Member, Action::Delete).await?;
+        Ok(api.revoke_hub(clinic, hub).await?)
     }
 
     pub async fn revoke_member(&self, member: Uuid) -> Result<(), UiError> {

@@ -8,7 +8,7 @@ import { en } from "../strings/en";
 import type {
   Allergy, AllergyPatch, AllergyWarning, NewAllergy, AppInfo, CollectionsQuery, CollectionsReport, Gstr1Query, Gstr1Report, Invitation, MemberAdded, Appointment, AppointmentPatch, AppointmentRow, AuditEntry, AuditQuery, ClinicView, Conflict, Encounter, EncounterDraft, KeptDraft,
   LikelyDuplicate, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupCollectionsReport,
-  Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
+  Hub, Invoice, Member, MemberDevice, NewAppointment, NewCreditNoteLine, NewInvoice, NewMember, NewPatient, NewPayment, NewPrescription, Page, Patient,
   PatientChart, PatientPatch, Prescription, Role, SessionView, SyncStatus, UiError, UnsentView, UpdateView, Uuid,
 } from "./types";
 
@@ -133,6 +133,8 @@ export const api = {
   setMemberRegistration: (memberId: Uuid, number: string, qualifications: string) =>
     call<Member>("set_member_registration", { memberId, registration: { number, qualifications } }),
   revokeMember: (memberId: Uuid) => call<void>("revoke_member", { memberId }),
+  listHubs: () => call<Hub[]>("list_hubs"),
+  revokeHub: (hubId: Uuid) => call<void>("revoke_hub", { hubId }),
   memberDevices: () => call<MemberDevice[]>("member_devices"),
   auditTrail: (query: AuditQuery) => call<Page<AuditEntry>>("audit_trail", { query }),
 

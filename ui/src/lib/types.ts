@@ -13,7 +13,7 @@ export type {
   NewPrescriptionItem, Page, Patient, PatientPatch, Payment, PaymentMethod, Prescription, PrescriptionItem, Role, Sex,
   SupplyKind, UserSummary, Vitals, CollectionsQuery, CollectionsReport, DoctorTotal, GroupCollectionsReport, BranchCollections, DayCollections, MethodTotal,
   Gstr1Query, Gstr1Report, RateAmounts, InvoiceRecipient, TaxTreatment, MedicalRegistration, CatalogueItem, CatalogueItemPatch, NewCatalogueItem, GroupCatalogue, GroupCatalogueItem, GroupBranch, NewGroupCatalogueItem, CreditNote, CreditNoteLine, NewCreditNote, NewCreditNoteLine,
-  Invitation, MemberAdded, LikelyDuplicate, DuplicateReason,
+  Invitation, MemberAdded, LikelyDuplicate, DuplicateReason, Hub,
 } from "../generated/types";
 
 export type Uuid = string;

@@ -5,7 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, readableError } from "../lib/ipc";
 import { formatDate, formatDateTime, parseDate, startOfDay, addDays } from "../lib/dates";
-import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, GroupCatalogue, GroupCatalogueItem, Invitation, Member, MemberDevice, Patient, Role, Uuid } from "../lib/types";
+import type { AuditAction, AuditEntry, AuditQuery, CatalogueItem, ClinicView, GroupCatalogue, GroupCatalogueItem, Hub, Invitation, Member, MemberDevice, Patient, Role, Uuid } from "../lib/types";
 import { PatientSearch } from "../components/PatientSearch";
 import { formatRate, ratesInForce, todayInIndia } from "../lib/gst";
 import { formatPaise, paiseToInput, parseRupees } from "../lib/money";
@@ -29,8 +29,45 @@ export function AdminScreen(props: { clinic: ClinicView; branches?: number; audi
         <button class={tab === "audit" ? "tab active" : "tab"} onClick={() => setTab("audit")}>{en.nav.audit}</button>
         <button class={tab === "catalogue" ? "tab active" : "tab"} data-testid="tab-catalogue" onClick={() => setTab("catalogue")}>{en.nav.catalogue}</button>
       </nav>
-      {tab === "members" ? <Members clinic={props.clinic} /> : tab === "audit" ? <Audit patient={props.auditPatient ?? null} /> : <Catalogue branches={props.branches ?? 1} />}
+      {tab === "members" ? <><Members clinic={props.clinic} /><Hubs /></> : tab === "audit" ? <Audit patient={props.auditPatient ?? null} /> : <Catalogue branches={props.branches ?? 1} />}
     </div>
+  );
+}
+
+/** The clinic's hubs: listed and revoked here, registered on the hub machine itself. */
+export function Hubs() {
+  const [hubs, setHubs] = useState<Hub[] | null>(null);
+  const { error, run } = useAction();
+  const confirm = useConfirm(en.common.cancel);
+  // Plain, so an action can await it: `run` refuses a second action while one is running.
+  const fetchHubs = async () => setHubs(await api.listHubs());
+  const load = () => run(fetchHubs);
+  useEffect(() => { load(); }, []);
+  return (
+    <section data-testid="hubs">
+      <h2>{en.admin.hubs}</h2>
+      <p class="muted">{en.admin.hubsHint}</p>
+      {error ? <p class="banner error" role="alert">{en.admin.hubsUnavailable}: {readableError(error)}</p> : null}
+      {confirm.dialog}
+      {hubs && hubs.length === 0 && <p class="muted">{en.admin.noHubs}</p>}
+      {hubs && hubs.length > 0 && (
+        <table class="grid">
+          <thead><tr><th>{en.admin.hubName}</th><th>{en.admin.registered}</th><th /></tr></thead>
+          <tbody>
+            {hubs.map((h) => (
+              <tr key={h.id} class={h.revoked_at ? "revoked" : ""}>
+                <td>{h.name}</td>
+                <td>{formatDate(h.registered_at)}{h.revoked_at ? ` · ${en.admin.revoked} ${formatDate(h.revoked_at)}` : ""}</td>
+                <td>{!h.revoked_at && <button class="small subtle" data-testid="hub-revoke" onClick={() => confirm.ask({
+                  title: en.admin.revokeHubTitle(h.name), body: en.admin.revokeHubBody, confirmLabel: en.admin.revoke, danger: true,
+                  action: () => run(async () => { await api.revokeHub(h.id); await fetchHubs(); }),
+                })}>{en.admin.revoke}</button>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
@@ -48,7 +85,9 @@ function Members(_props: { clinic: ClinicView }) {
   // The device column is an aid; if it cannot be read, the members (what an admin acts on)
   // still show, and the device column says why it is empty.
   const [devicesError, setDevicesError] = useState<unknown>(null);
-  const load = () => run(async () => {
+  // Plain, so an action can await it: `run` refuses a second action while one is running
+  // (a nested `run` would return at once and leave the list as it was).
+  const fetchMembers = async () => {
     const [m, d, i] = await Promise.allSettled([api.listMembers(), api.memberDevices(), api.clinicInvitations()]);
     if (i.status === "fulfilled") setInvitations(i.value);
     if (d.status === "fulfilled") {
@@ -59,7 +98,8 @@ function Members(_props: { clinic: ClinicView }) {
     }
     if (m.status === "rejected") throw m.reason;
     setMembers(m.value);
-  });
+  };
+  const load = () => run(fetchMembers);
   useEffect(() => { load(); }, []);
   const roleOptions = ROLES.map((r) => [r, en.roles[r]] as [Role, string]);
   return (
@@ -86,7 +126,7 @@ function Members(_props: { clinic: ClinicView }) {
                     select.value = m.role;
                     confirm.ask({
                       title: en.admin.roleTitle(m.user.display_name, en.roles[role]), body: en.admin.roleBody, confirmLabel: en.admin.change,
-                      action: () => run(async () => { await api.setMemberRole(m.id, role); await load(); }),
+                      action: () => run(async () => { await api.setMemberRole(m.id, role); await fetchMembers(); }),
                     });
                   }}>
                     {ROLES.map((r) => <option key={r} value={r}>{en.roles[r]}</option>)}
@@ -104,7 +144,7 @@ function Members(_props: { clinic: ClinicView }) {
               </td>
               <td>{!m.revoked_at && <button class="small subtle" onClick={() => confirm.ask({
                 title: en.admin.revokeTitle(m.user.display_name), body: en.admin.revokeBody, confirmLabel: en.admin.revoke, danger: true,
-                action: () => run(async () => { await api.revokeMember(m.id); await load(); }),
+                action: () => run(async () => { await api.revokeMember(m.id); await fetchMembers(); }),
               })}>{en.admin.revoke}</button>}</td>
             </tr>
           ))}
@@ -117,7 +157,7 @@ function Members(_props: { clinic: ClinicView }) {
             {invitations.map((i) => (
               <tr key={i.id}>
                 <td>{i.email}</td><td>{en.roles[i.role]}</td><td>{formatDate(i.expires_at)}</td>
-                <td><button class="small subtle" onClick={() => run(async () => { await api.withdrawInvitation(i.id); await load(); })}>{en.admin.withdraw}</button></td>
+                <td><button class="small subtle" onClick={() => run(async () => { await api.withdrawInvitation(i.id); await fetchMembers(); })}>{en.admin.withdraw}</button></td>
               </tr>
             ))}
           </tbody>
@@ -131,7 +171,7 @@ function Members(_props: { clinic: ClinicView }) {
           const added = await api.addMember({ email: email.trim(), role });
           if (added.outcome === "invited") setInvited(added.invitation.email);
           setEmail("");
-          await load();
+          await fetchMembers();
         });
       }}>
         <Field name="member-email" label={en.admin.email} value={email} onInput={setEmail} type="email" />
