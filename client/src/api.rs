@@ -808,6 +808,17 @@ impl ServerApi {
         .await
     }
 
+    /// The clinic's people and their device keys' public halves (the clinic's hub only).
+    pub async fn directory(&self, clinic: Uuid) -> Result<vaidya_shared::api::Directory, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/directory"),
+            &[],
+            None,
+        )
+        .await
+    }
+
     /// Revokes a clinic hub (clinic admins only): every session of it stops at once.
     pub async fn revoke_hub(&self, clinic: Uuid, hub: Uuid) -> Result<(), ApiError> {
         self.call_no_content::<()>(

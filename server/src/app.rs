@@ -158,6 +158,10 @@ pub fn router(app: App) -> Router {
             get(routes::hubs::list).post(routes::hubs::register),
         )
         .route(
+            "/clinics/{clinic_id}/directory",
+            get(routes::hubs::directory),
+        )
+        .route(
             "/clinics/{clinic_id}/hubs/{hub_id}",
             axum::routing::delete(routes::hubs::revoke),
         )

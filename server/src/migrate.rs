@@ -139,6 +139,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0031_clinic_hubs",
         include_str!("../migrations/0031_clinic_hubs.sql"),
     ),
+    (
+        "0032_hub_directory",
+        include_str!("../migrations/0032_hub_directory.sql"),
+    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -370,6 +370,38 @@ pub struct Hub {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// What a clinic hub knows of its clinic's people, to check on the clinic's network who a
+/// PC's user is and whose signature a change carries (`GET /v1/clinics/{id}/directory`,
+/// the clinic's hub only). Revoked members and keys are listed too, with when: the hub must
+/// refuse them, not forget them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Directory {
+    pub members: Vec<DirectoryMember>,
+    pub device_keys: Vec<DirectoryKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DirectoryMember {
+    pub user: UserSummary,
+    pub role: Role,
+    pub since: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A member's device signing key: the public half, as registered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DirectoryKey {
+    pub key_id: Uuid,
+    pub user_id: Uuid,
+    /// Ed25519 public key, base64 of 32 bytes.
+    pub public_key: String,
+    pub registered_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// A hub just registered, with its credential: shown this once, for the hub machine's OS
 /// keyring. The hub exchanges it at `POST /v1/auth/refresh` like any refresh token.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -582,3 +582,104 @@ pub async fn a_revoked_hub_stops_at_once(h: Arc<Harness>) -> Result<()> {
     );
     Ok(())
 }
+
+/// The directory a hub checks LAN sign-ins and signatures against: every person of its
+/// clinic (revoked too) and their keys' public halves; no one else may read it, and it names
+/// no one of another clinic and no hub.
+pub async fn a_hub_reads_its_clinics_directory_and_no_one_else_does(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (admin, doctor) = (
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+    );
+    let k = w.a.id;
+    let signer = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [31; 32]);
+    register_key(&doctor, &signer).await?;
+    let old = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [32; 32]);
+    register_key(&doctor, &old).await?;
+    let (status, _) = admin
+        .delete(&format!("/v1/clinics/{k}/device-keys/{}", old.key_id))
+        .await?;
+    check!(
+        status == StatusCode::NO_CONTENT,
+        "revoking the old key: {status}"
+    );
+    // B's doctor has a key too, which A's hub must never see.
+    let b_doctor = server.login_as(&w.b.doctor).await?;
+    let elsewhere = DeviceSigner::from_secret(w.b.doctor.id, Uuid::now_v7(), [33; 32]);
+    register_key(&b_doctor, &elsewhere).await?;
+    let (hub, registered) = admin.register_hub(k, "Reception").await?;
+    let hub_id: Uuid = registered["hub"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
+    // A key the hub registered for itself is no person's: it is not in the directory.
+    let hub_signer = DeviceSigner::from_secret(hub_id, Uuid::now_v7(), [34; 32]);
+    register_key(&hub, &hub_signer).await?;
+
+    let path = format!("/v1/clinics/{k}/directory");
+    let (status, dir) = hub.get(&path).await?;
+    check!(
+        status == StatusCode::OK,
+        "the hub's directory: {status} {dir}"
+    );
+    let text = dir.to_string();
+    let key = |s: &DeviceSigner| encode_public_key(&s.public_key());
+    let entry = dir["device_keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["key_id"] == signer.key_id.to_string());
+    check!(
+        entry.is_some_and(|d| d["public_key"] == key(&signer).as_str()
+            && d["user_id"] == w.a.doctor.id.to_string()
+            && d["revoked_at"].is_null()),
+        "the doctor's key: {dir}"
+    );
+    let revoked = dir["device_keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["key_id"] == old.key_id.to_string());
+    check!(
+        revoked.is_some_and(|d| d["revoked_at"].is_string()),
+        "the revoked key is listed as revoked: {dir}"
+    );
+    check!(
+        !text.contains(&key(&elsewhere)) && !text.contains(&w.b.doctor.id.to_string()),
+        "clinic B's doctor is in A's directory"
+    );
+    check!(
+        !text.contains(&key(&hub_signer))
+            && !text.contains(&hub_id.to_string())
+            && !text.contains(&w.a.hub.to_string()),
+        "a hub is in the directory"
+    );
+    let revoked_member = dir["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["user"]["id"] == w.a.revoked.id.to_string());
+    check!(
+        revoked_member.is_some_and(|m| m["revoked_at"].is_string() && m["role"] == "doctor"),
+        "the revoked member is listed as revoked: {dir}"
+    );
+
+    // No person reads it, not even the admin; another clinic's hub gets nothing.
+    for (who, api) in [("the admin", &admin), ("the doctor", &doctor)] {
+        let (status, _) = api.get(&path).await?;
+        check!(
+            status == StatusCode::FORBIDDEN,
+            "{who} reads the directory: {status}"
+        );
+    }
+    let b_admin = server.login_as(&w.b.admin).await?;
+    let (hub_b, _) = b_admin.register_hub(w.b.id, "B's hub").await?;
+    let (status, _) = hub_b.get(&path).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "B's hub reads A's directory: {status}"
+    );
+    Ok(())
+}

@@ -11,7 +11,11 @@ use axum::Json;
 use chrono::Utc;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, Hub, HubRegistered, NewHub};
+use vaidya_shared::api::{
+    AuditAction, Directory, DirectoryKey, DirectoryMember, Hub, HubRegistered, NewHub, Role,
+    UserSummary,
+};
+use vaidya_shared::authorship::encode_public_key;
 use vaidya_shared::rules::{Action, Resource, Validate};
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -139,6 +143,77 @@ pub async fn revoke(
             tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[])
                 .await?;
             Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/directory", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Directory), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+/// The clinic's people as its hub checks them on the clinic's network: every member (revoked
+/// ones too) with their role, and their device signing keys' public halves. The clinic's
+/// hub only.
+pub async fn directory(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+) -> Result<Json<Directory>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.check_role(clinic, &[Role::Hub], "directory").await?;
+            let members = tx
+                .query(
+                    "SELECT u.id, u.email, u.display_name, m.role, m.created_at, m.revoked_at
+                     FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id
+                     WHERE m.clinic_id = $1 AND m.role <> 'hub'
+                     ORDER BY m.created_at, u.id",
+                    &[&clinic],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(DirectoryMember {
+                        user: UserSummary {
+                            id: r.get(0),
+                            email: r.get(1),
+                            display_name: r.get(2),
+                        },
+                        role: super::db_enum(r, "role", Role::parse)?,
+                        since: r.get(4),
+                        revoked_at: r.get(5),
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            let device_keys = tx
+                .query(
+                    "SELECT id, user_id, public_key, registered_at, revoked_at
+                     FROM vaidya.hub_directory_keys($1)",
+                    &[&clinic],
+                )
+                .await?
+                .iter()
+                .map(|r| {
+                    let key: &[u8] = r.get(2);
+                    let key: [u8; 32] = key.try_into().map_err(|_| {
+                        AppError::Internal(anyhow::anyhow!("a device key is not 32 bytes"))
+                    })?;
+                    Ok(DirectoryKey {
+                        key_id: r.get(0),
+                        user_id: r.get(1),
+                        public_key: encode_public_key(&key),
+                        registered_at: r.get(3),
+                        revoked_at: r.get(4),
+                    })
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
+            let ids: Vec<Uuid> = members.iter().map(|m| m.user.id).collect();
+            tx.audit(clinic, AuditAction::List, "directory", &ids, &[])
+                .await?;
+            Ok(Json(Directory {
+                members,
+                device_keys,
+            }))
         })
         .await
 }

@@ -85,6 +85,25 @@ id: string, clinic_id: string, name: string, registered_at: string, revoked_at: 
 export type HubRegistered = { hub: Hub, refresh_token: string, refresh_expires_at: string, };
 
 /**
+ * What a clinic hub knows of its clinic's people, to check on the clinic's network who a
+ * PC's user is and whose signature a change carries (`GET /v1/clinics/{id}/directory`,
+ * the clinic's hub only). Revoked members and keys are listed too, with when: the hub must
+ * refuse them, not forget them.
+ */
+export type Directory = { members: Array<DirectoryMember>, device_keys: Array<DirectoryKey>, };
+
+export type DirectoryMember = { user: UserSummary, role: Role, since: string, revoked_at: string | null, };
+
+/**
+ * A member's device signing key: the public half, as registered.
+ */
+export type DirectoryKey = { key_id: string, user_id: string, 
+/**
+ * Ed25519 public key, base64 of 32 bytes.
+ */
+public_key: string, registered_at: string, revoked_at: string | null, };
+
+/**
  * A doctor's medical registration (NMC: the registration number is shown with the name on
  * prescriptions and receipts) and qualifications, as the clinic's admin records them.
  */
