@@ -726,7 +726,6 @@ impl CredentialStore {
         Ok(key)
     }
 
-    /// Forgets a clinic's key; do this together with wiping its partition.
     /// Keeps a clinic hub's credential (issue 11), on the hub machine: one per clinic it is
     /// the hub of. Saved again at every refresh, since the server rotates the token.
     pub fn save_hub_credential(&self, hub: &HubCredential) -> Result<(), CredentialError> {
@@ -749,6 +748,7 @@ impl CredentialStore {
         self.delete(&hub_entry_name(clinic_id))
     }
 
+    /// Forgets a clinic's key; do this together with wiping its partition.
     pub fn delete_partition_key(&self, clinic_id: Uuid) -> Result<(), CredentialError> {
         self.delete(&partition_key_entry_name(clinic_id))
     }

@@ -33,6 +33,8 @@ pub enum HubError {
     Revoked,
     #[error("the server's session is not the hub of clinic {0}")]
     NotTheHub(Uuid),
+    #[error("this machine is already the hub of clinic {0}: register again with --replace to replace it (the old hub is revoked)")]
+    AlreadyRegistered(Uuid),
 }
 
 impl HubError {
@@ -44,6 +46,7 @@ impl HubError {
             HubError::NotRegistered(_) => "hub_not_registered",
             HubError::Revoked => "hub_revoked",
             HubError::NotTheHub(_) => "hub_not_the_hub",
+            HubError::AlreadyRegistered(_) => "hub_already_registered",
         }
     }
 }
@@ -55,22 +58,39 @@ pub struct AdminSignIn<'a> {
 }
 
 /// Registers this machine as the hub of `clinic` with the group server at `server`, signed
-/// in as the clinic admin `admin`, and keeps the hub's credential in `store`. The admin's
-/// session ends before this returns, whatever the outcome.
+/// in as the clinic admin `admin`, and keeps the hub's credential in `store`. A machine that
+/// is already the clinic's hub is refused unless `replace`: then the old hub is revoked once
+/// the new one is kept. The admin's session ends before this returns, whatever the outcome.
 pub async fn register(
     store: &CredentialStore,
     server: &str,
     clinic: Uuid,
     name: &str,
     admin: AdminSignIn<'_>,
+    replace: bool,
 ) -> Result<HubCredential, HubError> {
     store.check_available()?;
+    let old = store.hub_credential(clinic)?;
+    if old.is_some() && !replace {
+        return Err(HubError::AlreadyRegistered(clinic));
+    }
     let api = ServerApi::new(server, DEVICE)?;
     api.login(admin.email, admin.password).await?;
-    let registered = api.register_hub(clinic, name).await;
-    // The admin's session is not the hub's: it ends here even when registering failed.
+    let kept = register_as_admin(&api, store, clinic, name, old.as_ref()).await;
+    // The admin's session is not the hub's: it ends here whatever happened.
     let _ = api.logout().await;
-    let registered = registered?;
+    kept
+}
+
+/// [`register`]'s part under the admin's session.
+async fn register_as_admin(
+    api: &ServerApi,
+    store: &CredentialStore,
+    clinic: Uuid,
+    name: &str,
+    old: Option<&HubCredential>,
+) -> Result<HubCredential, HubError> {
+    let registered = api.register_hub(clinic, name).await?;
     let credential = HubCredential {
         server: api.base().to_owned(),
         clinic_id: clinic,
@@ -79,7 +99,29 @@ pub async fn register(
         refresh_token: registered.refresh_token,
         refresh_expires_at: registered.refresh_expires_at,
     };
-    store.save_hub_credential(&credential)?;
+    if let Err(e) = store.save_hub_credential(&credential) {
+        // A hub whose credential could not be kept would stay registered with no one able
+        // to use it: revoke it at once (best effort; the admin's list shows it otherwise).
+        let _ = api.revoke_hub(clinic, credential.hub_id).await;
+        return Err(e.into());
+    }
+    if let Some(old) = old.filter(|o| o.hub_id != credential.hub_id) {
+        // Already revoked (or never known to this server) is fine: it is gone either way.
+        // Any other failure leaves the old hub to be revoked from the Admin screen; the new
+        // one is registered and kept, so that is said, not failed.
+        match api.revoke_hub(clinic, old.hub_id).await {
+            Ok(())
+            | Err(ApiError::Server {
+                code: ErrorCode::NotFound,
+                ..
+            }) => {}
+            Err(e) => tracing::warn!(
+                old_hub = %old.hub_id,
+                error = %e,
+                "the replaced hub could not be revoked: revoke it from the Admin screen"
+            ),
+        }
+    }
     Ok(credential)
 }
 

@@ -165,6 +165,9 @@ enum HubAction {
         /// The clinic admin who registers it.
         #[arg(long)]
         admin_email: String,
+        /// This machine is the clinic's hub already: register it anew and revoke the old hub.
+        #[arg(long)]
+        replace: bool,
     },
     /// Connect to the group server as the hub of a clinic and say how it went.
     Status {
@@ -274,6 +277,7 @@ async fn run_hub(action: HubAction) -> Result<()> {
             clinic_id,
             name,
             admin_email,
+            replace,
         } => {
             let password = match std::env::var("VAIDYA_ADMIN_PASSWORD") {
                 Ok(p) => p,
@@ -284,9 +288,10 @@ async fn run_hub(action: HubAction) -> Result<()> {
                 email: &admin_email,
                 password: &password,
             };
-            let hub = vaidya_server::hub::register(&store, &server, clinic_id, &name, admin)
-                .await
-                .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+            let hub =
+                vaidya_server::hub::register(&store, &server, clinic_id, &name, admin, replace)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
             println!(
                 "registered: hub {} ({}) of clinic {}; its credential is in this machine's keyring",
                 hub.name, hub.hub_id, hub.clinic_id

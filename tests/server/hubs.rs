@@ -189,6 +189,25 @@ pub async fn a_hub_reads_its_clinic_and_writes_nothing(h: Arc<Harness>) -> Resul
             "the hub adds {what}: {status} {body}"
         );
     }
+    // Nothing of a person's own: invitations, wipe reports.
+    for (what, status) in [
+        ("its invitations", hub.get("/v1/me/invitations").await?.0),
+        (
+            "a wipe report",
+            hub.post(
+                "/v1/me/device-wipes",
+                json!({"id": Uuid::now_v7(), "clinic_id": k, "user_id": w.a.revoked.id,
+                       "wiped_at": Utc::now(), "scope": "member"}),
+            )
+            .await?
+            .0,
+        ),
+    ] {
+        check!(
+            status == StatusCode::FORBIDDEN,
+            "the hub reaches {what}: {status}"
+        );
+    }
     // Nor reads what no reader of records needs: the audit trail.
     let (status, _) = hub.get(&format!("/v1/clinics/{k}/audit")).await?;
     check!(
@@ -432,8 +451,19 @@ pub async fn a_hub_relays_only_work_its_authors_signed(h: Arc<Harness>) -> Resul
     // Unsigned work, work signed as the hub itself, and a re-attributed signature: refused,
     // nothing written.
     let unsigned = patient_create("Unsigned Walk-in");
+    // (Its own key is refused too, see the directory test: this one is the database's.)
     let hub_signer = DeviceSigner::from_secret(hub_id, Uuid::now_v7(), [22; 32]);
-    register_key(&hub, &hub_signer).await?;
+    let su_keys = w.db.superuser().await?;
+    su_keys
+        .execute(
+            "INSERT INTO vaidya.device_keys (id, user_id, public_key) VALUES ($1, $2, $3)",
+            &[
+                &hub_signer.key_id,
+                &hub_id,
+                &hub_signer.public_key().as_slice(),
+            ],
+        )
+        .await?;
     let mut own = patient_create("The Hub's Own");
     hub_signer.sign(k, &mut own);
     let mut borrowed = note_create(&patient);
@@ -469,6 +499,60 @@ pub async fn a_hub_relays_only_work_its_authors_signed(h: Arc<Harness>) -> Resul
         status == StatusCode::OK && first(&body).0 == "applied",
         "the PC pushes the change the hub could not relay: {status} {body}"
     );
+
+    // A refusal through the hub is never the change's last word: a nurse's signed
+    // prescription (nurses do not prescribe) is refused and not kept, so whatever the
+    // nurse's PC pushes itself is decided afresh.
+    let nurse = server.login_as(&w.a.nurse).await?;
+    let nurse_signer = DeviceSigner::from_secret(w.a.nurse.id, Uuid::now_v7(), [23; 32]);
+    register_key(&nurse, &nurse_signer).await?;
+    let mut rx = Mutation {
+        entity: EntityKind::Prescription,
+        data: Some(json!({"patient_id": patient, "notes": "",
+               "items": [{"drug": "Paracetamol", "strength": "650 mg", "dose": "1 tab",
+                          "frequency": "TDS", "duration": "3 days", "instructions": ""}]})),
+        ..patient_create("")
+    };
+    nurse_signer.sign(k, &mut rx);
+    let (status, body) = hub.post(&push, json!({"mutations": [rx.clone()]})).await?;
+    check!(
+        status == StatusCode::OK && first(&body) == ("rejected".into(), "forbidden".into()),
+        "the nurse's prescription through the hub: {status} {body}"
+    );
+    let stored: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.sync_mutations WHERE clinic_id = $1 AND mutation_id = $2",
+            &[&k, &rx.mutation_id],
+        )
+        .await?
+        .get(0);
+    check!(stored == 0, "a refusal through the hub was kept");
+
+    // An offline read whose signature does not hold is the denial alone: the hub read
+    // nothing, and the valid work beside it is applied.
+    let mut next = note_create(&patient);
+    signer.sign(k, &mut next);
+    let (status, body) = hub
+        .post(
+            &push,
+            json!({"mutations": [next], "local_accesses": [{"access_id": Uuid::now_v7(),
+                   "action": "read", "entity": "patient", "entity_ids": [patient],
+                   "patient_ids": [patient], "at": Utc::now()}]}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::OK && first(&body).0 == "applied",
+        "valid work beside an unsigned read: {status} {body}"
+    );
+    let hub_reads: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND actor_id = $2 AND action = 'read'",
+            &[&k, &hub_id],
+        )
+        .await?
+        .get(0);
+    check!(hub_reads == 0, "an unproven read was audited as the hub's");
 
     // Signed work of another clinic's author, for another clinic: not the hub's to relay.
     let b = w.b.id;
@@ -616,7 +700,10 @@ pub async fn a_hub_reads_its_clinics_directory_and_no_one_else_does(h: Arc<Harne
         .parse()?;
     // A key the hub registered for itself is no person's: it is not in the directory.
     let hub_signer = DeviceSigner::from_secret(hub_id, Uuid::now_v7(), [34; 32]);
-    register_key(&hub, &hub_signer).await?;
+    check!(
+        register_key(&hub, &hub_signer).await? == StatusCode::FORBIDDEN,
+        "a hub registers a device key of its own"
+    );
 
     let path = format!("/v1/clinics/{k}/directory");
     let (status, dir) = hub.get(&path).await?;

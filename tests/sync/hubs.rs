@@ -35,7 +35,7 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
         email: &world.a.admin.email,
         password: "not the password",
     };
-    let err = hub::register(&store, &server.base, k, "Reception hub", wrong)
+    let err = hub::register(&store, &server.base, k, "Reception hub", wrong, false)
         .await
         .err()
         .context("a wrong password registers nothing")?;
@@ -46,6 +46,7 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
         k,
         "Reception hub",
         sign_in(&world.a.doctor),
+        false,
     )
     .await
     .err()
@@ -63,6 +64,7 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
         k,
         "Reception hub",
         sign_in(&world.a.admin),
+        false,
     )
     .await?;
     check!(
@@ -81,6 +83,42 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
     check!(
         open == 0,
         "{open} people's sessions left open by the registration"
+    );
+
+    // Registering again on the same machine is refused, unless replacing: then the old hub
+    // is revoked and the new one kept.
+    let err = hub::register(
+        &store,
+        &server.base,
+        k,
+        "Again",
+        sign_in(&world.a.admin),
+        false,
+    )
+    .await
+    .err()
+    .context("a second registration over the first")?;
+    check!(err.code() == "hub_already_registered", "{err}");
+    let stale = registered.clone();
+    let registered = hub::register(
+        &store,
+        &server.base,
+        k,
+        "Reception hub",
+        sign_in(&world.a.admin),
+        true,
+    )
+    .await?;
+    let (status, _) = server
+        .client()
+        .post(
+            "/v1/auth/refresh",
+            serde_json::json!({"refresh_token": stale.refresh_token}),
+        )
+        .await?;
+    check!(
+        status == 401 && registered.hub_id != stale.hub_id,
+        "the replaced hub's token still works: {status}"
     );
 
     // It connects as the hub of that clinic, and keeps the rotated token each time.

@@ -341,6 +341,27 @@ impl RequestTx {
         .await
     }
 
+    /// Refuses a clinic hub's session for what only a person has: device signing keys,
+    /// wipe reports, invitations. A hub is an account, not a person (migration 0031), and
+    /// writes nothing as itself.
+    pub async fn require_person(&self) -> Result<(), AppError> {
+        let kind: String = self
+            .query_one(
+                "SELECT kind FROM vaidya.users WHERE id = $1",
+                &[&self.user_id()],
+            )
+            .await?
+            .get(0);
+        if kind == "person" {
+            Ok(())
+        } else {
+            Err(AppError::client(
+                ErrorCode::Forbidden,
+                "A clinic hub has no device keys, wipe reports or invitations of its own.",
+            ))
+        }
+    }
+
     /// Any active membership of the clinic will do (sync, the clinic's own details); the
     /// records themselves are then filtered by row-level security.
     pub async fn require_member(&self, clinic: Uuid, entity_type: &str) -> Result<Role, AppError> {

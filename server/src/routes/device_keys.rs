@@ -32,6 +32,7 @@ pub async fn register(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
+            tx.require_person().await?;
             let outcome: String = tx
                 .query_one(
                     "SELECT vaidya.register_device_key($1, $2, $3)",
@@ -144,6 +145,7 @@ pub async fn report_wipe(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
+            tx.require_person().await?;
             let row = tx
                 .query_one(
                     "SELECT vaidya.device_wipe_not_before($1, $2), now()",

@@ -39,6 +39,7 @@ pub async fn mine(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
+            tx.require_person().await?;
             let rows = tx
                 .query("SELECT * FROM vaidya.my_invitations()", &[])
                 .await?;
@@ -92,6 +93,7 @@ pub async fn decline(
 }
 
 async fn answer(tx: &RequestTx, id: Uuid, accept: bool) -> Result<(), AppError> {
+    tx.require_person().await?;
     let clinic: Option<Uuid> = tx
         .query_one("SELECT vaidya.answer_invitation($1, $2)", &[&id, &accept])
         .await?

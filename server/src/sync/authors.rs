@@ -84,8 +84,9 @@ impl Authors {
     }
 
     /// Who each of `items` (signed acts: mutations, offline reads) is applied as, in order,
-    /// with that user's role in the clinic. An unsigned item, or the pusher's own, is the
-    /// pusher's: the session already proves the pusher, so their own signature adds nothing
+    /// with that user's role in the clinic. From a clinic hub, an unsigned item or one
+    /// claimed as the hub's own is refused (a hub is never an author). Otherwise an
+    /// unsigned item, or the pusher's own, is the pusher's: the session already proves the pusher, so their own signature adds nothing
     /// to check (a bad one gains nothing: the item is applied as the pusher, exactly as
     /// unsigned). A colleague's claim is checked with their registered key; all of them
     /// together ([`authorship::verify_many`]: batched, over the cores), which is what makes

@@ -301,7 +301,8 @@ pub async fn apply_batch(
     // Uploaded offline accesses: each as its reader (proven like a mutation's author), at
     // its bounded device time, once per access id. One whose signature does not hold is
     // still audited (it is a disclosure record) under the pusher, whose session uploaded
-    // it, beside a `denied` row for the unproven claim.
+    // it, beside a `denied` row for the unproven claim; from a clinic hub, which is no
+    // reader, the `denied` row alone.
     let mut accesses = Vec::with_capacity(req.local_accesses.len());
     let readers = authors.of_each(tx, clinic, &req.local_accesses).await?;
     for (a, reader) in req.local_accesses.iter().zip(readers) {
@@ -313,6 +314,11 @@ pub async fn apply_batch(
                     .or_default()
                     .0
                     .extend(&a.entity_ids);
+                // A hub read nothing itself: the unproven access is the denial alone (the
+                // PC uploads it again itself, under its reader's session).
+                if role == Role::Hub {
+                    continue;
+                }
                 authors.pusher()
             }
         };
@@ -487,19 +493,14 @@ fn rejected(m: &Mutation, e: AppError, pusher: Uuid, audit: &mut AuditRows) -> M
     }
 }
 
-/// Whether a result is kept as the mutation's answer for good (its idempotency record). A
-/// clinic hub's relay refused for want of a valid signature is answered but not kept: the
-/// PC then pushes the change itself, and must be applied, not meet the hub's refusal. Every
-/// other result is the same whichever path the change takes, so it is kept.
+/// Whether a result is kept as the mutation's answer for good (its idempotency record).
+/// From a PC, every result is. From a clinic hub, only what changed the clinic (applied, or
+/// a conflict recorded in the inbox): a refusal may be the relay's, not the change's (no
+/// valid signature; a device invoice series checked against the pushing device, which is
+/// the hub), so it is answered but not kept, and the PC's own push of the same change is
+/// decided afresh. A refusal writes nothing, so deciding it again doubles nothing.
 fn kept(pusher_role: Role, result: &MutationResult) -> bool {
-    !(pusher_role == Role::Hub
-        && matches!(
-            result,
-            MutationResult::Rejected {
-                code: ErrorCode::InvalidSignature,
-                ..
-            }
-        ))
+    pusher_role != Role::Hub || !matches!(result, MutationResult::Rejected { .. })
 }
 
 /// For a patient create, who it claims to be by (the pusher when unsigned): consecutive

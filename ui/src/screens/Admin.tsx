@@ -46,8 +46,8 @@ export function Hubs() {
   return (
     <section data-testid="hubs">
       <h2>{en.admin.hubs}</h2>
-      <p class="muted">{en.admin.hubsHint}</p>
-      {error ? <p class="banner error" role="alert">{en.admin.hubsUnavailable}: {readableError(error)}</p> : null}
+      <p class="muted">{en.admin.hubsHint} <code>{en.admin.hubsCommand}</code>.</p>
+      <ErrorBanner error={error} />
       {confirm.dialog}
       {hubs && hubs.length === 0 && <p class="muted">{en.admin.noHubs}</p>}
       {hubs && hubs.length > 0 && (

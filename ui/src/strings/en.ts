@@ -498,11 +498,11 @@ export const en = {
     withdraw: "Withdraw",
     hubs: "Clinic hubs",
     hubsHint:
-      "A hub is a machine on this clinic's network that its PCs will sync through when the internet is down. Register one on that machine with `vaidya-server hub register`.",
+      "A hub is a machine on this clinic's network that its PCs will sync through when the internet is down. Register one on that machine with",
+    hubsCommand: "vaidya-server hub register",
     noHubs: "No hub is registered for this clinic.",
     hubName: "Hub",
     registered: "Registered",
-    hubsUnavailable: "The clinic's hubs could not be read",
     revokeHubTitle: (name: string) => `Revoke the hub ${name}?`,
     revokeHubBody:
       "It stops reaching this clinic's data at once and cannot be restored. To use that machine again, register it as a new hub.",
