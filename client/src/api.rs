@@ -797,7 +797,22 @@ impl ServerApi {
         .await
     }
 
-    /// The clinic's hubs, registered and revoked (clinic admins only).
+    /// Approves a registered hub (a doctor of the clinic): it becomes a member.
+    pub async fn approve_hub(
+        &self,
+        clinic: Uuid,
+        hub: Uuid,
+    ) -> Result<vaidya_shared::api::Hub, ApiError> {
+        self.call::<(), _>(
+            Method::POST,
+            &format!("/v1/clinics/{clinic}/hubs/{hub}/approve"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// The clinic's hubs, waiting, approved and revoked (clinic admins and approvers).
     pub async fn hubs(&self, clinic: Uuid) -> Result<Vec<vaidya_shared::api::Hub>, ApiError> {
         self.call::<(), _>(
             Method::GET,

@@ -162,6 +162,10 @@ pub fn router(app: App) -> Router {
             get(routes::hubs::directory),
         )
         .route(
+            "/clinics/{clinic_id}/hubs/{hub_id}/approve",
+            post(routes::hubs::approve),
+        )
+        .route(
             "/clinics/{clinic_id}/hubs/{hub_id}",
             axum::routing::delete(routes::hubs::revoke),
         )

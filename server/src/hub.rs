@@ -4,7 +4,9 @@
 //! On the hub machine a clinic admin runs `hub register`: it signs in as that admin, has the
 //! group server register the hub (`POST /v1/clinics/{id}/hubs`), keeps the hub's refresh
 //! token in this machine's OS keyring (never a file) and ends the admin's session, so no
-//! person's credential stays on the hub. `hub status` connects as the hub: it trades the
+//! person's credential stays on the hub. A doctor of the clinic then runs `hub approve`
+//! (the hub reads clinical records, which an admin may not: two people, see
+//! `routes::hubs`); until then the hub is no member. `hub status` connects as the hub: it trades the
 //! kept token for a session, keeps the rotated token at once, and checks that the session is
 //! the hub of exactly that clinic. A hub the server no longer knows (revoked) forgets its
 //! credential, which can never work again.
@@ -35,6 +37,8 @@ pub enum HubError {
     NotTheHub(Uuid),
     #[error("this machine is already the hub of clinic {0}: register again with --replace to replace it (the old hub is revoked)")]
     AlreadyRegistered(Uuid),
+    #[error("the hub of clinic {0} is registered but waits for a doctor of the clinic to approve it: run `vaidya-server hub approve`")]
+    AwaitingApproval(Uuid),
 }
 
 impl HubError {
@@ -47,12 +51,13 @@ impl HubError {
             HubError::Revoked => "hub_revoked",
             HubError::NotTheHub(_) => "hub_not_the_hub",
             HubError::AlreadyRegistered(_) => "hub_already_registered",
+            HubError::AwaitingApproval(_) => "hub_awaiting_approval",
         }
     }
 }
 
-/// A clinic admin's sign-in, used once to register the hub.
-pub struct AdminSignIn<'a> {
+/// A person's sign-in, used once: the admin who registers the hub, the doctor who approves it.
+pub struct SignIn<'a> {
     pub email: &'a str,
     pub password: &'a str,
 }
@@ -66,7 +71,7 @@ pub async fn register(
     server: &str,
     clinic: Uuid,
     name: &str,
-    admin: AdminSignIn<'_>,
+    admin: SignIn<'_>,
     replace: bool,
 ) -> Result<HubCredential, HubError> {
     store.check_available()?;
@@ -125,6 +130,23 @@ async fn register_as_admin(
     Ok(credential)
 }
 
+/// Approves the hub kept in `store` for `clinic`, signed in as `doctor` (a doctor of the
+/// clinic, not the admin who registered it). The doctor's session ends before this returns.
+pub async fn approve(
+    store: &CredentialStore,
+    clinic: Uuid,
+    doctor: SignIn<'_>,
+) -> Result<vaidya_shared::api::Hub, HubError> {
+    let credential = store
+        .hub_credential(clinic)?
+        .ok_or(HubError::NotRegistered(clinic))?;
+    let api = ServerApi::new(&credential.server, DEVICE)?;
+    api.login(doctor.email, doctor.password).await?;
+    let approved = api.approve_hub(clinic, credential.hub_id).await;
+    let _ = api.logout().await;
+    Ok(approved?)
+}
+
 /// The hub, connected to the group server.
 pub struct Connected {
     pub api: ServerApi,
@@ -158,6 +180,9 @@ pub async fn connect(store: &CredentialStore, clinic: Uuid) -> Result<Connected,
     credential.refresh_token = session.refresh_token.clone();
     credential.refresh_expires_at = session.refresh_expires_at;
     store.save_hub_credential(&credential)?;
+    if session.user.id == credential.hub_id && session.memberships.is_empty() {
+        return Err(HubError::AwaitingApproval(clinic));
+    }
     let membership = session
         .memberships
         .iter()

@@ -169,6 +169,15 @@ enum HubAction {
         #[arg(long)]
         replace: bool,
     },
+    /// Approve this machine's hub of a clinic, as a doctor of that clinic (password from
+    /// VAIDYA_DOCTOR_PASSWORD, else asked for on the terminal). The hub reads the clinic's
+    /// clinical records, so an admin's registration alone does not make it a member.
+    Approve {
+        #[arg(long)]
+        clinic_id: Uuid,
+        #[arg(long)]
+        doctor_email: String,
+    },
     /// Connect to the group server as the hub of a clinic and say how it went.
     Status {
         #[arg(long)]
@@ -269,6 +278,16 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// A password from `env`, else asked for on the terminal without echo (never a flag, which
+/// other local users could read).
+fn password_of(email: &str, env: &str) -> Result<String> {
+    match std::env::var(env) {
+        Ok(p) => Ok(p),
+        Err(_) => rpassword::prompt_password(format!("Password of {email}: "))
+            .context("reading the password"),
+    }
+}
+
 async fn run_hub(action: HubAction) -> Result<()> {
     let store = vaidya_client::CredentialStore::new(vaidya_client::credentials::HUB_SERVICE);
     match action {
@@ -279,12 +298,8 @@ async fn run_hub(action: HubAction) -> Result<()> {
             admin_email,
             replace,
         } => {
-            let password = match std::env::var("VAIDYA_ADMIN_PASSWORD") {
-                Ok(p) => p,
-                Err(_) => rpassword::prompt_password(format!("Password of {admin_email}: "))
-                    .context("reading the password")?,
-            };
-            let admin = vaidya_server::hub::AdminSignIn {
+            let password = password_of(&admin_email, "VAIDYA_ADMIN_PASSWORD")?;
+            let admin = vaidya_server::hub::SignIn {
                 email: &admin_email,
                 password: &password,
             };
@@ -293,8 +308,28 @@ async fn run_hub(action: HubAction) -> Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
             println!(
-                "registered: hub {} ({}) of clinic {}; its credential is in this machine's keyring",
-                hub.name, hub.hub_id, hub.clinic_id
+                "registered: hub {} ({}) of clinic {}; its credential is in this machine's keyring.\n\
+                 A doctor of the clinic approves it next: vaidya-server hub approve --clinic-id {} --doctor-email …",
+                hub.name, hub.hub_id, hub.clinic_id, hub.clinic_id
+            );
+        }
+        HubAction::Approve {
+            clinic_id,
+            doctor_email,
+        } => {
+            let password = password_of(&doctor_email, "VAIDYA_DOCTOR_PASSWORD")?;
+            let doctor = vaidya_server::hub::SignIn {
+                email: &doctor_email,
+                password: &password,
+            };
+            let hub = vaidya_server::hub::approve(&store, clinic_id, doctor)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+            println!(
+                "approved: hub {} is a member of the clinic now (registered by {}, approved by {})",
+                hub.name,
+                hub.registered_by,
+                hub.approved_by.unwrap_or_default()
             );
         }
         HubAction::Status { clinic_id } => {

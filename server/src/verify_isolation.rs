@@ -26,6 +26,8 @@ const OWNER_READABLE: &[&str] = &[
     "server_secrets",
     // Open invitations are membership plumbing (answered through a definer function).
     "invitations",
+    // Hubs registered and approved: membership plumbing too (migration 0033).
+    "hub_registrations",
 ];
 
 /// Run every check; an empty list means the database holds all invariants.

@@ -367,6 +367,11 @@ pub struct Hub {
     pub clinic_id: Uuid,
     pub name: String,
     pub registered_at: DateTime<Utc>,
+    /// The admin who registered it.
+    pub registered_by: String,
+    /// When a doctor approved it: only then is it a member and reads anything.
+    pub approved_at: Option<DateTime<Utc>>,
+    pub approved_by: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
 

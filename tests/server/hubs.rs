@@ -83,7 +83,7 @@ pub async fn a_hub_reads_its_clinic_and_writes_nothing(h: Arc<Harness>) -> Resul
         status == StatusCode::UNPROCESSABLE_ENTITY && body["field"] == "name",
         "a hub without a name: {status} {body}"
     );
-    let (hub, registered) = admin.register_hub(k, "Back office").await?;
+    let (hub, registered) = admin.register_hub(k, "Back office", &doctor).await?;
     let hub_id = registered["hub"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -379,7 +379,7 @@ pub async fn a_hub_relays_only_work_its_authors_signed(h: Arc<Harness>) -> Resul
     );
     let k = w.a.id;
     let push = format!("/v1/clinics/{k}/sync/push");
-    let (hub, registered) = admin.register_hub(k, "Reception").await?;
+    let (hub, registered) = admin.register_hub(k, "Reception", &doctor).await?;
     let hub_id: Uuid = registered["hub"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -592,7 +592,7 @@ pub async fn a_revoked_hub_stops_at_once(h: Arc<Harness>) -> Result<()> {
         server.login_as(&w.a.doctor).await?,
     );
     let k = w.a.id;
-    let (hub, registered) = admin.register_hub(k, "Reception").await?;
+    let (hub, registered) = admin.register_hub(k, "Reception", &doctor).await?;
     let hub_id = registered["hub"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -693,7 +693,7 @@ pub async fn a_hub_reads_its_clinics_directory_and_no_one_else_does(h: Arc<Harne
     let b_doctor = server.login_as(&w.b.doctor).await?;
     let elsewhere = DeviceSigner::from_secret(w.b.doctor.id, Uuid::now_v7(), [33; 32]);
     register_key(&b_doctor, &elsewhere).await?;
-    let (hub, registered) = admin.register_hub(k, "Reception").await?;
+    let (hub, registered) = admin.register_hub(k, "Reception", &doctor).await?;
     let hub_id: Uuid = registered["hub"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -762,11 +762,137 @@ pub async fn a_hub_reads_its_clinics_directory_and_no_one_else_does(h: Arc<Harne
         );
     }
     let b_admin = server.login_as(&w.b.admin).await?;
-    let (hub_b, _) = b_admin.register_hub(w.b.id, "B's hub").await?;
+    let (hub_b, _) = b_admin
+        .register_hub(w.b.id, "B's hub", &server.login_as(&w.b.doctor).await?)
+        .await?;
     let (status, _) = hub_b.get(&path).await?;
     check!(
         status == StatusCode::NOT_FOUND,
         "B's hub reads A's directory: {status}"
     );
+    Ok(())
+}
+
+/// An admin's registration alone makes no member: the hub reads clinical records, which an
+/// admin may not, so a doctor of the clinic approves it; no one else can.
+pub async fn a_hub_reads_nothing_until_a_doctor_approves_it(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (admin, doctor, nurse) = (
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+        server.login_as(&w.a.nurse).await?,
+    );
+    let k = w.a.id;
+    let (status, registered) = admin
+        .post(
+            &format!("/v1/clinics/{k}/hubs"),
+            json!({"name": "Back office"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::CREATED,
+        "registering: {status} {registered}"
+    );
+    check!(
+        registered["hub"]["approved_at"].is_null()
+            && registered["hub"]["registered_by"] == "admin a",
+        "a fresh hub is waiting: {registered}"
+    );
+    let hub_id = registered["hub"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // The admin holding the token reads nothing through it.
+    let (status, session) = server
+        .client()
+        .post(
+            "/v1/auth/refresh",
+            json!({"refresh_token": registered["refresh_token"]}),
+        )
+        .await?;
+    check!(status == StatusCode::OK, "the token works: {status}");
+    let hub = Api {
+        token: session["access_token"].as_str().map(str::to_owned),
+        ..server.client()
+    };
+    check!(
+        session["memberships"].as_array().is_some_and(Vec::is_empty),
+        "a waiting hub has memberships: {session}"
+    );
+    for path in [
+        format!("/v1/clinics/{k}/encounters"),
+        format!("/v1/clinics/{k}/patients"),
+        format!("/v1/clinics/{k}/sync/pull"),
+    ] {
+        let (status, _) = hub.get(&path).await?;
+        check!(
+            status == StatusCode::NOT_FOUND,
+            "a waiting hub reads {path}: {status}"
+        );
+    }
+
+    // Neither the admin, nor a nurse, nor another clinic's doctor approves it.
+    let approve = format!("/v1/clinics/{k}/hubs/{hub_id}/approve");
+    for (who, api, want) in [
+        ("the admin", &admin, StatusCode::FORBIDDEN),
+        ("a nurse", &nurse, StatusCode::FORBIDDEN),
+        (
+            "B's doctor",
+            &server.login_as(&w.b.doctor).await?,
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, _) = api.post(&approve, Value::Null).await?;
+        check!(status == want, "{who} approves: {status}");
+    }
+    // The doctor does; again is the same answer.
+    for _ in 0..2 {
+        let (status, approved) = doctor.post(&approve, Value::Null).await?;
+        check!(
+            status == StatusCode::OK
+                && approved["approved_by"] == "doctor a"
+                && approved["approved_at"].is_string(),
+            "the doctor approves: {status} {approved}"
+        );
+    }
+    let (status, _) = hub.get(&format!("/v1/clinics/{k}/encounters")).await?;
+    check!(
+        status == StatusCode::OK,
+        "the approved hub reads notes: {status}"
+    );
+    // The doctor sees the clinic's hubs (to approve them), and cannot revoke one.
+    let (status, listed) = doctor.get(&format!("/v1/clinics/{k}/hubs")).await?;
+    check!(
+        status == StatusCode::OK && listed.to_string().contains(&hub_id),
+        "the doctor's list: {status} {listed}"
+    );
+    let (status, _) = doctor
+        .delete(&format!("/v1/clinics/{k}/hubs/{hub_id}"))
+        .await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "the doctor revokes: {status}"
+    );
+    // A revoked hub is not approved again.
+    let (status, _) = admin
+        .delete(&format!("/v1/clinics/{k}/hubs/{hub_id}"))
+        .await?;
+    check!(status == StatusCode::NO_CONTENT, "revoking: {status}");
+    let (status, answer) = doctor.post(&approve, Value::Null).await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "approving a revoked hub again: {status} {answer}"
+    );
+    let su = w.db.superuser().await?;
+    let reapproved: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.memberships
+             WHERE user_id = $1::text::uuid AND revoked_at IS NULL",
+            &[&hub_id],
+        )
+        .await?
+        .get(0);
+    check!(reapproved == 0, "the revoked hub is a member again");
     Ok(())
 }

@@ -517,13 +517,13 @@ pub async fn http_matrix(h: Arc<Harness>) -> Result<()> {
     let hub_of_a = server
         .login_as(&w.a.admin)
         .await?
-        .register_hub(w.a.id, "Hub of A")
+        .register_hub(w.a.id, "Hub of A", &server.login_as(&w.a.doctor).await?)
         .await?
         .0;
     let hub_of_b = server
         .login_as(&w.b.admin)
         .await?
-        .register_hub(w.b.id, "Hub of B")
+        .register_hub(w.b.id, "Hub of B", &server.login_as(&w.b.doctor).await?)
         .await?
         .0;
     identities.push(("hub of A".into(), Some(hub_of_a), Some(Role::Hub), true));

@@ -352,10 +352,16 @@ impl Api {
         ))
     }
 
-    /// As a clinic admin: registers a hub for `clinic` (`POST /v1/clinics/{id}/hubs`) and
-    /// signs it in the only way a hub can, with the refresh token handed out once. Returns
-    /// the hub's client and the registration's body.
-    pub async fn register_hub(&self, clinic: Uuid, name: &str) -> Result<(Api, Value)> {
+    /// As a clinic admin: registers a hub for `clinic` (`POST /v1/clinics/{id}/hubs`), has
+    /// `approver` (a doctor of the clinic) approve it, and signs it in the only way a hub
+    /// can, with the refresh token handed out once. Returns the hub's client and the
+    /// registration's body.
+    pub async fn register_hub(
+        &self,
+        clinic: Uuid,
+        name: &str,
+        approver: &Api,
+    ) -> Result<(Api, Value)> {
         let (status, registered) = self
             .post(
                 &format!("/v1/clinics/{clinic}/hubs"),
@@ -369,6 +375,17 @@ impl Api {
         let refresh = registered["refresh_token"]
             .as_str()
             .context("no refresh token")?;
+        let hub_id = registered["hub"]["id"].as_str().context("no hub id")?;
+        let (status, approved) = approver
+            .post(
+                &format!("/v1/clinics/{clinic}/hubs/{hub_id}/approve"),
+                Value::Null,
+            )
+            .await?;
+        anyhow::ensure!(
+            status == StatusCode::OK,
+            "approving the hub failed: {status} {approved}"
+        );
         let anon = Api {
             token: None,
             ..self.clone()
@@ -500,7 +517,8 @@ impl World {
             .client()
             .execute("UPDATE vaidya.memberships SET revoked_at = now() WHERE clinic_id = $1 AND user_id = $2", &[&clinic, &people[4].id])
             .await?;
-        // The hub as `routes::hubs` registers one (the owner's connection here).
+        // The hub as `routes::hubs` has the admin register one and the doctor approve it
+        // (written by the owner's connection here).
         let hub = Uuid::now_v7();
         admin
             .client()
@@ -508,7 +526,12 @@ impl World {
                 "INSERT INTO vaidya.users (id, email, display_name, password_hash, kind)
                  VALUES ('{hub}', 'hub-{hub}@hub.invalid', 'Hub {tag}', '!', 'hub');
                  INSERT INTO vaidya.memberships (id, clinic_id, user_id, role)
-                 VALUES (gen_random_uuid(), '{clinic}', '{hub}', 'hub');"
+                 VALUES (gen_random_uuid(), '{clinic}', '{hub}', 'hub');
+                 INSERT INTO vaidya.hub_registrations
+                     (clinic_id, hub_id, registered_by, approved_by, approved_at)
+                 VALUES ('{clinic}', '{hub}', '{admin_id}', '{doctor_id}', now());",
+                admin_id = people[0].id,
+                doctor_id = people[1].id
             ))
             .await?;
         let mut it = people.into_iter();

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use vaidya_server::hub::{self, AdminSignIn};
+use vaidya_server::hub::{self, SignIn};
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
 
-fn sign_in(p: &vaidya_tests::Person) -> AdminSignIn<'_> {
-    AdminSignIn {
+fn sign_in(p: &vaidya_tests::Person) -> SignIn<'_> {
+    SignIn {
         email: &p.email,
         password: &p.password,
     }
@@ -31,7 +31,7 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
     let k = world.a.id;
 
     // A wrong password and a doctor: refused, nothing kept.
-    let wrong = AdminSignIn {
+    let wrong = SignIn {
         email: &world.a.admin.email,
         password: "not the password",
     };
@@ -119,6 +119,32 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
     check!(
         status == 401 && registered.hub_id != stale.hub_id,
         "the replaced hub's token still works: {status}"
+    );
+
+    // It is no member until a doctor approves it (not the admin).
+    let err = hub::connect(&store, k)
+        .await
+        .err()
+        .context("a hub no doctor approved connects")?;
+    check!(err.code() == "hub_awaiting_approval", "{err}");
+    let err = hub::approve(&store, k, sign_in(&world.a.admin))
+        .await
+        .err()
+        .context("the admin approves")?;
+    check!(err.code() == "forbidden", "{err}");
+    let approved = hub::approve(&store, k, sign_in(&world.a.doctor)).await?;
+    check!(approved.approved_at.is_some(), "{approved:?}");
+    let open: i64 = su
+        .query_one(
+            "SELECT count(*) FROM vaidya.sessions
+             WHERE user_id = ANY ($1) AND revoked_at IS NULL",
+            &[&vec![world.a.admin.id, world.a.doctor.id]],
+        )
+        .await?
+        .get(0);
+    check!(
+        open == 0,
+        "{open} people's sessions left open by the approval"
     );
 
     // It connects as the hub of that clinic, and keeps the rotated token each time.

@@ -1,6 +1,8 @@
 //! Clinic hubs (issue 11): a clinic admin registers the machine its PCs sync through when
-//! the internet line is down, lists the clinic's hubs and revokes one. To the group server a
-//! hub is a member of exactly one clinic with the role `hub` (migration 0031): it reads the
+//! the internet line is down, a doctor approves it (two people: the hub reads clinical
+//! records, which an admin may not; migration 0033), admins list the clinic's hubs and
+//! revoke one. To the group server an approved hub is a member of exactly one clinic with
+//! the role `hub` (migration 0031): it reads the
 //! clinic's records and writes nothing as itself; what it relays must carry each author's
 //! signature (`sync::authors`). Its account has no password: its only credential is the
 //! refresh token handed out once here, for the hub machine's OS keyring.
@@ -9,41 +11,58 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
-use tokio_postgres::Row;
 use uuid::Uuid;
 use vaidya_shared::api::{
     AuditAction, Directory, DirectoryKey, DirectoryMember, Hub, HubRegistered, NewHub, Role,
     UserSummary,
 };
 use vaidya_shared::authorship::encode_public_key;
-use vaidya_shared::rules::{Action, Resource, Validate};
+use vaidya_shared::rules::permissions::hub_approvers;
+use vaidya_shared::rules::{self, Action, Resource, Validate};
 use vaidya_shared::{ApiError, ErrorCode};
 
 use crate::app::App;
 use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
 
 const ENTITY: &str = "hub";
-const SELECT: &str = "SELECT u.id, m.clinic_id, u.display_name, m.created_at, m.revoked_at
-                      FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id
-                      WHERE m.role = 'hub'";
 
-fn from_row(r: &Row) -> Hub {
-    Hub {
-        id: r.get(0),
-        clinic_id: r.get(1),
-        name: r.get(2),
-        registered_at: r.get(3),
-        revoked_at: r.get(4),
-    }
+/// Who approves a hub (the permission table's `hub_approvers`), as the database's role names.
+fn approver_names() -> Vec<&'static str> {
+    hub_approvers().into_iter().map(Role::as_str).collect()
+}
+
+/// The clinic's hubs (all, or the one named), as its admins and approvers see them.
+async fn hubs_of(tx: &RequestTx, clinic: Uuid, only: Option<Uuid>) -> Result<Vec<Hub>, AppError> {
+    let rows = tx
+        .query(
+            "SELECT id, name, registered_at, registered_by, approved_at, approved_by, revoked_at
+             FROM vaidya.clinic_hubs($1, $2) WHERE $3::uuid IS NULL OR id = $3",
+            &[&clinic, &approver_names(), &only],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Hub {
+            id: r.get(0),
+            clinic_id: clinic,
+            name: r.get(1),
+            registered_at: r.get(2),
+            registered_by: r.get(3),
+            approved_at: r.get(4),
+            approved_by: r.get(5),
+            revoked_at: r.get(6),
+        })
+        .collect())
 }
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/hubs", tag = "members", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewHub,
-    responses((status = 201, description = "The hub, with its refresh token (shown this once)", body = HubRegistered),
+    responses((status = 201, description = "The hub, waiting for a doctor's approval, with its refresh token (shown this once)", body = HubRegistered),
         (status = 403, body = ApiError), (status = 422, body = ApiError)))]
 /// Registers a hub for this clinic (its admins). The answer carries the hub's refresh token,
 /// shown this once: the hub keeps it in its machine's OS keyring and exchanges it at
-/// `POST /v1/auth/refresh`.
+/// `POST /v1/auth/refresh`. The hub is no member, and reads nothing, until a doctor of the
+/// clinic approves it (`…/hubs/{hub_id}/approve`).
 pub async fn register(
     State(app): State<App>,
     meta: RequestMeta,
@@ -63,13 +82,9 @@ pub async fn register(
             let id = id.ok_or_else(AppError::not_found)?;
             let label = format!("Clinic hub: {}", new.name);
             let (_, refresh_token) = super::auth::issue_tokens(&app, tx, id, Some(&label)).await?;
-            let hub = tx
-                .query_one(
-                    &format!("{SELECT} AND m.clinic_id = $1 AND u.id = $2"),
-                    &[&clinic, &id],
-                )
-                .await
-                .map(|r| from_row(&r))?;
+            let hub = hubs_of(tx, clinic, Some(id)).await?.pop().ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("the hub just registered is not listed"))
+            })?;
             tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[])
                 .await?;
             Ok((
@@ -84,10 +99,50 @@ pub async fn register(
         .await
 }
 
+#[utoipa::path(post, path = "/v1/clinics/{clinic_id}/hubs/{hub_id}/approve", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("hub_id" = Uuid, Path)),
+    responses((status = 200, description = "Approved (or approved already): the hub is a member now", body = Hub),
+        (status = 403, body = ApiError),
+        (status = 404, description = "`not_found`: no such hub waiting, or the caller registered it", body = ApiError)))]
+/// Approves a registered hub (a doctor of the clinic, not the admin who registered it): it
+/// becomes a member with the role `hub` and reads the clinic's records from then on.
+pub async fn approve(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Json<Hub>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.check_role(clinic, &hub_approvers(), ENTITY).await?;
+            let outcome: Option<String> = tx
+                .query_one(
+                    "SELECT vaidya.approve_hub($1, $2, $3)",
+                    &[&clinic, &id, &approver_names()],
+                )
+                .await?
+                .get(0);
+            if outcome.is_none() {
+                return Err(AppError::client(
+                    ErrorCode::NotFound,
+                    "No hub of this clinic is waiting for your approval.",
+                ));
+            }
+            let hub = hubs_of(tx, clinic, Some(id))
+                .await?
+                .pop()
+                .ok_or_else(AppError::not_found)?;
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[])
+                .await?;
+            Ok(Json(hub))
+        })
+        .await
+}
+
 #[utoipa::path(get, path = "/v1/clinics/{clinic_id}/hubs", tag = "members", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)),
     responses((status = 200, body = Vec<Hub>), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
-/// The clinic's hubs, registered and revoked (those who manage members).
+/// The clinic's hubs, waiting, approved and revoked (its admins, and those who approve).
 pub async fn list(
     State(app): State<App>,
     meta: RequestMeta,
@@ -96,17 +151,10 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            tx.authorize(clinic, Resource::Member, Action::Update)
-                .await?;
-            let hubs: Vec<Hub> = tx
-                .query(
-                    &format!("{SELECT} AND m.clinic_id = $1 ORDER BY m.revoked_at NULLS FIRST, m.created_at"),
-                    &[&clinic],
-                )
-                .await?
-                .iter()
-                .map(from_row)
-                .collect();
+            let mut allowed = hub_approvers();
+            allowed.extend(rules::roles_for(Resource::Member, Action::Update));
+            tx.check_role(clinic, &allowed, ENTITY).await?;
+            let hubs = hubs_of(tx, clinic, None).await?;
             let ids: Vec<Uuid> = hubs.iter().map(|h| h.id).collect();
             tx.audit(clinic, AuditAction::List, ENTITY, &ids, &[])
                 .await?;

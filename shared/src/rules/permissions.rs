@@ -329,6 +329,21 @@ pub fn opens_clinical_store(role: Role) -> bool {
             .all(|r| may(role, r, Action::Read))
 }
 
+/// Who may approve a clinic hub that an admin registered: a person who may read everything
+/// the hub reads (a doctor). The hub's credential is handed out at registration, so without
+/// this second person an admin could read clinical records through it.
+pub fn hub_approvers() -> Vec<Role> {
+    Role::STAFF
+        .into_iter()
+        .filter(|role| {
+            Resource::ALL
+                .into_iter()
+                .filter(|r| may(Hub, *r, Action::Read))
+                .all(|r| may(*role, r, Action::Read))
+        })
+        .collect()
+}
+
 /// The resources `role` may read, as one key. Roles with the same key are shown the same
 /// rows by the server's RLS, so a shared device keeps one pull cursor per key: a doctor who
 /// signs in after the front desk synced still receives every older note (`client`
@@ -414,6 +429,7 @@ mod tests {
                 assert!(!may(Hub, resource, action), "{resource:?} {action:?}");
             }
         }
+        assert_eq!(hub_approvers(), vec![Doctor]);
         assert_eq!(
             authorize(Hub, Resource::Patient, Action::Create)
                 .unwrap_err()

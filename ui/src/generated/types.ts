@@ -76,7 +76,15 @@ export type Hub = {
 /**
  * The hub's account: the actor its reads are audited under.
  */
-id: string, clinic_id: string, name: string, registered_at: string, revoked_at: string | null, };
+id: string, clinic_id: string, name: string, registered_at: string, 
+/**
+ * The admin who registered it.
+ */
+registered_by: string, 
+/**
+ * When a doctor approved it: only then is it a member and reads anything.
+ */
+approved_at: string | null, approved_by: string | null, revoked_at: string | null, };
 
 /**
  * A hub just registered, with its credential: shown this once, for the hub machine's OS

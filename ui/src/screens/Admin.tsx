@@ -52,12 +52,15 @@ export function Hubs() {
       {hubs && hubs.length === 0 && <p class="muted">{en.admin.noHubs}</p>}
       {hubs && hubs.length > 0 && (
         <table class="grid">
-          <thead><tr><th>{en.admin.hubName}</th><th>{en.admin.registered}</th><th /></tr></thead>
+          <thead><tr><th>{en.admin.hubName}</th><th>{en.admin.registered}</th><th>{en.admin.hubState}</th><th /></tr></thead>
           <tbody>
             {hubs.map((h) => (
               <tr key={h.id} class={h.revoked_at ? "revoked" : ""}>
                 <td>{h.name}</td>
-                <td>{formatDate(h.registered_at)}{h.revoked_at ? ` · ${en.admin.revoked} ${formatDate(h.revoked_at)}` : ""}</td>
+                <td>{formatDate(h.registered_at)} · {h.registered_by}</td>
+                <td>{h.revoked_at ? `${en.admin.revoked} ${formatDate(h.revoked_at)}`
+                  : h.approved_at ? en.admin.hubApproved(h.approved_by ?? "", formatDate(h.approved_at))
+                  : en.admin.hubWaiting}</td>
                 <td>{!h.revoked_at && <button class="small subtle" data-testid="hub-revoke" onClick={() => confirm.ask({
                   title: en.admin.revokeHubTitle(h.name), body: en.admin.revokeHubBody, confirmLabel: en.admin.revoke, danger: true,
                   action: () => run(async () => { await api.revokeHub(h.id); await fetchHubs(); }),

@@ -503,6 +503,9 @@ export const en = {
     noHubs: "No hub is registered for this clinic.",
     hubName: "Hub",
     registered: "Registered",
+    hubState: "State",
+    hubWaiting: "Waiting for a doctor of the clinic to approve it (vaidya-server hub approve)",
+    hubApproved: (by: string, on: string) => `Approved by ${by} on ${on}`,
     revokeHubTitle: (name: string) => `Revoke the hub ${name}?`,
     revokeHubBody:
       "It stops reaching this clinic's data at once and cannot be restored. To use that machine again, register it as a new hub.",
