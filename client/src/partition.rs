@@ -276,6 +276,8 @@ pub struct ClinicPartition {
     /// to the outbox is signed with it, so whoever's session pushes it, the server applies
     /// it as its author. Set by `OpenClinic`.
     author: Option<vaidya_shared::authorship::DeviceSigner>,
+    /// This device's name (`x-vaidya-device`), signed into every change with the author.
+    device: Option<String>,
     /// The reader's visibility class: names the pull cursor (see `set_reader`).
     visibility: Option<String>,
     /// The key of the attached clinical store, when this connection has it
@@ -379,6 +381,7 @@ impl ClinicPartition {
             clinic_id,
             data_dir: data_dir.clone(),
             author: None,
+            device: None,
             visibility: None,
             clinical: None,
             bulk_load: false,
@@ -457,6 +460,7 @@ impl ClinicPartition {
             clinic_id,
             data_dir,
             author: _,
+            device: _,
             visibility: _,
             clinical: _,
             bulk_load: _,

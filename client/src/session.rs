@@ -839,6 +839,8 @@ impl Client {
                 self.open_clinical_store(&mut partition);
             }
         }
+        // The name this PC gives the server, signed into each change (a relay shows it).
+        partition.set_device(Some(self.config.device_name()?));
         // Remember it, so a later revocation is handled even after a sign-out.
         let mut known = self
             .config

@@ -273,6 +273,7 @@ mod tests {
             changes: serde_json::Map::new(),
             made_at: chrono::Utc::now(),
             author: None,
+            device: None,
         }
     }
 

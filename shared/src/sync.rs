@@ -145,6 +145,14 @@ pub struct Mutation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional = nullable))]
     pub author: Option<crate::authorship::Authorship>,
+    /// The device that made the change (the name it gives as `x-vaidya-device`), signed with
+    /// it. A PC's own push is known by its header; a change relayed by the clinic hub is
+    /// checked against this instead (its device invoice series, the device a conflict names),
+    /// since the hub's header is the hub's. Absent on changes made before devices named
+    /// themselves here, and on unsigned ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub device: Option<String>,
 }
 
 /// An access to patient data made on the device (offline reads are audited too).

@@ -36,6 +36,7 @@ fn create(entity: EntityKind, id: Uuid, data: Value, made_at: DateTime<Utc>) -> 
         changes: serde_json::Map::new(),
         made_at,
         author: None,
+        device: None,
     }
 }
 

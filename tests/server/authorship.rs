@@ -26,6 +26,7 @@ fn mutation(entity: EntityKind, op: Operation, id: Uuid, data: Option<Value>) ->
         changes: serde_json::Map::new(),
         made_at: chrono::Utc::now(),
         author: None,
+        device: None,
     }
 }
 

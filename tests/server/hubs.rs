@@ -29,6 +29,7 @@ fn patient_create(name: &str) -> Mutation {
         changes: serde_json::Map::new(),
         made_at: Utc::now(),
         author: None,
+        device: None,
     }
 }
 
@@ -894,5 +895,85 @@ pub async fn a_hub_reads_nothing_until_a_doctor_approves_it(h: Arc<Harness>) -> 
         .await?
         .get(0);
     check!(reapproved == 0, "the revoked hub is a member again");
+    Ok(())
+}
+
+/// A bill issued offline in a PC's own invoice series, relayed by the hub: the series is
+/// checked against the device signed into the change, not the hub's, so the bill is booked;
+/// one whose device was not signed in is refused through the hub, not kept, and booked when
+/// the PC pushes it itself.
+pub async fn a_hub_relays_a_bill_of_a_pcs_own_series(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (admin, doctor) = (
+        server.login_as(&w.a.admin).await?,
+        server.login_as(&w.a.doctor).await?,
+    );
+    let k = w.a.id;
+    let pc = doctor.with_device("vaidya-pc-a")?;
+    let (status, series) = pc
+        .post(
+            &format!("/v1/clinics/{k}/invoice-series"),
+            json!({"partition_id": "a".repeat(32)}),
+        )
+        .await?;
+    check!(status == StatusCode::OK, "allocating: {status} {series}");
+    let year = vaidya_shared::numbering::FinancialYear::of(Utc::now()).label();
+    let series = format!("{year}-{}", series["code"].as_str().unwrap_or_default());
+    let (_, p) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Kavya Menon", "sex": "female"}),
+        )
+        .await?;
+    let signer = DeviceSigner::from_secret(w.a.doctor.id, Uuid::now_v7(), [41; 32]);
+    register_key(&doctor, &signer).await?;
+    let bill = |number: i64, device: Option<&str>| {
+        let id = Uuid::now_v7();
+        let mut m = Mutation {
+            entity: EntityKind::Invoice,
+            entity_id: id,
+            data: Some(
+                json!({"id": id, "patient_id": p["id"], "series": series, "number": number,
+                "lines": [{"description": "Consultation", "sac_hsn": "999312", "quantity": 1,
+                           "unit_price_paise": 50000, "discount_paise": 0, "gst_rate_bp": 0}]}),
+            ),
+            device: device.map(str::to_owned),
+            ..patient_create("")
+        };
+        signer.sign(k, &mut m);
+        m
+    };
+    let (hub, _) = admin.register_hub(k, "Reception", &doctor).await?;
+    let push = format!("/v1/clinics/{k}/sync/push");
+
+    let named = bill(1, Some("vaidya-pc-a"));
+    let (status, body) = hub.post(&push, json!({"mutations": [named]})).await?;
+    check!(
+        status == StatusCode::OK && first(&body).0 == "applied",
+        "the PC's bill through the hub: {status} {body}"
+    );
+    // Another PC's name signed in: refused (the series is pc-a's).
+    let other = bill(2, Some("vaidya-pc-b"));
+    let (_, body) = hub.post(&push, json!({"mutations": [other]})).await?;
+    check!(
+        first(&body) == ("rejected".into(), "invalid_field".into()),
+        "a bill claimed for another PC: {body}"
+    );
+    // No device signed in (made before PCs named themselves): refused through the hub, not
+    // kept; the PC's own push books it.
+    let unnamed = bill(3, None);
+    let (_, body) = hub
+        .post(&push, json!({"mutations": [unnamed.clone()]}))
+        .await?;
+    check!(
+        first(&body).0 == "rejected",
+        "an unnamed bill through the hub: {body}"
+    );
+    let (_, body) = pc.post(&push, json!({"mutations": [unnamed]})).await?;
+    check!(
+        first(&body).0 == "applied",
+        "the PC pushes its unnamed bill itself: {body}"
+    );
     Ok(())
 }

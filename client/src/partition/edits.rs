@@ -100,9 +100,12 @@ impl ClinicPartition {
         }
         let mut mutation = mutation.clone();
         // Field by field: the transaction holds `self.conn`.
-        if let Some(author) = &self.author {
-            author.sign(self.clinic_id, &mut mutation);
-        }
+        super::outbox::sign_with(
+            self.author.as_ref(),
+            self.device.as_deref(),
+            self.clinic_id,
+            &mut mutation,
+        );
         append(&tx, &mutation, self.clinical.as_ref())?;
         let entry = super::outbox::entry(&tx, mutation.mutation_id, self.clinical.as_ref())?;
         tx.commit()?;
@@ -556,9 +559,12 @@ impl ClinicPartition {
             ..new
         })?));
         invoice.upsert(&tx)?;
-        if let Some(author) = &self.author {
-            author.sign(self.clinic_id, &mut m);
-        }
+        super::outbox::sign_with(
+            self.author.as_ref(),
+            self.device.as_deref(),
+            self.clinic_id,
+            &mut m,
+        );
         append(&tx, &m, self.clinical.as_ref())?;
         tx.commit()?;
         Ok(invoice)
@@ -717,9 +723,12 @@ impl ClinicPartition {
             ..new
         })?));
         invoice.upsert(&tx)?;
-        if let Some(author) = &self.author {
-            author.sign(self.clinic_id, &mut m);
-        }
+        super::outbox::sign_with(
+            self.author.as_ref(),
+            self.device.as_deref(),
+            self.clinic_id,
+            &mut m,
+        );
         append(&tx, &m, self.clinical.as_ref())?;
         tx.commit()?;
         Ok(invoice)

@@ -150,6 +150,20 @@ impl OutboxState {
     }
 }
 
+/// Signs `mutation` as `author`, naming `device` inside what is signed (so a relay can
+/// show the server which device made it); unsigned without an author.
+pub(crate) fn sign_with(
+    author: Option<&vaidya_shared::authorship::DeviceSigner>,
+    device: Option<&str>,
+    clinic: Uuid,
+    mutation: &mut Mutation,
+) {
+    if let Some(author) = author {
+        mutation.device = device.map(str::to_owned);
+        author.sign(clinic, mutation);
+    }
+}
+
 /// A mutation with a fresh, time-ordered id (server logs and outbox dumps read in order).
 pub fn new_mutation(
     entity: EntityKind,
@@ -169,6 +183,7 @@ pub fn new_mutation(
         // Stored with microseconds; truncating here keeps the stored entry equal to this.
         made_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
         author: None,
+        device: None,
     }
 }
 
@@ -249,7 +264,7 @@ impl OutboxEntry {
 pub(crate) const COLUMNS: &str =
     "seq, mutation_id, entity, entity_id, operation, base_version, parent_id, data, changes, \
      made_at, created_at, attempts, error_code, last_error, conflict_id, state, error_field, \
-     author, sealed";
+     author, sealed, device";
 
 pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEntry> {
     let data: Option<String> = row.get(7)?;
@@ -273,6 +288,7 @@ pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Outbox
             changes: json_at(row, 8)?,
             made_at: ts_at(row, 9)?,
             author: opt_json_at(row, 17)?,
+            device: row.get(19)?,
         },
         created_at: ts_at(row, 10)?,
         attempts: row.get(11)?,
@@ -321,9 +337,10 @@ pub(crate) fn append(
         .map_err(|e| PartitionError::InvalidMutation(e.to_string()))?;
     let result = conn.query_row(
         "INSERT INTO outbox (mutation_id, seq, entity, entity_id, operation, base_version,
-                             parent_id, data, changes, made_at, created_at, author, sealed)
+                             parent_id, data, changes, made_at, created_at, author, sealed,
+                             device)
          VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM outbox), ?2, ?3, ?4, ?5, ?6, ?7,
-                 ?8, ?9, ?10, ?11, ?12)
+                 ?8, ?9, ?10, ?11, ?12, ?13)
          RETURNING seq",
         params![
             mutation.mutation_id.to_string(),
@@ -338,6 +355,7 @@ pub(crate) fn append(
             now(),
             author,
             sealed,
+            mutation.device,
         ],
         |row| row.get(0),
     );
@@ -394,11 +412,20 @@ impl ClinicPartition {
         }
     }
 
+    /// Names this device to the server for the changes signed from now on (see
+    /// [`Mutation::device`]). Set when the partition is opened for a session.
+    pub fn set_device(&mut self, device: Option<String>) {
+        self.device = device;
+    }
+
     /// Signs `mutation` as the current author (the last step before it enters the outbox).
     pub(crate) fn sign(&self, mutation: &mut Mutation) {
-        if let Some(author) = &self.author {
-            author.sign(self.clinic_id, mutation);
-        }
+        sign_with(
+            self.author.as_ref(),
+            self.device.as_deref(),
+            self.clinic_id,
+            mutation,
+        );
     }
 
     /// The whole outbox, oldest first, whatever the state; clinical changes opened when

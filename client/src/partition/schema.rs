@@ -765,6 +765,11 @@ CREATE INDEX allergies_patient ON allergies (patient_id);
 "#,
         search_triggers!()
     ),
+    // 23 → 24: the device that made a change, signed with it (`Mutation::device`): a change
+    // relayed by the clinic hub is checked against it (its device invoice series).
+    r#"
+ALTER TABLE outbox ADD COLUMN device TEXT;
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.

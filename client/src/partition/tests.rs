@@ -2299,3 +2299,41 @@ fn a_form_being_filled_in_is_kept_per_member_until_saved_or_forgotten() {
     p.forget_member(desk).unwrap();
     assert!(p.form_draft(desk, &bill_for).unwrap().is_none());
 }
+
+/// The device is signed into each change with its author, kept in the outbox with it, and
+/// still checks after a reopen: what lets the clinic hub relay a change for its device.
+#[test]
+fn a_change_carries_its_device_signed() {
+    let f = fixture();
+    let mut p = f.open_without_clinical();
+    let signer = vaidya_shared::authorship::DeviceSigner::from_secret(
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        [5; 32],
+    );
+    p.set_author(Some(signer.clone()));
+    p.set_device(Some("vaidya-pc-a".to_owned()));
+    let new = NewPatient {
+        id: None,
+        name: "Kavya Menon".to_owned(),
+        sex: Sex::Female,
+        date_of_birth: None,
+        phone: None,
+        address: None,
+        abha_number: None,
+    };
+    let new = vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive());
+    p.create_patient(new.unwrap()).unwrap();
+    drop(p);
+    let p = f.open_without_clinical();
+    let entry = p.outbox().unwrap().pop().unwrap();
+    assert_eq!(entry.mutation.device.as_deref(), Some("vaidya-pc-a"));
+    vaidya_shared::authorship::verify(f.clinic, &entry.mutation, &signer.public_key())
+        .expect("the signature covers the device");
+    let mut moved = entry.mutation.clone();
+    moved.device = Some("vaidya-pc-b".to_owned());
+    assert!(
+        vaidya_shared::authorship::verify(f.clinic, &moved, &signer.public_key()).is_err(),
+        "another device claimed after signing"
+    );
+}

@@ -44,6 +44,8 @@ pub struct Authors {
     pub received: DateTime<Utc>,
     /// When the pusher joined the clinic.
     pusher_since: Option<DateTime<Utc>>,
+    /// The device the push came from (`x-vaidya-device`, `app.device`).
+    pub pusher_device: String,
     keys: HashMap<Uuid, Option<Key>>,
     roles: HashMap<Uuid, Option<Role>>,
 }
@@ -69,7 +71,8 @@ impl Authors {
         let row = tx
             .query_one(
                 "SELECT now(), (SELECT created_at FROM vaidya.memberships
-                                WHERE clinic_id = $1 AND user_id = $2)",
+                                WHERE clinic_id = $1 AND user_id = $2),
+                        coalesce(current_setting('app.device', true), '')",
                 &[&clinic, &pusher],
             )
             .await?;
@@ -78,6 +81,7 @@ impl Authors {
             pusher_role,
             received: row.get(0),
             pusher_since: row.get(1),
+            pusher_device: row.get(2),
             keys: HashMap::new(),
             roles: HashMap::new(),
         })
@@ -185,6 +189,13 @@ impl Authors {
             },
             key,
         )))
+    }
+
+    /// Whether `m` is relayed by a clinic hub for its author's device: then what the server
+    /// checks against "the device" (its invoice series, the device a conflict names) is the
+    /// one signed into the change (`Mutation::device`), not the hub's header.
+    pub fn relays_for_device(&self, author: Uuid) -> bool {
+        self.pusher_role == Role::Hub && author != self.pusher
     }
 
     /// The pushing user, dated no earlier than their joining the clinic.

@@ -200,6 +200,7 @@ pub async fn apply_batch(
             let mut seen = std::collections::HashSet::from([m.mutation_id]);
             while end < req.mutations.len()
                 && patient_create_by(&req.mutations[end], pusher) == Some(run_author)
+                && req.mutations[end].device == m.device
                 && !stored.contains_key(&req.mutations[end].mutation_id)
                 && seen.insert(req.mutations[end].mutation_id)
             {
@@ -503,6 +504,15 @@ fn kept(pusher_role: Role, result: &MutationResult) -> bool {
     pusher_role != Role::Hub || !matches!(result, MutationResult::Rejected { .. })
 }
 
+/// Names the device the next writes are made for (`app.device`, read by the invoice series
+/// check, conflicts and audit rows): a relayed change's own device, then the relay's again.
+/// Undone with the savepoint when the change fails.
+async fn set_device(tx: &RequestTx, device: &str) -> Result<(), AppError> {
+    tx.execute("SELECT set_config('app.device', $1, true)", &[&device])
+        .await?;
+    Ok(())
+}
+
 /// For a patient create, who it claims to be by (the pusher when unsigned): consecutive
 /// creates by one author are inserted set-based, as that author.
 fn patient_create_by(m: &Mutation, pusher: Uuid) -> Option<Uuid> {
@@ -531,6 +541,10 @@ async fn apply_as_author(
         not_before,
         authors.received,
     )));
+    let relayed = authors.relays_for_device(author);
+    if relayed {
+        set_device(tx, m.device.as_deref().unwrap_or_default()).await?;
+    }
     let outcome = if author == authors.pusher {
         apply_one(tx, clinic, role, m).await
     } else {
@@ -538,6 +552,9 @@ async fn apply_as_author(
         match apply_one(tx, clinic, role, m).await {
             Ok(done) => {
                 tx.act_as(authors.pusher).await?;
+                if relayed {
+                    set_device(tx, &authors.pusher_device).await?;
+                }
                 Ok(done)
             }
             Err(e) => {
@@ -569,10 +586,20 @@ async fn apply_patient_run(
     mode: Mode,
 ) -> Result<Vec<MutationResult>, AppError> {
     let pusher = authors.pusher;
+    // A run is one author's on one device (see where runs are cut).
+    let relayed = authors.relays_for_device(run_author);
+    if relayed {
+        set_device(tx, run[0].device.as_deref().unwrap_or_default()).await?;
+    }
     let outcome =
         apply_patient_run_as(tx, clinic, authors, run, run_authors, run_author, mode).await;
     match &outcome {
-        Ok(_) if run_author != pusher => tx.act_as(pusher).await?,
+        Ok(_) if run_author != pusher => {
+            tx.act_as(pusher).await?;
+            if relayed {
+                set_device(tx, &authors.pusher_device).await?;
+            }
+        }
         Ok(_) => {}
         // The caller's rollback to its savepoint restores the database identity.
         Err(_) => tx.assume_user(pusher),

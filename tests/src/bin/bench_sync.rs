@@ -341,6 +341,7 @@ fn batch(clinic: Uuid, first: usize, n: usize, signer: Option<&DeviceSigner>) ->
                 changes: serde_json::Map::new(),
                 made_at: Utc::now(),
                 author: None,
+                device: None,
             };
             if let Some(signer) = signer {
                 signer.sign(clinic, &mut m);
