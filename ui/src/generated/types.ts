@@ -912,7 +912,15 @@ made_at: string,
  * user made it. Present: the server applies the change as this author, after checking
  * the signature ([`crate::authorship`]).
  */
-author?: Authorship | null, };
+author?: Authorship | null, 
+/**
+ * The device that made the change (the name it gives as `x-vaidya-device`), signed with
+ * it. A PC's own push is known by its header; a change relayed by the clinic hub is
+ * checked against this instead (its device invoice series, the device a conflict names),
+ * since the hub's header is the hub's. Absent on changes made before devices named
+ * themselves here, and on unsigned ones.
+ */
+device?: string | null, };
 
 /**
  * An access to patient data made on the device (offline reads are audited too).
