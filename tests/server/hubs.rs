@@ -53,6 +53,15 @@ async fn register_key(api: &Api, signer: &DeviceSigner) -> Result<StatusCode> {
         .0)
 }
 
+/// The element of a JSON list whose `path` (keys, outermost first) is `id`.
+fn find_in<'a>(list: &'a Value, path: &[&str], id: &str) -> Option<&'a Value> {
+    list.as_array()?.iter().find(|item| {
+        path.iter()
+            .try_fold(*item, |v, key| v.get(*key))
+            .is_some_and(|v| v == id)
+    })
+}
+
 /// The first result of a push: its outcome and code.
 fn first(body: &Value) -> (String, String) {
     let r = &body["results"][0];
@@ -233,11 +242,7 @@ pub async fn a_hub_reads_its_clinic_and_writes_nothing(h: Arc<Harness>) -> Resul
     // It is listed as the clinic's hub, not as a member, and no member route reaches it.
     let (_, listed) = admin.get(&hubs).await?;
     // (The test world's clinic has a hub of its own already.)
-    let ours = listed
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|h| h["id"] == hub_id.as_str());
+    let ours = find_in(&listed, &["id"], &hub_id);
     check!(
         ours.is_some_and(|h| h["name"] == "Back office" && h["revoked_at"].is_null()),
         "the clinic's hubs: {listed}"
@@ -656,11 +661,7 @@ pub async fn a_revoked_hub_stops_at_once(h: Arc<Harness>) -> Result<()> {
         "the revoked hub's refresh token: {status}"
     );
     let (_, listed) = admin.get(&format!("/v1/clinics/{k}/hubs")).await?;
-    let ours = listed
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|h| h["id"] == hub_id.as_str());
+    let ours = find_in(&listed, &["id"], &hub_id);
     check!(
         ours.is_some_and(|h| h["revoked_at"].is_string()),
         "the list shows the hub revoked: {listed}"
@@ -714,22 +715,14 @@ pub async fn a_hub_reads_its_clinics_directory_and_no_one_else_does(h: Arc<Harne
     );
     let text = dir.to_string();
     let key = |s: &DeviceSigner| encode_public_key(&s.public_key());
-    let entry = dir["device_keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|d| d["key_id"] == signer.key_id.to_string());
+    let entry = find_in(&dir["device_keys"], &["key_id"], &signer.key_id.to_string());
     check!(
         entry.is_some_and(|d| d["public_key"] == key(&signer).as_str()
             && d["user_id"] == w.a.doctor.id.to_string()
             && d["revoked_at"].is_null()),
         "the doctor's key: {dir}"
     );
-    let revoked = dir["device_keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|d| d["key_id"] == old.key_id.to_string());
+    let revoked = find_in(&dir["device_keys"], &["key_id"], &old.key_id.to_string());
     check!(
         revoked.is_some_and(|d| d["revoked_at"].is_string()),
         "the revoked key is listed as revoked: {dir}"
@@ -744,11 +737,11 @@ pub async fn a_hub_reads_its_clinics_directory_and_no_one_else_does(h: Arc<Harne
             && !text.contains(&w.a.hub.to_string()),
         "a hub is in the directory"
     );
-    let revoked_member = dir["members"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| m["user"]["id"] == w.a.revoked.id.to_string());
+    let revoked_member = find_in(
+        &dir["members"],
+        &["user", "id"],
+        &w.a.revoked.id.to_string(),
+    );
     check!(
         revoked_member.is_some_and(|m| m["revoked_at"].is_string() && m["role"] == "doctor"),
         "the revoked member is listed as revoked: {dir}"

@@ -339,17 +339,19 @@ impl Api {
             status == StatusCode::OK,
             "login of {email} failed: {status} {body}"
         );
-        let token = body["access_token"]
+        Ok((self.with_session(&body)?, body))
+    }
+
+    /// This client carrying the access token of a session body (sign-in or refresh).
+    fn with_session(&self, session: &Value) -> Result<Api> {
+        let token = session["access_token"]
             .as_str()
             .context("no access token")?
             .to_string();
-        Ok((
-            Api {
-                token: Some(token),
-                ..self.clone()
-            },
-            body,
-        ))
+        Ok(Api {
+            token: Some(token),
+            ..self.clone()
+        })
     }
 
     /// As a clinic admin: registers a hub for `clinic` (`POST /v1/clinics/{id}/hubs`), has
@@ -400,17 +402,7 @@ impl Api {
             status == StatusCode::OK,
             "the hub's refresh failed: {status} {session}"
         );
-        let token = session["access_token"]
-            .as_str()
-            .context("no access token")?
-            .to_string();
-        Ok((
-            Api {
-                token: Some(token),
-                ..anon
-            },
-            registered,
-        ))
+        Ok((anon.with_session(&session)?, registered))
     }
 }
 

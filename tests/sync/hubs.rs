@@ -11,6 +11,18 @@ use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
 
+/// How many sessions of these people are still open on the server.
+async fn open_sessions(su: &tokio_postgres::Client, people: &[uuid::Uuid]) -> Result<i64> {
+    Ok(su
+        .query_one(
+            "SELECT count(*) FROM vaidya.sessions
+             WHERE user_id = ANY ($1) AND revoked_at IS NULL",
+            &[&people],
+        )
+        .await?
+        .get(0))
+}
+
 fn sign_in(p: &vaidya_tests::Person) -> SignIn<'_> {
     SignIn {
         email: &p.email,
@@ -72,14 +84,7 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
         "the keyring holds the hub's credential"
     );
     let su = world.db.superuser().await?;
-    let open: i64 = su
-        .query_one(
-            "SELECT count(*) FROM vaidya.sessions
-             WHERE user_id = ANY ($1) AND revoked_at IS NULL",
-            &[&vec![world.a.admin.id, world.a.doctor.id]],
-        )
-        .await?
-        .get(0);
+    let open = open_sessions(&su, &[world.a.admin.id, world.a.doctor.id]).await?;
     check!(
         open == 0,
         "{open} people's sessions left open by the registration"
@@ -134,14 +139,7 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
     check!(err.code() == "forbidden", "{err}");
     let approved = hub::approve(&store, k, sign_in(&world.a.doctor)).await?;
     check!(approved.approved_at.is_some(), "{approved:?}");
-    let open: i64 = su
-        .query_one(
-            "SELECT count(*) FROM vaidya.sessions
-             WHERE user_id = ANY ($1) AND revoked_at IS NULL",
-            &[&vec![world.a.admin.id, world.a.doctor.id]],
-        )
-        .await?
-        .get(0);
+    let open = open_sessions(&su, &[world.a.admin.id, world.a.doctor.id]).await?;
     check!(
         open == 0,
         "{open} people's sessions left open by the approval"
