@@ -139,14 +139,6 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0031_clinic_hubs",
         include_str!("../migrations/0031_clinic_hubs.sql"),
     ),
-    (
-        "0032_hub_directory",
-        include_str!("../migrations/0032_hub_directory.sql"),
-    ),
-    (
-        "0033_hub_approval",
-        include_str!("../migrations/0033_hub_approval.sql"),
-    ),
 ];
 
 /// Connect with tokio-postgres, driving the connection on a background task.

@@ -26,7 +26,7 @@ const OWNER_READABLE: &[&str] = &[
     "server_secrets",
     // Open invitations are membership plumbing (answered through a definer function).
     "invitations",
-    // Hubs registered and approved: membership plumbing too (migration 0033).
+    // Hubs registered and approved: membership plumbing too (migration 0031).
     "hub_registrations",
 ];
 

@@ -1,6 +1,6 @@
 //! Clinic hubs (issue 11): a clinic admin registers the machine its PCs sync through when
 //! the internet line is down, a doctor approves it (two people: the hub reads clinical
-//! records, which an admin may not; migration 0033), admins list the clinic's hubs and
+//! records, which an admin may not; migration 0031), admins list the clinic's hubs and
 //! revoke one. To the group server an approved hub is a member of exactly one clinic with
 //! the role `hub` (migration 0031): it reads the
 //! clinic's records and writes nothing as itself; what it relays must carry each author's
