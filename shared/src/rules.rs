@@ -43,6 +43,8 @@ pub fn rules_for_ui() -> serde_json::Value {
     serde_json::json!({
         "generated_from": "shared/src/rules (do not edit by hand)",
         "grants": grants,
+        // The roles a person may be given (the clinic hub's is not one of them).
+        "staff_roles": crate::api::Role::STAFF,
         "vital_ranges": vital_ranges,
         // How a clinician reads vitals (`vitals`): an adult's usual ranges, BMI bands.
         "vital_reference": {

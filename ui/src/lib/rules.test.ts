@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import fixtureText from "../../../shared/fixtures/validation.json?raw";
 import generatedText from "../../../shared/fixtures/validation_generated.json?raw";
 import { ENTITIES, validateFixture, type Entity } from "./validate";
-import { GRANTS, LIMITS, may, rolesFor, VITAL_RANGES } from "./rules";
+import { GRANTS, LIMITS, may, rolesFor, STAFF_ROLES, VITAL_RANGES } from "./rules";
 import { canAdmin, canBill, canPrescribe, canReadClinical, canSignNotes, canWriteNotes, screensFor } from "./roles";
 import type { Role } from "./types";
 
@@ -113,5 +113,12 @@ describe("permissions from the generated table", () => {
     expect(screensFor("front_desk")).not.toContain("doctor");
     expect(screensFor("nurse")).toContain("doctor");
     expect(screensFor("nurse")).not.toContain("admin");
+  });
+});
+
+describe("STAFF_ROLES", () => {
+  it("offers a person every role but the clinic hub's", () => {
+    expect([...STAFF_ROLES]).toEqual(["admin", "doctor", "nurse", "front_desk"]);
+    expect(STAFF_ROLES).not.toContain("hub");
   });
 });

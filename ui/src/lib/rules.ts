@@ -23,6 +23,9 @@ export function may(role: Role, resource: Resource, action: Action): boolean {
   return rolesFor(resource, action).includes(role);
 }
 
+/** The roles a person may be given, in the admin's pickers (`Role::STAFF`: not the hub's). */
+export const STAFF_ROLES: readonly Role[] = rules.staff_roles as Role[];
+
 /** Longest texts (characters) and other limits (`shared::rules::validation::limits`). */
 export const LIMITS = rules.limits;
 

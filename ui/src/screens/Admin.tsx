@@ -10,14 +10,13 @@ import { PatientSearch } from "../components/PatientSearch";
 import { formatRate, ratesInForce, todayInIndia } from "../lib/gst";
 import { formatPaise, paiseToInput, parseRupees } from "../lib/money";
 import { cleanText } from "../lib/validate";
-import { LIMITS } from "../lib/rules";
+import { LIMITS, STAFF_ROLES } from "../lib/rules";
 import { fromTaxChoice, GOODS_UNITS, taxChoices } from "../lib/lines";
 import { en } from "../strings/en";
 import { shortId } from "../lib/ids";
 import { ErrorBanner, Field, Notice, Select, useAction } from "../components/common";
 import { useConfirm } from "../components/ConfirmDialog";
 
-const ROLES: Role[] = ["admin", "doctor", "nurse", "front_desk"];
 const ACTIONS: AuditAction[] = ["read", "list", "create", "update", "delete", "export", "print", "login", "denied", "discard", "wipe"];
 
 export function AdminScreen(props: { clinic: ClinicView; branches?: number; auditPatient?: Patient | null }) {
@@ -104,7 +103,7 @@ function Members(_props: { clinic: ClinicView }) {
   };
   const load = () => run(fetchMembers);
   useEffect(() => { load(); }, []);
-  const roleOptions = ROLES.map((r) => [r, en.roles[r]] as [Role, string]);
+  const roleOptions = STAFF_ROLES.map((r) => [r, en.roles[r]] as [Role, string]);
   return (
     <section>
       <h2>{en.admin.members}</h2>
@@ -132,7 +131,7 @@ function Members(_props: { clinic: ClinicView }) {
                       action: () => run(async () => { await api.setMemberRole(m.id, role); await fetchMembers(); }),
                     });
                   }}>
-                    {ROLES.map((r) => <option key={r} value={r}>{en.roles[r]}</option>)}
+                    {STAFF_ROLES.map((r) => <option key={r} value={r}>{en.roles[r]}</option>)}
                   </select>
                 )}
               </td>
