@@ -258,8 +258,8 @@ BEGIN
 END
 $$;
 
--- The clinic's hubs with their state, for its admins and its approvers (`p_roles`, as
--- for approval).
+-- The clinic's hubs with their state, for a member with one of `p_roles` (the server passes
+-- the permission table's: those who manage members, and the approvers).
 CREATE FUNCTION vaidya.clinic_hubs(p_clinic uuid, p_roles text[])
 RETURNS TABLE (id uuid, name text, registered_at timestamptz, registered_by text,
                approved_at timestamptz, approved_by text, revoked_at timestamptz)
@@ -275,7 +275,7 @@ AS $$
     LEFT JOIN vaidya.memberships m ON m.clinic_id = r.clinic_id AND m.user_id = r.hub_id
     WHERE r.clinic_id = p_clinic
       AND NOT 'hub' = ANY (p_roles)
-      AND p_clinic = ANY (vaidya.member_clinics(p_roles || '{admin}'::text[]))
+      AND p_clinic = ANY (vaidya.member_clinics(p_roles))
     ORDER BY coalesce(m.revoked_at, h.disabled_at) NULLS FIRST, r.registered_at
 $$;
 

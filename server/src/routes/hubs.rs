@@ -26,9 +26,16 @@ use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
 
 const ENTITY: &str = "hub";
 
-/// Who approves a hub (the permission table's `hub_approvers`), as the database's role names.
-fn approver_names() -> Vec<&'static str> {
-    hub_approvers().into_iter().map(Role::as_str).collect()
+/// Who sees the clinic's hubs: those who manage its members, and the approvers.
+fn listers() -> Vec<Role> {
+    let mut roles = hub_approvers();
+    roles.extend(rules::roles_for(Resource::Member, Action::Update));
+    roles
+}
+
+/// Roles as the database names them.
+fn names(roles: &[Role]) -> Vec<&'static str> {
+    roles.iter().map(|r| r.as_str()).collect()
 }
 
 /// The clinic's hubs (all, or the one named), as its admins and approvers see them.
@@ -37,7 +44,7 @@ async fn hubs_of(tx: &RequestTx, clinic: Uuid, only: Option<Uuid>) -> Result<Vec
         .query(
             "SELECT id, name, registered_at, registered_by, approved_at, approved_by, revoked_at
              FROM vaidya.clinic_hubs($1, $2) WHERE $3::uuid IS NULL OR id = $3",
-            &[&clinic, &approver_names(), &only],
+            &[&clinic, &names(&listers()), &only],
         )
         .await?;
     Ok(rows
@@ -118,7 +125,7 @@ pub async fn approve(
             let outcome: Option<String> = tx
                 .query_one(
                     "SELECT vaidya.approve_hub($1, $2, $3)",
-                    &[&clinic, &id, &approver_names()],
+                    &[&clinic, &id, &names(&hub_approvers())],
                 )
                 .await?
                 .get(0);
@@ -151,9 +158,7 @@ pub async fn list(
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
-            let mut allowed = hub_approvers();
-            allowed.extend(rules::roles_for(Resource::Member, Action::Update));
-            tx.check_role(clinic, &allowed, ENTITY).await?;
+            tx.check_role(clinic, &listers(), ENTITY).await?;
             let hubs = hubs_of(tx, clinic, None).await?;
             let ids: Vec<Uuid> = hubs.iter().map(|h| h.id).collect();
             tx.audit(clinic, AuditAction::List, ENTITY, &ids, &[])
