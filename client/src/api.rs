@@ -778,13 +778,12 @@ impl ServerApi {
         .await
     }
 
-    /// Registers a clinic hub (clinic admins only): the answer carries the hub's refresh
-    /// token, shown this once.
+    /// Registers a clinic hub (clinic admins only); it waits for a doctor's approval.
     pub async fn register_hub(
         &self,
         clinic: Uuid,
         name: &str,
-    ) -> Result<vaidya_shared::api::HubRegistered, ApiError> {
+    ) -> Result<vaidya_shared::api::Hub, ApiError> {
         let body = vaidya_shared::api::NewHub {
             name: name.to_owned(),
         };
@@ -797,12 +796,13 @@ impl ServerApi {
         .await
     }
 
-    /// Approves a registered hub (a doctor of the clinic): it becomes a member.
+    /// Approves a registered hub (a doctor of the clinic): it becomes a member, and the
+    /// answer carries its refresh token, shown this once.
     pub async fn approve_hub(
         &self,
         clinic: Uuid,
         hub: Uuid,
-    ) -> Result<vaidya_shared::api::Hub, ApiError> {
+    ) -> Result<vaidya_shared::api::HubApproved, ApiError> {
         self.call::<(), _>(
             Method::POST,
             &format!("/v1/clinics/{clinic}/hubs/{hub}/approve"),

@@ -26,15 +26,16 @@ pub const DEFAULT_SERVICE: &str = "in.vaidya.desktop";
 pub const HUB_SERVICE: &str = "in.vaidya.hub";
 
 /// What a clinic hub machine keeps to reach the group server as the hub: its only
-/// credential is the refresh token (a hub has no password).
+/// credential is the refresh token (a hub has no password), which it gets when a doctor
+/// approves it; until then the registration alone.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct HubCredential {
     pub server: String,
     pub clinic_id: Uuid,
     pub hub_id: Uuid,
     pub name: String,
-    pub refresh_token: String,
-    pub refresh_expires_at: DateTime<Utc>,
+    pub refresh_token: Option<String>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for HubCredential {

@@ -2,11 +2,12 @@
 //! (issue 11; ARCHITECTURE.md "The clinic hub").
 //!
 //! On the hub machine a clinic admin runs `hub register`: it signs in as that admin, has the
-//! group server register the hub (`POST /v1/clinics/{id}/hubs`), keeps the hub's refresh
-//! token in this machine's OS keyring (never a file) and ends the admin's session, so no
-//! person's credential stays on the hub. A doctor of the clinic then runs `hub approve`
-//! (the hub reads clinical records, which an admin may not: two people, see
-//! `routes::hubs`); until then the hub is no member. `hub status` connects as the hub: it trades the
+//! group server register the hub (`POST /v1/clinics/{id}/hubs`), keeps the registration in
+//! this machine's OS keyring (never a file) and ends the admin's session, so no
+//! person's credential stays on the hub. A doctor of the clinic then runs `hub approve` on
+//! the same machine: the approval hands out the hub's credential, kept in the keyring with
+//! the registration (the hub reads clinical records, which an admin may not: two people,
+//! see `routes::hubs`, and the admin never holds its token); until then it is no member. `hub status` connects as the hub: it trades the
 //! kept token for a session, keeps the rotated token at once, and checks that the session is
 //! the hub of exactly that clinic. A hub the server no longer knows (revoked) forgets its
 //! credential, which can never work again.
@@ -95,18 +96,19 @@ async fn register_as_admin(
     name: &str,
     old: Option<&HubCredential>,
 ) -> Result<HubCredential, HubError> {
-    let registered = api.register_hub(clinic, name).await?;
+    let hub = api.register_hub(clinic, name).await?;
+    // The registration alone: the credential comes with a doctor's approval (`approve`).
     let credential = HubCredential {
         server: api.base().to_owned(),
         clinic_id: clinic,
-        hub_id: registered.hub.id,
-        name: registered.hub.name,
-        refresh_token: registered.refresh_token,
-        refresh_expires_at: registered.refresh_expires_at,
+        hub_id: hub.id,
+        name: hub.name,
+        refresh_token: None,
+        refresh_expires_at: None,
     };
     if let Err(e) = store.save_hub_credential(&credential) {
-        // A hub whose credential could not be kept would stay registered with no one able
-        // to use it: revoke it at once (best effort; the admin's list shows it otherwise).
+        // A registration this machine could not keep would wait for an approval no one can
+        // use: revoke it at once (best effort; the admin's list shows it otherwise).
         let _ = api.revoke_hub(clinic, credential.hub_id).await;
         return Err(e.into());
     }
@@ -130,21 +132,26 @@ async fn register_as_admin(
     Ok(credential)
 }
 
-/// Approves the hub kept in `store` for `clinic`, signed in as `doctor` (a doctor of the
-/// clinic, not the admin who registered it). The doctor's session ends before this returns.
+/// Approves the hub registered in `store` for `clinic`, signed in as `doctor` (a doctor of
+/// the clinic, not the admin who registered it), and keeps the credential the approval
+/// hands out. The doctor's session ends before this returns.
 pub async fn approve(
     store: &CredentialStore,
     clinic: Uuid,
     doctor: SignIn<'_>,
 ) -> Result<vaidya_shared::api::Hub, HubError> {
-    let credential = store
+    let mut credential = store
         .hub_credential(clinic)?
         .ok_or(HubError::NotRegistered(clinic))?;
     let api = ServerApi::new(&credential.server, DEVICE)?;
     api.login(doctor.email, doctor.password).await?;
     let approved = api.approve_hub(clinic, credential.hub_id).await;
     let _ = api.logout().await;
-    Ok(approved?)
+    let approved = approved?;
+    credential.refresh_token = Some(approved.refresh_token);
+    credential.refresh_expires_at = Some(approved.refresh_expires_at);
+    store.save_hub_credential(&credential)?;
+    Ok(approved.hub)
 }
 
 /// The hub, connected to the group server.
@@ -162,8 +169,11 @@ pub async fn connect(store: &CredentialStore, clinic: Uuid) -> Result<Connected,
     let mut credential = store
         .hub_credential(clinic)?
         .ok_or(HubError::NotRegistered(clinic))?;
+    let Some(token) = credential.refresh_token.clone() else {
+        return Err(HubError::AwaitingApproval(clinic));
+    };
     let api = ServerApi::new(&credential.server, DEVICE)?;
-    let session = match api.refresh(&credential.refresh_token).await {
+    let session = match api.refresh(&token).await {
         Ok(session) => session,
         Err(
             ApiError::Unauthenticated
@@ -177,18 +187,17 @@ pub async fn connect(store: &CredentialStore, clinic: Uuid) -> Result<Connected,
         }
         Err(e) => return Err(e.into()),
     };
-    credential.refresh_token = session.refresh_token.clone();
-    credential.refresh_expires_at = session.refresh_expires_at;
+    credential.refresh_token = Some(session.refresh_token.clone());
+    credential.refresh_expires_at = Some(session.refresh_expires_at);
     store.save_hub_credential(&credential)?;
-    if session.user.id == credential.hub_id && session.memberships.is_empty() {
-        return Err(HubError::AwaitingApproval(clinic));
+    if session.user.id != credential.hub_id {
+        return Err(HubError::NotTheHub(clinic));
     }
-    let membership = session
-        .memberships
-        .iter()
-        .find(|m| m.clinic_id == clinic && m.role == Role::Hub)
-        .filter(|_| session.memberships.len() == 1 && session.user.id == credential.hub_id)
-        .ok_or(HubError::NotTheHub(clinic))?;
+    let membership = match session.memberships.as_slice() {
+        [] => return Err(HubError::AwaitingApproval(clinic)),
+        [m] if m.clinic_id == clinic && m.role == Role::Hub => m,
+        _ => return Err(HubError::NotTheHub(clinic)),
+    };
     Ok(Connected {
         clinic_name: membership.clinic_name.clone(),
         access_expires_at: session.access_expires_at,

@@ -74,7 +74,7 @@ enum Command {
         db: Db,
     },
     /// The clinic hub (issue 11): register this machine as a clinic's hub with the group
-    /// server, and check its connection.
+    /// server (an admin), approve it (a doctor), and check its connection.
     Hub {
         #[command(subcommand)]
         action: HubAction,
@@ -151,8 +151,9 @@ enum AdminAction {
 #[derive(Subcommand)]
 enum HubAction {
     /// Register this machine as the hub of a clinic: signs in as one of the clinic's admins
-    /// (password from VAIDYA_ADMIN_PASSWORD, else asked for on the terminal), keeps the hub's
-    /// credential in this machine's OS keyring and signs the admin out again.
+    /// (password from VAIDYA_ADMIN_PASSWORD, else asked for on the terminal), keeps the
+    /// registration in this machine's OS keyring and signs the admin out again. A doctor
+    /// approves it next (`hub approve`), which brings its credential.
     Register {
         /// The group server's address, e.g. https://sync.example.in
         #[arg(long)]
@@ -308,7 +309,7 @@ async fn run_hub(action: HubAction) -> Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
             println!(
-                "registered: hub {} ({}) of clinic {}; its credential is in this machine's keyring.\n\
+                "registered: hub {} ({}) of clinic {}; kept in this machine's keyring.\n\
                  A doctor of the clinic approves it next: vaidya-server hub approve --clinic-id {} --doctor-email …",
                 hub.name, hub.hub_id, hub.clinic_id, hub.clinic_id
             );
@@ -326,7 +327,7 @@ async fn run_hub(action: HubAction) -> Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
             println!(
-                "approved: hub {} is a member of the clinic now (registered by {}, approved by {})",
+                "approved: hub {} is a member of the clinic now (registered by {}, approved by {}); its credential is in this machine's keyring",
                 hub.name,
                 hub.registered_by,
                 hub.approved_by.unwrap_or_default()

@@ -407,11 +407,14 @@ pub struct DirectoryKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// A hub just registered, with its credential: shown this once, for the hub machine's OS
-/// keyring. The hub exchanges it at `POST /v1/auth/refresh` like any refresh token.
+/// A hub just approved, with its credential: shown this once, to the approving doctor's
+/// call on the hub machine, for its OS keyring. The hub exchanges it at
+/// `POST /v1/auth/refresh` like any refresh token. The registering admin never sees it (a
+/// hub reads clinical records, which an admin may not); the approver may read all the hub
+/// reads anyway (`permissions::hub_approvers`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct HubRegistered {
+pub struct HubApproved {
     pub hub: Hub,
     pub refresh_token: String,
     pub refresh_expires_at: DateTime<Utc>,

@@ -28,3 +28,10 @@ pub const PROTOCOL_HEADER: &str = "x-vaidya-protocol";
 
 /// Header a client sends to name the device a request comes from (recorded in the audit trail).
 pub const DEVICE_HEADER: &str = "x-vaidya-device";
+
+/// A device's name as the server keeps it (audit rows, conflicts, invoice series): without
+/// control characters, at most 200 characters. One rule for the header and for the name a
+/// relayed change carries signed (`sync::Mutation::device`).
+pub fn device_name(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_control()).take(200).collect()
+}

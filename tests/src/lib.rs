@@ -356,8 +356,8 @@ impl Api {
 
     /// As a clinic admin: registers a hub for `clinic` (`POST /v1/clinics/{id}/hubs`), has
     /// `approver` (a doctor of the clinic) approve it, and signs it in the only way a hub
-    /// can, with the refresh token handed out once. Returns the hub's client and the
-    /// registration's body.
+    /// can, with the refresh token the approval hands out once. Returns the hub's client
+    /// and the approval's body (`HubApproved`).
     pub async fn register_hub(
         &self,
         clinic: Uuid,
@@ -374,10 +374,7 @@ impl Api {
             status == StatusCode::CREATED,
             "registering a hub failed: {status} {registered}"
         );
-        let refresh = registered["refresh_token"]
-            .as_str()
-            .context("no refresh token")?;
-        let hub_id = registered["hub"]["id"].as_str().context("no hub id")?;
+        let hub_id = registered["id"].as_str().context("no hub id")?;
         let (status, approved) = approver
             .post(
                 &format!("/v1/clinics/{clinic}/hubs/{hub_id}/approve"),
@@ -388,6 +385,9 @@ impl Api {
             status == StatusCode::OK,
             "approving the hub failed: {status} {approved}"
         );
+        let refresh = approved["refresh_token"]
+            .as_str()
+            .context("no refresh token")?;
         let anon = Api {
             token: None,
             ..self.clone()
@@ -402,7 +402,7 @@ impl Api {
             status == StatusCode::OK,
             "the hub's refresh failed: {status} {session}"
         );
-        Ok((anon.with_session(&session)?, registered))
+        Ok((anon.with_session(&session)?, approved))
     }
 }
 

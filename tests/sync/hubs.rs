@@ -11,12 +11,12 @@ use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
 
-/// How many sessions of these people are still open on the server.
+/// How many sessions the hub commands opened for these people are still open on the server.
 async fn open_sessions(su: &tokio_postgres::Client, people: &[uuid::Uuid]) -> Result<i64> {
     Ok(su
         .query_one(
             "SELECT count(*) FROM vaidya.sessions
-             WHERE user_id = ANY ($1) AND revoked_at IS NULL",
+             WHERE user_id = ANY ($1) AND revoked_at IS NULL AND device = 'Vaidya clinic hub'",
             &[&people],
         )
         .await?
@@ -114,16 +114,20 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
         true,
     )
     .await?;
-    let (status, _) = server
-        .client()
-        .post(
-            "/v1/auth/refresh",
-            serde_json::json!({"refresh_token": stale.refresh_token}),
-        )
-        .await?;
+    let admin = server.login_as(&world.a.admin).await?;
+    let (_, listed) = admin.get(&format!("/v1/clinics/{k}/hubs")).await?;
+    let replaced = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["id"] == stale.hub_id.to_string());
     check!(
-        status == 401 && registered.hub_id != stale.hub_id,
-        "the replaced hub's token still works: {status}"
+        registered.hub_id != stale.hub_id && replaced.is_some_and(|h| h["revoked_at"].is_string()),
+        "the replaced hub is not revoked: {listed}"
+    );
+    check!(
+        registered.refresh_token.is_none(),
+        "a registration alone holds a credential"
     );
 
     // It is no member until a doctor approves it (not the admin).
@@ -139,6 +143,8 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
     check!(err.code() == "forbidden", "{err}");
     let approved = hub::approve(&store, k, sign_in(&world.a.doctor)).await?;
     check!(approved.approved_at.is_some(), "{approved:?}");
+    let from_approval = store.hub_credential(k)?.context("kept")?.refresh_token;
+    check!(from_approval.is_some(), "the approval's credential is kept");
     let open = open_sessions(&su, &[world.a.admin.id, world.a.doctor.id]).await?;
     check!(
         open == 0,
@@ -155,8 +161,7 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
     );
     let kept = store.hub_credential(k)?.context("kept")?;
     check!(
-        kept.refresh_token != registered.refresh_token
-            && kept.refresh_token == first.credential.refresh_token,
+        kept.refresh_token != from_approval && kept.refresh_token == first.credential.refresh_token,
         "the rotated token is kept"
     );
     // (Each connection is a new session: the previous access token has been replaced.)
@@ -164,7 +169,6 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
     check!(second.api.me().await.is_ok(), "the hub's session answers");
 
     // Revoked by the admin: the next connection fails and the credential is gone.
-    let admin = server.login_as(&world.a.admin).await?;
     let (status, _) = admin
         .delete(&format!("/v1/clinics/{k}/hubs/{}", registered.hub_id))
         .await?;

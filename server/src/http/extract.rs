@@ -161,8 +161,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
         let request_id = header("x-request-id")
             .filter(|v| v.len() <= 100 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let device = header(DEVICE_HEADER)
-            .map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect());
+        let device = header(DEVICE_HEADER).map(|d| vaidya_shared::device_name(&d));
         let client_addr = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

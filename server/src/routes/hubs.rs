@@ -13,7 +13,7 @@ use axum::Json;
 use chrono::Utc;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, Directory, DirectoryKey, DirectoryMember, Hub, HubRegistered, NewHub, Role,
+    AuditAction, Directory, DirectoryKey, DirectoryMember, Hub, HubApproved, NewHub, Role,
     UserSummary,
 };
 use vaidya_shared::authorship::encode_public_key;
@@ -64,18 +64,17 @@ async fn hubs_of(tx: &RequestTx, clinic: Uuid, only: Option<Uuid>) -> Result<Vec
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/hubs", tag = "members", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path)), request_body = NewHub,
-    responses((status = 201, description = "The hub, waiting for a doctor's approval, with its refresh token (shown this once)", body = HubRegistered),
+    responses((status = 201, description = "The hub, waiting for a doctor's approval", body = Hub),
         (status = 403, body = ApiError), (status = 422, body = ApiError)))]
-/// Registers a hub for this clinic (its admins). The answer carries the hub's refresh token,
-/// shown this once: the hub keeps it in its machine's OS keyring and exchanges it at
-/// `POST /v1/auth/refresh`. The hub is no member, and reads nothing, until a doctor of the
-/// clinic approves it (`…/hubs/{hub_id}/approve`).
+/// Registers a hub for this clinic (its admins). It has no credential and is no member
+/// until a doctor of the clinic approves it (`…/hubs/{hub_id}/approve`), whose answer
+/// carries its credential: the admin never holds a way to the clinical records it reads.
 pub async fn register(
     State(app): State<App>,
     meta: RequestMeta,
     ApiPath(clinic): ApiPath<Uuid>,
     ApiJson(new): ApiJson<NewHub>,
-) -> Result<(StatusCode, Json<HubRegistered>), AppError> {
+) -> Result<(StatusCode, Json<Hub>), AppError> {
     let new = new.validate(super::today())?.into_inner();
     RequestTx::begin(&app.pool, &meta)
         .await?
@@ -87,37 +86,31 @@ pub async fn register(
                 .await?
                 .get(0);
             let id = id.ok_or_else(AppError::not_found)?;
-            let label = format!("Clinic hub: {}", new.name);
-            let (_, refresh_token) = super::auth::issue_tokens(&app, tx, id, Some(&label)).await?;
             let hub = hubs_of(tx, clinic, Some(id)).await?.pop().ok_or_else(|| {
                 AppError::Internal(anyhow::anyhow!("the hub just registered is not listed"))
             })?;
             tx.audit(clinic, AuditAction::Create, ENTITY, &[id], &[])
                 .await?;
-            Ok((
-                StatusCode::CREATED,
-                Json(HubRegistered {
-                    hub,
-                    refresh_token,
-                    refresh_expires_at: Utc::now() + app.settings.refresh_ttl,
-                }),
-            ))
+            Ok((StatusCode::CREATED, Json(hub)))
         })
         .await
 }
 
 #[utoipa::path(post, path = "/v1/clinics/{clinic_id}/hubs/{hub_id}/approve", tag = "members", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), ("hub_id" = Uuid, Path)),
-    responses((status = 200, description = "Approved (or approved already): the hub is a member now", body = Hub),
+    responses((status = 200, description = "Approved: the hub is a member now; its refresh token (shown this once)", body = HubApproved),
         (status = 403, body = ApiError),
-        (status = 404, description = "`not_found`: no such hub waiting, or the caller registered it", body = ApiError)))]
+        (status = 404, description = "`not_found`: no such hub waiting, or the caller registered it", body = ApiError),
+        (status = 409, description = "`invalid_state`: approved already", body = ApiError)))]
 /// Approves a registered hub (a doctor of the clinic, not the admin who registered it): it
-/// becomes a member with the role `hub` and reads the clinic's records from then on.
+/// becomes a member with the role `hub` and reads the clinic's records from then on. The
+/// answer carries its credential, shown this once (run on the hub machine: `vaidya-server
+/// hub approve` keeps it in that machine's OS keyring).
 pub async fn approve(
     State(app): State<App>,
     meta: RequestMeta,
     ApiPath((clinic, id)): ApiPath<(Uuid, Uuid)>,
-) -> Result<Json<Hub>, AppError> {
+) -> Result<Json<HubApproved>, AppError> {
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
@@ -129,19 +122,34 @@ pub async fn approve(
                 )
                 .await?
                 .get(0);
-            if outcome.is_none() {
-                return Err(AppError::client(
-                    ErrorCode::NotFound,
-                    "No hub of this clinic is waiting for your approval.",
-                ));
+            match outcome.as_deref() {
+                Some("approved") => {}
+                Some(_) => {
+                    return Err(AppError::client(
+                        ErrorCode::InvalidState,
+                        "This hub is approved already.",
+                    ))
+                }
+                None => {
+                    return Err(AppError::client(
+                        ErrorCode::NotFound,
+                        "No hub of this clinic is waiting for your approval.",
+                    ))
+                }
             }
             let hub = hubs_of(tx, clinic, Some(id))
                 .await?
                 .pop()
                 .ok_or_else(AppError::not_found)?;
+            let label = format!("Clinic hub: {}", hub.name);
+            let (_, refresh_token) = super::auth::issue_tokens(&app, tx, id, Some(&label)).await?;
             tx.audit(clinic, AuditAction::Update, ENTITY, &[id], &[])
                 .await?;
-            Ok(Json(hub))
+            Ok(Json(HubApproved {
+                hub,
+                refresh_token,
+                refresh_expires_at: Utc::now() + app.settings.refresh_ttl,
+            }))
         })
         .await
 }

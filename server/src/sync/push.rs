@@ -114,6 +114,14 @@ async fn push_once(
         .await?
         .run(async |tx| {
             let role = tx.require_member(clinic, "sync").await?;
+            if role == Role::Hub && !req.cancelled_numbers.is_empty() {
+                // Nothing signs a cancelled number, so a hub cannot prove whose it is; the
+                // PC that discarded the invoice reports it itself.
+                return Err(AppError::field(
+                    "cancelled_numbers",
+                    "A clinic hub cannot relay cancelled invoice numbers; the PC reports them itself.",
+                ));
+            }
             // Optimistic first: the whole batch without per-mutation savepoints (a third of
             // the round trips). If any mutation fails, undo the attempt and apply the batch
             // again with a savepoint around each mutation, so the bad one alone is rejected.
@@ -151,14 +159,6 @@ pub async fn apply_batch(
     req: &PushRequest,
     mode: Mode,
 ) -> Result<PushResponse, AppError> {
-    if role == Role::Hub && !req.cancelled_numbers.is_empty() {
-        // Nothing signs a cancelled number, so a hub cannot prove whose it is; the PC that
-        // discarded the invoice reports it itself.
-        return Err(AppError::field(
-            "cancelled_numbers",
-            "A clinic hub cannot relay cancelled invoice numbers; the PC reports them itself.",
-        ));
-    }
     let ids: Vec<Uuid> = req.mutations.iter().map(|m| m.mutation_id).collect();
     let mut stored: HashMap<Uuid, MutationResult> = HashMap::new();
     for r in tx
@@ -508,6 +508,7 @@ fn kept(pusher_role: Role, result: &MutationResult) -> bool {
 /// check, conflicts and audit rows): a relayed change's own device, then the relay's again.
 /// Undone with the savepoint when the change fails.
 async fn set_device(tx: &RequestTx, device: &str) -> Result<(), AppError> {
+    let device = vaidya_shared::device_name(device);
     tx.execute("SELECT set_config('app.device', $1, true)", &[&device])
         .await?;
     Ok(())

@@ -87,10 +87,13 @@ registered_by: string,
 approved_at: string | null, approved_by: string | null, revoked_at: string | null, };
 
 /**
- * A hub just registered, with its credential: shown this once, for the hub machine's OS
- * keyring. The hub exchanges it at `POST /v1/auth/refresh` like any refresh token.
+ * A hub just approved, with its credential: shown this once, to the approving doctor's
+ * call on the hub machine, for its OS keyring. The hub exchanges it at
+ * `POST /v1/auth/refresh` like any refresh token. The registering admin never sees it (a
+ * hub reads clinical records, which an admin may not); the approver may read all the hub
+ * reads anyway (`permissions::hub_approvers`).
  */
-export type HubRegistered = { hub: Hub, refresh_token: string, refresh_expires_at: string, };
+export type HubApproved = { hub: Hub, refresh_token: string, refresh_expires_at: string, };
 
 /**
  * What a clinic hub knows of its clinic's people, to check on the clinic's network who a
