@@ -52,9 +52,9 @@ impl Role {
         }
     }
 
-    /// Whether the role is a person's (every role but the clinic hub's).
+    /// Whether the role is a person's (one of [`Role::STAFF`]: every role but the hub's).
     pub fn is_person(self) -> bool {
-        self != Role::Hub
+        Role::STAFF.contains(&self)
     }
 
     pub fn parse(s: &str) -> Option<Role> {

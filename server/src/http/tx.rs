@@ -205,6 +205,20 @@ impl RequestTx {
         Ok(())
     }
 
+    /// [`act_as`](Self::act_as), naming in the same statement the device the writes are
+    /// made for (`app.device`: invoice series, conflicts, audit rows): a change a clinic hub
+    /// relays is written for the PC that made it, and the hub's own name comes back after.
+    pub async fn act_as_on(&self, user: Uuid, device: &str) -> Result<(), AppError> {
+        let device = vaidya_shared::device_name(device);
+        self.execute(
+            "SELECT vaidya.set_identity($1), set_config('app.device', $2, true)",
+            &[&user, &device],
+        )
+        .await?;
+        *self.user.write().unwrap_or_else(|e| e.into_inner()) = user;
+        Ok(())
+    }
+
     // Statements go through the connection's prepared-statement cache: one round trip per
     // query instead of a prepare plus an execute.
     fn client(&self) -> &Object {

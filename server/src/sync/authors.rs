@@ -191,11 +191,35 @@ impl Authors {
         )))
     }
 
-    /// Whether `m` is relayed by a clinic hub for its author's device: then what the server
-    /// checks against "the device" (its invoice series, the device a conflict names) is the
-    /// one signed into the change (`Mutation::device`), not the hub's header.
-    pub fn relays_for_device(&self, author: Uuid) -> bool {
-        self.pusher_role == Role::Hub && author != self.pusher
+    /// Whether the pusher is a clinic hub, whose every applied change is a colleague's,
+    /// relayed for the device that made it: then what the server checks against "the device"
+    /// (its invoice series, the device a conflict names) is the one signed into the change
+    /// (`Mutation::device`), not the hub's header.
+    pub fn relays(&self) -> bool {
+        self.pusher_role == Role::Hub
+    }
+
+    /// Acts as `author` for a change made on `device` (see [`relays`](Self::relays)).
+    pub async fn act_as_author(
+        &self,
+        tx: &RequestTx,
+        author: Uuid,
+        device: Option<&str>,
+    ) -> Result<(), AppError> {
+        if self.relays() {
+            tx.act_as_on(author, device.unwrap_or_default()).await
+        } else {
+            tx.act_as(author).await
+        }
+    }
+
+    /// Acts as the pusher again, on the pusher's own device.
+    pub async fn act_as_pusher(&self, tx: &RequestTx) -> Result<(), AppError> {
+        if self.relays() {
+            tx.act_as_on(self.pusher, &self.pusher_device).await
+        } else {
+            tx.act_as(self.pusher).await
+        }
     }
 
     /// The pushing user, dated no earlier than their joining the clinic.

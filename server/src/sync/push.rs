@@ -504,16 +504,6 @@ fn kept(pusher_role: Role, result: &MutationResult) -> bool {
     pusher_role != Role::Hub || !matches!(result, MutationResult::Rejected { .. })
 }
 
-/// Names the device the next writes are made for (`app.device`, read by the invoice series
-/// check, conflicts and audit rows): a relayed change's own device, then the relay's again.
-/// Undone with the savepoint when the change fails.
-async fn set_device(tx: &RequestTx, device: &str) -> Result<(), AppError> {
-    let device = vaidya_shared::device_name(device);
-    tx.execute("SELECT set_config('app.device', $1, true)", &[&device])
-        .await?;
-    Ok(())
-}
-
 /// For a patient create, who it claims to be by (the pusher when unsigned): consecutive
 /// creates by one author are inserted set-based, as that author.
 fn patient_create_by(m: &Mutation, pusher: Uuid) -> Option<Uuid> {
@@ -542,20 +532,15 @@ async fn apply_as_author(
         not_before,
         authors.received,
     )));
-    let relayed = authors.relays_for_device(author);
-    if relayed {
-        set_device(tx, m.device.as_deref().unwrap_or_default()).await?;
-    }
     let outcome = if author == authors.pusher {
         apply_one(tx, clinic, role, m).await
     } else {
-        tx.act_as(author).await?;
+        authors
+            .act_as_author(tx, author, m.device.as_deref())
+            .await?;
         match apply_one(tx, clinic, role, m).await {
             Ok(done) => {
-                tx.act_as(authors.pusher).await?;
-                if relayed {
-                    set_device(tx, &authors.pusher_device).await?;
-                }
+                authors.act_as_pusher(tx).await?;
                 Ok(done)
             }
             Err(e) => {
@@ -587,20 +572,10 @@ async fn apply_patient_run(
     mode: Mode,
 ) -> Result<Vec<MutationResult>, AppError> {
     let pusher = authors.pusher;
-    // A run is one author's on one device (see where runs are cut).
-    let relayed = authors.relays_for_device(run_author);
-    if relayed {
-        set_device(tx, run[0].device.as_deref().unwrap_or_default()).await?;
-    }
     let outcome =
         apply_patient_run_as(tx, clinic, authors, run, run_authors, run_author, mode).await;
     match &outcome {
-        Ok(_) if run_author != pusher => {
-            tx.act_as(pusher).await?;
-            if relayed {
-                set_device(tx, &authors.pusher_device).await?;
-            }
-        }
+        Ok(_) if run_author != pusher => authors.act_as_pusher(tx).await?,
         Ok(_) => {}
         // The caller's rollback to its savepoint restores the database identity.
         Err(_) => tx.assume_user(pusher),
@@ -643,7 +618,10 @@ async fn apply_patient_run_as(
     }
     if !rows.is_empty() {
         if run_author != pusher {
-            tx.act_as(run_author).await?;
+            // A run is one author's on one device (runs are cut where either changes).
+            authors
+                .act_as_author(tx, run_author, run[0].device.as_deref())
+                .await?;
         }
         if mode == Mode::Careful {
             tx.execute_simple("SAVEPOINT run").await?;
