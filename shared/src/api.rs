@@ -382,17 +382,8 @@ pub struct Hub {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Directory {
-    pub members: Vec<DirectoryMember>,
+    pub members: Vec<Member>,
     pub device_keys: Vec<DirectoryKey>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct DirectoryMember {
-    pub user: UserSummary,
-    pub role: Role,
-    pub since: DateTime<Utc>,
-    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A member's device signing key: the public half, as registered.

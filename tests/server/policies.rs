@@ -198,3 +198,36 @@ pub async fn conflicts_may_name_every_entity_of_the_registry(h: Arc<Harness>) ->
     }
     Ok(())
 }
+
+/// The roles the database accepts are the Rust enum's: every `Role` for a membership, and a
+/// person's roles (`Role::STAFF`) for an invitation; nothing else in either (a role named in
+/// SQL but not in Rust, or the reverse, fails here).
+pub async fn the_databases_roles_are_the_role_enum(h: Arc<Harness>) -> Result<()> {
+    let db = h.database().await?;
+    let client = db.superuser().await?;
+    for (table, constraint, want) in [
+        ("memberships", "memberships_role_check", names(&Role::ALL)),
+        ("invitations", "invitations_role_check", names(&Role::STAFF)),
+    ] {
+        let def: String = client
+            .query_one(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+                 WHERE conrelid = ('vaidya.' || $1)::regclass AND conname = $2",
+                &[&table, &constraint],
+            )
+            .await?
+            .get(0);
+        // Every quoted name in the CHECK: `'admin'::text`, …
+        let got: BTreeSet<String> = def
+            .split('\'')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        check!(
+            got == want,
+            "{table}: the database's roles {got:?}, the enum's {want:?}"
+        );
+    }
+    Ok(())
+}

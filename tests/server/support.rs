@@ -41,6 +41,7 @@ tests![
     crate::policies::policies_match_the_permission_table,
     crate::policies::a_hand_edited_policy_is_caught,
     crate::policies::conflicts_may_name_every_entity_of_the_registry,
+    crate::policies::the_databases_roles_are_the_role_enum,
     crate::pool::interleaved_clinics_on_one_connection,
     crate::pool::aborted_transaction_leaves_no_identity,
     crate::audit::reads_and_denials_are_audited,

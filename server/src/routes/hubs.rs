@@ -12,10 +12,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use uuid::Uuid;
-use vaidya_shared::api::{
-    AuditAction, Directory, DirectoryKey, DirectoryMember, Hub, HubApproved, NewHub, Role,
-    UserSummary,
-};
+use vaidya_shared::api::{AuditAction, Directory, DirectoryKey, Hub, HubApproved, NewHub, Role};
 use vaidya_shared::authorship::encode_public_key;
 use vaidya_shared::rules::permissions::hub_approvers;
 use vaidya_shared::rules::{self, Action, Resource, Validate};
@@ -225,26 +222,15 @@ pub async fn directory(
             tx.check_role(clinic, &[Role::Hub], "directory").await?;
             let members = tx
                 .query(
-                    "SELECT u.id, u.email, u.display_name, m.role, m.created_at, m.revoked_at
-                     FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id
-                     WHERE m.clinic_id = $1 AND m.role <> 'hub'
-                     ORDER BY m.created_at, u.id",
+                    &format!(
+                        "{} AND m.clinic_id = $1 ORDER BY m.created_at, m.id",
+                        super::members::SELECT
+                    ),
                     &[&clinic],
                 )
                 .await?
                 .iter()
-                .map(|r| {
-                    Ok(DirectoryMember {
-                        user: UserSummary {
-                            id: r.get(0),
-                            email: r.get(1),
-                            display_name: r.get(2),
-                        },
-                        role: super::db_enum(r, "role", Role::parse)?,
-                        since: r.get(4),
-                        revoked_at: r.get(5),
-                    })
-                })
+                .map(super::members::from_row)
                 .collect::<Result<Vec<_>, AppError>>()?;
             let device_keys = tx
                 .query(

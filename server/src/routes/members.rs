@@ -21,12 +21,14 @@ use crate::http::{ApiJson, ApiPath, AppError, RequestMeta, RequestTx};
 use vaidya_shared::rules::{Action, Resource};
 
 const ENTITY: &str = "membership";
-const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, m.registration_number, m.qualifications,
+/// The clinic's people (never its hub), as `Member`s: with `from_row`, also the hub's
+/// directory (`routes::hubs`).
+pub(super) const SELECT: &str = "SELECT m.id, m.clinic_id, m.role, m.created_at, m.revoked_at, m.registration_number, m.qualifications,
                              u.id AS user_id, u.email, u.display_name
                       FROM vaidya.memberships m JOIN vaidya.users u ON u.id = m.user_id
                       WHERE m.role <> 'hub'";
 
-fn from_row(r: &Row) -> Result<Member, AppError> {
+pub(super) fn from_row(r: &Row) -> Result<Member, AppError> {
     Ok(Member {
         id: r.get("id"),
         clinic_id: r.get("clinic_id"),

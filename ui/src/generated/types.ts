@@ -101,9 +101,7 @@ export type HubApproved = { hub: Hub, refresh_token: string, refresh_expires_at:
  * the clinic's hub only). Revoked members and keys are listed too, with when: the hub must
  * refuse them, not forget them.
  */
-export type Directory = { members: Array<DirectoryMember>, device_keys: Array<DirectoryKey>, };
-
-export type DirectoryMember = { user: UserSummary, role: Role, since: string, revoked_at: string | null, };
+export type Directory = { members: Array<Member>, device_keys: Array<DirectoryKey>, };
 
 /**
  * A member's device signing key: the public half, as registered.
