@@ -509,23 +509,25 @@ impl World {
             .client()
             .execute("UPDATE vaidya.memberships SET revoked_at = now() WHERE clinic_id = $1 AND user_id = $2", &[&clinic, &people[4].id])
             .await?;
-        // The hub as `routes::hubs` has the admin register one and the doctor approve it
-        // (written by the owner's connection here).
-        let hub = Uuid::now_v7();
-        admin
-            .client()
-            .batch_execute(&format!(
-                "INSERT INTO vaidya.users (id, email, display_name, password_hash, kind)
-                 VALUES ('{hub}', 'hub-{hub}@hub.invalid', 'Hub {tag}', '!', 'hub');
-                 INSERT INTO vaidya.memberships (id, clinic_id, user_id, role)
-                 VALUES (gen_random_uuid(), '{clinic}', '{hub}', 'hub');
-                 INSERT INTO vaidya.hub_registrations
-                     (clinic_id, hub_id, registered_by, approved_by, approved_at)
-                 VALUES ('{clinic}', '{hub}', '{admin_id}', '{doctor_id}', now());",
-                admin_id = people[0].id,
-                doctor_id = people[1].id
-            ))
-            .await?;
+        // The clinic's hub, registered by its admin and approved by its doctor through the
+        // very functions `routes::hubs` calls (here on the owner's connection, one
+        // transaction, each step under its person's identity).
+        let c = admin.client();
+        c.batch_execute(&format!(
+            "BEGIN;
+             SELECT vaidya.set_identity('{admin_id}');
+             SELECT set_config('test.hub', vaidya.register_hub('{clinic}', 'Hub {tag}')::text, true);
+             SELECT vaidya.set_identity('{doctor_id}');
+             SELECT vaidya.approve_hub('{clinic}', current_setting('test.hub')::uuid, '{{doctor}}');",
+            admin_id = people[0].id,
+            doctor_id = people[1].id
+        ))
+        .await?;
+        let hub: Uuid = c
+            .query_one("SELECT current_setting('test.hub')::uuid", &[])
+            .await?
+            .get(0);
+        c.batch_execute("COMMIT").await?;
         let mut it = people.into_iter();
         let mut next = || it.next().expect("five people");
         Ok(TestClinic {
