@@ -147,7 +147,6 @@ impl TestServer {
         })
     }
 
-    /// An HTTP client for this server, not signed in.
     /// A client signed in as `person`.
     pub async fn login_as(&self, person: &Person) -> Result<Api> {
         Ok(self
@@ -157,6 +156,7 @@ impl TestServer {
             .0)
     }
 
+    /// An HTTP client for this server, not signed in.
     pub fn client(&self) -> Api {
         Api {
             http: reqwest::Client::new(),
@@ -312,7 +312,6 @@ impl Api {
         self.send(Method::DELETE, path, None).await
     }
 
-    /// Sign in; returns a client carrying the access token, and the session body.
     /// Opens the clinic's live stream: its status, and the stream when it is 200.
     pub async fn live(&self, clinic: Uuid) -> Result<(StatusCode, Option<LiveStream>)> {
         let resp = self
@@ -328,6 +327,7 @@ impl Api {
         Ok((status, stream))
     }
 
+    /// Sign in; returns a client carrying the access token, and the session body.
     pub async fn login(&self, email: &str, password: &str) -> Result<(Api, Value)> {
         let (status, body) = self
             .post(
