@@ -20,7 +20,7 @@ use vaidya_shared::api::Role;
 use vaidya_shared::ErrorCode;
 
 /// How the hub names itself to the group server (`x-vaidya-device`, the audit trail).
-const DEVICE: &str = "Vaidya clinic hub";
+pub const DEVICE: &str = "Vaidya clinic hub";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {

@@ -16,8 +16,8 @@ async fn open_sessions(su: &tokio_postgres::Client, people: &[uuid::Uuid]) -> Re
     Ok(su
         .query_one(
             "SELECT count(*) FROM vaidya.sessions
-             WHERE user_id = ANY ($1) AND revoked_at IS NULL AND device = 'Vaidya clinic hub'",
-            &[&people],
+             WHERE user_id = ANY ($1) AND revoked_at IS NULL AND device = $2",
+            &[&people, &hub::DEVICE],
         )
         .await?
         .get(0))

@@ -88,13 +88,13 @@ impl Authors {
     }
 
     /// Who each of `items` (signed acts: mutations, offline reads) is applied as, in order,
-    /// with that user's role in the clinic. From a clinic hub, an unsigned item or one
-    /// claimed as the hub's own is refused (a hub is never an author). Otherwise an
-    /// unsigned item, or the pusher's own, is the pusher's: the session already proves the pusher, so their own signature adds nothing
-    /// to check (a bad one gains nothing: the item is applied as the pusher, exactly as
-    /// unsigned). A colleague's claim is checked with their registered key; all of them
-    /// together ([`authorship::verify_many`]: batched, over the cores), which is what makes
-    /// carrying a colleague's work cheap. An item whose claim does not hold gets its
+    /// with that user's role in the clinic. From a clinic hub, an unsigned item or one claimed
+    /// as the hub's own is refused (a hub is never an author). Otherwise an unsigned item, or
+    /// the pusher's own, is the pusher's: the session already proves the pusher, so their own
+    /// signature adds nothing to check (a bad one gains nothing: the item is applied as the
+    /// pusher, exactly as unsigned). A colleague's claim is checked with their registered key;
+    /// all of them together ([`authorship::verify_many`]: batched, over the cores), which is
+    /// what makes carrying a colleague's work cheap. An item whose claim does not hold gets its
     /// refusal; only a database failure fails the call.
     pub async fn of_each<T: Signable>(
         &mut self,
@@ -107,7 +107,7 @@ impl Authors {
         for (k, item) in items.iter().enumerate() {
             let claimed = match item.author() {
                 Some(a) if a.user_id != self.pusher => a,
-                _ if self.pusher_role == Role::Hub => {
+                _ if self.relays() => {
                     verdicts.push(Err(refused(
                         "A clinic hub relays only changes signed by their authors.",
                     )));
