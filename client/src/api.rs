@@ -834,6 +834,29 @@ impl ServerApi {
         .await
     }
 
+    /// One page of the clinic's stored rows for its hub (the clinic's hub only).
+    pub async fn hub_feed(
+        &self,
+        clinic: Uuid,
+        cursor: Option<&str>,
+        limit: Option<i64>,
+    ) -> Result<vaidya_shared::sync::HubFeedPage, ApiError> {
+        let mut query = Vec::new();
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_owned()));
+        }
+        if let Some(l) = limit {
+            query.push(("limit", l.to_string()));
+        }
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/hub/feed"),
+            &query,
+            None,
+        )
+        .await
+    }
+
     /// Revokes a clinic hub (clinic admins only): every session of it stops at once.
     pub async fn revoke_hub(&self, clinic: Uuid, hub: Uuid) -> Result<(), ApiError> {
         self.call_no_content::<()>(

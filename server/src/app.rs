@@ -332,6 +332,10 @@ pub fn router(app: App) -> Router {
             get(crate::sync::pull::pull),
         )
         .route(
+            "/clinics/{clinic_id}/hub/feed",
+            get(crate::sync::hub_feed::feed),
+        )
+        .route(
             "/clinics/{clinic_id}/sync/live",
             get(crate::sync::live::live),
         )

@@ -12,6 +12,8 @@
 //! the hub of exactly that clinic. A hub the server no longer knows (revoked) forgets its
 //! credential, which can never work again.
 
+pub mod replica;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use vaidya_client::credentials::HubCredential;
@@ -40,6 +42,12 @@ pub enum HubError {
     AlreadyRegistered(Uuid),
     #[error("the hub of clinic {0} is registered but waits for a doctor of the clinic to approve it: run `vaidya-server hub approve`")]
     AwaitingApproval(Uuid),
+    #[error("the group server runs schema {theirs} and this hub {ours}: upgrade the one that is behind; nothing was written")]
+    SchemaMismatch { ours: String, theirs: String },
+    #[error("the group server's feed was refused, nothing of it written: {0}")]
+    FeedInvalid(String),
+    #[error("the hub's database: {0}")]
+    Database(#[from] tokio_postgres::Error),
 }
 
 impl HubError {
@@ -53,6 +61,9 @@ impl HubError {
             HubError::NotTheHub(_) => "hub_not_the_hub",
             HubError::AlreadyRegistered(_) => "hub_already_registered",
             HubError::AwaitingApproval(_) => "hub_awaiting_approval",
+            HubError::SchemaMismatch { .. } => "hub_schema_mismatch",
+            HubError::FeedInvalid(_) => "hub_feed_invalid",
+            HubError::Database(_) => "hub_database",
         }
     }
 }

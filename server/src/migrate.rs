@@ -139,7 +139,17 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0031_clinic_hubs",
         include_str!("../migrations/0031_clinic_hubs.sql"),
     ),
+    (
+        "0032_hub_replica",
+        include_str!("../migrations/0032_hub_replica.sql"),
+    ),
 ];
+
+/// The schema this binary migrates to: its last migration's name. A clinic hub applies the
+/// group server's stored rows only under the same (`sync::hub_feed`).
+pub fn schema_version() -> &'static str {
+    MIGRATIONS.last().expect("at least one migration").0
+}
 
 /// Connect with tokio-postgres, driving the connection on a background task.
 pub async fn connect(url: &str) -> Result<Client> {

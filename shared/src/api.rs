@@ -382,6 +382,8 @@ pub struct Hub {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Directory {
+    /// The clinic itself (its GST identity, for the bills the hub takes in).
+    pub clinic: Clinic,
     pub members: Vec<Member>,
     pub device_keys: Vec<DirectoryKey>,
 }

@@ -311,6 +311,43 @@ pub struct PullResponse {
     pub settling: bool,
 }
 
+/// Where a hub's feed continues (`GET /v1/clinics/{id}/hub/feed`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HubFeedQuery {
+    /// Opaque cursor from the previous page; absent for the first.
+    pub cursor: Option<String>,
+    /// Page size, 1–5000 (default 1000).
+    pub limit: Option<i64>,
+}
+
+/// One page of a clinic's feed to its hub (`GET /v1/clinics/{id}/hub/feed`, the clinic's
+/// hub only): the stored rows of every change-stamped table, children too, in change order.
+/// The hub writes them into its own database as they are (ARCHITECTURE.md, "The clinic
+/// hub"), so the feed is tied to the database schema, which `schema` names: a hub applies
+/// pages only of the schema it runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HubFeedPage {
+    /// The group server's last migration; the hub refuses a page of another.
+    pub schema: String,
+    pub rows: Vec<ReplicaRow>,
+    /// Pass this back to continue; keep it only with the rows applied.
+    pub cursor: String,
+    /// More rows are ready now; fetch again at once.
+    pub has_more: bool,
+    /// Rows after the cursor wait for an older transaction to finish; fetch again shortly.
+    #[serde(default)]
+    pub settling: bool,
+}
+
+/// A stored row of `vaidya.<table>` as JSON (column name to value), without its change
+/// stamps, which each database keeps its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReplicaRow {
+    pub table: String,
+    pub row: Value,
+}
+
 /// A conflict in the clinic's inbox, synced to every device of the clinic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

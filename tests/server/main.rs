@@ -15,6 +15,7 @@ mod credit_notes;
 mod desktop_updates;
 mod domain;
 mod duplicates;
+mod hub_replica;
 mod hubs;
 mod input;
 mod invoice_series;

@@ -258,6 +258,7 @@ pub async fn directory(
             tx.audit(clinic, AuditAction::List, "directory", &ids, &[])
                 .await?;
             Ok(Json(Directory {
+                clinic: super::clinics::load(tx, clinic).await?,
                 members,
                 device_keys,
             }))

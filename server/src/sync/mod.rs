@@ -6,6 +6,7 @@
 pub mod authors;
 pub mod conflicts;
 pub mod cursor;
+pub mod hub_feed;
 pub mod live;
 pub mod pull;
 pub mod push;

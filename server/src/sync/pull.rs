@@ -36,10 +36,18 @@ fn tables() -> &'static [(EntityKind, &'static str)] {
     })
 }
 
-struct Pending {
-    at: Cursor,
-    entity: EntityKind,
-    id: Uuid,
+/// The pull's tables by name, in the order of [`tables`].
+fn table_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| tables().iter().map(|(_, table)| *table).collect())
+}
+
+/// One position in a clinic's change feed: a row of the `table`-th table of the list the
+/// query was built over, and the stamp it was changed at.
+pub(super) struct Changed {
+    pub table: usize,
+    pub id: Uuid,
+    pub at: Cursor,
 }
 
 /// A pull page in the layout the client asked for (`PullQuery::format`).
@@ -101,7 +109,7 @@ pub async fn pull(
 /// its own, outside any request's transaction: the key is committed before this instance
 /// seals anything with it, so a request that rolls back can never leave an instance sealing
 /// with a key no other instance has.
-async fn cursor_key(app: &App) -> Result<&CursorKey, AppError> {
+pub(super) async fn cursor_key(app: &App) -> Result<&CursorKey, AppError> {
     app.cursor_key
         .get_or_try_init(async || {
             let proposed = CursorKey::random_secret()?;
@@ -131,35 +139,8 @@ pub async fn page(
     limit: i64,
     initial: bool,
 ) -> Result<PullResponse, AppError> {
-    // One statement (one round trip) over the six tables: each branch is an index scan in
-    // change order (`<table>_changes` on clinic_id, change_xid, change_seq) that stops after
-    // limit + 1 rows; the union's first limit + 1 rows in change order are then the page
-    // plus, if there is one, proof that more follows.
     // RLS decides what this user may see (a front desk gets no encounters).
-    let rows = tx
-        .query(
-            changes_sql(),
-            &[&clinic, &after.xid.to_string(), &after.seq, &(limit + 1)],
-        )
-        .await?;
-    let mut pending: Vec<Pending> = rows
-        .iter()
-        .map(|r| {
-            let kind: i32 = r.get(0);
-            let xid: String = r.get(2);
-            Pending {
-                at: Cursor {
-                    xid: xid.parse().unwrap_or(0),
-                    seq: r.get(3),
-                },
-                entity: tables()[kind as usize].0,
-                id: r.get(1),
-            }
-        })
-        .collect();
-    pending.sort_by_key(|p| p.at);
-    let has_more = pending.len() as i64 > limit;
-    pending.truncate(limit as usize);
+    let (pending, has_more) = changed_after(tx, pull_sql(), clinic, after, limit).await?;
     let cursor = pending.last().map(|p| p.at).unwrap_or(after);
 
     let mut changes = Vec::with_capacity(pending.len());
@@ -167,7 +148,7 @@ pub async fn page(
     for &(entity, _) in tables() {
         let ids: Vec<Uuid> = pending
             .iter()
-            .filter(|p| p.entity == entity)
+            .filter(|p| tables()[p.table].0 == entity)
             .map(|p| p.id)
             .collect();
         if ids.is_empty() {
@@ -206,7 +187,7 @@ pub async fn page(
     } else {
         None
     };
-    let settling = !has_more && settling(tx, clinic, cursor).await?;
+    let settling = !has_more && settling(tx, table_names(), clinic, cursor).await?;
     Ok(PullResponse {
         changes: changes.into_iter().map(|(_, c)| c).collect(),
         cursor: key.seal(clinic, cursor)?,
@@ -216,29 +197,72 @@ pub async fn page(
     })
 }
 
-/// The change-feed query over every entity table, built once.
-fn changes_sql() -> &'static str {
+/// The pull's change-feed query over every entity table, built once.
+fn pull_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        let branches: Vec<String> = tables()
-            .iter()
-            .enumerate()
-            .map(|(kind, (_, table))| {
-                format!(
-                    "(SELECT {kind} AS kind, id, change_xid, change_seq FROM vaidya.{table}
-                      WHERE clinic_id = $1 AND (change_xid, change_seq) > ($2::text::xid8, $3)
-                        AND change_xid < pg_snapshot_xmin(pg_current_snapshot())
-                      ORDER BY change_xid, change_seq LIMIT $4)"
-                )
-            })
-            .collect();
-        format!(
-            // Ordered by the xid8 itself (its text would sort "1000" before "999").
-            "SELECT c.kind, c.id, c.change_xid::text AS xid, c.change_seq FROM ({}) AS c
-             ORDER BY c.change_xid, c.change_seq LIMIT $4",
-            branches.join(" UNION ALL ")
+    SQL.get_or_init(|| changes_sql(table_names()))
+}
+
+/// The change-feed query over `tables`: one statement (one round trip), each branch an index
+/// scan in change order (`<table>_changes` on clinic_id, change_xid, change_seq) that stops
+/// after `$4` rows; the union's first `$4` rows in change order are then the page plus, if
+/// there is one, proof that more follows. Only rows of transactions older than every one
+/// still running (module doc).
+pub(super) fn changes_sql(tables: &[&str]) -> String {
+    let branches: Vec<String> = tables
+        .iter()
+        .enumerate()
+        .map(|(index, table)| {
+            format!(
+                "(SELECT {index} AS t, id, change_xid, change_seq FROM vaidya.{table}
+                  WHERE clinic_id = $1 AND (change_xid, change_seq) > ($2::text::xid8, $3)
+                    AND change_xid < pg_snapshot_xmin(pg_current_snapshot())
+                  ORDER BY change_xid, change_seq LIMIT $4)"
+            )
+        })
+        .collect();
+    format!(
+        // Ordered by the xid8 itself (its text would sort "1000" before "999").
+        "SELECT c.t, c.id, c.change_xid::text AS xid, c.change_seq FROM ({}) AS c
+         ORDER BY c.change_xid, c.change_seq LIMIT $4",
+        branches.join(" UNION ALL ")
+    )
+}
+
+/// Up to `limit` positions after `after` in change order, by a query of [`changes_sql`], and
+/// whether more follow.
+pub(super) async fn changed_after(
+    tx: &RequestTx,
+    sql: &str,
+    clinic: Uuid,
+    after: Cursor,
+    limit: i64,
+) -> Result<(Vec<Changed>, bool), AppError> {
+    let rows = tx
+        .query(
+            sql,
+            &[&clinic, &after.xid.to_string(), &after.seq, &(limit + 1)],
         )
-    })
+        .await?;
+    let mut changed: Vec<Changed> = rows
+        .iter()
+        .map(|r| {
+            let table: i32 = r.get(0);
+            let xid: String = r.get(2);
+            Changed {
+                table: table as usize,
+                id: r.get(1),
+                at: Cursor {
+                    xid: xid.parse().unwrap_or(0),
+                    seq: r.get(3),
+                },
+            }
+        })
+        .collect();
+    changed.sort_by_key(|c| c.at);
+    let has_more = changed.len() as i64 > limit;
+    changed.truncate(limit as usize);
+    Ok((changed, has_more))
 }
 
 type Loaded = (Uuid, i64, bool, Option<Uuid>, Value);
@@ -274,9 +298,15 @@ async fn loaded<E: Store>(
         .collect()
 }
 
-/// Whether changes after `after` exist that are held back until older transactions end.
-async fn settling(tx: &RequestTx, clinic: Uuid, after: Cursor) -> Result<bool, AppError> {
-    for (_, table) in tables() {
+/// Whether changes of `tables` after `after` exist that are held back until older
+/// transactions end.
+pub(super) async fn settling(
+    tx: &RequestTx,
+    tables: &[&str],
+    clinic: Uuid,
+    after: Cursor,
+) -> Result<bool, AppError> {
+    for table in tables {
         let held: bool = tx
             .query_one(
                 &format!(

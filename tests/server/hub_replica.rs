@@ -1,0 +1,343 @@
+//! The clinic hub's copy of its clinic (issue 11): the group server's feed written into the
+//! hub's own database (a database of this cluster, migrated like any) holds every stored
+//! row of its clinic exactly as the group server has it, and nothing of another; it follows
+//! later changes; only the clinic's hub gets the feed; and a page the hub cannot trust is
+//! refused whole, nothing of it written.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+use vaidya_client::ServerApi;
+use vaidya_server::hub::replica::Replica;
+use vaidya_server::hub::{HubError, DEVICE};
+use vaidya_tests::{Api, Harness, TestServer, World};
+
+use crate::check;
+
+/// Every change-stamped table, and each one's rows of `clinic` as JSON without the change
+/// stamps (each database keeps its own), in id order.
+async fn stored_rows(db: &tokio_postgres::Client, clinic: Uuid) -> Result<Vec<(String, Value)>> {
+    let tables: Vec<String> = db
+        .query(
+            "SELECT c.relname::text FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid
+             WHERE n.nspname = 'vaidya' AND c.relkind = 'r' AND a.attname = 'change_xid'
+             ORDER BY 1",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = Vec::new();
+    for table in tables {
+        let rows: Value = db
+            .query_one(
+                &format!(
+                    "SELECT coalesce(jsonb_agg(to_jsonb(t) - 'change_xid' - 'change_seq' ORDER BY id),
+                                     '[]')
+                     FROM vaidya.{table} t WHERE clinic_id = $1"
+                ),
+                &[&clinic],
+            )
+            .await?
+            .get(0);
+        out.push((table, rows));
+    }
+    Ok(out)
+}
+
+fn count(rows: &[(String, Value)]) -> usize {
+    rows.iter()
+        .map(|(_, r)| r.as_array().map_or(0, Vec::len))
+        .sum()
+}
+
+/// The group server's client as a hub holds it: a session of the hub's.
+fn hub_client(server: &TestServer, hub: &Api) -> Result<ServerApi> {
+    let api = ServerApi::new(&server.base, DEVICE)?;
+    api.set_access_token(hub.token.clone());
+    Ok(api)
+}
+
+/// A day of clinic work with children of every kind: a merged duplicate, an appointment, a
+/// signed note with an addendum, a prescription, an allergy, a bill with a payment and a
+/// credit note.
+async fn a_day_of(server: &TestServer, w: &World) -> Result<String> {
+    let k = w.a.id;
+    let desk = server.login_as(&w.a.desk).await?;
+    let doctor = server.login_as(&w.a.doctor).await?;
+    let nurse = server.login_as(&w.a.nurse).await?;
+    let admin = server.login_as(&w.a.admin).await?;
+    let patients = format!("/v1/clinics/{k}/patients");
+    let (status, p) = desk
+        .post(
+            &patients,
+            json!({"name": "Lata Sharma", "sex": "female", "phone": "98200 12345"}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "patient: {status} {p}");
+    let patient = p["id"].as_str().context("patient id")?.to_owned();
+    let (_, twin) = desk
+        .post(
+            &patients,
+            json!({"name": "Lata Sarma", "sex": "female", "phone": "98200 12345"}),
+        )
+        .await?;
+    let (status, merged) = admin
+        .post(
+            &format!("{patients}/{patient}/merge"),
+            json!({"duplicate_id": twin["id"]}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::OK, "merge: {status} {merged}");
+    let starts = chrono::Utc::now() + chrono::Duration::hours(1);
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/appointments"),
+            json!({"patient_id": patient, "doctor_id": w.a.doctor.id, "starts_at": starts,
+                   "ends_at": starts + chrono::Duration::minutes(15)}),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == StatusCode::CREATED,
+        "appointment: {status} {body}"
+    );
+    let (status, note) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/encounters"),
+            json!({"patient_id": patient, "chief_complaint": "Fever", "notes": "Viral fever"}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "note: {status} {note}");
+    let note = note["id"].as_str().context("note id")?.to_owned();
+    let (status, body) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/encounters/{note}/sign"),
+            json!({}),
+        )
+        .await?;
+    anyhow::ensure!(status.is_success(), "sign: {status} {body}");
+    let (status, body) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/encounters/{note}/addenda"),
+            json!({"text": "Fever gone on day 3"}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "addendum: {status} {body}");
+    let (status, body) = doctor
+        .post(
+            &format!("/v1/clinics/{k}/prescriptions"),
+            json!({"patient_id": patient, "items": [{"drug": "Paracetamol", "strength": "500 mg"}]}),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == StatusCode::CREATED,
+        "prescription: {status} {body}"
+    );
+    let (status, body) = nurse
+        .post(
+            &format!("/v1/clinics/{k}/allergies"),
+            json!({"patient_id": patient, "substance": "Sulfa", "reaction": "Rash", "severity": "mild"}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "allergy: {status} {body}");
+    let (status, bill) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices"),
+            json!({"patient_id": patient, "lines": [
+                {"description": "Consultation", "sac_hsn": "999312", "quantity": 1, "unit_price_paise": 50_000, "gst_rate_bp": 0},
+                {"description": "Nebuliser kit", "sac_hsn": "90192010", "quantity": 1, "unit_price_paise": 45_000, "gst_rate_bp": 500}]}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "bill: {status} {bill}");
+    let bill_id = bill["id"].as_str().context("bill id")?;
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{bill_id}/payments"),
+            json!({"amount_paise": 97_250, "method": "upi", "reference": "UPI-1"}),
+        )
+        .await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "payment: {status} {body}");
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/invoices/{bill_id}/credit-notes"),
+            json!({"reason": "Kit returned", "lines": [{"invoice_line_id": bill["lines"][1]["id"], "taxable_paise": 45_000}]}),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == StatusCode::CREATED,
+        "credit note: {status} {body}"
+    );
+    // Another clinic's patient, which the hub must never hold.
+    let other = server.login_as(&w.b.desk).await?;
+    let (status, body) = other
+        .post(
+            &format!("/v1/clinics/{}/patients", w.b.id),
+            json!({"name": "Ravi Kumar", "sex": "male"}),
+        )
+        .await?;
+    anyhow::ensure!(
+        status == StatusCode::CREATED,
+        "B's patient: {status} {body}"
+    );
+    Ok(patient)
+}
+
+pub async fn a_hub_keeps_a_copy_of_its_clinic(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let k = w.a.id;
+    let patient = a_day_of(&server, &w).await?;
+    let admin = server.login_as(&w.a.admin).await?;
+    let doctor = server.login_as(&w.a.doctor).await?;
+    let (hub, approved) = admin.register_hub(k, "Front office hub", &doctor).await?;
+    let hub_id: Uuid = approved["hub"]["id"].as_str().context("hub id")?.parse()?;
+    let api = hub_client(&server, &hub)?;
+
+    let upstream = w.db.superuser().await?;
+    let hub_db = h.database().await?;
+    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
+    let done = replica.catch_up(&api, "Group a").await?;
+    let theirs = stored_rows(&upstream, k).await?;
+    let ours = stored_rows(&hub_db.superuser().await?, k).await?;
+    check!(
+        done.rows == count(&theirs) && count(&theirs) >= 14,
+        "the copy brought {done:?} for {} stored rows",
+        count(&theirs)
+    );
+    for ((table, a), (_, b)) in theirs.iter().zip(&ours) {
+        check!(
+            a == b,
+            "vaidya.{table} differs:\n group server {a}\n hub {b}"
+        );
+    }
+    let hub_side = hub_db.superuser().await?;
+    let foreign: i64 = hub_side
+        .query_one(
+            "SELECT (SELECT count(*) FROM vaidya.patients WHERE clinic_id <> $1)
+                  + (SELECT count(*) FROM vaidya.memberships WHERE clinic_id <> $1)",
+            &[&k],
+        )
+        .await?
+        .get(0);
+    check!(foreign == 0, "{foreign} rows of another clinic on the hub");
+    let people: Vec<Uuid> = hub_side
+        .query(
+            "SELECT user_id FROM vaidya.memberships WHERE clinic_id = $1 ORDER BY user_id",
+            &[&k],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    check!(
+        people.contains(&w.a.doctor.id)
+            && people.contains(&w.a.revoked.id)
+            && !people.contains(&hub_id),
+        "the hub's people: {people:?}"
+    );
+    // The group server's audit trail names the hub's reads, table by table.
+    let audited: i64 = upstream
+        .query_one(
+            "SELECT count(*) FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND actor_id = $2 AND action = 'list' AND entity_type = 'encounter_addenda'",
+            &[&k, &hub_id],
+        )
+        .await?
+        .get(0);
+    check!(
+        audited == 1,
+        "audited reads of addenda by the hub: {audited}"
+    );
+
+    // A later change comes with the next catch-up, and nothing else does.
+    let desk = server.login_as(&w.a.desk).await?;
+    let (status, body) = desk
+        .patch(
+            &format!("/v1/clinics/{k}/patients/{patient}"),
+            json!({"base_version": 1, "address": "Kothrud, Pune"}),
+        )
+        .await?;
+    check!(status == StatusCode::OK, "patient edit: {status} {body}");
+    let again = replica.catch_up(&api, "Group a").await?;
+    check!(again.rows == 1, "the next catch-up brought {again:?}");
+    let address: Option<String> = hub_side
+        .query_one(
+            "SELECT address FROM vaidya.patients WHERE clinic_id = $1 AND id = $2::text::uuid",
+            &[&k, &patient],
+        )
+        .await?
+        .get(0);
+    check!(
+        address.as_deref() == Some("Kothrud, Pune"),
+        "the hub's copy of the edit: {address:?}"
+    );
+
+    // Only the clinic's own hub gets its feed: not a doctor, not another clinic's hub.
+    let as_doctor = ServerApi::new(&server.base, "PC")?;
+    as_doctor.set_access_token(doctor.token.clone());
+    let refused = as_doctor.hub_feed(k, None, None).await;
+    check!(
+        refused.as_ref().err().map(|e| e.code()) == Some("forbidden"),
+        "a doctor read the hub feed: {:?}",
+        refused.map(|p| p.rows.len())
+    );
+    let admin_b = server.login_as(&w.b.admin).await?;
+    let doctor_b = server.login_as(&w.b.doctor).await?;
+    let (hub_b, _) = admin_b.register_hub(w.b.id, "Hub b", &doctor_b).await?;
+    let refused = hub_client(&server, &hub_b)?.hub_feed(k, None, None).await;
+    check!(
+        refused.is_err(),
+        "another clinic's hub read the feed: {:?}",
+        refused.map(|p| p.rows.len())
+    );
+
+    // A page the hub cannot trust is refused whole: nothing of it written, no cursor kept.
+    let fresh = h.database().await?;
+    let mut other = Replica::open(fresh.superuser().await?, k).await?;
+    let page = api.hub_feed(k, None, None).await?;
+    let mut newer = page.clone();
+    newer.schema = "0099_from_the_future".to_owned();
+    let e = other.apply(&newer).await.err();
+    check!(
+        e.as_ref().map(HubError::code) == Some("hub_schema_mismatch"),
+        "a page of another schema: {e:?}"
+    );
+    let mut foreign_row = page.clone();
+    let last = foreign_row.rows.len() - 1;
+    foreign_row.rows[last].row["clinic_id"] = json!(w.b.id);
+    let e = other.apply(&foreign_row).await.err();
+    check!(
+        e.as_ref().map(HubError::code) == Some("hub_feed_invalid"),
+        "a row of another clinic: {e:?}"
+    );
+    let mut unknown = page.clone();
+    unknown.rows[0].table = "sessions".to_owned();
+    let e = other.apply(&unknown).await.err();
+    check!(
+        e.as_ref().map(HubError::code) == Some("hub_feed_invalid"),
+        "a row of a table that is not fed: {e:?}"
+    );
+    let written = count(&stored_rows(&fresh.superuser().await?, k).await?);
+    check!(
+        written == 0 && other.cursor().await?.is_none(),
+        "refused pages wrote {written} rows"
+    );
+
+    // A revoked hub's copy stops: the group server no longer answers it.
+    let (status, _) = admin
+        .delete(&format!("/v1/clinics/{k}/hubs/{hub_id}"))
+        .await?;
+    check!(status == StatusCode::NO_CONTENT, "revoke: {status}");
+    let e = replica.catch_up(&api, "Group a").await.err();
+    check!(
+        e.as_ref().map(HubError::code) == Some("unauthenticated"),
+        "a revoked hub's catch-up: {e:?}"
+    );
+    Ok(())
+}
