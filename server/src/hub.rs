@@ -12,6 +12,7 @@
 //! the hub of exactly that clinic. A hub the server no longer knows (revoked) forgets its
 //! credential, which can never work again.
 
+pub mod follow;
 pub mod replica;
 
 use chrono::{DateTime, Utc};
@@ -170,6 +171,7 @@ pub struct Connected {
     pub api: ServerApi,
     pub credential: HubCredential,
     pub clinic_name: String,
+    pub group_name: String,
     pub access_expires_at: DateTime<Utc>,
 }
 
@@ -211,6 +213,7 @@ pub async fn connect(store: &CredentialStore, clinic: Uuid) -> Result<Connected,
     };
     Ok(Connected {
         clinic_name: membership.clinic_name.clone(),
+        group_name: membership.group_name.clone(),
         access_expires_at: session.access_expires_at,
         api,
         credential,

@@ -184,6 +184,21 @@ enum HubAction {
         #[arg(long)]
         clinic_id: Uuid,
     },
+    /// Run the hub of a clinic: its own PostgreSQL (private, on this machine), kept a copy
+    /// of the clinic by following the group server, through outages, until stopped.
+    Run {
+        #[arg(long)]
+        clinic_id: Uuid,
+        /// Administrator URL of an existing PostgreSQL instead of the private cluster.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+        /// Where the private cluster lives (on an encrypted volume: ARCHITECTURE.md).
+        #[arg(long, env = "VAIDYA_HUB_DATA")]
+        data_dir: Option<PathBuf>,
+        /// Port of the private cluster (loopback only).
+        #[arg(long, default_value_t = 55433)]
+        pg_port: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -333,6 +348,12 @@ async fn run_hub(action: HubAction) -> Result<()> {
                 hub.approved_by.unwrap_or_default()
             );
         }
+        HubAction::Run {
+            clinic_id,
+            database_url,
+            data_dir,
+            pg_port,
+        } => run_hub_process(&store, clinic_id, database_url, data_dir, pg_port).await?,
         HubAction::Status { clinic_id } => {
             let hub = vaidya_server::hub::connect(&store, clinic_id)
                 .await
@@ -393,26 +414,7 @@ async fn run_dev(
     listen: SocketAddr,
 ) -> Result<()> {
     const DEV_APP_PASSWORD: &str = "vaidya-dev-app";
-    let mut _cluster = None;
-    let admin_url = match database_url {
-        Some(url) => url,
-        None => {
-            let dir = data_dir.unwrap_or_else(default_dev_dir);
-            println!("starting a private PostgreSQL in {}", dir.display());
-            let cluster = PgCluster::start(&dir, pg_port, false)?;
-            let setup = migrate::connect(&cluster.superuser_url("postgres")).await?;
-            if setup
-                .query_opt("SELECT 1 FROM pg_database WHERE datname = 'vaidya'", &[])
-                .await?
-                .is_none()
-            {
-                setup.batch_execute("CREATE DATABASE vaidya").await?;
-            }
-            let url = cluster.superuser_url("vaidya");
-            _cluster = Some(cluster);
-            url
-        }
-    };
+    let (_cluster, admin_url) = database(database_url, data_dir, "dev-postgres", pg_port).await?;
     migrate::migrate(&admin_url, Some(DEV_APP_PASSWORD)).await?;
     let mut app_db: tokio_postgres::Config = admin_url.parse()?;
     app_db.user(migrate::APP_ROLE).password(DEV_APP_PASSWORD);
@@ -438,19 +440,94 @@ async fn run_dev(
     vaidya_server::launch(Settings::new(app_db), listener, shutdown_signal()).await
 }
 
-/// The dev cluster's home: the platform data directory, except for root, whose home the
-/// `postgres` user cannot enter.
-fn default_dev_dir() -> PathBuf {
+/// The administrator URL of the database `vaidya`: `database_url` when given, else of a
+/// private cluster in `data_dir` (default: `default_name` in [`default_data_dir`]) on
+/// `pg_port`, started here and stopped when the returned cluster is dropped.
+async fn database(
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    default_name: &str,
+    pg_port: u16,
+) -> Result<(Option<PgCluster>, String)> {
+    if let Some(url) = database_url {
+        return Ok((None, url));
+    }
+    let dir = data_dir.unwrap_or_else(|| default_data_dir(default_name));
+    println!("starting a private PostgreSQL in {}", dir.display());
+    let cluster = PgCluster::start(&dir, pg_port, false)?;
+    let setup = migrate::connect(&cluster.superuser_url("postgres")).await?;
+    if setup
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = 'vaidya'", &[])
+        .await?
+        .is_none()
+    {
+        setup.batch_execute("CREATE DATABASE vaidya").await?;
+    }
+    let url = cluster.superuser_url("vaidya");
+    Ok((Some(cluster), url))
+}
+
+/// The hub process (`hub run`): its database migrated like the group server's, then the
+/// copy of the clinic follows the group server until Ctrl-C or SIGTERM.
+async fn run_hub_process(
+    store: &vaidya_client::CredentialStore,
+    clinic: Uuid,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    pg_port: u16,
+) -> Result<()> {
+    use vaidya_server::hub::{follow, replica::Replica};
+    let (_cluster, admin_url) = database(database_url, data_dir, "hub-postgres", pg_port).await?;
+    migrate::migrate(&admin_url, None).await?;
+    let mut replica = Replica::open(migrate::connect(&admin_url).await?, clinic)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+    let (status, mut watching) = tokio::sync::watch::channel(follow::Upstream::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    tokio::spawn(async move {
+        let mut said = follow::Upstream::default();
+        while watching.changed().await.is_ok() {
+            let now = watching.borrow_and_update().clone();
+            match (now.unreachable_since, said.unreachable_since) {
+                (Some(since), None) => println!(
+                    "group server unreachable since {}; the copy resumes when it answers",
+                    since.with_timezone(&chrono::Local).format("%H:%M")
+                ),
+                (None, Some(_)) => println!("group server reachable again"),
+                _ => {}
+            }
+            if now.rows != said.rows {
+                println!(
+                    "copy of the clinic up to date: {} rows since start",
+                    now.rows
+                );
+            }
+            said = now;
+        }
+    });
+    println!("hub of clinic {clinic}: following the group server (Ctrl-C stops)");
+    follow::follow(store, clinic, &mut replica, &status, stopped)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))
+}
+
+/// Where a private cluster lives by default: the platform data directory, except for root,
+/// whose home the `postgres` user cannot enter.
+fn default_data_dir(name: &str) -> PathBuf {
     #[cfg(unix)]
     if std::env::var("USER").map(|u| u == "root").unwrap_or(false)
         || std::env::var("HOME").map(|h| h == "/root").unwrap_or(false)
     {
-        return PathBuf::from("/var/lib/vaidya/dev-postgres");
+        return PathBuf::from("/var/lib/vaidya").join(name);
     }
     dirs::data_local_dir()
         .unwrap_or_else(std::env::temp_dir)
         .join("vaidya")
-        .join("dev-postgres")
+        .join(name)
 }
 
 /// Ctrl-C, or SIGTERM on Unix (a closed terminal, a service manager, `kill`): either ends the

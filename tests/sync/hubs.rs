@@ -4,9 +4,15 @@
 //! credential that can never work again.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use serde_json::json;
+use tokio::sync::watch;
+use vaidya_server::hub::follow::{follow, Upstream};
+use vaidya_server::hub::replica::Replica;
 use vaidya_server::hub::{self, SignIn};
+use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Harness, TestServer, World};
 
 use crate::check;
@@ -187,5 +193,128 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
         .err()
         .context("no credential")?;
     check!(err.code() == "hub_not_registered", "{err}");
+    Ok(())
+}
+
+/// Whether the hub's database holds patient `id` of `clinic`.
+async fn hub_has(db: &tokio_postgres::Client, clinic: uuid::Uuid, id: &str) -> Result<bool> {
+    Ok(db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM vaidya.patients WHERE clinic_id = $1 AND id = $2::text::uuid)",
+            &[&clinic, &id],
+        )
+        .await?
+        .get(0))
+}
+
+/// Waits up to `within` for `cond`, checking every 50 ms; how long it took.
+async fn until<F, Fut>(within: Duration, mut cond: F) -> Result<Option<Duration>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if cond().await? {
+            return Ok(Some(start.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(None)
+}
+
+/// The hub process's copy (`hub run`, issue 11) follows the group server: a patient
+/// registered upstream is in the hub's database within seconds; while the line is cut the
+/// hub says since when the group server is unreachable and loses nothing; when the line
+/// returns it resumes from its kept cursor; a revoked hub stops with `hub_revoked`.
+pub async fn a_hub_follows_the_group_server_through_an_outage(h: Arc<Harness>) -> Result<()> {
+    let Some(store) = keyring("a_hub_follows_the_group_server_through_an_outage")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 11).await?;
+    let k = world.a.id;
+    let registered = hub::register(
+        &store,
+        &line.base(),
+        k,
+        "Reception hub",
+        sign_in(&world.a.admin),
+        false,
+    )
+    .await?;
+    hub::approve(&store, k, sign_in(&world.a.doctor)).await?;
+
+    let hub_db = h.database().await?;
+    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
+    let (status, watching) = watch::channel(Upstream::default());
+    let (stop, stopped) = watch::channel(false);
+    let following = tokio::spawn({
+        let store = store.clone();
+        async move { follow(&store, k, &mut replica, &status, stopped).await }
+    });
+    let copy = hub_db.superuser().await?;
+
+    // A walk-in registered upstream reaches the hub's copy by the live stream.
+    let desk = server.login_as(&world.a.desk).await?;
+    let patients = format!("/v1/clinics/{k}/patients");
+    let (_, walk_in) = desk
+        .post(&patients, json!({"name": "Meena Iyer", "sex": "female"}))
+        .await?;
+    let walk_in = walk_in["id"].as_str().context("patient id")?.to_owned();
+    let took = until(Duration::from_secs(10), || hub_has(&copy, k, &walk_in)).await?;
+    check!(took.is_some(), "the walk-in never reached the hub's copy");
+    println!("group server → hub copy: {:?}", took.unwrap_or_default());
+
+    // The line is cut: the hub says so, and what is registered meanwhile waits upstream.
+    line.set_online(false);
+    let (_, during) = desk
+        .post(&patients, json!({"name": "Imran Shaikh", "sex": "male"}))
+        .await?;
+    let during = during["id"].as_str().context("patient id")?.to_owned();
+    let said = until(Duration::from_secs(10), || {
+        let w = watching.clone();
+        async move { Ok(w.borrow().unreachable_since.is_some()) }
+    })
+    .await?;
+    check!(
+        said.is_some(),
+        "the hub never said the group server is unreachable"
+    );
+    check!(
+        !hub_has(&copy, k, &during).await?,
+        "a patient crossed a cut line"
+    );
+
+    // The line returns: the copy resumes where it stopped, and says so.
+    line.set_online(true);
+    let took = until(Duration::from_secs(40), || hub_has(&copy, k, &during)).await?;
+    check!(took.is_some(), "the copy did not resume after the outage");
+    let cleared = until(Duration::from_secs(5), || {
+        let w = watching.clone();
+        async move { Ok(w.borrow().unreachable_since.is_none()) }
+    })
+    .await?;
+    check!(
+        cleared.is_some(),
+        "the hub still says the group server is unreachable"
+    );
+
+    // Revoked: the hub stops following, with the reason.
+    let admin = server.login_as(&world.a.admin).await?;
+    let (status, _) = admin
+        .delete(&format!("/v1/clinics/{k}/hubs/{}", registered.hub_id))
+        .await?;
+    check!(status == 204, "revoking: {status}");
+    let ended = tokio::time::timeout(Duration::from_secs(20), following).await;
+    let code = match ended {
+        Ok(Ok(Err(e))) => e.code(),
+        Ok(Ok(Ok(()))) => "stopped without error",
+        Ok(Err(_)) => "panicked",
+        Err(_) => "still following",
+    };
+    check!(code == "hub_revoked", "a revoked hub's copy: {code}");
+    drop(stop);
     Ok(())
 }

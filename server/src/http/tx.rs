@@ -428,6 +428,18 @@ impl RequestTx {
         Ok(())
     }
 
+    /// Tells the clinic's live streams, when this transaction commits, that something of it
+    /// changed (as the tables' notify triggers do): each pulls, and each checks again that
+    /// its member still is one.
+    pub async fn notify_clinic(&self, clinic: Uuid) -> Result<(), AppError> {
+        self.execute(
+            "SELECT pg_notify('vaidya_changes', $1)",
+            &[&clinic.to_string()],
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn commit(mut self) -> Result<(), AppError> {
         let conn = self.conn.take().expect("transaction used after it ended");
         conn.batch_execute("COMMIT").await?;

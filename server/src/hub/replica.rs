@@ -28,6 +28,9 @@ use super::HubError;
 
 /// Rows per feed page.
 const PAGE: i64 = 1000;
+/// How often the directory is read again while the copy follows the group server: people
+/// and keys change rarely, and each read is an audited access upstream.
+const DIRECTORY_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The hub's database, as the writer of its clinic's copy.
 pub struct Replica {
@@ -35,6 +38,8 @@ pub struct Replica {
     clinic: Uuid,
     /// Per fed table, the statement that writes one row given as JSON.
     upserts: HashMap<String, String>,
+    /// When this process last wrote the directory.
+    directory_read: Option<std::time::Instant>,
 }
 
 /// What a catch-up brought.
@@ -81,6 +86,7 @@ impl Replica {
             db,
             clinic,
             upserts,
+            directory_read: None,
         })
     }
 
@@ -244,14 +250,20 @@ impl Replica {
     }
 
     /// Fetches and writes pages from the group server until none is left: the directory
-    /// first (the people the rows name), then the feed from the kept cursor.
+    /// first when it is due (the people the rows name), then the feed from the kept cursor.
     pub async fn catch_up(
         &mut self,
         api: &ServerApi,
         group_name: &str,
     ) -> Result<CatchUp, HubError> {
-        let directory = api.directory(self.clinic).await?;
-        self.write_directory(group_name, &directory).await?;
+        if self
+            .directory_read
+            .is_none_or(|at| at.elapsed() >= DIRECTORY_EVERY)
+        {
+            let directory = api.directory(self.clinic).await?;
+            self.write_directory(group_name, &directory).await?;
+            self.directory_read = Some(std::time::Instant::now());
+        }
         let mut done = CatchUp::default();
         loop {
             let cursor = self.cursor().await?;

@@ -198,6 +198,9 @@ pub async fn revoke(
                     "No such hub of this clinic.",
                 ));
             }
+            // Open live streams of the clinic check their membership at once (on commit):
+            // the revoked one's ends now, not at its next periodic check.
+            tx.notify_clinic(clinic).await?;
             tx.audit(clinic, AuditAction::Delete, ENTITY, &[id], &[])
                 .await?;
             Ok(StatusCode::NO_CONTENT)

@@ -1,0 +1,134 @@
+//! Keeps the hub's copy of its clinic following the group server (issue 11): connect as the
+//! hub, catch up, wait for the next change upstream, again, for as long as the hub runs.
+//!
+//! An outage is the hub's normal weather, not an error: while the group server cannot be
+//! reached the loop waits and tries again (with a growing pause, up to half a minute), says
+//! since when it has been unreachable, and resumes from its kept cursor when the line comes
+//! back. It stops only for what waiting cannot mend: a revoked hub, a group server of
+//! another schema, a feed it cannot trust, its own database failing.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use uuid::Uuid;
+use vaidya_client::{ApiError, CredentialStore};
+
+use super::replica::Replica;
+use super::{connect, HubError};
+
+/// The longest pause between tries while the group server is unreachable.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often the copy looks for changes when the live stream is not there, and, as a
+/// backstop, when it is.
+const POLL: Duration = Duration::from_secs(5);
+const BACKSTOP: Duration = Duration::from_secs(60);
+/// A session is renewed this long before its access token expires.
+const RENEW_BEFORE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// How the hub's copy stands, for its log and, later, the PCs' status bar ("Synced with the
+/// clinic hub · group server unreachable since 10:42").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Upstream {
+    /// When the copy last caught up with the group server.
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Since when the group server has not answered; `None` while it does.
+    pub unreachable_since: Option<DateTime<Utc>>,
+    /// Rows written since the hub started.
+    pub rows: usize,
+}
+
+/// Follows the group server into `replica` until `stop` turns true or an error waiting
+/// cannot mend; publishes how it stands on `status`.
+pub async fn follow(
+    store: &CredentialStore,
+    clinic: Uuid,
+    replica: &mut Replica,
+    status: &watch::Sender<Upstream>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), HubError> {
+    let mut backoff = Duration::from_secs(1);
+    while !*stop.borrow() {
+        let outcome = follow_one_session(store, clinic, replica, status, &mut stop).await;
+        match outcome {
+            Ok(()) => backoff = Duration::from_secs(1),
+            Err(e) if unreachable(&e) => {
+                status.send_modify(|s| {
+                    s.unreachable_since.get_or_insert_with(Utc::now);
+                });
+                tracing::warn!(error = %e, "the group server is unreachable; trying again");
+                wait(&mut stop, backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// One session's worth of following: connect (keeping the rotated token), then catch up
+/// and wait, until the session is about to expire (`Ok`, to connect again) or a call fails.
+async fn follow_one_session(
+    store: &CredentialStore,
+    clinic: Uuid,
+    replica: &mut Replica,
+    status: &watch::Sender<Upstream>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), HubError> {
+    let hub = connect(store, clinic).await?;
+    // The group server's word that something changed; without it, the copy polls.
+    let mut events = hub.api.live(clinic).await.ok();
+    loop {
+        let done = match replica.catch_up(&hub.api, &hub.group_name).await {
+            Ok(done) => done,
+            // The access token ran out between checks: connect again.
+            Err(HubError::Api(ApiError::Unauthenticated)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        status.send_modify(|s| {
+            s.synced_at = Some(Utc::now());
+            s.unreachable_since = None;
+            s.rows += done.rows;
+        });
+        if done.rows > 0 {
+            tracing::info!(
+                rows = done.rows,
+                pages = done.pages,
+                "caught up with the group server"
+            );
+        }
+        if *stop.borrow() || Utc::now() + RENEW_BEFORE >= hub.access_expires_at {
+            return Ok(());
+        }
+        match events.as_mut() {
+            Some(live) => tokio::select! {
+                next = live.next() => match next {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    // Closed by the server (a revoked hub's stream ends): connect again,
+                    // which tells a revocation from a restart.
+                    None => return Ok(()),
+                },
+                _ = tokio::time::sleep(BACKSTOP) => {}
+                _ = stop.changed() => return Ok(()),
+            },
+            None => wait(stop, POLL).await,
+        }
+    }
+}
+
+/// Whether waiting may mend `e`: the group server or the line to it is down or overloaded.
+fn unreachable(e: &HubError) -> bool {
+    match e {
+        HubError::Api(e) => e.is_retryable(),
+        _ => false,
+    }
+}
+
+/// Sleeps for `d`, or until `stop` changes.
+async fn wait(stop: &mut watch::Receiver<bool>, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = stop.changed() => {}
+    }
+}
