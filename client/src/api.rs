@@ -384,6 +384,39 @@ impl ServerApi {
         Ok(session)
     }
 
+    /// Signs `signer`'s person in to a clinic hub of `clinic` (issue 11): the hub's one-time
+    /// challenge, signed with the device key the person registered with the group server.
+    /// The access token is kept for later calls.
+    pub async fn sign_in_with_device_key(
+        &self,
+        clinic: Uuid,
+        signer: &vaidya_shared::authorship::DeviceSigner,
+    ) -> Result<Session, ApiError> {
+        let challenge: vaidya_shared::api::DeviceChallenge = self
+            .call(
+                Method::POST,
+                "/v1/auth/device-challenge",
+                &[],
+                Some(&vaidya_shared::api::DeviceChallengeRequest {
+                    clinic_id: clinic,
+                    key_id: signer.key_id,
+                }),
+            )
+            .await?;
+        let mut answer = vaidya_shared::api::DeviceSignIn {
+            clinic_id: clinic,
+            challenge_id: challenge.id,
+            challenge: challenge.challenge,
+            author: None,
+        };
+        signer.sign(clinic, &mut answer);
+        let session: Session = self
+            .call(Method::POST, "/v1/auth/device-login", &[], Some(&answer))
+            .await?;
+        self.set_access_token(Some(session.access_token.clone()));
+        Ok(session)
+    }
+
     /// Trades a refresh token for a new session (the old refresh token stops working).
     pub async fn refresh(&self, refresh_token: &str) -> Result<Session, ApiError> {
         let body = RefreshRequest {

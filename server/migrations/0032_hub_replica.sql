@@ -19,3 +19,84 @@ CREATE TABLE vaidya.hub_replica (
 ALTER TABLE vaidya.hub_replica ENABLE ROW LEVEL SECURITY;
 ALTER TABLE vaidya.hub_replica FORCE ROW LEVEL SECURITY;
 REVOKE ALL ON vaidya.hub_replica FROM PUBLIC;
+
+-- A PC's sign-in to its clinic's hub (issue 11): passwords are never copied to a hub, so a
+-- person's PC proves who it is by signing a one-time challenge with the device key that
+-- person registered with the group server (the directory brings the public halves). Each
+-- challenge is for one clinic and one key, lives two minutes and is taken once, whatever
+-- the outcome, so a captured answer cannot be replayed. Only the definer functions below
+-- touch the table.
+CREATE TABLE vaidya.device_challenges (
+    clinic_id  uuid NOT NULL,
+    id         uuid NOT NULL,
+    key_id     uuid NOT NULL,
+    challenge  bytea NOT NULL CHECK (length(challenge) = 32),
+    expires_at timestamptz NOT NULL,
+    used_at    timestamptz,
+    PRIMARY KEY (clinic_id, id)
+);
+ALTER TABLE vaidya.device_challenges ENABLE ROW LEVEL SECURITY;
+ALTER TABLE vaidya.device_challenges FORCE ROW LEVEL SECURITY;
+CREATE POLICY owner_all ON vaidya.device_challenges TO vaidya_owner USING (true) WITH CHECK (true);
+
+-- A new challenge for `p_key` in `p_clinic`, or NULL when the key is not a live key of an
+-- active person of the clinic (no row is kept for a key that could never sign in; key ids
+-- are random, so this tells a guesser nothing). The caller is not signed in yet: the
+-- membership checked is the key's person's. Challenges a day past their expiry are cleared
+-- on the way.
+CREATE FUNCTION vaidya.auth_device_challenge(p_clinic uuid, p_key uuid, p_challenge bytea,
+                                             p_ttl_secs int) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid := gen_random_uuid();
+BEGIN
+    DELETE FROM vaidya.device_challenges WHERE expires_at < now() - interval '1 day';
+    IF NOT EXISTS (
+        SELECT 1 FROM vaidya.device_keys k
+        JOIN vaidya.users u ON u.id = k.user_id AND u.disabled_at IS NULL AND u.kind = 'person'
+        JOIN vaidya.memberships m ON m.user_id = k.user_id AND m.clinic_id = p_clinic
+                                 AND m.revoked_at IS NULL
+        WHERE k.id = p_key AND k.revoked_at IS NULL
+    ) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO vaidya.device_challenges (clinic_id, id, key_id, challenge, expires_at)
+    VALUES (p_clinic, v_id, p_key, p_challenge, now() + make_interval(secs => p_ttl_secs));
+    RETURN v_id;
+END
+$$;
+REVOKE ALL ON FUNCTION vaidya.auth_device_challenge(uuid, uuid, bytea, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.auth_device_challenge(uuid, uuid, bytea, int) TO vaidya_app;
+
+-- Takes challenge `p_id` of `p_clinic` for `p_key`, once: its bytes, the key's person and
+-- public key, or no row when the challenge is unknown, used, expired or of another key, or
+-- the key is revoked, or its person is disabled, no person, or no active member of the
+-- clinic. The caller checks the signature with what it returns.
+CREATE FUNCTION vaidya.auth_device_challenge_take(p_clinic uuid, p_id uuid, p_key uuid)
+RETURNS TABLE (challenge bytea, user_id uuid, public_key bytea)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_challenge bytea;
+BEGIN
+    UPDATE vaidya.device_challenges c SET used_at = now()
+    WHERE c.clinic_id = p_clinic AND c.id = p_id AND c.key_id = p_key
+      AND c.used_at IS NULL AND c.expires_at > now()
+    RETURNING c.challenge INTO v_challenge;
+    IF v_challenge IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT v_challenge, k.user_id, k.public_key
+    FROM vaidya.device_keys k
+    JOIN vaidya.users u ON u.id = k.user_id AND u.disabled_at IS NULL AND u.kind = 'person'
+    JOIN vaidya.memberships m ON m.user_id = k.user_id AND m.clinic_id = p_clinic
+                             AND m.revoked_at IS NULL
+    WHERE k.id = p_key AND k.revoked_at IS NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION vaidya.auth_device_challenge_take(uuid, uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.auth_device_challenge_take(uuid, uuid, uuid) TO vaidya_app;

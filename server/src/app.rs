@@ -43,6 +43,10 @@ pub struct Settings {
     /// Where the desktop releases' `latest.json` is published for the clinic PCs
     /// (`routes::desktop`); `None`: the server announces no updates.
     pub desktop_releases: Option<std::path::PathBuf>,
+    /// This server is a clinic hub (issue 11): its PCs sign in with their device keys
+    /// (`routes::auth::device_login`), since no password is ever copied to a hub. Off on the
+    /// group server, where a device key proves authorship but is no credential by itself.
+    pub device_sign_in: bool,
 }
 
 impl Settings {
@@ -63,6 +67,7 @@ impl Settings {
             pooled: false,
             listen_database: None,
             desktop_releases: None,
+            device_sign_in: false,
         }
     }
 }
@@ -145,6 +150,11 @@ pub fn router(app: App) -> Router {
         .route("/auth/login", post(routes::auth::login))
         .route("/auth/refresh", post(routes::auth::refresh))
         .route("/auth/logout", post(routes::auth::logout))
+        .route(
+            "/auth/device-challenge",
+            post(routes::auth::device_challenge),
+        )
+        .route("/auth/device-login", post(routes::auth::device_login))
         .route("/me", get(routes::auth::me))
         .route("/openapi.json", get(openapi_json))
         .route("/desktop/update", get(routes::desktop::update))

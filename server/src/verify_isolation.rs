@@ -28,6 +28,8 @@ const OWNER_READABLE: &[&str] = &[
     "invitations",
     // Hubs registered and approved: membership plumbing too (migration 0031).
     "hub_registrations",
+    // One-time sign-in challenges of a clinic hub (migration 0032): sign-in plumbing.
+    "device_challenges",
 ];
 
 /// Run every check; an empty list means the database holds all invariants.

@@ -67,6 +67,37 @@ impl Role {
     }
 }
 
+/// Asks a clinic hub for a one-time sign-in challenge for a device key
+/// (`POST /v1/auth/device-challenge`; a hub only, ARCHITECTURE.md "The clinic hub").
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceChallengeRequest {
+    pub clinic_id: Uuid,
+    pub key_id: Uuid,
+}
+
+/// A one-time challenge: the PC signs it ([`DeviceSignIn`]) within two minutes, once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceChallenge {
+    pub id: Uuid,
+    /// 32 random bytes, base64 (standard alphabet).
+    pub challenge: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A PC's answer to a hub's challenge, signed with its person's device key for the clinic
+/// (`crate::authorship::Signable`, under its own name: no signed change or access can pass
+/// for one) (`POST /v1/auth/device-login`, answered with a [`Session`] of the hub's).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSignIn {
+    pub clinic_id: Uuid,
+    pub challenge_id: Uuid,
+    pub challenge: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<crate::authorship::Authorship>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]

@@ -54,6 +54,16 @@ impl Signable for Mutation {
     }
 }
 
+impl Signable for crate::api::DeviceSignIn {
+    const DOMAIN: &'static str = "device_sign_in";
+    fn author(&self) -> Option<&Authorship> {
+        self.author.as_ref()
+    }
+    fn set_author(&mut self, author: Option<Authorship>) {
+        self.author = author;
+    }
+}
+
 impl Signable for LocalAccess {
     const DOMAIN: &'static str = "access";
     fn author(&self) -> Option<&Authorship> {

@@ -13,6 +13,9 @@ use uuid::Uuid;
 use vaidya_client::ServerApi;
 use vaidya_server::hub::replica::Replica;
 use vaidya_server::hub::{HubError, DEVICE};
+use vaidya_shared::api::{DeviceSignIn, Role};
+use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
+use vaidya_shared::sync::EntityKind;
 use vaidya_tests::{Api, Harness, TestServer, World};
 
 use crate::check;
@@ -338,6 +341,160 @@ pub async fn a_hub_keeps_a_copy_of_its_clinic(h: Arc<Harness>) -> Result<()> {
     check!(
         e.as_ref().map(HubError::code) == Some("unauthenticated"),
         "a revoked hub's catch-up: {e:?}"
+    );
+    Ok(())
+}
+
+/// A person's device key, registered with the group server.
+async fn device_key(api: &Api, user: Uuid, seed: u8) -> Result<DeviceSigner> {
+    let signer = DeviceSigner::from_secret(user, Uuid::now_v7(), [seed; 32]);
+    let (status, body) = api
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
+        )
+        .await?;
+    anyhow::ensure!(status.is_success(), "device key: {status} {body}");
+    Ok(signer)
+}
+
+/// The entity kinds of a pull's changes.
+fn kinds(page: &vaidya_shared::sync::PullResponse) -> Vec<EntityKind> {
+    let mut kinds: Vec<EntityKind> = page.changes.iter().map(|c| c.entity).collect();
+    kinds.sort_by_key(|k| k.as_str());
+    kinds.dedup();
+    kinds
+}
+
+/// A PC signs in to its clinic's hub with the device key its person registered with the
+/// group server (no password is ever copied to a hub), and pulls the hub's copy under the
+/// hub's own RLS: the front desk gets no clinical notes, the doctor does. Each refusal is an
+/// attack: a replayed answer, a key claimed by another secret, another clinic's person, a
+/// key revoked upstream, and the group server, which takes no device key as a credential.
+pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let k = w.a.id;
+    let desk = server.login_as(&w.a.desk).await?;
+    let doctor = server.login_as(&w.a.doctor).await?;
+    let admin = server.login_as(&w.a.admin).await?;
+    let desk_key = device_key(&desk, w.a.desk.id, 7).await?;
+    let doctor_key = device_key(&doctor, w.a.doctor.id, 9).await?;
+    let outsider = server.login_as(&w.b.doctor).await?;
+    let outsider_key = device_key(&outsider, w.b.doctor.id, 11).await?;
+    let patient = a_day_of(&server, &w).await?;
+    let (hub, _) = admin.register_hub(k, "Reception hub", &doctor).await?;
+    let upstream = hub_client(&server, &hub)?;
+    let hub_db = h.database().await?;
+    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
+    replica.catch_up(&upstream, "Group a").await?;
+    let mut settings = hub_db.server_settings(2)?;
+    settings.device_sign_in = true;
+    let lan = TestServer::spawn_with(settings).await?;
+
+    // The group server takes no device key as a credential.
+    let refused = ServerApi::new(&server.base, "PC")?
+        .sign_in_with_device_key(k, &desk_key)
+        .await;
+    check!(
+        refused.as_ref().err().map(|e| e.code()) == Some("not_found"),
+        "the group server signed a device key in: {:?}",
+        refused.map(|s| s.user.email)
+    );
+
+    // The front desk's PC signs in to the hub and pulls its copy: no clinical notes.
+    let desk_pc = ServerApi::new(&lan.base, "Front desk PC")?;
+    let session = desk_pc.sign_in_with_device_key(k, &desk_key).await?;
+    check!(
+        session.user.id == w.a.desk.id
+            && session.memberships.len() == 1
+            && session.memberships[0].clinic_id == k
+            && session.memberships[0].role == Role::FrontDesk,
+        "the desk's hub session: {:?}",
+        session.memberships
+    );
+    let page = desk_pc.pull(k, None, Some(1000)).await?;
+    let desk_kinds = kinds(&page);
+    check!(
+        page.changes.iter().any(|c| c.id.to_string() == patient)
+            && !desk_kinds.contains(&EntityKind::Encounter)
+            && !desk_kinds.contains(&EntityKind::Prescription),
+        "the desk's pull from the hub: {desk_kinds:?}"
+    );
+    let doctor_pc = ServerApi::new(&lan.base, "Consulting room PC")?;
+    doctor_pc.sign_in_with_device_key(k, &doctor_key).await?;
+    let doctor_kinds = kinds(&doctor_pc.pull(k, None, Some(1000)).await?);
+    check!(
+        doctor_kinds.contains(&EntityKind::Encounter)
+            && doctor_kinds.contains(&EntityKind::Prescription),
+        "the doctor's pull from the hub: {doctor_kinds:?}"
+    );
+
+    // A captured answer is spent: replaying it signs no one in.
+    let anon = lan.client();
+    let (_, challenge) = anon
+        .post(
+            "/v1/auth/device-challenge",
+            json!({"clinic_id": k, "key_id": desk_key.key_id}),
+        )
+        .await?;
+    let mut answer = DeviceSignIn {
+        clinic_id: k,
+        challenge_id: challenge["id"].as_str().context("id")?.parse()?,
+        challenge: challenge["challenge"]
+            .as_str()
+            .context("challenge")?
+            .to_owned(),
+        author: None,
+    };
+    desk_key.sign(k, &mut answer);
+    let (first, _) = anon
+        .post("/v1/auth/device-login", serde_json::to_value(&answer)?)
+        .await?;
+    let (again, body) = anon
+        .post("/v1/auth/device-login", serde_json::to_value(&answer)?)
+        .await?;
+    check!(
+        first == StatusCode::OK && again == StatusCode::UNAUTHORIZED,
+        "a replayed answer: {first}, then {again} {body}"
+    );
+
+    // Another secret claiming the desk's key; another clinic's doctor.
+    let forged = DeviceSigner::from_secret(w.a.desk.id, desk_key.key_id, [13; 32]);
+    let e = ServerApi::new(&lan.base, "PC")?
+        .sign_in_with_device_key(k, &forged)
+        .await
+        .err();
+    check!(
+        e.as_ref().map(|e| e.code()) == Some("invalid_credentials"),
+        "a forged key: {e:?}"
+    );
+    let e = ServerApi::new(&lan.base, "PC")?
+        .sign_in_with_device_key(k, &outsider_key)
+        .await
+        .err();
+    check!(
+        e.as_ref().map(|e| e.code()) == Some("invalid_credentials"),
+        "another clinic's doctor: {e:?}"
+    );
+
+    // A key revoked upstream stops working at the hub once its directory has it.
+    let (status, body) = admin
+        .delete(&format!("/v1/clinics/{k}/device-keys/{}", desk_key.key_id))
+        .await?;
+    check!(
+        status == StatusCode::NO_CONTENT,
+        "revoking the key: {status} {body}"
+    );
+    let directory = upstream.directory(k).await?;
+    replica.write_directory("Group a", &directory).await?;
+    let e = ServerApi::new(&lan.base, "PC")?
+        .sign_in_with_device_key(k, &desk_key)
+        .await
+        .err();
+    check!(
+        e.as_ref().map(|e| e.code()) == Some("invalid_credentials"),
+        "a revoked key: {e:?}"
     );
     Ok(())
 }

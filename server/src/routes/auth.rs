@@ -10,7 +10,8 @@ use chrono::Utc;
 use rand::RngCore;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, LoginRequest, Me, Membership, RefreshRequest, Role, Session, UserSummary,
+    AuditAction, DeviceChallenge, DeviceChallengeRequest, DeviceSignIn, LoginRequest, Me,
+    Membership, RefreshRequest, Role, Session, UserSummary,
 };
 use vaidya_shared::{ApiError, ErrorCode};
 
@@ -118,6 +119,100 @@ pub async fn login(
     } else {
         req.device_token.clone()
     };
+    for m in &session.memberships {
+        tx.audit(m.clinic_id, AuditAction::Login, "session", &[], &[])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(session))
+}
+
+/// How long a hub's sign-in challenge may be answered.
+const CHALLENGE_TTL_SECS: i32 = 120;
+
+fn device_refused() -> AppError {
+    AppError::client(
+        ErrorCode::InvalidCredentials,
+        "This device's sign-in could not be verified: its key is unknown to the clinic hub, revoked, or the challenge was used or expired.",
+    )
+}
+
+#[utoipa::path(post, path = "/v1/auth/device-challenge", request_body = DeviceChallengeRequest, tag = "auth",
+    responses((status = 200, body = DeviceChallenge), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
+/// A one-time challenge for a PC's device key (a clinic hub only; 404 elsewhere); 401 for a
+/// key that is no live key of an active person of the clinic.
+pub async fn device_challenge(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiJson(req): ApiJson<DeviceChallengeRequest>,
+) -> Result<Json<DeviceChallenge>, AppError> {
+    if !app.settings.device_sign_in {
+        return Err(AppError::not_found());
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    let id: Option<Uuid> = tx
+        .query_one(
+            "SELECT vaidya.auth_device_challenge($1, $2, $3, $4)",
+            &[
+                &req.clinic_id,
+                &req.key_id,
+                &bytes.as_slice(),
+                &CHALLENGE_TTL_SECS,
+            ],
+        )
+        .await?
+        .get(0);
+    tx.commit().await?;
+    let id = id.ok_or_else(device_refused)?;
+    Ok(Json(DeviceChallenge {
+        id,
+        challenge: base64::engine::general_purpose::STANDARD.encode(bytes),
+        expires_at: Utc::now() + chrono::Duration::seconds(CHALLENGE_TTL_SECS.into()),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/auth/device-login", request_body = DeviceSignIn, tag = "auth",
+    responses((status = 200, body = Session), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
+/// Signs a PC's person in to a clinic hub with its answer to a challenge, signed with the
+/// device key that person registered with the group server (a hub only; 404 elsewhere).
+/// The challenge is spent by the attempt, whatever its outcome.
+pub async fn device_login(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiJson(sign_in): ApiJson<DeviceSignIn>,
+) -> Result<Json<Session>, AppError> {
+    if !app.settings.device_sign_in {
+        return Err(AppError::not_found());
+    }
+    let author = sign_in.author.clone().ok_or_else(device_refused)?;
+    let tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    let taken = tx
+        .query_opt(
+            "SELECT challenge, user_id, public_key
+             FROM vaidya.auth_device_challenge_take($1, $2, $3)",
+            &[&sign_in.clinic_id, &sign_in.challenge_id, &author.key_id],
+        )
+        .await?;
+    // Spent now, whatever follows.
+    tx.commit().await?;
+    let Some(taken) = taken else {
+        return Err(device_refused());
+    };
+    let (challenge, user_id, public_key): (Vec<u8>, Uuid, Vec<u8>) =
+        (taken.get(0), taken.get(1), taken.get(2));
+    let answered = base64::engine::general_purpose::STANDARD
+        .decode(&sign_in.challenge)
+        .map_err(|_| device_refused())?;
+    if answered != challenge || author.user_id != user_id {
+        return Err(device_refused());
+    }
+    vaidya_shared::authorship::verify(sign_in.clinic_id, &sign_in, &public_key)
+        .map_err(|_| device_refused())?;
+    let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    tx.set_user(user_id).await?;
+    let session = open_session(&app, &tx, user_id, &meta).await?;
     for m in &session.memberships {
         tx.audit(m.clinic_id, AuditAction::Login, "session", &[], &[])
             .await?;
