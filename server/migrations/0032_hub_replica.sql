@@ -100,3 +100,76 @@ END
 $$;
 REVOKE ALL ON FUNCTION vaidya.auth_device_challenge_take(uuid, uuid, uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vaidya.auth_device_challenge_take(uuid, uuid, uuid) TO vaidya_app;
+
+-- Whether this database is a clinic hub's, and of which clinic: the one row of
+-- `hub_replica` (the hub process writes it when it opens its copy). The database itself
+-- says so, so a hub's routes cannot be switched on by a setting left behind elsewhere:
+-- device sign-in and the relay answer only here, and only for that clinic; patients
+-- registered here get provisional numbers (`routes::patients`).
+CREATE POLICY owner_all ON vaidya.hub_replica TO vaidya_owner USING (true) WITH CHECK (true);
+CREATE FUNCTION vaidya.hub_clinic() RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT clinic_id FROM vaidya.hub_replica ORDER BY clinic_id LIMIT 1
+$$;
+REVOKE ALL ON FUNCTION vaidya.hub_clinic() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.hub_clinic() TO vaidya_app;
+
+-- What a hub forwards to the group server, in the order it took it in: each change (and
+-- each uploaded offline read) its PCs pushed and it accepted, exactly as its author signed
+-- it, once per id. The push writes it through `hub_relay_enqueue`, in the push's own
+-- transaction; the hub process forwards and marks it (as the cluster's superuser). The
+-- group server's answer is kept with it.
+CREATE TABLE vaidya.hub_relay (
+    clinic_id    uuid NOT NULL,
+    seq          bigint GENERATED ALWAYS AS IDENTITY,
+    kind         text NOT NULL CHECK (kind IN ('mutation', 'access')),
+    item_id      uuid NOT NULL,
+    item         jsonb NOT NULL,
+    received_at  timestamptz NOT NULL DEFAULT now(),
+    forwarded_at timestamptz,
+    result       jsonb,
+    PRIMARY KEY (clinic_id, seq),
+    UNIQUE (clinic_id, kind, item_id)
+);
+CREATE INDEX hub_relay_waiting ON vaidya.hub_relay (clinic_id, seq) WHERE forwarded_at IS NULL;
+ALTER TABLE vaidya.hub_relay ENABLE ROW LEVEL SECURITY;
+ALTER TABLE vaidya.hub_relay FORCE ROW LEVEL SECURITY;
+CREATE POLICY owner_all ON vaidya.hub_relay TO vaidya_owner USING (true) WITH CHECK (true);
+
+-- Queues items of `p_kind` for the group server: only on the hub of `p_clinic`, only from
+-- a person who is an active member of it; an item queued before is left as it was.
+CREATE FUNCTION vaidya.hub_relay_enqueue(p_clinic uuid, p_kind text, p_ids uuid[],
+                                         p_items jsonb[]) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_clinic IS DISTINCT FROM vaidya.hub_clinic()
+       OR NOT p_clinic = ANY (vaidya.member_clinics('{admin,doctor,nurse,front_desk}')) THEN
+        RAISE EXCEPTION 'hub_relay_enqueue: not a person of this hub''s clinic'
+            USING ERRCODE = '42501';
+    END IF;
+    INSERT INTO vaidya.hub_relay (clinic_id, kind, item_id, item)
+    SELECT p_clinic, p_kind, t.id, t.item FROM unnest(p_ids, p_items) AS t(id, item)
+    ON CONFLICT (clinic_id, kind, item_id) DO NOTHING;
+END
+$$;
+REVOKE ALL ON FUNCTION vaidya.hub_relay_enqueue(uuid, text, uuid[], jsonb[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.hub_relay_enqueue(uuid, text, uuid[], jsonb[]) TO vaidya_app;
+
+-- The clinic's hub reads which PC owns which invoice series (its copy checks a bill of a
+-- PC's own series as the group server does, `invoices::device_series_is_mine`); it still
+-- allocates none and changes none.
+SELECT vaidya.register_tenant_table('invoice_device_series',
+    '{admin,doctor,nurse,front_desk,hub}', '{admin,doctor,nurse,front_desk}',
+    '{admin,doctor,nurse,front_desk}');
+REVOKE UPDATE ON vaidya.invoice_device_series FROM vaidya_app;
+
+-- A patient registered through a clinic hub during an outage has a provisional number
+-- below zero until the group server's comes back (`routes::patients::numbering`); the
+-- group server itself numbers from its counter, above zero, as before.
+ALTER TABLE vaidya.patients DROP CONSTRAINT patients_patient_number_check;
+ALTER TABLE vaidya.patients ADD CONSTRAINT patients_patient_number_check
+    CHECK (patient_number <> 0);

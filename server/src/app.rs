@@ -43,10 +43,6 @@ pub struct Settings {
     /// Where the desktop releases' `latest.json` is published for the clinic PCs
     /// (`routes::desktop`); `None`: the server announces no updates.
     pub desktop_releases: Option<std::path::PathBuf>,
-    /// This server is a clinic hub (issue 11): its PCs sign in with their device keys
-    /// (`routes::auth::device_login`), since no password is ever copied to a hub. Off on the
-    /// group server, where a device key proves authorship but is no credential by itself.
-    pub device_sign_in: bool,
 }
 
 impl Settings {
@@ -67,7 +63,6 @@ impl Settings {
             pooled: false,
             listen_database: None,
             desktop_releases: None,
-            device_sign_in: false,
         }
     }
 }

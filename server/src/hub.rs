@@ -13,6 +13,7 @@
 //! credential, which can never work again.
 
 pub mod follow;
+pub mod relay;
 pub mod replica;
 
 use chrono::{DateTime, Utc};

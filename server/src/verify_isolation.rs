@@ -30,6 +30,9 @@ const OWNER_READABLE: &[&str] = &[
     "hub_registrations",
     // One-time sign-in challenges of a clinic hub (migration 0032): sign-in plumbing.
     "device_challenges",
+    // A hub's own bookkeeping: where its copy stands and what it forwards (migration 0032).
+    "hub_replica",
+    "hub_relay",
 ];
 
 /// Run every check; an empty list means the database holds all invariants.

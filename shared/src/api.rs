@@ -417,6 +417,23 @@ pub struct Directory {
     pub clinic: Clinic,
     pub members: Vec<Member>,
     pub device_keys: Vec<DirectoryKey>,
+    /// Which PC owns which invoice series of the clinic (bills of a PC's own series are
+    /// the only ones a hub takes in).
+    pub invoice_series: Vec<SeriesOwner>,
+}
+
+/// An invoice series allocated to one PC's clinic file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SeriesOwner {
+    /// `D3`.
+    pub code: String,
+    /// The clinic file's random device id.
+    pub partition_id: String,
+    /// The PC's name (`x-vaidya-device`) the series is bound to.
+    pub device: String,
+    pub allocated_by: Uuid,
+    pub allocated_at: DateTime<Utc>,
 }
 
 /// A member's device signing key: the public half, as registered.

@@ -37,7 +37,7 @@ pub fn typescript() -> String {
         serde_json::Value,
         // identity and sign-in
         Role, LoginRequest, RefreshRequest, UserSummary, Membership, Session, Me, Member,
-        NewMember, MemberPatch, NewHub, Hub, HubApproved, Directory, DirectoryKey, MedicalRegistration, Invitation, MemberAdded, NewDeviceKey, MemberDevice,
+        NewMember, MemberPatch, NewHub, Hub, HubApproved, Directory, DirectoryKey, SeriesOwner, MedicalRegistration, Invitation, MemberAdded, NewDeviceKey, MemberDevice,
         // paging
         PageQuery, Page<()>,
         // patients

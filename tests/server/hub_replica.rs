@@ -388,9 +388,7 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
     let hub_db = h.database().await?;
     let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
     replica.catch_up(&upstream, "Group a").await?;
-    let mut settings = hub_db.server_settings(2)?;
-    settings.device_sign_in = true;
-    let lan = TestServer::spawn_with(settings).await?;
+    let lan = TestServer::spawn(&hub_db, 2).await?;
 
     // The group server takes no device key as a credential.
     let refused = ServerApi::new(&server.base, "PC")?

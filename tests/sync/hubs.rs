@@ -7,11 +7,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use chrono::Utc;
 use serde_json::json;
 use tokio::sync::watch;
+use uuid::Uuid;
+use vaidya_client::ServerApi;
 use vaidya_server::hub::follow::{follow, Upstream};
 use vaidya_server::hub::replica::Replica;
 use vaidya_server::hub::{self, SignIn};
+use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
+use vaidya_shared::sync::{EntityKind, Mutation, MutationResult, Operation, PushRequest};
 use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Harness, TestServer, World};
 
@@ -316,5 +321,415 @@ pub async fn a_hub_follows_the_group_server_through_an_outage(h: Arc<Harness>) -
     };
     check!(code == "hub_revoked", "a revoked hub's copy: {code}");
     drop(stop);
+    Ok(())
+}
+
+/// A create of `entity` made on the PC `device`, signed by `signer` for `clinic`.
+fn signed_create(
+    signer: &DeviceSigner,
+    clinic: Uuid,
+    device: &str,
+    entity: EntityKind,
+    id: Uuid,
+    data: serde_json::Value,
+) -> Mutation {
+    let mut m = Mutation {
+        mutation_id: Uuid::now_v7(),
+        entity,
+        entity_id: id,
+        op: Operation::Create,
+        base_version: None,
+        parent_id: None,
+        data: Some(data),
+        changes: serde_json::Map::new(),
+        made_at: Utc::now(),
+        author: None,
+        device: Some(device.to_owned()),
+    };
+    signer.sign(clinic, &mut m);
+    m
+}
+
+/// How many rows of `table` with these ids the database holds for `clinic`.
+async fn rows_of(
+    db: &tokio_postgres::Client,
+    table: &str,
+    clinic: Uuid,
+    ids: &[Uuid],
+) -> Result<i64> {
+    Ok(db
+        .query_one(
+            &format!("SELECT count(*) FROM vaidya.{table} WHERE clinic_id = $1 AND id = ANY($2)"),
+            &[&clinic, &ids],
+        )
+        .await?
+        .get(0))
+}
+
+/// Who the group server's audit trail says created `id` of `entity`.
+async fn creator(
+    db: &tokio_postgres::Client,
+    clinic: Uuid,
+    entity: &str,
+    id: Uuid,
+) -> Result<Vec<Uuid>> {
+    Ok(db
+        .query(
+            "SELECT actor_id FROM vaidya.audit_log
+             WHERE clinic_id = $1 AND action = 'create' AND entity_type = $2 AND $3 = ANY(entity_ids)",
+            &[&clinic, &entity, &id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// An outage day through the clinic hub (issue 11), at the API the desktop syncs through:
+/// the clinic's line to the group server cut, the hub and two PCs on loopback. The front
+/// desk registers and checks in a walk-in through the hub; the doctor's PC hears of it on
+/// the hub's live stream and has pulled it within 2 s, then writes a note and a
+/// prescription; the front desk bills in its PC's own series. The line returns: the hub
+/// forwards it all, each act applied upstream once and as its real author; the walk-in's
+/// provisional number becomes the group server's in the hub's copy; a PC that knows only
+/// the group server sees everything; and the desk's PC pushing the same changes itself
+/// changes nothing.
+pub async fn an_outage_day_through_the_hub(h: Arc<Harness>) -> Result<()> {
+    let Some(store) = keyring("an_outage_day_through_the_hub")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let (a, k) = (&world.a, world.a.id);
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 12).await?;
+    let upstream_db = world.db.superuser().await?;
+
+    // Before the day: each PC's person registered a device key, the desk's PC has its own
+    // invoice series, the hub is registered, approved and has its copy.
+    const DESK_PC: &str = "Front desk PC";
+    const DOCTOR_PC: &str = "Consulting room PC";
+    let desk_up = server.login_as(&a.desk).await?.with_device(DESK_PC)?;
+    let doctor_up = server.login_as(&a.doctor).await?.with_device(DOCTOR_PC)?;
+    let desk_key = DeviceSigner::from_secret(a.desk.id, Uuid::now_v7(), [21; 32]);
+    let doctor_key = DeviceSigner::from_secret(a.doctor.id, Uuid::now_v7(), [22; 32]);
+    for (api, key) in [(&desk_up, &desk_key), (&doctor_up, &doctor_key)] {
+        let (status, body) = api
+            .post(
+                "/v1/me/device-keys",
+                json!({"id": key.key_id, "public_key": encode_public_key(&key.public_key())}),
+            )
+            .await?;
+        check!(status.is_success(), "device key: {status} {body}");
+    }
+    let (_, series) = desk_up
+        .post(
+            &format!("/v1/clinics/{k}/invoice-series"),
+            json!({"partition_id": "b".repeat(32)}),
+        )
+        .await?;
+    let year = vaidya_shared::numbering::FinancialYear::of(Utc::now()).label();
+    let series = format!("{year}-{}", series["code"].as_str().context("series code")?);
+    hub::register(
+        &store,
+        &line.base(),
+        k,
+        "Reception hub",
+        sign_in(&a.admin),
+        false,
+    )
+    .await?;
+    hub::approve(&store, k, sign_in(&a.doctor)).await?;
+    let hub_db = h.database().await?;
+    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
+    let (status, watching) = watch::channel(Upstream::default());
+    let (stop, stopped) = watch::channel(false);
+    let following = tokio::spawn({
+        let store = store.clone();
+        async move { follow(&store, k, &mut replica, &status, stopped).await }
+    });
+    let lan = TestServer::spawn(&hub_db, 4).await?;
+    let copy = hub_db.superuser().await?;
+    let ready = until(Duration::from_secs(10), || {
+        let copy = &copy;
+        let key = doctor_key.key_id;
+        async move {
+            Ok(copy
+                .query_one(
+                    "SELECT count(*) FROM vaidya.device_keys WHERE id = $1",
+                    &[&key],
+                )
+                .await?
+                .get::<_, i64>(0)
+                == 1)
+        }
+    })
+    .await?;
+    check!(ready.is_some(), "the hub never had the clinic's directory");
+
+    // The line goes down at 10:42.
+    line.set_online(false);
+    let desk_pc = ServerApi::new(&lan.base, DESK_PC)?;
+    desk_pc.sign_in_with_device_key(k, &desk_key).await?;
+    let doctor_pc = ServerApi::new(&lan.base, DOCTOR_PC)?;
+    doctor_pc.sign_in_with_device_key(k, &doctor_key).await?;
+    let mut doctor_hears = doctor_pc.live(k).await?;
+    doctor_hears.next().await; // the stream's greeting: pull once at connect
+    let doctor_cursor = doctor_pc.pull(k, None, Some(1000)).await?.cursor;
+
+    // The front desk registers and checks in a walk-in.
+    let (patient, visit, note, rx, bill) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    let starts = Utc::now();
+    let walk_in = [
+        signed_create(
+            &desk_key,
+            k,
+            DESK_PC,
+            EntityKind::Patient,
+            patient,
+            json!({"id": patient, "name": "Sunita Patil", "sex": "female", "phone": "98220 45678"}),
+        ),
+        signed_create(
+            &desk_key,
+            k,
+            DESK_PC,
+            EntityKind::Appointment,
+            visit,
+            json!({"id": visit, "patient_id": patient, "doctor_id": a.doctor.id, "starts_at": starts,
+                   "ends_at": starts + chrono::Duration::minutes(15), "reason": "Walk-in"}),
+        ),
+    ];
+    let registered_at = Instant::now();
+    let answer = desk_pc
+        .push(
+            k,
+            &PushRequest {
+                mutations: walk_in.to_vec(),
+                local_accesses: vec![],
+                cancelled_numbers: vec![],
+            },
+        )
+        .await?;
+    check!(
+        answer
+            .results
+            .iter()
+            .all(|r| matches!(r, MutationResult::Applied { .. })),
+        "the walk-in through the hub: {:?}",
+        answer.results
+    );
+
+    // The doctor's PC hears of it from the hub and pulls it.
+    let heard = tokio::time::timeout(Duration::from_secs(2), doctor_hears.next()).await;
+    check!(
+        matches!(heard, Ok(Some(Ok(_)))),
+        "the doctor's PC heard nothing: {heard:?}"
+    );
+    let page = doctor_pc.pull(k, Some(&doctor_cursor), Some(1000)).await?;
+    let seen_after = registered_at.elapsed();
+    let seen = page.changes.iter().find(|c| c.id == patient);
+    check!(
+        seen.is_some() && page.changes.iter().any(|c| c.id == visit),
+        "the doctor's pull from the hub: {:?}",
+        page.changes
+            .iter()
+            .map(|c| (c.entity, c.id))
+            .collect::<Vec<_>>()
+    );
+    let provisional = seen
+        .and_then(|c| c.data["patient_number"].as_i64())
+        .unwrap_or(0);
+    check!(
+        provisional < 0,
+        "a number given during the outage is provisional: {provisional}"
+    );
+    check!(
+        seen_after < Duration::from_secs(2),
+        "the doctor saw the walk-in after {seen_after:?}"
+    );
+    println!("front desk → doctor through the hub: {seen_after:?}");
+
+    // The doctor writes a note and a prescription; the front desk bills.
+    let answer = doctor_pc
+        .push(
+            k,
+            &PushRequest {
+                mutations: vec![
+                    signed_create(
+                        &doctor_key,
+                        k,
+                        DOCTOR_PC,
+                        EntityKind::Encounter,
+                        note,
+                        json!({"id": note, "patient_id": patient, "chief_complaint": "Fever",
+                           "notes": "Viral fever, day 2", "diagnosis": "J06.9"}),
+                    ),
+                    signed_create(
+                        &doctor_key,
+                        k,
+                        DOCTOR_PC,
+                        EntityKind::Prescription,
+                        rx,
+                        json!({"id": rx, "patient_id": patient, "encounter_id": note,
+                           "items": [{"drug": "Paracetamol", "strength": "500 mg"}]}),
+                    ),
+                ],
+                local_accesses: vec![],
+                cancelled_numbers: vec![],
+            },
+        )
+        .await?;
+    check!(
+        answer
+            .results
+            .iter()
+            .all(|r| matches!(r, MutationResult::Applied { .. })),
+        "the note and prescription through the hub: {:?}",
+        answer.results
+    );
+    let billed = signed_create(
+        &desk_key,
+        k,
+        DESK_PC,
+        EntityKind::Invoice,
+        bill,
+        json!({"id": bill, "patient_id": patient, "series": series, "number": 1,
+               "lines": [{"description": "Consultation", "sac_hsn": "999312", "quantity": 1,
+                          "unit_price_paise": 50000, "discount_paise": 0, "gst_rate_bp": 0}]}),
+    );
+    let answer = desk_pc
+        .push(
+            k,
+            &PushRequest {
+                mutations: vec![billed.clone()],
+                local_accesses: vec![],
+                cancelled_numbers: vec![],
+            },
+        )
+        .await?;
+    check!(
+        matches!(answer.results[0], MutationResult::Applied { .. }),
+        "the bill through the hub: {:?}",
+        answer.results
+    );
+    check!(
+        rows_of(&upstream_db, "patients", k, &[patient]).await? == 0,
+        "something crossed the cut line"
+    );
+    check!(
+        watching.borrow().unreachable_since.is_some(),
+        "the hub does not say the group server is unreachable"
+    );
+
+    // The line returns: everything arrives upstream, once, as its author.
+    line.set_online(true);
+    let arrived = until(Duration::from_secs(60), || {
+        let db = &upstream_db;
+        async move { Ok(rows_of(db, "invoices", k, &[bill]).await? == 1) }
+    })
+    .await?;
+    check!(
+        arrived.is_some(),
+        "the day's work never reached the group server"
+    );
+    for (table, id) in [
+        ("patients", patient),
+        ("appointments", visit),
+        ("encounters", note),
+        ("prescriptions", rx),
+        ("invoices", bill),
+    ] {
+        check!(
+            rows_of(&upstream_db, table, k, &[id]).await? == 1,
+            "{table} {id} upstream"
+        );
+    }
+    for (entity, id, who) in [
+        ("patient", patient, a.desk.id),
+        ("appointment", visit, a.desk.id),
+        ("encounter", note, a.doctor.id),
+        ("prescription", rx, a.doctor.id),
+        ("invoice", bill, a.desk.id),
+    ] {
+        let by = creator(&upstream_db, k, entity, id).await?;
+        check!(
+            by == vec![who],
+            "the group server's trail says {entity} was created by {by:?}"
+        );
+    }
+    // The hub's copy takes the group server's number for the walk-in.
+    let numbered = until(Duration::from_secs(20), || {
+        let copy = &copy;
+        async move {
+            Ok(copy
+                .query_one(
+                    "SELECT patient_number FROM vaidya.patients WHERE clinic_id = $1 AND id = $2",
+                    &[&k, &patient],
+                )
+                .await?
+                .get::<_, i64>(0)
+                > 0)
+        }
+    })
+    .await?;
+    if numbered.is_none() {
+        let state = watching.borrow().clone();
+        let outcome = if following.is_finished() {
+            format!("{:?}", following.await)
+        } else {
+            "still following".to_owned()
+        };
+        anyhow::bail!("the hub's copy kept the provisional number: {state:?}, {outcome}");
+    }
+
+    // A PC that knows only the group server sees the whole visit.
+    let third = ServerApi::new(&server.base, "Branch manager's PC")?;
+    third.login(&a.doctor.email, &a.doctor.password).await?;
+    let everything = third.pull(k, None, Some(5000)).await?;
+    for id in [patient, visit, note, rx, bill] {
+        check!(
+            everything.changes.iter().any(|c| c.id == id),
+            "the third PC does not see {id}"
+        );
+    }
+    // The desk's PC pushing the same changes itself (the hub's answer lost) changes nothing.
+    let direct = ServerApi::new(&server.base, DESK_PC)?;
+    direct.login(&a.desk.email, &a.desk.password).await?;
+    let mut again = walk_in.to_vec();
+    again.push(billed);
+    let answer = direct
+        .push(
+            k,
+            &PushRequest {
+                mutations: again,
+                local_accesses: vec![],
+                cancelled_numbers: vec![],
+            },
+        )
+        .await?;
+    check!(
+        answer
+            .results
+            .iter()
+            .all(|r| matches!(r, MutationResult::Applied { .. })),
+        "the same changes pushed directly: {:?}",
+        answer.results
+    );
+    check!(
+        rows_of(&upstream_db, "patients", k, &[patient]).await? == 1
+            && creator(&upstream_db, k, "patient", patient).await?.len() == 1,
+        "a change was applied twice"
+    );
+    let _ = stop.send(true);
+    let ended = tokio::time::timeout(Duration::from_secs(10), following).await;
+    check!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "the hub did not stop cleanly: {ended:?}"
+    );
     Ok(())
 }

@@ -428,6 +428,16 @@ impl RequestTx {
         Ok(())
     }
 
+    /// Whether this database is the clinic hub of `clinic` (issue 11; `vaidya.hub_clinic`,
+    /// migration 0032): the database says so, not a setting.
+    pub async fn is_hub_of(&self, clinic: Uuid) -> Result<bool, AppError> {
+        let hub: Option<Uuid> = self
+            .query_one("SELECT vaidya.hub_clinic()", &[])
+            .await?
+            .get(0);
+        Ok(hub == Some(clinic))
+    }
+
     /// Tells the clinic's live streams, when this transaction commits, that something of it
     /// changed (as the tables' notify triggers do): each pulls, and each checks again that
     /// its member still is one.

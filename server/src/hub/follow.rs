@@ -23,6 +23,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// backstop, when it is.
 const POLL: Duration = Duration::from_secs(5);
 const BACKSTOP: Duration = Duration::from_secs(60);
+/// How often the hub looks whether its PCs gave it something to forward.
+const RELAY_LOOK: Duration = Duration::from_secs(1);
 /// A session is renewed this long before its access token expires.
 const RENEW_BEFORE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
@@ -36,6 +38,12 @@ pub struct Upstream {
     pub unreachable_since: Option<DateTime<Utc>>,
     /// Rows written since the hub started.
     pub rows: usize,
+    /// Changes forwarded to the group server since the hub started.
+    pub forwarded: usize,
+    /// Of those, refused by the group server (see `relay::Forwarded::refused`).
+    pub refused_upstream: usize,
+    /// Items waiting to be forwarded, as of the last look.
+    pub waiting: i64,
 }
 
 /// Follows the group server into `replica` until `stop` turns true or an error waiting
@@ -79,40 +87,65 @@ async fn follow_one_session(
     // The group server's word that something changed; without it, the copy polls.
     let mut events = hub.api.live(clinic).await.ok();
     loop {
-        let done = match replica.catch_up(&hub.api, &hub.group_name).await {
-            Ok(done) => done,
+        // What the PCs pushed here goes up first; then the group server's rows come back,
+        // its numbers and versions replacing the hub's provisional ones.
+        let forwarded = match replica.forward(&hub.api).await {
+            Ok(forwarded) => forwarded,
             // The access token ran out between checks: connect again.
             Err(HubError::Api(ApiError::Unauthenticated)) => return Ok(()),
             Err(e) => return Err(e),
         };
+        let done = match replica.catch_up(&hub.api, &hub.group_name).await {
+            Ok(done) => done,
+            Err(HubError::Api(ApiError::Unauthenticated)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let waiting = replica.waiting().await?;
         status.send_modify(|s| {
             s.synced_at = Some(Utc::now());
             s.unreachable_since = None;
             s.rows += done.rows;
+            s.forwarded += forwarded.mutations;
+            s.refused_upstream += forwarded.refused;
+            s.waiting = waiting;
         });
-        if done.rows > 0 {
+        if done.rows > 0 || forwarded.mutations > 0 {
             tracing::info!(
                 rows = done.rows,
-                pages = done.pages,
+                forwarded = forwarded.mutations,
+                refused = forwarded.refused,
                 "caught up with the group server"
             );
         }
         if *stop.borrow() || Utc::now() + RENEW_BEFORE >= hub.access_expires_at {
             return Ok(());
         }
-        match events.as_mut() {
-            Some(live) => tokio::select! {
-                next = live.next() => match next {
-                    Some(Ok(_)) => {}
+        // Until the group server says something changed, the PCs gave the hub something to
+        // forward (looked at every second), the backstop (the poll, without a live stream),
+        // or the stop.
+        let waited = tokio::time::Instant::now();
+        let every = if events.is_some() { BACKSTOP } else { POLL };
+        loop {
+            tokio::select! {
+                next = async {
+                    match events.as_mut() {
+                        Some(live) => live.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => match next {
+                    Some(Ok(_)) => break,
                     Some(Err(e)) => return Err(e.into()),
                     // Closed by the server (a revoked hub's stream ends): connect again,
                     // which tells a revocation from a restart.
                     None => return Ok(()),
                 },
-                _ = tokio::time::sleep(BACKSTOP) => {}
+                _ = tokio::time::sleep(RELAY_LOOK) => {
+                    if replica.waiting().await? > 0 || waited.elapsed() >= every {
+                        break;
+                    }
+                }
                 _ = stop.changed() => return Ok(()),
-            },
-            None => wait(stop, POLL).await,
+            }
         }
     }
 }

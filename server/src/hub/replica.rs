@@ -38,6 +38,9 @@ pub struct Replica {
     clinic: Uuid,
     /// Per fed table, the statement that writes one row given as JSON.
     upserts: HashMap<String, String>,
+    /// Per fed table, the statements that remove a row of the hub's own the incoming one
+    /// displaces (see [`displace_sql`]).
+    displaces: HashMap<String, Vec<String>>,
     /// When this process last wrote the directory.
     directory_read: Option<std::time::Instant>,
 }
@@ -76,6 +79,31 @@ impl Replica {
             let columns: Vec<String> = r.get(1);
             upserts.insert(table.clone(), upsert_sql(&table, &columns));
         }
+        let mut displaces: HashMap<String, Vec<String>> = HashMap::new();
+        for r in db
+            .query(
+                "SELECT c.relname::text,
+                        array_agg(a.attname::text ORDER BY k.ord)
+                 FROM pg_index x
+                 JOIN pg_class c ON c.oid = x.indrelid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                 WHERE n.nspname = 'vaidya' AND x.indisunique AND NOT x.indisprimary
+                 GROUP BY c.relname, x.indexrelid",
+                &[],
+            )
+            .await?
+        {
+            let table: String = r.get(0);
+            let columns: Vec<String> = r.get(1);
+            if upserts.contains_key(&table) {
+                displaces
+                    .entry(table.clone())
+                    .or_default()
+                    .push(displace_sql(&table, &columns));
+            }
+        }
         db.execute(
             "INSERT INTO vaidya.hub_replica (clinic_id, schema) VALUES ($1, $2)
              ON CONFLICT (clinic_id) DO NOTHING",
@@ -86,8 +114,21 @@ impl Replica {
             db,
             clinic,
             upserts,
+            displaces,
             directory_read: None,
         })
+    }
+
+    pub(super) fn db(&self) -> &Client {
+        &self.db
+    }
+
+    pub(super) fn db_mut(&mut self) -> &mut Client {
+        &mut self.db
+    }
+
+    pub fn clinic(&self) -> Uuid {
+        self.clinic
     }
 
     /// Where the copy has reached: the sealed feed cursor of the last page applied.
@@ -197,6 +238,24 @@ impl Replica {
             )
             .await?;
         }
+        for series in &directory.invoice_series {
+            // An allocation never changes upstream: kept as first written.
+            tx.execute(
+                "INSERT INTO vaidya.invoice_device_series
+                     (clinic_id, code, partition_id, device, allocated_by, allocated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (clinic_id, code) DO NOTHING",
+                &[
+                    &self.clinic,
+                    &series.code,
+                    &series.partition_id,
+                    &series.device,
+                    &series.allocated_by,
+                    &series.allocated_at,
+                ],
+            )
+            .await?;
+        }
         tx.execute(
             "UPDATE vaidya.hub_replica SET directory_at = $2 WHERE clinic_id = $1",
             &[&self.clinic, &Utc::now()],
@@ -229,6 +288,9 @@ impl Replica {
                     "a row of {} is not of clinic {}",
                     row.table, self.clinic
                 )));
+            }
+            for displace in self.displaces.get(&row.table).into_iter().flatten() {
+                tx.execute(displace.as_str(), &[&row.row]).await?;
             }
             tx.execute(upsert.as_str(), &[&row.row]).await?;
         }
@@ -283,6 +345,28 @@ impl Replica {
             return Ok(done);
         }
     }
+}
+
+/// The statement that removes the row of `table` that holds the incoming row's (`$1`) values
+/// of the unique index over `columns` under another id: a child the hub made when it took
+/// in a PC's change (a prescription's item, a bill's line: their ids are made by each
+/// server), now replaced by the group server's, which is the clinic's record. A partial
+/// index's rows are matched by equality alone; its predicates here only leave NULLs out,
+/// which equality never matches.
+fn displace_sql(table: &str, columns: &[String]) -> String {
+    let matched: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            let c = crate::migrate::quote_ident(c);
+            format!("x.{c} = r.{c}")
+        })
+        .collect();
+    format!(
+        "DELETE FROM vaidya.{table} x
+         USING jsonb_populate_record(NULL::vaidya.{table}, $1::jsonb) r
+         WHERE x.id <> r.id AND {}",
+        matched.join(" AND ")
+    )
 }
 
 /// The statement that writes one row of `table`, given as JSON (`$1`), with the columns

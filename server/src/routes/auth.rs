@@ -139,19 +139,19 @@ fn device_refused() -> AppError {
 
 #[utoipa::path(post, path = "/v1/auth/device-challenge", request_body = DeviceChallengeRequest, tag = "auth",
     responses((status = 200, body = DeviceChallenge), (status = 401, body = ApiError), (status = 404, body = ApiError)))]
-/// A one-time challenge for a PC's device key (a clinic hub only; 404 elsewhere); 401 for a
+/// A one-time challenge for a PC's device key (the clinic's hub only; 404 elsewhere); 401 for a
 /// key that is no live key of an active person of the clinic.
 pub async fn device_challenge(
     State(app): State<App>,
     meta: RequestMeta,
     ApiJson(req): ApiJson<DeviceChallengeRequest>,
 ) -> Result<Json<DeviceChallenge>, AppError> {
-    if !app.settings.device_sign_in {
-        return Err(AppError::not_found());
-    }
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    if !tx.is_hub_of(req.clinic_id).await? {
+        return Err(AppError::not_found());
+    }
     let id: Option<Uuid> = tx
         .query_one(
             "SELECT vaidya.auth_device_challenge($1, $2, $3, $4)",
@@ -183,11 +183,11 @@ pub async fn device_login(
     meta: RequestMeta,
     ApiJson(sign_in): ApiJson<DeviceSignIn>,
 ) -> Result<Json<Session>, AppError> {
-    if !app.settings.device_sign_in {
+    let tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
+    if !tx.is_hub_of(sign_in.clinic_id).await? {
         return Err(AppError::not_found());
     }
     let author = sign_in.author.clone().ok_or_else(device_refused)?;
-    let tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
     let taken = tx
         .query_opt(
             "SELECT challenge, user_id, public_key

@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use uuid::Uuid;
-use vaidya_shared::api::{AuditAction, Directory, DirectoryKey, Hub, HubApproved, NewHub, Role};
+use vaidya_shared::api::{
+    AuditAction, Directory, DirectoryKey, Hub, HubApproved, NewHub, Role, SeriesOwner,
+};
 use vaidya_shared::authorship::encode_public_key;
 use vaidya_shared::rules::permissions::hub_approvers;
 use vaidya_shared::rules::{self, Action, Resource, Validate};
@@ -260,10 +262,27 @@ pub async fn directory(
             let ids: Vec<Uuid> = members.iter().map(|m| m.user.id).collect();
             tx.audit(clinic, AuditAction::List, "directory", &ids, &[])
                 .await?;
+            let invoice_series = tx
+                .query(
+                    "SELECT code, partition_id, device, allocated_by, allocated_at
+                     FROM vaidya.invoice_device_series WHERE clinic_id = $1 ORDER BY code",
+                    &[&clinic],
+                )
+                .await?
+                .iter()
+                .map(|r| SeriesOwner {
+                    code: r.get(0),
+                    partition_id: r.get(1),
+                    device: r.get(2),
+                    allocated_by: r.get(3),
+                    allocated_at: r.get(4),
+                })
+                .collect();
             Ok(Json(Directory {
                 clinic: super::clinics::load(tx, clinic).await?,
                 members,
                 device_keys,
+                invoice_series,
             }))
         })
         .await

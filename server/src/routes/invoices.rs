@@ -450,6 +450,12 @@ pub async fn check_series_of(
             let code = numbering::device_code(n).unwrap_or_default();
             device_series_is_mine(tx, clinic, &code).await
         }
+        // The clinic's own series are numbered by the group server alone: a clinic hub
+        // (issue 11) takes in only bills a PC numbered in its own series.
+        _ if tx.is_hub_of(clinic).await? => Err(AppError::field(
+            "series",
+            "Through the clinic hub, a bill is numbered in this PC's own series.",
+        )),
         _ => Ok(()),
     }
 }

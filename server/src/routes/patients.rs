@@ -284,7 +284,8 @@ pub async fn insert(
     new: Valid<NewPatient>,
 ) -> Result<Patient, AppError> {
     let id = new.id.unwrap_or_else(Uuid::now_v7);
-    let number = super::next_counter(tx, clinic, "patient_number").await?;
+    let (counter, sign) = numbering(tx, clinic).await?;
+    let number = sign * super::next_counter(tx, clinic, counter).await?;
     let row = tx
         .query_one(
             &format!(
@@ -492,6 +493,7 @@ pub async fn insert_many(
     rows: &[(usize, Valid<NewPatient>)],
 ) -> Result<std::collections::HashMap<Uuid, i64>, AppError> {
     let n = rows.len() as i64;
+    let (counter, sign) = numbering(tx, clinic).await?;
     let ids: Vec<Uuid> = rows.iter().map(|(_, r)| r.id.unwrap_or_default()).collect();
     let names: Vec<&str> = rows.iter().map(|(_, r)| r.name.as_str()).collect();
     let sexes: Vec<&str> = rows.iter().map(|(_, r)| r.sex.as_str()).collect();
@@ -503,15 +505,15 @@ pub async fn insert_many(
     let returned = tx
         .query(
             "WITH counter AS (
-                 INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, 'patient_number', $2)
+                 INSERT INTO vaidya.clinic_counters (clinic_id, counter, value) VALUES ($1, $10, $2)
                  ON CONFLICT (clinic_id, counter) DO UPDATE SET value = vaidya.clinic_counters.value + $2
                  RETURNING value - $2 AS base)
              INSERT INTO vaidya.patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number)
-             SELECT t.id, $1, counter.base + t.ord, t.name, t.sex, t.dob, t.phone, t.address, t.abha
+             SELECT t.id, $1, $11 * (counter.base + t.ord), t.name, t.sex, t.dob, t.phone, t.address, t.abha
              FROM counter, unnest($3::uuid[], $4::text[], $5::text[], $6::date[], $7::text[], $8::text[], $9::text[])
                   WITH ORDINALITY AS t(id, name, sex, dob, phone, address, abha, ord)
              RETURNING id, version",
-            &[&clinic, &n, &ids, &names, &sexes, &births, &phones, &addresses, &abhas],
+            &[&clinic, &n, &ids, &names, &sexes, &births, &phones, &addresses, &abhas, &counter, &sign],
         )
         .await?;
     if returned.len() != rows.len() {
@@ -522,6 +524,19 @@ pub async fn insert_many(
         )));
     }
     Ok(returned.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// The counter a new patient's number comes from, and its sign. The clinic's numbers are
+/// the group server's alone: on a clinic hub (issue 11) a patient registered during an
+/// outage gets a provisional number below zero from a counter of the hub's (shown as
+/// "number pending"; it can never collide with a real one), and the group server's number
+/// replaces it when its copy of the patient comes back through the hub's feed.
+async fn numbering(tx: &RequestTx, clinic: Uuid) -> Result<(&'static str, i64), AppError> {
+    Ok(if tx.is_hub_of(clinic).await? {
+        ("provisional_patient_number", -1)
+    } else {
+        ("patient_number", 1)
+    })
 }
 
 /// Which of `ids` are patients of this clinic.

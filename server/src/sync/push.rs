@@ -122,24 +122,97 @@ async fn push_once(
                     "A clinic hub cannot relay cancelled invoice numbers; the PC reports them itself.",
                 ));
             }
+            let hub = tx.is_hub_of(clinic).await?;
+            if hub {
+                relayable(req)?;
+            }
             // Optimistic first: the whole batch without per-mutation savepoints (a third of
             // the round trips). If any mutation fails, undo the attempt and apply the batch
             // again with a savepoint around each mutation, so the bad one alone is rejected.
             tx.execute_simple("SAVEPOINT batch").await?;
-            match apply_batch(tx, clinic, role, req, Mode::Optimistic).await {
-                Ok(response) => Ok(Json(response)),
+            let response = match apply_batch(tx, clinic, role, req, Mode::Optimistic).await {
+                Ok(response) => response,
                 // A server fault or a transient failure (the whole push is retried), never
                 // a reason to apply the batch in careful mode.
-                Err(e) if e.fails_request() => Err(e),
+                Err(e) if e.fails_request() => return Err(e),
                 Err(_) => {
                     tx.execute_simple("ROLLBACK TO SAVEPOINT batch").await?;
-                    Ok(Json(
-                        apply_batch(tx, clinic, role, req, Mode::Careful).await?,
-                    ))
+                    apply_batch(tx, clinic, role, req, Mode::Careful).await?
                 }
+            };
+            if hub {
+                enqueue_relay(tx, clinic, req, &response).await?;
             }
+            Ok(Json(response))
         })
         .await
+}
+
+/// What a clinic hub can forward to the group server as its authors' own (issue 11): only
+/// signed work. A push to a hub with an unsigned change or access, or with cancelled invoice
+/// numbers (which nothing signs), is refused whole and nothing is applied, so the PC keeps
+/// it and pushes it to the group server itself.
+fn relayable(req: &PushRequest) -> Result<(), AppError> {
+    const WHY: &str = "A clinic hub takes only signed work, which it forwards as its author's; this PC pushes it to the group server itself.";
+    if let Some(i) = req.mutations.iter().position(|m| m.author.is_none()) {
+        return Err(AppError::field(&format!("mutations[{i}].author"), WHY));
+    }
+    if let Some(i) = req.local_accesses.iter().position(|a| a.author.is_none()) {
+        return Err(AppError::field(&format!("local_accesses[{i}].author"), WHY));
+    }
+    if !req.cancelled_numbers.is_empty() {
+        return Err(AppError::field("cancelled_numbers", WHY));
+    }
+    Ok(())
+}
+
+/// Queues for the group server, in this push's transaction, what the hub took in: each
+/// change it applied or recorded as a conflict (a refusal here is the PC's answer and goes
+/// no further) and each uploaded read, as signed (`vaidya.hub_relay`).
+async fn enqueue_relay(
+    tx: &RequestTx,
+    clinic: Uuid,
+    req: &PushRequest,
+    response: &PushResponse,
+) -> Result<(), AppError> {
+    let mut ids = Vec::new();
+    let mut items = Vec::new();
+    for (m, result) in req.mutations.iter().zip(&response.results) {
+        if matches!(
+            result,
+            MutationResult::Applied { .. } | MutationResult::Conflict { .. }
+        ) {
+            ids.push(m.mutation_id);
+            items.push(serde_json::to_value(m).map_err(|e| AppError::Internal(e.into()))?);
+        }
+    }
+    enqueue(tx, clinic, "mutation", &ids, &items).await?;
+    let ids: Vec<Uuid> = req.local_accesses.iter().map(|a| a.access_id).collect();
+    let items = req
+        .local_accesses
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::Internal(e.into()))?;
+    enqueue(tx, clinic, "access", &ids, &items).await
+}
+
+async fn enqueue(
+    tx: &RequestTx,
+    clinic: Uuid,
+    kind: &str,
+    ids: &[Uuid],
+    items: &[Value],
+) -> Result<(), AppError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "SELECT vaidya.hub_relay_enqueue($1, $2, $3, $4)",
+        &[&clinic, &kind, &ids, &items],
+    )
+    .await?;
+    Ok(())
 }
 
 /// How a batch is applied.

@@ -101,7 +101,16 @@ export type HubApproved = { hub: Hub, refresh_token: string, refresh_expires_at:
  * the clinic's hub only). Revoked members and keys are listed too, with when: the hub must
  * refuse them, not forget them.
  */
-export type Directory = { members: Array<Member>, device_keys: Array<DirectoryKey>, };
+export type Directory = { 
+/**
+ * The clinic itself (its GST identity, for the bills the hub takes in).
+ */
+clinic: Clinic, members: Array<Member>, device_keys: Array<DirectoryKey>, 
+/**
+ * Which PC owns which invoice series of the clinic (bills of a PC's own series are
+ * the only ones a hub takes in).
+ */
+invoice_series: Array<SeriesOwner>, };
 
 /**
  * A member's device signing key: the public half, as registered.
@@ -111,6 +120,23 @@ export type DirectoryKey = { key_id: string, user_id: string,
  * Ed25519 public key, base64 of 32 bytes.
  */
 public_key: string, registered_at: string, revoked_at: string | null, };
+
+/**
+ * An invoice series allocated to one PC's clinic file.
+ */
+export type SeriesOwner = { 
+/**
+ * `D3`.
+ */
+code: string, 
+/**
+ * The clinic file's random device id.
+ */
+partition_id: string, 
+/**
+ * The PC's name (`x-vaidya-device`) the series is bound to.
+ */
+device: string, allocated_by: string, allocated_at: string, };
 
 /**
  * A doctor's medical registration (NMC: the registration number is shown with the name on
