@@ -66,6 +66,8 @@ pub struct Proxy {
     state: Arc<Mutex<State>>,
     /// Bytes delivered server → client, over every connection.
     bytes_down: Arc<AtomicU64>,
+    /// Bytes delivered client → server, over every connection.
+    bytes_up: Arc<AtomicU64>,
     generation: watch::Sender<u64>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -100,6 +102,7 @@ impl Proxy {
         }));
         let (generation, _) = watch::channel(0u64);
         let bytes_down = Arc::new(AtomicU64::new(0));
+        let bytes_up = Arc::new(AtomicU64::new(0));
         let lines: [Line; 2] = [
             Arc::new(tokio::sync::Mutex::new(Instant::now())),
             Arc::new(tokio::sync::Mutex::new(Instant::now())),
@@ -108,6 +111,7 @@ impl Proxy {
             let state = state.clone();
             let generation = generation.clone();
             let bytes_down = bytes_down.clone();
+            let bytes_up = bytes_up.clone();
             tokio::spawn(async move {
                 while let Ok((client, _)) = listener.accept().await {
                     let (upstream, limits, shape, seed) = {
@@ -140,6 +144,7 @@ impl Proxy {
                         up: lines[0].clone(),
                         down: lines[1].clone(),
                         bytes_down: bytes_down.clone(),
+                        bytes_up: bytes_up.clone(),
                         seed,
                     };
                     let cut = generation.subscribe();
@@ -151,6 +156,7 @@ impl Proxy {
             addr,
             state,
             bytes_down,
+            bytes_up,
             generation,
             accept,
         })
@@ -201,6 +207,11 @@ impl Proxy {
         self.bytes_down.load(Ordering::Relaxed)
     }
 
+    /// Bytes delivered client → server so far, over every connection.
+    pub fn bytes_up(&self) -> u64 {
+        self.bytes_up.load(Ordering::Relaxed)
+    }
+
     /// Cuts every open connection (a network blip); new connections work as configured.
     pub fn cut_all(&self) {
         self.generation.send_modify(|g| *g += 1);
@@ -227,6 +238,7 @@ struct Link {
     up: Line,
     down: Line,
     bytes_down: Arc<AtomicU64>,
+    bytes_up: Arc<AtomicU64>,
     seed: u64,
 }
 
@@ -247,7 +259,7 @@ async fn serve(
     let up = Direction {
         shape: link.shape,
         line: link.up,
-        counter: None,
+        counter: Some(link.bytes_up),
         seed: link.seed,
     };
     let down = Direction {
