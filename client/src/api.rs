@@ -217,6 +217,31 @@ impl ServerApi {
         })
     }
 
+    /// A client of a clinic hub at `base` (https), which accepts only the certificate
+    /// whose SHA-256 is `certificate_sha256`, the one pinned at the hub's registration
+    /// (`pinned_tls`).
+    pub fn new_pinned(
+        base: &str,
+        device: &str,
+        certificate_sha256: &str,
+    ) -> Result<ServerApi, ApiError> {
+        let mut api = ServerApi::new(base, device)?;
+        if !api.base.starts_with("https://") {
+            return Err(ApiError::InvalidServer(format!(
+                "{base}: a clinic hub is reached over https only"
+            )));
+        }
+        let tls = crate::pinned_tls::client_config(certificate_sha256)
+            .map_err(|e| ApiError::InvalidServer(e.to_string()))?;
+        api.http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .https_only(true)
+            .use_preconfigured_tls(tls)
+            .build()
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        Ok(api)
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -816,9 +841,11 @@ impl ServerApi {
         &self,
         clinic: Uuid,
         name: &str,
+        certificate_sha256: Option<&str>,
     ) -> Result<vaidya_shared::api::Hub, ApiError> {
         let body = vaidya_shared::api::NewHub {
             name: name.to_owned(),
+            certificate_sha256: certificate_sha256.map(str::to_owned),
         };
         self.call(
             Method::POST,
@@ -861,6 +888,37 @@ impl ServerApi {
         self.call::<(), _>(
             Method::GET,
             &format!("/v1/clinics/{clinic}/directory"),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    /// As the clinic's hub: where it answers on the clinic's network.
+    pub async fn announce_hub(
+        &self,
+        clinic: Uuid,
+        hub: Uuid,
+        addresses: &[String],
+    ) -> Result<(), ApiError> {
+        self.call_no_content(
+            Method::PUT,
+            &format!("/v1/clinics/{clinic}/hubs/{hub}/addresses"),
+            Some(&vaidya_shared::api::HubAddresses {
+                addresses: addresses.to_vec(),
+            }),
+        )
+        .await
+    }
+
+    /// Where the clinic's PCs find its hubs, with each one's pinned certificate.
+    pub async fn hub_endpoints(
+        &self,
+        clinic: Uuid,
+    ) -> Result<Vec<vaidya_shared::api::HubEndpoint>, ApiError> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/v1/clinics/{clinic}/hub-endpoints"),
             &[],
             None,
         )

@@ -36,6 +36,24 @@ pub struct HubCredential {
     pub name: String,
     pub refresh_token: Option<String>,
     pub refresh_expires_at: Option<DateTime<Utc>>,
+    /// The hub's TLS identity on the clinic's network: its certificate and private key
+    /// (DER, base64), made at registration; the certificate's SHA-256 is pinned with the
+    /// group server. Absent for a hub registered before hubs served TLS.
+    #[serde(default)]
+    pub tls: Option<HubTls>,
+}
+
+/// A clinic hub's TLS certificate and key (DER, base64 standard).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct HubTls {
+    pub certificate: String,
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for HubTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubTls").finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for HubCredential {

@@ -6,6 +6,7 @@ pub mod api;
 pub mod clinic;
 pub mod credentials;
 pub mod partition;
+pub mod pinned_tls;
 pub mod session;
 pub mod sync;
 pub mod wipes;

@@ -173,3 +173,78 @@ REVOKE UPDATE ON vaidya.invoice_device_series FROM vaidya_app;
 ALTER TABLE vaidya.patients DROP CONSTRAINT patients_patient_number_check;
 ALTER TABLE vaidya.patients ADD CONSTRAINT patients_patient_number_check
     CHECK (patient_number <> 0);
+
+-- The hub on its clinic's network (issue 11): the SHA-256 of its TLS certificate, pinned
+-- when the admin registers it on the hub machine (the hub's own later word cannot change
+-- it), and the addresses it announces itself once approved. The clinic's people read both
+-- (`clinic_hub_endpoints`), so a PC talks to exactly that certificate, never in plaintext.
+ALTER TABLE vaidya.hub_registrations
+    ADD COLUMN certificate_sha256 text CHECK (certificate_sha256 ~ '^[0-9a-f]{64}$'),
+    ADD COLUMN addresses text[] NOT NULL DEFAULT '{}'
+        CHECK (cardinality(addresses) <= 8),
+    ADD COLUMN announced_at timestamptz;
+
+DROP FUNCTION vaidya.register_hub(uuid, text);
+-- Registers a hub: its account (no password, never found by email) and its registration
+-- with its certificate's pin, no membership. Only an active admin of the clinic. Returns
+-- the hub's user id.
+CREATE FUNCTION vaidya.register_hub(p_clinic uuid, p_name text, p_certificate_sha256 text)
+RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id uuid := gen_random_uuid();
+BEGIN
+    IF NOT p_clinic = ANY (vaidya.member_clinics('{admin}')) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO vaidya.users (id, email, display_name, password_hash, kind)
+    VALUES (v_id, 'hub-' || v_id::text || '@hub.invalid', p_name, '!', 'hub');
+    INSERT INTO vaidya.hub_registrations (clinic_id, hub_id, registered_by, certificate_sha256)
+    VALUES (p_clinic, v_id, vaidya.current_user_id(), p_certificate_sha256);
+    RETURN v_id;
+END
+$$;
+REVOKE ALL ON FUNCTION vaidya.register_hub(uuid, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.register_hub(uuid, text, text) TO vaidya_app;
+
+-- The calling hub announces where it answers: only the clinic's approved, active hub, for
+-- itself. Answers whether it was recorded.
+CREATE FUNCTION vaidya.announce_hub(p_clinic uuid, p_addresses text[]) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT p_clinic = ANY (vaidya.member_clinics('{hub}')) THEN
+        RETURN false;
+    END IF;
+    UPDATE vaidya.hub_registrations
+    SET addresses = p_addresses, announced_at = now()
+    WHERE clinic_id = p_clinic AND hub_id = vaidya.current_user_id()
+      AND approved_at IS NOT NULL;
+    RETURN FOUND;
+END
+$$;
+REVOKE ALL ON FUNCTION vaidya.announce_hub(uuid, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.announce_hub(uuid, text[]) TO vaidya_app;
+
+-- The clinic's approved, active hubs with a pinned certificate, for its people (not its
+-- hubs): where their PCs find them.
+CREATE FUNCTION vaidya.clinic_hub_endpoints(p_clinic uuid)
+RETURNS TABLE (hub_id uuid, name text, addresses text[], certificate_sha256 text,
+               announced_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.hub_id, u.display_name, r.addresses, r.certificate_sha256, r.announced_at
+    FROM vaidya.hub_registrations r
+    JOIN vaidya.users u ON u.id = r.hub_id AND u.disabled_at IS NULL
+    JOIN vaidya.memberships m ON m.clinic_id = r.clinic_id AND m.user_id = r.hub_id
+                             AND m.revoked_at IS NULL
+    WHERE r.clinic_id = p_clinic AND r.certificate_sha256 IS NOT NULL
+      AND p_clinic = ANY (vaidya.member_clinics('{admin,doctor,nurse,front_desk}'))
+    ORDER BY r.registered_at
+$$;
+REVOKE ALL ON FUNCTION vaidya.clinic_hub_endpoints(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vaidya.clinic_hub_endpoints(uuid) TO vaidya_app;

@@ -10,7 +10,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::decompression::RequestDecompressionLayer;
@@ -173,6 +172,14 @@ pub fn router(app: App) -> Router {
         .route(
             "/clinics/{clinic_id}/hubs/{hub_id}",
             axum::routing::delete(routes::hubs::revoke),
+        )
+        .route(
+            "/clinics/{clinic_id}/hubs/{hub_id}/addresses",
+            axum::routing::put(routes::hubs::announce),
+        )
+        .route(
+            "/clinics/{clinic_id}/hub-endpoints",
+            get(routes::hubs::endpoints),
         )
         .route("/me/device-keys", post(routes::device_keys::register))
         .route("/me/device-wipes", post(routes::device_keys::report_wipe))
@@ -400,12 +407,17 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi::document())
 }
 
-/// Serve until `shutdown` resolves. The listener is bound by the caller (port 0 in tests).
-pub async fn launch(
+/// Serve until `shutdown` resolves. The listener is bound by the caller (port 0 in tests):
+/// a `TcpListener`, or a clinic hub's TLS listener (`hub::lan`).
+pub async fn launch<L>(
     settings: Settings,
-    listener: TcpListener,
+    listener: L,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<()> {
+) -> Result<()>
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+{
+    use axum::serve::ListenerExt;
     let app = App::new(settings)?;
     // Fail at start, not at the first request, when the database is unreachable.
     drop(
@@ -423,7 +435,8 @@ pub async fn launch(
     ));
     tracing::info!(addr = %listener.local_addr()?, "vaidya-server listening");
     let served = axum::serve(
-        listener,
+        // `tap_io` gives any listener's peer address to `ConnectInfo`.
+        listener.tap_io(|_| ()),
         router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)

@@ -13,12 +13,14 @@
 //! credential, which can never work again.
 
 pub mod follow;
+pub mod lan;
 pub mod relay;
 pub mod replica;
 
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use vaidya_client::credentials::HubCredential;
+use vaidya_client::credentials::{HubCredential, HubTls};
 use vaidya_client::{ApiError, CredentialError, CredentialStore, ServerApi};
 use vaidya_shared::api::Role;
 use vaidya_shared::ErrorCode;
@@ -50,6 +52,8 @@ pub enum HubError {
     FeedInvalid(String),
     #[error("the hub's database: {0}")]
     Database(#[from] tokio_postgres::Error),
+    #[error("the hub's TLS identity: {0}")]
+    Tls(String),
 }
 
 impl HubError {
@@ -66,6 +70,7 @@ impl HubError {
             HubError::SchemaMismatch { .. } => "hub_schema_mismatch",
             HubError::FeedInvalid(_) => "hub_feed_invalid",
             HubError::Database(_) => "hub_database",
+            HubError::Tls(_) => "hub_tls",
         }
     }
 }
@@ -109,7 +114,8 @@ async fn register_as_admin(
     name: &str,
     old: Option<&HubCredential>,
 ) -> Result<HubCredential, HubError> {
-    let hub = api.register_hub(clinic, name).await?;
+    let (tls, pin) = new_tls_identity(name)?;
+    let hub = api.register_hub(clinic, name, Some(&pin)).await?;
     // The registration alone: the credential comes with a doctor's approval (`approve`).
     let credential = HubCredential {
         server: api.base().to_owned(),
@@ -118,6 +124,7 @@ async fn register_as_admin(
         name: hub.name,
         refresh_token: None,
         refresh_expires_at: None,
+        tls: Some(tls),
     };
     if let Err(e) = store.save_hub_credential(&credential) {
         // A registration this machine could not keep would wait for an approval no one can
@@ -143,6 +150,31 @@ async fn register_as_admin(
         }
     }
     Ok(credential)
+}
+
+/// A new TLS identity for the hub on its clinic's network: a self-signed certificate (ECDSA
+/// P-256) and its key, and the certificate's SHA-256, which the group server pins. No CA
+/// is involved: the clinic's PCs accept exactly this certificate (`vaidya_client::
+/// pinned_tls`), so names, addresses and validity dates carry no trust here.
+fn new_tls_identity(name: &str) -> Result<(HubTls, String), HubError> {
+    let tls = |e: rcgen::Error| HubError::Tls(e.to_string());
+    let key = rcgen::KeyPair::generate().map_err(tls)?;
+    let mut params =
+        rcgen::CertificateParams::new(vec!["vaidya-hub.local".to_owned()]).map_err(tls)?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Vaidya clinic hub: {name}"),
+    );
+    let certificate = params.self_signed(&key).map_err(tls)?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let pin = vaidya_client::pinned_tls::certificate_sha256(certificate.der());
+    Ok((
+        HubTls {
+            certificate: b64.encode(certificate.der()),
+            private_key: b64.encode(key.serialize_der()),
+        },
+        pin,
+    ))
 }
 
 /// Approves the hub registered in `store` for `clinic`, signed in as `doctor` (a doctor of

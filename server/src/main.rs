@@ -198,6 +198,13 @@ enum HubAction {
         /// Port of the private cluster (loopback only).
         #[arg(long, default_value_t = 55433)]
         pg_port: u16,
+        /// Where the clinic's PCs reach the hub (TLS with its pinned certificate).
+        #[arg(long, default_value = "0.0.0.0:8443", env = "VAIDYA_HUB_LISTEN")]
+        listen: SocketAddr,
+        /// The address announced to the clinic's PCs, e.g. https://192.168.1.20:8443
+        /// (repeatable). Default: this machine's address on the route to the group server.
+        #[arg(long)]
+        address: Vec<String>,
     },
 }
 
@@ -353,7 +360,20 @@ async fn run_hub(action: HubAction) -> Result<()> {
             database_url,
             data_dir,
             pg_port,
-        } => run_hub_process(&store, clinic_id, database_url, data_dir, pg_port).await?,
+            listen,
+            address,
+        } => {
+            run_hub_process(
+                &store,
+                clinic_id,
+                database_url,
+                data_dir,
+                pg_port,
+                listen,
+                address,
+            )
+            .await?
+        }
         HubAction::Status { clinic_id } => {
             let hub = vaidya_server::hub::connect(&store, clinic_id)
                 .await
@@ -467,23 +487,64 @@ async fn database(
     Ok((Some(cluster), url))
 }
 
-/// The hub process (`hub run`): its database migrated like the group server's, then the
-/// copy of the clinic follows the group server until Ctrl-C or SIGTERM.
+/// The hub process (`hub run`): its database migrated like the group server's, its API
+/// served to the clinic's PCs over TLS with its pinned certificate, and its copy of the
+/// clinic following the group server, until Ctrl-C or SIGTERM.
 async fn run_hub_process(
     store: &vaidya_client::CredentialStore,
     clinic: Uuid,
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     pg_port: u16,
+    listen: SocketAddr,
+    addresses: Vec<String>,
 ) -> Result<()> {
-    use vaidya_server::hub::{follow, replica::Replica};
+    use vaidya_server::hub::{follow, lan, replica::Replica, HubError};
+    let hub_error = |e: HubError| anyhow::anyhow!("{} ({})", e, e.code());
+    let credential = store
+        .hub_credential(clinic)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or(HubError::NotRegistered(clinic))
+        .map_err(hub_error)?;
+    let tls = credential.tls.clone().ok_or_else(|| {
+        hub_error(HubError::Tls(
+            "this hub was registered before hubs served TLS: register it again with --replace"
+                .to_owned(),
+        ))
+    })?;
     let (_cluster, admin_url) = database(database_url, data_dir, "hub-postgres", pg_port).await?;
-    migrate::migrate(&admin_url, None).await?;
+    // The app role's password is new at every start: only this process connects with it.
+    let app_password = {
+        use rand::RngCore;
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        hex::encode(bytes)
+    };
+    migrate::migrate(&admin_url, Some(&app_password)).await?;
     let mut replica = Replica::open(migrate::connect(&admin_url).await?, clinic)
         .await
-        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))?;
+        .map_err(hub_error)?;
+    let mut app_db: tokio_postgres::Config = admin_url.parse()?;
+    app_db.user(migrate::APP_ROLE).password(app_password);
+    let tcp = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let listener = lan::TlsListener::new(tcp, &tls).map_err(hub_error)?;
+    let addresses = if addresses.is_empty() {
+        lan::lan_address(&credential.server, listen.port())
+            .into_iter()
+            .collect()
+    } else {
+        addresses
+    };
     let (status, mut watching) = tokio::sync::watch::channel(follow::Upstream::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn({
+        let mut stopped = stopped.clone();
+        vaidya_server::launch(Settings::new(app_db), listener, async move {
+            let _ = stopped.changed().await;
+        })
+    });
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop.send(true);
@@ -494,25 +555,30 @@ async fn run_hub_process(
             let now = watching.borrow_and_update().clone();
             match (now.unreachable_since, said.unreachable_since) {
                 (Some(since), None) => println!(
-                    "group server unreachable since {}; the copy resumes when it answers",
+                    "group server unreachable since {}; the clinic works through the hub, which forwards when it answers",
                     since.with_timezone(&chrono::Local).format("%H:%M")
                 ),
                 (None, Some(_)) => println!("group server reachable again"),
                 _ => {}
             }
-            if now.rows != said.rows {
+            if now.rows != said.rows || now.forwarded != said.forwarded {
                 println!(
-                    "copy of the clinic up to date: {} rows since start",
-                    now.rows
+                    "up to date with the group server: {} rows in, {} changes forwarded ({} refused) since start",
+                    now.rows, now.forwarded, now.refused_upstream
                 );
             }
             said = now;
         }
     });
-    println!("hub of clinic {clinic}: following the group server (Ctrl-C stops)");
-    follow::follow(store, clinic, &mut replica, &status, stopped)
+    println!(
+        "hub of clinic {clinic}: serving the clinic's PCs on {listen} (TLS, pinned certificate), announced as {}; following the group server (Ctrl-C stops)",
+        if addresses.is_empty() { "nothing (give --address)".to_owned() } else { addresses.join(", ") }
+    );
+    let followed = follow::follow(store, clinic, &mut replica, &addresses, &status, stopped)
         .await
-        .map_err(|e| anyhow::anyhow!("{} ({})", e, e.code()))
+        .map_err(hub_error);
+    serving.abort();
+    followed
 }
 
 /// Where a private cluster lives by default: the platform data directory, except for root,

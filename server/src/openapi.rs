@@ -15,7 +15,7 @@ use crate::routes;
         routes::auth::login, routes::auth::refresh, routes::auth::logout, routes::auth::me,
         routes::clinics::get_clinic,
         routes::members::list, routes::members::create, routes::members::update, routes::members::set_registration, routes::members::revoke,
-        routes::hubs::register, routes::hubs::approve, routes::hubs::list, routes::hubs::revoke, routes::hubs::directory,
+        routes::hubs::register, routes::hubs::approve, routes::hubs::list, routes::hubs::revoke, routes::hubs::directory, routes::hubs::announce, routes::hubs::endpoints,
         routes::patients::list, routes::patients::get, routes::patients::create, routes::patients::update, routes::patients::delete,
         routes::appointments::list, routes::appointments::get, routes::appointments::create, routes::appointments::update,
         routes::encounters::list, routes::encounters::get, routes::encounters::create, routes::encounters::update,

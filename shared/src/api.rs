@@ -386,6 +386,34 @@ pub struct MemberPatch {
 pub struct NewHub {
     /// What the clinic calls it ("Reception PC", "Hub in the back office"), 1–200 characters.
     pub name: String,
+    /// SHA-256 of the hub's TLS certificate (DER), 64 lowercase hex digits: made on the hub
+    /// machine at registration and pinned here, the only certificate the clinic's PCs will
+    /// accept from it on their network. A hub registered without one is never offered to
+    /// the PCs (`GET /v1/clinics/{id}/hub-endpoints`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub certificate_sha256: Option<String>,
+}
+
+/// Where an approved hub answers on its clinic's network, as the hub itself announces it
+/// (`PUT /v1/clinics/{id}/hubs/{hub_id}/addresses`, the hub only).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubAddresses {
+    /// `https://192.168.1.20:8443`: https only, 1–8 of them.
+    pub addresses: Vec<String>,
+}
+
+/// A clinic's hub as its PCs find it (`GET /v1/clinics/{id}/hub-endpoints`, the clinic's
+/// people): its addresses on the clinic's network and the certificate pinned at
+/// registration, the only one a PC accepts from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HubEndpoint {
+    pub hub_id: Uuid,
+    pub name: String,
+    pub addresses: Vec<String>,
+    pub certificate_sha256: String,
+    pub announced_at: Option<DateTime<Utc>>,
 }
 
 /// A clinic's hub as the group server knows it: a member of this one clinic with the role

@@ -516,7 +516,7 @@ impl World {
         c.batch_execute(&format!(
             "BEGIN;
              SELECT vaidya.set_identity('{admin_id}');
-             SELECT set_config('test.hub', vaidya.register_hub('{clinic}', 'Hub {tag}')::text, true);
+             SELECT set_config('test.hub', vaidya.register_hub('{clinic}', 'Hub {tag}', NULL)::text, true);
              SELECT vaidya.set_identity('{doctor_id}');
              SELECT vaidya.approve_hub('{clinic}', current_setting('test.hub')::uuid, '{{doctor}}');",
             admin_id = people[0].id,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use base64::Engine;
 use chrono::Utc;
 use serde_json::json;
 use tokio::sync::watch;
@@ -257,7 +258,7 @@ pub async fn a_hub_follows_the_group_server_through_an_outage(h: Arc<Harness>) -
     let (stop, stopped) = watch::channel(false);
     let following = tokio::spawn({
         let store = store.clone();
-        async move { follow(&store, k, &mut replica, &status, stopped).await }
+        async move { follow(&store, k, &mut replica, &[], &status, stopped).await }
     });
     let copy = hub_db.superuser().await?;
 
@@ -445,7 +446,7 @@ pub async fn an_outage_day_through_the_hub(h: Arc<Harness>) -> Result<()> {
     let (stop, stopped) = watch::channel(false);
     let following = tokio::spawn({
         let store = store.clone();
-        async move { follow(&store, k, &mut replica, &status, stopped).await }
+        async move { follow(&store, k, &mut replica, &[], &status, stopped).await }
     });
     let lan = TestServer::spawn(&hub_db, 4).await?;
     let copy = hub_db.superuser().await?;
@@ -731,5 +732,169 @@ pub async fn an_outage_day_through_the_hub(h: Arc<Harness>) -> Result<()> {
         matches!(ended, Ok(Ok(Ok(())))),
         "the hub did not stop cleanly: {ended:?}"
     );
+    Ok(())
+}
+
+/// The hub on the clinic's network (issue 11): the certificate made at registration is
+/// pinned with the group server, the hub announces where it answers, a PC finds it through
+/// the group server and reaches it over TLS accepting that certificate alone. Attacks: an
+/// impostor with a certificate of its own at an address the PC was given, plaintext, an
+/// announcement by a person or for another hub.
+pub async fn the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate(
+    h: Arc<Harness>,
+) -> Result<()> {
+    let Some(store) =
+        keyring("the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate")?
+    else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let (a, k) = (&world.a, world.a.id);
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let desk_up = server.login_as(&a.desk).await?;
+    let desk_key = DeviceSigner::from_secret(a.desk.id, Uuid::now_v7(), [23; 32]);
+    let (status, body) = desk_up
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": desk_key.key_id, "public_key": encode_public_key(&desk_key.public_key())}),
+        )
+        .await?;
+    check!(status.is_success(), "device key: {status} {body}");
+    let registered = hub::register(
+        &store,
+        &server.base,
+        k,
+        "Reception hub",
+        sign_in(&a.admin),
+        false,
+    )
+    .await?;
+    hub::approve(&store, k, sign_in(&a.doctor)).await?;
+    let tls = registered.tls.clone().context("no TLS identity kept")?;
+    let der = base64::engine::general_purpose::STANDARD.decode(&tls.certificate)?;
+    let pin = vaidya_client::pinned_tls::certificate_sha256(&der);
+
+    // The hub: its copy, its API over TLS, its address announced.
+    let hub_db = h.database().await?;
+    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("https://127.0.0.1:{}", tcp.local_addr()?.port());
+    let listener = hub::lan::TlsListener::new(tcp, &tls)?;
+    let settings = hub_db.server_settings(4)?;
+    let (stop, stopped) = watch::channel(false);
+    let serving = tokio::spawn({
+        let mut stopped = stopped.clone();
+        vaidya_server::launch(settings, listener, async move {
+            let _ = stopped.changed().await;
+        })
+    });
+    let (status, _watching) = watch::channel(Upstream::default());
+    let following = tokio::spawn({
+        let store = store.clone();
+        let addresses = vec![address.clone()];
+        async move { follow(&store, k, &mut replica, &addresses, &status, stopped).await }
+    });
+
+    // A PC finds the hub through the group server: the address, and the pinned certificate.
+    let desk = ServerApi::new(&server.base, "Front desk PC")?;
+    desk.login(&a.desk.email, &a.desk.password).await?;
+    let mut found = None;
+    let started = Instant::now();
+    while found.is_none() && started.elapsed() < Duration::from_secs(10) {
+        found = desk
+            .hub_endpoints(k)
+            .await?
+            .into_iter()
+            .find(|e| e.hub_id == registered.hub_id && !e.addresses.is_empty());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let endpoint = found.context("the hub never announced itself")?;
+    check!(
+        endpoint.certificate_sha256 == pin && endpoint.addresses == vec![address.clone()],
+        "the hub as the group server gives it: {endpoint:?}"
+    );
+    // Over TLS, that certificate: the PC signs in and pulls.
+    let pc = ServerApi::new_pinned(
+        &endpoint.addresses[0],
+        "Front desk PC",
+        &endpoint.certificate_sha256,
+    )?;
+    let mut signed_in = None;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        // The hub has the desk's key once its copy has the directory.
+        match pc.sign_in_with_device_key(k, &desk_key).await {
+            Ok(session) => {
+                signed_in = Some(session);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    check!(
+        signed_in.is_some(),
+        "the desk's PC never signed in to the hub over TLS"
+    );
+    pc.pull(k, None, Some(100)).await?;
+
+    // An impostor at an address the PC was given: a certificate of its own, refused.
+    let (impostor_tls, _) = {
+        let key = rcgen::KeyPair::generate()?;
+        let cert = rcgen::CertificateParams::new(vec!["vaidya-hub.local".to_owned()])?
+            .self_signed(&key)?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        (
+            vaidya_client::credentials::HubTls {
+                certificate: b64.encode(cert.der()),
+                private_key: b64.encode(key.serialize_der()),
+            },
+            (),
+        )
+    };
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let impostor_address = format!("https://127.0.0.1:{}", tcp.local_addr()?.port());
+    let impostor = tokio::spawn(vaidya_server::launch(
+        hub_db.server_settings(2)?,
+        hub::lan::TlsListener::new(tcp, &impostor_tls)?,
+        std::future::pending(),
+    ));
+    let fooled = ServerApi::new_pinned(&impostor_address, "Front desk PC", &pin)?
+        .sign_in_with_device_key(k, &desk_key)
+        .await;
+    check!(
+        matches!(&fooled, Err(e) if e.code() == "network"),
+        "the PC talked to an impostor: {:?}",
+        fooled.map(|s| s.user.email)
+    );
+    impostor.abort();
+    // No plaintext: a pinned client takes https only, and the hub speaks nothing else.
+    check!(
+        ServerApi::new_pinned(&address.replace("https", "http"), "PC", &pin).is_err(),
+        "a pinned client took an http address"
+    );
+    let plain = ServerApi::new(&address.replace("https", "http"), "PC")?
+        .sign_in_with_device_key(k, &desk_key)
+        .await;
+    check!(plain.is_err(), "the hub answered in plaintext");
+
+    // Only the hub announces, and only for itself.
+    let doctor = ServerApi::new(&server.base, "PC")?;
+    doctor.login(&a.doctor.email, &a.doctor.password).await?;
+    let e = doctor
+        .announce_hub(k, registered.hub_id, &["https://10.0.0.66:8443".to_owned()])
+        .await
+        .err();
+    check!(
+        e.as_ref().map(|e| e.code()) == Some("forbidden"),
+        "a doctor announced the hub: {e:?}"
+    );
+
+    let _ = stop.send(true);
+    let ended = tokio::time::timeout(Duration::from_secs(10), following).await;
+    check!(
+        matches!(ended, Ok(Ok(Ok(())))),
+        "the hub did not stop cleanly: {ended:?}"
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
     Ok(())
 }

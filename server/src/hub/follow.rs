@@ -47,17 +47,20 @@ pub struct Upstream {
 }
 
 /// Follows the group server into `replica` until `stop` turns true or an error waiting
-/// cannot mend; publishes how it stands on `status`.
+/// cannot mend; publishes how it stands on `status`. Each session first announces
+/// `addresses` (where the hub answers on the clinic's network), when there are any.
 pub async fn follow(
     store: &CredentialStore,
     clinic: Uuid,
     replica: &mut Replica,
+    addresses: &[String],
     status: &watch::Sender<Upstream>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), HubError> {
     let mut backoff = Duration::from_secs(1);
     while !*stop.borrow() {
-        let outcome = follow_one_session(store, clinic, replica, status, &mut stop).await;
+        let outcome =
+            follow_one_session(store, clinic, replica, addresses, status, &mut stop).await;
         match outcome {
             Ok(()) => backoff = Duration::from_secs(1),
             Err(e) if unreachable(&e) => {
@@ -80,10 +83,16 @@ async fn follow_one_session(
     store: &CredentialStore,
     clinic: Uuid,
     replica: &mut Replica,
+    addresses: &[String],
     status: &watch::Sender<Upstream>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), HubError> {
     let hub = connect(store, clinic).await?;
+    if !addresses.is_empty() {
+        hub.api
+            .announce_hub(clinic, hub.credential.hub_id, addresses)
+            .await?;
+    }
     // The group server's word that something changed; without it, the copy polls.
     let mut events = hub.api.live(clinic).await.ok();
     loop {

@@ -13,7 +13,8 @@ use axum::Json;
 use chrono::Utc;
 use uuid::Uuid;
 use vaidya_shared::api::{
-    AuditAction, Directory, DirectoryKey, Hub, HubApproved, NewHub, Role, SeriesOwner,
+    AuditAction, Directory, DirectoryKey, Hub, HubAddresses, HubApproved, HubEndpoint, NewHub,
+    Role, SeriesOwner,
 };
 use vaidya_shared::authorship::encode_public_key;
 use vaidya_shared::rules::permissions::hub_approvers;
@@ -81,7 +82,10 @@ pub async fn register(
             tx.authorize(clinic, Resource::Member, Action::Create)
                 .await?;
             let id: Option<Uuid> = tx
-                .query_one("SELECT vaidya.register_hub($1, $2)", &[&clinic, &new.name])
+                .query_one(
+                    "SELECT vaidya.register_hub($1, $2, $3)",
+                    &[&clinic, &new.name, &new.certificate_sha256],
+                )
                 .await?
                 .get(0);
             let id = id.ok_or_else(AppError::not_found)?;
@@ -284,6 +288,81 @@ pub async fn directory(
                 device_keys,
                 invoice_series,
             }))
+        })
+        .await
+}
+
+#[utoipa::path(put, path = "/v1/clinics/{clinic_id}/hubs/{hub_id}/addresses", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path), ("hub_id" = Uuid, Path)), request_body = HubAddresses,
+    responses((status = 204), (status = 403, body = ApiError), (status = 404, body = ApiError),
+        (status = 422, body = ApiError)))]
+/// The hub announces where it answers on its clinic's network (the clinic's approved hub,
+/// for itself only).
+pub async fn announce(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath((clinic, hub)): ApiPath<(Uuid, Uuid)>,
+    ApiJson(addresses): ApiJson<HubAddresses>,
+) -> Result<StatusCode, AppError> {
+    let addresses = addresses.validate(super::today())?.into_inner();
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.check_role(clinic, &[Role::Hub], ENTITY).await?;
+            if hub != tx.user_id() {
+                return Err(AppError::not_found());
+            }
+            let recorded: bool = tx
+                .query_one(
+                    "SELECT vaidya.announce_hub($1, $2)",
+                    &[&clinic, &addresses.addresses],
+                )
+                .await?
+                .get(0);
+            if !recorded {
+                return Err(AppError::not_found());
+            }
+            tx.audit(clinic, AuditAction::Update, ENTITY, &[hub], &[])
+                .await?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+#[utoipa::path(get, path = "/v1/clinics/{clinic_id}/hub-endpoints", tag = "members", security(("bearer" = [])),
+    params(("clinic_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<HubEndpoint>), (status = 403, body = ApiError), (status = 404, body = ApiError)))]
+/// Where the clinic's PCs find its hubs on the clinic's network, with the certificate each
+/// must present (the clinic's people).
+pub async fn endpoints(
+    State(app): State<App>,
+    meta: RequestMeta,
+    ApiPath(clinic): ApiPath<Uuid>,
+) -> Result<Json<Vec<HubEndpoint>>, AppError> {
+    RequestTx::begin(&app.pool, &meta)
+        .await?
+        .run(async |tx| {
+            tx.check_role(clinic, &Role::STAFF, ENTITY).await?;
+            let endpoints: Vec<HubEndpoint> = tx
+                .query(
+                    "SELECT hub_id, name, addresses, certificate_sha256, announced_at
+                     FROM vaidya.clinic_hub_endpoints($1)",
+                    &[&clinic],
+                )
+                .await?
+                .iter()
+                .map(|r| HubEndpoint {
+                    hub_id: r.get(0),
+                    name: r.get(1),
+                    addresses: r.get(2),
+                    certificate_sha256: r.get(3),
+                    announced_at: r.get(4),
+                })
+                .collect();
+            let ids: Vec<Uuid> = endpoints.iter().map(|e| e.hub_id).collect();
+            tx.audit(clinic, AuditAction::List, ENTITY, &ids, &[])
+                .await?;
+            Ok(Json(endpoints))
         })
         .await
 }

@@ -848,9 +848,41 @@ impl Validate for crate::api::NewMember {
 
 impl Validate for crate::api::NewHub {
     fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        if let Some(pin) = &self.certificate_sha256 {
+            if pin.len() != 64 || !pin.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(invalid(
+                    "certificate_sha256",
+                    "The certificate's SHA-256 is 64 lowercase hex digits.",
+                ));
+            }
+        }
         Ok(Valid(crate::api::NewHub {
             name: required_text("name", &self.name, 200)?,
+            certificate_sha256: self.certificate_sha256,
         }))
+    }
+}
+
+impl Validate for crate::api::HubAddresses {
+    fn validate(self, _today: NaiveDate) -> Result<Valid<Self>, ApiError> {
+        if self.addresses.is_empty() || self.addresses.len() > 8 {
+            return Err(invalid("addresses", "Give 1 to 8 addresses."));
+        }
+        for (i, a) in self.addresses.iter().enumerate() {
+            let ok = a.len() <= 200
+                && a.strip_prefix("https://").is_some_and(|rest| {
+                    !rest.is_empty()
+                        && rest.chars().all(|c| c.is_ascii_graphic())
+                        && !rest.contains(['/', '?', '#', '@'])
+                });
+            if !ok {
+                return Err(invalid(
+                    format!("addresses[{i}]"),
+                    "An address is https://host:port, nothing after it.",
+                ));
+            }
+        }
+        Ok(Valid(self))
     }
 }
 
