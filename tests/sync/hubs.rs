@@ -898,3 +898,183 @@ pub async fn the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate(
     let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
     Ok(())
 }
+
+/// The hub killed mid-day (issue 11): what it took in is in its database, queued in the
+/// push's own transaction, so a hub that dies before forwarding loses nothing. Meanwhile
+/// the PCs fall back to the group server directly, including a change the hub took in
+/// whose answer the PC never got; when the hub comes back it forwards its queue, and every
+/// change is applied upstream exactly once, as its author.
+pub async fn a_hub_killed_mid_day_loses_and_doubles_nothing(h: Arc<Harness>) -> Result<()> {
+    let Some(store) = keyring("a_hub_killed_mid_day_loses_and_doubles_nothing")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let (a, k) = (&world.a, world.a.id);
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let upstream_db = world.db.superuser().await?;
+    const DESK_PC: &str = "Front desk PC";
+    let desk_up = server.login_as(&a.desk).await?.with_device(DESK_PC)?;
+    let desk_key = DeviceSigner::from_secret(a.desk.id, Uuid::now_v7(), [24; 32]);
+    let (status, body) = desk_up
+        .post(
+            "/v1/me/device-keys",
+            json!({"id": desk_key.key_id, "public_key": encode_public_key(&desk_key.public_key())}),
+        )
+        .await?;
+    check!(status.is_success(), "device key: {status} {body}");
+    // The line to the group server is cut while the hub takes the morning's work in.
+    let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 13).await?;
+    hub::register(
+        &store,
+        &line.base(),
+        k,
+        "Reception hub",
+        sign_in(&a.admin),
+        false,
+    )
+    .await?;
+    hub::approve(&store, k, sign_in(&a.doctor)).await?;
+    let hub_db = h.database().await?;
+    let run_hub = |stopped: watch::Receiver<bool>| {
+        let store = store.clone();
+        let hub_db = &hub_db;
+        async move {
+            let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
+            let (status, watching) = watch::channel(Upstream::default());
+            let following = tokio::spawn(async move {
+                follow(&store, k, &mut replica, &[], &status, stopped).await
+            });
+            anyhow::Ok((following, watching))
+        }
+    };
+    let (stop, stopped) = watch::channel(false);
+    let (following, _) = run_hub(stopped).await?;
+    let lan = TestServer::spawn(&hub_db, 4).await?;
+    let copy = hub_db.superuser().await?;
+    let ready = until(Duration::from_secs(10), || {
+        let copy = &copy;
+        let key = desk_key.key_id;
+        async move {
+            Ok(copy
+                .query_one(
+                    "SELECT count(*) FROM vaidya.device_keys WHERE id = $1",
+                    &[&key],
+                )
+                .await?
+                .get::<_, i64>(0)
+                == 1)
+        }
+    })
+    .await?;
+    check!(ready.is_some(), "the hub never had the clinic's directory");
+    line.set_online(false);
+    let desk_pc = ServerApi::new(&lan.base, DESK_PC)?;
+    desk_pc.sign_in_with_device_key(k, &desk_key).await?;
+    let morning: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+    let taken_in: Vec<Mutation> = morning
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            signed_create(
+                &desk_key,
+                k,
+                DESK_PC,
+                EntityKind::Patient,
+                *id,
+                json!({"id": id, "name": format!("Morning patient {i}"), "sex": "male"}),
+            )
+        })
+        .collect();
+    let answer = desk_pc
+        .push(
+            k,
+            &PushRequest {
+                mutations: taken_in.clone(),
+                local_accesses: vec![],
+                cancelled_numbers: vec![],
+            },
+        )
+        .await?;
+    check!(
+        answer
+            .results
+            .iter()
+            .all(|r| matches!(r, MutationResult::Applied { .. })),
+        "the hub took the morning in: {:?}",
+        answer.results
+    );
+
+    // The hub dies before it could forward anything.
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), following).await;
+    lan.kill();
+    line.set_online(true);
+    // The PCs work with the group server directly: new work, and the last morning change
+    // again (its answer from the hub was lost).
+    let direct = ServerApi::new(&server.base, DESK_PC)?;
+    direct.login(&a.desk.email, &a.desk.password).await?;
+    let afternoon = Uuid::now_v7();
+    let answer = direct
+        .push(
+            k,
+            &PushRequest {
+                mutations: vec![
+                    taken_in[2].clone(),
+                    signed_create(
+                        &desk_key,
+                        k,
+                        DESK_PC,
+                        EntityKind::Patient,
+                        afternoon,
+                        json!({"id": afternoon, "name": "Afternoon patient", "sex": "female"}),
+                    ),
+                ],
+                local_accesses: vec![],
+                cancelled_numbers: vec![],
+            },
+        )
+        .await?;
+    check!(
+        answer
+            .results
+            .iter()
+            .all(|r| matches!(r, MutationResult::Applied { .. })),
+        "the PC's own push: {:?}",
+        answer.results
+    );
+    check!(
+        rows_of(&upstream_db, "patients", k, &morning[..2]).await? == 0,
+        "the dead hub forwarded something"
+    );
+
+    // The hub comes back and forwards its queue: everything once, as the desk.
+    let (stop, stopped) = watch::channel(false);
+    let (following, watching) = run_hub(stopped).await?;
+    let forwarded = until(Duration::from_secs(20), || {
+        let db = &upstream_db;
+        let morning = &morning;
+        async move { Ok(rows_of(db, "patients", k, morning).await? == 3) }
+    })
+    .await?;
+    check!(forwarded.is_some(), "the hub lost what it had taken in");
+    for id in morning.iter().chain([&afternoon]) {
+        let by = creator(&upstream_db, k, "patient", *id).await?;
+        check!(
+            by == vec![a.desk.id],
+            "patient {id} was created upstream by {by:?}"
+        );
+    }
+    let settled = until(Duration::from_secs(10), || {
+        let w = watching.clone();
+        async move { Ok(w.borrow().waiting == 0 && w.borrow().forwarded == 3) }
+    })
+    .await?;
+    check!(
+        settled.is_some(),
+        "the hub's relay after its return: {:?}",
+        watching.borrow().clone()
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), following).await;
+    Ok(())
+}
