@@ -280,6 +280,9 @@ pub struct ClinicPartition {
     device: Option<String>,
     /// The reader's visibility class: names the pull cursor (see `set_reader`).
     visibility: Option<String>,
+    /// Which server the pull cursor is of while it is not the group server: the clinic's
+    /// hub (issue 11; see `set_source`), whose feed has cursors of its own.
+    source: Option<&'static str>,
     /// The key of the attached clinical store, when this connection has it
     /// (see [`clinical_store`]).
     clinical: Option<ClinicalKey>,
@@ -383,6 +386,7 @@ impl ClinicPartition {
             author: None,
             device: None,
             visibility: None,
+            source: None,
             clinical: None,
             bulk_load: false,
         };
@@ -462,6 +466,7 @@ impl ClinicPartition {
             author: _,
             device: _,
             visibility: _,
+            source: _,
             clinical: _,
             bulk_load: _,
         } = self;

@@ -932,10 +932,10 @@ impl Client {
 
     /// A sync engine over the clinic's partition.
     pub fn sync_engine(&self, clinic: Uuid) -> Result<SyncEngine, SessionError> {
-        Ok(SyncEngine::new(
-            self.api.clone(),
-            self.open_partition(clinic)?,
-        ))
+        Ok(
+            SyncEngine::new(self.api.clone(), self.open_partition(clinic)?)
+                .with_device_signer(self.signer.clone()),
+        )
     }
 
     /// Signs out: ends the server session (best effort) and removes the refresh token from

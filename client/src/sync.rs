@@ -16,6 +16,8 @@ use uuid::Uuid;
 use vaidya_shared::sync::{PullResponse, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH};
 use vaidya_shared::ErrorCode;
 
+use vaidya_shared::authorship::DeviceSigner;
+
 use crate::api::{ApiError, ServerApi};
 use crate::partition::{ClinicPartition, InitialFill, PartitionError};
 
@@ -42,6 +44,12 @@ impl SyncError {
             SyncError::Api(e) => e.retry_after(),
             SyncError::Partition(_) => None,
         }
+    }
+
+    /// The server could not be reached at all (no answer, not an answer saying no): what
+    /// sends a PC to its clinic's hub.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SyncError::Api(ApiError::Network(_)))
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -74,6 +82,9 @@ pub struct SyncOptions {
     /// First retry delay; doubled each time up to `max_delay`, with jitter.
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// While the clinic's hub stands in for an unreachable group server, how often the
+    /// group server is tried again first.
+    pub group_server_retry: Duration,
 }
 
 impl Default for SyncOptions {
@@ -86,6 +97,7 @@ impl Default for SyncOptions {
             max_attempts: 6,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(60),
+            group_server_retry: Duration::from_secs(30),
         }
     }
 }
@@ -120,9 +132,23 @@ fn eta(progress: &SyncProgress, rows_now: u64, elapsed: Duration, more: bool) ->
     Some(left as f64 * secs / rows_now as f64)
 }
 
+/// Which server a sync went to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SyncPath {
+    #[default]
+    GroupServer,
+    /// The clinic's hub on its network, while the group server cannot be reached.
+    ClinicHub,
+}
+
 /// What one sync did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncReport {
+    /// Where it went ("Synced with the clinic hub").
+    pub path: SyncPath,
+    /// Since when the group server has not answered this engine ("group server unreachable
+    /// since 10:42"); `None` when it answered.
+    pub group_server_unreachable_since: Option<DateTime<Utc>>,
     pub pushed: usize,
     pub applied: usize,
     pub conflicts: usize,
@@ -164,12 +190,29 @@ const FILL_SEARCH_INDEX_EVERY: Duration = Duration::from_secs(5);
 
 type ProgressFn = Box<dyn FnMut(&SyncProgress) + Send>;
 
-/// Syncs one clinic partition with the server.
+/// How often a PC asks the group server where the clinic's hubs are.
+const HUB_ENDPOINTS_EVERY: Duration = Duration::from_secs(600);
+/// The longest a hub may take to sign a PC in before the next address is tried.
+const HUB_SIGN_IN: Duration = Duration::from_secs(5);
+/// The pull cursors of the hub's feed (`ClinicPartition::set_source`).
+const HUB_SOURCE: &str = "hub";
+
+/// Syncs one clinic partition with the server, or, while the group server cannot be
+/// reached, with the clinic's hub on its network (issue 11).
 pub struct SyncEngine {
     api: ServerApi,
     partition: ClinicPartition,
     options: SyncOptions,
     progress: Option<ProgressFn>,
+    /// The signed-in member's device key: signs them in to the clinic's hub.
+    signer: Option<DeviceSigner>,
+    /// The clinic hub, signed in, while it stands in for the group server.
+    hub: Option<ServerApi>,
+    /// When the hub endpoints were last asked for.
+    endpoints_asked: Option<Instant>,
+    /// Since when the group server has not answered, and when to try it again first.
+    unreachable_since: Option<DateTime<Utc>>,
+    retry_group_server_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -242,7 +285,19 @@ impl SyncEngine {
             partition,
             options: SyncOptions::default(),
             progress: None,
+            signer: None,
+            hub: None,
+            endpoints_asked: None,
+            unreachable_since: None,
+            retry_group_server_at: None,
         }
+    }
+
+    /// The signed-in member's device key, with which the engine signs in to the clinic's
+    /// hub when the group server cannot be reached. Without it the engine never uses a hub.
+    pub fn with_device_signer(mut self, signer: Option<DeviceSigner>) -> SyncEngine {
+        self.signer = signer;
+        self
     }
 
     pub fn with_options(mut self, mut options: SyncOptions) -> SyncEngine {
@@ -295,31 +350,178 @@ impl SyncEngine {
         }
     }
 
-    /// One push, pull and refetch round, without retries.
+    /// One push, pull and refetch round, without retries: with the group server, or, when
+    /// it cannot be reached and the clinic has a hub this PC can sign in to, with the hub
+    /// (the group server is tried first again every half minute).
     pub async fn sync_once(&mut self) -> Result<SyncReport, SyncError> {
-        let mut report = SyncReport::default();
-        self.push(&mut report).await?;
-        self.pull(&mut report).await?;
-        self.refetch(&mut report).await?;
+        let hub_first = self.hub.is_some()
+            && self
+                .retry_group_server_at
+                .is_some_and(|at| Instant::now() < at);
+        let group_error = if hub_first {
+            SyncError::Api(ApiError::Network(
+                "the group server did not answer a moment ago".to_owned(),
+            ))
+        } else {
+            let api = self.api.clone();
+            match self.sync_round(&api, SyncPath::GroupServer).await {
+                Ok(report) => {
+                    self.unreachable_since = None;
+                    self.retry_group_server_at = None;
+                    self.hub = None;
+                    self.refresh_hub_endpoints().await;
+                    return Ok(report);
+                }
+                Err(e) if e.is_unreachable() && self.signer.is_some() => e,
+                Err(e) => return Err(e),
+            }
+        };
+        let since = *self.unreachable_since.get_or_insert_with(Utc::now);
+        if !hub_first {
+            self.retry_group_server_at = Some(Instant::now() + self.options.group_server_retry);
+        }
+        // A hub session lasts a quarter of an hour: signed in again once if it ran out.
+        for _ in 0..2 {
+            let Some(hub) = self.hub_api().await else {
+                return Err(group_error);
+            };
+            self.partition.set_source(Some(HUB_SOURCE));
+            let result = self.sync_round(&hub, SyncPath::ClinicHub).await;
+            self.partition.set_source(None);
+            match result {
+                Ok(mut report) => {
+                    report.group_server_unreachable_since = Some(since);
+                    return Ok(report);
+                }
+                Err(SyncError::Api(ApiError::Unauthenticated)) => self.hub = None,
+                Err(e) if e.is_unreachable() => {
+                    // The hub is gone too: offline, as without one.
+                    self.hub = None;
+                    self.retry_group_server_at = None;
+                    return Err(group_error);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(group_error)
+    }
+
+    /// Push, pull and refetch through `api`.
+    async fn sync_round(
+        &mut self,
+        api: &ServerApi,
+        path: SyncPath,
+    ) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport {
+            path,
+            ..SyncReport::default()
+        };
+        self.push_via(api, path, &mut report).await?;
+        self.pull_via(api, &mut report).await?;
+        self.refetch_via(api, &mut report).await?;
         if self.partition.outbox_counts()?.0 == 0 && self.partition.pull_complete()? {
             self.partition.set_last_synced_at(Utc::now())?;
         }
         Ok(report)
     }
 
+    /// Asks the group server where the clinic's hubs are, every ten minutes, and keeps the
+    /// answer in the partition for the day the group server cannot be reached. Best effort:
+    /// a failure leaves what was kept.
+    async fn refresh_hub_endpoints(&mut self) {
+        if self.signer.is_none()
+            || self
+                .endpoints_asked
+                .is_some_and(|at| at.elapsed() < HUB_ENDPOINTS_EVERY)
+        {
+            return;
+        }
+        self.endpoints_asked = Some(Instant::now());
+        let clinic = self.partition.clinic_id();
+        match self.api.hub_endpoints(clinic).await {
+            Ok(endpoints) => {
+                if let Err(e) = self.partition.set_hub_endpoints(&endpoints) {
+                    tracing::warn!(%clinic, error = %e, "keeping the clinic's hub addresses failed");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(%clinic, error = %e, "the clinic's hub addresses were not read")
+            }
+        }
+    }
+
+    /// The clinic's hub, signed in with the member's device key over TLS with its pinned
+    /// certificate: the one in use, or the first kept address that answers.
+    async fn hub_api(&mut self) -> Option<ServerApi> {
+        if let Some(hub) = &self.hub {
+            return Some(hub.clone());
+        }
+        let signer = self.signer.clone()?;
+        let clinic = self.partition.clinic_id();
+        let endpoints = self.partition.hub_endpoints().ok()?;
+        for endpoint in &endpoints {
+            for address in &endpoint.addresses {
+                let Ok(hub) =
+                    ServerApi::new_pinned(address, self.api.device(), &endpoint.certificate_sha256)
+                else {
+                    continue;
+                };
+                match tokio::time::timeout(
+                    HUB_SIGN_IN,
+                    hub.sign_in_with_device_key(clinic, &signer),
+                )
+                .await
+                {
+                    Ok(Ok(_)) => {
+                        tracing::info!(%clinic, %address, "syncing through the clinic hub");
+                        self.hub = Some(hub.clone());
+                        return Some(hub);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(%address, error = %e, "the clinic hub refused the sign-in")
+                    }
+                    Err(_) => tracing::debug!(%address, "the clinic hub did not answer"),
+                }
+            }
+        }
+        None
+    }
+
     /// Pushes every pushable entry, batch by batch, with the local reads.
     pub async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let api = self.api.clone();
+        self.push_via(&api, SyncPath::GroupServer, report).await
+    }
+
+    /// [`push`](Self::push) to `api`. A clinic hub takes only signed work and no cancelled
+    /// numbers (it forwards each change as its author's): the rest waits for the group
+    /// server.
+    async fn push_via(
+        &mut self,
+        api: &ServerApi,
+        path: SyncPath,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         let clinic = self.partition.clinic_id();
+        let hub = path == SyncPath::ClinicHub;
         loop {
-            let entries = self
+            let mut entries = self
                 .partition
                 .pushable_outbox(self.options.push_batch as i64)?;
-            let reads = self
+            let mut reads = self
                 .partition
                 .local_reads(self.options.reads_batch as i64)?;
-            let cancelled = self
+            let mut cancelled = self
                 .partition
                 .cancelled_numbers_to_upload(self.options.push_batch as i64)?;
+            if hub {
+                entries.retain(|e| e.mutation.author.is_some());
+                // Reads are marked uploaded up to the last one sent: all or none.
+                if reads.iter().any(|r| r.to_access().author.is_none()) {
+                    reads.clear();
+                }
+                cancelled.clear();
+            }
             if entries.is_empty() && reads.is_empty() && cancelled.is_empty() {
                 return Ok(());
             }
@@ -328,7 +530,7 @@ impl SyncEngine {
                 local_accesses: reads.iter().map(|r| r.to_access()).collect(),
                 cancelled_numbers: cancelled,
             };
-            let response = match self.api.push(clinic, &request).await {
+            let response = match api.push(clinic, &request).await {
                 Ok(r) => r,
                 // A failed request (a 503 `retry_later` included) leaves every entry
                 // pushable: only a mutation's own `rejected` result rejects it.
@@ -377,6 +579,16 @@ impl SyncEngine {
     /// point resumes from the last stored page; a prefetched page that is never applied is
     /// just dropped.
     pub async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let api = self.api.clone();
+        self.pull_via(&api, report).await
+    }
+
+    /// [`pull`](Self::pull) from `api`, with the cursors of the partition's current source.
+    async fn pull_via(
+        &mut self,
+        api: &ServerApi,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         // An initial sync (no cursor yet, or a first fill cut off before its end) fills the
         // partition: bulk-load settings for the duration (see `set_bulk_load`), the usual
         // ones back however the pull ends.
@@ -385,14 +597,18 @@ impl SyncEngine {
         if initial {
             self.partition.set_bulk_load(Some(INITIAL_SYNC_CACHE_MIB))?;
         }
-        let result = self.pull_pages(report).await;
+        let result = self.pull_pages(api, report).await;
         if initial {
             self.partition.set_bulk_load(None)?;
         }
         result
     }
 
-    async fn pull_pages(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+    async fn pull_pages(
+        &mut self,
+        api: &ServerApi,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         let clinic = self.partition.clinic_id();
         // A first fill counts from where it stopped (a line cut mid-way resumes from the
         // last stored page, and so does the count); any other pull counts from zero.
@@ -423,9 +639,7 @@ impl SyncEngine {
                 Some(next) => next.join().await,
                 None => {
                     let cursor = self.partition.pull_cursor()?;
-                    self.api
-                        .pull_sized(clinic, cursor.as_deref(), Some(limit))
-                        .await
+                    api.pull_sized(clinic, cursor.as_deref(), Some(limit)).await
                 }
             };
             let (page, bytes) = match fetched {
@@ -444,7 +658,7 @@ impl SyncEngine {
                 other => other?,
             };
             if page.has_more {
-                prefetched = Some(Prefetch::start(&self.api, clinic, &page.cursor, limit));
+                prefetched = Some(Prefetch::start(api, clinic, &page.cursor, limit));
             }
             // "Settling": changes exist but wait for an older transaction to finish. The
             // feed is not at its end, so the partition is not reported as synced.
@@ -507,9 +721,18 @@ impl SyncEngine {
 
     /// Fetches again the entities no pull will correct (see `partition::pull`).
     pub async fn refetch(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let api = self.api.clone();
+        self.refetch_via(&api, report).await
+    }
+
+    async fn refetch_via(
+        &mut self,
+        api: &ServerApi,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
         let clinic = self.partition.clinic_id();
         for (entity, id) in self.partition.refetch_targets()? {
-            let data = self.api.fetch_entity(clinic, entity, id).await?;
+            let data = api.fetch_entity(clinic, entity, id).await?;
             self.partition.apply_refetched(entity, id, data)?;
             report.refetched += 1;
         }
@@ -556,16 +779,35 @@ impl SyncEngine {
                 _ = &mut stop => return Ok(()),
                 r = self.api.live(clinic) => r,
             };
+            // While the group server cannot be reached, the clinic's hub tells of changes
+            // (issue 11); the group server is tried again every half minute.
+            let mut through_hub = None;
             let mut events = match connected {
                 Ok(events) => events,
                 Err(e) if e.is_retryable() => {
-                    on_event(LiveEvent::Disconnected(&SyncError::from(e)));
-                    tokio::select! {
-                        _ = &mut stop => return Ok(()),
-                        _ = tokio::time::sleep(backoff_delay(&self.options, attempt)) => {}
+                    let hub_events = match self.live_from_hub(&e).await {
+                        Some(hub) => tokio::select! {
+                            _ = &mut stop => return Ok(()),
+                            r = hub.live(clinic) => r.ok(),
+                        },
+                        None => None,
+                    };
+                    match hub_events {
+                        Some(events) => {
+                            through_hub =
+                                Some(tokio::time::Instant::now() + self.options.group_server_retry);
+                            events
+                        }
+                        None => {
+                            on_event(LiveEvent::Disconnected(&SyncError::from(e)));
+                            tokio::select! {
+                                _ = &mut stop => return Ok(()),
+                                _ = tokio::time::sleep(backoff_delay(&self.options, attempt)) => {}
+                            }
+                            attempt = attempt.saturating_add(1);
+                            continue;
+                        }
                     }
-                    attempt = attempt.saturating_add(1);
-                    continue;
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -586,6 +828,7 @@ impl SyncEngine {
                 let held_back = !self.partition.pull_complete()?;
                 unsettled = if held_back { unsettled + 1 } else { 0 };
                 let recheck = Duration::from_millis(250 * u64::from(unsettled.min(20)));
+                let retry_group_server = through_hub.unwrap_or_else(tokio::time::Instant::now);
                 let next = tokio::select! {
                     _ = &mut stop => return Ok(()),
                     n = events.next() => n,
@@ -593,6 +836,10 @@ impl SyncEngine {
                         event: LIVE_EVENT.to_owned(),
                         data: clinic.to_string(),
                     })),
+                    _ = tokio::time::sleep_until(retry_group_server), if through_hub.is_some() => {
+                        // Back to the top: the group server's stream first.
+                        break;
+                    }
                 };
                 match next {
                     Some(Ok(event)) if event.event == LIVE_EVENT => match self.sync_once().await {
@@ -613,6 +860,9 @@ impl SyncEngine {
                     }
                 }
             }
+            if through_hub.is_some_and(|at| tokio::time::Instant::now() >= at) {
+                continue;
+            }
             let pause = backoff_delay(&self.options, attempt).max(std::mem::take(&mut server_wait));
             tokio::select! {
                 _ = &mut stop => return Ok(()),
@@ -620,6 +870,19 @@ impl SyncEngine {
             }
             attempt = attempt.saturating_add(1);
         }
+    }
+}
+
+impl SyncEngine {
+    /// The clinic's hub to listen to, when `error` (the group server's stream failing)
+    /// means the group server cannot be reached and a hub can be signed in to.
+    async fn live_from_hub(&mut self, error: &ApiError) -> Option<ServerApi> {
+        if !matches!(error, ApiError::Network(_)) || self.signer.is_none() {
+            return None;
+        }
+        self.unreachable_since.get_or_insert_with(Utc::now);
+        self.retry_group_server_at = Some(Instant::now() + self.options.group_server_retry);
+        self.hub_api().await
     }
 }
 

@@ -49,7 +49,7 @@ fn publish(task: &SyncTaskRefs, change: impl FnOnce(&mut SyncStatusView)) {
         }
         s.clone()
     };
-    (task.emit)(SyncEvent::Status(view));
+    (task.emit)(SyncEvent::Status(Box::new(view)));
 }
 
 /// The parts of a task the callbacks share (cheap clones).
@@ -58,6 +58,13 @@ struct SyncTaskRefs {
     partition: Arc<StdMutex<ClinicPartition>>,
     emit: Emitter,
     status: Arc<StdMutex<SyncStatusView>>,
+}
+
+/// Which way the sync went, for the status bar: the clinic's hub, and since when the group
+/// server has not answered.
+fn note_path(s: &mut SyncStatusView, report: &SyncReport) {
+    s.via_hub = report.path == vaidya_client::sync::SyncPath::ClinicHub;
+    s.group_server_unreachable_since = report.group_server_unreachable_since;
 }
 
 fn report_changed(report: &SyncReport) -> bool {
@@ -135,6 +142,7 @@ pub async fn run(task: SyncTask) {
                 ui_error(e)
             });
         let clock_off = crate::core::clock_off_minutes(engine.api().clock_offset());
+        let path = result.as_ref().ok().copied();
         publish(&refs, |s| {
             s.syncing = false;
             s.progress = None;
@@ -142,6 +150,9 @@ pub async fn run(task: SyncTask) {
             s.error = error;
             if online {
                 s.clock_off_minutes = clock_off;
+            }
+            if let Some(report) = path {
+                note_path(s, &report);
             }
         });
         if matches!(&result, Ok(r) if report_changed(r)) {
@@ -178,6 +189,7 @@ pub async fn run(task: SyncTask) {
                             s.progress = None;
                             s.online = true;
                             s.error = None;
+                            note_path(s, report);
                         });
                         if report_changed(report) {
                             (live_refs.emit)(SyncEvent::Changed);

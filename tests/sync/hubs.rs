@@ -21,7 +21,11 @@ use vaidya_shared::sync::{EntityKind, Mutation, MutationResult, Operation, PushR
 use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Harness, TestServer, World};
 
+use vaidya_client::sync::SyncPath;
+use vaidya_shared::api::{NewEncounter, NewPatient, Sex};
+
 use crate::check;
+use crate::support::{sync_until, Device};
 
 /// How many sessions the hub commands opened for these people are still open on the server.
 async fn open_sessions(su: &tokio_postgres::Client, people: &[uuid::Uuid]) -> Result<i64> {
@@ -1076,5 +1080,191 @@ pub async fn a_hub_killed_mid_day_loses_and_doubles_nothing(h: Arc<Harness>) -> 
     );
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), following).await;
+    Ok(())
+}
+
+/// The desktops' own sync engines use the clinic's hub (issue 11): each PC learns the hub's
+/// address and pinned certificate from the group server while it is reachable and keeps
+/// them in its clinic file; when the group server cannot be reached, it signs in to the hub
+/// with its member's device key and syncs there, saying since when the group server is
+/// unreachable. A walk-in the front desk registers reaches the doctor's PC that way, with
+/// a provisional number; the doctor's note goes back the same way; when the line returns
+/// every PC syncs with the group server again, the patient gets its number, and everything
+/// is upstream once, as its author.
+pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable(
+    h: Arc<Harness>,
+) -> Result<()> {
+    let Some(store) =
+        keyring("desktops_sync_through_the_hub_while_the_group_server_is_unreachable")?
+    else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let (a, k) = (&world.a, world.a.id);
+    let server = TestServer::spawn(&world.db, 6).await?;
+    let upstream_db = world.db.superuser().await?;
+    let mut desk = Device::new(&server, 31).await?;
+    desk.sign_in(&a.desk).await?;
+    let mut doctor = Device::new(&server, 32).await?;
+    doctor.sign_in(&a.doctor).await?;
+
+    // The hub: registered, approved, serving TLS on loopback, announced.
+    let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 33).await?;
+    let registered = hub::register(
+        &store,
+        &line.base(),
+        k,
+        "Reception hub",
+        sign_in(&a.admin),
+        false,
+    )
+    .await?;
+    hub::approve(&store, k, sign_in(&a.doctor)).await?;
+    let tls = registered.tls.clone().context("no TLS identity kept")?;
+    let hub_db = h.database().await?;
+    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("https://127.0.0.1:{}", tcp.local_addr()?.port());
+    let listener = hub::lan::TlsListener::new(tcp, &tls)?;
+    let (stop, stopped) = watch::channel(false);
+    let serving = tokio::spawn({
+        let mut stopped = stopped.clone();
+        vaidya_server::launch(hub_db.server_settings(4)?, listener, async move {
+            let _ = stopped.changed().await;
+        })
+    });
+    let (status, _watching) = watch::channel(Upstream::default());
+    let following = tokio::spawn({
+        let store = store.clone();
+        let addresses = vec![address];
+        async move { follow(&store, k, &mut replica, &addresses, &status, stopped).await }
+    });
+    let announced = until(Duration::from_secs(10), || {
+        let db = &upstream_db;
+        let hub = registered.hub_id;
+        async move {
+            Ok(db
+                .query_one(
+                    "SELECT cardinality(addresses) FROM vaidya.hub_registrations WHERE hub_id = $1",
+                    &[&hub],
+                )
+                .await?
+                .get::<_, i32>(0)
+                > 0)
+        }
+    })
+    .await?;
+    check!(announced.is_some(), "the hub never announced itself");
+
+    // Each PC syncs with the group server and learns where the hub is.
+    let mut desk_engine = desk.engine(k, 2)?;
+    let mut doctor_engine = doctor.engine(k, 2)?;
+    for engine in [&mut desk_engine, &mut doctor_engine] {
+        let report = engine.sync().await?;
+        check!(report.path == SyncPath::GroupServer, "{report:?}");
+        check!(
+            engine.partition().hub_endpoints()?.len() == 1,
+            "the PC did not keep the hub's address"
+        );
+    }
+    // The hub's copy must know the PCs' device keys before the outage.
+    let copy = hub_db.superuser().await?;
+    let keys_known = until(Duration::from_secs(10), || {
+        let copy = &copy;
+        async move {
+            Ok(copy
+                .query_one("SELECT count(*) FROM vaidya.device_keys", &[])
+                .await?
+                .get::<_, i64>(0)
+                >= 2)
+        }
+    })
+    .await?;
+    check!(
+        keys_known.is_some(),
+        "the hub's copy lacks the PCs' device keys"
+    );
+
+    // The internet line goes down: every PC and the hub lose the group server.
+    desk.proxy.set_online(false);
+    doctor.proxy.set_online(false);
+    line.set_online(false);
+    let walk_in = desk
+        .clinic(&mut desk_engine)?
+        .register_patient(NewPatient {
+            id: None,
+            name: "Rekha Kulkarni".to_owned(),
+            sex: Sex::Female,
+            date_of_birth: None,
+            phone: Some("98231 55555".to_owned()),
+            address: None,
+            abha_number: None,
+        })?;
+    let report = desk_engine.sync().await?;
+    check!(
+        report.path == SyncPath::ClinicHub
+            && report.pushed == 1
+            && report.group_server_unreachable_since.is_some(),
+        "the desk's sync during the outage: {report:?}"
+    );
+    let report = doctor_engine.sync().await?;
+    let seen = doctor_engine.partition().get_patient(walk_in.id)?;
+    check!(
+        report.path == SyncPath::ClinicHub && seen.as_ref().is_some_and(|p| p.patient_number < 0),
+        "the doctor's PC through the hub: {report:?}, {seen:?}"
+    );
+    let note = doctor.clinic(&mut doctor_engine)?.save_note(NewEncounter {
+        id: None,
+        patient_id: walk_in.id,
+        appointment_id: None,
+        chief_complaint: "Headache".to_owned(),
+        notes: "Since morning".to_owned(),
+        diagnosis: String::new(),
+        vitals: Default::default(),
+    })?;
+    let report = doctor_engine.sync().await?;
+    check!(
+        report.path == SyncPath::ClinicHub && report.pushed == 1,
+        "the doctor's note through the hub: {report:?}"
+    );
+    check!(
+        rows_of(&upstream_db, "patients", k, &[walk_in.id]).await? == 0,
+        "something crossed the cut line"
+    );
+
+    // The line returns: the PCs sync with the group server again, and the walk-in gets the
+    // group server's number on every PC.
+    desk.proxy.set_online(true);
+    doctor.proxy.set_online(true);
+    line.set_online(true);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    sync_until(
+        &mut desk_engine,
+        "the desk's PC has the group server's number",
+        |e| {
+            Ok(e.partition()
+                .get_patient(walk_in.id)?
+                .is_some_and(|p| p.patient_number > 0))
+        },
+    )
+    .await?;
+    let report = desk_engine.sync().await?;
+    check!(
+        report.path == SyncPath::GroupServer,
+        "back with the group server: {report:?}"
+    );
+    check!(
+        rows_of(&upstream_db, "patients", k, &[walk_in.id]).await? == 1
+            && rows_of(&upstream_db, "encounters", k, &[note.id]).await? == 1,
+        "the outage's work upstream"
+    );
+    check!(
+        creator(&upstream_db, k, "patient", walk_in.id).await? == vec![a.desk.id]
+            && creator(&upstream_db, k, "encounter", note.id).await? == vec![a.doctor.id],
+        "the outage's work is not its authors'"
+    );
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), following).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
     Ok(())
 }

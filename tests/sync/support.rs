@@ -49,6 +49,7 @@ tests![
     crate::hubs::a_hub_follows_the_group_server_through_an_outage,
     crate::hubs::an_outage_day_through_the_hub,
     crate::hubs::a_hub_killed_mid_day_loses_and_doubles_nothing,
+    crate::hubs::desktops_sync_through_the_hub_while_the_group_server_is_unreachable,
     crate::hubs::the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate,
     crate::shared_pc::a_shared_pcs_offline_day_keeps_each_authors_work,
     crate::shared_pc::a_mid_day_token_refresh_keeps_the_offline_sign_in,
@@ -127,6 +128,7 @@ pub fn fast_options(max_attempts: u32) -> SyncOptions {
         max_attempts,
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(200),
+        group_server_retry: Duration::from_millis(200),
         ..SyncOptions::default()
     }
 }

@@ -101,6 +101,36 @@ fn a_realistic_session_fits_the_limit() {
     assert!(serde_json::to_vec(&s).unwrap().len() < MAX_ENTRY_BYTES / 2);
 }
 
+/// A hub's entry holds its TLS certificate and key too (issue 11): with a long name and
+/// server address it still fits Windows' limit with room to spare.
+#[test]
+fn a_hub_credential_with_its_tls_identity_fits_the_limit() {
+    use base64::Engine;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let name = "Hub in the back office of the Kothrud branch, second floor".to_owned();
+    let mut params = rcgen::CertificateParams::new(vec!["vaidya-hub.local".to_owned()]).unwrap();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Vaidya clinic hub: {name}"),
+    );
+    let cert = params.self_signed(&key).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let hub = HubCredential {
+        server: "https://sync.vaidya.example.in/clinic-group/very-long-path".to_owned(),
+        clinic_id: Uuid::new_v4(),
+        hub_id: Uuid::new_v4(),
+        name,
+        refresh_token: Some("r".repeat(43)),
+        refresh_expires_at: Some(Utc.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap()),
+        tls: Some(crate::credentials::HubTls {
+            certificate: b64.encode(cert.der()),
+            private_key: b64.encode(key.serialize_der()),
+        }),
+    };
+    let size = serde_json::to_vec(&hub).unwrap().len();
+    assert!(size < MAX_ENTRY_BYTES * 3 / 4, "{size} bytes");
+}
+
 fn login_session(clinics: usize, name: &str) -> vaidya_shared::api::Session {
     use vaidya_shared::api::{Membership, Role, Session, UserSummary};
     let at = Utc.with_ymd_and_hms(2025, 3, 21, 0, 0, 0).unwrap();

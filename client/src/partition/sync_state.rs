@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
-use vaidya_shared::api::{Clinic, Member};
+use vaidya_shared::api::{Clinic, HubEndpoint, Member};
 use vaidya_shared::numbering;
 
 use super::sql::ts;
@@ -71,11 +71,24 @@ impl ClinicPartition {
         self.visibility = Some(vaidya_shared::rules::permissions::visibility_class(role));
     }
 
+    /// Pulls (and their cursors) from now on are of `source` (the clinic's hub, issue 11),
+    /// or of the group server again (`None`). Each server seals cursors of its own feed: a
+    /// PC keeps one per source and reader, so going from the hub to the group server and
+    /// back resumes each feed where it stopped; a row met on both is written twice with the
+    /// same state.
+    pub fn set_source(&mut self, source: Option<&'static str>) {
+        self.source = source;
+    }
+
     /// The sync-state key of the reader's cursor (`base`: the cursor or its completeness).
     pub(crate) fn reader_key(&self, base: &str) -> String {
+        let base = match self.source {
+            Some(source) => format!("{base}@{source}"),
+            None => base.to_owned(),
+        };
         match &self.visibility {
             Some(class) => format!("{base}:{class}"),
-            None => base.to_owned(),
+            None => base,
         }
     }
 
@@ -334,6 +347,8 @@ impl ClinicPartition {
 const MEMBERS: &str = "members";
 /// The clinic's details as last fetched online (JSON): GSTIN and state code for invoices.
 const CLINIC: &str = "clinic";
+/// The clinic's hubs as last fetched online (JSON).
+const HUB_ENDPOINTS: &str = "hub_endpoints";
 
 impl ClinicPartition {
     fn cached_json<T: serde::de::DeserializeOwned>(
@@ -356,6 +371,16 @@ impl ClinicPartition {
         let text = serde_json::to_string(value)
             .map_err(|e| PartitionError::InvalidRow(format!("{key}: {e}")))?;
         Ok(set(&self.conn, key, &text)?)
+    }
+
+    /// The clinic's hubs as the group server last gave them (addresses, pinned
+    /// certificates): how this PC finds the hub when the group server cannot be reached.
+    pub fn hub_endpoints(&self) -> Result<Vec<HubEndpoint>, PartitionError> {
+        Ok(self.cached_json(HUB_ENDPOINTS)?.unwrap_or_default())
+    }
+
+    pub fn set_hub_endpoints(&mut self, endpoints: &[HubEndpoint]) -> Result<(), PartitionError> {
+        self.cache_json(HUB_ENDPOINTS, &endpoints)
     }
 
     /// The member list last fetched from the server; `None` before the first fetch.

@@ -151,6 +151,10 @@ pub struct SyncStatusView {
     /// Minutes this PC's clock is ahead of the server's (negative: behind), when it is off
     /// by [`CLOCK_WARNING_MINUTES`] or more: the status bar asks for the clock to be set.
     pub clock_off_minutes: Option<i64>,
+    /// The last sync went through the clinic's hub (issue 11): the group server could not
+    /// be reached ("Synced with the clinic hub · group server unreachable since 10:42").
+    pub via_hub: bool,
+    pub group_server_unreachable_since: Option<DateTime<Utc>>,
 }
 
 /// A PC clock this many minutes from the server's is worth a warning: appointments and
@@ -183,7 +187,7 @@ pub struct EncounterDraft {
 /// Events the background sync reports; `lib.rs` turns them into Tauri events.
 #[derive(Debug, Clone)]
 pub enum SyncEvent {
-    Status(SyncStatusView),
+    Status(Box<SyncStatusView>),
     /// Rows changed (pulled or pushed): screens reload.
     Changed,
     /// The conflict inbox changed.
@@ -670,6 +674,9 @@ impl Core {
                 self.credentials.clone(),
             );
             let role = membership.role;
+            // The member's device key signs them in to the clinic's hub when the group
+            // server cannot be reached (issue 11).
+            let signer = client.signer().cloned();
             // A clinician's session opened the clinical store; the engine's connection
             // opens it with the same key, so pulled notes land in it.
             let clinical_key = partition.clinical_key();
@@ -681,7 +688,9 @@ impl Core {
                 }
                 // Pull with the cursor of what this member's role may see.
                 partition.set_reader(role);
-                Ok(SyncEngine::new(api, partition).with_options(crate::sync::retry_options()))
+                Ok(SyncEngine::new(api, partition)
+                    .with_options(crate::sync::retry_options())
+                    .with_device_signer(signer.clone()))
             });
             let online = client.mode() == Mode::Online;
             (
@@ -710,12 +719,14 @@ impl Core {
                 error: None,
                 waiting: s.waiting,
                 clock_off_minutes: clock_off_minutes(api.clock_offset()),
+                via_hub: false,
+                group_server_unreachable_since: None,
             }
         };
         let status = Arc::new(StdMutex::new(initial.clone()));
         let sync_now = Arc::new(Notify::new());
         let (stop, stop_rx) = watch::channel(false);
-        emit(SyncEvent::Status(initial));
+        emit(SyncEvent::Status(Box::new(initial)));
         let partition = Arc::new(StdMutex::new(partition));
         tauri::async_runtime::spawn(crate::sync::run(crate::sync::SyncTask {
             open_engine: engine,

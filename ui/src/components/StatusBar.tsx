@@ -5,6 +5,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, EVENTS, onEvent, readableError } from "../lib/ipc";
 import { formatDateTime, pcZoneDiffers } from "../lib/dates";
+import { netStateText } from "../lib/netState";
 import { statusCounts, waitingBy } from "../lib/unsent";
 import { progressText } from "../lib/progress";
 import type { SyncStatus } from "../lib/types";
@@ -31,7 +32,7 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
   return (
     <footer class="status-bar" role="status" aria-live="polite">
       <span class={`dot ${status.online ? "online" : "offline"}`} data-testid="net-state">
-        {status.online ? en.status.online : en.status.offline}
+        {netStateText(status)}
       </span>
       <span data-testid="pending">{status.syncing ? en.status.syncing : synced ? en.status.synced : counts.waiting ?? ""}</span>
       {whose && <span class="muted" data-testid="waiting-by">{en.status.waitingBy(whose)}</span>}

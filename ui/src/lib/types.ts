@@ -81,6 +81,9 @@ export interface SyncStatus {
   waiting?: WaitingWork[];
   /** Minutes this PC's clock is ahead of the server's (negative: behind), when 5 or more. */
   clock_off_minutes?: number | null;
+  /** The last sync went through the clinic's hub: the group server could not be reached. */
+  via_hub?: boolean;
+  group_server_unreachable_since?: string | null;
 }
 
 /** Changes waiting on this PC by one author (`WaitingWork` in the client core). */

@@ -577,6 +577,9 @@ export const en = {
   },
   status: {
     online: "Online",
+    /** Synced through the clinic's hub while the internet line is down (issue 11). */
+    viaHub: (since: string | null) =>
+      since ? `Synced with the clinic hub · group server unreachable since ${since}` : "Synced with the clinic hub",
     signInAgain: "Sign in again to send the waiting work",
     offline: "Offline",
     syncing: "Syncing…",
