@@ -15,6 +15,8 @@
 //! the test is reported as ignored, unless `VAIDYA_REQUIRE_E2E=1` (scripts/test.sh) makes
 //! that a failure.
 
+mod hub;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -63,6 +65,12 @@ fn main() -> ExitCode {
         Trial::test("desktop_offline_clinic_day", || {
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(clinic_day())
+                .map_err(|e| format!("{e:#}").into())
+        })
+        .with_ignored_flag(missing.is_some()),
+        Trial::test("desktop_outage_with_the_clinic_hub", || {
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(hub::outage_with_the_clinic_hub())
                 .map_err(|e| format!("{e:#}").into())
         })
         .with_ignored_flag(missing.is_some()),

@@ -14,8 +14,9 @@ use vaidya_client::ServerApi;
 use vaidya_server::hub::replica::Replica;
 use vaidya_server::hub::{HubError, DEVICE};
 use vaidya_shared::api::{DeviceSignIn, Role};
-use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
+use vaidya_shared::authorship::DeviceSigner;
 use vaidya_shared::sync::EntityKind;
+use vaidya_tests::hub::device_key;
 use vaidya_tests::{Api, Harness, TestServer, World};
 
 use crate::check;
@@ -343,19 +344,6 @@ pub async fn a_hub_keeps_a_copy_of_its_clinic(h: Arc<Harness>) -> Result<()> {
         "a revoked hub's catch-up: {e:?}"
     );
     Ok(())
-}
-
-/// A person's device key, registered with the group server.
-async fn device_key(api: &Api, user: Uuid, seed: u8) -> Result<DeviceSigner> {
-    let signer = DeviceSigner::from_secret(user, Uuid::now_v7(), [seed; 32]);
-    let (status, body) = api
-        .post(
-            "/v1/me/device-keys",
-            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
-        )
-        .await?;
-    anyhow::ensure!(status.is_success(), "device key: {status} {body}");
-    Ok(signer)
 }
 
 /// The entity kinds of a pull's changes.

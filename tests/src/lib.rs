@@ -2,6 +2,7 @@
 //! (temp dir, free loopback port, removed afterwards), a fresh migrated database per test,
 //! the real server on port 0, and a world of two clinics with a user of every kind.
 
+pub mod hub;
 pub mod pgbouncer;
 pub mod proxy;
 pub mod realistic;

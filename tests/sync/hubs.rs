@@ -16,8 +16,8 @@ use vaidya_client::ServerApi;
 use vaidya_server::hub::follow::{follow, Upstream};
 use vaidya_server::hub::replica::Replica;
 use vaidya_server::hub::{self, SignIn};
-use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
-use vaidya_shared::sync::{EntityKind, Mutation, MutationResult, Operation, PushRequest};
+use vaidya_shared::sync::{EntityKind, Mutation, MutationResult, PushRequest};
+use vaidya_tests::hub::{device_key, signed_create, RunningHub};
 use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Harness, TestServer, World};
 
@@ -329,32 +329,6 @@ pub async fn a_hub_follows_the_group_server_through_an_outage(h: Arc<Harness>) -
     Ok(())
 }
 
-/// A create of `entity` made on the PC `device`, signed by `signer` for `clinic`.
-fn signed_create(
-    signer: &DeviceSigner,
-    clinic: Uuid,
-    device: &str,
-    entity: EntityKind,
-    id: Uuid,
-    data: serde_json::Value,
-) -> Mutation {
-    let mut m = Mutation {
-        mutation_id: Uuid::now_v7(),
-        entity,
-        entity_id: id,
-        op: Operation::Create,
-        base_version: None,
-        parent_id: None,
-        data: Some(data),
-        changes: serde_json::Map::new(),
-        made_at: Utc::now(),
-        author: None,
-        device: Some(device.to_owned()),
-    };
-    signer.sign(clinic, &mut m);
-    m
-}
-
 /// How many rows of `table` with these ids the database holds for `clinic`.
 async fn rows_of(
     db: &tokio_postgres::Client,
@@ -415,17 +389,8 @@ pub async fn an_outage_day_through_the_hub(h: Arc<Harness>) -> Result<()> {
     const DOCTOR_PC: &str = "Consulting room PC";
     let desk_up = server.login_as(&a.desk).await?.with_device(DESK_PC)?;
     let doctor_up = server.login_as(&a.doctor).await?.with_device(DOCTOR_PC)?;
-    let desk_key = DeviceSigner::from_secret(a.desk.id, Uuid::now_v7(), [21; 32]);
-    let doctor_key = DeviceSigner::from_secret(a.doctor.id, Uuid::now_v7(), [22; 32]);
-    for (api, key) in [(&desk_up, &desk_key), (&doctor_up, &doctor_key)] {
-        let (status, body) = api
-            .post(
-                "/v1/me/device-keys",
-                json!({"id": key.key_id, "public_key": encode_public_key(&key.public_key())}),
-            )
-            .await?;
-        check!(status.is_success(), "device key: {status} {body}");
-    }
+    let desk_key = device_key(&desk_up, a.desk.id, 21).await?;
+    let doctor_key = device_key(&doctor_up, a.doctor.id, 22).await?;
     let (_, series) = desk_up
         .post(
             &format!("/v1/clinics/{k}/invoice-series"),
@@ -756,48 +721,31 @@ pub async fn the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate(
     let (a, k) = (&world.a, world.a.id);
     let server = TestServer::spawn(&world.db, 4).await?;
     let desk_up = server.login_as(&a.desk).await?;
-    let desk_key = DeviceSigner::from_secret(a.desk.id, Uuid::now_v7(), [23; 32]);
-    let (status, body) = desk_up
-        .post(
-            "/v1/me/device-keys",
-            json!({"id": desk_key.key_id, "public_key": encode_public_key(&desk_key.public_key())}),
-        )
-        .await?;
-    check!(status.is_success(), "device key: {status} {body}");
-    let registered = hub::register(
+    let desk_key = device_key(&desk_up, a.desk.id, 23).await?;
+    // The hub: registered (its certificate pinned), approved, its copy, its API over TLS,
+    // its address announced.
+    let hub = RunningHub::start(
+        &h,
         &store,
         &server.base,
         k,
-        "Reception hub",
-        sign_in(&a.admin),
-        false,
+        &a.admin,
+        &a.doctor,
+        Duration::from_secs(60),
     )
     .await?;
-    hub::approve(&store, k, sign_in(&a.doctor)).await?;
+    let (registered, pin, address, hub_db) = (
+        &hub.credential,
+        hub.pin.clone(),
+        hub.address.clone(),
+        &hub.db,
+    );
     let tls = registered.tls.clone().context("no TLS identity kept")?;
     let der = base64::engine::general_purpose::STANDARD.decode(&tls.certificate)?;
-    let pin = vaidya_client::pinned_tls::certificate_sha256(&der);
-
-    // The hub: its copy, its API over TLS, its address announced.
-    let hub_db = h.database().await?;
-    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = format!("https://127.0.0.1:{}", tcp.local_addr()?.port());
-    let listener = hub::lan::TlsListener::new(tcp, &tls)?;
-    let settings = hub_db.server_settings(4)?;
-    let (stop, stopped) = watch::channel(false);
-    let serving = tokio::spawn({
-        let mut stopped = stopped.clone();
-        vaidya_server::launch(settings, listener, async move {
-            let _ = stopped.changed().await;
-        })
-    });
-    let (status, _watching) = watch::channel(Upstream::default());
-    let following = tokio::spawn({
-        let store = store.clone();
-        let addresses = vec![address.clone()];
-        async move { follow(&store, k, &mut replica, &addresses, &status, stopped).await }
-    });
+    check!(
+        vaidya_client::pinned_tls::certificate_sha256(&der) == pin,
+        "the pin is not the kept certificate's"
+    );
 
     // A PC finds the hub through the group server: the address, and the pinned certificate.
     let desk = ServerApi::new(&server.base, "Front desk PC")?;
@@ -893,13 +841,12 @@ pub async fn the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate(
         "a doctor announced the hub: {e:?}"
     );
 
-    let _ = stop.send(true);
-    let ended = tokio::time::timeout(Duration::from_secs(10), following).await;
+    let hub_id = registered.hub_id;
+    let ended = hub.stop().await;
     check!(
-        matches!(ended, Ok(Ok(Ok(())))),
-        "the hub did not stop cleanly: {ended:?}"
+        ended.is_ok(),
+        "the hub {hub_id} did not stop cleanly: {ended:?}"
     );
-    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
     Ok(())
 }
 
@@ -918,14 +865,7 @@ pub async fn a_hub_killed_mid_day_loses_and_doubles_nothing(h: Arc<Harness>) -> 
     let upstream_db = world.db.superuser().await?;
     const DESK_PC: &str = "Front desk PC";
     let desk_up = server.login_as(&a.desk).await?.with_device(DESK_PC)?;
-    let desk_key = DeviceSigner::from_secret(a.desk.id, Uuid::now_v7(), [24; 32]);
-    let (status, body) = desk_up
-        .post(
-            "/v1/me/device-keys",
-            json!({"id": desk_key.key_id, "public_key": encode_public_key(&desk_key.public_key())}),
-        )
-        .await?;
-    check!(status.is_success(), "device key: {status} {body}");
+    let desk_key = device_key(&desk_up, a.desk.id, 24).await?;
     // The line to the group server is cut while the hub takes the morning's work in.
     let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 13).await?;
     hub::register(
@@ -1110,35 +1050,17 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
 
     // The hub: registered, approved, serving TLS on loopback, announced.
     let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 33).await?;
-    let registered = hub::register(
+    let hub = RunningHub::start(
+        &h,
         &store,
         &line.base(),
         k,
-        "Reception hub",
-        sign_in(&a.admin),
-        false,
+        &a.admin,
+        &a.doctor,
+        Duration::from_secs(60),
     )
     .await?;
-    hub::approve(&store, k, sign_in(&a.doctor)).await?;
-    let tls = registered.tls.clone().context("no TLS identity kept")?;
-    let hub_db = h.database().await?;
-    let mut replica = Replica::open(hub_db.superuser().await?, k).await?;
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = format!("https://127.0.0.1:{}", tcp.local_addr()?.port());
-    let listener = hub::lan::TlsListener::new(tcp, &tls)?;
-    let (stop, stopped) = watch::channel(false);
-    let serving = tokio::spawn({
-        let mut stopped = stopped.clone();
-        vaidya_server::launch(hub_db.server_settings(4)?, listener, async move {
-            let _ = stopped.changed().await;
-        })
-    });
-    let (status, _watching) = watch::channel(Upstream::default());
-    let following = tokio::spawn({
-        let store = store.clone();
-        let addresses = vec![address];
-        async move { follow(&store, k, &mut replica, &addresses, &status, stopped).await }
-    });
+    let (registered, hub_db) = (&hub.credential, &hub.db);
     let announced = until(Duration::from_secs(10), || {
         let db = &upstream_db;
         let hub = registered.hub_id;
@@ -1263,8 +1185,5 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
             && creator(&upstream_db, k, "encounter", note.id).await? == vec![a.doctor.id],
         "the outage's work is not its authors'"
     );
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), following).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
-    Ok(())
+    hub.stop().await
 }

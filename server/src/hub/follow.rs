@@ -130,8 +130,8 @@ async fn follow_one_session(
             return Ok(());
         }
         // Until the group server says something changed, the PCs gave the hub something to
-        // forward (looked at every second), the backstop (the poll, without a live stream),
-        // or the stop.
+        // forward or the directory is due (looked at every second), the backstop (the poll,
+        // without a live stream), or the stop.
         let waited = tokio::time::Instant::now();
         let every = if events.is_some() { BACKSTOP } else { POLL };
         loop {
@@ -149,7 +149,10 @@ async fn follow_one_session(
                     None => return Ok(()),
                 },
                 _ = tokio::time::sleep(RELAY_LOOK) => {
-                    if replica.waiting().await? > 0 || waited.elapsed() >= every {
+                    if replica.waiting().await? > 0
+                        || replica.directory_due()
+                        || waited.elapsed() >= every
+                    {
                         break;
                     }
                 }

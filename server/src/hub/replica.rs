@@ -28,9 +28,11 @@ use super::HubError;
 
 /// Rows per feed page.
 const PAGE: i64 = 1000;
-/// How often the directory is read again while the copy follows the group server: people
-/// and keys change rarely, and each read is an audited access upstream.
-const DIRECTORY_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+/// How often the directory is read again while the copy follows the group server: a PC
+/// signed in for the first time can sign in to the hub about a minute later, and a revoked
+/// key stops working there as soon. Each read is one audited access upstream (1,440 a day,
+/// against the clinic's thousands of audited pulls).
+const DIRECTORY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The hub's database, as the writer of its clinic's copy.
 pub struct Replica {
@@ -41,8 +43,9 @@ pub struct Replica {
     /// Per fed table, the statements that remove a row of the hub's own the incoming one
     /// displaces (see [`displace_sql`]).
     displaces: HashMap<String, Vec<String>>,
-    /// When this process last wrote the directory.
+    /// When this process last wrote the directory, and how often it reads it again.
     directory_read: Option<std::time::Instant>,
+    directory_every: std::time::Duration,
 }
 
 /// What a catch-up brought.
@@ -116,7 +119,20 @@ impl Replica {
             upserts,
             displaces,
             directory_read: None,
+            directory_every: DIRECTORY_EVERY,
         })
+    }
+
+    /// Reads the directory again this often (default a minute).
+    pub fn with_directory_every(mut self, every: std::time::Duration) -> Replica {
+        self.directory_every = every;
+        self
+    }
+
+    /// Whether the directory is to be read again at the next catch-up.
+    pub fn directory_due(&self) -> bool {
+        self.directory_read
+            .is_none_or(|at| at.elapsed() >= self.directory_every)
     }
 
     pub(super) fn db(&self) -> &Client {
@@ -318,10 +334,7 @@ impl Replica {
         api: &ServerApi,
         group_name: &str,
     ) -> Result<CatchUp, HubError> {
-        if self
-            .directory_read
-            .is_none_or(|at| at.elapsed() >= DIRECTORY_EVERY)
-        {
+        if self.directory_due() {
             let directory = api.directory(self.clinic).await?;
             self.write_directory(group_name, &directory).await?;
             self.directory_read = Some(std::time::Instant::now());

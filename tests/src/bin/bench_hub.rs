@@ -23,41 +23,16 @@ use serde_json::json;
 use uuid::Uuid;
 use vaidya_client::ServerApi;
 use vaidya_server::hub::replica::Replica;
-use vaidya_shared::authorship::{encode_public_key, DeviceSigner};
-use vaidya_shared::sync::{EntityKind, Mutation, MutationResult, Operation, PushRequest};
+use vaidya_shared::sync::{EntityKind, Mutation, MutationResult, PushRequest};
+use vaidya_tests::hub::{device_key, signed_create};
 use vaidya_tests::proxy::{Proxy, Shape};
-use vaidya_tests::{Api, Harness, TestServer, World};
+use vaidya_tests::{Harness, TestServer, World};
 
 struct Args {
     samples: usize,
     day: usize,
     mbit: f64,
     rtt_ms: u64,
-}
-
-fn create(
-    signer: &DeviceSigner,
-    clinic: Uuid,
-    device: &str,
-    entity: EntityKind,
-    id: Uuid,
-    data: serde_json::Value,
-) -> Mutation {
-    let mut m = Mutation {
-        mutation_id: Uuid::now_v7(),
-        entity,
-        entity_id: id,
-        op: Operation::Create,
-        base_version: None,
-        parent_id: None,
-        data: Some(data),
-        changes: serde_json::Map::new(),
-        made_at: Utc::now(),
-        author: None,
-        device: Some(device.to_owned()),
-    };
-    signer.sign(clinic, &mut m);
-    m
 }
 
 async fn push_all(pc: &ServerApi, clinic: Uuid, mutations: Vec<Mutation>) -> Result<()> {
@@ -85,18 +60,6 @@ async fn push_all(pc: &ServerApi, clinic: Uuid, mutations: Vec<Mutation>) -> Res
         );
     }
     Ok(())
-}
-
-async fn device_key(api: &Api, user: Uuid, seed: u8) -> Result<DeviceSigner> {
-    let signer = DeviceSigner::from_secret(user, Uuid::now_v7(), [seed; 32]);
-    let (status, body) = api
-        .post(
-            "/v1/me/device-keys",
-            json!({"id": signer.key_id, "public_key": encode_public_key(&signer.public_key())}),
-        )
-        .await?;
-    anyhow::ensure!(status.is_success(), "device key: {status} {body}");
-    Ok(signer)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -164,7 +127,7 @@ async fn main() -> Result<()> {
     let mut seen = Vec::with_capacity(args.samples);
     for i in 0..args.samples {
         let id = Uuid::now_v7();
-        let m = create(
+        let m = signed_create(
             &desk_key,
             k,
             DESK_PC,
@@ -206,11 +169,11 @@ async fn main() -> Result<()> {
     let mut notes = Vec::new();
     let mut bills = Vec::new();
     for (i, p) in patients.iter().enumerate() {
-        registered.push(create(&desk_key, k, DESK_PC, EntityKind::Patient, *p,
+        registered.push(signed_create(&desk_key, k, DESK_PC, EntityKind::Patient, *p,
             json!({"id": p, "name": format!("Patient {i} Deshpande"), "sex": if i % 2 == 0 { "female" } else { "male" },
                    "phone": format!("98{:08}", 20_000_000 + i), "address": "Kothrud, Pune"})));
         let note = Uuid::now_v7();
-        notes.push(create(
+        notes.push(signed_create(
             &doctor_key,
             k,
             DOCTOR_PC,
@@ -221,7 +184,7 @@ async fn main() -> Result<()> {
                    "diagnosis": "J06.9 Acute upper respiratory infection"}),
         ));
         let bill = Uuid::now_v7();
-        bills.push(create(
+        bills.push(signed_create(
             &desk_key,
             k,
             DESK_PC,
