@@ -473,6 +473,29 @@ pub async fn an_outage_day_through_the_hub(h: Arc<Harness>) -> Result<()> {
             json!({"id": visit, "patient_id": patient, "doctor_id": a.doctor.id, "starts_at": starts,
                    "ends_at": starts + chrono::Duration::minutes(15), "reason": "Walk-in"}),
         ),
+        // Checked in: in the doctor's queue.
+        {
+            let mut m = Mutation {
+                op: vaidya_shared::sync::Operation::Update,
+                base_version: Some(1),
+                data: None,
+                changes: serde_json::Map::from_iter([(
+                    "status".to_owned(),
+                    json!({"value": "checked_in", "base": "booked"}),
+                )]),
+                ..signed_create(
+                    &desk_key,
+                    k,
+                    DESK_PC,
+                    EntityKind::Appointment,
+                    visit,
+                    json!({}),
+                )
+            };
+            m.author = None;
+            desk_key.sign(k, &mut m);
+            m
+        },
     ];
     let registered_at = Instant::now();
     let answer = desk_pc
@@ -619,6 +642,17 @@ pub async fn an_outage_day_through_the_hub(h: Arc<Harness>) -> Result<()> {
             "{table} {id} upstream"
         );
     }
+    let status: String = upstream_db
+        .query_one(
+            "SELECT status FROM vaidya.appointments WHERE clinic_id = $1 AND id = $2",
+            &[&k, &visit],
+        )
+        .await?
+        .get(0);
+    check!(
+        status == "checked_in",
+        "the walk-in's visit upstream is {status}"
+    );
     for (entity, id, who) in [
         ("patient", patient, a.desk.id),
         ("appointment", visit, a.desk.id),

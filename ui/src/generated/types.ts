@@ -66,7 +66,14 @@ export type NewHub = {
 /**
  * What the clinic calls it ("Reception PC", "Hub in the back office"), 1–200 characters.
  */
-name: string, };
+name: string, 
+/**
+ * SHA-256 of the hub's TLS certificate (DER), 64 lowercase hex digits: made on the hub
+ * machine at registration and pinned here, the only certificate the clinic's PCs will
+ * accept from it on their network. A hub registered without one is never offered to
+ * the PCs (`GET /v1/clinics/{id}/hub-endpoints`).
+ */
+certificate_sha256?: string, };
 
 /**
  * A clinic's hub as the group server knows it: a member of this one clinic with the role
