@@ -393,7 +393,8 @@ impl SyncEngine {
                     report.group_server_unreachable_since = Some(since);
                     return Ok(report);
                 }
-                Err(SyncError::Api(ApiError::Unauthenticated)) => self.hub = None,
+                // The hub's session ends with its access token: sign in again.
+                Err(e) if e.code() == "unauthenticated" => self.hub = None,
                 Err(e) if e.is_unreachable() => {
                     // The hub is gone too: offline, as without one.
                     self.hub = None;

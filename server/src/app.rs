@@ -78,9 +78,32 @@ pub struct App {
     pub changes: tokio::sync::broadcast::Sender<crate::sync::live::ChangeSignal>,
     /// The key pull cursors are sealed with, read from the database at the first pull.
     pub cursor_key: Arc<tokio::sync::OnceCell<crate::sync::cursor::CursorKey>>,
+    /// Whether the database is a clinic hub's (`vaidya.hub_clinic()`), read once, at the
+    /// first write: a hub takes writes only through sync (see [`hub_writes_only_by_sync`]).
+    is_hub: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl App {
+    /// Whether this server's database is a clinic hub's (issue 11): the database says so
+    /// (`vaidya.hub_clinic()`), read once per process.
+    pub async fn is_hub(&self) -> Result<bool, crate::http::AppError> {
+        self.is_hub
+            .get_or_try_init(async || {
+                // In a transaction of its own, so that through a transaction-mode pooler
+                // the statement is prepared and run on one backend.
+                let conn = self.pool.get().await?;
+                conn.batch_execute("BEGIN").await?;
+                let hub: Option<uuid::Uuid> = conn
+                    .query_one("SELECT vaidya.hub_clinic()", &[])
+                    .await?
+                    .get(0);
+                conn.batch_execute("COMMIT").await?;
+                Ok(hub.is_some())
+            })
+            .await
+            .copied()
+    }
+
     pub fn new(settings: Settings) -> Result<App> {
         let manager = Manager::from_config(
             settings.database.clone(),
@@ -104,6 +127,7 @@ impl App {
             hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
             changes: tokio::sync::broadcast::channel(1024).0,
             cursor_key: Arc::default(),
+            is_hub: Arc::default(),
         })
     }
 }
@@ -363,6 +387,10 @@ pub fn router(app: App) -> Router {
 
     Router::new()
         .nest("/v1", v1)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            hub_writes_only_by_sync,
+        ))
         .route("/health", get(|| async { "ok" }))
         .fallback(|| async { crate::http::AppError::not_found() })
         .method_not_allowed_fallback(method_not_allowed)
@@ -392,6 +420,39 @@ pub fn router(app: App) -> Router {
         .layer(RequestDecompressionLayer::new().pass_through_unaccepted(true))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// On a clinic hub (issue 11) a write goes through sync push alone, which checks every
+/// signature and queues the change for the group server; sign-in is the other way in. Any
+/// other write (a REST create, a role change, an invoice series, a device key) would change
+/// the hub's copy and never reach the group server, so it is refused. Reads are served.
+async fn hub_writes_only_by_sync(
+    axum::extract::State(app): axum::extract::State<App>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let method = request.method();
+    let path = request.uri().path();
+    let through_sync = method == axum::http::Method::GET
+        || method == axum::http::Method::HEAD
+        || path.starts_with("/v1/auth/")
+        || path.ends_with("/sync/push");
+    if !through_sync {
+        let hub = app.is_hub().await;
+        match hub {
+            Ok(false) => {}
+            Ok(true) => {
+                return crate::http::AppError::client(
+                    vaidya_shared::ErrorCode::Forbidden,
+                    "A clinic hub takes changes only through sync; do this with the group server.",
+                )
+                .into_response()
+            }
+            Err(e) => return e.into_response(),
+        }
+    }
+    next.run(request).await
 }
 
 /// A known address with another method: the same JSON error body as every other answer

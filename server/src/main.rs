@@ -189,8 +189,10 @@ enum HubAction {
     Run {
         #[arg(long)]
         clinic_id: Uuid,
-        /// Administrator URL of an existing PostgreSQL instead of the private cluster.
-        #[arg(long, env = "DATABASE_URL")]
+        /// Administrator URL of an existing PostgreSQL for the hub's own database instead of
+        /// the private cluster. Never the group server's: the hub marks its database as a
+        /// hub's (deliberately not read from DATABASE_URL, which may name that one).
+        #[arg(long, env = "VAIDYA_HUB_DATABASE_URL")]
         database_url: Option<String>,
         /// Where the private cluster lives (on an encrypted volume: ARCHITECTURE.md).
         #[arg(long, env = "VAIDYA_HUB_DATA")]

@@ -296,7 +296,10 @@ pub async fn a_hub_keeps_a_copy_of_its_clinic(h: Arc<Harness>) -> Result<()> {
     let (hub_b, _) = admin_b.register_hub(w.b.id, "Hub b", &doctor_b).await?;
     let refused = hub_client(&server, &hub_b)?.hub_feed(k, None, None).await;
     check!(
-        refused.is_err(),
+        matches!(
+            refused.as_ref().err().map(|e| e.code()),
+            Some("forbidden" | "not_found")
+        ),
         "another clinic's hub read the feed: {:?}",
         refused.map(|p| p.rows.len())
     );
@@ -445,8 +448,75 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
         "a replayed answer: {first}, then {again} {body}"
     );
 
-    // Another secret claiming the desk's key; another clinic's doctor.
+    // A hub session ends with its access token: no refresh stretches it past the next
+    // check of the key.
+    let (status, body) = anon
+        .post(
+            "/v1/auth/refresh",
+            json!({"refresh_token": session.refresh_token}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::UNAUTHORIZED
+            && session.refresh_expires_at == session.access_expires_at,
+        "a hub session refreshed: {status} {body}"
+    );
+    // Writes reach a hub only through sync push, which forwards them: a REST write would
+    // change the hub's copy and never reach the group server.
+    let desk_rest = Api {
+        token: Some(session.access_token.clone()),
+        ..lan.client()
+    };
+    let (status, body) = desk_rest
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Not through sync", "sex": "male"}),
+        )
+        .await?;
+    check!(
+        status == StatusCode::FORBIDDEN,
+        "a REST write on the hub: {status} {body}"
+    );
+    // The hub checks the pusher's own signature too, as it forwards the work as theirs.
     let forged = DeviceSigner::from_secret(w.a.desk.id, desk_key.key_id, [13; 32]);
+    let unproven = vaidya_tests::hub::signed_create(
+        &forged,
+        k,
+        "Front desk PC",
+        EntityKind::Patient,
+        Uuid::now_v7(),
+        json!({"name": "Forged Patient", "sex": "female"}),
+    );
+    let answer = desk_pc
+        .push(
+            k,
+            &vaidya_shared::sync::PushRequest {
+                mutations: vec![unproven],
+                local_accesses: vec![],
+                cancelled_numbers: vec![],
+            },
+        )
+        .await?;
+    let queued: i64 = hub_db
+        .superuser()
+        .await?
+        .query_one("SELECT count(*) FROM vaidya.hub_relay", &[])
+        .await?
+        .get(0);
+    check!(
+        matches!(
+            answer.results[0],
+            vaidya_shared::sync::MutationResult::Rejected {
+                code: vaidya_shared::ErrorCode::InvalidSignature,
+                ..
+            }
+        ) && queued == 0,
+        "a badly signed change at the hub: {:?}, {queued} queued",
+        answer.results
+    );
+
+    // Another secret claiming the desk's key; another clinic's doctor; a member revoked
+    // upstream whose key the hub holds.
     let e = ServerApi::new(&lan.base, "PC")?
         .sign_in_with_device_key(k, &forged)
         .await
@@ -462,6 +532,28 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
     check!(
         e.as_ref().map(|e| e.code()) == Some("invalid_credentials"),
         "another clinic's doctor: {e:?}"
+    );
+
+    let revoked_key = DeviceSigner::from_secret(w.a.revoked.id, Uuid::now_v7(), [17; 32]);
+    hub_db
+        .superuser()
+        .await?
+        .execute(
+            "INSERT INTO vaidya.device_keys (id, user_id, public_key) VALUES ($1, $2, $3)",
+            &[
+                &revoked_key.key_id,
+                &w.a.revoked.id,
+                &revoked_key.public_key().as_slice(),
+            ],
+        )
+        .await?;
+    let e = ServerApi::new(&lan.base, "PC")?
+        .sign_in_with_device_key(k, &revoked_key)
+        .await
+        .err();
+    check!(
+        e.as_ref().map(|e| e.code()) == Some("invalid_credentials"),
+        "a revoked member's key: {e:?}"
     );
 
     // A key revoked upstream stops working at the hub once its directory has it.

@@ -292,6 +292,8 @@ pub async fn a_hub_follows_the_group_server_through_an_outage(h: Arc<Harness>) -
         said.is_some(),
         "the hub never said the group server is unreachable"
     );
+    // Long enough for a live event or a catch-up to have brought it, had the line been up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     check!(
         !hub_has(&copy, k, &during).await?,
         "a patient crossed a cut line"

@@ -45,6 +45,9 @@ pub struct RequestTx {
     /// When the act being written happened: set by a push to a device change's bounded
     /// device time (`rules::clock`); unset, it is now.
     acted_at: std::sync::RwLock<Option<DateTime<Utc>>>,
+    /// The device change a push is applying now (`None` outside one): what the records it
+    /// raises are derived from (`sync::conflicts::record`).
+    mutation: std::sync::RwLock<Option<Uuid>>,
     /// Through a transaction-mode pooler (`Db::pooled`): the parameter types of each
     /// statement, learned once per process, with which every statement is sent unnamed
     /// (parse, bind and execute in one round trip; nothing outlives the transaction).
@@ -104,6 +107,7 @@ impl RequestTx {
             conn: Some(conn),
             user: std::sync::RwLock::new(Uuid::nil()),
             acted_at: std::sync::RwLock::new(None),
+            mutation: std::sync::RwLock::new(None),
             param_types: pool.param_types(),
         };
         let client = tx.client();
@@ -185,6 +189,16 @@ impl RequestTx {
     /// Dates the acts written from now on (`None`: now). Set per change by a push.
     pub fn set_acted_at(&self, at: Option<DateTime<Utc>>) {
         *self.acted_at.write().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    /// The device change being applied, if any.
+    pub fn mutation(&self) -> Option<Uuid> {
+        *self.mutation.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Names the device change applied from now on (`None`: none). Set per change by a push.
+    pub fn set_mutation(&self, mutation: Option<Uuid>) {
+        *self.mutation.write().unwrap_or_else(|e| e.into_inner()) = mutation;
     }
 
     /// Takes `user` as the acting user without telling the database: only after a rollback

@@ -25,6 +25,8 @@ const POLL: Duration = Duration::from_secs(5);
 const BACKSTOP: Duration = Duration::from_secs(60);
 /// How often the hub looks whether its PCs gave it something to forward.
 const RELAY_LOOK: Duration = Duration::from_secs(1);
+/// A session shorter than this is followed by a pause before the next.
+const MIN_SESSION: Duration = Duration::from_secs(10);
 /// A session is renewed this long before its access token expires.
 const RENEW_BEFORE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
@@ -59,9 +61,16 @@ pub async fn follow(
 ) -> Result<(), HubError> {
     let mut backoff = Duration::from_secs(1);
     while !*stop.borrow() {
+        let started = tokio::time::Instant::now();
         let outcome =
             follow_one_session(store, clinic, replica, addresses, status, &mut stop).await;
         match outcome {
+            // A session that ended at once (a live stream the server keeps closing) is not
+            // connected again at once: each connection rotates the credential.
+            Ok(()) if started.elapsed() < MIN_SESSION => {
+                wait(&mut stop, backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
             Ok(()) => backoff = Duration::from_secs(1),
             Err(e) if unreachable(&e) => {
                 status.send_modify(|s| {

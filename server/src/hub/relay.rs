@@ -75,6 +75,19 @@ impl Replica {
                 cancelled_numbers: Vec::new(),
             };
             let answer = api.push(clinic, &request).await?;
+            // One answer per change, in order: anything else is a broken answer, and marking
+            // by position would mark the wrong changes.
+            let in_order = answer.results.len() == mutations.len()
+                && answer
+                    .results
+                    .iter()
+                    .zip(&mutations)
+                    .all(|(r, (_, m))| r.mutation_id() == m.mutation_id);
+            if !in_order {
+                return Err(HubError::FeedInvalid(
+                    "the group server's push answer does not match the changes sent".to_owned(),
+                ));
+            }
             let tx = self.db_mut().transaction().await?;
             let now = Utc::now();
             for ((seq, m), result) in mutations.iter().zip(&answer.results) {

@@ -28,6 +28,8 @@ use super::HubError;
 
 /// Rows per feed page.
 const PAGE: i64 = 1000;
+/// How often one catch-up waits for rows held back by an older transaction upstream.
+const MAX_SETTLING_WAITS: u32 = 5;
 /// How often the directory is read again while the copy follows the group server: a PC
 /// signed in for the first time can sign in to the hub about a minute later, and a revoked
 /// key stops working there as soon. Each read is one audited access upstream (1,440 a day,
@@ -93,7 +95,9 @@ impl Replica {
                  CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
                  WHERE n.nspname = 'vaidya' AND x.indisunique AND NOT x.indisprimary
-                 GROUP BY c.relname, x.indexrelid",
+                   -- An index over an expression cannot be matched column by column.
+                   AND NOT (0 = ANY (x.indkey::int2[]))
+                 GROUP BY c.relname, x.indexrelid
                 &[],
             )
             .await?
@@ -340,6 +344,7 @@ impl Replica {
             self.directory_read = Some(std::time::Instant::now());
         }
         let mut done = CatchUp::default();
+        let mut settling_waits = 0u32;
         loop {
             let cursor = self.cursor().await?;
             let page = api
@@ -350,9 +355,14 @@ impl Replica {
             if page.has_more {
                 continue;
             }
-            if page.settling {
-                // Rows wait for an older transaction upstream: shortly, not never.
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if page.settling && settling_waits < MAX_SETTLING_WAITS {
+                // Rows wait for an older transaction upstream: shortly, not never. After a
+                // few tries the next catch-up (a live event, the backstop) comes back for them.
+                settling_waits += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    50 * u64::from(settling_waits),
+                ))
+                .await;
                 continue;
             }
             return Ok(done);

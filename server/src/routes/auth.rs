@@ -212,7 +212,19 @@ pub async fn device_login(
         .map_err(|_| device_refused())?;
     let mut tx = RequestTx::begin_anonymous(&app.pool, &meta).await?;
     tx.set_user(user_id).await?;
-    let session = open_session(&app, &tx, user_id, &meta).await?;
+    // No longer than its access token: the device key is checked at every sign-in, and a
+    // refresh would not check it again, so a key revoked since could otherwise keep a hub
+    // session going. The PC signs in again with its key when the session ends.
+    let (access, refresh) = issue_tokens_for(
+        &app,
+        &tx,
+        user_id,
+        meta.device.as_deref(),
+        app.settings.access_ttl,
+    )
+    .await?;
+    let mut session = session_body(&app, &tx, access, refresh).await?;
+    session.refresh_expires_at = session.access_expires_at;
     for m in &session.memberships {
         tx.audit(m.clinic_id, AuditAction::Login, "session", &[], &[])
             .await?;
@@ -238,6 +250,17 @@ pub(super) async fn issue_tokens(
     user_id: Uuid,
     device: Option<&str>,
 ) -> Result<(String, String), AppError> {
+    issue_tokens_for(app, tx, user_id, device, app.settings.refresh_ttl).await
+}
+
+/// [`issue_tokens`] with a refresh token that lasts `refresh_ttl`.
+async fn issue_tokens_for(
+    app: &App,
+    tx: &RequestTx,
+    user_id: Uuid,
+    device: Option<&str>,
+    refresh_ttl: std::time::Duration,
+) -> Result<(String, String), AppError> {
     let access = new_token();
     let refresh = new_token();
     let s = &app.settings;
@@ -248,7 +271,7 @@ pub(super) async fn issue_tokens(
             &token_hash(&access),
             &(s.access_ttl.as_secs() as i32),
             &token_hash(&refresh),
-            &(s.refresh_ttl.as_secs() as i32),
+            &(refresh_ttl.as_secs() as i32),
             &device,
         ],
     )
@@ -323,6 +346,14 @@ pub async fn refresh(
     meta: RequestMeta,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<Session>, AppError> {
+    // On a clinic hub every session comes from a device-key sign-in and lasts as long as
+    // its access token: a refresh would stretch it past the key's next check.
+    if app.is_hub().await? {
+        return Err(AppError::client(
+            ErrorCode::Unauthenticated,
+            "Sign in to the clinic hub again with this device's key.",
+        ));
+    }
     let access = new_token();
     let refresh = new_token();
     let s = &app.settings;

@@ -48,6 +48,9 @@ pub struct Authors {
     pub pusher_device: String,
     keys: HashMap<Uuid, Option<Key>>,
     roles: HashMap<Uuid, Option<Role>>,
+    /// This database is the clinic's hub (issue 11): what it takes in it forwards as its
+    /// authors' work, so the pusher's own signature is checked too.
+    on_hub: bool,
 }
 
 fn refused(message: &str) -> ApiError {
@@ -72,7 +75,8 @@ impl Authors {
             .query_one(
                 "SELECT now(), (SELECT created_at FROM vaidya.memberships
                                 WHERE clinic_id = $1 AND user_id = $2),
-                        coalesce(current_setting('app.device', true), '')",
+                        coalesce(current_setting('app.device', true), ''),
+                        vaidya.hub_clinic() IS NOT DISTINCT FROM $1",
                 &[&clinic, &pusher],
             )
             .await?;
@@ -84,6 +88,7 @@ impl Authors {
             pusher_device: row.get(2),
             keys: HashMap::new(),
             roles: HashMap::new(),
+            on_hub: row.get(3),
         })
     }
 
@@ -92,7 +97,8 @@ impl Authors {
     /// as the hub's own is refused (a hub is never an author). Otherwise an unsigned item, or
     /// the pusher's own, is the pusher's: the session already proves the pusher, so their own
     /// signature adds nothing to check (a bad one gains nothing: the item is applied as the
-    /// pusher, exactly as unsigned). A colleague's claim is checked with their registered key;
+    /// pusher, exactly as unsigned) — except on a clinic hub, which forwards each item as its
+    /// author's: there every signature is checked, the pusher's own too. A colleague's claim is checked with their registered key;
     /// all of them together ([`authorship::verify_many`]: batched, over the cores), which is
     /// what makes carrying a colleague's work cheap. An item whose claim does not hold gets its
     /// refusal; only a database failure fails the call.
@@ -106,7 +112,7 @@ impl Authors {
         let mut to_check: Vec<(usize, &T, VerifyingKey)> = Vec::new();
         for (k, item) in items.iter().enumerate() {
             let claimed = match item.author() {
-                Some(a) if a.user_id != self.pusher => a,
+                Some(a) if a.user_id != self.pusher || self.on_hub => a,
                 _ if self.relays() => {
                     verdicts.push(Err(refused(
                         "A clinic hub relays only changes signed by their authors.",

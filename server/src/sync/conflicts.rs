@@ -70,8 +70,30 @@ pub struct NewConflict<'a> {
 }
 
 /// Record a conflict for the current user and device; returns its id.
+///
+/// The id is derived from what raised the conflict where that is known: a duplicate
+/// patient's from the new patient (registered once), any other from the device change being
+/// applied (`RequestTx::mutation`) and what it conflicts with. A clinic hub and the group
+/// server that apply the same change (the hub's relay, issue 11) then record it under one
+/// id, and the group server's record replaces the hub's in the hub's copy rather than
+/// standing beside it. Otherwise (a REST write) a new id.
 pub async fn record(tx: &RequestTx, clinic: Uuid, c: NewConflict<'_>) -> Result<Uuid, AppError> {
-    let id = Uuid::now_v7();
+    let id = match (c.kind, tx.mutation()) {
+        (ConflictKind::DuplicatePatient, _) => Uuid::new_v5(&c.entity_id, b"duplicate_patient"),
+        (kind, Some(mutation)) => Uuid::new_v5(
+            &mutation,
+            format!(
+                "{}|{}|{}|{}|{}",
+                kind_str(kind),
+                c.entity.as_str(),
+                c.entity_id,
+                c.field.unwrap_or(""),
+                c.server_value
+            )
+            .as_bytes(),
+        ),
+        (_, None) => Uuid::now_v7(),
+    };
     tx.execute(
         "INSERT INTO vaidya.sync_conflicts (id, clinic_id, kind, entity, entity_id, field, server_value, client_value, user_id, device)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif(current_setting('app.device', true), ''))",

@@ -605,6 +605,7 @@ async fn apply_as_author(
         not_before,
         authors.received,
     )));
+    tx.set_mutation(Some(m.mutation_id));
     let outcome = if author == authors.pusher {
         apply_one(tx, clinic, role, m).await
     } else {
@@ -625,6 +626,7 @@ async fn apply_as_author(
         }
     };
     tx.set_acted_at(None);
+    tx.set_mutation(None);
     let (result, patient) = outcome?;
     Ok((result, patient, author))
 }
@@ -1051,7 +1053,13 @@ async fn merge_update<E: Store>(
             tx,
             clinic,
             m.entity_id,
-            NewAddendum { id: None, text }.validate(today())?,
+            // Derived from the change, so a clinic hub and the group server that both apply
+            // it make the same addendum (the group server's replaces the hub's in its copy).
+            NewAddendum {
+                id: Some(Uuid::new_v5(&m.mutation_id, b"addendum")),
+                text,
+            }
+            .validate(today())?,
         )
         .await?;
         return Ok((
