@@ -97,7 +97,7 @@ impl Replica {
                  WHERE n.nspname = 'vaidya' AND x.indisunique AND NOT x.indisprimary
                    -- An index over an expression cannot be matched column by column.
                    AND NOT (0 = ANY (x.indkey::int2[]))
-                 GROUP BY c.relname, x.indexrelid
+                 GROUP BY c.relname, x.indexrelid",
                 &[],
             )
             .await?
