@@ -108,6 +108,30 @@ impl RunningHub {
     }
 }
 
+/// Waits (at most ten seconds) until the hub's copy in `db` holds device key `key`: its
+/// directory has been read since the key was registered, so that PC can sign in to it.
+pub async fn until_hub_knows_key(db: &TestDb, key: Uuid) -> Result<()> {
+    let copy = db.superuser().await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let known: i64 = copy
+            .query_one(
+                "SELECT count(*) FROM vaidya.device_keys WHERE id = $1",
+                &[&key],
+            )
+            .await?
+            .get(0);
+        if known == 1 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the hub never had device key {key} in its directory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A person's sign-in for the hub commands.
 fn sign(p: &Person) -> SignIn<'_> {
     SignIn {

@@ -17,7 +17,7 @@ use vaidya_server::hub::follow::{follow, Upstream};
 use vaidya_server::hub::replica::Replica;
 use vaidya_server::hub::{self, SignIn};
 use vaidya_shared::sync::{EntityKind, Mutation, MutationResult, PushRequest};
-use vaidya_tests::hub::{device_key, signed_create, RunningHub};
+use vaidya_tests::hub::{device_key, signed_create, until_hub_knows_key, RunningHub};
 use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Harness, TestServer, World};
 
@@ -421,22 +421,7 @@ pub async fn an_outage_day_through_the_hub(h: Arc<Harness>) -> Result<()> {
     });
     let lan = TestServer::spawn(&hub_db, 4).await?;
     let copy = hub_db.superuser().await?;
-    let ready = until(Duration::from_secs(10), || {
-        let copy = &copy;
-        let key = doctor_key.key_id;
-        async move {
-            Ok(copy
-                .query_one(
-                    "SELECT count(*) FROM vaidya.device_keys WHERE id = $1",
-                    &[&key],
-                )
-                .await?
-                .get::<_, i64>(0)
-                == 1)
-        }
-    })
-    .await?;
-    check!(ready.is_some(), "the hub never had the clinic's directory");
+    until_hub_knows_key(&hub_db, doctor_key.key_id).await?;
 
     // The line goes down at 10:42.
     line.set_online(false);
@@ -930,23 +915,7 @@ pub async fn a_hub_killed_mid_day_loses_and_doubles_nothing(h: Arc<Harness>) -> 
     let (stop, stopped) = watch::channel(false);
     let (following, _) = run_hub(stopped).await?;
     let lan = TestServer::spawn(&hub_db, 4).await?;
-    let copy = hub_db.superuser().await?;
-    let ready = until(Duration::from_secs(10), || {
-        let copy = &copy;
-        let key = desk_key.key_id;
-        async move {
-            Ok(copy
-                .query_one(
-                    "SELECT count(*) FROM vaidya.device_keys WHERE id = $1",
-                    &[&key],
-                )
-                .await?
-                .get::<_, i64>(0)
-                == 1)
-        }
-    })
-    .await?;
-    check!(ready.is_some(), "the hub never had the clinic's directory");
+    until_hub_knows_key(&hub_db, desk_key.key_id).await?;
     line.set_online(false);
     let desk_pc = ServerApi::new(&lan.base, DESK_PC)?;
     desk_pc.sign_in_with_device_key(k, &desk_key).await?;
