@@ -13,13 +13,13 @@ use axum::Json;
 use serde_json::Value;
 use uuid::Uuid;
 use vaidya_shared::api::{AuditAction, Role};
-use vaidya_shared::sync::{HubFeedPage, HubFeedQuery, ReplicaRow, MAX_PULL_LIMIT};
-use vaidya_shared::{ApiError, ErrorCode};
+use vaidya_shared::sync::{HubFeedPage, HubFeedQuery, ReplicaRow};
+use vaidya_shared::ApiError;
 
 use crate::app::App;
 use crate::http::{ApiPath, ApiQuery, AppError, RequestMeta, RequestTx};
 use crate::sync::cursor::Cursor;
-use crate::sync::pull::{changed_after, changes_sql, cursor_key, settling};
+use crate::sync::pull::{changed_after, changes_sql, cursor_key, opened, page_limit, settling};
 
 #[utoipa::path(get, path = "/v1/clinics/{clinic_id}/hub/feed", tag = "sync", security(("bearer" = [])),
     params(("clinic_id" = Uuid, Path), HubFeedQuery),
@@ -32,27 +32,18 @@ pub async fn feed(
     ApiPath(clinic): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<HubFeedQuery>,
 ) -> Result<Json<HubFeedPage>, AppError> {
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=MAX_PULL_LIMIT).contains(&limit) {
-        return Err(AppError::field(
-            "limit",
-            format!("limit must be between 1 and {MAX_PULL_LIMIT}."),
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let key = cursor_key(&app).await?;
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.check_role(clinic, &[Role::Hub], "hub_feed").await?;
-            let after = match &q.cursor {
-                None => Cursor::default(),
-                Some(c) => key.open(clinic, c).ok_or_else(|| {
-                    AppError::client(
-                        ErrorCode::InvalidParameter,
-                        "The feed cursor is not valid; start the hub's copy again.",
-                    )
-                })?,
-            };
+            let after = opened(
+                key,
+                clinic,
+                q.cursor.as_deref(),
+                "The feed cursor is not valid; start the hub's copy again.",
+            )?;
             let tables = fed_tables(tx).await?;
             let names: Vec<&str> = tables.iter().map(String::as_str).collect();
             let (changed, has_more) =

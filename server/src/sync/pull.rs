@@ -69,29 +69,20 @@ pub async fn pull(
     ApiPath(clinic): ApiPath<Uuid>,
     ApiQuery(q): ApiQuery<PullQuery>,
 ) -> Result<Json<PullPage>, AppError> {
-    let limit = q.limit.unwrap_or(1000);
-    if !(1..=MAX_PULL_LIMIT).contains(&limit) {
-        return Err(AppError::field(
-            "limit",
-            format!("limit must be between 1 and {MAX_PULL_LIMIT}."),
-        ));
-    }
+    let limit = page_limit(q.limit)?;
     let key = cursor_key(&app).await?;
     RequestTx::begin(&app.pool, &meta)
         .await?
         .run(async |tx| {
             tx.require_member(clinic, "sync").await?;
-            let after = match &q.cursor {
-                None => Cursor::default(),
-                // Another clinic's, altered or from before cursors were sealed: the device
-                // starts its pull again from the beginning.
-                Some(c) => key.open(clinic, c).ok_or_else(|| {
-                    AppError::client(
-                        ErrorCode::InvalidParameter,
-                        "The sync cursor is not valid; start an initial sync.",
-                    )
-                })?,
-            };
+            // Another clinic's, altered or from before cursors were sealed: the device
+            // starts its pull again from the beginning.
+            let after = opened(
+                key,
+                clinic,
+                q.cursor.as_deref(),
+                "The sync cursor is not valid; start an initial sync.",
+            )?;
             let response = page(tx, key, clinic, after, limit, q.cursor.is_none()).await?;
             Ok(Json(match q.format.unwrap_or_default() {
                 PullFormat::Changes => PullPage::Changes(response),
@@ -103,6 +94,34 @@ pub async fn pull(
             }))
         })
         .await
+}
+
+/// A page size asked for, within 1..=[`MAX_PULL_LIMIT`] (default 1000).
+pub(super) fn page_limit(limit: Option<i64>) -> Result<i64, AppError> {
+    let limit = limit.unwrap_or(1000);
+    if !(1..=MAX_PULL_LIMIT).contains(&limit) {
+        return Err(AppError::field(
+            "limit",
+            format!("limit must be between 1 and {MAX_PULL_LIMIT}."),
+        ));
+    }
+    Ok(limit)
+}
+
+/// Where a feed continues: the start without a cursor, else the position `cursor` seals for
+/// `clinic`, or a clear refusal (`invalid`) when it does not open.
+pub(super) fn opened(
+    key: &CursorKey,
+    clinic: Uuid,
+    cursor: Option<&str>,
+    invalid: &str,
+) -> Result<Cursor, AppError> {
+    match cursor {
+        None => Ok(Cursor::default()),
+        Some(c) => key
+            .open(clinic, c)
+            .ok_or_else(|| AppError::client(ErrorCode::InvalidParameter, invalid)),
+    }
 }
 
 /// The deployment's cursor key, read (or first stored) once per server. On a connection of
