@@ -61,6 +61,12 @@ pub use unsent::{
 /// The page cache of a partition connection, in MiB (SQLite's default is 2 MiB).
 const DEFAULT_CACHE_MIB: u32 = 64;
 
+/// What a WAL file is cut back to once checkpointed (`PRAGMA journal_size_limit`). SQLite
+/// otherwise keeps a WAL file at the largest size it ever reached and reuses it, and a
+/// fill's transactions (a 5,000-row page, the search index built at its end) grow it to
+/// tens or hundreds of MB that would stay on the PC's disk for good.
+pub(crate) const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
+
 /// How long a statement waits for another connection's lock before giving up with
 /// [`PartitionError::Busy`]. The UI thread and the sync task may share a partition file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -371,12 +377,13 @@ impl ClinicPartition {
         // A 64 MiB page cache (SQLite's default is 2 MiB): pages are decrypted once while
         // they stay cached, and a pulled page's index updates (random UUID keys, FTS) stay
         // in memory. The statement cache holds every statement of a page apply.
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -65536;",
-        )?;
+             PRAGMA cache_size = -65536;
+             PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+        ))?;
         conn.set_prepared_statement_cache_capacity(64);
 
         let mut partition = ClinicPartition {
@@ -440,6 +447,7 @@ impl ClinicPartition {
             // However the fill ended, everything it brought is searchable and indexed.
             self.index_pending_search()?;
             self.build_deferred_indexes()?;
+            self.shrink_wal_files();
         }
         Ok(())
     }

@@ -163,6 +163,24 @@ impl ClinicPartition {
         Ok(())
     }
 
+    /// Checkpoints the clinic file and its clinical store and cuts their WAL files back to
+    /// nothing, once a fill has ended: the fill's big transactions grew them, and SQLite
+    /// would otherwise keep them at that size until a later write restarts each log. Disk
+    /// hygiene only: a checkpoint that a reader holds back is left to that later write
+    /// ([`super::WAL_SIZE_LIMIT`]), and a failure is logged, not returned.
+    pub(super) fn shrink_wal_files(&self) {
+        let done = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+        match done {
+            Ok(0) => {}
+            Ok(_) => tracing::debug!("a reader held the WAL checkpoint back after a fill"),
+            Err(err) => tracing::warn!(%err, "could not checkpoint the WAL after a fill"),
+        }
+    }
+
     /// At open: what a fill cut off by a crash left undone (queued patients, dropped
     /// indexes). Two cheap probes when there is nothing.
     pub(super) fn finish_left_over(&mut self) -> Result<(), PartitionError> {

@@ -449,9 +449,11 @@ impl ClinicPartition {
                 "the clinical store's file system does not support WAL (journal mode {journal})"
             ))));
         }
-        self.conn.execute_batch(
-            "PRAGMA clinical.synchronous = FULL; PRAGMA clinical.cache_size = -16384;",
-        )?;
+        self.conn.execute_batch(&format!(
+            "PRAGMA clinical.synchronous = FULL; PRAGMA clinical.cache_size = -16384;
+             PRAGMA clinical.journal_size_limit = {};",
+            super::WAL_SIZE_LIMIT
+        ))?;
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

@@ -79,14 +79,35 @@ pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
 }
 
 /// Turns whatever was typed into a safe FTS5 query of the prefix terms `search::query_terms`
-/// finds, or `None` when nothing searchable is left. Every term is a quoted string (so `AND`,
-/// `NEAR(`, `col:` and `*` are plain text to FTS5) followed by `*` for prefix matching.
+/// finds, or `None` when nothing searchable is left. Each term is cut where the index's
+/// tokenizer cuts words ([`is_word_char`]), so "o'brien" asks for words starting "o" and
+/// "brien", as the server's search does: the index keeps no word positions (schema 25), so
+/// a quoted run of several words, a phrase, cannot be asked. Every piece is a quoted
+/// string (so `AND`, `NEAR(`, `col:` and `*` are plain text to FTS5) followed by `*`.
 pub(crate) fn fts_query(input: &str) -> Option<String> {
     let terms: Vec<String> = search::query_terms(input)
         .iter()
-        .map(|term| format!("\"{}\"*", term.replace('"', "\"\"")))
+        .flat_map(|term| {
+            term.split(|c: char| !is_word_char(c))
+                .filter(|piece| !piece.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .take(search::MAX_QUERY_TERMS)
+        .map(|piece| format!("\"{}\"*", piece.replace('"', "\"\"")))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+/// A character the search index's tokenizer keeps inside a word: its `categories 'L* N* Co
+/// M*'` (schema.rs). Marks matter: a Devanagari virama joins a conjunct, it does not end a
+/// word.
+fn is_word_char(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter | GeneralCategoryGroup::Number | GeneralCategoryGroup::Mark
+    ) || c.general_category() == GeneralCategory::PrivateUse
 }
 
 impl ClinicPartition {
@@ -226,12 +247,16 @@ mod tests {
     #[test]
     fn queries_become_quoted_prefix_terms() {
         assert_eq!(fts_query("ram sha").as_deref(), Some(r#""ram"* "sha"*"#));
-        assert_eq!(fts_query(r#"a"b"#).as_deref(), Some(r#""a""b"*"#));
+        assert_eq!(fts_query(r#"a"b"#).as_deref(), Some(r#""a"* "b"*"#));
         assert_eq!(
             fts_query("NEAR(x y)").as_deref(),
-            Some(r#""NEAR(x"* "y)"*"#)
+            Some(r#""NEAR"* "x"* "y"*"#)
         );
         assert_eq!(fts_query("nul\0byte").as_deref(), Some(r#""nul"* "byte"*"#));
+        assert_eq!(fts_query("o'brien").as_deref(), Some(r#""o"* "brien"*"#));
+        // A conjunct stays one word: the virama (a mark) and the vowel sign join it.
+        assert_eq!(fts_query("श्रीनिवास").as_deref(), Some(r#""श्रीनिवास"*"#));
+        assert_eq!(fts_query("José").as_deref(), Some(r#""José"*"#));
         assert_eq!(
             fts_query("+91 98450-12345").as_deref(),
             Some(r#""919845012345"*"#)

@@ -770,6 +770,25 @@ CREATE INDEX allergies_patient ON allergies (patient_id);
     r#"
 ALTER TABLE outbox ADD COLUMN device TEXT;
 "#,
+    // 24 → 25: a search index a third smaller (issue 15). Search asks only for prefixes of
+    // words, in any order, so the words' positions were never read: the index keeps which
+    // column a word is in and no more (`detail = column`), and no per-row column sizes
+    // (`columnsize = 0`; bm25 ranks the few matches it ranks from the rows themselves).
+    // The rebuild indexes every patient, those a fill had queued included, so the queue
+    // is emptied with it; the triggers name the table and carry over.
+    r#"
+DROP TABLE patients_fts;
+CREATE VIRTUAL TABLE patients_fts USING fts5 (
+    name, phone_search, patient_number, abha_search,
+    content = 'patients', content_rowid = 'pk',
+    prefix = '1 2 3',
+    detail = column,
+    columnsize = 0,
+    tokenize = "unicode61 remove_diacritics 2 categories 'L* N* Co M*'"
+);
+INSERT INTO patients_fts (patients_fts) VALUES ('rebuild');
+DELETE FROM search_pending;
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.
@@ -1085,6 +1104,67 @@ mod tests {
             .query_row("SELECT count(*) FROM appointments", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, patients);
+    }
+
+    /// The step to 25 rebuilds the search index in its smaller form: a patient indexed
+    /// before and one a cut-off fill had queued are both found after it, the queue is
+    /// empty, later edits follow, and the index checks out against its rows.
+    #[test]
+    fn version_25_rebuilds_the_search_index_with_the_queued_patients() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for step in &MIGRATIONS[..24] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 24).unwrap();
+        let row = |pk: i64, name: &str| {
+            format!(
+                "INSERT INTO patients (pk, id, clinic_id, patient_number, name, sex, version,
+                                       created_at, updated_at, phone_search)
+                 VALUES ({pk}, randomblob(16), randomblob(16), {pk}, '{name}', 'female', 1, 0, 0,
+                         '98450{pk}')"
+            )
+        };
+        conn.execute_batch(&row(1, "Meera Sharma")).unwrap();
+        // A fill cut off with this patient queued, not indexed.
+        conn.execute_batch("INSERT INTO search_deferred VALUES (1)")
+            .unwrap();
+        conn.execute_batch(&row(2, "Meena Iyer")).unwrap();
+        conn.execute_batch("DELETE FROM search_deferred").unwrap();
+
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+        let hits = |conn: &Connection, q: &str| -> Vec<i64> {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT rowid FROM patients_fts WHERE patients_fts MATCH ?1 ORDER BY rowid",
+                )
+                .unwrap();
+            stmt.query_map([q], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(hits(&conn, "\"mee\"*"), vec![1, 2]);
+        assert_eq!(hits(&conn, "\"iyer\"* \"98450\"*"), vec![2]);
+        let queued: i64 = conn
+            .query_row("SELECT count(*) FROM search_pending", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(queued, 0);
+        conn.execute_batch("UPDATE patients SET name = 'Meena Nair' WHERE pk = 2")
+            .unwrap();
+        assert!(hits(&conn, "\"iyer\"*").is_empty());
+        assert_eq!(hits(&conn, "\"nair\"*"), vec![2]);
+        conn.execute_batch("INSERT INTO patients_fts (patients_fts) VALUES ('integrity-check')")
+            .unwrap();
+        // Ranking still works on the smaller index.
+        let score: f64 = conn
+            .query_row(
+                "SELECT bm25(patients_fts) FROM patients_fts WHERE patients_fts MATCH '\"nair\"*'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(score < 0.0, "bm25 ranks a match ({score})");
     }
 
     /// Other tests convert files in parallel, so only what holds whatever they do is

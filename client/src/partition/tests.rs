@@ -162,6 +162,49 @@ fn applies_the_durability_pragmas() {
     partition.set_bulk_load(None).unwrap();
     assert_eq!(pragma(&partition, "synchronous"), "Integer(2)");
     assert_eq!(pragma(&partition, "cache_size"), "Integer(-65536)");
+    // Checkpointed WAL files are cut back, the clinical store's too.
+    let limit = format!("Integer({})", super::WAL_SIZE_LIMIT);
+    assert_eq!(pragma(&partition, "journal_size_limit"), limit);
+    assert_eq!(pragma(&partition, "clinical.journal_size_limit"), limit);
+}
+
+/// A fill's big transactions grow the WAL files far past their usual size; the fill's end
+/// leaves none of that on the PC's disk.
+#[test]
+fn a_fill_leaves_no_grown_wal_files_behind() {
+    let f = fixture();
+    let mut partition = f.open();
+    let wal = |file: PathBuf| {
+        std::fs::metadata(file.with_extension("sqlite-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let store = f.data_dir.clinical_store_file(f.clinic);
+    partition.set_bulk_load(Some(64)).unwrap();
+    let page: Vec<_> = (1..=30_000)
+        .map(|n| {
+            pulled(&patient(
+                f.clinic,
+                n,
+                &format!("Patient {n} Sharma"),
+                Some("9845012345"),
+                None,
+            ))
+        })
+        .collect();
+    partition.apply_pull_page(&page, "c1", true).unwrap();
+    let grown = wal(f.file());
+    assert!(
+        grown > super::WAL_SIZE_LIMIT as u64,
+        "the fill's page grew the WAL ({grown} bytes)"
+    );
+    partition.set_bulk_load(None).unwrap();
+    assert_eq!(wal(f.file()), 0, "the clinic file's WAL is cut back");
+    assert!(wal(store.clone()) <= super::WAL_SIZE_LIMIT as u64);
+    // Nothing was lost by it: the next opening finds every patient, searchable.
+    drop(partition);
+    let partition = f.open();
+    assert_eq!(partition.search_patients("29999", 5).unwrap().len(), 1);
 }
 
 #[test]

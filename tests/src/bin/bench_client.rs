@@ -196,8 +196,15 @@ async fn main() -> Result<()> {
     );
     let sync_rate = synced / sync_secs;
     // The clinic file and its clinical store together.
-    let sync_file = file_size(&engine.partition().path())
-        + file_size(&DataDir::new(work.path().join("sync")).clinical_store_file(big));
+    let store = DataDir::new(work.path().join("sync")).clinical_store_file(big);
+    let sync_file = file_size(&engine.partition().path()) + file_size(&store);
+    println!(
+        "   on disk: clinic file {:.1} MB + its WAL {:.1} MB, clinical store {:.1} MB + its WAL {:.1} MB",
+        own_size(&engine.partition().path()) as f64 / 1e6,
+        own_size(&engine.partition().path().with_extension("sqlite-wal")) as f64 / 1e6,
+        own_size(&store) as f64 / 1e6,
+        own_size(&store.with_extension("sqlite-wal")) as f64 / 1e6,
+    );
     drop(engine);
     println!(
         "   SyncEngine::sync: {} rows, {} pages, {:.1} MB of JSON in {sync_secs:.1}s = {sync_rate:.0} rows/s; partition file {:.0} MB",
@@ -713,6 +720,10 @@ async fn pull_all(
 
 // ---------------------------------------------------------------- raw SQLite side
 
+fn own_size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
 fn file_size(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
         + std::fs::metadata(path.with_extension("sqlite-wal"))
@@ -720,22 +731,49 @@ fn file_size(path: &std::path::Path) -> u64 {
             .unwrap_or(0)
 }
 
-/// A connection on the bundled-SQLCipher build with the partition's pragmas; keyed (the
-/// key is the first statement, as in `ClinicPartition::open`) or plain (no key: SQLCipher
-/// then reads and writes ordinary SQLite pages).
-/// Where a partition's bytes go: the ten largest tables and indexes (SQLite's `dbstat`).
+/// Where a partition's bytes go: every table and index of 1 % of the file or more, the
+/// unused share of their pages, and the file's free pages (SQLite's `dbstat`).
 fn print_space_by_table(path: &std::path::Path, key: &PartitionKey) -> Result<()> {
     let conn = open_raw(path, Some(key))?;
-    let mut stmt = conn
-        .prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC LIMIT 10")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    let parts: Vec<String> = rows
-        .map(|r| r.map(|(name, bytes)| format!("{name} {:.0} MB", bytes as f64 / 1e6)))
-        .collect::<Result<_, _>>()?;
+    let (page_size, pages, free): (i64, i64, i64) = conn.query_row(
+        "SELECT CAST(page_size AS INTEGER), CAST(page_count AS INTEGER), CAST(freelist_count AS INTEGER)
+         FROM pragma_page_size, pragma_page_count, pragma_freelist_count",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let file = page_size * pages;
+    let mut stmt = conn.prepare(
+        "SELECT name, sum(pgsize), sum(unused) FROM dbstat GROUP BY name ORDER BY 2 DESC",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut parts = Vec::new();
+    let mut unused_total = 0;
+    for row in rows {
+        let (name, bytes, unused) = row?;
+        unused_total += unused;
+        if bytes * 100 >= file {
+            parts.push(format!("{name} {:.1} MB", bytes as f64 / 1e6));
+        }
+    }
     println!("   clinic file by table and index: {}", parts.join(", "));
+    println!(
+        "   clinic file {:.1} MB: unused inside pages {:.1} MB, free pages {:.1} MB",
+        file as f64 / 1e6,
+        unused_total as f64 / 1e6,
+        (free * page_size) as f64 / 1e6
+    );
     Ok(())
 }
 
+/// A connection on the bundled-SQLCipher build with the partition's pragmas; keyed (the
+/// key is the first statement, as in `ClinicPartition::open`) or plain (no key: SQLCipher
+/// then reads and writes ordinary SQLite pages).
 fn open_raw(path: &std::path::Path, key: Option<&PartitionKey>) -> Result<Connection> {
     let conn = Connection::open(path)?;
     if let Some(k) = key {
