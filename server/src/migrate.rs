@@ -143,6 +143,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0032_hub_replica",
         include_str!("../migrations/0032_hub_replica.sql"),
     ),
+    (
+        "0033_device_challenge_cap",
+        include_str!("../migrations/0033_device_challenge_cap.sql"),
+    ),
 ];
 
 /// The schema this binary migrates to: its last migration's name. A clinic hub applies the

@@ -427,16 +427,7 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
             json!({"clinic_id": k, "key_id": desk_key.key_id}),
         )
         .await?;
-    let mut answer = DeviceSignIn {
-        clinic_id: k,
-        challenge_id: challenge["id"].as_str().context("id")?.parse()?,
-        challenge: challenge["challenge"]
-            .as_str()
-            .context("challenge")?
-            .to_owned(),
-        author: None,
-    };
-    desk_key.sign(k, &mut answer);
+    let answer = answer_to(k, &challenge, &desk_key)?;
     let (first, _) = anon
         .post("/v1/auth/device-login", serde_json::to_value(&answer)?)
         .await?;
@@ -446,6 +437,47 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
     check!(
         first == StatusCode::OK && again == StatusCode::UNAUTHORIZED,
         "a replayed answer: {first}, then {again} {body}"
+    );
+
+    // Anyone on the LAN may ask for challenges for a key they know, but a key keeps at
+    // most 5 open: the oldest are dropped, so the table stays small and the PC itself is
+    // never locked out (its newest challenge still signs it in).
+    let mut flood = Vec::new();
+    for _ in 0..12 {
+        let (status, body) = anon
+            .post(
+                "/v1/auth/device-challenge",
+                json!({"clinic_id": k, "key_id": desk_key.key_id}),
+            )
+            .await?;
+        check!(status == StatusCode::OK, "a challenge: {status} {body}");
+        flood.push(body);
+    }
+    let kept: i64 = hub_db
+        .superuser()
+        .await?
+        .query_one(
+            "SELECT count(*) FROM vaidya.device_challenges WHERE key_id = $1",
+            &[&desk_key.key_id],
+        )
+        .await?
+        .get(0);
+    check!(kept == 5, "{kept} challenges kept for one key");
+    let (oldest, _) = anon
+        .post(
+            "/v1/auth/device-login",
+            serde_json::to_value(answer_to(k, &flood[0], &desk_key)?)?,
+        )
+        .await?;
+    let (newest, body) = anon
+        .post(
+            "/v1/auth/device-login",
+            serde_json::to_value(answer_to(k, &flood[11], &desk_key)?)?,
+        )
+        .await?;
+    check!(
+        oldest == StatusCode::UNAUTHORIZED && newest == StatusCode::OK,
+        "after a flood: the dropped challenge {oldest}, the newest {newest} {body}"
     );
 
     // A hub session ends with its access token: no refresh stretches it past the next
@@ -575,4 +607,19 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
         "a revoked key: {e:?}"
     );
     Ok(())
+}
+
+/// A PC's signed answer to a hub's sign-in challenge (the body `device-challenge` gave).
+fn answer_to(clinic: Uuid, challenge: &Value, key: &DeviceSigner) -> Result<DeviceSignIn> {
+    let mut answer = DeviceSignIn {
+        clinic_id: clinic,
+        challenge_id: challenge["id"].as_str().context("id")?.parse()?,
+        challenge: challenge["challenge"]
+            .as_str()
+            .context("challenge")?
+            .to_owned(),
+        author: None,
+    };
+    key.sign(clinic, &mut answer);
+    Ok(answer)
 }
