@@ -506,9 +506,12 @@ impl SyncEngine {
         let clinic = self.partition.clinic_id();
         let hub = path == SyncPath::ClinicHub;
         loop {
-            let mut entries = self
-                .partition
-                .pushable_outbox(self.options.push_batch as i64)?;
+            let batch = self.options.push_batch as i64;
+            let entries = if hub {
+                self.partition.hub_pushable_outbox(batch)?
+            } else {
+                self.partition.pushable_outbox(batch)?
+            };
             let mut reads = self
                 .partition
                 .local_reads(self.options.reads_batch as i64)?;
@@ -516,7 +519,6 @@ impl SyncEngine {
                 .partition
                 .cancelled_numbers_to_upload(self.options.push_batch as i64)?;
             if hub {
-                entries.retain(|e| e.mutation.author.is_some());
                 // Reads are marked uploaded up to the last one sent: all or none.
                 if reads.iter().any(|r| r.to_access().author.is_none()) {
                     reads.clear();
@@ -556,11 +558,14 @@ impl SyncEngine {
                 )
                 .into());
             }
-            let outcome = self.partition.apply_push_results(
-                &entries,
-                &response.results,
-                reads.last().map(|r| r.seq),
-            )?;
+            let reads_through = reads.last().map(|r| r.seq);
+            let outcome = if hub {
+                self.partition
+                    .apply_hub_push_results(&entries, &response.results, reads_through)?
+            } else {
+                self.partition
+                    .apply_push_results(&entries, &response.results, reads_through)?
+            };
             self.partition
                 .mark_cancelled_numbers_uploaded(&request.cancelled_numbers)?;
             report.pushed += entries.len();

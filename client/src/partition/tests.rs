@@ -2380,3 +2380,85 @@ fn a_change_carries_its_device_signed() {
         "another device claimed after signing"
     );
 }
+
+/// A change the clinic hub took in stays in the outbox until the group server answers for
+/// it: not counted as waiting, not sent to the hub again, sent to the group server once it
+/// is reachable, and gone only with the group server's answer (or shown to a person, if
+/// the group server refuses it).
+#[test]
+fn a_change_the_hub_took_in_waits_for_the_group_servers_answer() {
+    let f = fixture();
+    let mut p = f.open_without_clinical();
+    p.set_author(Some(vaidya_shared::authorship::DeviceSigner::from_secret(
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        [6; 32],
+    )));
+    let new = |name: &str| {
+        let new = NewPatient {
+            id: None,
+            name: name.to_owned(),
+            sex: Sex::Female,
+            date_of_birth: None,
+            phone: None,
+            address: None,
+            abha_number: None,
+        };
+        vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive()).unwrap()
+    };
+    p.create_patient(new("Kavya Menon")).unwrap();
+    p.create_patient(new("Leela Rao")).unwrap();
+    let sent = p.hub_pushable_outbox(10).unwrap();
+    assert_eq!(sent.len(), 2);
+    use vaidya_shared::sync::MutationResult;
+    let applied = |e: &OutboxEntry| MutationResult::Applied {
+        mutation_id: e.mutation.mutation_id,
+        version: 1,
+        conflicts: vec![],
+        addendum_id: None,
+    };
+    let outcome = p
+        .apply_hub_push_results(&sent, &[applied(&sent[0]), applied(&sent[1])], None)
+        .unwrap();
+    assert_eq!(outcome.applied, 2);
+
+    assert_eq!(p.outbox_len().unwrap(), 2, "kept for the group server");
+    assert_eq!(
+        p.outbox_counts().unwrap(),
+        (0, 0, 0),
+        "nothing waits on the PC"
+    );
+    assert!(p.waiting_work().unwrap().is_empty());
+    assert!(
+        p.hub_pushable_outbox(10).unwrap().is_empty(),
+        "not to the hub again"
+    );
+    let again = p.pushable_outbox(10).unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|e| e.mutation.mutation_id)
+            .collect::<Vec<_>>(),
+        sent.iter()
+            .map(|e| e.mutation.mutation_id)
+            .collect::<Vec<_>>(),
+        "to the group server, in order, the very same changes"
+    );
+
+    // The group server had one (the hub forwarded it) and refuses the other.
+    let refused = MutationResult::Rejected {
+        mutation_id: again[1].mutation.mutation_id,
+        code: vaidya_shared::ErrorCode::Forbidden,
+        message: "Your role in this clinic does not allow this.".to_owned(),
+        field: None,
+    };
+    p.apply_push_results(&again, &[applied(&again[0]), refused], None)
+        .unwrap();
+    assert_eq!(p.outbox_len().unwrap(), 1);
+    assert_eq!(
+        p.outbox_counts().unwrap(),
+        (0, 1, 0),
+        "the refusal is a person's to see"
+    );
+    assert_eq!(p.rejected_changes().unwrap().len(), 1);
+}
