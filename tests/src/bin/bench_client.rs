@@ -1184,11 +1184,12 @@ fn raw_search(conn: &Connection, typed: &str) -> Result<usize> {
          ORDER BY name, pk LIMIT ?2"
     })?;
     let rows = stmt.query_map(params![fts, SEARCH_LIMIT], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(3)?))
+        // Ids are stored as their 16 bytes (partition schema 23).
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(3)?))
     })?;
     let mut n = 0;
     for r in rows {
-        let _: (String, String) = r?;
+        let _: (Vec<u8>, String) = r?;
         n += 1;
     }
     Ok(n)
