@@ -62,6 +62,7 @@ tests![
     crate::hubs::a_hub_relays_a_bill_of_a_pcs_own_series,
     crate::hub_replica::a_hub_keeps_a_copy_of_its_clinic,
     crate::hub_replica::a_pc_signs_in_to_its_hub_with_its_device_key,
+    crate::hub_replica::a_hub_relays_past_what_the_group_server_refuses,
     crate::act_times::acts_keep_their_device_time_and_reads_their_reader_once,
     crate::auth::unknown_email_and_wrong_password_look_alike,
     crate::auth::repeated_failures_are_throttled,

@@ -8,14 +8,34 @@
 
 use chrono::Utc;
 use serde_json::Value;
-use vaidya_client::ServerApi;
+use vaidya_client::{ApiError, ServerApi};
 use vaidya_shared::sync::{LocalAccess, Mutation, MutationResult, PushRequest};
+use vaidya_shared::ErrorCode;
 
 use super::replica::Replica;
 use super::HubError;
 
-/// Items per forwarded push (the group server takes up to `MAX_PUSH_BATCH`).
+/// Items per forwarded push at most (the group server takes up to `MAX_PUSH_BATCH`).
 const BATCH: i64 = 200;
+
+/// Bytes of queued items per forwarded push at most, well under the group server's body
+/// limit (`app::MAX_BODY_BYTES`, 1 MiB): a day's notes are kilobytes each, and a read
+/// names up to 1,000 records.
+const BATCH_BYTES: i64 = 256 * 1024;
+
+/// Whether the group server refused a forwarded push for what it holds (too large, or an
+/// item it will not take), not for who sent it or how it is: the batch is split, and a
+/// single item refused so is set aside with its answer, so that one item never holds up
+/// the queue behind it.
+fn refused_for_content(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Server {
+            status: 400 | 413 | 422,
+            ..
+        }
+    )
+}
 
 /// What one forwarding brought.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -41,17 +61,32 @@ impl Replica {
     }
 
     /// Forwards everything waiting, in order, a batch per push; each batch is marked with the
-    /// group server's answers once they are in. A failure leaves the rest waiting.
+    /// group server's answers once they are in. A batch is at most [`BATCH`] items and
+    /// [`BATCH_BYTES`] (one item more if the first alone is larger). A batch the group
+    /// server refuses for what it holds is halved until the item it refuses is alone; that
+    /// item is then marked forwarded with the refusal as its answer (a change's answer is
+    /// kept, so its PC learns it when it pushes the change itself; see ARCHITECTURE.md).
+    /// Any other failure leaves the rest waiting.
     pub async fn forward(&mut self, api: &ServerApi) -> Result<Forwarded, HubError> {
         let clinic = self.clinic();
         let mut done = Forwarded::default();
+        let mut take = BATCH;
         loop {
+            // The running total of the items' sizes, in queue order: the batch ends where it
+            // would pass BATCH_BYTES, and always holds the first item.
             let rows = self
                 .db()
                 .query(
-                    "SELECT seq, kind, item FROM vaidya.hub_relay
-                     WHERE clinic_id = $1 AND forwarded_at IS NULL ORDER BY seq LIMIT $2",
-                    &[&clinic, &BATCH],
+                    "SELECT seq, kind, item FROM (
+                         SELECT seq, kind, item,
+                                sum(octet_length(item::text)) OVER (ORDER BY seq) AS upto
+                         FROM (SELECT seq, kind, item FROM vaidya.hub_relay
+                               WHERE clinic_id = $1 AND forwarded_at IS NULL
+                               ORDER BY seq LIMIT $2) waiting) sized
+                     WHERE upto <= $3 OR seq = (SELECT min(seq) FROM vaidya.hub_relay
+                                                WHERE clinic_id = $1 AND forwarded_at IS NULL)
+                     ORDER BY seq",
+                    &[&clinic, &take, &BATCH_BYTES],
                 )
                 .await?;
             if rows.is_empty() {
@@ -74,7 +109,22 @@ impl Replica {
                 local_accesses: accesses.iter().map(|(_, a)| a.clone()).collect(),
                 cancelled_numbers: Vec::new(),
             };
-            let answer = api.push(clinic, &request).await?;
+            let answer = match api.push(clinic, &request).await {
+                Ok(answer) => answer,
+                Err(e) if refused_for_content(&e) && rows.len() > 1 => {
+                    take = (rows.len() as i64 / 2).max(1);
+                    tracing::info!(items = rows.len(), error = %e, "the group server refused a relay batch; halving it");
+                    continue;
+                }
+                Err(e) if refused_for_content(&e) => {
+                    self.set_aside(&mutations, &accesses, &e).await?;
+                    done.refused += mutations.len();
+                    take = BATCH;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            take = BATCH;
             // One answer per change, in order: anything else is a broken answer, and marking
             // by position would mark the wrong changes.
             let in_order = answer.results.len() == mutations.len()
@@ -115,5 +165,50 @@ impl Replica {
             done.mutations += mutations.len();
             done.accesses += accesses.len();
         }
+    }
+
+    /// Marks one item the group server refuses outright as forwarded, a change with the
+    /// refusal as its answer, so the queue goes on past it.
+    async fn set_aside(
+        &mut self,
+        mutations: &[(i64, Mutation)],
+        accesses: &[(i64, LocalAccess)],
+        refusal: &ApiError,
+    ) -> Result<(), HubError> {
+        let clinic = self.clinic();
+        let now = Utc::now();
+        let code = match refusal {
+            ApiError::Server { code, .. } => *code,
+            _ => ErrorCode::InvalidField,
+        };
+        for (seq, m) in mutations {
+            tracing::warn!(mutation = %m.mutation_id, error = %refusal, "the group server refuses a change the hub took in; set aside");
+            let answer = MutationResult::Rejected {
+                mutation_id: m.mutation_id,
+                code,
+                message: refusal.to_string(),
+                field: None,
+            };
+            let answer =
+                serde_json::to_value(answer).map_err(|e| HubError::FeedInvalid(e.to_string()))?;
+            self.db()
+                .execute(
+                    "UPDATE vaidya.hub_relay SET forwarded_at = $3, result = $4
+                     WHERE clinic_id = $1 AND seq = $2",
+                    &[&clinic, seq, &now, &answer],
+                )
+                .await?;
+        }
+        for (seq, a) in accesses {
+            tracing::warn!(access = %a.access_id, error = %refusal, "the group server refuses a read the hub took in; set aside");
+            self.db()
+                .execute(
+                    "UPDATE vaidya.hub_relay SET forwarded_at = $3
+                     WHERE clinic_id = $1 AND seq = $2",
+                    &[&clinic, seq, &now],
+                )
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -130,8 +130,8 @@ async fn push_once(
             // the round trips). If any mutation fails, undo the attempt and apply the batch
             // again with a savepoint around each mutation, so the bad one alone is rejected.
             tx.execute_simple("SAVEPOINT batch").await?;
-            let response = match apply_batch(tx, clinic, role, req, Mode::Optimistic).await {
-                Ok(response) => response,
+            let batch = match apply_batch(tx, clinic, role, req, Mode::Optimistic).await {
+                Ok(batch) => batch,
                 // A server fault or a transient failure (the whole push is retried), never
                 // a reason to apply the batch in careful mode.
                 Err(e) if e.fails_request() => return Err(e),
@@ -141,9 +141,9 @@ async fn push_once(
                 }
             };
             if hub {
-                enqueue_relay(tx, clinic, req, &response).await?;
+                enqueue_relay(tx, clinic, req, &batch).await?;
             }
-            Ok(Json(response))
+            Ok(Json(batch.response))
         })
         .await
 }
@@ -168,16 +168,18 @@ fn relayable(req: &PushRequest) -> Result<(), AppError> {
 
 /// Queues for the group server, in this push's transaction, what the hub took in: each
 /// change it applied or recorded as a conflict (a refusal here is the PC's answer and goes
-/// no further) and each uploaded read, as signed (`vaidya.hub_relay`).
+/// no further) and each uploaded read whose signature held, as signed
+/// (`vaidya.hub_relay`). An unproven read was recorded here as a denial only, and the PC
+/// uploads it again itself.
 async fn enqueue_relay(
     tx: &RequestTx,
     clinic: Uuid,
     req: &PushRequest,
-    response: &PushResponse,
+    batch: &Batch,
 ) -> Result<(), AppError> {
     let mut ids = Vec::new();
     let mut items = Vec::new();
-    for (m, result) in req.mutations.iter().zip(&response.results) {
+    for (m, result) in req.mutations.iter().zip(&batch.response.results) {
         if matches!(
             result,
             MutationResult::Applied { .. } | MutationResult::Conflict { .. }
@@ -187,10 +189,15 @@ async fn enqueue_relay(
         }
     }
     enqueue(tx, clinic, "mutation", &ids, &items).await?;
-    let ids: Vec<Uuid> = req.local_accesses.iter().map(|a| a.access_id).collect();
-    let items = req
+    let recorded: std::collections::HashSet<&Uuid> = batch.reads_recorded.iter().collect();
+    let proven: Vec<&LocalAccess> = req
         .local_accesses
         .iter()
+        .filter(|a| recorded.contains(&a.access_id))
+        .collect();
+    let ids: Vec<Uuid> = proven.iter().map(|a| a.access_id).collect();
+    let items = proven
+        .into_iter()
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AppError::Internal(e.into()))?;
@@ -225,13 +232,21 @@ pub enum Mode {
 }
 
 /// Apply a batch in the caller's transaction; results in request order.
+/// What [`apply_batch`] did: the answer for the device, and the uploaded reads it recorded
+/// as a reader's (on a clinic hub, only those whose signature held; the hub forwards those
+/// alone).
+pub struct Batch {
+    pub response: PushResponse,
+    pub reads_recorded: Vec<Uuid>,
+}
+
 pub async fn apply_batch(
     tx: &RequestTx,
     clinic: Uuid,
     role: Role,
     req: &PushRequest,
     mode: Mode,
-) -> Result<PushResponse, AppError> {
+) -> Result<Batch, AppError> {
     let ids: Vec<Uuid> = req.mutations.iter().map(|m| m.mutation_id).collect();
     let mut stored: HashMap<Uuid, MutationResult> = HashMap::new();
     for r in tx
@@ -473,7 +488,10 @@ pub async fn apply_batch(
         }
         tx.act_as(pusher).await?;
     }
-    Ok(PushResponse { results })
+    Ok(Batch {
+        response: PushResponse { results },
+        reads_recorded: accesses.iter().map(|(a, _, _)| a.access_id).collect(),
+    })
 }
 
 /// Records device invoice numbers whose invoices were discarded
