@@ -192,6 +192,8 @@ pub struct ServerApi {
     base: String,
     device: String,
     auth: Arc<Mutex<Auth>>,
+    /// The certificate pin of a clinic hub reached with [`ServerApi::new_pinned`].
+    pinned: Option<String>,
 }
 
 impl ServerApi {
@@ -214,6 +216,7 @@ impl ServerApi {
             base,
             device: device.to_owned(),
             auth: Arc::new(Mutex::new(Auth::default())),
+            pinned: None,
         })
     }
 
@@ -239,6 +242,7 @@ impl ServerApi {
             .use_preconfigured_tls(tls)
             .build()
             .map_err(|e| ApiError::Network(e.to_string()))?;
+        api.pinned = Some(certificate_sha256.to_ascii_lowercase());
         Ok(api)
     }
 
@@ -432,6 +436,7 @@ impl ServerApi {
             clinic_id: clinic,
             challenge_id: challenge.id,
             challenge: challenge.challenge,
+            hub_certificate_sha256: self.pinned.clone(),
             author: None,
         };
         signer.sign(clinic, &mut answer);

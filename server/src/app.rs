@@ -42,6 +42,9 @@ pub struct Settings {
     /// Where the desktop releases' `latest.json` is published for the clinic PCs
     /// (`routes::desktop`); `None`: the server announces no updates.
     pub desktop_releases: Option<std::path::PathBuf>,
+    /// The SHA-256 (hex) of the certificate a clinic hub serves its LAN with (`None`: no
+    /// TLS of its own). A PC's device sign-in must name it (`DeviceSignIn`).
+    pub lan_certificate_sha256: Option<String>,
 }
 
 impl Settings {
@@ -62,6 +65,7 @@ impl Settings {
             pooled: false,
             listen_database: None,
             desktop_releases: None,
+            lan_certificate_sha256: None,
         }
     }
 }

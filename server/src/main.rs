@@ -543,7 +543,9 @@ async fn run_hub_process(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let serving = tokio::spawn({
         let mut stopped = stopped.clone();
-        vaidya_server::launch(Settings::new(app_db), listener, async move {
+        let mut settings = Settings::new(app_db);
+        settings.lan_certificate_sha256 = Some(listener.certificate_sha256().to_owned());
+        vaidya_server::launch(settings, listener, async move {
             let _ = stopped.changed().await;
         })
     });

@@ -94,6 +94,13 @@ pub struct DeviceSignIn {
     pub clinic_id: Uuid,
     pub challenge_id: Uuid,
     pub challenge: String,
+    /// The SHA-256 (hex) of the certificate of the hub this answer is for, as the PC pinned
+    /// it, signed with the rest: a hub refuses an answer meant for another certificate. So
+    /// whoever holds another certificate a PC trusts (a second hub of the clinic, a retired
+    /// one still in a PC's list) cannot pass a real hub's challenge to a PC and sign in
+    /// there with its answer. Absent only for a hub served without TLS (tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_certificate_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<crate::authorship::Authorship>,
 }

@@ -65,7 +65,9 @@ impl RunningHub {
         let (stop, stopped) = watch::channel(false);
         let serving = tokio::spawn({
             let mut stopped = stopped.clone();
-            vaidya_server::launch(db.server_settings(4)?, listener, async move {
+            let mut settings = db.server_settings(4)?;
+            settings.lan_certificate_sha256 = Some(listener.certificate_sha256().to_owned());
+            vaidya_server::launch(settings, listener, async move {
                 let _ = stopped.changed().await;
             })
         });

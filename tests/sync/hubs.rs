@@ -810,6 +810,48 @@ pub async fn the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate(
     );
     pc.pull(k, None, Some(100)).await?;
 
+    // A sign-in answer names the certificate it was made for. Whoever holds another
+    // certificate a PC trusts (a second hub, a retired one) could pass this hub's challenge
+    // to that PC; the PC's answer then names the other certificate, and this hub refuses
+    // it, as it refuses an answer naming none.
+    let lan = reqwest::Client::builder()
+        .use_preconfigured_tls(vaidya_client::pinned_tls::client_config(&pin)?)
+        .build()?;
+    let mut refusals = Vec::new();
+    for named in [Some("ab".repeat(32)), None] {
+        let challenge: serde_json::Value = lan
+            .post(format!("{address}/v1/auth/device-challenge"))
+            .json(&json!({"clinic_id": k, "key_id": desk_key.key_id}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let mut answer = vaidya_shared::api::DeviceSignIn {
+            clinic_id: k,
+            challenge_id: challenge["id"].as_str().context("id")?.parse()?,
+            challenge: challenge["challenge"]
+                .as_str()
+                .context("challenge")?
+                .to_owned(),
+            hub_certificate_sha256: named,
+            author: None,
+        };
+        desk_key.sign(k, &mut answer);
+        let status = lan
+            .post(format!("{address}/v1/auth/device-login"))
+            .json(&answer)
+            .send()
+            .await?
+            .status();
+        refusals.push(status);
+    }
+    check!(
+        refusals
+            .iter()
+            .all(|s| *s == reqwest::StatusCode::UNAUTHORIZED),
+        "answers made for another certificate, or none: {refusals:?}"
+    );
+
     // An impostor at an address the PC was given: a certificate of its own, refused.
     let (impostor_tls, _) = {
         let key = rcgen::KeyPair::generate()?;

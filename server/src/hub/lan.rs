@@ -25,6 +25,7 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// A TCP listener that hands out connections once their TLS handshake is done.
 pub struct TlsListener {
     local: SocketAddr,
+    certificate_sha256: String,
     accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     accepting: tokio::task::JoinHandle<()>,
 }
@@ -38,6 +39,7 @@ impl TlsListener {
             b64.decode(&tls.certificate)
                 .map_err(|_| bad("certificate"))?,
         );
+        let certificate_sha256 = vaidya_client::pinned_tls::certificate_sha256(&certificate);
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
             b64.decode(&tls.private_key).map_err(|_| bad("key"))?,
         ));
@@ -78,9 +80,16 @@ impl TlsListener {
         });
         Ok(TlsListener {
             local,
+            certificate_sha256,
             accepted,
             accepting,
         })
+    }
+
+    /// The SHA-256 (hex) of the certificate served: what the clinic's PCs pin, and what
+    /// their device sign-ins must name (`Settings::lan_certificate_sha256`).
+    pub fn certificate_sha256(&self) -> &str {
+        &self.certificate_sha256
     }
 }
 

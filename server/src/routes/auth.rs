@@ -41,6 +41,12 @@ pub async fn login(
     meta: RequestMeta,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<Session>, AppError> {
+    // A clinic hub holds no passwords (PCs sign in there with their device keys), so it
+    // has no password sign-in at all: answering it would only tell a LAN host, by how
+    // long a refusal takes, which addresses are the clinic's people.
+    if app.is_hub().await? {
+        return Err(AppError::not_found());
+    }
     let email = req.email.trim().to_lowercase();
     if email.is_empty()
         || email.len() > 320
@@ -154,12 +160,13 @@ pub async fn device_challenge(
     }
     let id: Option<Uuid> = tx
         .query_one(
-            "SELECT vaidya.auth_device_challenge($1, $2, $3, $4)",
+            "SELECT vaidya.auth_device_challenge($1, $2, $3, $4, $5)",
             &[
                 &req.clinic_id,
                 &req.key_id,
                 &bytes.as_slice(),
                 &CHALLENGE_TTL_SECS,
+                &meta.client_addr,
             ],
         )
         .await?
@@ -205,7 +212,16 @@ pub async fn device_login(
     let answered = base64::engine::general_purpose::STANDARD
         .decode(&sign_in.challenge)
         .map_err(|_| device_refused())?;
-    if answered != challenge || author.user_id != user_id {
+    // An answer meant for another certificate (another hub) is no answer to this one.
+    let for_this_hub = match (
+        &sign_in.hub_certificate_sha256,
+        &app.settings.lan_certificate_sha256,
+    ) {
+        (Some(named), Some(ours)) => named.eq_ignore_ascii_case(ours),
+        (None, None) => true,
+        _ => false,
+    };
+    if answered != challenge || author.user_id != user_id || !for_this_hub {
         return Err(device_refused());
     }
     vaidya_shared::authorship::verify(sign_in.clinic_id, &sign_in, &public_key)
