@@ -506,12 +506,9 @@ impl SyncEngine {
         let clinic = self.partition.clinic_id();
         let hub = path == SyncPath::ClinicHub;
         loop {
-            let batch = self.options.push_batch as i64;
-            let entries = if hub {
-                self.partition.hub_pushable_outbox(batch)?
-            } else {
-                self.partition.pushable_outbox(batch)?
-            };
+            let mut entries = self
+                .partition
+                .pushable_outbox(self.options.push_batch as i64)?;
             let mut reads = self
                 .partition
                 .local_reads(self.options.reads_batch as i64)?;
@@ -519,6 +516,7 @@ impl SyncEngine {
                 .partition
                 .cancelled_numbers_to_upload(self.options.push_batch as i64)?;
             if hub {
+                entries.retain(|e| e.mutation.author.is_some());
                 // Reads are marked uploaded up to the last one sent: all or none.
                 if reads.iter().any(|r| r.to_access().author.is_none()) {
                     reads.clear();
@@ -558,14 +556,11 @@ impl SyncEngine {
                 )
                 .into());
             }
-            let reads_through = reads.last().map(|r| r.seq);
-            let outcome = if hub {
-                self.partition
-                    .apply_hub_push_results(&entries, &response.results, reads_through)?
-            } else {
-                self.partition
-                    .apply_push_results(&entries, &response.results, reads_through)?
-            };
+            let outcome = self.partition.apply_push_results(
+                &entries,
+                &response.results,
+                reads.last().map(|r| r.seq),
+            )?;
             self.partition
                 .mark_cancelled_numbers_uploaded(&request.cancelled_numbers)?;
             report.pushed += entries.len();

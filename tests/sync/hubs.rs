@@ -1169,42 +1169,12 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
             address: None,
             abha_number: None,
         })?;
-    // A second walk-in whose ABHA number a doctor on mobile data registers for someone
-    // else on the group server meanwhile: the hub takes it in, the group server will not.
-    let abha = "91-2345-6789-0123";
-    let clash = desk
-        .clinic(&mut desk_engine)?
-        .register_patient(NewPatient {
-            id: None,
-            name: "Geeta Pawar".to_owned(),
-            sex: Sex::Female,
-            date_of_birth: None,
-            phone: None,
-            address: None,
-            abha_number: Some(abha.to_owned()),
-        })?;
     let report = desk_engine.sync().await?;
     check!(
         report.path == SyncPath::ClinicHub
-            && report.pushed == 2
+            && report.pushed == 1
             && report.group_server_unreachable_since.is_some(),
         "the desk's sync during the outage: {report:?}"
-    );
-    check!(
-        desk_engine.partition().outbox_counts()? == (0, 0, 0),
-        "the hub's answer leaves nothing waiting on the desk's PC"
-    );
-    let (status, body) = server
-        .login_as(&a.doctor)
-        .await?
-        .post(
-            &format!("/v1/clinics/{k}/patients"),
-            json!({"name": "Someone Else", "sex": "male", "abha_number": abha}),
-        )
-        .await?;
-    check!(
-        status.is_success(),
-        "the ABHA number taken upstream: {status} {body}"
     );
     let report = doctor_engine.sync().await?;
     let seen = doctor_engine.partition().get_patient(walk_in.id)?;
@@ -1252,31 +1222,15 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
         report.path == SyncPath::GroupServer,
         "back with the group server: {report:?}"
     );
-    // The desk sent its own work again itself; the doctor's note comes with the hub.
-    let arrived = until(Duration::from_secs(20), || {
-        let db = &upstream_db;
-        async move {
-            Ok(rows_of(db, "patients", k, &[walk_in.id]).await? == 1
-                && rows_of(db, "encounters", k, &[note.id]).await? == 1)
-        }
-    })
-    .await?;
-    check!(arrived.is_some(), "the outage's work upstream");
+    check!(
+        rows_of(&upstream_db, "patients", k, &[walk_in.id]).await? == 1
+            && rows_of(&upstream_db, "encounters", k, &[note.id]).await? == 1,
+        "the outage's work upstream"
+    );
     check!(
         creator(&upstream_db, k, "patient", walk_in.id).await? == vec![a.desk.id]
             && creator(&upstream_db, k, "encounter", note.id).await? == vec![a.doctor.id],
         "the outage's work is not its authors'"
-    );
-    // The change the group server refused after the hub took it in comes back to the
-    // desk, to be corrected or discarded, instead of vanishing.
-    let rejected = desk_engine.partition().rejected_changes()?;
-    check!(
-        rejected.len() == 1
-            && rejected[0].entity_id == clash.id
-            && rejected[0].code.as_deref() == Some("already_exists")
-            && desk_engine.partition().outbox_counts()? == (0, 1, 0)
-            && rows_of(&upstream_db, "patients", k, &[clash.id]).await? == 0,
-        "the refused walk-in on the desk's PC: {rejected:?}"
     );
     hub.stop().await
 }

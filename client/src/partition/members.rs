@@ -57,14 +57,13 @@ impl ClinicPartition {
 
     /// Pending and rejected changes by author, oldest author first.
     pub fn waiting_work(&self) -> Result<Vec<WaitingWork>, PartitionError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT json_extract(author, '$.user_id') AS who,
-                    count(*) FILTER (WHERE {STILL_TO_SEND}),
+                    count(*) FILTER (WHERE state IN ('pending', 'failed')),
                     count(*) FILTER (WHERE state = 'rejected')
-             FROM outbox WHERE ({STILL_TO_SEND}) OR state = 'rejected'
+             FROM outbox WHERE state IN ('pending', 'failed', 'rejected')
              GROUP BY who ORDER BY min(seq)",
-            STILL_TO_SEND = super::outbox::STILL_TO_SEND
-        ))?;
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((super::sql::opt_uuid_at(r, 0)?, r.get(1)?, r.get(2)?))
         })?;

@@ -370,15 +370,6 @@ pub(crate) fn append(
     }
 }
 
-/// The outbox entries still to send to someone: pending or failed, and not yet taken in by
-/// the clinic hub. An entry the hub took in (`relayed_at`) is the hub's to forward; it is
-/// kept, though, and sent again to the group server when that is reachable, because only
-/// the group server's answer is final: the hub's own answer was "applied" at the hub, and
-/// a change the group server then refuses or finds in conflict must come back to a person
-/// on this PC instead of vanishing. Mutation ids make the second sending harmless (the
-/// group server answers a change it already has with its stored result).
-pub(crate) const STILL_TO_SEND: &str = "state IN ('pending', 'failed') AND relayed_at IS NULL";
-
 /// Whether the cached entity still has local changes the server has not seen. Pulled rows
 /// never overwrite such an entity: the edit is pushed and the server merges it.
 pub(crate) fn has_pushable(
@@ -387,12 +378,12 @@ pub(crate) fn has_pushable(
     id: Uuid,
 ) -> rusqlite::Result<bool> {
     Ok(conn
-        .prepare_cached(&format!(
+        .prepare_cached(
             "SELECT 1 FROM outbox
-             WHERE {STILL_TO_SEND}
+             WHERE state IN ('pending', 'failed')
                AND ((entity = ?1 AND entity_id = ?2) OR parent_id = ?2)
-             LIMIT 1"
-        ))?
+             LIMIT 1",
+        )?
         .query_row(params![entity.as_str(), id.to_string()], |_| Ok(()))
         .optional()?
         .is_some())
@@ -400,9 +391,9 @@ pub(crate) fn has_pushable(
 
 /// Whether the outbox holds anything still to push (one probe for a whole pulled page).
 pub(crate) fn any_pushable(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached(&format!(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE {STILL_TO_SEND})"
-    ))?
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state IN ('pending', 'failed'))",
+    )?
     .query_row([], |row| row.get(0))
 }
 
@@ -451,25 +442,13 @@ impl ClinicPartition {
         Ok(entries)
     }
 
-    /// Entries to push to the group server next, oldest first: pending and failed ones,
-    /// those the clinic hub took in included (conflicts wait for a person, rejected ones
-    /// for a fix). A session without the clinical store key skips clinicians' sealed
-    /// changes: a clinician's sync carries them. (Nothing else depends on them: clinical
-    /// records refer to patients and appointments, never the reverse.)
+    /// Entries to push next, oldest first: pending and failed ones (conflicts wait for a
+    /// person, rejected ones for a fix). A session without the clinical store key skips
+    /// clinicians' sealed changes: a clinician's sync carries them. (Nothing else depends
+    /// on them: clinical records refer to patients and appointments, never the reverse.)
     pub fn pushable_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
-        self.outbox_where("state IN ('pending', 'failed')", limit)
-    }
-
-    /// Entries to push to the clinic hub next, oldest first: those [`STILL_TO_SEND`] that
-    /// are signed (the hub forwards each change as its author's, so it takes signed work
-    /// only; the rest waits for the group server).
-    pub fn hub_pushable_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
-        self.outbox_where(&format!("{STILL_TO_SEND} AND author IS NOT NULL"), limit)
-    }
-
-    fn outbox_where(&self, filter: &str, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE {filter}
+            "SELECT {COLUMNS} FROM outbox WHERE state IN ('pending', 'failed')
                AND (sealed IS NULL OR ?2) ORDER BY seq LIMIT ?1"
         ))?;
         let rows = stmt.query_map(
@@ -523,16 +502,13 @@ impl ClinicPartition {
             .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?)
     }
 
-    /// Entries per state: (still to send, rejected, conflict). Changes the clinic hub took
-    /// in are not counted as waiting: they are the hub's to forward (see [`STILL_TO_SEND`]).
+    /// Entries per state: (pushable, rejected, conflict).
     pub fn outbox_counts(&self) -> Result<(i64, i64, i64), PartitionError> {
         Ok(self.conn.query_row(
-            &format!(
-                "SELECT count(*) FILTER (WHERE {STILL_TO_SEND}),
-                        count(*) FILTER (WHERE state = 'rejected'),
-                        count(*) FILTER (WHERE state = 'conflict')
-                 FROM outbox"
-            ),
+            "SELECT count(*) FILTER (WHERE state IN ('pending', 'failed')),
+                    count(*) FILTER (WHERE state = 'rejected'),
+                    count(*) FILTER (WHERE state = 'conflict')
+             FROM outbox",
             [],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?)

@@ -7,7 +7,6 @@
 //! change was rejected or lost a conflict, or a pulled row was held back), the entity goes
 //! into the `refetch` set and the sync engine fetches it again once nothing is pending.
 
-use chrono::Utc;
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde::Deserialize;
 use serde_json::Value;
@@ -233,37 +232,14 @@ impl ClinicPartition {
         Ok(())
     }
 
-    /// Applies the group server's results of one push batch and forgets the uploaded local
-    /// reads, in ONE transaction. `entries` are the pushed entries in request order; a
-    /// result for a mutation that is not in the batch is ignored.
+    /// Applies the results of one push batch and forgets the uploaded local reads, in ONE
+    /// transaction. `entries` are the pushed entries in request order; a result for a
+    /// mutation that is not in the batch is ignored.
     pub fn apply_push_results(
         &mut self,
         entries: &[OutboxEntry],
         results: &[MutationResult],
         reads_through: Option<i64>,
-    ) -> Result<PushOutcome, PartitionError> {
-        self.apply_results(entries, results, reads_through, false)
-    }
-
-    /// [`apply_push_results`](Self::apply_push_results) for a push to the clinic hub: a
-    /// change the hub applied is kept, marked as taken in (`relayed_at`), until the group
-    /// server answers for it (see `outbox::STILL_TO_SEND`). The hub's conflicts and
-    /// refusals are a person's to see at once, as the group server's are.
-    pub fn apply_hub_push_results(
-        &mut self,
-        entries: &[OutboxEntry],
-        results: &[MutationResult],
-        reads_through: Option<i64>,
-    ) -> Result<PushOutcome, PartitionError> {
-        self.apply_results(entries, results, reads_through, true)
-    }
-
-    fn apply_results(
-        &mut self,
-        entries: &[OutboxEntry],
-        results: &[MutationResult],
-        reads_through: Option<i64>,
-        by_hub: bool,
     ) -> Result<PushOutcome, PartitionError> {
         let tx = self
             .conn
@@ -280,19 +256,10 @@ impl ClinicPartition {
             let (target, target_id) = cache_target(m);
             match result {
                 MutationResult::Applied { version, .. } => {
-                    if by_hub {
-                        tx.execute(
-                            "UPDATE outbox SET relayed_at = ?2, state = 'pending',
-                                               error_code = NULL, last_error = NULL
-                             WHERE mutation_id = ?1",
-                            params![m.mutation_id.to_string(), Utc::now().to_rfc3339()],
-                        )?;
-                    } else {
-                        tx.execute(
-                            "DELETE FROM outbox WHERE mutation_id = ?1",
-                            [m.mutation_id.to_string()],
-                        )?;
-                    }
+                    tx.execute(
+                        "DELETE FROM outbox WHERE mutation_id = ?1",
+                        [m.mutation_id.to_string()],
+                    )?;
                     // The next local edit is based on the version the server now has.
                     if let (Some(t), false) = (table(m.entity), m.op == Operation::Delete) {
                         tx.execute(

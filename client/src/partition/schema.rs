@@ -789,11 +789,6 @@ CREATE VIRTUAL TABLE patients_fts USING fts5 (
 INSERT INTO patients_fts (patients_fts) VALUES ('rebuild');
 DELETE FROM search_pending;
 "#,
-    // 25 → 26: a change the clinic hub took in stays in the outbox, marked with when, until
-    // the group server itself answers for it (`outbox::STILL_TO_SEND`).
-    r#"
-ALTER TABLE outbox ADD COLUMN relayed_at TEXT;
-"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.

@@ -64,9 +64,8 @@ impl Replica {
     /// group server's answers once they are in. A batch is at most [`BATCH`] items and
     /// [`BATCH_BYTES`] (one item more if the first alone is larger). A batch the group
     /// server refuses for what it holds is halved until the item it refuses is alone; that
-    /// item is then marked forwarded with the refusal as its answer (a change's answer is
-    /// kept, so its PC learns it when it pushes the change itself; see ARCHITECTURE.md).
-    /// Any other failure leaves the rest waiting.
+    /// item is then marked forwarded with the refusal as its answer, logged and counted as
+    /// refused. Any other failure leaves the rest waiting.
     pub async fn forward(&mut self, api: &ServerApi) -> Result<Forwarded, HubError> {
         let clinic = self.clinic();
         let mut done = Forwarded::default();
