@@ -179,6 +179,34 @@ pub struct SyncStatus {
 /// Page cache (MiB) while an initial sync fills a partition; the usual one is 64 MiB.
 const INITIAL_SYNC_CACHE_MIB: u32 = 256;
 
+/// Bytes of changes per push at most, and as many again of uploaded reads: together well
+/// under the server's body limit (1 MiB, `vaidya_server::app::MAX_BODY_BYTES`). A day of
+/// offline notes (up to 100,000 characters each, 3 bytes a character in Devanagari) would
+/// otherwise make a push of 200 changes the server refuses as too large, on every sync.
+/// The largest single change the rules allow fits with room to spare.
+const PUSH_BATCH_BYTES: usize = 384 * 1024;
+
+/// The leading items of `items` whose JSON (sized by `json_len`) fits in
+/// [`PUSH_BATCH_BYTES`], and always the first: a push takes a prefix of the outbox and of
+/// the reads, in order.
+fn within_bytes<T>(items: Vec<T>, json_len: impl Fn(&T) -> usize) -> Vec<T> {
+    let mut total = 0;
+    let mut kept = Vec::with_capacity(items.len());
+    for item in items {
+        let size = json_len(&item);
+        if !kept.is_empty() && total + size > PUSH_BATCH_BYTES {
+            break;
+        }
+        total += size;
+        kept.push(item);
+    }
+    kept
+}
+
+fn json_len(value: &impl serde::Serialize) -> usize {
+    serde_json::to_vec(value).map_or(0, |json| json.len())
+}
+
 /// Pulls again at most this many times while the server says changes are settling.
 const MAX_SETTLING_WAITS: u32 = 10;
 
@@ -505,13 +533,11 @@ impl SyncEngine {
     ) -> Result<(), SyncError> {
         let clinic = self.partition.clinic_id();
         let hub = path == SyncPath::ClinicHub;
+        // Halved while the server answers that a push is too large (see `PUSH_BATCH_BYTES`).
+        let (mut entry_limit, mut read_limit) = (self.options.push_batch, self.options.reads_batch);
         loop {
-            let mut entries = self
-                .partition
-                .pushable_outbox(self.options.push_batch as i64)?;
-            let mut reads = self
-                .partition
-                .local_reads(self.options.reads_batch as i64)?;
+            let mut entries = self.partition.pushable_outbox(entry_limit as i64)?;
+            let mut reads = self.partition.local_reads(read_limit as i64)?;
             let mut cancelled = self
                 .partition
                 .cancelled_numbers_to_upload(self.options.push_batch as i64)?;
@@ -523,6 +549,8 @@ impl SyncEngine {
                 }
                 cancelled.clear();
             }
+            let entries = within_bytes(entries, |e| json_len(&e.mutation));
+            let reads = within_bytes(reads, |r| json_len(&r.to_access()));
             if entries.is_empty() && reads.is_empty() && cancelled.is_empty() {
                 return Ok(());
             }
@@ -533,6 +561,15 @@ impl SyncEngine {
             };
             let response = match api.push(clinic, &request).await {
                 Ok(r) => r,
+                // Too large for the server after all (its limit is its own): halve the
+                // batch until it goes. A single change always fits (`PUSH_BATCH_BYTES`).
+                Err(ApiError::Server { status: 413, .. })
+                    if entries.len() > 1 || reads.len() > 1 =>
+                {
+                    entry_limit = (entries.len() / 2).max(1);
+                    read_limit = (reads.len() / 2).max(1);
+                    continue;
+                }
                 // A failed request (a 503 `retry_later` included) leaves every entry
                 // pushable: only a mutation's own `rejected` result rejects it.
                 Err(e) => {
@@ -545,11 +582,12 @@ impl SyncEngine {
             };
             // Results come in request order; anything else is a broken answer, and taking
             // it would leave entries pending forever.
-            let in_order = response
-                .results
-                .iter()
-                .zip(&request.mutations)
-                .all(|(r, m)| r.mutation_id() == m.mutation_id);
+            let in_order = response.results.len() == request.mutations.len()
+                && response
+                    .results
+                    .iter()
+                    .zip(&request.mutations)
+                    .all(|(r, m)| r.mutation_id() == m.mutation_id);
             if !in_order {
                 return Err(ApiError::MalformedResponse(
                     "push results do not match the mutations sent".to_owned(),
@@ -904,6 +942,20 @@ pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionErr
 #[cfg(test)]
 mod tests {
     use crate::test_support::valid;
+
+    #[test]
+    fn a_push_takes_a_prefix_within_its_byte_budget_and_always_one() {
+        let sizes = |v: &[usize]| within_bytes(v.to_vec(), |n| *n);
+        let third = PUSH_BATCH_BYTES / 3;
+        assert_eq!(sizes(&[third, third, third, 1]), vec![third, third, third]);
+        assert_eq!(sizes(&[third, PUSH_BATCH_BYTES, 1]), vec![third]);
+        // One item larger than the budget still goes, alone.
+        assert_eq!(
+            sizes(&[2 * PUSH_BATCH_BYTES, 1]),
+            vec![2 * PUSH_BATCH_BYTES]
+        );
+        assert!(sizes(&[]).is_empty());
+    }
 
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;

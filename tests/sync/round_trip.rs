@@ -1118,3 +1118,72 @@ pub async fn a_conflict_decided_on_the_pc_applies_its_value(h: Arc<Harness>) -> 
     );
     Ok(())
 }
+
+/// A day of long offline notes goes up: 12 notes of 100,000 characters (the rules' limit)
+/// are 1.2 MB of changes, over the server's 1 MiB body limit for one push. The device sends
+/// them in pushes the server takes, instead of one it refuses on every sync.
+pub async fn a_day_of_long_offline_notes_goes_up(h: Arc<Harness>) -> Result<()> {
+    use vaidya_shared::api::{NewEncounter, Vitals};
+    if keyring("a_day_of_long_offline_notes_goes_up")?.is_none() {
+        return Ok(());
+    }
+    let world = World::create(&h).await?;
+    let server = TestServer::spawn(&world.db, 4).await?;
+    let clinic = world.a.id;
+    let mut a = Device::new(&server, 12).await?;
+    a.sign_in(&world.a.doctor).await?;
+    let mut engine = a.engine(clinic, 3)?;
+    engine.sync().await?;
+
+    a.proxy.set_online(false);
+    let mut c = a.clinic(&mut engine)?;
+    let patient = c.register_patient(new_patient("Kamala Iyer", "9822000012"))?;
+    let line = "Patient reports intermittent headache, worse in the evening. ";
+    let long: String = line.repeat(100_000 / line.len());
+    let mut notes = Vec::new();
+    for day in 0..12 {
+        notes.push(c.save_note(NewEncounter {
+            id: None,
+            patient_id: patient.id,
+            appointment_id: None,
+            chief_complaint: format!("Follow-up {day}"),
+            notes: long.clone(),
+            diagnosis: String::new(),
+            vitals: Vitals::default(),
+        })?);
+    }
+    let outbox_bytes: usize = engine
+        .partition()
+        .outbox()?
+        .iter()
+        .map(|e| serde_json::to_vec(&e.mutation).map_or(0, |j| j.len()))
+        .sum();
+    check!(
+        outbox_bytes > vaidya_server::app::MAX_BODY_BYTES,
+        "the day's changes ({outbox_bytes} bytes) are over the server's body limit"
+    );
+
+    a.proxy.set_online(true);
+    let report = engine.sync().await?;
+    check!(
+        report.applied == 13 && report.rejected == 0 && engine.status()?.pending == 0,
+        "every note went up: {report:?}"
+    );
+    let ids: Vec<Uuid> = notes.iter().map(|n| n.id).collect();
+    let on_server: i64 = world
+        .db
+        .superuser()
+        .await?
+        .query_one(
+            "SELECT count(*) FROM vaidya.encounters WHERE clinic_id = $1 AND id = ANY($2)
+                 AND length(notes) = $3",
+            &[&clinic, &ids, &(long.trim_end().len() as i32)],
+        )
+        .await?
+        .get(0);
+    check!(
+        on_server == 12,
+        "{on_server} of 12 long notes on the server"
+    );
+    Ok(())
+}

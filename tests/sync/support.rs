@@ -29,6 +29,7 @@ macro_rules! tests {
 
 tests![
     crate::round_trip::offline_work_reaches_another_device,
+    crate::round_trip::a_day_of_long_offline_notes_goes_up,
     crate::round_trip::a_conflict_decided_on_the_pc_applies_its_value,
     crate::round_trip::other_clinic_is_refused_and_audited,
     crate::round_trip::revoked_member_partition_is_wiped,
