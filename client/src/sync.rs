@@ -536,13 +536,16 @@ impl SyncEngine {
         // Halved while the server answers that a push is too large (see `PUSH_BATCH_BYTES`).
         let (mut entry_limit, mut read_limit) = (self.options.push_batch, self.options.reads_batch);
         loop {
-            let mut entries = self.partition.pushable_outbox(entry_limit as i64)?;
+            let entries = if hub {
+                self.partition.hub_pushable_outbox(entry_limit as i64)?
+            } else {
+                self.partition.pushable_outbox(entry_limit as i64)?
+            };
             let mut reads = self.partition.local_reads(read_limit as i64)?;
             let mut cancelled = self
                 .partition
                 .cancelled_numbers_to_upload(self.options.push_batch as i64)?;
             if hub {
-                entries.retain(|e| e.mutation.author.is_some());
                 // Reads are marked uploaded up to the last one sent: all or none.
                 if reads.iter().any(|r| r.to_access().author.is_none()) {
                     reads.clear();

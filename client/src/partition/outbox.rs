@@ -447,8 +447,21 @@ impl ClinicPartition {
     /// clinicians' sealed changes: a clinician's sync carries them. (Nothing else depends
     /// on them: clinical records refer to patients and appointments, never the reverse.)
     pub fn pushable_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
+        self.pushable_where("TRUE", limit)
+    }
+
+    /// [`pushable_outbox`](Self::pushable_outbox) for the clinic hub: signed entries only
+    /// (the hub forwards each change as its author's, so it takes nothing else; the rest
+    /// waits for the group server). Chosen before the limit, so unsigned entries ahead of
+    /// them never leave a batch empty.
+    pub fn hub_pushable_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
+        self.pushable_where("author IS NOT NULL", limit)
+    }
+
+    /// Pushable entries that also match `filter` (SQL of this module, never input).
+    fn pushable_where(&self, filter: &str, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE state IN ('pending', 'failed')
+            "SELECT {COLUMNS} FROM outbox WHERE state IN ('pending', 'failed') AND {filter}
                AND (sealed IS NULL OR ?2) ORDER BY seq LIMIT ?1"
         ))?;
         let rows = stmt.query_map(

@@ -2380,3 +2380,39 @@ fn a_change_carries_its_device_signed() {
         "another device claimed after signing"
     );
 }
+
+/// The clinic hub takes signed changes only; they are chosen before the batch limit, so
+/// unsigned changes ahead of them (kept for the group server) never leave a batch for the
+/// hub empty while signed work waits behind them.
+#[test]
+fn the_hub_gets_the_signed_changes_behind_unsigned_ones() {
+    let f = fixture();
+    let mut p = f.open_without_clinical();
+    let new = |name: &str| {
+        let new = NewPatient {
+            id: None,
+            name: name.to_owned(),
+            sex: Sex::Female,
+            date_of_birth: None,
+            phone: None,
+            address: None,
+            abha_number: None,
+        };
+        vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive()).unwrap()
+    };
+    for name in ["Asha Rao", "Bina Das", "Charu Pal"] {
+        p.create_patient(new(name)).unwrap();
+    }
+    p.set_author(Some(vaidya_shared::authorship::DeviceSigner::from_secret(
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        [7; 32],
+    )));
+    let signed = p.create_patient(new("Devi Nair")).unwrap();
+    let to_hub = p.hub_pushable_outbox(2).unwrap();
+    assert_eq!(to_hub.len(), 1);
+    assert_eq!(to_hub[0].mutation.entity_id, signed.id);
+    assert!(to_hub[0].mutation.author.is_some());
+    let to_group = p.pushable_outbox(2).unwrap();
+    assert!(to_group.iter().all(|e| e.mutation.author.is_none()));
+}
