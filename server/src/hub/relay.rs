@@ -78,12 +78,12 @@ impl Replica {
                 .query(
                     "SELECT seq, kind, item FROM (
                          SELECT seq, kind, item,
-                                sum(octet_length(item::text)) OVER (ORDER BY seq) AS upto
+                                sum(octet_length(item::text)) OVER (ORDER BY seq) AS upto,
+                                row_number() OVER (ORDER BY seq) AS position
                          FROM (SELECT seq, kind, item FROM vaidya.hub_relay
                                WHERE clinic_id = $1 AND forwarded_at IS NULL
                                ORDER BY seq LIMIT $2) waiting) sized
-                     WHERE upto <= $3 OR seq = (SELECT min(seq) FROM vaidya.hub_relay
-                                                WHERE clinic_id = $1 AND forwarded_at IS NULL)
+                     WHERE upto <= $3 OR position = 1
                      ORDER BY seq",
                     &[&clinic, &take, &BATCH_BYTES],
                 )
@@ -116,8 +116,24 @@ impl Replica {
                     continue;
                 }
                 Err(e) if refused_for_content(&e) => {
-                    self.set_aside(&mutations, &accesses, &e).await?;
-                    done.refused += mutations.len();
+                    // One item, refused outright: set aside with the refusal as its answer.
+                    tracing::warn!(error = %e, "the group server refuses an item the hub took in; set aside");
+                    let code = match &e {
+                        ApiError::Server { code, .. } => *code,
+                        _ => ErrorCode::InvalidField,
+                    };
+                    let refusals: Vec<MutationResult> = mutations
+                        .iter()
+                        .map(|(_, m)| MutationResult::Rejected {
+                            mutation_id: m.mutation_id,
+                            code,
+                            message: e.to_string(),
+                            field: None,
+                        })
+                        .collect();
+                    done.refused += self
+                        .mark_forwarded(&mutations, &refusals, &accesses)
+                        .await?;
                     take = BATCH;
                     continue;
                 }
@@ -137,77 +153,48 @@ impl Replica {
                     "the group server's push answer does not match the changes sent".to_owned(),
                 ));
             }
-            let tx = self.db_mut().transaction().await?;
-            let now = Utc::now();
-            for ((seq, m), result) in mutations.iter().zip(&answer.results) {
-                if let MutationResult::Rejected { code, message, .. } = result {
-                    done.refused += 1;
-                    tracing::warn!(mutation = %m.mutation_id, ?code, message, "the group server refused a change the hub took in");
-                }
-                let result = serde_json::to_value(result)
-                    .map_err(|e| HubError::FeedInvalid(e.to_string()))?;
-                tx.execute(
-                    "UPDATE vaidya.hub_relay SET forwarded_at = $3, result = $4
-                     WHERE clinic_id = $1 AND seq = $2",
-                    &[&clinic, seq, &now, &result],
-                )
+            done.refused += self
+                .mark_forwarded(&mutations, &answer.results, &accesses)
                 .await?;
-            }
-            let access_seqs: Vec<i64> = accesses.iter().map(|(seq, _)| *seq).collect();
-            tx.execute(
-                "UPDATE vaidya.hub_relay SET forwarded_at = $3
-                 WHERE clinic_id = $1 AND seq = ANY($2)",
-                &[&clinic, &access_seqs, &now],
-            )
-            .await?;
-            tx.commit().await?;
             done.mutations += mutations.len();
             done.accesses += accesses.len();
         }
     }
 
-    /// Marks one item the group server refuses outright as forwarded, a change with the
-    /// refusal as its answer, so the queue goes on past it.
-    async fn set_aside(
+    /// Marks a batch forwarded in one transaction, each change with its answer (`results`,
+    /// in the changes' order); returns how many of them the group server refused.
+    async fn mark_forwarded(
         &mut self,
         mutations: &[(i64, Mutation)],
+        results: &[MutationResult],
         accesses: &[(i64, LocalAccess)],
-        refusal: &ApiError,
-    ) -> Result<(), HubError> {
+    ) -> Result<usize, HubError> {
         let clinic = self.clinic();
         let now = Utc::now();
-        let code = match refusal {
-            ApiError::Server { code, .. } => *code,
-            _ => ErrorCode::InvalidField,
-        };
-        for (seq, m) in mutations {
-            tracing::warn!(mutation = %m.mutation_id, error = %refusal, "the group server refuses a change the hub took in; set aside");
-            let answer = MutationResult::Rejected {
-                mutation_id: m.mutation_id,
-                code,
-                message: refusal.to_string(),
-                field: None,
-            };
-            let answer =
-                serde_json::to_value(answer).map_err(|e| HubError::FeedInvalid(e.to_string()))?;
-            self.db()
-                .execute(
-                    "UPDATE vaidya.hub_relay SET forwarded_at = $3, result = $4
-                     WHERE clinic_id = $1 AND seq = $2",
-                    &[&clinic, seq, &now, &answer],
-                )
-                .await?;
+        let mut refused = 0;
+        let tx = self.db_mut().transaction().await?;
+        for ((seq, m), result) in mutations.iter().zip(results) {
+            if let MutationResult::Rejected { code, message, .. } = result {
+                refused += 1;
+                tracing::warn!(mutation = %m.mutation_id, ?code, message, "the group server refused a change the hub took in");
+            }
+            let result =
+                serde_json::to_value(result).map_err(|e| HubError::FeedInvalid(e.to_string()))?;
+            tx.execute(
+                "UPDATE vaidya.hub_relay SET forwarded_at = $3, result = $4
+                 WHERE clinic_id = $1 AND seq = $2",
+                &[&clinic, seq, &now, &result],
+            )
+            .await?;
         }
-        for (seq, a) in accesses {
-            tracing::warn!(access = %a.access_id, error = %refusal, "the group server refuses a read the hub took in; set aside");
-            self.db()
-                .execute(
-                    "UPDATE vaidya.hub_relay SET forwarded_at = $3
-                     WHERE clinic_id = $1 AND seq = $2",
-                    &[&clinic, seq, &now],
-                )
-                .await?;
-        }
-        Ok(())
+        let access_seqs: Vec<i64> = accesses.iter().map(|(seq, _)| *seq).collect();
+        tx.execute(
+            "UPDATE vaidya.hub_relay SET forwarded_at = $3
+             WHERE clinic_id = $1 AND seq = ANY($2)",
+            &[&clinic, &access_seqs, &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(refused)
     }
 }
