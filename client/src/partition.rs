@@ -18,6 +18,7 @@ mod conflicts;
 mod drafts;
 mod edits;
 mod encounters;
+mod functions;
 mod invoices;
 mod local_reads;
 mod members;
@@ -44,6 +45,7 @@ pub use cache::CachedRow;
 pub use clinical_store::{clinical_tables_sql, ClinicalKey, PasswordKey};
 pub use conflicts::{Conflict, ConflictKind, NewConflict};
 pub use drafts::{KeptDraft, MAX_KEPT_FORM_CHARS, MAX_KEPT_NOTE_CHARS};
+pub use functions::register_sql_functions;
 pub use local_reads::{LocalRead, ReadAction};
 pub use members::{Remaining, WaitingWork};
 pub use outbox::{
@@ -345,6 +347,9 @@ impl ClinicPartition {
         if cipher_version.as_deref().is_none_or(str::is_empty) {
             return Err(PartitionError::CipherUnavailable);
         }
+
+        // Before the schema is read: its generated columns and the row readers call them.
+        functions::register_sql_functions(&conn, clinic_id)?;
 
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
             row.get::<_, i64>(0)

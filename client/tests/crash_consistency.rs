@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use uuid::Uuid;
+use vaidya_client::partition::register_sql_functions;
 use vaidya_client::{ClinicPartition, DataDir, OpenClinic, PartitionKey};
 use vaidya_shared::api::{NewPatient, Role, Sex};
 
@@ -67,6 +68,8 @@ fn a_killed_writer_loses_no_acknowledged_edit() {
             rusqlite::Connection::open(DataDir::new(dir.path()).partition_file(clinic)).unwrap();
         raw.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))
             .unwrap();
+        // The check reads the computed search forms too, as any connection to the file may.
+        register_sql_functions(&raw, clinic).unwrap();
         let check: String = raw
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();

@@ -16,7 +16,7 @@ use super::sql::{enum_at, id_blob, micros, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
-const COLUMNS: &str = "id, clinic_id, patient_id, substance, reaction, severity, status, \
+const COLUMNS: &str = "id, vaidya_clinic_id(), patient_id, substance, reaction, severity, status, \
                        noted_by, version, created_at, updated_at";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Allergy> {
@@ -37,11 +37,11 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Allergy> {
 
 pub(crate) fn upsert(conn: &Connection, a: &Allergy) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO allergies (id, clinic_id, patient_id, substance, reaction, severity, status,
+        "INSERT INTO allergies (id, patient_id, substance, reaction, severity, status,
                                 noted_by, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (id) DO UPDATE SET
-             clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
+             patient_id = excluded.patient_id,
              substance = excluded.substance, reaction = excluded.reaction,
              severity = excluded.severity, status = excluded.status,
              noted_by = excluded.noted_by, version = excluded.version,
@@ -49,7 +49,6 @@ pub(crate) fn upsert(conn: &Connection, a: &Allergy) -> rusqlite::Result<()> {
     )?
     .execute(params![
         id_blob(&a.id),
-        id_blob(&a.clinic_id),
         id_blob(&a.patient_id),
         a.substance,
         a.reaction,

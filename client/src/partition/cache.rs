@@ -16,7 +16,9 @@ use super::{ClinicPartition, PartitionError};
 
 /// A record the cache can write (with its children: addenda, items, lines, payments).
 pub trait CachedRow: Stored {
-    /// Writes the record into its table, replacing what was there.
+    /// Writes the record into its table, replacing what was there. The file is one
+    /// clinic's and its rows do not keep a clinic id: the callers (a pulled row, a local
+    /// change) have checked that the record is this clinic's before writing it.
     fn upsert(&self, conn: &Connection) -> rusqlite::Result<()>;
 
     /// Recomputes what the record derives from its own values after a local correction

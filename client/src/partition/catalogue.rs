@@ -16,7 +16,8 @@ use super::outbox::{new_mutation, EntityKind};
 use super::sql::{enum_at, id_blob, micros, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 
-const COLUMNS: &str = "id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit, price_paise, \
+const COLUMNS: &str =
+    "id, vaidya_clinic_id(), name, sac_hsn, treatment, gst_rate_bp, unit, price_paise, \
                        active, version, created_at, updated_at";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogueItem> {
@@ -38,11 +39,11 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogueItem> {
 
 fn upsert(conn: &Connection, i: &CatalogueItem) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO catalogue_items (id, clinic_id, name, sac_hsn, treatment, gst_rate_bp, unit,
+        "INSERT INTO catalogue_items (id, name, sac_hsn, treatment, gst_rate_bp, unit,
                                       price_paise, active, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET
-             clinic_id = excluded.clinic_id, name = excluded.name, sac_hsn = excluded.sac_hsn,
+             name = excluded.name, sac_hsn = excluded.sac_hsn,
              treatment = excluded.treatment, gst_rate_bp = excluded.gst_rate_bp,
              unit = excluded.unit, price_paise = excluded.price_paise, active = excluded.active,
              version = excluded.version, created_at = excluded.created_at,
@@ -50,7 +51,6 @@ fn upsert(conn: &Connection, i: &CatalogueItem) -> rusqlite::Result<()> {
     )?
     .execute(params![
         id_blob(&i.id),
-        id_blob(&i.clinic_id),
         i.name,
         i.sac_hsn,
         i.treatment.as_str(),

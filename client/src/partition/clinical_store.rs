@@ -205,6 +205,23 @@ DROP TABLE clinical.encounters_v3;
 DROP TABLE clinical.prescriptions_v3;
 "#;
 
+/// Version 4 → 5, for schema `{s}`: no row keeps the clinic's id, as in the clinic file
+/// (its schema 26): a store is one clinic's. Also what makes a new store's (and the scratch
+/// tables') version-4 tables the current ones.
+const NO_CLINIC_ID_SQL: &str = r#"
+ALTER TABLE {s}.encounters DROP COLUMN clinic_id;
+ALTER TABLE {s}.prescriptions DROP COLUMN clinic_id;
+"#;
+
+/// The store's clinical tables as they are now, for schema `{s}`.
+fn current_tables_sql(schema: &str) -> String {
+    format!(
+        "{}{}",
+        COMPACT_TABLES_SQL.replace("{s}", schema),
+        NO_CLINIC_ID_SQL.replace("{s}", schema)
+    )
+}
+
 /// The values of conflicts about the store's records (version 2): the conflict inbox row
 /// stays in the clinic file (every member sees that a conflict exists and its state), its
 /// two values only here.
@@ -225,7 +242,7 @@ CREATE TABLE clinical.sync_state (
 "#;
 
 /// The store's schema versions (`PRAGMA clinical.user_version`), like the clinic file's.
-const STORE_VERSION: i64 = 4;
+const STORE_VERSION: i64 = 5;
 
 /// The 32-byte raw SQLCipher key of a clinical store. Its `Debug` never shows the bytes.
 #[derive(Clone, PartialEq, Eq)]
@@ -384,13 +401,13 @@ impl DataDir {
 /// The store's clinical tables as `CREATE` statements for schema `schema` (tools and
 /// benchmarks that build a replica of a partition's schema by hand).
 pub fn clinical_tables_sql(schema: &str) -> String {
-    COMPACT_TABLES_SQL.replace("{s}", schema)
+    current_tables_sql(schema)
 }
 
 /// Empty scratch tables of the store's shape in `temp` (in memory), for a connection
 /// without the store: see the module notes.
 pub(crate) fn create_scratch_tables(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(&COMPACT_TABLES_SQL.replace("{s}", "temp"))?;
+    conn.execute_batch(&current_tables_sql("temp"))?;
     conn.execute_batch(&CONFLICT_VALUES_SQL.replace("{s}", "temp"))
 }
 
@@ -468,7 +485,7 @@ impl ClinicPartition {
         }
         if version < 1 {
             // A new store starts with the current tables.
-            tx.execute_batch(&COMPACT_TABLES_SQL.replace("{s}", SCHEMA))?;
+            tx.execute_batch(&current_tables_sql(SCHEMA))?;
             tx.execute_batch(SYNC_STATE_SQL)?;
         }
         if version < 2 {
@@ -481,6 +498,10 @@ impl ClinicPartition {
             let _upgrade = super::schema::Upgrade::start();
             let compact = COMPACT_TABLES_SQL.replace("{s}", SCHEMA);
             tx.execute_batch(&TO_COMPACT_SQL.replace("{compact}", &compact))?;
+        }
+        if (1..5).contains(&version) {
+            let _upgrade = super::schema::Upgrade::start();
+            tx.execute_batch(&NO_CLINIC_ID_SQL.replace("{s}", SCHEMA))?;
         }
         if version < STORE_VERSION {
             tx.pragma_update(Some(SCHEMA), "user_version", STORE_VERSION)?;
@@ -599,7 +620,7 @@ mod tests {
     }
 
     /// A store of version 3 holds its rows as text; opening it converts them in place to
-    /// the compact tables, and notes, addenda, prescriptions and items read back whole.
+    /// the compact tables without a clinic id, and notes, addenda, prescriptions and items read back whole.
     #[test]
     fn a_version_3_store_is_converted_when_it_opens() {
         use super::super::{DataDir, PartitionKey};
@@ -660,7 +681,19 @@ mod tests {
             .query_row("PRAGMA clinical.user_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(version, STORE_VERSION);
+        // No row keeps the clinic's id (version 5); a record reads back as this clinic's.
+        let kept: i64 = partition
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('encounters', 'clinical')
+                 WHERE name = 'clinic_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, 0);
         let note = partition.get_encounter(encounter).unwrap().unwrap();
+        assert_eq!(note.clinic_id, clinic);
         assert_eq!(
             (
                 note.patient_id,

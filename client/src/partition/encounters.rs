@@ -11,7 +11,8 @@ use super::sql::{id_blob, json_at, micros, opt_ts_at, opt_uuid_at, to_json, ts_a
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
-const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, appointment_id, chief_complaint, \
+const COLUMNS: &str =
+    "id, vaidya_clinic_id(), patient_id, doctor_id, appointment_id, chief_complaint, \
                        notes, diagnosis, vitals, signed_at, signed_by, version, created_at, \
                        updated_at";
 
@@ -38,12 +39,12 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Encounter> {
 /// Writes the encounter and replaces its addenda with the ones it carries.
 pub(crate) fn upsert(conn: &Connection, e: &Encounter) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO encounters (id, clinic_id, patient_id, doctor_id, appointment_id,
+        "INSERT INTO encounters (id, patient_id, doctor_id, appointment_id,
                                  chief_complaint, notes, diagnosis, vitals, signed_at, signed_by,
                                  version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (id) DO UPDATE SET
-             clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
+             patient_id = excluded.patient_id,
              doctor_id = excluded.doctor_id, appointment_id = excluded.appointment_id,
              chief_complaint = excluded.chief_complaint, notes = excluded.notes,
              diagnosis = excluded.diagnosis, vitals = excluded.vitals,
@@ -53,7 +54,6 @@ pub(crate) fn upsert(conn: &Connection, e: &Encounter) -> rusqlite::Result<()> {
     )?
     .execute(params![
         id_blob(&e.id),
-        id_blob(&e.clinic_id),
         id_blob(&e.patient_id),
         id_blob(&e.doctor_id),
         e.appointment_id.as_ref().map(id_blob),

@@ -37,7 +37,8 @@ fn tax_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<LineTax> {
     })
 }
 
-const COLUMNS: &str = "id, clinic_id, patient_id, series, number, invoice_number, issued_at, \
+const COLUMNS: &str =
+    "id, vaidya_clinic_id(), patient_id, series, number, invoice_number, issued_at, \
                        place_of_supply, supply_kind, taxable_paise, cgst_paise, sgst_paise, \
                        igst_paise, total_paise, paid_paise, version, supplier, recipient, \
                        cancellation, credit_notes, doctor_id";
@@ -87,14 +88,14 @@ fn json_at<T: serde::de::DeserializeOwned>(
 /// Writes the invoice and replaces its lines and payments with the ones it carries.
 pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO invoices (id, clinic_id, patient_id, series, number, invoice_number,
+        "INSERT INTO invoices (id, patient_id, series, number, invoice_number,
                                issued_at, place_of_supply, supply_kind, taxable_paise,
                                cgst_paise, sgst_paise, igst_paise, total_paise, paid_paise,
                                version, supplier, recipient, cancellation, credit_notes, doctor_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20, ?21)
+                 ?18, ?19, ?20)
          ON CONFLICT (id) DO UPDATE SET
-             clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
+             patient_id = excluded.patient_id,
              series = excluded.series, number = excluded.number,
              invoice_number = excluded.invoice_number, issued_at = excluded.issued_at,
              place_of_supply = excluded.place_of_supply, supply_kind = excluded.supply_kind,
@@ -107,7 +108,6 @@ pub(crate) fn upsert(conn: &Connection, i: &Invoice) -> rusqlite::Result<()> {
     )?
     .execute(params![
         id_blob(&i.id),
-        id_blob(&i.clinic_id),
         id_blob(&i.patient_id),
         i.series,
         i.number,

@@ -20,7 +20,8 @@ pub const MAX_SEARCH_RESULTS: i64 = 200;
 /// (the first keystrokes) take this many matches unranked and order them by name.
 const RANK_LIMIT: i64 = search::SEARCH_CANDIDATES;
 
-const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, \
+const COLUMNS: &str =
+    "id, vaidya_clinic_id(), patient_number, name, sex, date_of_birth, phone, address, \
                        abha_number, version, created_at, updated_at";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
@@ -40,28 +41,20 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Patient> {
     })
 }
 
-/// Phone numbers are indexed as digits only, in the forms `search::phone_forms` gives.
-fn phone_search(phone: Option<&str>) -> String {
-    search::phone_forms(phone).join(" ")
-}
-
 pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO patients (id, clinic_id, patient_number, name, sex, date_of_birth, phone,
-                               address, abha_number, version, created_at, updated_at,
-                               phone_search, abha_search)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        "INSERT INTO patients (id, patient_number, name, sex, date_of_birth, phone,
+                               address, abha_number, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET
-             clinic_id = excluded.clinic_id, patient_number = excluded.patient_number,
+             patient_number = excluded.patient_number,
              name = excluded.name, sex = excluded.sex, date_of_birth = excluded.date_of_birth,
              phone = excluded.phone, address = excluded.address,
              abha_number = excluded.abha_number, version = excluded.version,
-             created_at = excluded.created_at, updated_at = excluded.updated_at,
-             phone_search = excluded.phone_search, abha_search = excluded.abha_search",
+             created_at = excluded.created_at, updated_at = excluded.updated_at",
     )?
     .execute(params![
         id_blob(&p.id),
-        id_blob(&p.clinic_id),
         p.patient_number,
         p.name,
         p.sex.as_str(),
@@ -72,8 +65,6 @@ pub(crate) fn upsert(conn: &Connection, p: &Patient) -> rusqlite::Result<()> {
         p.version,
         micros(&p.created_at),
         micros(&p.updated_at),
-        phone_search(p.phone.as_deref()),
-        search::digits(p.abha_number.as_deref().unwrap_or("")),
     ])?;
     Ok(())
 }
@@ -110,6 +101,16 @@ fn is_word_char(c: char) -> bool {
     ) || c.general_category() == GeneralCategory::PrivateUse
 }
 
+/// Patients with the same phone or ABHA number (the candidates the shared duplicate rule
+/// judges), through the indexes on those two; no index by patient number is kept.
+fn duplicates_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM patients
+         WHERE (phone = ?1 AND ?1 IS NOT NULL) OR (abha_number = ?2 AND ?2 IS NOT NULL)
+         ORDER BY patient_number LIMIT 50"
+    )
+}
+
 impl ClinicPartition {
     /// Every cached patient by id (exports and sync checks), recorded as a list read.
     pub fn all_patients(&self) -> Result<Vec<Patient>, PartitionError> {
@@ -134,11 +135,7 @@ impl ClinicPartition {
         if new.phone.is_none() && new.abha_number.is_none() {
             return Ok(Vec::new());
         }
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM patients
-             WHERE (phone = ?1 AND ?1 IS NOT NULL) OR (abha_number = ?2 AND ?2 IS NOT NULL)
-             ORDER BY patient_number LIMIT 50"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(&duplicates_sql())?;
         let candidates: Vec<Patient> = stmt
             .query_map(params![new.phone, new.abha_number], from_row)?
             .collect::<Result<_, _>>()?;
@@ -244,6 +241,15 @@ impl Cached for kinds::Patient {
 mod tests {
     use super::*;
 
+    /// A registration's duplicate check reads the phone and ABHA indexes, not every patient.
+    #[test]
+    fn the_duplicate_check_reads_the_phone_and_abha_indexes() {
+        let conn = crate::partition::schema::migrated_test_db();
+        let plan = crate::partition::schema::query_plan(&conn, &duplicates_sql());
+        assert!(plan.contains("USING INDEX patients_phone"), "{plan}");
+        assert!(plan.contains("USING INDEX patients_abha"), "{plan}");
+    }
+
     #[test]
     fn queries_become_quoted_prefix_terms() {
         assert_eq!(fts_query("ram sha").as_deref(), Some(r#""ram"* "sha"*"#));
@@ -264,15 +270,5 @@ mod tests {
         assert_eq!(fts_query("  "), None);
         assert_eq!(fts_query(r#"" * ( ) :"#), None);
         assert_eq!(fts_query(""), None);
-    }
-
-    #[test]
-    fn phone_search_keeps_the_national_number() {
-        assert_eq!(
-            phone_search(Some("+91 98450 12345")),
-            "919845012345 9845012345"
-        );
-        assert_eq!(phone_search(Some("98450-12345")), "9845012345");
-        assert_eq!(phone_search(None), "");
     }
 }

@@ -12,7 +12,8 @@ use super::sql::{id_blob, json_at, micros, opt_uuid_at, ts_at, uuid_at};
 use super::{ClinicPartition, PartitionError};
 use vaidya_shared::entity::kinds;
 
-const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, encounter_id, notes, issued_at, \
+const COLUMNS: &str =
+    "id, vaidya_clinic_id(), patient_id, doctor_id, encounter_id, notes, issued_at, \
                        version, acknowledged_allergies";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Prescription> {
@@ -33,18 +34,17 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Prescription> {
 /// Writes the prescription and replaces its items with the ones it carries.
 pub(crate) fn upsert(conn: &Connection, p: &Prescription) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO prescriptions (id, clinic_id, patient_id, doctor_id, encounter_id, notes,
+        "INSERT INTO prescriptions (id, patient_id, doctor_id, encounter_id, notes,
                                     issued_at, version, acknowledged_allergies)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET
-             clinic_id = excluded.clinic_id, patient_id = excluded.patient_id,
+             patient_id = excluded.patient_id,
              doctor_id = excluded.doctor_id, encounter_id = excluded.encounter_id,
              notes = excluded.notes, issued_at = excluded.issued_at, version = excluded.version,
              acknowledged_allergies = excluded.acknowledged_allergies",
     )?
     .execute(params![
         id_blob(&p.id),
-        id_blob(&p.clinic_id),
         id_blob(&p.patient_id),
         id_blob(&p.doctor_id),
         p.encounter_id.as_ref().map(id_blob),

@@ -789,6 +789,60 @@ CREATE VIRTUAL TABLE patients_fts USING fts5 (
 INSERT INTO patients_fts (patients_fts) VALUES ('rebuild');
 DELETE FROM search_pending;
 "#,
+    // 25 → 26: rows that keep only what they alone know (issue 15, the file's size). A
+    // clinic file is one clinic's, so no entity row repeats the clinic's id (16 bytes a row;
+    // readers take it from `vaidya_clinic_id()`), and the digits-only search forms are
+    // computed from the phone and ABHA number when read (virtual generated columns over the
+    // shared rule, see `functions`) instead of stored beside them. The forms are the same
+    // values as before and `pk` is copied, so the search index stays valid; its triggers
+    // are dropped for the copy and come back unchanged. The patients are copied into a new
+    // table (a stored column cannot become a generated one); the other tables drop the
+    // column in place (DROP COLUMN rewrites each). Two indexes no statement of the device
+    // reads go (a doctor's appointments: a day's are found by time, then filtered; patients
+    // by number: search finds a number through the FTS index); 19 MB at 1 M rows. The
+    // patients' other lookup indexes are built here, even when a fill cut off had deferred
+    // them.
+    concat!(
+        r#"
+DROP TRIGGER patients_fts_insert;
+DROP TRIGGER patients_fts_delete;
+DROP TRIGGER patients_fts_update;
+DROP INDEX IF EXISTS appointments_doctor;
+DELETE FROM deferred_indexes
+WHERE name IN ('appointments_doctor', 'patients_number', 'patients_phone', 'patients_abha');
+ALTER TABLE patients RENAME TO patients_v25;
+CREATE TABLE patients (
+    pk             INTEGER PRIMARY KEY,
+    id             BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+    patient_number INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    sex            TEXT NOT NULL,
+    date_of_birth  TEXT,
+    phone          TEXT,
+    address        TEXT,
+    abha_number    TEXT,
+    version        INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL CHECK (typeof(created_at) = 'integer'),
+    updated_at     INTEGER NOT NULL CHECK (typeof(updated_at) = 'integer'),
+    -- What search indexes the numbers by (not part of the wire entity), computed on read.
+    phone_search   TEXT GENERATED ALWAYS AS (vaidya_phone_search(phone)) VIRTUAL,
+    abha_search    TEXT GENERATED ALWAYS AS (vaidya_digits(abha_number)) VIRTUAL
+);
+INSERT INTO patients (pk, id, patient_number, name, sex, date_of_birth, phone, address,
+                      abha_number, version, created_at, updated_at)
+SELECT pk, id, patient_number, name, sex, date_of_birth, phone, address, abha_number, version,
+       created_at, updated_at
+FROM patients_v25 ORDER BY pk;
+DROP TABLE patients_v25;
+CREATE INDEX patients_phone ON patients (phone) WHERE phone IS NOT NULL;
+CREATE INDEX patients_abha ON patients (abha_number) WHERE abha_number IS NOT NULL;
+ALTER TABLE appointments DROP COLUMN clinic_id;
+ALTER TABLE invoices DROP COLUMN clinic_id;
+ALTER TABLE allergies DROP COLUMN clinic_id;
+ALTER TABLE catalogue_items DROP COLUMN clinic_id;
+"#,
+        search_triggers!()
+    ),
 ];
 
 /// The version whose files keep clinical rows in the clinical store.
@@ -833,15 +887,53 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), PartitionError> {
     }
 }
 
+/// A clinic file's schema in memory, with the partition's functions (tests of the table
+/// modules' statements).
+#[cfg(test)]
+pub(crate) fn migrated_test_db() -> Connection {
+    let mut conn = Connection::open_in_memory().unwrap();
+    super::functions::register_sql_functions(&conn, uuid::Uuid::nil()).unwrap();
+    migrate(&mut conn).unwrap();
+    conn
+}
+
+/// SQLite's plan for a statement, one step a line (tests that a screen's query keeps its
+/// index).
+#[cfg(test)]
+pub(crate) fn query_plan(conn: &Connection, sql: &str) -> String {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let count = stmt.parameter_count();
+    let nulls: Vec<rusqlite::types::Null> = vec![rusqlite::types::Null; count];
+    let steps: Vec<String> = stmt
+        .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    steps.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
 
+    use uuid::Uuid;
+
     use super::*;
+    use crate::partition::functions::register_sql_functions;
+
+    /// The clinic whose file the tests' in-memory databases stand for.
+    const CLINIC: &str = "0b9d6b5e-7f3a-4c52-9a51-1f0e2d3c4b5a";
+
+    /// An in-memory database with the functions a partition connection has.
+    fn memory_db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        register_sql_functions(&conn, Uuid::parse_str(CLINIC).unwrap()).unwrap();
+        conn
+    }
 
     #[test]
     fn migrates_an_empty_database_to_the_latest_version() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = memory_db();
         migrate(&mut conn).unwrap();
         assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
         // Running again is a no-op, not a "table already exists" error.
@@ -855,9 +947,8 @@ mod tests {
     #[test]
     fn version_23_converts_the_entity_tables_in_place() {
         use crate::partition::sql::{ts_at, uuid_at};
-        use uuid::Uuid;
 
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = memory_db();
         conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
         for step in &MIGRATIONS[..22] {
             conn.execute_batch(step).unwrap();
@@ -984,6 +1075,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.sqlite");
         let mut conn = Connection::open(&path).unwrap();
+        register_sql_functions(&conn, Uuid::new_v4()).unwrap();
         // As a partition opens: keyed, WAL, foreign keys, its usual page cache.
         conn.execute_batch(&format!(
             "PRAGMA key = \"x'{}'\"; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;
@@ -1111,7 +1203,7 @@ mod tests {
     /// empty, later edits follow, and the index checks out against its rows.
     #[test]
     fn version_25_rebuilds_the_search_index_with_the_queued_patients() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = memory_db();
         for step in &MIGRATIONS[..24] {
             conn.execute_batch(step).unwrap();
         }
@@ -1167,6 +1259,115 @@ mod tests {
         assert!(score < 0.0, "bm25 ranks a match ({score})");
     }
 
+    /// The step to 26 takes out what every row repeated: the clinic's id (read back from
+    /// the file's clinic) and the stored search forms (computed from the numbers now, the
+    /// same values, so the index built before still checks out and still finds them). A fill
+    /// cut off with the patients' lookup indexes deferred gets them back here.
+    #[test]
+    fn version_26_keeps_no_clinic_id_and_no_stored_search_forms() {
+        use crate::partition::cache::Cached;
+        use vaidya_shared::entity::kinds;
+
+        let mut conn = memory_db();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for step in &MIGRATIONS[..25] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 25).unwrap();
+        let clinic = Uuid::parse_str(CLINIC).unwrap();
+        let patient = Uuid::new_v4();
+        conn.execute(
+            "INSERT INTO patients (pk, id, clinic_id, patient_number, name, sex, phone,
+                                   abha_number, version, created_at, updated_at, phone_search,
+                                   abha_search)
+             VALUES (7, ?2, ?1, 42, 'Meera Sharma', 'female', '+91 98450 12345',
+                     '12-3456-7890-1234', 3, 0, 0, '919845012345 9845012345', '12345678901234')",
+            [clinic.as_bytes(), patient.as_bytes()],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO appointments VALUES (randomblob(16), ?1, randomblob(16), randomblob(16),
+                                              0, 1, 'booked', NULL, 1, 0, 0)",
+            [clinic.as_bytes()],
+        )
+        .unwrap();
+        // A fill cut off after deferring the patients' lookup indexes.
+        conn.execute_batch(
+            "INSERT INTO deferred_indexes SELECT name, sql FROM sqlite_master
+             WHERE name = 'patients_phone';
+             DROP INDEX patients_phone;",
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        assert_eq!(user_version(&conn).unwrap(), SCHEMA_VERSION);
+
+        for table in [
+            "patients",
+            "appointments",
+            "invoices",
+            "allergies",
+            "catalogue_items",
+        ] {
+            let has: bool = conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM pragma_table_xinfo(?1) WHERE name = 'clinic_id')",
+                    [table],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert!(!has, "{table} still keeps a clinic id");
+        }
+        // The forms are computed, not stored: the same values as before.
+        let (phone, abha, hidden): (String, String, i64) = conn
+            .query_row(
+                "SELECT phone_search, abha_search,
+                        (SELECT count(*) FROM pragma_table_xinfo('patients') WHERE hidden = 2)
+                 FROM patients WHERE pk = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (phone.as_str(), abha.as_str(), hidden),
+            ("919845012345 9845012345", "12345678901234", 2)
+        );
+        conn.execute_batch("INSERT INTO patients_fts (patients_fts) VALUES ('integrity-check')")
+            .unwrap();
+        let hit: i64 = conn
+            .query_row(
+                "SELECT rowid FROM patients_fts WHERE patients_fts MATCH '\"98450\"*'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hit, 7);
+        // Read back through the table module, the patient is this file's clinic's.
+        let read = kinds::Patient::peek(&conn, patient).unwrap().unwrap();
+        assert_eq!((read.clinic_id, read.patient_number), (clinic, 42));
+        let deferred: i64 = conn
+            .query_row("SELECT count(*) FROM deferred_indexes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(deferred, 0);
+        let indexes: String = conn
+            .query_row(
+                "SELECT group_concat(name, ' ') FROM (
+                     SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+                     AND tbl_name IN ('patients', 'appointments') ORDER BY name)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(
+            indexes,
+            "appointments_patient appointments_starts patients_abha patients_phone"
+        );
+        let ok: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok");
+    }
+
     /// Other tests convert files in parallel, so only what holds whatever they do is
     /// asserted: an upgrade under way is visible until its last guard goes.
     #[test]
@@ -1181,7 +1382,7 @@ mod tests {
 
     #[test]
     fn refuses_a_newer_schema() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = memory_db();
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
         let err = migrate(&mut conn).unwrap_err();
@@ -1195,7 +1396,7 @@ mod tests {
 
     #[test]
     fn version_3_keeps_the_access_log_and_accepts_prints() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = memory_db();
         for step in &MIGRATIONS[..2] {
             conn.execute_batch(step).unwrap();
         }

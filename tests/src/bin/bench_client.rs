@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use uuid::Uuid;
-use vaidya_client::partition::{CachedRow, ClinicalKey};
+use vaidya_client::partition::{register_sql_functions, CachedRow, ClinicalKey};
 use vaidya_client::{
     ClinicPartition, DataDir, PartitionKey, ServerApi, SyncEngine, SyncOptions, SyncReport,
 };
@@ -216,6 +216,7 @@ async fn main() -> Result<()> {
     print_space_by_table(
         &DataDir::new(work.path().join("sync")).partition_file(big),
         &key,
+        big,
     )?;
     phases.done("engine initial sync");
 
@@ -264,7 +265,7 @@ async fn main() -> Result<()> {
 
     // Baseline: the same entity JSON, raw rusqlite inserts into a plain SQLite file.
     let raw_path = work.path().join("raw.sqlite");
-    let mut raw = open_raw(&raw_path, None)?;
+    let mut raw = open_raw(&raw_path, None, big)?;
     // The same page cache as an initial sync into a partition (256 MiB).
     raw.execute_batch("PRAGMA cache_size = -262144;")?;
     raw.execute_batch(
@@ -337,10 +338,10 @@ async fn main() -> Result<()> {
     let tmpl_path = ClinicPartition::open(&tmpl_dir, big, &tmpl_key)?.path();
     let keyed_path = work.path().join("replica-keyed.db");
     let plain_path = work.path().join("replica-plain.db");
-    export(&tmpl_path, &tmpl_key, &keyed_path, Some(&tmpl_key))?;
-    export(&tmpl_path, &tmpl_key, &plain_path, None)?;
-    let mut keyed = open_raw(&keyed_path, Some(&tmpl_key))?;
-    let mut plain = open_raw(&plain_path, None)?;
+    export(&tmpl_path, &tmpl_key, &keyed_path, Some(&tmpl_key), big)?;
+    export(&tmpl_path, &tmpl_key, &plain_path, None, big)?;
+    let mut keyed = open_raw(&keyed_path, Some(&tmpl_key), big)?;
+    let mut plain = open_raw(&plain_path, None, big)?;
     // The clinical tables live in the clinical store; the replicas keep them in one file,
     // as the cost measured is SQLCipher's per statement, not the store's.
     for replica in [&keyed, &plain] {
@@ -481,9 +482,9 @@ async fn main() -> Result<()> {
         "\n4b. SQLCipher cost of search (same FTS query, keyed partition file vs plaintext copy)"
     );
     let plain_search = work.path().join("search-plain.db");
-    export(&search_path, &search_key, &plain_search, None)?;
-    let keyed = open_raw(&search_path, Some(&search_key))?;
-    let plain = open_raw(&plain_search, None)?;
+    export(&search_path, &search_key, &plain_search, None, big)?;
+    let keyed = open_raw(&search_path, Some(&search_key), big)?;
+    let plain = open_raw(&plain_search, None, big)?;
     // Interleaved per keystroke so both see the same machine load; the page caches warm up
     // on a first pass that is not measured.
     let n = keystrokes.len().min(lat.len());
@@ -733,8 +734,8 @@ fn file_size(path: &std::path::Path) -> u64 {
 
 /// Where a partition's bytes go: every table and index of 1 % of the file or more, the
 /// unused share of their pages, and the file's free pages (SQLite's `dbstat`).
-fn print_space_by_table(path: &std::path::Path, key: &PartitionKey) -> Result<()> {
-    let conn = open_raw(path, Some(key))?;
+fn print_space_by_table(path: &std::path::Path, key: &PartitionKey, clinic: Uuid) -> Result<()> {
+    let conn = open_raw(path, Some(key), clinic)?;
     let (page_size, pages, free): (i64, i64, i64) = conn.query_row(
         "SELECT CAST(page_size AS INTEGER), CAST(page_count AS INTEGER), CAST(freelist_count AS INTEGER)
          FROM pragma_page_size, pragma_page_count, pragma_freelist_count",
@@ -773,12 +774,18 @@ fn print_space_by_table(path: &std::path::Path, key: &PartitionKey) -> Result<()
 
 /// A connection on the bundled-SQLCipher build with the partition's pragmas; keyed (the
 /// key is the first statement, as in `ClinicPartition::open`) or plain (no key: SQLCipher
-/// then reads and writes ordinary SQLite pages).
-fn open_raw(path: &std::path::Path, key: Option<&PartitionKey>) -> Result<Connection> {
+/// then reads and writes ordinary SQLite pages), with the partition's SQL functions for
+/// the clinic whose file it stands for.
+fn open_raw(
+    path: &std::path::Path,
+    key: Option<&PartitionKey>,
+    clinic: Uuid,
+) -> Result<Connection> {
     let conn = Connection::open(path)?;
     if let Some(k) = key {
         conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", k.to_hex()))?;
     }
+    register_sql_functions(&conn, clinic)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     anyhow::ensure!(mode.eq_ignore_ascii_case("wal"), "journal mode {mode}");
     // The same settings as a partition (64 MiB page cache included), so baselines and the
@@ -796,9 +803,11 @@ fn export(
     key: &PartitionKey,
     to: &std::path::Path,
     to_key: Option<&PartitionKey>,
+    clinic: Uuid,
 ) -> Result<()> {
     let conn = Connection::open(from)?;
     conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.to_hex()))?;
+    register_sql_functions(&conn, clinic)?;
     let to_key = to_key
         .map(|k| format!("x'{}'", k.to_hex()))
         .unwrap_or_default();
@@ -1169,7 +1178,7 @@ fn raw_search(conn: &Connection, typed: &str) -> Result<usize> {
         )?
         .query_row(params![fts], |r| r.get(0))?;
     let mut stmt = conn.prepare_cached(if matches <= 300 {
-        "SELECT id, clinic_id, patient_number, name, sex, date_of_birth, phone, address,
+        "SELECT id, vaidya_clinic_id(), patient_number, name, sex, date_of_birth, phone, address,
                 abha_number, version, created_at, updated_at
          FROM (SELECT rowid AS hit, bm25(patients_fts) AS score
                FROM patients_fts WHERE patients_fts MATCH ?1
@@ -1177,7 +1186,7 @@ fn raw_search(conn: &Connection, typed: &str) -> Result<usize> {
          JOIN patients ON patients.pk = hit
          ORDER BY score, name, pk"
     } else {
-        "SELECT id, clinic_id, patient_number, name, sex, date_of_birth, phone, address,
+        "SELECT id, vaidya_clinic_id(), patient_number, name, sex, date_of_birth, phone, address,
                 abha_number, version, created_at, updated_at
          FROM (SELECT rowid AS hit FROM patients_fts WHERE patients_fts MATCH ?1 LIMIT 300)
          JOIN patients ON patients.pk = hit
