@@ -16,9 +16,8 @@ use vaidya_shared::search;
 
 /// Most results a search returns, whatever the caller asks for.
 pub const MAX_SEARCH_RESULTS: i64 = 200;
-/// Searches with at most this many matches are ranked by relevance (bm25); broader ones
-/// (the first keystrokes) take this many matches unranked and order them by name.
-const RANK_LIMIT: i64 = search::SEARCH_CANDIDATES;
+/// A search orders at most this many matches, taken as the index yields them.
+const CANDIDATES: i64 = search::SEARCH_CANDIDATES;
 
 const COLUMNS: &str =
     "id, vaidya_clinic_id(), patient_number, name, sex, date_of_birth, phone, address, \
@@ -175,39 +174,29 @@ impl ClinicPartition {
     }
 
     /// Search as you type: every word of `query` is a prefix of a word of the name, or of
-    /// the phone, patient number or ABHA number. Best matches first (FTS5 bm25, then name).
-    /// Never fails on odd input; a query with nothing searchable returns no patients.
+    /// the phone, patient number or ABHA number; in the server's order for its search (by
+    /// name, then id). Never fails on odd input; a query with nothing searchable returns no
+    /// patients.
     /// The patients returned are recorded as a list read for the audit trail.
     pub fn search_patients(&self, query: &str, limit: i64) -> Result<Vec<Patient>, PartitionError> {
         let Some(fts) = fts_query(query) else {
             return Ok(Vec::new());
         };
         let limit = limit.clamp(1, MAX_SEARCH_RESULTS);
-        // Ranking sorts every match, which for the first keystrokes ("a") is a large share of
-        // the clinic. So rank only when the matches are few; otherwise take the first
-        // RANK_LIMIT matches unranked (FTS5 stops early) and order those by name. Both
-        // paths are bounded, whatever the partition's size.
-        let matches: i64 = self.conn.prepare_cached(
-            "SELECT count(*) FROM (SELECT rowid FROM patients_fts WHERE patients_fts MATCH ?1 LIMIT ?2)",
-        )?
-        .query_row(params![fts, RANK_LIMIT + 1], |r| r.get(0))?;
-        let sql = if matches <= RANK_LIMIT {
-            format!(
-                "SELECT {COLUMNS}
-                 FROM (SELECT rowid AS hit, bm25(patients_fts) AS score
-                       FROM patients_fts WHERE patients_fts MATCH ?1
-                       ORDER BY score LIMIT ?2)
-                 JOIN patients ON patients.pk = hit
-                 ORDER BY score, name, pk"
-            )
-        } else {
-            format!(
-                "SELECT {COLUMNS}
-                 FROM (SELECT rowid AS hit FROM patients_fts WHERE patients_fts MATCH ?1 LIMIT {RANK_LIMIT})
-                 JOIN patients ON patients.pk = hit
-                 ORDER BY name, pk LIMIT ?2"
-            )
-        };
+        // The first keystrokes ("a") match a large share of the clinic, so a search orders
+        // at most CANDIDATES matches, taken as FTS5 yields them (it stops there): its cost
+        // never grows with the clinic. Once the matches are fewer (a name's first letters,
+        // a few digits) the page is exactly the server's. There is no relevance ranking:
+        // every match has each typed word as a word's prefix, the server lists by name,
+        // and bm25 over a few hundred matches read and re-tokenized each row (the search's
+        // slowest keystrokes at 1 M patients, docs/benchmarks.md).
+        let sql = format!(
+            "SELECT {COLUMNS}
+             FROM (SELECT rowid AS hit FROM patients_fts WHERE patients_fts MATCH ?1
+                   LIMIT {CANDIDATES})
+             JOIN patients ON patients.pk = hit
+             ORDER BY lower(name), id LIMIT ?2"
+        );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let patients: Vec<Patient> = stmt
             .query_map(params![fts, limit], from_row)?

@@ -1241,6 +1241,28 @@ fn search_matches_name_prefixes_as_you_type() {
     assert!(s("zzz").is_empty());
 }
 
+/// Search lists its matches as the server's search does (by name regardless of case, then
+/// id), not by a relevance of its own, so a desk sees the same list online and offline.
+#[test]
+fn search_lists_matches_by_name_like_the_server() {
+    let (f, mut partition, people) = search_fixture();
+    let twin_a = patient(f.clinic, 3001, "ramesh sharma", None, None);
+    let twin_b = patient(f.clinic, 3002, "RAMESH SHARMA", None, None);
+    add_patient(&mut partition, &twin_a);
+    add_patient(&mut partition, &twin_b);
+    let found = partition.search_patients("ram", 50).unwrap();
+    assert_eq!(
+        names(&found[..2]),
+        vec!["Priya Raman", "Rama Krishnan"],
+        "by name, whatever the word matched"
+    );
+    // Three patients whose names differ only in case: the id decides, as on the server.
+    let mut same_name = vec![people[0].id, twin_a.id, twin_b.id];
+    same_name.sort();
+    let listed: Vec<Uuid> = found[2..].iter().map(|p| p.id).collect();
+    assert_eq!(listed, same_name);
+}
+
 #[test]
 fn search_finds_phone_abha_and_patient_number() {
     let (_f, partition, people) = search_fixture();
