@@ -24,7 +24,8 @@ use vaidya_shared::api::{
 };
 use vaidya_shared::compact_pull::CompactPullResponse;
 use vaidya_shared::sync::{
-    EntityKind, PullResponse, PushRequest, PushResponse, Resolution, ResolveConflict,
+    EntityKind, PullResponse, PushRequest, PushResponse, RelayAnswersRequest, RelayAnswersResponse,
+    Resolution, ResolveConflict,
 };
 use vaidya_shared::{ErrorCode, DEVICE_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
 
@@ -570,6 +571,21 @@ impl ServerApi {
             )));
         }
         Ok(resp)
+    }
+
+    /// What the group server answered for changes a clinic hub took in (asked of the hub).
+    pub async fn relay_answers(
+        &self,
+        clinic: Uuid,
+        req: &RelayAnswersRequest,
+    ) -> Result<RelayAnswersResponse, ApiError> {
+        self.call(
+            Method::POST,
+            &format!("/v1/clinics/{clinic}/sync/relay-answers"),
+            &[],
+            Some(req),
+        )
+        .await
     }
 
     pub async fn pull(

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use uuid::Uuid;
-use vaidya_shared::sync::{PullResponse, PushRequest, LIVE_EVENT, MAX_PULL_LIMIT, MAX_PUSH_BATCH};
+use vaidya_shared::sync::{
+    MutationResult, PullResponse, PushRequest, RelayAnswersRequest, LIVE_EVENT, MAX_PULL_LIMIT,
+    MAX_PUSH_BATCH,
+};
 use vaidya_shared::ErrorCode;
 
 use vaidya_shared::authorship::DeviceSigner;
@@ -174,6 +177,9 @@ pub struct SyncStatus {
     pub synced: bool,
     /// Whose work is waiting (a shared PC): pending and rejected changes by author.
     pub waiting: Vec<crate::partition::WaitingWork>,
+    /// Changes the clinic hub took in and forwards, whose group server answer has not come
+    /// back yet (not `pending`: this PC will not send them again; not `synced` either).
+    pub relayed: i64,
 }
 
 /// Page cache (MiB) while an initial sync fills a partition; the usual one is 64 MiB.
@@ -241,6 +247,9 @@ pub struct SyncEngine {
     /// Since when the group server has not answered, and when to try it again first.
     unreachable_since: Option<DateTime<Utc>>,
     retry_group_server_at: Option<Instant>,
+    /// When to ask the hub again for the group server's answers to the changes it took in,
+    /// after it could not be reached.
+    ask_hub_again_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -318,6 +327,7 @@ impl SyncEngine {
             endpoints_asked: None,
             unreachable_since: None,
             retry_group_server_at: None,
+            ask_hub_again_at: None,
         }
     }
 
@@ -393,11 +403,12 @@ impl SyncEngine {
         } else {
             let api = self.api.clone();
             match self.sync_round(&api, SyncPath::GroupServer).await {
-                Ok(report) => {
+                Ok(mut report) => {
                     self.unreachable_since = None;
                     self.retry_group_server_at = None;
                     self.hub = None;
                     self.refresh_hub_endpoints().await;
+                    self.learn_relay_answers(&mut report).await;
                     return Ok(report);
                 }
                 Err(e) if e.is_unreachable() && self.signer.is_some() => e,
@@ -419,6 +430,7 @@ impl SyncEngine {
             match result {
                 Ok(mut report) => {
                     report.group_server_unreachable_since = Some(since);
+                    self.learn_relay_answers(&mut report).await;
                     return Ok(report);
                 }
                 // The hub's session ends with its access token: sign in again.
@@ -433,6 +445,70 @@ impl SyncEngine {
             }
         }
         Err(group_error)
+    }
+
+    /// Asks the clinic hub what the group server answered for the changes it took in from
+    /// this PC, and applies those answers as the group server's own: an applied change
+    /// leaves the outbox, a refused one waits for a person (Unsent changes), a conflict
+    /// goes to the inbox. A change the hub does not hold is sent again by this PC. Best
+    /// effort, after a round with either server: a hub that cannot be reached is asked
+    /// again after `group_server_retry`, and the changes wait, counted as at the hub.
+    async fn learn_relay_answers(&mut self, report: &mut SyncReport) {
+        if let Err(e) = self.ask_hub_for_answers(report).await {
+            tracing::warn!(error = %e, "could not learn the group server's answers from the clinic hub");
+        }
+    }
+
+    async fn ask_hub_for_answers(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let entries = self.partition.relayed_outbox(MAX_PUSH_BATCH as i64)?;
+        if entries.is_empty() || self.ask_hub_again_at.is_some_and(|at| Instant::now() < at) {
+            return Ok(());
+        }
+        let clinic = self.partition.clinic_id();
+        let request = RelayAnswersRequest {
+            mutation_ids: entries.iter().map(|e| e.mutation.mutation_id).collect(),
+        };
+        let asked = match self.hub_api().await {
+            Some(hub) => hub.relay_answers(clinic, &request).await,
+            None => Err(ApiError::Network("no clinic hub answers".to_owned())),
+        };
+        let response = match asked {
+            Ok(response) => response,
+            Err(e) => {
+                self.ask_hub_again_at = Some(Instant::now() + self.options.group_server_retry);
+                if e.code() == "unauthenticated" {
+                    self.hub = None;
+                }
+                return Err(e.into());
+            }
+        };
+        self.ask_hub_again_at = None;
+        let known: std::collections::HashSet<Uuid> = response
+            .answers
+            .iter()
+            .map(MutationResult::mutation_id)
+            .chain(response.waiting.iter().copied())
+            .collect();
+        let unknown: Vec<Uuid> = request
+            .mutation_ids
+            .iter()
+            .filter(|id| !known.contains(id))
+            .copied()
+            .collect();
+        if !unknown.is_empty() {
+            tracing::warn!(
+                count = unknown.len(),
+                "the clinic hub does not hold changes it took in; sending them again"
+            );
+            self.partition.send_again_unrelayed(&unknown)?;
+        }
+        let outcome = self
+            .partition
+            .apply_push_results(&entries, &response.answers, None)?;
+        report.applied += outcome.applied;
+        report.conflicts += outcome.conflicts;
+        report.rejected += outcome.rejected;
+        Ok(())
     }
 
     /// Push, pull and refetch through `api`.
@@ -597,11 +673,14 @@ impl SyncEngine {
                 )
                 .into());
             }
-            let outcome = self.partition.apply_push_results(
-                &entries,
-                &response.results,
-                reads.last().map(|r| r.seq),
-            )?;
+            let reads_through = reads.last().map(|r| r.seq);
+            let outcome = if hub {
+                self.partition
+                    .apply_hub_push_results(&entries, &response.results, reads_through)?
+            } else {
+                self.partition
+                    .apply_push_results(&entries, &response.results, reads_through)?
+            };
             self.partition
                 .mark_cancelled_numbers_uploaded(&request.cancelled_numbers)?;
             report.pushed += entries.len();
@@ -939,6 +1018,7 @@ pub fn status_of(partition: &ClinicPartition) -> Result<SyncStatus, PartitionErr
         last_synced_at: partition.last_synced_at()?,
         synced: partition.outbox_len()? == 0 && partition.pull_complete()?,
         waiting: partition.waiting_work()?,
+        relayed: partition.relayed_count()?,
     })
 }
 

@@ -368,6 +368,10 @@ pub fn router(app: App) -> Router {
             post(crate::sync::push::push),
         )
         .route(
+            "/clinics/{clinic_id}/sync/relay-answers",
+            post(crate::sync::relay_answers::relay_answers),
+        )
+        .route(
             "/clinics/{clinic_id}/sync/pull",
             get(crate::sync::pull::pull),
         )
@@ -441,7 +445,9 @@ async fn hub_writes_only_by_sync(
     let through_sync = method == axum::http::Method::GET
         || method == axum::http::Method::HEAD
         || path.starts_with("/v1/auth/")
-        || path.ends_with("/sync/push");
+        || path.ends_with("/sync/push")
+        // A question, not a write: what the group server answered the hub's relay.
+        || path.ends_with("/sync/relay-answers");
     if !through_sync {
         let hub = app.is_hub().await;
         match hub {

@@ -147,6 +147,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0033_device_challenge_cap",
         include_str!("../migrations/0033_device_challenge_cap.sql"),
     ),
+    (
+        "0034_hub_relay_answers",
+        include_str!("../migrations/0034_hub_relay_answers.sql"),
+    ),
 ];
 
 /// The schema this binary migrates to: its last migration's name. A clinic hub applies the

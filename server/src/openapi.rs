@@ -25,7 +25,7 @@ use crate::routes;
         routes::allergies::list, routes::allergies::get, routes::allergies::create, routes::allergies::update, routes::catalogue::list, routes::catalogue::create, routes::catalogue::update,
         routes::audit::list,
         routes::reports::collections, routes::reports::gstr1,
-        crate::sync::push::push, crate::sync::pull::pull, crate::sync::hub_feed::feed, routes::auth::device_challenge, routes::auth::device_login, crate::sync::live::live,
+        crate::sync::push::push, crate::sync::relay_answers::relay_answers, crate::sync::pull::pull, crate::sync::hub_feed::feed, routes::auth::device_challenge, routes::auth::device_login, crate::sync::live::live,
         crate::sync::conflicts::list, crate::sync::conflicts::resolve_handler,
     ),
     components(schemas(vaidya_shared::ApiError, vaidya_shared::ErrorCode, vaidya_shared::api::DesktopUpdate,

@@ -267,6 +267,28 @@ pub struct PushResponse {
     pub results: Vec<MutationResult>,
 }
 
+/// What a PC asks its clinic hub about changes the hub took in and forwards
+/// (`POST /v1/clinics/{id}/sync/relay-answers`, answered by a hub only): at most
+/// [`MAX_PUSH_BATCH`] mutation ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RelayAnswersRequest {
+    pub mutation_ids: Vec<Uuid>,
+}
+
+/// The hub's account of the asked changes. An id in neither list is not one the hub holds
+/// (a hub set up again from scratch, say): its PC sends that change again itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RelayAnswersResponse {
+    /// The group server's answer to each asked change the hub has forwarded (a change it
+    /// set aside because the group server refused its content is answered `rejected`). An
+    /// applied change's lost fields are not repeated here: the group server's conflict
+    /// inbox has them.
+    pub answers: Vec<MutationResult>,
+    /// Changes the hub holds and has not forwarded yet.
+    pub waiting: Vec<Uuid>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]

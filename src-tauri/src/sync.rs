@@ -41,6 +41,7 @@ fn publish(task: &SyncTaskRefs, change: impl FnOnce(&mut SyncStatusView)) {
             s.conflicts = c.conflicts;
             s.last_synced_at = c.last_synced_at;
             s.waiting = c.waiting;
+            s.relayed = c.relayed;
         }
         let before = s.conflicts;
         change(&mut s);

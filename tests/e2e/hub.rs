@@ -3,8 +3,9 @@
 //! The doctor signs in while the line is up (the app learns where the hub is); the line
 //! goes down; the front desk's PC (through the API, signed with its device key) registers
 //! a walk-in at the hub; the doctor's app shows "Synced with the clinic hub · group server
-//! unreachable since …", finds the walk-in, writes and signs a note; the line returns and
-//! the note reaches the group server as the doctor's.
+//! unreachable since …", finds the walk-in, writes and signs a note, which the status bar
+//! counts "at the clinic hub"; the line returns, the note reaches the group server as the
+//! doctor's, and its answer comes back through the hub ("Synced").
 
 use std::time::Duration;
 
@@ -139,10 +140,12 @@ pub async fn outage_with_the_clinic_hub() -> Result<()> {
         doc.find(By::Css("[data-testid=confirm-dialog]")).await?;
         doc.click(By::Css("[data-testid=confirm-ok]")).await?;
         doc.find(By::Css(".signed-note")).await?;
-        wait_status(&doc, "pending", "the note synced through the hub", |t| {
-            t == "Synced"
+        // Taken in by the hub, not yet answered for by the group server: not "Synced".
+        let relayed = wait_status(&doc, "relayed", "the note taken in by the hub", |t| {
+            t == "1 change at the clinic hub"
         })
         .await?;
+        println!("  status bar: {relayed}");
         doc.screenshot(&shots.join("20-outage-with-hub.png"))
             .await?;
         let at_hub: i64 = hub_db
@@ -190,6 +193,14 @@ pub async fn outage_with_the_clinic_hub() -> Result<()> {
             "the note upstream was created by {authors:?}"
         );
         println!("  the line is back: the signed note is on the group server as the doctor's");
+        // The group server's answer comes back through the hub: now the app is synced.
+        wait_status(
+            &doc,
+            "pending",
+            "the group server's answer through the hub",
+            |t| t == "Synced",
+        )
+        .await?;
         anyhow::Ok(())
     }
     .await;

@@ -15,7 +15,7 @@ use vaidya_server::hub::replica::Replica;
 use vaidya_server::hub::{HubError, DEVICE};
 use vaidya_shared::api::{DeviceSignIn, Role};
 use vaidya_shared::authorship::DeviceSigner;
-use vaidya_shared::sync::EntityKind;
+use vaidya_shared::sync::{EntityKind, MutationResult};
 use vaidya_tests::hub::device_key;
 use vaidya_tests::{Api, Harness, TestServer, World};
 
@@ -713,6 +713,18 @@ pub async fn a_hub_relays_past_what_the_group_server_refuses(h: Arc<Harness>) ->
         create.mutation_id,
         serde_json::to_value(&create)?,
     ));
+    // A change the group server refuses after the hub took it in: the front desk writes
+    // no clinical note.
+    let note = vaidya_tests::hub::signed_create(
+        &desk_key,
+        k,
+        "Front desk PC",
+        EntityKind::Encounter,
+        Uuid::now_v7(),
+        json!({"patient_id": walk_in, "doctor_id": w.a.doctor.id, "chief_complaint": "Fever",
+               "notes": "", "diagnosis": "", "vitals": {}}),
+    );
+    queue.push(("mutation", note.mutation_id, serde_json::to_value(&note)?));
     let copy = hub_db.superuser().await?;
     let mut bytes = 0;
     for (kind, id, item) in &queue {
@@ -728,11 +740,66 @@ pub async fn a_hub_relays_past_what_the_group_server_refuses(h: Arc<Harness>) ->
         "the queue ({bytes} bytes) is over the group server's body limit"
     );
 
+    // Before the hub forwards, the desk's PC asks the hub about its changes: both wait; an
+    // id the hub never took in is in neither list (the PC sends that one again itself).
+    let lan = TestServer::spawn(&hub_db, 2).await?;
+    let desk_pc = ServerApi::new(&lan.base, "Front desk PC")?;
+    desk_pc.sign_in_with_device_key(k, &desk_key).await?;
+    let never = Uuid::now_v7();
+    let ask = vaidya_shared::sync::RelayAnswersRequest {
+        mutation_ids: vec![create.mutation_id, note.mutation_id, never],
+    };
+    let before = desk_pc.relay_answers(k, &ask).await?;
+    check!(
+        before.answers.is_empty()
+            && before.waiting.len() == 2
+            && before.waiting.contains(&create.mutation_id)
+            && before.waiting.contains(&note.mutation_id),
+        "before forwarding: {before:?}"
+    );
+
     let forwarded = replica.forward(&upstream).await?;
     let waiting = replica.waiting().await?;
     check!(
-        waiting == 0 && forwarded.accesses == 30 && forwarded.mutations == 1,
+        waiting == 0 && forwarded.accesses == 30 && forwarded.mutations == 2,
         "forwarded {forwarded:?}, {waiting} waiting"
+    );
+    // After: the walk-in applied, the note refused, as the group server answered the hub.
+    let after = desk_pc.relay_answers(k, &ask).await?;
+    let answer = |id: Uuid| after.answers.iter().find(|a| a.mutation_id() == id);
+    check!(
+        after.waiting.is_empty()
+            && after.answers.len() == 2
+            && matches!(
+                answer(create.mutation_id),
+                Some(MutationResult::Applied { .. })
+            )
+            && matches!(
+                answer(note.mutation_id),
+                Some(MutationResult::Rejected { .. })
+            ),
+        "after forwarding: {after:?}"
+    );
+    // Only a hub keeps a relay queue; and a question has its limit.
+    let (status, body) = desk
+        .post(
+            &format!("/v1/clinics/{k}/sync/relay-answers"),
+            serde_json::to_value(&ask)?,
+        )
+        .await?;
+    check!(
+        status == StatusCode::NOT_FOUND,
+        "the group server answered relay answers: {status} {body}"
+    );
+    let too_many = vaidya_shared::sync::RelayAnswersRequest {
+        mutation_ids: (0..=vaidya_shared::sync::MAX_PUSH_BATCH)
+            .map(|_| Uuid::now_v7())
+            .collect(),
+    };
+    let refused_ask = desk_pc.relay_answers(k, &too_many).await;
+    check!(
+        refused_ask.as_ref().err().map(|e| e.code()) == Some("invalid_field"),
+        "501 ids: {refused_ask:?}"
     );
     let upstream_db = w.db.superuser().await?;
     let created: i64 = upstream_db

@@ -1169,12 +1169,45 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
             address: None,
             abha_number: None,
         })?;
+    // A second walk-in whose ABHA number a doctor on mobile data registers for someone
+    // else on the group server meanwhile: the hub takes it in, the group server will not.
+    let abha = "91-2345-6789-0123";
+    let clash = desk
+        .clinic(&mut desk_engine)?
+        .register_patient(NewPatient {
+            id: None,
+            name: "Geeta Pawar".to_owned(),
+            sex: Sex::Female,
+            date_of_birth: None,
+            phone: None,
+            address: None,
+            abha_number: Some(abha.to_owned()),
+        })?;
     let report = desk_engine.sync().await?;
     check!(
         report.path == SyncPath::ClinicHub
-            && report.pushed == 1
+            && report.pushed == 2
             && report.group_server_unreachable_since.is_some(),
         "the desk's sync during the outage: {report:?}"
+    );
+    // Taken in by the hub: kept on the desk's PC for the group server's answer, sent again
+    // to no one, and nobody's waiting work.
+    check!(
+        desk_engine.partition().outbox_counts()? == (0, 0, 0)
+            && desk_engine.partition().relayed_count()? == 2,
+        "the hub's answer on the desk's PC"
+    );
+    let (status, body) = server
+        .login_as(&a.doctor)
+        .await?
+        .post(
+            &format!("/v1/clinics/{k}/patients"),
+            json!({"name": "Someone Else", "sex": "male", "abha_number": abha}),
+        )
+        .await?;
+    check!(
+        status.is_success(),
+        "the ABHA number taken upstream: {status} {body}"
     );
     let report = doctor_engine.sync().await?;
     let seen = doctor_engine.partition().get_patient(walk_in.id)?;
@@ -1231,6 +1264,36 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
         creator(&upstream_db, k, "patient", walk_in.id).await? == vec![a.desk.id]
             && creator(&upstream_db, k, "encounter", note.id).await? == vec![a.doctor.id],
         "the outage's work is not its authors'"
+    );
+    // The change the group server refused after the hub took it in comes back to the desk
+    // through the hub, to be corrected or discarded, instead of vanishing; the applied one
+    // leaves the outbox. The desk never sent either to the group server itself.
+    sync_until(
+        &mut desk_engine,
+        "the group server's answers reach the desk's PC",
+        |e| Ok(e.partition().relayed_count()? == 0),
+    )
+    .await?;
+    let rejected = desk_engine.partition().rejected_changes()?;
+    check!(
+        rejected.len() == 1
+            && rejected[0].entity_id == clash.id
+            && rejected[0].code.as_deref() == Some("already_exists")
+            && desk_engine.partition().outbox_counts()? == (0, 1, 0)
+            && desk_engine.partition().outbox_len()? == 1
+            && rows_of(&upstream_db, "patients", k, &[clash.id]).await? == 0,
+        "the refused walk-in on the desk's PC: {rejected:?}"
+    );
+    let pushed_by_desk: i64 = upstream_db
+        .query_one(
+            "SELECT count(*) FROM vaidya.sync_mutations WHERE clinic_id = $1 AND user_id = $2",
+            &[&k, &a.desk.id],
+        )
+        .await?
+        .get(0);
+    check!(
+        pushed_by_desk == 0,
+        "the desk pushed {pushed_by_desk} of the hub's changes to the group server itself"
     );
     hub.stop().await
 }

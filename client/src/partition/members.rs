@@ -57,13 +57,15 @@ impl ClinicPartition {
 
     /// Pending and rejected changes by author, oldest author first.
     pub fn waiting_work(&self) -> Result<Vec<WaitingWork>, PartitionError> {
-        let mut stmt = self.conn.prepare_cached(
+        // A change the clinic hub took in is safe there: not this member's waiting work.
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT json_extract(author, '$.user_id') AS who,
-                    count(*) FILTER (WHERE state IN ('pending', 'failed')),
+                    count(*) FILTER (WHERE {STILL_TO_SEND}),
                     count(*) FILTER (WHERE state = 'rejected')
-             FROM outbox WHERE state IN ('pending', 'failed', 'rejected')
+             FROM outbox WHERE ({STILL_TO_SEND}) OR state = 'rejected'
              GROUP BY who ORDER BY min(seq)",
-        )?;
+            STILL_TO_SEND = super::outbox::STILL_TO_SEND
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok((super::sql::opt_uuid_at(r, 0)?, r.get(1)?, r.get(2)?))
         })?;

@@ -370,20 +370,30 @@ pub(crate) fn append(
     }
 }
 
+/// The outbox entries still to send: pending or failed, and not taken in by the clinic hub.
+/// An entry the hub took in (`relayed_at`) is the hub's to forward, in the order it took
+/// its PCs' changes in; this PC never sends it again (its own push could overtake a
+/// colleague's earlier change in the hub's queue). It stays in the outbox until the group
+/// server's answer comes back through the hub (`SyncEngine`'s relay answers): applied, it
+/// goes; refused or in conflict, it waits for a person like any other.
+pub(crate) const STILL_TO_SEND: &str = "state IN ('pending', 'failed') AND relayed_at IS NULL";
+
 /// Whether the cached entity still has local changes the server has not seen. Pulled rows
-/// never overwrite such an entity: the edit is pushed and the server merges it.
+/// never overwrite such an entity: the edit is pushed and the server merges it. (A change
+/// the hub took in is in the hub's feed already, and the group server's rows catch up with
+/// it once the hub has forwarded it.)
 pub(crate) fn has_pushable(
     conn: &Connection,
     entity: EntityKind,
     id: Uuid,
 ) -> rusqlite::Result<bool> {
     Ok(conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT 1 FROM outbox
-             WHERE state IN ('pending', 'failed')
+             WHERE {STILL_TO_SEND}
                AND ((entity = ?1 AND entity_id = ?2) OR parent_id = ?2)
-             LIMIT 1",
-        )?
+             LIMIT 1"
+        ))?
         .query_row(params![entity.as_str(), id.to_string()], |_| Ok(()))
         .optional()?
         .is_some())
@@ -391,9 +401,9 @@ pub(crate) fn has_pushable(
 
 /// Whether the outbox holds anything still to push (one probe for a whole pulled page).
 pub(crate) fn any_pushable(conn: &Connection) -> rusqlite::Result<bool> {
-    conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE state IN ('pending', 'failed'))",
-    )?
+    conn.prepare_cached(&format!(
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE {STILL_TO_SEND})"
+    ))?
     .query_row([], |row| row.get(0))
 }
 
@@ -458,10 +468,25 @@ impl ClinicPartition {
         self.pushable_where("author IS NOT NULL", limit)
     }
 
+    /// Entries the clinic hub took in whose group server answer has not come back yet,
+    /// oldest first (see [`STILL_TO_SEND`]).
+    pub fn relayed_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
+        self.outbox_where(
+            "state IN ('pending', 'failed') AND relayed_at IS NOT NULL",
+            limit,
+        )
+    }
+
     /// Pushable entries that also match `filter` (SQL of this module, never input).
     fn pushable_where(&self, filter: &str, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
+        self.outbox_where(&format!("{STILL_TO_SEND} AND {filter}"), limit)
+    }
+
+    /// Entries matching `filter` (SQL of this module, never input) that this session can
+    /// read, oldest first.
+    fn outbox_where(&self, filter: &str, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM outbox WHERE state IN ('pending', 'failed') AND {filter}
+            "SELECT {COLUMNS} FROM outbox WHERE {filter}
                AND (sealed IS NULL OR ?2) ORDER BY seq LIMIT ?1"
         ))?;
         let rows = stmt.query_map(
@@ -515,16 +540,46 @@ impl ClinicPartition {
             .query_row("SELECT count(*) FROM outbox", [], |row| row.get(0))?)
     }
 
-    /// Entries per state: (pushable, rejected, conflict).
+    /// Entries per state: (still to send, rejected, conflict). Changes the clinic hub took
+    /// in are counted apart ([`relayed_count`](Self::relayed_count)).
     pub fn outbox_counts(&self) -> Result<(i64, i64, i64), PartitionError> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FILTER (WHERE state IN ('pending', 'failed')),
-                    count(*) FILTER (WHERE state = 'rejected'),
-                    count(*) FILTER (WHERE state = 'conflict')
-             FROM outbox",
+            &format!(
+                "SELECT count(*) FILTER (WHERE {STILL_TO_SEND}),
+                        count(*) FILTER (WHERE state = 'rejected'),
+                        count(*) FILTER (WHERE state = 'conflict')
+                 FROM outbox"
+            ),
             [],
             |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
         )?)
+    }
+
+    /// Changes the clinic hub took in whose group server answer has not come back yet.
+    pub fn relayed_count(&self) -> Result<i64, PartitionError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox
+             WHERE state IN ('pending', 'failed') AND relayed_at IS NOT NULL",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Sends again, itself, the changes the clinic hub says it does not hold (a hub rebuilt
+    /// from scratch, say): no queue of the hub's can be overtaken by a change it lacks, and
+    /// nothing the person did is lost.
+    pub fn send_again_unrelayed(&mut self, mutation_ids: &[Uuid]) -> Result<(), PartitionError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for id in mutation_ids {
+            tx.execute(
+                "UPDATE outbox SET relayed_at = NULL WHERE mutation_id = ?1",
+                [id.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Whether any entry (in any state) concerns this cached entity or its children.
@@ -623,7 +678,8 @@ pub(crate) fn mark(
     }
     let changed = conn.execute(
         "UPDATE outbox SET state = ?2, attempts = attempts + 1, error_code = ?3,
-                           last_error = ?4, conflict_id = ?5, error_field = ?6
+                           last_error = ?4, conflict_id = ?5, error_field = ?6,
+                           relayed_at = NULL
          WHERE mutation_id = ?1",
         params![
             mutation_id.to_string(),

@@ -232,14 +232,37 @@ impl ClinicPartition {
         Ok(())
     }
 
-    /// Applies the results of one push batch and forgets the uploaded local reads, in ONE
-    /// transaction. `entries` are the pushed entries in request order; a result for a
-    /// mutation that is not in the batch is ignored.
+    /// Applies the group server's results for pushed entries (or its answers the clinic hub
+    /// passed on) and forgets the uploaded local reads, in ONE transaction. A result for a
+    /// mutation that is not among `entries` is ignored.
     pub fn apply_push_results(
         &mut self,
         entries: &[OutboxEntry],
         results: &[MutationResult],
         reads_through: Option<i64>,
+    ) -> Result<PushOutcome, PartitionError> {
+        self.apply_results(entries, results, reads_through, false)
+    }
+
+    /// [`apply_push_results`](Self::apply_push_results) for a push to the clinic hub: a
+    /// change the hub applied stays, marked as taken in (`relayed_at`), until the group
+    /// server's own answer comes back through the hub (`outbox::STILL_TO_SEND`). The hub's
+    /// conflicts and refusals are a person's to see at once, as the group server's are.
+    pub fn apply_hub_push_results(
+        &mut self,
+        entries: &[OutboxEntry],
+        results: &[MutationResult],
+        reads_through: Option<i64>,
+    ) -> Result<PushOutcome, PartitionError> {
+        self.apply_results(entries, results, reads_through, true)
+    }
+
+    fn apply_results(
+        &mut self,
+        entries: &[OutboxEntry],
+        results: &[MutationResult],
+        reads_through: Option<i64>,
+        by_hub: bool,
     ) -> Result<PushOutcome, PartitionError> {
         let tx = self
             .conn
@@ -256,10 +279,19 @@ impl ClinicPartition {
             let (target, target_id) = cache_target(m);
             match result {
                 MutationResult::Applied { version, .. } => {
-                    tx.execute(
-                        "DELETE FROM outbox WHERE mutation_id = ?1",
-                        [m.mutation_id.to_string()],
-                    )?;
+                    if by_hub {
+                        tx.execute(
+                            "UPDATE outbox SET relayed_at = ?2, state = 'pending',
+                                               error_code = NULL, last_error = NULL
+                             WHERE mutation_id = ?1",
+                            params![m.mutation_id.to_string(), super::sql::now()],
+                        )?;
+                    } else {
+                        tx.execute(
+                            "DELETE FROM outbox WHERE mutation_id = ?1",
+                            [m.mutation_id.to_string()],
+                        )?;
+                    }
                     // The next local edit is based on the version the server now has.
                     if let (Some(t), false) = (table(m.entity), m.op == Operation::Delete) {
                         tx.execute(

@@ -843,6 +843,11 @@ ALTER TABLE catalogue_items DROP COLUMN clinic_id;
 "#,
         search_triggers!()
     ),
+    // 26 → 27: a change the clinic hub took in stays in the outbox, marked with when, until
+    // the group server's answer comes back through the hub (`outbox::STILL_TO_SEND`).
+    r#"
+ALTER TABLE outbox ADD COLUMN relayed_at TEXT;
+"#,
 ];
 
 /// The version whose files keep clinical rows in the clinical store.

@@ -2436,3 +2436,93 @@ fn the_hub_gets_the_signed_changes_behind_unsigned_ones() {
     let to_group = p.pushable_outbox(2).unwrap();
     assert!(to_group.iter().all(|e| e.mutation.author.is_none()));
 }
+
+/// A change the clinic hub took in stays in the outbox, sent again to no one, until the
+/// group server's answer comes back through the hub: applied, it goes; refused, it waits
+/// for a person like any refusal, and a correction of it is sent again. A change the hub
+/// says it does not hold is this PC's to send again.
+#[test]
+fn a_change_the_hub_took_in_waits_for_the_group_servers_answer() {
+    use vaidya_shared::sync::MutationResult;
+    use vaidya_shared::ErrorCode;
+
+    let f = fixture();
+    let mut p = f.open_without_clinical();
+    p.set_author(Some(vaidya_shared::authorship::DeviceSigner::from_secret(
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        [7; 32],
+    )));
+    let new = |name: &str| {
+        let new = NewPatient {
+            id: None,
+            name: name.to_owned(),
+            sex: Sex::Female,
+            date_of_birth: None,
+            phone: None,
+            address: None,
+            abha_number: None,
+        };
+        vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive()).unwrap()
+    };
+    for name in ["Asha Rao", "Bina Das", "Charu Pal"] {
+        p.create_patient(new(name)).unwrap();
+    }
+    let applied = |entries: &[OutboxEntry]| -> Vec<MutationResult> {
+        entries
+            .iter()
+            .map(|e| MutationResult::Applied {
+                mutation_id: e.mutation.mutation_id,
+                version: 1,
+                conflicts: Vec::new(),
+                addendum_id: None,
+            })
+            .collect()
+    };
+    let sent = p.hub_pushable_outbox(10).unwrap();
+    assert_eq!(sent.len(), 3);
+    p.apply_hub_push_results(&sent, &applied(&sent), None)
+        .unwrap();
+
+    // Taken in: kept, but neither server gets it again, and it is nobody's waiting work.
+    assert_eq!(p.outbox_len().unwrap(), 3);
+    assert!(p.hub_pushable_outbox(10).unwrap().is_empty());
+    assert!(p.pushable_outbox(10).unwrap().is_empty());
+    assert_eq!(p.outbox_counts().unwrap(), (0, 0, 0));
+    assert_eq!(p.relayed_count().unwrap(), 3);
+    assert!(p.waiting_work().unwrap().is_empty());
+    let relayed = p.relayed_outbox(10).unwrap();
+    assert_eq!(relayed.len(), 3);
+
+    // The group server's answers, as the hub passes them on: the first refused, the second
+    // applied; the third not answered yet, and then unknown to the hub.
+    let refused = MutationResult::Rejected {
+        mutation_id: relayed[0].mutation.mutation_id,
+        code: ErrorCode::AlreadyExists,
+        message: "A patient with this ABHA number exists.".to_owned(),
+        field: Some("abha_number".to_owned()),
+    };
+    p.apply_push_results(
+        &relayed,
+        &[refused, applied(&relayed[1..2])[0].clone()],
+        None,
+    )
+    .unwrap();
+    assert_eq!(p.outbox_len().unwrap(), 2);
+    assert_eq!(p.relayed_count().unwrap(), 1);
+    assert_eq!(p.outbox_counts().unwrap(), (0, 1, 0));
+    let unsent = p.rejected_changes().unwrap();
+    assert_eq!(unsent.len(), 1);
+    assert_eq!(unsent[0].mutation_id, relayed[0].mutation.mutation_id);
+    assert_eq!(unsent[0].field.as_deref(), Some("abha_number"));
+
+    p.send_again_unrelayed(&[relayed[2].mutation.mutation_id])
+        .unwrap();
+    assert_eq!(p.relayed_count().unwrap(), 0);
+    let again = p.pushable_outbox(10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].mutation.mutation_id,
+        relayed[2].mutation.mutation_id
+    );
+}

@@ -479,7 +479,8 @@ impl ClinicPartition {
         self.conn.execute(
             "UPDATE outbox SET mutation_id = ?2, data = ?3, changes = ?4, state = 'pending',
                                attempts = 0, error_code = NULL, last_error = NULL,
-                               error_field = NULL, conflict_id = NULL, author = ?5, sealed = ?6
+                               error_field = NULL, conflict_id = NULL, author = ?5, sealed = ?6,
+                               relayed_at = NULL
              WHERE mutation_id = ?1",
             params![
                 mutation_id.to_string(),

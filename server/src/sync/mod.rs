@@ -10,3 +10,4 @@ pub mod hub_feed;
 pub mod live;
 pub mod pull;
 pub mod push;
+pub mod relay_answers;

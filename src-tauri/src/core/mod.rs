@@ -155,6 +155,8 @@ pub struct SyncStatusView {
     /// be reached ("Synced with the clinic hub · group server unreachable since 10:42").
     pub via_hub: bool,
     pub group_server_unreachable_since: Option<DateTime<Utc>>,
+    /// Changes the clinic hub took in whose group server answer has not come back yet.
+    pub relayed: i64,
 }
 
 /// A PC clock this many minutes from the server's is worth a warning: appointments and
@@ -721,6 +723,7 @@ impl Core {
                 clock_off_minutes: clock_off_minutes(api.clock_offset()),
                 via_hub: false,
                 group_server_unreachable_since: None,
+                relayed: s.relayed,
             }
         };
         let status = Arc::new(StdMutex::new(initial.clone()));

@@ -6,7 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, EVENTS, onEvent, readableError } from "../lib/ipc";
 import { formatDateTime, pcZoneDiffers } from "../lib/dates";
 import { netStateText } from "../lib/netState";
-import { statusCounts, waitingBy } from "../lib/unsent";
+import { isSynced, statusCounts, waitingBy } from "../lib/unsent";
 import { progressText } from "../lib/progress";
 import type { SyncStatus } from "../lib/types";
 import { en } from "../strings/en";
@@ -22,8 +22,8 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
     return () => unlisten?.();
   }, [props.active]);
 
-  // A rejected change is not synced: it waits for a person on the Unsent changes screen.
-  const synced = status.online && status.pending === 0 && (status.rejected ?? 0) === 0 && !status.syncing;
+  const relayed = status.relayed ?? 0;
+  const synced = isSynced(status);
   const counts = statusCounts({ pending: status.pending, rejected: status.rejected ?? 0 });
   // A shared PC: whose changes they are, so nobody signs out on a colleague's unsent work.
   const whose = synced || status.syncing ? null : waitingBy(status.waiting);
@@ -34,8 +34,13 @@ export function StatusBar(props: { onOpenConflicts?: () => void; onOpenUnsent?: 
       <span class={`dot ${status.online ? "online" : "offline"}`} data-testid="net-state">
         {netStateText(status)}
       </span>
-      <span data-testid="pending">{status.syncing ? en.status.syncing : synced ? en.status.synced : counts.waiting ?? ""}</span>
+      <span data-testid="pending">
+        {status.syncing ? en.status.syncing : synced ? en.status.synced : relayed > 0 && status.pending === 0 ? "" : counts.waiting ?? ""}
+      </span>
       {whose && <span class="muted" data-testid="waiting-by">{en.status.waitingBy(whose)}</span>}
+      {relayed > 0 && !status.syncing && (
+        <span class="muted" data-testid="relayed" title={en.status.relayedHint}>{en.status.relayed(relayed)}</span>
+      )}
       {counts.rejected && (
         <button class="link warn" onClick={props.onOpenUnsent} data-testid="rejected">{counts.rejected}</button>
       )}

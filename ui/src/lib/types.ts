@@ -84,6 +84,8 @@ export interface SyncStatus {
   /** The last sync went through the clinic's hub: the group server could not be reached. */
   via_hub?: boolean;
   group_server_unreachable_since?: string | null;
+  /** Changes the clinic hub took in whose group server answer has not come back yet. */
+  relayed?: number;
 }
 
 /** Changes waiting on this PC by one author (`WaitingWork` in the client core). */

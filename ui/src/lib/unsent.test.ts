@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { corrections, describeChange, discardConsequence, fieldLabel, fromInput, reasonText, statusCounts, toInput, waitingBy } from "./unsent";
+import { corrections, describeChange, discardConsequence, fieldLabel, fromInput, isSynced, reasonText, statusCounts, toInput, waitingBy } from "./unsent";
 import { clinicDataChanged, subscribeClinicChanges } from "./useClinicData";
 import type { UnsentChange } from "./types";
 
@@ -76,6 +76,14 @@ describe("status bar counts", () => {
     expect(statusCounts({ pending: 3, rejected: 1 })).toEqual({ waiting: "3 changes waiting", rejected: "1 rejected" });
     expect(statusCounts({ pending: 0, rejected: 2 })).toEqual({ waiting: null, rejected: "2 rejected" });
     expect(statusCounts({ pending: 1, rejected: 0 })).toEqual({ waiting: "1 change waiting", rejected: null });
+  });
+
+  it("is not synced while the clinic hub holds a change the group server has not answered for", () => {
+    const calm = { online: true, syncing: false, pending: 0, rejected: 0 };
+    expect(isSynced(calm)).toBe(true);
+    expect(isSynced({ ...calm, relayed: 2 })).toBe(false);
+    expect(isSynced({ ...calm, rejected: 1 })).toBe(false);
+    expect(isSynced({ ...calm, online: false })).toBe(false);
   });
 });
 

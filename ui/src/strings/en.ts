@@ -585,6 +585,9 @@ export const en = {
     syncing: "Syncing…",
     synced: "Synced",
     pending: (n: number) => (n === 1 ? "1 change waiting" : `${n} changes waiting`),
+    relayed: (n: number) => (n === 1 ? "1 change at the clinic hub" : `${n} changes at the clinic hub`),
+    relayedHint:
+      "The clinic hub has taken these in and sends them to the group server; this PC waits for its answer. A change it refuses comes back to Unsent changes.",
     waitingBy: (who: string) => `by ${who}`,
     lastSync: (when: string) => `Last sync ${when}`,
     never: "Never synced",
