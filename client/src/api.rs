@@ -224,6 +224,12 @@ impl ServerApi {
     /// A client of a clinic hub at `base` (https), which accepts only the certificate
     /// whose SHA-256 is `certificate_sha256`, the one pinned at the hub's registration
     /// (`pinned_tls`).
+    /// The certificate pin of the clinic hub this client talks to (`None`: the group
+    /// server): which hub took a change in.
+    pub fn hub_certificate(&self) -> Option<&str> {
+        self.pinned.as_deref()
+    }
+
     pub fn new_pinned(
         base: &str,
         device: &str,

@@ -22,7 +22,7 @@ use vaidya_shared::ErrorCode;
 use vaidya_shared::authorship::DeviceSigner;
 
 use crate::api::{ApiError, ServerApi};
-use crate::partition::{ClinicPartition, InitialFill, PartitionError};
+use crate::partition::{ClinicPartition, InitialFill, PartitionError, PushOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -228,6 +228,10 @@ type ProgressFn = Box<dyn FnMut(&SyncProgress) + Send>;
 const HUB_ENDPOINTS_EVERY: Duration = Duration::from_secs(600);
 /// The longest a hub may take to sign a PC in before the next address is tried.
 const HUB_SIGN_IN: Duration = Duration::from_secs(5);
+
+/// How long asking the clinic hub for the group server's answers may take, sign-in
+/// included, before it is left for later (`SyncEngine::learn_relay_answers`).
+const ASK_HUB_WITHIN: Duration = Duration::from_secs(3);
 /// The pull cursors of the hub's feed (`ClinicPartition::set_source`).
 const HUB_SOURCE: &str = "hub";
 
@@ -248,8 +252,9 @@ pub struct SyncEngine {
     unreachable_since: Option<DateTime<Utc>>,
     retry_group_server_at: Option<Instant>,
     /// When to ask the hub again for the group server's answers to the changes it took in,
-    /// after it could not be reached.
+    /// after it could not be reached, and how many times in a row it could not.
     ask_hub_again_at: Option<Instant>,
+    ask_hub_failures: u32,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -328,6 +333,7 @@ impl SyncEngine {
             unreachable_since: None,
             retry_group_server_at: None,
             ask_hub_again_at: None,
+            ask_hub_failures: 0,
         }
     }
 
@@ -450,39 +456,72 @@ impl SyncEngine {
     /// Asks the clinic hub what the group server answered for the changes it took in from
     /// this PC, and applies those answers as the group server's own: an applied change
     /// leaves the outbox, a refused one waits for a person (Unsent changes), a conflict
-    /// goes to the inbox. A change the hub does not hold is sent again by this PC. Best
-    /// effort, after a round with either server: a hub that cannot be reached is asked
-    /// again after `group_server_retry`, and the changes wait, counted as at the hub.
+    /// goes to the inbox. Best effort, after a round with either server, and bounded: a hub
+    /// that does not answer within [`ASK_HUB_WITHIN`] is asked again after a pause that
+    /// grows from `group_server_retry` to ten minutes, so it never holds syncs up; the
+    /// changes wait meanwhile, counted as at the hub.
     async fn learn_relay_answers(&mut self, report: &mut SyncReport) {
-        if let Err(e) = self.ask_hub_for_answers(report).await {
-            tracing::warn!(error = %e, "could not learn the group server's answers from the clinic hub");
+        if self.partition.relayed_count().unwrap_or(0) == 0
+            || self.ask_hub_again_at.is_some_and(|at| Instant::now() < at)
+        {
+            return;
+        }
+        let asked = tokio::time::timeout(ASK_HUB_WITHIN, self.ask_hub_for_answers())
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::Network("the clinic hub did not answer".to_owned()).into())
+            });
+        match asked {
+            Ok(outcome) => {
+                self.ask_hub_failures = 0;
+                self.ask_hub_again_at = None;
+                // Their "applied" was counted when the hub took them in.
+                report.conflicts += outcome.conflicts;
+                report.rejected += outcome.rejected;
+            }
+            Err(e) => {
+                self.ask_hub_failures = self.ask_hub_failures.saturating_add(1);
+                let pause = self
+                    .options
+                    .group_server_retry
+                    .saturating_mul(1 << self.ask_hub_failures.min(5))
+                    .min(Duration::from_secs(600));
+                self.ask_hub_again_at = Some(Instant::now() + pause);
+                tracing::warn!(error = %e, "could not learn the group server's answers from the clinic hub");
+            }
         }
     }
 
-    async fn ask_hub_for_answers(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
-        let entries = self.partition.relayed_outbox(MAX_PUSH_BATCH as i64)?;
-        if entries.is_empty() || self.ask_hub_again_at.is_some_and(|at| Instant::now() < at) {
-            return Ok(());
+    /// One question to the hub this PC reaches, about the changes that hub took in (each
+    /// change is answered by the hub that holds it). A change it says it does not hold (the
+    /// hub set up again from scratch) is sent again by this PC: nothing of the hub's can be
+    /// overtaken by it, and nothing the person did is lost.
+    async fn ask_hub_for_answers(&mut self) -> Result<PushOutcome, SyncError> {
+        let Some(hub) = self.hub_api().await else {
+            return Err(ApiError::Network("no clinic hub answers".to_owned()).into());
+        };
+        let Some(pin) = hub.hub_certificate().map(str::to_owned) else {
+            return Ok(PushOutcome::default());
+        };
+        let entries = self.partition.relayed_outbox(&pin, MAX_PUSH_BATCH as i64)?;
+        if entries.is_empty() {
+            return Ok(PushOutcome::default());
         }
-        let clinic = self.partition.clinic_id();
         let request = RelayAnswersRequest {
             mutation_ids: entries.iter().map(|e| e.mutation.mutation_id).collect(),
         };
-        let asked = match self.hub_api().await {
-            Some(hub) => hub.relay_answers(clinic, &request).await,
-            None => Err(ApiError::Network("no clinic hub answers".to_owned())),
-        };
-        let response = match asked {
+        let response = match hub
+            .relay_answers(self.partition.clinic_id(), &request)
+            .await
+        {
             Ok(response) => response,
             Err(e) => {
-                self.ask_hub_again_at = Some(Instant::now() + self.options.group_server_retry);
                 if e.code() == "unauthenticated" {
                     self.hub = None;
                 }
                 return Err(e.into());
             }
         };
-        self.ask_hub_again_at = None;
         let known: std::collections::HashSet<Uuid> = response
             .answers
             .iter()
@@ -502,13 +541,9 @@ impl SyncEngine {
             );
             self.partition.send_again_unrelayed(&unknown)?;
         }
-        let outcome = self
+        Ok(self
             .partition
-            .apply_push_results(&entries, &response.answers, None)?;
-        report.applied += outcome.applied;
-        report.conflicts += outcome.conflicts;
-        report.rejected += outcome.rejected;
-        Ok(())
+            .apply_push_results(&entries, &response.answers, None)?)
     }
 
     /// Push, pull and refetch through `api`.
@@ -675,8 +710,12 @@ impl SyncEngine {
             }
             let reads_through = reads.last().map(|r| r.seq);
             let outcome = if hub {
-                self.partition
-                    .apply_hub_push_results(&entries, &response.results, reads_through)?
+                self.partition.apply_hub_push_results(
+                    &entries,
+                    &response.results,
+                    reads_through,
+                    api.hub_certificate().unwrap_or_default(),
+                )?
             } else {
                 self.partition
                     .apply_push_results(&entries, &response.results, reads_through)?

@@ -17,6 +17,11 @@ pub fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
+/// The device computes its search index's phone and ABHA forms with this and [`digits`]
+/// when it reads a row (`vaidya_phone_search`, partition schema 26): a change to either
+/// needs a partition migration that rebuilds the index, or deleting a row would leave its
+/// old terms behind.
+///
 /// The forms a phone number is found by: its digits as stored ("919845012345") and, when
 /// longer, the 10-digit national number ("9845012345"), so "+91 98450-12345" and "98450"
 /// typed at the desk find the same patient. Empty without a phone.

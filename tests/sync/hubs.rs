@@ -1291,6 +1291,8 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
         )
         .await?
         .get(0);
+    // A refusal of the hub's relay is not stored upstream, so the desk's own push of the
+    // refused walk-in would have been decided afresh and recorded as the desk's.
     check!(
         pushed_by_desk == 0,
         "the desk pushed {pushed_by_desk} of the hub's changes to the group server itself"

@@ -378,6 +378,9 @@ pub(crate) fn append(
 /// goes; refused or in conflict, it waits for a person like any other.
 pub(crate) const STILL_TO_SEND: &str = "state IN ('pending', 'failed') AND relayed_at IS NULL";
 
+/// The outbox entries a clinic hub took in whose group server answer has not come back.
+const AT_THE_HUB: &str = "state IN ('pending', 'failed') AND relayed_at IS NOT NULL";
+
 /// Whether the cached entity still has local changes the server has not seen. Pulled rows
 /// never overwrite such an entity: the edit is pushed and the server merges it. (A change
 /// the hub took in is in the hub's feed already, and the group server's rows catch up with
@@ -468,29 +471,36 @@ impl ClinicPartition {
         self.pushable_where("author IS NOT NULL", limit)
     }
 
-    /// Entries the clinic hub took in whose group server answer has not come back yet,
-    /// oldest first (see [`STILL_TO_SEND`]).
-    pub fn relayed_outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
-        self.outbox_where(
-            "state IN ('pending', 'failed') AND relayed_at IS NOT NULL",
-            limit,
-        )
+    /// Entries the clinic hub with certificate pin `hub` took in whose group server answer
+    /// has not come back yet, oldest first (see [`STILL_TO_SEND`]).
+    pub fn relayed_outbox(
+        &self,
+        hub: &str,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, PartitionError> {
+        self.outbox_where(AT_THE_HUB, Some(hub), limit)
     }
 
     /// Pushable entries that also match `filter` (SQL of this module, never input).
     fn pushable_where(&self, filter: &str, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
-        self.outbox_where(&format!("{STILL_TO_SEND} AND {filter}"), limit)
+        self.outbox_where(&format!("{STILL_TO_SEND} AND {filter}"), None, limit)
     }
 
-    /// Entries matching `filter` (SQL of this module, never input) that this session can
-    /// read, oldest first.
-    fn outbox_where(&self, filter: &str, limit: i64) -> Result<Vec<OutboxEntry>, PartitionError> {
+    /// Entries matching `filter` (SQL of this module, never input), taken in by the hub
+    /// `relayed_by` when one is named, that this session can read, oldest first.
+    fn outbox_where(
+        &self,
+        filter: &str,
+        relayed_by: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxEntry>, PartitionError> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM outbox WHERE {filter}
+               AND (?3 IS NULL OR relayed_by = ?3)
                AND (sealed IS NULL OR ?2) ORDER BY seq LIMIT ?1"
         ))?;
         let rows = stmt.query_map(
-            params![limit.max(0), self.clinical.is_some()],
+            params![limit.max(0), self.clinical.is_some(), relayed_by],
             entry_from_row,
         )?;
         let mut entries: Vec<OutboxEntry> = rows.collect::<Result<_, _>>()?;
@@ -558,23 +568,22 @@ impl ClinicPartition {
     /// Changes the clinic hub took in whose group server answer has not come back yet.
     pub fn relayed_count(&self) -> Result<i64, PartitionError> {
         Ok(self.conn.query_row(
-            "SELECT count(*) FROM outbox
-             WHERE state IN ('pending', 'failed') AND relayed_at IS NOT NULL",
+            &format!("SELECT count(*) FROM outbox WHERE {AT_THE_HUB}"),
             [],
             |row| row.get(0),
         )?)
     }
 
-    /// Sends again, itself, the changes the clinic hub says it does not hold (a hub rebuilt
-    /// from scratch, say): no queue of the hub's can be overtaken by a change it lacks, and
-    /// nothing the person did is lost.
+    /// Sends again, itself, the changes the clinic hub that took them in says it does not
+    /// hold (that hub set up again from scratch, say): no queue of its can be overtaken by a
+    /// change it lacks, and nothing the person did is lost.
     pub fn send_again_unrelayed(&mut self, mutation_ids: &[Uuid]) -> Result<(), PartitionError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for id in mutation_ids {
             tx.execute(
-                "UPDATE outbox SET relayed_at = NULL WHERE mutation_id = ?1",
+                "UPDATE outbox SET relayed_at = NULL, relayed_by = NULL WHERE mutation_id = ?1",
                 [id.to_string()],
             )?;
         }
@@ -679,7 +688,7 @@ pub(crate) fn mark(
     let changed = conn.execute(
         "UPDATE outbox SET state = ?2, attempts = attempts + 1, error_code = ?3,
                            last_error = ?4, conflict_id = ?5, error_field = ?6,
-                           relayed_at = NULL
+                           relayed_at = NULL, relayed_by = NULL
          WHERE mutation_id = ?1",
         params![
             mutation_id.to_string(),

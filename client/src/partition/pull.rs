@@ -241,20 +241,22 @@ impl ClinicPartition {
         results: &[MutationResult],
         reads_through: Option<i64>,
     ) -> Result<PushOutcome, PartitionError> {
-        self.apply_results(entries, results, reads_through, false)
+        self.apply_results(entries, results, reads_through, None)
     }
 
-    /// [`apply_push_results`](Self::apply_push_results) for a push to the clinic hub: a
-    /// change the hub applied stays, marked as taken in (`relayed_at`), until the group
-    /// server's own answer comes back through the hub (`outbox::STILL_TO_SEND`). The hub's
-    /// conflicts and refusals are a person's to see at once, as the group server's are.
+    /// [`apply_push_results`](Self::apply_push_results) for a push to the clinic hub whose
+    /// certificate pin is `hub`: a change the hub applied stays, marked as taken in by it
+    /// (`relayed_at`, `relayed_by`), until the group server's own answer comes back through
+    /// that hub (`outbox::STILL_TO_SEND`). The hub's conflicts and refusals are a person's to
+    /// see at once, as the group server's are.
     pub fn apply_hub_push_results(
         &mut self,
         entries: &[OutboxEntry],
         results: &[MutationResult],
         reads_through: Option<i64>,
+        hub: &str,
     ) -> Result<PushOutcome, PartitionError> {
-        self.apply_results(entries, results, reads_through, true)
+        self.apply_results(entries, results, reads_through, Some(hub))
     }
 
     fn apply_results(
@@ -262,7 +264,7 @@ impl ClinicPartition {
         entries: &[OutboxEntry],
         results: &[MutationResult],
         reads_through: Option<i64>,
-        by_hub: bool,
+        by_hub: Option<&str>,
     ) -> Result<PushOutcome, PartitionError> {
         let tx = self
             .conn
@@ -279,12 +281,12 @@ impl ClinicPartition {
             let (target, target_id) = cache_target(m);
             match result {
                 MutationResult::Applied { version, .. } => {
-                    if by_hub {
+                    if let Some(hub) = by_hub {
                         tx.execute(
-                            "UPDATE outbox SET relayed_at = ?2, state = 'pending',
+                            "UPDATE outbox SET relayed_at = ?2, relayed_by = ?3, state = 'pending',
                                                error_code = NULL, last_error = NULL
                              WHERE mutation_id = ?1",
-                            params![m.mutation_id.to_string(), super::sql::now()],
+                            params![m.mutation_id.to_string(), super::sql::now(), hub],
                         )?;
                     } else {
                         tx.execute(

@@ -793,9 +793,9 @@ DELETE FROM search_pending;
     // clinic file is one clinic's, so no entity row repeats the clinic's id (16 bytes a row;
     // readers take it from `vaidya_clinic_id()`), and the digits-only search forms are
     // computed from the phone and ABHA number when read (virtual generated columns over the
-    // shared rule, see `functions`) instead of stored beside them. The forms are the same
-    // values as before and `pk` is copied, so the search index stays valid; its triggers
-    // are dropped for the copy and come back unchanged. The patients are copied into a new
+    // shared rule, see `functions`) instead of stored beside them. `pk` is copied and the
+    // search index is rebuilt from the computed forms (rows indexed by an older build's
+    // forms included); its triggers are dropped for the copy and come back unchanged. The patients are copied into a new
     // table (a stored column cannot become a generated one); the other tables drop the
     // column in place (DROP COLUMN rewrites each). Two indexes no statement of the device
     // reads go (a doctor's appointments: a day's are found by time, then filtered; patients
@@ -840,13 +840,19 @@ ALTER TABLE appointments DROP COLUMN clinic_id;
 ALTER TABLE invoices DROP COLUMN clinic_id;
 ALTER TABLE allergies DROP COLUMN clinic_id;
 ALTER TABLE catalogue_items DROP COLUMN clinic_id;
+-- The index is rebuilt from the computed forms: a row an older build indexed by other
+-- forms would otherwise keep stale terms its delete can no longer name.
+INSERT INTO patients_fts (patients_fts) VALUES ('rebuild');
+DELETE FROM search_pending;
 "#,
         search_triggers!()
     ),
-    // 26 → 27: a change the clinic hub took in stays in the outbox, marked with when, until
-    // the group server's answer comes back through the hub (`outbox::STILL_TO_SEND`).
+    // 26 → 27: a change the clinic hub took in stays in the outbox, marked with when and by
+    // which hub (its certificate pin), until the group server's answer comes back through
+    // that hub (`outbox::STILL_TO_SEND`).
     r#"
 ALTER TABLE outbox ADD COLUMN relayed_at TEXT;
+ALTER TABLE outbox ADD COLUMN relayed_by TEXT;
 "#,
 ];
 
@@ -936,6 +942,18 @@ mod tests {
         conn
     }
 
+    /// A clinic file in memory as a build of schema `version` left it.
+    fn db_at(version: usize) -> Connection {
+        let conn = memory_db();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        for step in &MIGRATIONS[..version] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn
+    }
+
     #[test]
     fn migrates_an_empty_database_to_the_latest_version() {
         let mut conn = memory_db();
@@ -953,12 +971,7 @@ mod tests {
     fn version_23_converts_the_entity_tables_in_place() {
         use crate::partition::sql::{ts_at, uuid_at};
 
-        let mut conn = memory_db();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        for step in &MIGRATIONS[..22] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 22).unwrap();
+        let mut conn = db_at(22);
         let (clinic, patient, appt, invoice, line, payment) = (
             "0b9d6b5e-7f3a-4c52-9a51-1f0e2d3c4b5a",
             "01a24fc0-6fca-70c2-9f8e-34bea3e51e06",
@@ -1208,17 +1221,13 @@ mod tests {
     /// empty, later edits follow, and the index checks out against its rows.
     #[test]
     fn version_25_rebuilds_the_search_index_with_the_queued_patients() {
-        let mut conn = memory_db();
-        for step in &MIGRATIONS[..24] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 24).unwrap();
+        let mut conn = db_at(24);
         let row = |pk: i64, name: &str| {
             format!(
-                "INSERT INTO patients (pk, id, clinic_id, patient_number, name, sex, version,
-                                       created_at, updated_at, phone_search)
-                 VALUES ({pk}, randomblob(16), randomblob(16), {pk}, '{name}', 'female', 1, 0, 0,
-                         '98450{pk}')"
+                "INSERT INTO patients (pk, id, clinic_id, patient_number, name, sex, phone,
+                                       version, created_at, updated_at, phone_search)
+                 VALUES ({pk}, randomblob(16), randomblob(16), {pk}, '{name}', 'female',
+                         '98450{pk}', 1, 0, 0, '98450{pk}')"
             )
         };
         conn.execute_batch(&row(1, "Meera Sharma")).unwrap();
@@ -1265,20 +1274,16 @@ mod tests {
     }
 
     /// The step to 26 takes out what every row repeated: the clinic's id (read back from
-    /// the file's clinic) and the stored search forms (computed from the numbers now, the
-    /// same values, so the index built before still checks out and still finds them). A fill
-    /// cut off with the patients' lookup indexes deferred gets them back here.
+    /// the file's clinic) and the stored search forms (computed from the numbers now; the
+    /// index is rebuilt from them, so a row an older build indexed by other forms loses its
+    /// stale terms and the index checks out). A fill cut off with the patients' lookup
+    /// indexes deferred gets them back here.
     #[test]
     fn version_26_keeps_no_clinic_id_and_no_stored_search_forms() {
         use crate::partition::cache::Cached;
         use vaidya_shared::entity::kinds;
 
-        let mut conn = memory_db();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        for step in &MIGRATIONS[..25] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 25).unwrap();
+        let mut conn = db_at(25);
         let clinic = Uuid::parse_str(CLINIC).unwrap();
         let patient = Uuid::new_v4();
         conn.execute(
@@ -1286,7 +1291,7 @@ mod tests {
                                    abha_number, version, created_at, updated_at, phone_search,
                                    abha_search)
              VALUES (7, ?2, ?1, 42, 'Meera Sharma', 'female', '+91 98450 12345',
-                     '12-3456-7890-1234', 3, 0, 0, '919845012345 9845012345', '12345678901234')",
+                     '12-3456-7890-1234', 3, 0, 0, '98450 12345', '12345678901234')",
             [clinic.as_bytes(), patient.as_bytes()],
         )
         .unwrap();
@@ -1347,6 +1352,14 @@ mod tests {
             )
             .unwrap();
         assert_eq!(hit, 7);
+        let stale: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM patients_fts WHERE patients_fts MATCH 'phone_search : \"12345\"*'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stale, 0, "an older build's form is still indexed");
         // Read back through the table module, the patient is this file's clinic's.
         let read = kinds::Patient::peek(&conn, patient).unwrap().unwrap();
         assert_eq!((read.clinic_id, read.patient_number), (clinic, 42));
@@ -1401,11 +1414,7 @@ mod tests {
 
     #[test]
     fn version_3_keeps_the_access_log_and_accepts_prints() {
-        let mut conn = memory_db();
-        for step in &MIGRATIONS[..2] {
-            conn.execute_batch(step).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 2).unwrap();
+        let mut conn = db_at(2);
         conn.execute(
             "INSERT INTO local_reads (seq, read_id, action, entity, entity_ids, patient_ids, at)
              VALUES (7, 'r1', 'read', 'patient', '[]', '[]', '2025-01-01T00:00:00.000000Z')",

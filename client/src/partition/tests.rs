@@ -2404,31 +2404,33 @@ fn a_change_carries_its_device_signed() {
 /// The clinic hub takes signed changes only; they are chosen before the batch limit, so
 /// unsigned changes ahead of them (kept for the group server) never leave a batch for the
 /// hub empty while signed work waits behind them.
+/// A walk-in registered with a name only, as the desk does in a rush.
+fn walk_in(name: &str) -> vaidya_shared::rules::Valid<NewPatient> {
+    let new = NewPatient {
+        id: None,
+        name: name.to_owned(),
+        sex: Sex::Female,
+        date_of_birth: None,
+        phone: None,
+        address: None,
+        abha_number: None,
+    };
+    vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive()).unwrap()
+}
+
 #[test]
 fn the_hub_gets_the_signed_changes_behind_unsigned_ones() {
     let f = fixture();
     let mut p = f.open_without_clinical();
-    let new = |name: &str| {
-        let new = NewPatient {
-            id: None,
-            name: name.to_owned(),
-            sex: Sex::Female,
-            date_of_birth: None,
-            phone: None,
-            address: None,
-            abha_number: None,
-        };
-        vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive()).unwrap()
-    };
     for name in ["Asha Rao", "Bina Das", "Charu Pal"] {
-        p.create_patient(new(name)).unwrap();
+        p.create_patient(walk_in(name)).unwrap();
     }
     p.set_author(Some(vaidya_shared::authorship::DeviceSigner::from_secret(
         Uuid::new_v4(),
         Uuid::new_v4(),
         [7; 32],
     )));
-    let signed = p.create_patient(new("Devi Nair")).unwrap();
+    let signed = p.create_patient(walk_in("Devi Nair")).unwrap();
     let to_hub = p.hub_pushable_outbox(2).unwrap();
     assert_eq!(to_hub.len(), 1);
     assert_eq!(to_hub[0].mutation.entity_id, signed.id);
@@ -2453,20 +2455,8 @@ fn a_change_the_hub_took_in_waits_for_the_group_servers_answer() {
         Uuid::new_v4(),
         [7; 32],
     )));
-    let new = |name: &str| {
-        let new = NewPatient {
-            id: None,
-            name: name.to_owned(),
-            sex: Sex::Female,
-            date_of_birth: None,
-            phone: None,
-            address: None,
-            abha_number: None,
-        };
-        vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive()).unwrap()
-    };
     for name in ["Asha Rao", "Bina Das", "Charu Pal"] {
-        p.create_patient(new(name)).unwrap();
+        p.create_patient(walk_in(name)).unwrap();
     }
     let applied = |entries: &[OutboxEntry]| -> Vec<MutationResult> {
         entries
@@ -2481,7 +2471,7 @@ fn a_change_the_hub_took_in_waits_for_the_group_servers_answer() {
     };
     let sent = p.hub_pushable_outbox(10).unwrap();
     assert_eq!(sent.len(), 3);
-    p.apply_hub_push_results(&sent, &applied(&sent), None)
+    p.apply_hub_push_results(&sent, &applied(&sent), None, "hub-a-pin")
         .unwrap();
 
     // Taken in: kept, but neither server gets it again, and it is nobody's waiting work.
@@ -2491,8 +2481,12 @@ fn a_change_the_hub_took_in_waits_for_the_group_servers_answer() {
     assert_eq!(p.outbox_counts().unwrap(), (0, 0, 0));
     assert_eq!(p.relayed_count().unwrap(), 3);
     assert!(p.waiting_work().unwrap().is_empty());
-    let relayed = p.relayed_outbox(10).unwrap();
+    let relayed = p.relayed_outbox("hub-a-pin", 10).unwrap();
     assert_eq!(relayed.len(), 3);
+    assert!(
+        p.relayed_outbox("hub-b-pin", 10).unwrap().is_empty(),
+        "another hub is not asked about them"
+    );
 
     // The group server's answers, as the hub passes them on: the first refused, the second
     // applied; the third not answered yet, and then unknown to the hub.

@@ -480,7 +480,7 @@ impl ClinicPartition {
             "UPDATE outbox SET mutation_id = ?2, data = ?3, changes = ?4, state = 'pending',
                                attempts = 0, error_code = NULL, last_error = NULL,
                                error_field = NULL, conflict_id = NULL, author = ?5, sealed = ?6,
-                               relayed_at = NULL
+                               relayed_at = NULL, relayed_by = NULL
              WHERE mutation_id = ?1",
             params![
                 mutation_id.to_string(),

@@ -42,8 +42,9 @@ fn refused_for_content(e: &ApiError) -> bool {
 pub struct Forwarded {
     pub mutations: usize,
     pub accesses: usize,
-    /// Changes the group server refused: the hub took them in, so its PCs think them done.
-    /// Logged and kept with their answer in `hub_relay` (see ARCHITECTURE.md).
+    /// Changes the group server refused after the hub took them in. Logged and kept with
+    /// their answer in `hub_relay`, which the PCs that made them ask for
+    /// (`sync::relay_answers`).
     pub refused: usize,
 }
 

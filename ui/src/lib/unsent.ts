@@ -140,7 +140,6 @@ export function authorLabel(id: string | null, name: string | null): string {
   return id ? en.unsent.unknownAuthor : en.unsent.unsignedAuthor;
 }
 
-/** The status bar's words for changes waiting and rejected ("3 changes waiting · 1 rejected"). */
 /** Whether everything on this PC is with the group server. A change it rejected waits for
  * a person (Unsent changes), and one the clinic hub took in waits for the group server's
  * answer, so neither is synced. */
@@ -148,6 +147,7 @@ export function isSynced(s: { online: boolean; syncing: boolean; pending: number
   return s.online && !s.syncing && s.pending === 0 && (s.rejected ?? 0) === 0 && (s.relayed ?? 0) === 0;
 }
 
+/** The status bar's words for changes waiting and rejected ("3 changes waiting · 1 rejected"). */
 export function statusCounts(s: { pending: number; rejected: number }): { waiting: string | null; rejected: string | null } {
   return {
     waiting: s.pending > 0 || s.rejected === 0 ? en.status.pending(s.pending) : null,
