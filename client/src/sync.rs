@@ -255,6 +255,9 @@ pub struct SyncEngine {
     /// after it could not be reached, and how many times in a row it could not.
     ask_hub_again_at: Option<Instant>,
     ask_hub_failures: u32,
+    /// The hub signed in to for those answers, kept across rounds with the group server
+    /// (which forget `hub`), so that asking each round does not sign in each round.
+    answers_hub: Option<ServerApi>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -334,6 +337,7 @@ impl SyncEngine {
             retry_group_server_at: None,
             ask_hub_again_at: None,
             ask_hub_failures: 0,
+            answers_hub: None,
         }
     }
 
@@ -497,8 +501,15 @@ impl SyncEngine {
     /// hub set up again from scratch) is sent again by this PC: nothing of the hub's can be
     /// overtaken by it, and nothing the person did is lost.
     async fn ask_hub_for_answers(&mut self) -> Result<PushOutcome, SyncError> {
-        let Some(hub) = self.hub_api().await else {
-            return Err(ApiError::Network("no clinic hub answers".to_owned()).into());
+        let hub = match self.answers_hub.clone() {
+            Some(hub) => hub,
+            None => {
+                let Some(hub) = self.hub_api().await else {
+                    return Err(ApiError::Network("no clinic hub answers".to_owned()).into());
+                };
+                self.answers_hub = Some(hub.clone());
+                hub
+            }
         };
         let Some(pin) = hub.hub_certificate().map(str::to_owned) else {
             return Ok(PushOutcome::default());
@@ -516,6 +527,8 @@ impl SyncEngine {
         {
             Ok(response) => response,
             Err(e) => {
+                // Its session ended, or it went away: sign in afresh next time.
+                self.answers_hub = None;
                 if e.code() == "unauthenticated" {
                     self.hub = None;
                 }
