@@ -1653,14 +1653,13 @@ struct SmallScreen {
 impl SmallScreen {
     /// An X screen of `width`×`height` (a clinic PC's monitor), without a window manager.
     fn start(width: u32, height: u32) -> Result<SmallScreen> {
-        // The first display number nobody holds.
-        let number = (90..200)
-            .find(|n| !std::path::Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
-            .context("no free X display number")?;
-        let display = format!(":{number}");
-        let xvfb = Command::new("Xvfb")
+        // Xvfb picks a free display number itself and writes it to `-displayfd` once it
+        // accepts connections: no guess at which numbers are free (sockets left by killed
+        // servers make such a guess fail) and no race with another run picking the same one.
+        let mut xvfb = Command::new("Xvfb")
             .args([
-                display.as_str(),
+                "-displayfd",
+                "1",
                 "-screen",
                 "0",
                 &format!("{width}x{height}x24"),
@@ -1668,18 +1667,27 @@ impl SmallScreen {
                 "tcp",
             ])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .context("starting Xvfb (package xvfb)")?;
-        let socket = format!("/tmp/.X11-unix/X{number}");
-        for _ in 0..100 {
-            if std::path::Path::new(&socket).exists() {
-                return Ok(SmallScreen { xvfb, display });
+        let mut number = String::new();
+        // Ends at the number's newline, or at EOF if Xvfb exits without a display.
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(xvfb.stdout.take().context("Xvfb's stdout")?),
+            &mut number,
+        )?;
+        match number.trim().parse::<u32>() {
+            Ok(number) => Ok(SmallScreen {
+                xvfb,
+                display: format!(":{number}"),
+            }),
+            Err(_) => {
+                let _ = xvfb.kill();
+                let _ = xvfb.wait();
+                bail!("Xvfb did not open a display (it said {number:?})")
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("Xvfb did not open {display}")
     }
 }
 

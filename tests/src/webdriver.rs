@@ -151,9 +151,44 @@ async fn call(
         .await
         .with_context(|| format!("{method} {url}: body"))?;
     if !status.is_success() {
-        bail!("{method} {url}: {status} {}", value["value"]);
+        let error = WebDriverError {
+            code: value["value"]["error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            said: format!("{method} {url}: {status} {}", value["value"]),
+        };
+        return Err(error.into());
     }
     Ok(value["value"].clone())
+}
+
+/// A WebDriver error answer, kept typed so that a caller can tell a re-rendered element
+/// (`stale element reference`) from a real failure.
+#[derive(Debug)]
+struct WebDriverError {
+    /// The W3C error code, e.g. `no such element`, `stale element reference`.
+    code: String,
+    said: String,
+}
+
+impl std::fmt::Display for WebDriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.said)
+    }
+}
+
+impl std::error::Error for WebDriverError {}
+
+/// Whether `e` says the element was replaced in the page after it was found: the UI
+/// re-renders on every sync and status change, so a found element can be gone a moment
+/// later, and the right answer is to find it again.
+fn is_stale(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<WebDriverError>()
+            .is_some_and(|w| w.code == "stale element reference")
+    })
 }
 
 /// One running app instance.
@@ -245,43 +280,68 @@ impl Session {
         .map(drop)
     }
 
+    /// Finds `by` and runs `act` on it; if the element is re-rendered in between (stale),
+    /// finds it again, up to [`WAIT`]. Every action on an element goes through here.
+    async fn on_element<T>(&self, by: By<'_>, act: impl AsyncFn(&str) -> Result<T>) -> Result<T> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let el = self.find(by).await?;
+            match act(&el).await {
+                Err(e) if is_stale(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                done => return done,
+            }
+        }
+    }
+
     pub async fn click(&self, by: By<'_>) -> Result<()> {
-        let el = self.find(by).await?;
-        self.bring_into_view(&el).await?;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/click"), None)
-            .await
-            .with_context(|| format!("clicking {}", by.describe()))?;
-        Ok(())
+        self.on_element(by, async |el| {
+            self.bring_into_view(el).await?;
+            self.call(reqwest::Method::POST, &format!("/element/{el}/click"), None)
+                .await
+                .map(drop)
+        })
+        .await
+        .with_context(|| format!("clicking {}", by.describe()))
     }
 
     /// Clears a field and types `text` into it (real key events, as a person would).
     pub async fn fill(&self, by: By<'_>, text: &str) -> Result<()> {
-        let el = self.find(by).await?;
-        self.bring_into_view(&el).await?;
-        self.call(reqwest::Method::POST, &format!("/element/{el}/clear"), None)
-            .await?;
+        self.on_element(by, async |el| {
+            self.bring_into_view(el).await?;
+            self.call(reqwest::Method::POST, &format!("/element/{el}/clear"), None)
+                .await
+                .map(drop)
+        })
+        .await
+        .with_context(|| format!("clearing {}", by.describe()))?;
         self.keys(by, text).await
     }
 
     /// Types `text` into a field without clearing it. `\u{E007}` is Enter.
     pub async fn keys(&self, by: By<'_>, text: &str) -> Result<()> {
-        let el = self.find(by).await?;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{el}/value"),
-            Some(json!({ "text": text })),
-        )
+        self.on_element(by, async |el| {
+            self.call(
+                reqwest::Method::POST,
+                &format!("/element/{el}/value"),
+                Some(json!({ "text": text })),
+            )
+            .await
+            .map(drop)
+        })
         .await
-        .with_context(|| format!("typing into {}", by.describe()))?;
-        Ok(())
+        .with_context(|| format!("typing into {}", by.describe()))
     }
 
     pub async fn text(&self, by: By<'_>) -> Result<String> {
-        let el = self.find(by).await?;
-        let v = self
-            .call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
-            .await?;
-        Ok(v.as_str().unwrap_or_default().to_owned())
+        self.on_element(by, async |el| {
+            let v = self
+                .call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+                .await?;
+            Ok(v.as_str().unwrap_or_default().to_owned())
+        })
+        .await
     }
 
     /// Waits until the text of `by` satisfies `ok`; returns the text.
