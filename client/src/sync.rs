@@ -412,13 +412,19 @@ impl SyncEngine {
             ))
         } else {
             let api = self.api.clone();
+            // The hub's answers first: while the hub this PC reaches still holds earlier
+            // changes of this PC for the group server, the new ones go to that hub too,
+            // behind them (see `push_behind_the_hub`).
+            let mut answers = SyncReport::default();
+            self.learn_relay_answers(&mut answers).await;
             match self.sync_round(&api, SyncPath::GroupServer).await {
                 Ok(mut report) => {
                     self.unreachable_since = None;
                     self.retry_group_server_at = None;
                     self.hub = None;
                     self.refresh_hub_endpoints().await;
-                    self.learn_relay_answers(&mut report).await;
+                    report.conflicts += answers.conflicts;
+                    report.rejected += answers.rejected;
                     return Ok(report);
                 }
                 Err(e) if e.is_unreachable() && self.signer.is_some() => e,
@@ -559,6 +565,47 @@ impl SyncEngine {
             .apply_push_results(&entries, &response.answers, None)?)
     }
 
+    /// Keeps this PC's changes in order when the line comes back before its clinic hub has
+    /// forwarded what it took in during the outage: a change made now (a booking for a
+    /// walk-in registered through the hub) sent straight to the group server would get
+    /// there before the change it depends on and be refused. So while the hub this PC last
+    /// asked ([`learn_relay_answers`](Self::learn_relay_answers), just before) answered and
+    /// still holds changes of this PC, new signed changes go to that hub as well, which
+    /// forwards them in order behind the others. What the hub does not take (unsigned
+    /// changes, cancelled numbers) then goes to the group server as usual. A hub that fails
+    /// here is left for this round: everything still to send goes to the group server.
+    async fn push_behind_the_hub(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let mut hub = match &self.answers_hub {
+            Some(hub) if self.ask_hub_failures == 0 && self.partition.relayed_count()? > 0 => {
+                hub.clone()
+            }
+            _ => return Ok(()),
+        };
+        // A hub session lasts a quarter of an hour: signed in again once if it ran out.
+        for _ in 0..2 {
+            match self.push_via(&hub, SyncPath::ClinicHub, report).await {
+                Err(SyncError::Api(e)) if e.code() == "unauthenticated" => {
+                    self.hub = None;
+                    self.answers_hub = None;
+                    match self.hub_api().await {
+                        Some(again) => hub = again,
+                        None => break,
+                    }
+                    self.answers_hub = Some(hub.clone());
+                    self.hub = None;
+                }
+                Err(SyncError::Api(e)) => {
+                    tracing::info!(error = %e, "the clinic hub did not take this PC's changes");
+                    break;
+                }
+                done => return done,
+            }
+        }
+        tracing::info!("sending this PC's changes to the group server without the clinic hub");
+        self.answers_hub = None;
+        Ok(())
+    }
+
     /// Push, pull and refetch through `api`.
     async fn sync_round(
         &mut self,
@@ -569,6 +616,9 @@ impl SyncEngine {
             path,
             ..SyncReport::default()
         };
+        if path == SyncPath::GroupServer {
+            self.push_behind_the_hub(&mut report).await?;
+        }
         self.push_via(api, path, &mut report).await?;
         self.pull_via(api, &mut report).await?;
         self.refetch_via(api, &mut report).await?;

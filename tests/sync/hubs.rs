@@ -22,7 +22,7 @@ use vaidya_tests::proxy::Proxy;
 use vaidya_tests::{Harness, TestServer, World};
 
 use vaidya_client::sync::SyncPath;
-use vaidya_shared::api::{NewEncounter, NewPatient, Sex};
+use vaidya_shared::api::{NewAppointment, NewEncounter, NewPatient, Sex};
 
 use crate::check;
 use crate::support::{sync_until, Device};
@@ -1234,10 +1234,39 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
         "something crossed the cut line"
     );
 
-    // The line returns: the PCs sync with the group server again, and the walk-in gets the
-    // group server's number on every PC.
+    // The PCs reach the group server again (mobile data) before the hub's own line is back:
+    // the desk books the walk-in, whom only the hub holds. Sent straight to the group server,
+    // the booking would get there before the walk-in and be refused; it goes to the hub,
+    // behind the walk-in, and waits there with it.
     desk.proxy.set_online(true);
     doctor.proxy.set_online(true);
+    // Past `group_server_retry`: the desk's next round tries the group server first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let booking = desk
+        .clinic(&mut desk_engine)?
+        .book_appointment(NewAppointment {
+            id: None,
+            patient_id: walk_in.id,
+            doctor_id: a.doctor.id,
+            starts_at: Utc::now() + chrono::Duration::hours(1),
+            ends_at: Utc::now() + chrono::Duration::minutes(80),
+            reason: Some("Headache".to_owned()),
+        })?;
+    let report = desk_engine.sync().await?;
+    check!(
+        report.path == SyncPath::GroupServer
+            && report.pushed == 1
+            && report.rejected == 0
+            && desk_engine.partition().relayed_count()? == 3
+            && desk_engine.partition().outbox_counts()? == (0, 0, 0),
+        "the booking made before the hub forwarded the walk-in: {report:?}"
+    );
+    check!(
+        rows_of(&upstream_db, "appointments", k, &[booking.id]).await? == 0,
+        "the booking overtook the walk-in"
+    );
+
+    // The hub's line returns too: the walk-in gets the group server's number on every PC.
     line.set_online(true);
     tokio::time::sleep(Duration::from_millis(250)).await;
     sync_until(
@@ -1257,12 +1286,14 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
     );
     check!(
         rows_of(&upstream_db, "patients", k, &[walk_in.id]).await? == 1
-            && rows_of(&upstream_db, "encounters", k, &[note.id]).await? == 1,
+            && rows_of(&upstream_db, "encounters", k, &[note.id]).await? == 1
+            && rows_of(&upstream_db, "appointments", k, &[booking.id]).await? == 1,
         "the outage's work upstream"
     );
     check!(
         creator(&upstream_db, k, "patient", walk_in.id).await? == vec![a.desk.id]
-            && creator(&upstream_db, k, "encounter", note.id).await? == vec![a.doctor.id],
+            && creator(&upstream_db, k, "encounter", note.id).await? == vec![a.doctor.id]
+            && creator(&upstream_db, k, "appointment", booking.id).await? == vec![a.desk.id],
         "the outage's work is not its authors'"
     );
     // The change the group server refused after the hub took it in comes back to the desk
