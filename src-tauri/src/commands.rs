@@ -48,6 +48,7 @@ pub async fn app_info(core: State<'_, Core>) -> Result<AppInfo> {
 pub fn ui_ready(screen: String) {
     let since_start = crate::STARTED.get().map(|t| t.elapsed().as_millis());
     tracing::info!(screen = %screen, ms = ?since_start, "first screen interactive");
+    crate::startup::first_screen_drawn();
 }
 
 #[tauri::command]

@@ -72,6 +72,9 @@ fn report_changed(report: &SyncReport) -> bool {
     report.pulled > 0 || report.applied > 0 || report.refetched > 0 || report.conflicts > 0
 }
 
+/// The longest a clinic's sync waits for the UI's first screen before it starts anyway.
+const FIRST_SCREEN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn run(task: SyncTask) {
     let SyncTask {
         open_engine,
@@ -87,6 +90,12 @@ pub async fn run(task: SyncTask) {
         emit,
         status,
     };
+    // The clinic's first screen is drawn first (see `after_first_screen`); the stop still
+    // ends the task at once.
+    tokio::select! {
+        _ = crate::startup::after_first_screen(FIRST_SCREEN_WAIT) => {}
+        _ = stop.wait_for(|stop| *stop) => return,
+    }
     let engine = match tauri::async_runtime::spawn_blocking(open_engine).await {
         Ok(Ok(engine)) => engine,
         Ok(Err(error)) => {

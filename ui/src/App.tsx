@@ -53,7 +53,37 @@ export function App() {
     if (resuming) return; // "Try again" while a call already waits on the same prompt
     resuming = true;
     api.currentSession().finally(() => { resuming = false; }).then(
-      (s) => { setResumeWait(null); setSession(sessionAtStart(s, sessionChangeSeen)); setBooting(false); },
+      (s) => {
+        const started = sessionAtStart(s, sessionChangeSeen);
+        setResumeWait(null);
+        setSession(started);
+        sessionRef.current = started;
+        const reopen = started ? clinicToReopen(started) : null;
+        if (!reopen) {
+          setBooting(false);
+          return;
+        }
+        // The clinic this PC reopens (the core opened it during the resume) is asked for
+        // before anything is drawn: the first screen is the clinic's, without the list of
+        // clinics drawn for a moment on the way (issue 15's cold start). If it does not
+        // open, the list is shown with the reason.
+        api.openClinic(reopen).then(
+          (c) => {
+            // Not if the session was refused meanwhile (signed out): its own message shows.
+            if (sessionRef.current) {
+              setClinic(c);
+              setScreen(screensFor(c.membership.role)[0]);
+            }
+            setAutoOpen(false);
+            setBooting(false);
+          },
+          (e) => {
+            if (sessionRef.current) setError(e);
+            setAutoOpen(false);
+            setBooting(false);
+          },
+        );
+      },
       (e) => {
         const code = toAppError(e).code;
         if (code === "keyring_waiting" || code === "local_data_upgrading") {
@@ -76,6 +106,7 @@ export function App() {
       const next = applySessionChange(
         { session: sessionRef.current, clinicOpen: clinicRef.current !== null, autoOpen: false, error: null }, change);
       setSession(next.session);
+      sessionRef.current = next.session; // at once: a clinic being opened reads it (below)
       if (!next.clinicOpen) setClinic(null);
       if (next.autoOpen) setAutoOpen(true);
       if (next.error) setError(next.error);

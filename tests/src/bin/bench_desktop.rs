@@ -184,15 +184,24 @@ fn tree_pss_kb(root: u32) -> (u64, Vec<(String, u64)>) {
     let mut stack = vec![root];
     while let Some(pid) = stack.pop() {
         if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-            let pss = text
-                .lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0);
+            let field = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let pss = field("Pss:");
             total += pss;
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .map(|n| n.trim().to_owned())
-                .unwrap_or_default();
+            // Heap and stacks apart from mapped files (the binary, libraries, fonts): a
+            // bigger binary and a bigger heap call for different fixes.
+            let name = format!(
+                "{} (anon {:.0}, file {:.0})",
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .map(|n| n.trim().to_owned())
+                    .unwrap_or_default(),
+                field("Pss_Anon:") as f64 / 1024.0,
+                field("Pss_File:") as f64 / 1024.0,
+            );
             each.push((name, pss));
         }
         stack.extend(children.get(&pid).into_iter().flatten());
@@ -274,6 +283,15 @@ fn start_once(bin: &Path, env: &[(&str, &str)], cold: bool) -> Result<Start> {
     // Let the first screen's data loads and background sync finish before measuring.
     std::thread::sleep(Duration::from_secs(3));
     let (pss, by_process) = tree_pss_kb(child.id());
+    // BENCH_SMAPS_DIR=dir keeps the app process's memory map (`/proc/<pid>/smaps`) of each
+    // start, to see which mappings hold its share.
+    if let Some(dir) = std::env::var_os("BENCH_SMAPS_DIR") {
+        let name = bin.file_name().unwrap_or_default().to_string_lossy();
+        let _ = std::fs::copy(
+            format!("/proc/{}/smaps", child.id()),
+            Path::new(&dir).join(format!("{name}-{}.smaps", child.id())),
+        );
+    }
     let _ = child.kill();
     let _ = child.wait();
     // The WebKit processes exit when their parent does; give them a moment.
@@ -473,6 +491,12 @@ async fn main() -> Result<()> {
         );
         for p in &c.phases {
             println!("    {p}");
+        }
+        // The app's own ready lines: the screen, and whatever timings the UI sends with it.
+        for start in [&b, &c] {
+            if let Some((_, ready)) = start.line.split_once("INFO ") {
+                println!("    {}", ready.trim());
+            }
         }
         if run == 0 {
             for (what, start) in [("hello", &a), ("sign-in", &b), ("clinic", &c)] {
