@@ -419,7 +419,11 @@ impl SyncEngine {
             self.learn_relay_answers(&mut answers).await;
             match self.sync_round(&api, SyncPath::GroupServer).await {
                 Ok(mut report) => {
-                    self.unreachable_since = None;
+                    // Back after an outage: the clinic's hubs may have changed meanwhile
+                    // (one revoked), so they are asked for now, not in ten minutes.
+                    if self.unreachable_since.take().is_some() {
+                        self.endpoints_asked = None;
+                    }
                     self.retry_group_server_at = None;
                     self.hub = None;
                     self.refresh_hub_endpoints().await;
@@ -631,6 +635,11 @@ impl SyncEngine {
     /// Asks the group server where the clinic's hubs are, every ten minutes, and keeps the
     /// answer in the partition for the day the group server cannot be reached. Best effort:
     /// a failure leaves what was kept.
+    ///
+    /// A hub that is no longer listed (revoked, or registered afresh with a new certificate)
+    /// will never forward what it took in from this PC nor answer for it: those changes are
+    /// sent again by this PC, to the group server, which answers a change it already has by
+    /// its mutation id. Nothing the person did waits forever on a hub that is gone.
     async fn refresh_hub_endpoints(&mut self) {
         if self.signer.is_none()
             || self
@@ -645,6 +654,37 @@ impl SyncEngine {
             Ok(endpoints) => {
                 if let Err(e) = self.partition.set_hub_endpoints(&endpoints) {
                     tracing::warn!(%clinic, error = %e, "keeping the clinic's hub addresses failed");
+                }
+                let listed: Vec<String> = endpoints
+                    .iter()
+                    .map(|e| e.certificate_sha256.to_ascii_lowercase())
+                    .collect();
+                let gone = |api: &ServerApi| {
+                    api.hub_certificate()
+                        .is_some_and(|pin| !listed.iter().any(|l| l == pin))
+                };
+                if self.answers_hub.as_ref().is_some_and(gone) {
+                    self.answers_hub = None;
+                }
+                if self.hub.as_ref().is_some_and(gone) {
+                    self.hub = None;
+                }
+                let orphaned = self
+                    .partition
+                    .relayed_by_other_hubs(&listed)
+                    .and_then(|ids| {
+                        if !ids.is_empty() {
+                            tracing::warn!(
+                                %clinic,
+                                count = ids.len(),
+                                "a clinic hub that took in changes of this PC is gone; sending them again"
+                            );
+                            self.partition.send_again_unrelayed(&ids)?;
+                        }
+                        Ok(())
+                    });
+                if let Err(e) = orphaned {
+                    tracing::warn!(%clinic, error = %e, "could not take back changes from a hub that is gone");
                 }
             }
             Err(e) => {

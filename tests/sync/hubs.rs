@@ -1330,3 +1330,146 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
     );
     hub.stop().await
 }
+
+/// A hub revoked for good (a dead machine replaced) never forwards what it took in nor
+/// answers for it: once the PC hears from the group server that the hub is gone, it sends
+/// those changes again itself, and one the hub had not forwarded is applied now; nothing
+/// waits forever. (Whether the PC learned the hub's answer for the walk-in it did forward
+/// depends on timing; either way there is one patient, not two.)
+pub async fn a_revoked_hub_gives_back_what_it_took_in(h: Arc<Harness>) -> Result<()> {
+    let Some(store) = keyring("a_revoked_hub_gives_back_what_it_took_in")? else {
+        return Ok(());
+    };
+    let world = World::create(&h).await?;
+    let (a, k) = (&world.a, world.a.id);
+    let server = TestServer::spawn(&world.db, 6).await?;
+    let upstream_db = world.db.superuser().await?;
+    let mut desk = Device::new(&server, 41).await?;
+    desk.sign_in(&a.desk).await?;
+    let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 43).await?;
+    let hub = RunningHub::start(
+        &h,
+        &store,
+        &line.base(),
+        k,
+        &a.admin,
+        &a.doctor,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let hub_id = hub.credential.hub_id;
+    let mut desk_engine = desk.engine(k, 2)?;
+    let addresses = until(Duration::from_secs(10), || {
+        let db = &upstream_db;
+        async move {
+            Ok(db
+                .query_one(
+                    "SELECT cardinality(addresses) FROM vaidya.hub_registrations WHERE hub_id = $1",
+                    &[&hub_id],
+                )
+                .await?
+                .get::<_, i32>(0)
+                > 0)
+        }
+    })
+    .await?;
+    check!(addresses.is_some(), "the hub never announced itself");
+    desk_engine.sync().await?;
+    check!(
+        desk_engine.partition().hub_endpoints()?.len() == 1,
+        "the desk did not keep the hub's address"
+    );
+    let copy = hub.db.superuser().await?;
+    let key_known = until(Duration::from_secs(10), || {
+        let copy = &copy;
+        async move {
+            Ok(copy
+                .query_one("SELECT count(*) FROM vaidya.device_keys", &[])
+                .await?
+                .get::<_, i64>(0)
+                >= 1)
+        }
+    })
+    .await?;
+    check!(
+        key_known.is_some(),
+        "the hub's copy lacks the desk's device key"
+    );
+
+    let walk_in = |name: &str| NewPatient {
+        id: None,
+        name: name.to_owned(),
+        sex: Sex::Female,
+        date_of_birth: None,
+        phone: None,
+        address: None,
+        abha_number: None,
+    };
+    // The desk's line goes; the hub's stays: the hub takes one walk-in in and forwards it.
+    desk.proxy.set_online(false);
+    let forwarded = desk
+        .clinic(&mut desk_engine)?
+        .register_patient(walk_in("Sunita Deshmukh"))?;
+    let report = desk_engine.sync().await?;
+    check!(
+        report.path == SyncPath::ClinicHub && report.pushed == 1,
+        "the first walk-in through the hub: {report:?}"
+    );
+    let upstream = until(Duration::from_secs(10), || {
+        let db = &upstream_db;
+        async move { Ok(rows_of(db, "patients", k, &[forwarded.id]).await? == 1) }
+    })
+    .await?;
+    check!(
+        upstream.is_some(),
+        "the hub did not forward the first walk-in"
+    );
+    // Then the hub's line goes too, and it takes in a second one it cannot forward.
+    line.set_online(false);
+    let held = desk
+        .clinic(&mut desk_engine)?
+        .register_patient(walk_in("Kavita Jadhav"))?;
+    let report = desk_engine.sync().await?;
+    check!(
+        report.path == SyncPath::ClinicHub
+            && report.pushed == 1
+            && desk_engine.partition().relayed_count()? >= 1,
+        "the second walk-in through the hub: {report:?}"
+    );
+
+    // The hub's machine dies; the clinic's admin revokes it upstream.
+    hub.stop().await?;
+    let (status, body) = server
+        .login_as(&a.admin)
+        .await?
+        .delete(&format!("/v1/clinics/{k}/hubs/{hub_id}"))
+        .await?;
+    check!(status.is_success(), "revoking the hub: {status} {body}");
+
+    // The desk's line returns: both walk-ins are the group server's, once each, and the
+    // desk holds nothing "at the clinic hub".
+    desk.proxy.set_online(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sync_until(
+        &mut desk_engine,
+        "the desk takes back what the revoked hub held",
+        |e| Ok(e.partition().relayed_count()? == 0 && e.partition().outbox_counts()? == (0, 0, 0)),
+    )
+    .await?;
+    check!(
+        rows_of(&upstream_db, "patients", k, &[forwarded.id, held.id]).await? == 2
+            && desk_engine.partition().rejected_changes()?.is_empty(),
+        "the revoked hub's walk-ins upstream"
+    );
+    check!(
+        creator(&upstream_db, k, "patient", forwarded.id).await? == vec![a.desk.id]
+            && creator(&upstream_db, k, "patient", held.id).await? == vec![a.desk.id],
+        "the walk-ins are not the desk's"
+    );
+    let status = desk_engine.status()?;
+    check!(
+        status.synced && status.relayed == 0,
+        "the desk's status: {status:?}"
+    );
+    Ok(())
+}

@@ -51,6 +51,7 @@ tests![
     crate::hubs::an_outage_day_through_the_hub,
     crate::hubs::a_hub_killed_mid_day_loses_and_doubles_nothing,
     crate::hubs::desktops_sync_through_the_hub_while_the_group_server_is_unreachable,
+    crate::hubs::a_revoked_hub_gives_back_what_it_took_in,
     crate::hubs::the_clinics_pcs_reach_the_hub_over_tls_with_its_pinned_certificate,
     crate::shared_pc::a_shared_pcs_offline_day_keeps_each_authors_work,
     crate::shared_pc::a_mid_day_token_refresh_keeps_the_offline_sign_in,

@@ -574,6 +574,26 @@ impl ClinicPartition {
         )?)
     }
 
+    /// Changes taken in by a hub whose certificate pin is none of `hubs` (the clinic's hubs
+    /// the group server lists now), whose group server answer has not come back: that hub
+    /// was revoked or registered afresh, and will never forward them or answer for them.
+    pub fn relayed_by_other_hubs(&self, hubs: &[String]) -> Result<Vec<Uuid>, PartitionError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT mutation_id, relayed_by FROM outbox WHERE {AT_THE_HUB} ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([], |row| {
+            Ok((uuid_at(row, 0)?, row.get::<_, Option<String>>(1)?))
+        })?;
+        let mut orphaned = Vec::new();
+        for row in rows {
+            let (id, hub) = row?;
+            if !hub.is_some_and(|hub| hubs.iter().any(|h| h.eq_ignore_ascii_case(&hub))) {
+                orphaned.push(id);
+            }
+        }
+        Ok(orphaned)
+    }
+
     /// Sends again, itself, the changes the clinic hub that took them in says it does not
     /// hold (that hub set up again from scratch, say): no queue of its can be overtaken by a
     /// change it lacks, and nothing the person did is lost.
