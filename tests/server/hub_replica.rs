@@ -415,7 +415,7 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
         "the desk's hub session: {:?}",
         session.memberships
     );
-    let page = desk_pc.pull(k, None, Some(1000)).await?;
+    let page = first_page_settled(&desk_pc, k).await?;
     let desk_kinds = kinds(&page);
     check!(
         page.changes.iter().any(|c| c.id.to_string() == patient)
@@ -425,7 +425,7 @@ pub async fn a_pc_signs_in_to_its_hub_with_its_device_key(h: Arc<Harness>) -> Re
     );
     let doctor_pc = ServerApi::new(&lan.base, "Consulting room PC")?;
     doctor_pc.sign_in_with_device_key(k, &doctor_key).await?;
-    let doctor_kinds = kinds(&doctor_pc.pull(k, None, Some(1000)).await?);
+    let doctor_kinds = kinds(&first_page_settled(&doctor_pc, k).await?);
     check!(
         doctor_kinds.contains(&EntityKind::Encounter)
             && doctor_kinds.contains(&EntityKind::Prescription),
@@ -822,4 +822,20 @@ pub async fn a_hub_relays_past_what_the_group_server_refuses(h: Arc<Harness>) ->
         "upstream: the walk-in {created}, the desk's list reads {audited}"
     );
     Ok(())
+}
+
+/// A PC's first pull page from `api`, pulled again while it settles: its changes wait for
+/// an older transaction of the cluster (another test's) to end, as the engine would wait.
+async fn first_page_settled(
+    api: &ServerApi,
+    clinic: uuid::Uuid,
+) -> Result<vaidya_shared::sync::PullResponse> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = api.pull(clinic, None, Some(1000)).await?;
+        if !page.settling || std::time::Instant::now() > deadline {
+            return Ok(page);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
