@@ -152,6 +152,23 @@ async fn register_as_admin(
     Ok(credential)
 }
 
+/// The fingerprint of the hub's kept certificate, its SHA-256 in groups of four hex digits:
+/// what `hub status` prints, to compare on the group server's list of the clinic's hubs
+/// (the Admin screen shows its first four groups). `None` when nothing readable is kept.
+pub fn certificate_fingerprint(tls: &HubTls) -> Option<String> {
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&tls.certificate)
+        .ok()?;
+    let pin = vaidya_client::pinned_tls::certificate_sha256(&der);
+    Some(
+        pin.as_bytes()
+            .chunks(4)
+            .map(|group| String::from_utf8_lossy(group).into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 /// A new TLS identity for the hub on its clinic's network: a self-signed certificate (ECDSA
 /// P-256) and its key, and the certificate's SHA-256, which the group server pins. No CA
 /// is involved: the clinic's PCs accept exactly this certificate (`vaidya_client::

@@ -384,6 +384,16 @@ async fn run_hub(action: HubAction) -> Result<()> {
                 "connected: hub {} of {} at {}",
                 hub.credential.name, hub.clinic_name, hub.credential.server
             );
+            // What the clinic's Admin screen shows the start of: the two must match.
+            match hub
+                .credential
+                .tls
+                .as_ref()
+                .and_then(vaidya_server::hub::certificate_fingerprint)
+            {
+                Some(fingerprint) => println!("certificate: {fingerprint}"),
+                None => println!("certificate: none kept on this machine"),
+            }
         }
     }
     Ok(())

@@ -151,6 +151,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0034_hub_relay_answers",
         include_str!("../migrations/0034_hub_relay_answers.sql"),
     ),
+    (
+        "0035_hub_certificate_listed",
+        include_str!("../migrations/0035_hub_certificate_listed.sql"),
+    ),
 ];
 
 /// The schema this binary migrates to: its last migration's name. A clinic hub applies the

@@ -439,6 +439,11 @@ pub struct Hub {
     pub approved_at: Option<DateTime<Utc>>,
     pub approved_by: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The SHA-256 (hex) of the TLS certificate it was registered with: the one the
+    /// clinic's PCs accept from it. `vaidya-server hub status` prints the same on the hub
+    /// machine, so whoever approves or reviews a hub can tell it is that machine. `None`
+    /// for a hub registered without one (before hubs served PCs).
+    pub certificate_sha256: Option<String>,
 }
 
 /// What a clinic hub knows of its clinic's people, to check on the clinic's network who a

@@ -141,6 +141,25 @@ pub async fn a_hub_registers_into_the_keyring_and_connects_until_revoked(
         registered.hub_id != stale.hub_id && replaced.is_some_and(|h| h["revoked_at"].is_string()),
         "the replaced hub is not revoked: {listed}"
     );
+    // The list names the certificate the hub machine keeps: what `hub status` prints there
+    // (in groups of four) is what the Admin screen shows the start of.
+    let kept = registered
+        .tls
+        .as_ref()
+        .and_then(hub::certificate_fingerprint)
+        .context("no certificate kept with the registration")?;
+    let listed_pin = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| h["id"] == registered.hub_id.to_string())
+        .and_then(|h| h["certificate_sha256"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    check!(
+        listed_pin.len() == 64 && kept.replace(' ', "") == listed_pin,
+        "the listed certificate {listed_pin:?} is not the kept one {kept:?}"
+    );
     check!(
         registered.refresh_token.is_none(),
         "a registration alone holds a credential"

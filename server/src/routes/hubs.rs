@@ -42,7 +42,8 @@ fn names(roles: &[Role]) -> Vec<&'static str> {
 async fn hubs_of(tx: &RequestTx, clinic: Uuid, only: Option<Uuid>) -> Result<Vec<Hub>, AppError> {
     let rows = tx
         .query(
-            "SELECT id, name, registered_at, registered_by, approved_at, approved_by, revoked_at
+            "SELECT id, name, registered_at, registered_by, approved_at, approved_by, revoked_at,
+                    certificate_sha256
              FROM vaidya.clinic_hubs($1, $2) WHERE $3::uuid IS NULL OR id = $3",
             &[&clinic, &names(&listers()), &only],
         )
@@ -58,6 +59,7 @@ async fn hubs_of(tx: &RequestTx, clinic: Uuid, only: Option<Uuid>) -> Result<Vec
             approved_at: r.get(4),
             approved_by: r.get(5),
             revoked_at: r.get(6),
+            certificate_sha256: r.get(7),
         })
         .collect())
 }

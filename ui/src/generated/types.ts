@@ -91,7 +91,14 @@ registered_by: string,
 /**
  * When a doctor approved it: only then is it a member and reads anything.
  */
-approved_at: string | null, approved_by: string | null, revoked_at: string | null, };
+approved_at: string | null, approved_by: string | null, revoked_at: string | null, 
+/**
+ * The SHA-256 (hex) of the TLS certificate it was registered with: the one the
+ * clinic's PCs accept from it. `vaidya-server hub status` prints the same on the hub
+ * machine, so whoever approves or reviews a hub can tell it is that machine. `None`
+ * for a hub registered without one (before hubs served PCs).
+ */
+certificate_sha256: string | null, };
 
 /**
  * A hub just approved, with its credential: shown this once, to the approving doctor's

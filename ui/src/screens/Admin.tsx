@@ -33,6 +33,12 @@ export function AdminScreen(props: { clinic: ClinicView; branches?: number; audi
   );
 }
 
+/** The first 16 hex digits of a hub's certificate fingerprint in groups of four, as
+ * `vaidya-server hub status` prints the whole of it on the hub machine. */
+export function fingerprintStart(sha256: string): string {
+  return (sha256.toLowerCase().slice(0, 16).match(/.{1,4}/g) ?? []).join(" ") + " …";
+}
+
 /** The clinic's hubs: listed and revoked here, registered on the hub machine itself. */
 export function Hubs() {
   const [hubs, setHubs] = useState<Hub[] | null>(null);
@@ -51,12 +57,15 @@ export function Hubs() {
       {hubs && hubs.length === 0 && <p class="muted">{en.admin.noHubs}</p>}
       {hubs && hubs.length > 0 && (
         <table class="grid">
-          <thead><tr><th>{en.admin.hubName}</th><th>{en.admin.registered}</th><th>{en.admin.hubState}</th><th /></tr></thead>
+          <thead><tr><th>{en.admin.hubName}</th><th>{en.admin.registered}</th><th title={en.admin.hubCertificateHint}>{en.admin.hubCertificate}</th><th>{en.admin.hubState}</th><th /></tr></thead>
           <tbody>
             {hubs.map((h) => (
               <tr key={h.id} class={h.revoked_at ? "revoked" : ""}>
                 <td>{h.name}</td>
                 <td>{formatDate(h.registered_at)} · {h.registered_by}</td>
+                <td title={en.admin.hubCertificateHint}>
+                  {h.certificate_sha256 ? <code data-testid="hub-certificate">{fingerprintStart(h.certificate_sha256)}</code> : en.admin.hubNoCertificate}
+                </td>
                 <td>{h.revoked_at ? `${en.admin.revoked} ${formatDate(h.revoked_at)}`
                   : h.approved_at ? en.admin.hubApproved(h.approved_by ?? "", formatDate(h.approved_at))
                   : en.admin.hubWaiting}</td>

@@ -504,6 +504,10 @@ export const en = {
     hubName: "Hub",
     registered: "Registered",
     hubState: "State",
+    hubCertificate: "Certificate",
+    hubCertificateHint:
+      "The start of the hub's certificate fingerprint. On the hub machine, vaidya-server hub status prints it in full: they must begin the same, or this hub is another machine.",
+    hubNoCertificate: "none",
     hubWaiting: "Waiting for a doctor of the clinic to approve it (vaidya-server hub approve)",
     hubApproved: (by: string, on: string) => `Approved by ${by} on ${on}`,
     revokeHubTitle: (name: string) => `Revoke the hub ${name}?`,
