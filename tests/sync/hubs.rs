@@ -1126,23 +1126,7 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
         Duration::from_secs(60),
     )
     .await?;
-    let (registered, hub_db) = (&hub.credential, &hub.db);
-    let announced = until(Duration::from_secs(10), || {
-        let db = &upstream_db;
-        let hub = registered.hub_id;
-        async move {
-            Ok(db
-                .query_one(
-                    "SELECT cardinality(addresses) FROM vaidya.hub_registrations WHERE hub_id = $1",
-                    &[&hub],
-                )
-                .await?
-                .get::<_, i32>(0)
-                > 0)
-        }
-    })
-    .await?;
-    check!(announced.is_some(), "the hub never announced itself");
+    until_announced(&upstream_db, &hub).await?;
 
     // Each PC syncs with the group server and learns where the hub is.
     let mut desk_engine = desk.engine(k, 2)?;
@@ -1156,22 +1140,7 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
         );
     }
     // The hub's copy must know the PCs' device keys before the outage.
-    let copy = hub_db.superuser().await?;
-    let keys_known = until(Duration::from_secs(10), || {
-        let copy = &copy;
-        async move {
-            Ok(copy
-                .query_one("SELECT count(*) FROM vaidya.device_keys", &[])
-                .await?
-                .get::<_, i64>(0)
-                >= 2)
-        }
-    })
-    .await?;
-    check!(
-        keys_known.is_some(),
-        "the hub's copy lacks the PCs' device keys"
-    );
+    until_hub_knows_keys(&hub, 2).await?;
 
     // The internet line goes down: every PC and the hub lose the group server.
     desk.proxy.set_online(false);
@@ -1350,6 +1319,43 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
     hub.stop().await
 }
 
+/// Waits (at most ten seconds) until the group server has the addresses `hub` announced:
+/// only then does a PC that syncs learn where the hub is.
+async fn until_announced(upstream: &tokio_postgres::Client, hub: &RunningHub) -> Result<()> {
+    let announced = until(Duration::from_secs(10), || async move {
+        Ok(upstream
+            .query_one(
+                "SELECT cardinality(addresses) FROM vaidya.hub_registrations WHERE hub_id = $1",
+                &[&hub.credential.hub_id],
+            )
+            .await?
+            .get::<_, i32>(0)
+            > 0)
+    })
+    .await?;
+    check!(announced.is_some(), "the hub never announced itself");
+    Ok(())
+}
+
+/// Waits (at most ten seconds) until the hub's copy knows `keys` device keys: a PC signs
+/// in to the hub with its key only once the hub has read it from the group server.
+async fn until_hub_knows_keys(hub: &RunningHub, keys: i64) -> Result<()> {
+    let copy = hub.db.superuser().await?;
+    let known = until(Duration::from_secs(10), || {
+        let copy = &copy;
+        async move {
+            Ok(copy
+                .query_one("SELECT count(*) FROM vaidya.device_keys", &[])
+                .await?
+                .get::<_, i64>(0)
+                >= keys)
+        }
+    })
+    .await?;
+    check!(known.is_some(), "the hub's copy lacks the PCs' device keys");
+    Ok(())
+}
+
 /// A hub revoked for good (a dead machine replaced) never forwards what it took in nor
 /// answers for it: once the PC hears from the group server that the hub is gone, it sends
 /// those changes again itself, and one the hub had not forwarded is applied now; nothing
@@ -1378,42 +1384,13 @@ pub async fn a_revoked_hub_gives_back_what_it_took_in(h: Arc<Harness>) -> Result
     .await?;
     let hub_id = hub.credential.hub_id;
     let mut desk_engine = desk.engine(k, 2)?;
-    let addresses = until(Duration::from_secs(10), || {
-        let db = &upstream_db;
-        async move {
-            Ok(db
-                .query_one(
-                    "SELECT cardinality(addresses) FROM vaidya.hub_registrations WHERE hub_id = $1",
-                    &[&hub_id],
-                )
-                .await?
-                .get::<_, i32>(0)
-                > 0)
-        }
-    })
-    .await?;
-    check!(addresses.is_some(), "the hub never announced itself");
+    until_announced(&upstream_db, &hub).await?;
     desk_engine.sync().await?;
     check!(
         desk_engine.partition().hub_endpoints()?.len() == 1,
         "the desk did not keep the hub's address"
     );
-    let copy = hub.db.superuser().await?;
-    let key_known = until(Duration::from_secs(10), || {
-        let copy = &copy;
-        async move {
-            Ok(copy
-                .query_one("SELECT count(*) FROM vaidya.device_keys", &[])
-                .await?
-                .get::<_, i64>(0)
-                >= 1)
-        }
-    })
-    .await?;
-    check!(
-        key_known.is_some(),
-        "the hub's copy lacks the desk's device key"
-    );
+    until_hub_knows_keys(&hub, 1).await?;
 
     let walk_in = |name: &str| NewPatient {
         id: None,
