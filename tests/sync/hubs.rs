@@ -1105,28 +1105,19 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
     else {
         return Ok(());
     };
-    let world = World::create(&h).await?;
+    // The hub: registered, approved, serving TLS on loopback, announced.
+    let ClinicWithHub {
+        world,
+        server,
+        upstream_db,
+        line,
+        hub,
+    } = ClinicWithHub::start(&h, &store, 33).await?;
     let (a, k) = (&world.a, world.a.id);
-    let server = TestServer::spawn(&world.db, 6).await?;
-    let upstream_db = world.db.superuser().await?;
     let mut desk = Device::new(&server, 31).await?;
     desk.sign_in(&a.desk).await?;
     let mut doctor = Device::new(&server, 32).await?;
     doctor.sign_in(&a.doctor).await?;
-
-    // The hub: registered, approved, serving TLS on loopback, announced.
-    let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 33).await?;
-    let hub = RunningHub::start(
-        &h,
-        &store,
-        &line.base(),
-        k,
-        &a.admin,
-        &a.doctor,
-        Duration::from_secs(60),
-    )
-    .await?;
-    until_announced(&upstream_db, &hub).await?;
 
     // Each PC syncs with the group server and learns where the hub is.
     let mut desk_engine = desk.engine(k, 2)?;
@@ -1319,6 +1310,57 @@ pub async fn desktops_sync_through_the_hub_while_the_group_server_is_unreachable
     hub.stop().await
 }
 
+/// A fresh world's clinic A with its group server, and its hub (registered by the admin,
+/// approved by the doctor, serving TLS on loopback, its directory read every second)
+/// reaching the group server through the clinic's own line, announced: what a PC needs to
+/// find the hub.
+struct ClinicWithHub {
+    world: World,
+    server: TestServer,
+    /// The group server's database, as its superuser.
+    upstream_db: tokio_postgres::Client,
+    /// The hub's line to the group server (cut it for an outage at the hub).
+    line: Proxy,
+    hub: RunningHub,
+}
+
+impl ClinicWithHub {
+    async fn start(
+        h: &Arc<Harness>,
+        store: &vaidya_client::CredentialStore,
+        line_seed: u64,
+    ) -> Result<ClinicWithHub> {
+        let world = World::create(h).await?;
+        let server = TestServer::spawn(&world.db, 6).await?;
+        let upstream_db = world.db.superuser().await?;
+        let line = Proxy::start(
+            server.base.trim_start_matches("http://").parse()?,
+            line_seed,
+        )
+        .await?;
+        let a = &world.a;
+        let hub = RunningHub::start(
+            h,
+            store,
+            &line.base(),
+            a.id,
+            &a.admin,
+            &a.doctor,
+            // Every second: the PCs' device keys, registered after it started, reach it.
+            Duration::from_secs(1),
+        )
+        .await?;
+        until_announced(&upstream_db, &hub).await?;
+        Ok(ClinicWithHub {
+            world,
+            server,
+            upstream_db,
+            line,
+            hub,
+        })
+    }
+}
+
 /// Waits (at most ten seconds) until the group server has the addresses `hub` announced:
 /// only then does a PC that syncs learn where the hub is.
 async fn until_announced(upstream: &tokio_postgres::Client, hub: &RunningHub) -> Result<()> {
@@ -1365,26 +1407,18 @@ pub async fn a_revoked_hub_gives_back_what_it_took_in(h: Arc<Harness>) -> Result
     let Some(store) = keyring("a_revoked_hub_gives_back_what_it_took_in")? else {
         return Ok(());
     };
-    let world = World::create(&h).await?;
+    let ClinicWithHub {
+        world,
+        server,
+        upstream_db,
+        line,
+        hub,
+    } = ClinicWithHub::start(&h, &store, 43).await?;
     let (a, k) = (&world.a, world.a.id);
-    let server = TestServer::spawn(&world.db, 6).await?;
-    let upstream_db = world.db.superuser().await?;
     let mut desk = Device::new(&server, 41).await?;
     desk.sign_in(&a.desk).await?;
-    let line = Proxy::start(server.base.trim_start_matches("http://").parse()?, 43).await?;
-    let hub = RunningHub::start(
-        &h,
-        &store,
-        &line.base(),
-        k,
-        &a.admin,
-        &a.doctor,
-        Duration::from_secs(60),
-    )
-    .await?;
     let hub_id = hub.credential.hub_id;
     let mut desk_engine = desk.engine(k, 2)?;
-    until_announced(&upstream_db, &hub).await?;
     desk_engine.sync().await?;
     check!(
         desk_engine.partition().hub_endpoints()?.len() == 1,
