@@ -109,8 +109,10 @@ XDG_DATA_HOME="$keyring_home" XDG_RUNTIME_DIR="$keyring_home/run" timeout --kill
   done
   sleep 1
   # Into a file, followed live: a pipe to tee would wait for every process that inherited
-  # it (one stray WebKit helper would hang the run); a file does not.
-  cargo test --workspace --all-targets >"$VAIDYA_TEST_LOG" 2>&1 &
+  # it (one stray WebKit helper would hang the run); a file does not. Made before cargo
+  # starts: the background job may open it only after tail looks (a loaded machine did).
+  : >"$VAIDYA_TEST_LOG"
+  cargo test --workspace --all-targets >>"$VAIDYA_TEST_LOG" 2>&1 &
   tests=$!
   tail -n +1 -f --pid="$tests" "$VAIDYA_TEST_LOG"
   wait "$tests"
