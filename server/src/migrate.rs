@@ -155,6 +155,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0035_hub_certificate_listed",
         include_str!("../migrations/0035_hub_certificate_listed.sql"),
     ),
+    (
+        "0036_identity_role_sets",
+        include_str!("../migrations/0036_identity_role_sets.sql"),
+    ),
 ];
 
 /// The schema this binary migrates to: its last migration's name. A clinic hub applies the

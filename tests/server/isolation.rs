@@ -802,3 +802,75 @@ pub async fn owner_cannot_read_clinical_rows(h: Arc<Harness>) -> Result<()> {
     }
     Ok(())
 }
+
+/// A policy for a set of roles no policy asked about before (a later migration's) is resolved
+/// by `set_identity` at once: `member_clinics_expr` registers the set and writes the function
+/// again. Without that, the set's list would be missing and its members would read nothing;
+/// with a wrong list, others would read. A user with different roles in two clinics reads
+/// each clinic by the role held there.
+pub async fn a_role_set_asked_for_later_is_resolved(h: Arc<Harness>) -> Result<()> {
+    let w = World::create(&h).await?;
+    let su = w.db.superuser().await?;
+    // A's desk is made B's doctor too: one person, a different role in each clinic.
+    su.execute(
+        "INSERT INTO vaidya.memberships (id, clinic_id, user_id, role)
+         VALUES (gen_random_uuid(), $1, $2, 'doctor')",
+        &[&w.b.id, &w.a.desk.id],
+    )
+    .await?;
+    su.batch_execute(&format!(
+        "SET ROLE vaidya_owner;
+         CREATE TABLE vaidya.nurses_board (clinic_id uuid NOT NULL, note text NOT NULL);
+         ALTER TABLE vaidya.nurses_board ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE vaidya.nurses_board FORCE ROW LEVEL SECURITY;
+         GRANT SELECT ON vaidya.nurses_board TO vaidya_app;
+         DO $$ BEGIN
+           EXECUTE format('CREATE POLICY member_select ON vaidya.nurses_board FOR SELECT TO vaidya_app
+                           USING (clinic_id = ANY (%s))', vaidya.member_clinics_expr('{{nurse,front_desk}}'));
+         END $$;
+         CREATE POLICY owner_all ON vaidya.nurses_board TO vaidya_owner USING (true) WITH CHECK (true);
+         INSERT INTO vaidya.nurses_board VALUES ('{a}', 'A'), ('{b}', 'B');
+         RESET ROLE;",
+        a = w.a.id,
+        b = w.b.id
+    ))
+    .await?;
+    let mut app = w.db.app().await?;
+    let mut read = async |user: Uuid, sql: &str| -> Result<Vec<String>> {
+        let tx = app.transaction().await?;
+        tx.execute("SELECT vaidya.set_identity($1)", &[&user])
+            .await?;
+        let rows = tx.query(sql, &[]).await?;
+        tx.rollback().await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    };
+    let board = "SELECT note FROM vaidya.nurses_board ORDER BY note";
+    let nurse = read(w.a.nurse.id, board).await?;
+    let desk = read(w.a.desk.id, board).await?;
+    let doctor = read(w.a.doctor.id, board).await?;
+    check!(
+        nurse == ["A"] && desk == ["A"] && doctor.is_empty(),
+        "the new role set: A's nurse read {nurse:?}, A's desk (B's doctor) {desk:?}, A's doctor {doctor:?}"
+    );
+    // The same person through the shipped policies: patients of both clinics, the notes of
+    // B only (a doctor there, the desk in A).
+    let notes = format!(
+        "SELECT clinic_id::text FROM vaidya.encounters WHERE clinic_id IN ('{}', '{}') ORDER BY 1",
+        w.a.id, w.b.id
+    );
+    seed(&su, &w.a).await?;
+    seed(&su, &w.b).await?;
+    let patients = format!(
+        "SELECT DISTINCT clinic_id::text FROM vaidya.patients WHERE clinic_id IN ('{}', '{}') ORDER BY 1",
+        w.a.id, w.b.id
+    );
+    let mut both = vec![w.a.id.to_string(), w.b.id.to_string()];
+    both.sort();
+    let read_patients = read(w.a.desk.id, &patients).await?;
+    let read_notes = read(w.a.desk.id, &notes).await?;
+    check!(
+        read_patients == both && read_notes == [w.b.id.to_string()],
+        "desk of A and doctor of B: patients of {read_patients:?}, notes of {read_notes:?}"
+    );
+    Ok(())
+}

@@ -231,3 +231,45 @@ pub async fn the_databases_roles_are_the_role_enum(h: Arc<Harness>) -> Result<()
     }
     Ok(())
 }
+
+/// Every membership condition reads the list of the same role set as its fallback names:
+/// `app.clinics_doctor_nurse` goes with `member_clinics('{doctor,nurse}')` (migration 0036).
+/// A policy whose list and fallback disagree would allow one set of roles through
+/// `set_identity` and another through a bare identity; `roles_in` reads only the fallback.
+pub async fn each_condition_reads_its_own_role_sets_list(h: Arc<Harness>) -> Result<()> {
+    const LIST: &str = "current_setting('app.clinics_";
+    const CALL: &str = "member_clinics('{";
+    let found = policies(&h).await?;
+    let mut conditions = 0;
+    for ((table, cmd), (qual, check_expr)) in &found {
+        for expr in [qual, check_expr] {
+            let mut rest = expr.as_str();
+            while let Some(at) = rest.find(LIST) {
+                let name_start = at + LIST.len();
+                let name_end = name_start
+                    + rest[name_start..]
+                        .find('\'')
+                        .context("unterminated setting name")?;
+                let setting = &rest[name_start..name_end];
+                let call = name_end
+                    + rest[name_end..]
+                        .find(CALL)
+                        .with_context(|| format!("{table} {cmd}: a list without its fallback"))?
+                    + CALL.len();
+                let call_end = call + rest[call..].find('}').context("unterminated role list")?;
+                let roles = rest[call..call_end].replace(',', "_");
+                check!(
+                    setting == roles,
+                    "{table} {cmd}: reads app.clinics_{setting} but falls back to the roles {roles}"
+                );
+                conditions += 1;
+                rest = &rest[call_end..];
+            }
+        }
+    }
+    check!(
+        conditions >= 60,
+        "only {conditions} membership conditions compared"
+    );
+    Ok(())
+}
