@@ -16,11 +16,9 @@
 -- unchanged; ARCHITECTURE.md ("Memberships are read once per transaction") says why this is
 -- no weaker than a lookup per statement.
 
--- The role sets policies ask about, each with the setting that holds its clinics.
-CREATE TABLE vaidya.identity_role_sets (
-    setting text PRIMARY KEY CHECK (setting ~ '^app\.clinics_[a-z_]+$'),
-    roles   text[] NOT NULL UNIQUE CHECK (cardinality(roles) > 0)
-);
+-- The stored policy text read below names functions by their schema only when `vaidya` is
+-- not on the search path; pin it, whatever the migrating role's default.
+SET LOCAL search_path = pg_catalog, pg_temp;
 
 -- A role set in its one spelling: known roles only, each once, in the order below.
 CREATE FUNCTION vaidya.role_set(p_roles text[]) RETURNS text[]
@@ -43,6 +41,16 @@ BEGIN
                  WHERE k = ANY (p_roles) ORDER BY i);
 END
 $$;
+
+-- The role sets policies ask about, each with the setting that holds its clinics: a set in
+-- its one spelling, and its setting's name made from it, so no row can give a list's name
+-- to other roles.
+CREATE TABLE vaidya.identity_role_sets (
+    setting text PRIMARY KEY,
+    roles   text[] NOT NULL UNIQUE,
+    CHECK (roles = vaidya.role_set(roles)),
+    CHECK (setting = 'app.clinics_' || array_to_string(roles, '_'))
+);
 
 -- Writes `vaidya.set_identity` for the registered role sets: one statement that reads the
 -- user's memberships once and sets the identity, each set's list and the stamp. Written
@@ -134,8 +142,10 @@ BEGIN
             EXIT WHEN v_found IS NULL;
             v_check := regexp_replace(v_check, old_expr, vaidya.member_clinics_expr(v_found[1]::text[]));
         END LOOP;
-        IF v_qual LIKE '%array_cat%' OR v_check LIKE '%array_cat%' THEN
-            RAISE EXCEPTION 'policy % on % still joins per-role lists', p.policyname, p.tablename;
+        -- The old conditions' spelling as stored (`'app.identity'::text`); the new text
+        -- spells it without the cast.
+        IF v_qual LIKE '%''app.identity''::text%' OR v_check LIKE '%''app.identity''::text%' THEN
+            RAISE EXCEPTION 'policy % on % keeps a condition of per-role lists', p.policyname, p.tablename;
         END IF;
         v_sql := format('ALTER POLICY %I ON vaidya.%I', p.policyname, p.tablename);
         IF v_qual IS NOT NULL THEN

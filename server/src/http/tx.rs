@@ -211,8 +211,8 @@ impl RequestTx {
     /// actor) and `user_id()`. A push uses it to apply a colleague's change, proven by its
     /// signature, as its author; it then acts as the pushing user again.
     pub async fn act_as(&self, user: Uuid) -> Result<(), AppError> {
-        // The user and, read from memberships in the same call, their clinics per role
-        // for this transaction's policies (migration 0019).
+        // The user and, read from memberships in the same call, their clinics for each
+        // role set this transaction's policies ask about (migrations 0019, 0036).
         self.execute("SELECT vaidya.set_identity($1)", &[&user])
             .await?;
         *self.user.write().unwrap_or_else(|e| e.into_inner()) = user;
