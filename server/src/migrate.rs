@@ -159,6 +159,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0036_identity_role_sets",
         include_str!("../migrations/0036_identity_role_sets.sql"),
     ),
+    (
+        "0037_patient_list_collation",
+        include_str!("../migrations/0037_patient_list_collation.sql"),
+    ),
 ];
 
 /// The schema this binary migrates to: its last migration's name. A clinic hub applies the

@@ -188,8 +188,11 @@ pub async fn patient_list_pages_by_position_and_search_matches_like_a_device(
     };
     let list = plan(
         tx.query(
-            "EXPLAIN SELECT * FROM vaidya.patients WHERE clinic_id = $1 AND deleted_at IS NULL
-             ORDER BY lower(name), id LIMIT 21",
+            &format!(
+                "EXPLAIN SELECT * FROM vaidya.patients WHERE clinic_id = $1 AND deleted_at IS NULL
+                 ORDER BY {}, id LIMIT 21",
+                vaidya_server::routes::patients::NAME_KEY
+            ),
             &[&k],
         )
         .await?,
@@ -214,6 +217,88 @@ pub async fn patient_list_pages_by_position_and_search_matches_like_a_device(
     check!(
         search.contains("patients_search"),
         "search does not use its index:\n{search}"
+    );
+    Ok(())
+}
+
+/// On a group server whose database was made with another locale than the embedded
+/// PostgreSQL's C (here ICU `en-US`, as a distribution's cluster often is), the list pages
+/// and search still list patients in the device's order: the name lowered as SQLite's
+/// `lower` does (ASCII letters only) and compared as bytes, then the id (0037). Under the
+/// database's own collation "Éva" would come among the E's, and paging by `after` would
+/// follow that order instead.
+pub async fn the_list_keeps_the_devices_order_on_any_database_locale(
+    h: Arc<Harness>,
+) -> Result<()> {
+    let w = World::create_in(h.database_with_icu_locale("en-US").await?).await?;
+    let server = TestServer::spawn(&w.db, 2).await?;
+    let (desk, _) = server
+        .client()
+        .login(&w.a.desk.email, &w.a.desk.password)
+        .await?;
+    let k = w.a.id;
+    let mut created: Vec<(String, uuid::Uuid)> = Vec::new();
+    for name in [
+        "Zoya Das",
+        "Éva Das",
+        "anil Das",
+        "Ravi Shah",
+        "ravi shah",
+        "Émile Roy",
+        "Omkar Nair",
+    ] {
+        let (status, p) = desk
+            .post(
+                &format!("/v1/clinics/{k}/patients"),
+                json!({"name": name, "sex": "female"}),
+            )
+            .await?;
+        check!(status == StatusCode::CREATED, "create {name}: {status} {p}");
+        let id = p["id"].as_str().unwrap_or_default().parse()?;
+        created.push((name.to_owned(), id));
+    }
+    // The device's order: `ORDER BY lower(name), id` in SQLite.
+    let device_order = |mut people: Vec<(String, uuid::Uuid)>| {
+        people.sort_by_key(|a| (a.0.to_ascii_lowercase(), a.1));
+        people.into_iter().map(|(n, _)| n).collect::<Vec<_>>()
+    };
+    let want = device_order(created.clone());
+    check!(
+        want.ends_with(&["Émile Roy".to_owned(), "Éva Das".to_owned()]),
+        "the fixture does not tell the orders apart: {want:?}"
+    );
+
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &after {
+            Some(a) => format!("/v1/clinics/{k}/patients?limit=2&after={a}"),
+            None => format!("/v1/clinics/{k}/patients?limit=2"),
+        };
+        let (status, page) = desk.get(&path).await?;
+        check!(status == StatusCode::OK, "list {path}: {status} {page}");
+        seen.extend(names(&page));
+        after = page["next_after"].as_str().map(str::to_owned);
+        if after.is_none() {
+            break;
+        }
+    }
+    check!(
+        seen == want,
+        "paged list {seen:?}, the device's order {want:?}"
+    );
+
+    let (status, page) = desk.get(&format!("/v1/clinics/{k}/patients?q=das")).await?;
+    let das = device_order(
+        created
+            .into_iter()
+            .filter(|(n, _)| n.ends_with("Das"))
+            .collect(),
+    );
+    check!(
+        status == StatusCode::OK && names(&page) == das,
+        "search \"das\": {status} {:?}, the device's order {das:?}",
+        names(&page)
     );
     Ok(())
 }

@@ -35,6 +35,7 @@ tests![
     crate::isolation::a_role_set_asked_for_later_is_resolved,
     crate::lists::patient_list_pages_by_position_and_search_matches_like_a_device,
     crate::lists::server_search_words_are_the_devices,
+    crate::lists::the_list_keeps_the_devices_order_on_any_database_locale,
     crate::isolation::other_clinic_row_looks_missing,
     crate::isolation::verify_isolation_passes_on_fresh_database,
     crate::isolation::verify_isolation_names_broken_invariants,

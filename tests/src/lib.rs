@@ -67,8 +67,27 @@ impl Harness {
             .await?;
         let applied = migrate::migrate(&self.cluster.superuser_url(&name), None).await?;
         assert!(applied.is_empty(), "re-running migrate applied {applied:?}");
+        Ok(self.test_db(name))
+    }
+
+    /// A fresh database made with an ICU locale (`en-US`: a group server on a cluster that
+    /// is not the embedded one's C), migrated from nothing.
+    pub async fn database_with_icu_locale(&self, icu_locale: &str) -> Result<TestDb> {
+        let name = format!("t_{}", Uuid::new_v4().simple());
+        let admin = migrate::connect(&self.cluster.superuser_url("postgres")).await?;
+        admin
+            .batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'
+                 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}' LOCALE 'C'"
+            ))
+            .await?;
+        migrate::migrate(&self.cluster.superuser_url(&name), None).await?;
+        Ok(self.test_db(name))
+    }
+
+    fn test_db(&self, name: String) -> TestDb {
         let app_url = self.cluster.url_for(migrate::APP_ROLE, APP_PASSWORD, &name);
-        Ok(TestDb {
+        TestDb {
             admin_url: self.cluster.superuser_url(&name),
             server_url: match &self.pooler {
                 Some(pooler) => pooler.url(migrate::APP_ROLE, APP_PASSWORD, &name),
@@ -77,7 +96,7 @@ impl Harness {
             pooled: self.pooler.is_some(),
             app_url,
             name,
-        })
+        }
     }
 }
 
@@ -465,7 +484,11 @@ pub struct World {
 
 impl World {
     pub async fn create(h: &Harness) -> Result<World> {
-        let db = h.database().await?;
+        Self::create_in(h.database().await?).await
+    }
+
+    /// Two clinics in a database the test made.
+    pub async fn create_in(db: TestDb) -> Result<World> {
         let admin = Admin::connect(&db.admin_url).await?;
         let a = Self::clinic(&admin, "a", "27").await?;
         let b = Self::clinic(&admin, "b", "29").await?;

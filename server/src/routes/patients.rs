@@ -22,6 +22,10 @@ use vaidya_shared::entity::kinds;
 
 pub const COLUMNS: &str = "id, clinic_id, patient_number, name, sex, date_of_birth, phone, address, abha_number, version, created_at, updated_at";
 const ENTITY: &str = "patient";
+/// A patient's place in the list and search, then the id: the name lowered and compared
+/// as bytes under the C collation, as the device's SQLite does, whatever the database's
+/// locale (0037); read in order from `patients_by_name`.
+pub const NAME_KEY: &str = "lower(name COLLATE \"C\")";
 
 pub fn from_row(r: &Row) -> Result<Patient, AppError> {
     Ok(Patient {
@@ -74,7 +78,7 @@ pub async fn list(
                 None => None,
                 Some(id) => Some(
                     tx.query_opt(
-                        "SELECT lower(name) FROM vaidya.patients WHERE clinic_id = $1 AND id = $2",
+                        &format!("SELECT {NAME_KEY} FROM vaidya.patients WHERE clinic_id = $1 AND id = $2"),
                         &[&clinic, &id],
                     )
                     .await?
@@ -88,7 +92,8 @@ pub async fn list(
                 ),
             };
             // The list reads its index (clinic_id, lower(name), id) in order and stops after
-            // the page (0020). A search is planned with its term each time: a term most of
+            // the page (0020). The name is lowered and compared under the C collation (0037),
+            // as the device's SQLite does, whatever the database's locale. A search is planned with its term each time: a term most of
             // the clinic matches reads the same index in order and stops at the page, a rare
             // one reads the GIN index over the stored search words and sorts its few matches.
             let tsquery = term.as_deref().map(search::tsquery);
@@ -106,7 +111,7 @@ pub async fn list(
                 params.push(name);
                 params.push(id);
                 conditions.push_str(&format!(
-                    " AND (lower(name), id) > (${}, ${})",
+                    " AND ({NAME_KEY}, id) > (${}, ${})",
                     params.len() - 1,
                     params.len()
                 ));
@@ -114,7 +119,7 @@ pub async fn list(
             let sql = format!(
                 "SELECT {COLUMNS} FROM vaidya.patients
                  WHERE clinic_id = $1 AND deleted_at IS NULL{conditions}
-                 ORDER BY lower(name), id LIMIT $2 OFFSET $3"
+                 ORDER BY {NAME_KEY}, id LIMIT $2 OFFSET $3"
             );
             let rows = match tsquery {
                 None => tx.query(&sql, &params).await?,
