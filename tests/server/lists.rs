@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use vaidya_tests::{Harness, TestServer, World};
+use vaidya_tests::{Api, Harness, TestServer, World};
 
 use crate::check;
 
@@ -75,25 +75,7 @@ pub async fn patient_list_pages_by_position_and_search_matches_like_a_device(
         .await?;
 
     // Page through two at a time by position: every live patient once, in name order.
-    let mut seen = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..10 {
-        let path = match &after {
-            Some(a) => format!("/v1/clinics/{k}/patients?limit=2&after={a}"),
-            None => format!("/v1/clinics/{k}/patients?limit=2"),
-        };
-        let (status, page) = desk.get(&path).await?;
-        check!(status == StatusCode::OK, "list {path}: {status} {page}");
-        seen.extend(names(&page));
-        after = page["next_after"].as_str().map(str::to_owned);
-        check!(
-            after.is_some() == page["next_offset"].is_i64(),
-            "next_after and next_offset disagree: {page}"
-        );
-        if after.is_none() {
-            break;
-        }
-    }
+    let seen = page_by_position(&desk, k).await?;
     let mut expected: Vec<String> = [
         "Anil Kulkarni",
         "Asha Kulkarni",
@@ -232,10 +214,7 @@ pub async fn the_list_keeps_the_devices_order_on_any_database_locale(
 ) -> Result<()> {
     let w = World::create_in(h.database_with_icu_locale("en-US").await?).await?;
     let server = TestServer::spawn(&w.db, 2).await?;
-    let (desk, _) = server
-        .client()
-        .login(&w.a.desk.email, &w.a.desk.password)
-        .await?;
+    let desk = server.login_as(&w.a.desk).await?;
     let k = w.a.id;
     let mut created: Vec<(String, uuid::Uuid)> = Vec::new();
     for name in [
@@ -268,21 +247,7 @@ pub async fn the_list_keeps_the_devices_order_on_any_database_locale(
         "the fixture does not tell the orders apart: {want:?}"
     );
 
-    let mut seen = Vec::new();
-    let mut after: Option<String> = None;
-    for _ in 0..10 {
-        let path = match &after {
-            Some(a) => format!("/v1/clinics/{k}/patients?limit=2&after={a}"),
-            None => format!("/v1/clinics/{k}/patients?limit=2"),
-        };
-        let (status, page) = desk.get(&path).await?;
-        check!(status == StatusCode::OK, "list {path}: {status} {page}");
-        seen.extend(names(&page));
-        after = page["next_after"].as_str().map(str::to_owned);
-        if after.is_none() {
-            break;
-        }
-    }
+    let seen = page_by_position(&desk, k).await?;
     check!(
         seen == want,
         "paged list {seen:?}, the device's order {want:?}"
@@ -301,6 +266,31 @@ pub async fn the_list_keeps_the_devices_order_on_any_database_locale(
         names(&page)
     );
     Ok(())
+}
+
+/// The clinic's whole list, paged two at a time by position (`after`): the names in the
+/// order the pages gave them.
+async fn page_by_position(desk: &Api, clinic: uuid::Uuid) -> Result<Vec<String>> {
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &after {
+            Some(a) => format!("/v1/clinics/{clinic}/patients?limit=2&after={a}"),
+            None => format!("/v1/clinics/{clinic}/patients?limit=2"),
+        };
+        let (status, page) = desk.get(&path).await?;
+        check!(status == StatusCode::OK, "list {path}: {status} {page}");
+        seen.extend(names(&page));
+        after = page["next_after"].as_str().map(str::to_owned);
+        check!(
+            after.is_some() == page["next_offset"].is_i64(),
+            "next_after and next_offset disagree: {page}"
+        );
+        if after.is_none() {
+            return Ok(seen);
+        }
+    }
+    anyhow::bail!("the list did not end after 10 pages: {seen:?}")
 }
 
 fn urlencode(s: &str) -> String {
