@@ -574,17 +574,26 @@ impl SyncEngine {
     /// walk-in registered through the hub) sent straight to the group server would get
     /// there before the change it depends on and be refused. So while the hub this PC last
     /// asked ([`learn_relay_answers`](Self::learn_relay_answers), just before) answered and
-    /// still holds changes of this PC, new signed changes go to that hub as well, which
+    /// still holds changes of this PC, new signed changes go to that same hub (by its
+    /// certificate: another hub would forward them ahead of the first one's queue), which
     /// forwards them in order behind the others. What the hub does not take (unsigned
-    /// changes, cancelled numbers) then goes to the group server as usual. A hub that fails
-    /// here is left for this round: everything still to send goes to the group server.
-    async fn push_behind_the_hub(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
-        let mut hub = match &self.answers_hub {
-            Some(hub) if self.ask_hub_failures == 0 && self.partition.relayed_count()? > 0 => {
-                hub.clone()
-            }
-            _ => return Ok(()),
+    /// changes, cancelled numbers) then goes to the group server as usual.
+    ///
+    /// Returns whether the group server push of this round may go ahead. A hub that refuses
+    /// before taking anything is left for this round and everything goes to the group
+    /// server; one that took part of this round's changes and then refused keeps the rest
+    /// waiting for the next round, so that none of them overtakes what it took.
+    async fn push_behind_the_hub(&mut self, report: &mut SyncReport) -> Result<bool, SyncError> {
+        let Some(mut hub) = self.answers_hub.clone() else {
+            return Ok(true);
         };
+        let Some(pin) = hub.hub_certificate().map(str::to_owned) else {
+            return Ok(true);
+        };
+        if self.ask_hub_failures > 0 || self.partition.relayed_outbox(&pin, 1)?.is_empty() {
+            return Ok(true);
+        }
+        let held_before = self.partition.relayed_count()?;
         // A hub session lasts a quarter of an hour: signed in again once if it ran out.
         for _ in 0..2 {
             match self.push_via(&hub, SyncPath::ClinicHub, report).await {
@@ -592,8 +601,8 @@ impl SyncEngine {
                     self.hub = None;
                     self.answers_hub = None;
                     match self.hub_api().await {
-                        Some(again) => hub = again,
-                        None => break,
+                        Some(again) if again.hub_certificate() == Some(pin.as_str()) => hub = again,
+                        _ => break,
                     }
                     self.answers_hub = Some(hub.clone());
                     self.hub = None;
@@ -602,12 +611,18 @@ impl SyncEngine {
                     tracing::info!(error = %e, "the clinic hub did not take this PC's changes");
                     break;
                 }
-                done => return done,
+                done => return done.map(|()| true),
             }
         }
-        tracing::info!("sending this PC's changes to the group server without the clinic hub");
         self.answers_hub = None;
-        Ok(())
+        if self.partition.relayed_count()? > held_before {
+            tracing::info!(
+                "the clinic hub took part of this PC's changes; the rest wait for the next round"
+            );
+            return Ok(false);
+        }
+        tracing::info!("sending this PC's changes to the group server without the clinic hub");
+        Ok(true)
     }
 
     /// Push, pull and refetch through `api`.
@@ -620,10 +635,11 @@ impl SyncEngine {
             path,
             ..SyncReport::default()
         };
-        if path == SyncPath::GroupServer {
-            self.push_behind_the_hub(&mut report).await?;
+        let push_direct =
+            path != SyncPath::GroupServer || self.push_behind_the_hub(&mut report).await?;
+        if push_direct {
+            self.push_via(api, path, &mut report).await?;
         }
-        self.push_via(api, path, &mut report).await?;
         self.pull_via(api, &mut report).await?;
         self.refetch_via(api, &mut report).await?;
         if self.partition.outbox_counts()?.0 == 0 && self.partition.pull_complete()? {
