@@ -2401,9 +2401,6 @@ fn a_change_carries_its_device_signed() {
     );
 }
 
-/// The clinic hub takes signed changes only; they are chosen before the batch limit, so
-/// unsigned changes ahead of them (kept for the group server) never leave a batch for the
-/// hub empty while signed work waits behind them.
 /// A walk-in registered with a name only, as the desk does in a rush.
 fn walk_in(name: &str) -> vaidya_shared::rules::Valid<NewPatient> {
     let new = NewPatient {
@@ -2418,6 +2415,9 @@ fn walk_in(name: &str) -> vaidya_shared::rules::Valid<NewPatient> {
     vaidya_shared::rules::Validate::validate(new, chrono::Utc::now().date_naive()).unwrap()
 }
 
+/// The clinic hub takes signed changes only; they are chosen before the batch limit, so
+/// unsigned changes ahead of them (kept for the group server) never leave a batch for the
+/// hub empty while signed work waits behind them.
 #[test]
 fn the_hub_gets_the_signed_changes_behind_unsigned_ones() {
     let f = fixture();
